@@ -1,0 +1,71 @@
+//! The command line: clap-derive argument structs, one module per subcommand, each with a
+//! `run` that returns an [`Exit`]. `main.rs` only parses, calls, and exits.
+
+pub mod check;
+pub mod common;
+pub mod policy;
+pub mod simulate;
+
+use clap::{Parser, Subcommand};
+
+/// The exit codes, a contract with users' CI scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// No finding at or above `--fail-on`, no policy failed.
+    Clean = 0,
+    /// Findings at or above `--fail-on`.
+    Findings = 1,
+    /// A policy failed (trapped, hit a limit, returned an error, rejected its settings);
+    /// wins over 1: the run failed closed.
+    PolicyFailed = 2,
+    /// Bad usage, or an input that cannot be read.
+    Usage = 3,
+}
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  no finding at or above --fail-on, and every policy ran
+  1  findings at or above --fail-on
+  2  a policy failed (trap, limit, its own error, invalid settings); wins over 1
+  3  usage error, or an input file that cannot be read or understood";
+
+/// patrol checks the security of PostgreSQL high-availability deployments (Patroni,
+/// PostgreSQL, etcd, HAProxy, pgBackRest…) with sandboxed WebAssembly policies.
+#[derive(Debug, Parser)]
+#[command(name = "patrol", version, after_help = EXIT_CODES, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log what the engine does (compile or cache hit, policy log lines) to stderr.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check config files and directories against the policies; report findings.
+    #[command(after_help = EXIT_CODES)]
+    Check(check::Args),
+    /// Answer simulated requests and connections as the real servers would.
+    #[command(after_help = EXIT_CODES)]
+    Simulate(simulate::Args),
+    /// Inspect or list policies.
+    #[command(subcommand)]
+    Policy(policy::Command),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Exit {
+    let result = match cli.command {
+        Command::Check(args) => check::run(args, cli.verbose),
+        Command::Simulate(args) => simulate::run(args, cli.verbose),
+        Command::Policy(cmd) => policy::run(cmd, cli.verbose),
+    };
+    match result {
+        Ok(exit) => exit,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Exit::Usage
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! `patrol policy inspect FILE.wasm` and `patrol policy list`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::Exit;
+use crate::discover::io_reason;
+use crate::engine::{self, Engine, Limits};
+use crate::report::Format;
+use crate::run::{PolicySource, Severity};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Show a policy component's imports and metadata (name, version, finding codes,
+    /// document kinds it reads, settings schema). Exit 2 if patrol would refuse it.
+    Inspect {
+        #[arg(value_name = "FILE.wasm")]
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// List the built-in policies (and `--policy` ones) with their finding codes.
+    List {
+        #[arg(long = "policy", value_name = "FILE.wasm")]
+        policies: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+pub fn run(cmd: Command, verbose: bool) -> Result<Exit> {
+    match cmd {
+        Command::Inspect { file, format } => inspect(file, format, verbose),
+        Command::List { policies, format } => list(policies, format, verbose),
+    }
+}
+
+fn inspect(file: PathBuf, format: Format, verbose: bool) -> Result<Exit> {
+    let bytes = std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read `{}`: {}", file.display(), io_reason(&e)))?;
+    let (imports, exports) = match Engine::inspect_imports(&bytes) {
+        Ok(x) => x,
+        Err(e) => anyhow::bail!("`{}` is not a policy component: {e:#}", file.display()),
+    };
+    let engine = Engine::new(Limits::default(), verbose)?;
+    let loaded = engine.load(&file.display().to_string(), &bytes);
+    let refused: Vec<&String> = imports.iter().filter(|i| !engine::ALLOWED_IMPORTS.contains(&i.as_str())).collect();
+    match format {
+        Format::Json => {
+            let value = json!({
+                "file": file.display().to_string(),
+                "size": bytes.len(),
+                "imports": imports,
+                "exports": exports,
+                "refused_imports": refused,
+                "metadata": loaded.as_ref().ok().map(|l| metadata_json(&l.metadata)),
+                "error": loaded.as_ref().err().map(|e| e.message.clone()),
+            });
+            println!("{}", serde_json::to_string_pretty(&value)?);
+        }
+        Format::Text => {
+            println!("file: {} ({} bytes)", file.display(), bytes.len());
+            println!("imports:");
+            for i in &imports {
+                let mark = if engine::ALLOWED_IMPORTS.contains(&i.as_str()) { "" } else { "   <- not allowed" };
+                println!("  {i}{mark}");
+            }
+            if imports.is_empty() {
+                println!("  (none)");
+            }
+            println!("exports:");
+            for e in &exports {
+                println!("  {e}");
+            }
+            match &loaded {
+                Ok(l) => print_metadata(&l.metadata),
+                Err(e) => println!("refused: {}", e.message),
+            }
+        }
+    }
+    Ok(if loaded.is_ok() { Exit::Clean } else { Exit::PolicyFailed })
+}
+
+fn list(paths: Vec<PathBuf>, format: Format, verbose: bool) -> Result<Exit> {
+    let engine = Engine::new(Limits::default(), verbose)?;
+    let mut sources = PolicySource::builtins();
+    for p in paths {
+        let bytes = std::fs::read(&p).map_err(|e| anyhow::anyhow!("cannot read `{}`: {}", p.display(), io_reason(&e)))?;
+        sources.push(PolicySource::File(p, bytes));
+    }
+    let mut all = Vec::new();
+    let mut failed = false;
+    for source in &sources {
+        let bytes = match source {
+            PolicySource::Builtin(_, b) => *b,
+            PolicySource::File(_, b) => b.as_slice(),
+        };
+        match engine.load(&source.label(), bytes) {
+            Ok(l) => all.push((source.label(), l.metadata.clone())),
+            Err(e) => {
+                failed = true;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    match format {
+        Format::Json => {
+            let v: Vec<_> = all
+                .iter()
+                .map(|(src, m)| {
+                    let mut j = metadata_json(m);
+                    j["source"] = json!(src);
+                    j
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&json!({ "policies": v }))?);
+        }
+        Format::Text => {
+            for (src, m) in &all {
+                println!("{} {} ({src})", m.name, m.version);
+                println!("  {}", m.description);
+                for c in &m.codes {
+                    println!("  {:<40} {:<8} {}", format!("{}/{}", m.name, c.code), Severity::from(c.severity).as_str(), c.summary);
+                }
+            }
+        }
+    }
+    Ok(if failed { Exit::PolicyFailed } else { Exit::Clean })
+}
+
+fn metadata_json(m: &crate::wit::PolicyMetadata) -> serde_json::Value {
+    json!({
+        "name": m.name,
+        "version": m.version,
+        "description": m.description,
+        "reads": m.reads,
+        "codes": m.codes.iter().map(|c| json!({
+            "code": c.code,
+            "severity": Severity::from(c.severity).as_str(),
+            "summary": c.summary,
+            "help": c.help,
+        })).collect::<Vec<_>>(),
+        "settings_schema": serde_json::from_str::<serde_json::Value>(&m.settings_schema).unwrap_or(serde_json::Value::Null),
+    })
+}
+
+fn print_metadata(m: &crate::wit::PolicyMetadata) {
+    println!("policy: {} {}", m.name, m.version);
+    println!("  {}", m.description);
+    println!("reads: {}", m.reads.join(", "));
+    println!("codes:");
+    for c in &m.codes {
+        println!("  {:<36} {:<8} {}", c.code, Severity::from(c.severity).as_str(), c.summary);
+    }
+    println!("settings schema: {}", m.settings_schema);
+}

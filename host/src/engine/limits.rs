@@ -1,0 +1,82 @@
+//! The limits every policy call runs under: time (epoch deadline), memory (a resource
+//! limiter that remembers when it said no, so the failure can name the limit), and output.
+
+use std::time::Duration;
+
+use wasmtime::ResourceLimiter;
+
+/// How often the engine's epoch advances; the time limit is counted in these ticks.
+pub const TICK: Duration = Duration::from_millis(10);
+
+/// Limits for each policy call. The defaults are documented in the README.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Wall-clock time for one call (instantiate, metadata, validate-settings, evaluate).
+    pub timeout: Duration,
+    /// Linear memory of one policy instance, in bytes.
+    pub memory: usize,
+    /// Output of one call (findings, decisions, patches), in bytes.
+    pub output: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { timeout: Duration::from_secs(10), memory: 512 << 20, output: 256 << 20 }
+    }
+}
+
+/// Starts the thread that advances the engine's epoch every [`TICK`]. It holds only a weak
+/// handle, so it stops once the engine is gone.
+pub fn start_ticker(engine: &wasmtime::Engine) {
+    let weak = engine.weak();
+    std::thread::spawn(move || {
+        while let Some(engine) = weak.upgrade() {
+            drop(engine);
+            std::thread::sleep(TICK);
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => break,
+            }
+        }
+    });
+}
+
+/// Caps memories, tables and instances of one store.
+pub struct Limiter {
+    memory: usize,
+    pub memory_exceeded: bool,
+}
+
+impl Limiter {
+    pub fn new(limits: &Limits) -> Self {
+        Limiter { memory: limits.memory, memory_exceeded: false }
+    }
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.memory {
+            self.memory_exceeded = true;
+            // Fail the growth with a trap rather than `memory.grow == -1`: the guest's
+            // allocator would turn -1 into an abort anyway, and the trap keeps the cause.
+            return Err(wasmtime::Error::msg(format!("memory limit of {} bytes exceeded", self.memory)));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+
+    fn instances(&self) -> usize {
+        16
+    }
+
+    fn tables(&self) -> usize {
+        16
+    }
+
+    fn memories(&self) -> usize {
+        4
+    }
+}

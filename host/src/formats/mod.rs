@@ -1,0 +1,69 @@
+//! One module per input format. Each has the same shape: `parse(src, file, …)` returns a
+//! [`Parsed`] value (every item carrying its line) and the diagnostics met on the way,
+//! going past bad lines rather than stopping at the first. [`document`] turns a file of a
+//! known [`Kind`] into the `document` record the policies receive.
+
+pub mod hba;
+pub mod ident;
+pub mod kind;
+pub mod pgconf;
+pub mod yaml;
+
+use std::path::Path;
+
+pub use kind::Kind;
+
+use crate::wit;
+
+/// A parsed value plus what went wrong on the way.
+#[derive(Debug, Clone)]
+pub struct Parsed<T> {
+    pub value: T,
+    pub diagnostics: Vec<wit::Diagnostic>,
+}
+
+impl<T> Parsed<T> {
+    pub fn new(value: T) -> Self {
+        Parsed { value, diagnostics: Vec::new() }
+    }
+}
+
+/// Facts a parser needs beyond the file's text.
+#[derive(Debug, Clone, Default)]
+pub struct ParseContext {
+    /// PostgreSQL major version whose syntax applies (none: the newest).
+    pub postgres_version: Option<u32>,
+}
+
+/// A diagnostic at `file:line`.
+pub fn diagnostic(code: &str, file: &str, line: u32, message: impl Into<String>) -> wit::Diagnostic {
+    wit::Diagnostic { code: code.to_string(), message: message.into(), location: location(file, line) }
+}
+
+/// A location at `file:line`.
+pub fn location(file: &str, line: u32) -> wit::Location {
+    wit::Location { file: file.to_string(), line, end_line: None, pointer: None }
+}
+
+/// Parses `text` (the contents of `path`, shown to users as `file`) as a document of `kind`.
+pub fn document(kind: Kind, file: &str, path: &Path, text: String, ctx: &ParseContext) -> wit::Document {
+    let parsed: Parsed<wit::Body> = match kind {
+        Kind::Patroni | Kind::Etcd | Kind::Topology => map(yaml::parse(&text, file), wit::Body::Structured),
+        Kind::PgHba => map(hba::parse(&text, file, path, ctx), wit::Body::Hba),
+        Kind::PgIdent => map(ident::parse(&text, file, path, ctx), wit::Body::Ident),
+        Kind::PostgresqlConf => map(pgconf::parse(&text, file, path), wit::Body::Settings),
+        // Kinds without a parser yet reach the policies as text.
+        _ => Parsed::new(wit::Body::Text),
+    };
+    wit::Document {
+        kind: kind.name().to_string(),
+        path: file.to_string(),
+        text,
+        body: parsed.value,
+        diagnostics: parsed.diagnostics,
+    }
+}
+
+fn map<T>(parsed: Parsed<T>, f: impl FnOnce(T) -> wit::Body) -> Parsed<wit::Body> {
+    Parsed { value: f(parsed.value), diagnostics: parsed.diagnostics }
+}

@@ -1,0 +1,443 @@
+//! A run: parse the input files, load the policies, evaluate each one in its own sandbox,
+//! and gather findings, decisions, patches and failures into an [`Outcome`].
+//!
+//! The run fails closed: a policy that fails (trap, limit, its own error, bad settings,
+//! bad output) is reported in `errors`, and every sample it would have answered gets a
+//! deny decision from it; a sample that no policy answers is denied too.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::discover::InputFile;
+use crate::engine::{CacheOutcome, Engine, Failure, FailureKind, Limits, Loaded};
+use crate::formats::{self, ParseContext};
+use crate::samples::Samples;
+use crate::wit;
+
+/// The built-in policies, compiled to components by `build.rs`.
+pub mod builtin {
+    include!(concat!(env!("OUT_DIR"), "/builtin_policies.rs"));
+}
+
+/// Where a policy comes from.
+#[derive(Debug, Clone)]
+pub enum PolicySource {
+    Builtin(&'static str, &'static [u8]),
+    File(PathBuf, Vec<u8>),
+}
+
+impl PolicySource {
+    /// Every built-in policy.
+    pub fn builtins() -> Vec<PolicySource> {
+        builtin::BUILTIN_POLICIES.iter().map(|(name, bytes)| PolicySource::Builtin(name, bytes)).collect()
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            PolicySource::Builtin(name, _) => format!("builtin:{name}"),
+            PolicySource::File(path, _) => path.display().to_string(),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            PolicySource::Builtin(_, b) => b,
+            PolicySource::File(_, b) => b,
+        }
+    }
+}
+
+/// A policy to run, with its settings as JSON.
+#[derive(Debug, Clone)]
+pub struct PolicyRun {
+    pub source: PolicySource,
+    pub settings: Option<String>,
+}
+
+/// Everything a run needs.
+#[derive(Debug)]
+pub struct Plan {
+    pub files: Vec<InputFile>,
+    pub policies: Vec<PolicyRun>,
+    /// Settings by policy name, for policies whose `PolicyRun` has none.
+    pub settings_by_name: BTreeMap<String, String>,
+    pub samples: Samples,
+    pub limits: Limits,
+    pub verbose: bool,
+}
+
+/// A finding as patrol reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub policy: String,
+    pub code: String,
+    pub severity: Severity,
+    pub message: String,
+    pub file: String,
+    pub line: u32,
+    pub end_line: Option<u32>,
+    pub pointer: Option<String>,
+    pub remediation: String,
+    /// Index in `Outcome::patches`.
+    pub patch: Option<usize>,
+}
+
+/// A decision as patrol reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    /// `requests[3]` or `connections[0]`.
+    pub sample: String,
+    pub name: Option<String>,
+    pub verdict: Verdict,
+    pub status: Option<u16>,
+    pub stage: String,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub method: Option<String>,
+    pub reason: String,
+    /// The policy that answered; none when no policy answers the sample.
+    pub policy: Option<String>,
+    pub depends_on: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Allow,
+    Deny,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl From<wit::Severity> for Severity {
+    fn from(s: wit::Severity) -> Self {
+        match s {
+            wit::Severity::Info => Severity::Info,
+            wit::Severity::Low => Severity::Low,
+            wit::Severity::Medium => Severity::Medium,
+            wit::Severity::High => Severity::High,
+            wit::Severity::Critical => Severity::Critical,
+        }
+    }
+}
+
+/// A patch as patrol reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Patch {
+    pub policy: String,
+    pub file: String,
+    pub description: String,
+    #[serde(skip)]
+    pub edits: Vec<wit::Edit>,
+}
+
+/// What a policy was, for reports (SARIF rules, `policy list`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyInfo {
+    pub name: String,
+    pub version: String,
+    pub source: String,
+    pub cache: CacheOutcome,
+    #[serde(skip)]
+    pub metadata: Option<std::sync::Arc<wit::PolicyMetadata>>,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Default, Serialize)]
+pub struct Outcome {
+    pub findings: Vec<Finding>,
+    pub decisions: Vec<Decision>,
+    pub patches: Vec<Patch>,
+    pub errors: Vec<Failure>,
+    pub policies: Vec<PolicyInfo>,
+    /// The input files (display name, text), for showing source lines.
+    #[serde(skip)]
+    pub files: Vec<(String, String)>,
+}
+
+/// The host's own finding codes: problems met while parsing the inputs.
+pub const HOST_POLICY: &str = "patrol";
+
+fn diagnostic_severity(code: &str) -> Severity {
+    match code {
+        "invalid-yaml" | "invalid-line" | "missing-include" => Severity::High,
+        "duplicate-key" => Severity::Low,
+        _ => Severity::Medium,
+    }
+}
+
+/// Runs every policy over the inputs.
+pub fn run(plan: &Plan) -> anyhow::Result<Outcome> {
+    let ctx = ParseContext { postgres_version: plan.samples.context.postgres_version };
+    let documents: Vec<wit::Document> = plan
+        .files
+        .iter()
+        .map(|f| formats::document(f.kind.clone(), &f.display, &f.path, f.text.clone(), &ctx))
+        .collect();
+
+    let mut outcome = Outcome::default();
+    for doc in &documents {
+        for d in &doc.diagnostics {
+            outcome.findings.push(Finding {
+                policy: HOST_POLICY.to_string(),
+                code: d.code.clone(),
+                severity: diagnostic_severity(&d.code),
+                message: d.message.clone(),
+                file: d.location.file.clone(),
+                line: d.location.line,
+                end_line: d.location.end_line,
+                pointer: d.location.pointer.clone(),
+                remediation: String::new(),
+                patch: None,
+            });
+        }
+    }
+
+    let engine = Engine::new(plan.limits.clone(), plan.verbose)?;
+    let results: Vec<PolicyResult> = std::thread::scope(|scope| {
+        let handles: Vec<_> = plan
+            .policies
+            .iter()
+            .map(|p| {
+                let engine = &engine;
+                let documents = &documents;
+                scope.spawn(move || evaluate_one(engine, p, plan, documents))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(&plan.policies)
+            .map(|(h, p)| {
+                h.join().unwrap_or_else(|_| PolicyResult {
+                    info: None,
+                    result: Err(Failure {
+                        policy: p.source.label(),
+                        kind: FailureKind::Trap,
+                        message: "the host thread evaluating it panicked".to_string(),
+                    }),
+                    reads: None,
+                })
+            })
+            .collect()
+    });
+
+    let mut answered = vec![false; plan.samples.requests.len() + plan.samples.connections.len()];
+    let label = |kind: wit::SampleKind, index: usize| match kind {
+        wit::SampleKind::Request => format!("requests[{index}]"),
+        wit::SampleKind::Connection => format!("connections[{index}]"),
+    };
+    let sample_name = |kind: wit::SampleKind, index: usize| match kind {
+        wit::SampleKind::Request => plan.samples.requests.get(index).and_then(|r| r.name.clone()),
+        wit::SampleKind::Connection => plan.samples.connections.get(index).and_then(|c| c.name.clone()),
+    };
+    let slot = |kind: wit::SampleKind, index: usize| match kind {
+        wit::SampleKind::Request => index,
+        wit::SampleKind::Connection => plan.samples.requests.len() + index,
+    };
+
+    for result in results {
+        if let Some(info) = &result.info {
+            outcome.policies.push(info.clone());
+        }
+        match result.result {
+            Ok((name, evaluation)) => {
+                let base = outcome.patches.len();
+                for p in evaluation.patches {
+                    outcome.patches.push(Patch { policy: name.clone(), file: p.file, description: p.description, edits: p.edits });
+                }
+                for f in evaluation.findings {
+                    outcome.findings.push(Finding {
+                        policy: name.clone(),
+                        code: f.code,
+                        severity: f.severity.into(),
+                        message: f.message,
+                        file: f.location.file,
+                        line: f.location.line,
+                        end_line: f.location.end_line,
+                        pointer: f.location.pointer,
+                        remediation: f.remediation,
+                        patch: f.patch.map(|i| base + i as usize),
+                    });
+                }
+                for d in evaluation.decisions {
+                    let index = d.index as usize;
+                    answered[slot(d.kind, index)] = true;
+                    outcome.decisions.push(Decision {
+                        sample: label(d.kind, index),
+                        name: sample_name(d.kind, index),
+                        verdict: match d.verdict {
+                            wit::Verdict::Allow => Verdict::Allow,
+                            wit::Verdict::Deny => Verdict::Deny,
+                        },
+                        status: d.status,
+                        stage: d.stage,
+                        file: d.location.as_ref().map(|l| l.file.clone()),
+                        line: d.location.as_ref().map(|l| l.line),
+                        method: d.method,
+                        reason: d.reason,
+                        policy: Some(name.clone()),
+                        depends_on: d.depends_on,
+                    });
+                }
+            }
+            Err(failure) => {
+                // Fail closed: everything this policy would have answered is denied.
+                let reads = result.reads.unwrap_or_else(|| vec!["requests".into(), "connections".into()]);
+                let mut deny = |kind: wit::SampleKind, count: usize| {
+                    for index in 0..count {
+                        answered[slot(kind, index)] = true;
+                        outcome.decisions.push(Decision {
+                            sample: label(kind, index),
+                            name: sample_name(kind, index),
+                            verdict: Verdict::Deny,
+                            status: None,
+                            stage: "policy-error".to_string(),
+                            file: None,
+                            line: None,
+                            method: None,
+                            reason: format!("denied because {failure}"),
+                            policy: Some(failure.policy.clone()),
+                            depends_on: Vec::new(),
+                        });
+                    }
+                };
+                if reads.iter().any(|r| r == "requests") {
+                    deny(wit::SampleKind::Request, plan.samples.requests.len());
+                }
+                if reads.iter().any(|r| r == "connections") {
+                    deny(wit::SampleKind::Connection, plan.samples.connections.len());
+                }
+                outcome.errors.push(failure);
+            }
+        }
+    }
+
+    for (kind, count) in [
+        (wit::SampleKind::Request, plan.samples.requests.len()),
+        (wit::SampleKind::Connection, plan.samples.connections.len()),
+    ] {
+        for index in 0..count {
+            if !answered[slot(kind, index)] {
+                outcome.decisions.push(Decision {
+                    sample: label(kind, index),
+                    name: sample_name(kind, index),
+                    verdict: Verdict::Deny,
+                    status: None,
+                    stage: "none".to_string(),
+                    file: None,
+                    line: None,
+                    method: None,
+                    reason: "no policy answers this sample".to_string(),
+                    policy: None,
+                    depends_on: Vec::new(),
+                });
+            }
+        }
+    }
+
+    outcome.decisions.sort_by_key(|d| sample_order(&d.sample));
+    outcome.findings.sort_by(|a, b| {
+        (a.file.as_str(), a.line, std::cmp::Reverse(a.severity), a.policy.as_str(), a.code.as_str())
+            .cmp(&(b.file.as_str(), b.line, std::cmp::Reverse(b.severity), b.policy.as_str(), b.code.as_str()))
+    });
+    outcome.files = documents.into_iter().map(|d| (d.path, d.text)).collect();
+    Ok(outcome)
+}
+
+/// Sorts `requests[..]` before `connections[..]`, each by index.
+fn sample_order(label: &str) -> (u8, usize) {
+    let kind = if label.starts_with("requests") { 0 } else { 1 };
+    let index = label
+        .split_once('[')
+        .and_then(|(_, rest)| rest.trim_end_matches(']').parse().ok())
+        .unwrap_or(usize::MAX);
+    (kind, index)
+}
+
+struct PolicyResult {
+    info: Option<PolicyInfo>,
+    result: Result<(String, wit::Evaluation), Failure>,
+    /// What the policy reads, when its metadata could be read.
+    reads: Option<Vec<String>>,
+}
+
+fn evaluate_one(engine: &Engine, run: &PolicyRun, plan: &Plan, documents: &[wit::Document]) -> PolicyResult {
+    let loaded: Loaded = match engine.load(&run.source.label(), run.source.bytes()) {
+        Ok(l) => l,
+        Err(failure) => return PolicyResult { info: None, result: Err(failure), reads: None },
+    };
+    let meta = loaded.metadata.clone();
+    let info = PolicyInfo {
+        name: meta.name.clone(),
+        version: meta.version.clone(),
+        source: loaded.source.clone(),
+        cache: loaded.cache,
+        metadata: Some(meta.clone()),
+    };
+    let reads = meta.reads.clone();
+    let settings = run
+        .settings
+        .clone()
+        .or_else(|| plan.settings_by_name.get(&meta.name).cloned())
+        .unwrap_or_else(|| "{}".to_string());
+    let mut session = engine.session(&loaded);
+    let result = session.validate_settings(&settings).and_then(|()| {
+        let wants = |what: &str| reads.iter().any(|r| r == what || r == "*");
+        let input = wit::Input {
+            documents: documents.iter().filter(|d| wants(&d.kind)).cloned().collect(),
+            context: plan.samples.context.clone(),
+            requests: if wants("requests") { plan.samples.requests.clone() } else { Vec::new() },
+            connections: if wants("connections") { plan.samples.connections.clone() } else { Vec::new() },
+            settings: settings.clone(),
+        };
+        let evaluation = session.evaluate(&input)?;
+        check_evaluation(&meta.name, &evaluation, &input)?;
+        Ok((meta.name.clone(), evaluation))
+    });
+    PolicyResult { info: Some(info), result, reads: Some(reads) }
+}
+
+/// Rejects output that does not fit the input: decisions for samples that don't exist,
+/// patch indexes out of range, findings with codes the policy never declared.
+fn check_evaluation(policy: &str, e: &wit::Evaluation, input: &wit::Input) -> Result<(), Failure> {
+    let bad = |message: String| Failure { policy: policy.to_string(), kind: FailureKind::Output, message };
+    for d in &e.decisions {
+        let (list, len) = match d.kind {
+            wit::SampleKind::Request => ("requests", input.requests.len()),
+            wit::SampleKind::Connection => ("connections", input.connections.len()),
+        };
+        if d.index as usize >= len {
+            return Err(bad(format!("it returned a decision for {list}[{}], but there are {len} {list}", d.index)));
+        }
+    }
+    for f in &e.findings {
+        if let Some(p) = f.patch {
+            if p as usize >= e.patches.len() {
+                return Err(bad(format!("finding `{}` names patch {p}, but it returned {} patches", f.code, e.patches.len())));
+            }
+        }
+    }
+    Ok(())
+}

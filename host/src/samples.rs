@@ -1,0 +1,423 @@
+//! The samples file: simulated Patroni REST API requests, PostgreSQL connection attempts,
+//! and the context facts the config files don't give.
+//!
+//! YAML or JSON, read with the same YAML parser as the configs so that every error names
+//! its line. Unknown keys are errors (a typo like `sorce:` must not silently become a
+//! default). The result is the WIT `context`, `http-request` and `connection` records.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::formats::yaml;
+use crate::wit;
+
+/// The samples of one file, ready for the policies.
+#[derive(Debug, Clone)]
+pub struct Samples {
+    pub context: wit::Context,
+    pub requests: Vec<wit::HttpRequest>,
+    pub connections: Vec<wit::Connection>,
+}
+
+impl Default for Samples {
+    fn default() -> Self {
+        Samples { context: empty_context(), requests: Vec::new(), connections: Vec::new() }
+    }
+}
+
+/// The context used when no samples file gives one.
+pub fn empty_context() -> wit::Context {
+    wit::Context {
+        postgres_version: None,
+        patroni_version: None,
+        members: None,
+        resolve: Vec::new(),
+        dual_stack: None,
+        server_addresses: Vec::new(),
+        roles: None,
+        password_types: Vec::new(),
+        extra: "{}".to_string(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    context: Option<ContextIn>,
+    #[serde(default)]
+    requests: Vec<RequestIn>,
+    #[serde(default)]
+    connections: Vec<ConnectionIn>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContextIn {
+    postgres_version: Option<Value>,
+    patroni_version: Option<Value>,
+    members: Option<Vec<String>>,
+    #[serde(default)]
+    resolve: BTreeMap<String, OneOrMany>,
+    dual_stack: Option<bool>,
+    #[serde(default)]
+    server_addresses: Vec<String>,
+    roles: Option<BTreeMap<String, Option<Vec<String>>>>,
+    #[serde(default)]
+    password_types: BTreeMap<String, PasswordType>,
+    #[serde(default)]
+    extra: serde_json::Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+enum PasswordType {
+    #[serde(rename = "scram-sha-256")]
+    Scram,
+    #[serde(rename = "md5")]
+    Md5,
+    #[serde(rename = "none")]
+    None,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestIn {
+    name: Option<String>,
+    source: String,
+    #[serde(default = "default_method")]
+    method: String,
+    path: String,
+    scheme: Option<Scheme>,
+    #[serde(default)]
+    auth: AuthIn,
+    #[serde(default)]
+    client_cert: CertIn,
+}
+
+fn default_method() -> String {
+    "GET".to_string()
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Scheme {
+    Http,
+    Https,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(untagged)]
+enum AuthIn {
+    #[default]
+    #[serde(skip)]
+    Absent,
+    Keyword(AuthKeyword),
+    Basic(CredentialsIn),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum AuthKeyword {
+    None,
+    Valid,
+    Invalid,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialsIn {
+    username: String,
+    password: String,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum CertIn {
+    #[default]
+    None,
+    Trusted,
+    Untrusted,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectionIn {
+    name: Option<String>,
+    source: String,
+    #[serde(default)]
+    ssl: bool,
+    #[serde(default)]
+    client_cert: Option<ClientCertIn>,
+    user: String,
+    database: String,
+    #[serde(default)]
+    replication: ReplicationIn,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ClientCertIn {
+    Name(String),
+    Full(ClientCertFull),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientCertFull {
+    cn: String,
+    #[serde(default = "yes")]
+    trusted: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(untagged)]
+enum ReplicationIn {
+    #[default]
+    #[serde(skip)]
+    Off,
+    Flag(bool),
+    Mode(ReplicationWord),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ReplicationWord {
+    Database,
+}
+
+/// Parses a samples file. Errors name the file and line: `samples.yaml:7: unknown field …`.
+pub fn parse(src: &str, file: &str) -> Result<Samples, String> {
+    let parsed = yaml::parse(src, file);
+    if let Some(d) = parsed.diagnostics.iter().find(|d| d.code == "invalid-yaml") {
+        return Err(format!("{}:{}: {}", file, d.location.line, d.message));
+    }
+    let value: Value = serde_json::from_str(&parsed.value.json).map_err(|e| format!("{file}: {e}"))?;
+    if value.is_null() {
+        return Ok(Samples::default());
+    }
+    let line_of = |pointer: &str| -> u32 {
+        let mut p = pointer.to_string();
+        loop {
+            if let Some(span) = parsed.value.spans.iter().find(|s| s.pointer == p) {
+                return span.line;
+            }
+            match p.rfind('/') {
+                Some(i) => p.truncate(i),
+                None => return 1,
+            }
+        }
+    };
+    let file_in: File = serde_path_to_error::deserialize(&value).map_err(|e| {
+        let pointer = path_to_pointer(e.path());
+        let line = line_of(&pointer);
+        format!("{file}:{line}: {}{}", at_key(e.path()), e.inner())
+    })?;
+    let check = |pointer: String, message: String| format!("{file}:{}: {message}", line_of(&pointer));
+
+    let context = match file_in.context {
+        Some(c) => convert_context(c).map_err(|(key, msg)| check(format!("/context/{key}"), msg))?,
+        None => empty_context(),
+    };
+    let mut requests = Vec::with_capacity(file_in.requests.len());
+    for (i, r) in file_in.requests.into_iter().enumerate() {
+        requests.push(convert_request(r).map_err(|(key, msg)| check(format!("/requests/{i}/{key}"), msg))?);
+    }
+    let mut connections = Vec::with_capacity(file_in.connections.len());
+    for (i, c) in file_in.connections.into_iter().enumerate() {
+        connections.push(convert_connection(c).map_err(|(key, msg)| check(format!("/connections/{i}/{key}"), msg))?);
+    }
+    Ok(Samples { context, requests, connections })
+}
+
+fn at_key(path: &serde_path_to_error::Path) -> String {
+    let s = path.to_string();
+    if s == "." || s.is_empty() { String::new() } else { format!("`{s}`: ") }
+}
+
+fn path_to_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut pointer = String::new();
+    for seg in path.iter() {
+        match seg {
+            Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                pointer.push('/');
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+            }
+            Segment::Unknown => {}
+        }
+    }
+    pointer
+}
+
+type Problem = (&'static str, String);
+
+fn convert_context(c: ContextIn) -> Result<wit::Context, Problem> {
+    let postgres_version = match c.postgres_version {
+        None => None,
+        Some(v) => Some(postgres_major(&v).ok_or((
+            "postgres_version",
+            format!("`postgres_version` must be a PostgreSQL version such as 15 or \"16.4\", not `{v}`"),
+        ))?),
+    };
+    let patroni_version = match c.patroni_version {
+        None => None,
+        Some(Value::String(s)) => Some(s),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(v) => return Err(("patroni_version", format!("`patroni_version` must be a version such as \"4.1.5\", not `{v}`"))),
+    };
+    for addr in &c.server_addresses {
+        if addr.parse::<ipnet::IpNet>().is_err() && addr.parse::<IpAddr>().is_err() {
+            return Err(("server_addresses", format!("`{addr}` in `server_addresses` is not an address with prefix such as 10.0.0.5/24")));
+        }
+    }
+    let resolve = c
+        .resolve
+        .into_iter()
+        .map(|(host, ips)| {
+            let ips = match ips {
+                OneOrMany::One(ip) => vec![ip],
+                OneOrMany::Many(ips) => ips,
+            };
+            for ip in &ips {
+                if ip.parse::<IpAddr>().is_err() {
+                    return Err(("resolve", format!("`{ip}` (for `{host}` in `resolve`) is not an IP address")));
+                }
+            }
+            Ok((host, ips))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let roles = c
+        .roles
+        .map(|roles| roles.into_iter().map(|(role, member_of)| (role, member_of.unwrap_or_default())).collect());
+    let password_types = c
+        .password_types
+        .into_iter()
+        .map(|(role, t)| {
+            let t = match t {
+                PasswordType::Scram => "scram-sha-256",
+                PasswordType::Md5 => "md5",
+                PasswordType::None => "none",
+            };
+            (role, t.to_string())
+        })
+        .collect();
+    Ok(wit::Context {
+        postgres_version,
+        patroni_version,
+        members: c.members,
+        resolve,
+        dual_stack: c.dual_stack,
+        server_addresses: c.server_addresses,
+        roles,
+        password_types,
+        extra: Value::Object(c.extra).to_string(),
+    })
+}
+
+/// The major version in `15`, `"15"`, `"15.4"`, `"9.6"` (→ 9… counted as 9), `150004`.
+fn postgres_major(v: &Value) -> Option<u32> {
+    let text = match v {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.trim().to_string(),
+        _ => return None,
+    };
+    let major: u32 = text.split('.').next()?.parse().ok()?;
+    match major {
+        9..=99 => Some(major),
+        90000..=999999 => Some(major / 10000),
+        _ => None,
+    }
+}
+
+fn convert_request(r: RequestIn) -> Result<wit::HttpRequest, Problem> {
+    check_ip(&r.source).map_err(|m| ("source", m))?;
+    if r.path.is_empty() {
+        return Err(("path", "`path` must not be empty".to_string()));
+    }
+    let auth = match r.auth {
+        AuthIn::Absent | AuthIn::Keyword(AuthKeyword::None) => wit::RequestAuth::None,
+        AuthIn::Keyword(AuthKeyword::Valid) => wit::RequestAuth::Valid,
+        AuthIn::Keyword(AuthKeyword::Invalid) => wit::RequestAuth::Invalid,
+        AuthIn::Basic(c) => wit::RequestAuth::Basic(wit::Credentials { username: c.username, password: c.password }),
+    };
+    Ok(wit::HttpRequest {
+        name: r.name,
+        source: r.source,
+        method: r.method,
+        path: r.path,
+        scheme: r.scheme.map(|s| match s {
+            Scheme::Http => "http".to_string(),
+            Scheme::Https => "https".to_string(),
+        }),
+        auth,
+        client_cert: match r.client_cert {
+            CertIn::None => wit::CertPresence::None,
+            CertIn::Trusted => wit::CertPresence::Trusted,
+            CertIn::Untrusted => wit::CertPresence::Untrusted,
+        },
+    })
+}
+
+fn convert_connection(c: ConnectionIn) -> Result<wit::Connection, Problem> {
+    if c.source != "local" {
+        check_ip(&c.source).map_err(|m| ("source", format!("{m}, or `local` for the Unix socket")))?;
+    }
+    let client_cert = c.client_cert.map(|cert| match cert {
+        ClientCertIn::Name(cn) => wit::ClientCertificate { cn, trusted: true },
+        ClientCertIn::Full(f) => wit::ClientCertificate { cn: f.cn, trusted: f.trusted },
+    });
+    if client_cert.is_some() && !c.ssl {
+        return Err(("client_cert", "a `client_cert` needs `ssl: true` (certificates are sent only over TLS)".to_string()));
+    }
+    if c.source == "local" && c.ssl {
+        return Err(("ssl", "`ssl: true` is impossible on the Unix socket (`source: local`)".to_string()));
+    }
+    Ok(wit::Connection {
+        name: c.name,
+        source: c.source,
+        ssl: c.ssl,
+        client_cert,
+        user: c.user,
+        database: c.database,
+        replication: match c.replication {
+            ReplicationIn::Off | ReplicationIn::Flag(false) => wit::ReplicationMode::None,
+            ReplicationIn::Flag(true) => wit::ReplicationMode::Physical,
+            ReplicationIn::Mode(ReplicationWord::Database) => wit::ReplicationMode::Logical,
+        },
+    })
+}
+
+fn check_ip(source: &str) -> Result<(), String> {
+    source
+        .parse::<IpAddr>()
+        .map(|_| ())
+        .map_err(|_| format!("`source` must be an IP address, not `{source}`"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_versions() {
+        assert_eq!(postgres_major(&serde_json::json!(15)), Some(15));
+        assert_eq!(postgres_major(&serde_json::json!("16.4")), Some(16));
+        assert_eq!(postgres_major(&serde_json::json!(150004)), Some(15));
+        assert_eq!(postgres_major(&serde_json::json!("x")), None);
+    }
+}

@@ -1,0 +1,1 @@
+//! pg_hba matching (filled in by the PostgreSQL work).

@@ -1,0 +1,136 @@
+//! The SDK that patrol policies are written against.
+//!
+//! A policy is a plain Rust type implementing [`Policy`]: a typed settings struct, the
+//! list of finding codes, and an `evaluate` function over the typed [`Input`]. The
+//! [`policy!`] macro turns it into the `patrol:policy` component exports; everything else
+//! here (the input types, builders, helpers) is ordinary Rust that runs natively too, so a
+//! policy's logic is tested with a plain `cargo test`.
+//!
+//! The WIT-generated types are re-exported as they are ([`Input`], [`Document`],
+//! [`Finding`]…); [`bindings`] holds the raw `wit-bindgen` output and is not meant to be
+//! used directly.
+
+pub mod doc;
+pub mod hba;
+pub mod net;
+pub mod patroni;
+pub mod report;
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "patrol-policy",
+        pub_export_macro: true,
+        export_macro_name: "export_policy_world",
+        default_bindings_module: "policy_guest::bindings",
+    });
+}
+
+pub use bindings::patrol::policy::types::{
+    Body, CertPresence, ClientCertificate, CodeInfo, Connection, Context, Credentials, Decision,
+    Diagnostic, Document, Edit, Evaluation, Finding, HbaAddress, HbaName, HbaNetwork, HbaRule, PolicyMetadata,
+    HttpRequest, IdentRule, Input, LineEdit, Location, Patch, PointerValue,
+    PolicyError, ReplicationMode, RequestAuth, SampleKind, Setting, Severity, Span, Structured,
+    Verdict,
+};
+pub use report::{Code, Report};
+pub use schemars;
+pub use serde;
+pub use serde_json;
+
+/// A patrol policy.
+///
+/// `Settings` is deserialized from the JSON the user gives (`--settings FILE`, or the
+/// bundle); an absent settings file deserializes from `{}`, so give every field a default.
+/// Its JSON Schema is generated with `schemars` for `metadata`.
+pub trait Policy {
+    type Settings: serde::de::DeserializeOwned + schemars::JsonSchema;
+
+    /// Kebab-case policy name (`patroni-restapi`).
+    const NAME: &'static str;
+    /// One line saying what the policy checks.
+    const DESCRIPTION: &'static str;
+    /// Every finding code the policy emits.
+    const CODES: &'static [Code];
+    /// Document kinds read, plus `requests` / `connections` if it answers samples.
+    const READS: &'static [&'static str];
+
+    /// Checks settings beyond what their type says; return every problem.
+    fn validate(_settings: &Self::Settings) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Evaluates the input; add findings, decisions and patches to `report`.
+    fn evaluate(input: &Input, settings: &Self::Settings, report: &mut Report) -> Result<(), String>;
+}
+
+/// The metadata of a policy, built from its constants and its settings type.
+pub fn metadata<P: Policy>(version: &str) -> PolicyMetadata {
+    let schema = schemars::schema_for!(P::Settings);
+    PolicyMetadata {
+        name: P::NAME.to_string(),
+        version: version.to_string(),
+        description: P::DESCRIPTION.to_string(),
+        codes: P::CODES.iter().map(Code::info).collect(),
+        reads: P::READS.iter().map(|s| s.to_string()).collect(),
+        settings_schema: serde_json::to_string(&schema).unwrap_or_default(),
+    }
+}
+
+/// Parses and validates settings; the error lists every problem, one per line.
+pub fn parse_settings<P: Policy>(json: &str) -> Result<P::Settings, PolicyError> {
+    let text = if json.trim().is_empty() { "{}" } else { json };
+    let settings: P::Settings = serde_json::from_str(text).map_err(|e| PolicyError {
+        message: format!("invalid settings for `{}`: {e}", P::NAME),
+    })?;
+    let problems = P::validate(&settings);
+    if problems.is_empty() {
+        Ok(settings)
+    } else {
+        Err(PolicyError {
+            message: format!("invalid settings for `{}`: {}", P::NAME, problems.join("; ")),
+        })
+    }
+}
+
+/// Runs a policy over an input natively, as the component export does: settings parsed
+/// and validated, then `evaluate`. Policy unit tests call this.
+pub fn run<P: Policy>(input: &Input) -> Result<Evaluation, PolicyError> {
+    let settings = parse_settings::<P>(&input.settings)?;
+    let mut report = Report::new(P::CODES);
+    P::evaluate(input, &settings, &mut report).map_err(|message| PolicyError { message })?;
+    Ok(report.finish())
+}
+
+/// Writes a line to patrol's log; natively (in tests) to stderr.
+pub fn log(message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    bindings::patrol::policy::log::log(bindings::patrol::policy::log::Level::Info, message);
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("{message}");
+}
+
+/// Exports a [`Policy`] as the component's `patrol:policy/policy` interface.
+///
+/// ```ignore
+/// policy_guest::policy!(MyPolicy);
+/// ```
+#[macro_export]
+macro_rules! policy {
+    ($policy:ty) => {
+        struct __PatrolPolicyExport;
+        impl $crate::bindings::exports::patrol::policy::policy::Guest for __PatrolPolicyExport {
+            fn metadata() -> $crate::PolicyMetadata {
+                $crate::metadata::<$policy>(env!("CARGO_PKG_VERSION"))
+            }
+            fn validate_settings(settings: String) -> Result<(), $crate::PolicyError> {
+                $crate::parse_settings::<$policy>(&settings).map(|_| ())
+            }
+            fn evaluate(input: $crate::Input) -> Result<$crate::Evaluation, $crate::PolicyError> {
+                $crate::run::<$policy>(&input)
+            }
+        }
+        $crate::bindings::export_policy_world!(__PatrolPolicyExport with_types_in $crate::bindings);
+    };
+}

@@ -1,0 +1,1 @@
+//! Patroni REST API access simulation (filled in by the Patroni work).
