@@ -61,11 +61,14 @@ pub struct PolicyRun {
 pub struct Plan {
     pub files: Vec<InputFile>,
     pub policies: Vec<PolicyRun>,
-    /// Settings by policy name, for policies whose `PolicyRun` has none.
+    /// Settings by policy name (`--settings NAME=FILE`); they win over `PolicyRun::settings`.
     pub settings_by_name: BTreeMap<String, String>,
     pub samples: Samples,
     pub limits: Limits,
     pub verbose: bool,
+    /// The `patrol.yaml` in effect: severity overrides and exceptions, applied to the
+    /// outcome.
+    pub bundle: Option<crate::bundle::Bundle>,
 }
 
 /// A finding as patrol reports it.
@@ -172,6 +175,8 @@ pub struct Outcome {
     pub patches: Vec<Patch>,
     pub errors: Vec<Failure>,
     pub policies: Vec<PolicyInfo>,
+    /// Findings an exception of the bundle covers; they do not count for the exit code.
+    pub waived: Vec<crate::bundle::Waived>,
     /// The input files (display name, text), for showing source lines.
     #[serde(skip)]
     pub files: Vec<(String, String)>,
@@ -190,6 +195,12 @@ fn diagnostic_severity(code: &str) -> Severity {
 
 /// Runs every policy over the inputs.
 pub fn run(plan: &Plan) -> anyhow::Result<Outcome> {
+    run_observed(plan, &|_| {})
+}
+
+/// [`run`], calling `done` with each policy's label when its evaluation ends (for the
+/// progress bar of long simulations).
+pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result<Outcome> {
     let ctx = ParseContext { postgres_version: plan.samples.context.postgres_version };
     let documents: Vec<wit::Document> = plan
         .files
@@ -223,7 +234,11 @@ pub fn run(plan: &Plan) -> anyhow::Result<Outcome> {
             .map(|p| {
                 let engine = &engine;
                 let documents = &documents;
-                scope.spawn(move || evaluate_one(engine, p, plan, documents))
+                scope.spawn(move || {
+                    let result = evaluate_one(engine, p, plan, documents);
+                    done(&p.source.label());
+                    result
+                })
             })
             .collect();
         handles
@@ -357,6 +372,12 @@ pub fn run(plan: &Plan) -> anyhow::Result<Outcome> {
         }
     }
 
+    if let Some(bundle) = &plan.bundle {
+        bundle.apply(&mut outcome, crate::bundle::Date::today()).map_err(|problems| {
+            let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("invalid bundle:\n{}", lines.join("\n"))
+        })?;
+    }
     outcome.decisions.sort_by_key(|d| sample_order(&d.sample));
     outcome.findings.sort_by(|a, b| {
         (a.file.as_str(), a.line, std::cmp::Reverse(a.severity), a.policy.as_str(), a.code.as_str())
@@ -397,10 +418,13 @@ fn evaluate_one(engine: &Engine, run: &PolicyRun, plan: &Plan, documents: &[wit:
         metadata: Some(meta.clone()),
     };
     let reads = meta.reads.clone();
-    let settings = run
-        .settings
-        .clone()
-        .or_else(|| plan.settings_by_name.get(&meta.name).cloned())
+    // By name (`--settings NAME=FILE`) wins over the run's own (the bundle's, or
+    // `--settings FILE` for every `--policy`).
+    let settings = plan
+        .settings_by_name
+        .get(&meta.name)
+        .cloned()
+        .or_else(|| run.settings.clone())
         .unwrap_or_else(|| "{}".to_string());
     let mut session = engine.session(&loaded);
     let result = session.validate_settings(&settings).and_then(|()| {

@@ -206,9 +206,6 @@ pub fn parse(src: &str, file: &str) -> Result<Samples, String> {
         return Err(format!("{}:{}: {}", file, d.location.line, d.message));
     }
     let value: Value = serde_json::from_str(&parsed.value.json).map_err(|e| format!("{file}: {e}"))?;
-    if value.is_null() {
-        return Ok(Samples::default());
-    }
     let line_of = |pointer: &str| -> u32 {
         let mut p = pointer.to_string();
         loop {
@@ -221,7 +218,16 @@ pub fn parse(src: &str, file: &str) -> Result<Samples, String> {
             }
         }
     };
-    let file_in: File = serde_path_to_error::deserialize(&value).map_err(|e| {
+    from_value(&value, file, &line_of)
+}
+
+/// Reads samples from an already parsed value (the `samples:` of a `patrol test` case);
+/// `line_of` maps a JSON pointer within `value` to its line in `file`.
+pub fn from_value(value: &Value, file: &str, line_of: &dyn Fn(&str) -> u32) -> Result<Samples, String> {
+    if value.is_null() {
+        return Ok(Samples::default());
+    }
+    let file_in: File = serde_path_to_error::deserialize(value).map_err(|e| {
         let pointer = path_to_pointer(e.path());
         let line = line_of(&pointer);
         format!("{file}:{line}: {}{}", at_key(e.path()), e.inner())

@@ -14,6 +14,7 @@ pub mod doc;
 pub mod hba;
 pub mod net;
 pub mod patroni;
+pub mod pgconf;
 pub mod report;
 
 #[doc(hidden)]
@@ -78,8 +79,19 @@ pub fn metadata<P: Policy>(version: &str) -> PolicyMetadata {
     }
 }
 
+/// Sends panic messages to the host's log, so that a trap is reported with its cause
+/// (on wasm32-unknown-unknown a panic is otherwise only an `unreachable` trap).
+pub fn install_panic_hook() {
+    #[cfg(target_arch = "wasm32")]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| std::panic::set_hook(Box::new(|info| log(&format!("panic: {info}")))));
+    }
+}
+
 /// Parses and validates settings; the error lists every problem, one per line.
 pub fn parse_settings<P: Policy>(json: &str) -> Result<P::Settings, PolicyError> {
+    install_panic_hook();
     let text = if json.trim().is_empty() { "{}" } else { json };
     let settings: P::Settings = serde_json::from_str(text).map_err(|e| PolicyError {
         message: format!("invalid settings for `{}`: {e}", P::NAME),
@@ -97,6 +109,7 @@ pub fn parse_settings<P: Policy>(json: &str) -> Result<P::Settings, PolicyError>
 /// Runs a policy over an input natively, as the component export does: settings parsed
 /// and validated, then `evaluate`. Policy unit tests call this.
 pub fn run<P: Policy>(input: &Input) -> Result<Evaluation, PolicyError> {
+    install_panic_hook();
     let settings = parse_settings::<P>(&input.settings)?;
     let mut report = Report::new(P::CODES);
     P::evaluate(input, &settings, &mut report).map_err(|message| PolicyError { message })?;

@@ -13,7 +13,8 @@ use crate::engine::Limits;
 use crate::formats::yaml;
 use crate::report::redact::Secrets;
 use crate::report::{Format, Mode};
-use crate::run::{Outcome, Plan, PolicyRun, PolicySource};
+use crate::bundle::{self, Bundle};
+use crate::run::{Outcome, Plan, PolicyRun, PolicySource, builtin};
 use crate::samples::{self, Samples};
 
 /// Which files to read.
@@ -52,6 +53,13 @@ pub struct PolicyArgs {
     /// Output limit of one policy call, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     pub output_mib: usize,
+    /// The policy bundle: which policies run, their settings, severity overrides and
+    /// exceptions (default: patrol.yaml in the working directory, if there is one).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
+    pub config: Option<PathBuf>,
+    /// Ignore patrol.yaml in the working directory.
+    #[arg(long)]
+    pub no_config: bool,
 }
 
 /// How to print.
@@ -70,13 +78,16 @@ pub fn plan(inputs: &InputArgs, policies: &PolicyArgs, samples_path: Option<&Pat
         Some(path) => read_samples(path)?,
         None => Samples::default(),
     };
-    let exclude: Vec<PathBuf> = samples_path.map(Path::to_path_buf).into_iter().collect();
+    let bundle = read_bundle(policies.config.as_deref(), policies.no_config)?;
+    let mut exclude: Vec<PathBuf> = samples_path.map(Path::to_path_buf).into_iter().collect();
+    if let Some(b) = &bundle {
+        // The bundle is not a config file to check (a walk of `.` meets it as `./patrol.yaml`).
+        let path = PathBuf::from(&b.file);
+        exclude.extend([Path::new(".").join(&path), path]);
+    }
     let files = discover::discover(&inputs.paths, &overrides, &exclude).map_err(anyhow::Error::msg)?;
 
-    let mut runs = Vec::new();
-    if !policies.no_builtin {
-        runs.extend(PolicySource::builtins().into_iter().map(|source| PolicyRun { source, settings: None }));
-    }
+    let mut runs = bundle_runs(bundle.as_ref(), policies.no_builtin)?;
     let mut by_name = BTreeMap::new();
     let mut for_org = None;
     for s in &policies.settings {
@@ -98,7 +109,7 @@ pub fn plan(inputs: &InputArgs, policies: &PolicyArgs, samples_path: Option<&Pat
         runs.push(PolicyRun { source: PolicySource::File(path.clone(), bytes), settings: for_org.clone() });
     }
     if runs.is_empty() {
-        bail!("no policy to run: `--no-builtin` needs at least one `--policy FILE.wasm`");
+        bail!("no policy to run: `--no-builtin` needs at least one `--policy FILE.wasm` (or a `path:` policy in patrol.yaml)");
     }
     Ok(Plan {
         files,
@@ -111,7 +122,63 @@ pub fn plan(inputs: &InputArgs, policies: &PolicyArgs, samples_path: Option<&Pat
             output: policies.output_mib.max(1) << 20,
         },
         verbose,
+        bundle,
     })
+}
+
+/// The bundle in effect (`--config`, else `./patrol.yaml`), checked; every problem in it
+/// is reported at once, each with its line.
+pub fn read_bundle(config: Option<&Path>, no_config: bool) -> Result<Option<Bundle>> {
+    if no_config {
+        return Ok(None);
+    }
+    let Some(path) = Bundle::find(config) else { return Ok(None) };
+    let names: Vec<&str> = builtin::BUILTIN_POLICIES.iter().map(|(n, _)| *n).collect();
+    Bundle::load(&path, &names).map(Some).map_err(|problems| {
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("invalid bundle `{}`:\n{}", path.display(), lines.join("\n"))
+    })
+}
+
+/// The policies a bundle lists (every built-in one without a bundle or without a
+/// `policies` list), with their settings.
+pub fn bundle_runs(bundle: Option<&Bundle>, no_builtin: bool) -> Result<Vec<PolicyRun>> {
+    let mut runs: Vec<PolicyRun> = Vec::new();
+    let builtins = PolicySource::builtins();
+    let add_builtin = |runs: &mut Vec<PolicyRun>, name: &str, settings: Option<String>| {
+        if no_builtin {
+            return;
+        }
+        let source = builtins.iter().find(|s| matches!(s, PolicySource::Builtin(n, _) if *n == name));
+        if let Some(source) = source {
+            match runs.iter_mut().find(|r| matches!(&r.source, PolicySource::Builtin(n, _) if *n == name)) {
+                Some(existing) => existing.settings = settings.or(existing.settings.take()),
+                None => runs.push(PolicyRun { source: source.clone(), settings }),
+            }
+        }
+    };
+    let Some(entries) = bundle.and_then(|b| b.policies.as_ref()) else {
+        for (name, _) in builtin::BUILTIN_POLICIES {
+            add_builtin(&mut runs, name, None);
+        }
+        return Ok(runs);
+    };
+    for entry in entries {
+        match &entry.source {
+            bundle::Source::AllBuiltins => {
+                for (name, _) in builtin::BUILTIN_POLICIES {
+                    add_builtin(&mut runs, name, None);
+                }
+            }
+            bundle::Source::Builtin(name) => add_builtin(&mut runs, name, entry.settings.clone()),
+            bundle::Source::Path(path) => {
+                let bytes = std::fs::read(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read policy `{}`: {}", path.display(), discover::io_reason(&e)))?;
+                runs.push(PolicyRun { source: PolicySource::File(path.clone(), bytes), settings: entry.settings.clone() });
+            }
+        }
+    }
+    Ok(runs)
 }
 
 pub fn read_samples(path: &Path) -> Result<Samples> {

@@ -3,8 +3,14 @@
 
 pub mod check;
 pub mod common;
+pub mod completions;
+pub mod man;
 pub mod policy;
+pub mod policy_build;
+pub mod policy_new;
+pub mod progress;
 pub mod simulate;
+pub mod test;
 
 use clap::{Parser, Subcommand};
 
@@ -52,6 +58,12 @@ pub enum Command {
     /// Inspect or list policies.
     #[command(subcommand)]
     Policy(policy::Command),
+    /// Run a policy's YAML test cases (tests/*.yaml) and report the coverage of its codes.
+    Test(test::Args),
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::Args),
+    /// Print the manual page (roff), or write one per subcommand with `--dir`.
+    Man(man::Args),
 }
 
 /// Runs the parsed command line.
@@ -60,6 +72,9 @@ pub fn run(cli: Cli) -> Exit {
         Command::Check(args) => check::run(args, cli.verbose),
         Command::Simulate(args) => simulate::run(args, cli.verbose),
         Command::Policy(cmd) => policy::run(cmd, cli.verbose),
+        Command::Test(args) => test::run(args, cli.verbose),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     };
     match result {
         Ok(exit) => exit,

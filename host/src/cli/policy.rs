@@ -1,4 +1,5 @@
-//! `patrol policy inspect FILE.wasm` and `patrol policy list`.
+//! `patrol policy inspect FILE.wasm`, `patrol policy list`, and the authoring commands
+//! `patrol policy new` and `patrol policy build` (in their own modules).
 
 use std::path::PathBuf;
 
@@ -8,7 +9,7 @@ use serde_json::json;
 use super::Exit;
 use crate::discover::io_reason;
 use crate::engine::{self, Engine, Limits};
-use crate::report::Format;
+use crate::report::DataFormat as Format;
 use crate::run::{PolicySource, Severity};
 
 #[derive(Debug, clap::Subcommand)]
@@ -21,19 +22,33 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// List the built-in policies (and `--policy` ones) with their finding codes.
+    /// List the policies that run (the built-in ones, the bundle's, `--policy` ones) with
+    /// their finding codes.
     List {
         #[arg(long = "policy", value_name = "FILE.wasm")]
         policies: Vec<PathBuf>,
+        /// The policy bundle (default: patrol.yaml in the working directory, if any).
+        #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
+        config: Option<PathBuf>,
+        /// Ignore patrol.yaml in the working directory: list the built-in policies.
+        #[arg(long)]
+        no_config: bool,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Create a policy crate: settings, an example rule, unit tests and test cases.
+    New(super::policy_new::Args),
+    /// Build a policy crate into a component; print its path, size and imports.
+    #[command(after_help = super::policy_build::EXIT_CODES)]
+    Build(super::policy_build::Args),
 }
 
 pub fn run(cmd: Command, verbose: bool) -> Result<Exit> {
     match cmd {
         Command::Inspect { file, format } => inspect(file, format, verbose),
-        Command::List { policies, format } => list(policies, format, verbose),
+        Command::List { policies, config, no_config, format } => list(policies, config, no_config, format, verbose),
+        Command::New(args) => super::policy_new::run(args),
+        Command::Build(args) => super::policy_build::run(args, verbose),
     }
 }
 
@@ -82,9 +97,13 @@ fn inspect(file: PathBuf, format: Format, verbose: bool) -> Result<Exit> {
     Ok(if loaded.is_ok() { Exit::Clean } else { Exit::PolicyFailed })
 }
 
-fn list(paths: Vec<PathBuf>, format: Format, verbose: bool) -> Result<Exit> {
+fn list(paths: Vec<PathBuf>, config: Option<PathBuf>, no_config: bool, format: Format, verbose: bool) -> Result<Exit> {
     let engine = Engine::new(Limits::default(), verbose)?;
+    // Every built-in policy (whether the bundle enables it or not), then the bundle's org
+    // policies, then `--policy` ones.
     let mut sources = PolicySource::builtins();
+    let bundle = super::common::read_bundle(config.as_deref(), no_config)?;
+    sources.extend(super::common::bundle_runs(bundle.as_ref(), true)?.into_iter().map(|r| r.source));
     for p in paths {
         let bytes = std::fs::read(&p).map_err(|e| anyhow::anyhow!("cannot read `{}`: {}", p.display(), io_reason(&e)))?;
         sources.push(PolicySource::File(p, bytes));

@@ -18,6 +18,8 @@ pub enum Kind {
     Consul,
     GitlabRb,
     Topology,
+    /// A systemd unit (`patroni.service`), for how services are started and reloaded.
+    Systemd,
     /// A kind only an org policy knows; handed over as text.
     Other(String),
 }
@@ -36,6 +38,7 @@ pub const KNOWN: &[&str] = &[
     "consul",
     "gitlab-rb",
     "topology",
+    "systemd",
 ];
 
 impl Kind {
@@ -53,6 +56,7 @@ impl Kind {
             Kind::Consul => "consul",
             Kind::GitlabRb => "gitlab-rb",
             Kind::Topology => "topology",
+            Kind::Systemd => "systemd",
             Kind::Other(name) => name,
         }
     }
@@ -72,6 +76,7 @@ impl Kind {
             "consul" => Kind::Consul,
             "gitlab-rb" => Kind::GitlabRb,
             "topology" => Kind::Topology,
+            "systemd" => Kind::Systemd,
             other => Kind::Other(other.to_string()),
         }
     }
@@ -108,10 +113,20 @@ pub fn detect(path: &Path, text: &str) -> Detected {
     if let Some(kind) = by_name {
         return Detected::Document(kind);
     }
+    // etcd configured by `ETCD_*` variables or `etcd --flags` (an environment file such
+    // as /etc/default/etcd or RHEL's /etc/etcd/etcd.conf, or a unit), before the INI and
+    // unit guesses below claim it.
+    let env_like = matches!(ext, "" | "env" | "conf" | "service") || name.starts_with("etcd");
+    if env_like && !matches!(ext, "yml" | "yaml" | "json") && super::etcd_env::looks_like(text) {
+        return Detected::Document(Kind::Etcd);
+    }
+    if ext == "service" || (ext == "conf" && text.lines().any(|l| l.trim() == "[Service]")) {
+        return Detected::Document(Kind::Systemd);
+    }
     match ext {
         "yml" | "yaml" | "json" => detect_structured(&name, text),
         "hcl" => Detected::Document(Kind::Consul),
-        "cfg" if text.lines().any(|l| l.trim_start().starts_with("backend ") || l.trim_start().starts_with("frontend ")) => {
+        "cfg" if text.lines().any(|l| ["backend ", "frontend ", "listen "].iter().any(|k| l.trim_start().starts_with(k))) => {
             Detected::Document(Kind::Haproxy)
         }
         "conf" | "cfg" | "ini" => detect_ini(text),
@@ -208,6 +223,11 @@ mod tests {
             ("custom.conf", "ssl = on\nport = 5433\n", Detected::Document(Kind::PostgresqlConf)),
             ("lb.cfg", "global\nbackend pg\n", Detected::Document(Kind::Haproxy)),
             ("notes.txt", "hello", Detected::Unknown),
+            ("etcd", "ETCD_NAME=a\nETCD_LISTEN_CLIENT_URLS=http://x:2379\n", Detected::Document(Kind::Etcd)),
+            ("etcd.conf", "ETCD_NAME=\"a\"\n", Detected::Document(Kind::Etcd)),
+            ("etcd.service", "[Service]\nExecStart=/usr/bin/etcd --name a\n", Detected::Document(Kind::Etcd)),
+            ("patroni.service", "[Service]\nExecStart=/usr/bin/patroni /etc/patroni.yml\n", Detected::Document(Kind::Systemd)),
+            ("override.conf", "[Service]\nExecReload=/bin/kill -HUP $MAINPID\n", Detected::Document(Kind::Systemd)),
         ];
         for (name, text, want) in cases {
             assert_eq!(&detect(Path::new(name), text), want, "{name}");

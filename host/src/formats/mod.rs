@@ -3,10 +3,16 @@
 //! going past bad lines rather than stopping at the first. [`document`] turns a file of a
 //! known [`Kind`] into the `document` record the policies receive.
 
+pub mod etcd_env;
+pub mod gitlab_rb;
+pub mod haproxy;
 pub mod hba;
+pub mod hcl;
 pub mod ident;
+pub mod ini;
 pub mod kind;
 pub mod pgconf;
+pub mod systemd;
 pub mod yaml;
 
 use std::path::Path;
@@ -48,12 +54,21 @@ pub fn location(file: &str, line: u32) -> wit::Location {
 /// Parses `text` (the contents of `path`, shown to users as `file`) as a document of `kind`.
 pub fn document(kind: Kind, file: &str, path: &Path, text: String, ctx: &ParseContext) -> wit::Document {
     let parsed: Parsed<wit::Body> = match kind {
+        // etcd also comes as `ETCD_*` variables or `etcd --flags`: the same document.
+        Kind::Etcd if etcd_env::looks_like(&text) => map(etcd_env::parse(&text, file), wit::Body::Structured),
         Kind::Patroni | Kind::Etcd | Kind::Topology => map(yaml::parse(&text, file), wit::Body::Structured),
+        Kind::Systemd => map(systemd::parse(&text, file), wit::Body::Settings),
         Kind::PgHba => map(hba::parse(&text, file, path, ctx), wit::Body::Hba),
         Kind::PgIdent => map(ident::parse(&text, file, path, ctx), wit::Body::Ident),
         Kind::PostgresqlConf => map(pgconf::parse(&text, file, path), wit::Body::Settings),
-        // Kinds without a parser yet reach the policies as text.
-        _ => Parsed::new(wit::Body::Text),
+        Kind::Haproxy => map(haproxy::parse(&text, file), wit::Body::Settings),
+        Kind::Pgbackrest | Kind::PgAutoctl | Kind::Pgbouncer => map(ini::parse(&text, file), wit::Body::Settings),
+        Kind::GitlabRb => map(gitlab_rb::parse(&text, file), wit::Body::Settings),
+        // Consul agent configs are HCL or JSON; both become a structured document.
+        Kind::Consul if file.ends_with(".json") => map(yaml::parse(&text, file), wit::Body::Structured),
+        Kind::Consul => map(hcl::parse(&text, file), wit::Body::Structured),
+        // A kind only an org policy knows reaches it as text.
+        Kind::Other(_) => Parsed::new(wit::Body::Text),
     };
     wit::Document {
         kind: kind.name().to_string(),

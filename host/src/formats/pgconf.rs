@@ -1,11 +1,408 @@
-//! postgresql.conf (placeholder until the parser lands).
+//! postgresql.conf and postgresql.auto.conf, read as PostgreSQL's configuration scanner
+//! reads them (`src/backend/utils/misc/guc-file.l`: the flex rules and
+//! `ParseConfigFp` / `ParseConfigFile` / `ParseConfigDirectory`, the same in 15 and 17).
+//!
+//! A line is `name [=] value [# comment]`. The name is an identifier or `ext.name`; the
+//! value is an identifier, a number with optional unit letters (`128MB`, `0x10`, `1.5`),
+//! an unquoted string of letters, digits and `-._:/`, or a single-quoted string with `''`
+//! and backslash escapes. The scanner takes the longest token, so `1.5GB` is the number
+//! `1.5` followed by a stray `GB`: a syntax error, as on the server. `include`,
+//! `include_if_exists` and `include_dir` (any case) read other files in place, relative
+//! to the including file; `include_dir` takes its `*.conf` files in name order and stops
+//! at the first that fails, as the server does.
+//!
+//! Every assignment is returned in file order with includes expanded where they stand,
+//! so "the last one wins" is "the last in the list". Names are lowercased (the server
+//! compares them case-insensitively); values are unquoted and kept as written. Each
+//! syntax error is an `invalid-line` diagnostic with the server's message; an error in
+//! an included file is reported at the top-level line that includes it (the message
+//! names the file). Unknown parameter names and bad values are checked by the server
+//! after parsing and are not reported here.
 
 use std::path::Path;
 
-use super::Parsed;
+use super::hba::tokenize::{Source, conf_files_in_dir, strerror};
+use super::{Parsed, diagnostic};
 use crate::wit;
 
+/// PostgreSQL's `CONF_FILE_MAX_DEPTH`.
+const MAX_DEPTH: u32 = 10;
+
+/// Parses a postgresql.conf file (`src`, the contents of `path`, shown as `file`).
 pub fn parse(src: &str, file: &str, path: &Path) -> Parsed<Vec<wit::Setting>> {
-    let _ = (src, file, path);
-    Parsed::new(Vec::new())
+    let top = Source { shown: file.to_string(), path: path.to_path_buf() };
+    let mut reader = Reader { top: top.clone(), parsed: Parsed::new(Vec::new()) };
+    reader.parse_fp(src, &top, 0, None);
+    reader.parsed
 }
+
+struct Reader {
+    top: Source,
+    parsed: Parsed<Vec<wit::Setting>>,
+}
+
+impl Reader {
+    /// A diagnostic at the top-level line `anchor` (or `line` for the top-level file).
+    fn report(&mut self, source: &Source, line: u32, anchor: Option<u32>, message: String) {
+        let message = if anchor.is_some() && !message.contains(&source.path.display().to_string()) {
+            format!("{message} (line {line} of configuration file \"{}\")", source.shown)
+        } else {
+            message
+        };
+        let at = anchor.unwrap_or(line).max(1);
+        self.parsed.diagnostics.push(diagnostic("invalid-line", &self.top.shown, at, message));
+    }
+
+    /// `ParseConfigFp`: one file's assignments and directives. False if anything failed.
+    fn parse_fp(&mut self, text: &str, source: &Source, depth: u32, anchor: Option<u32>) -> bool {
+        let mut lexer = Lexer { s: text.as_bytes(), pos: 0, line: 1 };
+        let shown_path = source.path.display().to_string();
+        let mut ok = true;
+        let mut errors = 0;
+        loop {
+            let (mut tok, mut text) = lexer.next();
+            match tok {
+                Tok::Eof => break,
+                Tok::Eol => continue,
+                _ => {}
+            }
+            let failed = 'line: {
+                if !matches!(tok, Tok::Id | Tok::QualifiedId) {
+                    break 'line true;
+                }
+                let name = text.to_ascii_lowercase();
+                (tok, text) = lexer.next();
+                if tok == Tok::Equals {
+                    (tok, text) = lexer.next();
+                }
+                if !matches!(tok, Tok::Id | Tok::Str | Tok::Integer | Tok::Real | Tok::Unquoted) {
+                    break 'line true;
+                }
+                let value = if tok == Tok::Str { deescape(&text) } else { text.clone() };
+                (tok, text) = lexer.next();
+                if tok != Tok::Eol {
+                    if tok != Tok::Eof {
+                        break 'line true;
+                    }
+                    lexer.line += 1;
+                }
+                let line = lexer.line - 1;
+                let here = Some(anchor.unwrap_or(line));
+                ok &= match name.as_str() {
+                    "include_dir" => self.include_dir(&value, source, line, depth + 1, here),
+                    "include_if_exists" => self.include(&value, false, source, line, depth + 1, here),
+                    "include" => self.include(&value, true, source, line, depth + 1, here),
+                    _ => {
+                        self.parsed.value.push(wit::Setting {
+                            section: None,
+                            name,
+                            value,
+                            args: Vec::new(),
+                            location: super::location(&source.shown, line),
+                        });
+                        true
+                    }
+                };
+                false
+            };
+            if !failed {
+                if tok == Tok::Eof {
+                    break;
+                }
+                continue;
+            }
+            let (message, line) = if matches!(tok, Tok::Eol | Tok::Eof) {
+                // At end of file the server's count is one behind: "line 0" for line 1.
+                let at = if tok == Tok::Eol { lexer.line - 1 } else { lexer.line };
+                (format!("syntax error in file \"{shown_path}\" line {}, near end of line", lexer.line - 1), at)
+            } else {
+                (format!("syntax error in file \"{shown_path}\" line {}, near token \"{text}\"", lexer.line), lexer.line)
+            };
+            self.report(source, line, anchor, message);
+            ok = false;
+            errors += 1;
+            if errors >= 100 {
+                let message = format!("too many syntax errors found, abandoning file \"{shown_path}\"");
+                self.report(source, line, anchor, message);
+                break;
+            }
+            while !matches!(tok, Tok::Eol | Tok::Eof) {
+                (tok, _) = lexer.next();
+            }
+            if tok == Tok::Eof {
+                break;
+            }
+        }
+        ok
+    }
+
+    /// `ParseConfigFile`: an `include` (strict) or `include_if_exists` directive.
+    fn include(&mut self, name: &str, strict: bool, calling: &Source, line: u32, depth: u32, anchor: Option<u32>) -> bool {
+        if name.trim_matches([' ', '\t', '\r', '\n']).is_empty() {
+            self.report(calling, line, anchor, format!("empty configuration file name: \"{name}\""));
+            return false;
+        }
+        if depth > MAX_DEPTH {
+            let message = format!("could not open configuration file \"{name}\": maximum nesting depth exceeded");
+            self.report(calling, line, anchor, message);
+            return false;
+        }
+        self.include_source(&calling.resolve(name), strict, calling, line, depth, anchor)
+    }
+
+    fn include_source(
+        &mut self,
+        file: &Source,
+        strict: bool,
+        calling: &Source,
+        line: u32,
+        depth: u32,
+        anchor: Option<u32>,
+    ) -> bool {
+        if file.path == calling.path {
+            let message = format!("configuration file recursion in \"{}\"", calling.path.display());
+            self.report(calling, line, anchor, message);
+            return false;
+        }
+        match std::fs::read(&file.path) {
+            Ok(bytes) => self.parse_fp(&String::from_utf8_lossy(&bytes), file, depth, anchor),
+            Err(_) if !strict => true,
+            Err(e) => {
+                let message = if e.kind() == std::io::ErrorKind::IsADirectory {
+                    // fopen succeeds on a directory; flex then fails to read it.
+                    format!("input in flex scanner failed at file \"{}\" line 1", file.path.display())
+                } else {
+                    format!("could not open configuration file \"{}\": {}", file.path.display(), strerror(&e))
+                };
+                self.report(calling, line, anchor, message);
+                false
+            }
+        }
+    }
+
+    /// `ParseConfigDirectory`.
+    fn include_dir(&mut self, name: &str, calling: &Source, line: u32, depth: u32, anchor: Option<u32>) -> bool {
+        let files = match conf_files_in_dir(calling, name) {
+            Ok(files) => files,
+            Err(message) => {
+                self.report(calling, line, anchor, message);
+                return false;
+            }
+        };
+        for file in &files {
+            if depth > MAX_DEPTH {
+                let message = format!(
+                    "could not open configuration file \"{}\": maximum nesting depth exceeded",
+                    file.path.display()
+                );
+                self.report(calling, line, anchor, message);
+                return false;
+            }
+            if !self.include_source(file, true, calling, line, depth, anchor) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// `DeescapeQuotedString`: strips the quotes, folds `''` and backslash escapes.
+fn deescape(quoted: &str) -> String {
+    let s = quoted.as_bytes();
+    let inner = if s.len() >= 2 { &s[1..s.len() - 1] } else { &[][..] };
+    let mut out = Vec::with_capacity(inner.len());
+    let mut i = 0;
+    while i < inner.len() {
+        let c = inner[i];
+        if c == b'\\' && i + 1 < inner.len() {
+            i += 1;
+            match inner[i] {
+                b'b' => out.push(8),
+                b'f' => out.push(12),
+                b'n' => out.push(b'\n'),
+                b'r' => out.push(b'\r'),
+                b't' => out.push(b'\t'),
+                b'0'..=b'7' => {
+                    let mut value: u32 = 0;
+                    let mut k = 0;
+                    while k < 3 && i + k < inner.len() && (b'0'..=b'7').contains(&inner[i + k]) {
+                        value = (value << 3) + u32::from(inner[i + k] - b'0');
+                        k += 1;
+                    }
+                    i += k - 1;
+                    out.push(value as u8);
+                }
+                other => out.push(other),
+            }
+        } else if c == b'\'' && inner.get(i + 1) == Some(&b'\'') {
+            out.push(b'\'');
+            i += 1;
+        } else {
+            out.push(c);
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The scanner's token kinds (`GUC_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tok {
+    Id,
+    QualifiedId,
+    Str,
+    Unquoted,
+    Integer,
+    Real,
+    Equals,
+    Error,
+    Eol,
+    Eof,
+}
+
+/// The flex scanner: longest match, earlier rule on ties.
+struct Lexer<'a> {
+    s: &'a [u8],
+    pos: usize,
+    line: u32,
+}
+
+fn letter(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_' || c >= 0x80
+}
+
+fn letter_or_digit(c: u8) -> bool {
+    letter(c) || c.is_ascii_digit()
+}
+
+impl Lexer<'_> {
+    fn next(&mut self) -> (Tok, String) {
+        loop {
+            let Some(&c) = self.s.get(self.pos) else { return (Tok::Eof, String::new()) };
+            match c {
+                b'\n' => {
+                    self.pos += 1;
+                    self.line += 1;
+                    return (Tok::Eol, "\n".into());
+                }
+                b' ' | b'\t' | b'\r' => self.pos += 1,
+                b'#' => {
+                    while self.s.get(self.pos).is_some_and(|c| *c != b'\n') {
+                        self.pos += 1;
+                    }
+                }
+                _ => break,
+            }
+        }
+        let at = self.pos;
+        let candidates = [
+            (Tok::Id, self.id(at)),
+            (Tok::QualifiedId, self.qualified_id(at)),
+            (Tok::Str, self.string(at)),
+            (Tok::Unquoted, self.unquoted(at)),
+            (Tok::Integer, self.integer(at)),
+            (Tok::Real, self.real(at)),
+            (Tok::Equals, usize::from(self.s[at] == b'=')),
+        ];
+        let (mut tok, mut len) = (Tok::Error, 1);
+        for (kind, n) in candidates {
+            if n > 0 && (n > len || (tok == Tok::Error && n >= len)) {
+                (tok, len) = (kind, n);
+            }
+        }
+        self.pos = at + len;
+        (tok, String::from_utf8_lossy(&self.s[at..at + len]).into_owned())
+    }
+
+    fn run(&self, at: usize, pred: impl Fn(u8) -> bool) -> usize {
+        self.s.get(at..).map_or(0, |rest| rest.iter().take_while(|c| pred(**c)).count())
+    }
+
+    fn id(&self, at: usize) -> usize {
+        if self.s.get(at).is_some_and(|c| letter(*c)) { 1 + self.run(at + 1, letter_or_digit) } else { 0 }
+    }
+
+    fn qualified_id(&self, at: usize) -> usize {
+        let first = self.id(at);
+        if first == 0 || self.s.get(at + first) != Some(&b'.') {
+            return 0;
+        }
+        let second = self.id(at + first + 1);
+        if second == 0 { 0 } else { first + 1 + second }
+    }
+
+    fn unquoted(&self, at: usize) -> usize {
+        if !self.s.get(at).is_some_and(|c| letter(*c)) {
+            return 0;
+        }
+        1 + self.run(at + 1, |c| letter_or_digit(c) || matches!(c, b'-' | b'.' | b'_' | b':' | b'/'))
+    }
+
+    /// `'([^'\\\n]|\\.|'')*'`, longest match.
+    fn string(&self, at: usize) -> usize {
+        if self.s.get(at) != Some(&b'\'') {
+            return 0;
+        }
+        let mut i = at + 1;
+        let mut best = 0;
+        while let Some(&c) = self.s.get(i) {
+            match c {
+                b'\n' => break,
+                b'\\' => match self.s.get(i + 1) {
+                    Some(&n) if n != b'\n' => i += 2,
+                    _ => break,
+                },
+                b'\'' => {
+                    best = i + 1 - at;
+                    if self.s.get(i + 1) == Some(&b'\'') {
+                        i += 2;
+                    } else {
+                        break;
+                    }
+                }
+                _ => i += 1,
+            }
+        }
+        best
+    }
+
+    fn sign(&self, at: usize) -> usize {
+        usize::from(matches!(self.s.get(at), Some(b'-' | b'+')))
+    }
+
+    /// `{SIGN}?({DIGIT}+|0x{HEXDIGIT}+){UNIT_LETTER}*`
+    fn integer(&self, at: usize) -> usize {
+        let start = at + self.sign(at);
+        let decimal = self.run(start, |c| c.is_ascii_digit());
+        let mut best = if decimal > 0 { decimal + self.run(start + decimal, |c| c.is_ascii_alphabetic()) } else { 0 };
+        if self.s.get(start) == Some(&b'0') && self.s.get(start + 1) == Some(&b'x') {
+            let hex = self.run(start + 2, |c| c.is_ascii_hexdigit());
+            if hex > 0 {
+                best = best.max(2 + hex + self.run(start + 2 + hex, |c| c.is_ascii_alphabetic()));
+            }
+        }
+        if best == 0 { 0 } else { start - at + best }
+    }
+
+    /// `{SIGN}?{DIGIT}*"."{DIGIT}*{EXPONENT}?` with `[Ee]{SIGN}?{DIGIT}+`
+    fn real(&self, at: usize) -> usize {
+        let mut i = at + self.sign(at);
+        i += self.run(i, |c| c.is_ascii_digit());
+        if self.s.get(i) != Some(&b'.') {
+            return 0;
+        }
+        i += 1;
+        i += self.run(i, |c| c.is_ascii_digit());
+        if matches!(self.s.get(i), Some(b'e' | b'E')) {
+            let j = i + 1 + self.sign(i + 1);
+            let digits = self.run(j, |c| c.is_ascii_digit());
+            if digits > 0 {
+                i = j + digits;
+            }
+        }
+        i - at
+    }
+}
+
+#[cfg(test)]
+mod tests;

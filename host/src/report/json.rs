@@ -26,6 +26,8 @@ impl Render for Json {
             "patches": outcome.patches,
             "errors": outcome.errors,
             "policies": outcome.policies,
+            // Findings a patrol.yaml exception covers, each with the exception.
+            "waived": outcome.waived,
             "summary": summary,
         });
         serde_json::to_writer_pretty(&mut *out, &value)?;

@@ -1,14 +1,26 @@
 //! Renders an [`Outcome`] in every output format behind one trait, [`Render`]. Findings,
 //! decisions and patches go to stdout; logs and errors to stderr (the CLI's job).
 //! Every format goes through [`redact`]: secrets never appear in any output.
+//!
+//! `text` and `json` are for people and scripts; `sarif` (code scanners), `junit` (test
+//! reports) and `github` (workflow annotations) are for CI. The CI formats name files
+//! relative to the repository root ([`paths`]) and map severities the same way
+//! ([`Severity::ci_level`]).
 
+pub mod github;
 pub mod json;
+pub mod junit;
+pub mod paths;
 pub mod redact;
+pub mod sarif;
 pub mod text;
+
+#[cfg(test)]
+pub(crate) mod fixture;
 
 use std::io;
 
-use crate::run::Outcome;
+use crate::run::{Outcome, Severity};
 
 /// Which subcommand produced the outcome (the text format shows decisions first for
 /// `simulate`).
@@ -30,6 +42,12 @@ pub enum Format {
     Text,
     /// One JSON object: `findings`, `decisions`, `patches`, `errors`, `policies`.
     Json,
+    /// SARIF 2.1.0 for code scanning (GitHub, GitLab, Azure DevOps), with fixes.
+    Sarif,
+    /// JUnit XML: one test case per policy, finding code and file.
+    Junit,
+    /// GitHub Actions workflow commands (`::error file=…,line=…::…`).
+    Github,
 }
 
 impl Format {
@@ -37,6 +55,50 @@ impl Format {
         match self {
             Format::Text => Box::new(text::Text { color }),
             Format::Json => Box::new(json::Json),
+            Format::Sarif => Box::new(sarif::Sarif { paths: paths::Paths::discover() }),
+            Format::Junit => Box::new(junit::Junit),
+            Format::Github => Box::new(github::Github { paths: paths::Paths::discover() }),
+        }
+    }
+}
+
+/// The formats of commands that print data rather than an outcome (`policy inspect`,
+/// `policy list`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DataFormat {
+    /// For humans.
+    Text,
+    /// One JSON object.
+    Json,
+}
+
+/// How CI tools grade a finding: SARIF levels and GitHub annotation commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CiLevel {
+    Error,
+    Warning,
+    Note,
+}
+
+impl Severity {
+    /// critical and high are errors, medium a warning, low and info notes.
+    pub fn ci_level(self) -> CiLevel {
+        match self {
+            Severity::Critical | Severity::High => CiLevel::Error,
+            Severity::Medium => CiLevel::Warning,
+            Severity::Low | Severity::Info => CiLevel::Note,
+        }
+    }
+
+    /// The `security-severity` score GitHub code scanning reads (CVSS-like, 0.0–10.0:
+    /// over 9.0 critical, 7.0–8.9 high, 4.0–6.9 medium, 0.1–3.9 low).
+    pub fn security_severity(self) -> &'static str {
+        match self {
+            Severity::Critical => "9.5",
+            Severity::High => "8.0",
+            Severity::Medium => "5.5",
+            Severity::Low => "3.0",
+            Severity::Info => "1.0",
         }
     }
 }

@@ -29,15 +29,22 @@ impl Text {
     }
 
     fn finding(&self, f: &Finding, source: Option<&str>, out: &mut dyn io::Write) -> io::Result<()> {
-        let place = if f.line > 0 { format!("{}:{}", f.file, f.line) } else { f.file.clone() };
+        let place = match (f.line, f.end_line) {
+            (0, _) => f.file.clone(),
+            (l, Some(e)) if e > l => format!("{}:{l}-{e}", f.file),
+            (l, _) => format!("{}:{l}", f.file),
+        };
         writeln!(out, "{place}: {} [{}/{}] {}", self.severity(f.severity), f.policy, f.code, f.message)?;
         if let Some(text) = source.filter(|_| f.line > 0) {
             if let Some(line) = text.lines().nth(f.line as usize - 1) {
+                let shown = redact::line(line.trim_end_matches('\r'));
                 let width = f.line.to_string().len();
-                writeln!(out, "  {:>width$} | {}", f.line, redact::line(line))?;
-                let indent = line.len() - line.trim_start().len();
-                let mark = "^".repeat(line.trim().chars().count().clamp(1, 80));
-                writeln!(out, "  {:>width$} | {}{}", "", " ".repeat(indent), self.paint("33", &mark))?;
+                writeln!(out, "  {:>width$} | {}", f.line, shown)?;
+                let (start, len) = span(&shown, f.pointer.as_deref());
+                // Keep the line's tabs so that the marks sit under the span.
+                let pad: String = shown.chars().take(start).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+                let mark = "^".repeat(len.clamp(1, 80));
+                writeln!(out, "  {:>width$} | {pad}{}", "", self.paint("33", &mark))?;
             }
         }
         if !f.remediation.is_empty() {
@@ -63,6 +70,35 @@ impl Text {
         };
         writeln!(out, "{} {verdict}{status} [{}]{method}{at}{name}: {}", d.sample, d.stage, d.reason)
     }
+}
+
+/// The span to mark on a source line, as (first char, char count): the key the finding's
+/// pointer names (`/restapi/listen` → `listen`, `global/repo1-cipher-pass` →
+/// `repo1-cipher-pass`), else the line without its indentation (and a YAML list dash).
+pub fn span(line: &str, pointer: Option<&str>) -> (usize, usize) {
+    if let Some(key) = pointer.and_then(|p| p.rsplit('/').next()).filter(|k| !k.is_empty()) {
+        let key = key.replace("~1", "/").replace("~0", "~");
+        if !key.chars().all(|c| c.is_ascii_digit()) {
+            if let Some(at) = find_key(line, &key) {
+                return (line[..at].chars().count(), key.chars().count());
+            }
+        }
+    }
+    let body = line.trim_start();
+    let body = body.strip_prefix("- ").map(str::trim_start).unwrap_or(body);
+    let start = line.len() - body.len();
+    (line[..start].chars().count(), body.trim_end().chars().count())
+}
+
+/// Where `key` stands as a key on `line`: not inside a longer word, and followed (after
+/// an optional quote) by `:`, `=`, `]`, a space or the end.
+fn find_key(line: &str, key: &str) -> Option<usize> {
+    let word = |c: char| c.is_alphanumeric() || c == '_' || c == '-' || c == '.';
+    line.match_indices(key).map(|(i, _)| i).find(|&i| {
+        let before = line[..i].chars().next_back();
+        let after = line[i + key.len()..].trim_start_matches(['"', '\'']).chars().next();
+        !before.is_some_and(word) && after.is_none_or(|c| matches!(c, ':' | '=' | ']' | ' ' | '\t'))
+    })
 }
 
 impl Render for Text {
@@ -107,11 +143,84 @@ impl Render for Text {
         );
         if !outcome.decisions.is_empty() {
             let allowed = outcome.decisions.iter().filter(|d| d.verdict == Verdict::Allow).count();
-            summary.push_str(&format!(", {} decisions ({allowed} allow, {} deny)", outcome.decisions.len(), outcome.decisions.len() - allowed));
+            let n = outcome.decisions.len();
+            summary.push_str(&format!(", {n} decision{} ({allowed} allow, {} deny)", if n == 1 { "" } else { "s" }, n - allowed));
         }
         if !outcome.errors.is_empty() {
             summary.push_str(&format!(", {} policy error{}", outcome.errors.len(), if outcome.errors.len() == 1 { "" } else { "s" }));
         }
         writeln!(out, "{}", self.paint("1", &summary))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture;
+
+    #[test]
+    fn marks_the_key_the_pointer_names() {
+        let cases: &[(&str, Option<&str>, &str)] = &[
+            ("  listen: 0.0.0.0:8008", Some("/restapi/listen"), "listen"),
+            ("  connect_address: x # listen: no", Some("/restapi/listen"), "connect_address: x # listen: no"),
+            ("repo1-cipher-pass=abc", Some("global/repo1-cipher-pass"), "repo1-cipher-pass"),
+            ("patroni['allowlist'] = ['10.0.0.0/8']", Some("/patroni/allowlist"), "allowlist"),
+            ("  \"a/b\": 1", Some("/x/a~1b"), "a/b"),
+            ("    - 0.0.0.0/0", Some("/restapi/allowlist/0"), "0.0.0.0/0"),
+            ("host all all 0.0.0.0/0 md5", None, "host all all 0.0.0.0/0 md5"),
+            ("  ssl: off  ", Some("/ssl_x"), "ssl: off"),
+        ];
+        for (line, pointer, want) in cases {
+            let (start, len) = span(line, *pointer);
+            let got: String = line.chars().skip(start).take(len).collect();
+            assert_eq!(&got, want, "{line:?} {pointer:?}");
+        }
+    }
+
+    #[test]
+    fn renders_grouped_by_file_with_marks_and_summary() {
+        let mut out = Vec::new();
+        Text { color: false }.render(&fixture::outcome("c"), Mode::Check, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let expected = "\
+c/pg_hba.conf
+c/pg_hba.conf:2: critical [pg-hba/trust-method] trust-method at line 2
+  2 | local all all trust
+    | ^^^^^^^^^^^^^^^^^^^
+  fix: Use scram-sha-256 or peer.
+  (an automatic fix is available: --diff to see it, --fix to apply it)
+c/pg_hba.conf:3: medium [pg-hba/md5-method] md5-method at line 3
+  3 | host all all 0.0.0.0/0 md5
+    | ^^^^^^^^^^^^^^^^^^^^^^^^^^
+  fix: Use scram-sha-256.
+  (an automatic fix is available: --diff to see it, --fix to apply it)
+
+c/patroni.yml
+c/patroni.yml:3: high [patroni-restapi/listen-all] listen-all at line 3
+  3 |   listen: 0.0.0.0:8008
+    |   ^^^^^^
+  fix: Listen on the node's own address, not on every interface.
+  (an automatic fix is available: --diff to see it, --fix to apply it)
+c/patroni.yml: low [patroni-restapi/no-tls] no-tls at line 0
+c/patroni.yml:6: medium [patroni-restapi/weak-password] weak-password at line 6
+  6 |     password: <redacted>
+    |     ^^^^^^^^
+c/patroni.yml:1: low [patrol/duplicate-key] duplicate-key at line 1
+  1 | scope: demo
+    | ^^^^^^^^^^^
+
+requests[0] deny  401 [access] at c/patroni.yml:4 (restart): no credentials
+error: policy `org-policy` failed: it ran past its time limit of 10000 ms
+6 findings (1 critical, 1 high, 2 medium, 2 low), 1 decision (0 allow, 1 deny), 1 policy error
+";
+        assert_eq!(text, expected);
+        assert!(!text.contains("Fixture-Secret-42"));
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let mut out = Vec::new();
+        Text { color: true }.render(&fixture::outcome("c"), Mode::Check, &mut out).unwrap();
+        assert!(String::from_utf8(out).unwrap().contains("\x1b[1;31mcritical\x1b[0m"));
     }
 }

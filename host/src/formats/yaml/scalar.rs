@@ -25,19 +25,24 @@ static BOOL: LazyLock<Regex> = LazyLock::new(|| {
     re(r"^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$")
 });
 static FLOAT: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+    re(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+    )
 });
 static INT: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$")
+    re(
+        r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$",
+    )
 });
 static NULL: LazyLock<Regex> = LazyLock::new(|| re(r"^(?:~|null|Null|NULL|)$"));
 static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$")
+    re(
+        r"^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$",
+    )
 });
 
 fn re(pattern: &str) -> Regex {
-    // The patterns are constants checked by the tests; a failure here is a bug in this file.
-    #[allow(clippy::expect_used)]
+    // The patterns are constants the tests compile; a failure here is a bug in this file.
     Regex::new(pattern).expect("PyYAML resolver pattern compiles")
 }
 
@@ -85,7 +90,9 @@ pub(crate) fn construct_tagged(suffix: &str, text: &str) -> Result<Scalar, Strin
         },
         "int" => construct_int(text).map(Scalar::Int).ok_or_else(bad),
         "float" => construct_float(text).map(Scalar::Float).ok_or_else(bad),
-        _ => Err(format!("PyYAML's safe loader has no constructor for the tag `!!{suffix}`")),
+        _ => Err(format!(
+            "PyYAML's safe loader has no constructor for the tag `!!{suffix}`"
+        )),
     }
 }
 
@@ -115,7 +122,11 @@ fn construct_int(text: &str) -> Option<String> {
 /// `construct_yaml_float`: `_` removed, lowercased, `.inf`/`.nan`, sexagesimal, or
 /// Python's `float()`.
 fn construct_float(text: &str) -> Option<f64> {
-    let cleaned: String = text.chars().filter(|&c| c != '_').collect::<String>().to_ascii_lowercase();
+    let cleaned: String = text
+        .chars()
+        .filter(|&c| c != '_')
+        .collect::<String>()
+        .to_ascii_lowercase();
     let (negative, body) = split_sign(&cleaned);
     let sign = if negative { -1.0 } else { 1.0 };
     let value = if body == ".inf" {
@@ -152,7 +163,11 @@ fn split_sign(text: &str) -> (bool, &str) {
 }
 
 fn signed(negative: bool, digits: String) -> String {
-    if negative && digits != "0" { format!("-{digits}") } else { digits }
+    if negative && digits != "0" {
+        format!("-{digits}")
+    } else {
+        digits
+    }
 }
 
 /// Longest integer literal converted exactly; beyond it the conversion (quadratic) is not
@@ -214,7 +229,9 @@ impl BigUint {
 
 impl std::fmt::Display for BigUint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let Some((last, rest)) = self.limbs.split_last() else { return f.write_str("0") };
+        let Some((last, rest)) = self.limbs.split_last() else {
+            return f.write_str("0");
+        };
         write!(f, "{last}")?;
         for limb in rest.iter().rev() {
             write!(f, "{limb:09}")?;
@@ -230,10 +247,16 @@ pub(crate) fn python_float_repr(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     let sci = format!("{f:e}"); // shortest round-trip digits: `-1.5e-7`
-    let Some((mantissa, exp)) = sci.split_once('e') else { return sci };
+    let Some((mantissa, exp)) = sci.split_once('e') else {
+        return sci;
+    };
     let exp: i32 = exp.parse().unwrap_or(0);
     if (-4..16).contains(&exp) {
         let s = format!("{f}");

@@ -1,18 +1,20 @@
 //! A YAML document as a tree of resolved values that remember where their text is.
 //!
 //! Built from `saphyr-parser` events in one pass with an explicit stack (no recursion on
-//! the input's nesting while building). Each node keeps its byte range and lines, so that
-//! [`super::parse`] can emit the pointer→line map and the editor in `crate::patch::yaml_edit`
-//! can find the text to change. Aliases become copies of the anchored value (marked
-//! `alias`, with the alias's position); merge keys (`<<`) are flattened as PyYAML's
-//! `flatten_mapping` does; duplicate keys are kept in `Map::entries` but only the last one
-//! counts, again as in PyYAML.
+//! the input's nesting while building). Each node keeps its byte range and lines
+//! ([`super::source`] turns saphyr's char markers into those), so that [`super::parse`]
+//! can emit the pointer→line map and the editor in `crate::patch::yaml_edit` can find the
+//! text to change. Aliases become copies of the anchored value (marked `alias`, with the
+//! alias's position, counted against a budget); merge keys and duplicate keys follow
+//! PyYAML's dict semantics ([`super::keys`]).
 
 use std::collections::HashMap;
 
-use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
+use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 
+use super::keys::{self, KeyId};
 use super::scalar::{self, Scalar};
+use super::source::{Source, find_dash, marker_line, quoted_end};
 
 /// Deepest nesting accepted; deeper documents are refused rather than risking the stack.
 pub(crate) const MAX_DEPTH: usize = 512;
@@ -119,12 +121,17 @@ pub(crate) struct Entry {
     pub node: Node,
     /// The pair came in through a merge key.
     pub merged: bool,
+    /// The key as Python compares it.
+    pub(super) id: KeyId,
 }
 
 impl Map {
     /// The entry that counts for `key`.
     pub(crate) fn get(&self, key: &str) -> Option<&Entry> {
-        self.order.iter().map(|&i| &self.entries[i]).find(|e| e.key == key)
+        self.order
+            .iter()
+            .map(|&i| &self.entries[i])
+            .find(|e| e.key == key)
     }
 }
 
@@ -134,7 +141,7 @@ pub(crate) fn load(src: &str) -> Result<Tree, LoadError> {
     let mut parser = Parser::new_from_str(src);
     let mut documents = 0;
     while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(|e| b.scan_error(&e))?;
+        let (event, span) = next.map_err(|e| b.pos.error(&e))?;
         match event {
             Event::DocumentStart(_) => {
                 documents += 1;
@@ -180,10 +187,7 @@ struct Frame {
 
 struct Builder<'a> {
     src: &'a str,
-    /// Byte offset of each char index, when the source is not ASCII.
-    char_bytes: Option<Vec<usize>>,
-    /// Byte offset of each line's start.
-    line_starts: Vec<usize>,
+    pos: Source<'a>,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Node>,
     /// Nodes copied for anchors and aliases so far, and the most allowed (alias bombs).
@@ -192,60 +196,38 @@ struct Builder<'a> {
     tree: Tree,
 }
 
-impl<'a> Builder<'a> {
-    fn new(src: &'a str) -> Self {
-        let char_bytes = (!src.is_ascii()).then(|| src.char_indices().map(|(i, _)| i).chain([src.len()]).collect());
-        let bytes = src.as_bytes();
-        let mut line_starts = vec![0];
-        for (i, &c) in bytes.iter().enumerate() {
-            if c == b'\n' || (c == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
-                line_starts.push(i + 1);
-            }
-        }
-        Builder {
-            src,
-            char_bytes,
-            line_starts,
-            stack: Vec::new(),
-            anchors: HashMap::new(),
-            copies: 0,
-            max_copies: src.len().max(100_000),
-            tree: Tree::default(),
-        }
-    }
-
-    fn byte(&self, char_index: usize) -> usize {
-        match &self.char_bytes {
-            None => char_index.min(self.src.len()),
-            Some(table) => table.get(char_index).copied().unwrap_or(self.src.len()),
-        }
-    }
-
-    /// 1-based line of a byte offset.
-    fn line_of(&self, byte: usize) -> u32 {
-        u32::try_from(self.line_starts.partition_point(|&s| s <= byte)).unwrap_or(u32::MAX)
-    }
-
+impl Builder<'_> {
     fn issue(&mut self, code: &'static str, line: u32, message: String) {
-        self.tree.issues.push(Issue { code, line, message });
-    }
-
-    fn scan_error(&self, e: &ScanError) -> LoadError {
-        let mark = e.marker();
-        LoadError {
-            line: marker_line(mark.line()),
-            column: u32::try_from(mark.col() + 1).unwrap_or(u32::MAX),
-            message: e.info().to_string(),
-        }
+        self.tree.issues.push(Issue {
+            code,
+            line,
+            message,
+        });
     }
 
     fn node(&self, value: Value, style: Style, anchor: usize, span: Span) -> Node {
-        let start = self.byte(span.start.index());
-        let end = self.byte(span.end.index()).max(start);
-        Node { value, start, end, line: marker_line(span.start.line()), end_line: self.line_of(end.saturating_sub(1).max(start)), style, anchor, alias: false }
+        let start = self.pos.byte(span.start.index());
+        let end = self.pos.byte(span.end.index()).max(start);
+        Node {
+            value,
+            start,
+            end,
+            line: marker_line(span.start.line()),
+            end_line: self.pos.line_of(end.saturating_sub(1).max(start)),
+            style,
+            anchor,
+            alias: false,
+        }
     }
 
-    fn scalar(&mut self, text: &str, style: ScalarStyle, anchor: usize, tag: Option<&Tag>, span: Span) -> Node {
+    fn scalar(
+        &mut self,
+        text: &str,
+        style: ScalarStyle,
+        anchor: usize,
+        tag: Option<&Tag>,
+        span: Span,
+    ) -> Node {
         let line = marker_line(span.start.line());
         let plain = style == ScalarStyle::Plain;
         let (value, node_style) = match tag.map(|t| format!("{}{}", t.handle, t.suffix)) {
@@ -256,13 +238,17 @@ impl<'a> Builder<'a> {
             Some(tag) if tag == "!" => (scalar::resolve_plain(text), Style::Quoted),
             Some(tag) => {
                 let resolved = match tag.strip_prefix(CORE) {
-                    Some("merge") if text == "<<" => Ok(Scalar::Str(text.to_string())),
+                    Some("merge") if text == "<<" => return self.merge_key(span),
                     Some(suffix) => scalar::construct_tagged(suffix, text),
                     None => Err(format!("PyYAML's safe loader refuses the tag `{tag}`")),
                 };
                 let value = resolved.unwrap_or_else(|message| {
                     self.issue("unsupported-value", line, message);
-                    if plain { scalar::resolve_plain(text) } else { Scalar::Str(text.to_string()) }
+                    if plain {
+                        scalar::resolve_plain(text)
+                    } else {
+                        Scalar::Str(text.to_string())
+                    }
                 });
                 (value, Style::Quoted)
             }
@@ -274,12 +260,29 @@ impl<'a> Builder<'a> {
         let mut node = self.node(Value::Scalar(value), node_style, anchor, span);
         if node_style == Style::Block {
             // The span runs to the next token; the value ends at its last non-blank char.
-            let trimmed = self.src[..node.end].trim_end_matches([' ', '\t', '\r', '\n']).len();
-            node.end = trimmed.max(node.start.min(trimmed));
-            node.end_line = self.line_of(node.end.saturating_sub(1));
+            // An empty one ends right after its header.
+            let trimmed = self.src[..node.end]
+                .trim_end_matches([' ', '\t', '\r', '\n'])
+                .len();
+            node.end = trimmed;
+            if trimmed < node.start {
+                node.start = trimmed;
+                node.line = self.pos.line_of(trimmed.saturating_sub(1));
+            }
+            node.end_line = self.pos.line_of(node.end.saturating_sub(1));
         }
         if node_style == Style::ImplicitNull {
             node.end_line = node.line;
+        }
+        if matches!(style, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted) {
+            // saphyr's span runs on over the spaces and comment after the closing quote.
+            node.end = quoted_end(
+                self.src,
+                node.start,
+                node.end,
+                style == ScalarStyle::DoubleQuoted,
+            );
+            node.end_line = self.pos.line_of(node.end.saturating_sub(1));
         }
         node
     }
@@ -293,10 +296,14 @@ impl<'a> Builder<'a> {
         let copied = count_nodes(&copy);
         self.copies += copied;
         if self.copies > self.max_copies {
-            return Err(LoadError { line, column: 1, message: format!("aliases expand to more than {} values", self.max_copies) });
+            return Err(LoadError {
+                line,
+                column: 1,
+                message: format!("aliases expand to more than {} values", self.max_copies),
+            });
         }
-        let start = self.byte(span.start.index());
-        let end = self.byte(span.end.index()).max(start);
+        let start = self.pos.byte(span.start.index());
+        let end = self.pos.byte(span.end.index()).max(start);
         relabel(&mut copy, line, start, end);
         copy.style = match copy.style {
             Style::BlockMap | Style::BlockSeq | Style::FlowMap | Style::FlowSeq => copy.style,
@@ -307,12 +314,32 @@ impl<'a> Builder<'a> {
         Ok(copy)
     }
 
-    fn open(&mut self, map: bool, anchor: usize, tag: Option<&Tag>, span: Span) -> Result<(), LoadError> {
+    fn open(
+        &mut self,
+        map: bool,
+        anchor: usize,
+        tag: Option<&Tag>,
+        span: Span,
+    ) -> Result<(), LoadError> {
         if self.stack.len() >= MAX_DEPTH {
-            return Err(LoadError { line: marker_line(span.start.line()), column: 1, message: format!("nesting deeper than {MAX_DEPTH} levels") });
+            return Err(LoadError {
+                line: marker_line(span.start.line()),
+                column: 1,
+                message: format!("nesting deeper than {MAX_DEPTH} levels"),
+            });
         }
-        let mut node = self.node(if map { Value::Map(Map::default()) } else { Value::Seq(Vec::new()) }, Style::BlockMap, anchor, span);
-        let flow = node.end > node.start && matches!(self.src.as_bytes()[node.end - 1], b'{' | b'[');
+        let mut node = self.node(
+            if map {
+                Value::Map(Map::default())
+            } else {
+                Value::Seq(Vec::new())
+            },
+            Style::BlockMap,
+            anchor,
+            span,
+        );
+        let flow =
+            node.end > node.start && matches!(self.src.as_bytes()[node.end - 1], b'{' | b'[');
         node.style = match (map, flow) {
             (true, true) => Style::FlowMap,
             (true, false) => Style::BlockMap,
@@ -324,18 +351,39 @@ impl<'a> Builder<'a> {
             node.end = node.start;
         }
         if let Some(tag) = tag.map(|t| format!("{}{}", t.handle, t.suffix)) {
-            let known = ["!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:omap", "tag:yaml.org,2002:set", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:pairs"];
+            let known = [
+                "!",
+                "tag:yaml.org,2002:map",
+                "tag:yaml.org,2002:omap",
+                "tag:yaml.org,2002:set",
+                "tag:yaml.org,2002:seq",
+                "tag:yaml.org,2002:pairs",
+            ];
             if !known.contains(&tag.as_str()) {
-                self.issue("unsupported-value", node.line, format!("PyYAML's safe loader refuses the tag `{tag}`"));
+                self.issue(
+                    "unsupported-value",
+                    node.line,
+                    format!("PyYAML's safe loader refuses the tag `{tag}`"),
+                );
             }
         }
-        self.stack.push(Frame { node, items: Vec::new(), own: Vec::new(), merges: Vec::new(), key: None });
+        self.stack.push(Frame {
+            node,
+            items: Vec::new(),
+            own: Vec::new(),
+            merges: Vec::new(),
+            key: None,
+        });
         Ok(())
     }
 
     fn close(&mut self, span: Span) -> Result<Node, LoadError> {
         let Some(frame) = self.stack.pop() else {
-            return Err(LoadError { line: marker_line(span.start.line()), column: 1, message: "unbalanced collection end".into() });
+            return Err(LoadError {
+                line: marker_line(span.start.line()),
+                column: 1,
+                message: "unbalanced collection end".into(),
+            });
         };
         let mut node = frame.node;
         let mut end = node.end;
@@ -353,65 +401,19 @@ impl<'a> Builder<'a> {
                     end = end.max(entry.node.end).max(entry.key_end);
                     end_line = end_line.max(entry.node.end_line).max(entry.line);
                 }
-                *map = self.dedup(frame.merges, frame.own);
+                *map = keys::dedup(frame.merges, frame.own, &mut self.tree.issues);
             }
             Value::Scalar(_) => {}
         }
         if node.style.is_flow_collection() {
-            end = self.byte(span.end.index()).max(end);
-            end_line = end_line.max(self.line_of(end.saturating_sub(1)));
+            // The span of the closing `}` or `]` runs on over what follows; the bracket
+            // itself is one byte.
+            end = (self.pos.byte(span.start.index()) + 1).max(end);
+            end_line = end_line.max(self.pos.line_of(end.saturating_sub(1)));
         }
         node.end = end;
         node.end_line = end_line;
         Ok(node)
-    }
-
-    /// PyYAML's dict semantics: a key seen again keeps its first position and takes the
-    /// last value. Python keys `1`, `1.0` and `True` are one key; then `json.dumps` may
-    /// still write two keys with the same text (`1` and `"1"`), of which a JSON reader
-    /// keeps the last.
-    fn dedup(&mut self, merges: Vec<Entry>, own: Vec<Entry>) -> Map {
-        let merged = merges.len();
-        let entries: Vec<Entry> = merges.into_iter().chain(own).collect();
-        let mut by_id: HashMap<KeyId, usize> = HashMap::new();
-        let mut order: Vec<usize> = Vec::new();
-        for (i, entry) in entries.iter().enumerate() {
-            let id = key_id(entry);
-            match by_id.get(&id) {
-                Some(&slot) => {
-                    if i >= merged && order[slot] >= merged {
-                        let first = entries[order[slot]].line;
-                        self.issue("duplicate-key", entry.line, format!("duplicate key `{}` (first at line {first}); the last one counts", entry.key));
-                    }
-                    // The first key object stays (its JSON text too); the value is the last.
-                    let keep_key = entries[order[slot]].key.clone();
-                    order[slot] = i;
-                    if entries[i].key != keep_key {
-                        // Recorded below by re-keying; rare (`1` vs `true`).
-                        self.rekey.push((i, keep_key));
-                    }
-                }
-                None => {
-                    by_id.insert(id, order.len());
-                    order.push(i);
-                }
-            }
-        }
-        let mut entries = entries;
-        for (i, key) in self.rekey.drain(..) {
-            entries[i].key = key;
-        }
-        // Distinct Python keys with the same JSON text: a JSON reader keeps the last.
-        let mut by_text: HashMap<&str, usize> = HashMap::new();
-        let mut drop = vec![false; order.len()];
-        for (slot, &i) in order.iter().enumerate() {
-            if let Some(prev) = by_text.insert(entries[i].key.as_str(), slot) {
-                drop[prev] = true;
-                self.tree.issues.push(Issue { code: "duplicate-key", line: entries[i].line, message: format!("keys of different types both read as `{}` in JSON; the last one counts", entries[i].key) });
-            }
-        }
-        let order = order.into_iter().zip(drop).filter(|(_, d)| !d).map(|(i, _)| i).collect();
-        Map { entries, order }
     }
 
     /// Attaches a finished node to the collection being built, or makes it the root.
@@ -419,9 +421,32 @@ impl<'a> Builder<'a> {
         if node.anchor != 0 {
             self.copies += count_nodes(&node);
             if self.copies > self.max_copies {
-                return Err(LoadError { line: node.line, column: 1, message: format!("anchors and aliases copy more than {} values", self.max_copies) });
+                return Err(LoadError {
+                    line: node.line,
+                    column: 1,
+                    message: format!(
+                        "anchors and aliases copy more than {} values",
+                        self.max_copies
+                    ),
+                });
             }
             self.anchors.insert(node.anchor, node.clone());
+        }
+        let is_value = self
+            .stack
+            .last()
+            .is_none_or(|f| matches!(f.node.value, Value::Seq(_)) || f.key.is_some());
+        if is_value
+            && node.style == Style::Plain
+            && matches!(&node.value, Value::Scalar(Scalar::Str(s)) if s == "=" || s == "<<")
+        {
+            // PyYAML resolves these to the `value` and `merge` tags, which `safe_load`
+            // cannot construct outside a key.
+            self.issue(
+                "unsupported-value",
+                node.line,
+                "a plain `=` or `<<` value: PyYAML's safe loader refuses it; quote it".into(),
+            );
         }
         let Some(frame) = self.stack.last_mut() else {
             if self.tree.root.is_none() {
@@ -430,56 +455,106 @@ impl<'a> Builder<'a> {
             return Ok(());
         };
         if matches!(frame.node.value, Value::Seq(_)) {
-            let flow = frame.node.style == Style::FlowSeq;
-            let dash = if flow || node.alias && node.style != Style::Alias { None } else { find_dash(self.src, node.start) };
-            let dash = if flow { None } else { dash };
-            let line = dash.map_or(node.line, |d| self.line_of(d));
-            frame.items.push(Item { node, line, dash });
+            let dash = if frame.node.style == Style::FlowSeq {
+                None
+            } else {
+                find_dash(self.src, node.start)
+            };
+            let line = dash.map_or(node.line, |d| self.pos.line_of(d));
+            if let Some(frame) = self.stack.last_mut() {
+                frame.items.push(Item { node, line, dash });
+            }
             return Ok(());
         }
         let Some(key) = frame.key.take() else {
             frame.key = Some(node);
             return Ok(());
         };
-        let is_merge = key.style == Style::Plain && matches!(&key.value, Value::Scalar(Scalar::Str(s)) if s == "<<")
-            || key.style == Style::Quoted && matches!(&key.value, Value::Scalar(Scalar::Str(s)) if s == "<<") && false;
-        if is_merge {
-            self.merge(key.line, node);
+        if key.style == Style::Plain
+            && matches!(&key.value, Value::Scalar(Scalar::Str(s)) if s == "<<")
+        {
+            let pairs = keys::merged_pairs(key.line, node, &mut self.tree.issues);
+            if let Some(frame) = self.stack.last_mut() {
+                frame.merges.extend(pairs);
+            }
             return Ok(());
         }
-        let Some(text) = key_text(&key) else {
+        let Value::Scalar(key_value) = &key.value else {
             self.issue("unsupported-value", key.line, "a mapping key is a mapping or a sequence; PyYAML refuses such keys (`found unhashable key`)".into());
             return Ok(());
         };
-        let entry = Entry { key: text, key_start: key.start, key_end: key.end, line: key.line, node, merged: false };
+        let (text, id) = keys::key_of(key_value);
+        let entry = Entry {
+            key: text,
+            id,
+            key_start: key.start,
+            key_end: key.end,
+            line: key.line,
+            node,
+            merged: false,
+        };
         if let Some(frame) = self.stack.last_mut() {
             frame.own.push(entry);
         }
         Ok(())
     }
+}
 
-    /// `<<: *base` or `<<: [*a, *b]`: the pairs of the merged mappings come before the
-    /// mapping's own pairs; with a list, earlier mappings win (PyYAML reverses the list).
-    fn merge(&mut self, line: u32, value: Node) {
-        let mut pairs = Vec::new();
-        match value.value {
-            Value::Map(map) => pairs.extend(effective(map)),
-            Value::Seq(items) => {
-                for item in items.into_iter().rev() {
-                    match item.node.value {
-                        Value::Map(map) => pairs.extend(effective(map)),
-                        _ => self.issue("unsupported-value", item.line, "a merge key (`<<`) lists something that is not a mapping; PyYAML refuses it".into()),
-                    }
-                }
-            }
-            Value::Scalar(_) => self.issue("unsupported-value", line, "a merge key (`<<`) needs a mapping or a list of mappings; PyYAML refuses this one".into()),
+impl<'a> Builder<'a> {
+    fn new(src: &'a str) -> Self {
+        Builder {
+            src,
+            pos: Source::new(src),
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            copies: 0,
+            max_copies: src.len().max(100_000),
+            tree: Tree::default(),
         }
-        if let Some(frame) = self.stack.last_mut() {
-            frame.merges.extend(pairs.into_iter().map(|mut e| {
-                e.merged = true;
-                e.line = line;
-                e
-            }));
+    }
+
+    /// An explicit `!!merge <<` key.
+    fn merge_key(&self, span: Span) -> Node {
+        self.node(
+            Value::Scalar(Scalar::Str("<<".into())),
+            Style::Plain,
+            0,
+            span,
+        )
+    }
+}
+
+fn count_nodes(node: &Node) -> usize {
+    1 + match &node.value {
+        Value::Scalar(_) => 0,
+        Value::Seq(items) => items.iter().map(|i| count_nodes(&i.node)).sum(),
+        Value::Map(map) => map.entries.iter().map(|e| count_nodes(&e.node)).sum(),
+    }
+}
+
+/// Marks a copy made for an alias: every line is the alias's line, every range its text.
+fn relabel(node: &mut Node, line: u32, start: usize, end: usize) {
+    node.line = line;
+    node.end_line = line;
+    node.start = start;
+    node.end = end;
+    node.alias = true;
+    match &mut node.value {
+        Value::Scalar(_) => {}
+        Value::Seq(items) => {
+            for item in items {
+                item.line = line;
+                item.dash = None;
+                relabel(&mut item.node, line, start, end);
+            }
+        }
+        Value::Map(map) => {
+            for entry in &mut map.entries {
+                entry.line = line;
+                entry.key_start = start;
+                entry.key_end = end;
+                relabel(&mut entry.node, line, start, end);
+            }
         }
     }
 }

@@ -1,0 +1,164 @@
+//! `patrol test [PATH]`: runs a policy's YAML test cases (`tests/*.yaml`) through the real
+//! host and reports failures as diffs and the coverage of its finding codes.
+//!
+//! The policy is the crate at PATH, built first (as `patrol policy build` does), or a
+//! component (`--policy FILE.wasm`), or a built-in policy (`--builtin NAME`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, anyhow, bail};
+
+use super::Exit;
+use crate::authoring::build::{self, Options};
+use crate::discover::io_reason;
+use crate::engine::{Engine, Limits};
+use crate::report::DataFormat as Format;
+use crate::run::PolicySource;
+use crate::testing::render::{self, Coverage, FileResults};
+use crate::testing::{self, runner};
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Exit codes:
+  0  every case passed
+  1  a case failed (or, with --require-coverage, a finding code no case expects)
+  2  the policy does not build or load
+  3  usage error, or a test file that cannot be read or understood")]
+pub struct Args {
+    /// A policy crate (its tests/*.yaml run), a directory of test files, or one test file.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub path: PathBuf,
+    /// Test this component instead of building the crate.
+    #[arg(long = "policy", value_name = "FILE.wasm", conflicts_with = "builtin")]
+    pub policy: Option<PathBuf>,
+    /// Test a built-in policy (its test files are at PATH).
+    #[arg(long, value_name = "NAME")]
+    pub builtin: Option<String>,
+    /// Run only the cases whose name contains this text.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+    /// Fail when a finding code of the policy is expected by no case.
+    #[arg(long)]
+    pub require_coverage: bool,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Time limit of one policy call, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub timeout_ms: u64,
+}
+
+pub fn run(args: Args, verbose: bool) -> Result<Exit> {
+    let paths = testing::discover(&args.path).map_err(anyhow::Error::msg)?;
+    if paths.is_empty() {
+        bail!(
+            "no test files in `{}`: put YAML case files in its tests/ directory (see `patrol policy new` for an example)",
+            args.path.display()
+        );
+    }
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for p in &paths {
+        match testing::parse(p) {
+            Ok(f) => files.push(f),
+            Err(list) => problems.extend(list),
+        }
+    }
+    if !problems.is_empty() {
+        for p in &problems {
+            eprintln!("error: {p}");
+        }
+        return Ok(Exit::Usage);
+    }
+
+    let source = match policy_source(&args, verbose) {
+        Ok(s) => s,
+        Err(Failed::Usage(e)) => return Err(e),
+        Err(Failed::Policy(e)) => {
+            eprintln!("error: {e:#}");
+            return Ok(Exit::PolicyFailed);
+        }
+    };
+    let limits = Limits { timeout: std::time::Duration::from_millis(args.timeout_ms.max(1)), ..Limits::default() };
+    let engine = Engine::new(limits.clone(), verbose)?;
+    let bytes = match &source {
+        PolicySource::Builtin(_, b) => *b,
+        PolicySource::File(_, b) => b.as_slice(),
+    };
+    let loaded = match engine.load(&source.label(), bytes) {
+        Ok(l) => l,
+        Err(f) => {
+            eprintln!("error: {f}");
+            return Ok(Exit::PolicyFailed);
+        }
+    };
+    let meta = loaded.metadata.clone();
+    for f in &files {
+        if let Some(name) = f.policy.as_deref().filter(|n| *n != meta.name) {
+            bail!("`{}` is for policy `{name}`, but the policy under test is `{}`", f.display, meta.name);
+        }
+    }
+
+    let mut results = Vec::new();
+    for f in &files {
+        let cases = f
+            .cases
+            .iter()
+            .filter(|c| args.filter.as_ref().is_none_or(|t| c.name.contains(t.as_str())))
+            .map(|c| runner::run_case(c, &source, &meta.name, &limits, verbose))
+            .collect();
+        results.push(FileResults { file: f.display.clone(), cases });
+    }
+    let coverage = Coverage::new(&meta, &results);
+    match args.format {
+        Format::Text => print!("{}", render::text(&results, &coverage)),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&render::json(&results, &coverage))?),
+    }
+    let failed = results.iter().flat_map(|f| &f.cases).any(|c| !c.failures.is_empty());
+    let uncovered = args.require_coverage && !coverage.uncovered().is_empty();
+    Ok(if failed || uncovered { Exit::Findings } else { Exit::Clean })
+}
+
+enum Failed {
+    Usage(anyhow::Error),
+    Policy(anyhow::Error),
+}
+
+fn policy_source(args: &Args, verbose: bool) -> Result<PolicySource, Failed> {
+    if let Some(file) = &args.policy {
+        let bytes = std::fs::read(file)
+            .map_err(|e| Failed::Usage(anyhow!("cannot read policy `{}`: {}", file.display(), io_reason(&e))))?;
+        return Ok(PolicySource::File(file.clone(), bytes));
+    }
+    if let Some(name) = &args.builtin {
+        return PolicySource::builtins()
+            .into_iter()
+            .find(|s| matches!(s, PolicySource::Builtin(n, _) if n == name))
+            .ok_or_else(|| {
+                let names: Vec<String> = PolicySource::builtins()
+                    .iter()
+                    .filter_map(|s| if let PolicySource::Builtin(n, _) = s { Some(n.to_string()) } else { None })
+                    .collect();
+                Failed::Usage(anyhow!("there is no built-in policy `{name}`; the built-in policies are: {}", names.join(", ")))
+            });
+    }
+    let dir = crate_dir(&args.path).ok_or_else(|| {
+        Failed::Usage(anyhow!(
+            "`{}` is not inside a policy crate (no Cargo.toml); name the policy with `--policy FILE.wasm` or `--builtin NAME`",
+            args.path.display()
+        ))
+    })?;
+    // Building is part of testing: the cases always run against the current source.
+    let built = build::build(&dir, &Options { verbose, ..Options::default() }).map_err(Failed::Policy)?;
+    if verbose {
+        eprintln!("patrol: built {} ({} bytes)", built.path.display(), built.size);
+    }
+    let bytes = std::fs::read(&built.path).map_err(|e| Failed::Usage(e.into()))?;
+    Ok(PolicySource::File(built.path, bytes))
+}
+
+/// The policy crate `path` is in: itself, or the nearest ancestor with a Cargo.toml.
+fn crate_dir(path: &Path) -> Option<PathBuf> {
+    let start = if path.is_file() { path.parent()?.to_path_buf() } else { path.to_path_buf() };
+    let start = if start.as_os_str().is_empty() { PathBuf::from(".") } else { start };
+    let abs = std::fs::canonicalize(&start).ok()?;
+    abs.ancestors().find(|d| d.join("Cargo.toml").is_file()).map(Path::to_path_buf)
+}

@@ -1,0 +1,180 @@
+//! Table-driven tests of the postgresql.conf reader. Expected messages are what
+//! PostgreSQL 15.18 logged for the same files on this machine (`postgres -C`).
+
+use std::path::Path;
+
+use super::*;
+
+fn run(src: &str) -> Parsed<Vec<wit::Setting>> {
+    parse(src, "postgresql.conf", Path::new("/etc/pg/postgresql.conf"))
+}
+
+fn settings(src: &str) -> Vec<(String, String, u32)> {
+    let p = run(src);
+    assert!(p.diagnostics.is_empty(), "{src:?}: {:?}", p.diagnostics);
+    p.value.into_iter().map(|s| (s.name, s.value, s.location.line)).collect()
+}
+
+fn one(src: &str) -> (String, String) {
+    let got = settings(src);
+    assert_eq!(got.len(), 1, "{src:?}");
+    (got[0].0.clone(), got[0].1.clone())
+}
+
+fn errors(src: &str) -> Vec<(u32, String)> {
+    run(src).diagnostics.into_iter().map(|d| (d.location.line, d.message)).collect()
+}
+
+#[test]
+fn values_as_the_server_reads_them() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("port = 5432", "port", "5432"),
+        ("port 5432", "port", "5432"),
+        ("port=5432", "port", "5432"),
+        ("Shared_Buffers = 128MB", "shared_buffers", "128MB"),
+        ("work_mem = 4kB # comment", "work_mem", "4kB"),
+        ("ssl = on", "ssl", "on"),
+        ("ssl = 'on'", "ssl", "on"),
+        ("listen_addresses = '*'", "listen_addresses", "*"),
+        ("listen_addresses = 'localhost, 10.0.0.1'", "listen_addresses", "localhost, 10.0.0.1"),
+        ("x = 'it''s'", "x", "it's"),
+        ("x = 'a\\'b'", "x", "a'b"),
+        ("x = 'tab\\there'", "x", "tab\there"),
+        ("x = 'oct\\101'", "x", "octA"),
+        ("x = 'back\\\\slash'", "x", "back\\slash"),
+        ("x = 'a # not a comment'", "x", "a # not a comment"),
+        ("x = ''", "x", ""),
+        ("x = -1", "x", "-1"),
+        ("x = +1.5", "x", "+1.5"),
+        ("x = .5", "x", ".5"),
+        ("x = 1.", "x", "1."),
+        ("x = 1.5e3", "x", "1.5e3"),
+        ("x = 0x1F", "x", "0x1F"),
+        ("x = 0x1fkB", "x", "0x1fkB"),
+        ("x = 1e5", "x", "1e"),
+        ("x = /var/lib/pg", "x", "/var/lib/pg"),
+        ("ssl_ciphers = HIGH:MEDIUM:+3DES:!aNULL", "ssl_ciphers", "HIGH:MEDIUM:+3DES:!aNULL"),
+        ("data_directory = /var/lib/postgresql/15/main", "data_directory", "/var/lib/postgresql/15/main"),
+        ("log_line_prefix = '%m [%p] %q%u@%d '", "log_line_prefix", "%m [%p] %q%u@%d "),
+        ("pg_stat_statements.max = 10000", "pg_stat_statements.max", "10000"),
+        ("Auto_Explain.Log_Min_Duration = 5s", "auto_explain.log_min_duration", "5s"),
+        ("x = a.b-c:d/e_f", "x", "a.b-c:d/e_f"),
+        ("x = é", "x", "é"),
+        ("x = on\r", "x", "on"),
+    ];
+    for (src, name, value) in cases {
+        if *value == "1e" {
+            // `1e5` scans as the integer `1e` then `5`: a syntax error.
+            assert_eq!(errors(src), [(1, "syntax error in file \"/etc/pg/postgresql.conf\" line 1, near token \"5\"".to_string())]);
+            continue;
+        }
+        if *value == "HIGH:MEDIUM:+3DES:!aNULL" {
+            // `+` cannot continue an unquoted string.
+            assert_eq!(
+                errors(src),
+                [(1, "syntax error in file \"/etc/pg/postgresql.conf\" line 1, near token \"+3DES\"".to_string())]
+            );
+            continue;
+        }
+        assert_eq!(one(src), (name.to_string(), value.to_string()), "{src:?}");
+    }
+}
+
+#[test]
+fn syntax_errors_as_the_server_words_them() {
+    let file = "/etc/pg/postgresql.conf";
+    let cases: &[(&str, u32, String)] = &[
+        ("shared_buffers = 1.5GB\n", 1, format!("syntax error in file \"{file}\" line 1, near token \"GB\"")),
+        ("port =\n", 1, format!("syntax error in file \"{file}\" line 1, near end of line")),
+        ("\n\nport\n", 3, format!("syntax error in file \"{file}\" line 3, near end of line")),
+        ("port = 5432 5433\n", 1, format!("syntax error in file \"{file}\" line 1, near token \"5433\"")),
+        ("1port = 5\n", 1, format!("syntax error in file \"{file}\" line 1, near token \"1port\"")),
+        ("a.b.c = 1\n", 1, format!("syntax error in file \"{file}\" line 1, near token \"a.b.c\"")),
+        ("x = 'unterminated\n", 1, format!("syntax error in file \"{file}\" line 1, near token \"'\"")),
+        ("x = = 1\n", 1, format!("syntax error in file \"{file}\" line 1, near token \"=\"")),
+        ("x = a b\n", 1, format!("syntax error in file \"{file}\" line 1, near token \"b\"")),
+        ("x = *\n", 1, format!("syntax error in file \"{file}\" line 1, near token \"*\"")),
+        ("= 1\n", 1, format!("syntax error in file \"{file}\" line 1, near token \"=\"")),
+        // At end of file without a newline, the server's line count is one behind.
+        ("port =", 1, format!("syntax error in file \"{file}\" line 0, near end of line")),
+    ];
+    for (src, line, want) in cases {
+        assert_eq!(errors(src), [(*line, want.clone())], "{src:?}");
+    }
+    // One error per bad line; good lines around them still count.
+    let p = run("a = 1\nb = = 2\nc = 3\nd = 4 4\n");
+    assert_eq!(p.diagnostics.len(), 2);
+    let names: Vec<_> = p.value.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["a", "c"]);
+}
+
+#[test]
+fn too_many_errors_abandon_the_file() {
+    let src = "x = = 1\n".repeat(150) + "y = 1\n";
+    let p = run(&src);
+    assert_eq!(p.diagnostics.len(), 101);
+    assert_eq!(p.diagnostics[100].message, "too many syntax errors found, abandoning file \"/etc/pg/postgresql.conf\"");
+    assert!(p.value.is_empty());
+}
+
+#[test]
+fn order_and_lines() {
+    let got = settings("# c\nport = 1\n\nPORT = 2\nssl = on");
+    assert_eq!(got, [("port".into(), "1".into(), 2), ("port".into(), "2".into(), 4), ("ssl".into(), "on".into(), 5)]);
+}
+
+#[test]
+fn includes_in_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(path, text).expect("write");
+    };
+    write(
+        "postgresql.conf",
+        "a = 1\ninclude 'extra.conf'\nINCLUDE_IF_EXISTS = 'nosuch.conf'\ninclude_dir 'conf.d'\nz = 26\ninclude 'missing.conf'\n",
+    );
+    write("extra.conf", "b = 2\n");
+    write("conf.d/02.conf", "d = 4\n");
+    write("conf.d/01.conf", "c = 3\nbad = = 1\n");
+    write("conf.d/03.conf", "e = 5\n");
+    write("conf.d/.04.conf", "f = 6\n");
+    write("conf.d/05.txt", "g = 7\n");
+    let path = dir.path().join("postgresql.conf");
+    let src = std::fs::read_to_string(&path).expect("read");
+    let p = parse(&src, "postgresql.conf", &path);
+    let got: Vec<_> = p.value.iter().map(|s| (s.name.as_str(), s.location.file.as_str(), s.location.line)).collect();
+    // include_dir stops at the first file that fails, as the server does.
+    assert_eq!(got, [("a", "postgresql.conf", 1), ("b", "extra.conf", 1), ("c", "conf.d/01.conf", 1), ("z", "postgresql.conf", 5)]);
+    let errors: Vec<_> = p.diagnostics.iter().map(|d| (d.location.file.as_str(), d.location.line, d.message.clone())).collect();
+    let inc = dir.path().join("conf.d/01.conf").display().to_string();
+    let missing = dir.path().join("missing.conf").display().to_string();
+    assert_eq!(
+        errors,
+        [
+            ("postgresql.conf", 4, format!("syntax error in file \"{inc}\" line 2, near token \"=\"")),
+            ("postgresql.conf", 6, format!("could not open configuration file \"{missing}\": No such file or directory")),
+        ]
+    );
+}
+
+#[test]
+fn include_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("postgresql.conf");
+    std::fs::write(&path, "include 'postgresql.conf'\ninclude ''\ninclude_dir ''\n").expect("write");
+    let src = std::fs::read_to_string(&path).expect("read");
+    let p = parse(&src, "postgresql.conf", &path);
+    let got: Vec<_> = p.diagnostics.iter().map(|d| (d.location.line, d.message.clone())).collect();
+    assert_eq!(
+        got,
+        [
+            (1, format!("configuration file recursion in \"{}\"", path.display())),
+            (2, "empty configuration file name: \"\"".to_string()),
+            (3, "empty configuration directory name: \"\"".to_string()),
+        ]
+    );
+}

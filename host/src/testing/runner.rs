@@ -1,0 +1,314 @@
+//! Runs the cases of a test file through the real host: the case's files are written to a
+//! temporary directory and read back like `patrol check` reads them (kind detection,
+//! parsers, includes), the policy runs in the sandbox via [`crate::run::run`], the patches
+//! are applied by [`crate::patch`]; then the outcome is compared with the expectations.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use super::{Case, ExpectedDecision, ExpectedFinding, SampleRef};
+use crate::discover::InputFile;
+use crate::engine::Limits;
+use crate::formats::kind::{self, Detected, KNOWN};
+use crate::patch;
+use crate::run::{self, Decision, Finding, Outcome, Plan, PolicyRun, PolicySource};
+
+/// The result of one case.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    pub name: String,
+    pub line: u32,
+    /// Empty when the case passed.
+    pub failures: Vec<Failure>,
+    /// The codes of the policy under test that the case expects (for coverage).
+    pub exercised: Vec<String>,
+}
+
+/// One way a case failed, ready to print.
+#[derive(Debug, Clone)]
+pub enum Failure {
+    /// The case could not even run (a file of unknown kind…).
+    Setup(String),
+    /// The policy failed and the case did not expect it, or expected it and it did not.
+    Error { expected: Option<String>, actual: Option<String> },
+    /// Findings: the expected ones not found, and the ones found but not expected.
+    Findings { missing: Vec<ExpectedFinding>, unexpected: Vec<Finding> },
+    Decision { expected: ExpectedDecision, actual: Option<Decision>, mismatches: Vec<String> },
+    /// A file's text after the patches, as a unified diff from expected to actual.
+    Patch { file: String, diff: String },
+    /// Patches that could not be applied.
+    PatchSkipped(String),
+}
+
+/// Runs one case with `policy`; `name` is the policy's metadata name.
+pub fn run_case(case: &Case, policy: &PolicySource, name: &str, limits: &Limits, verbose: bool) -> CaseResult {
+    let exercised = case
+        .expect
+        .findings
+        .iter()
+        .flatten()
+        .filter_map(|f| own_code(&f.code, name))
+        .map(str::to_string)
+        .collect();
+    let failures = match execute(case, policy, limits, verbose) {
+        Ok(outcome) => compare(case, name, &outcome),
+        Err(e) => vec![Failure::Setup(format!("{e:#}"))],
+    };
+    CaseResult { name: case.name.clone(), line: case.line, failures, exercised }
+}
+
+/// The code of `policy` that an expected code names: `code`, or `policy/code`.
+fn own_code<'a>(code: &'a str, policy: &str) -> Option<&'a str> {
+    match code.split_once('/') {
+        Some((p, c)) => (p == policy).then_some(c),
+        None => Some(code),
+    }
+}
+
+fn execute(case: &Case, policy: &PolicySource, limits: &Limits, verbose: bool) -> Result<Outcome> {
+    let dir = tempfile::Builder::new().prefix("patrol-test-").tempdir().context("cannot create a temporary directory")?;
+    let mut files = Vec::new();
+    for f in &case.files {
+        let path = dir.path().join(&f.name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, &f.text).with_context(|| format!("cannot write `{}`", path.display()))?;
+        let kind = match &f.kind {
+            Some(k) => k.clone(),
+            None => match kind::detect(Path::new(&f.name), &f.text) {
+                Detected::Document(k) => k,
+                Detected::Samples => anyhow::bail!("file `{}` looks like a samples file; put samples under `samples:`", f.name),
+                Detected::Unknown => anyhow::bail!(
+                    "cannot tell what kind of file `{}` is; write it as `{}: {{kind: KIND, text: ...}}` (kinds: {})",
+                    f.name,
+                    f.name,
+                    KNOWN.join(", ")
+                ),
+            },
+        };
+        files.push(InputFile { kind, path, display: f.name.clone(), text: f.text.clone() });
+    }
+    let plan = Plan {
+        files,
+        policies: vec![PolicyRun { source: policy.clone(), settings: Some(case.settings.clone()) }],
+        settings_by_name: Default::default(),
+        samples: case.samples.clone(),
+        limits: limits.clone(),
+        verbose,
+        bundle: None,
+    };
+    run::run(&plan)
+}
+
+fn compare(case: &Case, name: &str, outcome: &Outcome) -> Vec<Failure> {
+    let mut failures = Vec::new();
+    let actual_error = (!outcome.errors.is_empty())
+        .then(|| outcome.errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; "));
+    match (&case.expect.error, &actual_error) {
+        (Some(want), Some(got)) if got.contains(want.as_str()) => return failures,
+        (None, None) => {}
+        (want, got) => {
+            failures.push(Failure::Error { expected: want.clone(), actual: got.clone() });
+            return failures;
+        }
+    }
+
+    if let Some(expected) = &case.expect.findings {
+        let (missing, unexpected) = match_findings(expected, &outcome.findings, name, case.expect.no_other_findings);
+        if !missing.is_empty() || !unexpected.is_empty() {
+            failures.push(Failure::Findings { missing, unexpected });
+        }
+    }
+
+    for want in &case.expect.decisions {
+        let found = outcome.decisions.iter().filter(|d| match &want.sample {
+            SampleRef::Label(l) => &d.sample == l,
+            SampleRef::Name(n) => d.name.as_deref() == Some(n.as_str()),
+        });
+        // The tested policy's answer; else whatever answered (the "no policy" deny).
+        let actual = found.clone().find(|d| d.policy.as_deref() == Some(name)).or_else(|| found.clone().next());
+        let mismatches = match actual {
+            Some(d) => decision_mismatches(want, d),
+            None => vec![format!("no sample is called `{}`", sample_text(&want.sample))],
+        };
+        if !mismatches.is_empty() {
+            failures.push(Failure::Decision { expected: want.clone(), actual: actual.cloned(), mismatches });
+        }
+    }
+
+    let patches: Vec<&run::Patch> = outcome.patches.iter().collect();
+    let (changes, skipped) = patch::apply_all(&patches, &outcome.files);
+    failures.extend(skipped.into_iter().map(Failure::PatchSkipped));
+    if let Some(expected) = &case.expect.patches {
+        for want in expected {
+            let after = changes
+                .iter()
+                .find(|c| c.file == want.file)
+                .map(|c| c.after.as_str())
+                .or_else(|| outcome.files.iter().find(|(f, _)| f == &want.file).map(|(_, t)| t.as_str()))
+                .unwrap_or("");
+            if after != want.after {
+                failures.push(Failure::Patch { file: want.file.clone(), diff: diff(&want.after, after) });
+            }
+        }
+        for c in &changes {
+            if !expected.iter().any(|w| w.file == c.file) {
+                failures.push(Failure::Patch {
+                    file: c.file.clone(),
+                    diff: format!("(no change expected)\n{}", diff(&c.before, &c.after)),
+                });
+            }
+        }
+    }
+    failures
+}
+
+pub fn sample_text(s: &SampleRef) -> &str {
+    match s {
+        SampleRef::Label(l) | SampleRef::Name(l) => l,
+    }
+}
+
+/// Pairs expected with actual findings. The most specific expectations choose first, so a
+/// loose one (code only) does not take the finding a precise one needs.
+fn match_findings(
+    expected: &[ExpectedFinding],
+    actual: &[Finding],
+    policy: &str,
+    exhaustive: bool,
+) -> (Vec<ExpectedFinding>, Vec<Finding>) {
+    let mut order: Vec<&ExpectedFinding> = expected.iter().collect();
+    let specificity = |e: &ExpectedFinding| {
+        [e.file.is_some(), e.line.is_some(), e.severity.is_some(), e.message_contains.is_some()].iter().filter(|b| **b).count()
+    };
+    order.sort_by_key(|e| std::cmp::Reverse(specificity(e)));
+    let mut taken = vec![false; actual.len()];
+    let mut missing = Vec::new();
+    for want in order {
+        let hit = actual.iter().enumerate().find(|(i, f)| !taken[*i] && finding_matches(want, f, policy));
+        match hit {
+            Some((i, _)) => taken[i] = true,
+            None => missing.push(want.clone()),
+        }
+    }
+    missing.sort_by_key(|e| e.at);
+    let unexpected = if exhaustive {
+        actual.iter().zip(&taken).filter(|(_, t)| !**t).map(|(f, _)| f.clone()).collect()
+    } else {
+        Vec::new()
+    };
+    (missing, unexpected)
+}
+
+fn finding_matches(want: &ExpectedFinding, f: &Finding, policy: &str) -> bool {
+    let (p, code) = want.code.split_once('/').unwrap_or((policy, want.code.as_str()));
+    f.policy == p
+        && f.code == code
+        && want.file.as_ref().is_none_or(|file| &f.file == file)
+        && want.line.is_none_or(|l| f.line == l)
+        && want.severity.is_none_or(|s| f.severity == s)
+        && want.message_contains.as_ref().is_none_or(|m| f.message.contains(m.as_str()))
+}
+
+fn decision_mismatches(want: &ExpectedDecision, d: &Decision) -> Vec<String> {
+    let mut out = Vec::new();
+    let verdict = |v: run::Verdict| if v == run::Verdict::Allow { "allow" } else { "deny" };
+    if want.verdict != d.verdict {
+        out.push(format!("verdict: expected {}, got {}", verdict(want.verdict), verdict(d.verdict)));
+    }
+    if let Some(s) = want.status {
+        if d.status != Some(s) {
+            out.push(format!("status: expected {s}, got {}", d.status.map_or("none".to_string(), |s| s.to_string())));
+        }
+    }
+    if let Some(stage) = &want.stage {
+        if &d.stage != stage {
+            out.push(format!("stage: expected `{stage}`, got `{}`", d.stage));
+        }
+    }
+    if let Some(file) = &want.file {
+        if d.file.as_ref() != Some(file) {
+            out.push(format!("file: expected `{file}`, got {}", d.file.as_deref().map_or("none".to_string(), |f| format!("`{f}`"))));
+        }
+    }
+    if let Some(line) = want.line {
+        if d.line != Some(line) {
+            out.push(format!("line: expected {line}, got {}", d.line.map_or("none".to_string(), |l| l.to_string())));
+        }
+    }
+    if let Some(method) = &want.method {
+        if d.method.as_ref() != Some(method) {
+            out.push(format!("method: expected `{method}`, got {}", d.method.as_deref().map_or("none".to_string(), |m| format!("`{m}`"))));
+        }
+    }
+    if let Some(reason) = &want.reason_contains {
+        if !d.reason.contains(reason.as_str()) {
+            out.push(format!("reason: expected it to contain `{reason}`, got `{}`", d.reason));
+        }
+    }
+    out
+}
+
+/// A unified diff from `expected` to `actual`.
+fn diff(expected: &str, actual: &str) -> String {
+    similar::TextDiff::from_lines(expected, actual)
+        .unified_diff()
+        .context_radius(3)
+        .header("expected", "actual")
+        .missing_newline_hint(true)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::Severity;
+
+    fn finding(code: &str, line: u32) -> Finding {
+        Finding {
+            policy: "p".into(),
+            code: code.into(),
+            severity: Severity::High,
+            message: "m".into(),
+            file: "f.yml".into(),
+            line,
+            end_line: None,
+            pointer: None,
+            remediation: String::new(),
+            patch: None,
+        }
+    }
+
+    fn want(code: &str, line: Option<u32>) -> ExpectedFinding {
+        ExpectedFinding { code: code.into(), file: None, line, severity: None, message_contains: None, at: 1 }
+    }
+
+    #[test]
+    fn precise_expectations_choose_first() {
+        let actual = vec![finding("a", 3), finding("a", 7)];
+        // The loose one comes first in the file but must not take line 7.
+        let (missing, unexpected) = match_findings(&[want("a", None), want("a", Some(7))], &actual, "p", true);
+        assert!(missing.is_empty() && unexpected.is_empty(), "{missing:?} {unexpected:?}");
+    }
+
+    #[test]
+    fn missing_and_unexpected_are_both_reported() {
+        let actual = vec![finding("a", 3), finding("b", 4)];
+        let (missing, unexpected) = match_findings(&[want("a", Some(5)), want("p/b", None)], &actual, "p", true);
+        assert_eq!(missing.len(), 1);
+        assert_eq!(missing[0].line, Some(5));
+        assert_eq!(unexpected.len(), 1);
+        assert_eq!(unexpected[0].line, 3);
+        let (_, unexpected) = match_findings(&[want("b", None)], &actual, "p", false);
+        assert!(unexpected.is_empty());
+    }
+
+    #[test]
+    fn codes_of_other_policies_do_not_count_as_exercised() {
+        assert_eq!(own_code("x", "p"), Some("x"));
+        assert_eq!(own_code("p/x", "p"), Some("x"));
+        assert_eq!(own_code("patrol/invalid-yaml", "p"), None);
+    }
+}

@@ -1,0 +1,323 @@
+//! The checks of one pg_hba record, and the parse problems of the files.
+//!
+//! [`check_rule`] looks at one record and returns what is wrong with it plus the change
+//! to its columns that fixes it ([`LineFix`]); rendering that change in the file's text
+//! and attaching it to the findings is [`crate::fixes`]' job, because fixes of one line
+//! are combined into one patch and the unreachable-line analysis runs on the fixed file.
+
+use policy_guest::hba::ServerFacts;
+use policy_guest::hba::roles::Roles;
+use policy_guest::hba::rule::{Address, ClientCert, DbToken, Method, Net, PLAIN, Rule, UserToken};
+use policy_guest::net::IpNet;
+use policy_guest::pgconf::Effective;
+use policy_guest::report::at;
+use policy_guest::{Context, Document, HbaRule, IdentRule, Report, Severity};
+
+use crate::Settings;
+
+/// Everything the checks of one pg_hba.conf need.
+pub struct Env<'a> {
+    pub doc: &'a Document,
+    pub rules: &'a [HbaRule],
+    pub settings: &'a Settings,
+    pub ctx: &'a Context,
+    pub conf: Option<&'a Effective<'a>>,
+    pub server: &'a ServerFacts,
+    pub ident: &'a [IdentRule],
+    /// Whether a pg_ident.conf is among the inputs (a missing map can only be told then).
+    pub ident_given: bool,
+    pub version: u32,
+    /// Whether the server refuses the file (invalid lines).
+    pub refused: bool,
+}
+
+/// A finding about a record before its patch is known.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub code: &'static str,
+    pub message: String,
+    pub severity: Option<Severity>,
+    /// Whether the record's [`LineFix`] fixes it.
+    pub fixable: bool,
+}
+
+/// A change to a record's columns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LineFix {
+    pub connection_type: Option<&'static str>,
+    pub method: Option<&'static str>,
+    pub remove_options: Vec<&'static str>,
+    /// Set (replace or append) `name=value`.
+    pub set_options: Vec<(&'static str, &'static str)>,
+    /// Replace the address with these networks, one line each.
+    pub addresses: Option<Vec<IpNet>>,
+}
+
+impl LineFix {
+    pub fn is_empty(&self) -> bool {
+        *self == LineFix::default()
+    }
+}
+
+/// Reports the pg_hba.conf parse problems; returns whether the server refuses the file.
+pub fn hba_diagnostics(doc: &Document, report: &mut Report) -> bool {
+    let mut first_bad: Option<u32> = None;
+    let mut bad = 0;
+    let mut empty = false;
+    for d in &doc.diagnostics {
+        match d.code.as_str() {
+            "no-entries" => empty = true,
+            _ => {
+                report.finding("invalid-line", d.location.clone(), d.message.clone());
+                bad += 1;
+                first_bad = Some(first_bad.map_or(d.location.line, |l| l.min(d.location.line)));
+            }
+        }
+    }
+    if bad > 0 {
+        let line = first_bad.unwrap_or(0);
+        report.finding(
+            "file-refused",
+            at(&doc.path, line),
+            format!("{bad} invalid line(s) in {}: PostgreSQL refuses the whole file (a reload keeps the previous rules, a start fails)", doc.path),
+        );
+    } else if empty {
+        report.finding(
+            "file-refused",
+            at(&doc.path, 0),
+            format!("{} has no entries: PostgreSQL refuses it (a reload keeps the previous rules, a start fails)", doc.path),
+        );
+    }
+    bad > 0 || empty
+}
+
+/// Reports the pg_ident.conf parse problems.
+pub fn ident_diagnostics(doc: &Document, report: &mut Report) {
+    let bad: Vec<_> = doc.diagnostics.iter().filter(|d| d.location.line > 0).collect();
+    for d in &bad {
+        report.finding("ident-invalid-line", d.location.clone(), d.message.clone());
+    }
+    if let Some(first) = bad.iter().map(|d| d.location.line).min() {
+        report.finding(
+            "ident-file-refused",
+            at(&doc.path, first),
+            format!("{} invalid line(s) in {}: PostgreSQL refuses the whole file and keeps its previous maps", bad.len(), doc.path),
+        );
+    }
+}
+
+/// Whether the record only admits the machine itself (loopback networks, `samehost`).
+pub fn loopback_only(address: &Option<Address>) -> bool {
+    match address {
+        Some(Address::SameHost) => true,
+        Some(Address::Net(n)) => {
+            let lo4 = Net { v6: false, addr: 0x7f00_0000, mask: 0xff00_0000 };
+            let lo6 = Net { v6: true, addr: 1, mask: u128::MAX };
+            let mapped = Net { v6: true, addr: 0xffff_7f00_0000, mask: !0xff_ffff };
+            lo4.contains(n) || lo6.contains(n) || mapped.contains(n)
+        }
+        _ => false,
+    }
+}
+
+fn to_ipnet(n: &Net) -> Option<IpNet> {
+    let prefix = n.prefix()? as u8;
+    let ip: std::net::IpAddr = if n.v6 {
+        std::net::Ipv6Addr::from(n.addr).into()
+    } else {
+        std::net::Ipv4Addr::from(n.addr as u32).into()
+    };
+    IpNet::new(ip, prefix).ok()
+}
+
+/// The organisation's networks.
+pub fn org_nets(settings: &Settings) -> Vec<IpNet> {
+    settings.org_cidrs.iter().filter_map(|c| policy_guest::net::parse_net(c)).map(|n| n.trunc()).collect()
+}
+
+/// Checks one record; `compiled` is its matcher form.
+pub fn check_rule(env: &Env<'_>, r: &HbaRule, compiled: &Rule, roles: &Roles) -> (Vec<Pending>, LineFix) {
+    let mut out = Vec::new();
+    let mut fix = LineFix::default();
+    let s = env.settings;
+    let tcp = r.connection_type != "local";
+    let reject = compiled.method == Method::Reject;
+    let local_only = !tcp || loopback_only(&compiled.address);
+    let mut push = |code, message: String, severity, fixable| out.push(Pending { code, message, severity, fixable });
+
+    // What the line's TLS type will be after the fix decides which TLS checks apply.
+    let plain = tcp && compiled.classes & PLAIN != 0;
+    if s.require_tls && plain && !reject && !local_only {
+        fix.connection_type = Some("hostssl");
+        push("plain-tcp-allowed", format!("`{}` accepts TCP connections without TLS from {}: passwords and data cross the network in clear", r.connection_type, describe_address(&compiled.address)), None, true);
+    }
+    let will_be_ssl = r.connection_type == "hostssl" || fix.connection_type == Some("hostssl");
+
+    match compiled.method {
+        Method::Trust if tcp && compiled.clientcert != ClientCert::VerifyFull => {
+            fix.method = Some("scram-sha-256");
+            let sev = if local_only { Some(Severity::High) } else { None };
+            push("trust-over-tcp", format!("`trust` on a `{}` line: anyone who reaches {} can connect as any of its users without a password", r.connection_type, describe_address(&compiled.address)), sev, true);
+        }
+        Method::Password => {
+            fix.method = Some("scram-sha-256");
+            push("password-cleartext", "`password` asks the client to send its password in clear text".into(), None, true);
+        }
+        Method::Md5 if env.version >= 10 => {
+            let md5_roles = md5_roles_on_line(env, compiled, roles);
+            let scram_conf = scram_required(env);
+            let code = if scram_conf.is_some() || s.require_scram { "scram-required-weak-method" } else { "md5-auth" };
+            let mut message = match &scram_conf {
+                Some(where_) => format!("`md5` on this line while {where_} stores passwords as SCRAM"),
+                None => "`md5` where `scram-sha-256` is possible: MD5 password hashes are weak and replayable within a server".to_string(),
+            };
+            if md5_roles.is_empty() {
+                fix.method = Some("scram-sha-256");
+                push(code, message, None, true);
+            } else {
+                message.push_str(&format!("; roles {} still have MD5 passwords, set their passwords again before switching", md5_roles.join(", ")));
+                push(code, message, None, false);
+            }
+        }
+        Method::Ident if tcp => {
+            fix.method = Some("scram-sha-256");
+            fix.remove_options.push("map");
+            push("ident-over-tcp", "`ident` over TCP believes whatever the client machine's ident server says".into(), None, true);
+        }
+        _ => {}
+    }
+
+    if tcp && !reject {
+        let orgs = org_nets(s);
+        match &compiled.address {
+            Some(Address::Any) => broad(&mut push, &mut fix, &orgs, None, "`all`"),
+            Some(Address::Net(n)) if n.mask == 0 => broad(&mut push, &mut fix, &orgs, Some(n.v6), if n.v6 { "`::/0`" } else { "`0.0.0.0/0`" }),
+            Some(Address::Net(n)) if !orgs.is_empty() && !local_only => {
+                if let Some(net) = to_ipnet(n) {
+                    if !orgs.iter().any(|o| o.contains(&net)) {
+                        let inside: Vec<IpNet> = orgs.iter().filter(|o| net.contains(*o)).copied().collect();
+                        let fixable = !inside.is_empty();
+                        if fixable {
+                            fix.addresses = Some(inside);
+                        }
+                        push("broad-address", format!("`{net}` is wider than the organisation's networks ({})", s.org_cidrs.join(", ")), Some(Severity::Medium), fixable);
+                    }
+                } else if !orgs.is_empty() {
+                    push("broad-address", "a non-contiguous network mask outside the organisation's networks".into(), Some(Severity::Medium), false);
+                }
+            }
+            _ => {}
+        }
+        if !local_only {
+            let named: Vec<&str> = compiled
+                .users
+                .iter()
+                .filter_map(|u| match u {
+                    UserToken::Name(n) | UserToken::Group(n) if s.superusers.iter().any(|su| su == n) => Some(n.as_str()),
+                    _ => None,
+                })
+                .collect();
+            if !named.is_empty() {
+                push("superuser-remote", format!("superuser {} can log in from {}", named.join(", "), describe_address(&compiled.address)), None, false);
+            }
+            let replication = compiled.databases.iter().any(|d| matches!(d, DbToken::Replication));
+            let wide = matches!(compiled.address, Some(Address::Any | Address::SameNet))
+                || matches!(&compiled.address, Some(Address::Net(n)) if n.prefix().is_some_and(|p| p < if n.v6 { 64 } else { 24 }) || n.prefix().is_none());
+            if replication && (wide || compiled.users.iter().any(|u| matches!(u, UserToken::All))) {
+                push("replication-remote", format!("replication connections accepted for {} from {}", users_text(compiled), describe_address(&compiled.address)), None, false);
+            }
+        }
+    }
+
+    if s.require_clientcert_verify_full && !reject && tcp && compiled.clientcert != ClientCert::VerifyFull {
+        if will_be_ssl {
+            fix.set_options.push(("clientcert", "verify-full"));
+            push("clientcert-not-verify-full", "the client certificate's name is not checked (`clientcert=verify-full` or `cert` needed)".into(), None, true);
+        } else {
+            push("clientcert-not-verify-full", "a non-TLS line cannot check client certificates".into(), None, false);
+        }
+    }
+
+    if let Some(map) = &compiled.map
+        && env.ident_given
+        && !env.ident.iter().any(|l| &l.map_name == map)
+        && !fix.remove_options.contains(&"map")
+    {
+        push("ident-map-missing", format!("`map={map}`: pg_ident.conf has no map `{map}`, so every login on this line fails"), None, false);
+    }
+
+    if r.connection_type == "hostssl" && env.server.known && !env.server.ssl {
+        let at_ = env.conf.and_then(|c| c.get("ssl")).map_or("postgresql.conf leaves `ssl` off".to_string(), |s| format!("{}:{} sets `ssl = {}`", s.location.file, s.location.line, s.value));
+        push("hostssl-without-ssl", format!("this `hostssl` line can never match: {at_}"), None, false);
+    }
+    (out, fix)
+}
+
+fn broad(
+    push: &mut impl FnMut(&'static str, String, Option<Severity>, bool),
+    fix: &mut LineFix,
+    orgs: &[IpNet],
+    v6: Option<bool>,
+    what: &str,
+) {
+    let wanted: Vec<IpNet> = orgs
+        .iter()
+        .filter(|o| v6.is_none_or(|v6| matches!(o, IpNet::V6(_)) == v6))
+        .copied()
+        .collect();
+    let fixable = !wanted.is_empty();
+    if fixable {
+        fix.addresses = Some(wanted);
+    }
+    push("broad-address", format!("address {what} accepts clients from anywhere"), None, fixable);
+}
+
+/// Where postgresql.conf asks for SCRAM passwords, if it does explicitly.
+fn scram_required(env: &Env<'_>) -> Option<String> {
+    let s = env.conf?.get("password_encryption")?;
+    (s.value.eq_ignore_ascii_case("scram-sha-256")).then(|| format!("{}:{}", s.location.file, s.location.line))
+}
+
+/// Roles with an MD5 password (per the context) that the record's user column accepts.
+fn md5_roles_on_line(env: &Env<'_>, r: &Rule, roles: &Roles) -> Vec<String> {
+    env.ctx
+        .password_types
+        .iter()
+        .filter(|(_, t)| t.eq_ignore_ascii_case("md5"))
+        .filter(|(role, _)| {
+            r.users.iter().any(|u| match u {
+                UserToken::All => true,
+                UserToken::Name(n) => n == role,
+                UserToken::Group(g) => roles.is_member(role, g),
+                UserToken::Regex(p) => p.is_match(role),
+            })
+        })
+        .map(|(role, _)| format!("`{role}`"))
+        .collect()
+}
+
+pub fn describe_address(a: &Option<Address>) -> String {
+    match a {
+        None => "the Unix socket".into(),
+        Some(Address::Any) => "any address".into(),
+        Some(Address::SameHost) => "the server's own addresses".into(),
+        Some(Address::SameNet) => "the server's subnets".into(),
+        Some(Address::Net(n)) => to_ipnet(n).map_or("a masked network".into(), |n| format!("`{n}`")),
+        Some(Address::Host { name, .. }) => format!("`{name}`"),
+        Some(Address::Unusable) => "an unusable address".into(),
+    }
+}
+
+fn users_text(r: &Rule) -> String {
+    let names: Vec<String> = r
+        .users
+        .iter()
+        .map(|u| match u {
+            UserToken::All => "all users".to_string(),
+            UserToken::Name(n) => format!("`{n}`"),
+            UserToken::Group(g) => format!("members of `{g}`"),
+            UserToken::Regex(p) => format!("`/{}`", p.text),
+        })
+        .collect();
+    names.join(", ")
+}

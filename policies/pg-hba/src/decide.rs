@@ -1,0 +1,58 @@
+//! Answers the `connections` samples: which pg_hba line each hits, with which method,
+//! or where it fails.
+//!
+//! The first pg_hba.conf of the input is the server's. A file the server refuses
+//! (invalid lines, no entries) denies every connection: at start-up the server does not
+//! start, and on reload it keeps rules patrol cannot see.
+
+use policy_guest::hba::{Matcher, ServerFacts};
+use policy_guest::report::decision;
+use policy_guest::{Body, Decision, IdentRule, Input, Location, Report, SampleKind, Verdict};
+
+pub fn decide_all(input: &Input, server: &ServerFacts, ident: &[IdentRule], report: &mut Report) {
+    if input.connections.is_empty() {
+        return;
+    }
+    let doc = input.documents.iter().find(|d| d.kind == "pg-hba");
+    let deny_all = |report: &mut Report, reason: String| {
+        for i in 0..input.connections.len() {
+            report.decision(decision(SampleKind::Connection, i, Verdict::Deny, "hba", reason.clone()));
+        }
+    };
+    let Some(doc) = doc else {
+        return deny_all(report, "no pg_hba.conf among the inputs: cannot tell how the server answers".into());
+    };
+    let Body::Hba(rules) = &doc.body else {
+        return deny_all(report, format!("{} is not a parsed pg_hba.conf", doc.path));
+    };
+    let mut invalid: Vec<u32> = doc.diagnostics.iter().filter(|d| d.code != "no-entries").map(|d| d.location.line).collect();
+    invalid.sort_unstable();
+    invalid.dedup();
+    if !invalid.is_empty() {
+        let lines: Vec<String> = invalid.iter().map(|l| l.to_string()).collect();
+        return deny_all(report, format!("{} has invalid lines ({}): PostgreSQL refuses the whole file (a start fails; a reload keeps the previous rules)", doc.path, lines.join(", ")));
+    }
+    if rules.is_empty() {
+        return deny_all(report, format!("{} has no entries: PostgreSQL refuses it", doc.path));
+    }
+    let matcher = Matcher::new(rules, ident, &input.context, server.clone());
+    let mut scratch = matcher.scratch();
+    for (i, c) in input.connections.iter().enumerate() {
+        let o = matcher.decide(c, &mut scratch);
+        let location = o.rule.map(|r| {
+            let l = &rules[r].location;
+            Location { file: l.file.clone(), line: l.line, end_line: l.end_line, pointer: None }
+        });
+        report.decision(Decision {
+            kind: SampleKind::Connection,
+            index: i as u32,
+            verdict: o.verdict,
+            status: None,
+            stage: o.stage.as_str().to_string(),
+            location,
+            method: o.method.map(str::to_string),
+            reason: o.reason,
+            depends_on: o.depends_on.iter().map(|d| d.to_string()).collect(),
+        });
+    }
+}

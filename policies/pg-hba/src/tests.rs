@@ -1,0 +1,269 @@
+//! Policy tests: findings, patches (applied and checked again: a fix is a fixpoint) and
+//! decisions, over inputs built by hand.
+
+use policy_guest::hba::testing::{conn, context, rules};
+use policy_guest::{
+    Body, Context, Diagnostic, Document, Edit, Evaluation, IdentRule, Input, Location, Setting, Severity, Verdict,
+};
+
+use super::*;
+
+fn hba(text: &str) -> Document {
+    Document { kind: "pg-hba".into(), path: "pg_hba.conf".into(), text: text.into(), body: Body::Hba(rules(text)), diagnostics: Vec::new() }
+}
+
+fn loc(file: &str, line: u32) -> Location {
+    Location { file: file.into(), line, end_line: None, pointer: None }
+}
+
+/// A postgresql.conf read the simple way (`name = value`, one per line).
+fn conf(path: &str, text: &str) -> Document {
+    let settings = text
+        .lines()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let l = l.split('#').next()?.trim();
+            let (k, v) = l.split_once('=')?;
+            Some(Setting {
+                section: None,
+                name: k.trim().into(),
+                value: v.trim().trim_matches('\'').into(),
+                args: Vec::new(),
+                location: loc(path, i as u32 + 1),
+            })
+        })
+        .collect();
+    Document { kind: "postgresql-conf".into(), path: path.into(), text: text.into(), body: Body::Settings(settings), diagnostics: Vec::new() }
+}
+
+fn ident(lines: &[(&str, &str, &str)]) -> Document {
+    let rules = lines
+        .iter()
+        .enumerate()
+        .map(|(i, (m, s, d))| IdentRule { location: loc("pg_ident.conf", i as u32 + 1), map_name: m.to_string(), system_user: s.to_string(), database_user: d.to_string() })
+        .collect();
+    Document { kind: "pg-ident".into(), path: "pg_ident.conf".into(), text: String::new(), body: Body::Ident(rules), diagnostics: Vec::new() }
+}
+
+fn input(documents: Vec<Document>, settings: &str) -> Input {
+    Input { documents, context: context(15), requests: Vec::new(), connections: Vec::new(), settings: settings.into() }
+}
+
+fn run(input: &Input) -> Evaluation {
+    policy_guest::run::<PgHba>(input).expect("the policy runs")
+}
+
+/// (line, code) of every finding, sorted.
+fn codes(e: &Evaluation) -> Vec<(u32, String)> {
+    let mut v: Vec<(u32, String)> = e.findings.iter().map(|f| (f.location.line, f.code.clone())).collect();
+    v.sort();
+    v
+}
+
+/// Applies every line edit of `file` to `text` (edits address the original lines).
+fn apply(text: &str, e: &Evaluation, file: &str) -> String {
+    let mut edits: Vec<(u32, u32, String)> = e
+        .patches
+        .iter()
+        .filter(|p| p.file == file)
+        .flat_map(|p| p.edits.iter())
+        .filter_map(|ed| match ed {
+            Edit::Lines(l) => Some((l.start, l.end, l.text.clone())),
+            _ => None,
+        })
+        .collect();
+    edits.sort_by(|a, b| b.0.cmp(&a.0));
+    edits.dedup();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for (start, end, new) in edits {
+        let replacement: Vec<String> = if new.is_empty() { Vec::new() } else { new.lines().map(str::to_string).collect() };
+        lines.splice(start as usize - 1..end as usize, replacement);
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out
+}
+
+const INSECURE: &str = "\
+# TYPE  DATABASE        USER            ADDRESS                 METHOD
+local   all             postgres                                peer
+host    all             all             127.0.0.1/32            trust
+host    all             all             0.0.0.0/0               md5     # remote
+host    replication     replicator      0.0.0.0/0               password
+hostssl app             app             10.0.0.0/8              scram-sha-256
+";
+
+#[test]
+fn insecure_file_findings_and_patches() {
+    let e = run(&input(vec![hba(INSECURE)], ""));
+    assert_eq!(
+        codes(&e),
+        [
+            (3, "trust-over-tcp".to_string()),
+            (4, "broad-address".into()),
+            (4, "md5-auth".into()),
+            (4, "plain-tcp-allowed".into()),
+            (5, "broad-address".into()),
+            (5, "password-cleartext".into()),
+            (5, "plain-tcp-allowed".into()),
+            (5, "replication-remote".into()),
+            // Line 4 takes every connection line 6 would.
+            (6, "shadowed-line".into()),
+        ]
+    );
+    let trust = e.findings.iter().find(|f| f.code == "trust-over-tcp").unwrap();
+    assert_eq!(trust.severity, Severity::High, "loopback-only trust is high, not critical");
+    let fixed = apply(INSECURE, &e, "pg_hba.conf");
+    assert_eq!(
+        fixed,
+        "\
+# TYPE  DATABASE        USER            ADDRESS                 METHOD
+local   all             postgres                                peer
+host    all             all             127.0.0.1/32            scram-sha-256
+hostssl all             all             0.0.0.0/0               scram-sha-256 # remote
+hostssl replication     replicator      0.0.0.0/0               scram-sha-256
+"
+    );
+    // A second check proposes no further patch; what is left needs a human (addresses).
+    let again = run(&input(vec![hba(&fixed)], ""));
+    assert!(again.patches.is_empty(), "{:?}", again.patches);
+    assert_eq!(codes(&again), [(4, "broad-address".to_string()), (5, "broad-address".into()), (5, "replication-remote".into())]);
+}
+
+#[test]
+fn org_cidrs_narrow_broad_addresses() {
+    let text = "hostssl all all 192.168.0.0/16 scram-sha-256\nhost all all 0.0.0.0/0 scram-sha-256 # everyone\n";
+    let settings = r#"{"org_cidrs": ["10.1.0.0/16", "10.2.0.0/16", "fd00::/8"], "require_tls": false}"#;
+    let e = run(&input(vec![hba(text)], settings));
+    assert_eq!(codes(&e), [(1, "broad-address".to_string()), (2, "broad-address".into())]);
+    assert_eq!(e.findings[0].severity, Severity::Medium);
+    let fixed = apply(text, &e, "pg_hba.conf");
+    assert_eq!(fixed, "hostssl all all 192.168.0.0/16 scram-sha-256\nhost all all 10.1.0.0/16 scram-sha-256 # everyone\nhost all all 10.2.0.0/16 scram-sha-256\n");
+    let again = run(&input(vec![hba(&fixed)], settings));
+    assert!(again.patches.is_empty());
+}
+
+#[test]
+fn shadowed_lines_are_deleted_and_fixes_stay_fixpoints() {
+    // Line 2 becomes hostssl and is then covered by line 1.
+    let text = "hostssl all all 10.0.0.0/8 scram-sha-256\nhost app alice 10.1.0.0/16 scram-sha-256\nhost all all 10.0.0.0/8 reject\nhost all bob 10.0.0.0/8 trust\n";
+    let e = run(&input(vec![hba(text)], ""));
+    assert_eq!(
+        codes(&e),
+        [(2, "plain-tcp-allowed".to_string()), (2, "shadowed-line".into()), (4, "shadowed-line".into())]
+    );
+    let fixed = apply(text, &e, "pg_hba.conf");
+    assert_eq!(fixed, "hostssl all all 10.0.0.0/8 scram-sha-256\nhost all all 10.0.0.0/8 reject\n");
+    let again = run(&input(vec![hba(&fixed)], ""));
+    assert!(again.findings.is_empty(), "{:?}", codes(&again));
+}
+
+#[test]
+fn shadowed_reject_is_high_and_kept() {
+    let text = "host all all 10.0.0.0/8 scram-sha-256\nhost all mallory 10.0.0.0/8 reject\n";
+    let e = run(&input(vec![hba(text)], r#"{"require_tls": false}"#));
+    let f = &e.findings[0];
+    assert_eq!((f.code.as_str(), f.location.line, f.severity, f.patch), ("shadowed-line", 2, Severity::High, None));
+}
+
+#[test]
+fn invalid_lines_refuse_the_file() {
+    let mut doc = hba("host all all 10.0.0.0/8 scram-sha-256\n");
+    doc.diagnostics.push(Diagnostic { code: "invalid-line".into(), message: "invalid connection type \"hots\"".into(), location: loc("pg_hba.conf", 2) });
+    let mut i = input(vec![doc], r#"{"require_tls": false}"#);
+    i.connections.push(conn("10.0.0.1 a@b"));
+    let e = run(&i);
+    assert_eq!(codes(&e), [(2, "file-refused".to_string()), (2, "invalid-line".into())]);
+    assert_eq!(e.findings.iter().find(|f| f.code == "file-refused").unwrap().severity, Severity::Critical);
+    assert_eq!(e.decisions[0].verdict, Verdict::Deny);
+    assert!(e.decisions[0].reason.contains("invalid lines (2)"));
+}
+
+#[test]
+fn cross_file_checks() {
+    let text = "hostssl all all 10.0.0.0/8 cert map=certs\nhostssl all all 192.168.0.0/16 md5\n";
+    let pgconf = conf("postgresql.conf", "ssl = on\npassword_encryption = 'scram-sha-256'\n");
+    let auto = conf("postgresql.auto.conf", "ssl = off\n");
+    let e = run(&input(vec![hba(text), pgconf, auto, ident(&[("other", "x", "x")])], ""));
+    assert_eq!(
+        codes(&e),
+        [
+            (1, "hostssl-without-ssl".to_string()),
+            (1, "ident-map-missing".into()),
+            (2, "hostssl-without-ssl".into()),
+            (2, "scram-required-weak-method".into()),
+        ]
+    );
+    let f = e.findings.iter().find(|f| f.code == "hostssl-without-ssl").unwrap();
+    assert!(f.message.contains("postgresql.auto.conf:1"), "{}", f.message);
+}
+
+#[test]
+fn md5_roles_block_the_automatic_switch() {
+    let text = "hostssl all all 10.0.0.0/8 md5\n";
+    let mut i = input(vec![hba(text)], "");
+    i.context.password_types = vec![("legacy".into(), "md5".into())];
+    let e = run(&i);
+    assert_eq!(codes(&e), [(1, "md5-auth".to_string())]);
+    assert_eq!(e.findings[0].patch, None);
+    assert!(e.findings[0].message.contains("`legacy`"));
+}
+
+#[test]
+fn clientcert_verify_full_when_required() {
+    let text = "hostssl all all 10.0.0.0/8 scram-sha-256 clientcert=verify-ca\nhost all all 10.0.0.0/8\tscram-sha-256\n";
+    let settings = r#"{"require_clientcert_verify_full": true}"#;
+    let e = run(&input(vec![hba(text)], settings));
+    let fixed = apply(text, &e, "pg_hba.conf");
+    // The second line then repeats the first: shadowed once fixed, so deleted.
+    assert_eq!(fixed, "hostssl all all 10.0.0.0/8 scram-sha-256 clientcert=verify-full\n");
+    assert!(codes(&e).contains(&(2, "shadowed-line".to_string())), "{:?}", codes(&e));
+    let text = "hostssl all all 10.0.0.0/8 scram-sha-256 clientcert=verify-ca\nhost all all 192.168.0.0/16\tscram-sha-256 # lan\n";
+    let e = run(&input(vec![hba(text)], settings));
+    let fixed = apply(text, &e, "pg_hba.conf");
+    assert_eq!(fixed, "hostssl all all 10.0.0.0/8 scram-sha-256 clientcert=verify-full\nhostssl all all 192.168.0.0/16\tscram-sha-256 clientcert=verify-full # lan\n");
+    assert!(run(&input(vec![hba(&fixed)], settings)).findings.is_empty());
+}
+
+#[test]
+fn decisions() {
+    let text = "local all all peer\nhostssl all all 10.0.0.0/8 scram-sha-256\nhost all all 10.0.0.0/8 reject\n";
+    let mut i = input(vec![hba(text)], "");
+    i.connections = vec![conn("local a@b"), conn("10.0.0.1 a@b ssl"), conn("10.0.0.1 a@b"), conn("192.168.1.1 a@b")];
+    let e = run(&i);
+    let got: Vec<(Option<u32>, Option<String>, Verdict, String)> = e
+        .decisions
+        .iter()
+        .map(|d| (d.location.as_ref().map(|l| l.line), d.method.clone(), d.verdict, d.stage.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some(1), Some("peer".into()), Verdict::Allow, "auth".into()),
+            (Some(2), Some("scram-sha-256".into()), Verdict::Allow, "auth".into()),
+            (Some(3), Some("reject".into()), Verdict::Deny, "hba".into()),
+            (None, None, Verdict::Deny, "hba".into()),
+        ]
+    );
+    assert!(e.decisions[2].reason.contains("rejected by line 3"));
+    assert!(e.decisions[3].reason.contains("no matching line"));
+}
+
+#[test]
+fn codes_are_unique_and_documented() {
+    let readme = include_str!("../README.md");
+    let mut seen = std::collections::HashSet::new();
+    for c in CODES {
+        assert!(seen.insert(c.code), "duplicate code {}", c.code);
+        assert!(readme.contains(&format!("`{}`", c.code)), "README.md does not document `{}`", c.code);
+    }
+}
+
+#[test]
+fn settings_are_validated() {
+    let i = input(vec![], r#"{"org_cidrs": ["nope"]}"#);
+    assert!(policy_guest::run::<PgHba>(&i).is_err());
+    let i = input(vec![], r#"{"unknown": 1}"#);
+    assert!(policy_guest::run::<PgHba>(&i).is_err());
+    let _: Context = context(15);
+}

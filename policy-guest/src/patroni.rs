@@ -1,1 +1,0 @@
-//! Patroni REST API access simulation (filled in by the Patroni work).

@@ -1,0 +1,147 @@
+//! The command line as users' CI scripts see it: exit codes, JSON shapes, errors that name
+//! the file and line, the compile cache, `--diff`/`--fix`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn patrol(cache: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_patrol"));
+    c.env("NO_COLOR", "1").env("PATROL_CACHE_DIR", cache).current_dir(root());
+    c
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}"));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("not JSON ({e}): {}\nstderr: {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    })
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn insecure_example_has_findings_and_exits_1() {
+    let cache = tmp("insecure-cache");
+    let out = patrol(&cache).args(["check", "examples/insecure", "--format", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v = json(&out);
+    let findings = v["findings"].as_array().unwrap();
+    assert!(!findings.is_empty());
+    for f in findings {
+        for key in ["policy", "code", "severity", "message", "file", "line"] {
+            assert!(!f[key].is_null(), "finding without `{key}`: {f}");
+        }
+    }
+    assert!(v["errors"].as_array().unwrap().is_empty(), "{v:#}");
+    // Every policy that reads Patroni files found something in the insecure example.
+    assert!(findings.iter().any(|f| f["policy"] == "patroni-restapi" && f["file"] == "examples/insecure/patroni.yml"));
+}
+
+#[test]
+fn hardened_example_is_clean_and_exits_0() {
+    let cache = tmp("hardened-cache");
+    let out = patrol(&cache).args(["check", "examples/hardened", "--format", "json", "--fail-on", "info"]).output().unwrap();
+    let v = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{v:#}");
+    assert!(v["findings"].as_array().unwrap().is_empty(), "{v:#}");
+}
+
+#[test]
+fn simulate_prints_one_decision_per_sample_and_policy() {
+    let cache = tmp("simulate-cache");
+    let out = patrol(&cache)
+        .args(["simulate", "--samples", "examples/samples.yaml", "examples/insecure", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = json(&out);
+    let decisions = v["decisions"].as_array().unwrap();
+    for d in decisions {
+        for key in ["sample", "name", "verdict", "status", "line", "method", "reason", "policy"] {
+            assert!(d.get(key).is_some(), "decision without `{key}`: {d}");
+        }
+        assert!(d["verdict"] == "allow" || d["verdict"] == "deny");
+    }
+    let samples: std::collections::BTreeSet<&str> = decisions.iter().map(|d| d["sample"].as_str().unwrap()).collect();
+    for s in ["requests[0]", "requests[1]", "requests[2]", "connections[0]", "connections[1]", "connections[2]"] {
+        assert!(samples.contains(s), "no decision for {s}: {v:#}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_3() {
+    let cache = tmp("usage-cache");
+    let out = patrol(&cache).args(["check", "--no-such-flag"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let out = patrol(&cache).args(["check", "--format", "yaml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let out = patrol(&cache).args(["frobnicate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let out = patrol(&cache).args(["--help"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Exit codes"));
+}
+
+#[test]
+fn missing_and_unknown_inputs_exit_3_naming_the_file() {
+    let cache = tmp("missing-cache");
+    let out = patrol(&cache).args(["check", "no/such/patroni.yml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("`no/such/patroni.yml`"), "{}", stderr(&out));
+
+    let dir = tmp("unknown");
+    std::fs::write(dir.join("notes.txt"), "hello").unwrap();
+    let out = patrol(&cache).arg("check").arg(dir.join("notes.txt")).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("--kind"), "{}", stderr(&out));
+}
+
+#[test]
+fn samples_with_unknown_keys_are_errors_with_the_line() {
+    let cache = tmp("samples-cache");
+    let dir = tmp("samples");
+    std::fs::write(dir.join("s.yaml"), "requests:\n  - source: 10.0.0.1\n    path: /\n    sorce: 10.0.0.2\n").unwrap();
+    let out = patrol(&cache).args(["simulate", "--samples"]).arg(dir.join("s.yaml")).arg("examples/insecure").output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("s.yaml:4") && err.contains("sorce"), "{err}");
+
+    std::fs::write(dir.join("bad.yaml"), "requests:\n  - source: [\n").unwrap();
+    let out = patrol(&cache).args(["simulate", "--samples"]).arg(dir.join("bad.yaml")).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("bad.yaml:"), "{}", stderr(&out));
+}
+
+#[test]
+fn second_run_compiles_nothing() {
+    let cache = tmp("second-run-cache");
+    let first = patrol(&cache).args(["-v", "check", "examples/hardened"]).output().unwrap();
+    assert!(stderr(&first).contains("(Compiled)"), "{}", stderr(&first));
+    let second = patrol(&cache).args(["-v", "check", "examples/hardened"]).output().unwrap();
+    let err = stderr(&second);
+    assert!(err.contains("(Hit)") && !err.contains("(Compiled)"), "{err}");
+}
+
+#[test]
+fn malformed_yaml_is_a_finding_with_its_line() {
+    let cache = tmp("malformed-cache");
+    let dir = tmp("malformed");
+    std::fs::write(dir.join("patroni.yml"), "scope: x\nrestapi:\n  listen: [1, 2\n  certfile: a\n").unwrap();
+    let out = patrol(&cache).args(["check", "--format", "json"]).arg(dir.join("patroni.yml")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v = json(&out);
+    let f = v["findings"].as_array().unwrap().iter().find(|f| f["code"] == "invalid-yaml").unwrap_or_else(|| panic!("{v:#}"));
+    assert!(f["line"].as_u64().unwrap() >= 3, "{f}");
+}

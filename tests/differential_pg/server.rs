@@ -1,0 +1,144 @@
+//! A real PostgreSQL 15 for the differential test: its own data directory and port on
+//! loopback (IPv4 and ::1), TLS with a test CA (and a second, untrusted CA for rogue
+//! client certificates), `log_connections`, roles and group roles with SCRAM, MD5 and no
+//! passwords. Stopped when dropped.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::support::{self, Cert, Guard, Pki};
+
+pub struct Server {
+    pub dir: tempfile::TempDir,
+    pub data: PathBuf,
+    pub port: u16,
+    pub log: PathBuf,
+    pub bindir: PathBuf,
+    /// Client certificates by the names of `gen::CERTS`.
+    pub certs: Vec<(String, Cert)>,
+    _guard: Guard,
+}
+
+const SETUP_SQL: &str = "\
+CREATE ROLE admins NOLOGIN;
+CREATE ROLE staff NOLOGIN IN ROLE admins;
+CREATE ROLE alice LOGIN PASSWORD 'alice-pw' IN ROLE admins;
+CREATE ROLE dave LOGIN PASSWORD 'dave-pw' IN ROLE staff;
+CREATE ROLE carol LOGIN;
+CREATE ROLE repl LOGIN REPLICATION PASSWORD 'repl-pw';
+SET password_encryption = 'md5';
+CREATE ROLE bob LOGIN PASSWORD 'bob-pw';
+CREATE DATABASE app;
+";
+
+/// The roles as patrol's context lists them (role → roles it is a direct member of).
+pub const ROLES: &[(&str, &[&str])] = &[
+    ("postgres", &[]),
+    ("admins", &[]),
+    ("staff", &["admins"]),
+    ("alice", &["admins"]),
+    ("dave", &["staff"]),
+    ("carol", &[]),
+    ("repl", &[]),
+    ("bob", &[]),
+];
+pub const PASSWORD_TYPES: &[(&str, &str)] =
+    &[("bob", "md5"), ("carol", "none"), ("admins", "none"), ("staff", "none"), ("postgres", "none")];
+
+pub const IDENT: &str = "\
+# MAPNAME  SYSTEM-USERNAME            PG-USERNAME
+certmap    /^(.*)\\.example\\.com$     \\1
+certmap    bob                        alice
+othermap   root                       alice
+";
+
+impl Server {
+    pub fn start() -> Server {
+        support::ensure_packages(&[("openssl", "openssl"), ("python3", "python3")]);
+        let bindir = support::pg_bindir(15);
+        let dir = support::postgres_tempdir();
+        let root = dir.path().to_path_buf();
+        let data = root.join("data");
+        let log = root.join("server.log");
+        let port = support::free_port();
+
+        let pki = Pki::new(&root, "test");
+        let rogue = Pki::new(&root, "rogue");
+        let server_cert = pki.server("server", "localhost", &["IP:127.0.0.1", "IP:::1", "DNS:localhost"]);
+        let certs = crate::gen::CERTS
+            .iter()
+            .map(|(name, cn, trusted)| {
+                let ca = if *trusted { &pki } else { &rogue };
+                (name.to_string(), ca.client(&format!("client-{name}"), cn))
+            })
+            .collect();
+
+        let initdb = bindir.join("initdb");
+        support::run_as_postgres(&initdb, [
+            "-D", path(&data), "-U", "postgres", "-A", "trust", "--no-sync", "--no-instructions",
+        ]);
+        let conf = format!(
+            "\n# patrol differential test\nlisten_addresses = '127.0.0.1,::1'\nport = {port}\n\
+             unix_socket_directories = '{root}'\nssl = on\nssl_cert_file = '{cert}'\nssl_key_file = '{key}'\n\
+             ssl_ca_file = '{ca}'\nlog_connections = on\nlog_line_prefix = '%m [%p] '\n\
+             password_encryption = 'scram-sha-256'\nfsync = off\nmax_connections = 20\nshared_buffers = 16MB\n",
+            root = root.display(),
+            cert = server_cert.cert.display(),
+            key = server_cert.key.display(),
+            ca = pki.ca.cert.display(),
+        );
+        let conf_path = data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf_path).expect("read postgresql.conf");
+        text.push_str(&conf);
+        support::write_postgres_file(&conf_path, &text);
+        support::write_postgres_file(&data.join("pg_ident.conf"), IDENT);
+        support::write_postgres_file(&data.join("dbs.txt"), "app\nadmins\n");
+        support::write_postgres_file(&data.join("users.txt"), "alice bob\n");
+
+        let pg_ctl = bindir.join("pg_ctl");
+        support::run_as_postgres(&pg_ctl, ["-D", path(&data), "-l", path(&log), "-w", "-t", "60", "start"]);
+        let stop_ctl = pg_ctl.clone();
+        let stop_data = data.clone();
+        let guard = Guard::new(move || {
+            let _ = support::as_postgres(&stop_ctl, ["-D", path(&stop_data), "-m", "immediate", "-w", "stop"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        });
+        assert!(support::wait_for_port(port, Duration::from_secs(30)), "PostgreSQL did not listen on {port}");
+        let psql = bindir.join("psql");
+        support::run_as_postgres(&psql, [
+            "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", path(&root), "-p", &port.to_string(), "-U", "postgres", "-d", "postgres",
+            "-c", SETUP_SQL,
+        ]);
+        Server { dir, data, port, log, bindir, certs, _guard: guard }
+    }
+
+    /// Installs a new pg_hba.conf and signals the server to reload it.
+    pub fn reload(&self, text: &str) {
+        support::write_postgres_file(&self.data.join("pg_hba.conf"), text);
+        support::run_as_postgres(self.bindir.join("pg_ctl"), ["-D", path(&self.data), "reload"]);
+    }
+
+    pub fn log_len(&self) -> u64 {
+        std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// The log written since `offset`.
+    pub fn log_since(&self, offset: u64) -> String {
+        let bytes = std::fs::read(&self.log).unwrap_or_default();
+        String::from_utf8_lossy(&bytes[(offset as usize).min(bytes.len())..]).into_owned()
+    }
+
+    pub fn hba_path(&self) -> PathBuf {
+        self.data.join("pg_hba.conf")
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+pub fn path(p: &Path) -> &str {
+    p.to_str().expect("test paths are UTF-8")
+}

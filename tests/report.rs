@@ -1,0 +1,1 @@
+//! The report formats as CI tools see them (being written).
