@@ -52,10 +52,14 @@ fn insecure_example_has_findings_and_exits_1() {
 #[test]
 fn hardened_example_is_clean_and_exits_0() {
     let cache = tmp("hardened-cache");
-    let out = patrol(&cache).args(["check", "examples/hardened", "--format", "json", "--fail-on", "info"]).output().unwrap();
+    let out = patrol(&cache).args(["check", "examples/hardened", "--format", "json"]).output().unwrap();
     let v = json(&out);
     assert_eq!(out.status.code(), Some(0), "{v:#}");
-    assert!(v["findings"].as_array().unwrap().is_empty(), "{v:#}");
+    // Info-level notes (e.g. a Patroni version whose `/mpp` only the network can protect)
+    // may remain; nothing of severity low or above.
+    let serious: Vec<_> = v["findings"].as_array().unwrap().iter().filter(|f| f["severity"] != "info").collect();
+    assert!(serious.is_empty(), "{serious:#?}");
+    assert!(v["errors"].as_array().unwrap().is_empty(), "{v:#}");
 }
 
 #[test]

@@ -14,6 +14,10 @@
 //! Agreement must be 100%. Every variant is simulated with the YAML the server ran, with
 //! context `patroni_version: 4.1.5` and `members: [127.0.0.1]` (the member's
 //! `connect_address`); `dual_stack` is left to patrol to derive from `restapi.listen`.
+//!
+//! `PATROL_PATRONI_ONLY` / `PATROL_PATRONI_SKIP` (comma-separated variant names) narrow
+//! the matrix when debugging; `PATROL_PATRONI_VERSION` and `PATROL_PATRONI_VENV` pick
+//! another Patroni release or venv.
 
 mod support;
 
@@ -202,8 +206,16 @@ fn simulate_agrees_with_patroni() {
     let pg_bindir = patroni::packages();
     let work = support::postgres_tempdir();
     let scratch = tempfile::Builder::new().prefix("patrol-patroni-diff-").tempdir().expect("scratch dir");
-    let certs = patroni::certs(&scratch.path().join("certs").tap_mkdir());
-    let variants = variants();
+    // Under the postgres-owned work directory: Patroni (as postgres) reads the server key.
+    let certs = patroni::certs(&work.path().join("certs").tap_mkdir());
+    let list = |name: &str| -> Option<Vec<String>> {
+        std::env::var(name).ok().map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
+    };
+    let (only, skip) = (list("PATROL_PATRONI_ONLY"), list("PATROL_PATRONI_SKIP").unwrap_or_default());
+    let variants: Vec<Variant> = variants()
+        .into_iter()
+        .filter(|v| only.as_ref().is_none_or(|o| o.iter().any(|n| n == v.name)) && !skip.iter().any(|n| n == v.name))
+        .collect();
     let plan = json!({
         "workdir": work.path(),
         "venv": std::env::var("PATROL_PATRONI_VENV").unwrap_or_else(|_| "/var/tmp/patrol-venv".into()),

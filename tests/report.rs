@@ -1,1 +1,352 @@
-//! The report formats as CI tools see them (being written).
+//! The report formats as CI tools read them, through the real binary: SARIF validated
+//! against the official SARIF 2.1.0 schema, JUnit against the Jenkins xUnit schema (with
+//! `xmllint`), GitHub workflow commands by pattern, text for humans; secrets never in any
+//! output; completions, the man page and the pre-commit hook.
+//!
+//! Besides the built-in policies, most tests run `tests/policies/report-probe`, which
+//! reports every line of every file with a patch and quotes the line in its message, so
+//! that the formats are exercised with findings, fixes and secrets whatever the built-in
+//! policies find today.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use regex::Regex;
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("report-{name}"));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn probe() -> PathBuf {
+    Path::new(env!("PATROL_TEST_POLICY_DIR")).join("report-probe.wasm")
+}
+
+fn patrol(cache: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_patrol"));
+    c.env("NO_COLOR", "1").env("PATROL_CACHE_DIR", cache).current_dir(root());
+    c
+}
+
+/// `patrol check examples/insecure --format FORMAT`, with the probe when `with_probe`.
+fn check(format: &str, with_probe: bool) -> Output {
+    let cache = tmp(&format!("cache-{format}-{with_probe}"));
+    let mut c = patrol(&cache);
+    c.args(["check", "examples/insecure", "--format", format]);
+    if with_probe {
+        c.arg("--policy").arg(probe());
+    }
+    c.output().unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn sarif(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(out), stderr(out)))
+}
+
+fn validate_sarif(log: &Value) {
+    let schema_text = std::fs::read_to_string(root().join("tests/fixtures/schemas/sarif-schema-2.1.0.json")).unwrap();
+    let schema: Value = serde_json::from_str(&schema_text).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(log).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "the SARIF log does not follow the SARIF 2.1.0 schema: {errors:#?}");
+}
+
+#[test]
+fn sarif_of_the_builtin_policies_follows_the_schema() {
+    let out = check("sarif", false);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    let log = sarif(&out);
+    validate_sarif(&log);
+    assert_eq!(log["version"], "2.1.0");
+    assert_eq!(log["runs"].as_array().unwrap().len(), 1);
+    let driver = &log["runs"][0]["tool"]["driver"];
+    assert_eq!(driver["name"], "patrol");
+    // Every built-in policy's codes are rules, even those without a finding today.
+    let policies = patrol(&tmp("list-cache")).args(["policy", "list", "--format", "json"]).output().unwrap();
+    let listed = stdout(&policies);
+    let rules: Vec<&str> = driver["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert!(!rules.is_empty());
+    for id in &rules {
+        let (policy, code) = id.split_once('/').unwrap();
+        assert!(policy == "patrol" || listed.contains(policy), "rule `{id}` of an unknown policy");
+        assert!(!code.is_empty());
+    }
+}
+
+#[test]
+fn sarif_locates_findings_from_the_repository_root_and_carries_fixes() {
+    let out = check("sarif", true);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let log = sarif(&out);
+    validate_sarif(&log);
+    let run = &log["runs"][0];
+    assert_eq!(run["originalUriBaseIds"]["%SRCROOT%"]["uri"], format!("file://{}/", root().display()));
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    let line_rule = rules.iter().find(|r| r["id"] == "report-probe/line").expect("the probe's rules");
+    assert_eq!(line_rule["shortDescription"]["text"], "A setting line");
+    assert_eq!(line_rule["help"]["text"], "Review the line.");
+    assert_eq!(line_rule["properties"]["security-severity"], "8.0");
+    assert_eq!(line_rule["defaultConfiguration"]["level"], "error");
+
+    let results = run["results"].as_array().unwrap();
+    let hba_text = std::fs::read_to_string(root().join("examples/insecure/pg_hba.conf")).unwrap();
+    let mut fixed = 0;
+    for r in results {
+        let index = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[index]["id"], r["ruleId"]);
+        let physical = &r["locations"][0]["physicalLocation"];
+        let uri = physical["artifactLocation"]["uri"].as_str().unwrap();
+        assert!(uri.starts_with("examples/insecure/"), "{uri}");
+        assert_eq!(physical["artifactLocation"]["uriBaseId"], "%SRCROOT%");
+        assert!(physical["region"]["startLine"].as_u64().unwrap() >= 1);
+        if r["ruleId"] == "report-probe/line" && uri == "examples/insecure/pg_hba.conf" {
+            let line = physical["region"]["startLine"].as_u64().unwrap() as usize;
+            let original = hba_text.lines().nth(line - 1).unwrap();
+            let replacement = &r["fixes"][0]["artifactChanges"][0]["replacements"][0];
+            assert_eq!(replacement["deletedRegion"]["startLine"].as_u64().unwrap() as usize, line);
+            assert_eq!(replacement["deletedRegion"]["endLine"].as_u64().unwrap() as usize, line + 1);
+            assert_eq!(replacement["insertedContent"]["text"], format!("{original} # reviewed\n"));
+            fixed += 1;
+        }
+    }
+    assert!(fixed >= 5, "the probe's pg_hba findings carry their fixes: {fixed}");
+    // Levels follow the severities: the probe cycles through all five.
+    for level in ["error", "warning", "note"] {
+        assert!(results.iter().any(|r| r["level"] == level), "no `{level}` result");
+    }
+}
+
+#[test]
+fn junit_follows_the_jenkins_schema() {
+    support::ensure_packages(&[("xmllint", "libxml2-utils")]);
+    let out = check("junit", true);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let xml = stdout(&out);
+    let file = tmp("junit").join("report.xml");
+    std::fs::write(&file, &xml).unwrap();
+    let schema = root().join("tests/fixtures/schemas/junit-10.xsd");
+    let lint = Command::new("xmllint").arg("--noout").arg("--schema").arg(&schema).arg(&file).output().unwrap();
+    assert!(lint.status.success(), "xmllint rejects the JUnit report: {}\n{xml}", String::from_utf8_lossy(&lint.stderr));
+    // One case per (policy, code, file); failures carry the location and the message.
+    assert!(xml.contains(r#"<testcase name="examples/insecure/pg_hba.conf" classname="report-probe.line">"#), "{xml}");
+    assert!(xml.contains(r#"<testcase name="examples/insecure/pg_hba.conf" classname="report-probe.whole-file">"#), "{xml}");
+    let failure = Regex::new(r#"<failure message="\d+ findings, first examples/insecure/pg_hba\.conf:\d+: line \d+ reads `[^"]+`" type="critical">"#).unwrap();
+    assert!(failure.is_match(&xml), "{xml}");
+}
+
+#[test]
+fn github_commands_annotate_files() {
+    let out = check("github", true);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    let command = Regex::new(
+        r"^::(error|warning|notice) file=[^,:]+(,line=\d+(,endLine=\d+)?)?,title=[^,:]+ \((critical|high|medium|low|info)\)::\S.*$",
+    )
+    .unwrap();
+    let failed = Regex::new(r"^::error title=[^,:]+::\S.*$").unwrap();
+    assert!(!text.is_empty());
+    for line in text.lines() {
+        assert!(command.is_match(line) || failed.is_match(line), "not a workflow command: {line}");
+    }
+    assert!(text.lines().any(|l| l.starts_with("::error file=examples/insecure/pg_hba.conf,line=")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("::warning file=examples/insecure/")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("::notice file=examples/insecure/patroni.yml,title=report-probe/whole-file (info)::")), "{text}");
+}
+
+#[test]
+fn text_is_grouped_by_file_with_marks_and_a_summary() {
+    let out = check("text", true);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains('\x1b'), "colour with NO_COLOR set");
+    assert!(text.lines().any(|l| l == "examples/insecure/pg_hba.conf"), "{text}");
+    let marked = Regex::new(r"(?m)^  +\d+ \| .+\n  +\| +\^+$").unwrap();
+    assert!(marked.is_match(&text), "{text}");
+    let summary = text.lines().last().unwrap();
+    let counts = Regex::new(r"^\d+ findings \((\d+ (critical|high|medium|low|info)(, )?)+\)").unwrap();
+    assert!(counts.is_match(summary), "{summary}");
+}
+
+/// Writes configs holding distinctive secrets into a directory; returns the secrets.
+fn write_secret_configs(dir: &Path) -> Vec<&'static str> {
+    let files: &[(&str, &str)] = &[
+        (
+            "patroni.yml",
+            "scope: demo\nname: node1\nrestapi:\n  listen: 0.0.0.0:8008\n  connect_address: 10.0.0.1:8008\n  certfile: /etc/patroni/rest.pem\n  keyfile: /etc/patroni/rest.key\n  keyfile_password: Leak-Keyfile-Pw-1\n  authentication:\n    username: admin\n    password: Leak-Restapi-Pw-2\nctl:\n  certfile: /etc/patroni/ctl.pem\n  keyfile_password: Leak-Ctl-Keyfile-3\n  authentication:\n    username: ctl\n    password: 'Leak-Ctl-Pw-4'\netcd3:\n  hosts: 10.0.0.5:2379\n  username: patroni\n  password: \"Leak-Etcd-Pw-5\"\npostgresql:\n  listen: 0.0.0.0:5432\n  data_dir: /var/lib/postgresql/data\n  authentication:\n    superuser:\n      username: postgres\n      password: Leak-Superuser-Pw-6\n    replication:\n      username: replicator\n      password: Leak-Replication-Pw-7\n",
+        ),
+        (
+            "pgbackrest.conf",
+            "[global]\nrepo1-path=/var/lib/pgbackrest\nrepo1-cipher-type=aes-256-cbc\nrepo1-cipher-pass=Leak-Cipher-Pass-8\n\n[main]\npg1-path=/var/lib/postgresql/data\n",
+        ),
+        (
+            "consul.hcl",
+            "datacenter = \"dc1\"\nencrypt = \"TGVhay1Hb3NzaXAtS2V5LTk=\"\nacl {\n  enabled = true\n  tokens {\n    agent = \"Leak-Consul-Agent-Token-10\"\n  }\n}\n",
+        ),
+        (
+            "gitlab.rb",
+            "roles(['patroni_role', 'pgbouncer_role'])\npatroni['username'] = 'patroni-api'\npatroni['password'] = 'Leak-Gitlab-Patroni-Pw-11'\ngitlab_rails['db_password'] = \"Leak-Gitlab-Db-Pw-12\"\npostgresql['sql_replication_password'] = 'Leak-Gitlab-Repl-13'\nconsul['configuration'] = { 'encrypt' => 'Leak-Gitlab-Gossip-14' }\n",
+        ),
+        (
+            "haproxy.cfg",
+            "global\n    maxconn 100\n\nlisten stats\n    bind *:7000\n    stats enable\n    stats auth admin:Leak-Haproxy-Stats-15\n",
+        ),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    vec![
+        "Leak-Keyfile-Pw-1",
+        "Leak-Restapi-Pw-2",
+        "Leak-Ctl-Keyfile-3",
+        "Leak-Ctl-Pw-4",
+        "Leak-Etcd-Pw-5",
+        "Leak-Superuser-Pw-6",
+        "Leak-Replication-Pw-7",
+        "Leak-Cipher-Pass-8",
+        "TGVhay1Hb3NzaXAtS2V5LTk=",
+        "Leak-Consul-Agent-Token-10",
+        "Leak-Gitlab-Patroni-Pw-11",
+        "Leak-Gitlab-Db-Pw-12",
+        "Leak-Gitlab-Repl-13",
+        "Leak-Gitlab-Gossip-14",
+        "Leak-Haproxy-Stats-15",
+    ]
+}
+
+#[test]
+fn secrets_never_appear_in_any_output() {
+    let dir = tmp("secrets");
+    let configs = dir.join("configs");
+    std::fs::create_dir_all(&configs).unwrap();
+    let secrets = write_secret_configs(&configs);
+    let samples = dir.join("samples.yaml");
+    std::fs::write(&samples, "requests:\n  - {name: r, source: 10.0.0.9, method: GET, path: /patroni}\nconnections:\n  - {name: c, source: 10.0.0.9, user: app, database: app}\n").unwrap();
+    let cache = dir.join("cache");
+    let probe = probe();
+    let probe = probe.to_str().unwrap();
+    let configs = configs.to_str().unwrap();
+    let samples = samples.to_str().unwrap();
+
+    let mut runs: Vec<Vec<&str>> = Vec::new();
+    for format in ["text", "json", "sarif", "junit", "github"] {
+        runs.push(vec!["check", configs, "--policy", probe, "--format", format]);
+        runs.push(vec!["check", configs, "--format", format]);
+        runs.push(vec!["simulate", "--samples", samples, configs, "--policy", probe, "--format", format]);
+    }
+    runs.push(vec!["check", configs, "--policy", probe, "--diff"]);
+    runs.push(vec!["check", configs, "--diff"]);
+
+    let mut probe_findings = 0;
+    for args in &runs {
+        let out = patrol(&cache).args(args).output().unwrap();
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{args:?}: exit {:?}\n{}", out.status.code(), stderr(&out));
+        let (so, se) = (stdout(&out), stderr(&out));
+        for s in &secrets {
+            assert!(!so.contains(s), "`{s}` leaked on stdout of {args:?}:\n{so}");
+            assert!(!se.contains(s), "`{s}` leaked on stderr of {args:?}:\n{se}");
+        }
+        if args.contains(&"json") && args.contains(&probe) && args[0] == "check" {
+            let v: Value = serde_json::from_str(&so).unwrap();
+            probe_findings = v["findings"].as_array().unwrap().iter().filter(|f| f["policy"] == "report-probe").count();
+        }
+    }
+    // The probe saw every line: the secrets did reach the renderers.
+    assert!(probe_findings > 40, "{probe_findings}");
+}
+
+#[test]
+fn completions_and_man_page() {
+    let cache = tmp("docs-cache");
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = patrol(&cache).args(["completions", shell]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(stdout(&out).contains("simulate"), "{shell}");
+    }
+    let out = patrol(&cache).args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let out = patrol(&cache).arg("man").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let page = stdout(&out);
+    assert!(page.contains(".TH patrol 1") && page.contains("Exit codes"), "{page}");
+    let dir = tmp("man");
+    let out = patrol(&cache).arg("man").arg("--dir").arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(dir.join("patrol-check.1").exists());
+}
+
+#[test]
+fn no_progress_bar_off_a_terminal() {
+    let dir = tmp("progress");
+    let mut samples = String::from("requests:\n");
+    for i in 0..3000 {
+        samples.push_str(&format!("  - {{source: 10.0.{}.{}, method: GET, path: /primary}}\n", i / 250, i % 250 + 1));
+    }
+    std::fs::write(dir.join("samples.yaml"), samples).unwrap();
+    let out = patrol(&dir.join("cache"))
+        .args(["simulate", "examples/insecure", "--format", "json", "--samples"])
+        .arg(dir.join("samples.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(!err.contains("simulating") && !err.contains('\r') && !err.contains('\x1b'), "stderr is not a terminal, yet: {err}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["decisions"].as_array().unwrap().len(), 3000);
+}
+
+#[test]
+fn pre_commit_hook_runs_check_on_the_files_patrol_knows() {
+    let text = std::fs::read_to_string(root().join(".pre-commit-hooks.yaml")).unwrap();
+    let parsed = patrol::formats::yaml::parse(&text, ".pre-commit-hooks.yaml");
+    assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+    let hooks: Value = serde_json::from_str(&parsed.value.json).unwrap();
+    let hook = &hooks[0];
+    assert_eq!(hook["id"], "patrol-check");
+    assert_eq!(hook["entry"], "patrol check");
+    assert_eq!(hook["pass_filenames"], true);
+    assert_eq!(hook["language"], "system");
+    // pre-commit matches `files` with Python's re.search; this pattern means the same in
+    // Rust's regex.
+    let files = Regex::new(hook["files"].as_str().unwrap()).unwrap();
+    for name in [
+        "patroni.yml",
+        "deploy/node1/patroni.yaml",
+        "patroni-node2.yml",
+        "pg_hba.conf",
+        "conf/pg_ident.conf",
+        "postgresql.conf",
+        "postgresql.auto.conf",
+        "haproxy.cfg",
+        "pgbackrest.conf",
+        "pgbouncer.ini",
+        "pg_autoctl.cfg",
+        "gitlab.rb",
+        "etcd.yml",
+        "etcd.conf.yaml",
+        "consul.hcl",
+        "consul-server.json",
+        "topology.yaml",
+    ] {
+        assert!(files.is_match(name), "`{name}` should run the hook");
+    }
+    for name in ["README.md", "values.yaml", "my-patroni.yml.bak", "docker-compose.yml", "src/gitlab.rb.erb", "old_pg_hba.conf.txt"] {
+        assert!(!files.is_match(name), "`{name}` should not run the hook");
+    }
+}

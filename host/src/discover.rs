@@ -90,6 +90,8 @@ pub fn discover(paths: &[PathBuf], overrides: &KindOverrides, exclude: &[PathBuf
             files.push(InputFile { kind, path: path.clone(), display: display(path), text });
         }
     }
+    // The firewall rulesets a topology names are inputs too (policies cannot read files).
+    crate::ports::firewall_files(&mut files);
     files.sort_by(|a, b| a.display.cmp(&b.display));
     files.dedup_by(|a, b| a.path == b.path);
     Ok(files)

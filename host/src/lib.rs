@@ -9,11 +9,13 @@
 
 pub mod authoring;
 pub mod bundle;
+pub mod certs;
 pub mod cli;
 pub mod discover;
 pub mod engine;
 pub mod formats;
 pub mod patch;
+pub mod ports;
 pub mod report;
 pub mod run;
 pub mod samples;

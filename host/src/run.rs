@@ -69,6 +69,8 @@ pub struct Plan {
     /// The `patrol.yaml` in effect: severity overrides and exceptions, applied to the
     /// outcome.
     pub bundle: Option<crate::bundle::Bundle>,
+    /// Where the PEM files the configs name are looked for (`--root`, the checked tree).
+    pub certs: crate::certs::Search,
 }
 
 /// A finding as patrol reports it.
@@ -189,6 +191,8 @@ fn diagnostic_severity(code: &str) -> Severity {
     match code {
         "invalid-yaml" | "invalid-line" | "missing-include" => Severity::High,
         "duplicate-key" => Severity::Low,
+        // gitlab.rb Ruby patrol reads but does not run, an nftables `include` not followed.
+        "unsupported-ruby" | "unsupported-include" => Severity::Info,
         _ => Severity::Medium,
     }
 }
@@ -207,6 +211,11 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
         .iter()
         .map(|f| formats::document(f.kind.clone(), &f.display, &f.path, f.text.clone(), &ctx))
         .collect();
+    // Certificate facts: one more document (kind `certificates`), read by the host since
+    // policies have no filesystem or clock.
+    let mut documents = crate::certs::with_facts(documents, &plan.files, &plan.certs);
+    // The port matrix of each topology (kind `port-matrix`), for the `topology` policy.
+    documents.extend(crate::ports::derived_documents(&documents));
 
     let mut outcome = Outcome::default();
     for doc in &documents {

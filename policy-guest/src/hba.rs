@@ -231,14 +231,15 @@ impl Matcher {
             return deny(Stage::Tls, None, None, "TLS requested but postgresql.conf has `ssl = off`: the server refuses the SSL request".into());
         }
         let mut cert: Option<&ClientCertificate> = None;
-        if ssl && let Some(cc) = &c.client_cert {
-            if self.server.ca {
-                if !cc.trusted {
-                    return deny(Stage::Tls, None, None, "client certificate untrusted: the TLS handshake fails (certificate verify failed) before pg_hba.conf is consulted".into());
-                }
-                cert = Some(cc);
+        // Without ssl_ca_file the server never asks for a certificate.
+        if ssl
+            && let Some(cc) = &c.client_cert
+            && self.server.ca
+        {
+            if !cc.trusted {
+                return deny(Stage::Tls, None, None, "client certificate untrusted: the TLS handshake fails (certificate verify failed) before pg_hba.conf is consulted".into());
             }
-            // Without ssl_ca_file the server never asks for a certificate.
+            cert = Some(cc);
         }
         let user = truncate_name(&c.user);
         let db = if c.database.is_empty() { user } else { truncate_name(&c.database) };
@@ -290,11 +291,6 @@ impl Matcher {
             Method::Other => &r.method_name,
             m => m.name(),
         };
-        if r.method == Method::Reject {
-            let ssl = c.ssl && c.source != "local";
-            let physical = c.replication == ReplicationMode::Physical;
-            return deny(Stage::Hba, Some(r.index), Some(method_name), format!("rejected by line {line}: pg_hba.conf rejects connection for {}", describe(c, user, db, ssl, physical)));
-        }
         if r.clientcert != ClientCert::Off {
             let why = if r.method == Method::Cert { "`cert`".to_string() } else { format!("`clientcert={}`", if r.clientcert == ClientCert::VerifyFull { "verify-full" } else { "verify-ca" }) };
             if !self.server.ca {
@@ -303,6 +299,12 @@ impl Matcher {
             if cert.is_none() {
                 return deny(Stage::Auth, Some(r.index), Some(method_name), format!("client certificate required by line {line} ({why}): connection requires a valid client certificate"));
             }
+        }
+        // `reject` is only looked at after the clientcert check (ClientAuthentication).
+        if r.method == Method::Reject {
+            let ssl = c.ssl && c.source != "local";
+            let physical = c.replication == ReplicationMode::Physical;
+            return deny(Stage::Hba, Some(r.index), Some(method_name), format!("rejected by line {line}: pg_hba.conf rejects connection for {}", describe(c, user, db, ssl, physical)));
         }
         let exists = self.roles.exists(user);
         let mut depends_on = Vec::new();

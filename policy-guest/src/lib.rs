@@ -10,10 +10,13 @@
 //! [`Finding`]…); [`bindings`] holds the raw `wit-bindgen` output and is not meant to be
 //! used directly.
 
+pub mod consul;
 pub mod doc;
 pub mod hba;
+pub mod ini;
 pub mod net;
 pub mod patroni;
+pub mod pgbouncer;
 pub mod pgconf;
 pub mod report;
 
@@ -93,8 +96,15 @@ pub fn install_panic_hook() {
 pub fn parse_settings<P: Policy>(json: &str) -> Result<P::Settings, PolicyError> {
     install_panic_hook();
     let text = if json.trim().is_empty() { "{}" } else { json };
-    let settings: P::Settings = serde_json::from_str(text).map_err(|e| PolicyError {
-        message: format!("invalid settings for `{}`: {e}", P::NAME),
+    // The path of the bad value (`matrix[0].from`) says more than a column in JSON text
+    // the user never wrote (they wrote YAML).
+    let mut de = serde_json::Deserializer::from_str(text);
+    let settings: P::Settings = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." { String::new() } else { format!("`{path}`: ") };
+        let inner = e.inner().to_string();
+        let message = inner.split(" at line ").next().unwrap_or(&inner);
+        PolicyError { message: format!("invalid settings for `{}`: {at}{message}", P::NAME) }
     })?;
     let problems = P::validate(&settings);
     if problems.is_empty() {

@@ -14,7 +14,7 @@ pub struct Server {
     pub port: u16,
     pub log: PathBuf,
     pub bindir: PathBuf,
-    /// Client certificates by the names of `gen::CERTS`.
+    /// Client certificates by the names of `cases::CERTS`.
     pub certs: Vec<(String, Cert)>,
     _guard: Guard,
 }
@@ -28,7 +28,6 @@ CREATE ROLE carol LOGIN;
 CREATE ROLE repl LOGIN REPLICATION PASSWORD 'repl-pw';
 SET password_encryption = 'md5';
 CREATE ROLE bob LOGIN PASSWORD 'bob-pw';
-CREATE DATABASE app;
 ";
 
 /// The roles as patrol's context lists them (role → roles it is a direct member of).
@@ -65,7 +64,7 @@ impl Server {
         let pki = Pki::new(&root, "test");
         let rogue = Pki::new(&root, "rogue");
         let server_cert = pki.server("server", "localhost", &["IP:127.0.0.1", "IP:::1", "DNS:localhost"]);
-        let certs = crate::gen::CERTS
+        let certs = crate::cases::CERTS
             .iter()
             .map(|(name, cn, trusted)| {
                 let ca = if *trusted { &pki } else { &rogue };

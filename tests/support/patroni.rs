@@ -6,7 +6,7 @@
 //! source addresses (127.0.0.x), speak TLS with and without client certificates, and the
 //! venv with Patroni is Python anyway. Everything here runs as root in CI (Patroni itself
 //! runs as `postgres`); servers are stopped by the probe, and by the process-group
-//! [`super::support::Guard`] if the test dies.
+//! [`crate::support::Guard`] if the test dies.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,9 +19,8 @@ use crate::support::{self, Pki};
 /// The Patroni release the test installs from PyPI (`PATROL_PATRONI_VERSION` overrides).
 pub const PATRONI_VERSION: &str = "4.1.5";
 
-/// The certificates the probe's clients and server use.
+/// The certificates the probe's clients and server use, as the plan's `certs`.
 pub struct Certs {
-    pub dir: PathBuf,
     pub json: Value,
 }
 
@@ -35,7 +34,6 @@ pub fn certs(dir: &Path) -> Certs {
     let rogue_client = rogue.client("rogue-client", "patrol-client");
     let p = |p: &Path| p.to_str().expect("utf-8 path").to_string();
     Certs {
-        dir: dir.to_path_buf(),
         json: json!({
             "ca": p(&good.ca.cert),
             "server_cert": p(&server.cert), "server_key": p(&server.key),

@@ -49,8 +49,6 @@ impl std::error::Error for Refused {}
 pub struct Options {
     /// The component's path; default `<dir>/target/patrol/<package>.wasm`.
     pub out: Option<PathBuf>,
-    /// Let cargo's progress and warnings through (stderr) instead of only its errors.
-    pub show_cargo: bool,
     pub verbose: bool,
 }
 
@@ -109,7 +107,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<Built> {
     let rustc = std::env::var_os("PATROL_RUSTC").unwrap_or_else(|| "rustc".into());
     toolchain::ensure_target(&rustc, Some(&pkg.dir), None)?;
 
-    let core_path = cargo_build(&pkg, options)?;
+    let core_path = cargo_build(&pkg)?;
     let core = std::fs::read(&core_path).with_context(|| format!("cannot read the built module `{}`", core_path.display()))?;
     check_core_imports(&core).map_err(|e| Refused(format!("policy `{}`: {e}", pkg.name)))?;
     let component = toolchain::componentize(&core).with_context(|| format!("policy `{}`", pkg.name))?;
@@ -152,7 +150,8 @@ pub fn build(dir: &Path, options: &Options) -> Result<Built> {
 /// `<dir>/target/patrol/<package>.wasm`: next to the crate whatever cargo's target
 /// directory is, so that the path in the README and in `patrol.yaml` is predictable.
 pub fn default_output(pkg: &Package) -> PathBuf {
-    pkg.dir.join("target").join("patrol").join(format!("{}.wasm", pkg.name))
+    let rel = Path::new("target").join("patrol").join(format!("{}.wasm", pkg.name));
+    if pkg.dir == Path::new(".") || pkg.dir.as_os_str().is_empty() { rel } else { pkg.dir.join(rel) }
 }
 
 fn cargo() -> Command {
@@ -166,17 +165,16 @@ fn cargo_missing(e: std::io::Error) -> anyhow::Error {
 }
 
 /// Runs cargo and returns the path of the core module, read from its JSON messages.
-fn cargo_build(pkg: &Package, options: &Options) -> Result<PathBuf> {
+fn cargo_build(pkg: &Package) -> Result<PathBuf> {
     let mut cmd = cargo();
     cmd.current_dir(&pkg.dir)
         .args(["build", "--release", "--lib", "--target", TARGET, "--message-format", "json-render-diagnostics"])
         .arg("--manifest-path")
         .arg(&pkg.manifest)
         .args(["-p", &pkg.name])
-        .stdout(Stdio::piped());
-    if !options.show_cargo {
-        cmd.arg("--quiet");
-    }
+        .stdout(Stdio::piped())
+        // Cargo's progress, warnings and errors go straight to the user (stderr).
+        .stderr(Stdio::inherit());
     // The host's wrapper or target, if patrol runs under cargo, are not the policy's.
     for var in ["CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER", "CARGO_ENCODED_RUSTFLAGS"] {
         cmd.env_remove(var);

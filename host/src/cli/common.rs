@@ -29,6 +29,11 @@ pub struct InputArgs {
     /// pg-autoctl, pgbouncer, consul, gitlab-rb, topology).
     #[arg(long, value_name = "KIND[=PATH]")]
     pub kind: Vec<String>,
+    /// Where the deployment's files sit: a PEM file a config names as
+    /// `/etc/patroni/ssl/server.crt` is read from `DIR/etc/patroni/ssl/server.crt`
+    /// (default: found by file name within the checked paths).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
 }
 
 /// Which policies run, with which settings and limits.
@@ -123,6 +128,7 @@ pub fn plan(inputs: &InputArgs, policies: &PolicyArgs, samples_path: Option<&Pat
         },
         verbose,
         bundle,
+        certs: crate::certs::Search::for_inputs(inputs.root.clone(), &inputs.paths),
     })
 }
 

@@ -8,6 +8,7 @@ pub mod man;
 pub mod policy;
 pub mod policy_build;
 pub mod policy_new;
+pub mod ports;
 pub mod progress;
 pub mod simulate;
 pub mod test;
@@ -55,9 +56,12 @@ pub enum Command {
     /// Answer simulated requests and connections as the real servers would.
     #[command(after_help = EXIT_CODES)]
     Simulate(simulate::Args),
-    /// Inspect or list policies.
+    /// Create, build, inspect or list policies.
     #[command(subcommand)]
     Policy(policy::Command),
+    /// Print the port matrix of a topology: which host accepts which port from whom, as a
+    /// table, nftables or firewalld rules, or JSON.
+    Ports(ports::Args),
     /// Run a policy's YAML test cases (tests/*.yaml) and report the coverage of its codes.
     Test(test::Args),
     /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
@@ -72,6 +76,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Check(args) => check::run(args, cli.verbose),
         Command::Simulate(args) => simulate::run(args, cli.verbose),
         Command::Policy(cmd) => policy::run(cmd, cli.verbose),
+        Command::Ports(args) => ports::run(args),
         Command::Test(args) => test::run(args, cli.verbose),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),

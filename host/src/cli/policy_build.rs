@@ -24,15 +24,12 @@ pub struct Args {
     /// Where to write the component (default: DIR/target/patrol/NAME.wasm).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Show cargo's progress and warnings, not only its errors.
-    #[arg(long)]
-    pub cargo_output: bool,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }
 
 pub fn run(args: Args, verbose: bool) -> Result<Exit> {
-    let options = Options { out: args.out, show_cargo: args.cargo_output || verbose, verbose };
+    let options = Options { out: args.out, verbose };
     let built = match build::build(&args.dir, &options) {
         Ok(b) => b,
         Err(e) if e.downcast_ref::<Refused>().is_some() => {
@@ -53,23 +50,22 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
                 "exports": built.exports,
                 "codes": m.codes.iter().map(|c| format!("{}/{}", m.name, c.code)).collect::<Vec<_>>(),
             });
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            super::test::stdout(&(serde_json::to_string_pretty(&value)? + "\n"))?;
         }
         Format::Text => {
-            println!("built {} {}: {} ({})", m.name, m.version, built.path.display(), size(built.size));
-            println!("imports:");
+            let mut out = format!("built {} {}: {} ({})\nimports:\n", m.name, m.version, built.path.display(), size(built.size));
             for i in &built.imports {
-                println!("  {i}");
+                out += &format!("  {i}\n");
             }
-            println!("exports:");
+            out += "exports:\n";
             for e in &built.exports {
-                println!("  {e}");
+                out += &format!("  {e}\n");
             }
-            println!("reads: {}", m.reads.join(", "));
-            println!("codes:");
+            out += &format!("reads: {}\ncodes:\n", m.reads.join(", "));
             for c in &m.codes {
-                println!("  {:<48} {}", format!("{}/{}", m.name, c.code), Severity::from(c.severity).as_str());
+                out += &format!("  {:<48} {}\n", format!("{}/{}", m.name, c.code), Severity::from(c.severity).as_str());
             }
+            super::test::stdout(&out)?;
         }
     }
     Ok(Exit::Clean)

@@ -108,10 +108,11 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
         results.push(FileResults { file: f.display.clone(), cases });
     }
     let coverage = Coverage::new(&meta, &results);
-    match args.format {
-        Format::Text => print!("{}", render::text(&results, &coverage)),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&render::json(&results, &coverage))?),
-    }
+    let text = match args.format {
+        Format::Text => render::text(&results, &coverage),
+        Format::Json => serde_json::to_string_pretty(&render::json(&results, &coverage))? + "\n",
+    };
+    stdout(&text)?;
     let failed = results.iter().flat_map(|f| &f.cases).any(|c| !c.failures.is_empty());
     let uncovered = args.require_coverage && !coverage.uncovered().is_empty();
     Ok(if failed || uncovered { Exit::Findings } else { Exit::Clean })
@@ -161,4 +162,14 @@ fn crate_dir(path: &Path) -> Option<PathBuf> {
     let start = if start.as_os_str().is_empty() { PathBuf::from(".") } else { start };
     let abs = std::fs::canonicalize(&start).ok()?;
     abs.ancestors().find(|d| d.join("Cargo.toml").is_file()).map(Path::to_path_buf)
+}
+
+/// Writes to stdout; a closed pipe (`patrol test | head`) is not an error worth a message.
+pub(super) fn stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }

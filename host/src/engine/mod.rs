@@ -215,6 +215,9 @@ impl Engine {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
+        // wasmtime bounds what one call may copy from guest to host ("hostcall fuel",
+        // 128 MiB by default): make that bound the output limit.
+        store.set_hostcall_fuel(self.limits.output);
         Session { engine: self, store, pre: policy.pre.clone(), instance: None, policy: name }
     }
 }
@@ -266,6 +269,8 @@ impl Session<'_> {
         let limits = &self.engine.limits;
         let (kind, mut message) = if state.limiter.memory_exceeded {
             (FailureKind::Memory, format!("it exceeded the memory limit of {} MiB", limits.memory / (1024 * 1024)))
+        } else if format!("{error:#}").contains("fuel allocated for hostcalls") {
+            (FailureKind::Output, format!("it returned more output than the limit of {} bytes", limits.output))
         } else if matches!(error.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) {
             (FailureKind::Timeout, format!("it exceeded the time limit of {}", humantime(limits.timeout)))
         } else {

@@ -55,8 +55,9 @@ pub fn parse(src: &str, file: &str) -> Parsed<Vec<wit::Setting>> {
     let mut parsed = Parsed::new(Vec::new());
     let mut seen: HashMap<String, u32> = HashMap::new();
     for stmt in statements(&tokens) {
+        let stmt = stmt.as_slice();
         let line = stmt.first().map_or(1, |t| t.line);
-        let end = stmt.last().map_or(line, |t| t.line);
+        let end = stmt.iter().map(|t| t.end).max().unwrap_or(line);
         match statement(stmt) {
             Ok(Some(found)) => {
                 if let Some(first) = seen.insert(found.name.clone(), line) {
@@ -98,8 +99,13 @@ pub fn parse(src: &str, file: &str) -> Parsed<Vec<wit::Setting>> {
 }
 
 /// Splits the tokens into statements: a newline or `;` ends one when brackets are
-/// balanced and the line does not end in an operator or a comma.
-fn statements(tokens: &[Token]) -> Vec<&[Token]> {
+/// balanced and the line does not end in an operator or a comma. The newlines inside a
+/// statement are dropped.
+fn statements(tokens: &[Token]) -> Vec<Vec<Token>> {
+    split(tokens).into_iter().map(|s| s.iter().filter(|t| t.tok != Tok::Newline).cloned().collect::<Vec<_>>()).filter(|s| !s.is_empty()).collect()
+}
+
+fn split(tokens: &[Token]) -> Vec<&[Token]> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut depth: i32 = 0;
@@ -130,20 +136,13 @@ fn statements(tokens: &[Token]) -> Vec<&[Token]> {
             // syntax error), and reading goes on after it.
             if let Some(nl) = tokens[start..].iter().position(|t| t.tok == Tok::Newline) {
                 out.push(&tokens[start..start + nl]);
-                out.extend(statements(&tokens[start + nl + 1..]));
-                return out.into_iter().map(trim_newlines).filter(|s| !s.is_empty()).collect();
+                out.extend(split(&tokens[start + nl + 1..]));
+                return out;
             }
         }
         out.push(&tokens[start..]);
     }
-    // Newlines inside a statement are only noise from here on.
-    out.into_iter().map(trim_newlines).filter(|s| !s.is_empty()).collect()
-}
-
-fn trim_newlines(s: &[Token]) -> &[Token] {
-    let start = s.iter().position(|t| t.tok != Tok::Newline).unwrap_or(s.len());
-    let end = s.iter().rposition(|t| t.tok != Tok::Newline).map_or(start, |e| e + 1);
-    &s[start..end]
+    out
 }
 
 enum Problem {

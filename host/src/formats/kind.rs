@@ -20,6 +20,8 @@ pub enum Kind {
     Topology,
     /// A systemd unit (`patroni.service`), for how services are started and reloaded.
     Systemd,
+    /// An nftables ruleset (a host firewall the topology names).
+    Nftables,
     /// A kind only an org policy knows; handed over as text.
     Other(String),
 }
@@ -39,6 +41,7 @@ pub const KNOWN: &[&str] = &[
     "gitlab-rb",
     "topology",
     "systemd",
+    "nftables",
 ];
 
 impl Kind {
@@ -57,6 +60,7 @@ impl Kind {
             Kind::GitlabRb => "gitlab-rb",
             Kind::Topology => "topology",
             Kind::Systemd => "systemd",
+            Kind::Nftables => "nftables",
             Kind::Other(name) => name,
         }
     }
@@ -77,6 +81,7 @@ impl Kind {
             "gitlab-rb" => Kind::GitlabRb,
             "topology" => Kind::Topology,
             "systemd" => Kind::Systemd,
+            "nftables" => Kind::Nftables,
             other => Kind::Other(other.to_string()),
         }
     }
@@ -105,6 +110,8 @@ pub fn detect(path: &Path, text: &str) -> Detected {
         "pg_autoctl.cfg" => Some(Kind::PgAutoctl),
         "gitlab.rb" => Some(Kind::GitlabRb),
         "topology.yaml" | "topology.yml" => Some(Kind::Topology),
+        "nftables.conf" | "nftables.rules" => Some(Kind::Nftables),
+        _ if name.ends_with(".nft") => Some(Kind::Nftables),
         _ if name.ends_with("hba.conf") => Some(Kind::PgHba),
         _ if name.ends_with("ident.conf") => Some(Kind::PgIdent),
         _ if name.ends_with(".rb") && name.contains("gitlab") => Some(Kind::GitlabRb),

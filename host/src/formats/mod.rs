@@ -11,6 +11,7 @@ pub mod hcl;
 pub mod ident;
 pub mod ini;
 pub mod kind;
+pub mod nftables;
 pub mod pgconf;
 pub mod systemd;
 pub mod yaml;
@@ -67,6 +68,7 @@ pub fn document(kind: Kind, file: &str, path: &Path, text: String, ctx: &ParseCo
         // Consul agent configs are HCL or JSON; both become a structured document.
         Kind::Consul if file.ends_with(".json") => map(yaml::parse(&text, file), wit::Body::Structured),
         Kind::Consul => map(hcl::parse(&text, file), wit::Body::Structured),
+        Kind::Nftables => map(nftables::parse(&text, file), wit::Body::Structured),
         // A kind only an org policy knows reaches it as text.
         Kind::Other(_) => Parsed::new(wit::Body::Text),
     };

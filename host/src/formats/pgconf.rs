@@ -21,7 +21,7 @@
 
 use std::path::Path;
 
-use super::hba::tokenize::{Source, conf_files_in_dir, strerror};
+use super::hba::files::{Source, conf_files_in_dir, strerror};
 use super::{Parsed, diagnostic};
 use crate::wit;
 
@@ -30,8 +30,14 @@ const MAX_DEPTH: u32 = 10;
 
 /// Parses a postgresql.conf file (`src`, the contents of `path`, shown as `file`).
 pub fn parse(src: &str, file: &str, path: &Path) -> Parsed<Vec<wit::Setting>> {
-    let top = Source { shown: file.to_string(), path: path.to_path_buf() };
-    let mut reader = Reader { top: top.clone(), parsed: Parsed::new(Vec::new()) };
+    let top = Source {
+        shown: file.to_string(),
+        path: path.to_path_buf(),
+    };
+    let mut reader = Reader {
+        top: top.clone(),
+        parsed: Parsed::new(Vec::new()),
+    };
     reader.parse_fp(src, &top, 0, None);
     reader.parsed
 }
@@ -42,20 +48,31 @@ struct Reader {
 }
 
 impl Reader {
-    /// A diagnostic at the top-level line `anchor` (or `line` for the top-level file).
+    /// A diagnostic at the top-level line `anchor` (or `line` for the top-level file);
+    /// the message says which file when the problem is in an included one.
     fn report(&mut self, source: &Source, line: u32, anchor: Option<u32>, message: String) {
-        let message = if anchor.is_some() && !message.contains(&source.path.display().to_string()) {
-            format!("{message} (line {line} of configuration file \"{}\")", source.shown)
-        } else {
-            message
-        };
+        let message =
+            if *source != self.top && !message.contains(&source.path.display().to_string()) {
+                format!(
+                    "{message} (line {line} of configuration file \"{}\")",
+                    source.shown
+                )
+            } else {
+                message
+            };
         let at = anchor.unwrap_or(line).max(1);
-        self.parsed.diagnostics.push(diagnostic("invalid-line", &self.top.shown, at, message));
+        self.parsed
+            .diagnostics
+            .push(diagnostic("invalid-line", &self.top.shown, at, message));
     }
 
     /// `ParseConfigFp`: one file's assignments and directives. False if anything failed.
     fn parse_fp(&mut self, text: &str, source: &Source, depth: u32, anchor: Option<u32>) -> bool {
-        let mut lexer = Lexer { s: text.as_bytes(), pos: 0, line: 1 };
+        let mut lexer = Lexer {
+            s: text.as_bytes(),
+            pos: 0,
+            line: 1,
+        };
         let shown_path = source.path.display().to_string();
         let mut ok = true;
         let mut errors = 0;
@@ -75,10 +92,17 @@ impl Reader {
                 if tok == Tok::Equals {
                     (tok, text) = lexer.next();
                 }
-                if !matches!(tok, Tok::Id | Tok::Str | Tok::Integer | Tok::Real | Tok::Unquoted) {
+                if !matches!(
+                    tok,
+                    Tok::Id | Tok::Str | Tok::Integer | Tok::Real | Tok::Unquoted
+                ) {
                     break 'line true;
                 }
-                let value = if tok == Tok::Str { deescape(&text) } else { text.clone() };
+                let value = if tok == Tok::Str {
+                    deescape(&text)
+                } else {
+                    text.clone()
+                };
                 (tok, text) = lexer.next();
                 if tok != Tok::Eol {
                     if tok != Tok::Eof {
@@ -90,7 +114,9 @@ impl Reader {
                 let here = Some(anchor.unwrap_or(line));
                 ok &= match name.as_str() {
                     "include_dir" => self.include_dir(&value, source, line, depth + 1, here),
-                    "include_if_exists" => self.include(&value, false, source, line, depth + 1, here),
+                    "include_if_exists" => {
+                        self.include(&value, false, source, line, depth + 1, here)
+                    }
                     "include" => self.include(&value, true, source, line, depth + 1, here),
                     _ => {
                         self.parsed.value.push(wit::Setting {
@@ -113,16 +139,33 @@ impl Reader {
             }
             let (message, line) = if matches!(tok, Tok::Eol | Tok::Eof) {
                 // At end of file the server's count is one behind: "line 0" for line 1.
-                let at = if tok == Tok::Eol { lexer.line - 1 } else { lexer.line };
-                (format!("syntax error in file \"{shown_path}\" line {}, near end of line", lexer.line - 1), at)
+                let at = if tok == Tok::Eol {
+                    lexer.line - 1
+                } else {
+                    lexer.line
+                };
+                (
+                    format!(
+                        "syntax error in file \"{shown_path}\" line {}, near end of line",
+                        lexer.line - 1
+                    ),
+                    at,
+                )
             } else {
-                (format!("syntax error in file \"{shown_path}\" line {}, near token \"{text}\"", lexer.line), lexer.line)
+                (
+                    format!(
+                        "syntax error in file \"{shown_path}\" line {}, near token \"{text}\"",
+                        lexer.line
+                    ),
+                    lexer.line,
+                )
             };
             self.report(source, line, anchor, message);
             ok = false;
             errors += 1;
             if errors >= 100 {
-                let message = format!("too many syntax errors found, abandoning file \"{shown_path}\"");
+                let message =
+                    format!("too many syntax errors found, abandoning file \"{shown_path}\"");
                 self.report(source, line, anchor, message);
                 break;
             }
@@ -137,13 +180,28 @@ impl Reader {
     }
 
     /// `ParseConfigFile`: an `include` (strict) or `include_if_exists` directive.
-    fn include(&mut self, name: &str, strict: bool, calling: &Source, line: u32, depth: u32, anchor: Option<u32>) -> bool {
+    fn include(
+        &mut self,
+        name: &str,
+        strict: bool,
+        calling: &Source,
+        line: u32,
+        depth: u32,
+        anchor: Option<u32>,
+    ) -> bool {
         if name.trim_matches([' ', '\t', '\r', '\n']).is_empty() {
-            self.report(calling, line, anchor, format!("empty configuration file name: \"{name}\""));
+            self.report(
+                calling,
+                line,
+                anchor,
+                format!("empty configuration file name: \"{name}\""),
+            );
             return false;
         }
         if depth > MAX_DEPTH {
-            let message = format!("could not open configuration file \"{name}\": maximum nesting depth exceeded");
+            let message = format!(
+                "could not open configuration file \"{name}\": maximum nesting depth exceeded"
+            );
             self.report(calling, line, anchor, message);
             return false;
         }
@@ -160,7 +218,10 @@ impl Reader {
         anchor: Option<u32>,
     ) -> bool {
         if file.path == calling.path {
-            let message = format!("configuration file recursion in \"{}\"", calling.path.display());
+            let message = format!(
+                "configuration file recursion in \"{}\"",
+                calling.path.display()
+            );
             self.report(calling, line, anchor, message);
             return false;
         }
@@ -170,9 +231,16 @@ impl Reader {
             Err(e) => {
                 let message = if e.kind() == std::io::ErrorKind::IsADirectory {
                     // fopen succeeds on a directory; flex then fails to read it.
-                    format!("input in flex scanner failed at file \"{}\" line 1", file.path.display())
+                    format!(
+                        "input in flex scanner failed at file \"{}\" line 1",
+                        file.path.display()
+                    )
                 } else {
-                    format!("could not open configuration file \"{}\": {}", file.path.display(), strerror(&e))
+                    format!(
+                        "could not open configuration file \"{}\": {}",
+                        file.path.display(),
+                        strerror(&e)
+                    )
                 };
                 self.report(calling, line, anchor, message);
                 false
@@ -181,7 +249,14 @@ impl Reader {
     }
 
     /// `ParseConfigDirectory`.
-    fn include_dir(&mut self, name: &str, calling: &Source, line: u32, depth: u32, anchor: Option<u32>) -> bool {
+    fn include_dir(
+        &mut self,
+        name: &str,
+        calling: &Source,
+        line: u32,
+        depth: u32,
+        anchor: Option<u32>,
+    ) -> bool {
         let files = match conf_files_in_dir(calling, name) {
             Ok(files) => files,
             Err(message) => {
@@ -209,7 +284,11 @@ impl Reader {
 /// `DeescapeQuotedString`: strips the quotes, folds `''` and backslash escapes.
 fn deescape(quoted: &str) -> String {
     let s = quoted.as_bytes();
-    let inner = if s.len() >= 2 { &s[1..s.len() - 1] } else { &[][..] };
+    let inner = if s.len() >= 2 {
+        &s[1..s.len() - 1]
+    } else {
+        &[][..]
+    };
     let mut out = Vec::with_capacity(inner.len());
     let mut i = 0;
     while i < inner.len() {
@@ -278,7 +357,9 @@ fn letter_or_digit(c: u8) -> bool {
 impl Lexer<'_> {
     fn next(&mut self) -> (Tok, String) {
         loop {
-            let Some(&c) = self.s.get(self.pos) else { return (Tok::Eof, String::new()) };
+            let Some(&c) = self.s.get(self.pos) else {
+                return (Tok::Eof, String::new());
+            };
             match c {
                 b'\n' => {
                     self.pos += 1;
@@ -311,15 +392,24 @@ impl Lexer<'_> {
             }
         }
         self.pos = at + len;
-        (tok, String::from_utf8_lossy(&self.s[at..at + len]).into_owned())
+        (
+            tok,
+            String::from_utf8_lossy(&self.s[at..at + len]).into_owned(),
+        )
     }
 
     fn run(&self, at: usize, pred: impl Fn(u8) -> bool) -> usize {
-        self.s.get(at..).map_or(0, |rest| rest.iter().take_while(|c| pred(**c)).count())
+        self.s
+            .get(at..)
+            .map_or(0, |rest| rest.iter().take_while(|c| pred(**c)).count())
     }
 
     fn id(&self, at: usize) -> usize {
-        if self.s.get(at).is_some_and(|c| letter(*c)) { 1 + self.run(at + 1, letter_or_digit) } else { 0 }
+        if self.s.get(at).is_some_and(|c| letter(*c)) {
+            1 + self.run(at + 1, letter_or_digit)
+        } else {
+            0
+        }
     }
 
     fn qualified_id(&self, at: usize) -> usize {
@@ -335,7 +425,9 @@ impl Lexer<'_> {
         if !self.s.get(at).is_some_and(|c| letter(*c)) {
             return 0;
         }
-        1 + self.run(at + 1, |c| letter_or_digit(c) || matches!(c, b'-' | b'.' | b'_' | b':' | b'/'))
+        1 + self.run(at + 1, |c| {
+            letter_or_digit(c) || matches!(c, b'-' | b'.' | b'_' | b':' | b'/')
+        })
     }
 
     /// `'([^'\\\n]|\\.|'')*'`, longest match.
@@ -374,7 +466,11 @@ impl Lexer<'_> {
     fn integer(&self, at: usize) -> usize {
         let start = at + self.sign(at);
         let decimal = self.run(start, |c| c.is_ascii_digit());
-        let mut best = if decimal > 0 { decimal + self.run(start + decimal, |c| c.is_ascii_alphabetic()) } else { 0 };
+        let mut best = if decimal > 0 {
+            decimal + self.run(start + decimal, |c| c.is_ascii_alphabetic())
+        } else {
+            0
+        };
         if self.s.get(start) == Some(&b'0') && self.s.get(start + 1) == Some(&b'x') {
             let hex = self.run(start + 2, |c| c.is_ascii_hexdigit());
             if hex > 0 {

@@ -9,7 +9,11 @@
 //! Every edit is checked: the edited text is loaded again (with the same loader as
 //! `crate::formats::yaml`) and must give exactly the old value with the edit applied.
 //! When it would not (anchors, aliases and merge keys can make one piece of text stand
-//! for several values), the edit is refused with an error rather than written.
+//! for several values), the edit is refused with an error rather than written. Removing
+//! a path that is not there, or setting a value that is already there, changes nothing.
+//! A set inside a value that comes from a merge key (`<<: *base`) gives the mapping its
+//! own copy of that value, edited; an edit inside an anchored value that aliases reuse is
+//! refused.
 
 mod lines;
 mod render;
@@ -92,6 +96,9 @@ fn load(src: &str) -> Result<(tree::Tree, Value), String> {
             e.message, e.line
         )
     })?;
+    if tree.reindented {
+        return Err("a multi-line quoted string continues on lines not indented past its key; indent them to edit this file".into());
+    }
     let json = tree
         .root
         .as_ref()

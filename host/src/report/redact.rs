@@ -10,9 +10,29 @@ fn secret_key() -> &'static Regex {
     RE.get_or_init(|| {
         // A key (YAML `key:`, INI/conf `key =`, Ruby `['key'] =`) whose name says secret.
         Regex::new(
-            r#"(?i)(pass(word|wd|phrase)?|secret|token|cipher[-_]pass|encrypt|private[-_]key|\bauth\b|api[-_]?key)[a-z0-9_\-'"\]]*\s*(:|=)"#,
+            r#"(?i)(pass(word|wd|phrase)?|secret|token|cipher[-_]pass|encrypt|private[-_]key|api[-_]?key|(^|[^a-z0-9_])auth)['"\]]*\s*(:|=)"#,
         )
         .unwrap_or_else(|_| unreachable!("the secret pattern is a valid regex"))
+    })
+}
+
+/// HAProxy's credential directives, which have no `key =`: `stats auth USER:PASS`,
+/// `user NAME password HASH`, `user NAME insecure-password PASS` (a diff's `+`/`-` allowed
+/// in front).
+fn haproxy_credentials() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)^[\s+-]*(stats\s+auth|user\s+\S+\s+(?:insecure-)?password)\s+(\S+)")
+            .unwrap_or_else(|_| unreachable!("the haproxy pattern is a valid regex"))
+    })
+}
+
+/// A block whose every value is a secret: Consul's `acl { tokens { agent = "…" } }` (HCL)
+/// or `"tokens": {` (JSON).
+fn tokens_block() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r#"(?i)(^|[\s{,"])tokens"?\s*[:=]?\s*\{"#).unwrap_or_else(|_| unreachable!("the tokens pattern is a valid regex"))
     })
 }
 
@@ -22,7 +42,7 @@ pub fn is_secret_line(line: &str) -> bool {
     if l.starts_with('#') {
         return false;
     }
-    secret_key().is_match(l) && has_value(l)
+    haproxy_credentials().is_match(l) || (secret_key().is_match(l) && has_value(l))
 }
 
 /// `key:` with nothing after it opens a block; only a line with a value is secret.
@@ -40,6 +60,9 @@ fn has_value(line: &str) -> bool {
 pub fn line(line: &str) -> String {
     if !is_secret_line(line) {
         return line.to_string();
+    }
+    if let Some(directive) = haproxy_credentials().captures(line).and_then(|c| c.get(1)) {
+        return format!("{} <redacted>", &line[..directive.end()]);
     }
     match secret_key().find(line) {
         Some(m) => format!("{} <redacted>", &line[..m.end()]),
@@ -65,7 +88,15 @@ mod tests {
             assert!(is_secret_line(l), "{l}");
             assert!(!line(l).contains('x') || line(l).ends_with("<redacted>"), "{l}");
         }
-        for l in ["  authentication:", "# password: x", "  username: admin", "host all all 0/0 password"] {
+        for l in [
+            "  authentication:",
+            "# password: x",
+            "  username: admin",
+            "host all all 0/0 password",
+            "password_encryption = md5",
+            "auth_type = scram-sha-256",
+            "ssl_passphrase_command = ''",
+        ] {
             assert!(!is_secret_line(l), "{l}");
         }
     }
@@ -79,28 +110,50 @@ pub struct Secrets {
 }
 
 impl Secrets {
-    /// Collects the values of every secret line of `texts`.
+    /// Collects the values of every secret line of `texts`, and of every key in a
+    /// `tokens` block.
     pub fn collect<'a>(texts: impl IntoIterator<Item = &'a str>) -> Self {
         let mut values = Vec::new();
         for text in texts {
+            let mut in_tokens = false;
             for l in text.lines() {
-                if !is_secret_line(l) {
+                let trimmed = l.trim();
+                if trimmed.starts_with('#') || trimmed.starts_with("//") {
                     continue;
                 }
-                if let Some(m) = secret_key().find(l) {
-                    let v = l[m.end()..].trim();
-                    let v = v.split(" #").next().unwrap_or(v).trim();
-                    let v = v.trim_matches(['"', '\'', ',', ';']).trim();
-                    // Short values ("", "no", "on") would scrub ordinary words.
-                    if v.chars().count() >= 4 {
-                        values.push(v.to_string());
+                if in_tokens {
+                    in_tokens = !trimmed.starts_with('}');
+                    if let Some((_, v)) = trimmed.split_once(['=', ':']) {
+                        values.extend(candidates(v));
+                    }
+                    continue;
+                }
+                if tokens_block().is_match(trimmed) {
+                    in_tokens = !trimmed.contains('}');
+                    continue;
+                }
+                if let Some(c) = haproxy_credentials().captures(l) {
+                    let v = c.get(2).map_or("", |m| m.as_str());
+                    values.extend(candidates(v));
+                    // `USER:PASS`: the password alone too.
+                    values.extend(v.split_once(':').map(|(_, p)| candidates(p)).unwrap_or_default());
+                    continue;
+                }
+                if is_secret_line(l) {
+                    for m in secret_key().find_iter(l) {
+                        values.extend(candidates(&l[m.end()..]));
                     }
                 }
             }
         }
-        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         values.dedup();
         Secrets { values }
+    }
+
+    /// Whether `text` holds one of the secret values.
+    pub fn found_in(&self, text: &str) -> bool {
+        self.values.iter().any(|v| text.contains(v.as_str()))
     }
 
     /// Replaces every secret value in `output` with `<redacted>`.
@@ -112,5 +165,73 @@ impl Secrets {
             }
         }
         out
+    }
+}
+
+/// The secret values the text after a key can hold: a quoted value up to its closing
+/// quote; else the rest of the line before a comment, and its first word (a connection
+/// string's `password=x host=y`). Ruby's `=>` is skipped.
+fn candidates(rest: &str) -> Vec<String> {
+    let rest = rest.trim_start().trim_start_matches('>').trim_start();
+    let mut out: Vec<&str> = Vec::new();
+    match rest.chars().next() {
+        Some(q @ ('"' | '\'')) => out.push(rest[1..].split(q).next().unwrap_or("")),
+        _ => {
+            let v = rest.split(" #").next().unwrap_or(rest).trim().trim_end_matches([',', ';', '}', ')', '"', '\'']).trim();
+            out.push(v);
+            out.extend(v.split_whitespace().next().map(|w| w.trim_matches(['"', '\'', ',', ';'])));
+        }
+    }
+    out.into_iter().filter(|v| is_value_worth_scrubbing(v)).map(str::to_string).collect()
+}
+
+/// Short values and the words a secret key's value is when it is not a secret (`on`,
+/// `true`, a method name) would scrub ordinary text.
+fn is_value_worth_scrubbing(v: &str) -> bool {
+    const WORDS: &[&str] = &["true", "false", "none", "null", "required", "optional", "enabled", "disabled", "scram-sha-256", "password", "<redacted>"];
+    v.chars().count() >= 4 && !WORDS.iter().any(|w| w.eq_ignore_ascii_case(v))
+}
+
+#[cfg(test)]
+mod secrets_tests {
+    use super::*;
+
+    #[test]
+    fn collects_every_form_of_secret_value() {
+        let text = r#"
+restapi:
+  password: "Rest Pw 1"
+  keyfile_password: Keyfile-Pw-2 # comment
+repo1-cipher-pass=Cipher-Pw-3
+primary_conninfo = 'host=10.0.0.1 user=rep password=Conninfo-Pw-4 sslmode=require'
+consul['configuration'] = { 'encrypt' => 'Gossip-Key-5', 'server' => true }
+encrypt = "Gossip-Key-6"
+acl {
+  tokens {
+    agent = "Agent-Token-7"
+    initial_management = "Mgmt-Token-8"
+  }
+}
+{"acl": {"tokens": {
+  "default": "Default-Token-9"
+}}}
+listen stats
+    stats auth admin:Stats-Pw-10
+userlist admins
+    user alice insecure-password Alice-Pw-11
+password_encryption = scram-sha-256
+ssl: true
+"#;
+        let secrets = Secrets::collect([text]);
+        for v in [
+            "Rest Pw 1", "Keyfile-Pw-2", "Cipher-Pw-3", "Conninfo-Pw-4", "Gossip-Key-5", "Gossip-Key-6", "Agent-Token-7",
+            "Mgmt-Token-8", "Default-Token-9", "Stats-Pw-10", "Alice-Pw-11",
+        ] {
+            assert_eq!(secrets.scrub(&format!("x {v} y")), "x <redacted> y", "{v} not collected: {secrets:?}");
+        }
+        let ordinary = "use scram-sha-256; ssl is true; admin logs in";
+        assert_eq!(secrets.scrub(ordinary), ordinary);
+        assert_eq!(line("    stats auth admin:Stats-Pw-10"), "    stats auth <redacted>");
+        assert_eq!(line("+   user alice insecure-password x"), "+   user alice insecure-password <redacted>");
     }
 }

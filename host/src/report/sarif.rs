@@ -11,6 +11,9 @@
 //! - a failed policy is a tool execution notification, and the invocation is then not
 //!   successful.
 //!
+//! A finding a `patrol.yaml` exception waived stays in the log with an external, accepted
+//! suppression (code scanners show it as dismissed, not as an open alert).
+//!
 //! Secrets: the log holds no source text except a fix's inserted lines, and a fix whose
 //! lines carry a secret is left out (a redacted fix would write `<redacted>` into the
 //! file); the CLI then scrubs every secret value from the rendered log.
@@ -26,7 +29,8 @@ use serde_sarif::sarif::{
 };
 
 use super::paths::Paths;
-use super::{CiLevel, Mode, Render, redact};
+use super::redact::{self, Secrets};
+use super::{CiLevel, Mode, Render};
 use crate::bundle::WaivedBy;
 use crate::patch;
 use crate::run::{Finding, HOST_POLICY, Outcome, Patch, Severity};
@@ -64,6 +68,7 @@ impl Sarif {
         let rules = rules(outcome);
         let index: BTreeMap<&str, usize> = rules.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
         let mut fixes: BTreeMap<usize, Option<Fix>> = BTreeMap::new();
+        let secrets = Secrets::collect(outcome.files.iter().map(|(_, t)| t.as_str()));
         let mut results: Vec<SarifResult> = Vec::new();
         for (f, waived) in every_finding(outcome) {
             let id = rule_id(f);
@@ -71,7 +76,7 @@ impl Sarif {
             let fix = f.patch.and_then(|p| {
                 fixes
                     .entry(p)
-                    .or_insert_with(|| outcome.patches.get(p).and_then(|patch| self.fix(patch, &outcome.files)))
+                    .or_insert_with(|| outcome.patches.get(p).and_then(|patch| self.fix(patch, &outcome.files, &secrets)))
                     .clone()
             });
             let mut result = self.result(f, &id, rule, fix);
@@ -178,10 +183,16 @@ impl Sarif {
 
     /// The fix of one patch: the patch applied alone to its file, as line replacements.
     /// None when it does not apply, changes nothing, or would show a secret.
-    fn fix(&self, patch: &Patch, files: &[(String, String)]) -> Option<Fix> {
+    fn fix(&self, patch: &Patch, files: &[(String, String)], secrets: &Secrets) -> Option<Fix> {
         let (changes, _skipped) = patch::apply_all(&[patch], files);
         let change = changes.into_iter().next()?;
         let replacements = replacements(&change.before, &change.after)?;
+        let shows_secret = replacements
+            .iter()
+            .any(|r| r.inserted_content.as_ref().and_then(|c| c.text.as_deref()).is_some_and(|t| secrets.found_in(t)));
+        if shows_secret {
+            return None;
+        }
         let artifact = ArtifactChange::builder().artifact_location(self.artifact(&change.file)).replacements(replacements).build();
         Some(
             Fix::builder()

@@ -90,11 +90,13 @@ pub fn span(line: &str, pointer: Option<&str>) -> (usize, usize) {
     (line[..start].chars().count(), body.trim_end().chars().count())
 }
 
-/// Where `key` stands as a key on `line`: not inside a longer word, and followed (after
-/// an optional quote) by `:`, `=`, `]`, a space or the end.
+/// Where `key` stands as a key on `line`: not inside a longer word or a trailing comment,
+/// and followed (after an optional quote) by `:`, `=`, `]`, a space or the end.
 fn find_key(line: &str, key: &str) -> Option<usize> {
     let word = |c: char| c.is_alphanumeric() || c == '_' || c == '-' || c == '.';
-    line.match_indices(key).map(|(i, _)| i).find(|&i| {
+    // Not in a trailing comment.
+    let code = line.find(" #").or_else(|| line.find("\t#")).map_or(line, |i| &line[..i]);
+    code.match_indices(key).map(|(i, _)| i).find(|&i| {
         let before = line[..i].chars().next_back();
         let after = line[i + key.len()..].trim_start_matches(['"', '\'']).chars().next();
         !before.is_some_and(word) && after.is_none_or(|c| matches!(c, ':' | '=' | ']' | ' ' | '\t'))
@@ -148,6 +150,9 @@ impl Render for Text {
         }
         if !outcome.errors.is_empty() {
             summary.push_str(&format!(", {} policy error{}", outcome.errors.len(), if outcome.errors.len() == 1 { "" } else { "s" }));
+        }
+        if !outcome.waived.is_empty() {
+            summary.push_str(&format!(", {} waived by exceptions (--format json lists them)", outcome.waived.len()));
         }
         writeln!(out, "{}", self.paint("1", &summary))
     }

@@ -132,6 +132,10 @@ pub fn discover(path: &Path) -> Result<Vec<PathBuf>, String> {
         return Ok(vec![path.to_path_buf()]);
     }
     let tests = path.join("tests");
+    if !tests.is_dir() && path.join("Cargo.toml").is_file() {
+        // A crate without tests/: its other YAML files are not test cases.
+        return Ok(Vec::new());
+    }
     let dir = if tests.is_dir() { tests } else { path.to_path_buf() };
     let entries = std::fs::read_dir(&dir)
         .map_err(|e| format!("cannot read `{}`: {}", dir.display(), crate::discover::io_reason(&e)))?;
@@ -146,6 +150,7 @@ pub fn discover(path: &Path) -> Result<Vec<PathBuf>, String> {
 /// Reads and checks a test file; every problem is reported, with its line.
 pub fn parse(path: &Path) -> Result<TestFile, Vec<Problem>> {
     let display = path.to_string_lossy().replace('\\', "/");
+    let display = display.strip_prefix("./").unwrap_or(&display).to_string();
     let one = |message: String| vec![Problem { file: display.clone(), line: 0, message }];
     let bytes = std::fs::read(path).map_err(|e| one(format!("cannot read it: {}", crate::discover::io_reason(&e))))?;
     let text = String::from_utf8(bytes).map_err(|_| one("it is not UTF-8 text".to_string()))?;
@@ -264,9 +269,11 @@ impl Reader<'_> {
                     }
                     Some(Kind::from_name(k))
                 });
-                let text = match (value.get("text"), self.from(&value, problems)) {
+                let text = match (value.get("text"), value.get("from")) {
                     (Some(t), None) => t.str(problems).map(str::to_string),
-                    (None, Some(from)) => self.read(&value, &from, problems).map(|(t, _)| t),
+                    (None, Some(from)) => {
+                        from.str(problems).and_then(|f| self.read(&value, f, problems)).map(|(t, _)| t)
+                    }
                     _ => {
                         problems.at(&value, format!("file `{name}` needs exactly one of `text` and `from`"));
                         None
@@ -301,10 +308,10 @@ impl Reader<'_> {
         }
     }
 
-    /// The path of a `{from: path}` mapping, if the node is one.
+    /// The path of a `{from: path}` mapping (its only key), if the node is one.
     fn from(&self, node: &Node<'_>, problems: &mut Problems) -> Option<String> {
         let from = node.get("from")?;
-        if node.value.as_object().is_some_and(|m| m.len() == 1) || node.get("kind").is_some() {
+        if node.value.as_object().is_some_and(|m| m.len() == 1) {
             return from.str(problems).map(str::to_string);
         }
         None
@@ -446,3 +453,6 @@ pub fn severity(text: &str) -> Option<Severity> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -98,6 +98,7 @@ fn execute(case: &Case, policy: &PolicySource, limits: &Limits, verbose: bool) -
         limits: limits.clone(),
         verbose,
         bundle: None,
+        certs: Default::default(),
     };
     run::run(&plan)
 }

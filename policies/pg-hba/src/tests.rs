@@ -1,6 +1,8 @@
 //! Policy tests: findings, patches (applied and checked again: a fix is a fixpoint) and
 //! decisions, over inputs built by hand.
 
+#![allow(clippy::unwrap_used, clippy::type_complexity)]
+
 use policy_guest::hba::testing::{conn, context, rules};
 use policy_guest::{
     Body, Context, Diagnostic, Document, Edit, Evaluation, IdentRule, Input, Location, Setting, Severity, Verdict,
@@ -72,7 +74,7 @@ fn apply(text: &str, e: &Evaluation, file: &str) -> String {
             _ => None,
         })
         .collect();
-    edits.sort_by(|a, b| b.0.cmp(&a.0));
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
     edits.dedup();
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     for (start, end, new) in edits {

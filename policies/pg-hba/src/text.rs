@@ -159,21 +159,18 @@ pub fn render(line: &Line<'_>, changes: &[Change], append: &[String]) -> String 
         out.push_str(extra);
     }
     let tail = &text[tail_start..];
-    let comment = tail.find('#');
-    match comment {
-        Some(at) => {
-            let gap = &tail[..at];
-            let target = column(text, tail_start + at);
-            let now = column(&out, out.len());
-            out.push_str(&fill(gap, now, target));
-            out.push_str(&tail[at..]);
-        }
-        None => {}
+    if let Some(at) = tail.find('#') {
+        let gap = &tail[..at];
+        let target = column(text, tail_start + at);
+        let now = column(&out, out.len());
+        out.push_str(&fill(gap, now, target));
+        out.push_str(&tail[at..]);
     }
     out
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -95,6 +95,7 @@ fn append(conf: &Effective<'_>, name: &str, written: &str) -> Patch {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

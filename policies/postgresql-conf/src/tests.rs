@@ -1,6 +1,8 @@
 //! Policy tests over postgresql.conf inputs built by hand; patches are applied and the
 //! result checked again (a fix is a fixpoint).
 
+#![allow(clippy::unwrap_used, clippy::type_complexity)]
+
 use policy_guest::hba::testing::context;
 use policy_guest::{Body, Document, Edit, Evaluation, Input, Location, Setting, Severity};
 
@@ -46,7 +48,7 @@ fn apply(text: &str, e: &Evaluation, file: &str) -> String {
         .flat_map(|p| p.edits.iter())
         .filter_map(|ed| if let Edit::Lines(l) = ed { Some((l.start, l.end, l.text.clone())) } else { None })
         .collect();
-    edits.sort_by(|a, b| b.0.cmp(&a.0));
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     for (start, end, new) in edits {
         let s = start as usize - 1;

@@ -93,6 +93,9 @@ struct MaskGroup {
     every: Vec<u64>,
 }
 
+/// A mask group while the index is built: mask, masked address → rules, all its rules.
+type RawGroup = (u128, HashMap<u128, Vec<u32>>, Vec<u64>);
+
 /// Working memory for queries: one bitset per column.
 #[derive(Debug, Clone)]
 pub struct Scratch {
@@ -167,7 +170,7 @@ impl Index {
         let mut user_names: HashMap<String, Vec<u32>> = HashMap::default();
         let mut user_groups: HashMap<String, Vec<u32>> = HashMap::default();
         let mut user_regex: Vec<(Pattern, Vec<u32>)> = Vec::new();
-        let mut nets: [Vec<(u128, HashMap<u128, Vec<u32>>, Vec<u64>)>; 2] = [Vec::new(), Vec::new()];
+        let mut nets: [Vec<RawGroup>; 2] = [Vec::new(), Vec::new()];
         let mut host_exact: HashMap<String, Vec<u32>> = HashMap::default();
         let mut host_suffix: HashMap<String, Vec<u32>> = HashMap::default();
 
@@ -249,7 +252,7 @@ impl Index {
         let pats = |v: Vec<(Pattern, Vec<u32>)>| -> Vec<(Pattern, Set)> {
             v.into_iter().map(|(p, l)| (p, Set::build(l, words))).collect()
         };
-        let groups = |v: Vec<(u128, HashMap<u128, Vec<u32>>, Vec<u64>)>| -> Vec<MaskGroup> {
+        let groups = |v: Vec<RawGroup>| -> Vec<MaskGroup> {
             let mut gs: Vec<MaskGroup> = v
                 .into_iter()
                 .map(|(mask, by, every)| MaskGroup {
@@ -294,8 +297,9 @@ impl Index {
     pub fn first(&self, class: u8, s: &Scratch, from: usize) -> Option<usize> {
         let c = &self.class[class_slot(class)];
         let start = from / 64;
-        for w in start..self.words {
-            let mut x = c[w] & s.db[w] & s.user[w] & s.addr[w];
+        let words = c.iter().zip(&s.db).zip(&s.user).zip(&s.addr).enumerate().skip(start);
+        for (w, (((c, d), u), a)) in words {
+            let mut x = c & d & u & a;
             if w == start {
                 x &= u64::MAX << (from % 64);
             }

@@ -363,6 +363,7 @@ pub fn prefix_mask(ip: IpAddr, prefix: u8) -> IpAddr {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -382,7 +383,7 @@ mod tests {
         assert!(odd.contains_ip(false, u32::from(std::net::Ipv4Addr::new(10, 9, 5, 1)) as u128));
         assert!(!odd.contains_ip(false, u32::from(std::net::Ipv4Addr::new(10, 9, 6, 1)) as u128));
         assert!(n8.contains(&odd));
-        assert!(odd.overlaps(&n24) == false);
+        assert!(!odd.overlaps(&n24));
         let v6 = net("::", "::");
         assert_eq!(v6.prefix(), Some(0));
         assert!(!v6.contains(&n8));

@@ -2,6 +2,8 @@
 //! the record line and method PostgreSQL 15 answers (checked against a real server by
 //! `tests/differential_pg.rs`).
 
+#![allow(clippy::unwrap_used, clippy::type_complexity)]
+
 use super::testing::{conn, context, rules};
 use super::*;
 use crate::Location;
@@ -241,4 +243,15 @@ fn shadowed_and_redundant() {
             expected.iter().map(|(k, l, by)| (k.to_string(), *l, by.to_vec())).collect();
         assert_eq!(got, want, "{text}");
     }
+}
+
+#[test]
+fn clientcert_is_checked_before_reject() {
+    // ClientAuthentication checks clientcert before it looks at the method.
+    let m = Matcher::new(&rules("hostssl all all all reject clientcert=verify-ca\n"), &[], &context(15), ServerFacts::assumed(15));
+    let mut s = m.scratch();
+    let o = m.decide(&conn("10.0.0.1 a@b ssl"), &mut s);
+    assert!(o.reason.contains("client certificate required"), "{}", o.reason);
+    let o = m.decide(&conn("10.0.0.1 a@b ssl cert=a"), &mut s);
+    assert!(o.reason.contains("rejected by line 1"), "{}", o.reason);
 }

@@ -99,14 +99,27 @@ impl Handler {
         HANDLERS.iter().find(|(_, h, _)| *h == self).unwrap_or(&HANDLERS[0])
     }
 
-    /// The Python method name, `do_POST_reload`.
+    /// The Python method name without its `do_` prefix: `POST_reload`.
     pub fn python_name(self) -> &'static str {
         self.entry().0
     }
 
     /// The first release that has this handler.
     pub fn since(self) -> Version {
-        self.entry().2
+        match self {
+            Handler::Get => Version(0, 2, 0),
+            Handler::GetPatroni | Handler::PostRestart | Handler::PostReinitialize => Version(0, 4, 0),
+            Handler::Options | Handler::PostFailover => Version(0, 7, 0),
+            Handler::GetConfig | Handler::PatchConfig | Handler::PutConfig | Handler::PostReload => Version(1, 0, 0),
+            Handler::DeleteRestart => Version(1, 1, 0),
+            Handler::PostSwitchover => Version(1, 4, 0),
+            Handler::GetCluster | Handler::GetHistory => Version(1, 6, 1),
+            Handler::GetLiveness | Handler::GetReadiness | Handler::DeleteSwitchover => Version(2, 0, 0),
+            Handler::GetMetrics => Version(2, 1, 0),
+            Handler::Head | Handler::PostSigterm => Version(2, 1, 5),
+            Handler::GetFailsafe | Handler::PostFailsafe | Handler::PostCitus => Version(3, 0, 0),
+            Handler::PostMpp => Version(3, 3, 0),
+        }
     }
 
     /// The request this handler serves, for messages: `POST /reload`, `GET /` (the
@@ -178,16 +191,55 @@ fn is_space(b: u8) -> bool {
 
 /// The handler called `<method>_<segment>` (or `<method>` for an empty segment).
 fn lookup(method: &str, segment: &str, version: Version) -> Option<Handler> {
-    HANDLERS.iter().find_map(|(name, handler, since)| {
-        let hit = if segment.is_empty() {
-            *name == method
-        } else {
-            name.len() == method.len() + 1 + segment.len()
-                && name.starts_with(method)
-                && name.as_bytes()[method.len()] == b'_'
-                && name.ends_with(segment)
-        };
-        (hit && version >= *since).then_some(*handler)
+    let found = if method.contains('_') {
+        // `GET_patroni / HTTP/1.0` names a handler too: compare the joined name.
+        HANDLERS.iter().find_map(|(name, handler, _)| {
+            let hit = if segment.is_empty() {
+                *name == method
+            } else {
+                name.len() == method.len() + 1 + segment.len()
+                    && name.starts_with(method)
+                    && name.as_bytes()[method.len()] == b'_'
+                    && name.ends_with(segment)
+            };
+            hit.then_some(*handler)
+        })
+    } else {
+        direct(method, segment)
+    };
+    found.filter(|h| version >= h.since())
+}
+
+/// The common case without a table scan: the compiler turns these into length and
+/// byte compares.
+fn direct(method: &str, segment: &str) -> Option<Handler> {
+    use Handler::*;
+    Some(match (method, segment) {
+        ("GET", "") => Get,
+        ("GET", "liveness") => GetLiveness,
+        ("GET", "readiness") => GetReadiness,
+        ("GET", "patroni") => GetPatroni,
+        ("GET", "cluster") => GetCluster,
+        ("GET", "history") => GetHistory,
+        ("GET", "config") => GetConfig,
+        ("GET", "metrics") => GetMetrics,
+        ("GET", "failsafe") => GetFailsafe,
+        ("HEAD", "") => Head,
+        ("OPTIONS", "") => Options,
+        ("PATCH", "config") => PatchConfig,
+        ("PUT", "config") => PutConfig,
+        ("POST", "reload") => PostReload,
+        ("POST", "restart") => PostRestart,
+        ("DELETE", "restart") => DeleteRestart,
+        ("POST", "reinitialize") => PostReinitialize,
+        ("POST", "failover") => PostFailover,
+        ("POST", "switchover") => PostSwitchover,
+        ("DELETE", "switchover") => DeleteSwitchover,
+        ("POST", "failsafe") => PostFailsafe,
+        ("POST", "sigterm") => PostSigterm,
+        ("POST", "citus") => PostCitus,
+        ("POST", "mpp") => PostMpp,
+        _ => return None,
     })
 }
 
@@ -328,6 +380,17 @@ mod tests {
             if let (Route::Handler(h), Some(g)) = (got, guard) {
                 assert_eq!(h.guard(V415), *g, "{method} {path}");
             }
+        }
+    }
+
+    /// The fast paths agree with the table of names and releases.
+    #[test]
+    fn fast_paths_match_the_table() {
+        for (name, handler, since) in HANDLERS {
+            assert_eq!(handler.since(), *since, "{name}");
+            let (method, segment) = name.split_once('_').unwrap_or((name, ""));
+            assert_eq!(direct(method, segment), Some(*handler), "{name}");
+            assert_eq!(handler.python_name(), *name);
         }
     }
 

@@ -36,6 +36,8 @@ pub enum Tok {
 pub struct Token {
     pub tok: Tok,
     pub line: u32,
+    /// The line the token ends on (a string or `%w()` can span several).
+    pub end: u32,
     /// White space right before the token: `roles ['a']` is a call, `roles['a']` an index.
     pub spaced: bool,
 }
@@ -73,7 +75,8 @@ impl Lexer<'_> {
 
     fn push(&mut self, tok: Tok, line: u32) {
         let spaced = self.start > 0 && matches!(self.s[self.start - 1], b' ' | b'\t');
-        self.out.push(Token { tok, line, spaced });
+        let end = self.line.max(line);
+        self.out.push(Token { tok, line, end, spaced });
     }
 
     /// The previous significant token, to tell `x -1` from `x - 1` and `%w(` from `%`.
@@ -471,7 +474,10 @@ mod tests {
         );
         assert_eq!(toks(":sym"), vec![Tok::Symbol("sym".into())]);
         assert_eq!(toks("{ enable: true }")[1], Tok::Label("enable".into()));
-        assert_eq!(toks("1_048_576 -3 2.5 0x10"), vec![Tok::Int(1048576), Tok::Int(-3), Tok::Float(2.5), Tok::Int(16)]);
+        assert_eq!(
+            toks("[1_048_576, -3, 2.5, 0x10]"),
+            vec![Tok::Punct("["), Tok::Int(1048576), Tok::Punct(","), Tok::Int(-3), Tok::Punct(","), Tok::Float(2.5), Tok::Punct(","), Tok::Int(16), Tok::Punct("]")]
+        );
         assert_eq!(toks("a % b"), vec![Tok::Ident("a".into()), Tok::Punct("%"), Tok::Ident("b".into())]);
     }
 

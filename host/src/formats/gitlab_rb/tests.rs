@@ -91,7 +91,7 @@ fn ruby_it_does_not_run_is_unknown_or_skipped() {
 
 #[test]
 fn syntax_errors_are_invalid_lines_and_parsing_goes_on() {
-    let src = "patroni['allowlist'] = = %w(10.6.0.0/16 127.0.0.1/32)\npatroni['enable'] = true\npatroni['x'] = [1, 2\npatroni['y'] = 'ok'\npatroni['z'] = 'unterminated\npatroni['w'] = 3\n";
+    let src = "patroni['allowlist'] = = %w(10.6.0.0/16 127.0.0.1/32)\npatroni['enable'] = true\npatroni['x'] = [1, 2\npatroni['y'] = 'ok'\npatroni['z'] = \"unterminated\npatroni[:w] = 3\n";
     let parsed = parse(src, "gitlab.rb");
     let diags: Vec<(String, u32)> = parsed.diagnostics.iter().map(|d| (d.code.clone(), d.location.line)).collect();
     assert!(diags.contains(&("invalid-line".into(), 1)), "{diags:?}");

@@ -310,8 +310,12 @@ fn scope_ok(addr: &[u8; 16], scope: &str) -> bool {
 /// glibc's `inet_ntop6`: the longest run (≥ 2) of zero words becomes `::`, and an
 /// IPv4-compatible or IPv4-mapped address ends in dotted form.
 fn ntop6(b: &[u8; 16]) -> String {
-    let words: Vec<u16> = b.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
-    let (mut best, mut cur): ((Option<usize>, usize), (Option<usize>, usize)) = ((None, 0), (None, 0));
+    let words: Vec<u16> = b
+        .chunks(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .collect();
+    let (mut best, mut cur): ((Option<usize>, usize), (Option<usize>, usize)) =
+        ((None, 0), (None, 0));
     for (i, w) in words.iter().enumerate() {
         if *w == 0 {
             cur = match cur.0 {
@@ -456,6 +460,9 @@ mod tests {
         assert_eq!(cidr_mask("20", false).and_then(|m| m.prefix()), Some(20));
         assert_eq!(numeric_host("255.0.255.0").and_then(|m| m.prefix()), None);
         assert_eq!(numeric_host("0.0.0.0").and_then(|m| m.prefix()), Some(0));
-        assert_eq!(numeric_host("ffff:ff80::").and_then(|m| m.prefix()), Some(25));
+        assert_eq!(
+            numeric_host("ffff:ff80::").and_then(|m| m.prefix()),
+            Some(25)
+        );
     }
 }

@@ -113,13 +113,25 @@ pub(crate) fn parse(line: &AuthLine, version: u32) -> Result<Record, String> {
         "hostnogssenc" => ConnType::HostNoGss,
         other => return Err(format!("invalid connection type \"{other}\"")),
     };
-    let databases = fields.next().ok_or("end-of-line before database specification")?.clone();
+    let databases = fields
+        .next()
+        .ok_or("end-of-line before database specification")?
+        .clone();
     check_regexes(&databases, version)?;
-    let users = fields.next().ok_or("end-of-line before role specification")?.clone();
+    let users = fields
+        .next()
+        .ok_or("end-of-line before role specification")?
+        .clone();
     check_regexes(&users, version)?;
-    let address = if conn == ConnType::Local { None } else { Some(address_column(&mut fields)?) };
+    let address = if conn == ConnType::Local {
+        None
+    } else {
+        Some(address_column(&mut fields)?)
+    };
 
-    let methods = fields.next().ok_or("end-of-line before authentication method")?;
+    let methods = fields
+        .next()
+        .ok_or("end-of-line before authentication method")?;
     if methods.len() > 1 {
         return Err("multiple values specified for authentication type".into());
     }
@@ -149,14 +161,24 @@ pub(crate) fn parse(line: &AuthLine, version: u32) -> Result<Record, String> {
     let mut options = Vec::new();
     for token in fields.flatten() {
         let Some((name, value)) = token.text.split_once('=') else {
-            return Err(format!("authentication option not in name=value format: {}", token.text));
+            return Err(format!(
+                "authentication option not in name=value format: {}",
+                token.text
+            ));
         };
         auth.apply(name, value)?;
         options.push((name.to_string(), value.to_string()));
     }
     auth.finish()?;
 
-    Ok(Record { conn_type: conn_text, databases, users, address, method: method.name().to_string(), options })
+    Ok(Record {
+        conn_type: conn_text,
+        databases,
+        users,
+        address,
+        method: method.name().to_string(),
+        options,
+    })
 }
 
 /// From 16 on, a database or user token starting with `/` (quoted or not) is a regex.
@@ -166,15 +188,20 @@ fn check_regexes(tokens: &[Token], version: u32) -> Result<(), String> {
     }
     for token in tokens {
         if let Some(pattern) = token.text.strip_prefix('/') {
-            regex::check(pattern).map_err(|why| format!("invalid regular expression \"{pattern}\": {why}"))?;
+            regex::check(pattern)
+                .map_err(|why| format!("invalid regular expression \"{pattern}\": {why}"))?;
         }
     }
     Ok(())
 }
 
 /// The address column (and the mask column of the two-column form).
-fn address_column<'a>(fields: &mut impl Iterator<Item = &'a Vec<Token>>) -> Result<wit::HbaAddress, String> {
-    let tokens = fields.next().ok_or("end-of-line before IP address specification")?;
+fn address_column<'a>(
+    fields: &mut impl Iterator<Item = &'a Vec<Token>>,
+) -> Result<wit::HbaAddress, String> {
+    let tokens = fields
+        .next()
+        .ok_or("end-of-line before IP address specification")?;
     if tokens.len() > 1 {
         return Err("multiple values specified for host address".into());
     }
@@ -193,7 +220,10 @@ fn address_column<'a>(fields: &mut impl Iterator<Item = &'a Vec<Token>>) -> Resu
     };
     let Some(addr) = address::numeric_host(host) else {
         return match bits {
-            Some(_) => Err(format!("specifying both host name and CIDR mask is invalid: \"{}\"", token.text)),
+            Some(_) => Err(format!(
+                "specifying both host name and CIDR mask is invalid: \"{}\"",
+                token.text
+            )),
             None => Ok(wit::HbaAddress::Hostname(host.to_string())),
         };
     };
@@ -201,7 +231,9 @@ fn address_column<'a>(fields: &mut impl Iterator<Item = &'a Vec<Token>>) -> Resu
         Some(bits) => address::cidr_mask(bits, addr.is_v6())
             .ok_or_else(|| format!("invalid CIDR mask in address \"{}\"", token.text))?,
         None => {
-            let tokens = fields.next().ok_or("end-of-line before netmask specification")?;
+            let tokens = fields
+                .next()
+                .ok_or("end-of-line before netmask specification")?;
             if tokens.len() > 1 {
                 return Err("multiple values specified for netmask".into());
             }
@@ -218,5 +250,9 @@ fn address_column<'a>(fields: &mut impl Iterator<Item = &'a Vec<Token>>) -> Resu
 }
 
 fn network(addr: Ip, mask: Ip) -> wit::HbaAddress {
-    wit::HbaAddress::Network(wit::HbaNetwork { address: addr.text(), mask: mask.text(), prefix: mask.prefix() })
+    wit::HbaAddress::Network(wit::HbaNetwork {
+        address: addr.text(),
+        mask: mask.text(),
+        prefix: mask.prefix(),
+    })
 }

@@ -17,7 +17,8 @@
 //! top-level file that pulled it in (its `anchor`), where patrol reports it.
 
 use std::io;
-use std::path::{Component, Path, PathBuf};
+
+use super::files::{Source, conf_files_in_dir, strerror};
 
 /// PostgreSQL's `CONF_FILE_MAX_DEPTH`.
 const MAX_DEPTH: u32 = 10;
@@ -30,45 +31,6 @@ pub(crate) struct Token {
     pub text: String,
     /// The token started with a double quote: never a keyword, never an `@file`.
     pub quoted: bool,
-}
-
-/// A file being read: the name shown to users and where it is on disk.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Source {
-    pub shown: String,
-    pub path: PathBuf,
-}
-
-impl Source {
-    /// PostgreSQL's `AbsoluteConfigLocation`: `name` as is when absolute, else relative
-    /// to this file's directory.
-    pub(crate) fn resolve(&self, name: &str) -> Source {
-        if Path::new(name).is_absolute() {
-            let path = clean(Path::new(name));
-            return Source { shown: path.display().to_string(), path };
-        }
-        let join = |base: &Path| clean(&base.parent().unwrap_or(Path::new("")).join(name));
-        Source { shown: join(Path::new(&self.shown)).display().to_string(), path: join(&self.path) }
-    }
-}
-
-/// PostgreSQL's `canonicalize_path`, lexically: no `.` components, `..` folded.
-pub(crate) fn clean(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
-                    out.pop();
-                } else if !out.has_root() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// An error met while reading a record, and where it really happened when that is not
@@ -132,7 +94,14 @@ impl Tokenizer {
     }
 
     /// `tokenize_auth_file` for one file, appending its records to `out`.
-    fn file(self, text: &str, source: &Source, depth: u32, anchor: Option<u32>, out: &mut Vec<AuthLine>) {
+    fn file(
+        self,
+        text: &str,
+        source: &Source,
+        depth: u32,
+        anchor: Option<u32>,
+        out: &mut Vec<AuthLine>,
+    ) {
         let mut physical = text.split_inclusive('\n').peekable();
         let mut line_number: u32 = 1;
         while physical.peek().is_some() {
@@ -191,13 +160,20 @@ impl Tokenizer {
             let second = fields[1][0].text.clone();
             let handled = match first.as_str() {
                 "include" => Some(self.include(source, &second, depth + 1, false, anchor, out)),
-                "include_if_exists" => Some(self.include(source, &second, depth + 1, true, anchor, out)),
+                "include_if_exists" => {
+                    Some(self.include(source, &second, depth + 1, true, anchor, out))
+                }
                 "include_dir" => Some(self.include_dir(source, &second, depth + 1, anchor, out)),
                 _ => None,
             };
             match handled {
                 Some(Ok(())) => return,
-                Some(Err(message)) => error = Some(LineError { message, site: None }),
+                Some(Err(message)) => {
+                    error = Some(LineError {
+                        message,
+                        site: None,
+                    })
+                }
                 None => {}
             }
         }
@@ -227,16 +203,27 @@ impl Tokenizer {
             let (text, initial_quote, comma) = match next_token(bytes, pos, self.token_limit()) {
                 Next::End => break,
                 Next::TooLong(prefix) => {
-                    let message = format!("authentication file token too long, skipping: \"{prefix}\"");
-                    *error = Some(LineError { message, site: None });
+                    let message =
+                        format!("authentication file token too long, skipping: \"{prefix}\"");
+                    *error = Some(LineError {
+                        message,
+                        site: None,
+                    });
                     break;
                 }
-                Next::Token { text, initial_quote, comma } => (text, initial_quote, comma),
+                Next::Token {
+                    text,
+                    initial_quote,
+                    comma,
+                } => (text, initial_quote, comma),
             };
             if !initial_quote && text.len() > 1 && text.starts_with('@') {
                 self.expand(&mut tokens, source, &text[1..], depth + 1, anchor, error);
             } else {
-                tokens.push(Token { text, quoted: initial_quote });
+                tokens.push(Token {
+                    text,
+                    quoted: initial_quote,
+                });
             }
             if !comma || error.is_some() {
                 break;
@@ -268,7 +255,10 @@ impl Tokenizer {
                         e.reason()
                     )
                 };
-                *error = Some(LineError { message, site: None });
+                *error = Some(LineError {
+                    message,
+                    site: None,
+                });
                 return;
             }
         };
@@ -278,7 +268,10 @@ impl Tokenizer {
             if line.error.is_some() {
                 let (file, number) = line.error_site();
                 let message = line.error.map(|e| e.message).unwrap_or_default();
-                *error = Some(LineError { message, site: Some((file, number)) });
+                *error = Some(LineError {
+                    message,
+                    site: Some((file, number)),
+                });
                 return;
             }
             tokens.extend(line.fields.into_iter().flatten());
@@ -326,9 +319,15 @@ impl Tokenizer {
         out: &mut Vec<AuthLine>,
     ) -> Result<(), String> {
         let files = conf_files_in_dir(outer, name)?;
-        let errors: Vec<String> =
-            files.iter().filter_map(|file| self.include_source(file, depth, false, anchor, out).err()).collect();
-        if errors.is_empty() { Ok(()) } else { Err(errors.join("\n")) }
+        let errors: Vec<String> = files
+            .iter()
+            .filter_map(|file| self.include_source(file, depth, false, anchor, out).err())
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("\n"))
+        }
     }
 
     /// `open_auth_file` plus reading: a directory reads as empty (fopen succeeds, the
@@ -341,43 +340,6 @@ impl Tokenizer {
             Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
             Err(e) if e.kind() == io::ErrorKind::IsADirectory => Ok(String::new()),
             Err(e) => Err(OpenError::Io(e)),
-        }
-    }
-}
-
-/// `GetConfFilesInDir`: the `*.conf` files (not starting with `.`, not directories) of
-/// a directory relative to `outer`, sorted by name. Shared with postgresql.conf.
-pub(crate) fn conf_files_in_dir(outer: &Source, name: &str) -> Result<Vec<Source>, String> {
-    if name.trim_matches([' ', '\t', '\r', '\n']).is_empty() {
-        return Err(format!("empty configuration directory name: \"{name}\""));
-    }
-    let dir = outer.resolve(name);
-    let entries = std::fs::read_dir(&dir.path).map_err(|e| {
-        format!("could not open configuration directory \"{}\": {}", dir.path.display(), strerror(&e))
-    })?;
-    let mut files = Vec::new();
-    for entry in entries.flatten() {
-        let file_name = entry.file_name().to_string_lossy().into_owned();
-        if file_name.len() < 6 || file_name.starts_with('.') || !file_name.ends_with(".conf") {
-            continue;
-        }
-        let file = dir.resolve_child(&file_name);
-        match std::fs::metadata(&file.path) {
-            Ok(meta) if meta.is_dir() => {}
-            Ok(_) => files.push(file),
-            Err(e) => return Err(format!("could not stat file \"{}\": {}", file.path.display(), strerror(&e))),
-        }
-    }
-    files.sort_by(|a, b| a.path.as_os_str().as_encoded_bytes().cmp(b.path.as_os_str().as_encoded_bytes()));
-    Ok(files)
-}
-
-impl Source {
-    /// A file inside this directory.
-    fn resolve_child(&self, name: &str) -> Source {
-        Source {
-            shown: Path::new(&self.shown).join(name).display().to_string(),
-            path: self.path.join(name),
         }
     }
 }
@@ -397,16 +359,11 @@ impl OpenError {
     }
 
     fn message(&self, source: &Source) -> String {
-        format!("could not open file \"{}\": {}", source.path.display(), self.reason())
-    }
-}
-
-/// The C library's text for an I/O error (`%m`), without Rust's `(os error N)`.
-pub(crate) fn strerror(e: &io::Error) -> String {
-    let text = e.to_string();
-    match text.rfind(" (os error ") {
-        Some(i) => text[..i].to_string(),
-        None => text,
+        format!(
+            "could not open file \"{}\": {}",
+            source.path.display(),
+            self.reason()
+        )
     }
 }
 
@@ -414,7 +371,11 @@ pub(crate) fn strerror(e: &io::Error) -> String {
 #[derive(Debug, PartialEq, Eq)]
 enum Next {
     End,
-    Token { text: String, initial_quote: bool, comma: bool },
+    Token {
+        text: String,
+        initial_quote: bool,
+        comma: bool,
+    },
     /// Up to 15: the token outgrew `MAX_TOKEN`; the rest of the record is dropped.
     TooLong(String),
 }
@@ -458,7 +419,11 @@ fn next_token(bytes: &[u8], pos: &mut usize, limit: Option<usize>) -> Next {
         *pos += 1;
     }
     if saw_quote || !buf.is_empty() {
-        Next::Token { text: String::from_utf8_lossy(&buf).into_owned(), initial_quote, comma }
+        Next::Token {
+            text: String::from_utf8_lossy(&buf).into_owned(),
+            initial_quote,
+            comma,
+        }
     } else {
         Next::End
     }
@@ -468,13 +433,20 @@ fn next_token(bytes: &[u8], pos: &mut usize, limit: Option<usize>) -> Next {
 mod tests {
     use super::*;
 
-    fn tokens(line: &str) -> Vec<(String, bool, bool)> {
+    /// Text, starts with a quote, ends with a comma.
+    type Lexed = (String, bool, bool);
+
+    fn tokens(line: &str) -> Vec<Lexed> {
         let mut pos = 0;
         let mut out = Vec::new();
         loop {
             match next_token(line.as_bytes(), &mut pos, Some(TOKEN_LIMIT)) {
                 Next::End => return out,
-                Next::Token { text, initial_quote, comma } => out.push((text, initial_quote, comma)),
+                Next::Token {
+                    text,
+                    initial_quote,
+                    comma,
+                } => out.push((text, initial_quote, comma)),
                 Next::TooLong(_) => panic!("too long"),
             }
         }
@@ -483,17 +455,30 @@ mod tests {
     #[test]
     fn next_token_as_the_server() {
         let t = |s: &str, q: bool, c: bool| (s.to_string(), q, c);
-        let cases: &[(&str, Vec<(String, bool, bool)>)] = &[
+        let cases: &[(&str, Vec<Lexed>)] = &[
             ("a b", vec![t("a", false, false), t("b", false, false)]),
-            ("a,b c", vec![t("a", false, true), t("b", false, false), t("c", false, false)]),
+            (
+                "a,b c",
+                vec![
+                    t("a", false, true),
+                    t("b", false, false),
+                    t("c", false, false),
+                ],
+            ),
             ("a, b", vec![t("a", false, true), t("b", false, false)]),
-            ("\"a b\" c", vec![t("a b", true, false), t("c", false, false)]),
+            (
+                "\"a b\" c",
+                vec![t("a b", true, false), t("c", false, false)],
+            ),
             ("\"a\"\"b\"", vec![t("a\"b", true, false)]),
             ("\"\"", vec![t("", true, false)]),
             ("a\"b c\"d", vec![t("ab cd", false, false)]),
             ("@\"x y\"", vec![t("@x y", false, false)]),
             ("a#b c", vec![t("a", false, false)]),
-            ("\"a#b\" c", vec![t("a#b", true, false), t("c", false, false)]),
+            (
+                "\"a#b\" c",
+                vec![t("a#b", true, false), t("c", false, false)],
+            ),
             ("\"a,b\"", vec![t("a,b", true, false)]),
             (",,a,,", vec![t("a", false, true)]),
             ("\"unterminated", vec![t("unterminated", true, false)]),
@@ -509,21 +494,20 @@ mod tests {
     fn token_limit() {
         let long = "x".repeat(TOKEN_LIMIT);
         let mut pos = 0;
-        assert!(matches!(next_token(long.as_bytes(), &mut pos, Some(TOKEN_LIMIT)), Next::Token { .. }));
+        assert!(matches!(
+            next_token(long.as_bytes(), &mut pos, Some(TOKEN_LIMIT)),
+            Next::Token { .. }
+        ));
         let longer = format!("{long},y");
         let mut pos = 0;
-        assert!(matches!(next_token(longer.as_bytes(), &mut pos, Some(TOKEN_LIMIT)), Next::TooLong(_)));
+        assert!(matches!(
+            next_token(longer.as_bytes(), &mut pos, Some(TOKEN_LIMIT)),
+            Next::TooLong(_)
+        ));
         let mut pos = 0;
-        assert!(matches!(next_token(longer.as_bytes(), &mut pos, None), Next::Token { .. }));
-    }
-
-    #[test]
-    fn resolve_relative_to_the_including_file() {
-        let top = Source { shown: "conf/pg_hba.conf".into(), path: PathBuf::from("/etc/pg/conf/pg_hba.conf") };
-        let inc = top.resolve("../users.txt");
-        assert_eq!(inc.shown, "users.txt");
-        assert_eq!(inc.path, PathBuf::from("/etc/pg/users.txt"));
-        let abs = top.resolve("/x/./y.conf");
-        assert_eq!(abs.path, PathBuf::from("/x/y.conf"));
+        assert!(matches!(
+            next_token(longer.as_bytes(), &mut pos, None),
+            Next::Token { .. }
+        ));
     }
 }

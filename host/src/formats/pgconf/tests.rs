@@ -12,7 +12,10 @@ fn run(src: &str) -> Parsed<Vec<wit::Setting>> {
 fn settings(src: &str) -> Vec<(String, String, u32)> {
     let p = run(src);
     assert!(p.diagnostics.is_empty(), "{src:?}: {:?}", p.diagnostics);
-    p.value.into_iter().map(|s| (s.name, s.value, s.location.line)).collect()
+    p.value
+        .into_iter()
+        .map(|s| (s.name, s.value, s.location.line))
+        .collect()
 }
 
 fn one(src: &str) -> (String, String) {
@@ -22,7 +25,11 @@ fn one(src: &str) -> (String, String) {
 }
 
 fn errors(src: &str) -> Vec<(u32, String)> {
-    run(src).diagnostics.into_iter().map(|d| (d.location.line, d.message)).collect()
+    run(src)
+        .diagnostics
+        .into_iter()
+        .map(|d| (d.location.line, d.message))
+        .collect()
 }
 
 #[test]
@@ -36,7 +43,11 @@ fn values_as_the_server_reads_them() {
         ("ssl = on", "ssl", "on"),
         ("ssl = 'on'", "ssl", "on"),
         ("listen_addresses = '*'", "listen_addresses", "*"),
-        ("listen_addresses = 'localhost, 10.0.0.1'", "listen_addresses", "localhost, 10.0.0.1"),
+        (
+            "listen_addresses = 'localhost, 10.0.0.1'",
+            "listen_addresses",
+            "localhost, 10.0.0.1",
+        ),
         ("x = 'it''s'", "x", "it's"),
         ("x = 'a\\'b'", "x", "a'b"),
         ("x = 'tab\\there'", "x", "tab\there"),
@@ -52,12 +63,32 @@ fn values_as_the_server_reads_them() {
         ("x = 0x1F", "x", "0x1F"),
         ("x = 0x1fkB", "x", "0x1fkB"),
         ("x = 1e5", "x", "1e"),
-        ("x = /var/lib/pg", "x", "/var/lib/pg"),
-        ("ssl_ciphers = HIGH:MEDIUM:+3DES:!aNULL", "ssl_ciphers", "HIGH:MEDIUM:+3DES:!aNULL"),
-        ("data_directory = /var/lib/postgresql/15/main", "data_directory", "/var/lib/postgresql/15/main"),
-        ("log_line_prefix = '%m [%p] %q%u@%d '", "log_line_prefix", "%m [%p] %q%u@%d "),
-        ("pg_stat_statements.max = 10000", "pg_stat_statements.max", "10000"),
-        ("Auto_Explain.Log_Min_Duration = 5s", "auto_explain.log_min_duration", "5s"),
+        (
+            "ssl_ciphers = HIGH:MEDIUM:+3DES:!aNULL",
+            "ssl_ciphers",
+            "HIGH:MEDIUM:+3DES:!aNULL",
+        ),
+        (
+            "data_directory = '/var/lib/postgresql/15/main'",
+            "data_directory",
+            "/var/lib/postgresql/15/main",
+        ),
+        ("x = a/b", "x", "a/b"),
+        (
+            "log_line_prefix = '%m [%p] %q%u@%d '",
+            "log_line_prefix",
+            "%m [%p] %q%u@%d ",
+        ),
+        (
+            "pg_stat_statements.max = 10000",
+            "pg_stat_statements.max",
+            "10000",
+        ),
+        (
+            "Auto_Explain.Log_Min_Duration = 5s",
+            "auto_explain.log_min_duration",
+            "5s",
+        ),
         ("x = a.b-c:d/e_f", "x", "a.b-c:d/e_f"),
         ("x = é", "x", "é"),
         ("x = on\r", "x", "on"),
@@ -65,14 +96,25 @@ fn values_as_the_server_reads_them() {
     for (src, name, value) in cases {
         if *value == "1e" {
             // `1e5` scans as the integer `1e` then `5`: a syntax error.
-            assert_eq!(errors(src), [(1, "syntax error in file \"/etc/pg/postgresql.conf\" line 1, near token \"5\"".to_string())]);
+            assert_eq!(
+                errors(src),
+                [(
+                    1,
+                    "syntax error in file \"/etc/pg/postgresql.conf\" line 1, near token \"5\""
+                        .to_string()
+                )]
+            );
             continue;
         }
         if *value == "HIGH:MEDIUM:+3DES:!aNULL" {
             // `+` cannot continue an unquoted string.
             assert_eq!(
                 errors(src),
-                [(1, "syntax error in file \"/etc/pg/postgresql.conf\" line 1, near token \"+3DES\"".to_string())]
+                [(
+                    1,
+                    "syntax error in file \"/etc/pg/postgresql.conf\" line 1, near token \"+3DES\""
+                        .to_string()
+                )]
             );
             continue;
         }
@@ -84,19 +126,73 @@ fn values_as_the_server_reads_them() {
 fn syntax_errors_as_the_server_words_them() {
     let file = "/etc/pg/postgresql.conf";
     let cases: &[(&str, u32, String)] = &[
-        ("shared_buffers = 1.5GB\n", 1, format!("syntax error in file \"{file}\" line 1, near token \"GB\"")),
-        ("port =\n", 1, format!("syntax error in file \"{file}\" line 1, near end of line")),
-        ("\n\nport\n", 3, format!("syntax error in file \"{file}\" line 3, near end of line")),
-        ("port = 5432 5433\n", 1, format!("syntax error in file \"{file}\" line 1, near token \"5433\"")),
-        ("1port = 5\n", 1, format!("syntax error in file \"{file}\" line 1, near token \"1port\"")),
-        ("a.b.c = 1\n", 1, format!("syntax error in file \"{file}\" line 1, near token \"a.b.c\"")),
-        ("x = 'unterminated\n", 1, format!("syntax error in file \"{file}\" line 1, near token \"'\"")),
-        ("x = = 1\n", 1, format!("syntax error in file \"{file}\" line 1, near token \"=\"")),
-        ("x = a b\n", 1, format!("syntax error in file \"{file}\" line 1, near token \"b\"")),
-        ("x = *\n", 1, format!("syntax error in file \"{file}\" line 1, near token \"*\"")),
-        ("= 1\n", 1, format!("syntax error in file \"{file}\" line 1, near token \"=\"")),
+        (
+            "shared_buffers = 1.5GB\n",
+            1,
+            format!("syntax error in file \"{file}\" line 1, near token \"GB\""),
+        ),
+        (
+            "port =\n",
+            1,
+            format!("syntax error in file \"{file}\" line 1, near end of line"),
+        ),
+        (
+            "\n\nport\n",
+            3,
+            format!("syntax error in file \"{file}\" line 3, near end of line"),
+        ),
+        (
+            "port = 5432 5433\n",
+            1,
+            format!("syntax error in file \"{file}\" line 1, near token \"5433\""),
+        ),
+        (
+            "1port = 5\n",
+            1,
+            format!("syntax error in file \"{file}\" line 1, near token \"1port\""),
+        ),
+        (
+            "a.b.c = 1\n",
+            1,
+            format!("syntax error in file \"{file}\" line 1, near token \"a.b.c\""),
+        ),
+        (
+            "x = 'unterminated\n",
+            1,
+            format!("syntax error in file \"{file}\" line 1, near token \"'\""),
+        ),
+        (
+            "x = = 1\n",
+            1,
+            format!("syntax error in file \"{file}\" line 1, near token \"=\""),
+        ),
+        (
+            "x = a b\n",
+            1,
+            format!("syntax error in file \"{file}\" line 1, near token \"b\""),
+        ),
+        (
+            "x = *\n",
+            1,
+            format!("syntax error in file \"{file}\" line 1, near token \"*\""),
+        ),
+        // A path must be quoted: `/` cannot start a value.
+        (
+            "data_directory = /var/lib/pg\n",
+            1,
+            format!("syntax error in file \"{file}\" line 1, near token \"/\""),
+        ),
+        (
+            "= 1\n",
+            1,
+            format!("syntax error in file \"{file}\" line 1, near token \"=\""),
+        ),
         // At end of file without a newline, the server's line count is one behind.
-        ("port =", 1, format!("syntax error in file \"{file}\" line 0, near end of line")),
+        (
+            "port =",
+            1,
+            format!("syntax error in file \"{file}\" line 0, near end of line"),
+        ),
     ];
     for (src, line, want) in cases {
         assert_eq!(errors(src), [(*line, want.clone())], "{src:?}");
@@ -113,14 +209,24 @@ fn too_many_errors_abandon_the_file() {
     let src = "x = = 1\n".repeat(150) + "y = 1\n";
     let p = run(&src);
     assert_eq!(p.diagnostics.len(), 101);
-    assert_eq!(p.diagnostics[100].message, "too many syntax errors found, abandoning file \"/etc/pg/postgresql.conf\"");
+    assert_eq!(
+        p.diagnostics[100].message,
+        "too many syntax errors found, abandoning file \"/etc/pg/postgresql.conf\""
+    );
     assert!(p.value.is_empty());
 }
 
 #[test]
 fn order_and_lines() {
     let got = settings("# c\nport = 1\n\nPORT = 2\nssl = on");
-    assert_eq!(got, [("port".into(), "1".into(), 2), ("port".into(), "2".into(), 4), ("ssl".into(), "on".into(), 5)]);
+    assert_eq!(
+        got,
+        [
+            ("port".into(), "1".into(), 2),
+            ("port".into(), "2".into(), 4),
+            ("ssl".into(), "on".into(), 5)
+        ]
+    );
 }
 
 #[test]
@@ -146,17 +252,43 @@ fn includes_in_place() {
     let path = dir.path().join("postgresql.conf");
     let src = std::fs::read_to_string(&path).expect("read");
     let p = parse(&src, "postgresql.conf", &path);
-    let got: Vec<_> = p.value.iter().map(|s| (s.name.as_str(), s.location.file.as_str(), s.location.line)).collect();
+    let got: Vec<_> = p
+        .value
+        .iter()
+        .map(|s| (s.name.as_str(), s.location.file.as_str(), s.location.line))
+        .collect();
     // include_dir stops at the first file that fails, as the server does.
-    assert_eq!(got, [("a", "postgresql.conf", 1), ("b", "extra.conf", 1), ("c", "conf.d/01.conf", 1), ("z", "postgresql.conf", 5)]);
-    let errors: Vec<_> = p.diagnostics.iter().map(|d| (d.location.file.as_str(), d.location.line, d.message.clone())).collect();
+    assert_eq!(
+        got,
+        [
+            ("a", "postgresql.conf", 1),
+            ("b", "extra.conf", 1),
+            ("c", "conf.d/01.conf", 1),
+            ("z", "postgresql.conf", 5)
+        ]
+    );
+    let errors: Vec<_> = p
+        .diagnostics
+        .iter()
+        .map(|d| (d.location.file.as_str(), d.location.line, d.message.clone()))
+        .collect();
     let inc = dir.path().join("conf.d/01.conf").display().to_string();
     let missing = dir.path().join("missing.conf").display().to_string();
     assert_eq!(
         errors,
         [
-            ("postgresql.conf", 4, format!("syntax error in file \"{inc}\" line 2, near token \"=\"")),
-            ("postgresql.conf", 6, format!("could not open configuration file \"{missing}\": No such file or directory")),
+            (
+                "postgresql.conf",
+                4,
+                format!("syntax error in file \"{inc}\" line 2, near token \"=\"")
+            ),
+            (
+                "postgresql.conf",
+                6,
+                format!(
+                    "could not open configuration file \"{missing}\": No such file or directory"
+                )
+            ),
         ]
     );
 }
@@ -165,16 +297,98 @@ fn includes_in_place() {
 fn include_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("postgresql.conf");
-    std::fs::write(&path, "include 'postgresql.conf'\ninclude ''\ninclude_dir ''\n").expect("write");
+    std::fs::write(
+        &path,
+        "include 'postgresql.conf'\ninclude ''\ninclude_dir ''\n",
+    )
+    .expect("write");
     let src = std::fs::read_to_string(&path).expect("read");
     let p = parse(&src, "postgresql.conf", &path);
-    let got: Vec<_> = p.diagnostics.iter().map(|d| (d.location.line, d.message.clone())).collect();
+    let got: Vec<_> = p
+        .diagnostics
+        .iter()
+        .map(|d| (d.location.line, d.message.clone()))
+        .collect();
     assert_eq!(
         got,
         [
-            (1, format!("configuration file recursion in \"{}\"", path.display())),
+            (
+                1,
+                format!("configuration file recursion in \"{}\"", path.display())
+            ),
             (2, "empty configuration file name: \"\"".to_string()),
             (3, "empty configuration directory name: \"\"".to_string()),
         ]
     );
+}
+
+/// `tests/fixtures/postgresql-conf`: `errors.conf` gets the messages of its `# expect:`
+/// comments; `postgresql.conf` reads its `conf.d` drop-ins in name order, so the values
+/// the server ends with (checked with `postgres -C`) are the last of each name.
+#[test]
+fn fixtures() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/postgresql-conf");
+    let path = dir.join("errors.conf");
+    let src = std::fs::read_to_string(&path).expect("errors.conf");
+    let p = parse(&src, "errors.conf", &path);
+    let expected: Vec<(u32, String)> = src
+        .lines()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let message = l
+                .strip_prefix("# expect: ")?
+                .replace("FILE", &path.display().to_string());
+            Some((i as u32 + 2, message))
+        })
+        .collect();
+    let got: Vec<(u32, String)> = p
+        .diagnostics
+        .iter()
+        .map(|d| (d.location.line, d.message.clone()))
+        .collect();
+    assert_eq!(got, expected);
+    let names: Vec<_> = p.value.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["port", "ssl"]);
+
+    let path = dir.join("postgresql.conf");
+    let src = std::fs::read_to_string(&path).expect("postgresql.conf");
+    let p = parse(&src, "postgresql.conf", &path);
+    assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+    let last = |name: &str| {
+        p.value
+            .iter()
+            .rev()
+            .find(|s| s.name == name)
+            .map(|s| s.value.as_str())
+    };
+    assert_eq!(last("password_encryption"), Some("md5"));
+    assert_eq!(last("log_connections"), Some("off"));
+    assert_eq!(last("ssl_ciphers"), Some("HIGH:!aNULL"));
+    assert_eq!(last("max_connections"), Some("100"));
+    assert_eq!(last("log_line_prefix"), Some("%m [%p] %q%u@%d "));
+    assert_eq!(last("pg_stat_statements.track"), Some("all"));
+    let drop_in = p
+        .value
+        .iter()
+        .find(|s| s.name == "ssl_ciphers")
+        .map(|s| (s.location.file.clone(), s.location.line));
+    assert_eq!(drop_in, Some(("conf.d/01-security.conf".to_string(), 2)));
+}
+
+/// Prints patrol's diagnostics for the file named by `PATROL_CONF_FILE`, for comparing
+/// with the server's log (`postgres --config-file=… -C port`).
+#[test]
+#[ignore]
+fn dump_conf() {
+    let Ok(file) = std::env::var("PATROL_CONF_FILE") else {
+        return;
+    };
+    let src = std::fs::read_to_string(&file).unwrap_or_default();
+    let p = parse(&src, &file, Path::new(&file));
+    for d in p.diagnostics {
+        println!("DIAG {}", d.message);
+    }
+    for s in p.value {
+        println!("SET {} = {}", s.name, s.value);
+    }
 }

@@ -53,6 +53,7 @@ impl<'a> Source<'a> {
     pub(super) fn error(&self, e: &ScanError) -> LoadError {
         let mark = e.marker();
         let mut error = LoadError {
+            at: self.byte(mark.index()),
             line: marker_line(mark.line()),
             column: u32::try_from(mark.col() + 1).unwrap_or(u32::MAX),
             message: e.info().to_string(),
@@ -144,4 +145,39 @@ pub(super) fn quoted_end(src: &str, start: usize, limit: usize, double: bool) ->
         }
     }
     limit
+}
+
+/// `src` with the continuation lines of the quoted scalar opening at or after `at`
+/// indented one column past the line the scalar starts on; `None` when there is no
+/// complete quoted scalar there.
+pub(super) fn reindent_quoted(src: &str, at: usize) -> Option<String> {
+    let open = at + src.get(at..)?.find(['"', '\''])?;
+    let quote = src.as_bytes()[open];
+    let end = quoted_end(src, open, src.len(), quote == b'"');
+    if end <= open + 1 || src.as_bytes()[end - 1] != quote {
+        return None;
+    }
+    let line = &src[src[..open].rfind('\n').map_or(0, |i| i + 1)..];
+    let pad = " ".repeat(line.len() - line.trim_start_matches(' ').len() + 1);
+    let mut out = String::with_capacity(src.len() + pad.len() * 8);
+    out.push_str(&src[..open]);
+    out.push_str(&src[open..end].replace('\n', &format!("\n{pad}")));
+    out.push_str(&src[end..]);
+    Some(out)
+}
+
+/// Whether the text of a collection-start token (anchor, tag, blanks, comments, then
+/// maybe a bracket) opens a flow collection. The span runs on over what follows the
+/// bracket, so its last char says nothing.
+pub(super) fn opens_flow(token: &str) -> bool {
+    let mut rest = token;
+    loop {
+        rest = rest.trim_start();
+        match rest.chars().next() {
+            Some('[' | '{') => return true,
+            Some('&' | '!') => rest = rest.find(char::is_whitespace).map_or("", |i| &rest[i..]),
+            Some('#') => rest = rest.find('\n').map_or("", |i| &rest[i..]),
+            _ => return false,
+        }
+    }
 }

@@ -300,6 +300,19 @@ fn spans_with_crlf_bom_and_comments_between_dash_and_item() {
 }
 
 #[test]
+fn quoted_strings_continued_at_any_indentation_load_as_in_pyyaml() {
+    // saphyr refuses continuation lines left of the block indentation; PyYAML does not
+    let src = "a:\n  b: \"x\ny\"\n  c: 1\nl:\n- \"p\nq\"\n- 'r\n\ns'\n";
+    assert_eq!(
+        json_of(src),
+        json!({"a": {"b": "x y", "c": 1}, "l": ["p q", "r\ns"]})
+    );
+    assert!(spans(src).contains(&("/a/b".into(), 2, 3)));
+    assert!(spans(src).contains(&("/l/1".into(), 8, 10)));
+    assert!(parse(src, "t").diagnostics.is_empty());
+}
+
+#[test]
 fn json_documents_parse_as_yaml() {
     let src = "{\n  \"a\": {\"b\": [1, 2.5, null, true, \"x\"]},\n  \"c\": \"on\"\n}\n";
     assert_eq!(

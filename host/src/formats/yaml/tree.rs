@@ -14,7 +14,7 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 
 use super::keys::{self, KeyId};
 use super::scalar::{self, Scalar};
-use super::source::{Source, find_dash, marker_line, quoted_end};
+use super::source::{Source, find_dash, marker_line, opens_flow, quoted_end, reindent_quoted};
 
 /// Deepest nesting accepted; deeper documents are refused rather than risking the stack.
 pub(crate) const MAX_DEPTH: usize = 512;
@@ -32,6 +32,9 @@ pub(crate) struct Tree {
     pub aliased: Vec<usize>,
     /// Whether the source uses `\r\n` line endings.
     pub crlf: bool,
+    /// Read from a copy with quoted scalars re-indented (see [`load`]): lines are right,
+    /// byte offsets are not.
+    pub reindented: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +47,8 @@ pub(crate) struct Issue {
 /// Why a document could not be loaded at all.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct LoadError {
+    /// Byte offset where the parser stopped (0 for limits this module enforces).
+    pub at: usize,
     pub line: u32,
     pub column: u32,
     pub message: String,
@@ -135,8 +140,47 @@ impl Map {
     }
 }
 
+/// saphyr's message for a quoted scalar whose continuation lines sit left of the block
+/// indentation, which PyYAML accepts.
+const QUOTED_INDENT: &str = "invalid indentation in quoted scalar";
+
+/// How many such scalars are re-indented before giving up.
+const MAX_REINDENTS: usize = 16;
+
 /// Loads the first document of `src`.
+///
+/// PyYAML accepts a multi-line quoted scalar whose continuation lines are not indented
+/// past its key (`key: "a\nb"` with `b` at column 0); saphyr does not. Such a scalar is
+/// loaded from a copy with those lines indented further: the value is the same (leading
+/// blanks of continuation lines fold away) and so are the lines, but byte offsets are not,
+/// so the tree says `reindented` and the editor leaves it alone.
 pub(crate) fn load(src: &str) -> Result<Tree, LoadError> {
+    let first = match load_exact(src) {
+        Ok(tree) => return Ok(tree),
+        Err(e) => e,
+    };
+    let mut text = src.to_string();
+    let mut error = first.clone();
+    for _ in 0..MAX_REINDENTS {
+        if error.message != QUOTED_INDENT {
+            break;
+        }
+        let Some(fixed) = reindent_quoted(&text, error.at) else {
+            break;
+        };
+        text = fixed;
+        match load_exact(&text) {
+            Ok(mut tree) => {
+                tree.reindented = true;
+                return Ok(tree);
+            }
+            Err(e) => error = e,
+        }
+    }
+    Err(first)
+}
+
+fn load_exact(src: &str) -> Result<Tree, LoadError> {
     let mut b = Builder::new(src);
     let mut parser = Parser::new_from_str(src);
     let mut documents = 0;
@@ -290,13 +334,15 @@ impl Builder<'_> {
     fn alias(&mut self, id: usize, span: Span) -> Result<Node, LoadError> {
         let line = marker_line(span.start.line());
         let Some(target) = self.anchors.get(&id) else {
-            return Err(LoadError { line, column: 1, message: "alias refers to an anchor whose value is not complete (recursive aliases are not supported)".into() });
+            return Err(LoadError {
+                at: 0, line, column: 1, message: "alias refers to an anchor whose value is not complete (recursive aliases are not supported)".into() });
         };
         let mut copy = target.clone();
         let copied = count_nodes(&copy);
         self.copies += copied;
         if self.copies > self.max_copies {
             return Err(LoadError {
+                at: 0,
                 line,
                 column: 1,
                 message: format!("aliases expand to more than {} values", self.max_copies),
@@ -323,6 +369,7 @@ impl Builder<'_> {
     ) -> Result<(), LoadError> {
         if self.stack.len() >= MAX_DEPTH {
             return Err(LoadError {
+                at: 0,
                 line: marker_line(span.start.line()),
                 column: 1,
                 message: format!("nesting deeper than {MAX_DEPTH} levels"),
@@ -338,8 +385,7 @@ impl Builder<'_> {
             anchor,
             span,
         );
-        let flow =
-            node.end > node.start && matches!(self.src.as_bytes()[node.end - 1], b'{' | b'[');
+        let flow = opens_flow(&self.src[node.start..node.end]);
         node.style = match (map, flow) {
             (true, true) => Style::FlowMap,
             (true, false) => Style::BlockMap,
@@ -380,6 +426,7 @@ impl Builder<'_> {
     fn close(&mut self, span: Span) -> Result<Node, LoadError> {
         let Some(frame) = self.stack.pop() else {
             return Err(LoadError {
+                at: 0,
                 line: marker_line(span.start.line()),
                 column: 1,
                 message: "unbalanced collection end".into(),
@@ -422,6 +469,7 @@ impl Builder<'_> {
             self.copies += count_nodes(&node);
             if self.copies > self.max_copies {
                 return Err(LoadError {
+                    at: 0,
                     line: node.line,
                     column: 1,
                     message: format!(

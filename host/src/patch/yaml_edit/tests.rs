@@ -331,6 +331,10 @@ fn layouts_the_document_already_uses() {
             "{\n  \"a\": 1,\n  \"b\": {}\n}\n",
         ),
         ("{}\n", set("/a", json!("on")), "{\"a\": \"on\"}\n"),
+        // flow collections with blanks inside the brackets
+        ("n: [ demo ]\n", set("/n/-", json!("x")), "n: [ demo, x ]\n"),
+        ("n: [ demo ]\n", set("/n/0", json!("y z")), "n: [ y z ]\n"),
+        ("n: { a: 1 }  # c\n", remove("/n/a"), "n: {}  # c\n"),
         // duplicate keys: set changes the one that counts, remove takes them all
         (
             "a: 1\na: 2\nb: 3\n",
@@ -415,6 +419,11 @@ fn refused_edits_say_why() {
             "cannot set `/b/x`: `/b` has an anchor (`&`) that aliases refer to; edit it by hand",
         ),
         (
+            "a:\n  b: &b {x: 1}\nc: *b\n",
+            set("/a", json!(1)),
+            "cannot set `/a`: `/a` holds an anchor (`&`) that aliases refer to; edit it by hand",
+        ),
+        (
             "b: &b {x: 1}\nc:\n  <<: *b\n",
             remove("/c/x"),
             "cannot remove `/c/x`: `/c/x` comes from a merge key (`<<`); edit the mapping it is merged from",
@@ -423,6 +432,11 @@ fn refused_edits_say_why() {
             "5",
             set("/a", json!(1)),
             "cannot set `/a`: the document is a scalar, not a mapping or a sequence",
+        ),
+        (
+            "a: \"x\ny\"\n",
+            set("/b", json!(1)),
+            "cannot set `/b`: a multi-line quoted string continues on lines not indented past its key; indent them to edit this file",
         ),
     ];
     for (src, edit, want) in cases {
@@ -441,6 +455,12 @@ fn aliases_and_merges_that_can_be_edited() {
     assert!(check(src, &set("/c/x", json!(9))).contains("  z: 3\n  x: 9\n"));
     assert!(check(src, &set("/d", json!("plain"))).ends_with("d: plain\n"));
     assert!(check(src, &remove("/d")).ends_with("  z: 3\n"));
+    // a set inside a merged value gives the mapping its own copy of it
+    let src = "b: &b\n  env: {x: 1}\n  img: i\nc:\n  <<: *b\n  z: 3\n";
+    assert_eq!(
+        check(src, &set("/c/env/y", json!(2))),
+        "b: &b\n  env: {x: 1}\n  img: i\nc:\n  <<: *b\n  z: 3\n  env:\n    x: 1\n    y: 2\n"
+    );
 }
 
 const SWEEP_DOCS: &[&str] = &[

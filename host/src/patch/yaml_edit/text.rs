@@ -11,8 +11,9 @@ use serde_json::{Map as JsonMap, Value as Json};
 
 use super::lines::{column, comment, first_on_line, line_end, line_indent, line_start, next_line};
 use super::render::{Layout, layout};
-use super::shown;
+use super::{set_json, shown};
 use crate::formats::yaml::scalar::Scalar;
+use crate::formats::yaml::to_json;
 use crate::formats::yaml::tree::{Entry, Item, Node, Style, Tree, Value};
 
 /// Replace `src[start..end]` with `text`.
@@ -42,6 +43,8 @@ enum Stop {
     Found,
     /// `tokens[i]` is missing (or its parent is null).
     Missing(usize),
+    /// `tokens[i]` comes from a merge key (`<<`), and the path goes on inside it.
+    Merged(usize),
 }
 
 pub(super) struct Editor<'a> {
@@ -72,8 +75,21 @@ impl<'a> Editor<'a> {
         };
         match stop {
             Stop::Found => {
-                self.check_anchor(last.node, tokens)?;
+                self.check_subtree(last.node, tokens)?;
                 self.replace(&steps, value)
+            }
+            // The mapping gets its own copy of the merged value, with the edit applied.
+            Stop::Merged(i) => {
+                let Value::Map(map) = &last.node.value else {
+                    return Err("not a mapping".into());
+                };
+                let merged = map
+                    .get(&tokens[i])
+                    .map(|e| to_json(&e.node))
+                    .unwrap_or_default();
+                let mut own: Json = serde_json::from_str(&merged).unwrap_or(Json::Null);
+                set_json(&mut own, &tokens[i + 1..], value.clone())?;
+                self.insert_entry(last.node, &tokens[i], &own)
             }
             Stop::Missing(i) => match &last.node.value {
                 Value::Map(_) => {
@@ -97,7 +113,7 @@ impl<'a> Editor<'a> {
         let [.., parent, target] = steps.as_slice() else {
             return Err("cannot remove the whole document".into());
         };
-        self.check_anchor(target.node, tokens)?;
+        self.check_subtree(target.node, tokens)?;
         let parent_steps = &steps[..steps.len() - 1];
         let change = match (target.via, &parent.node.value) {
             (Via::Entry(map_node, entry), Value::Map(map)) => {
@@ -166,11 +182,14 @@ impl<'a> Editor<'a> {
             self.check_anchor(node, &tokens[..i])?;
             let next = match &node.value {
                 Value::Map(map) => match map.get(token) {
-                    Some(entry) if entry.merged && (removing || i + 1 < tokens.len()) => {
+                    Some(entry) if entry.merged && removing => {
                         let at = pointer(&tokens[..=i]);
                         return Err(format!(
                             "`{at}` comes from a merge key (`<<`); edit the mapping it is merged from"
                         ));
+                    }
+                    Some(entry) if entry.merged && i + 1 < tokens.len() => {
+                        return Ok((steps, Stop::Merged(i)));
                     }
                     Some(entry) if !entry.merged => Step {
                         node: &entry.node,
@@ -205,6 +224,27 @@ impl<'a> Editor<'a> {
         if node.anchor != 0 && self.tree.aliased.binary_search(&node.anchor).is_ok() {
             return Err(format!(
                 "{} has an anchor (`&`) that aliases refer to; edit it by hand",
+                shown(&pointer(tokens))
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses to rewrite text that defines an anchor some alias uses (the alias would
+    /// dangle or change). Copies made for aliases have no text of their own.
+    fn check_subtree(&self, node: &Node, tokens: &[String]) -> Result<(), String> {
+        fn used(node: &Node, aliased: &[usize]) -> bool {
+            !node.alias
+                && (node.anchor != 0 && aliased.binary_search(&node.anchor).is_ok()
+                    || match &node.value {
+                        Value::Scalar(_) => false,
+                        Value::Seq(items) => items.iter().any(|i| used(&i.node, aliased)),
+                        Value::Map(map) => map.entries.iter().any(|e| used(&e.node, aliased)),
+                    })
+        }
+        if used(node, &self.tree.aliased) {
+            return Err(format!(
+                "{} holds an anchor (`&`) that aliases refer to; edit it by hand",
                 shown(&pointer(tokens))
             ));
         }
@@ -532,8 +572,7 @@ fn nest(tokens: &[String], value: &Json) -> Json {
 
 /// The JSON of a collection without its child at the end of `tokens`.
 fn without(node: &Node, tokens: &[String]) -> Json {
-    let json: Json =
-        serde_json::from_str(&crate::formats::yaml::to_json(node)).unwrap_or(Json::Null);
+    let json: Json = serde_json::from_str(&to_json(node)).unwrap_or(Json::Null);
     let last = tokens.last().map(String::as_str).unwrap_or_default();
     match json {
         Json::Object(mut map) => {

@@ -1,0 +1,184 @@
+//! Certificate facts, gathered by the host because policies have no filesystem.
+//!
+//! The configs name PEM files by their deployment paths; [`refs`] collects every such
+//! reference (Patroni, PostgreSQL, etcd, HAProxy, pgBackRest, pgbouncer, pg_autoctl),
+//! [`locate`] finds each file in the tree being checked (`--root DIR`, else by name),
+//! [`pem`] reads it with `x509-parser`. The result is one more document, of kind
+//! `certificates`, whose body is structured JSON:
+//!
+//! ```text
+//! { "now": <unix seconds>, "now_text": "<RFC 3339>", "root": "<DIR>" | null,
+//!   "references": [ { "path", "role": cert|key|ca|cert-key, "kind", "key", "group",
+//!                     "file", "line", "pointer" } ],
+//!   "files": { "<path as named>": {
+//!       "found": bool, "location": "<where it was found>", "how": root|name|relative,
+//!       "reason": "<why not found>", "candidates": [..],
+//!       "mode": <st_mode & 0o7777>, "world_readable": bool, "errors": [..],
+//!       "certificates": [ { subject, subject_cn, issuer, serial, not_before, not_after,
+//!                           not_before_text, not_after_text, dns_names, ip_addresses, is_ca, self_signed,
+//!                           key_type, key_bits, key_id, signature_algorithm,
+//!                           ext_key_usage, fingerprint_sha256 } ],
+//!       "keys": [ { key_type, encrypted, key_id } ],
+//!       "chains": { "<CA path as named>": "ok" | "<why not>" } } } }
+//! ```
+//!
+//! `chains` holds, for a file with certificates, the verification of its first
+//! certificate (with the file's other certificates as intermediates) against every file
+//! the configs name as a CA. A key matches a certificate when their `key_id`s are equal.
+//! Policies have no clock, so `now` is the time of the run.
+
+pub mod locate;
+pub mod pem;
+pub mod refs;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+pub use locate::Search;
+
+use crate::discover::InputFile;
+use crate::wit;
+
+/// The kind of the document this module builds.
+pub const KIND: &str = "certificates";
+
+/// The largest PEM file read.
+const MAX_BYTES: u64 = 4 << 20;
+
+/// `documents` plus their `certificates` document, when any config names a PEM file.
+/// The search trees default to the directories of `files`.
+pub fn with_facts(mut documents: Vec<wit::Document>, files: &[InputFile], search: &Search) -> Vec<wit::Document> {
+    let mut search = search.clone();
+    if search.trees.is_empty() {
+        search.trees = files.iter().filter_map(|f| f.path.parent().map(Path::to_path_buf)).collect();
+    }
+    if let Some(doc) = document(&documents, files, &search, SystemTime::now()) {
+        documents.push(doc);
+    }
+    documents
+}
+
+/// The `certificates` document for `documents` (read from `files`), or `None` when no
+/// config names a PEM file.
+pub fn document(documents: &[wit::Document], files: &[InputFile], search: &Search, now: SystemTime) -> Option<wit::Document> {
+    let references = refs::collect(documents);
+    if references.is_empty() {
+        return None;
+    }
+    let index = if search.root.is_none() { locate::Index::build(&search.trees) } else { locate::Index::default() };
+    let dir_of = |display: &str| {
+        files
+            .iter()
+            .find(|f| f.display == display)
+            .and_then(|f| f.path.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| PathBuf::from("."))
+    };
+
+    let mut facts: BTreeMap<String, Value> = BTreeMap::new();
+    let mut ders: BTreeMap<String, Vec<pem::Parsed>> = BTreeMap::new();
+    for r in &references {
+        if facts.contains_key(&r.path) {
+            continue;
+        }
+        let (value, parsed) = file_facts(&r.path, &dir_of(&r.file), search, &index);
+        facts.insert(r.path.clone(), value);
+        ders.insert(r.path.clone(), parsed);
+    }
+
+    // Each certificate file against each CA the configs name.
+    let cas: Vec<&String> = {
+        let mut v: Vec<&String> = references.iter().filter(|r| r.role == "ca").map(|r| &r.path).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    for (path, chain) in &ders {
+        if chain.is_empty() {
+            continue;
+        }
+        let mut chains = serde_json::Map::new();
+        for ca in &cas {
+            let Some(anchors) = ders.get(*ca).filter(|a| !a.is_empty()) else { continue };
+            let result = match pem::verify_chain(chain, anchors) {
+                Ok(()) => "ok".to_string(),
+                Err(e) => e,
+            };
+            chains.insert((*ca).clone(), Value::String(result));
+        }
+        if let Some(Value::Object(f)) = facts.get_mut(path) {
+            f.insert("chains".into(), Value::Object(chains));
+        }
+    }
+
+    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let now_text = rfc3339(secs);
+    let body = json!({
+        "now": secs,
+        "now_text": now_text,
+        "root": search.root.as_ref().map(|r| locate::display(r)),
+        "references": references,
+        "files": facts,
+    });
+    let text = serde_json::to_string_pretty(&body).unwrap_or_default();
+    Some(wit::Document {
+        kind: KIND.to_string(),
+        path: "<certificates>".to_string(),
+        body: wit::Body::Structured(wit::Structured {
+            json: body.to_string(),
+            spans: vec![wit::Span { pointer: String::new(), line: 0, end_line: 0 }],
+        }),
+        text,
+        diagnostics: Vec::new(),
+    })
+}
+
+/// Unix seconds as RFC 3339 (UTC).
+pub fn rfc3339(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// The facts of one named file, and its certificates for chain checks.
+fn file_facts(named: &str, config_dir: &Path, search: &Search, index: &locate::Index) -> (Value, Vec<pem::Parsed>) {
+    let (path, how) = match locate::find(named, config_dir, search, index) {
+        locate::Found::At { path, how } => (path, how),
+        locate::Found::Missing { reason, candidates } => {
+            let candidates: Vec<String> = candidates.iter().map(|c| locate::display(c)).collect();
+            return (json!({ "found": false, "reason": reason, "candidates": candidates }), Vec::new());
+        }
+    };
+    let mut value = json!({ "found": true, "location": locate::display(&path), "how": how });
+    let meta = std::fs::metadata(&path);
+    if let Ok(m) = &meta {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = m.permissions().mode() & 0o7777;
+        value["mode"] = json!(mode);
+        value["world_readable"] = json!(mode & 0o004 != 0);
+    }
+    let bytes = match meta {
+        Ok(m) if m.len() > MAX_BYTES => Err(format!("larger than {MAX_BYTES} bytes")),
+        Ok(_) => std::fs::read(&path).map_err(|e| crate::discover::io_reason(&e)),
+        Err(e) => Err(crate::discover::io_reason(&e)),
+    };
+    match bytes {
+        Ok(bytes) => {
+            let (facts, parsed) = pem::read(&bytes);
+            if let (Value::Object(v), Ok(Value::Object(f))) = (&mut value, serde_json::to_value(&facts)) {
+                v.extend(f);
+            }
+            (value, parsed)
+        }
+        Err(e) => {
+            value["errors"] = json!([format!("cannot read `{}`: {e}", locate::display(&path))]);
+            (value, Vec::new())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

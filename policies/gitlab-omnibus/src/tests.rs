@@ -1,0 +1,171 @@
+//! Policy tests over hand-built gitlab.rb inputs; fixes are applied and the result
+//! checked again (a fix must survive as gitlab.rb lines).
+
+use policy_guest::hba::testing::context;
+use policy_guest::{Body, Document, Edit, Evaluation, Input, Location, Setting};
+use serde_json::{Value, json};
+
+use super::*;
+
+/// A one-line-per-statement gitlab.rb reader for tests (the real one is the host's).
+fn gitlab_rb(text: &str) -> Document {
+    let mut settings = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let l = raw.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let location = Location { file: "gitlab.rb".into(), line: i as u32 + 1, end_line: None, pointer: None };
+        if let Some(arg) = l.strip_prefix("roles(").and_then(|r| r.strip_suffix(')')) {
+            settings.push(Setting { section: None, name: "roles".into(), value: literal(arg).to_string(), args: Vec::new(), location });
+            continue;
+        }
+        let (name, value) = l.split_once(" = ").expect("an assignment");
+        let section = name.split('[').next().map(str::to_string);
+        let (value, args) = if value.starts_with("ENV") { (value.to_string(), vec!["unevaluated".to_string()]) } else { (literal(value).to_string(), Vec::new()) };
+        settings.push(Setting { section, name: name.into(), value, args, location });
+    }
+    Document { kind: "gitlab-rb".into(), path: "gitlab.rb".into(), text: text.into(), body: Body::Settings(settings), diagnostics: Vec::new() }
+}
+
+fn literal(v: &str) -> Value {
+    let v = v.trim();
+    if let Some(words) = v.strip_prefix("%w(").and_then(|w| w.strip_suffix(')')) {
+        return json!(words.split_whitespace().collect::<Vec<_>>());
+    }
+    if let Some(s) = v.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
+        return json!(s);
+    }
+    if v == "nil" {
+        return Value::Null;
+    }
+    serde_json::from_str(&v.replace('\'', "\"")).expect("a JSON-like literal")
+}
+
+fn run(text: &str, settings: &str) -> Evaluation {
+    let input = Input { documents: vec![gitlab_rb(text)], context: context(15), requests: Vec::new(), connections: Vec::new(), settings: settings.into() };
+    policy_guest::run::<GitlabOmnibus>(&input).expect("the policy runs")
+}
+
+fn codes(e: &Evaluation) -> Vec<(String, u32)> {
+    let mut v: Vec<_> = e.findings.iter().map(|f| (f.code.clone(), f.location.line)).collect();
+    v.sort();
+    v
+}
+
+fn apply(text: &str, e: &Evaluation) -> String {
+    let mut edits: Vec<(u32, u32, String)> = e
+        .patches
+        .iter()
+        .flat_map(|p| p.edits.iter())
+        .filter_map(|ed| if let Edit::Lines(l) = ed { Some((l.start, l.end, l.text.clone())) } else { None })
+        .collect();
+    edits.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+    edits.dedup();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for (start, end, new) in edits {
+        let s = start as usize - 1;
+        let e = (end as usize).max(s);
+        lines.splice(s..e, new.lines().map(str::to_string).collect::<Vec<_>>());
+    }
+    lines.join("\n") + "\n"
+}
+
+const NODE: &str = "\
+roles(['patroni_role', 'pgbouncer_role'])
+postgresql['md5_auth_cidr_addresses'] = %w(10.6.0.0/24 0.0.0.0/0)
+patroni['username'] = 'patroni-api'
+patroni['tls_verify'] = false
+pgbouncer['admin_users'] = %w(pgbouncer postgres)
+consul['configuration'] = {'client_addr': '0.0.0.0', 'retry_join': ['10.6.0.11']}
+";
+
+#[test]
+fn database_node_findings() {
+    let e = run(NODE, r#"{"pgbouncer": {"allowed_admin_users": ["pgbouncer"]}}"#);
+    assert_eq!(
+        codes(&e),
+        vec![
+            ("consul-acl-disabled".into(), 6),
+            ("consul-gossip-unencrypted".into(), 1),
+            ("consul-http-api-exposed".into(), 6),
+            ("consul-tls-verify-incoming-off".into(), 1),
+            ("consul-tls-verify-outgoing-off".into(), 1),
+            ("consul-tls-verify-server-hostname-off".into(), 6),
+            ("patroni-authentication-password-empty".into(), 3),
+            ("patroni-ctl-insecure".into(), 4),
+            ("patroni-no-allowlist".into(), 1),
+            ("patroni-no-tls".into(), 1),
+            ("pgbouncer-admin-user-not-allowed".into(), 5),
+            ("pgbouncer-auth-type-weak".into(), 1),
+            ("pgbouncer-client-tls-weak".into(), 1),
+            ("pgbouncer-listen-all-interfaces".into(), 1),
+            ("pgbouncer-server-tls-weak".into(), 1),
+            ("pgbouncer-tls-protocols-legacy".into(), 1),
+            ("pgbouncer-tls-protocols-legacy".into(), 1),
+        ]
+    );
+    let fixed = apply(NODE, &e);
+    // The allowlist goes after the last patroni line, with the trusted network, loopback
+    // and their IPv4-mapped forms (the listener is `:8008`, dual-stack).
+    assert!(fixed.contains("patroni['tls_verify'] = true\npatroni['allowlist'] = %w(10.6.0.0/24 127.0.0.1/32 ::ffff:10.6.0.0/120 ::ffff:127.0.0.1/128)\n"), "{fixed}");
+    assert!(fixed.contains("pgbouncer['admin_users'] = %w(pgbouncer)\n"), "{fixed}");
+    assert!(fixed.contains("pgbouncer['auth_type'] = 'scram-sha-256'"), "{fixed}");
+    assert!(fixed.contains("consul['configuration']['client_addr'] = '127.0.0.1'"), "{fixed}");
+    let again = run(&fixed, r#"{"pgbouncer": {"allowed_admin_users": ["pgbouncer"]}}"#);
+    let left: Vec<String> = codes(&again).into_iter().map(|(c, _)| c).collect();
+    assert!(!left.iter().any(|c| c.contains("allowlist") || c == "patroni-ctl-insecure" || c == "pgbouncer-auth-type-weak" || c == "consul-http-api-exposed"), "{left:?}");
+}
+
+#[test]
+fn hardened_node_is_clean() {
+    let text = "\
+roles(['patroni_role', 'pgbouncer_role'])
+patroni['listen_address'] = '10.6.0.21'
+patroni['connect_address'] = '10.6.0.21'
+patroni['username'] = 'patroni-api'
+patroni['password'] = ENV['PATRONI_API_PASSWORD']
+patroni['allowlist'] = %w(10.6.0.0/24 127.0.0.1/32)
+patroni['allowlist_include_members'] = true
+patroni['tls_certificate_file'] = '/etc/gitlab/ssl/patroni.crt'
+patroni['tls_key_file'] = '/etc/gitlab/ssl/patroni.key'
+patroni['tls_ca_file'] = '/etc/gitlab/ssl/ca.crt'
+patroni['tls_client_mode'] = 'optional'
+patroni['tls_client_certificate_file'] = '/etc/gitlab/ssl/patroni-client.crt'
+patroni['tls_client_key_file'] = '/etc/gitlab/ssl/patroni-client.key'
+pgbouncer['listen_addr'] = '10.6.0.21'
+pgbouncer['auth_type'] = 'scram-sha-256'
+pgbouncer['client_tls_sslmode'] = 'require'
+pgbouncer['client_tls_key_file'] = '/etc/gitlab/ssl/pgbouncer.key'
+pgbouncer['client_tls_cert_file'] = '/etc/gitlab/ssl/pgbouncer.crt'
+pgbouncer['client_tls_protocols'] = 'secure'
+pgbouncer['server_tls_sslmode'] = 'verify-full'
+pgbouncer['server_tls_ca_file'] = '/etc/gitlab/ssl/ca.crt'
+pgbouncer['server_tls_protocols'] = 'secure'
+consul['encryption_key'] = ENV['CONSUL_GOSSIP_KEY']
+consul['use_tls'] = true
+consul['tls_ca_file'] = '/etc/gitlab/ssl/ca.crt'
+consul['tls_certificate_file'] = '/etc/gitlab/ssl/consul.crt'
+consul['tls_key_file'] = '/etc/gitlab/ssl/consul.key'
+consul['tls_verify_client'] = true
+consul['configuration'] = {'acl': {'enabled': true, 'default_policy': 'deny'}, 'tls': {'internal_rpc': {'verify_server_hostname': true}}}
+";
+    let e = run(text, "{}");
+    assert!(e.findings.is_empty(), "{:?}", codes(&e));
+}
+
+#[test]
+fn components_that_are_off_are_not_checked() {
+    let e = run("external_url = 'https://gitlab.example.com'\n", "{}");
+    assert!(e.findings.is_empty(), "{:?}", codes(&e));
+}
+
+#[test]
+fn codes_are_unique_and_documented() {
+    let readme = include_str!("../README.md");
+    let mut seen = std::collections::HashSet::new();
+    for c in CODES {
+        assert!(seen.insert(c.code), "duplicate code {}", c.code);
+        assert!(readme.contains(&format!("`{}`", c.code)), "README lacks {}", c.code);
+    }
+}

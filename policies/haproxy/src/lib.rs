@@ -1,0 +1,391 @@
+//! Checks HAProxy's health checks of the Patroni REST API (`haproxy` documents) against
+//! the Patroni configs of the same input (`patroni` documents).
+//!
+//! HAProxy routes writes to the primary by asking each node's REST API (`option httpchk
+//! OPTIONS /primary`, `check port 8008`). Those checks must match the API: TLS when the
+//! API has a `certfile`, a client certificate when `verify_client: required`, a verified
+//! server certificate (`verify required` + `ca-file`) so that nobody can fake a primary.
+//! [`model`] reads the effective check of every server; each check is then put to the
+//! Patroni config it targets (matched by address, or the cluster's config when all Patroni
+//! documents share one scope) through `policy_guest::patroni`, the same access algorithm
+//! `patrol simulate` uses. Fixes rewrite the `server` line in place: a server's own
+//! options override `default-server` and `ssl-server-verify`, so one line carries the
+//! whole fix.
+
+pub mod model;
+
+use policy_guest::doc::{Structured, documents};
+use policy_guest::patroni::{Cause, CertMode, Facts, RestApi, member_host};
+use policy_guest::report::{at, replace_lines};
+use policy_guest::{CertPresence, Code, HttpRequest, Input, Policy, Report, RequestAuth, Severity};
+use serde::Deserialize;
+
+use model::{Config, HealthCheck, Proxy, Server, split_addr};
+
+pub struct Haproxy;
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Ports of the Patroni REST API, besides those the Patroni configs give.
+    pub patroni_ports: Vec<u16>,
+    /// CA file HAProxy verifies Patroni's certificate with, used by fixes when the config
+    /// names none.
+    pub ca_file: String,
+    /// Client certificate (certificate and key in one PEM) HAProxy presents, used by
+    /// fixes.
+    pub client_cert: String,
+    /// HAProxy's own addresses (the source of its checks), when neither a `source`
+    /// directive nor a single `bind` address says.
+    pub source_addresses: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            patroni_ports: vec![8008],
+            ca_file: "/etc/haproxy/ssl/ca.crt".into(),
+            client_cert: "/etc/haproxy/ssl/haproxy-client.pem".into(),
+            source_addresses: Vec::new(),
+        }
+    }
+}
+
+pub const CODES: &[Code] = &[
+    Code::new("check-plain-http", Severity::Critical,
+        "a health check of the Patroni REST API in plain HTTP",
+        "Critical when the API uses TLS (`restapi.certfile`): the check fails the TLS handshake, every server is marked down and no primary is routed. Add `check-ssl verify required ca-file <CA>` (and `crt` when Patroni demands client certificates) to the `server` line; the patch does. Medium when no Patroni config is in the input; low when the API itself is plain HTTP (enable TLS on Patroni first, then on the checks)."),
+    Code::new("check-tls-to-plain-api", Severity::Critical,
+        "a TLS health check of a plain-HTTP Patroni REST API",
+        "The API has no `certfile`, so the TLS handshake fails and every server is marked down. Enable TLS on Patroni (`restapi.certfile`/`keyfile`), or drop `check-ssl`; no patch (patrol does not downgrade TLS)."),
+    Code::new("check-verify-none", Severity::High,
+        "a TLS health check that does not verify Patroni's certificate",
+        "`verify none` (on the server, a `default-server` or `ssl-server-verify none`) lets anyone on the path answer the check and fake a primary. Use `verify required` with the `ca-file` of the CA that signed Patroni's certificate; the patch sets both on the `server` line."),
+    Code::new("check-no-ca-file", Severity::High,
+        "a verifying TLS health check without a `ca-file`",
+        "With `verify required` (the default) and no `ca-file`, HAProxy refuses the configuration (\"verify is enabled by default but no CA file specified\"). Add `ca-file` with the CA of Patroni's certificate; the patch does."),
+    Code::new("check-without-client-cert", Severity::Critical,
+        "a health check without a client certificate while Patroni requires one",
+        "With `restapi.verify_client: required` Patroni refuses any TLS handshake without a client certificate, so every check fails, every server is marked down and no primary is routed. Add `crt <PEM with certificate and key>` signed by the CA in `restapi.cafile`; the patch does."),
+    Code::new("check-source-outside-allowlist", Severity::Critical,
+        "HAProxy's checks come from an address outside Patroni's allowlist",
+        "Critical when the check reaches an endpoint `check_access` protects: Patroni answers 403 and every server is marked down. Info for the usual GET/OPTIONS checks, which the allowlist does not cover (they pass), noted because a firewall built from the allowlist would drop them. Add HAProxy's address to `restapi.allowlist`."),
+];
+
+impl Policy for Haproxy {
+    type Settings = Settings;
+    const NAME: &'static str = "haproxy";
+    const DESCRIPTION: &'static str = "HAProxy health checks of the Patroni REST API: TLS, server verification, client certificates, allowlist";
+    const CODES: &'static [Code] = CODES;
+    const READS: &'static [&'static str] = &["haproxy", "patroni"];
+
+    fn validate(settings: &Settings) -> Vec<String> {
+        let mut problems = Vec::new();
+        if settings.ca_file.trim().is_empty() {
+            problems.push("`ca_file` is empty".to_string());
+        }
+        if settings.client_cert.trim().is_empty() {
+            problems.push("`client_cert` is empty".to_string());
+        }
+        for a in &settings.source_addresses {
+            if a.parse::<std::net::IpAddr>().is_err() {
+                problems.push(format!("`source_addresses` entry `{a}` is not an IP address"));
+            }
+        }
+        problems
+    }
+
+    fn evaluate(input: &Input, settings: &Settings, report: &mut Report) -> Result<(), String> {
+        let facts = Facts::from_context(&input.context)?;
+        let patronis: Vec<Patroni> = documents(input, "patroni")
+            .filter_map(Structured::new)
+            .map(|y| Patroni::read(&y, &facts))
+            .collect();
+        let mut ports: Vec<u16> = settings.patroni_ports.clone();
+        ports.extend(patronis.iter().flat_map(|p| p.ports.iter().copied()));
+        for doc in documents(input, "haproxy") {
+            let Some(cfg) = Config::read(doc) else { continue };
+            for proxy in &cfg.proxies {
+                for server in &proxy.servers {
+                    let Some(hc) = proxy.health_check(server) else { continue };
+                    if !hc.port.is_some_and(|p| ports.contains(&p)) {
+                        continue;
+                    }
+                    let target = pick(&patronis, &hc.host);
+                    check_server(Ctx { doc_text: &doc.text, cfg: &cfg, proxy, server, settings }, &hc, target, report);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A Patroni config as the checks see it.
+struct Patroni {
+    file: String,
+    api: RestApi,
+    hosts: Vec<String>,
+    ports: Vec<u16>,
+    scope: Option<String>,
+}
+
+impl Patroni {
+    fn read(y: &Structured, facts: &Facts) -> Patroni {
+        let api = RestApi::compile(y, facts);
+        let mut hosts = Vec::new();
+        let mut ports = Vec::new();
+        for p in ["/restapi/connect_address", "/restapi/listen", "/postgresql/connect_address", "/postgresql/listen"] {
+            for item in y.str(p).unwrap_or("").split(',') {
+                let (host, port) = split_addr(item.trim());
+                if !host.is_empty() {
+                    hosts.push(member_host(&host).to_string());
+                }
+                if p.starts_with("/restapi") {
+                    ports.extend(port);
+                }
+            }
+        }
+        Patroni { file: y.doc.path.clone(), api, hosts, ports, scope: y.str("/scope").map(str::to_string) }
+    }
+}
+
+/// The Patroni config a check targets: the one at its address, else the cluster's when
+/// every config in the input has the same scope (one node's file stands for its peers).
+fn pick<'a>(patronis: &'a [Patroni], host: &str) -> Option<&'a Patroni> {
+    if let Some(p) = patronis.iter().find(|p| p.hosts.iter().any(|h| h == host)) {
+        return Some(p);
+    }
+    let first = patronis.first()?;
+    patronis.iter().all(|p| p.scope == first.scope).then_some(first)
+}
+
+struct Ctx<'a> {
+    doc_text: &'a str,
+    cfg: &'a Config,
+    proxy: &'a Proxy,
+    server: &'a Server,
+    settings: &'a Settings,
+}
+
+/// What the fix of one server line adds or changes.
+#[derive(Debug, Default)]
+struct Fix {
+    check_ssl: bool,
+    verify_required: bool,
+    ca_file: Option<String>,
+    crt: Option<String>,
+}
+
+fn check_server(ctx: Ctx, hc: &HealthCheck, target: Option<&Patroni>, report: &mut Report) {
+    let Ctx { cfg, proxy, server, settings, .. } = ctx;
+    let what = format!("the health check of server `{}` in `{}` (`{} {}` to port {})", server.name, proxy.section, hc.method, hc.uri, hc.port.unwrap_or(0));
+    let loc = at(&cfg.file, server.line);
+    let mut fix = Fix::default();
+    let mut findings = Vec::new();
+
+    let api = target.map(|p| &p.api);
+    let api_tls = api.map(|a| a.https);
+    let requires_cert = api.is_some_and(|a| a.https && a.cert_mode == CertMode::Required);
+    // The state after the fix: TLS whenever the API speaks it.
+    let tls_after = hc.tls || api_tls == Some(true);
+
+    if !hc.tls {
+        let i = report.finding("check-plain-http", loc.clone(), match (target, api_tls) {
+            (Some(p), Some(true)) => format!("{what} is plain HTTP, but the REST API of `{}` uses TLS: the handshake fails, every server is marked down and no primary is routed", p.file),
+            (Some(p), _) => format!("{what} is plain HTTP, as is the REST API of `{}` itself: enable TLS on Patroni, then `check-ssl` here", p.file),
+            (None, _) => format!("{what} is plain HTTP (no Patroni config in the input says whether the API uses TLS; if it does, every check fails)"),
+        });
+        match api_tls {
+            Some(true) => {
+                fix.check_ssl = true;
+                findings.push(i);
+            }
+            Some(false) => report.severity(i, Severity::Low),
+            None => report.severity(i, Severity::Medium),
+        }
+    } else if api_tls == Some(false) {
+        let p = target.map_or("", |p| p.file.as_str());
+        report.finding("check-tls-to-plain-api", loc.clone(), format!("{what} uses TLS, but the REST API of `{p}` is plain HTTP (no `restapi.certfile`): the handshake fails and every server is marked down"));
+    }
+
+    if tls_after {
+        let (verifies, origin) = cfg.verify_of(&server.opts);
+        if !verifies {
+            if hc.tls {
+                let from = origin.map_or(String::new(), |o| format!(" (line {})", o.line));
+                findings.push(report.finding("check-verify-none", loc.clone(), format!("{what} does not verify Patroni's certificate: `verify none`{from}; anyone on the path can answer as the primary")));
+            }
+            fix.verify_required = true;
+        }
+        if (verifies || fix.verify_required) && server.opts.ca_file.is_none() {
+            let ca = existing_ca(cfg).unwrap_or_else(|| settings.ca_file.clone());
+            if hc.tls && verifies {
+                findings.push(report.finding("check-no-ca-file", loc.clone(), format!("{what} verifies Patroni's certificate but names no `ca-file`: HAProxy refuses this configuration")));
+            }
+            fix.ca_file = Some(ca);
+        }
+        if requires_cert && server.opts.crt.is_none() {
+            let p = target.map_or("", |p| p.file.as_str());
+            findings.push(report.finding("check-without-client-cert", loc.clone(), format!("{what} presents no client certificate (`crt`), but `{p}` has `verify_client: required`: every check fails the handshake, every server is marked down and no primary is routed")));
+            fix.crt = Some(existing_crt(cfg).unwrap_or_else(|| settings.client_cert.clone()));
+        }
+    }
+
+    if let Some(p) = target {
+        allowlist(&what, &loc, ctx.proxy, server, cfg, settings, hc, tls_after, requires_cert, p, report);
+    }
+
+    if let Some(patch) = rewrite(ctx.doc_text, &cfg.file, server, &fix) {
+        for i in findings {
+            report.fix(i, patch.clone());
+        }
+    }
+}
+
+/// A `ca-file` some server of the file already uses for its checks (the same CA signs
+/// every node's certificate in a cluster).
+fn existing_ca(cfg: &Config) -> Option<String> {
+    cfg.proxies.iter().flat_map(|p| &p.servers).find_map(|s| s.opts.ca_file.as_ref().map(|a| a.value.clone()))
+}
+
+fn existing_crt(cfg: &Config) -> Option<String> {
+    cfg.proxies.iter().flat_map(|p| &p.servers).find_map(|s| s.opts.crt.as_ref().map(|a| a.value.clone()))
+}
+
+/// HAProxy's source address for checks: `source` on the server or proxy, the settings,
+/// else the one address HAProxy binds to (a wildcard says nothing).
+fn source_address(proxy: &Proxy, server: &Server, cfg: &Config, settings: &Settings) -> Option<(String, String)> {
+    let from = |v: &str| {
+        let (host, _) = split_addr(v);
+        host.parse::<std::net::IpAddr>().ok().filter(|ip| !ip.is_unspecified()).map(|ip| ip.to_string())
+    };
+    if let Some(s) = server.opts.source.as_ref().or(proxy.source.as_ref()) {
+        return from(&s.value).map(|ip| (ip, format!("`source` on line {}", s.line)));
+    }
+    if let Some(a) = settings.source_addresses.first() {
+        return Some((a.clone(), "setting `source_addresses`".to_string()));
+    }
+    let mut binds: Vec<String> = proxy.binds.iter().filter_map(|b| from(b)).collect();
+    if binds.is_empty() {
+        binds = cfg.proxies.iter().flat_map(|p| &p.binds).filter_map(|b| from(b)).collect();
+    }
+    binds.sort();
+    binds.dedup();
+    match binds.as_slice() {
+        [one] => Some((one.clone(), format!("HAProxy's `bind` address {one}"))),
+        _ => None,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn allowlist(
+    what: &str,
+    loc: &policy_guest::Location,
+    proxy: &Proxy,
+    server: &Server,
+    cfg: &Config,
+    settings: &Settings,
+    hc: &HealthCheck,
+    tls: bool,
+    requires_cert: bool,
+    p: &Patroni,
+    report: &mut Report,
+) {
+    if !p.api.allowlist.restricts() {
+        return;
+    }
+    let Some((source, how)) = source_address(proxy, server, cfg, settings) else { return };
+    let cert = if requires_cert || server.opts.crt.is_some() { CertPresence::Trusted } else { CertPresence::None };
+    let request = |method: &str, path: &str| HttpRequest {
+        name: None,
+        source: source.clone(),
+        method: method.to_string(),
+        path: path.to_string(),
+        scheme: Some(if tls { "https" } else { "http" }.to_string()),
+        auth: RequestAuth::None,
+        client_cert: cert,
+    };
+    let check = p.api.decide(&request(&hc.method, &hc.uri));
+    if matches!(check.cause, Cause::IpDenied { .. }) {
+        report.finding("check-source-outside-allowlist", loc.clone(), format!(
+            "{what} comes from {source} ({how}), outside `restapi.allowlist` of `{}`, and reaches an endpoint the allowlist protects: Patroni answers 403 and every server is marked down", p.file));
+        return;
+    }
+    // The usual safe check passes; would the address pass the allowlist at all?
+    let probe = p.api.decide(&HttpRequest { auth: RequestAuth::Valid, client_cert: CertPresence::Trusted, ..request("POST", "/reload") });
+    if matches!(probe.cause, Cause::IpDenied { .. }) {
+        let i = report.finding("check-source-outside-allowlist", loc.clone(), format!(
+            "{what} comes from {source} ({how}), outside `restapi.allowlist` of `{}`; it passes only because `{}` is not an endpoint the allowlist covers (a firewall built from the allowlist would drop it)", p.file, hc.method));
+        report.severity(i, Severity::Info);
+    }
+}
+
+/// The server line with the fix applied, keeping its indentation, spacing and comment.
+fn rewrite(text: &str, file: &str, server: &Server, fix: &Fix) -> Option<policy_guest::Patch> {
+    if !fix.check_ssl && !fix.verify_required && fix.ca_file.is_none() && fix.crt.is_none() {
+        return None;
+    }
+    let line = text.split('\n').nth(server.line as usize - 1)?;
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let start = line.find(&server.value)?;
+    let mut value = server.value.clone();
+    let mut add: Vec<String> = Vec::new();
+    if fix.check_ssl {
+        add.push("check-ssl".into());
+    }
+    if fix.verify_required {
+        match server.own.verify.as_ref().filter(|v| v.value == "none") {
+            Some(_) => value = replace_word_pair(&value, "verify", "none", "required"),
+            None => add.push("verify required".into()),
+        }
+    }
+    if let Some(ca) = &fix.ca_file {
+        add.push(format!("ca-file {}", quote(ca)));
+    }
+    if let Some(crt) = &fix.crt {
+        add.push(format!("crt {}", quote(crt)));
+    }
+    for a in &add {
+        value.push(' ');
+        value.push_str(a);
+    }
+    let new = format!("{}{}{}", &line[..start], value, &line[start + server.value.len()..]);
+    let mut what: Vec<&str> = Vec::new();
+    if fix.check_ssl {
+        what.push("TLS");
+    }
+    if fix.verify_required || fix.ca_file.is_some() {
+        what.push("server verification");
+    }
+    if fix.crt.is_some() {
+        what.push("a client certificate");
+    }
+    Some(replace_lines(file, format!("health check of server `{}`: {}", server.name, what.join(", ")), server.line, server.line, new))
+}
+
+/// Replaces the word after `key` (when it is `old`) by `new`, keeping the spacing.
+fn replace_word_pair(value: &str, key: &str, old: &str, new: &str) -> String {
+    let words: Vec<(usize, &str)> = value.split_whitespace().map(|w| (w.as_ptr() as usize - value.as_ptr() as usize, w)).collect();
+    for pair in words.windows(2) {
+        if pair[0].1 == key && pair[1].1 == old {
+            let at = pair[1].0;
+            return format!("{}{}{}", &value[..at], new, &value[at + old.len()..]);
+        }
+    }
+    value.to_string()
+}
+
+/// A word as HAProxy reads it back: single-quoted when it holds spaces, `#` or quotes.
+fn quote(word: &str) -> String {
+    if word.is_empty() || word.contains([' ', '\t', '#', '"', '\'', '\\']) {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    } else {
+        word.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(target_arch = "wasm32")]
+policy_guest::policy!(Haproxy);
