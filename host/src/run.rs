@@ -170,7 +170,7 @@ pub struct PolicyInfo {
 }
 
 /// The outcome of a run.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Clone, Serialize)]
 pub struct Outcome {
     pub findings: Vec<Finding>,
     pub decisions: Vec<Decision>,

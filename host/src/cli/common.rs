@@ -11,7 +11,6 @@ use anyhow::{Context, Result, bail};
 use crate::discover::{self, KindOverrides};
 use crate::engine::Limits;
 use crate::formats::yaml;
-use crate::report::redact::Secrets;
 use crate::report::{Format, Mode};
 use crate::bundle::{self, Bundle};
 use crate::run::{Outcome, Plan, PolicyRun, PolicySource, builtin};
@@ -213,10 +212,7 @@ pub fn print(outcome: &Outcome, format: Format, mode: Mode, to_stderr: bool) -> 
     let color = format == Format::Text
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && if to_stderr { std::io::stderr().is_terminal() } else { std::io::stdout().is_terminal() };
-    let mut buf = Vec::new();
-    format.renderer(color).render(outcome, mode, &mut buf)?;
-    let secrets = Secrets::collect(outcome.files.iter().map(|(_, t)| t.as_str()));
-    let text = secrets.scrub(&String::from_utf8_lossy(&buf));
+    let text = crate::report::render(outcome, format, mode, color)?;
     if to_stderr {
         std::io::stderr().write_all(text.as_bytes())?;
     } else {

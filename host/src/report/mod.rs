@@ -62,6 +62,22 @@ impl Format {
     }
 }
 
+/// Renders `outcome` in `format` with no secret in it: the policies' texts are scrubbed
+/// before rendering (while the values are still unescaped), then the rendered output
+/// (source lines, diffs) is scrubbed again.
+pub fn render(outcome: &Outcome, format: Format, mode: Mode, color: bool) -> io::Result<String> {
+    let secrets = redact::Secrets::collect(outcome.files.iter().map(|(_, t)| t.as_str()));
+    let mut clean = outcome.clone();
+    secrets.scrub_outcome(&mut clean);
+    let mut buf = Vec::new();
+    format.renderer(color).render(&clean, mode, &mut buf)?;
+    let marker = match format {
+        Format::Junit => "&lt;redacted&gt;",
+        _ => "<redacted>",
+    };
+    Ok(secrets.scrub_with(&String::from_utf8_lossy(&buf), marker))
+}
+
 /// The formats of commands that print data rather than an outcome (`policy inspect`,
 /// `policy list`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -99,6 +115,26 @@ impl Severity {
             Severity::Medium => "5.5",
             Severity::Low => "3.0",
             Severity::Info => "1.0",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_format_shows_a_secret_even_escaped() {
+        let mut outcome = fixture::outcome("c");
+        outcome.files.push(("c/x.yml".to_string(), "password: \"Quo'te&<Secret>\"\n".to_string()));
+        outcome.findings[0].message = "the value Fixture-Secret-42 is weak".to_string();
+        outcome.findings[1].message = "the value Quo'te&<Secret> is weak".to_string();
+        for format in [Format::Text, Format::Json, Format::Sarif, Format::Junit, Format::Github] {
+            let out = render(&outcome, format, Mode::Check, false).unwrap();
+            for leak in ["Fixture-Secret-42", "Quo'te", "Quo&apos;te", "Quo\\u0027te", "te&<Secret>", "&lt;Secret&gt;"] {
+                assert!(!out.contains(leak), "{format:?} shows `{leak}`:\n{out}");
+            }
+            assert!(out.contains("redacted"), "{format:?}:\n{out}");
         }
     }
 }

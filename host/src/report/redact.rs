@@ -158,13 +158,49 @@ impl Secrets {
 
     /// Replaces every secret value in `output` with `<redacted>`.
     pub fn scrub(&self, output: &str) -> String {
+        self.scrub_with(output, "<redacted>")
+    }
+
+    /// Replaces every secret value in `output` with `marker` (escaped for the format the
+    /// output is in).
+    pub fn scrub_with(&self, output: &str, marker: &str) -> String {
         let mut out = output.to_string();
         for v in &self.values {
             if out.contains(v.as_str()) {
-                out = out.replace(v.as_str(), "<redacted>");
+                out = out.replace(v.as_str(), marker);
             }
         }
         out
+    }
+
+    /// Scrubs the text an outcome carries from the policies (messages, remediations,
+    /// reasons, descriptions), before a format escapes it (a value with a quote is
+    /// `\"` in JSON, `&quot;` in XML: no longer found in the rendered output).
+    pub fn scrub_outcome(&self, outcome: &mut crate::run::Outcome) {
+        if self.values.is_empty() {
+            return;
+        }
+        let scrub = |s: &mut String| {
+            if self.found_in(s) {
+                *s = self.scrub(s);
+            }
+        };
+        for f in outcome.findings.iter_mut().chain(outcome.waived.iter_mut().map(|w| &mut w.finding)) {
+            scrub(&mut f.message);
+            scrub(&mut f.remediation);
+        }
+        for w in &mut outcome.waived {
+            scrub(&mut w.exception.reason);
+        }
+        for d in &mut outcome.decisions {
+            scrub(&mut d.reason);
+        }
+        for p in &mut outcome.patches {
+            scrub(&mut p.description);
+        }
+        for e in &mut outcome.errors {
+            scrub(&mut e.message);
+        }
     }
 }
 

@@ -133,7 +133,7 @@ impl Refusals {
         for (i, (_, d, at)) in self.first.iter().enumerate() {
             let key = match at {
                 Some(l) => format!("{}:{}", l.file, l.line),
-                None => format!("{}|{:?}|{:?}", d.stage, d.status, d.location.as_ref().and_then(|l| l.pointer.clone())),
+                None => format!("{}|{:?}|{:?}", d.stage, d.status, d.location.as_ref().map(|l| l.line)),
             };
             match groups.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, v)) => v.push(i),

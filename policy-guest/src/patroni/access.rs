@@ -13,7 +13,7 @@
 use super::addr::Ip;
 use super::config::{CertMode, Key, RestApi};
 use super::route::{Guard, Handler, Route, route};
-use crate::{CertPresence, Decision, HttpRequest, RequestAuth, SampleKind, Verdict};
+use crate::{CertPresence, Decision, HttpRequest, Location, RequestAuth, SampleKind, Verdict};
 
 /// Where the request stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,7 +226,9 @@ impl RestApi {
             verdict: if out.allow { Verdict::Allow } else { Verdict::Deny },
             status: out.status,
             stage: out.stage.as_str().to_string(),
-            location: Some(key.location.clone()),
+            // File and line only: the pointer would cost one more allocation per sample
+            // and decisions are reported by line.
+            location: Some(Location { file: self.file.clone(), line: key.location.line, end_line: None, pointer: None }),
             method: None,
             reason,
             depends_on,
@@ -374,10 +376,25 @@ fn push(r: &mut String, parts: &[&str]) {
     }
 }
 
+/// Writes an address; IPv4 without the formatting machinery (it is in most reasons).
 fn push_ip(r: &mut String, ip: Option<Ip>) {
     use std::fmt::Write;
-    if let Some(ip) = ip {
+    let Some(ip) = ip else { return };
+    if ip.v6 {
         let _ = write!(r, "{ip}");
+        return;
+    }
+    for (i, octet) in (ip.bits as u32).to_be_bytes().into_iter().enumerate() {
+        if i > 0 {
+            r.push('.');
+        }
+        if octet >= 100 {
+            r.push((b'0' + octet / 100) as char);
+        }
+        if octet >= 10 {
+            r.push((b'0' + octet / 10 % 10) as char);
+        }
+        r.push((b'0' + octet % 10) as char);
     }
 }
 

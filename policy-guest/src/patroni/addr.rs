@@ -45,8 +45,11 @@ impl Ip {
     /// Parses an address as Python's `ipaddress.ip_address` does (strict dotted decimal
     /// IPv4, IPv6 with an optional `%scope`, which membership ignores).
     pub fn parse(text: &str) -> Option<Ip> {
-        if let Ok(v4) = text.parse::<Ipv4Addr>() {
-            return Some(Ip::v4(v4));
+        if let Some(v4) = dotted_quad(text.as_bytes()) {
+            return Some(Ip { v6: false, bits: v4 as u128 });
+        }
+        if !text.contains(':') {
+            return None;
         }
         parse_v6(text).map(Ip::v6)
     }
@@ -158,6 +161,35 @@ fn contiguous(value: u32) -> Option<u8> {
     let ones = if zeros == 32 { 0 } else { value >> zeros };
     let all = if prefix == 0 { 0 } else { u32::MAX >> (32 - prefix) };
     (ones == all).then_some(prefix as u8)
+}
+
+/// Strict dotted-decimal IPv4 (`_parse_octet`): four parts of one to three digits, no
+/// leading zero, at most 255. The hot path of every request's source address.
+fn dotted_quad(b: &[u8]) -> Option<u32> {
+    let mut value: u32 = 0;
+    let mut parts = 0;
+    let mut i = 0;
+    while parts < 4 {
+        let start = i;
+        let mut octet: u32 = 0;
+        while i < b.len() && b[i].is_ascii_digit() && i - start < 3 {
+            octet = octet * 10 + (b[i] - b'0') as u32;
+            i += 1;
+        }
+        let len = i - start;
+        if len == 0 || octet > 255 || (len > 1 && b[start] == b'0') {
+            return None;
+        }
+        value = value << 8 | octet;
+        parts += 1;
+        if parts < 4 {
+            if i >= b.len() || b[i] != b'.' {
+                return None;
+            }
+            i += 1;
+        }
+    }
+    (i == b.len()).then_some(value)
 }
 
 /// IPv6 text with an optional `%scope` (non-empty, one `%`), as `IPv6Address` takes it.
@@ -305,6 +337,28 @@ mod tests {
         for (text, want) in cases {
             let got = getaddrinfo_numeric(text).map(|ip| ip.to_string());
             assert_eq!(got.as_deref(), *want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn dotted_quads_like_python() {
+        let cases = [
+            ("10.0.0.1", Some(0x0a00_0001)),
+            ("255.255.255.255", Some(u32::MAX)),
+            ("0.0.0.0", Some(0)),
+            ("256.0.0.1", None),
+            ("01.0.0.1", None),
+            ("1.2.3", None),
+            ("1.2.3.4.", None),
+            ("1.2.3.4.5", None),
+            ("1.2.3.0004", None),
+            ("1..3.4", None),
+            ("", None),
+            ("1.2.3.4 ", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(dotted_quad(text.as_bytes()), want, "{text:?}");
+            assert_eq!(Ip::parse(text).map(|i| i.bits as u32), want, "{text:?}");
         }
     }
 

@@ -245,13 +245,11 @@ fn direct(method: &str, segment: &str) -> Option<Handler> {
 
 /// `urlparse(path).path.lstrip('/').split('/')[0]`, after the `//` collapse.
 pub fn first_segment(path: &str) -> &str {
-    let mut url = path;
-    if url.starts_with("//") {
-        // `'/' + path.lstrip('/')`: no netloc can follow.
-        url = &url[url.len() - url.trim_start_matches('/').len() - 1..];
+    if path.starts_with('/') {
+        return origin_form_segment(path);
     }
-    // urlsplit: strip leading C0 controls and spaces.
-    url = url.trim_start_matches(|c: char| c <= ' ');
+    // Anything else goes the long way through urlsplit (scheme, netloc).
+    let mut url = path.trim_start_matches(|c: char| c <= ' ');
     let mut scheme = "";
     if let Some(i) = url.find(':') {
         let head = &url[..i];
@@ -282,6 +280,30 @@ pub fn first_segment(path: &str) -> &str {
     }
     let url = url.trim_start_matches('/');
     url.split('/').next().unwrap_or("")
+}
+
+/// The same for a path that starts with `/` (every real request), in one pass: no scheme
+/// or netloc can follow a leading `/` once `//` is collapsed, and a `;` ends the first
+/// segment only when no `/` follows it (it is then the last segment's `;params`).
+fn origin_form_segment(path: &str) -> &str {
+    let seg = path.trim_start_matches('/');
+    let bytes = seg.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'/' | b'?' | b'#' => return &seg[..i],
+            b';' => {
+                let later_slash = bytes[i..].iter().find(|b| matches!(b, b'/' | b'?' | b'#')) == Some(&b'/');
+                if !later_slash {
+                    return &seg[..i];
+                }
+                let end = i + bytes[i..].iter().position(|b| *b == b'/').unwrap_or(bytes.len() - i);
+                return &seg[..end];
+            }
+            _ => i += 1,
+        }
+    }
+    seg
 }
 
 fn uses_params(scheme: &str) -> bool {
@@ -319,6 +341,12 @@ mod tests {
             ("/%72eload", "%72eload"),
             ("*", "*"),
             ("/read-only", "read-only"),
+            ("/a;p?x/y", "a"),
+            ("/a;p#x", "a"),
+            ("/a;p/b;q", "a;p"),
+            ("//a;p", "a"),
+            ("/", ""),
+            ("/?x", ""),
         ];
         for (path, want) in cases {
             assert_eq!(first_segment(path), want, "{path:?}");
