@@ -137,6 +137,20 @@ fn bench(c: &mut Criterion) {
             e
         })
     });
+    // The floor: a policy that answers every request with a fixed allow, so what is left
+    // is moving the batch in and the decisions out.
+    let echo_bytes = std::fs::read(concat!(env!("PATROL_TEST_POLICY_DIR"), "/hostile.wasm")).expect("hostile.wasm");
+    let echo = engine.load("hostile", &echo_bytes).expect("load hostile");
+    let mut echo_input = host.clone();
+    echo_input.settings = r#"{"mode": "allow-all"}"#.into();
+    group.bench_function("wasm-echo", |b| {
+        b.iter(|| {
+            let mut session = engine.session(&echo);
+            let e = session.evaluate(black_box(&echo_input)).expect("evaluate");
+            assert_eq!(e.decisions.len(), BATCH);
+            e
+        })
+    });
     group.bench_function("native", |b| {
         b.iter(|| {
             let e = policy_guest::run::<patroni_restapi::PatroniRestapi>(black_box(&guest)).expect("evaluate");

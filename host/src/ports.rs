@@ -240,8 +240,13 @@ pub fn derive(topology: &wit::Document, docs: &[wit::Document]) -> Option<Matrix
             }
             services.push(Service { service: name.into(), port, proto: proto.into(), from, why: why.into(), port_from });
         };
+        let repository = !with_role("pgbackrest-repository").is_empty();
         for def in SERVICES {
             if !def.roles.iter().any(|r| e.roles.iter().any(|x| x == r)) {
+                continue;
+            }
+            // The database hosts run pgBackRest's TLS server only for a repository host.
+            if def.name == "pgbackrest" && !repository {
                 continue;
             }
             let mut from: Vec<Source> = Vec::new();

@@ -179,6 +179,15 @@ fn check_etcd(y: &Structured, s: &Settings, report: &mut Report) {
         };
         let ptr = |k: &str| format!("{}/{k}", side.group);
         let who = if side.prefix.is_empty() { "clients" } else { "peers" };
+        // A missing key is reported at its section, or at the listener when the section is
+        // missing too.
+        let at = |k: &str| {
+            if y.get(side.group).is_some() || y.get(&format!("/{}", side.keys[0])).is_none() {
+                y.loc(&ptr(k))
+            } else {
+                y.loc(&format!("/{}", side.keys[0]))
+            }
+        };
         let mut networked = false;
         let mut https = false;
         for key in side.keys {
@@ -208,7 +217,7 @@ fn check_etcd(y: &Structured, s: &Settings, report: &mut Report) {
             changes.set(&ptr("auto-tls"), Value::Bool(false));
             changes.describe(&format!("certificates from your CA instead of {}auto-tls", side.prefix));
         } else if https && !certs && !auto && changes.is_empty_for(side.keys) {
-            fixed.push(report.finding("tls-without-certificate", y.loc(side.group), format!(
+            fixed.push(report.finding("tls-without-certificate", at("cert-file"), format!(
                 "etcd serves {who} over https without `{}cert-file`/`{}key-file`: it refuses to start", side.prefix, side.prefix)));
         }
         if https || auto {
@@ -218,7 +227,7 @@ fn check_etcd(y: &Structured, s: &Settings, report: &mut Report) {
         if networked {
             let demanded = on(y, &ptr("client-cert-auth"));
             if !demanded {
-                fixed.push(report.finding(side.auth_code, y.loc(&ptr("client-cert-auth")), format!(
+                fixed.push(report.finding(side.auth_code, at("client-cert-auth"), format!(
                     "etcd does not demand certificates from its {who} (`{}client-cert-auth` is not true)", side.prefix)));
                 changes.set(&ptr("client-cert-auth"), Value::Bool(true));
                 changes.set_missing(&ptr("trusted-ca-file"), ca);

@@ -123,8 +123,8 @@ fn check_section(y: &Structured, base: &str, etcds: &[Structured], s: &Settings,
                 "Patroni's `{section}` speaks http, but etcd serves clients only over https: Patroni cannot reach the DCS"))
         } else {
             report.finding("patroni-plain-http", y.loc(&scheme_ptr), format!(
-                "Patroni's `{section}` talks to etcd over plain HTTP: the DCS traffic{} crosses the network in clear",
-                if has("password") { " and the etcd password" } else { "" }))
+                "Patroni's `{section}` talks to etcd over plain HTTP: {} the network in clear",
+                if has("password") { "the DCS traffic and the etcd password cross" } else { "the DCS traffic crosses" }))
         };
         fixed.push(i);
         match scheme_from {

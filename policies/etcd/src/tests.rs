@@ -127,11 +127,11 @@ fn insecure_etcd_and_patroni_are_reported_and_fixed_together() {
     let want = [
         ("client-plain-http", Severity::High, "etcd.conf.yml", 4),
         ("client-plain-http", Severity::High, "etcd.conf.yml", 6),
-        ("client-cert-auth-disabled", Severity::High, "etcd.conf.yml", 1),
+        ("client-cert-auth-disabled", Severity::High, "etcd.conf.yml", 4),
         ("peer-plain-http", Severity::High, "etcd.conf.yml", 3),
         ("peer-plain-http", Severity::High, "etcd.conf.yml", 5),
         ("peer-plain-http", Severity::High, "etcd.conf.yml", 7),
-        ("peer-client-cert-auth-disabled", Severity::High, "etcd.conf.yml", 1),
+        ("peer-client-cert-auth-disabled", Severity::High, "etcd.conf.yml", 3),
         ("patroni-plain-http", Severity::High, "patroni.yml", 4),
     ];
     assert_eq!(got, want.iter().map(|(c, s, f, l)| (c.to_string(), *s, f.to_string(), *l)).collect::<Vec<_>>());

@@ -159,7 +159,15 @@ fn rewrite(doc: &Document, rule: &HbaRule, new_type: Option<&str>, new_method: O
     }
     let tail = rest;
     if let Some(t) = new_type {
+        let grow = t.len().saturating_sub(fields.first()?.1.len());
         fields.first_mut()?.1 = t.to_string();
+        // Keep the next column where it was when the padding allows.
+        if let Some((ws, _)) = fields.get_mut(1) {
+            let keep = ws.len().saturating_sub(grow).max(1);
+            if ws.chars().all(|c| c == ' ') {
+                ws.truncate(keep);
+            }
+        }
     }
     if let Some(m) = new_method {
         let at = fields.iter().position(|(_, f)| f.eq_ignore_ascii_case(&rule.method))?;

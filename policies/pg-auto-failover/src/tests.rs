@@ -150,6 +150,14 @@ fn node_with_a_ca_but_weak_modes_and_rules() {
 }
 
 #[test]
+fn rewrites_keep_the_columns() {
+    let text = "host    replication  pgautofailover_replicator  10.0.1.12/32  cert   # from node2\n";
+    let cfg = "[ssl]\nactive = 1\nsslmode = verify-full\nca_file = /ca\n[postgresql]\nauth_method = cert\n";
+    let e = run(vec![ini("pg_autoctl.cfg", cfg), hba("pg_hba.conf", text), ident("pg_ident.conf", "pgautofailover postgres pgautofailover_replicator\n")]);
+    assert_eq!(apply(text, &e, "pg_hba.conf"), "hostssl replication  pgautofailover_replicator  10.0.1.12/32  cert map=pgautofailover   # from node2\n");
+}
+
+#[test]
 fn self_signed_and_no_ssl() {
     let selfsigned = "[pg_autoctl]\nrole = keeper\nmonitor = postgres://autoctl_node@monitor/pg_auto_failover\n[ssl]\nactive = 1\nsslmode = prefer\ncert_file = /d/server.crt\nkey_file = /d/server.key\n";
     let e = run(vec![ini("pg_autoctl.cfg", selfsigned)]);

@@ -225,9 +225,11 @@ fn tls_server(cfg: &Config, s: &Settings, report: &mut Report) {
         add.push(new_line(like, "tls-server-ca-file", &s.ca_file));
     }
     for o in cfg.plain("tls-server-auth") {
-        if o.setting.value.split_once('=').is_some_and(|(_, stanzas)| stanzas.split(',').any(|x| x.trim() == "*")) {
+        if let Some((client, stanzas)) = o.setting.value.split_once('=')
+            && stanzas.split(',').any(|x| x.trim() == "*")
+        {
             report.finding("tls-server-auth-any-stanza", at(&cfg.file, o.setting.location.line), format!(
-                "`tls-server-auth={}` authorizes its client for every stanza", o.setting.value));
+                "`tls-server-auth` lets client `{}` use every stanza (`*`)", client.trim()));
         }
     }
     if !add.is_empty() {

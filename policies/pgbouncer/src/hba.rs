@@ -99,7 +99,12 @@ fn replace_word(doc: &Document, rule: &HbaRule, from: &str, to: &str) -> Option<
         let after = text[at + from.len()..].chars().next();
         let word = before.is_none_or(char::is_whitespace) && after.is_none_or(|c| c.is_whitespace() || c == '#');
         if word {
-            let new = format!("{}{to}{}", &text[..at], &text[at + from.len()..]);
+            // Take the extra length out of the padding after the word, so the columns stay.
+            let after = &text[at + from.len()..];
+            let pad = after.len() - after.trim_start_matches(' ').len();
+            let grow = to.len().saturating_sub(from.len());
+            let cut = if pad > 1 && !after.trim().is_empty() { grow.min(pad - 1) } else { 0 };
+            let new = format!("{}{to}{}", &text[..at], &after[cut..]);
             return Some(Patch {
                 file: doc.path.clone(),
                 description: format!("`{from}` → `{to}` on line {line}"),

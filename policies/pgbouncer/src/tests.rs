@@ -118,7 +118,7 @@ fn weak_file_and_its_fix() {
 #[test]
 fn auth_hba_file_cross_checks() {
     let conf = "[pgbouncer]\nauth_type = hba\nauth_hba_file = /etc/pgbouncer/pgbouncer_hba.conf\nclient_tls_sslmode = prefer\nclient_tls_key_file = /k\nclient_tls_cert_file = /c\nserver_tls_sslmode = verify-full\nserver_tls_ca_file = /ca\n";
-    let hba_text = "local all pgbouncer peer\nhost all all 10.0.3.0/24 scram-sha-256\nhost all all 10.0.4.0/24 trust\nhostssl all all 10.0.5.0/24 cert\n";
+    let hba_text = "local all pgbouncer peer\nhost    all all 10.0.3.0/24 scram-sha-256\nhost all all 10.0.4.0/24 trust\nhostssl all all 10.0.5.0/24 cert\n";
     let docs = vec![ini("bouncer/pgbouncer.ini", conf), hba("bouncer/pgbouncer_hba.conf", hba_text), hba("pg_hba.conf", "host all all 0.0.0.0/0 trust\n")];
     let e = run(docs, "{}");
     assert_eq!(codes(&e), vec![("auth-hba-plaintext".into(), 2), ("auth-hba-trust".into(), 3), ("client-tls-weak".into(), 4)]);
