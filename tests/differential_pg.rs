@@ -14,7 +14,9 @@
 //!   on methods nor on options, and a failed password makes the server log "Connection
 //!   matched pg_hba.conf line N", so every probe's matched line is known;
 //! - `patrol simulate --format json` answers the same probes as connection samples, and
-//!   its line and method must agree with the server's for every probe.
+//!   its line and method must agree with the server's for every probe, and its verdict
+//!   with whether the server lets the probe in (logging in with the role's right
+//!   password) whenever that depends on the server alone.
 //!
 //! `PATROL_DIFF_SEED` and `PATROL_DIFF_FILES` change the seed and the number of files.
 
@@ -43,6 +45,8 @@ struct Tally {
     probes: usize,
     line_agree: usize,
     method_agree: usize,
+    verdicts: usize,
+    verdict_agree: usize,
     failures: Vec<String>,
 }
 
@@ -60,7 +64,7 @@ fn simulate_agrees_with_postgres_15() {
     }
     println!(
         "pg_hba differential (PostgreSQL 15, seed {seed:#x}): {} files ({} with invalid lines: invalid-line sets agree {}/{}), \
-         {} probes: matched line agrees {}/{}, method agrees {}/{}",
+         {} probes: matched line agrees {}/{}, method agrees {}/{}, verdict agrees {}/{} (probes whose outcome the server decides alone)",
         tally.files,
         tally.invalid_files,
         tally.invalid_agree,
@@ -69,7 +73,9 @@ fn simulate_agrees_with_postgres_15() {
         tally.line_agree,
         tally.probes,
         tally.method_agree,
-        tally.probes
+        tally.probes,
+        tally.verdict_agree,
+        tally.verdicts
     );
     if !tally.failures.is_empty() {
         let shown: Vec<&String> = tally.failures.iter().take(40).collect();
@@ -112,11 +118,11 @@ fn one_file(server: &Server, n: usize, lines: &[cases::Line], probes: &[Probe], 
 
     // The methods, from the file as it is.
     server.reload(&text);
-    let original = probe(server, &sentinel, probes);
+    let original = probe(server, &sentinel, probes, true);
     // The matched lines, from the variant with `password` everywhere.
     let variant_sentinel = format!("sentinel_{n}_b");
     server.reload(&cases::render(lines, &variant_sentinel, true));
-    let matched = probe(server, &variant_sentinel, probes);
+    let matched = probe(server, &variant_sentinel, probes, false);
 
     let decisions = patrol["decisions"].as_array().cloned().unwrap_or_default();
     for (i, p) in probes.iter().enumerate() {
@@ -125,12 +131,42 @@ fn one_file(server: &Server, n: usize, lines: &[cases::Line], probes: &[Probe], 
         let (line_ok, method_ok, why) = compare(&original[i], &matched[i], &d);
         tally.line_agree += usize::from(line_ok);
         tally.method_agree += usize::from(method_ok);
-        if !(line_ok && method_ok) {
+        let verdict_ok = match expected_verdict(&original[i]) {
+            Some(allow) => {
+                tally.verdicts += 1;
+                let ok = (d["verdict"] == "allow") == allow;
+                tally.verdict_agree += usize::from(ok);
+                ok
+            }
+            None => true,
+        };
+        if !(line_ok && method_ok && verdict_ok) {
             tally.failures.push(format!(
                 "file {n}, probe {i} {p:?}: {why}\n  server: {} / variant {}\n  patrol: line {} method {} stage {} verdict {} ({})\n{text}",
                 original[i], matched[i], d["line"], d["method"], d["stage"], d["verdict"], d["reason"]
             ));
         }
+    }
+}
+
+/// Whether the server lets the probe in, when that does not depend on facts outside
+/// the server (the OS user for peer, an ident server, Kerberos): authentication
+/// succeeded (with the role's right password, when it has one) and the start-up did not
+/// fail for a missing role. (Start-up failures patrol does not model — NOLOGIN roles, no
+/// such database, no REPLICATION attribute — come after pg_hba and authentication.)
+fn expected_verdict(original: &Value) -> Option<bool> {
+    let answer = original["answer"].as_str().unwrap_or("");
+    let message = original["message"].as_str().unwrap_or("").to_ascii_lowercase();
+    match answer {
+        "tls-failed" => Some(false),
+        "error" if message.starts_with("peer ") || message.starts_with("ident ") => None,
+        "error" => Some(false),
+        "ok" | "cleartext" | "md5" | "sasl" => {
+            let after = original["after"].as_str().unwrap_or("");
+            let role_missing = after.starts_with("role \"") && after.ends_with("does not exist");
+            Some(original["auth"] == "ok" && !role_missing)
+        }
+        _ => None,
     }
 }
 
@@ -189,8 +225,9 @@ fn compare(original: &Value, variant: &Value, d: &Value) -> (bool, bool, String)
 }
 
 /// Runs the probes through the prober once the server has loaded the file whose
-/// sentinel line admits `sentinel`.
-fn probe(server: &Server, sentinel: &str, probes: &[Probe]) -> Vec<Value> {
+/// sentinel line admits `sentinel`; `with_passwords`: log in with the roles' right
+/// passwords (otherwise wrong ones, so that the server logs the matched line).
+fn probe(server: &Server, sentinel: &str, probes: &[Probe], with_passwords: bool) -> Vec<Value> {
     let cert = |i: Option<usize>| {
         i.map(|i| {
             let (_, c) = &server.certs[i];
@@ -205,6 +242,7 @@ fn probe(server: &Server, sentinel: &str, probes: &[Probe]) -> Vec<Value> {
         "probes": probes.iter().map(|p| json!({
             "source": p.source, "ssl": p.ssl, "cert": cert(p.cert),
             "user": p.user, "database": p.database, "replication": p.replication,
+            "password": if with_passwords { server::password(p.user) } else { None },
         })).collect::<Vec<_>>(),
     });
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/support/pg_probe.py");

@@ -27,20 +27,27 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
+/// One compile cache for every test here (the cache is safe to share: entries are
+/// written to a temporary file and renamed into place).
+fn cache() -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-cache");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
 fn probe() -> PathBuf {
     Path::new(env!("PATROL_TEST_POLICY_DIR")).join("report-probe.wasm")
 }
 
-fn patrol(cache: &Path) -> Command {
+fn patrol() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_patrol"));
-    c.env("NO_COLOR", "1").env("PATROL_CACHE_DIR", cache).current_dir(root());
+    c.env("NO_COLOR", "1").env("PATROL_CACHE_DIR", cache()).current_dir(root());
     c
 }
 
 /// `patrol check examples/insecure --format FORMAT`, with the probe when `with_probe`.
 fn check(format: &str, with_probe: bool) -> Output {
-    let cache = tmp(&format!("cache-{format}-{with_probe}"));
-    let mut c = patrol(&cache);
+    let mut c = patrol();
     c.args(["check", "examples/insecure", "--format", format]);
     if with_probe {
         c.arg("--policy").arg(probe());
@@ -79,7 +86,7 @@ fn sarif_of_the_builtin_policies_follows_the_schema() {
     let driver = &log["runs"][0]["tool"]["driver"];
     assert_eq!(driver["name"], "patrol");
     // Every built-in policy's codes are rules, even those without a finding today.
-    let policies = patrol(&tmp("list-cache")).args(["policy", "list", "--format", "json"]).output().unwrap();
+    let policies = patrol().args(["policy", "list", "--format", "json"]).output().unwrap();
     let listed = stdout(&policies);
     let rules: Vec<&str> = driver["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert!(!rules.is_empty());
@@ -238,7 +245,6 @@ fn secrets_never_appear_in_any_output() {
     let secrets = write_secret_configs(&configs);
     let samples = dir.join("samples.yaml");
     std::fs::write(&samples, "requests:\n  - {name: r, source: 10.0.0.9, method: GET, path: /patroni}\nconnections:\n  - {name: c, source: 10.0.0.9, user: app, database: app}\n").unwrap();
-    let cache = dir.join("cache");
     let probe = probe();
     let probe = probe.to_str().unwrap();
     let configs = configs.to_str().unwrap();
@@ -255,7 +261,7 @@ fn secrets_never_appear_in_any_output() {
 
     let mut probe_findings = 0;
     for args in &runs {
-        let out = patrol(&cache).args(args).output().unwrap();
+        let out = patrol().args(args).output().unwrap();
         assert!(matches!(out.status.code(), Some(0 | 1)), "{args:?}: exit {:?}\n{}", out.status.code(), stderr(&out));
         let (so, se) = (stdout(&out), stderr(&out));
         for s in &secrets {
@@ -273,20 +279,19 @@ fn secrets_never_appear_in_any_output() {
 
 #[test]
 fn completions_and_man_page() {
-    let cache = tmp("docs-cache");
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
-        let out = patrol(&cache).args(["completions", shell]).output().unwrap();
+        let out = patrol().args(["completions", shell]).output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         assert!(stdout(&out).contains("simulate"), "{shell}");
     }
-    let out = patrol(&cache).args(["completions", "tcsh"]).output().unwrap();
+    let out = patrol().args(["completions", "tcsh"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
-    let out = patrol(&cache).arg("man").output().unwrap();
+    let out = patrol().arg("man").output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let page = stdout(&out);
     assert!(page.contains(".TH patrol 1") && page.contains("Exit codes"), "{page}");
     let dir = tmp("man");
-    let out = patrol(&cache).arg("man").arg("--dir").arg(&dir).output().unwrap();
+    let out = patrol().arg("man").arg("--dir").arg(&dir).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(dir.join("patrol-check.1").exists());
 }
@@ -299,7 +304,7 @@ fn no_progress_bar_off_a_terminal() {
         samples.push_str(&format!("  - {{source: 10.0.{}.{}, method: GET, path: /primary}}\n", i / 250, i % 250 + 1));
     }
     std::fs::write(dir.join("samples.yaml"), samples).unwrap();
-    let out = patrol(&dir.join("cache"))
+    let out = patrol()
         .args(["simulate", "examples/insecure", "--format", "json", "--samples"])
         .arg(dir.join("samples.yaml"))
         .output()

@@ -63,38 +63,137 @@ pub struct ServiceDef {
 }
 
 pub const ROLES: &[&str] = &[
-    "patroni", "postgresql", "etcd", "haproxy", "pgbouncer", "consul-server", "consul-agent", "pgbackrest-repository", "monitoring",
+    "patroni",
+    "postgresql",
+    "etcd",
+    "haproxy",
+    "pgbouncer",
+    "consul-server",
+    "consul-agent",
+    "pgbackrest-repository",
+    "monitoring",
 ];
 
 /// The services of a PostgreSQL HA stack (ports from Patroni's, etcd's, Consul's,
 /// PgBouncer's and pgBackRest's documentation, and GitLab's port list).
 pub const SERVICES: &[ServiceDef] = &[
-    ServiceDef { name: "patroni", roles: &["patroni"], port: 8008, protos: &["tcp"], from: &["patroni", "haproxy", "monitoring"], clients: false,
-        why: "Patroni REST API: leader race and failsafe calls between members, HAProxy health checks, metrics" },
-    ServiceDef { name: "postgresql", roles: &["postgresql"], port: 5432, protos: &["tcp"], from: &["postgresql", "patroni", "pgbouncer", "haproxy"], clients: false,
-        why: "PostgreSQL: replication and pg_rewind between members, PgBouncer and HAProxy backends" },
-    ServiceDef { name: "pgbouncer", roles: &["pgbouncer"], port: 6432, protos: &["tcp"], from: &[], clients: true,
-        why: "PgBouncer: application connections" },
-    ServiceDef { name: "haproxy", roles: &["haproxy"], port: 5000, protos: &["tcp"], from: &[], clients: true,
-        why: "HAProxy frontends: application connections routed to the primary or replicas" },
-    ServiceDef { name: "etcd-client", roles: &["etcd"], port: 2379, protos: &["tcp"], from: &["patroni", "monitoring"], clients: false,
-        why: "etcd client API: Patroni's DCS" },
-    ServiceDef { name: "etcd-peer", roles: &["etcd"], port: 2380, protos: &["tcp"], from: &["etcd"], clients: false,
-        why: "etcd peer traffic (Raft) between members" },
-    ServiceDef { name: "consul-rpc", roles: &["consul-server"], port: 8300, protos: &["tcp"], from: &["consul-server", "consul-agent"], clients: false,
-        why: "Consul server RPC from agents and other servers" },
-    ServiceDef { name: "consul-serf-lan", roles: &["consul-server", "consul-agent"], port: 8301, protos: &["tcp", "udp"], from: &["consul-server", "consul-agent"], clients: false,
-        why: "Consul LAN gossip between all agents" },
-    ServiceDef { name: "consul-serf-wan", roles: &["consul-server"], port: 8302, protos: &["tcp", "udp"], from: &["consul-server"], clients: false,
-        why: "Consul WAN gossip between servers" },
-    ServiceDef { name: "consul-http", roles: &["consul-server", "consul-agent"], port: 8500, protos: &["tcp"], from: &[], clients: false,
-        why: "Consul HTTP API: local clients only (Patroni, the PgBouncer watcher)" },
-    ServiceDef { name: "consul-dns", roles: &["consul-server", "consul-agent"], port: 8600, protos: &["tcp", "udp"], from: &[], clients: false,
-        why: "Consul DNS: local resolver only" },
-    ServiceDef { name: "pgbackrest", roles: &["postgresql"], port: 8432, protos: &["tcp"], from: &["pgbackrest-repository"], clients: false,
-        why: "pgBackRest TLS server: backups and restores driven from the repository host" },
-    ServiceDef { name: "pgbackrest-repository", roles: &["pgbackrest-repository"], port: 8432, protos: &["tcp"], from: &["postgresql"], clients: false,
-        why: "pgBackRest TLS server on the repository: WAL archiving and backups from the database hosts" },
+    ServiceDef {
+        name: "patroni",
+        roles: &["patroni"],
+        port: 8008,
+        protos: &["tcp"],
+        from: &["patroni", "haproxy", "monitoring"],
+        clients: false,
+        why: "Patroni REST API: leader race and failsafe calls between members, HAProxy health checks, metrics",
+    },
+    ServiceDef {
+        name: "postgresql",
+        roles: &["postgresql"],
+        port: 5432,
+        protos: &["tcp"],
+        from: &["postgresql", "patroni", "pgbouncer", "haproxy"],
+        clients: false,
+        why: "PostgreSQL: replication and pg_rewind between members, PgBouncer and HAProxy backends",
+    },
+    ServiceDef {
+        name: "pgbouncer",
+        roles: &["pgbouncer"],
+        port: 6432,
+        protos: &["tcp"],
+        from: &[],
+        clients: true,
+        why: "PgBouncer: application connections",
+    },
+    ServiceDef {
+        name: "haproxy",
+        roles: &["haproxy"],
+        port: 5000,
+        protos: &["tcp"],
+        from: &[],
+        clients: true,
+        why: "HAProxy frontends: application connections routed to the primary or replicas",
+    },
+    ServiceDef {
+        name: "etcd-client",
+        roles: &["etcd"],
+        port: 2379,
+        protos: &["tcp"],
+        from: &["patroni", "monitoring"],
+        clients: false,
+        why: "etcd client API: Patroni's DCS",
+    },
+    ServiceDef {
+        name: "etcd-peer",
+        roles: &["etcd"],
+        port: 2380,
+        protos: &["tcp"],
+        from: &["etcd"],
+        clients: false,
+        why: "etcd peer traffic (Raft) between members",
+    },
+    ServiceDef {
+        name: "consul-rpc",
+        roles: &["consul-server"],
+        port: 8300,
+        protos: &["tcp"],
+        from: &["consul-server", "consul-agent"],
+        clients: false,
+        why: "Consul server RPC from agents and other servers",
+    },
+    ServiceDef {
+        name: "consul-serf-lan",
+        roles: &["consul-server", "consul-agent"],
+        port: 8301,
+        protos: &["tcp", "udp"],
+        from: &["consul-server", "consul-agent"],
+        clients: false,
+        why: "Consul LAN gossip between all agents",
+    },
+    ServiceDef {
+        name: "consul-serf-wan",
+        roles: &["consul-server"],
+        port: 8302,
+        protos: &["tcp", "udp"],
+        from: &["consul-server"],
+        clients: false,
+        why: "Consul WAN gossip between servers",
+    },
+    ServiceDef {
+        name: "consul-http",
+        roles: &["consul-server", "consul-agent"],
+        port: 8500,
+        protos: &["tcp"],
+        from: &[],
+        clients: false,
+        why: "Consul HTTP API: local clients only (Patroni, the PgBouncer watcher)",
+    },
+    ServiceDef {
+        name: "consul-dns",
+        roles: &["consul-server", "consul-agent"],
+        port: 8600,
+        protos: &["tcp", "udp"],
+        from: &[],
+        clients: false,
+        why: "Consul DNS: local resolver only",
+    },
+    ServiceDef {
+        name: "pgbackrest",
+        roles: &["postgresql"],
+        port: 8432,
+        protos: &["tcp"],
+        from: &["pgbackrest-repository"],
+        clients: false,
+        why: "pgBackRest TLS server: backups and restores driven from the repository host",
+    },
+    ServiceDef {
+        name: "pgbackrest-repository",
+        roles: &["pgbackrest-repository"],
+        port: 8432,
+        protos: &["tcp"],
+        from: &["postgresql"],
+        clients: false,
+        why: "pgBackRest TLS server on the repository: WAL archiving and backups from the database hosts",
+    },
 ];
 
 /// Where a connection comes from: a host of the topology, or a network.
@@ -147,7 +246,10 @@ const OUTSIDE: &str = "203.0.113.10";
 
 fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
-        Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
         Some(Value::String(s)) => vec![s.clone()],
         _ => Vec::new(),
     }
@@ -184,9 +286,16 @@ pub fn resolve(base: &str, rel: &str) -> String {
 
 /// Derives the matrix of `topology` with the ports the other documents set.
 pub fn derive(topology: &wit::Document, docs: &[wit::Document]) -> Option<Matrix> {
-    let wit::Body::Structured(s) = &topology.body else { return None };
+    let wit::Body::Structured(s) = &topology.body else {
+        return None;
+    };
     let root: Value = serde_json::from_str(&s.json).ok()?;
-    let line_of = |pointer: &str| s.spans.iter().find(|sp| sp.pointer == pointer).map_or(0, |sp| sp.line);
+    let line_of = |pointer: &str| {
+        s.spans
+            .iter()
+            .find(|sp| sp.pointer == pointer)
+            .map_or(0, |sp| sp.line)
+    };
     let ports = sources::ports(docs, root.get("ports"));
     let clients = strings(root.get("clients"));
     let admin = strings(root.get("admin_networks"));
@@ -207,9 +316,22 @@ pub fn derive(topology: &wit::Document, docs: &[wit::Document]) -> Option<Matrix
             .enumerate()
             .filter_map(|(i, h)| {
                 let name = h.get("name")?.as_str()?.to_string();
-                let address = h.get("address").and_then(Value::as_str).unwrap_or("").to_string();
-                let firewall = h.get("firewall").and_then(Value::as_str).map(|f| resolve(&topology.path, f));
-                Some(Entry { name, address, roles: strings(h.get("roles")), firewall, line: line_of(&format!("/hosts/{i}")) })
+                let address = h
+                    .get("address")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let firewall = h
+                    .get("firewall")
+                    .and_then(Value::as_str)
+                    .map(|f| resolve(&topology.path, f));
+                Some(Entry {
+                    name,
+                    address,
+                    roles: strings(h.get("roles")),
+                    firewall,
+                    line: line_of(&format!("/hosts/{i}")),
+                })
             })
             .collect(),
         _ => Vec::new(),
@@ -218,7 +340,10 @@ pub fn derive(topology: &wit::Document, docs: &[wit::Document]) -> Option<Matrix
         entries
             .iter()
             .filter(|e| e.roles.iter().any(|r| r == role) && !e.address.is_empty())
-            .map(|e| Source { name: e.name.clone(), address: e.address.clone() })
+            .map(|e| Source {
+                name: e.name.clone(),
+                address: e.address.clone(),
+            })
             .collect()
     };
     let backends = sources::haproxy_backends(docs);
@@ -226,8 +351,17 @@ pub fn derive(topology: &wit::Document, docs: &[wit::Document]) -> Option<Matrix
     let mut hosts = Vec::new();
     for e in &entries {
         let mut services: Vec<Service> = Vec::new();
-        let add = |services: &mut Vec<Service>, name: &str, port: u16, proto: &str, from: Vec<Source>, why: &str, port_from: Option<String>| {
-            if let Some(s) = services.iter_mut().find(|s| s.port == port && s.proto == proto) {
+        let add = |services: &mut Vec<Service>,
+                   name: &str,
+                   port: u16,
+                   proto: &str,
+                   from: Vec<Source>,
+                   why: &str,
+                   port_from: Option<String>| {
+            if let Some(s) = services
+                .iter_mut()
+                .find(|s| s.port == port && s.proto == proto)
+            {
                 for f in from {
                     if !s.from.contains(&f) {
                         s.from.push(f);
@@ -238,7 +372,14 @@ pub fn derive(topology: &wit::Document, docs: &[wit::Document]) -> Option<Matrix
                 }
                 return;
             }
-            services.push(Service { service: name.into(), port, proto: proto.into(), from, why: why.into(), port_from });
+            services.push(Service {
+                service: name.into(),
+                port,
+                proto: proto.into(),
+                from,
+                why: why.into(),
+                port_from,
+            });
         };
         let repository = !with_role("pgbackrest-repository").is_empty();
         for def in SERVICES {
@@ -263,22 +404,46 @@ pub fn derive(topology: &wit::Document, docs: &[wit::Document]) -> Option<Matrix
             }
             if def.name == "patroni" {
                 // Operators run patronictl from the admin networks.
-                from.extend(admin.iter().map(|a| Source { name: "admin".into(), address: a.clone() }));
+                from.extend(admin.iter().map(|a| Source {
+                    name: "admin".into(),
+                    address: a.clone(),
+                }));
             }
             if def.clients || (def.name == "postgresql" && !proxied) {
-                from.extend(clients.iter().map(|c| Source { name: "clients".into(), address: c.clone() }));
+                from.extend(clients.iter().map(|c| Source {
+                    name: "clients".into(),
+                    address: c.clone(),
+                }));
             }
             let (port_list, port_from) = ports.get(def.name, def.port);
             for port in port_list {
                 for proto in def.protos {
-                    add(&mut services, def.name, port, proto, from.clone(), def.why, port_from.clone());
+                    add(
+                        &mut services,
+                        def.name,
+                        port,
+                        proto,
+                        from.clone(),
+                        def.why,
+                        port_from.clone(),
+                    );
                 }
             }
         }
         // HAProxy's backends on this host.
-        for (port, why) in backends.iter().filter(|b| b.address == e.address).map(|b| (b.port, b.why.clone())) {
-            let from: Vec<Source> = with_role("haproxy").into_iter().filter(|s| s.name != e.name).collect();
-            let name = services.iter().find(|s| s.port == port).map_or("haproxy-backend".to_string(), |s| s.service.clone());
+        for (port, why) in backends
+            .iter()
+            .filter(|b| b.address == e.address)
+            .map(|b| (b.port, b.why.clone()))
+        {
+            let from: Vec<Source> = with_role("haproxy")
+                .into_iter()
+                .filter(|s| s.name != e.name)
+                .collect();
+            let name = services
+                .iter()
+                .find(|s| s.port == port)
+                .map_or("haproxy-backend".to_string(), |s| s.service.clone());
             add(&mut services, &name, port, "tcp", from, &why, None);
         }
         // Extra flows from the topology.
@@ -288,16 +453,39 @@ pub fn derive(topology: &wit::Document, docs: &[wit::Document]) -> Option<Matrix
                 if to != e.name && !e.roles.iter().any(|r| r == to) {
                     continue;
                 }
-                let Some(port) = f.get("port").and_then(Value::as_u64).and_then(|p| u16::try_from(p).ok()) else { continue };
+                let Some(port) = f
+                    .get("port")
+                    .and_then(Value::as_u64)
+                    .and_then(|p| u16::try_from(p).ok())
+                else {
+                    continue;
+                };
                 let proto = f.get("proto").and_then(Value::as_str).unwrap_or("tcp");
                 let from_spec = f.get("from").and_then(Value::as_str).unwrap_or("");
                 let mut from: Vec<Source> = with_role(from_spec);
-                from.extend(entries.iter().filter(|x| x.name == from_spec).map(|x| Source { name: x.name.clone(), address: x.address.clone() }));
-                if from.is_empty() && (from_spec.parse::<ipnet::IpNet>().is_ok() || from_spec.parse::<std::net::IpAddr>().is_ok()) {
-                    from.push(Source { name: from_spec.to_string(), address: from_spec.to_string() });
+                from.extend(
+                    entries
+                        .iter()
+                        .filter(|x| x.name == from_spec)
+                        .map(|x| Source {
+                            name: x.name.clone(),
+                            address: x.address.clone(),
+                        }),
+                );
+                if from.is_empty()
+                    && (from_spec.parse::<ipnet::IpNet>().is_ok()
+                        || from_spec.parse::<std::net::IpAddr>().is_ok())
+                {
+                    from.push(Source {
+                        name: from_spec.to_string(),
+                        address: from_spec.to_string(),
+                    });
                 }
                 from.retain(|s| s.name != e.name);
-                let why = f.get("why").and_then(Value::as_str).unwrap_or("a flow the topology names");
+                let why = f
+                    .get("why")
+                    .and_then(Value::as_str)
+                    .unwrap_or("a flow the topology names");
                 add(&mut services, "flow", port, proto, from, why, None);
             }
         }
@@ -315,23 +503,40 @@ pub fn derive(topology: &wit::Document, docs: &[wit::Document]) -> Option<Matrix
         host.nftables = render::nftables_host(&host, &topology.path);
         hosts.push(host);
     }
-    Some(Matrix { topology: topology.path.clone(), hosts, outside })
+    Some(Matrix {
+        topology: topology.path.clone(),
+        hosts,
+        outside,
+    })
 }
 
 /// The `port-matrix` document of every topology among `docs`.
 pub fn derived_documents(docs: &[wit::Document]) -> Vec<wit::Document> {
     let mut out = Vec::new();
     for topo in docs.iter().filter(|d| d.kind == Kind::Topology.name()) {
-        let Some(m) = derive(topo, docs) else { continue };
-        let mut spans = vec![wit::Span { pointer: String::new(), line: 1, end_line: topo.text.lines().count().max(1) as u32 }];
+        let Some(m) = derive(topo, docs) else {
+            continue;
+        };
+        let mut spans = vec![wit::Span {
+            pointer: String::new(),
+            line: 1,
+            end_line: topo.text.lines().count().max(1) as u32,
+        }];
         for (i, h) in m.hosts.iter().enumerate() {
-            spans.push(wit::Span { pointer: format!("/hosts/{i}"), line: h.line, end_line: h.line });
+            spans.push(wit::Span {
+                pointer: format!("/hosts/{i}"),
+                line: h.line,
+                end_line: h.line,
+            });
         }
         out.push(wit::Document {
             kind: "port-matrix".into(),
             path: topo.path.clone(),
             text: topo.text.clone(),
-            body: wit::Body::Structured(wit::Structured { json: json!(m).to_string(), spans }),
+            body: wit::Body::Structured(wit::Structured {
+                json: json!(m).to_string(),
+                spans,
+            }),
             diagnostics: Vec::new(),
         });
     }
@@ -344,18 +549,36 @@ pub fn firewall_files(files: &mut Vec<InputFile>) {
     let mut extra = Vec::new();
     for f in files.iter().filter(|f| f.kind == Kind::Topology) {
         let parsed = formats::yaml::parse(&f.text, &f.display);
-        let Ok(root) = serde_json::from_str::<Value>(&parsed.value.json) else { continue };
-        let Some(Value::Array(hosts)) = root.get("hosts") else { continue };
+        let Ok(root) = serde_json::from_str::<Value>(&parsed.value.json) else {
+            continue;
+        };
+        let Some(Value::Array(hosts)) = root.get("hosts") else {
+            continue;
+        };
         for h in hosts {
-            let Some(rel) = h.get("firewall").and_then(Value::as_str) else { continue };
+            let Some(rel) = h.get("firewall").and_then(Value::as_str) else {
+                continue;
+            };
             let display = resolve(&f.display, rel);
-            let path = if Path::new(rel).is_absolute() { PathBuf::from(rel) } else { f.path.parent().unwrap_or(Path::new("")).join(rel) };
-            let known = files.iter().chain(&extra).any(|x: &InputFile| x.display == display || x.path == path);
+            let path = if Path::new(rel).is_absolute() {
+                PathBuf::from(rel)
+            } else {
+                f.path.parent().unwrap_or(Path::new("")).join(rel)
+            };
+            let known = files
+                .iter()
+                .chain(&extra)
+                .any(|x: &InputFile| x.display == display || x.path == path);
             if known {
                 continue;
             }
             if let Ok(text) = std::fs::read_to_string(&path) {
-                extra.push(InputFile { kind: Kind::Nftables, path, display, text });
+                extra.push(InputFile {
+                    kind: Kind::Nftables,
+                    path,
+                    display,
+                    text,
+                });
             }
         }
     }

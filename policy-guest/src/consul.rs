@@ -18,28 +18,64 @@
 
 use serde_json::Value;
 
-use crate::report::Code;
 use crate::Severity;
+use crate::report::Code;
 
 pub const CODES: &[Code] = &[
-    Code::new("gossip-unencrypted", Severity::High, "gossip between agents is not encrypted",
-        "Set `encrypt` to a key from `consul keygen` on every agent: without it anyone on the network reads and injects gossip (membership, events)."),
-    Code::new("gossip-verify-disabled", Severity::Medium, "unencrypted gossip is still accepted or sent",
-        "Remove `encrypt_verify_incoming = false` / `encrypt_verify_outgoing = false` once every agent has the key."),
-    Code::new("tls-verify-incoming-off", Severity::High, "the agent accepts RPC connections without a client certificate",
-        "Set `tls { internal_rpc { verify_incoming = true } }` (or `tls.defaults.verify_incoming`) with a `ca_file`."),
-    Code::new("tls-verify-outgoing-off", Severity::High, "the agent's RPC to servers is not TLS-verified",
-        "Set `tls { defaults { verify_outgoing = true } }` with a `ca_file`, `cert_file` and `key_file`."),
-    Code::new("tls-verify-server-hostname-off", Severity::High, "the agent does not check that it talks to a server",
-        "Set `tls { internal_rpc { verify_server_hostname = true } }`: otherwise any certificate from the CA (any client agent's) can pose as a server."),
-    Code::new("acl-disabled", Severity::High, "ACLs are off: anyone who reaches the API can read and change everything",
-        "Enable ACLs (`acl { enabled = true default_policy = \"deny\" }`) after bootstrapping tokens for the agents, Patroni and the PgBouncer watcher."),
-    Code::new("acl-default-allow", Severity::High, "ACLs allow what no token denies",
-        "Set `acl { default_policy = \"deny\" }` and give each client a token with the rights it needs."),
-    Code::new("http-api-exposed", Severity::High, "the HTTP API listens beyond loopback without TLS",
-        "Bind the HTTP API to loopback (`client_addr = \"127.0.0.1\"`), or serve only HTTPS (`ports { http = -1 https = 8501 }`) with client certificates."),
-    Code::new("script-checks-enabled", Severity::Critical, "script checks can be registered over the API: remote code execution",
-        "Set `enable_script_checks = false` (use `enable_local_script_checks` for checks defined in files)."),
+    Code::new(
+        "gossip-unencrypted",
+        Severity::High,
+        "gossip between agents is not encrypted",
+        "Set `encrypt` to a key from `consul keygen` on every agent: without it anyone on the network reads and injects gossip (membership, events).",
+    ),
+    Code::new(
+        "gossip-verify-disabled",
+        Severity::Medium,
+        "unencrypted gossip is still accepted or sent",
+        "Remove `encrypt_verify_incoming = false` / `encrypt_verify_outgoing = false` once every agent has the key.",
+    ),
+    Code::new(
+        "tls-verify-incoming-off",
+        Severity::High,
+        "the agent accepts RPC connections without a client certificate",
+        "Set `tls { internal_rpc { verify_incoming = true } }` (or `tls.defaults.verify_incoming`) with a `ca_file`.",
+    ),
+    Code::new(
+        "tls-verify-outgoing-off",
+        Severity::High,
+        "the agent's RPC to servers is not TLS-verified",
+        "Set `tls { defaults { verify_outgoing = true } }` with a `ca_file`, `cert_file` and `key_file`.",
+    ),
+    Code::new(
+        "tls-verify-server-hostname-off",
+        Severity::High,
+        "the agent does not check that it talks to a server",
+        "Set `tls { internal_rpc { verify_server_hostname = true } }`: otherwise any certificate from the CA (any client agent's) can pose as a server.",
+    ),
+    Code::new(
+        "acl-disabled",
+        Severity::High,
+        "ACLs are off: anyone who reaches the API can read and change everything",
+        "Enable ACLs (`acl { enabled = true default_policy = \"deny\" }`) after bootstrapping tokens for the agents, Patroni and the PgBouncer watcher.",
+    ),
+    Code::new(
+        "acl-default-allow",
+        Severity::High,
+        "ACLs allow what no token denies",
+        "Set `acl { default_policy = \"deny\" }` and give each client a token with the rights it needs.",
+    ),
+    Code::new(
+        "http-api-exposed",
+        Severity::High,
+        "the HTTP API listens beyond loopback without TLS",
+        "Bind the HTTP API to loopback (`client_addr = \"127.0.0.1\"`), or serve only HTTPS (`ports { http = -1 https = 8501 }`) with client certificates.",
+    ),
+    Code::new(
+        "script-checks-enabled",
+        Severity::Critical,
+        "script checks can be registered over the API: remote code execution",
+        "Set `enable_script_checks = false` (use `enable_local_script_checks` for checks defined in files).",
+    ),
 ];
 
 /// The value at `pointer` and the pointer itself, when present.
@@ -70,9 +106,17 @@ pub fn truthy(v: &Value) -> Option<bool> {
 /// Consul refuses a config that mixes them with the `tls` stanza for the same field).
 pub fn legacy_tls(config: &Value) -> bool {
     config.get("tls").is_none()
-        && ["verify_incoming", "verify_outgoing", "verify_server_hostname", "ca_file", "ca_path", "cert_file", "verify_incoming_rpc"]
-            .iter()
-            .any(|k| config.get(*k).is_some())
+        && [
+            "verify_incoming",
+            "verify_outgoing",
+            "verify_server_hostname",
+            "ca_file",
+            "ca_path",
+            "cert_file",
+            "verify_incoming_rpc",
+        ]
+        .iter()
+        .any(|k| config.get(*k).is_some())
 }
 
 /// A problem found, with where it is decided and the value that fixes it.
@@ -89,7 +133,13 @@ pub struct Issue {
 }
 
 /// Resolves a TLS field the way Consul does: (value, deciding pointer).
-fn tls_field(config: &Value, internal: &str, legacy_specific: Option<&str>, defaults: Option<&str>, legacy: Option<&str>) -> Option<(bool, String)> {
+fn tls_field(
+    config: &Value,
+    internal: &str,
+    legacy_specific: Option<&str>,
+    defaults: Option<&str>,
+    legacy: Option<&str>,
+) -> Option<(bool, String)> {
     let mut pointers = vec![format!("/tls/internal_rpc/{internal}")];
     pointers.extend(legacy_specific.map(|k| format!("/{k}")));
     pointers.extend(defaults.map(|k| format!("/tls/defaults/{k}")));
@@ -135,13 +185,51 @@ pub fn check(config: &Value) -> Vec<Issue> {
         )),
     }
     // TLS for RPC.
-    let has_ca = first(config, &["/tls/internal_rpc/ca_file", "/tls/defaults/ca_file", "/ca_file", "/tls/internal_rpc/ca_path", "/tls/defaults/ca_path", "/ca_path"]).is_some()
+    let has_ca = first(
+        config,
+        &[
+            "/tls/internal_rpc/ca_file",
+            "/tls/defaults/ca_file",
+            "/ca_file",
+            "/tls/internal_rpc/ca_path",
+            "/tls/defaults/ca_path",
+            "/ca_path",
+        ],
+    )
+    .is_some()
         || config.pointer("/auto_encrypt/tls").and_then(truthy) == Some(true);
-    let fix_at = |modern: &str, old: &str| if legacy { format!("/{old}") } else { modern.to_string() };
+    let fix_at = |modern: &str, old: &str| {
+        if legacy {
+            format!("/{old}")
+        } else {
+            modern.to_string()
+        }
+    };
     let fields = [
-        ("tls-verify-incoming-off", "verify_incoming", Some("verify_incoming_rpc"), Some("verify_incoming"), Some("verify_incoming"), "/tls/defaults/verify_incoming"),
-        ("tls-verify-outgoing-off", "verify_outgoing", None, Some("verify_outgoing"), Some("verify_outgoing"), "/tls/defaults/verify_outgoing"),
-        ("tls-verify-server-hostname-off", "verify_server_hostname", None, None, Some("verify_server_hostname"), "/tls/internal_rpc/verify_server_hostname"),
+        (
+            "tls-verify-incoming-off",
+            "verify_incoming",
+            Some("verify_incoming_rpc"),
+            Some("verify_incoming"),
+            Some("verify_incoming"),
+            "/tls/defaults/verify_incoming",
+        ),
+        (
+            "tls-verify-outgoing-off",
+            "verify_outgoing",
+            None,
+            Some("verify_outgoing"),
+            Some("verify_outgoing"),
+            "/tls/defaults/verify_outgoing",
+        ),
+        (
+            "tls-verify-server-hostname-off",
+            "verify_server_hostname",
+            None,
+            None,
+            Some("verify_server_hostname"),
+            "/tls/internal_rpc/verify_server_hostname",
+        ),
     ];
     for (code, field, legacy_specific, defaults, old, modern) in fields {
         let resolved = tls_field(config, field, legacy_specific, defaults, old);
@@ -153,21 +241,35 @@ pub fn check(config: &Value) -> Vec<Issue> {
             None => (fix_at(modern, field), false),
         };
         let why = match field {
-            "verify_incoming" => "servers and agents accept RPC from anyone who reaches port 8300, without a certificate",
-            "verify_outgoing" => "RPC to the servers may be plain text and the server certificate is not checked",
-            _ => "any certificate signed by the CA, a client agent's included, can pose as a server",
+            "verify_incoming" => {
+                "servers and agents accept RPC from anyone who reaches port 8300, without a certificate"
+            }
+            "verify_outgoing" => {
+                "RPC to the servers may be plain text and the server certificate is not checked"
+            }
+            _ => {
+                "any certificate signed by the CA, a client agent's included, can pose as a server"
+            }
         };
         let fix = has_ca.then_some(Value::Bool(true));
         out.push(issue(
             code,
-            format!("`{field}` is {}: {why}{}", if present { "false" } else { "not set" }, if has_ca { "" } else { " (no `ca_file` either)" }),
+            format!(
+                "`{field}` is {}: {why}{}",
+                if present { "false" } else { "not set" },
+                if has_ca { "" } else { " (no `ca_file` either)" }
+            ),
             pointer,
             present,
             fix,
         ));
     }
     // ACLs.
-    let enabled = config.pointer("/acl/enabled").and_then(truthy).unwrap_or(false) || config.get("acl_datacenter").is_some();
+    let enabled = config
+        .pointer("/acl/enabled")
+        .and_then(truthy)
+        .unwrap_or(false)
+        || config.get("acl_datacenter").is_some();
     if !enabled {
         out.push(issue(
             "acl-disabled",
@@ -178,7 +280,10 @@ pub fn check(config: &Value) -> Vec<Issue> {
         ));
     } else {
         let policy = first(config, &["/acl/default_policy", "/acl_default_policy"]);
-        let deny = policy.as_ref().and_then(|(v, _)| v.as_str()).is_some_and(|s| s.eq_ignore_ascii_case("deny"));
+        let deny = policy
+            .as_ref()
+            .and_then(|(v, _)| v.as_str())
+            .is_some_and(|s| s.eq_ignore_ascii_case("deny"));
         if !deny {
             let (pointer, present) = match &policy {
                 Some((_, p)) => (p.clone(), true),
@@ -186,7 +291,13 @@ pub fn check(config: &Value) -> Vec<Issue> {
             };
             out.push(issue(
                 "acl-default-allow",
-                format!("ACL default policy is `{}`: whatever no token denies is allowed", policy.as_ref().and_then(|(v, _)| v.as_str()).unwrap_or("allow")),
+                format!(
+                    "ACL default policy is `{}`: whatever no token denies is allowed",
+                    policy
+                        .as_ref()
+                        .and_then(|(v, _)| v.as_str())
+                        .unwrap_or("allow")
+                ),
                 pointer,
                 present,
                 Some(Value::String("deny".into())),
@@ -194,9 +305,14 @@ pub fn check(config: &Value) -> Vec<Issue> {
         }
     }
     // HTTP API.
-    let http_port = config.pointer("/ports/http").and_then(Value::as_i64).unwrap_or(8500);
+    let http_port = config
+        .pointer("/ports/http")
+        .and_then(Value::as_i64)
+        .unwrap_or(8500);
     let acl_deny = enabled
-        && first(config, &["/acl/default_policy", "/acl_default_policy"]).and_then(|(v, _)| v.as_str().map(str::to_string)).is_some_and(|s| s.eq_ignore_ascii_case("deny"));
+        && first(config, &["/acl/default_policy", "/acl_default_policy"])
+            .and_then(|(v, _)| v.as_str().map(str::to_string))
+            .is_some_and(|s| s.eq_ignore_ascii_case("deny"));
     let http_exposed = if http_port >= 0 {
         let (addr, pointer) = match first(config, &["/addresses/http", "/client_addr"]) {
             Some((v, p)) => (v.as_str().unwrap_or("").to_string(), Some(p)),
@@ -207,7 +323,14 @@ pub fn check(config: &Value) -> Vec<Issue> {
             let pointer = pointer.unwrap_or_else(|| "/client_addr".into());
             let mut i = issue(
                 "http-api-exposed",
-                format!("the HTTP API listens on `{addr}` port {http_port} in plain HTTP{}", if acl_deny { "" } else { " and ACLs do not deny by default: anyone on the network controls the agent" }),
+                format!(
+                    "the HTTP API listens on `{addr}` port {http_port} in plain HTTP{}",
+                    if acl_deny {
+                        ""
+                    } else {
+                        " and ACLs do not deny by default: anyone on the network controls the agent"
+                    }
+                ),
                 pointer,
                 true,
                 Some(Value::String("127.0.0.1".into())),
@@ -224,7 +347,14 @@ pub fn check(config: &Value) -> Vec<Issue> {
     if config.get("enable_script_checks").and_then(truthy) == Some(true) {
         let mut i = issue(
             "script-checks-enabled",
-            format!("`enable_script_checks = true`: a check registered over the HTTP API runs any command as the Consul user{}", if http_exposed { ", and the API is reachable from the network" } else { "" }),
+            format!(
+                "`enable_script_checks = true`: a check registered over the HTTP API runs any command as the Consul user{}",
+                if http_exposed {
+                    ", and the API is reachable from the network"
+                } else {
+                    ""
+                }
+            ),
             "/enable_script_checks".into(),
             true,
             Some(Value::Bool(false)),
@@ -239,7 +369,12 @@ pub fn check(config: &Value) -> Vec<Issue> {
 
 /// The ports a Consul agent listens on: (name, port, protocols), from `ports`.
 pub fn ports(config: &Value) -> Vec<(&'static str, i64, &'static [&'static str])> {
-    let get = |k: &str, d: i64| config.pointer(&format!("/ports/{k}")).and_then(Value::as_i64).unwrap_or(d);
+    let get = |k: &str, d: i64| {
+        config
+            .pointer(&format!("/ports/{k}"))
+            .and_then(Value::as_i64)
+            .unwrap_or(d)
+    };
     let server = truthy(config.get("server").unwrap_or(&Value::Bool(false))).unwrap_or(false);
     let mut out: Vec<(&'static str, i64, &'static [&'static str])> = vec![
         ("serf_lan", get("serf_lan", 8301), &["tcp", "udp"]),
@@ -270,9 +405,16 @@ mod tests {
     #[test]
     fn bare_agent_has_every_problem_but_the_api() {
         let v = json!({"datacenter": "dc1", "server": false});
-        assert_eq!(codes(&v), vec![
-            "gossip-unencrypted", "tls-verify-incoming-off", "tls-verify-outgoing-off", "tls-verify-server-hostname-off", "acl-disabled"
-        ]);
+        assert_eq!(
+            codes(&v),
+            vec![
+                "gossip-unencrypted",
+                "tls-verify-incoming-off",
+                "tls-verify-outgoing-off",
+                "tls-verify-server-hostname-off",
+                "acl-disabled"
+            ]
+        );
     }
 
     #[test]
@@ -292,15 +434,25 @@ mod tests {
         let v = json!({"encrypt": "k", "encrypt_verify_incoming": false, "ca_file": "/ca", "verify_incoming": true, "verify_outgoing": false,
                        "acl": {"enabled": true}, "client_addr": "0.0.0.0", "enable_script_checks": true});
         let issues = check(&v);
-        let found: Vec<(&str, &str, bool)> = issues.iter().map(|i| (i.code, i.pointer.as_str(), i.present)).collect();
-        assert_eq!(found, vec![
-            ("gossip-verify-disabled", "/encrypt_verify_incoming", true),
-            ("tls-verify-outgoing-off", "/verify_outgoing", true),
-            ("tls-verify-server-hostname-off", "/verify_server_hostname", false),
-            ("acl-default-allow", "/acl/default_policy", false),
-            ("http-api-exposed", "/client_addr", true),
-            ("script-checks-enabled", "/enable_script_checks", true),
-        ]);
+        let found: Vec<(&str, &str, bool)> = issues
+            .iter()
+            .map(|i| (i.code, i.pointer.as_str(), i.present))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("gossip-verify-disabled", "/encrypt_verify_incoming", true),
+                ("tls-verify-outgoing-off", "/verify_outgoing", true),
+                (
+                    "tls-verify-server-hostname-off",
+                    "/verify_server_hostname",
+                    false
+                ),
+                ("acl-default-allow", "/acl/default_policy", false),
+                ("http-api-exposed", "/client_addr", true),
+                ("script-checks-enabled", "/enable_script_checks", true),
+            ]
+        );
         assert_eq!(issues[5].severity, None);
     }
 
@@ -308,6 +460,10 @@ mod tests {
     fn https_only_api_is_not_exposed_in_clear() {
         let v = json!({"client_addr": "0.0.0.0", "ports": {"http": -1, "https": 8501}});
         assert!(!codes(&v).contains(&"http-api-exposed"));
-        assert!(ports(&v).iter().any(|(n, p, _)| *n == "https" && *p == 8501));
+        assert!(
+            ports(&v)
+                .iter()
+                .any(|(n, p, _)| *n == "https" && *p == 8501)
+        );
     }
 }

@@ -26,12 +26,18 @@ impl<'a> Ini<'a> {
     /// Every setting of `section` (compared without case), in file order.
     pub fn section(&self, section: &str) -> impl Iterator<Item = &'a Setting> + 'a {
         let section = section.to_ascii_lowercase();
-        self.settings.iter().filter(move |s| s.section.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(&section)))
+        self.settings.iter().filter(move |s| {
+            s.section
+                .as_deref()
+                .is_some_and(|x| x.eq_ignore_ascii_case(&section))
+        })
     }
 
     /// The last `key` of `section` (names compared without case).
     pub fn get(&self, section: &str, key: &str) -> Option<&'a Setting> {
-        self.section(section).filter(|s| s.name.eq_ignore_ascii_case(key)).last()
+        self.section(section)
+            .filter(|s| s.name.eq_ignore_ascii_case(key))
+            .last()
     }
 
     /// The value of `section.key`, trimmed.
@@ -41,11 +47,16 @@ impl<'a> Ini<'a> {
 
     /// The line of the `[section]` header (the first, if repeated).
     pub fn header_line(&self, section: &str) -> Option<u32> {
-        self.doc.text.lines().position(|l| {
-            let t = l.trim();
-            t.strip_prefix('[').and_then(|r| r.strip_suffix(']')).is_some_and(|n| n.trim().eq_ignore_ascii_case(section))
-        })
-        .map(|i| i as u32 + 1)
+        self.doc
+            .text
+            .lines()
+            .position(|l| {
+                let t = l.trim();
+                t.strip_prefix('[')
+                    .and_then(|r| r.strip_suffix(']'))
+                    .is_some_and(|n| n.trim().eq_ignore_ascii_case(section))
+            })
+            .map(|i| i as u32 + 1)
     }
 
     /// A location at the section header, or line 1.
@@ -60,7 +71,11 @@ impl<'a> Ini<'a> {
 
     /// The text of line `n` (1-based).
     pub fn line_text(&self, n: u32) -> &'a str {
-        self.doc.text.lines().nth(n.saturating_sub(1) as usize).unwrap_or("")
+        self.doc
+            .text
+            .lines()
+            .nth(n.saturating_sub(1) as usize)
+            .unwrap_or("")
     }
 
     /// The edit that makes `section.key` equal `value`: in place when written, else a
@@ -68,13 +83,25 @@ impl<'a> Ini<'a> {
     pub fn set(&self, section: &str, key: &str, value: &str) -> Edit {
         if let Some(s) = self.get(section, key) {
             let line = s.location.line;
-            return Edit::Lines(LineEdit { start: line, end: line, text: replace_value(self.line_text(line), value) });
+            return Edit::Lines(LineEdit {
+                start: line,
+                end: line,
+                text: replace_value(self.line_text(line), value),
+            });
         }
         match self.header_line(section) {
-            Some(h) => Edit::Lines(LineEdit { start: h + 1, end: h, text: format!("{key} = {value}") }),
+            Some(h) => Edit::Lines(LineEdit {
+                start: h + 1,
+                end: h,
+                text: format!("{key} = {value}"),
+            }),
             None => {
                 let n = self.doc.text.lines().count() as u32;
-                Edit::Lines(LineEdit { start: n + 1, end: n, text: format!("\n[{section}]\n{key} = {value}") })
+                Edit::Lines(LineEdit {
+                    start: n + 1,
+                    end: n,
+                    text: format!("\n[{section}]\n{key} = {value}"),
+                })
             }
         }
     }
@@ -94,7 +121,10 @@ pub fn replace_value(line: &str, value: &str) -> String {
     match line.split_once('=') {
         Some((key, rest)) => {
             let spaces = &rest[..rest.len() - rest.trim_start().len()];
-            format!("{key}={}{value}", if spaces.is_empty() { " " } else { spaces })
+            format!(
+                "{key}={}{value}",
+                if spaces.is_empty() { " " } else { spaces }
+            )
         }
         None => format!("{line} = {value}"),
     }
@@ -117,7 +147,12 @@ mod tests {
                         name: k.into(),
                         value: v.into(),
                         args: Vec::new(),
-                        location: Location { file: "pgbouncer.ini".into(), line, end_line: None, pointer: None },
+                        location: Location {
+                            file: "pgbouncer.ini".into(),
+                            line,
+                            end_line: None,
+                            pointer: None,
+                        },
                     })
                     .collect(),
             ),
@@ -127,11 +162,35 @@ mod tests {
 
     #[test]
     fn set_in_place_or_after_header() {
-        let d = doc("[pgbouncer]\nauth_type=md5\n", vec![("pgbouncer", "auth_type", "md5", 2)]);
+        let d = doc(
+            "[pgbouncer]\nauth_type=md5\n",
+            vec![("pgbouncer", "auth_type", "md5", 2)],
+        );
         let ini = Ini::new(&d).expect("settings");
-        assert_eq!(ini.set("PgBouncer", "AUTH_TYPE", "scram-sha-256"), Edit::Lines(LineEdit { start: 2, end: 2, text: "auth_type= scram-sha-256".into() }));
-        assert_eq!(ini.set("pgbouncer", "listen_addr", "10.0.0.1"), Edit::Lines(LineEdit { start: 2, end: 1, text: "listen_addr = 10.0.0.1".into() }));
-        assert_eq!(ini.set("ssl", "sslmode", "verify-full"), Edit::Lines(LineEdit { start: 3, end: 2, text: "\n[ssl]\nsslmode = verify-full".into() }));
+        assert_eq!(
+            ini.set("PgBouncer", "AUTH_TYPE", "scram-sha-256"),
+            Edit::Lines(LineEdit {
+                start: 2,
+                end: 2,
+                text: "auth_type= scram-sha-256".into()
+            })
+        );
+        assert_eq!(
+            ini.set("pgbouncer", "listen_addr", "10.0.0.1"),
+            Edit::Lines(LineEdit {
+                start: 2,
+                end: 1,
+                text: "listen_addr = 10.0.0.1".into()
+            })
+        );
+        assert_eq!(
+            ini.set("ssl", "sslmode", "verify-full"),
+            Edit::Lines(LineEdit {
+                start: 3,
+                end: 2,
+                text: "\n[ssl]\nsslmode = verify-full".into()
+            })
+        );
         assert_eq!(replace_value("  key  =   old # x", "new"), "  key  =   new");
     }
 }

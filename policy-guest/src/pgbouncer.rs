@@ -54,25 +54,45 @@ pub const DEFAULTS: &[(&str, &str)] = &[
 
 impl Config {
     pub fn new(anchor: Location) -> Config {
-        let defaults = DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config { entries: HashMap::new(), defaults, anchor, app_users: Vec::new() }
+        let defaults = DEFAULTS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config {
+            entries: HashMap::new(),
+            defaults,
+            anchor,
+            app_users: Vec::new(),
+        }
     }
 
     /// Replaces PgBouncer's default of `key` (Omnibus ships other defaults).
     pub fn default(&mut self, key: &str, value: &str) {
-        self.defaults.insert(key.to_ascii_lowercase(), value.to_string());
+        self.defaults
+            .insert(key.to_ascii_lowercase(), value.to_string());
     }
 
     /// Sets `key` as written at `location` (a later call wins, as in PgBouncer).
     pub fn set(&mut self, key: &str, value: &str, location: Location, unknown: bool) {
-        self.entries.insert(key.to_ascii_lowercase(), Entry { value: value.to_string(), location: Some(location), unknown });
+        self.entries.insert(
+            key.to_ascii_lowercase(),
+            Entry {
+                value: value.to_string(),
+                location: Some(location),
+                unknown,
+            },
+        );
     }
 
     /// The effective value of `key`.
     pub fn get(&self, key: &str) -> Option<Entry> {
         let key = key.to_ascii_lowercase();
         self.entries.get(&key).cloned().or_else(|| {
-            self.defaults.get(&key).map(|v| Entry { value: v.clone(), location: None, unknown: false })
+            self.defaults.get(&key).map(|v| Entry {
+                value: v.clone(),
+                location: None,
+                unknown: false,
+            })
         })
     }
 
@@ -83,25 +103,41 @@ impl Config {
 
     /// Whether `key` is written (not a default) and non-empty.
     pub fn is_set(&self, key: &str) -> bool {
-        self.entries.get(&key.to_ascii_lowercase()).is_some_and(|e| e.unknown || !e.value.trim().is_empty())
+        self.entries
+            .get(&key.to_ascii_lowercase())
+            .is_some_and(|e| e.unknown || !e.value.trim().is_empty())
     }
 
     /// Where `key` is written, or the anchor.
     pub fn location(&self, key: &str) -> Location {
-        self.entries.get(&key.to_ascii_lowercase()).and_then(|e| e.location.clone()).unwrap_or_else(|| self.anchor.clone())
+        self.entries
+            .get(&key.to_ascii_lowercase())
+            .and_then(|e| e.location.clone())
+            .unwrap_or_else(|| self.anchor.clone())
     }
 
     fn known(&self, key: &str) -> Option<String> {
-        self.get(key).filter(|e| !e.unknown).map(|e| e.value.trim().to_string())
+        self.get(key)
+            .filter(|e| !e.unknown)
+            .map(|e| e.value.trim().to_string())
     }
 }
 
 /// The `sslmode` ladder, weakest first.
-pub const SSLMODES: &[&str] = &["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+pub const SSLMODES: &[&str] = &[
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
 
 /// The rank of an sslmode on [`SSLMODES`]; `None` for a value PgBouncer would refuse.
 pub fn sslmode_rank(mode: &str) -> Option<usize> {
-    SSLMODES.iter().position(|m| m.eq_ignore_ascii_case(mode.trim()))
+    SSLMODES
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(mode.trim()))
 }
 
 /// What the organisation asks of PgBouncer.
@@ -129,36 +165,96 @@ pub struct Issue {
 }
 
 pub const CODES: &[Code] = &[
-    Code::new("auth-type-weak", Severity::High, "clients authenticate with a method the organisation does not allow",
-        "Set `auth_type = scram-sha-256` (the auth_file must then hold SCRAM secrets or plain passwords), `cert`, or `hba` with an `auth_hba_file` of hostssl rules. `trust` and `any` let anyone in; with `any` every user name is also a console admin."),
-    Code::new("auth-hba-file-missing", Severity::High, "`auth_type = hba` without `auth_hba_file`",
-        "Set `auth_hba_file` to a pg_hba-style file of the connections PgBouncer should accept."),
-    Code::new("auth-hba-file-unchecked", Severity::Info, "the `auth_hba_file` is not among the checked files",
-        "Pass the file named by `auth_hba_file` to patrol too, so that its rules are checked with PgBouncer's settings."),
-    Code::new("auth-hba-trust", Severity::Critical, "the auth_hba_file lets network clients in without a password",
-        "Replace `trust` with `scram-sha-256` or `cert` on network lines of the auth_hba_file."),
-    Code::new("auth-hba-plaintext", Severity::High, "the auth_hba_file accepts passwords over connections without TLS",
-        "Use `hostssl` instead of `host` (and require client TLS with `client_tls_sslmode = require`), or `hostnossl … reject`."),
-    Code::new("auth-hba-hostssl-without-tls", Severity::Low, "the auth_hba_file has `hostssl` lines but client TLS is off",
-        "Set `client_tls_sslmode`, `client_tls_key_file` and `client_tls_cert_file`; until then `hostssl` lines never match."),
-    Code::new("client-tls-weak", Severity::High, "clients may talk to PgBouncer without TLS",
-        "Set `client_tls_sslmode = require` (or stricter) with `client_tls_key_file` and `client_tls_cert_file`."),
-    Code::new("server-tls-weak", Severity::High, "PgBouncer may talk to PostgreSQL without TLS",
-        "Set `server_tls_sslmode = verify-full` with `server_tls_ca_file` (at least `require`)."),
-    Code::new("server-tls-unverified", Severity::Medium, "PgBouncer does not verify PostgreSQL's certificate though it has a CA",
-        "Set `server_tls_sslmode = verify-full`: with `require` a man in the middle with any certificate is accepted."),
-    Code::new("tls-protocols-legacy", Severity::Medium, "TLS 1.0 or 1.1 is allowed",
-        "Set `client_tls_protocols = secure` and `server_tls_protocols = secure` (TLS 1.2 and 1.3)."),
-    Code::new("listen-all-interfaces", Severity::Medium, "PgBouncer listens on every interface",
-        "Set `listen_addr` to the address clients use (and firewall port 6432 to the application hosts)."),
-    Code::new("admin-user-not-allowed", Severity::Medium, "an `admin_users` entry is not on the organisation's list",
-        "Keep `admin_users` to the accounts that operate PgBouncer: they can SHUTDOWN, RELOAD, KILL and SET."),
-    Code::new("stats-user-not-allowed", Severity::Low, "a `stats_users` entry is not on the organisation's list",
-        "Keep `stats_users` to the monitoring accounts."),
-    Code::new("admin-user-is-app-user", Severity::Medium, "an application account is also a PgBouncer console admin",
-        "Use a separate account for `admin_users`; the application's password then cannot shut the pooler down."),
-    Code::new("password-in-config", Severity::Low, "a password is written in a `[databases]` connection string",
-        "Move passwords to the `auth_file` (or use `auth_user`/`auth_query`); the ini file is read by more people than the secrets should be."),
+    Code::new(
+        "auth-type-weak",
+        Severity::High,
+        "clients authenticate with a method the organisation does not allow",
+        "Set `auth_type = scram-sha-256` (the auth_file must then hold SCRAM secrets or plain passwords), `cert`, or `hba` with an `auth_hba_file` of hostssl rules. `trust` and `any` let anyone in; with `any` every user name is also a console admin.",
+    ),
+    Code::new(
+        "auth-hba-file-missing",
+        Severity::High,
+        "`auth_type = hba` without `auth_hba_file`",
+        "Set `auth_hba_file` to a pg_hba-style file of the connections PgBouncer should accept.",
+    ),
+    Code::new(
+        "auth-hba-file-unchecked",
+        Severity::Info,
+        "the `auth_hba_file` is not among the checked files",
+        "Pass the file named by `auth_hba_file` to patrol too, so that its rules are checked with PgBouncer's settings.",
+    ),
+    Code::new(
+        "auth-hba-trust",
+        Severity::Critical,
+        "the auth_hba_file lets network clients in without a password",
+        "Replace `trust` with `scram-sha-256` or `cert` on network lines of the auth_hba_file.",
+    ),
+    Code::new(
+        "auth-hba-plaintext",
+        Severity::High,
+        "the auth_hba_file accepts passwords over connections without TLS",
+        "Use `hostssl` instead of `host` (and require client TLS with `client_tls_sslmode = require`), or `hostnossl … reject`.",
+    ),
+    Code::new(
+        "auth-hba-hostssl-without-tls",
+        Severity::Low,
+        "the auth_hba_file has `hostssl` lines but client TLS is off",
+        "Set `client_tls_sslmode`, `client_tls_key_file` and `client_tls_cert_file`; until then `hostssl` lines never match.",
+    ),
+    Code::new(
+        "client-tls-weak",
+        Severity::High,
+        "clients may talk to PgBouncer without TLS",
+        "Set `client_tls_sslmode = require` (or stricter) with `client_tls_key_file` and `client_tls_cert_file`.",
+    ),
+    Code::new(
+        "server-tls-weak",
+        Severity::High,
+        "PgBouncer may talk to PostgreSQL without TLS",
+        "Set `server_tls_sslmode = verify-full` with `server_tls_ca_file` (at least `require`).",
+    ),
+    Code::new(
+        "server-tls-unverified",
+        Severity::Medium,
+        "PgBouncer does not verify PostgreSQL's certificate though it has a CA",
+        "Set `server_tls_sslmode = verify-full`: with `require` a man in the middle with any certificate is accepted.",
+    ),
+    Code::new(
+        "tls-protocols-legacy",
+        Severity::Medium,
+        "TLS 1.0 or 1.1 is allowed",
+        "Set `client_tls_protocols = secure` and `server_tls_protocols = secure` (TLS 1.2 and 1.3).",
+    ),
+    Code::new(
+        "listen-all-interfaces",
+        Severity::Medium,
+        "PgBouncer listens on every interface",
+        "Set `listen_addr` to the address clients use (and firewall port 6432 to the application hosts).",
+    ),
+    Code::new(
+        "admin-user-not-allowed",
+        Severity::Medium,
+        "an `admin_users` entry is not on the organisation's list",
+        "Keep `admin_users` to the accounts that operate PgBouncer: they can SHUTDOWN, RELOAD, KILL and SET.",
+    ),
+    Code::new(
+        "stats-user-not-allowed",
+        Severity::Low,
+        "a `stats_users` entry is not on the organisation's list",
+        "Keep `stats_users` to the monitoring accounts.",
+    ),
+    Code::new(
+        "admin-user-is-app-user",
+        Severity::Medium,
+        "an application account is also a PgBouncer console admin",
+        "Use a separate account for `admin_users`; the application's password then cannot shut the pooler down.",
+    ),
+    Code::new(
+        "password-in-config",
+        Severity::Low,
+        "a password is written in a `[databases]` connection string",
+        "Move passwords to the `auth_file` (or use `auth_user`/`auth_query`); the ini file is read by more people than the secrets should be.",
+    ),
 ];
 
 /// Runs every check that needs only the settings.
@@ -174,27 +270,48 @@ pub fn check(cfg: &Config, wants: &Wants) -> Vec<Issue> {
     };
     // auth_type
     if let Some(auth) = cfg.known("auth_type") {
-        let allowed = wants.auth_types.iter().any(|a| a.eq_ignore_ascii_case(&auth));
+        let allowed = wants
+            .auth_types
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(&auth));
         if !allowed {
             let (why, severity) = match auth.to_ascii_lowercase().as_str() {
-                "any" => ("any password or none is accepted and every user name is a console admin", Severity::Critical),
+                "any" => (
+                    "any password or none is accepted and every user name is a console admin",
+                    Severity::Critical,
+                ),
                 "trust" => ("no password is asked", Severity::Critical),
                 "plain" | "password" => ("passwords travel in clear text", Severity::High),
-                "md5" => ("MD5 challenge-response; MD5 hashes in the auth_file are password equivalents", Severity::High),
+                "md5" => (
+                    "MD5 challenge-response; MD5 hashes in the auth_file are password equivalents",
+                    Severity::High,
+                ),
                 "pam" => ("PAM receives the password in clear text", Severity::Medium),
                 _ => ("the organisation does not allow it", Severity::High),
             };
             let mut i = issue(
                 "auth-type-weak",
                 "auth_type",
-                format!("`auth_type = {auth}`{}: {why}", if cfg.is_set("auth_type") { "" } else { " (the default)" }),
+                format!(
+                    "`auth_type = {auth}`{}: {why}",
+                    if cfg.is_set("auth_type") {
+                        ""
+                    } else {
+                        " (the default)"
+                    }
+                ),
                 Some("scram-sha-256".into()),
             );
             i.severity = Some(severity);
             out.push(i);
         }
         if auth.eq_ignore_ascii_case("hba") && !cfg.is_set("auth_hba_file") {
-            out.push(issue("auth-hba-file-missing", "auth_type", "`auth_type = hba` but no `auth_hba_file`: PgBouncer has no rules to apply".into(), None));
+            out.push(issue(
+                "auth-hba-file-missing",
+                "auth_type",
+                "`auth_type = hba` but no `auth_hba_file`: PgBouncer has no rules to apply".into(),
+                None,
+            ));
         }
     }
     // Client side TLS.
@@ -222,7 +339,11 @@ pub fn check(cfg: &Config, wants: &Wants) -> Vec<Issue> {
         let want = sslmode_rank(wants.min_server_sslmode).unwrap_or(3);
         let has_ca = cfg.is_set("server_tls_ca_file");
         if rank.is_some_and(|r| r < want) {
-            let fix = if has_ca { "verify-full".to_string() } else { wants.min_server_sslmode.to_string() };
+            let fix = if has_ca {
+                "verify-full".to_string()
+            } else {
+                wants.min_server_sslmode.to_string()
+            };
             let needs_ca = sslmode_rank(&fix).is_some_and(|r| r >= 4) && !has_ca;
             out.push(issue(
                 "server-tls-weak",
@@ -244,17 +365,32 @@ pub fn check(cfg: &Config, wants: &Wants) -> Vec<Issue> {
         }
     }
     for key in ["client_tls_protocols", "server_tls_protocols"] {
-        let Some(value) = cfg.known(key) else { continue };
+        let Some(value) = cfg.known(key) else {
+            continue;
+        };
         let legacy = value
             .split([',', ' ', ':'])
             .map(|p| p.trim().to_ascii_lowercase())
-            .any(|p| matches!(p.as_str(), "all" | "legacy" | "tlsv1" | "tlsv1.0" | "tlsv1.1"));
+            .any(|p| {
+                matches!(
+                    p.as_str(),
+                    "all" | "legacy" | "tlsv1" | "tlsv1.0" | "tlsv1.1"
+                )
+            });
         if legacy {
-            out.push(issue("tls-protocols-legacy", key, format!("`{key} = {value}` allows TLS 1.0/1.1"), Some("secure".into())));
+            out.push(issue(
+                "tls-protocols-legacy",
+                key,
+                format!("`{key} = {value}` allows TLS 1.0/1.1"),
+                Some("secure".into()),
+            ));
         }
     }
     if let Some(addr) = cfg.known("listen_addr") {
-        let all = addr.split(',').map(str::trim).any(|a| matches!(a, "*" | "0.0.0.0" | "::" | "[::]"));
+        let all = addr
+            .split(',')
+            .map(str::trim)
+            .any(|a| matches!(a, "*" | "0.0.0.0" | "::" | "[::]"));
         if all {
             out.push(issue(
                 "listen-all-interfaces",
@@ -273,11 +409,22 @@ pub fn check(cfg: &Config, wants: &Wants) -> Vec<Issue> {
             let extra: Vec<&String> = users.iter().filter(|u| !allowed.contains(u)).collect();
             if !extra.is_empty() {
                 let keep: Vec<&String> = users.iter().filter(|u| allowed.contains(u)).collect();
-                let fix = keep.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+                let fix = keep
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 out.push(issue(
                     code,
                     key,
-                    format!("`{key}` names {}, not on the organisation's list", extra.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", ")),
+                    format!(
+                        "`{key}` names {}, not on the organisation's list",
+                        extra
+                            .iter()
+                            .map(|u| format!("`{u}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                     Some(fix),
                 ));
             }
@@ -301,7 +448,11 @@ pub fn check(cfg: &Config, wants: &Wants) -> Vec<Issue> {
 
 /// A comma- or space-separated list of names.
 pub fn list(value: &str) -> Vec<String> {
-    value.split([',', ' ']).map(|s| s.trim().trim_matches('"').to_string()).filter(|s| !s.is_empty()).collect()
+    value
+        .split([',', ' '])
+        .map(|s| s.trim().trim_matches('"').to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// The `key=value` pairs of a libpq-style connection string in `[databases]`.
@@ -309,7 +460,9 @@ pub fn connstr(value: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut rest = value.trim();
     while !rest.is_empty() {
-        let Some((key, after)) = rest.split_once('=') else { break };
+        let Some((key, after)) = rest.split_once('=') else {
+            break;
+        };
         let key = key.trim().to_ascii_lowercase();
         let after = after.trim_start();
         let (val, next) = if let Some(q) = after.strip_prefix('\'') {
@@ -346,20 +499,38 @@ mod tests {
     use super::*;
 
     fn at(line: u32) -> Location {
-        Location { file: "pgbouncer.ini".into(), line, end_line: None, pointer: None }
+        Location {
+            file: "pgbouncer.ini".into(),
+            line,
+            end_line: None,
+            pointer: None,
+        }
     }
 
     fn wants() -> (Vec<String>, ()) {
-        (vec!["scram-sha-256".into(), "cert".into(), "hba".into()], ())
+        (
+            vec!["scram-sha-256".into(), "cert".into(), "hba".into()],
+            (),
+        )
     }
 
     #[test]
     fn defaults_are_weak() {
         let cfg = Config::new(at(1));
         let (auth, _) = wants();
-        let w = Wants { auth_types: &auth, min_client_sslmode: "require", min_server_sslmode: "require", listen_addr: None, admin_users: None, stats_users: None };
+        let w = Wants {
+            auth_types: &auth,
+            min_client_sslmode: "require",
+            min_server_sslmode: "require",
+            listen_addr: None,
+            admin_users: None,
+            stats_users: None,
+        };
         let codes: Vec<&str> = check(&cfg, &w).iter().map(|i| i.code).collect();
-        assert_eq!(codes, vec!["auth-type-weak", "client-tls-weak", "server-tls-weak"]);
+        assert_eq!(
+            codes,
+            vec!["auth-type-weak", "client-tls-weak", "server-tls-weak"]
+        );
     }
 
     #[test]
@@ -377,7 +548,14 @@ mod tests {
             cfg.set(k, v, at(l), false);
         }
         let (auth, _) = wants();
-        let w = Wants { auth_types: &auth, min_client_sslmode: "require", min_server_sslmode: "require", listen_addr: None, admin_users: None, stats_users: None };
+        let w = Wants {
+            auth_types: &auth,
+            min_client_sslmode: "require",
+            min_server_sslmode: "require",
+            listen_addr: None,
+            admin_users: None,
+            stats_users: None,
+        };
         assert!(check(&cfg, &w).is_empty());
         cfg.set("server_tls_sslmode", "require", at(6), false);
         cfg.set("AUTH_TYPE", "any", at(9), false);
@@ -401,6 +579,9 @@ mod tests {
                 ("dbname".into(), "x".into()),
             ]
         );
-        assert_eq!(list("pgbouncer, gitlab-psql postgres"), vec!["pgbouncer", "gitlab-psql", "postgres"]);
+        assert_eq!(
+            list("pgbouncer, gitlab-psql postgres"),
+            vec!["pgbouncer", "gitlab-psql", "postgres"]
+        );
     }
 }

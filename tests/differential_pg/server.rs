@@ -44,6 +44,17 @@ pub const ROLES: &[(&str, &[&str])] = &[
 pub const PASSWORD_TYPES: &[(&str, &str)] =
     &[("bob", "md5"), ("carol", "none"), ("admins", "none"), ("staff", "none"), ("postgres", "none")];
 
+/// The password of a role that has one.
+pub fn password(role: &str) -> Option<&'static str> {
+    match role {
+        "alice" => Some("alice-pw"),
+        "dave" => Some("dave-pw"),
+        "repl" => Some("repl-pw"),
+        "bob" => Some("bob-pw"),
+        _ => None,
+    }
+}
+
 pub const IDENT: &str = "\
 # MAPNAME  SYSTEM-USERNAME            PG-USERNAME
 certmap    /^(.*)\\.example\\.com$     \\1

@@ -57,7 +57,10 @@ pub fn ensure_packages(wanted: &[(&str, &str)]) {
         .expect("could not run `flock` to install packages with apt-get");
     assert!(status.success(), "`{script}` failed with {status}");
     for (binary, package) in wanted {
-        assert!(binary_available(binary), "`{binary}` is still missing after installing `{package}`");
+        assert!(
+            binary_available(binary),
+            "`{binary}` is still missing after installing `{package}`"
+        );
     }
 }
 
@@ -92,15 +95,19 @@ pub fn pg_bindir(major: u32) -> PathBuf {
 /// A TCP port on 127.0.0.1 that nothing listens on right now. The OS picks it; the
 /// listener is closed before returning, so a server started right after can bind it.
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
+    let listener =
+        TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
     listener.local_addr().expect("local address").port()
 }
 
 /// Waits until something accepts TCP connections on `127.0.0.1:port`.
 pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
     wait_until(timeout, || {
-        TcpStream::connect_timeout(&SocketAddrV4::new(Ipv4Addr::LOCALHOST, port).into(), Duration::from_millis(200))
-            .is_ok()
+        TcpStream::connect_timeout(
+            &SocketAddrV4::new(Ipv4Addr::LOCALHOST, port).into(),
+            Duration::from_millis(200),
+        )
+        .is_ok()
     })
 }
 
@@ -120,10 +127,15 @@ pub fn wait_until(timeout: Duration, mut ready: impl FnMut() -> bool) -> bool {
 
 /// A command that runs `program args…` as the `postgres` OS user (through `runuser`
 /// when the tests run as root; as the current user otherwise).
-pub fn as_postgres<S: AsRef<OsStr>>(program: impl AsRef<OsStr>, args: impl IntoIterator<Item = S>) -> Command {
+pub fn as_postgres<S: AsRef<OsStr>>(
+    program: impl AsRef<OsStr>,
+    args: impl IntoIterator<Item = S>,
+) -> Command {
     if is_root() {
         let mut cmd = Command::new("runuser");
-        cmd.args(["-u", POSTGRES_USER, "--"]).arg(program).args(args);
+        cmd.args(["-u", POSTGRES_USER, "--"])
+            .arg(program)
+            .args(args);
         cmd
     } else {
         let mut cmd = Command::new(program);
@@ -134,7 +146,10 @@ pub fn as_postgres<S: AsRef<OsStr>>(program: impl AsRef<OsStr>, args: impl IntoI
 
 /// Runs `program args…` as the `postgres` user, waits, and panics with its output when
 /// it fails.
-pub fn run_as_postgres<S: AsRef<OsStr>>(program: impl AsRef<OsStr>, args: impl IntoIterator<Item = S>) -> Output {
+pub fn run_as_postgres<S: AsRef<OsStr>>(
+    program: impl AsRef<OsStr>,
+    args: impl IntoIterator<Item = S>,
+) -> Output {
     let mut cmd = as_postgres(program, args);
     let shown = format!("{cmd:?}");
     let out = cmd
@@ -153,7 +168,10 @@ pub fn run_as_postgres<S: AsRef<OsStr>>(program: impl AsRef<OsStr>, args: impl I
 
 /// A temporary directory owned by the `postgres` user (mode 0700), removed on drop.
 pub fn postgres_tempdir() -> tempfile::TempDir {
-    let dir = tempfile::Builder::new().prefix("patrol-test-").tempdir().expect("create a temporary directory");
+    let dir = tempfile::Builder::new()
+        .prefix("patrol-test-")
+        .tempdir()
+        .expect("create a temporary directory");
     chown_postgres(dir.path());
     dir
 }
@@ -186,7 +204,9 @@ pub struct Guard {
 impl Guard {
     /// A guard that runs `action` on drop.
     pub fn new(action: impl FnOnce() + 'static) -> Self {
-        Guard { action: Some(Box::new(action)) }
+        Guard {
+            action: Some(Box::new(action)),
+        }
     }
 
     /// A guard that terminates `child` and its whole process group on drop. Spawn the
@@ -214,16 +234,25 @@ impl Drop for Guard {
 /// it with everything it started.
 pub fn spawn_in_group(cmd: &mut Command) -> Child {
     cmd.process_group(0);
-    cmd.spawn().unwrap_or_else(|e| panic!("could not start {cmd:?}: {e}"))
+    cmd.spawn()
+        .unwrap_or_else(|e| panic!("could not start {cmd:?}: {e}"))
 }
 
 /// Sends SIGTERM to the process group of `child`, waits up to 10 s, then SIGKILL.
 pub fn stop_group(mut child: Child) {
     let group = format!("-{}", child.id());
-    let _ = Command::new("kill").args(["-TERM", "--", &group]).stderr(Stdio::null()).status();
-    let stopped = wait_until(Duration::from_secs(10), || matches!(child.try_wait(), Ok(Some(_))));
+    let _ = Command::new("kill")
+        .args(["-TERM", "--", &group])
+        .stderr(Stdio::null())
+        .status();
+    let stopped = wait_until(Duration::from_secs(10), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
     if !stopped {
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = child.wait();
     }
 }
@@ -248,15 +277,36 @@ impl Pki {
     /// `<name> test CA`.
     pub fn new(dir: &Path, name: &str) -> Self {
         ensure_packages(&[("openssl", "openssl")]);
-        let ca = Cert { cert: dir.join(format!("{name}-ca.crt")), key: dir.join(format!("{name}-ca.key")) };
+        let ca = Cert {
+            cert: dir.join(format!("{name}-ca.crt")),
+            key: dir.join(format!("{name}-ca.key")),
+        };
         openssl(&[
-            "req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-days", "2", "-subj", &format!("/CN={name} test CA"),
-            "-keyout", path_str(&ca.key), "-out", path_str(&ca.cert),
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "req",
+            "-x509",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={name} test CA"),
+            "-keyout",
+            path_str(&ca.key),
+            "-out",
+            path_str(&ca.cert),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
         ]);
-        let pki = Pki { dir: dir.to_path_buf(), ca };
+        let pki = Pki {
+            dir: dir.to_path_buf(),
+            ca,
+        };
         pki.finish(&pki.ca);
         pki
     }
@@ -264,7 +314,9 @@ impl Pki {
     /// A server certificate for `cn` with subject alternative names `sans` (`IP:127.0.0.1`,
     /// `DNS:localhost`), usable for TLS servers.
     pub fn server(&self, file_stem: &str, cn: &str, sans: &[&str]) -> Cert {
-        let mut ext = String::from("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n");
+        let mut ext = String::from(
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n",
+        );
         if !sans.is_empty() {
             ext.push_str(&format!("subjectAltName={}\n", sans.join(",")));
         }
@@ -286,17 +338,45 @@ impl Pki {
     }
 
     fn issue(&self, file_stem: &str, subject: &str, extensions: &str) -> Cert {
-        let out = Cert { cert: self.dir.join(format!("{file_stem}.crt")), key: self.dir.join(format!("{file_stem}.key")) };
+        let out = Cert {
+            cert: self.dir.join(format!("{file_stem}.crt")),
+            key: self.dir.join(format!("{file_stem}.key")),
+        };
         let csr = self.dir.join(format!("{file_stem}.csr"));
         let ext = self.dir.join(format!("{file_stem}.ext"));
         std::fs::write(&ext, extensions).expect("write certificate extensions");
         openssl(&[
-            "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-subj", subject, "-keyout", path_str(&out.key), "-out", path_str(&csr),
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            subject,
+            "-keyout",
+            path_str(&out.key),
+            "-out",
+            path_str(&csr),
         ]);
         openssl(&[
-            "x509", "-req", "-in", path_str(&csr), "-CA", path_str(&self.ca.cert), "-CAkey", path_str(&self.ca.key),
-            "-CAcreateserial", "-days", "2", "-sha256", "-extfile", path_str(&ext), "-out", path_str(&out.cert),
+            "x509",
+            "-req",
+            "-in",
+            path_str(&csr),
+            "-CA",
+            path_str(&self.ca.cert),
+            "-CAkey",
+            path_str(&self.ca.key),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-sha256",
+            "-extfile",
+            path_str(&ext),
+            "-out",
+            path_str(&out.cert),
         ]);
         self.finish(&out);
         out
@@ -306,14 +386,19 @@ impl Pki {
     /// key), everything owned by `postgres`.
     fn finish(&self, cert: &Cert) {
         use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&cert.key, std::fs::Permissions::from_mode(0o600)).expect("chmod key");
+        std::fs::set_permissions(&cert.key, std::fs::Permissions::from_mode(0o600))
+            .expect("chmod key");
         chown_postgres(&cert.key);
         chown_postgres(&cert.cert);
     }
 }
 
 fn openssl(args: &[&str]) {
-    let out = Command::new("openssl").args(args).stdin(Stdio::null()).output().expect("run openssl");
+    let out = Command::new("openssl")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run openssl");
     assert!(
         out.status.success(),
         "openssl {} failed:\n{}",

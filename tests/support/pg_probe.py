@@ -7,23 +7,30 @@ Used by tests/differential_pg.rs. Reads one JSON object on stdin:
    "await": {probe} | absent,
    "probes": [{"source": "127.0.0.5" | "::1" | "local", "ssl": true,
                "cert": {"cert": "a.crt", "key": "a.key"} | null,
-               "user": "alice", "database": "app", "replication": "false"|"true"|"database"}]}
+               "user": "alice", "database": "app", "replication": "false"|"true"|"database",
+               "password": "secret" | null}]}
 
 For each probe, in order and one at a time: connects from that source address (a
 socket bound to it; Unix socket for "local"), optionally negotiates TLS (SSLRequest,
 then a TLS handshake with the client certificate), sends the startup packet and reads
 the server's first answer. When the server asks for a password, the prober answers
-with a wrong one (a full SCRAM exchange with a bogus proof for SASL) so that the server
-logs the failure with its DETAIL "Connection matched pg_hba.conf line N". The server
-writes its log before it answers the client, so the log text appended during the probe
-holds that line.
+with the probe's `password` (SCRAM-SHA-256 and MD5 computed as libpq does), or with a
+wrong one when it has none (a full SCRAM exchange with a bogus proof): a failure makes
+the server log its DETAIL "Connection matched pg_hba.conf line N". The server writes its
+log before it answers the client, so the log text appended during the probe holds that
+line. After AuthenticationOk the prober reads on to ReadyForQuery or the start-up error
+(role missing, not permitted to log in, no such database).
 
 Writes one JSON object per probe on stdout (one line each):
   {"answer": "ok"|"cleartext"|"md5"|"sasl"|"gss"|"sspi"|"error"|"ssl-refused"|"tls-failed"|"io-error",
-   "message": "...", "line": 7 | null, "cert_method": true|false}
+   "message": "...", "line": 7 | null, "cert_method": true|false,
+   "auth": "ok"|"failed"|"io-error" (when the server asked for a password or said Ok),
+   "auth_message": "...", "after": "ready" | "<start-up error>"}
 """
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import socket
@@ -89,31 +96,65 @@ def connect(probe, port, socket_dir):
     return s
 
 
-def wrong_password(sock, code, body):
-    """Answers an authentication request with a wrong password."""
+def b64(data):
+    return base64.b64encode(data).decode()
+
+
+def answer_password(sock, code, body, user, password):
+    """Answers an authentication request with `password` (None: a wrong one; a SCRAM
+    exchange with a bogus proof). Returns ("ok", "") when the server accepts it, else
+    ("failed", its error message)."""
     if code == 3:
-        sock.sendall(message(b"p", b"wrong-password\0"))
+        sock.sendall(message(b"p", (password or "wrong-password").encode() + b"\0"))
     elif code == 5:
-        sock.sendall(message(b"p", b"md5" + b"0" * 32 + b"\0"))
+        if password is None:
+            digest = "md5" + "0" * 32
+        else:
+            inner = hashlib.md5((password + user).encode()).hexdigest()
+            digest = "md5" + hashlib.md5(inner.encode() + body[4:8]).hexdigest()
+        sock.sendall(message(b"p", digest.encode() + b"\0"))
     elif code == 10:
-        nonce = base64.b64encode(os.urandom(18)).decode()
-        first = ("n,,n=,r=" + nonce).encode()
+        nonce = b64(os.urandom(18))
+        first_bare = "n=,r=" + nonce
+        first = ("n,," + first_bare).encode()
         sock.sendall(message(b"p", b"SCRAM-SHA-256\0" + struct.pack("!I", len(first)) + first))
         kind, reply = read_message(sock)
+        if kind == b"E":
+            return "failed", error_fields(reply).get("M", "")
         if kind != b"R" or struct.unpack("!I", reply[:4])[0] != 11:
-            return
+            return "failed", "unexpected SASL answer"
         server_first = reply[4:].decode()
         attrs = dict(a.split("=", 1) for a in server_first.split(","))
-        proof = base64.b64encode(os.urandom(32)).decode()
-        final = "c=biws,r=%s,p=%s" % (attrs["r"], proof)
-        sock.sendall(message(b"p", final.encode()))
+        final_bare = "c=biws,r=" + attrs["r"]
+        if password is None:
+            proof = os.urandom(32)
+        else:
+            salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(attrs["s"]), int(attrs["i"]))
+            client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+            stored_key = hashlib.sha256(client_key).digest()
+            auth_message = ",".join([first_bare, server_first, final_bare]).encode()
+            signature = hmac.new(stored_key, auth_message, hashlib.sha256).digest()
+            proof = bytes(a ^ b for a, b in zip(client_key, signature))
+        sock.sendall(message(b"p", (final_bare + ",p=" + b64(proof)).encode()))
     else:
-        return
-    # Read until the server's error (or close).
+        return "failed", "unsupported request"
     while True:
-        kind, _ = read_message(sock)
+        kind, reply = read_message(sock)
         if kind == b"E":
-            return
+            return "failed", error_fields(reply).get("M", "")
+        if kind == b"R" and struct.unpack("!I", reply[:4])[0] == 0:
+            return "ok", ""
+
+
+def after_ok(sock):
+    """After AuthenticationOk: "ready" (ReadyForQuery) or the error of the start-up that
+    follows authentication (role missing, not permitted to log in, no such database)."""
+    while True:
+        kind, reply = read_message(sock)
+        if kind == b"Z":
+            return "ready"
+        if kind == b"E":
+            return error_fields(reply).get("M", "")
 
 
 def probe_once(probe, port, socket_dir):
@@ -145,13 +186,21 @@ def probe_once(probe, port, socket_dir):
         if kind != b"R":
             return {"answer": "io-error", "message": "unexpected message %r" % kind}
         (code,) = struct.unpack("!I", body[:4])
-        answer = AUTH_NAMES.get(code, "auth-%d" % code)
-        if code in (3, 5, 10):
-            try:
-                wrong_password(sock, code, body)
-            except (EOFError, OSError):
-                pass
-        return {"answer": answer, "message": ""}
+        result = {"answer": AUTH_NAMES.get(code, "auth-%d" % code), "message": ""}
+        try:
+            if code in (3, 5, 10):
+                auth, why = answer_password(sock, code, body, probe["user"], probe.get("password"))
+                result["auth"] = auth
+                result["auth_message"] = why
+                if auth == "ok":
+                    result["after"] = after_ok(sock)
+            elif code == 0:
+                result["auth"] = "ok"
+                result["after"] = after_ok(sock)
+        except (EOFError, OSError, ssl.SSLError) as e:
+            result["auth"] = "io-error"
+            result["auth_message"] = str(e)
+        return result
     finally:
         try:
             sock.close()
@@ -199,12 +248,9 @@ def main():
             result = probe_once(probe, port, job.get("socket_dir", "/tmp"))
         except (EOFError, OSError) as e:
             result = {"answer": "io-error", "message": str(e)}
-        # The backend writes its log before answering; a short grace covers a backend
-        # that is still exiting.
+        # The backend writes its log before it answers (ereport logs, then sends), so
+        # the log already holds what this probe caused.
         text = read_from(job["log"], before)
-        if result["answer"] in ("cleartext", "md5", "sasl", "error") and "Connection matched" not in text:
-            time.sleep(0.02)
-            text = read_from(job["log"], before)
         line = None
         marker = "Connection matched pg_hba.conf line "
         at = text.find(marker)

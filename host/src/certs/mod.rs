@@ -2,7 +2,8 @@
 //!
 //! The configs name PEM files by their deployment paths; [`refs`] collects every such
 //! reference (Patroni, PostgreSQL, etcd, HAProxy, pgBackRest, pgbouncer, pg_autoctl),
-//! [`locate`] finds each file in the tree being checked (`--root DIR`, else by name),
+//! [`locate`] finds each file in the tree being checked (`--root DIR`, else by name, with
+//! a directory to tell apart files of the same name),
 //! [`pem`] reads it with `x509-parser`. The result is one more document, of kind
 //! `certificates`, whose body is structured JSON:
 //!
@@ -50,10 +51,17 @@ const MAX_BYTES: u64 = 4 << 20;
 
 /// `documents` plus their `certificates` document, when any config names a PEM file.
 /// The search trees default to the directories of `files`.
-pub fn with_facts(mut documents: Vec<wit::Document>, files: &[InputFile], search: &Search) -> Vec<wit::Document> {
+pub fn with_facts(
+    mut documents: Vec<wit::Document>,
+    files: &[InputFile],
+    search: &Search,
+) -> Vec<wit::Document> {
     let mut search = search.clone();
     if search.trees.is_empty() {
-        search.trees = files.iter().filter_map(|f| f.path.parent().map(Path::to_path_buf)).collect();
+        search.trees = files
+            .iter()
+            .filter_map(|f| f.path.parent().map(Path::to_path_buf))
+            .collect();
     }
     if let Some(doc) = document(&documents, files, &search, SystemTime::now()) {
         documents.push(doc);
@@ -63,12 +71,21 @@ pub fn with_facts(mut documents: Vec<wit::Document>, files: &[InputFile], search
 
 /// The `certificates` document for `documents` (read from `files`), or `None` when no
 /// config names a PEM file.
-pub fn document(documents: &[wit::Document], files: &[InputFile], search: &Search, now: SystemTime) -> Option<wit::Document> {
+pub fn document(
+    documents: &[wit::Document],
+    files: &[InputFile],
+    search: &Search,
+    now: SystemTime,
+) -> Option<wit::Document> {
     let references = refs::collect(documents);
     if references.is_empty() {
         return None;
     }
-    let index = if search.root.is_none() { locate::Index::build(&search.trees) } else { locate::Index::default() };
+    let index = if search.root.is_none() {
+        locate::Index::build(&search.trees)
+    } else {
+        locate::Index::default()
+    };
     let dir_of = |display: &str| {
         files
             .iter()
@@ -77,20 +94,37 @@ pub fn document(documents: &[wit::Document], files: &[InputFile], search: &Searc
             .unwrap_or_else(|| PathBuf::from("."))
     };
 
+    // File names that several different paths share (`server.crt`).
+    let mut names: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
+    for r in &references {
+        let name = r.path.rsplit('/').next().unwrap_or(&r.path);
+        names.entry(name).or_default().insert(r.path.as_str());
+    }
+    let shared = |path: &str| {
+        names
+            .get(path.rsplit('/').next().unwrap_or(path))
+            .is_some_and(|s| s.len() > 1)
+    };
+
     let mut facts: BTreeMap<String, Value> = BTreeMap::new();
     let mut ders: BTreeMap<String, Vec<pem::Parsed>> = BTreeMap::new();
     for r in &references {
         if facts.contains_key(&r.path) {
             continue;
         }
-        let (value, parsed) = file_facts(&r.path, &dir_of(&r.file), search, &index);
+        let (value, parsed) =
+            file_facts(&r.path, &dir_of(&r.file), search, &index, shared(&r.path));
         facts.insert(r.path.clone(), value);
         ders.insert(r.path.clone(), parsed);
     }
 
     // Each certificate file against each CA the configs name.
     let cas: Vec<&String> = {
-        let mut v: Vec<&String> = references.iter().filter(|r| r.role == "ca").map(|r| &r.path).collect();
+        let mut v: Vec<&String> = references
+            .iter()
+            .filter(|r| r.role == "ca")
+            .map(|r| &r.path)
+            .collect();
         v.sort();
         v.dedup();
         v
@@ -101,7 +135,9 @@ pub fn document(documents: &[wit::Document], files: &[InputFile], search: &Searc
         }
         let mut chains = serde_json::Map::new();
         for ca in &cas {
-            let Some(anchors) = ders.get(*ca).filter(|a| !a.is_empty()) else { continue };
+            let Some(anchors) = ders.get(*ca).filter(|a| !a.is_empty()) else {
+                continue;
+            };
             let result = match pem::verify_chain(chain, anchors) {
                 Ok(()) => "ok".to_string(),
                 Err(e) => e,
@@ -113,7 +149,9 @@ pub fn document(documents: &[wit::Document], files: &[InputFile], search: &Searc
         }
     }
 
-    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let secs = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     let now_text = rfc3339(secs);
     let body = json!({
         "now": secs,
@@ -128,7 +166,11 @@ pub fn document(documents: &[wit::Document], files: &[InputFile], search: &Searc
         path: "<certificates>".to_string(),
         body: wit::Body::Structured(wit::Structured {
             json: body.to_string(),
-            spans: vec![wit::Span { pointer: String::new(), line: 0, end_line: 0 }],
+            spans: vec![wit::Span {
+                pointer: String::new(),
+                line: 0,
+                end_line: 0,
+            }],
         }),
         text,
         diagnostics: Vec::new(),
@@ -139,17 +181,29 @@ pub fn document(documents: &[wit::Document], files: &[InputFile], search: &Searc
 pub fn rfc3339(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
 /// The facts of one named file, and its certificates for chain checks.
-fn file_facts(named: &str, config_dir: &Path, search: &Search, index: &locate::Index) -> (Value, Vec<pem::Parsed>) {
-    let (path, how) = match locate::find(named, config_dir, search, index) {
+fn file_facts(
+    named: &str,
+    config_dir: &Path,
+    search: &Search,
+    index: &locate::Index,
+    shared: bool,
+) -> (Value, Vec<pem::Parsed>) {
+    let (path, how) = match locate::find(named, config_dir, search, index, shared) {
         locate::Found::At { path, how } => (path, how),
         locate::Found::Missing { reason, candidates } => {
             let candidates: Vec<String> = candidates.iter().map(|c| locate::display(c)).collect();
-            return (json!({ "found": false, "reason": reason, "candidates": candidates }), Vec::new());
+            return (
+                json!({ "found": false, "reason": reason, "candidates": candidates }),
+                Vec::new(),
+            );
         }
     };
     let mut value = json!({ "found": true, "location": locate::display(&path), "how": how });
@@ -168,7 +222,9 @@ fn file_facts(named: &str, config_dir: &Path, search: &Search, index: &locate::I
     match bytes {
         Ok(bytes) => {
             let (facts, parsed) = pem::read(&bytes);
-            if let (Value::Object(v), Ok(Value::Object(f))) = (&mut value, serde_json::to_value(&facts)) {
+            if let (Value::Object(v), Ok(Value::Object(f))) =
+                (&mut value, serde_json::to_value(&facts))
+            {
                 v.extend(f);
             }
             (value, parsed)

@@ -14,7 +14,9 @@ use sha2::{Digest, Sha256};
 use x509_parser::der_parser::ber::BerObject;
 use x509_parser::der_parser::der::parse_der;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
-use x509_parser::oid_registry::{OID_KEY_TYPE_EC_PUBLIC_KEY, OID_PKCS1_RSAENCRYPTION, OID_SIG_ED25519};
+use x509_parser::oid_registry::{
+    OID_KEY_TYPE_EC_PUBLIC_KEY, OID_PKCS1_RSAENCRYPTION, OID_SIG_ED25519,
+};
 use x509_parser::pem::Pem;
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
@@ -75,41 +77,67 @@ pub fn read(bytes: &[u8]) -> (FileFacts, Vec<Parsed>) {
     let mut ders = Vec::new();
     let text = String::from_utf8_lossy(bytes);
     if !text.contains("-----BEGIN ") {
-        facts.errors.push("not a PEM file (no `-----BEGIN` line)".into());
+        facts
+            .errors
+            .push("not a PEM file (no `-----BEGIN` line)".into());
         return (facts, ders);
     }
     for block in blocks(&text) {
         // Legacy encrypted PEM (`Proc-Type: 4,ENCRYPTED` headers) holds no readable key.
         if block.contains("Proc-Type:") && block.contains("ENCRYPTED") {
-            let key_type = if block.contains("BEGIN RSA") { "rsa" } else if block.contains("BEGIN EC") { "ec" } else { "unknown" };
-            facts.keys.push(KeyFacts { key_type: key_type.into(), encrypted: true, key_id: None });
+            let key_type = if block.contains("BEGIN RSA") {
+                "rsa"
+            } else if block.contains("BEGIN EC") {
+                "ec"
+            } else {
+                "unknown"
+            };
+            facts.keys.push(KeyFacts {
+                key_type: key_type.into(),
+                encrypted: true,
+                key_id: None,
+            });
             continue;
         }
         let pem = match Pem::iter_from_buffer(block.as_bytes()).next() {
             Some(Ok(p)) => p,
             Some(Err(e)) => {
-                facts.errors.push(format!("a PEM block does not decode ({e})"));
+                facts
+                    .errors
+                    .push(format!("a PEM block does not decode ({e})"));
                 continue;
             }
             None => continue,
         };
         match pem.label.as_str() {
-            "CERTIFICATE" | "TRUSTED CERTIFICATE" => match X509Certificate::from_der(&pem.contents) {
+            "CERTIFICATE" | "TRUSTED CERTIFICATE" => match X509Certificate::from_der(&pem.contents)
+            {
                 Ok((_, cert)) => {
                     facts.certificates.push(cert_facts(&cert, &pem.contents));
-                    ders.push(Parsed { der: pem.contents.clone() });
+                    ders.push(Parsed {
+                        der: pem.contents.clone(),
+                    });
                 }
-                Err(e) => facts.errors.push(format!("certificate {} does not parse: {e}", facts.certificates.len() + 1)),
+                Err(e) => facts.errors.push(format!(
+                    "certificate {} does not parse: {e}",
+                    facts.certificates.len() + 1
+                )),
             },
             "PRIVATE KEY" => facts.keys.push(pkcs8(&pem.contents)),
-            "ENCRYPTED PRIVATE KEY" => facts.keys.push(KeyFacts { key_type: "unknown".into(), encrypted: true, key_id: None }),
+            "ENCRYPTED PRIVATE KEY" => facts.keys.push(KeyFacts {
+                key_type: "unknown".into(),
+                encrypted: true,
+                key_id: None,
+            }),
             "RSA PRIVATE KEY" => facts.keys.push(rsa(&pem.contents)),
             "EC PRIVATE KEY" => facts.keys.push(ec(&pem.contents)),
             _ => {}
         }
     }
     if facts.certificates.is_empty() && facts.keys.is_empty() && facts.errors.is_empty() {
-        facts.errors.push("no certificate or private key in the file".into());
+        facts
+            .errors
+            .push("no certificate or private key in the file".into());
     }
     (facts, ders)
 }
@@ -144,7 +172,10 @@ fn id(kind: &str, bytes: &[u8]) -> String {
 
 /// An RSA modulus without its sign byte.
 fn modulus_id(modulus: &[u8]) -> String {
-    let start = modulus.iter().position(|b| *b != 0).unwrap_or(modulus.len());
+    let start = modulus
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(modulus.len());
     id("rsa", &modulus[start..])
 }
 
@@ -187,9 +218,10 @@ fn cert_facts(cert: &X509Certificate, der: &[u8]) -> CertFacts {
     let (key_type, key_id) = match spki.parsed() {
         Ok(PublicKey::RSA(rsa)) => ("rsa".to_string(), Some(modulus_id(rsa.modulus))),
         Ok(PublicKey::EC(point)) => ("ec".to_string(), Some(id("ec", point.data()))),
-        _ if spki.algorithm.algorithm == OID_SIG_ED25519 => {
-            ("ed25519".to_string(), Some(id("ed25519", &spki.subject_public_key.data)))
-        }
+        _ if spki.algorithm.algorithm == OID_SIG_ED25519 => (
+            "ed25519".to_string(),
+            Some(id("ed25519", &spki.subject_public_key.data)),
+        ),
         _ => (spki.algorithm.algorithm.to_id_string(), None),
     };
     let key_bits = spki.parsed().map(|k| k.key_size()).unwrap_or(0);
@@ -197,7 +229,11 @@ fn cert_facts(cert: &X509Certificate, der: &[u8]) -> CertFacts {
     let not_after = cert.validity().not_after;
     CertFacts {
         subject: cert.subject().to_string(),
-        subject_cn: cert.subject().iter_common_name().filter_map(|cn| cn.as_str().ok().map(str::to_string)).collect(),
+        subject_cn: cert
+            .subject()
+            .iter_common_name()
+            .filter_map(|cn| cn.as_str().ok().map(str::to_string))
+            .collect(),
         issuer: cert.issuer().to_string(),
         serial: cert.raw_serial_as_string(),
         not_before: cert.validity().not_before.timestamp(),
@@ -258,7 +294,11 @@ fn rsa(der: &[u8]) -> KeyFacts {
         let items = seq(&obj)?;
         items.get(1)?.as_slice().ok().map(modulus_id)
     });
-    KeyFacts { key_type: "rsa".into(), encrypted: false, key_id }
+    KeyFacts {
+        key_type: "rsa".into(),
+        encrypted: false,
+        key_id,
+    }
 }
 
 /// SEC1 `ECPrivateKey ::= SEQUENCE { version, privateKey, [0] parameters, [1] publicKey }`.
@@ -275,18 +315,37 @@ fn ec(der: &[u8]) -> KeyFacts {
             bits.as_slice().ok().map(|point| id("ec", point))
         })
     });
-    KeyFacts { key_type: "ec".into(), encrypted: false, key_id }
+    KeyFacts {
+        key_type: "ec".into(),
+        encrypted: false,
+        key_id,
+    }
 }
 
 /// PKCS#8 `PrivateKeyInfo ::= SEQUENCE { version, algorithm, privateKey OCTET STRING, … }`.
 fn pkcs8(der: &[u8]) -> KeyFacts {
-    let unknown = KeyFacts { key_type: "unknown".into(), encrypted: false, key_id: None };
-    let Ok((_, obj)) = parse_der(der) else { return unknown };
-    let Some(items) = seq(&obj) else { return unknown };
-    let Some(alg) = items.get(1).and_then(seq).and_then(|a| a.first()).and_then(|o| o.as_oid().ok()) else {
+    let unknown = KeyFacts {
+        key_type: "unknown".into(),
+        encrypted: false,
+        key_id: None,
+    };
+    let Ok((_, obj)) = parse_der(der) else {
         return unknown;
     };
-    let Some(inner) = items.get(2).and_then(|o| o.as_slice().ok()) else { return unknown };
+    let Some(items) = seq(&obj) else {
+        return unknown;
+    };
+    let Some(alg) = items
+        .get(1)
+        .and_then(seq)
+        .and_then(|a| a.first())
+        .and_then(|o| o.as_oid().ok())
+    else {
+        return unknown;
+    };
+    let Some(inner) = items.get(2).and_then(|o| o.as_slice().ok()) else {
+        return unknown;
+    };
     if *alg == OID_PKCS1_RSAENCRYPTION {
         rsa(inner)
     } else if *alg == OID_KEY_TYPE_EC_PUBLIC_KEY {
@@ -296,11 +355,22 @@ fn pkcs8(der: &[u8]) -> KeyFacts {
         let key_id = parse_der(inner).ok().and_then(|(_, o)| {
             let seed = o.as_slice().ok()?;
             let pair = ring::signature::Ed25519KeyPair::from_seed_unchecked(seed).ok()?;
-            Some(id("ed25519", ring::signature::KeyPair::public_key(&pair).as_ref()))
+            Some(id(
+                "ed25519",
+                ring::signature::KeyPair::public_key(&pair).as_ref(),
+            ))
         });
-        KeyFacts { key_type: "ed25519".into(), encrypted: false, key_id }
+        KeyFacts {
+            key_type: "ed25519".into(),
+            encrypted: false,
+            key_id,
+        }
     } else {
-        KeyFacts { key_type: alg.to_id_string(), encrypted: false, key_id: None }
+        KeyFacts {
+            key_type: alg.to_id_string(),
+            encrypted: false,
+            key_id: None,
+        }
     }
 }
 
@@ -311,7 +381,9 @@ pub fn verify_chain(chain: &[Parsed], anchors: &[Parsed]) -> Result<(), String> 
     fn parse(p: &Parsed) -> Option<X509Certificate<'_>> {
         X509Certificate::from_der(&p.der).ok().map(|(_, c)| c)
     }
-    let Some(leaf) = chain.first().and_then(parse) else { return Err("no certificate to verify".into()) };
+    let Some(leaf) = chain.first().and_then(parse) else {
+        return Err("no certificate to verify".into());
+    };
     let anchors: Vec<X509Certificate> = anchors.iter().filter_map(parse).collect();
     if anchors.is_empty() {
         return Err("the CA file holds no certificate".into());
@@ -331,14 +403,26 @@ pub fn verify_chain(chain: &[Parsed], anchors: &[Parsed]) -> Result<(), String> 
                 return Ok(());
             }
         }
-        let next = intermediates
-            .iter()
-            .find(|i| i.subject().as_raw() == issuer && current.verify_signature(Some(i.public_key())).is_ok());
+        let next = intermediates.iter().find(|i| {
+            i.subject().as_raw() == issuer && current.verify_signature(Some(i.public_key())).is_ok()
+        });
         match next {
             Some(i) if is_ca(i) => current = i.clone(),
             Some(i) => return Err(format!("intermediate `{}` is not a CA", i.subject())),
-            None if tried => return Err(format!("the signature of `{}` does not verify with the CA named `{}`", current.subject(), current.issuer())),
-            None => return Err(format!("no certificate in the CA file is `{}`, the issuer of `{}`", current.issuer(), current.subject())),
+            None if tried => {
+                return Err(format!(
+                    "the signature of `{}` does not verify with the CA named `{}`",
+                    current.subject(),
+                    current.issuer()
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "no certificate in the CA file is `{}`, the issuer of `{}`",
+                    current.issuer(),
+                    current.subject()
+                ));
+            }
         }
     }
     Err("the chain is longer than 8 certificates".into())

@@ -52,10 +52,21 @@ pub fn collect(documents: &[wit::Document]) -> Vec<Ref> {
 }
 
 fn structured(doc: &wit::Document, s: &wit::Structured, out: &mut Vec<Ref>) {
-    let Ok(json) = serde_json::from_str::<Value>(&s.json) else { return };
-    let line_of = |pointer: &str| s.spans.iter().find(|sp| sp.pointer == pointer).map_or(0, |sp| sp.line);
+    let Ok(json) = serde_json::from_str::<Value>(&s.json) else {
+        return;
+    };
+    let line_of = |pointer: &str| {
+        s.spans
+            .iter()
+            .find(|sp| sp.pointer == pointer)
+            .map_or(0, |sp| sp.line)
+    };
     let mut add = |pointer: &str, role: &'static str, group: &str| {
-        if let Some(path) = json.pointer(pointer).and_then(Value::as_str).filter(|p| !p.trim().is_empty()) {
+        if let Some(path) = json
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .filter(|p| !p.trim().is_empty())
+        {
             out.push(Ref {
                 path: path.trim().to_string(),
                 role,
@@ -81,13 +92,21 @@ fn structured(doc: &wit::Document, s: &wit::Structured, out: &mut Vec<Ref>) {
                     add(&format!("/{dcs}/{key}"), role, dcs);
                 }
             }
-            for (key, role) in [("ssl_cert_file", "cert"), ("ssl_key_file", "key"), ("ssl_ca_file", "ca")] {
+            for (key, role) in [
+                ("ssl_cert_file", "cert"),
+                ("ssl_key_file", "key"),
+                ("ssl_ca_file", "ca"),
+            ] {
                 add(&format!("/postgresql/parameters/{key}"), role, "postgresql");
             }
         }
         "etcd" => {
             for group in ["client-transport-security", "peer-transport-security"] {
-                for (key, role) in [("cert-file", "cert"), ("key-file", "key"), ("trusted-ca-file", "ca")] {
+                for (key, role) in [
+                    ("cert-file", "cert"),
+                    ("key-file", "key"),
+                    ("trusted-ca-file", "ca"),
+                ] {
                     add(&format!("/{group}/{key}"), role, group);
                 }
             }
@@ -125,7 +144,13 @@ fn flat(doc: &wit::Document, settings: &[wit::Setting], out: &mut Vec<Ref>) {
             }
         }
         "haproxy" => {
-            let base = |name: &str| settings.iter().rev().find(|s| s.name == name).and_then(|s| s.args.first().cloned());
+            let base = |name: &str| {
+                settings
+                    .iter()
+                    .rev()
+                    .find(|s| s.name == name)
+                    .and_then(|s| s.args.first().cloned())
+            };
             let (ca_base, crt_base) = (base("ca-base"), base("crt-base"));
             let join = |b: &Option<String>, p: &str| match b {
                 Some(b) if !p.starts_with('/') => format!("{}/{p}", b.trim_end_matches('/')),
@@ -133,15 +158,44 @@ fn flat(doc: &wit::Document, settings: &[wit::Setting], out: &mut Vec<Ref>) {
             };
             for s in settings {
                 let (group, words) = match s.name.as_str() {
-                    "server" => (format!("{} server {}", s.section.as_deref().unwrap_or(""), s.args.first().map_or("", |a| a)), s.args.get(2..).unwrap_or_default()),
-                    "default-server" => (format!("{} default-server", s.section.as_deref().unwrap_or("")), &s.args[..]),
-                    "bind" => (format!("{} bind {}", s.section.as_deref().unwrap_or(""), s.args.first().map_or("", |a| a)), s.args.get(1..).unwrap_or_default()),
+                    "server" => (
+                        format!(
+                            "{} server {}",
+                            s.section.as_deref().unwrap_or(""),
+                            s.args.first().map_or("", |a| a)
+                        ),
+                        s.args.get(2..).unwrap_or_default(),
+                    ),
+                    "default-server" => (
+                        format!("{} default-server", s.section.as_deref().unwrap_or("")),
+                        &s.args[..],
+                    ),
+                    "bind" => (
+                        format!(
+                            "{} bind {}",
+                            s.section.as_deref().unwrap_or(""),
+                            s.args.first().map_or("", |a| a)
+                        ),
+                        s.args.get(1..).unwrap_or_default(),
+                    ),
                     _ => continue,
                 };
                 for pair in words.windows(2) {
                     match pair[0].as_str() {
-                        "crt" => add(s, &join(&crt_base, &pair[1]), "cert-key", "crt".into(), group.clone()),
-                        "ca-file" => add(s, &join(&ca_base, &pair[1]), "ca", "ca-file".into(), group.clone()),
+                        "crt" => add(
+                            s,
+                            &join(&crt_base, &pair[1]),
+                            "cert-key",
+                            "crt".into(),
+                            group.clone(),
+                        ),
+                        "ca-file" => add(
+                            s,
+                            &join(&ca_base, &pair[1]),
+                            "ca",
+                            "ca-file".into(),
+                            group.clone(),
+                        ),
                         _ => {}
                     }
                 }
@@ -159,7 +213,10 @@ fn flat(doc: &wit::Document, settings: &[wit::Setting], out: &mut Vec<Ref>) {
                 } else {
                     continue;
                 };
-                let stem = name.rsplit_once('-').and_then(|(a, _)| a.rsplit_once('-')).map_or(name, |(a, _)| a);
+                let stem = name
+                    .rsplit_once('-')
+                    .and_then(|(a, _)| a.rsplit_once('-'))
+                    .map_or(name, |(a, _)| a);
                 let group = format!("{} {stem}", s.section.as_deref().unwrap_or(""));
                 add(s, &s.value, role, s.name.clone(), group.trim().to_string());
             }
@@ -176,8 +233,14 @@ fn flat(doc: &wit::Document, settings: &[wit::Setting], out: &mut Vec<Ref>) {
                 if !name.ends_with("_file") {
                     continue;
                 }
-                let stem = name.split('_').take_while(|w| !matches!(*w, "cert" | "key" | "ca")).collect::<Vec<_>>().join("_");
-                let group = format!("{} {stem}", s.section.as_deref().unwrap_or("")).trim().to_string();
+                let stem = name
+                    .split('_')
+                    .take_while(|w| !matches!(*w, "cert" | "key" | "ca"))
+                    .collect::<Vec<_>>()
+                    .join("_");
+                let group = format!("{} {stem}", s.section.as_deref().unwrap_or(""))
+                    .trim()
+                    .to_string();
                 add(s, &s.value, role, s.name.clone(), group);
             }
         }
@@ -191,34 +254,130 @@ mod tests {
     use crate::formats::{self, Kind, ParseContext};
 
     fn doc(kind: Kind, name: &str, text: &str) -> wit::Document {
-        formats::document(kind, name, std::path::Path::new(name), text.to_string(), &ParseContext::default())
+        formats::document(
+            kind,
+            name,
+            std::path::Path::new(name),
+            text.to_string(),
+            &ParseContext::default(),
+        )
     }
 
     #[test]
     fn collects_references_from_every_format() {
         let docs = vec![
-            doc(Kind::Patroni, "patroni.yml", "restapi:\n  listen: :8008\n  certfile: /etc/patroni/ssl/server.crt\n  cafile: /etc/patroni/ssl/ca.crt\netcd3:\n  cacert: /etc/patroni/ssl/etcd-ca.crt\npostgresql:\n  parameters:\n    ssl_cert_file: /etc/pg/server.crt\n"),
-            doc(Kind::Haproxy, "haproxy.cfg", "global\n  crt-base /etc/haproxy/ssl\nlisten p\n  server a 10.0.0.1:5432 check crt client.pem ca-file /etc/haproxy/ssl/ca.crt\n"),
-            doc(Kind::Pgbackrest, "pgbackrest.conf", "[global]\nrepo1-host-cert-file=/etc/pgbackrest/client.crt\ntls-server-ca-file=/etc/pgbackrest/ca.crt\nrepo2-storage-ca-file=/etc/ssl/s3.crt\n"),
-            doc(Kind::Etcd, "etcd.conf.yml", "name: a\nlisten-client-urls: https://x:2379\nclient-transport-security:\n  cert-file: /etc/etcd/server.crt\n"),
-            doc(Kind::PostgresqlConf, "postgresql.conf", "ssl = on\nssl_key_file = '/etc/pg/server.key'\n"),
+            doc(
+                Kind::Patroni,
+                "patroni.yml",
+                "restapi:\n  listen: :8008\n  certfile: /etc/patroni/ssl/server.crt\n  cafile: /etc/patroni/ssl/ca.crt\netcd3:\n  cacert: /etc/patroni/ssl/etcd-ca.crt\npostgresql:\n  parameters:\n    ssl_cert_file: /etc/pg/server.crt\n",
+            ),
+            doc(
+                Kind::Haproxy,
+                "haproxy.cfg",
+                "global\n  crt-base /etc/haproxy/ssl\nlisten p\n  server a 10.0.0.1:5432 check crt client.pem ca-file /etc/haproxy/ssl/ca.crt\n",
+            ),
+            doc(
+                Kind::Pgbackrest,
+                "pgbackrest.conf",
+                "[global]\nrepo1-host-cert-file=/etc/pgbackrest/client.crt\ntls-server-ca-file=/etc/pgbackrest/ca.crt\nrepo2-storage-ca-file=/etc/ssl/s3.crt\n",
+            ),
+            doc(
+                Kind::Etcd,
+                "etcd.conf.yml",
+                "name: a\nlisten-client-urls: https://x:2379\nclient-transport-security:\n  cert-file: /etc/etcd/server.crt\n",
+            ),
+            doc(
+                Kind::PostgresqlConf,
+                "postgresql.conf",
+                "ssl = on\nssl_key_file = '/etc/pg/server.key'\n",
+            ),
         ];
         let refs = collect(&docs);
-        let got: Vec<(&str, &str, &str, &str, u32)> =
-            refs.iter().map(|r| (r.path.as_str(), r.role, r.key.as_str(), r.group.as_str(), r.line)).collect();
+        let got: Vec<(&str, &str, &str, &str, u32)> = refs
+            .iter()
+            .map(|r| {
+                (
+                    r.path.as_str(),
+                    r.role,
+                    r.key.as_str(),
+                    r.group.as_str(),
+                    r.line,
+                )
+            })
+            .collect();
         assert_eq!(
             got,
             vec![
-                ("/etc/patroni/ssl/server.crt", "cert", "restapi.certfile", "restapi", 3),
-                ("/etc/patroni/ssl/ca.crt", "ca", "restapi.cafile", "restapi", 4),
-                ("/etc/patroni/ssl/etcd-ca.crt", "ca", "etcd3.cacert", "etcd3", 6),
-                ("/etc/pg/server.crt", "cert", "postgresql.parameters.ssl_cert_file", "postgresql", 9),
-                ("/etc/haproxy/ssl/client.pem", "cert-key", "crt", "listen p server a", 4),
-                ("/etc/haproxy/ssl/ca.crt", "ca", "ca-file", "listen p server a", 4),
-                ("/etc/pgbackrest/client.crt", "cert", "repo1-host-cert-file", "global repo1-host", 2),
-                ("/etc/pgbackrest/ca.crt", "ca", "tls-server-ca-file", "global tls-server", 3),
-                ("/etc/ssl/s3.crt", "ca", "repo2-storage-ca-file", "global repo2-storage", 4),
-                ("/etc/etcd/server.crt", "cert", "client-transport-security.cert-file", "client-transport-security", 4),
+                (
+                    "/etc/patroni/ssl/server.crt",
+                    "cert",
+                    "restapi.certfile",
+                    "restapi",
+                    3
+                ),
+                (
+                    "/etc/patroni/ssl/ca.crt",
+                    "ca",
+                    "restapi.cafile",
+                    "restapi",
+                    4
+                ),
+                (
+                    "/etc/patroni/ssl/etcd-ca.crt",
+                    "ca",
+                    "etcd3.cacert",
+                    "etcd3",
+                    6
+                ),
+                (
+                    "/etc/pg/server.crt",
+                    "cert",
+                    "postgresql.parameters.ssl_cert_file",
+                    "postgresql",
+                    9
+                ),
+                (
+                    "/etc/haproxy/ssl/client.pem",
+                    "cert-key",
+                    "crt",
+                    "listen p server a",
+                    4
+                ),
+                (
+                    "/etc/haproxy/ssl/ca.crt",
+                    "ca",
+                    "ca-file",
+                    "listen p server a",
+                    4
+                ),
+                (
+                    "/etc/pgbackrest/client.crt",
+                    "cert",
+                    "repo1-host-cert-file",
+                    "global repo1-host",
+                    2
+                ),
+                (
+                    "/etc/pgbackrest/ca.crt",
+                    "ca",
+                    "tls-server-ca-file",
+                    "global tls-server",
+                    3
+                ),
+                (
+                    "/etc/ssl/s3.crt",
+                    "ca",
+                    "repo2-storage-ca-file",
+                    "global repo2-storage",
+                    4
+                ),
+                (
+                    "/etc/etcd/server.crt",
+                    "cert",
+                    "client-transport-security.cert-file",
+                    "client-transport-security",
+                    4
+                ),
                 ("/etc/pg/server.key", "key", "ssl_key_file", "postgresql", 2),
             ]
         );

@@ -7,20 +7,121 @@ use super::*;
 use crate::formats::{self, Kind, ParseContext};
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl").current_dir(dir).args(args).output().expect("run openssl");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A CA, an intermediate, and leaves with RSA, EC and Ed25519 keys.
 fn pki(dir: &Path) {
     let w = |name: &str, text: &str| std::fs::write(dir.join(name), text).expect("write");
-    w("ca.ext", "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
-    w("leaf.ext", "basicConstraints=CA:FALSE\nsubjectAltName=DNS:pg-node1,IP:10.0.1.11\nextendedKeyUsage=serverAuth,clientAuth\n");
-    openssl(dir, &["req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30", "-subj", "/CN=Root CA", "-keyout", "ca.key", "-out", "ca.crt", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
-    openssl(dir, &["req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30", "-subj", "/CN=Other CA", "-keyout", "other.key", "-out", "other.crt"]);
-    openssl(dir, &["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=Intermediate", "-keyout", "int.key", "-out", "int.csr"]);
-    openssl(dir, &["x509", "-req", "-in", "int.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "30", "-extfile", "ca.ext", "-out", "int.crt"]);
-    for (name, newkey) in [("rsa", vec!["-newkey", "rsa:2048"]), ("ec", vec!["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]), ("ed", vec!["-newkey", "ed25519"])] {
+    w(
+        "ca.ext",
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
+    );
+    w(
+        "leaf.ext",
+        "basicConstraints=CA:FALSE\nsubjectAltName=DNS:pg-node1,IP:10.0.1.11\nextendedKeyUsage=serverAuth,clientAuth\n",
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=Root CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=Other CA",
+            "-keyout",
+            "other.key",
+            "-out",
+            "other.crt",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            "/CN=Intermediate",
+            "-keyout",
+            "int.key",
+            "-out",
+            "int.csr",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "int.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            "ca.ext",
+            "-out",
+            "int.crt",
+        ],
+    );
+    for (name, newkey) in [
+        ("rsa", vec!["-newkey", "rsa:2048"]),
+        (
+            "ec",
+            vec!["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
+        ),
+        ("ed", vec!["-newkey", "ed25519"]),
+    ] {
         let mut args = vec!["req", "-new"];
         args.extend(newkey);
         args.extend(["-nodes", "-subj", "/CN=pg-node1", "-keyout"]);
@@ -29,13 +130,55 @@ fn pki(dir: &Path) {
         args.extend([key.as_str(), "-out", csr.as_str()]);
         openssl(dir, &args);
         let crt = format!("{name}.crt");
-        openssl(dir, &["x509", "-req", "-in", &csr, "-CA", "int.crt", "-CAkey", "int.key", "-CAcreateserial", "-days", "10", "-extfile", "leaf.ext", "-out", &crt]);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "int.crt",
+                "-CAkey",
+                "int.key",
+                "-CAcreateserial",
+                "-days",
+                "10",
+                "-extfile",
+                "leaf.ext",
+                "-out",
+                &crt,
+            ],
+        );
     }
     // Traditional (PKCS#1 / SEC1) encodings and an encrypted key.
-    openssl(dir, &["rsa", "-in", "rsa.key", "-traditional", "-out", "rsa-trad.key"]);
+    openssl(
+        dir,
+        &[
+            "rsa",
+            "-in",
+            "rsa.key",
+            "-traditional",
+            "-out",
+            "rsa-trad.key",
+        ],
+    );
     openssl(dir, &["ec", "-in", "ec.key", "-out", "ec-trad.key"]);
-    openssl(dir, &["pkcs8", "-topk8", "-in", "ec.key", "-passout", "pass:x", "-out", "ec-enc.key"]);
-    let chain = std::fs::read_to_string(dir.join("ec.crt")).expect("read") + &std::fs::read_to_string(dir.join("int.crt")).expect("read");
+    openssl(
+        dir,
+        &[
+            "pkcs8",
+            "-topk8",
+            "-in",
+            "ec.key",
+            "-passout",
+            "pass:x",
+            "-out",
+            "ec-enc.key",
+        ],
+    );
+    let chain = std::fs::read_to_string(dir.join("ec.crt")).expect("read")
+        + &std::fs::read_to_string(dir.join("int.crt")).expect("read");
     w("ec-chain.crt", &chain);
 }
 
@@ -55,11 +198,22 @@ fn reads_certificates_keys_and_chains() {
     assert_eq!(c.dns_names, vec!["pg-node1"]);
     assert_eq!(c.ip_addresses, vec!["10.0.1.11"]);
     assert_eq!(c.ext_key_usage, vec!["serverAuth", "clientAuth"]);
-    assert_eq!((c.key_type.as_str(), c.key_bits, c.is_ca, c.self_signed), ("ec", 256, false, false));
-    assert!(c.not_after > c.not_before && c.not_after_text.ends_with('Z'), "{}", c.not_after_text);
+    assert_eq!(
+        (c.key_type.as_str(), c.key_bits, c.is_ca, c.self_signed),
+        ("ec", 256, false, false)
+    );
+    assert!(
+        c.not_after > c.not_before && c.not_after_text.ends_with('Z'),
+        "{}",
+        c.not_after_text
+    );
 
     // Each key matches its certificate, in every encoding.
-    for (crt, keys) in [("rsa.crt", vec!["rsa.key", "rsa-trad.key"]), ("ec.crt", vec!["ec.key", "ec-trad.key"]), ("ed.crt", vec!["ed.key"])] {
+    for (crt, keys) in [
+        ("rsa.crt", vec!["rsa.key", "rsa-trad.key"]),
+        ("ec.crt", vec!["ec.key", "ec-trad.key"]),
+        ("ed.crt", vec!["ed.key"]),
+    ] {
         let (cf, _) = read(dir, crt);
         let id = cf.certificates[0].key_id.clone();
         assert!(id.is_some(), "{crt}");
@@ -89,7 +243,10 @@ fn reads_certificates_keys_and_chains() {
 
     // Not PEM, or a broken block among good ones.
     assert!(!pem::read(b"hello").0.errors.is_empty());
-    let mixed = format!("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n{}", std::fs::read_to_string(dir.join("ca.crt")).expect("read"));
+    let mixed = format!(
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n{}",
+        std::fs::read_to_string(dir.join("ca.crt")).expect("read")
+    );
     let (m, _) = pem::read(mixed.as_bytes());
     assert_eq!((m.certificates.len(), m.errors.len()), (1, 1));
 }
@@ -102,29 +259,62 @@ fn builds_the_certificates_document() {
     std::fs::create_dir_all(dir.join("ssl/patroni")).expect("mkdir");
     pki(&dir.join("ssl/patroni"));
     std::fs::rename(dir.join("ssl/patroni/ca.crt"), dir.join("ssl/ca.crt")).expect("move");
-    std::fs::set_permissions(dir.join("ssl/patroni/ec.key"), std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    std::fs::set_permissions(
+        dir.join("ssl/patroni/ec.key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .expect("chmod");
     let yml = "restapi:\n  listen: 10.0.1.11:8008\n  certfile: /etc/patroni/ssl/ec-chain.crt\n  keyfile: /etc/patroni/ssl/ec.key\n  cafile: /etc/patroni/ssl/ca.crt\nctl:\n  certfile: /etc/patroni/ssl/missing.crt\n";
     let path = dir.join("patroni.yml");
     std::fs::write(&path, yml).expect("write");
-    let file = InputFile { kind: Kind::Patroni, path: path.clone(), display: "patroni.yml".into(), text: yml.into() };
-    let docs = vec![formats::document(Kind::Patroni, "patroni.yml", &path, yml.into(), &ParseContext::default())];
-    let search = Search { root: None, trees: vec![dir.to_path_buf()] };
-    let doc = document(&docs, &[file], &search, SystemTime::now()).expect("a certificates document");
+    let file = InputFile {
+        kind: Kind::Patroni,
+        path: path.clone(),
+        display: "patroni.yml".into(),
+        text: yml.into(),
+    };
+    let docs = vec![formats::document(
+        Kind::Patroni,
+        "patroni.yml",
+        &path,
+        yml.into(),
+        &ParseContext::default(),
+    )];
+    let search = Search {
+        root: None,
+        trees: vec![dir.to_path_buf()],
+    };
+    let doc =
+        document(&docs, &[file], &search, SystemTime::now()).expect("a certificates document");
     assert_eq!(doc.kind, "certificates");
-    let wit::Body::Structured(s) = &doc.body else { panic!("structured") };
+    let wit::Body::Structured(s) = &doc.body else {
+        panic!("structured")
+    };
     let v: Value = serde_json::from_str(&s.json).expect("json");
     let f = &v["files"]["/etc/patroni/ssl/ec-chain.crt"];
     assert_eq!(f["found"], true);
     assert_eq!(f["how"], "name");
     assert_eq!(f["chains"]["/etc/patroni/ssl/ca.crt"], "ok");
-    assert_eq!(v["files"]["/etc/patroni/ssl/ec.key"]["world_readable"], true);
-    assert_eq!(v["files"]["/etc/patroni/ssl/ec.key"]["keys"][0]["key_id"], f["certificates"][0]["key_id"]);
+    assert_eq!(
+        v["files"]["/etc/patroni/ssl/ec.key"]["world_readable"],
+        true
+    );
+    assert_eq!(
+        v["files"]["/etc/patroni/ssl/ec.key"]["keys"][0]["key_id"],
+        f["certificates"][0]["key_id"]
+    );
     assert_eq!(v["files"]["/etc/patroni/ssl/missing.crt"]["found"], false);
     assert_eq!(v["references"][0]["key"], "restapi.certfile");
     assert_eq!(v["references"][0]["line"], 3);
     assert!(v["now"].as_i64().is_some_and(|n| n > 1_700_000_000));
 
     // No references: no document.
-    let plain = vec![formats::document(Kind::Patroni, "p.yml", &path, "restapi:\n  listen: :8008\n".into(), &ParseContext::default())];
+    let plain = vec![formats::document(
+        Kind::Patroni,
+        "p.yml",
+        &path,
+        "restapi:\n  listen: :8008\n".into(),
+        &ParseContext::default(),
+    )];
     assert!(document(&plain, &[], &search, SystemTime::now()).is_none());
 }

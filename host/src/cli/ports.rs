@@ -37,29 +37,55 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<Exit> {
     let overrides = KindOverrides::parse(&args.inputs.kind).map_err(anyhow::Error::msg)?;
-    let files = discover::discover(&args.inputs.paths, &overrides, &[]).map_err(anyhow::Error::msg)?;
+    let files =
+        discover::discover(&args.inputs.paths, &overrides, &[]).map_err(anyhow::Error::msg)?;
     let ctx = ParseContext::default();
-    let documents: Vec<_> =
-        files.iter().map(|f| formats::document(f.kind.clone(), &f.display, &f.path, f.text.clone(), &ctx)).collect();
+    let documents: Vec<_> = files
+        .iter()
+        .map(|f| formats::document(f.kind.clone(), &f.display, &f.path, f.text.clone(), &ctx))
+        .collect();
     let matrices: Vec<ports::Matrix> = documents
         .iter()
         .filter(|d| d.kind == Kind::Topology.name())
         .filter_map(|t| ports::derive(t, &documents))
         .collect();
     if matrices.is_empty() {
-        bail!("no topology among the inputs: name a `topology.yaml` (hosts with their address, roles and firewall)");
+        bail!(
+            "no topology among the inputs: name a `topology.yaml` (hosts with their address, roles and firewall)"
+        );
     }
     if let Some(h) = &args.host {
-        if !matrices.iter().any(|m| m.hosts.iter().any(|x| &x.name == h)) {
-            let known: Vec<&str> = matrices.iter().flat_map(|m| m.hosts.iter().map(|x| x.name.as_str())).collect();
-            bail!("no host `{h}` in the topology (hosts: {})", known.join(", "));
+        if !matrices
+            .iter()
+            .any(|m| m.hosts.iter().any(|x| &x.name == h))
+        {
+            let known: Vec<&str> = matrices
+                .iter()
+                .flat_map(|m| m.hosts.iter().map(|x| x.name.as_str()))
+                .collect();
+            bail!(
+                "no host `{h}` in the topology (hosts: {})",
+                known.join(", ")
+            );
         }
     }
     let only = args.host.as_deref();
     let out = match args.format {
-        PortsFormat::Text => matrices.iter().map(|m| render::text(m, only)).collect::<Vec<_>>().join("\n"),
-        PortsFormat::Nftables => matrices.iter().map(|m| render::nftables(m, only)).collect::<Vec<_>>().join("\n"),
-        PortsFormat::Firewalld => matrices.iter().map(|m| render::firewalld(m, only)).collect::<Vec<_>>().join("\n"),
+        PortsFormat::Text => matrices
+            .iter()
+            .map(|m| render::text(m, only))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        PortsFormat::Nftables => matrices
+            .iter()
+            .map(|m| render::nftables(m, only))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        PortsFormat::Firewalld => matrices
+            .iter()
+            .map(|m| render::firewalld(m, only))
+            .collect::<Vec<_>>()
+            .join("\n"),
         PortsFormat::Json => {
             let filtered: Vec<ports::Matrix> = matrices
                 .into_iter()

@@ -50,9 +50,15 @@ pub fn looks_like(text: &str) -> bool {
     text.lines().any(|l| {
         let l = l.trim_start();
         let l = l.strip_prefix("export ").unwrap_or(l).trim_start();
-        let l = l.strip_prefix("Environment=").map(|r| r.trim_start_matches(['"', '\''])).unwrap_or(l);
+        let l = l
+            .strip_prefix("Environment=")
+            .map(|r| r.trim_start_matches(['"', '\'']))
+            .unwrap_or(l);
         (l.starts_with("ETCD_") && l.contains('='))
-            || (l.starts_with("ExecStart=") && systemd::split_words(&l["ExecStart=".len()..]).iter().any(|w| is_etcd_binary(w)))
+            || (l.starts_with("ExecStart=")
+                && systemd::split_words(&l["ExecStart=".len()..])
+                    .iter()
+                    .any(|w| is_etcd_binary(w)))
     })
 }
 
@@ -60,10 +66,16 @@ pub fn looks_like(text: &str) -> bool {
 pub fn pointer_for_flag(flag: &str) -> String {
     let nested = |group: &str, key: &str| format!("/{group}/{key}");
     match flag {
-        "cert-file" | "key-file" | "client-cert-auth" | "trusted-ca-file" | "auto-tls" => nested("client-transport-security", flag),
+        "cert-file" | "key-file" | "client-cert-auth" | "trusted-ca-file" | "auto-tls" => {
+            nested("client-transport-security", flag)
+        }
         "client-crl-file" => nested("client-transport-security", "crl-file"),
         "client-cert-allowed-hostname" => nested("client-transport-security", "allowed-hostname"),
-        "peer-cert-file" | "peer-key-file" | "peer-client-cert-auth" | "peer-trusted-ca-file" | "peer-auto-tls"
+        "peer-cert-file"
+        | "peer-key-file"
+        | "peer-client-cert-auth"
+        | "peer-trusted-ca-file"
+        | "peer-auto-tls"
         | "peer-crl-file" => nested("peer-transport-security", &flag["peer-".len()..]),
         "peer-cert-allowed-cn" => nested("peer-transport-security", "allowed-cn"),
         "peer-cert-allowed-hostname" => nested("peer-transport-security", "allowed-hostname"),
@@ -81,12 +93,18 @@ pub fn flag_for_env(name: &str) -> Option<String> {
 pub fn parse(src: &str, file: &str) -> Parsed<wit::Structured> {
     let mut values = Values::default();
     let mut diagnostics = Vec::new();
-    let unit = src.lines().any(|l| l.trim_start().starts_with('[')) || file.ends_with(".service") || file.contains(".service.d/");
+    let unit = src.lines().any(|l| l.trim_start().starts_with('['))
+        || file.ends_with(".service")
+        || file.contains(".service.d/");
     if unit {
         let parsed = systemd::parse(src, file);
         diagnostics = parsed.diagnostics;
         let mut flags = Vec::new();
-        for s in parsed.value.iter().filter(|s| s.section.as_deref() == Some("Service")) {
+        for s in parsed
+            .value
+            .iter()
+            .filter(|s| s.section.as_deref() == Some("Service"))
+        {
             match s.name.as_str() {
                 "Environment" => {
                     for word in &s.args {
@@ -98,14 +116,20 @@ pub fn parse(src: &str, file: &str) -> Parsed<wit::Structured> {
                     }
                 }
                 "ExecStart" => {
-                    let Some(pos) = s.args.iter().position(|w| is_etcd_binary(w)) else { continue };
+                    let Some(pos) = s.args.iter().position(|w| is_etcd_binary(w)) else {
+                        continue;
+                    };
                     // Flags on continued lines: find each flag's own physical line.
                     let first = s.location.line;
                     let last = s.location.end_line.unwrap_or(first);
                     let lines: Vec<&str> = src.split('\n').collect();
                     for (flag, value) in read_flags(&s.args[pos + 1..]) {
                         let line = (first..=last)
-                            .find(|l| lines.get(*l as usize - 1).is_some_and(|t| line_has_flag(t, &flag)))
+                            .find(|l| {
+                                lines
+                                    .get(*l as usize - 1)
+                                    .is_some_and(|t| line_has_flag(t, &flag))
+                            })
                             .unwrap_or(first);
                         flags.push((flag, value, line));
                     }
@@ -124,7 +148,10 @@ pub fn parse(src: &str, file: &str) -> Parsed<wit::Structured> {
             if text.is_empty() || text.starts_with('#') {
                 continue;
             }
-            let text = text.strip_prefix("export ").map(str::trim_start).unwrap_or(text);
+            let text = text
+                .strip_prefix("export ")
+                .map(str::trim_start)
+                .unwrap_or(text);
             let Some((name, value)) = text.split_once('=') else {
                 diagnostics.push(diagnostic(
                     "invalid-line",
@@ -147,8 +174,13 @@ pub fn parse(src: &str, file: &str) -> Parsed<wit::Structured> {
             values.set(&flag, &value, line);
         }
     }
-    let end = u32::try_from(src.lines().count()).unwrap_or(u32::MAX).max(1);
-    Parsed { value: values.into_structured(end), diagnostics }
+    let end = u32::try_from(src.lines().count())
+        .unwrap_or(u32::MAX)
+        .max(1);
+    Parsed {
+        value: values.into_structured(end),
+        diagnostics,
+    }
 }
 
 /// Whether a physical line of a unit holds the flag `flag` (`--flag`, `-flag=…`).
@@ -171,7 +203,9 @@ fn read_flags(words: &[String]) -> Vec<(String, String)> {
     while i < words.len() {
         let word = &words[i];
         i += 1;
-        let Some(body) = word.strip_prefix("--").or_else(|| word.strip_prefix('-')) else { continue };
+        let Some(body) = word.strip_prefix("--").or_else(|| word.strip_prefix('-')) else {
+            continue;
+        };
         if body.is_empty() {
             break; // `--` ends the flags
         }
@@ -205,7 +239,11 @@ struct Values {
 
 impl Values {
     fn set(&mut self, flag: &str, value: &str, line: u32) {
-        let json = match BOOL_FLAGS.contains(&flag).then(|| parse_bool(value)).flatten() {
+        let json = match BOOL_FLAGS
+            .contains(&flag)
+            .then(|| parse_bool(value))
+            .flatten()
+        {
             Some(b) => Value::Bool(b),
             None => Value::String(value.to_string()),
         };
@@ -214,12 +252,18 @@ impl Values {
 
     fn into_structured(self, end: u32) -> wit::Structured {
         let mut root = Map::new();
-        let mut spans = vec![wit::Span { pointer: String::new(), line: 1, end_line: end }];
+        let mut spans = vec![wit::Span {
+            pointer: String::new(),
+            line: 1,
+            end_line: end,
+        }];
         let mut groups: BTreeMap<String, (u32, u32)> = BTreeMap::new();
         for (pointer, (value, line)) in self.by_pointer {
             let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
             if let [group, key] = parts.as_slice() {
-                let entry = root.entry(group.to_string()).or_insert_with(|| Value::Object(Map::new()));
+                let entry = root
+                    .entry(group.to_string())
+                    .or_insert_with(|| Value::Object(Map::new()));
                 if let Value::Object(map) = entry {
                     map.insert(key.to_string(), value);
                 }
@@ -229,12 +273,23 @@ impl Values {
             } else {
                 root.insert(parts.join("/"), value);
             }
-            spans.push(wit::Span { pointer, line, end_line: line });
+            spans.push(wit::Span {
+                pointer,
+                line,
+                end_line: line,
+            });
         }
         for (pointer, (line, end_line)) in groups {
-            spans.push(wit::Span { pointer, line, end_line });
+            spans.push(wit::Span {
+                pointer,
+                line,
+                end_line,
+            });
         }
-        wit::Structured { json: Value::Object(root).to_string(), spans }
+        wit::Structured {
+            json: Value::Object(root).to_string(),
+            spans,
+        }
     }
 }
 
@@ -247,7 +302,12 @@ mod tests {
     }
 
     fn line(parsed: &Parsed<wit::Structured>, pointer: &str) -> u32 {
-        parsed.value.spans.iter().find(|s| s.pointer == pointer).map_or(0, |s| s.line)
+        parsed
+            .value
+            .spans
+            .iter()
+            .find(|s| s.pointer == pointer)
+            .map_or(0, |s| s.line)
     }
 
     #[test]
@@ -258,7 +318,10 @@ mod tests {
         let v = json(&parsed);
         assert_eq!(v["name"], "etcd1");
         assert_eq!(v["listen-client-urls"], "https://10.0.1.21:2379");
-        assert_eq!(v["client-transport-security"]["cert-file"], "/etc/etcd/ssl/server.crt");
+        assert_eq!(
+            v["client-transport-security"]["cert-file"],
+            "/etc/etcd/ssl/server.crt"
+        );
         assert_eq!(v["client-transport-security"]["client-cert-auth"], true);
         assert_eq!(v["peer-transport-security"]["auto-tls"], true);
         assert_eq!(v["peer-transport-security"]["key-file"], "/k");
@@ -280,9 +343,14 @@ mod tests {
         assert_eq!(v["listen-client-urls"], "http://0.0.0.0:2379");
         assert_eq!(v["client-transport-security"]["client-cert-auth"], true);
         assert_eq!(line(&parsed, "/listen-client-urls"), 6);
-        assert_eq!(line(&parsed, "/client-transport-security/trusted-ca-file"), 8);
+        assert_eq!(
+            line(&parsed, "/client-transport-security/trusted-ca-file"),
+            8
+        );
         assert!(looks_like(src));
-        assert!(!looks_like("[Service]\nExecStart=/usr/bin/patroni /etc/patroni.yml\n"));
+        assert!(!looks_like(
+            "[Service]\nExecStart=/usr/bin/patroni /etc/patroni.yml\n"
+        ));
     }
 
     #[test]
@@ -290,7 +358,14 @@ mod tests {
         let parsed = parse("ETCD_NAME=a\nnot an assignment\n", "etcd.env");
         assert_eq!(parsed.diagnostics.len(), 1);
         assert_eq!(parsed.diagnostics[0].location.line, 2);
-        for src in ["", "=", "ETCD_=x", "DAEMON_ARGS=--", "DAEMON_ARGS=--x", "[Service]\nExecStart=etcd --a"] {
+        for src in [
+            "",
+            "=",
+            "ETCD_=x",
+            "DAEMON_ARGS=--",
+            "DAEMON_ARGS=--x",
+            "[Service]\nExecStart=etcd --a",
+        ] {
             let _ = parse(src, "etcd");
         }
     }

@@ -102,7 +102,16 @@ pub fn parse(src: &str, file: &str) -> Parsed<Vec<wit::Setting>> {
 /// balanced and the line does not end in an operator or a comma. The newlines inside a
 /// statement are dropped.
 fn statements(tokens: &[Token]) -> Vec<Vec<Token>> {
-    split(tokens).into_iter().map(|s| s.iter().filter(|t| t.tok != Tok::Newline).cloned().collect::<Vec<_>>()).filter(|s| !s.is_empty()).collect()
+    split(tokens)
+        .into_iter()
+        .map(|s| {
+            s.iter()
+                .filter(|t| t.tok != Tok::Newline)
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 fn split(tokens: &[Token]) -> Vec<&[Token]> {
@@ -114,7 +123,10 @@ fn split(tokens: &[Token]) -> Vec<&[Token]> {
             Tok::Punct("(" | "[" | "{") => depth += 1,
             Tok::Punct(")" | "]" | "}") => depth -= 1,
             Tok::Newline | Tok::Punct(";") => {
-                let last = tokens[start..i].iter().rev().find(|t| t.tok != Tok::Newline);
+                let last = tokens[start..i]
+                    .iter()
+                    .rev()
+                    .find(|t| t.tok != Tok::Newline);
                 let continues = matches!(t.tok, Tok::Newline)
                     && matches!(last.map(|t| &t.tok), Some(Tok::Punct(p)) if !matches!(*p, ")" | "]" | "}" | ";"));
                 let unbalanced = depth > 0 && matches!(t.tok, Tok::Newline);
@@ -165,12 +177,19 @@ struct Found {
 }
 
 fn statement(stmt: &[Token]) -> Result<Option<Found>, Problem> {
-    if let Some(Token { tok: Tok::Error(message), .. }) = stmt.iter().find(|t| matches!(t.tok, Tok::Error(_))) {
+    if let Some(Token {
+        tok: Tok::Error(message),
+        ..
+    }) = stmt.iter().find(|t| matches!(t.tok, Tok::Error(_)))
+    {
         return Err(Problem::Syntax(message.clone()));
     }
     check_brackets(stmt)?;
     let Some(Tok::Ident(head)) = stmt.first().map(|t| &t.tok) else {
-        return Err(Problem::Unsupported(format!("a statement starting with {}", describe(&stmt[0].tok))));
+        return Err(Problem::Unsupported(format!(
+            "a statement starting with {}",
+            describe(&stmt[0].tok)
+        )));
     };
     if is_keyword(head) {
         return Err(Problem::Unsupported(format!("`{head}` statement")));
@@ -182,31 +201,61 @@ fn statement(stmt: &[Token]) -> Result<Option<Found>, Problem> {
         let mut keys = Vec::new();
         while p.eat_punct("[") {
             let key = match p.next() {
-                Some(Tok::Str { value, interpolated: false }) => value.clone(),
+                Some(Tok::Str {
+                    value,
+                    interpolated: false,
+                }) => value.clone(),
                 Some(Tok::Symbol(s)) => s.clone(),
-                Some(other) => return Err(Problem::Unsupported(format!("a key that is {}", describe(other)))),
-                None => return Err(Problem::Syntax("unexpected end of statement after `[`".into())),
+                Some(other) => {
+                    return Err(Problem::Unsupported(format!(
+                        "a key that is {}",
+                        describe(other)
+                    )));
+                }
+                None => {
+                    return Err(Problem::Syntax(
+                        "unexpected end of statement after `[`".into(),
+                    ));
+                }
             };
             if !p.eat_punct("]") {
-                return Err(Problem::Unsupported("an index that is not one literal key".into()));
+                return Err(Problem::Unsupported(
+                    "an index that is not one literal key".into(),
+                ));
             }
             keys.push(key);
         }
-        let name = format!("{head}{}", keys.iter().map(|k| format!("['{}']", k.replace('\\', "\\\\").replace('\'', "\\'"))).collect::<String>());
+        let name = format!(
+            "{head}{}",
+            keys.iter()
+                .map(|k| format!("['{}']", k.replace('\\', "\\\\").replace('\'', "\\'")))
+                .collect::<String>()
+        );
         match p.peek() {
             Some(Tok::Punct("=")) => p.pos += 1,
             Some(Tok::Punct(op @ ("+=" | "-=" | "<<" | "||=" | "&&=" | "*=" | "|="))) => {
-                return Err(Problem::Unsupported(format!("`{name} {op} …` changes a value in place")));
+                return Err(Problem::Unsupported(format!(
+                    "`{name} {op} …` changes a value in place"
+                )));
             }
-            Some(Tok::Punct(".")) => return Err(Problem::Unsupported(format!("a method call on `{name}`"))),
-            Some(other) => return Err(Problem::Syntax(format!("expected `=` after `{name}`, found {}", describe(other)))),
+            Some(Tok::Punct(".")) => {
+                return Err(Problem::Unsupported(format!("a method call on `{name}`")));
+            }
+            Some(other) => {
+                return Err(Problem::Syntax(format!(
+                    "expected `=` after `{name}`, found {}",
+                    describe(other)
+                )));
+            }
             None => return Err(Problem::Unsupported(format!("`{name}` alone does nothing"))),
         }
         if p.peek().is_none() {
             return Err(Problem::Syntax(format!("`{name} =` has no value")));
         }
         if let Some(Tok::Punct(op @ ("=" | "==" | "=>"))) = p.peek() {
-            return Err(Problem::Syntax(format!("unexpected `{op}` after `{name} =`")));
+            return Err(Problem::Syntax(format!(
+                "unexpected `{op}` after `{name} =`"
+            )));
         }
         let value_start = p.pos;
         let value = whole_value(&mut p);
@@ -215,12 +264,20 @@ fn statement(stmt: &[Token]) -> Result<Option<Found>, Problem> {
             pointer.push('/');
             pointer.push_str(&escape(k));
         }
-        return Ok(Some(Found { section: Some(head.clone()), name, pointer, value, value_start }));
+        return Ok(Some(Found {
+            section: Some(head.clone()),
+            name,
+            pointer,
+            value,
+            value_start,
+        }));
     }
     // A call: `name(args)` or `name args`.
     match p.peek() {
         Some(Tok::Punct("=")) => {
-            return Err(Problem::Unsupported(format!("`{head} = …` sets a local variable")));
+            return Err(Problem::Unsupported(format!(
+                "`{head} = …` sets a local variable"
+            )));
         }
         Some(Tok::Punct(".")) | Some(Tok::Punct("::")) | Some(Tok::Punct("&.")) => {
             return Err(Problem::Unsupported(format!("a method call on `{head}`")));
@@ -272,7 +329,13 @@ fn statement(stmt: &[Token]) -> Result<Option<Found>, Problem> {
         None if args.len() == 1 => Eval::Known(args.remove(0)),
         None => Eval::Known(Value::Array(args)),
     };
-    Ok(Some(Found { section: None, name: head.clone(), pointer: format!("/{}", escape(head)), value, value_start }))
+    Ok(Some(Found {
+        section: None,
+        name: head.clone(),
+        pointer: format!("/{}", escape(head)),
+        value,
+        value_start,
+    }))
 }
 
 /// The value of an assignment: a literal that must end the statement.
@@ -290,12 +353,22 @@ fn whole_value(p: &mut Cursor) -> Eval {
 
 /// One literal value; `Err` says why it is not one.
 fn value(p: &mut Cursor) -> Result<Value, String> {
-    let Some(tok) = p.next() else { return Err("no value".into()) };
+    let Some(tok) = p.next() else {
+        return Err("no value".into());
+    };
     match tok {
-        Tok::Str { value, interpolated: false } | Tok::Symbol(value) => Ok(Value::String(value.clone())),
+        Tok::Str {
+            value,
+            interpolated: false,
+        }
+        | Tok::Symbol(value) => Ok(Value::String(value.clone())),
         Tok::Str { .. } => Err("a string with `#{…}` interpolation".into()),
-        Tok::Words { interpolated: true, .. } => Err("a word list with `#{…}` interpolation".into()),
-        Tok::Words { words, .. } => Ok(Value::Array(words.iter().cloned().map(Value::String).collect())),
+        Tok::Words {
+            interpolated: true, ..
+        } => Err("a word list with `#{…}` interpolation".into()),
+        Tok::Words { words, .. } => Ok(Value::Array(
+            words.iter().cloned().map(Value::String).collect(),
+        )),
         Tok::Int(i) => Ok(Value::from(*i)),
         Tok::Float(f) => Ok(serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)),
         Tok::Ident(w) if w == "true" => Ok(Value::Bool(true)),
@@ -310,7 +383,11 @@ fn value(p: &mut Cursor) -> Result<Value, String> {
                 }
                 items.push(value(p)?);
                 if !p.eat_punct(",") {
-                    return if p.eat_punct("]") { Ok(Value::Array(items)) } else { Err("an array with more than literals".into()) };
+                    return if p.eat_punct("]") {
+                        Ok(Value::Array(items))
+                    } else {
+                        Err("an array with more than literals".into())
+                    };
                 }
             }
         }
@@ -322,14 +399,29 @@ fn value(p: &mut Cursor) -> Result<Value, String> {
                 }
                 let key = match p.next() {
                     Some(Tok::Label(k)) => k.clone(),
-                    Some(Tok::Str { value, interpolated: false }) if p.eat_punct(":") => value.clone(),
-                    Some(Tok::Str { value, interpolated: false }) | Some(Tok::Symbol(value)) if p.eat_punct("=>") => value.clone(),
+                    Some(Tok::Str {
+                        value,
+                        interpolated: false,
+                    }) if p.eat_punct(":") => value.clone(),
+                    Some(Tok::Str {
+                        value,
+                        interpolated: false,
+                    })
+                    | Some(Tok::Symbol(value))
+                        if p.eat_punct("=>") =>
+                    {
+                        value.clone()
+                    }
                     Some(Tok::Int(i)) if p.eat_punct("=>") => i.to_string(),
                     _ => return Err("a hash with more than literal keys".into()),
                 };
                 map.insert(key, value(p)?);
                 if !p.eat_punct(",") {
-                    return if p.eat_punct("}") { Ok(Value::Object(map)) } else { Err("a hash with more than literals".into()) };
+                    return if p.eat_punct("}") {
+                        Ok(Value::Object(map))
+                    } else {
+                        Err("a hash with more than literals".into())
+                    };
                 }
             }
         }
@@ -352,16 +444,26 @@ fn check_brackets(stmt: &[Token]) -> Result<(), Problem> {
                 match stack.pop() {
                     Some((open, _)) if open == want => {}
                     Some((open, line)) => {
-                        return Err(Problem::Syntax(format!("`{close}` on line {} does not close `{open}` from line {line}", t.line)));
+                        return Err(Problem::Syntax(format!(
+                            "`{close}` on line {} does not close `{open}` from line {line}",
+                            t.line
+                        )));
                     }
-                    None => return Err(Problem::Syntax(format!("`{close}` on line {} closes nothing", t.line))),
+                    None => {
+                        return Err(Problem::Syntax(format!(
+                            "`{close}` on line {} closes nothing",
+                            t.line
+                        )));
+                    }
                 }
             }
             _ => {}
         }
     }
     match stack.pop() {
-        Some((open, line)) => Err(Problem::Syntax(format!("`{open}` on line {line} is never closed"))),
+        Some((open, line)) => Err(Problem::Syntax(format!(
+            "`{open}` on line {line} is never closed"
+        ))),
         None => Ok(()),
     }
 }
@@ -369,9 +471,36 @@ fn check_brackets(stmt: &[Token]) -> Result<(), Problem> {
 fn is_keyword(w: &str) -> bool {
     matches!(
         w,
-        "if" | "unless" | "else" | "elsif" | "end" | "case" | "when" | "while" | "until" | "for" | "do" | "def"
-            | "class" | "module" | "begin" | "rescue" | "ensure" | "return" | "require" | "require_relative"
-            | "load" | "eval" | "puts" | "print" | "p" | "raise" | "yield" | "then" | "and" | "or" | "not"
+        "if" | "unless"
+            | "else"
+            | "elsif"
+            | "end"
+            | "case"
+            | "when"
+            | "while"
+            | "until"
+            | "for"
+            | "do"
+            | "def"
+            | "class"
+            | "module"
+            | "begin"
+            | "rescue"
+            | "ensure"
+            | "return"
+            | "require"
+            | "require_relative"
+            | "load"
+            | "eval"
+            | "puts"
+            | "print"
+            | "p"
+            | "raise"
+            | "yield"
+            | "then"
+            | "and"
+            | "or"
+            | "not"
     )
 }
 
@@ -408,7 +537,9 @@ fn source_text(stmt: &[Token], start: usize) -> String {
             Tok::Other(c) => c.to_string(),
             Tok::Error(_) => continue,
         };
-        let glue = matches!(&t.tok, Tok::Punct("." | "::" | "(" | ")" | "[" | "]" | ",")) || out.ends_with(['.', '(', '[', ':']) || out.is_empty();
+        let glue = matches!(&t.tok, Tok::Punct("." | "::" | "(" | ")" | "[" | "]" | ","))
+            || out.ends_with(['.', '(', '[', ':'])
+            || out.is_empty();
         if !glue {
             out.push(' ');
         }

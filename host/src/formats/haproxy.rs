@@ -81,15 +81,23 @@ pub fn parse(src: &str, file: &str) -> Parsed<Vec<wit::Setting>> {
     for (index, raw) in src.split('\n').enumerate() {
         let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
         let text = raw.strip_suffix('\r').unwrap_or(raw);
-        let text = if index == 0 { text.strip_prefix('\u{feff}').unwrap_or(text) } else { text };
+        let text = if index == 0 {
+            text.strip_prefix('\u{feff}').unwrap_or(text)
+        } else {
+            text
+        };
         let line = match split_line(text) {
             Ok(line) => line,
             Err(message) => {
-                parsed.diagnostics.push(diagnostic("invalid-line", file, number, message));
+                parsed
+                    .diagnostics
+                    .push(diagnostic("invalid-line", file, number, message));
                 continue;
             }
         };
-        let Some(first) = line.words.first() else { continue };
+        let Some(first) = line.words.first() else {
+            continue;
+        };
         let name = first.text.clone();
         let args: Vec<String> = line.words[1..].iter().map(|w| w.text.clone()).collect();
         let value = text[first.end..line.end].trim().to_string();
@@ -125,7 +133,12 @@ pub fn parse(src: &str, file: &str) -> Parsed<Vec<wit::Setting>> {
             name,
             value,
             args,
-            location: wit::Location { file: file.to_string(), line: number, end_line: None, pointer },
+            location: wit::Location {
+                file: file.to_string(),
+                line: number,
+                end_line: None,
+                pointer,
+            },
         });
     }
     parsed
@@ -198,9 +211,15 @@ fn split_line(text: &str) -> Result<Line, String> {
         }
         if let Some(q) = quote {
             let kind = if q == b'\'' { "single" } else { "double" };
-            return Err(format!("unmatched {kind} quote in `{}`", text[start..].trim_end()));
+            return Err(format!(
+                "unmatched {kind} quote in `{}`",
+                text[start..].trim_end()
+            ));
         }
-        words.push(Word { text: String::from_utf8_lossy(&word).into_owned(), end: i });
+        words.push(Word {
+            text: String::from_utf8_lossy(&word).into_owned(),
+            end: i,
+        });
     }
 }
 
@@ -230,7 +249,9 @@ fn escape(bytes: &[u8], i: usize, word: &mut Vec<u8>) -> Result<usize, String> {
             Ok(2)
         }
         b'x' => {
-            let hex = bytes.get(i + 2..i + 4).and_then(|h| std::str::from_utf8(h).ok());
+            let hex = bytes
+                .get(i + 2..i + 4)
+                .and_then(|h| std::str::from_utf8(h).ok());
             match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                 Some(b) if hex.is_some_and(|h| h.bytes().all(|c| c.is_ascii_hexdigit())) => {
                     word.push(b);
@@ -251,17 +272,37 @@ mod tests {
     use super::*;
 
     fn words(text: &str) -> Vec<String> {
-        split_line(text).expect("valid line").words.into_iter().map(|w| w.text).collect()
+        split_line(text)
+            .expect("valid line")
+            .words
+            .into_iter()
+            .map(|w| w.text)
+            .collect()
     }
 
     #[test]
     fn splits_with_quotes_and_escapes() {
         let cases: &[(&str, &[&str])] = &[
-            ("    server pg1 10.0.1.11:5432 check port 8008", &["server", "pg1", "10.0.1.11:5432", "check", "port", "8008"]),
-            ("\toption httpchk OPTIONS /primary  # comment", &["option", "httpchk", "OPTIONS", "/primary"]),
-            ("http-check send hdr Host 'a b' meth GET", &["http-check", "send", "hdr", "Host", "a b", "meth", "GET"]),
-            (r#"errorfile 503 "/etc/x y.http""#, &["errorfile", "503", "/etc/x y.http"]),
-            (r"acl a path_reg ^/a\ b\#c", &["acl", "a", "path_reg", "^/a b#c"]),
+            (
+                "    server pg1 10.0.1.11:5432 check port 8008",
+                &["server", "pg1", "10.0.1.11:5432", "check", "port", "8008"],
+            ),
+            (
+                "\toption httpchk OPTIONS /primary  # comment",
+                &["option", "httpchk", "OPTIONS", "/primary"],
+            ),
+            (
+                "http-check send hdr Host 'a b' meth GET",
+                &["http-check", "send", "hdr", "Host", "a b", "meth", "GET"],
+            ),
+            (
+                r#"errorfile 503 "/etc/x y.http""#,
+                &["errorfile", "503", "/etc/x y.http"],
+            ),
+            (
+                r"acl a path_reg ^/a\ b\#c",
+                &["acl", "a", "path_reg", "^/a b#c"],
+            ),
             (r#"x "a"b'c d'e"#, &["x", "abc de"]),
             (r"x \x41\1", &["x", "A\\1"]),
             (r#"x 'no \escape here'"#, &["x", "no \\escape here"]),
@@ -284,7 +325,15 @@ mod tests {
         let got: Vec<(Option<&str>, &str, Vec<&str>, &str, u32)> = parsed
             .value
             .iter()
-            .map(|s| (s.section.as_deref(), s.name.as_str(), s.args.iter().map(String::as_str).collect(), s.value.as_str(), s.location.line))
+            .map(|s| {
+                (
+                    s.section.as_deref(),
+                    s.name.as_str(),
+                    s.args.iter().map(String::as_str).collect(),
+                    s.value.as_str(),
+                    s.location.line,
+                )
+            })
             .collect();
         assert_eq!(
             got,
@@ -293,15 +342,42 @@ mod tests {
                 (Some("global"), "maxconn", vec!["1000"], "1000", 3),
                 (Some("defaults"), "defaults", vec![], "", 5),
                 (Some("defaults"), "mode", vec!["tcp"], "tcp", 6),
-                (Some("listen primary"), "listen", vec!["primary"], "primary", 8),
+                (
+                    Some("listen primary"),
+                    "listen",
+                    vec!["primary"],
+                    "primary",
+                    8
+                ),
                 (Some("listen primary"), "bind", vec!["*:5000"], "*:5000", 9),
-                (Some("listen primary"), "server", vec!["pg1", "10.0.1.11:5432", "check", "port", "8008"], "pg1 10.0.1.11:5432 check port 8008", 10),
-                (Some("listen primary"), "no", vec!["option", "tcplog"], "option tcplog", 11),
+                (
+                    Some("listen primary"),
+                    "server",
+                    vec!["pg1", "10.0.1.11:5432", "check", "port", "8008"],
+                    "pg1 10.0.1.11:5432 check port 8008",
+                    10
+                ),
+                (
+                    Some("listen primary"),
+                    "no",
+                    vec!["option", "tcplog"],
+                    "option tcplog",
+                    11
+                ),
                 (Some("backend be"), "backend", vec!["be"], "be", 12),
-                (Some("backend be"), "server-template", vec!["s", "3", "x:1"], "s 3 x:1", 13),
+                (
+                    Some("backend be"),
+                    "server-template",
+                    vec!["s", "3", "x:1"],
+                    "s 3 x:1",
+                    13
+                ),
             ]
         );
-        assert_eq!(parsed.value[6].location.pointer.as_deref(), Some("listen primary/server"));
+        assert_eq!(
+            parsed.value[6].location.pointer.as_deref(),
+            Some("listen primary/server")
+        );
     }
 
     #[test]
@@ -313,12 +389,27 @@ mod tests {
         assert!(parsed.diagnostics.iter().all(|d| d.code == "invalid-line"));
         // After `backend` without a name, lines are out of section until the next header.
         let last = parsed.value.last().expect("bind");
-        assert_eq!((last.section.as_deref(), last.name.as_str(), last.value.as_str()), (Some("frontend fe"), "bind", ":80"));
+        assert_eq!(
+            (
+                last.section.as_deref(),
+                last.name.as_str(),
+                last.value.as_str()
+            ),
+            (Some("frontend fe"), "bind", ":80")
+        );
     }
 
     #[test]
     fn never_panics_on_odd_input() {
-        for src in ["\\", "global\n\\x", "global\n\\x4", "global\n'", "global\n\"\\", "\u{feff}global", "global\n\u{1F600} \u{e9}"] {
+        for src in [
+            "\\",
+            "global\n\\x",
+            "global\n\\x4",
+            "global\n'",
+            "global\n\"\\",
+            "\u{feff}global",
+            "global\n\u{1F600} \u{e9}",
+        ] {
             let _ = parse(src, "f");
         }
     }

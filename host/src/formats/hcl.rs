@@ -21,223 +21,26 @@ use serde_json::{Map, Value};
 
 use super::{Parsed, diagnostic};
 use crate::wit;
+use lex::{Tok, Token, lex};
 
 /// Parses an HCL document.
 pub fn parse(src: &str, file: &str) -> Parsed<wit::Structured> {
-    let mut p = Parser { toks: lex(src), pos: 0, file, diagnostics: Vec::new() };
+    let mut p = Parser {
+        toks: lex(src),
+        pos: 0,
+        file,
+        diagnostics: Vec::new(),
+    };
     let root = p.body(None, 1);
     let mut spans = Vec::new();
     let json = emit(&root, String::new(), &mut spans);
-    Parsed { value: wit::Structured { json: json.to_string(), spans }, diagnostics: p.diagnostics }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Ident(String),
-    Str(String),
-    Number(String),
-    Punct(char),
-    Newline,
-    Error(String),
-}
-
-#[derive(Debug, Clone)]
-struct Token {
-    tok: Tok,
-    line: u32,
-    end: u32,
-}
-
-fn lex(src: &str) -> Vec<Token> {
-    let chars: Vec<char> = src.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    let mut line = 1u32;
-    while i < chars.len() {
-        let c = chars[i];
-        let start = line;
-        match c {
-            '\n' => {
-                out.push(Token { tok: Tok::Newline, line, end: line });
-                line += 1;
-                i += 1;
-            }
-            c if c.is_whitespace() || c == '\u{feff}' => i += 1,
-            '#' => {
-                while i < chars.len() && chars[i] != '\n' {
-                    i += 1;
-                }
-            }
-            '/' if chars.get(i + 1) == Some(&'/') => {
-                while i < chars.len() && chars[i] != '\n' {
-                    i += 1;
-                }
-            }
-            '/' if chars.get(i + 1) == Some(&'*') => {
-                i += 2;
-                loop {
-                    if i >= chars.len() {
-                        out.push(Token { tok: Tok::Error("`/*` comment is never closed".into()), line: start, end: line });
-                        break;
-                    }
-                    if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
-                        i += 2;
-                        break;
-                    }
-                    if chars[i] == '\n' {
-                        line += 1;
-                    }
-                    i += 1;
-                }
-            }
-            '"' => {
-                let (tok, next, lines) = string(&chars, i + 1);
-                line += lines;
-                i = next;
-                out.push(Token { tok, line: start, end: line });
-            }
-            '<' if chars.get(i + 1) == Some(&'<') => {
-                let (tok, next, lines) = heredoc(&chars, i + 2);
-                line += lines;
-                i = next;
-                out.push(Token { tok, line: start, end: line });
-            }
-            '{' | '}' | '[' | ']' | '=' | ',' | ':' => {
-                out.push(Token { tok: Tok::Punct(c), line, end: line });
-                i += 1;
-            }
-            c if c.is_ascii_digit() || ((c == '-' || c == '+') && chars.get(i + 1).is_some_and(char::is_ascii_digit)) => {
-                let s = i;
-                i += 1;
-                while i < chars.len() && (chars[i].is_ascii_alphanumeric() || matches!(chars[i], '.' | '_' | '+' | '-')) {
-                    if matches!(chars[i], '+' | '-') && !matches!(chars[i - 1], 'e' | 'E') {
-                        break;
-                    }
-                    i += 1;
-                }
-                out.push(Token { tok: Tok::Number(chars[s..i].iter().collect()), line, end: line });
-            }
-            c if c.is_alphabetic() || c == '_' => {
-                let s = i;
-                while i < chars.len() && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '-' | '.')) {
-                    i += 1;
-                }
-                out.push(Token { tok: Tok::Ident(chars[s..i].iter().collect()), line, end: line });
-            }
-            other => {
-                out.push(Token { tok: Tok::Error(format!("unexpected `{other}`")), line, end: line });
-                i += 1;
-            }
-        }
+    Parsed {
+        value: wit::Structured {
+            json: json.to_string(),
+            spans,
+        },
+        diagnostics: p.diagnostics,
     }
-    out
-}
-
-/// A `"…"` string from after its opening quote: (token, index after it, newlines in it).
-/// `${…}` is kept as written, quotes inside it included.
-fn string(chars: &[char], mut i: usize) -> (Tok, usize, u32) {
-    let mut value = String::new();
-    let mut depth = 0usize;
-    let mut lines = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            '"' if depth == 0 => return (Tok::Str(value), i + 1, lines),
-            '\n' if depth == 0 => {
-                // HCL strings do not span lines; end the token here so the next line
-                // is read on its own.
-                return (Tok::Error("unterminated string".into()), i, lines);
-            }
-            '\\' if depth == 0 => {
-                let next = chars.get(i + 1).copied().unwrap_or('\\');
-                i += 2;
-                match next {
-                    'n' => value.push('\n'),
-                    't' => value.push('\t'),
-                    'r' => value.push('\r'),
-                    '"' => value.push('"'),
-                    '\\' => value.push('\\'),
-                    'u' | 'U' => {
-                        let n = if next == 'u' { 4 } else { 8 };
-                        let hex: String = chars.iter().skip(i).take(n).collect();
-                        match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
-                            Some(ch) if hex.len() == n => {
-                                value.push(ch);
-                                i += n;
-                            }
-                            _ => return (Tok::Error(format!("invalid escape `\\{next}{hex}`")), skip_line(chars, i), lines),
-                        }
-                    }
-                    other => return (Tok::Error(format!("invalid escape `\\{other}`")), skip_line(chars, i), lines),
-                }
-                continue;
-            }
-            '$' if chars.get(i + 1) == Some(&'{') => {
-                depth += 1;
-                value.push_str("${");
-                i += 2;
-                continue;
-            }
-            '}' if depth > 0 => depth -= 1,
-            '\n' => lines += 1,
-            _ => {}
-        }
-        value.push(c);
-        i += 1;
-    }
-    (Tok::Error("unterminated string".into()), i, lines)
-}
-
-fn skip_line(chars: &[char], mut i: usize) -> usize {
-    while i < chars.len() && chars[i] != '\n' {
-        i += 1;
-    }
-    i
-}
-
-/// `<<EOF` / `<<-EOF` from after `<<`: the lines up to the one holding only the marker.
-fn heredoc(chars: &[char], mut i: usize) -> (Tok, usize, u32) {
-    let indent = chars.get(i) == Some(&'-');
-    if indent {
-        i += 1;
-    }
-    let s = i;
-    while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
-        i += 1;
-    }
-    let marker: String = chars[s..i].iter().collect();
-    if marker.is_empty() {
-        return (Tok::Error("`<<` without a heredoc marker".into()), skip_line(chars, i), 0);
-    }
-    // The rest of the opening line must be blank.
-    let i = skip_line(chars, i) + 1;
-    let rest: String = chars.get(i..).unwrap_or(&[]).iter().collect();
-    let mut lines = 1;
-    let mut body: Vec<&str> = Vec::new();
-    let mut consumed = 0;
-    for l in rest.split_inclusive('\n') {
-        consumed += l.chars().count();
-        let bare = l.trim_end_matches(['\n', '\r']);
-        let done = if indent { bare.trim() == marker } else { bare == marker };
-        if done {
-            let mut text = String::new();
-            let strip = if indent {
-                body.iter().filter(|b| !b.trim().is_empty()).map(|b| b.len() - b.trim_start().len()).min().unwrap_or(0)
-            } else {
-                0
-            };
-            for b in &body {
-                text.push_str(b.get(strip..).unwrap_or("").trim_end_matches('\r'));
-                text.push('\n');
-            }
-            // The token ends before the newline after the marker.
-            let end = i + consumed - usize::from(l.ends_with('\n'));
-            return (Tok::Str(text), end, lines);
-        }
-        body.push(bare);
-        lines += 1;
-    }
-    (Tok::Error(format!("heredoc `{marker}` is never closed")), chars.len(), lines - 1)
 }
 
 /// A parsed value with its lines.
@@ -254,7 +57,10 @@ enum Kind {
     List(Vec<Node>),
     /// Keys in order, and how the object was written (which decides how a repeat of its
     /// key combines with it).
-    Object { items: Vec<(String, Node)>, form: Form },
+    Object {
+        items: Vec<(String, Node)>,
+        form: Form,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -280,7 +86,10 @@ impl Parser<'_> {
     }
 
     fn line(&self) -> u32 {
-        self.toks.get(self.pos).or(self.toks.last()).map_or(1, |t| t.line)
+        self.toks
+            .get(self.pos)
+            .or(self.toks.last())
+            .map_or(1, |t| t.line)
     }
 
     fn skip_newlines(&mut self) {
@@ -290,7 +99,8 @@ impl Parser<'_> {
     }
 
     fn error(&mut self, line: u32, message: String) {
-        self.diagnostics.push(diagnostic("invalid-line", self.file, line, message));
+        self.diagnostics
+            .push(diagnostic("invalid-line", self.file, line, message));
     }
 
     /// Skips to the end of the line, or to a `}` that may close the enclosing block.
@@ -311,7 +121,10 @@ impl Parser<'_> {
             match self.peek() {
                 None => {
                     if let Some(open) = close {
-                        self.error(open, format!("the block opened on line {open} is never closed"));
+                        self.error(
+                            open,
+                            format!("the block opened on line {open} is never closed"),
+                        );
                     }
                     break;
                 }
@@ -343,8 +156,18 @@ impl Parser<'_> {
                 }
             }
         }
-        let end = self.toks.get(self.pos.saturating_sub(1)).map_or(line, |t| t.end);
-        Node { line, end: end.max(line), kind: Kind::Object { items, form: Form::Block } }
+        let end = self
+            .toks
+            .get(self.pos.saturating_sub(1))
+            .map_or(line, |t| t.end);
+        Node {
+            line,
+            end: end.max(line),
+            kind: Kind::Object {
+                items,
+                form: Form::Block,
+            },
+        }
     }
 
     /// One `key = value`, `key { … }` or `key "label"… { … }`.
@@ -376,26 +199,46 @@ impl Parser<'_> {
                 self.pos += 1;
                 let mut node = self.body(Some(line), line);
                 for label in labels.into_iter().rev() {
-                    node = Node { line, end: node.end, kind: Kind::Object { items: vec![(label, node)], form: Form::Labels } };
+                    node = Node {
+                        line,
+                        end: node.end,
+                        kind: Kind::Object {
+                            items: vec![(label, node)],
+                            form: Form::Labels,
+                        },
+                    };
                 }
                 Ok((key, node))
             }
-            Some(other) => Err(format!("expected `=` after `{key}`, found {}", describe(&other))),
+            Some(other) => Err(format!(
+                "expected `=` after `{key}`, found {}",
+                describe(&other)
+            )),
             None => Err(format!("expected `=` after `{key}`")),
         }
     }
 
     fn value(&mut self) -> Result<Node, String> {
         let line = self.line();
-        let Some(tok) = self.peek().cloned() else { return Err("missing value".into()) };
+        let Some(tok) = self.peek().cloned() else {
+            return Err("missing value".into());
+        };
         let end = self.toks.get(self.pos).map_or(line, |t| t.end);
         self.pos += 1;
-        let scalar = |v: Value| Ok(Node { line, end, kind: Kind::Scalar(v) });
+        let scalar = |v: Value| {
+            Ok(Node {
+                line,
+                end,
+                kind: Kind::Scalar(v),
+            })
+        };
         match tok {
             Tok::Str(s) => scalar(Value::String(s)),
             Tok::Ident(w) if w == "true" => scalar(Value::Bool(true)),
             Tok::Ident(w) if w == "false" => scalar(Value::Bool(false)),
-            Tok::Number(n) => number(&n).map_or_else(|| Err(format!("`{n}` is not a number")), scalar),
+            Tok::Number(n) => {
+                number(&n).map_or_else(|| Err(format!("`{n}` is not a number")), scalar)
+            }
             Tok::Punct('[') => {
                 let mut items = Vec::new();
                 loop {
@@ -413,12 +256,23 @@ impl Parser<'_> {
                     match self.peek() {
                         Some(Tok::Punct(',')) => self.pos += 1,
                         Some(Tok::Punct(']')) => {}
-                        Some(other) => return Err(format!("expected `,` or `]` in a list, found {}", describe(other))),
-                        None => return Err(format!("the list opened on line {line} is never closed")),
+                        Some(other) => {
+                            return Err(format!(
+                                "expected `,` or `]` in a list, found {}",
+                                describe(other)
+                            ));
+                        }
+                        None => {
+                            return Err(format!("the list opened on line {line} is never closed"));
+                        }
                     }
                 }
                 let end = self.toks.get(self.pos - 1).map_or(line, |t| t.end);
-                Ok(Node { line, end, kind: Kind::List(items) })
+                Ok(Node {
+                    line,
+                    end,
+                    kind: Kind::List(items),
+                })
             }
             Tok::Punct('{') => {
                 let mut items = Vec::new();
@@ -429,14 +283,25 @@ impl Parser<'_> {
                             self.pos += 1;
                             break;
                         }
-                        None => return Err(format!("the object opened on line {line} is never closed")),
+                        None => {
+                            return Err(format!(
+                                "the object opened on line {line} is never closed"
+                            ));
+                        }
                         _ => {}
                     }
                     let (k, v) = self.item()?;
                     self.insert(&mut items, k, v);
                 }
                 let end = self.toks.get(self.pos - 1).map_or(line, |t| t.end);
-                Ok(Node { line, end, kind: Kind::Object { items, form: Form::Literal } })
+                Ok(Node {
+                    line,
+                    end,
+                    kind: Kind::Object {
+                        items,
+                        form: Form::Literal,
+                    },
+                })
             }
             Tok::Error(e) => Err(e),
             other => Err(format!("expected a value, found {}", describe(&other))),
@@ -452,7 +317,16 @@ impl Parser<'_> {
         };
         let old = &mut items[i].1;
         match (&mut old.kind, node.kind) {
-            (Kind::Object { items: a, form: Form::Labels }, Kind::Object { items: b, form: Form::Labels }) => {
+            (
+                Kind::Object {
+                    items: a,
+                    form: Form::Labels,
+                },
+                Kind::Object {
+                    items: b,
+                    form: Form::Labels,
+                },
+            ) => {
                 let mut merged = std::mem::take(a);
                 for (k, v) in b {
                     self.insert(&mut merged, k, v);
@@ -462,20 +336,65 @@ impl Parser<'_> {
                 }
                 items[i].1.end = items[i].1.end.max(node.end);
             }
-            (Kind::Object { form: Form::Block, .. }, new @ Kind::Object { form: Form::Block, .. }) => {
-                let first = std::mem::replace(old, Node { line: 0, end: 0, kind: Kind::Scalar(Value::Null) });
+            (
+                Kind::Object {
+                    form: Form::Block, ..
+                },
+                new @ Kind::Object {
+                    form: Form::Block, ..
+                },
+            ) => {
+                let first = std::mem::replace(
+                    old,
+                    Node {
+                        line: 0,
+                        end: 0,
+                        kind: Kind::Scalar(Value::Null),
+                    },
+                );
                 let line = first.line;
-                *old = Node { line, end: node.end, kind: Kind::List(vec![first, Node { line: node.line, end: node.end, kind: new }]) };
+                *old = Node {
+                    line,
+                    end: node.end,
+                    kind: Kind::List(vec![
+                        first,
+                        Node {
+                            line: node.line,
+                            end: node.end,
+                            kind: new,
+                        },
+                    ]),
+                };
             }
-            (Kind::List(list), new @ Kind::Object { form: Form::Block, .. })
-                if list.iter().all(|n| matches!(n.kind, Kind::Object { form: Form::Block, .. })) =>
+            (
+                Kind::List(list),
+                new @ Kind::Object {
+                    form: Form::Block, ..
+                },
+            ) if list.iter().all(|n| {
+                matches!(
+                    n.kind,
+                    Kind::Object {
+                        form: Form::Block,
+                        ..
+                    }
+                )
+            }) =>
             {
-                list.push(Node { line: node.line, end: node.end, kind: new });
+                list.push(Node {
+                    line: node.line,
+                    end: node.end,
+                    kind: new,
+                });
                 old.end = node.end;
             }
             (_, new) => {
                 let first = old.line;
-                *old = Node { line: node.line, end: node.end, kind: new };
+                *old = Node {
+                    line: node.line,
+                    end: node.end,
+                    kind: new,
+                };
                 self.diagnostics.push(diagnostic(
                     "duplicate-key",
                     self.file,
@@ -505,15 +424,26 @@ fn number(text: &str) -> Option<Value> {
     if let Ok(i) = text.parse::<i64>() {
         return Some(Value::from(i));
     }
-    text.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number)
+    text.parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map(Value::Number)
 }
 
 fn emit(node: &Node, pointer: String, spans: &mut Vec<wit::Span>) -> Value {
-    spans.push(wit::Span { pointer: pointer.clone(), line: node.line, end_line: node.end.max(node.line) });
+    spans.push(wit::Span {
+        pointer: pointer.clone(),
+        line: node.line,
+        end_line: node.end.max(node.line),
+    });
     match &node.kind {
         Kind::Scalar(v) => v.clone(),
         Kind::List(items) => Value::Array(
-            items.iter().enumerate().map(|(i, n)| emit(n, format!("{pointer}/{i}"), spans)).collect(),
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, n)| emit(n, format!("{pointer}/{i}"), spans))
+                .collect(),
         ),
         Kind::Object { items, .. } => {
             let mut map = Map::new();
@@ -526,5 +456,6 @@ fn emit(node: &Node, pointer: String, spans: &mut Vec<wit::Span>) -> Value {
     }
 }
 
+mod lex;
 #[cfg(test)]
 mod tests;

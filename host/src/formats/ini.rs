@@ -28,12 +28,20 @@ pub fn parse(src: &str, file: &str) -> Parsed<Vec<wit::Setting>> {
     let mut section: Option<String> = None;
     for (index, raw) in src.split('\n').enumerate() {
         let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
-        let raw = if index == 0 { raw.strip_prefix('\u{feff}').unwrap_or(raw) } else { raw };
+        let raw = if index == 0 {
+            raw.strip_prefix('\u{feff}').unwrap_or(raw)
+        } else {
+            raw
+        };
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
             continue;
         }
-        let mut bad = |message: String| parsed.diagnostics.push(diagnostic("invalid-line", file, number, message));
+        let mut bad = |message: String| {
+            parsed
+                .diagnostics
+                .push(diagnostic("invalid-line", file, number, message))
+        };
         if let Some(rest) = line.strip_prefix('[') {
             match rest.strip_suffix(']') {
                 Some(name) => section = Some(name.trim().to_string()),
@@ -43,17 +51,24 @@ pub fn parse(src: &str, file: &str) -> Parsed<Vec<wit::Setting>> {
         }
         let (name, value) = if let Some(rest) = line.strip_prefix("%include") {
             if !rest.is_empty() && !rest.starts_with([' ', '\t']) {
-                bad(format!("`{line}` is neither a section, a `key = value` setting nor a comment"));
+                bad(format!(
+                    "`{line}` is neither a section, a `key = value` setting nor a comment"
+                ));
                 continue;
             }
             ("%include".to_string(), rest.trim().to_string())
         } else {
             let Some((key, value)) = line.split_once('=') else {
-                bad(format!("missing `=` in `{line}`: a line must be a `[section]`, a `key = value` setting or a comment"));
+                bad(format!(
+                    "missing `=` in `{line}`: a line must be a `[section]`, a `key = value` setting or a comment"
+                ));
                 continue;
             };
             let key = key.trim();
-            let key = key.strip_prefix('"').and_then(|k| k.strip_suffix('"')).unwrap_or(key);
+            let key = key
+                .strip_prefix('"')
+                .and_then(|k| k.strip_suffix('"'))
+                .unwrap_or(key);
             if key.is_empty() {
                 bad(format!("empty key in `{line}`"));
                 continue;
@@ -69,7 +84,12 @@ pub fn parse(src: &str, file: &str) -> Parsed<Vec<wit::Setting>> {
             name,
             value,
             args: Vec::new(),
-            location: wit::Location { file: file.to_string(), line: number, end_line: None, pointer },
+            location: wit::Location {
+                file: file.to_string(),
+                line: number,
+                end_line: None,
+                pointer,
+            },
         });
     }
     parsed
@@ -80,13 +100,19 @@ mod tests {
     use super::*;
 
     fn settings(src: &str) -> Vec<(Option<String>, String, String, u32)> {
-        parse(src, "f.conf").value.into_iter().map(|s| (s.section, s.name, s.value, s.location.line)).collect()
+        parse(src, "f.conf")
+            .value
+            .into_iter()
+            .map(|s| (s.section, s.name, s.value, s.location.line))
+            .collect()
     }
 
     #[test]
     fn reads_sections_keys_and_comments() {
         let src = "# pgBackRest\n[global]\nrepo1-path=/var/lib/pgbackrest\n  repo1-cipher-type = aes-256-cbc  \n; old\n\n[main]\npg1-path=/d\ndb-include=a\ndb-include=b\nk = a # not a comment\n";
-        let s = |sec: &str, k: &str, v: &str, l: u32| (Some(sec.to_string()), k.to_string(), v.to_string(), l);
+        let s = |sec: &str, k: &str, v: &str, l: u32| {
+            (Some(sec.to_string()), k.to_string(), v.to_string(), l)
+        };
         assert_eq!(
             settings(src),
             vec![
@@ -99,7 +125,10 @@ mod tests {
             ]
         );
         let parsed = parse(src, "f.conf");
-        assert_eq!(parsed.value[0].location.pointer.as_deref(), Some("global/repo1-path"));
+        assert_eq!(
+            parsed.value[0].location.pointer.as_deref(),
+            Some("global/repo1-path")
+        );
     }
 
     #[test]
@@ -109,7 +138,10 @@ mod tests {
         assert_eq!(got[0].1, "my db");
         assert_eq!(got[0].2, "host=10.0.0.1 dbname=x");
         assert_eq!(got[1].1, "*");
-        assert_eq!((got[2].1.as_str(), got[2].2.as_str()), ("%include", "/etc/pgbouncer/extra.ini"));
+        assert_eq!(
+            (got[2].1.as_str(), got[2].2.as_str()),
+            ("%include", "/etc/pgbouncer/extra.ini")
+        );
         assert_eq!(got[3].2, "scram-sha-256");
     }
 
@@ -121,13 +153,28 @@ mod tests {
         assert_eq!(lines, vec![2, 3, 4, 6], "{:?}", parsed.diagnostics);
         assert!(parsed.diagnostics.iter().all(|d| d.code == "invalid-line"));
         let got = settings(src);
-        assert_eq!(got[0], (None, "key-before".to_string(), "section".to_string(), 1));
-        assert_eq!(got[1], (Some("ok".to_string()), "a".to_string(), "b".to_string(), 7));
+        assert_eq!(
+            got[0],
+            (None, "key-before".to_string(), "section".to_string(), 1)
+        );
+        assert_eq!(
+            got[1],
+            (Some("ok".to_string()), "a".to_string(), "b".to_string(), 7)
+        );
     }
 
     #[test]
     fn never_panics_on_odd_input() {
-        for src in ["[", "]", "=", "\"\"=x", "\"=x", "%include", "\u{feff}[a]\nb=c", "[\u{e9}]\n\u{1F600}=\u{1F600}"] {
+        for src in [
+            "[",
+            "]",
+            "=",
+            "\"\"=x",
+            "\"=x",
+            "%include",
+            "\u{feff}[a]\nb=c",
+            "[\u{e9}]\n\u{1F600}=\u{1F600}",
+        ] {
             let _ = parse(src, "f");
         }
     }

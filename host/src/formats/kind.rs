@@ -229,6 +229,8 @@ mod tests {
             ("etcd.conf.yml", "name: a\nlisten-client-urls: http://x\ndata-dir: /d\n", Detected::Document(Kind::Etcd)),
             ("custom.conf", "ssl = on\nport = 5433\n", Detected::Document(Kind::PostgresqlConf)),
             ("lb.cfg", "global\nbackend pg\n", Detected::Document(Kind::Haproxy)),
+            ("pg-node1.nft", "table inet filter {}\n", Detected::Document(Kind::Nftables)),
+            ("nftables.conf", "flush ruleset\n", Detected::Document(Kind::Nftables)),
             ("notes.txt", "hello", Detected::Unknown),
             ("etcd", "ETCD_NAME=a\nETCD_LISTEN_CLIENT_URLS=http://x:2379\n", Detected::Document(Kind::Etcd)),
             ("etcd.conf", "ETCD_NAME=\"a\"\n", Detected::Document(Kind::Etcd)),

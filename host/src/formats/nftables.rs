@@ -34,165 +34,53 @@
 //! would refuse is an `invalid-line` diagnostic; `include` is not followed (an
 //! `unsupported-include` diagnostic names it).
 
+mod lex;
+mod model;
 mod rule;
 #[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{Parsed, diagnostic};
 use crate::wit;
+use lex::{Tok, Token, lex, text};
+use model::{Table, chain_index, set_index};
 
 /// Parses an nftables ruleset.
 pub fn parse(src: &str, file: &str) -> Parsed<wit::Structured> {
-    let mut r = Reader { toks: lex(src), pos: 0, file, diagnostics: Vec::new(), defines: HashMap::new(), tables: Vec::new() };
+    let mut r = Reader {
+        toks: lex(src),
+        pos: 0,
+        file,
+        diagnostics: Vec::new(),
+        defines: HashMap::new(),
+        tables: Vec::new(),
+    };
     r.top();
-    let mut spans = vec![wit::Span { pointer: String::new(), line: 1, end_line: src.lines().count().max(1) as u32 }];
+    let mut spans = vec![wit::Span {
+        pointer: String::new(),
+        line: 1,
+        end_line: src.lines().count().max(1) as u32,
+    }];
     let mut tables = Vec::new();
     for (t, table) in r.tables.iter().enumerate() {
         tables.push(table.emit(&format!("/tables/{t}"), &mut spans));
     }
-    spans.push(wit::Span { pointer: "/tables".into(), line: 1, end_line: src.lines().count().max(1) as u32 });
+    spans.push(wit::Span {
+        pointer: "/tables".into(),
+        line: 1,
+        end_line: src.lines().count().max(1) as u32,
+    });
     let json = json!({ "tables": tables });
-    Parsed { value: wit::Structured { json: json.to_string(), spans }, diagnostics: r.diagnostics }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Tok {
-    Word(String),
-    /// A quoted string (quotes removed).
-    Quoted(String),
-    Open,
-    Close,
-    Semi,
-    Comma,
-    Newline,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Token {
-    pub tok: Tok,
-    pub line: u32,
-}
-
-fn lex(src: &str) -> Vec<Token> {
-    let mut out = Vec::new();
-    for (n, raw) in src.split('\n').enumerate() {
-        let line = n as u32 + 1;
-        let mut chars = raw.char_indices().peekable();
-        let mut word = String::new();
-        let flush = |word: &mut String, out: &mut Vec<Token>| {
-            if !word.is_empty() {
-                out.push(Token { tok: Tok::Word(std::mem::take(word)), line });
-            }
-        };
-        let mut continued = false;
-        while let Some((i, c)) = chars.next() {
-            match c {
-                '#' => break,
-                '"' => {
-                    flush(&mut word, &mut out);
-                    let mut s = String::new();
-                    for (_, c) in chars.by_ref() {
-                        if c == '"' {
-                            break;
-                        }
-                        s.push(c);
-                    }
-                    out.push(Token { tok: Tok::Quoted(s), line });
-                }
-                '\\' if raw[i + 1..].trim().is_empty() => {
-                    continued = true;
-                    break;
-                }
-                '{' | '}' | ';' | ',' => {
-                    flush(&mut word, &mut out);
-                    let tok = match c {
-                        '{' => Tok::Open,
-                        '}' => Tok::Close,
-                        ';' => Tok::Semi,
-                        _ => Tok::Comma,
-                    };
-                    out.push(Token { tok, line });
-                }
-                c if c.is_whitespace() || c == '\u{feff}' => flush(&mut word, &mut out),
-                c => word.push(c),
-            }
-        }
-        flush(&mut word, &mut out);
-        if !continued {
-            out.push(Token { tok: Tok::Newline, line });
-        }
-    }
-    out
-}
-
-#[derive(Debug, Clone, Default)]
-struct Table {
-    family: String,
-    name: String,
-    line: u32,
-    end: u32,
-    sets: Vec<Set>,
-    chains: Vec<Chain>,
-}
-
-#[derive(Debug, Clone, Default)]
-struct Set {
-    name: String,
-    kind: String,
-    flags: Vec<String>,
-    elements: Vec<String>,
-    line: u32,
-    end: u32,
-}
-
-#[derive(Debug, Clone, Default)]
-struct Chain {
-    name: String,
-    kind: Option<String>,
-    hook: Option<String>,
-    priority: Option<String>,
-    policy: Option<String>,
-    line: u32,
-    end: u32,
-    rules: Vec<(u32, Value)>,
-}
-
-impl Table {
-    fn emit(&self, pointer: &str, spans: &mut Vec<wit::Span>) -> Value {
-        spans.push(wit::Span { pointer: pointer.to_string(), line: self.line, end_line: self.end.max(self.line) });
-        let sets: Vec<Value> = self
-            .sets
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                spans.push(wit::Span { pointer: format!("{pointer}/sets/{i}"), line: s.line, end_line: s.end.max(s.line) });
-                json!({ "name": s.name, "type": s.kind, "flags": s.flags, "elements": s.elements })
-            })
-            .collect();
-        let chains: Vec<Value> = self
-            .chains
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let cp = format!("{pointer}/chains/{i}");
-                spans.push(wit::Span { pointer: cp.clone(), line: c.line, end_line: c.end.max(c.line) });
-                let rules: Vec<Value> = c
-                    .rules
-                    .iter()
-                    .enumerate()
-                    .map(|(r, (line, v))| {
-                        spans.push(wit::Span { pointer: format!("{cp}/rules/{r}"), line: *line, end_line: *line });
-                        v.clone()
-                    })
-                    .collect();
-                json!({ "name": c.name, "type": c.kind, "hook": c.hook, "priority": c.priority, "policy": c.policy, "rules": rules })
-            })
-            .collect();
-        json!({ "family": self.family, "name": self.name, "sets": sets, "chains": chains })
+    Parsed {
+        value: wit::Structured {
+            json: json.to_string(),
+            spans,
+        },
+        diagnostics: r.diagnostics,
     }
 }
 
@@ -213,11 +101,15 @@ impl Reader<'_> {
     }
 
     fn line(&self) -> u32 {
-        self.toks.get(self.pos).or(self.toks.last()).map_or(1, |t| t.line)
+        self.toks
+            .get(self.pos)
+            .or(self.toks.last())
+            .map_or(1, |t| t.line)
     }
 
     fn error(&mut self, line: u32, message: String) {
-        self.diagnostics.push(diagnostic("invalid-line", self.file, line, message));
+        self.diagnostics
+            .push(diagnostic("invalid-line", self.file, line, message));
     }
 
     fn skip_separators(&mut self) {
@@ -304,7 +196,10 @@ impl Reader<'_> {
             self.pos += 1;
             line
         } else {
-            self.error(open_line, format!("{what} opened on line {open_line} is never closed"));
+            self.error(
+                open_line,
+                format!("{what} opened on line {open_line} is never closed"),
+            );
             self.line()
         }
     }
@@ -341,7 +236,10 @@ impl Reader<'_> {
                 }
                 ["add" | "create", "chain", rest @ ..] => {
                     let Some((family, table, name)) = family_table_name(rest) else {
-                        self.error(line, format!("`{}` needs a table and a chain name", w.join(" ")));
+                        self.error(
+                            line,
+                            format!("`{}` needs a table and a chain name", w.join(" ")),
+                        );
                         if block {
                             self.skip_block();
                         }
@@ -378,7 +276,10 @@ impl Reader<'_> {
                 }
                 ["add" | "create", "set" | "map", rest @ ..] => {
                     let Some((family, table, name)) = family_table_name(rest) else {
-                        self.error(line, format!("`{}` needs a table and a set name", w.join(" ")));
+                        self.error(
+                            line,
+                            format!("`{}` needs a table and a set name", w.join(" ")),
+                        );
                         if block {
                             self.skip_block();
                         }
@@ -394,7 +295,10 @@ impl Reader<'_> {
                 }
                 ["add" | "create", "element", rest @ ..] => {
                     let Some((family, table, name)) = family_table_name(rest) else {
-                        self.error(line, format!("`{}` needs a table and a set name", w.join(" ")));
+                        self.error(
+                            line,
+                            format!("`{}` needs a table and a set name", w.join(" ")),
+                        );
                         continue;
                     };
                     let t = self.table_index(&family, &table, line);
@@ -415,7 +319,10 @@ impl Reader<'_> {
                         "unsupported-include",
                         self.file,
                         line,
-                        format!("`{}` is not followed: check the included files too", w.join(" ")),
+                        format!(
+                            "`{}` is not followed: check the included files too",
+                            w.join(" ")
+                        ),
                     ));
                 }
                 ["flush" | "delete" | "destroy" | "reset", ..] | ["list", ..] => {
@@ -424,7 +331,10 @@ impl Reader<'_> {
                     }
                 }
                 _ => {
-                    self.error(line, format!("`{}` is not an nftables statement", w.join(" ")));
+                    self.error(
+                        line,
+                        format!("`{}` is not an nftables statement", w.join(" ")),
+                    );
                     if block {
                         self.skip_block();
                     }
@@ -434,10 +344,20 @@ impl Reader<'_> {
     }
 
     fn table_index(&mut self, family: &str, name: &str, line: u32) -> usize {
-        if let Some(i) = self.tables.iter().position(|t| t.family == family && t.name == name) {
+        if let Some(i) = self
+            .tables
+            .iter()
+            .position(|t| t.family == family && t.name == name)
+        {
             return i;
         }
-        self.tables.push(Table { family: family.to_string(), name: name.to_string(), line, end: line, ..Table::default() });
+        self.tables.push(Table {
+            family: family.to_string(),
+            name: name.to_string(),
+            line,
+            end: line,
+            ..Table::default()
+        });
         self.tables.len() - 1
     }
 
@@ -451,7 +371,12 @@ impl Reader<'_> {
             let line = self.line();
             let (stmt, block) = self.statement(true);
             let words: Vec<String> = stmt.iter().map(text).collect();
-            match words.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+            match words
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
                 ["chain", name, ..] => {
                     let c = chain_index(&mut self.tables[t], name, line);
                     if block {
@@ -473,8 +398,14 @@ impl Reader<'_> {
                     // Objects patrol does not need (flowtable, counter, quota, ct helper…).
                     self.skip_block();
                 }
-                ["counter" | "quota" | "limit" | "secmark" | "synproxy" | "ct", ..] => {}
-                _ => self.error(line, format!("`{}` does not belong in a table", words.join(" "))),
+                [
+                    "counter" | "quota" | "limit" | "secmark" | "synproxy" | "ct",
+                    ..,
+                ] => {}
+                _ => self.error(
+                    line,
+                    format!("`{}` does not belong in a table", words.join(" ")),
+                ),
             }
         }
     }
@@ -496,14 +427,22 @@ impl Reader<'_> {
                     chain.kind = words.get(1).cloned();
                     let at = |k: &str| words.iter().position(|w| w == k);
                     chain.hook = at("hook").and_then(|i| words.get(i + 1)).cloned();
-                    chain.priority = at("priority").map(|i| words[i + 1..].join(" ")).filter(|p| !p.is_empty());
+                    chain.priority = at("priority")
+                        .map(|i| words[i + 1..].join(" "))
+                        .filter(|p| !p.is_empty());
                     if chain.hook.is_none() || chain.priority.is_none() {
-                        self.error(line, format!("`{}` needs `hook` and `priority`", words.join(" ")));
+                        self.error(
+                            line,
+                            format!("`{}` needs `hook` and `priority`", words.join(" ")),
+                        );
                     }
                 }
                 Some("policy") => match words.get(1).map(String::as_str) {
                     Some(p @ ("accept" | "drop")) => chain.policy = Some(p.to_string()),
-                    _ => self.error(line, format!("`{}`: the policy is `accept` or `drop`", words.join(" "))),
+                    _ => self.error(
+                        line,
+                        format!("`{}`: the policy is `accept` or `drop`", words.join(" ")),
+                    ),
                 },
                 Some("comment" | "devices" | "device" | "flags") => {}
                 Some(_) => {
@@ -527,7 +466,9 @@ impl Reader<'_> {
             let set = &mut self.tables[t].sets[s];
             match words.first().map(String::as_str) {
                 Some("type") | Some("typeof") => set.kind = words[1..].join(" "),
-                Some("flags") => set.flags = words[1..].iter().filter(|w| *w != ",").cloned().collect(),
+                Some("flags") => {
+                    set.flags = words[1..].iter().filter(|w| *w != ",").cloned().collect()
+                }
                 Some("elements") => set.elements.extend(rule::set_elements(&stmt)),
                 _ => {}
             }
@@ -542,24 +483,18 @@ fn opens_block(head: &[Token]) -> bool {
     let first = words.first().map(String::as_str);
     let second = words.get(1).map(String::as_str);
     match first {
-        Some("table" | "chain" | "set" | "map" | "flowtable" | "counter" | "quota" | "secmark" | "synproxy") => true,
+        Some(
+            "table" | "chain" | "set" | "map" | "flowtable" | "counter" | "quota" | "secmark"
+            | "synproxy",
+        ) => true,
         Some("ct") => matches!(second, Some("helper" | "timeout" | "expectation")),
         Some("add" | "create" | "delete" | "destroy" | "flush") => {
-            matches!(second, Some("table" | "chain" | "set" | "map" | "flowtable"))
+            matches!(
+                second,
+                Some("table" | "chain" | "set" | "map" | "flowtable")
+            )
         }
         _ => false,
-    }
-}
-
-pub(crate) fn text(t: &Token) -> String {
-    match &t.tok {
-        Tok::Word(w) => w.clone(),
-        Tok::Quoted(q) => q.clone(),
-        Tok::Open => "{".into(),
-        Tok::Close => "}".into(),
-        Tok::Semi => ";".into(),
-        Tok::Comma => ",".into(),
-        Tok::Newline => "\n".into(),
     }
 }
 
@@ -573,24 +508,12 @@ fn family_and_name(rest: &[&str]) -> Option<(String, String)> {
 
 fn family_table_name(rest: &[&str]) -> Option<(String, String, String)> {
     match rest {
-        [f, table, name, ..] if FAMILIES.contains(f) => Some((f.to_string(), table.to_string(), name.to_string())),
-        [table, name, ..] if !FAMILIES.contains(table) => Some(("ip".to_string(), table.to_string(), name.to_string())),
+        [f, table, name, ..] if FAMILIES.contains(f) => {
+            Some((f.to_string(), table.to_string(), name.to_string()))
+        }
+        [table, name, ..] if !FAMILIES.contains(table) => {
+            Some(("ip".to_string(), table.to_string(), name.to_string()))
+        }
         _ => None,
     }
-}
-
-fn chain_index(table: &mut Table, name: &str, line: u32) -> usize {
-    if let Some(i) = table.chains.iter().position(|c| c.name == name) {
-        return i;
-    }
-    table.chains.push(Chain { name: name.to_string(), line, end: line, ..Chain::default() });
-    table.chains.len() - 1
-}
-
-fn set_index(table: &mut Table, name: &str, line: u32) -> usize {
-    if let Some(i) = table.sets.iter().position(|s| s.name == name) {
-        return i;
-    }
-    table.sets.push(Set { name: name.to_string(), line, end: line, ..Set::default() });
-    table.sets.len() - 1
 }

@@ -17,7 +17,10 @@ use crate::wit;
 pub fn parse(src: &str, file: &str) -> Parsed<Vec<wit::Setting>> {
     let mut parsed = Parsed::new(Vec::new());
     let mut section: Option<String> = None;
-    let lines: Vec<&str> = src.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
+    let lines: Vec<&str> = src
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .collect();
     let mut i = 0;
     while i < lines.len() {
         let first = i;
@@ -132,13 +135,28 @@ mod tests {
         let src = "[Unit]\nDescription=Patroni\n\n[Service]\nType=simple\nExecStart=/usr/bin/patroni \\\n  # a comment inside\n  /etc/patroni/patroni.yml\nExecReload=/bin/kill -s HUP $MAINPID\nEnvironment=\"ETCD_NAME=etcd 1\" ETCD_X=y\n";
         let parsed = parse(src, "patroni.service");
         assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
-        let exec = parsed.value.iter().find(|s| s.name == "ExecStart").expect("ExecStart");
+        let exec = parsed
+            .value
+            .iter()
+            .find(|s| s.name == "ExecStart")
+            .expect("ExecStart");
         assert_eq!(exec.section.as_deref(), Some("Service"));
-        assert_eq!(exec.args, vec!["/usr/bin/patroni", "/etc/patroni/patroni.yml"]);
+        assert_eq!(
+            exec.args,
+            vec!["/usr/bin/patroni", "/etc/patroni/patroni.yml"]
+        );
         assert_eq!((exec.location.line, exec.location.end_line), (6, Some(8)));
-        let reload = parsed.value.iter().find(|s| s.name == "ExecReload").expect("ExecReload");
+        let reload = parsed
+            .value
+            .iter()
+            .find(|s| s.name == "ExecReload")
+            .expect("ExecReload");
         assert_eq!(reload.args, vec!["/bin/kill", "-s", "HUP", "$MAINPID"]);
-        let env = parsed.value.iter().find(|s| s.name == "Environment").expect("Environment");
+        let env = parsed
+            .value
+            .iter()
+            .find(|s| s.name == "Environment")
+            .expect("Environment");
         assert_eq!(env.args, vec!["ETCD_NAME=etcd 1", "ETCD_X=y"]);
     }
 

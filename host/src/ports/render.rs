@@ -28,14 +28,21 @@ fn families(s: &Service) -> (Vec<String>, Vec<String>) {
 }
 
 fn set(items: &[String]) -> String {
-    if items.len() == 1 { items[0].clone() } else { format!("{{ {} }}", items.join(", ")) }
+    if items.len() == 1 {
+        items[0].clone()
+    } else {
+        format!("{{ {} }}", items.join(", "))
+    }
 }
 
 /// The nftables ruleset for one host (see the module header).
 pub fn nftables_host(h: &Host, topology: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {} ({}): {}", h.name, h.address, h.roles.join(", "));
-    let _ = writeln!(out, "# Cluster ports derived by `patrol ports` from {topology}; other traffic is left to your rules.");
+    let _ = writeln!(
+        out,
+        "# Cluster ports derived by `patrol ports` from {topology}; other traffic is left to your rules."
+    );
     out.push_str("table inet patrol_cluster {\n");
     out.push_str("\tchain input {\n");
     out.push_str("\t\ttype filter hook input priority filter - 10; policy accept;\n");
@@ -46,17 +53,33 @@ pub fn nftables_host(h: &Host, topology: &str) -> String {
         let _ = writeln!(out, "\t\t# {}/{} {}: {}", s.port, s.proto, s.service, s.why);
         let (v4, v6) = families(s);
         if !v4.is_empty() {
-            let _ = writeln!(out, "\t\tip saddr {} {} dport {} accept", set(&v4), s.proto, s.port);
+            let _ = writeln!(
+                out,
+                "\t\tip saddr {} {} dport {} accept",
+                set(&v4),
+                s.proto,
+                s.port
+            );
         }
         if !v6.is_empty() {
-            let _ = writeln!(out, "\t\tip6 saddr {} {} dport {} accept", set(&v6), s.proto, s.port);
+            let _ = writeln!(
+                out,
+                "\t\tip6 saddr {} {} dport {} accept",
+                set(&v6),
+                s.proto,
+                s.port
+            );
         }
         if !closed.contains(&(s.proto.clone(), s.port)) {
             closed.push((s.proto.clone(), s.port));
         }
     }
     for proto in ["tcp", "udp"] {
-        let ports: Vec<String> = closed.iter().filter(|(p, _)| p == proto).map(|(_, n)| n.to_string()).collect();
+        let ports: Vec<String> = closed
+            .iter()
+            .filter(|(p, _)| p == proto)
+            .map(|(_, n)| n.to_string())
+            .collect();
         if !ports.is_empty() {
             let _ = writeln!(out, "\t\t{proto} dport {} drop", set(&ports));
         }
@@ -86,7 +109,11 @@ pub fn firewalld(m: &Matrix, only: Option<&str>) -> String {
                 let _ = writeln!(out, "#   no other host needs it: add no rule");
             }
             for f in &s.from {
-                let family = if f.address.contains(':') { "ipv6" } else { "ipv4" };
+                let family = if f.address.contains(':') {
+                    "ipv6"
+                } else {
+                    "ipv4"
+                };
                 let _ = writeln!(
                     out,
                     "firewall-cmd --permanent --add-rich-rule='rule family=\"{family}\" source address=\"{}\" port port=\"{}\" protocol=\"{}\" accept'",
@@ -109,7 +136,9 @@ pub fn text(m: &Matrix, only: Option<&str>) -> String {
             h.name,
             h.address,
             h.roles.join(", "),
-            h.firewall.as_ref().map_or(String::new(), |f| format!(" firewall {f}"))
+            h.firewall
+                .as_ref()
+                .map_or(String::new(), |f| format!(" firewall {f}"))
         );
         let rows: Vec<[String; 5]> = h
             .services
@@ -118,16 +147,38 @@ pub fn text(m: &Matrix, only: Option<&str>) -> String {
                 let from = if s.from.is_empty() {
                     "(this host only)".to_string()
                 } else {
-                    s.from.iter().map(|f| if f.name == f.address { f.address.clone() } else { format!("{} {}", f.name, f.address) }).collect::<Vec<_>>().join(", ")
+                    s.from
+                        .iter()
+                        .map(|f| {
+                            if f.name == f.address {
+                                f.address.clone()
+                            } else {
+                                format!("{} {}", f.name, f.address)
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 };
                 let port = match &s.port_from {
                     Some(src) => format!("{} ({src})", s.port),
                     None => s.port.to_string(),
                 };
-                [port, s.proto.clone(), s.service.clone(), from, s.why.clone()]
+                [
+                    port,
+                    s.proto.clone(),
+                    s.service.clone(),
+                    from,
+                    s.why.clone(),
+                ]
             })
             .collect();
-        let header = ["PORT".to_string(), "PROTO".into(), "SERVICE".into(), "FROM".into(), "WHY".into()];
+        let header = [
+            "PORT".to_string(),
+            "PROTO".into(),
+            "SERVICE".into(),
+            "FROM".into(),
+            "WHY".into(),
+        ];
         let mut widths = [0usize; 4];
         for r in rows.iter().chain(std::iter::once(&header)) {
             for (i, w) in widths.iter_mut().enumerate() {
@@ -135,7 +186,19 @@ pub fn text(m: &Matrix, only: Option<&str>) -> String {
             }
         }
         for r in std::iter::once(&header).chain(rows.iter()) {
-            let _ = writeln!(out, "  {:w0$}  {:w1$}  {:w2$}  {:w3$}  {}", r[0], r[1], r[2], r[3], r[4], w0 = widths[0], w1 = widths[1], w2 = widths[2], w3 = widths[3]);
+            let _ = writeln!(
+                out,
+                "  {:w0$}  {:w1$}  {:w2$}  {:w3$}  {}",
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                w0 = widths[0],
+                w1 = widths[1],
+                w2 = widths[2],
+                w3 = widths[3]
+            );
         }
     }
     out

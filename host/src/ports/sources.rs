@@ -15,7 +15,10 @@ pub struct Ports {
 impl Ports {
     /// The ports of `service`: what a config or the topology sets, else `default`.
     pub fn get(&self, service: &str, default: u16) -> (Vec<u16>, Option<String>) {
-        self.map.get(service).cloned().unwrap_or((vec![default], None))
+        self.map
+            .get(service)
+            .cloned()
+            .unwrap_or((vec![default], None))
     }
 
     /// Records the first config that sets a service's ports (the topology's `ports`
@@ -36,12 +39,17 @@ fn port_of(text: &str) -> Option<u16> {
 }
 
 fn structured(doc: &wit::Document) -> Option<(Value, &[wit::Span])> {
-    let wit::Body::Structured(s) = &doc.body else { return None };
+    let wit::Body::Structured(s) = &doc.body else {
+        return None;
+    };
     Some((serde_json::from_str(&s.json).ok()?, &s.spans))
 }
 
 fn at(doc: &wit::Document, spans: &[wit::Span], pointer: &str) -> String {
-    let line = spans.iter().find(|s| s.pointer == pointer).map_or(0, |s| s.line);
+    let line = spans
+        .iter()
+        .find(|s| s.pointer == pointer)
+        .map_or(0, |s| s.line);
     format!("{}:{line}", doc.path)
 }
 
@@ -57,7 +65,13 @@ fn last<'a>(doc: &'a wit::Document, section: Option<&str>, name: &str) -> Option
     settings(doc)
         .iter()
         .filter(|s| s.name.eq_ignore_ascii_case(name))
-        .filter(|s| section.is_none_or(|sec| s.section.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(sec))))
+        .filter(|s| {
+            section.is_none_or(|sec| {
+                s.section
+                    .as_deref()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(sec))
+            })
+        })
         .last()
 }
 
@@ -71,9 +85,15 @@ pub fn ports(docs: &[wit::Document], overrides: Option<&Value>) -> Ports {
     for doc in docs {
         match doc.kind.as_str() {
             "patroni" => {
-                let Some((v, spans)) = structured(doc) else { continue };
-                for (service, pointer) in [("patroni", "/restapi/listen"), ("postgresql", "/postgresql/listen")] {
-                    if let Some(port) = v.pointer(pointer).and_then(Value::as_str).and_then(port_of) {
+                let Some((v, spans)) = structured(doc) else {
+                    continue;
+                };
+                for (service, pointer) in [
+                    ("patroni", "/restapi/listen"),
+                    ("postgresql", "/postgresql/listen"),
+                ] {
+                    if let Some(port) = v.pointer(pointer).and_then(Value::as_str).and_then(port_of)
+                    {
                         p.set(service, vec![port], at(doc, spans, pointer), false);
                     }
                 }
@@ -111,11 +131,18 @@ pub fn ports(docs: &[wit::Document], overrides: Option<&Value>) -> Ports {
                 let mut binds: Vec<u16> = Vec::new();
                 let mut first = None;
                 for s in settings(doc).iter().filter(|s| s.name == "bind") {
-                    let frontend = s.section.as_deref().is_some_and(|sec| sec.starts_with("frontend") || sec.starts_with("listen"));
+                    let frontend = s.section.as_deref().is_some_and(|sec| {
+                        sec.starts_with("frontend") || sec.starts_with("listen")
+                    });
                     if !frontend {
                         continue;
                     }
-                    for addr in s.args.first().map(|a| a.split(',').collect::<Vec<_>>()).unwrap_or_default() {
+                    for addr in s
+                        .args
+                        .first()
+                        .map(|a| a.split(',').collect::<Vec<_>>())
+                        .unwrap_or_default()
+                    {
                         if let Some(port) = port_of(addr) {
                             if !binds.contains(&port) {
                                 binds.push(port);
@@ -129,8 +156,13 @@ pub fn ports(docs: &[wit::Document], overrides: Option<&Value>) -> Ports {
                 }
             }
             "etcd" => {
-                let Some((v, spans)) = structured(doc) else { continue };
-                for (service, key) in [("etcd-client", "listen-client-urls"), ("etcd-peer", "listen-peer-urls")] {
+                let Some((v, spans)) = structured(doc) else {
+                    continue;
+                };
+                for (service, key) in [
+                    ("etcd-client", "listen-client-urls"),
+                    ("etcd-peer", "listen-peer-urls"),
+                ] {
                     let urls = v.get(key).and_then(Value::as_str).unwrap_or("");
                     let mut list: Vec<u16> = urls.split(',').filter_map(port_of).collect();
                     list.dedup();
@@ -140,7 +172,9 @@ pub fn ports(docs: &[wit::Document], overrides: Option<&Value>) -> Ports {
                 }
             }
             "consul" => {
-                let Some((v, spans)) = structured(doc) else { continue };
+                let Some((v, spans)) = structured(doc) else {
+                    continue;
+                };
                 for (service, key) in [
                     ("consul-rpc", "server"),
                     ("consul-serf-lan", "serf_lan"),
@@ -150,7 +184,11 @@ pub fn ports(docs: &[wit::Document], overrides: Option<&Value>) -> Ports {
                 ] {
                     let pointer = format!("/ports/{key}");
                     if let Some(port) = v.pointer(&pointer).and_then(Value::as_i64) {
-                        let list = u16::try_from(port).ok().filter(|p| *p > 0).into_iter().collect();
+                        let list = u16::try_from(port)
+                            .ok()
+                            .filter(|p| *p > 0)
+                            .into_iter()
+                            .collect();
                         p.set(service, list, at(doc, spans, &pointer), false);
                     }
                 }
@@ -162,7 +200,9 @@ pub fn ports(docs: &[wit::Document], overrides: Option<&Value>) -> Ports {
                     ("pgbouncer", "pgbouncer['listen_port']"),
                     ("consul-http", "consul['http_port']"),
                 ] {
-                    let Some(s) = last(doc, None, name) else { continue };
+                    let Some(s) = last(doc, None, name) else {
+                        continue;
+                    };
                     let port = match serde_json::from_str::<Value>(&s.value) {
                         Ok(Value::Number(n)) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
                         Ok(Value::String(t)) => t.parse().ok(),
@@ -179,8 +219,15 @@ pub fn ports(docs: &[wit::Document], overrides: Option<&Value>) -> Ports {
     if let Some(Value::Object(o)) = overrides {
         for (service, v) in o {
             let list: Vec<u16> = match v {
-                Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()).into_iter().collect(),
-                Value::Array(a) => a.iter().filter_map(|x| x.as_u64().and_then(|n| u16::try_from(n).ok())).collect(),
+                Value::Number(n) => n
+                    .as_u64()
+                    .and_then(|n| u16::try_from(n).ok())
+                    .into_iter()
+                    .collect(),
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(|x| x.as_u64().and_then(|n| u16::try_from(n).ok()))
+                    .collect(),
                 _ => continue,
             };
             p.set(service, list, "topology `ports`".into(), true);
@@ -206,23 +253,47 @@ pub fn haproxy_backends(docs: &[wit::Document]) -> Vec<Backend> {
         for s in all.iter().filter(|s| s.name == "server") {
             let section = s.section.clone().unwrap_or_default();
             let Some(addr) = s.args.get(1) else { continue };
-            let Some((host, port)) = addr.rsplit_once(':') else { continue };
+            let Some((host, port)) = addr.rsplit_once(':') else {
+                continue;
+            };
             let host = host.trim_matches(['[', ']']).to_string();
-            let check_port = |args: &[String]| args.windows(2).find(|w| w[0] == "port").and_then(|w| w[1].parse::<u16>().ok());
+            let check_port = |args: &[String]| {
+                args.windows(2)
+                    .find(|w| w[0] == "port")
+                    .and_then(|w| w[1].parse::<u16>().ok())
+            };
             let default_port = all
                 .iter()
-                .filter(|d| d.name == "default-server" && d.section.as_deref() == Some(section.as_str()))
+                .filter(|d| {
+                    d.name == "default-server" && d.section.as_deref() == Some(section.as_str())
+                })
                 .find_map(|d| check_port(&d.args));
             let mut add = |port: u16, why: String| {
                 if !out.iter().any(|b| b.address == host && b.port == port) {
-                    out.push(Backend { address: host.clone(), port, why });
+                    out.push(Backend {
+                        address: host.clone(),
+                        port,
+                        why,
+                    });
                 }
             };
             if let Ok(port) = port.parse::<u16>() {
-                add(port, format!("HAProxy `{section}` sends connections here ({}:{})", doc.path, s.location.line));
+                add(
+                    port,
+                    format!(
+                        "HAProxy `{section}` sends connections here ({}:{})",
+                        doc.path, s.location.line
+                    ),
+                );
             }
             if let Some(cp) = check_port(&s.args).or(default_port) {
-                add(cp, format!("HAProxy `{section}` health checks ({}:{})", doc.path, s.location.line));
+                add(
+                    cp,
+                    format!(
+                        "HAProxy `{section}` health checks ({}:{})",
+                        doc.path, s.location.line
+                    ),
+                );
             }
         }
     }

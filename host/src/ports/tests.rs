@@ -4,7 +4,13 @@ use super::*;
 use crate::formats::{ParseContext, document};
 
 fn doc(kind: Kind, path: &str, text: &str) -> wit::Document {
-    document(kind, path, Path::new(path), text.to_string(), &ParseContext::default())
+    document(
+        kind,
+        path,
+        Path::new(path),
+        text.to_string(),
+        &ParseContext::default(),
+    )
 }
 
 const TOPOLOGY: &str = "\
@@ -33,7 +39,10 @@ hosts:
 ";
 
 fn service<'a>(h: &'a Host, port: u16, proto: &str) -> &'a Service {
-    h.services.iter().find(|s| s.port == port && s.proto == proto).unwrap_or_else(|| panic!("no {port}/{proto} on {}", h.name))
+    h.services
+        .iter()
+        .find(|s| s.port == port && s.proto == proto)
+        .unwrap_or_else(|| panic!("no {port}/{proto} on {}", h.name))
 }
 
 fn from(s: &Service) -> Vec<&str> {
@@ -44,8 +53,16 @@ fn from(s: &Service) -> Vec<&str> {
 fn matrix_from_roles_configs_and_haproxy() {
     let docs = vec![
         doc(Kind::Topology, "deploy/topology.yaml", TOPOLOGY),
-        doc(Kind::Patroni, "deploy/patroni.yml", "scope: x\nrestapi:\n  listen: 10.0.1.11:8009\npostgresql:\n  listen: 0.0.0.0:5433\n"),
-        doc(Kind::Haproxy, "deploy/haproxy.cfg", "listen primary\n    bind *:5000\n    default-server inter 3s\n    server pg1 10.0.1.11:6433 check port 8009\n"),
+        doc(
+            Kind::Patroni,
+            "deploy/patroni.yml",
+            "scope: x\nrestapi:\n  listen: 10.0.1.11:8009\npostgresql:\n  listen: 0.0.0.0:5433\n",
+        ),
+        doc(
+            Kind::Haproxy,
+            "deploy/haproxy.cfg",
+            "listen primary\n    bind *:5000\n    default-server inter 3s\n    server pg1 10.0.1.11:6433 check port 8009\n",
+        ),
     ];
     let m = derive(&docs[0], &docs).expect("a matrix");
     let pg1 = &m.hosts[0];
@@ -84,14 +101,27 @@ fn rules_render_for_nftables_and_firewalld() {
     let m = derive(&docs[0], &docs).expect("a matrix");
     let nft = render::nftables(&m, Some("pg1"));
     assert!(nft.starts_with("#!/usr/sbin/nft -f\n"));
-    assert!(nft.contains("\t\tip saddr { 10.0.1.12, 10.0.2.5, 10.0.5.10, 10.0.9.0/24 } tcp dport 8008 accept\n"), "{nft}");
-    assert!(nft.contains("\t\ttcp dport { 5432, 6433, 8008, 8301, 8500, 8600, 9187 } drop\n"), "{nft}");
+    assert!(
+        nft.contains(
+            "\t\tip saddr { 10.0.1.12, 10.0.2.5, 10.0.5.10, 10.0.9.0/24 } tcp dport 8008 accept\n"
+        ),
+        "{nft}"
+    );
+    assert!(
+        nft.contains("\t\ttcp dport { 5432, 6433, 8008, 8301, 8500, 8600, 9187 } drop\n"),
+        "{nft}"
+    );
     assert!(nft.contains("\t\tudp dport { 8301, 8600 } drop\n"), "{nft}");
     assert!(!nft.contains("pg2 (10.0.1.12)"));
     let fw = render::firewalld(&m, Some("dcs1"));
     assert!(fw.contains("firewall-cmd --permanent --add-rich-rule='rule family=\"ipv4\" source address=\"10.0.1.11\" port port=\"8300\" protocol=\"tcp\" accept'"), "{fw}");
     let table = render::text(&m, None);
-    assert!(table.lines().any(|l| l.contains("consul-http") && l.contains("(this host only)")), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("consul-http") && l.contains("(this host only)")),
+        "{table}"
+    );
 }
 
 #[test]
@@ -100,11 +130,20 @@ fn the_matrix_document_and_paths() {
     let derived = derived_documents(&docs);
     assert_eq!(derived.len(), 1);
     assert_eq!(derived[0].kind, "port-matrix");
-    let wit::Body::Structured(s) = &derived[0].body else { panic!("structured") };
-    assert!(s.spans.iter().any(|sp| sp.pointer == "/hosts/1" && sp.line == 11));
+    let wit::Body::Structured(s) = &derived[0].body else {
+        panic!("structured")
+    };
+    assert!(
+        s.spans
+            .iter()
+            .any(|sp| sp.pointer == "/hosts/1" && sp.line == 11)
+    );
     assert_eq!(resolve("a/b/topology.yaml", "../fw/x.nft"), "a/fw/x.nft");
     assert_eq!(resolve("topology.yaml", "./fw/x.nft"), "fw/x.nft");
-    assert_eq!(resolve("a/topology.yaml", "/etc/nftables.conf"), "/etc/nftables.conf");
+    assert_eq!(
+        resolve("a/topology.yaml", "/etc/nftables.conf"),
+        "/etc/nftables.conf"
+    );
     assert_eq!(resolve("topology.yaml", "../../x.nft"), "../../x.nft");
 }
 
@@ -115,7 +154,12 @@ fn firewall_files_are_read_when_the_topology_names_them() {
     std::fs::write(dir.path().join("fw/pg1.nft"), "table inet filter {}\n").expect("write");
     let topo = dir.path().join("topology.yaml");
     std::fs::write(&topo, TOPOLOGY).expect("write");
-    let mut files = vec![InputFile { kind: Kind::Topology, path: topo.clone(), display: "topology.yaml".into(), text: TOPOLOGY.into() }];
+    let mut files = vec![InputFile {
+        kind: Kind::Topology,
+        path: topo.clone(),
+        display: "topology.yaml".into(),
+        text: TOPOLOGY.into(),
+    }];
     firewall_files(&mut files);
     assert_eq!(files.len(), 2);
     assert_eq!(files[1].kind, Kind::Nftables);
@@ -127,7 +171,13 @@ fn firewall_files_are_read_when_the_topology_names_them() {
 
 #[test]
 fn broken_topologies_do_not_panic() {
-    for text in ["", "hosts: 3", "hosts: [1, {name: a}, {address: 10.0.0.1}]", "hosts:\n- name: a\n  roles: patroni\n  firewall: 7\n", "ports: {patroni: -1}\nhosts: []"] {
+    for text in [
+        "",
+        "hosts: 3",
+        "hosts: [1, {name: a}, {address: 10.0.0.1}]",
+        "hosts:\n- name: a\n  roles: patroni\n  firewall: 7\n",
+        "ports: {patroni: -1}\nhosts: []",
+    ] {
         let docs = vec![doc(Kind::Topology, "topology.yaml", text)];
         let _ = derive(&docs[0], &docs);
         let _ = derived_documents(&docs);

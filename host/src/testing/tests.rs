@@ -90,7 +90,7 @@ fn every_problem_is_reported_with_its_line() {
     for expected in [
         ":4: file name `../x.yml` must be a relative path",
         ":5: file `y.yml` needs exactly one of `text` and `from`",
-        ":8: `not-an-ip`",
+        ":8: `source` must be an IP address, not `not-an-ip`",
         ":11: missing key `code`",
         ":11: `urgent` is not a severity",
         ":13: `maybe` is not a verdict",

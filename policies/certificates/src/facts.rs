@@ -30,7 +30,12 @@ pub struct Ref {
 
 impl Ref {
     pub fn loc(&self) -> Location {
-        Location { file: self.file.clone(), line: self.line, end_line: None, pointer: self.pointer.clone() }
+        Location {
+            file: self.file.clone(),
+            line: self.line,
+            end_line: None,
+            pointer: self.pointer.clone(),
+        }
     }
 
     /// `restapi.certfile (patroni.yml:12)`.
@@ -103,8 +108,11 @@ pub struct Key {
 impl Facts {
     /// Reads the input's `certificates` document; `None` when there is none.
     pub fn read(doc: &Document) -> Result<Facts, String> {
-        let Body::Structured(s) = &doc.body else { return Err("the certificates document is not structured".into()) };
-        serde_json::from_str(&s.json).map_err(|e| format!("the certificates document does not read: {e}"))
+        let Body::Structured(s) = &doc.body else {
+            return Err("the certificates document is not structured".into());
+        };
+        serde_json::from_str(&s.json)
+            .map_err(|e| format!("the certificates document does not read: {e}"))
     }
 
     pub fn file(&self, path: &str) -> Option<&File> {
@@ -112,12 +120,20 @@ impl Facts {
     }
 
     /// The references of one config group (`patroni.yml` + `restapi`).
-    pub fn group<'a>(&'a self, file: &'a str, group: &'a str) -> impl Iterator<Item = &'a Ref> + 'a {
-        self.references.iter().filter(move |r| r.file == file && r.group == group)
+    pub fn group<'a>(
+        &'a self,
+        file: &'a str,
+        group: &'a str,
+    ) -> impl Iterator<Item = &'a Ref> + 'a {
+        self.references
+            .iter()
+            .filter(move |r| r.file == file && r.group == group)
     }
 
     pub fn role<'a>(&'a self, file: &str, group: &str, role: &str) -> Option<&'a Ref> {
-        self.references.iter().find(|r| r.file == file && r.group == group && r.role == role)
+        self.references
+            .iter()
+            .find(|r| r.file == file && r.group == group && r.role == role)
     }
 }
 
@@ -128,12 +144,16 @@ impl Facts {
 pub fn covers(cert: &Cert, host: &str, cn_fallback: bool) -> bool {
     let host = host.trim_matches(['[', ']']).trim_end_matches('.');
     if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        return cert.ip_addresses.iter().any(|a| a.parse::<std::net::IpAddr>().ok() == Some(ip));
+        return cert
+            .ip_addresses
+            .iter()
+            .any(|a| a.parse::<std::net::IpAddr>().ok() == Some(ip));
     }
     let matches = |pattern: &str| {
         let pattern = pattern.trim_end_matches('.');
         if let Some(rest) = pattern.strip_prefix("*.") {
-            host.split_once('.').is_some_and(|(first, tail)| !first.is_empty() && tail.eq_ignore_ascii_case(rest))
+            host.split_once('.')
+                .is_some_and(|(first, tail)| !first.is_empty() && tail.eq_ignore_ascii_case(rest))
         } else {
             pattern.eq_ignore_ascii_case(host)
         }
@@ -141,5 +161,8 @@ pub fn covers(cert: &Cert, host: &str, cn_fallback: bool) -> bool {
     if cert.dns_names.iter().any(|d| matches(d)) {
         return true;
     }
-    cn_fallback && cert.dns_names.is_empty() && cert.ip_addresses.is_empty() && cert.subject_cn.iter().any(|cn| matches(cn))
+    cn_fallback
+        && cert.dns_names.is_empty()
+        && cert.ip_addresses.is_empty()
+        && cert.subject_cn.iter().any(|cn| matches(cn))
 }

@@ -38,39 +38,99 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { expiry_warning_days: 30, min_rsa_bits: 2048, require_reload: true }
+        Settings {
+            expiry_warning_days: 30,
+            min_rsa_bits: 2048,
+            require_reload: true,
+        }
     }
 }
 
 pub const CODES: &[Code] = &[
-    Code::new("file-not-found", Severity::Info, "a file a config names is not in the checked tree",
-        "Nothing was found at the same path under `--root`, or by its name in the checked paths, so its certificate, key and chain were not checked. Point `--root` at a copy of the deployment's files to check them; a repository that keeps keys out of version control is expected to have this note."),
-    Code::new("unreadable", Severity::High, "a certificate or key file that cannot be used",
-        "The file cannot be read, is not PEM, or lacks what its key needs (a certificate for `certfile`/`cafile`, a private key for `keyfile`): the service fails to start or to handshake."),
-    Code::new("expired", Severity::Critical, "an expired certificate",
-        "Every TLS handshake that presents or trusts it fails: REST API calls, health checks, DCS access. Renew it (and reload: see `no-reload`)."),
-    Code::new("not-yet-valid", Severity::High, "a certificate that is not valid yet",
-        "Its `notBefore` is in the future: handshakes fail until then (or a clock is wrong)."),
-    Code::new("expiring-soon", Severity::Medium, "a certificate that expires within the warning window",
-        "Renew it before `notAfter` (setting `expiry_warning_days`, default 30)."),
-    Code::new("key-mismatch", Severity::Critical, "a private key that does not belong to its certificate",
-        "The key's public half differs from the certificate's: the service refuses to load the pair (`load_cert_chain`, etcd, HAProxy all fail). Pair the certificate with its own key."),
-    Code::new("no-private-key", Severity::High, "a certificate used for TLS without a private key",
-        "No key file is named and the certificate file holds none (Patroni's `certfile` without `keyfile`, HAProxy's `crt` without the key appended): the service cannot use it."),
-    Code::new("key-world-readable", Severity::High, "a private key file anyone on the host can read",
-        "Mode `o+r` lets every local user read the key and impersonate the service. `chmod 600` (PostgreSQL also accepts 640 with root as owner)."),
-    Code::new("chain-untrusted", Severity::High, "a certificate that does not verify against the CA its peers use",
-        "The CA file the other side verifies with (patronictl's `ctl.cacert`/`restapi.cafile`, HAProxy's `ca-file`, Patroni's `etcd3.cacert`, `restapi.cafile` for client certificates, etcd's `trusted-ca-file`) does not lead to this certificate: the handshake fails. Issue it from that CA, or name the right CA."),
-    Code::new("name-mismatch", Severity::High, "a server certificate that does not name the host clients connect to",
-        "Clients that check host names (patronictl, etcd clients, `sslmode=verify-full`) refuse it. Add the host name or IP address to the subject alternative names. Medium for PostgreSQL's certificate (only `verify-full` clients check)."),
-    Code::new("weak-key", Severity::Medium, "an RSA key shorter than the minimum",
-        "RSA below `min_rsa_bits` (default 2048) can be factored with enough resources. Reissue with RSA ≥ 2048 or EC P-256."),
-    Code::new("weak-signature", Severity::Medium, "a certificate signed with SHA-1 or MD5",
-        "Collisions make such signatures forgeable, and current TLS stacks reject them. Reissue with SHA-256 or better."),
-    Code::new("no-reload", Severity::Low, "Patroni's systemd unit cannot reload",
-        "Patroni 2.1+ reloads its configuration and certificates on SIGHUP; without `ExecReload=/bin/kill -s HUP $MAINPID` a renewed certificate needs a restart (a switchover on the primary). The patch adds the line after `ExecStart`."),
-    Code::new("reload-needs-restart", Severity::Low, "a Patroni version that cannot reload certificates",
-        "Before 2.1.0 Patroni reads its TLS files only at start: every renewal is a restart. Upgrade."),
+    Code::new(
+        "file-not-found",
+        Severity::Info,
+        "a file a config names is not in the checked tree",
+        "Nothing was found at the same path under `--root`, or by its name in the checked paths, so its certificate, key and chain were not checked. Point `--root` at a copy of the deployment's files to check them; a repository that keeps keys out of version control is expected to have this note.",
+    ),
+    Code::new(
+        "unreadable",
+        Severity::High,
+        "a certificate or key file that cannot be used",
+        "The file cannot be read, is not PEM, or lacks what its key needs (a certificate for `certfile`/`cafile`, a private key for `keyfile`): the service fails to start or to handshake.",
+    ),
+    Code::new(
+        "expired",
+        Severity::Critical,
+        "an expired certificate",
+        "Every TLS handshake that presents or trusts it fails: REST API calls, health checks, DCS access. Renew it (and reload: see `no-reload`).",
+    ),
+    Code::new(
+        "not-yet-valid",
+        Severity::High,
+        "a certificate that is not valid yet",
+        "Its `notBefore` is in the future: handshakes fail until then (or a clock is wrong).",
+    ),
+    Code::new(
+        "expiring-soon",
+        Severity::Medium,
+        "a certificate that expires within the warning window",
+        "Renew it before `notAfter` (setting `expiry_warning_days`, default 30).",
+    ),
+    Code::new(
+        "key-mismatch",
+        Severity::Critical,
+        "a private key that does not belong to its certificate",
+        "The key's public half differs from the certificate's: the service refuses to load the pair (`load_cert_chain`, etcd, HAProxy all fail). Pair the certificate with its own key.",
+    ),
+    Code::new(
+        "no-private-key",
+        Severity::High,
+        "a certificate used for TLS without a private key",
+        "No key file is named and the certificate file holds none (Patroni's `certfile` without `keyfile`, HAProxy's `crt` without the key appended): the service cannot use it.",
+    ),
+    Code::new(
+        "key-world-readable",
+        Severity::High,
+        "a private key file anyone on the host can read",
+        "Mode `o+r` lets every local user read the key and impersonate the service. `chmod 600` (PostgreSQL also accepts 640 with root as owner).",
+    ),
+    Code::new(
+        "chain-untrusted",
+        Severity::High,
+        "a certificate that does not verify against the CA its peers use",
+        "The CA file the other side verifies with (patronictl's `ctl.cacert`/`restapi.cafile`, HAProxy's `ca-file`, Patroni's `etcd3.cacert`, `restapi.cafile` for client certificates, etcd's `trusted-ca-file`) does not lead to this certificate: the handshake fails. Issue it from that CA, or name the right CA.",
+    ),
+    Code::new(
+        "name-mismatch",
+        Severity::High,
+        "a server certificate that does not name the host clients connect to",
+        "Clients that check host names (patronictl, etcd clients, `sslmode=verify-full`) refuse it. Add the host name or IP address to the subject alternative names. Medium for PostgreSQL's certificate (only `verify-full` clients check).",
+    ),
+    Code::new(
+        "weak-key",
+        Severity::Medium,
+        "an RSA key shorter than the minimum",
+        "RSA below `min_rsa_bits` (default 2048) can be factored with enough resources. Reissue with RSA ≥ 2048 or EC P-256.",
+    ),
+    Code::new(
+        "weak-signature",
+        Severity::Medium,
+        "a certificate signed with SHA-1 or MD5",
+        "Collisions make such signatures forgeable, and current TLS stacks reject them. Reissue with SHA-256 or better.",
+    ),
+    Code::new(
+        "no-reload",
+        Severity::Low,
+        "Patroni's systemd unit cannot reload",
+        "Patroni 2.1+ reloads its configuration and certificates on SIGHUP; without `ExecReload=/bin/kill -s HUP $MAINPID` a renewed certificate needs a restart (a switchover on the primary). The patch adds the line after `ExecStart`.",
+    ),
+    Code::new(
+        "reload-needs-restart",
+        Severity::Low,
+        "a Patroni version that cannot reload certificates",
+        "Before 2.1.0 Patroni reads its TLS files only at start: every renewal is a restart. Upgrade.",
+    ),
 ];
 
 impl Policy for Certificates {
@@ -78,13 +138,25 @@ impl Policy for Certificates {
     const NAME: &'static str = "certificates";
     const DESCRIPTION: &'static str = "the PEM files the configs name: found, valid, key match, chains, host names, key permissions, Patroni reload";
     const CODES: &'static [Code] = CODES;
-    const READS: &'static [&'static str] =
-        &["certificates", "patroni", "etcd", "haproxy", "pgbackrest", "postgresql-conf", "pgbouncer", "pg-autoctl", "systemd"];
+    const READS: &'static [&'static str] = &[
+        "certificates",
+        "patroni",
+        "etcd",
+        "haproxy",
+        "pgbackrest",
+        "postgresql-conf",
+        "pgbouncer",
+        "pg-autoctl",
+        "systemd",
+    ];
 
     fn validate(s: &Settings) -> Vec<String> {
         let mut v = Vec::new();
         if s.min_rsa_bits > 16384 {
-            v.push(format!("`min_rsa_bits` {} is larger than any RSA key in use", s.min_rsa_bits));
+            v.push(format!(
+                "`min_rsa_bits` {} is larger than any RSA key in use",
+                s.min_rsa_bits
+            ));
         }
         v
     }
@@ -112,27 +184,74 @@ fn files(f: &Facts, s: &Settings, report: &mut Report) {
         if !seen.insert(r.path.as_str()) {
             continue;
         }
-        let Some(file) = f.file(&r.path) else { continue };
+        let Some(file) = f.file(&r.path) else {
+            continue;
+        };
         let others = f.references.iter().filter(|o| o.path == r.path).count() - 1;
-        let also = if others > 0 { format!(" (named {} more time{})", others, if others > 1 { "s" } else { "" }) } else { String::new() };
+        let also = if others > 0 {
+            format!(
+                " (named {} more time{})",
+                others,
+                if others > 1 { "s" } else { "" }
+            )
+        } else {
+            String::new()
+        };
         if !file.found {
-            let i = report.finding("file-not-found", r.loc(), format!(
-                "`{}` ({}) was not checked: {}{also}", r.path, r.key, file.reason.as_deref().unwrap_or("not found")));
+            let i = report.finding(
+                "file-not-found",
+                r.loc(),
+                format!(
+                    "`{}` ({}) was not checked: {}{also}",
+                    r.path,
+                    r.key,
+                    file.reason.as_deref().unwrap_or("not found")
+                ),
+            );
             if !file.candidates.is_empty() {
-                report.remediation(i, format!("Candidates: {}. Use `--root` to say where the deployment's files are.", file.candidates.join(", ")));
+                report.remediation(
+                    i,
+                    format!(
+                        "Candidates: {}. Use `--root` to say where the deployment's files are.",
+                        file.candidates.join(", ")
+                    ),
+                );
             }
             continue;
         }
         let at = file.location.as_deref().unwrap_or(&r.path);
         for e in &file.errors {
-            report.finding("unreadable", r.loc(), format!("`{}` (found at `{at}`): {e}", r.path));
+            report.finding(
+                "unreadable",
+                r.loc(),
+                format!("`{}` (found at `{at}`): {e}", r.path),
+            );
         }
-        let roles: BTreeSet<&str> = f.references.iter().filter(|o| o.path == r.path).map(|o| o.role.as_str()).collect();
-        if roles.iter().any(|x| matches!(*x, "cert" | "ca" | "cert-key")) && file.certificates.is_empty() && file.errors.is_empty() {
-            report.finding("unreadable", r.loc(), format!("`{}` (found at `{at}`) holds no certificate", r.path));
+        let roles: BTreeSet<&str> = f
+            .references
+            .iter()
+            .filter(|o| o.path == r.path)
+            .map(|o| o.role.as_str())
+            .collect();
+        if roles
+            .iter()
+            .any(|x| matches!(*x, "cert" | "ca" | "cert-key"))
+            && file.certificates.is_empty()
+            && file.errors.is_empty()
+        {
+            report.finding(
+                "unreadable",
+                r.loc(),
+                format!("`{}` (found at `{at}`) holds no certificate", r.path),
+            );
         }
-        if roles.iter().any(|x| matches!(*x, "key" | "cert-key")) && file.keys.is_empty() && file.errors.is_empty() {
-            report.finding("unreadable", r.loc(), format!("`{}` (found at `{at}`) holds no private key", r.path));
+        // (A `cert-key` PEM without its key is `no-private-key`.)
+        if roles.contains("key") && file.keys.is_empty() && file.errors.is_empty() {
+            report.finding(
+                "unreadable",
+                r.loc(),
+                format!("`{}` (found at `{at}`) holds no private key", r.path),
+            );
         }
         if !file.keys.is_empty() && file.world_readable {
             report.finding("key-world-readable", r.loc(), format!(
@@ -144,24 +263,64 @@ fn files(f: &Facts, s: &Settings, report: &mut Report) {
     }
 }
 
-fn certificate(r: &Ref, at: &str, n: usize, c: &facts::Cert, now: i64, s: &Settings, report: &mut Report) {
-    let which = if n == 0 { format!("`{}`", r.path) } else { format!("certificate {} of `{}`", n + 1, r.path) };
+fn certificate(
+    r: &Ref,
+    at: &str,
+    n: usize,
+    c: &facts::Cert,
+    now: i64,
+    s: &Settings,
+    report: &mut Report,
+) {
+    let which = if n == 0 {
+        format!("`{}`", r.path)
+    } else {
+        format!("certificate {} of `{}`", n + 1, r.path)
+    };
     let name = format!("{which} ({}, found at `{at}`)", c.subject);
     let window = i64::from(s.expiry_warning_days) * 86_400;
     if c.not_after < now {
-        report.finding("expired", r.loc(), format!("{name} expired on {}", c.not_after_text));
+        report.finding(
+            "expired",
+            r.loc(),
+            format!("{name} expired on {}", c.not_after_text),
+        );
     } else if c.not_before > now {
-        report.finding("not-yet-valid", r.loc(), format!("{name} is not valid before {}", c.not_before_text));
+        report.finding(
+            "not-yet-valid",
+            r.loc(),
+            format!("{name} is not valid before {}", c.not_before_text),
+        );
     } else if c.not_after - now < window {
         let days = (c.not_after - now) / 86_400;
-        report.finding("expiring-soon", r.loc(), format!("{name} expires on {} (in {days} day{})", c.not_after_text, if days == 1 { "" } else { "s" }));
+        report.finding(
+            "expiring-soon",
+            r.loc(),
+            format!(
+                "{name} expires on {} (in {days} day{})",
+                c.not_after_text,
+                if days == 1 { "" } else { "s" }
+            ),
+        );
     }
     if c.key_type == "rsa" && c.key_bits > 0 && c.key_bits < s.min_rsa_bits {
-        report.finding("weak-key", r.loc(), format!("{name} has a {}-bit RSA key", c.key_bits));
+        report.finding(
+            "weak-key",
+            r.loc(),
+            format!("{name} has a {}-bit RSA key", c.key_bits),
+        );
     }
-    let weak = ["sha1WithRSAEncryption", "md5WithRSAEncryption", "ecdsa-with-SHA1"];
+    let weak = [
+        "sha1WithRSAEncryption",
+        "md5WithRSAEncryption",
+        "ecdsa-with-SHA1",
+    ];
     if !c.self_signed && weak.contains(&c.signature_algorithm.as_str()) {
-        report.finding("weak-signature", r.loc(), format!("{name} is signed with {}", c.signature_algorithm));
+        report.finding(
+            "weak-signature",
+            r.loc(),
+            format!("{name} is signed with {}", c.signature_algorithm),
+        );
     }
 }
 

@@ -28,13 +28,19 @@ use crate::facts::{Cert, Facts, Ref, covers};
 
 /// The first certificate of a found file.
 fn cert<'a>(f: &'a Facts, path: &str) -> Option<&'a Cert> {
-    f.file(path).filter(|x| x.found).and_then(|x| x.certificates.first())
+    f.file(path)
+        .filter(|x| x.found)
+        .and_then(|x| x.certificates.first())
 }
 
 /// The chain result of `cert_path` against `ca_path` (`None` when either is missing).
 fn chain<'a>(f: &'a Facts, cert_path: &str, ca_path: &str) -> Option<&'a str> {
     cert(f, ca_path)?;
-    f.file(cert_path).filter(|x| x.found && !x.certificates.is_empty())?.chains.get(ca_path).map(String::as_str)
+    f.file(cert_path)
+        .filter(|x| x.found && !x.certificates.is_empty())?
+        .chains
+        .get(ca_path)
+        .map(String::as_str)
 }
 
 fn host_of(addr: &str) -> String {
@@ -51,7 +57,9 @@ fn host_of(addr: &str) -> String {
 }
 
 fn specific(host: &str) -> bool {
-    !matches!(host, "" | "*" | "0.0.0.0" | "::" | "localhost") && !host.starts_with("127.") && host != "::1"
+    !matches!(host, "" | "*" | "0.0.0.0" | "::" | "localhost")
+        && !host.starts_with("127.")
+        && host != "::1"
 }
 
 struct Checker<'a> {
@@ -67,28 +75,68 @@ impl Checker<'_> {
 
     /// `chain-untrusted` when `cert_ref`'s certificate does not verify against `ca_ref`.
     fn chain(&mut self, at: &Ref, cert_ref: &Ref, ca_ref: &Ref, who: &str) {
-        let Some(result) = chain(self.f, &cert_ref.path, &ca_ref.path) else { return };
-        if result != "ok" && self.seen.insert(("chain".into(), cert_ref.path.clone(), ca_ref.line)) {
-            self.report.finding("chain-untrusted", at.loc(), format!(
-                "`{}` ({}) does not verify against `{}` ({}), which {who} uses: {result}",
-                cert_ref.path, cert_ref.label(), ca_ref.path, ca_ref.label()));
+        let Some(result) = chain(self.f, &cert_ref.path, &ca_ref.path) else {
+            return;
+        };
+        if result != "ok"
+            && self
+                .seen
+                .insert(("chain".into(), cert_ref.path.clone(), ca_ref.line))
+        {
+            self.report.finding(
+                "chain-untrusted",
+                at.loc(),
+                format!(
+                    "`{}` ({}) does not verify against `{}` ({}), which {who} uses: {result}",
+                    cert_ref.path,
+                    cert_ref.label(),
+                    ca_ref.path,
+                    ca_ref.label()
+                ),
+            );
         }
     }
 
     /// `name-mismatch` when `r`'s certificate names none of `hosts`.
-    fn names(&mut self, r: &Ref, hosts: &[String], cn_fallback: bool, who: &str, severity: Option<Severity>) {
-        let Some(c) = cert(self.f, &r.path) else { return };
-        let missing: Vec<&String> = hosts.iter().filter(|h| specific(h) && !covers(c, h, cn_fallback)).collect();
+    fn names(
+        &mut self,
+        r: &Ref,
+        hosts: &[String],
+        cn_fallback: bool,
+        who: &str,
+        severity: Option<Severity>,
+    ) {
+        let Some(c) = cert(self.f, &r.path) else {
+            return;
+        };
+        let missing: Vec<&String> = hosts
+            .iter()
+            .filter(|h| specific(h) && !covers(c, h, cn_fallback))
+            .collect();
         if missing.is_empty() || !self.once("name-mismatch", r) {
             return;
         }
         let names: Vec<String> = c.dns_names.iter().chain(&c.ip_addresses).cloned().collect();
-        let i = self.report.finding("name-mismatch", r.loc(), format!(
-            "`{}` ({}) does not name {} that {who} connect{} to (it names {})",
-            r.path, r.label(),
-            missing.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", "),
-            if who.ends_with('s') { "" } else { "s" },
-            if names.is_empty() { format!("only CN `{}`", c.subject_cn.join(", ")) } else { names.join(", ") }));
+        let i = self.report.finding(
+            "name-mismatch",
+            r.loc(),
+            format!(
+                "`{}` ({}) does not name {} that {who} connect{} to (it names {})",
+                r.path,
+                r.label(),
+                missing
+                    .iter()
+                    .map(|h| format!("`{h}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if who.ends_with('s') { "" } else { "s" },
+                if names.is_empty() {
+                    format!("only CN `{}`", c.subject_cn.join(", "))
+                } else {
+                    names.join(", ")
+                }
+            ),
+        );
         if let Some(s) = severity {
             self.report.severity(i, s);
         }
@@ -96,8 +144,12 @@ impl Checker<'_> {
 
     /// `key-mismatch` / `no-private-key` for one group.
     fn key_pair(&mut self, cert_ref: &Ref, key_ref: Option<&Ref>, key_needed: bool) {
-        let Some(cf) = self.f.file(&cert_ref.path).filter(|x| x.found) else { return };
-        let Some(c) = cf.certificates.first() else { return };
+        let Some(cf) = self.f.file(&cert_ref.path).filter(|x| x.found) else {
+            return;
+        };
+        let Some(c) = cf.certificates.first() else {
+            return;
+        };
         let key = match key_ref {
             Some(k) => match self.f.file(&k.path).filter(|x| x.found) {
                 Some(kf) => kf.keys.first().map(|key| (key, k)),
@@ -116,8 +168,15 @@ impl Checker<'_> {
                 }
             }
             None if key_needed && key_ref.is_none() && self.once("no-private-key", cert_ref) => {
-                self.report.finding("no-private-key", cert_ref.loc(), format!(
-                    "`{}` ({}) holds no private key and no key file is named with it", cert_ref.path, cert_ref.label()));
+                self.report.finding(
+                    "no-private-key",
+                    cert_ref.loc(),
+                    format!(
+                        "`{}` ({}) holds no private key and no key file is named with it",
+                        cert_ref.path,
+                        cert_ref.label()
+                    ),
+                );
             }
             None => {}
         }
@@ -125,10 +184,18 @@ impl Checker<'_> {
 }
 
 pub fn check(input: &Input, f: &Facts, report: &mut Report) {
-    let mut c = Checker { f, report, seen: BTreeSet::new() };
+    let mut c = Checker {
+        f,
+        report,
+        seen: BTreeSet::new(),
+    };
     key_pairs(&mut c);
-    let patronis: Vec<Structured> = documents(input, "patroni").filter_map(Structured::new).collect();
-    let etcds: Vec<Structured> = documents(input, "etcd").filter_map(Structured::new).collect();
+    let patronis: Vec<Structured> = documents(input, "patroni")
+        .filter_map(Structured::new)
+        .collect();
+    let etcds: Vec<Structured> = documents(input, "etcd")
+        .filter_map(Structured::new)
+        .collect();
     for y in &patronis {
         patroni(&mut c, y, &etcds);
     }
@@ -143,11 +210,18 @@ pub fn check(input: &Input, f: &Facts, report: &mut Report) {
 }
 
 fn key_pairs(c: &mut Checker) {
-    let groups: BTreeSet<(String, String)> = c.f.references.iter().map(|r| (r.file.clone(), r.group.clone())).collect();
+    let groups: BTreeSet<(String, String)> =
+        c.f.references
+            .iter()
+            .map(|r| (r.file.clone(), r.group.clone()))
+            .collect();
     for (file, group) in groups {
         let refs: Vec<Ref> = c.f.group(&file, &group).cloned().collect();
         let key = refs.iter().find(|r| r.role == "key");
-        for r in refs.iter().filter(|r| r.role == "cert" || r.role == "cert-key") {
+        for r in refs
+            .iter()
+            .filter(|r| r.role == "cert" || r.role == "cert-key")
+        {
             let needed = r.role == "cert-key" || (r.kind == "patroni" && group != "postgresql");
             c.key_pair(r, key, needed);
         }
@@ -166,13 +240,20 @@ fn patroni(c: &mut Checker, y: &Structured, etcds: &[Structured]) {
         if let Some(ca) = ctl_ca.as_ref().or(restapi_ca.as_ref()) {
             c.chain(ca, s, ca, "patronictl and the other members");
         }
-        let insecure = y.get("/restapi").is_some() && y.get("/ctl/insecure").and_then(|v| v.as_bool()) == Some(true);
+        let insecure = y.get("/restapi").is_some()
+            && y.get("/ctl/insecure").and_then(|v| v.as_bool()) == Some(true);
         if !insecure {
-            let hosts: Vec<String> = y.str("/restapi/connect_address").map(host_of).into_iter().collect();
+            let hosts: Vec<String> = y
+                .str("/restapi/connect_address")
+                .map(host_of)
+                .into_iter()
+                .collect();
             c.names(s, &hosts, true, "patronictl and the other members", None);
         }
     }
-    if let (Some(client), Some(ca), true) = (f.role(file, "ctl", "cert").cloned(), &restapi_ca, demands) {
+    if let (Some(client), Some(ca), true) =
+        (f.role(file, "ctl", "cert").cloned(), &restapi_ca, demands)
+    {
         c.chain(&client, &client, ca, "the REST API (`verify_client`)");
     }
     for section in ["etcd", "etcd3"] {
@@ -181,11 +262,21 @@ fn patroni(c: &mut Checker, y: &Structured, etcds: &[Structured]) {
         let hosts: Vec<String> = etcd_hosts(y, section);
         for e in paired(etcds, &hosts) {
             let epath = e.doc.path.as_str();
-            if let (Some(ca), Some(server)) = (&ca, f.role(epath, "client-transport-security", "cert").cloned()) {
+            if let (Some(ca), Some(server)) = (
+                &ca,
+                f.role(epath, "client-transport-security", "cert").cloned(),
+            ) {
                 c.chain(ca, &server, ca, &format!("Patroni's `{section}`"));
             }
-            let auth = e.get("/client-transport-security/client-cert-auth").and_then(|v| v.as_bool()) == Some(true);
-            if let (Some(client), Some(eca), true) = (&client, f.role(epath, "client-transport-security", "ca").cloned(), auth) {
+            let auth = e
+                .get("/client-transport-security/client-cert-auth")
+                .and_then(|v| v.as_bool())
+                == Some(true);
+            if let (Some(client), Some(eca), true) = (
+                &client,
+                f.role(epath, "client-transport-security", "ca").cloned(),
+                auth,
+            ) {
                 c.chain(client, client, &eca, "etcd (`client-cert-auth`)");
             }
         }
@@ -201,7 +292,9 @@ fn etcd_hosts(y: &Structured, section: &str) -> Vec<String> {
     }
     match y.get(&format!("/{section}/hosts")) {
         Some(serde_json::Value::String(s)) => out.extend(s.split(',').map(host_of)),
-        Some(serde_json::Value::Array(a)) => out.extend(a.iter().filter_map(|v| v.as_str()).map(host_of)),
+        Some(serde_json::Value::Array(a)) => {
+            out.extend(a.iter().filter_map(|v| v.as_str()).map(host_of))
+        }
         _ => {}
     }
     out
@@ -217,43 +310,78 @@ fn etcd_client_hosts(e: &Structured) -> Vec<String> {
 
 /// The etcd configs Patroni's hosts point at (all when none matches).
 fn paired<'a>(etcds: &'a [Structured<'a>], hosts: &[String]) -> Vec<&'a Structured<'a>> {
-    let hit: Vec<&Structured> = etcds.iter().filter(|e| etcd_client_hosts(e).iter().any(|h| hosts.contains(h))).collect();
-    if hit.is_empty() { etcds.iter().collect() } else { hit }
+    let hit: Vec<&Structured> = etcds
+        .iter()
+        .filter(|e| etcd_client_hosts(e).iter().any(|h| hosts.contains(h)))
+        .collect();
+    if hit.is_empty() {
+        etcds.iter().collect()
+    } else {
+        hit
+    }
 }
 
 fn patroni_hosts(y: &Structured) -> Vec<String> {
-    ["/restapi/connect_address", "/restapi/listen", "/postgresql/connect_address", "/postgresql/listen"]
-        .iter()
-        .filter_map(|p| y.str(p))
-        .flat_map(|v| v.split(',').map(host_of).collect::<Vec<_>>())
-        .collect()
+    [
+        "/restapi/connect_address",
+        "/restapi/listen",
+        "/postgresql/connect_address",
+        "/postgresql/listen",
+    ]
+    .iter()
+    .filter_map(|p| y.str(p))
+    .flat_map(|v| v.split(',').map(host_of).collect::<Vec<_>>())
+    .collect()
 }
 
 fn haproxy(c: &mut Checker, doc: &policy_guest::Document, patronis: &[Structured]) {
-    let Body::Settings(settings) = &doc.body else { return };
+    let Body::Settings(settings) = &doc.body else {
+        return;
+    };
     let f = c.f;
     for s in settings.iter().filter(|s| s.name == "server") {
-        let (Some(name), Some(addr)) = (s.args.first(), s.args.get(1)) else { continue };
+        let (Some(name), Some(addr)) = (s.args.first(), s.args.get(1)) else {
+            continue;
+        };
         let section = s.section.as_deref().unwrap_or("");
         let own = format!("{section} server {name}");
         let defaults = format!("{section} default-server");
-        let find = |role: &str| f.role(&doc.path, &own, role).or_else(|| f.role(&doc.path, &defaults, role)).cloned();
+        let find = |role: &str| {
+            f.role(&doc.path, &own, role)
+                .or_else(|| f.role(&doc.path, &defaults, role))
+                .cloned()
+        };
         let (ca, crt) = (find("ca"), find("cert-key"));
         if ca.is_none() && crt.is_none() {
             continue;
         }
         let host = host_of(addr);
-        let mut targets: Vec<&Structured> = patronis.iter().filter(|y| patroni_hosts(y).contains(&host)).collect();
+        let mut targets: Vec<&Structured> = patronis
+            .iter()
+            .filter(|y| patroni_hosts(y).contains(&host))
+            .collect();
         if targets.is_empty() {
             targets = patronis.iter().collect();
         }
         for y in targets {
             let pfile = y.doc.path.as_str();
             if let (Some(ca), Some(server)) = (&ca, f.role(pfile, "restapi", "cert").cloned()) {
-                c.chain(ca, &server, ca, &format!("HAProxy's check of server `{name}`"));
+                c.chain(
+                    ca,
+                    &server,
+                    ca,
+                    &format!("HAProxy's check of server `{name}`"),
+                );
             }
-            let demands = matches!(y.str("/restapi/verify_client").map(str::to_lowercase).as_deref(), Some("optional" | "required"));
-            if let (Some(crt), Some(pca), true) = (&crt, f.role(pfile, "restapi", "ca").cloned(), demands) {
+            let demands = matches!(
+                y.str("/restapi/verify_client")
+                    .map(str::to_lowercase)
+                    .as_deref(),
+                Some("optional" | "required")
+            );
+            if let (Some(crt), Some(pca), true) =
+                (&crt, f.role(pfile, "restapi", "ca").cloned(), demands)
+            {
                 c.chain(crt, crt, &pca, "Patroni's REST API (`verify_client`)");
             }
         }
@@ -264,11 +392,23 @@ fn etcd(c: &mut Checker, e: &Structured) {
     let file = e.doc.path.as_str();
     let f = c.f;
     if let Some(server) = f.role(file, "client-transport-security", "cert").cloned() {
-        let hosts: Vec<String> = e.str("/advertise-client-urls").map(|v| v.split(',').map(host_of).collect()).unwrap_or_default();
-        c.names(&server, &hosts, false, "etcd clients (Patroni, etcdctl)", None);
+        let hosts: Vec<String> = e
+            .str("/advertise-client-urls")
+            .map(|v| v.split(',').map(host_of).collect())
+            .unwrap_or_default();
+        c.names(
+            &server,
+            &hosts,
+            false,
+            "etcd clients (Patroni, etcdctl)",
+            None,
+        );
     }
     if let Some(peer) = f.role(file, "peer-transport-security", "cert").cloned() {
-        let hosts: Vec<String> = e.str("/initial-advertise-peer-urls").map(|v| v.split(',').map(host_of).collect()).unwrap_or_default();
+        let hosts: Vec<String> = e
+            .str("/initial-advertise-peer-urls")
+            .map(|v| v.split(',').map(host_of).collect())
+            .unwrap_or_default();
         c.names(&peer, &hosts, false, "the other etcd members", None);
         if let Some(ca) = f.role(file, "peer-transport-security", "ca").cloned() {
             c.chain(&ca, &peer, &ca, "the other etcd members");
@@ -279,28 +419,67 @@ fn etcd(c: &mut Checker, e: &Structured) {
 fn postgres(c: &mut Checker, input: &Input, patronis: &[Structured]) {
     let f = c.f;
     for doc in documents(input, "postgresql-conf") {
-        let Body::Settings(settings) = &doc.body else { continue };
-        let Some(r) = f.role(&doc.path, "postgresql", "cert").cloned() else { continue };
+        let Body::Settings(settings) = &doc.body else {
+            continue;
+        };
+        let Some(r) = f.role(&doc.path, "postgresql", "cert").cloned() else {
+            continue;
+        };
         let hosts: Vec<String> = settings
             .iter()
             .rfind(|s| s.name == "listen_addresses")
             .map(|s| s.value.split(',').map(|h| h.trim().to_string()).collect())
             .unwrap_or_default();
-        c.names(&r, &hosts, true, "`verify-full` clients", Some(Severity::Medium));
+        c.names(
+            &r,
+            &hosts,
+            true,
+            "`verify-full` clients",
+            Some(Severity::Medium),
+        );
     }
     for y in patronis {
-        let Some(r) = f.role(&y.doc.path, "postgresql", "cert").cloned() else { continue };
-        let hosts: Vec<String> = y.str("/postgresql/connect_address").map(host_of).into_iter().collect();
-        c.names(&r, &hosts, true, "`verify-full` clients", Some(Severity::Medium));
+        let Some(r) = f.role(&y.doc.path, "postgresql", "cert").cloned() else {
+            continue;
+        };
+        let hosts: Vec<String> = y
+            .str("/postgresql/connect_address")
+            .map(host_of)
+            .into_iter()
+            .collect();
+        c.names(
+            &r,
+            &hosts,
+            true,
+            "`verify-full` clients",
+            Some(Severity::Medium),
+        );
     }
 }
 
 fn pgbackrest(c: &mut Checker, input: &Input) {
     let f = c.f;
     for doc in documents(input, "pgbackrest") {
-        let Body::Settings(settings) = &doc.body else { continue };
-        let Some(address) = settings.iter().rfind(|s| s.name == "tls-server-address") else { continue };
-        let Some(r) = f.references.iter().find(|r| r.file == doc.path && r.key == "tls-server-cert-file").cloned() else { continue };
-        c.names(&r, &[address.value.trim().to_string()], true, "pgBackRest clients", None);
+        let Body::Settings(settings) = &doc.body else {
+            continue;
+        };
+        let Some(address) = settings.iter().rfind(|s| s.name == "tls-server-address") else {
+            continue;
+        };
+        let Some(r) = f
+            .references
+            .iter()
+            .find(|r| r.file == doc.path && r.key == "tls-server-cert-file")
+            .cloned()
+        else {
+            continue;
+        };
+        c.names(
+            &r,
+            &[address.value.trim().to_string()],
+            true,
+            "pgBackRest clients",
+            None,
+        );
     }
 }

@@ -18,17 +18,25 @@ use crate::facts::Facts;
 pub const RELOAD_LINE: &str = "ExecReload=/bin/kill -s HUP $MAINPID";
 
 fn basename(word: &str) -> &str {
-    word.trim_start_matches(['-', '@', '+', '!', ':']).rsplit('/').next().unwrap_or("")
+    word.trim_start_matches(['-', '@', '+', '!', ':'])
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
 }
 
 /// Whether an `ExecReload=` sends SIGHUP to the main process (or asks Patroni to reload).
 pub fn sends_hup(args: &[String]) -> bool {
-    let Some(program) = args.first().map(|a| basename(a)) else { return false };
+    let Some(program) = args.first().map(|a| basename(a)) else {
+        return false;
+    };
     match program {
         "kill" | "systemctl" => {
-            let hup = args.windows(2).any(|w| matches!(w[0].as_str(), "-s" | "--signal" | "-n") && is_hup(&w[1]))
+            let hup = args
+                .windows(2)
+                .any(|w| matches!(w[0].as_str(), "-s" | "--signal" | "-n") && is_hup(&w[1]))
                 || args.iter().any(|a| {
-                    a.strip_prefix("--signal=").is_some_and(is_hup) || a.strip_prefix('-').is_some_and(|s| is_hup(s) || s == "1")
+                    a.strip_prefix("--signal=").is_some_and(is_hup)
+                        || a.strip_prefix('-').is_some_and(|s| is_hup(s) || s == "1")
                 });
             hup && (program == "systemctl" || args.iter().any(|a| a.contains("MAINPID")))
         }
@@ -46,7 +54,10 @@ fn runs_patroni(settings: &[Setting]) -> Option<&Setting> {
     settings.iter().find(|s| {
         s.section.as_deref() == Some("Service")
             && s.name == "ExecStart"
-            && s.args.iter().take(3).any(|a| matches!(basename(a), "patroni" | "patroni.py"))
+            && s.args
+                .iter()
+                .take(3)
+                .any(|a| matches!(basename(a), "patroni" | "patroni.py"))
     })
 }
 
@@ -55,43 +66,84 @@ fn patroni_uses_tls(input: &Input, facts: Option<&Facts>) -> bool {
     if facts.is_some_and(|f| f.references.iter().any(|r| r.kind == "patroni")) {
         return true;
     }
-    documents(input, "patroni").filter_map(Structured::new).any(|y| {
-        ["/restapi/certfile", "/ctl/certfile", "/etcd3/cert", "/etcd/cert"].iter().any(|p| y.str(p).is_some_and(|v| !v.is_empty()))
-    })
+    documents(input, "patroni")
+        .filter_map(Structured::new)
+        .any(|y| {
+            [
+                "/restapi/certfile",
+                "/ctl/certfile",
+                "/etcd3/cert",
+                "/etcd/cert",
+            ]
+            .iter()
+            .any(|p| y.str(p).is_some_and(|v| !v.is_empty()))
+        })
 }
 
 pub fn check(input: &Input, facts: Option<&Facts>, report: &mut Report) {
     let tls = patroni_uses_tls(input, facts);
     if tls
-        && let Some(v) = input.context.patroni_version.as_deref().and_then(Version::parse)
+        && let Some(v) = input
+            .context
+            .patroni_version
+            .as_deref()
+            .and_then(Version::parse)
         && v < Version(2, 1, 0)
     {
-        let loc = documents(input, "patroni").next().map_or_else(|| at("", 0), |d| at(&d.path, 0));
+        let loc = documents(input, "patroni")
+            .next()
+            .map_or_else(|| at("", 0), |d| at(&d.path, 0));
         report.finding("reload-needs-restart", loc, format!("Patroni {v} reads its TLS files only at start: every certificate renewal is a restart"));
     }
     for doc in documents(input, "systemd") {
-        let Body::Settings(settings) = &doc.body else { continue };
-        let Some(exec) = runs_patroni(settings) else { continue };
-        let reload: Vec<&Setting> = settings.iter().filter(|s| s.section.as_deref() == Some("Service") && s.name == "ExecReload").collect();
+        let Body::Settings(settings) = &doc.body else {
+            continue;
+        };
+        let Some(exec) = runs_patroni(settings) else {
+            continue;
+        };
+        let reload: Vec<&Setting> = settings
+            .iter()
+            .filter(|s| s.section.as_deref() == Some("Service") && s.name == "ExecReload")
+            .collect();
         // An empty `ExecReload=` resets the list; the last non-empty ones count.
         let last_reset = reload.iter().rposition(|s| s.value.is_empty());
-        let effective: Vec<&&Setting> = reload.iter().skip(last_reset.map_or(0, |i| i + 1)).collect();
+        let effective: Vec<&&Setting> = reload
+            .iter()
+            .skip(last_reset.map_or(0, |i| i + 1))
+            .collect();
         if effective.iter().any(|s| sends_hup(&s.args)) {
             continue;
         }
         let line = exec.location.end_line.unwrap_or(exec.location.line);
-        let what = if tls { "renewed certificates" } else { "configuration changes (and, once TLS is on, renewed certificates)" };
+        let what = if tls {
+            "renewed certificates"
+        } else {
+            "configuration changes (and, once TLS is on, renewed certificates)"
+        };
         let message = match effective.first() {
-            Some(other) => format!("Patroni's unit reloads with `{}`, which does not send SIGHUP: {what} need a restart", other.value),
-            None => format!("Patroni's unit has no `ExecReload=`: `systemctl reload` cannot make Patroni pick up {what}, only a restart can"),
+            Some(other) => format!(
+                "Patroni's unit reloads with `{}`, which does not send SIGHUP: {what} need a restart",
+                other.value
+            ),
+            None => format!(
+                "Patroni's unit has no `ExecReload=`: `systemctl reload` cannot make Patroni pick up {what}, only a restart can"
+            ),
         };
         let i = report.finding("no-reload", at(&doc.path, exec.location.line), message);
         if effective.is_empty() {
-            report.fix(i, Patch {
-                file: doc.path.clone(),
-                description: "reload Patroni with SIGHUP".into(),
-                edits: vec![Edit::Lines(LineEdit { start: line + 1, end: line, text: RELOAD_LINE.into() })],
-            });
+            report.fix(
+                i,
+                Patch {
+                    file: doc.path.clone(),
+                    description: "reload Patroni with SIGHUP".into(),
+                    edits: vec![Edit::Lines(LineEdit {
+                        start: line + 1,
+                        end: line,
+                        text: RELOAD_LINE.into(),
+                    })],
+                },
+            );
         }
     }
 }
@@ -106,10 +158,22 @@ mod tests {
 
     #[test]
     fn recognises_hup() {
-        for yes in ["/bin/kill -s HUP $MAINPID", "/bin/kill -HUP $MAINPID", "kill -1 ${MAINPID}", "/usr/bin/kill --signal=SIGHUP $MAINPID", "/usr/bin/patronictl -c /etc/patroni.yml reload pg --force", "-/bin/kill -s hup $MAINPID"] {
+        for yes in [
+            "/bin/kill -s HUP $MAINPID",
+            "/bin/kill -HUP $MAINPID",
+            "kill -1 ${MAINPID}",
+            "/usr/bin/kill --signal=SIGHUP $MAINPID",
+            "/usr/bin/patronictl -c /etc/patroni.yml reload pg --force",
+            "-/bin/kill -s hup $MAINPID",
+        ] {
             assert!(sends_hup(&words(yes)), "{yes}");
         }
-        for no in ["/bin/kill -s TERM $MAINPID", "/bin/true", "/bin/kill -HUP 1234", "patronictl restart x"] {
+        for no in [
+            "/bin/kill -s TERM $MAINPID",
+            "/bin/true",
+            "/bin/kill -HUP 1234",
+            "patronictl restart x",
+        ] {
             assert!(!sends_hup(&words(no)), "{no}");
         }
     }

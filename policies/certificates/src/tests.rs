@@ -1,7 +1,9 @@
 //! Native tests over hand-made `certificates` documents (the host's tests check that real
 //! files produce them).
 
-use policy_guest::{Body, Context, Document, Edit, Evaluation, Input, Location, Setting, Severity, Span, Structured};
+use policy_guest::{
+    Body, Context, Document, Edit, Evaluation, Input, Location, Setting, Severity, Span, Structured,
+};
 use serde_json::{Value, json};
 
 use super::*;
@@ -12,7 +14,11 @@ const DAY: i64 = 86_400;
 fn structured(kind: &str, path: &str, v: Value) -> Document {
     let mut spans = Vec::new();
     fn walk(v: &Value, p: String, spans: &mut Vec<Span>) {
-        spans.push(Span { pointer: p.clone(), line: 1, end_line: 1 });
+        spans.push(Span {
+            pointer: p.clone(),
+            line: 1,
+            end_line: 1,
+        });
         if let Value::Object(m) = v {
             for (k, v) in m {
                 walk(v, format!("{p}/{k}"), spans);
@@ -20,7 +26,16 @@ fn structured(kind: &str, path: &str, v: Value) -> Document {
         }
     }
     walk(&v, String::new(), &mut spans);
-    Document { kind: kind.into(), path: path.into(), text: String::new(), body: Body::Structured(Structured { json: v.to_string(), spans }), diagnostics: vec![] }
+    Document {
+        kind: kind.into(),
+        path: path.into(),
+        text: String::new(),
+        body: Body::Structured(Structured {
+            json: v.to_string(),
+            spans,
+        }),
+        diagnostics: vec![],
+    }
 }
 
 fn cert(cn: &str, sans_dns: &[&str], sans_ip: &[&str], key_id: &str, not_after: i64) -> Value {
@@ -32,7 +47,15 @@ fn cert(cn: &str, sans_dns: &[&str], sans_ip: &[&str], key_id: &str, not_after: 
     })
 }
 
-fn reference(path: &str, role: &str, kind: &str, key: &str, group: &str, file: &str, line: u32) -> Value {
+fn reference(
+    path: &str,
+    role: &str,
+    kind: &str,
+    key: &str,
+    group: &str,
+    file: &str,
+    line: u32,
+) -> Value {
     json!({"path": path, "role": role, "kind": kind, "key": key, "group": group, "file": file, "line": line, "pointer": null})
 }
 
@@ -48,31 +71,95 @@ fn run(docs: Vec<Document>, patroni_version: Option<&str>) -> Evaluation {
         password_types: vec![],
         extra: "{}".into(),
     };
-    let input = Input { documents: docs, context, requests: vec![], connections: vec![], settings: "{}".into() };
+    let input = Input {
+        documents: docs,
+        context,
+        requests: vec![],
+        connections: vec![],
+        settings: "{}".into(),
+    };
     policy_guest::run::<Certificates>(&input).expect("evaluates")
 }
 
 fn codes(e: &Evaluation) -> Vec<(String, Severity, String, u32)> {
-    e.findings.iter().map(|f| (f.code.clone(), f.severity, f.location.file.clone(), f.location.line)).collect()
+    e.findings
+        .iter()
+        .map(|f| {
+            (
+                f.code.clone(),
+                f.severity,
+                f.location.file.clone(),
+                f.location.line,
+            )
+        })
+        .collect()
 }
 
 fn patroni() -> Document {
-    structured("patroni", "patroni.yml", json!({
-        "scope": "c",
-        "restapi": {"listen": "10.0.1.11:8008", "connect_address": "10.0.1.11:8008", "certfile": "/p/server.crt", "keyfile": "/p/server.key", "cafile": "/p/ca.crt", "verify_client": "required"},
-        "ctl": {"certfile": "/p/ctl.crt", "keyfile": "/p/ctl.key"}
-    }))
+    structured(
+        "patroni",
+        "patroni.yml",
+        json!({
+            "scope": "c",
+            "restapi": {"listen": "10.0.1.11:8008", "connect_address": "10.0.1.11:8008", "certfile": "/p/server.crt", "keyfile": "/p/server.key", "cafile": "/p/ca.crt", "verify_client": "required"},
+            "ctl": {"certfile": "/p/ctl.crt", "keyfile": "/p/ctl.key"}
+        }),
+    )
 }
 
 fn facts(files: Value) -> Document {
     let refs = json!([
-        reference("/p/server.crt", "cert", "patroni", "restapi.certfile", "restapi", "patroni.yml", 12),
-        reference("/p/server.key", "key", "patroni", "restapi.keyfile", "restapi", "patroni.yml", 13),
-        reference("/p/ca.crt", "ca", "patroni", "restapi.cafile", "restapi", "patroni.yml", 14),
-        reference("/p/ctl.crt", "cert", "patroni", "ctl.certfile", "ctl", "patroni.yml", 20),
-        reference("/p/ctl.key", "key", "patroni", "ctl.keyfile", "ctl", "patroni.yml", 21),
+        reference(
+            "/p/server.crt",
+            "cert",
+            "patroni",
+            "restapi.certfile",
+            "restapi",
+            "patroni.yml",
+            12
+        ),
+        reference(
+            "/p/server.key",
+            "key",
+            "patroni",
+            "restapi.keyfile",
+            "restapi",
+            "patroni.yml",
+            13
+        ),
+        reference(
+            "/p/ca.crt",
+            "ca",
+            "patroni",
+            "restapi.cafile",
+            "restapi",
+            "patroni.yml",
+            14
+        ),
+        reference(
+            "/p/ctl.crt",
+            "cert",
+            "patroni",
+            "ctl.certfile",
+            "ctl",
+            "patroni.yml",
+            20
+        ),
+        reference(
+            "/p/ctl.key",
+            "key",
+            "patroni",
+            "ctl.keyfile",
+            "ctl",
+            "patroni.yml",
+            21
+        ),
     ]);
-    structured("certificates", "<certificates>", json!({"now": NOW, "references": refs, "files": files}))
+    structured(
+        "certificates",
+        "<certificates>",
+        json!({"now": NOW, "references": refs, "files": files}),
+    )
 }
 
 fn good_files() -> Value {
@@ -122,18 +209,31 @@ fn every_file_problem() {
         ("chain-untrusted", Severity::High, 14),
         ("name-mismatch", Severity::High, 12),
     ];
-    assert_eq!(got, want.iter().map(|(c, s, l)| (c.to_string(), *s, "patroni.yml".to_string(), *l)).collect::<Vec<_>>());
+    assert_eq!(
+        got,
+        want.iter()
+            .map(|(c, s, l)| (c.to_string(), *s, "patroni.yml".to_string(), *l))
+            .collect::<Vec<_>>()
+    );
 }
 
 #[test]
 fn name_matching() {
-    let c: facts::Cert = serde_json::from_value(cert("db", &["*.db.example.com", "pg1"], &["10.0.0.5"], "x", NOW)).expect("cert");
+    let c: facts::Cert = serde_json::from_value(cert(
+        "db",
+        &["*.db.example.com", "pg1"],
+        &["10.0.0.5"],
+        "x",
+        NOW,
+    ))
+    .expect("cert");
     assert!(facts::covers(&c, "a.db.example.com", false));
     assert!(!facts::covers(&c, "a.b.db.example.com", false));
     assert!(facts::covers(&c, "PG1", false));
     assert!(facts::covers(&c, "10.0.0.5", false));
     assert!(!facts::covers(&c, "10.0.0.6", false));
-    let cn_only: facts::Cert = serde_json::from_value(cert("pg1", &[], &[], "x", NOW)).expect("cert");
+    let cn_only: facts::Cert =
+        serde_json::from_value(cert("pg1", &[], &[], "x", NOW)).expect("cert");
     assert!(facts::covers(&cn_only, "pg1", true));
     assert!(!facts::covers(&cn_only, "pg1", false), "Go ignores the CN");
 }
@@ -146,42 +246,105 @@ fn unit(text: &str) -> Document {
             section = Some(s.to_string());
             continue;
         }
-        let Some((k, v)) = l.split_once('=') else { continue };
+        let Some((k, v)) = l.split_once('=') else {
+            continue;
+        };
         settings.push(Setting {
             section: section.clone(),
             name: k.into(),
             value: v.into(),
             args: v.split_whitespace().map(str::to_string).collect(),
-            location: Location { file: "patroni.service".into(), line: i as u32 + 1, end_line: None, pointer: None },
+            location: Location {
+                file: "patroni.service".into(),
+                line: i as u32 + 1,
+                end_line: None,
+                pointer: None,
+            },
         });
     }
-    Document { kind: "systemd".into(), path: "patroni.service".into(), text: text.into(), body: Body::Settings(settings), diagnostics: vec![] }
+    Document {
+        kind: "systemd".into(),
+        path: "patroni.service".into(),
+        text: text.into(),
+        body: Body::Settings(settings),
+        diagnostics: vec![],
+    }
 }
 
 #[test]
 fn patroni_reload_readiness() {
     let without = "[Unit]\nDescription=Patroni\n[Service]\nUser=postgres\nExecStart=/usr/bin/patroni /etc/patroni/patroni.yml\nKillMode=process\n";
     let e = run(vec![patroni(), facts(good_files()), unit(without)], None);
-    assert_eq!(codes(&e), vec![("no-reload".to_string(), Severity::Low, "patroni.service".to_string(), 5)]);
-    let Edit::Lines(l) = &e.patches[0].edits[0] else { panic!("line edit") };
-    assert_eq!((l.start, l.end, l.text.as_str()), (6, 5, reload::RELOAD_LINE));
+    assert_eq!(
+        codes(&e),
+        vec![(
+            "no-reload".to_string(),
+            Severity::Low,
+            "patroni.service".to_string(),
+            5
+        )]
+    );
+    let Edit::Lines(l) = &e.patches[0].edits[0] else {
+        panic!("line edit")
+    };
+    assert_eq!(
+        (l.start, l.end, l.text.as_str()),
+        (6, 5, reload::RELOAD_LINE)
+    );
     let with = without.replace("KillMode", "ExecReload=/bin/kill -s HUP $MAINPID\nKillMode");
-    assert!(run(vec![patroni(), facts(good_files()), unit(&with)], None).findings.is_empty());
+    assert!(
+        run(vec![patroni(), facts(good_files()), unit(&with)], None)
+            .findings
+            .is_empty()
+    );
     // Not Patroni's unit, or no TLS: nothing to say.
     let etcd_unit = without.replace("/usr/bin/patroni /etc/patroni/patroni.yml", "/usr/bin/etcd");
-    assert!(run(vec![patroni(), unit(&etcd_unit)], None).findings.is_empty());
-    let plain = structured("patroni", "patroni.yml", json!({"restapi": {"listen": ":8008"}}));
-    assert_eq!(run(vec![plain.clone(), unit(without)], None).findings.len(), 1);
-    assert!(run(vec![plain, unit(&with)], Some("2.0.2")).findings.is_empty(), "no TLS: nothing to reload");
-    let old = run(vec![patroni(), facts(good_files()), unit(&with)], Some("2.0.2"));
-    assert_eq!(old.findings.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(), vec!["reload-needs-restart"]);
+    assert!(
+        run(vec![patroni(), unit(&etcd_unit)], None)
+            .findings
+            .is_empty()
+    );
+    let plain = structured(
+        "patroni",
+        "patroni.yml",
+        json!({"restapi": {"listen": ":8008"}}),
+    );
+    assert_eq!(
+        run(vec![plain.clone(), unit(without)], None).findings.len(),
+        1
+    );
+    assert!(
+        run(vec![plain, unit(&with)], Some("2.0.2"))
+            .findings
+            .is_empty(),
+        "no TLS: nothing to reload"
+    );
+    let old = run(
+        vec![patroni(), facts(good_files()), unit(&with)],
+        Some("2.0.2"),
+    );
+    assert_eq!(
+        old.findings
+            .iter()
+            .map(|f| f.code.as_str())
+            .collect::<Vec<_>>(),
+        vec!["reload-needs-restart"]
+    );
 }
 
 #[test]
 fn codes_are_unique_and_documented() {
     let readme = include_str!("../README.md");
     for (i, c) in CODES.iter().enumerate() {
-        assert!(CODES[..i].iter().all(|o| o.code != c.code), "duplicate {}", c.code);
-        assert!(readme.contains(&format!("`{}`", c.code)), "README lacks {}", c.code);
+        assert!(
+            CODES[..i].iter().all(|o| o.code != c.code),
+            "duplicate {}",
+            c.code
+        );
+        assert!(
+            readme.contains(&format!("`{}`", c.code)),
+            "README lacks {}",
+            c.code
+        );
     }
 }

@@ -14,7 +14,10 @@ use serde_json::Value;
 pub fn render(value: &Value) -> String {
     match value {
         Value::String(s) => {
-            let escaped = s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+            let escaped = s
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
             format!("\"{escaped}\"")
         }
         other => other.to_string(),
@@ -25,13 +28,21 @@ pub fn render(value: &Value) -> String {
 pub fn set(y: &Structured, pointer: &str, value: &Value) -> Option<Edit> {
     let text = &y.doc.text;
     let lines: Vec<&str> = text.lines().collect();
-    let segments: Vec<String> = pointer.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")).collect();
+    let segments: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect();
     if y.get(pointer).is_some() {
         let line = y.line(pointer);
         let key = segments.last()?;
         let current = lines.get(line.checked_sub(1)? as usize)?;
         let new = replace_value(current, key, &render(value))?;
-        return Some(Edit::Lines(LineEdit { start: line, end: line, text: new }));
+        return Some(Edit::Lines(LineEdit {
+            start: line,
+            end: line,
+            text: new,
+        }));
     }
     // The deepest existing ancestor that is an object.
     let mut depth = segments.len();
@@ -50,8 +61,16 @@ pub fn set(y: &Structured, pointer: &str, value: &Value) -> Option<Edit> {
     if parent.is_empty() {
         let n = lines.len() as u32;
         let block = nest(missing, value, "");
-        let text = if lines.last().is_some_and(|l| l.trim().is_empty()) || lines.is_empty() { block } else { format!("\n{block}") };
-        return Some(Edit::Lines(LineEdit { start: n + 1, end: n, text }));
+        let text = if lines.last().is_some_and(|l| l.trim().is_empty()) || lines.is_empty() {
+            block
+        } else {
+            format!("\n{block}")
+        };
+        return Some(Edit::Lines(LineEdit {
+            start: n + 1,
+            end: n,
+            text,
+        }));
     }
     let (open, close) = (y.line(&parent), span_end(y, &parent)?);
     if close <= open {
@@ -61,12 +80,22 @@ pub fn set(y: &Structured, pointer: &str, value: &Value) -> Option<Edit> {
     if closing.trim() != "}" {
         return None;
     }
-    let indent = format!("{}  ", &closing[..closing.len() - closing.trim_start().len()]);
-    Some(Edit::Lines(LineEdit { start: close, end: close - 1, text: nest(missing, value, &indent) }))
+    let indent = format!(
+        "{}  ",
+        &closing[..closing.len() - closing.trim_start().len()]
+    );
+    Some(Edit::Lines(LineEdit {
+        start: close,
+        end: close - 1,
+        text: nest(missing, value, &indent),
+    }))
 }
 
 fn ancestor(segments: &[String]) -> String {
-    segments.iter().map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1"))).collect()
+    segments
+        .iter()
+        .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
+        .collect()
 }
 
 fn span_end(y: &Structured, pointer: &str) -> Option<u32> {
@@ -79,13 +108,20 @@ fn nest(keys: &[String], value: &Value, indent: &str) -> String {
         [] => String::new(),
         [last] => format!("{indent}{} = {}", key(last), render(value)),
         [first, rest @ ..] => {
-            format!("{indent}{} {{\n{}\n{indent}}}", key(first), nest(rest, value, &format!("{indent}  ")))
+            format!(
+                "{indent}{} {{\n{}\n{indent}}}",
+                key(first),
+                nest(rest, value, &format!("{indent}  "))
+            )
         }
     }
 }
 
 fn key(k: &str) -> String {
-    if k.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') && !k.is_empty() {
+    if k.chars()
+        .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+        && !k.is_empty()
+    {
         k.to_string()
     } else {
         render(&Value::String(k.to_string()))
@@ -98,7 +134,10 @@ fn replace_value(line: &str, key: &str, new: &str) -> Option<String> {
     while let Some(i) = line[search..].find(key) {
         let at = search + i;
         search = at + key.len();
-        let before_ok = line[..at].chars().last().is_none_or(|c| c.is_whitespace() || c == '{' || c == '"' || c == ',');
+        let before_ok = line[..at]
+            .chars()
+            .last()
+            .is_none_or(|c| c.is_whitespace() || c == '{' || c == '"' || c == ',');
         let rest = &line[at + key.len()..];
         let rest_trim = rest.trim_start_matches('"').trim_start();
         if !before_ok || !(rest_trim.starts_with('=') || rest_trim.starts_with(':')) {
@@ -130,7 +169,10 @@ fn value_end(s: &str) -> Option<usize> {
             None
         }
         (_, c) if c == '[' || c == '{' => None,
-        _ => Some(s.find(|c: char| c.is_whitespace() || c == ',' || c == '}' || c == '#').unwrap_or(s.len())),
+        _ => Some(
+            s.find(|c: char| c.is_whitespace() || c == ',' || c == '}' || c == '#')
+                .unwrap_or(s.len()),
+        ),
     }
 }
 
@@ -140,10 +182,39 @@ mod tests {
 
     #[test]
     fn values_replaced_in_place() {
-        assert_eq!(replace_value("client_addr = \"0.0.0.0\" # all", "client_addr", "\"127.0.0.1\"").as_deref(), Some("client_addr = \"127.0.0.1\" # all"));
-        assert_eq!(replace_value("  ports { http = 8500 }", "http", "-1").as_deref(), Some("  ports { http = -1 }"));
-        assert_eq!(replace_value("\"enable_script_checks\": true,", "enable_script_checks", "false").as_deref(), Some("\"enable_script_checks\": false,"));
-        assert_eq!(replace_value("verify_incoming_rpc = true", "verify_incoming", "x"), None);
-        assert_eq!(nest(&["tls".into(), "defaults".into(), "verify_incoming".into()], &Value::Bool(true), ""), "tls {\n  defaults {\n    verify_incoming = true\n  }\n}");
+        assert_eq!(
+            replace_value(
+                "client_addr = \"0.0.0.0\" # all",
+                "client_addr",
+                "\"127.0.0.1\""
+            )
+            .as_deref(),
+            Some("client_addr = \"127.0.0.1\" # all")
+        );
+        assert_eq!(
+            replace_value("  ports { http = 8500 }", "http", "-1").as_deref(),
+            Some("  ports { http = -1 }")
+        );
+        assert_eq!(
+            replace_value(
+                "\"enable_script_checks\": true,",
+                "enable_script_checks",
+                "false"
+            )
+            .as_deref(),
+            Some("\"enable_script_checks\": false,")
+        );
+        assert_eq!(
+            replace_value("verify_incoming_rpc = true", "verify_incoming", "x"),
+            None
+        );
+        assert_eq!(
+            nest(
+                &["tls".into(), "defaults".into(), "verify_incoming".into()],
+                &Value::Bool(true),
+                ""
+            ),
+            "tls {\n  defaults {\n    verify_incoming = true\n  }\n}"
+        );
     }
 }

@@ -13,7 +13,7 @@ mod tests;
 
 use policy_guest::consul::{self, CODES};
 use policy_guest::doc::{Structured, documents};
-use policy_guest::{Code, Edit, Input, Patch, Policy, PointerValue, Report};
+use policy_guest::{Code, Edit, Input, Patch, PointerValue, Policy, Report};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -28,7 +28,9 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { client_addr: "127.0.0.1".into() }
+        Settings {
+            client_addr: "127.0.0.1".into(),
+        }
     }
 }
 
@@ -49,7 +51,9 @@ impl Policy for Consul {
 
     fn evaluate(input: &Input, settings: &Settings, report: &mut Report) -> Result<(), String> {
         for doc in documents(input, "consul") {
-            let Some(y) = Structured::new(doc) else { continue };
+            let Some(y) = Structured::new(doc) else {
+                continue;
+            };
             if !y.value.is_object() {
                 continue;
             }
@@ -75,12 +79,19 @@ impl Policy for Consul {
 fn fix(y: &Structured, pointer: &str, value: &Value) -> Option<Patch> {
     let path = &y.doc.path;
     let edit = if path.ends_with(".json") {
-        Edit::Set(PointerValue { pointer: pointer.to_string(), value: value.to_string() })
+        Edit::Set(PointerValue {
+            pointer: pointer.to_string(),
+            value: value.to_string(),
+        })
     } else {
         hcl_edit::set(y, pointer, value)?
     };
     let key = pointer.trim_start_matches('/').replace('/', ".");
-    Some(Patch { file: path.clone(), description: format!("set `{key}` to `{value}`"), edits: vec![edit] })
+    Some(Patch {
+        file: path.clone(),
+        description: format!("set `{key}` to `{value}`"),
+        edits: vec![edit],
+    })
 }
 
 #[cfg(target_arch = "wasm32")]

@@ -15,7 +15,11 @@ fn hcl(path: &str, text: &str) -> Document {
         let line = i as u32 + 1;
         let l = raw.split('#').next().unwrap_or("").trim();
         let pointer = |stack: &[(String, Map<String, Value>, u32)], k: &str| {
-            let mut p: String = stack.iter().skip(1).map(|(n, _, _)| format!("/{n}")).collect();
+            let mut p: String = stack
+                .iter()
+                .skip(1)
+                .map(|(n, _, _)| format!("/{n}"))
+                .collect();
             p.push('/');
             p.push_str(k);
             p
@@ -24,33 +28,61 @@ fn hcl(path: &str, text: &str) -> Document {
             stack.push((name.trim().to_string(), Map::new(), line));
         } else if l == "}" {
             let (name, map, start) = stack.pop().expect("balanced");
-            spans.push(Span { pointer: pointer(&stack, &name), line: start, end_line: line });
-            stack.last_mut().expect("root").1.insert(name, Value::Object(map));
+            spans.push(Span {
+                pointer: pointer(&stack, &name),
+                line: start,
+                end_line: line,
+            });
+            stack
+                .last_mut()
+                .expect("root")
+                .1
+                .insert(name, Value::Object(map));
         } else if let Some((k, v)) = l.split_once('=') {
             let k = k.trim();
             let v: Value = serde_json::from_str(v.trim()).expect("a JSON scalar");
-            spans.push(Span { pointer: pointer(&stack, k), line, end_line: line });
+            spans.push(Span {
+                pointer: pointer(&stack, k),
+                line,
+                end_line: line,
+            });
             stack.last_mut().expect("root").1.insert(k.to_string(), v);
         }
     }
     let root = Value::Object(stack.pop().expect("root").1);
-    spans.push(Span { pointer: String::new(), line: 1, end_line: text.lines().count() as u32 });
+    spans.push(Span {
+        pointer: String::new(),
+        line: 1,
+        end_line: text.lines().count() as u32,
+    });
     Document {
         kind: "consul".into(),
         path: path.into(),
         text: text.into(),
-        body: Body::Structured(Body_ { json: root.to_string(), spans }),
+        body: Body::Structured(Body_ {
+            json: root.to_string(),
+            spans,
+        }),
         diagnostics: Vec::new(),
     }
 }
 
 fn run(docs: Vec<Document>) -> Evaluation {
-    let input = Input { documents: docs, context: context(15), requests: Vec::new(), connections: Vec::new(), settings: "{}".into() };
+    let input = Input {
+        documents: docs,
+        context: context(15),
+        requests: Vec::new(),
+        connections: Vec::new(),
+        settings: "{}".into(),
+    };
     policy_guest::run::<Consul>(&input).expect("the policy runs")
 }
 
 fn codes(e: &Evaluation) -> Vec<(String, u32)> {
-    e.findings.iter().map(|f| (f.code.clone(), f.location.line)).collect()
+    e.findings
+        .iter()
+        .map(|f| (f.code.clone(), f.location.line))
+        .collect()
 }
 
 fn apply(text: &str, e: &Evaluation) -> String {
@@ -58,14 +90,23 @@ fn apply(text: &str, e: &Evaluation) -> String {
         .patches
         .iter()
         .flat_map(|p| p.edits.iter())
-        .filter_map(|ed| if let Edit::Lines(l) = ed { Some(l.clone()) } else { None })
+        .filter_map(|ed| {
+            if let Edit::Lines(l) = ed {
+                Some(l.clone())
+            } else {
+                None
+            }
+        })
         .collect();
     edits.sort_by(|a, b| b.start.cmp(&a.start).then(b.end.cmp(&a.end)));
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     for e in edits {
         let s = e.start as usize - 1;
         let end = (e.end as usize).max(s);
-        lines.splice(s..end, e.text.lines().map(str::to_string).collect::<Vec<_>>());
+        lines.splice(
+            s..end,
+            e.text.lines().map(str::to_string).collect::<Vec<_>>(),
+        );
     }
     lines.join("\n") + "\n"
 }
@@ -110,7 +151,10 @@ fn tls_stanza_is_where_new_keys_go() {
     let text = "encrypt = \"k\"\ntls {\n  defaults {\n    ca_file = \"/ca\"\n  }\n}\nacl {\n  enabled = true\n  default_policy = \"deny\"\n}\n";
     let e = run(vec![hcl("consul.hcl", text)]);
     let fixed = apply(text, &e);
-    assert_eq!(fixed, "encrypt = \"k\"\ntls {\n  defaults {\n    ca_file = \"/ca\"\n    verify_outgoing = true\n    verify_incoming = true\n  }\n  internal_rpc {\n    verify_server_hostname = true\n  }\n}\nacl {\n  enabled = true\n  default_policy = \"deny\"\n}\n");
+    assert_eq!(
+        fixed,
+        "encrypt = \"k\"\ntls {\n  defaults {\n    ca_file = \"/ca\"\n    verify_outgoing = true\n    verify_incoming = true\n  }\n  internal_rpc {\n    verify_server_hostname = true\n  }\n}\nacl {\n  enabled = true\n  default_policy = \"deny\"\n}\n"
+    );
     assert!(run(vec![hcl("consul.hcl", &fixed)]).findings.is_empty());
 }
 
@@ -119,8 +163,19 @@ fn json_configs_get_pointer_edits() {
     let mut d = hcl("consul.json", "enable_script_checks = true\n");
     d.text = "{\"enable_script_checks\": true}".into();
     let e = run(vec![d]);
-    let p = &e.patches[e.findings.iter().find(|f| f.code == "script-checks-enabled").and_then(|f| f.patch).expect("a fix") as usize];
-    assert_eq!(p.edits, vec![Edit::Set(PointerValue { pointer: "/enable_script_checks".into(), value: "false".into() })]);
+    let p = &e.patches[e
+        .findings
+        .iter()
+        .find(|f| f.code == "script-checks-enabled")
+        .and_then(|f| f.patch)
+        .expect("a fix") as usize];
+    assert_eq!(
+        p.edits,
+        vec![Edit::Set(PointerValue {
+            pointer: "/enable_script_checks".into(),
+            value: "false".into()
+        })]
+    );
     let _ = json!(null);
 }
 
@@ -130,6 +185,10 @@ fn codes_are_unique_and_documented() {
     let mut seen = std::collections::HashSet::new();
     for c in CODES {
         assert!(seen.insert(c.code), "duplicate code {}", c.code);
-        assert!(readme.contains(&format!("`{}`", c.code)), "README lacks {}", c.code);
+        assert!(
+            readme.contains(&format!("`{}`", c.code)),
+            "README lacks {}",
+            c.code
+        );
     }
 }

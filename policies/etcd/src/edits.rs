@@ -26,7 +26,9 @@ pub enum Form {
 impl Form {
     pub fn of(text: &str) -> Form {
         let lines = || text.lines().map(str::trim_start);
-        if lines().any(|l| l.starts_with('[') && l.trim_end().ends_with(']')) && lines().any(|l| l.starts_with("ExecStart=") || l.starts_with("Environment=")) {
+        if lines().any(|l| l.starts_with('[') && l.trim_end().ends_with(']'))
+            && lines().any(|l| l.starts_with("ExecStart=") || l.starts_with("Environment="))
+        {
             Form::Unit
         } else if lines().any(|l| {
             let l = l.strip_prefix("export ").unwrap_or(l);
@@ -71,7 +73,12 @@ pub struct Changes<'a> {
 
 impl<'a> Changes<'a> {
     pub fn new(y: &'a Structured<'a>) -> Self {
-        Changes { y, form: Form::of(&y.doc.text), set: BTreeMap::new(), what: Vec::new() }
+        Changes {
+            y,
+            form: Form::of(&y.doc.text),
+            set: BTreeMap::new(),
+            what: Vec::new(),
+        }
     }
 
     pub fn form(&self) -> Form {
@@ -117,26 +124,45 @@ impl<'a> Changes<'a> {
             Form::Yaml => self
                 .set
                 .iter()
-                .map(|(p, v)| Edit::Set(PointerValue { pointer: p.clone(), value: v.to_string() }))
+                .map(|(p, v)| {
+                    Edit::Set(PointerValue {
+                        pointer: p.clone(),
+                        value: v.to_string(),
+                    })
+                })
                 .collect(),
             Form::Env | Form::Unit => self.line_edits(),
         };
-        (!edits.is_empty()).then_some(Patch { file, description, edits })
+        (!edits.is_empty()).then_some(Patch {
+            file,
+            description,
+            edits,
+        })
     }
 
     fn line_edits(&self) -> Vec<Edit> {
         let text = &self.y.doc.text;
-        let lines: Vec<&str> = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
+        let lines: Vec<&str> = text
+            .split('\n')
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+            .collect();
         let mut changed: BTreeMap<u32, String> = BTreeMap::new();
         let mut inserts: Vec<String> = Vec::new();
         for (pointer, value) in &self.set {
             let flag = flag_of(pointer);
             let env = env_of(&flag);
             let value = text_of(value);
-            let line = self.y.get(pointer).map(|_| self.y.line(pointer)).filter(|l| *l > 0);
+            let line = self
+                .y
+                .get(pointer)
+                .map(|_| self.y.line(pointer))
+                .filter(|l| *l > 0);
             match line {
                 Some(n) => {
-                    let current = changed.get(&n).cloned().unwrap_or_else(|| lines.get(n as usize - 1).unwrap_or(&"").to_string());
+                    let current = changed
+                        .get(&n)
+                        .cloned()
+                        .unwrap_or_else(|| lines.get(n as usize - 1).unwrap_or(&"").to_string());
                     if let Some(new) = edit_line(&current, &flag, &env, &value) {
                         changed.insert(n, new);
                     }
@@ -149,11 +175,21 @@ impl<'a> Changes<'a> {
         }
         let mut edits: Vec<Edit> = changed
             .into_iter()
-            .map(|(n, text)| Edit::Lines(LineEdit { start: n, end: n, text }))
+            .map(|(n, text)| {
+                Edit::Lines(LineEdit {
+                    start: n,
+                    end: n,
+                    text,
+                })
+            })
             .collect();
         if !inserts.is_empty() {
             let after = self.insert_after(&lines);
-            edits.push(Edit::Lines(LineEdit { start: after + 1, end: after, text: inserts.join("\n") }));
+            edits.push(Edit::Lines(LineEdit {
+                start: after + 1,
+                end: after,
+                text: inserts.join("\n"),
+            }));
         }
         edits
     }
@@ -167,14 +203,18 @@ impl<'a> Changes<'a> {
             let l = lines[i].trim();
             let mut end = i;
             // A continued line ends where the backslashes stop.
-            while lines.get(end).is_some_and(|x| x.trim_end().ends_with('\\')) && end + 1 < lines.len() {
+            while lines.get(end).is_some_and(|x| x.trim_end().ends_with('\\'))
+                && end + 1 < lines.len()
+            {
                 end += 1;
             }
             match self.form {
                 Form::Unit => {
                     if l.starts_with('[') {
                         in_service = l == "[Service]";
-                    } else if in_service && (l.starts_with("ExecStart=") || l.starts_with("Environment=")) {
+                    } else if in_service
+                        && (l.starts_with("ExecStart=") || l.starts_with("Environment="))
+                    {
                         last = end + 1;
                     }
                 }
@@ -211,7 +251,9 @@ pub fn edit_line(line: &str, flag: &str, env: &str, value: &str) -> Option<Strin
     }
     for dashes in ["--", "-"] {
         let token = format!("{dashes}{flag}");
-        let Some(at) = find_word(line, &token) else { continue };
+        let Some(at) = find_word(line, &token) else {
+            continue;
+        };
         let after = at + token.len();
         let rest = &line[after..];
         if let Some(v) = rest.strip_prefix('=') {
@@ -227,7 +269,12 @@ pub fn edit_line(line: &str, flag: &str, env: &str, value: &str) -> Option<Strin
         let ws = rest.len() - rest.trim_start().len();
         let word = &rest[ws..];
         let end = word.find(stop).unwrap_or(word.len());
-        return Some(format!("{}{}{value}{}", &line[..after], &rest[..ws], &word[end..]));
+        return Some(format!(
+            "{}{}{value}{}",
+            &line[..after],
+            &rest[..ws],
+            &word[end..]
+        ));
     }
     None
 }
@@ -242,7 +289,11 @@ fn find_word(line: &str, needle: &str) -> Option<usize> {
         if before.is_none_or(|c| c.is_whitespace() || c == '"' || c == '\'' || c == '=') {
             let after = line[at + needle.len()..].chars().next();
             // `--cert-file` must not match `--cert-file-x`.
-            if needle.ends_with('=') || after.is_none_or(|c| c == '=' || c.is_whitespace() || c == '"' || c == '\'' || c == '\\') {
+            if needle.ends_with('=')
+                || after.is_none_or(|c| {
+                    c == '=' || c.is_whitespace() || c == '"' || c == '\'' || c == '\\'
+                })
+            {
                 return Some(at);
             }
         }
@@ -258,21 +309,76 @@ mod tests {
     #[test]
     fn edits_lines_in_place() {
         let cases: &[(&str, &str, &str, &str, &str)] = &[
-            ("ETCD_LISTEN_CLIENT_URLS=http://0.0.0.0:2379", "listen-client-urls", "ETCD_LISTEN_CLIENT_URLS", "https://0.0.0.0:2379", "ETCD_LISTEN_CLIENT_URLS=https://0.0.0.0:2379"),
-            ("export ETCD_NAME=\"a b\" # c", "name", "ETCD_NAME", "x", "export ETCD_NAME=\"x\" # c"),
-            ("Environment=\"ETCD_CLIENT_CERT_AUTH=false\" ETCD_X=1", "client-cert-auth", "ETCD_CLIENT_CERT_AUTH", "true", "Environment=\"ETCD_CLIENT_CERT_AUTH=true\" ETCD_X=1"),
-            ("  --listen-client-urls http://0.0.0.0:2379 \\", "listen-client-urls", "ETCD_LISTEN_CLIENT_URLS", "https://0.0.0.0:2379", "  --listen-client-urls https://0.0.0.0:2379 \\"),
-            ("  --cert-file=/a --peer-cert-file=/b \\", "peer-cert-file", "ETCD_PEER_CERT_FILE", "/c", "  --cert-file=/a --peer-cert-file=/c \\"),
-            ("  --cert-file=/a --peer-cert-file=/b \\", "cert-file", "ETCD_CERT_FILE", "/c", "  --cert-file=/c --peer-cert-file=/b \\"),
-            ("ExecStart=/usr/bin/etcd --auto-tls --name a", "auto-tls", "ETCD_AUTO_TLS", "false", "ExecStart=/usr/bin/etcd --auto-tls=false --name a"),
+            (
+                "ETCD_LISTEN_CLIENT_URLS=http://0.0.0.0:2379",
+                "listen-client-urls",
+                "ETCD_LISTEN_CLIENT_URLS",
+                "https://0.0.0.0:2379",
+                "ETCD_LISTEN_CLIENT_URLS=https://0.0.0.0:2379",
+            ),
+            (
+                "export ETCD_NAME=\"a b\" # c",
+                "name",
+                "ETCD_NAME",
+                "x",
+                "export ETCD_NAME=\"x\" # c",
+            ),
+            (
+                "Environment=\"ETCD_CLIENT_CERT_AUTH=false\" ETCD_X=1",
+                "client-cert-auth",
+                "ETCD_CLIENT_CERT_AUTH",
+                "true",
+                "Environment=\"ETCD_CLIENT_CERT_AUTH=true\" ETCD_X=1",
+            ),
+            (
+                "  --listen-client-urls http://0.0.0.0:2379 \\",
+                "listen-client-urls",
+                "ETCD_LISTEN_CLIENT_URLS",
+                "https://0.0.0.0:2379",
+                "  --listen-client-urls https://0.0.0.0:2379 \\",
+            ),
+            (
+                "  --cert-file=/a --peer-cert-file=/b \\",
+                "peer-cert-file",
+                "ETCD_PEER_CERT_FILE",
+                "/c",
+                "  --cert-file=/a --peer-cert-file=/c \\",
+            ),
+            (
+                "  --cert-file=/a --peer-cert-file=/b \\",
+                "cert-file",
+                "ETCD_CERT_FILE",
+                "/c",
+                "  --cert-file=/c --peer-cert-file=/b \\",
+            ),
+            (
+                "ExecStart=/usr/bin/etcd --auto-tls --name a",
+                "auto-tls",
+                "ETCD_AUTO_TLS",
+                "false",
+                "ExecStart=/usr/bin/etcd --auto-tls=false --name a",
+            ),
         ];
         for (line, flag, env, value, want) in cases {
-            assert_eq!(edit_line(line, flag, env, value).as_deref(), Some(*want), "{line}");
+            assert_eq!(
+                edit_line(line, flag, env, value).as_deref(),
+                Some(*want),
+                "{line}"
+            );
         }
-        assert_eq!(edit_line("ETCD_NAME=a", "data-dir", "ETCD_DATA_DIR", "x"), None);
-        assert_eq!(flag_of("/peer-transport-security/trusted-ca-file"), "peer-trusted-ca-file");
+        assert_eq!(
+            edit_line("ETCD_NAME=a", "data-dir", "ETCD_DATA_DIR", "x"),
+            None
+        );
+        assert_eq!(
+            flag_of("/peer-transport-security/trusted-ca-file"),
+            "peer-trusted-ca-file"
+        );
         assert_eq!(flag_of("/client-transport-security/cert-file"), "cert-file");
-        assert_eq!(env_of("peer-client-cert-auth"), "ETCD_PEER_CLIENT_CERT_AUTH");
+        assert_eq!(
+            env_of("peer-client-cert-auth"),
+            "ETCD_PEER_CLIENT_CERT_AUTH"
+        );
     }
 
     #[test]

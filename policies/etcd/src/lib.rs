@@ -63,30 +63,78 @@ impl Default for Settings {
 }
 
 pub const CODES: &[Code] = &[
-    Code::new("client-plain-http", Severity::High, "etcd serves clients over plain HTTP",
-        "A non-loopback `listen-client-urls`/`advertise-client-urls` entry is `http://`: Patroni's leader key, the dynamic configuration and etcd passwords cross the network in clear. Use `https://` with `client-transport-security.cert-file`/`key-file`; the patch does both."),
-    Code::new("peer-plain-http", Severity::High, "etcd members talk to each other over plain HTTP",
-        "A non-loopback `listen-peer-urls`/`initial-advertise-peer-urls`/`initial-cluster` entry is `http://`: the Raft log (every key) crosses the network in clear. Use `https://` with `peer-transport-security.cert-file`/`key-file` on every member; the patch does it for this one (update the others and the member list together)."),
-    Code::new("tls-without-certificate", Severity::Critical, "an https:// listener without a certificate",
-        "etcd refuses to start with an `https://` client or peer URL and neither `cert-file`/`key-file` nor `auto-tls`. Set the certificate and key; the patch does."),
-    Code::new("client-cert-auth-disabled", Severity::High, "etcd does not demand client certificates",
-        "Without `client-transport-security.client-cert-auth: true` anyone who reaches the client port can read and write the DCS (etcd's own RBAC, if enabled, is a password over the same channel). Demand certificates from `trusted-ca-file`'s CA; the patch sets both, and the Patroni side gets `cert`/`key` in the same run."),
-    Code::new("peer-client-cert-auth-disabled", Severity::High, "etcd does not demand certificates from its peers",
-        "Without `peer-transport-security.client-cert-auth: true` any host that reaches the peer port can talk Raft to the member. Demand peer certificates from `trusted-ca-file`'s CA; the patch sets both."),
-    Code::new("cert-auth-without-ca", Severity::High, "client certificates demanded without a trusted CA",
-        "`client-cert-auth: true` without `trusted-ca-file` makes etcd (Go's TLS) verify client certificates against the system CA store: any certificate a public CA issued gets in. Name your own CA in `trusted-ca-file`; the patch does."),
-    Code::new("auto-tls", Severity::High, "etcd uses self-signed auto-TLS certificates",
-        "`auto-tls`/`peer-auto-tls` make etcd generate self-signed certificates that nobody verifies: encryption without authentication, open to a man in the middle. Use certificates from your CA (`cert-file`, `key-file`, `trusted-ca-file`); the patch sets them and turns auto-TLS off."),
-    Code::new("default-port", Severity::Low, "etcd listens on a default port the organisation forbids",
-        "With the setting `forbid_default_ports`, client port 2379 and peer port 2380 are reported (seed 003: use non-default ports). Move the ports in etcd and in Patroni's `etcd3.hosts` together; no patch."),
-    Code::new("patroni-plain-http", Severity::High, "Patroni talks to etcd over plain HTTP",
-        "Patroni's `etcd`/`etcd3` section uses `protocol: http` (the default) or an `http://` URL: the DCS traffic and `etcd3.password` cross the network in clear. The patch sets `protocol: https`, `cacert` and (when etcd is in the input) `cert`/`key`; etcd must serve https too (see `client-plain-http`)."),
-    Code::new("patroni-protocol-mismatch", Severity::Critical, "Patroni and etcd speak different protocols",
-        "etcd serves clients only over https while Patroni uses http, or the reverse: Patroni cannot reach the DCS, and a cluster without its DCS demotes its primary. Make both https; the patch fixes the Patroni side when etcd is already https."),
-    Code::new("patroni-no-cacert", Severity::High, "Patroni verifies etcd's certificate against the system CA store",
-        "Without `cacert`, urllib3 2.x verifies etcd's certificate against the system store, where a private CA is missing: every DCS call fails. Set `cacert` to the CA that signed etcd's certificate; the patch does."),
-    Code::new("patroni-no-client-cert", Severity::Critical, "Patroni has no client certificate for etcd",
-        "etcd demands client certificates (`client-cert-auth`), and Patroni's `etcd`/`etcd3` section has no `cert`/`key`: the TLS handshake fails and Patroni loses the DCS. High (not critical) when etcd does not demand them yet but is about to (`client-cert-auth-disabled`). The patch sets `cert` and `key`."),
+    Code::new(
+        "client-plain-http",
+        Severity::High,
+        "etcd serves clients over plain HTTP",
+        "A non-loopback `listen-client-urls`/`advertise-client-urls` entry is `http://`: Patroni's leader key, the dynamic configuration and etcd passwords cross the network in clear. Use `https://` with `client-transport-security.cert-file`/`key-file`; the patch does both.",
+    ),
+    Code::new(
+        "peer-plain-http",
+        Severity::High,
+        "etcd members talk to each other over plain HTTP",
+        "A non-loopback `listen-peer-urls`/`initial-advertise-peer-urls`/`initial-cluster` entry is `http://`: the Raft log (every key) crosses the network in clear. Use `https://` with `peer-transport-security.cert-file`/`key-file` on every member; the patch does it for this one (update the others and the member list together).",
+    ),
+    Code::new(
+        "tls-without-certificate",
+        Severity::Critical,
+        "an https:// listener without a certificate",
+        "etcd refuses to start with an `https://` client or peer URL and neither `cert-file`/`key-file` nor `auto-tls`. Set the certificate and key; the patch does.",
+    ),
+    Code::new(
+        "client-cert-auth-disabled",
+        Severity::High,
+        "etcd does not demand client certificates",
+        "Without `client-transport-security.client-cert-auth: true` anyone who reaches the client port can read and write the DCS (etcd's own RBAC, if enabled, is a password over the same channel). Demand certificates from `trusted-ca-file`'s CA; the patch sets both, and the Patroni side gets `cert`/`key` in the same run.",
+    ),
+    Code::new(
+        "peer-client-cert-auth-disabled",
+        Severity::High,
+        "etcd does not demand certificates from its peers",
+        "Without `peer-transport-security.client-cert-auth: true` any host that reaches the peer port can talk Raft to the member. Demand peer certificates from `trusted-ca-file`'s CA; the patch sets both.",
+    ),
+    Code::new(
+        "cert-auth-without-ca",
+        Severity::High,
+        "client certificates demanded without a trusted CA",
+        "`client-cert-auth: true` without `trusted-ca-file` makes etcd (Go's TLS) verify client certificates against the system CA store: any certificate a public CA issued gets in. Name your own CA in `trusted-ca-file`; the patch does.",
+    ),
+    Code::new(
+        "auto-tls",
+        Severity::High,
+        "etcd uses self-signed auto-TLS certificates",
+        "`auto-tls`/`peer-auto-tls` make etcd generate self-signed certificates that nobody verifies: encryption without authentication, open to a man in the middle. Use certificates from your CA (`cert-file`, `key-file`, `trusted-ca-file`); the patch sets them and turns auto-TLS off.",
+    ),
+    Code::new(
+        "default-port",
+        Severity::Low,
+        "etcd listens on a default port the organisation forbids",
+        "With the setting `forbid_default_ports`, client port 2379 and peer port 2380 are reported (seed 003: use non-default ports). Move the ports in etcd and in Patroni's `etcd3.hosts` together; no patch.",
+    ),
+    Code::new(
+        "patroni-plain-http",
+        Severity::High,
+        "Patroni talks to etcd over plain HTTP",
+        "Patroni's `etcd`/`etcd3` section uses `protocol: http` (the default) or an `http://` URL: the DCS traffic and `etcd3.password` cross the network in clear. The patch sets `protocol: https`, `cacert` and (when etcd is in the input) `cert`/`key`; etcd must serve https too (see `client-plain-http`).",
+    ),
+    Code::new(
+        "patroni-protocol-mismatch",
+        Severity::Critical,
+        "Patroni and etcd speak different protocols",
+        "etcd serves clients only over https while Patroni uses http, or the reverse: Patroni cannot reach the DCS, and a cluster without its DCS demotes its primary. Make both https; the patch fixes the Patroni side when etcd is already https.",
+    ),
+    Code::new(
+        "patroni-no-cacert",
+        Severity::High,
+        "Patroni verifies etcd's certificate against the system CA store",
+        "Without `cacert`, urllib3 2.x verifies etcd's certificate against the system store, where a private CA is missing: every DCS call fails. Set `cacert` to the CA that signed etcd's certificate; the patch does.",
+    ),
+    Code::new(
+        "patroni-no-client-cert",
+        Severity::Critical,
+        "Patroni has no client certificate for etcd",
+        "etcd demands client certificates (`client-cert-auth`), and Patroni's `etcd`/`etcd3` section has no `cert`/`key`: the TLS handshake fails and Patroni loses the DCS. High (not critical) when etcd does not demand them yet but is about to (`client-cert-auth-disabled`). The patch sets `cert` and `key`.",
+    ),
 ];
 
 impl Policy for Etcd {
@@ -108,11 +156,17 @@ impl Policy for Etcd {
             ("patroni_cert", &s.patroni_cert),
             ("patroni_key", &s.patroni_key),
         ];
-        fields.iter().filter(|(_, v)| v.trim().is_empty()).map(|(k, _)| format!("`{k}` is empty")).collect()
+        fields
+            .iter()
+            .filter(|(_, v)| v.trim().is_empty())
+            .map(|(k, _)| format!("`{k}` is empty"))
+            .collect()
     }
 
     fn evaluate(input: &Input, settings: &Settings, report: &mut Report) -> Result<(), String> {
-        let etcds: Vec<Structured> = documents(input, "etcd").filter_map(Structured::new).collect();
+        let etcds: Vec<Structured> = documents(input, "etcd")
+            .filter_map(Structured::new)
+            .collect();
         for y in &etcds {
             check_etcd(y, settings, report);
         }
@@ -129,7 +183,9 @@ pub fn urls_of(y: &Structured, key: &str) -> Vec<Url> {
         Some(v) => urls::list(v),
         None => match key {
             "listen-client-urls" | "advertise-client-urls" => urls::list("http://localhost:2379"),
-            "listen-peer-urls" | "initial-advertise-peer-urls" => urls::list("http://localhost:2380"),
+            "listen-peer-urls" | "initial-advertise-peer-urls" => {
+                urls::list("http://localhost:2380")
+            }
             _ => Vec::new(),
         },
     }
@@ -163,7 +219,11 @@ const CLIENT: Side = Side {
 const PEER: Side = Side {
     prefix: "peer-",
     group: "/peer-transport-security",
-    keys: &["listen-peer-urls", "initial-advertise-peer-urls", "initial-cluster"],
+    keys: &[
+        "listen-peer-urls",
+        "initial-advertise-peer-urls",
+        "initial-cluster",
+    ],
     auth_code: "peer-client-cert-auth-disabled",
     plain_code: "peer-plain-http",
 };
@@ -178,7 +238,11 @@ fn check_etcd(y: &Structured, s: &Settings, report: &mut Report) {
             (&s.peer_cert_file, &s.peer_key_file, &s.peer_trusted_ca_file)
         };
         let ptr = |k: &str| format!("{}/{k}", side.group);
-        let who = if side.prefix.is_empty() { "clients" } else { "peers" };
+        let who = if side.prefix.is_empty() {
+            "clients"
+        } else {
+            "peers"
+        };
         // A missing key is reported at its section, or at the listener when the section is
         // missing too.
         let at = |k: &str| {
@@ -194,28 +258,54 @@ fn check_etcd(y: &Structured, s: &Settings, report: &mut Report) {
             let list = urls_of(y, key);
             networked |= list.iter().any(|u| !u.is_local());
             https |= key.starts_with("listen") && list.iter().any(|u| u.scheme == "https");
-            let plain: Vec<&Url> = list.iter().filter(|u| u.scheme == "http" && !u.is_local()).collect();
+            let plain: Vec<&Url> = list
+                .iter()
+                .filter(|u| u.scheme == "http" && !u.is_local())
+                .collect();
             if let (Some(first), Some(value)) = (plain.first(), y.str(&format!("/{key}"))) {
-                fixed.push(report.finding(side.plain_code, y.loc(&format!("/{key}")), format!(
-                    "`{key}` serves {who} over plain HTTP (`http://{}`)", host_port(first))));
+                fixed.push(report.finding(
+                    side.plain_code,
+                    y.loc(&format!("/{key}")),
+                    format!(
+                        "`{key}` serves {who} over plain HTTP (`http://{}`)",
+                        host_port(first)
+                    ),
+                ));
                 changes.set(&format!("/{key}"), Value::String(urls::to_https(value)));
                 changes.describe(&format!("https for {who}"));
                 https = true;
             }
             if s.forbid_default_ports && !key.starts_with("initial-cluster") {
                 let default = if side.prefix.is_empty() { 2379 } else { 2380 };
-                if list.iter().any(|u| u.port == Some(default) && !u.is_local()) && y.get(&format!("/{key}")).is_some() {
-                    report.finding("default-port", y.loc(&format!("/{key}")), format!("`{key}` uses etcd's default port {default}"));
+                if list
+                    .iter()
+                    .any(|u| u.port == Some(default) && !u.is_local())
+                    && y.get(&format!("/{key}")).is_some()
+                {
+                    report.finding(
+                        "default-port",
+                        y.loc(&format!("/{key}")),
+                        format!("`{key}` uses etcd's default port {default}"),
+                    );
                 }
             }
         }
         let auto = on(y, &ptr("auto-tls"));
         let certs = has(y, &ptr("cert-file")) && has(y, &ptr("key-file"));
         if auto && !certs {
-            fixed.push(report.finding("auto-tls", y.loc(&ptr("auto-tls")), format!(
-                "`{}auto-tls` gives {who} a self-signed certificate nobody verifies", side.prefix)));
+            fixed.push(report.finding(
+                "auto-tls",
+                y.loc(&ptr("auto-tls")),
+                format!(
+                    "`{}auto-tls` gives {who} a self-signed certificate nobody verifies",
+                    side.prefix
+                ),
+            ));
             changes.set(&ptr("auto-tls"), Value::Bool(false));
-            changes.describe(&format!("certificates from your CA instead of {}auto-tls", side.prefix));
+            changes.describe(&format!(
+                "certificates from your CA instead of {}auto-tls",
+                side.prefix
+            ));
         } else if https && !certs && !auto && changes.is_empty_for(side.keys) {
             fixed.push(report.finding("tls-without-certificate", at("cert-file"), format!(
                 "etcd serves {who} over https without `{}cert-file`/`{}key-file`: it refuses to start", side.prefix, side.prefix)));

@@ -59,31 +59,53 @@ fn endpoints(y: &Structured, base: &str) -> (Vec<Endpoint>, String, Option<&'sta
     }
     match y.get(&format!("{base}/hosts")) {
         Some(Value::String(list)) => list.split(',').for_each(&mut add_host),
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).for_each(&mut add_host),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .for_each(&mut add_host),
         _ => {}
     }
-    let scheme = scheme.unwrap_or_else(|| y.str(&format!("{base}/protocol")).unwrap_or("http").to_ascii_lowercase());
+    let scheme = scheme.unwrap_or_else(|| {
+        y.str(&format!("{base}/protocol"))
+            .unwrap_or("http")
+            .to_ascii_lowercase()
+    });
     (out, scheme, from)
 }
 
 /// The client URLs an etcd config offers to the network.
 fn offered(e: &Structured) -> Vec<Url> {
-    let advertised: Vec<Url> = urls_of(e, "advertise-client-urls").into_iter().filter(|u| !u.is_local()).collect();
+    let advertised: Vec<Url> = urls_of(e, "advertise-client-urls")
+        .into_iter()
+        .filter(|u| !u.is_local())
+        .collect();
     if e.get("/advertise-client-urls").is_some() && !advertised.is_empty() {
         return advertised;
     }
-    urls_of(e, "listen-client-urls").into_iter().filter(|u| !u.is_local()).collect()
+    urls_of(e, "listen-client-urls")
+        .into_iter()
+        .filter(|u| !u.is_local())
+        .collect()
 }
 
 fn wildcard(host: &str) -> bool {
     matches!(host, "" | "0.0.0.0" | "::" | "[::]" | "*")
 }
 
-fn check_section(y: &Structured, base: &str, etcds: &[Structured], s: &Settings, report: &mut Report) {
+fn check_section(
+    y: &Structured,
+    base: &str,
+    etcds: &[Structured],
+    s: &Settings,
+    report: &mut Report,
+) {
     let (eps, scheme, scheme_from) = endpoints(y, base);
     let matches = |e: &Structured| {
         let urls = offered(e);
-        eps.iter().any(|(h, p)| urls.iter().any(|u| (u.host == *h || wildcard(&u.host)) && (p.is_none() || u.port == *p)))
+        eps.iter().any(|(h, p)| {
+            urls.iter()
+                .any(|u| (u.host == *h || wildcard(&u.host)) && (p.is_none() || u.port == *p))
+        })
     };
     let mut paired: Vec<&Structured> = etcds.iter().filter(|e| matches(e)).collect();
     if paired.is_empty() {
@@ -91,21 +113,42 @@ fn check_section(y: &Structured, base: &str, etcds: &[Structured], s: &Settings,
     }
     // The schemes of the URLs Patroni's endpoints reach (loopback ones included), else of
     // everything the matched etcd configs offer.
-    let hit = |u: &Url| eps.iter().any(|(h, p)| (u.host == *h || wildcard(&u.host)) && (p.is_none() || u.port == *p));
+    let hit = |u: &Url| {
+        eps.iter()
+            .any(|(h, p)| (u.host == *h || wildcard(&u.host)) && (p.is_none() || u.port == *p))
+    };
     let reached: Vec<String> = paired
         .iter()
-        .flat_map(|e| [urls_of(e, "listen-client-urls"), urls_of(e, "advertise-client-urls")].concat())
+        .flat_map(|e| {
+            [
+                urls_of(e, "listen-client-urls"),
+                urls_of(e, "advertise-client-urls"),
+            ]
+            .concat()
+        })
         .filter(|u| hit(u))
         .map(|u| u.scheme)
         .collect();
-    let schemes: Vec<String> =
-        if reached.is_empty() { paired.iter().flat_map(|e| offered(e)).map(|u| u.scheme).collect() } else { reached };
+    let schemes: Vec<String> = if reached.is_empty() {
+        paired
+            .iter()
+            .flat_map(|e| offered(e))
+            .map(|u| u.scheme)
+            .collect()
+    } else {
+        reached
+    };
     let https_only = !schemes.is_empty() && schemes.iter().all(|s| s == "https");
     let http_only = !schemes.is_empty() && schemes.iter().all(|s| s == "http");
-    let demands_now = paired.iter().any(|e| on(e, "/client-transport-security/client-cert-auth"));
+    let demands_now = paired
+        .iter()
+        .any(|e| on(e, "/client-transport-security/client-cert-auth"));
     let will_demand = !paired.is_empty();
     let section = base.trim_start_matches('/');
-    let has = |k: &str| y.str(&format!("{base}/{k}")).is_some_and(|v| !v.trim().is_empty());
+    let has = |k: &str| {
+        y.str(&format!("{base}/{k}"))
+            .is_some_and(|v| !v.trim().is_empty())
+    };
 
     let mut set: Vec<(String, Value)> = Vec::new();
     let mut fixed = Vec::new();
@@ -122,9 +165,18 @@ fn check_section(y: &Structured, base: &str, etcds: &[Structured], s: &Settings,
             report.finding("patroni-protocol-mismatch", y.loc(&scheme_ptr), format!(
                 "Patroni's `{section}` speaks http, but etcd serves clients only over https: Patroni cannot reach the DCS"))
         } else {
-            report.finding("patroni-plain-http", y.loc(&scheme_ptr), format!(
-                "Patroni's `{section}` talks to etcd over plain HTTP: {} the network in clear",
-                if has("password") { "the DCS traffic and the etcd password cross" } else { "the DCS traffic crosses" }))
+            report.finding(
+                "patroni-plain-http",
+                y.loc(&scheme_ptr),
+                format!(
+                    "Patroni's `{section}` talks to etcd over plain HTTP: {} the network in clear",
+                    if has("password") {
+                        "the DCS traffic and the etcd password cross"
+                    } else {
+                        "the DCS traffic crosses"
+                    }
+                ),
+            )
         };
         fixed.push(i);
         match scheme_from {
@@ -135,10 +187,16 @@ fn check_section(y: &Structured, base: &str, etcds: &[Structured], s: &Settings,
             None => set.push((format!("{base}/protocol"), Value::String("https".into()))),
         }
         if !has("cacert") {
-            set.push((format!("{base}/cacert"), Value::String(s.patroni_cacert.clone())));
+            set.push((
+                format!("{base}/cacert"),
+                Value::String(s.patroni_cacert.clone()),
+            ));
         }
         if will_demand && !(has("cert") && has("key")) {
-            set.push((format!("{base}/cert"), Value::String(s.patroni_cert.clone())));
+            set.push((
+                format!("{base}/cert"),
+                Value::String(s.patroni_cert.clone()),
+            ));
             set.push((format!("{base}/key"), Value::String(s.patroni_key.clone())));
         }
     } else {
@@ -149,7 +207,10 @@ fn check_section(y: &Structured, base: &str, etcds: &[Structured], s: &Settings,
         if !has("cacert") {
             fixed.push(report.finding("patroni-no-cacert", y.loc(&format!("{base}/cacert")), format!(
                 "Patroni's `{section}` has no `cacert`: etcd's certificate is checked against the system CA store, which lacks a private CA")));
-            set.push((format!("{base}/cacert"), Value::String(s.patroni_cacert.clone())));
+            set.push((
+                format!("{base}/cacert"),
+                Value::String(s.patroni_cacert.clone()),
+            ));
         }
         if will_demand && !(has("cert") && has("key")) {
             let i = report.finding("patroni-no-client-cert", y.loc(&format!("{base}/cert")), if demands_now {
@@ -162,7 +223,10 @@ fn check_section(y: &Structured, base: &str, etcds: &[Structured], s: &Settings,
             }
             fixed.push(i);
             if !has("cert") {
-                set.push((format!("{base}/cert"), Value::String(s.patroni_cert.clone())));
+                set.push((
+                    format!("{base}/cert"),
+                    Value::String(s.patroni_cert.clone()),
+                ));
             }
             if !has("key") {
                 set.push((format!("{base}/key"), Value::String(s.patroni_key.clone())));
@@ -172,9 +236,17 @@ fn check_section(y: &Structured, base: &str, etcds: &[Structured], s: &Settings,
     if set.is_empty() {
         return;
     }
-    let mut patch: Patch = set_value(&y.doc.path, format!("Patroni `{section}`: TLS to etcd with its CA and a client certificate"), &set[0].0, set[0].1.clone());
+    let mut patch: Patch = set_value(
+        &y.doc.path,
+        format!("Patroni `{section}`: TLS to etcd with its CA and a client certificate"),
+        &set[0].0,
+        set[0].1.clone(),
+    );
     for (p, v) in &set[1..] {
-        patch.edits.push(Edit::Set(PointerValue { pointer: p.clone(), value: v.to_string() }));
+        patch.edits.push(Edit::Set(PointerValue {
+            pointer: p.clone(),
+            value: v.to_string(),
+        }));
     }
     for i in fixed {
         report.fix(i, patch.clone());

@@ -1,6 +1,8 @@
 //! Native tests with documents shaped as the host hands them over.
 
-use policy_guest::{Body, Context, Document, Edit, Evaluation, Input, Severity, Span, Structured as Body2};
+use policy_guest::{
+    Body, Context, Document, Edit, Evaluation, Input, Severity, Span, Structured as Body2,
+};
 use serde_json::{Map, Value};
 
 use super::*;
@@ -9,7 +11,11 @@ use super::*;
 /// JSON plus a span per key, as the host's YAML parser gives them.
 pub fn yaml_doc(kind: &str, path: &str, text: &str) -> Document {
     let mut root = Map::new();
-    let mut spans = vec![Span { pointer: String::new(), line: 1, end_line: text.lines().count() as u32 }];
+    let mut spans = vec![Span {
+        pointer: String::new(),
+        line: 1,
+        end_line: text.lines().count() as u32,
+    }];
     let mut parent: Option<String> = None;
     for (i, raw) in text.lines().enumerate() {
         let line = i as u32 + 1;
@@ -17,7 +23,9 @@ pub fn yaml_doc(kind: &str, path: &str, text: &str) -> Document {
             continue;
         }
         let nested = raw.starts_with(' ');
-        let Some((k, v)) = raw.trim().split_once(':') else { continue };
+        let Some((k, v)) = raw.trim().split_once(':') else {
+            continue;
+        };
         let (k, v) = (k.trim().to_string(), v.trim());
         let value = match v {
             "" => Value::Object(Map::new()),
@@ -30,20 +38,31 @@ pub fn yaml_doc(kind: &str, path: &str, text: &str) -> Document {
             if let Some(Value::Object(m)) = root.get_mut(&p) {
                 m.insert(k.clone(), value);
             }
-            spans.push(Span { pointer: format!("/{p}/{k}"), line, end_line: line });
+            spans.push(Span {
+                pointer: format!("/{p}/{k}"),
+                line,
+                end_line: line,
+            });
         } else {
             if value.is_object() {
                 parent = Some(k.clone());
             }
             root.insert(k.clone(), value);
-            spans.push(Span { pointer: format!("/{k}"), line, end_line: line });
+            spans.push(Span {
+                pointer: format!("/{k}"),
+                line,
+                end_line: line,
+            });
         }
     }
     Document {
         kind: kind.into(),
         path: path.into(),
         text: text.into(),
-        body: Body::Structured(Body2 { json: Value::Object(root).to_string(), spans }),
+        body: Body::Structured(Body2 {
+            json: Value::Object(root).to_string(),
+            spans,
+        }),
         diagnostics: vec![],
     }
 }
@@ -63,12 +82,28 @@ fn context() -> Context {
 }
 
 pub fn run(docs: Vec<Document>, settings: &str) -> Evaluation {
-    let input = Input { documents: docs, context: context(), requests: vec![], connections: vec![], settings: settings.into() };
+    let input = Input {
+        documents: docs,
+        context: context(),
+        requests: vec![],
+        connections: vec![],
+        settings: settings.into(),
+    };
     policy_guest::run::<Etcd>(&input).expect("evaluates")
 }
 
 fn codes(e: &Evaluation) -> Vec<(String, Severity, String, u32)> {
-    e.findings.iter().map(|f| (f.code.clone(), f.severity, f.location.file.clone(), f.location.line)).collect()
+    e.findings
+        .iter()
+        .map(|f| {
+            (
+                f.code.clone(),
+                f.severity,
+                f.location.file.clone(),
+                f.location.line,
+            )
+        })
+        .collect()
 }
 
 /// Applies the pointer edits of the patches to the documents' JSON (what the host's YAML
@@ -76,26 +111,52 @@ fn codes(e: &Evaluation) -> Vec<(String, Severity, String, u32)> {
 fn apply(docs: &[Document], e: &Evaluation) -> Vec<Document> {
     docs.iter()
         .map(|d| {
-            let Body::Structured(s) = &d.body else { return d.clone() };
+            let Body::Structured(s) = &d.body else {
+                return d.clone();
+            };
             let mut v: Value = serde_json::from_str(&s.json).expect("json");
             for p in e.patches.iter().filter(|p| p.file == d.path) {
                 for edit in &p.edits {
-                    let Edit::Set(pv) = edit else { panic!("pointer edits for YAML") };
+                    let Edit::Set(pv) = edit else {
+                        panic!("pointer edits for YAML")
+                    };
                     let parts: Vec<&str> = pv.pointer.trim_start_matches('/').split('/').collect();
                     let mut cur = &mut v;
                     for part in &parts[..parts.len() - 1] {
-                        cur = cur.as_object_mut().expect("object").entry(part.to_string()).or_insert_with(|| Value::Object(Map::new()));
+                        cur = cur
+                            .as_object_mut()
+                            .expect("object")
+                            .entry(part.to_string())
+                            .or_insert_with(|| Value::Object(Map::new()));
                     }
-                    cur.as_object_mut().expect("object").insert(parts[parts.len() - 1].to_string(), serde_json::from_str(&pv.value).expect("value"));
+                    cur.as_object_mut().expect("object").insert(
+                        parts[parts.len() - 1].to_string(),
+                        serde_json::from_str(&pv.value).expect("value"),
+                    );
                 }
             }
             let mut spans = s.spans.clone();
-            for p in e.patches.iter().filter(|p| p.file == d.path).flat_map(|p| &p.edits) {
+            for p in e
+                .patches
+                .iter()
+                .filter(|p| p.file == d.path)
+                .flat_map(|p| &p.edits)
+            {
                 if let Edit::Set(pv) = p {
-                    spans.push(Span { pointer: pv.pointer.clone(), line: 1, end_line: 1 });
+                    spans.push(Span {
+                        pointer: pv.pointer.clone(),
+                        line: 1,
+                        end_line: 1,
+                    });
                 }
             }
-            Document { body: Body::Structured(Body2 { json: v.to_string(), spans }), ..d.clone() }
+            Document {
+                body: Body::Structured(Body2 {
+                    json: v.to_string(),
+                    spans,
+                }),
+                ..d.clone()
+            }
         })
         .collect()
 }
@@ -121,31 +182,63 @@ etcd3:
 
 #[test]
 fn insecure_etcd_and_patroni_are_reported_and_fixed_together() {
-    let docs = vec![yaml_doc("etcd", "etcd.conf.yml", INSECURE), yaml_doc("patroni", "patroni.yml", PATRONI_PLAIN)];
+    let docs = vec![
+        yaml_doc("etcd", "etcd.conf.yml", INSECURE),
+        yaml_doc("patroni", "patroni.yml", PATRONI_PLAIN),
+    ];
     let e = run(docs.clone(), "{}");
     let got = codes(&e);
     let want = [
         ("client-plain-http", Severity::High, "etcd.conf.yml", 4),
         ("client-plain-http", Severity::High, "etcd.conf.yml", 6),
-        ("client-cert-auth-disabled", Severity::High, "etcd.conf.yml", 4),
+        (
+            "client-cert-auth-disabled",
+            Severity::High,
+            "etcd.conf.yml",
+            4,
+        ),
         ("peer-plain-http", Severity::High, "etcd.conf.yml", 3),
         ("peer-plain-http", Severity::High, "etcd.conf.yml", 5),
         ("peer-plain-http", Severity::High, "etcd.conf.yml", 7),
-        ("peer-client-cert-auth-disabled", Severity::High, "etcd.conf.yml", 3),
+        (
+            "peer-client-cert-auth-disabled",
+            Severity::High,
+            "etcd.conf.yml",
+            3,
+        ),
         ("patroni-plain-http", Severity::High, "patroni.yml", 4),
     ];
-    assert_eq!(got, want.iter().map(|(c, s, f, l)| (c.to_string(), *s, f.to_string(), *l)).collect::<Vec<_>>());
+    assert_eq!(
+        got,
+        want.iter()
+            .map(|(c, s, f, l)| (c.to_string(), *s, f.to_string(), *l))
+            .collect::<Vec<_>>()
+    );
     assert!(e.findings.iter().all(|f| f.patch.is_some()));
     assert_eq!(e.patches.len(), 2, "one patch per file");
     let etcd_patch = &e.patches[0];
-    let set = |p: &str| etcd_patch.edits.iter().find_map(|x| match x {
-        Edit::Set(pv) if pv.pointer == p => Some(pv.value.clone()),
-        _ => None,
-    });
-    assert_eq!(set("/listen-client-urls").as_deref(), Some("\"https://0.0.0.0:2379,http://127.0.0.1:2379\""));
-    assert_eq!(set("/initial-cluster").as_deref(), Some("\"etcd1=https://10.0.1.21:2380,etcd2=https://10.0.1.22:2380\""));
-    assert_eq!(set("/client-transport-security/client-cert-auth").as_deref(), Some("true"));
-    assert_eq!(set("/peer-transport-security/cert-file").as_deref(), Some("\"/etc/etcd/ssl/peer.crt\""));
+    let set = |p: &str| {
+        etcd_patch.edits.iter().find_map(|x| match x {
+            Edit::Set(pv) if pv.pointer == p => Some(pv.value.clone()),
+            _ => None,
+        })
+    };
+    assert_eq!(
+        set("/listen-client-urls").as_deref(),
+        Some("\"https://0.0.0.0:2379,http://127.0.0.1:2379\"")
+    );
+    assert_eq!(
+        set("/initial-cluster").as_deref(),
+        Some("\"etcd1=https://10.0.1.21:2380,etcd2=https://10.0.1.22:2380\"")
+    );
+    assert_eq!(
+        set("/client-transport-security/client-cert-auth").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        set("/peer-transport-security/cert-file").as_deref(),
+        Some("\"/etc/etcd/ssl/peer.crt\"")
+    );
     let after = apply(&docs, &e);
     let again = run(after, "{}");
     assert!(again.findings.is_empty(), "{:?}", codes(&again));
@@ -155,7 +248,11 @@ fn insecure_etcd_and_patroni_are_reported_and_fixed_together() {
 fn auto_tls_missing_ca_and_certificates() {
     let text = "name: a\nlisten-client-urls: https://10.0.0.1:2379\nlisten-peer-urls: https://10.0.0.1:2380\nclient-transport-security:\n  client-cert-auth: true\npeer-transport-security:\n  auto-tls: true\n  client-cert-auth: true\n  trusted-ca-file: /ca.crt\n";
     let e = run(vec![yaml_doc("etcd", "etcd.yml", text)], "{}");
-    let got: Vec<(String, u32)> = e.findings.iter().map(|f| (f.code.clone(), f.location.line)).collect();
+    let got: Vec<(String, u32)> = e
+        .findings
+        .iter()
+        .map(|f| (f.code.clone(), f.location.line))
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -173,17 +270,42 @@ fn auto_tls_missing_ca_and_certificates() {
 fn patroni_side_mismatches() {
     let etcd = "name: a\nlisten-client-urls: https://10.0.1.21:2379\nadvertise-client-urls: https://10.0.1.21:2379\nclient-transport-security:\n  cert-file: /s.crt\n  key-file: /s.key\n  trusted-ca-file: /ca.crt\n  client-cert-auth: true\n";
     let cases: &[(&str, &[(&str, Severity)])] = &[
-        ("scope: c\netcd3:\n  hosts: 10.0.1.21:2379\n", &[("patroni-protocol-mismatch", Severity::Critical)]),
-        ("scope: c\netcd3:\n  hosts: 10.0.1.21:2379\n  protocol: https\n", &[("patroni-no-cacert", Severity::High), ("patroni-no-client-cert", Severity::Critical)]),
-        ("scope: c\netcd:\n  url: http://10.0.1.21:2379\n  cacert: /ca\n", &[("patroni-protocol-mismatch", Severity::Critical)]),
-        ("scope: c\netcd3:\n  hosts: 10.0.1.21:2379\n  protocol: https\n  cacert: /c\n  cert: /x\n  key: /y\n", &[]),
+        (
+            "scope: c\netcd3:\n  hosts: 10.0.1.21:2379\n",
+            &[("patroni-protocol-mismatch", Severity::Critical)],
+        ),
+        (
+            "scope: c\netcd3:\n  hosts: 10.0.1.21:2379\n  protocol: https\n",
+            &[
+                ("patroni-no-cacert", Severity::High),
+                ("patroni-no-client-cert", Severity::Critical),
+            ],
+        ),
+        (
+            "scope: c\netcd:\n  url: http://10.0.1.21:2379\n  cacert: /ca\n",
+            &[("patroni-protocol-mismatch", Severity::Critical)],
+        ),
+        (
+            "scope: c\netcd3:\n  hosts: 10.0.1.21:2379\n  protocol: https\n  cacert: /c\n  cert: /x\n  key: /y\n",
+            &[],
+        ),
         ("scope: c\netcd3:\n  hosts: 127.0.0.1:2379\n", &[]),
     ];
-    let etcd = &etcd.replace("listen-client-urls: https://10.0.1.21:2379", "listen-client-urls: https://10.0.1.21:2379,http://127.0.0.1:2379");
+    let etcd = &etcd.replace(
+        "listen-client-urls: https://10.0.1.21:2379",
+        "listen-client-urls: https://10.0.1.21:2379,http://127.0.0.1:2379",
+    );
     for (patroni, want) in cases {
-        let docs = vec![yaml_doc("etcd", "etcd.yml", etcd), yaml_doc("patroni", "patroni.yml", patroni)];
+        let docs = vec![
+            yaml_doc("etcd", "etcd.yml", etcd),
+            yaml_doc("patroni", "patroni.yml", patroni),
+        ];
         let e = run(docs.clone(), "{}");
-        let got: Vec<(&str, Severity)> = e.findings.iter().map(|f| (f.code.as_str(), f.severity)).collect();
+        let got: Vec<(&str, Severity)> = e
+            .findings
+            .iter()
+            .map(|f| (f.code.as_str(), f.severity))
+            .collect();
         assert_eq!(&got, want, "{patroni}");
         if !got.is_empty() {
             assert!(run(apply(&docs, &e), "{}").findings.is_empty(), "{patroni}");
@@ -191,18 +313,44 @@ fn patroni_side_mismatches() {
     }
     // https Patroni against plain etcd: the etcd side is what to fix.
     let plain_etcd = "name: a\nlisten-client-urls: http://10.0.1.21:2379\n";
-    let docs = vec![yaml_doc("etcd", "etcd.yml", plain_etcd), yaml_doc("patroni", "patroni.yml", "scope: c\netcd3:\n  hosts: 10.0.1.21:2379\n  protocol: https\n  cacert: /c\n  cert: /x\n  key: /y\n")];
+    let docs = vec![
+        yaml_doc("etcd", "etcd.yml", plain_etcd),
+        yaml_doc(
+            "patroni",
+            "patroni.yml",
+            "scope: c\netcd3:\n  hosts: 10.0.1.21:2379\n  protocol: https\n  cacert: /c\n  cert: /x\n  key: /y\n",
+        ),
+    ];
     let e = run(docs.clone(), "{}");
-    assert!(e.findings.iter().any(|f| f.code == "patroni-protocol-mismatch" && f.patch.is_none()));
+    assert!(
+        e.findings
+            .iter()
+            .any(|f| f.code == "patroni-protocol-mismatch" && f.patch.is_none())
+    );
     assert!(run(apply(&docs, &e), "{}").findings.is_empty());
 }
 
 #[test]
 fn default_ports_only_when_forbidden() {
     let text = "name: a\nlisten-client-urls: https://10.0.0.1:2379\nclient-transport-security:\n  cert-file: /a\n  key-file: /b\n  trusted-ca-file: /c\n  client-cert-auth: true\n";
-    assert!(run(vec![yaml_doc("etcd", "e.yml", text)], "{}").findings.is_empty());
-    let e = run(vec![yaml_doc("etcd", "e.yml", text)], r#"{"forbid_default_ports": true}"#);
-    assert_eq!(codes(&e), vec![("default-port".to_string(), Severity::Low, "e.yml".to_string(), 2)]);
+    assert!(
+        run(vec![yaml_doc("etcd", "e.yml", text)], "{}")
+            .findings
+            .is_empty()
+    );
+    let e = run(
+        vec![yaml_doc("etcd", "e.yml", text)],
+        r#"{"forbid_default_ports": true}"#,
+    );
+    assert_eq!(
+        codes(&e),
+        vec![(
+            "default-port".to_string(),
+            Severity::Low,
+            "e.yml".to_string(),
+            2
+        )]
+    );
 }
 
 #[test]
@@ -211,12 +359,37 @@ fn environment_files_get_line_patches() {
     let text = "# etcd\nETCD_NAME=etcd1\nETCD_LISTEN_CLIENT_URLS=\"http://10.0.1.21:2379\"\nETCD_ADVERTISE_CLIENT_URLS=http://10.0.1.21:2379\n";
     let json = serde_json::json!({"name": "etcd1", "listen-client-urls": "http://10.0.1.21:2379", "advertise-client-urls": "http://10.0.1.21:2379"});
     let spans = vec![
-        Span { pointer: String::new(), line: 1, end_line: 4 },
-        Span { pointer: "/name".into(), line: 2, end_line: 2 },
-        Span { pointer: "/listen-client-urls".into(), line: 3, end_line: 3 },
-        Span { pointer: "/advertise-client-urls".into(), line: 4, end_line: 4 },
+        Span {
+            pointer: String::new(),
+            line: 1,
+            end_line: 4,
+        },
+        Span {
+            pointer: "/name".into(),
+            line: 2,
+            end_line: 2,
+        },
+        Span {
+            pointer: "/listen-client-urls".into(),
+            line: 3,
+            end_line: 3,
+        },
+        Span {
+            pointer: "/advertise-client-urls".into(),
+            line: 4,
+            end_line: 4,
+        },
     ];
-    let doc = Document { kind: "etcd".into(), path: "etcd".into(), text: text.into(), body: Body::Structured(Body2 { json: json.to_string(), spans }), diagnostics: vec![] };
+    let doc = Document {
+        kind: "etcd".into(),
+        path: "etcd".into(),
+        text: text.into(),
+        body: Body::Structured(Body2 {
+            json: json.to_string(),
+            spans,
+        }),
+        diagnostics: vec![],
+    };
     let e = run(vec![doc], "{}");
     assert_eq!(e.patches.len(), 1);
     let lines: Vec<(u32, u32, String)> = e.patches[0]
@@ -241,7 +414,15 @@ fn environment_files_get_line_patches() {
 fn codes_are_unique_and_documented() {
     let readme = include_str!("../README.md");
     for (i, c) in CODES.iter().enumerate() {
-        assert!(CODES[..i].iter().all(|o| o.code != c.code), "duplicate {}", c.code);
-        assert!(readme.contains(&format!("`{}`", c.code)), "README lacks {}", c.code);
+        assert!(
+            CODES[..i].iter().all(|o| o.code != c.code),
+            "duplicate {}",
+            c.code
+        );
+        assert!(
+            readme.contains(&format!("`{}`", c.code)),
+            "README lacks {}",
+            c.code
+        );
     }
 }

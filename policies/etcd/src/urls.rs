@@ -16,7 +16,11 @@ impl Url {
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
         let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
         let (host, port) = split_host_port(authority);
-        Some(Url { scheme: scheme.to_ascii_lowercase(), host, port })
+        Some(Url {
+            scheme: scheme.to_ascii_lowercase(),
+            host,
+            port,
+        })
     }
 
     /// Loopback or a Unix socket: plain HTTP there never crosses a network.
@@ -29,7 +33,10 @@ impl Url {
 pub fn split_host_port(text: &str) -> (String, Option<u16>) {
     if let Some(rest) = text.strip_prefix('[') {
         let (host, tail) = rest.split_once(']').unwrap_or((rest, ""));
-        return (host.to_string(), tail.strip_prefix(':').and_then(|p| p.parse().ok()));
+        return (
+            host.to_string(),
+            tail.strip_prefix(':').and_then(|p| p.parse().ok()),
+        );
     }
     match text.rsplit_once(':') {
         Some((h, p)) if !h.contains(':') => (h.to_string(), p.parse().ok()),
@@ -40,14 +47,20 @@ pub fn split_host_port(text: &str) -> (String, Option<u16>) {
 pub fn is_loopback(host: &str) -> bool {
     let host = host.trim_matches(['[', ']']);
     host.eq_ignore_ascii_case("localhost")
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The URLs of a comma-separated list (for `initial-cluster`, the part after `name=`).
 pub fn list(value: &str) -> Vec<Url> {
     value
         .split(',')
-        .map(|item| item.split_once('=').filter(|(n, _)| !n.contains("://")).map_or(item, |(_, u)| u))
+        .map(|item| {
+            item.split_once('=')
+                .filter(|(n, _)| !n.contains("://"))
+                .map_or(item, |(_, u)| u)
+        })
         .filter_map(Url::parse)
         .collect()
 }
@@ -81,11 +94,23 @@ mod tests {
     fn parses_and_rewrites_lists() {
         let l = list("https://10.0.1.21:2379, http://127.0.0.1:2379,unix://x");
         assert_eq!(l.len(), 3);
-        assert_eq!((l[0].scheme.as_str(), l[0].host.as_str(), l[0].port), ("https", "10.0.1.21", Some(2379)));
+        assert_eq!(
+            (l[0].scheme.as_str(), l[0].host.as_str(), l[0].port),
+            ("https", "10.0.1.21", Some(2379))
+        );
         assert!(l[1].is_local() && l[2].is_local() && !l[0].is_local());
         assert_eq!(list("a=http://[::1]:2380,b=http://h:2380")[0].host, "::1");
-        assert_eq!(to_https("http://0.0.0.0:2379,http://localhost:2379"), "https://0.0.0.0:2379,http://localhost:2379");
-        assert_eq!(to_https("e1=http://10.0.1.21:2380,e2=https://10.0.1.22:2380"), "e1=https://10.0.1.21:2380,e2=https://10.0.1.22:2380");
-        assert_eq!(split_host_port("10.0.1.21:2379"), ("10.0.1.21".to_string(), Some(2379)));
+        assert_eq!(
+            to_https("http://0.0.0.0:2379,http://localhost:2379"),
+            "https://0.0.0.0:2379,http://localhost:2379"
+        );
+        assert_eq!(
+            to_https("e1=http://10.0.1.21:2380,e2=https://10.0.1.22:2380"),
+            "e1=https://10.0.1.21:2380,e2=https://10.0.1.22:2380"
+        );
+        assert_eq!(
+            split_host_port("10.0.1.21:2379"),
+            ("10.0.1.21".to_string(), Some(2379))
+        );
     }
 }

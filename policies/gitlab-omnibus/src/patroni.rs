@@ -22,34 +22,69 @@ use crate::rb::Rb;
 const ROLES: &[&str] = &["patroni_role"];
 
 /// A gitlab.rb key of the `patroni` section.
-fn key<'a>(k: &'a str) -> [&'a str; 2] {
+fn key(k: &str) -> [&str; 2] {
     ["patroni", k]
 }
 
 /// The Patroni document Omnibus would render, with gitlab.rb lines as spans.
 fn render(rb: &Rb) -> Document {
     let anchor = rb.anchor("patroni", ROLES);
-    let mut spans = vec![Span { pointer: String::new(), line: anchor.line, end_line: anchor.line }];
+    let mut spans = vec![Span {
+        pointer: String::new(),
+        line: anchor.line,
+        end_line: anchor.line,
+    }];
     let mut span = |pointer: &str, keys: &[&str]| {
-        let line = keys.iter().find(|k| rb.is_set(&key(k))).map_or(anchor.line, |k| rb.loc(&key(k), &anchor).line);
-        spans.push(Span { pointer: pointer.to_string(), line, end_line: line });
+        let line = keys
+            .iter()
+            .find(|k| rb.is_set(&key(k)))
+            .map_or(anchor.line, |k| rb.loc(&key(k), &anchor).line);
+        spans.push(Span {
+            pointer: pointer.to_string(),
+            line,
+            end_line: line,
+        });
     };
-    let s = |k: &str| rb.get(&key(k)).and_then(|v| match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    });
-    let known_or = |k: &str, placeholder: &str| if rb.is_unknown(&key(k)) { Some(placeholder.to_string()) } else { s(k) };
+    let s = |k: &str| {
+        rb.get(&key(k)).and_then(|v| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+    };
+    let known_or = |k: &str, placeholder: &str| {
+        if rb.is_unknown(&key(k)) {
+            Some(placeholder.to_string())
+        } else {
+            s(k)
+        }
+    };
     let port = s("port").unwrap_or_else(|| "8008".into());
     let mut restapi = Map::new();
-    restapi.insert("listen".into(), json!(format!("{}:{port}", known_or("listen_address", "192.0.2.1").unwrap_or_default())));
+    restapi.insert(
+        "listen".into(),
+        json!(format!(
+            "{}:{port}",
+            known_or("listen_address", "192.0.2.1").unwrap_or_default()
+        )),
+    );
     span("/restapi", &[]);
     span("/restapi/listen", &["listen_address", "port"]);
     if let Some(user) = known_or("username", "(set in Ruby)") {
-        let password = if rb.is_unknown(&key("password")) { json!("(set in Ruby)") } else { rb.get(&key("password")).cloned().unwrap_or(Value::Null) };
-        restapi.insert("authentication".into(), json!({ "username": user, "password": password }));
+        let password = if rb.is_unknown(&key("password")) {
+            json!("(set in Ruby)")
+        } else {
+            rb.get(&key("password")).cloned().unwrap_or(Value::Null)
+        };
+        restapi.insert(
+            "authentication".into(),
+            json!({ "username": user, "password": password }),
+        );
         span("/restapi/authentication", &["username"]);
-        span("/restapi/authentication/password", &["password", "username"]);
+        span(
+            "/restapi/authentication/password",
+            &["password", "username"],
+        );
     } else {
         span("/restapi/authentication", &[]);
     }
@@ -64,9 +99,15 @@ fn render(rb: &Rb) -> Document {
     } else {
         span("/restapi/allowlist", &[]);
     }
-    let members = rb.get(&key("allowlist_include_members")).cloned().unwrap_or(Value::Bool(false));
+    let members = rb
+        .get(&key("allowlist_include_members"))
+        .cloned()
+        .unwrap_or(Value::Bool(false));
     restapi.insert("allowlist_include_members".into(), members);
-    span("/restapi/allowlist_include_members", &["allowlist_include_members"]);
+    span(
+        "/restapi/allowlist_include_members",
+        &["allowlist_include_members"],
+    );
     if use_tls(rb) {
         for (yaml, gitlab) in [
             ("certfile", "tls_certificate_file"),
@@ -82,10 +123,22 @@ fn render(rb: &Rb) -> Document {
             span(&format!("/restapi/{yaml}"), &[gitlab]);
         }
     } else {
-        span("/restapi/certfile", &["tls_certificate_file", "tls_key_file"]);
+        span(
+            "/restapi/certfile",
+            &["tls_certificate_file", "tls_key_file"],
+        );
     }
-    let body = Body::Structured(Body_ { json: json!({ "restapi": restapi }).to_string(), spans });
-    Document { kind: "patroni".into(), path: rb.doc.path.clone(), text: rb.doc.text.clone(), body, diagnostics: Vec::new() }
+    let body = Body::Structured(Body_ {
+        json: json!({ "restapi": restapi }).to_string(),
+        spans,
+    });
+    Document {
+        kind: "patroni".into(),
+        path: rb.doc.path.clone(),
+        text: rb.doc.text.clone(),
+        body,
+        diagnostics: Vec::new(),
+    }
 }
 
 fn use_tls(rb: &Rb) -> bool {
@@ -97,7 +150,9 @@ pub fn check(rb: &Rb, facts: &Facts, settings: &PatroniSettings, report: &mut Re
         return;
     }
     let doc = render(rb);
-    let Some(y) = Structured::new(&doc) else { return };
+    let Some(y) = Structured::new(&doc) else {
+        return;
+    };
     let api = RestApi::compile(&y, facts);
     let anchor = rb.anchor("patroni", ROLES);
     let at = |k: &str| rb.loc(&key(k), &anchor);
@@ -121,13 +176,23 @@ pub fn check(rb: &Rb, facts: &Facts, settings: &PatroniSettings, report: &mut Re
     }
     if rb.is_set(&key("username")) && !rb.is_unknown(&key("password")) {
         let empty = match rb.get(&key("password")) {
-            None | Some(Value::Null) => Some("not set: Omnibus renders `password:` empty, which Patroni reads as the string `None`"),
+            None | Some(Value::Null) => Some(
+                "not set: Omnibus renders `password:` empty, which Patroni reads as the string `None`",
+            ),
             Some(Value::String(s)) if s.is_empty() => Some("empty"),
             _ => None,
         };
         if let Some(what) = empty {
-            let loc = if rb.is_set(&key("password")) { at("password") } else { at("username") };
-            report.finding("patroni-authentication-password-empty", loc, format!("`patroni['password']` is {what}"));
+            let loc = if rb.is_set(&key("password")) {
+                at("password")
+            } else {
+                at("username")
+            };
+            report.finding(
+                "patroni-authentication-password-empty",
+                loc,
+                format!("`patroni['password']` is {what}"),
+            );
         }
     }
     // TLS.
@@ -136,9 +201,22 @@ pub fn check(rb: &Rb, facts: &Facts, settings: &PatroniSettings, report: &mut Re
         let msg = if partial {
             "only one of `patroni['tls_certificate_file']` and `patroni['tls_key_file']` is set: Omnibus writes TLS settings only when both are, so the REST API speaks plain HTTP".to_string()
         } else {
-            format!("`patroni['tls_certificate_file']` and `patroni['tls_key_file']` are not set: the REST API speaks plain HTTP{}", if api.auth.is_some() { ", so the basic-auth password travels in clear text" } else { "" })
+            format!(
+                "`patroni['tls_certificate_file']` and `patroni['tls_key_file']` are not set: the REST API speaks plain HTTP{}",
+                if api.auth.is_some() {
+                    ", so the basic-auth password travels in clear text"
+                } else {
+                    ""
+                }
+            )
         };
-        let loc = if rb.is_set(&key("tls_certificate_file")) { at("tls_certificate_file") } else if rb.is_set(&key("tls_key_file")) { at("tls_key_file") } else { anchor.clone() };
+        let loc = if rb.is_set(&key("tls_certificate_file")) {
+            at("tls_certificate_file")
+        } else if rb.is_set(&key("tls_key_file")) {
+            at("tls_key_file")
+        } else {
+            anchor.clone()
+        };
         let i = report.finding("patroni-no-tls", loc, msg);
         if let (Some(cert), Some(k)) = (&settings.tls_certificate_file, &settings.tls_key_file) {
             let p = policy_guest::Patch {
@@ -180,7 +258,14 @@ pub fn check(rb: &Rb, facts: &Facts, settings: &PatroniSettings, report: &mut Re
             report.severity(i, Severity::Low);
         }
         if rb.is_set(&key("tls_ca_file")) || !api.https {
-            report.fix(i, rb.patch(&key("tls_verify"), &Value::Bool(true), "verify the REST API certificate"));
+            report.fix(
+                i,
+                rb.patch(
+                    &key("tls_verify"),
+                    &Value::Bool(true),
+                    "verify the REST API certificate",
+                ),
+            );
         }
     }
     if settings.forbid_wildcard_listen && api.listen.as_ref().is_some_and(|l| l.wildcard) {
@@ -190,7 +275,14 @@ pub fn check(rb: &Rb, facts: &Facts, settings: &PatroniSettings, report: &mut Re
             "the REST API listens on every interface (`patroni['listen_address']` is not an address)".to_string(),
         );
         if let Some(addr) = connect_ip(rb) {
-            report.fix(i, rb.patch(&key("listen_address"), &json!(addr), "listen on the node's own address"));
+            report.fix(
+                i,
+                rb.patch(
+                    &key("listen_address"),
+                    &json!(addr),
+                    "listen on the node's own address",
+                ),
+            );
         }
     }
 }
@@ -201,24 +293,44 @@ fn certs_required(api: &RestApi) -> bool {
 
 /// `patroni['connect_address']` when it is an IP address.
 fn connect_ip(rb: &Rb) -> Option<String> {
-    rb.str(&key("connect_address")).filter(|a| Ip::parse(a).is_some()).map(str::to_string)
+    rb.str(&key("connect_address"))
+        .filter(|a| Ip::parse(a).is_some())
+        .map(str::to_string)
 }
 
 /// The allowlist findings, sharing one fix: the list as it should be.
-fn allowlist(rb: &Rb, api: &RestApi, settings: &PatroniSettings, anchor: &Location, report: &mut Report) {
+fn allowlist(
+    rb: &Rb,
+    api: &RestApi,
+    settings: &PatroniSettings,
+    anchor: &Location,
+    report: &mut Report,
+) {
     if rb.is_unknown(&key("allowlist")) || !api.version.has_allowlist() {
         return;
     }
     let list = &api.allowlist;
     let entries: Vec<String> = match rb.get(&key("allowlist")) {
-        Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
         _ => Vec::new(),
     };
-    let allowed: Vec<Net> = settings.allowed_cidrs.iter().filter_map(|c| Net::parse_python(c.trim())).collect();
+    let allowed: Vec<Net> = settings
+        .allowed_cidrs
+        .iter()
+        .filter_map(|c| Net::parse_python(c.trim()))
+        .collect();
     let mut broad: Vec<(usize, Net)> = Vec::new();
     for (i, net) in &list.nets {
         let too_broad = if allowed.is_empty() {
-            net.prefix < if net.v6 { settings.min_prefix_v6 } else { settings.min_prefix_v4 }
+            net.prefix
+                < if net.v6 {
+                    settings.min_prefix_v6
+                } else {
+                    settings.min_prefix_v4
+                }
         } else {
             !allowed.iter().any(|a| a.covers(net))
         };
@@ -230,10 +342,18 @@ fn allowlist(rb: &Rb, api: &RestApi, settings: &PatroniSettings, anchor: &Locati
     // The fixed list: what is kept, the organisation's networks (or the networks gitlab.rb
     // already trusts for PostgreSQL, and loopback for gitlab-ctl), and the IPv4-mapped
     // form of every IPv4 entry on a dual-stack listener.
-    let mut fixed: Vec<String> =
-        entries.iter().enumerate().filter(|(i, _)| !dropped.contains(i) && !broad.iter().any(|(j, _)| j == i)).map(|(_, e)| e.clone()).collect();
+    let mut fixed: Vec<String> = entries
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !dropped.contains(i) && !broad.iter().any(|(j, _)| j == i))
+        .map(|(_, e)| e.clone())
+        .collect();
     if fixed.is_empty() || !broad.is_empty() {
-        let extra: Vec<String> = if settings.allowed_cidrs.is_empty() { trusted_networks(rb, settings) } else { settings.allowed_cidrs.clone() };
+        let extra: Vec<String> = if settings.allowed_cidrs.is_empty() {
+            trusted_networks(rb, settings)
+        } else {
+            settings.allowed_cidrs.clone()
+        };
         for c in extra {
             if !fixed.contains(&c) {
                 fixed.push(c);
@@ -250,7 +370,13 @@ fn allowlist(rb: &Rb, api: &RestApi, settings: &PatroniSettings, anchor: &Locati
             .collect();
         fixed.extend(mapped);
     }
-    let patch = (!fixed.is_empty()).then(|| rb.patch(&key("allowlist"), &json!(fixed), "allow only the networks that must call unsafe endpoints"));
+    let patch = (!fixed.is_empty()).then(|| {
+        rb.patch(
+            &key("allowlist"),
+            &json!(fixed),
+            "allow only the networks that must call unsafe endpoints",
+        )
+    });
     let attach = |report: &mut Report, i: usize| {
         if let Some(p) = &patch {
             report.fix(i, p.clone());
@@ -271,7 +397,15 @@ fn allowlist(rb: &Rb, api: &RestApi, settings: &PatroniSettings, anchor: &Locati
         let i = report.finding(
             "patroni-allowlist-entry-dropped",
             at.clone(),
-            format!("allowlist entry `{}` {why}: Patroni logs an error and skips it{}", d.text, if open { "; nothing valid remains, so the allowlist restricts nothing" } else { "" }),
+            format!(
+                "allowlist entry `{}` {why}: Patroni logs an error and skips it{}",
+                d.text,
+                if open {
+                    "; nothing valid remains, so the allowlist restricts nothing"
+                } else {
+                    ""
+                }
+            ),
         );
         if !open {
             report.severity(i, Severity::Low);
@@ -279,7 +413,11 @@ fn allowlist(rb: &Rb, api: &RestApi, settings: &PatroniSettings, anchor: &Locati
         attach(report, i);
     }
     for (_, net) in &broad {
-        let i = report.finding("patroni-allowlist-too-broad", at.clone(), format!("allowlist entry {net} is wider than the organisation allows"));
+        let i = report.finding(
+            "patroni-allowlist-too-broad",
+            at.clone(),
+            format!("allowlist entry {net} is wider than the organisation allows"),
+        );
         if net.prefix == 0 {
             report.severity(i, Severity::Critical);
         }
@@ -311,7 +449,14 @@ fn trusted_networks(rb: &Rb, settings: &PatroniSettings) -> Vec<String> {
     for k in ["md5_auth_cidr_addresses", "trust_auth_cidr_addresses"] {
         if let Some(Value::Array(a)) = rb.get(&["postgresql", k]) {
             for c in a.iter().filter_map(Value::as_str) {
-                let ok = Net::parse_python(c).is_some_and(|n| n.prefix >= if n.v6 { settings.min_prefix_v6 } else { settings.min_prefix_v4 });
+                let ok = Net::parse_python(c).is_some_and(|n| {
+                    n.prefix
+                        >= if n.v6 {
+                            settings.min_prefix_v6
+                        } else {
+                            settings.min_prefix_v4
+                        }
+                });
                 if ok && !out.iter().any(|o: &String| o == c) {
                     out.push(c.to_string());
                 }

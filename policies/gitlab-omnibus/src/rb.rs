@@ -33,8 +33,17 @@ pub struct Rb<'a> {
 
 impl<'a> Rb<'a> {
     pub fn new(doc: &'a Document) -> Option<Rb<'a>> {
-        let Body::Settings(settings) = &doc.body else { return None };
-        let mut rb = Rb { doc, tree: Value::Object(Map::new()), stmts: Vec::new(), unknown: Vec::new(), roles: Vec::new(), roles_line: None };
+        let Body::Settings(settings) = &doc.body else {
+            return None;
+        };
+        let mut rb = Rb {
+            doc,
+            tree: Value::Object(Map::new()),
+            stmts: Vec::new(),
+            unknown: Vec::new(),
+            roles: Vec::new(),
+            roles_line: None,
+        };
         for s in settings {
             rb.add(s);
         }
@@ -56,14 +65,25 @@ impl<'a> Rb<'a> {
             }
             return;
         }
-        let Some(path) = key_path(&s.name) else { return };
-        let value = if unknown { Value::Null } else { serde_json::from_str(&s.value).unwrap_or(Value::Null) };
+        let Some(path) = key_path(&s.name) else {
+            return;
+        };
+        let value = if unknown {
+            Value::Null
+        } else {
+            serde_json::from_str(&s.value).unwrap_or(Value::Null)
+        };
         set_path(&mut self.tree, &path, value);
         self.unknown.retain(|u| !u.starts_with(&path));
         if unknown {
             self.unknown.push(path.clone());
         }
-        self.stmts.push(Stmt { path, line, end, unknown });
+        self.stmts.push(Stmt {
+            path,
+            line,
+            end,
+            unknown,
+        });
     }
 
     /// The value at `path` (`["patroni", "allowlist"]`); `None` when unset or unknown.
@@ -80,7 +100,9 @@ impl<'a> Rb<'a> {
 
     /// Whether `path` is set to Ruby the host did not evaluate (or lies inside such a value).
     pub fn is_unknown(&self, path: &[&str]) -> bool {
-        self.unknown.iter().any(|u| path.len() >= u.len() && u.iter().zip(path).all(|(a, b)| a == b))
+        self.unknown
+            .iter()
+            .any(|u| path.len() >= u.len() && u.iter().zip(path).all(|(a, b)| a == b))
     }
 
     /// Whether `path` is set at all (to a known or unknown value).
@@ -89,7 +111,9 @@ impl<'a> Rb<'a> {
     }
 
     pub fn str(&self, path: &[&str]) -> Option<&str> {
-        self.get(path).and_then(Value::as_str).filter(|s| !s.is_empty())
+        self.get(path)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     /// The last statement that decides `path` (the path itself, or a hash around it).
@@ -103,18 +127,37 @@ impl<'a> Rb<'a> {
     /// Where `path` is written: its statement (inside a multi-line hash, the line naming
     /// the key), or `fallback`.
     pub fn loc(&self, path: &[&str], fallback: &Location) -> Location {
-        let Some(s) = self.stmt(path) else { return fallback.clone() };
+        let Some(s) = self.stmt(path) else {
+            return fallback.clone();
+        };
         let mut line = s.line;
         if path.len() > s.path.len() && s.end > s.line {
             let key = path[path.len() - 1];
-            let forms = [format!("'{key}'"), format!("\"{key}\""), format!("{key}:"), format!(":{key}")];
-            for (i, text) in self.doc.text.lines().enumerate().skip(s.line as usize - 1).take((s.end - s.line + 1) as usize) {
+            let forms = [
+                format!("'{key}'"),
+                format!("\"{key}\""),
+                format!("{key}:"),
+                format!(":{key}"),
+            ];
+            for (i, text) in self
+                .doc
+                .text
+                .lines()
+                .enumerate()
+                .skip(s.line as usize - 1)
+                .take((s.end - s.line + 1) as usize)
+            {
                 if forms.iter().any(|f| text.contains(f.as_str())) {
                     line = i as u32 + 1;
                 }
             }
         }
-        Location { file: self.doc.path.clone(), line, end_line: (s.end > line).then_some(s.end), pointer: Some(pointer(path)) }
+        Location {
+            file: self.doc.path.clone(),
+            line,
+            end_line: (s.end > line).then_some(s.end),
+            pointer: Some(pointer(path)),
+        }
     }
 
     /// The line where a component is switched on (`roles([...])` or `x['enable']`), for
@@ -126,9 +169,19 @@ impl<'a> Rb<'a> {
             None
         }
         .or_else(|| self.stmt(&[section, "enable"]).map(|s| s.line))
-        .or_else(|| self.stmts.iter().find(|s| s.path[0] == section).map(|s| s.line))
+        .or_else(|| {
+            self.stmts
+                .iter()
+                .find(|s| s.path[0] == section)
+                .map(|s| s.line)
+        })
         .unwrap_or(1);
-        Location { file: self.doc.path.clone(), line, end_line: None, pointer: Some(format!("/{section}")) }
+        Location {
+            file: self.doc.path.clone(),
+            line,
+            end_line: None,
+            pointer: Some(format!("/{section}")),
+        }
     }
 
     /// Whether a component is on: `x['enable'] = true`, or one of its roles.
@@ -144,9 +197,22 @@ impl<'a> Rb<'a> {
     /// statement of the section (or after `roles`, or at the end).
     pub fn set(&self, path: &[&str], value: &Value) -> Edit {
         let text = format!("{} = {}", ruby_key(path), ruby(value));
-        if let Some(s) = self.stmts.iter().rev().find(|s| s.path.iter().map(String::as_str).eq(path.iter().copied())) {
-            let indent: String = self.line_text(s.line).chars().take_while(|c| c.is_whitespace()).collect();
-            return Edit::Lines(LineEdit { start: s.line, end: s.end, text: format!("{indent}{text}") });
+        if let Some(s) = self
+            .stmts
+            .iter()
+            .rev()
+            .find(|s| s.path.iter().map(String::as_str).eq(path.iter().copied()))
+        {
+            let indent: String = self
+                .line_text(s.line)
+                .chars()
+                .take_while(|c| c.is_whitespace())
+                .collect();
+            return Edit::Lines(LineEdit {
+                start: s.line,
+                end: s.end,
+                text: format!("{indent}{text}"),
+            });
         }
         let after = self
             .stmts
@@ -156,7 +222,11 @@ impl<'a> Rb<'a> {
             .max()
             .or(self.roles_line)
             .unwrap_or_else(|| self.doc.text.lines().count() as u32);
-        Edit::Lines(LineEdit { start: after + 1, end: after, text })
+        Edit::Lines(LineEdit {
+            start: after + 1,
+            end: after,
+            text,
+        })
     }
 
     /// Edits that set several keys: each written one in place, the others as new lines
@@ -166,13 +236,15 @@ impl<'a> Rb<'a> {
         let mut inserts: Vec<LineEdit> = Vec::new();
         for (path, value) in pairs {
             match self.set(path, value) {
-                Edit::Lines(l) if l.end < l.start => match inserts.iter_mut().find(|i| i.start == l.start) {
-                    Some(i) => {
-                        i.text.push('\n');
-                        i.text.push_str(&l.text);
+                Edit::Lines(l) if l.end < l.start => {
+                    match inserts.iter_mut().find(|i| i.start == l.start) {
+                        Some(i) => {
+                            i.text.push('\n');
+                            i.text.push_str(&l.text);
+                        }
+                        None => inserts.push(l),
                     }
-                    None => inserts.push(l),
-                },
+                }
                 e => edits.push(e),
             }
         }
@@ -189,7 +261,11 @@ impl<'a> Rb<'a> {
     }
 
     fn line_text(&self, n: u32) -> &str {
-        self.doc.text.lines().nth(n.saturating_sub(1) as usize).unwrap_or("")
+        self.doc
+            .text
+            .lines()
+            .nth(n.saturating_sub(1) as usize)
+            .unwrap_or("")
     }
 }
 
@@ -234,10 +310,10 @@ pub fn key_path(name: &str) -> Option<Vec<String>> {
 fn set_path(tree: &mut Value, path: &[String], value: Value) {
     let mut cur = tree;
     for key in &path[..path.len() - 1] {
-        if !cur.get(key).is_some_and(Value::is_object) {
-            if let Value::Object(m) = cur {
-                m.insert(key.clone(), Value::Object(Map::new()));
-            }
+        if !cur.get(key).is_some_and(Value::is_object)
+            && let Value::Object(m) = cur
+        {
+            m.insert(key.clone(), Value::Object(Map::new()));
         }
         let Some(next) = cur.get_mut(key) else { return };
         cur = next;
@@ -248,14 +324,19 @@ fn set_path(tree: &mut Value, path: &[String], value: Value) {
 }
 
 fn pointer(path: &[&str]) -> String {
-    path.iter().map(|p| format!("/{}", p.replace('~', "~0").replace('/', "~1"))).collect()
+    path.iter()
+        .map(|p| format!("/{}", p.replace('~', "~0").replace('/', "~1")))
+        .collect()
 }
 
 /// `patroni['allowlist']`.
 pub fn ruby_key(path: &[&str]) -> String {
     let mut out = path[0].to_string();
     for k in &path[1..] {
-        out.push_str(&format!("['{}']", k.replace('\\', "\\\\").replace('\'', "\\'")));
+        out.push_str(&format!(
+            "['{}']",
+            k.replace('\\', "\\\\").replace('\'', "\\'")
+        ));
     }
     out
 }
@@ -265,13 +346,34 @@ pub fn ruby(v: &Value) -> String {
     match v {
         Value::Null => "nil".into(),
         Value::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
-        Value::Array(a) if !a.is_empty() && a.iter().all(|x| x.as_str().is_some_and(|s| !s.is_empty() && !s.contains(|c: char| c.is_whitespace() || "()\\".contains(c)))) => {
-            format!("%w({})", a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
+        Value::Array(a)
+            if !a.is_empty()
+                && a.iter().all(|x| {
+                    x.as_str().is_some_and(|s| {
+                        !s.is_empty()
+                            && !s.contains(|c: char| c.is_whitespace() || "()\\".contains(c))
+                    })
+                }) =>
+        {
+            format!(
+                "%w({})",
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
         }
         Value::Array(a) => format!("[{}]", a.iter().map(ruby).collect::<Vec<_>>().join(", ")),
         Value::Object(m) => {
             let sorted: BTreeMap<&String, &Value> = m.iter().collect();
-            format!("{{ {} }}", sorted.iter().map(|(k, v)| format!("'{k}' => {}", ruby(v))).collect::<Vec<_>>().join(", "))
+            format!(
+                "{{ {} }}",
+                sorted
+                    .iter()
+                    .map(|(k, v)| format!("'{k}' => {}", ruby(v)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         }
         other => other.to_string(),
     }
@@ -284,11 +386,30 @@ mod tests {
 
     #[test]
     fn keys_and_literals() {
-        assert_eq!(key_path("patroni['postgresql']['max_connections']"), Some(vec!["patroni".into(), "postgresql".into(), "max_connections".into()]));
-        assert_eq!(key_path("x['it\\'s']"), Some(vec!["x".into(), "it's".into()]));
+        assert_eq!(
+            key_path("patroni['postgresql']['max_connections']"),
+            Some(vec![
+                "patroni".into(),
+                "postgresql".into(),
+                "max_connections".into()
+            ])
+        );
+        assert_eq!(
+            key_path("x['it\\'s']"),
+            Some(vec!["x".into(), "it's".into()])
+        );
         assert_eq!(key_path("roles"), None);
-        assert_eq!(ruby(&json!(["10.0.0.0/8", "127.0.0.1/32"])), "%w(10.0.0.0/8 127.0.0.1/32)");
-        assert_eq!(ruby(&json!({"b": true, "a": "x'y"})), "{ 'a' => 'x\\'y', 'b' => true }");
-        assert_eq!(ruby_key(&["consul", "configuration", "client_addr"]), "consul['configuration']['client_addr']");
+        assert_eq!(
+            ruby(&json!(["10.0.0.0/8", "127.0.0.1/32"])),
+            "%w(10.0.0.0/8 127.0.0.1/32)"
+        );
+        assert_eq!(
+            ruby(&json!({"b": true, "a": "x'y"})),
+            "{ 'a' => 'x\\'y', 'b' => true }"
+        );
+        assert_eq!(
+            ruby_key(&["consul", "configuration", "client_addr"]),
+            "consul['configuration']['client_addr']"
+        );
     }
 }

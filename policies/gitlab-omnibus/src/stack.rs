@@ -104,8 +104,13 @@ pub fn pgbouncer(rb: &Rb, settings: &PgBouncerSettings, report: &mut Report) {
         stats_users: settings.allowed_stats_users.as_deref(),
     };
     for issue in pgbouncer::check(&cfg, &wants) {
-        let Some(code) = pgbouncer_code(issue.code) else { continue };
-        let message = issue.message.replace(&format!("`{} = ", issue.key), &format!("`pgbouncer['{}'] = ", issue.key));
+        let Some(code) = pgbouncer_code(issue.code) else {
+            continue;
+        };
+        let message = issue.message.replace(
+            &format!("`{} = ", issue.key),
+            &format!("`pgbouncer['{}'] = ", issue.key),
+        );
         let i = report.finding(code, issue.location, message);
         if let Some(sev) = issue.severity {
             report.severity(i, sev);
@@ -132,10 +137,22 @@ fn consul_config(rb: &Rb) -> Value {
         "rejoin_after_leave": true,
         "server": false,
     });
-    let server = rb.get(&["consul", "configuration", "server"]).and_then(consul::truthy).unwrap_or(false);
-    if let Some(key) = c("encryption_key").filter(|k| k.as_str().is_some_and(|s| !s.is_empty())).or_else(|| rb.is_unknown(&["consul", "encryption_key"]).then(|| json!("(set in Ruby)"))) {
+    let server = rb
+        .get(&["consul", "configuration", "server"])
+        .and_then(consul::truthy)
+        .unwrap_or(false);
+    if let Some(key) = c("encryption_key")
+        .filter(|k| k.as_str().is_some_and(|s| !s.is_empty()))
+        .or_else(|| {
+            rb.is_unknown(&["consul", "encryption_key"])
+                .then(|| json!("(set in Ruby)"))
+        })
+    {
         cfg["encrypt"] = key;
-        for (from, to) in [("encryption_verify_incoming", "encrypt_verify_incoming"), ("encryption_verify_outgoing", "encrypt_verify_outgoing")] {
+        for (from, to) in [
+            ("encryption_verify_incoming", "encrypt_verify_incoming"),
+            ("encryption_verify_outgoing", "encrypt_verify_outgoing"),
+        ] {
             if let Some(v) = c(from) {
                 cfg[to] = v;
             }
@@ -149,13 +166,20 @@ fn consul_config(rb: &Rb) -> Value {
     }
     if c("use_tls").and_then(|v| consul::truthy(&v)) == Some(true) {
         let mut defaults = Map::new();
-        for (from, to) in [("tls_ca_file", "ca_file"), ("tls_certificate_file", "cert_file"), ("tls_key_file", "key_file")] {
+        for (from, to) in [
+            ("tls_ca_file", "ca_file"),
+            ("tls_certificate_file", "cert_file"),
+            ("tls_key_file", "key_file"),
+        ] {
             if let Some(v) = c(from) {
                 defaults.insert(to.into(), v);
             }
         }
         defaults.insert("verify_outgoing".into(), json!(true));
-        defaults.insert("verify_incoming".into(), c("tls_verify_client").unwrap_or(json!(server)));
+        defaults.insert(
+            "verify_incoming".into(),
+            c("tls_verify_client").unwrap_or(json!(server)),
+        );
         cfg["tls"] = json!({ "defaults": defaults });
         ports.entry("https").or_insert(json!(8501));
     }
@@ -196,7 +220,10 @@ fn consul_key(pointer: &str) -> Vec<String> {
     };
     match direct {
         Some(k) => vec!["consul".into(), k.into()],
-        None => ["consul".to_string(), "configuration".to_string()].into_iter().chain(segs).collect(),
+        None => ["consul".to_string(), "configuration".to_string()]
+            .into_iter()
+            .chain(segs)
+            .collect(),
     }
 }
 
@@ -207,13 +234,21 @@ pub fn consul(rb: &Rb, settings: &ConsulSettings, report: &mut Report) {
     let anchor = rb.anchor("consul", CONSUL_ROLES);
     let cfg = consul_config(rb);
     let use_tls = rb.get(&["consul", "use_tls"]).and_then(consul::truthy) == Some(true);
-    let certs = ["tls_ca_file", "tls_certificate_file", "tls_key_file"].iter().all(|k| rb.is_set(&["consul", k]));
+    let certs = ["tls_ca_file", "tls_certificate_file", "tls_key_file"]
+        .iter()
+        .all(|k| rb.is_set(&["consul", k]));
     for issue in consul::check(&cfg) {
-        let Some(code) = consul_code(issue.code) else { continue };
+        let Some(code) = consul_code(issue.code) else {
+            continue;
+        };
         let key = consul_key(&issue.pointer);
         let path: Vec<&str> = key.iter().map(String::as_str).collect();
         let in_configuration = rb.is_set(&path) || path.get(1) == Some(&"configuration");
-        let location = if rb.is_set(&path) || (in_configuration && rb.is_set(&path[..2])) { rb.loc(&path, &anchor) } else { anchor.clone() };
+        let location = if rb.is_set(&path) || (in_configuration && rb.is_set(&path[..2])) {
+            rb.loc(&path, &anchor)
+        } else {
+            anchor.clone()
+        };
         let i = report.finding(code, location, issue.message.clone());
         if let Some(sev) = issue.severity {
             report.severity(i, sev);
@@ -223,7 +258,11 @@ pub fn consul(rb: &Rb, settings: &ConsulSettings, report: &mut Report) {
             // `tls_verify_client` decides verify_incoming.
             "tls-verify-incoming-off" | "tls-verify-outgoing-off" if path[1] != "configuration" => {
                 if use_tls && issue.code == "tls-verify-incoming-off" {
-                    Some(rb.patch(&["consul", "tls_verify_client"], &json!(true), "Consul RPC TLS"))
+                    Some(rb.patch(
+                        &["consul", "tls_verify_client"],
+                        &json!(true),
+                        "Consul RPC TLS",
+                    ))
                 } else if !use_tls && certs {
                     Some(Patch {
                         file: rb.doc.path.clone(),
@@ -234,8 +273,14 @@ pub fn consul(rb: &Rb, settings: &ConsulSettings, report: &mut Report) {
                     None
                 }
             }
-            "tls-verify-server-hostname-off" if use_tls || certs => Some(rb.patch(&path, &json!(true), "Consul RPC TLS")),
-            "http-api-exposed" => Some(rb.patch(&path, &json!(settings.client_addr), "bind Consul's HTTP API to loopback")),
+            "tls-verify-server-hostname-off" if use_tls || certs => {
+                Some(rb.patch(&path, &json!(true), "Consul RPC TLS"))
+            }
+            "http-api-exposed" => Some(rb.patch(
+                &path,
+                &json!(settings.client_addr),
+                "bind Consul's HTTP API to loopback",
+            )),
             _ => issue.fix.as_ref().map(|v| rb.patch(&path, v, "Consul")),
         };
         if let Some(p) = patch {

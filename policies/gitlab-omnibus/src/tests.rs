@@ -15,17 +15,44 @@ fn gitlab_rb(text: &str) -> Document {
         if l.is_empty() || l.starts_with('#') {
             continue;
         }
-        let location = Location { file: "gitlab.rb".into(), line: i as u32 + 1, end_line: None, pointer: None };
+        let location = Location {
+            file: "gitlab.rb".into(),
+            line: i as u32 + 1,
+            end_line: None,
+            pointer: None,
+        };
         if let Some(arg) = l.strip_prefix("roles(").and_then(|r| r.strip_suffix(')')) {
-            settings.push(Setting { section: None, name: "roles".into(), value: literal(arg).to_string(), args: Vec::new(), location });
+            settings.push(Setting {
+                section: None,
+                name: "roles".into(),
+                value: literal(arg).to_string(),
+                args: Vec::new(),
+                location,
+            });
             continue;
         }
         let (name, value) = l.split_once(" = ").expect("an assignment");
         let section = name.split('[').next().map(str::to_string);
-        let (value, args) = if value.starts_with("ENV") { (value.to_string(), vec!["unevaluated".to_string()]) } else { (literal(value).to_string(), Vec::new()) };
-        settings.push(Setting { section, name: name.into(), value, args, location });
+        let (value, args) = if value.starts_with("ENV") {
+            (value.to_string(), vec!["unevaluated".to_string()])
+        } else {
+            (literal(value).to_string(), Vec::new())
+        };
+        settings.push(Setting {
+            section,
+            name: name.into(),
+            value,
+            args,
+            location,
+        });
     }
-    Document { kind: "gitlab-rb".into(), path: "gitlab.rb".into(), text: text.into(), body: Body::Settings(settings), diagnostics: Vec::new() }
+    Document {
+        kind: "gitlab-rb".into(),
+        path: "gitlab.rb".into(),
+        text: text.into(),
+        body: Body::Settings(settings),
+        diagnostics: Vec::new(),
+    }
 }
 
 fn literal(v: &str) -> Value {
@@ -43,12 +70,22 @@ fn literal(v: &str) -> Value {
 }
 
 fn run(text: &str, settings: &str) -> Evaluation {
-    let input = Input { documents: vec![gitlab_rb(text)], context: context(15), requests: Vec::new(), connections: Vec::new(), settings: settings.into() };
+    let input = Input {
+        documents: vec![gitlab_rb(text)],
+        context: context(15),
+        requests: Vec::new(),
+        connections: Vec::new(),
+        settings: settings.into(),
+    };
     policy_guest::run::<GitlabOmnibus>(&input).expect("the policy runs")
 }
 
 fn codes(e: &Evaluation) -> Vec<(String, u32)> {
-    let mut v: Vec<_> = e.findings.iter().map(|f| (f.code.clone(), f.location.line)).collect();
+    let mut v: Vec<_> = e
+        .findings
+        .iter()
+        .map(|f| (f.code.clone(), f.location.line))
+        .collect();
     v.sort();
     v
 }
@@ -58,7 +95,13 @@ fn apply(text: &str, e: &Evaluation) -> String {
         .patches
         .iter()
         .flat_map(|p| p.edits.iter())
-        .filter_map(|ed| if let Edit::Lines(l) = ed { Some((l.start, l.end, l.text.clone())) } else { None })
+        .filter_map(|ed| {
+            if let Edit::Lines(l) = ed {
+                Some((l.start, l.end, l.text.clone()))
+            } else {
+                None
+            }
+        })
         .collect();
     edits.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
     edits.dedup();
@@ -82,7 +125,10 @@ consul['configuration'] = {'client_addr': '0.0.0.0', 'retry_join': ['10.6.0.11']
 
 #[test]
 fn database_node_findings() {
-    let e = run(NODE, r#"{"pgbouncer": {"allowed_admin_users": ["pgbouncer"]}}"#);
+    let e = run(
+        NODE,
+        r#"{"pgbouncer": {"allowed_admin_users": ["pgbouncer"]}}"#,
+    );
     assert_eq!(
         codes(&e),
         vec![
@@ -109,12 +155,30 @@ fn database_node_findings() {
     // The allowlist goes after the last patroni line, with the trusted network, loopback
     // and their IPv4-mapped forms (the listener is `:8008`, dual-stack).
     assert!(fixed.contains("patroni['tls_verify'] = true\npatroni['allowlist'] = %w(10.6.0.0/24 127.0.0.1/32 ::ffff:10.6.0.0/120 ::ffff:127.0.0.1/128)\n"), "{fixed}");
-    assert!(fixed.contains("pgbouncer['admin_users'] = %w(pgbouncer)\n"), "{fixed}");
-    assert!(fixed.contains("pgbouncer['auth_type'] = 'scram-sha-256'"), "{fixed}");
-    assert!(fixed.contains("consul['configuration']['client_addr'] = '127.0.0.1'"), "{fixed}");
-    let again = run(&fixed, r#"{"pgbouncer": {"allowed_admin_users": ["pgbouncer"]}}"#);
+    assert!(
+        fixed.contains("pgbouncer['admin_users'] = %w(pgbouncer)\n"),
+        "{fixed}"
+    );
+    assert!(
+        fixed.contains("pgbouncer['auth_type'] = 'scram-sha-256'"),
+        "{fixed}"
+    );
+    assert!(
+        fixed.contains("consul['configuration']['client_addr'] = '127.0.0.1'"),
+        "{fixed}"
+    );
+    let again = run(
+        &fixed,
+        r#"{"pgbouncer": {"allowed_admin_users": ["pgbouncer"]}}"#,
+    );
     let left: Vec<String> = codes(&again).into_iter().map(|(c, _)| c).collect();
-    assert!(!left.iter().any(|c| c.contains("allowlist") || c == "patroni-ctl-insecure" || c == "pgbouncer-auth-type-weak" || c == "consul-http-api-exposed"), "{left:?}");
+    assert!(
+        !left.iter().any(|c| c.contains("allowlist")
+            || c == "patroni-ctl-insecure"
+            || c == "pgbouncer-auth-type-weak"
+            || c == "consul-http-api-exposed"),
+        "{left:?}"
+    );
 }
 
 #[test]
@@ -166,6 +230,10 @@ fn codes_are_unique_and_documented() {
     let mut seen = std::collections::HashSet::new();
     for c in CODES {
         assert!(seen.insert(c.code), "duplicate code {}", c.code);
-        assert!(readme.contains(&format!("`{}`", c.code)), "README lacks {}", c.code);
+        assert!(
+            readme.contains(&format!("`{}`", c.code)),
+            "README lacks {}",
+            c.code
+        );
     }
 }

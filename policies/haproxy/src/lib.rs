@@ -52,24 +52,42 @@ impl Default for Settings {
 }
 
 pub const CODES: &[Code] = &[
-    Code::new("check-plain-http", Severity::Critical,
+    Code::new(
+        "check-plain-http",
+        Severity::Critical,
         "a health check of the Patroni REST API in plain HTTP",
-        "Critical when the API uses TLS (`restapi.certfile`): the check fails the TLS handshake, every server is marked down and no primary is routed. Add `check-ssl verify required ca-file <CA>` (and `crt` when Patroni demands client certificates) to the `server` line; the patch does. Medium when no Patroni config is in the input; low when the API itself is plain HTTP (enable TLS on Patroni first, then on the checks)."),
-    Code::new("check-tls-to-plain-api", Severity::Critical,
+        "Critical when the API uses TLS (`restapi.certfile`): the check fails the TLS handshake, every server is marked down and no primary is routed. Add `check-ssl verify required ca-file <CA>` (and `crt` when Patroni demands client certificates) to the `server` line; the patch does. Medium when no Patroni config is in the input; low when the API itself is plain HTTP (enable TLS on Patroni first, then on the checks).",
+    ),
+    Code::new(
+        "check-tls-to-plain-api",
+        Severity::Critical,
         "a TLS health check of a plain-HTTP Patroni REST API",
-        "The API has no `certfile`, so the TLS handshake fails and every server is marked down. Enable TLS on Patroni (`restapi.certfile`/`keyfile`), or drop `check-ssl`; no patch (patrol does not downgrade TLS)."),
-    Code::new("check-verify-none", Severity::High,
+        "The API has no `certfile`, so the TLS handshake fails and every server is marked down. Enable TLS on Patroni (`restapi.certfile`/`keyfile`), or drop `check-ssl`; no patch (patrol does not downgrade TLS).",
+    ),
+    Code::new(
+        "check-verify-none",
+        Severity::High,
         "a TLS health check that does not verify Patroni's certificate",
-        "`verify none` (on the server, a `default-server` or `ssl-server-verify none`) lets anyone on the path answer the check and fake a primary. Use `verify required` with the `ca-file` of the CA that signed Patroni's certificate; the patch sets both on the `server` line."),
-    Code::new("check-no-ca-file", Severity::High,
+        "`verify none` (on the server, a `default-server` or `ssl-server-verify none`) lets anyone on the path answer the check and fake a primary. Use `verify required` with the `ca-file` of the CA that signed Patroni's certificate; the patch sets both on the `server` line.",
+    ),
+    Code::new(
+        "check-no-ca-file",
+        Severity::High,
         "a verifying TLS health check without a `ca-file`",
-        "With `verify required` (the default) and no `ca-file`, HAProxy refuses the configuration (\"verify is enabled by default but no CA file specified\"). Add `ca-file` with the CA of Patroni's certificate; the patch does."),
-    Code::new("check-without-client-cert", Severity::Critical,
+        "With `verify required` (the default) and no `ca-file`, HAProxy refuses the configuration (\"verify is enabled by default but no CA file specified\"). Add `ca-file` with the CA of Patroni's certificate; the patch does.",
+    ),
+    Code::new(
+        "check-without-client-cert",
+        Severity::Critical,
         "a health check without a client certificate while Patroni requires one",
-        "With `restapi.verify_client: required` Patroni refuses any TLS handshake without a client certificate, so every check fails, every server is marked down and no primary is routed. Add `crt <PEM with certificate and key>` signed by the CA in `restapi.cafile`; the patch does."),
-    Code::new("check-source-outside-allowlist", Severity::Critical,
+        "With `restapi.verify_client: required` Patroni refuses any TLS handshake without a client certificate, so every check fails, every server is marked down and no primary is routed. Add `crt <PEM with certificate and key>` signed by the CA in `restapi.cafile`; the patch does.",
+    ),
+    Code::new(
+        "check-source-outside-allowlist",
+        Severity::Critical,
         "HAProxy's checks come from an address outside Patroni's allowlist",
-        "Critical when the check reaches an endpoint `check_access` protects: Patroni answers 403 and every server is marked down. Info for the usual GET/OPTIONS checks, which the allowlist does not cover (they pass), noted because a firewall built from the allowlist would drop them. Add HAProxy's address to `restapi.allowlist`."),
+        "Critical when the check reaches an endpoint `check_access` protects: Patroni answers 403 and every server is marked down. Info for the usual GET/OPTIONS checks, which the allowlist does not cover (they pass), noted because a firewall built from the allowlist would drop them. Add HAProxy's address to `restapi.allowlist`.",
+    ),
 ];
 
 impl Policy for Haproxy {
@@ -89,7 +107,9 @@ impl Policy for Haproxy {
         }
         for a in &settings.source_addresses {
             if a.parse::<std::net::IpAddr>().is_err() {
-                problems.push(format!("`source_addresses` entry `{a}` is not an IP address"));
+                problems.push(format!(
+                    "`source_addresses` entry `{a}` is not an IP address"
+                ));
             }
         }
         problems
@@ -104,15 +124,30 @@ impl Policy for Haproxy {
         let mut ports: Vec<u16> = settings.patroni_ports.clone();
         ports.extend(patronis.iter().flat_map(|p| p.ports.iter().copied()));
         for doc in documents(input, "haproxy") {
-            let Some(cfg) = Config::read(doc) else { continue };
+            let Some(cfg) = Config::read(doc) else {
+                continue;
+            };
             for proxy in &cfg.proxies {
                 for server in &proxy.servers {
-                    let Some(hc) = proxy.health_check(server) else { continue };
+                    let Some(hc) = proxy.health_check(server) else {
+                        continue;
+                    };
                     if !hc.port.is_some_and(|p| ports.contains(&p)) {
                         continue;
                     }
                     let target = pick(&patronis, &hc.host);
-                    check_server(Ctx { doc_text: &doc.text, cfg: &cfg, proxy, server, settings }, &hc, target, report);
+                    check_server(
+                        Ctx {
+                            doc_text: &doc.text,
+                            cfg: &cfg,
+                            proxy,
+                            server,
+                            settings,
+                        },
+                        &hc,
+                        target,
+                        report,
+                    );
                 }
             }
         }
@@ -134,7 +169,12 @@ impl Patroni {
         let api = RestApi::compile(y, facts);
         let mut hosts = Vec::new();
         let mut ports = Vec::new();
-        for p in ["/restapi/connect_address", "/restapi/listen", "/postgresql/connect_address", "/postgresql/listen"] {
+        for p in [
+            "/restapi/connect_address",
+            "/restapi/listen",
+            "/postgresql/connect_address",
+            "/postgresql/listen",
+        ] {
             for item in y.str(p).unwrap_or("").split(',') {
                 let (host, port) = split_addr(item.trim());
                 if !host.is_empty() {
@@ -145,7 +185,13 @@ impl Patroni {
                 }
             }
         }
-        Patroni { file: y.doc.path.clone(), api, hosts, ports, scope: y.str("/scope").map(str::to_string) }
+        Patroni {
+            file: y.doc.path.clone(),
+            api,
+            hosts,
+            ports,
+            scope: y.str("/scope").map(str::to_string),
+        }
     }
 }
 
@@ -156,7 +202,10 @@ fn pick<'a>(patronis: &'a [Patroni], host: &str) -> Option<&'a Patroni> {
         return Some(p);
     }
     let first = patronis.first()?;
-    patronis.iter().all(|p| p.scope == first.scope).then_some(first)
+    patronis
+        .iter()
+        .all(|p| p.scope == first.scope)
+        .then_some(first)
 }
 
 struct Ctx<'a> {
@@ -177,8 +226,21 @@ struct Fix {
 }
 
 fn check_server(ctx: Ctx, hc: &HealthCheck, target: Option<&Patroni>, report: &mut Report) {
-    let Ctx { cfg, proxy, server, settings, .. } = ctx;
-    let what = format!("the health check of server `{}` in `{}` (`{} {}` to port {})", server.name, proxy.section, hc.method, hc.uri, hc.port.unwrap_or(0));
+    let Ctx {
+        cfg,
+        proxy,
+        server,
+        settings,
+        ..
+    } = ctx;
+    let what = format!(
+        "the health check of server `{}` in `{}` (`{} {}` to port {})",
+        server.name,
+        proxy.section,
+        hc.method,
+        hc.uri,
+        hc.port.unwrap_or(0)
+    );
     let loc = at(&cfg.file, server.line);
     let mut fix = Fix::default();
     let mut findings = Vec::new();
@@ -232,7 +294,19 @@ fn check_server(ctx: Ctx, hc: &HealthCheck, target: Option<&Patroni>, report: &m
     }
 
     if let Some(p) = target {
-        allowlist(&what, &loc, ctx.proxy, server, cfg, settings, hc, tls_after, requires_cert, p, report);
+        allowlist(
+            &what,
+            &loc,
+            ctx.proxy,
+            server,
+            cfg,
+            settings,
+            hc,
+            tls_after,
+            requires_cert,
+            p,
+            report,
+        );
     }
 
     if let Some(patch) = rewrite(ctx.doc_text, &cfg.file, server, &fix) {
@@ -245,19 +319,33 @@ fn check_server(ctx: Ctx, hc: &HealthCheck, target: Option<&Patroni>, report: &m
 /// A `ca-file` some server of the file already uses for its checks (the same CA signs
 /// every node's certificate in a cluster).
 fn existing_ca(cfg: &Config) -> Option<String> {
-    cfg.proxies.iter().flat_map(|p| &p.servers).find_map(|s| s.opts.ca_file.as_ref().map(|a| a.value.clone()))
+    cfg.proxies
+        .iter()
+        .flat_map(|p| &p.servers)
+        .find_map(|s| s.opts.ca_file.as_ref().map(|a| a.value.clone()))
 }
 
 fn existing_crt(cfg: &Config) -> Option<String> {
-    cfg.proxies.iter().flat_map(|p| &p.servers).find_map(|s| s.opts.crt.as_ref().map(|a| a.value.clone()))
+    cfg.proxies
+        .iter()
+        .flat_map(|p| &p.servers)
+        .find_map(|s| s.opts.crt.as_ref().map(|a| a.value.clone()))
 }
 
 /// HAProxy's source address for checks: `source` on the server or proxy, the settings,
 /// else the one address HAProxy binds to (a wildcard says nothing).
-fn source_address(proxy: &Proxy, server: &Server, cfg: &Config, settings: &Settings) -> Option<(String, String)> {
+fn source_address(
+    proxy: &Proxy,
+    server: &Server,
+    cfg: &Config,
+    settings: &Settings,
+) -> Option<(String, String)> {
     let from = |v: &str| {
         let (host, _) = split_addr(v);
-        host.parse::<std::net::IpAddr>().ok().filter(|ip| !ip.is_unspecified()).map(|ip| ip.to_string())
+        host.parse::<std::net::IpAddr>()
+            .ok()
+            .filter(|ip| !ip.is_unspecified())
+            .map(|ip| ip.to_string())
     };
     if let Some(s) = server.opts.source.as_ref().or(proxy.source.as_ref()) {
         return from(&s.value).map(|ip| (ip, format!("`source` on line {}", s.line)));
@@ -267,7 +355,12 @@ fn source_address(proxy: &Proxy, server: &Server, cfg: &Config, settings: &Setti
     }
     let mut binds: Vec<String> = proxy.binds.iter().filter_map(|b| from(b)).collect();
     if binds.is_empty() {
-        binds = cfg.proxies.iter().flat_map(|p| &p.binds).filter_map(|b| from(b)).collect();
+        binds = cfg
+            .proxies
+            .iter()
+            .flat_map(|p| &p.binds)
+            .filter_map(|b| from(b))
+            .collect();
     }
     binds.sort();
     binds.dedup();
@@ -294,8 +387,14 @@ fn allowlist(
     if !p.api.allowlist.restricts() {
         return;
     }
-    let Some((source, how)) = source_address(proxy, server, cfg, settings) else { return };
-    let cert = if requires_cert || server.opts.crt.is_some() { CertPresence::Trusted } else { CertPresence::None };
+    let Some((source, how)) = source_address(proxy, server, cfg, settings) else {
+        return;
+    };
+    let cert = if requires_cert || server.opts.crt.is_some() {
+        CertPresence::Trusted
+    } else {
+        CertPresence::None
+    };
     let request = |method: &str, path: &str| HttpRequest {
         name: None,
         source: source.clone(),
@@ -312,7 +411,11 @@ fn allowlist(
         return;
     }
     // The usual safe check passes; would the address pass the allowlist at all?
-    let probe = p.api.decide(&HttpRequest { auth: RequestAuth::Valid, client_cert: CertPresence::Trusted, ..request("POST", "/reload") });
+    let probe = p.api.decide(&HttpRequest {
+        auth: RequestAuth::Valid,
+        client_cert: CertPresence::Trusted,
+        ..request("POST", "/reload")
+    });
     if matches!(probe.cause, Cause::IpDenied { .. }) {
         let i = report.finding("check-source-outside-allowlist", loc.clone(), format!(
             "{what} comes from {source} ({how}), outside `restapi.allowlist` of `{}`; it passes only because `{}` is not an endpoint the allowlist covers (a firewall built from the allowlist would drop it)", p.file, hc.method));
@@ -349,7 +452,12 @@ fn rewrite(text: &str, file: &str, server: &Server, fix: &Fix) -> Option<policy_
         value.push(' ');
         value.push_str(a);
     }
-    let new = format!("{}{}{}", &line[..start], value, &line[start + server.value.len()..]);
+    let new = format!(
+        "{}{}{}",
+        &line[..start],
+        value,
+        &line[start + server.value.len()..]
+    );
     let mut what: Vec<&str> = Vec::new();
     if fix.check_ssl {
         what.push("TLS");
@@ -360,12 +468,25 @@ fn rewrite(text: &str, file: &str, server: &Server, fix: &Fix) -> Option<policy_
     if fix.crt.is_some() {
         what.push("a client certificate");
     }
-    Some(replace_lines(file, format!("health check of server `{}`: {}", server.name, what.join(", ")), server.line, server.line, new))
+    Some(replace_lines(
+        file,
+        format!(
+            "health check of server `{}`: {}",
+            server.name,
+            what.join(", ")
+        ),
+        server.line,
+        server.line,
+        new,
+    ))
 }
 
 /// Replaces the word after `key` (when it is `old`) by `new`, keeping the spacing.
 fn replace_word_pair(value: &str, key: &str, old: &str, new: &str) -> String {
-    let words: Vec<(usize, &str)> = value.split_whitespace().map(|w| (w.as_ptr() as usize - value.as_ptr() as usize, w)).collect();
+    let words: Vec<(usize, &str)> = value
+        .split_whitespace()
+        .map(|w| (w.as_ptr() as usize - value.as_ptr() as usize, w))
+        .collect();
     for pair in words.windows(2) {
         if pair[0].1 == key && pair[1].1 == old {
             let at = pair[1].0;

@@ -27,14 +27,73 @@ use policy_guest::{Body, Document, Setting};
 
 /// Server options that take one value word (everything else is read as a flag).
 const VALUE_OPTIONS: &[&str] = &[
-    "addr", "agent-addr", "agent-inter", "agent-port", "agent-send", "alpn", "ca-file", "check-alpn", "check-proto",
-    "check-sni", "ciphers", "ciphersuites", "client-sigalgs", "cookie", "crl-file", "crt", "curves", "downinter",
-    "error-limit", "fall", "fastinter", "guid", "hash-key", "id", "init-addr", "init-state", "inter", "log-bufsize",
-    "log-proto", "max-reuse", "maxconn", "maxqueue", "minconn", "namespace", "npn", "observe", "on-error",
-    "on-marked-down", "on-marked-up", "pool-conn-name", "pool-low-conn", "pool-max-conn", "pool-purge-delay", "port",
-    "proto", "proxy-v2-options", "redir", "resolve-net", "resolve-opts", "resolve-prefer", "resolvers", "rise",
-    "shard", "sigalgs", "slowstart", "sni", "socks4", "source", "ssl-max-ver", "ssl-min-ver", "tcp-ut", "track",
-    "usesrc", "verify", "verifyhost", "weight", "ws",
+    "addr",
+    "agent-addr",
+    "agent-inter",
+    "agent-port",
+    "agent-send",
+    "alpn",
+    "ca-file",
+    "check-alpn",
+    "check-proto",
+    "check-sni",
+    "ciphers",
+    "ciphersuites",
+    "client-sigalgs",
+    "cookie",
+    "crl-file",
+    "crt",
+    "curves",
+    "downinter",
+    "error-limit",
+    "fall",
+    "fastinter",
+    "guid",
+    "hash-key",
+    "id",
+    "init-addr",
+    "init-state",
+    "inter",
+    "log-bufsize",
+    "log-proto",
+    "max-reuse",
+    "maxconn",
+    "maxqueue",
+    "minconn",
+    "namespace",
+    "npn",
+    "observe",
+    "on-error",
+    "on-marked-down",
+    "on-marked-up",
+    "pool-conn-name",
+    "pool-low-conn",
+    "pool-max-conn",
+    "pool-purge-delay",
+    "port",
+    "proto",
+    "proxy-v2-options",
+    "redir",
+    "resolve-net",
+    "resolve-opts",
+    "resolve-prefer",
+    "resolvers",
+    "rise",
+    "shard",
+    "sigalgs",
+    "slowstart",
+    "sni",
+    "socks4",
+    "source",
+    "ssl-max-ver",
+    "ssl-min-ver",
+    "tcp-ut",
+    "track",
+    "usesrc",
+    "verify",
+    "verifyhost",
+    "weight",
+    "ws",
 ];
 
 /// A value and the line that set it.
@@ -66,7 +125,12 @@ impl Opts {
         while i < words.len() {
             let w = words[i].as_str();
             i += 1;
-            let at = |v: Option<&String>| v.map(|v| At { value: v.clone(), line });
+            let at = |v: Option<&String>| {
+                v.map(|v| At {
+                    value: v.clone(),
+                    line,
+                })
+            };
             if VALUE_OPTIONS.contains(&w) {
                 let v = words.get(i);
                 i += 1;
@@ -164,8 +228,13 @@ pub struct Config {
 impl Config {
     /// Reads a haproxy document; `None` when the host gave no settings.
     pub fn read(doc: &Document) -> Option<Config> {
-        let Body::Settings(settings) = &doc.body else { return None };
-        let mut cfg = Config { file: doc.path.clone(), ..Config::default() };
+        let Body::Settings(settings) = &doc.body else {
+            return None;
+        };
+        let mut cfg = Config {
+            file: doc.path.clone(),
+            ..Config::default()
+        };
         let mut named_defaults: HashMap<String, Proxy> = HashMap::new();
         let mut last_defaults = Proxy::default();
         let mut current: Option<Proxy> = None;
@@ -176,7 +245,13 @@ impl Config {
             if is_header(s) {
                 // A new section: close the current one.
                 if let Some(p) = current.take() {
-                    finish(&mut cfg, p, in_defaults, &mut named_defaults, &mut last_defaults);
+                    finish(
+                        &mut cfg,
+                        p,
+                        in_defaults,
+                        &mut named_defaults,
+                        &mut last_defaults,
+                    );
                 }
                 in_defaults = keyword == "defaults";
                 // A `defaults` section resets the defaults (unless `from`); a proxy takes
@@ -186,7 +261,11 @@ impl Config {
                     None if in_defaults => Proxy::default(),
                     None => last_defaults.clone(),
                 };
-                current = matches!(keyword.as_str(), "defaults" | "backend" | "listen" | "frontend").then(|| Proxy {
+                current = matches!(
+                    keyword.as_str(),
+                    "defaults" | "backend" | "listen" | "frontend"
+                )
+                .then(|| Proxy {
                     section: section.clone(),
                     keyword: keyword.clone(),
                     binds: Vec::new(),
@@ -197,7 +276,12 @@ impl Config {
             }
             if keyword == "global" {
                 match s.name.as_str() {
-                    "ssl-server-verify" => cfg.ssl_server_verify = s.args.first().map(|v| At { value: v.clone(), line: s.location.line }),
+                    "ssl-server-verify" => {
+                        cfg.ssl_server_verify = s.args.first().map(|v| At {
+                            value: v.clone(),
+                            line: s.location.line,
+                        })
+                    }
                     "ca-base" => cfg.ca_base = s.args.first().cloned(),
                     "crt-base" => cfg.crt_base = s.args.first().cloned(),
                     _ => {}
@@ -209,7 +293,13 @@ impl Config {
             }
         }
         if let Some(p) = current.take() {
-            finish(&mut cfg, p, in_defaults, &mut named_defaults, &mut last_defaults);
+            finish(
+                &mut cfg,
+                p,
+                in_defaults,
+                &mut named_defaults,
+                &mut last_defaults,
+            );
         }
         Some(cfg)
     }
@@ -240,11 +330,30 @@ impl Config {
 /// after its section's keyword.
 fn is_header(s: &Setting) -> bool {
     const SECTIONS: &[&str] = &[
-        "global", "defaults", "frontend", "backend", "listen", "peers", "resolvers", "userlist", "mailers", "program",
-        "http-errors", "ring", "log-forward", "cache", "fcgi-app", "crt-store", "traces", "acme",
+        "global",
+        "defaults",
+        "frontend",
+        "backend",
+        "listen",
+        "peers",
+        "resolvers",
+        "userlist",
+        "mailers",
+        "program",
+        "http-errors",
+        "ring",
+        "log-forward",
+        "cache",
+        "fcgi-app",
+        "crt-store",
+        "traces",
+        "acme",
     ];
     SECTIONS.contains(&s.name.as_str())
-        && s.section.as_deref().and_then(|sec| sec.split_whitespace().next()) == Some(s.name.as_str())
+        && s.section
+            .as_deref()
+            .and_then(|sec| sec.split_whitespace().next())
+            == Some(s.name.as_str())
 }
 
 /// `backend be from defs` → `defs`.
@@ -253,7 +362,13 @@ fn from_name(s: &Setting) -> Option<String> {
     s.args.get(i + 1).cloned()
 }
 
-fn finish(cfg: &mut Config, p: Proxy, in_defaults: bool, named: &mut HashMap<String, Proxy>, last: &mut Proxy) {
+fn finish(
+    cfg: &mut Config,
+    p: Proxy,
+    in_defaults: bool,
+    named: &mut HashMap<String, Proxy>,
+    last: &mut Proxy,
+) {
     if in_defaults {
         if let Some(name) = p.section.split_whitespace().nth(1) {
             named.insert(name.to_string(), p.clone());
@@ -282,7 +397,9 @@ fn apply(p: &mut Proxy, s: &Setting) {
             Some(o) if o.ends_with("-check") || o.ends_with("-chk") => p.check.http = None,
             _ => {}
         },
-        "no" if first == Some("option") && args.get(1).is_some_and(|a| a == "httpchk") => p.check.http = None,
+        "no" if first == Some("option") && args.get(1).is_some_and(|a| a == "httpchk") => {
+            p.check.http = None
+        }
         "http-check" => match first {
             Some("send") => {
                 if let Some((method, uri, _)) = p.check.http.as_mut() {
@@ -312,7 +429,12 @@ fn apply(p: &mut Proxy, s: &Setting) {
             }
             _ => {}
         },
-        "source" => p.source = first.map(|v| At { value: v.to_string(), line }),
+        "source" => {
+            p.source = first.map(|v| At {
+                value: v.to_string(),
+                line,
+            })
+        }
         "bind" => p.binds.extend(first.map(str::to_string)),
         "default-server" => p.default_server = p.default_server.merged(&Opts::read(args, line)),
         "server" | "server-template" => {
@@ -321,10 +443,19 @@ fn apply(p: &mut Proxy, s: &Setting) {
             } else {
                 (args.first(), args.get(2), args.get(3..))
             };
-            let (Some(name), Some(addr)) = (name, addr) else { return };
+            let (Some(name), Some(addr)) = (name, addr) else {
+                return;
+            };
             let own = Opts::read(rest.unwrap_or_default(), line);
             let opts = p.default_server.merged(&own);
-            p.servers.push(Server { name: name.clone(), addr: addr.clone(), line, value: s.value.clone(), own, opts });
+            p.servers.push(Server {
+                name: name.clone(),
+                addr: addr.clone(),
+                line,
+                value: s.value.clone(),
+                own,
+                opts,
+            });
         }
         _ => {}
     }
@@ -335,7 +466,10 @@ pub fn split_addr(addr: &str) -> (String, Option<u16>) {
     let addr = addr.split_once('@').map_or(addr, |(_, a)| a);
     if let Some(rest) = addr.strip_prefix('[') {
         let (host, tail) = rest.split_once(']').unwrap_or((rest, ""));
-        return (host.to_string(), tail.strip_prefix(':').and_then(|p| p.parse().ok()));
+        return (
+            host.to_string(),
+            tail.strip_prefix(':').and_then(|p| p.parse().ok()),
+        );
     }
     match addr.rsplit_once(':') {
         Some((h, p)) if !h.contains(':') => (h.to_string(), p.parse().ok()),
@@ -363,7 +497,8 @@ impl Proxy {
         let (host, addr_port) = split_addr(&server.addr);
         let port_opt = server.opts.port.as_ref().and_then(|p| p.value.parse().ok());
         let port = port_opt.or(self.check.connect_port).or(addr_port);
-        let moved = port_opt.is_some() || server.opts.addr.is_some() || self.check.connect_port.is_some();
+        let moved =
+            port_opt.is_some() || server.opts.addr.is_some() || self.check.connect_port.is_some();
         let tls = match server.opts.check_ssl {
             Some(b) => b || self.check.connect_ssl,
             None => self.check.connect_ssl || (server.opts.ssl == Some(true) && !moved),
@@ -375,6 +510,12 @@ impl Proxy {
             .map(|a| split_addr(&a.value).0)
             .or_else(|| self.check.connect_addr.as_ref().map(|a| split_addr(a).0))
             .unwrap_or(host);
-        Some(HealthCheck { method, uri, host, port, tls })
+        Some(HealthCheck {
+            method,
+            uri,
+            host,
+            port,
+            tls,
+        })
     }
 }

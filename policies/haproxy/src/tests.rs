@@ -1,7 +1,9 @@
 //! Native tests: haproxy documents built as the host builds them (one setting per
 //! directive), Patroni documents as structured JSON.
 
-use policy_guest::{Body, Context, Document, Edit, Evaluation, Input, Location, Setting, Severity, Span, Structured};
+use policy_guest::{
+    Body, Context, Document, Edit, Evaluation, Input, Location, Setting, Severity, Span, Structured,
+};
 
 use super::*;
 
@@ -13,7 +15,9 @@ pub fn haproxy_doc(path: &str, text: &str) -> Document {
     for (i, raw) in text.lines().enumerate() {
         let code = raw.split('#').next().unwrap_or("");
         let words: Vec<&str> = code.split_whitespace().collect();
-        let Some((first, rest)) = words.split_first() else { continue };
+        let Some((first, rest)) = words.split_first() else {
+            continue;
+        };
         if sections.contains(first) {
             section = Some(match rest.first() {
                 Some(n) => format!("{first} {n}"),
@@ -26,17 +30,32 @@ pub fn haproxy_doc(path: &str, text: &str) -> Document {
             name: first.to_string(),
             value,
             args: rest.iter().map(|s| s.to_string()).collect(),
-            location: Location { file: path.into(), line: i as u32 + 1, end_line: None, pointer: None },
+            location: Location {
+                file: path.into(),
+                line: i as u32 + 1,
+                end_line: None,
+                pointer: None,
+            },
         });
     }
-    Document { kind: "haproxy".into(), path: path.into(), text: text.into(), body: Body::Settings(settings), diagnostics: vec![] }
+    Document {
+        kind: "haproxy".into(),
+        path: path.into(),
+        text: text.into(),
+        body: Body::Settings(settings),
+        diagnostics: vec![],
+    }
 }
 
 /// A Patroni document from JSON; every pointer gets line 1 (enough for these tests).
 pub fn patroni_doc(json: serde_json::Value) -> Document {
     let mut spans = Vec::new();
     fn walk(v: &serde_json::Value, p: String, spans: &mut Vec<Span>) {
-        spans.push(Span { pointer: p.clone(), line: 1, end_line: 1 });
+        spans.push(Span {
+            pointer: p.clone(),
+            line: 1,
+            end_line: 1,
+        });
         if let serde_json::Value::Object(m) = v {
             for (k, v) in m {
                 walk(v, format!("{p}/{k}"), spans);
@@ -48,7 +67,10 @@ pub fn patroni_doc(json: serde_json::Value) -> Document {
         kind: "patroni".into(),
         path: "patroni.yml".into(),
         text: String::new(),
-        body: Body::Structured(Structured { json: json.to_string(), spans }),
+        body: Body::Structured(Structured {
+            json: json.to_string(),
+            spans,
+        }),
         diagnostics: vec![],
     }
 }
@@ -68,19 +90,30 @@ fn context() -> Context {
 }
 
 pub fn run(docs: Vec<Document>, settings: &str) -> Evaluation {
-    let input = Input { documents: docs, context: context(), requests: vec![], connections: vec![], settings: settings.into() };
+    let input = Input {
+        documents: docs,
+        context: context(),
+        requests: vec![],
+        connections: vec![],
+        settings: settings.into(),
+    };
     policy_guest::run::<Haproxy>(&input).expect("evaluates")
 }
 
 fn codes(e: &Evaluation) -> Vec<(String, Severity, u32)> {
-    e.findings.iter().map(|f| (f.code.clone(), f.severity, f.location.line)).collect()
+    e.findings
+        .iter()
+        .map(|f| (f.code.clone(), f.severity, f.location.line))
+        .collect()
 }
 
 fn patched(e: &Evaluation, text: &str) -> String {
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     for p in &e.patches {
         for edit in &p.edits {
-            let Edit::Lines(l) = edit else { panic!("line edits only") };
+            let Edit::Lines(l) = edit else {
+                panic!("line edits only")
+            };
             assert_eq!(l.start, l.end);
             lines[l.start as usize - 1] = l.text.clone();
         }
@@ -116,7 +149,10 @@ fn tls_patroni(verify: &str) -> Document {
 
 #[test]
 fn plain_checks_against_tls_api_are_critical_and_fixed() {
-    let e = run(vec![haproxy_doc("haproxy.cfg", PLAIN), tls_patroni("required")], "{}");
+    let e = run(
+        vec![haproxy_doc("haproxy.cfg", PLAIN), tls_patroni("required")],
+        "{}",
+    );
     assert_eq!(
         codes(&e),
         vec![
@@ -129,17 +165,27 @@ fn plain_checks_against_tls_api_are_critical_and_fixed() {
     let after = patched(&e, PLAIN);
     assert!(after.contains("    server pg1 10.0.1.11:5432 maxconn 100 check port 8008 check-ssl ca-file /etc/haproxy/ssl/ca.crt crt /etc/haproxy/ssl/haproxy-client.pem # node 1\n"), "{after}");
     // The fix is a fixpoint.
-    let again = run(vec![haproxy_doc("haproxy.cfg", &after), tls_patroni("required")], "{}");
+    let again = run(
+        vec![haproxy_doc("haproxy.cfg", &after), tls_patroni("required")],
+        "{}",
+    );
     assert!(again.findings.is_empty(), "{:?}", again.findings);
 }
 
 #[test]
 fn plain_checks_against_plain_or_unknown_api() {
-    let plain = patroni_doc(serde_json::json!({"scope": "c", "restapi": {"listen": "10.0.1.11:8008"}}));
+    let plain =
+        patroni_doc(serde_json::json!({"scope": "c", "restapi": {"listen": "10.0.1.11:8008"}}));
     let e = run(vec![haproxy_doc("haproxy.cfg", PLAIN), plain], "{}");
-    assert!(e.findings.iter().all(|f| f.code == "check-plain-http" && f.severity == Severity::Low && f.patch.is_none()));
+    assert!(
+        e.findings.iter().all(|f| f.code == "check-plain-http"
+            && f.severity == Severity::Low
+            && f.patch.is_none())
+    );
     let e = run(vec![haproxy_doc("haproxy.cfg", PLAIN)], "{}");
-    assert!(e.findings.iter().all(|f| f.code == "check-plain-http" && f.severity == Severity::Medium && f.patch.is_none()));
+    assert!(e.findings.iter().all(|f| f.code == "check-plain-http"
+        && f.severity == Severity::Medium
+        && f.patch.is_none()));
     assert_eq!(e.findings.len(), 2);
 }
 
@@ -158,7 +204,10 @@ listen other
     option httpchk GET /primary
     server pg3 10.0.1.13:5432 check port 8008 check-ssl verify required crt /etc/haproxy/c.pem
 ";
-    let e = run(vec![haproxy_doc("haproxy.cfg", cfg), tls_patroni("required")], "{}");
+    let e = run(
+        vec![haproxy_doc("haproxy.cfg", cfg), tls_patroni("required")],
+        "{}",
+    );
     assert_eq!(
         codes(&e),
         vec![
@@ -170,45 +219,103 @@ listen other
     let after = patched(&e, cfg);
     assert!(after.contains("server pg1 10.0.1.11:5432 check port 8008 check-ssl verify required crt /etc/haproxy/c.pem ca-file /etc/haproxy/ssl/ca.crt\n"), "{after}");
     assert!(after.contains("server pg2 10.0.1.12:5432 check port 8008 check-ssl crt /etc/haproxy/c.pem verify required ca-file /etc/haproxy/ssl/ca.crt\n"), "{after}");
-    let again = run(vec![haproxy_doc("haproxy.cfg", &after), tls_patroni("required")], "{}");
+    let again = run(
+        vec![haproxy_doc("haproxy.cfg", &after), tls_patroni("required")],
+        "{}",
+    );
     assert!(again.findings.is_empty(), "{:?}", again.findings);
 }
 
 #[test]
 fn optional_client_certificates_need_no_crt_and_tls_to_plain_is_reported() {
     let cfg = "listen p\n    option httpchk\n    server a 10.0.1.11:5432 check port 8008 check-ssl verify required ca-file /ca.crt\n";
-    let e = run(vec![haproxy_doc("haproxy.cfg", cfg), tls_patroni("optional")], "{}");
+    let e = run(
+        vec![haproxy_doc("haproxy.cfg", cfg), tls_patroni("optional")],
+        "{}",
+    );
     assert!(e.findings.is_empty(), "{:?}", e.findings);
-    let plain = patroni_doc(serde_json::json!({"scope": "c", "restapi": {"listen": "10.0.1.11:8008"}}));
+    let plain =
+        patroni_doc(serde_json::json!({"scope": "c", "restapi": {"listen": "10.0.1.11:8008"}}));
     let e = run(vec![haproxy_doc("haproxy.cfg", cfg), plain], "{}");
-    assert_eq!(codes(&e), vec![("check-tls-to-plain-api".into(), Severity::Critical, 3)]);
+    assert_eq!(
+        codes(&e),
+        vec![("check-tls-to-plain-api".into(), Severity::Critical, 3)]
+    );
     assert!(e.patches.is_empty());
 }
 
 #[test]
 fn source_outside_the_allowlist() {
     let cfg = "listen p\n    bind 10.9.9.9:5000\n    option httpchk OPTIONS /primary\n    server a 10.0.1.11:5432 check port 8008 check-ssl verify required ca-file /ca.crt crt /c.pem\n";
-    let e = run(vec![haproxy_doc("haproxy.cfg", cfg), tls_patroni("required")], "{}");
-    assert_eq!(codes(&e), vec![("check-source-outside-allowlist".into(), Severity::Info, 4)]);
+    let e = run(
+        vec![haproxy_doc("haproxy.cfg", cfg), tls_patroni("required")],
+        "{}",
+    );
+    assert_eq!(
+        codes(&e),
+        vec![("check-source-outside-allowlist".into(), Severity::Info, 4)]
+    );
     // A check on a protected endpoint is refused outright.
     let unsafe_cfg = cfg.replace("OPTIONS /primary", "POST /restart");
-    let e = run(vec![haproxy_doc("haproxy.cfg", &unsafe_cfg), tls_patroni("required")], "{}");
-    assert_eq!(codes(&e), vec![("check-source-outside-allowlist".into(), Severity::Critical, 4)]);
+    let e = run(
+        vec![
+            haproxy_doc("haproxy.cfg", &unsafe_cfg),
+            tls_patroni("required"),
+        ],
+        "{}",
+    );
+    assert_eq!(
+        codes(&e),
+        vec![(
+            "check-source-outside-allowlist".into(),
+            Severity::Critical,
+            4
+        )]
+    );
     // An address in the allowlist passes; so does an unknown source.
     let inside = cfg.replace("10.9.9.9", "10.0.2.5");
-    assert!(run(vec![haproxy_doc("haproxy.cfg", &inside), tls_patroni("required")], "{}").findings.is_empty());
+    assert!(
+        run(
+            vec![haproxy_doc("haproxy.cfg", &inside), tls_patroni("required")],
+            "{}"
+        )
+        .findings
+        .is_empty()
+    );
     let wildcard = cfg.replace("10.9.9.9", "*");
-    assert!(run(vec![haproxy_doc("haproxy.cfg", &wildcard), tls_patroni("required")], "{}").findings.is_empty());
-    let via_setting = run(vec![haproxy_doc("haproxy.cfg", &wildcard), tls_patroni("required")], r#"{"source_addresses": ["10.7.7.7"]}"#);
+    assert!(
+        run(
+            vec![
+                haproxy_doc("haproxy.cfg", &wildcard),
+                tls_patroni("required")
+            ],
+            "{}"
+        )
+        .findings
+        .is_empty()
+    );
+    let via_setting = run(
+        vec![
+            haproxy_doc("haproxy.cfg", &wildcard),
+            tls_patroni("required"),
+        ],
+        r#"{"source_addresses": ["10.7.7.7"]}"#,
+    );
     assert_eq!(via_setting.findings.len(), 1);
 }
 
 #[test]
 fn only_patroni_checks_count() {
     let cfg = "defaults\n    option httpchk GET /\nbackend web\n    server w 10.0.5.1:80 check\nbackend pg\n    option pgsql-check user x\n    server a 10.0.1.11:5432 check port 8008\nbackend custom\n    server b 10.0.1.12:5432 check port 9008\n";
-    let e = run(vec![haproxy_doc("haproxy.cfg", cfg), tls_patroni("required")], "{}");
+    let e = run(
+        vec![haproxy_doc("haproxy.cfg", cfg), tls_patroni("required")],
+        "{}",
+    );
     assert!(e.findings.is_empty(), "{:?}", e.findings);
-    let e = run(vec![haproxy_doc("haproxy.cfg", cfg), tls_patroni("required")], r#"{"patroni_ports": [9008]}"#);
+    let e = run(
+        vec![haproxy_doc("haproxy.cfg", cfg), tls_patroni("required")],
+        r#"{"patroni_ports": [9008]}"#,
+    );
     assert_eq!(e.findings.first().map(|f| f.location.line), Some(9));
 }
 
@@ -225,18 +332,36 @@ backend pg from base
 backend web
     server b 10.0.1.11:5432 check port 8008
 ";
-    let e = run(vec![haproxy_doc("haproxy.cfg", cfg), tls_patroni("required")], "{}");
-    assert_eq!(codes(&e), vec![("check-verify-none".into(), Severity::High, 7)]);
+    let e = run(
+        vec![haproxy_doc("haproxy.cfg", cfg), tls_patroni("required")],
+        "{}",
+    );
+    assert_eq!(
+        codes(&e),
+        vec![("check-verify-none".into(), Severity::High, 7)]
+    );
     let after = patched(&e, cfg);
-    assert!(after.contains("    server a 10.0.1.11:5432 ca-file /ca.crt crt /c.pem verify required\n"), "{after}");
+    assert!(
+        after.contains("    server a 10.0.1.11:5432 ca-file /ca.crt crt /c.pem verify required\n"),
+        "{after}"
+    );
 }
 
 #[test]
 fn quoting_and_settings_validation() {
     assert_eq!(quote("/a b/c.pem"), "'/a b/c.pem'");
     assert_eq!(quote("/etc/x"), "/etc/x");
-    assert_eq!(replace_word_pair("a  verify  none b", "verify", "none", "required"), "a  verify  required b");
-    let input = Input { documents: vec![], context: context(), requests: vec![], connections: vec![], settings: r#"{"source_addresses": ["x"]}"#.into() };
+    assert_eq!(
+        replace_word_pair("a  verify  none b", "verify", "none", "required"),
+        "a  verify  required b"
+    );
+    let input = Input {
+        documents: vec![],
+        context: context(),
+        requests: vec![],
+        connections: vec![],
+        settings: r#"{"source_addresses": ["x"]}"#.into(),
+    };
     assert!(policy_guest::run::<Haproxy>(&input).is_err());
 }
 
@@ -244,7 +369,15 @@ fn quoting_and_settings_validation() {
 fn codes_are_unique_and_documented() {
     let readme = include_str!("../README.md");
     for (i, c) in CODES.iter().enumerate() {
-        assert!(CODES[..i].iter().all(|o| o.code != c.code), "duplicate {}", c.code);
-        assert!(readme.contains(&format!("`{}`", c.code)), "README lacks {}", c.code);
+        assert!(
+            CODES[..i].iter().all(|o| o.code != c.code),
+            "duplicate {}",
+            c.code
+        );
+        assert!(
+            readme.contains(&format!("`{}`", c.code)),
+            "README lacks {}",
+            c.code
+        );
     }
 }

@@ -28,17 +28,30 @@ pub fn check(input: &Input, report: &mut Report) -> Vec<Node> {
         let Some(ini) = Ini::new(doc) else { continue };
         let at = |section: &str, key: &str| -> Location {
             match ini.get(section, key) {
-                Some(s) => Location { pointer: Some(format!("{section}/{key}")), ..s.location.clone() },
+                Some(s) => Location {
+                    pointer: Some(format!("{section}/{key}")),
+                    ..s.location.clone()
+                },
                 None => ini.section_location(section),
             }
         };
         let value = |section: &str, key: &str| ini.value(section, key).unwrap_or("").to_string();
-        let active = value("ssl", "active").parse::<i64>().map(|v| v != 0).unwrap_or(false);
+        let active = value("ssl", "active")
+            .parse::<i64>()
+            .map(|v| v != 0)
+            .unwrap_or(false);
         let ca = value("ssl", "ca_file");
         let crl = value("ssl", "crl_file");
-        let sslmode = ini.value("ssl", "sslmode").filter(|m| !m.is_empty()).unwrap_or("prefer").to_string();
+        let sslmode = ini
+            .value("ssl", "sslmode")
+            .filter(|m| !m.is_empty())
+            .unwrap_or("prefer")
+            .to_string();
         let rank = sslmode_rank(&sslmode);
-        nodes.push(Node { dir: dir_of(&doc.path), ssl_active: active });
+        nodes.push(Node {
+            dir: dir_of(&doc.path),
+            ssl_active: active,
+        });
 
         if !active {
             report.finding(
@@ -54,7 +67,11 @@ pub fn check(input: &Input, report: &mut Report) -> Vec<Node> {
             );
         }
         // The sslmode pg_autoctl writes into its connection strings.
-        let target = if ca.is_empty() { "require" } else { "verify-full" };
+        let target = if ca.is_empty() {
+            "require"
+        } else {
+            "verify-full"
+        };
         if !ca.is_empty() && rank.is_some_and(|r| r < 5) && rank.is_some_and(|r| r >= 3) {
             let i = report.finding(
                 "sslmode-unverified",
@@ -76,9 +93,16 @@ pub fn check(input: &Input, report: &mut Report) -> Vec<Node> {
             }
         }
         // The monitor URI of a keeper.
-        if let Some(uri) = ini.get("pg_autoctl", "monitor").map(|s| s.value.trim().to_string()).filter(|u| !u.is_empty()) {
+        if let Some(uri) = ini
+            .get("pg_autoctl", "monitor")
+            .map(|s| s.value.trim().to_string())
+            .filter(|u| !u.is_empty())
+        {
             let params = conninfo(&uri);
-            let mode = params.iter().find(|(k, _)| k == "sslmode").map(|(_, v)| v.clone());
+            let mode = params
+                .iter()
+                .find(|(k, _)| k == "sslmode")
+                .map(|(_, v)| v.clone());
             let mode_rank = mode.as_deref().map_or(Some(2), sslmode_rank);
             let loc = at("pg_autoctl", "monitor");
             if mode_rank.is_none_or(|r| r < 3) {
@@ -91,7 +115,14 @@ pub fn check(input: &Input, report: &mut Report) -> Vec<Node> {
                     }),
                 );
                 if active {
-                    report.fix(i, ini.set_patch("pg_autoctl", "monitor", &with_sslmode(&uri, target, &ca, &crl)));
+                    report.fix(
+                        i,
+                        ini.set_patch(
+                            "pg_autoctl",
+                            "monitor",
+                            &with_sslmode(&uri, target, &ca, &crl),
+                        ),
+                    );
                 }
             } else if !ca.is_empty() && mode_rank.is_some_and(|r| r < 5) {
                 let i = report.finding(
@@ -99,23 +130,51 @@ pub fn check(input: &Input, report: &mut Report) -> Vec<Node> {
                     loc.clone(),
                     format!("the monitor URI has `sslmode={}` though `ca_file` is set: the monitor's identity is not verified", mode.unwrap_or_default()),
                 );
-                report.fix(i, ini.set_patch("pg_autoctl", "monitor", &with_sslmode(&uri, "verify-full", &ca, &crl)));
+                report.fix(
+                    i,
+                    ini.set_patch(
+                        "pg_autoctl",
+                        "monitor",
+                        &with_sslmode(&uri, "verify-full", &ca, &crl),
+                    ),
+                );
             }
             if params.iter().any(|(k, v)| k == "password" && !v.is_empty()) {
                 report.finding("monitor-uri-password", loc, "the monitor URI carries the `autoctl_node` password in clear text in the configuration file".to_string());
             }
         }
-        if ini.value("replication", "password").is_some_and(|p| !p.is_empty()) {
-            report.finding("replication-password-in-config", at("replication", "password"), "`[replication] password` is written in the configuration file".to_string());
+        if ini
+            .value("replication", "password")
+            .is_some_and(|p| !p.is_empty())
+        {
+            report.finding(
+                "replication-password-in-config",
+                at("replication", "password"),
+                "`[replication] password` is written in the configuration file".to_string(),
+            );
         }
-        match ini.value("postgresql", "auth_method").map(str::to_ascii_lowercase).as_deref() {
+        match ini
+            .value("postgresql", "auth_method")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("trust") => {
                 let i = report.finding("auth-trust", at("postgresql", "auth_method"), "`auth_method = trust`: the HBA rules pg_autoctl adds let the monitor and replication users in with no password".to_string());
-                report.fix(i, ini.set_patch("postgresql", "auth_method", "scram-sha-256"));
+                report.fix(
+                    i,
+                    ini.set_patch("postgresql", "auth_method", "scram-sha-256"),
+                );
             }
             Some(m @ ("md5" | "password")) => {
-                let i = report.finding("auth-weak", at("postgresql", "auth_method"), format!("`auth_method = {m}`: the rules pg_autoctl adds use {m}"));
-                report.fix(i, ini.set_patch("postgresql", "auth_method", "scram-sha-256"));
+                let i = report.finding(
+                    "auth-weak",
+                    at("postgresql", "auth_method"),
+                    format!("`auth_method = {m}`: the rules pg_autoctl adds use {m}"),
+                );
+                report.fix(
+                    i,
+                    ini.set_patch("postgresql", "auth_method", "scram-sha-256"),
+                );
             }
             _ => {}
         }
@@ -127,7 +186,10 @@ pub fn check(input: &Input, report: &mut Report) -> Vec<Node> {
 /// URI's user info as `user`/`password`.
 pub fn conninfo(s: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    if let Some(rest) = s.strip_prefix("postgresql://").or_else(|| s.strip_prefix("postgres://")) {
+    if let Some(rest) = s
+        .strip_prefix("postgresql://")
+        .or_else(|| s.strip_prefix("postgres://"))
+    {
         let (main, query) = rest.split_once('?').unwrap_or((rest, ""));
         let authority = main.split('/').next().unwrap_or("");
         if let Some((userinfo, _)) = authority.rsplit_once('@') {
@@ -212,7 +274,18 @@ mod tests {
             with_sslmode(u, "verify-full", "/ca.crt", ""),
             "postgres://autoctl_node:h4ckm3@monitor.host:5432/pg_auto_failover?sslmode=verify-full&sslrootcert=/ca.crt"
         );
-        assert_eq!(with_sslmode("postgres://m/db", "require", "", ""), "postgres://m/db?sslmode=require");
-        assert_eq!(with_sslmode("host=m dbname=x sslmode=prefer", "verify-full", "/ca", "/crl"), "host=m dbname=x sslmode=verify-full sslrootcert=/ca sslcrl=/crl");
+        assert_eq!(
+            with_sslmode("postgres://m/db", "require", "", ""),
+            "postgres://m/db?sslmode=require"
+        );
+        assert_eq!(
+            with_sslmode(
+                "host=m dbname=x sslmode=prefer",
+                "verify-full",
+                "/ca",
+                "/crl"
+            ),
+            "host=m dbname=x sslmode=verify-full sslrootcert=/ca sslcrl=/crl"
+        );
     }
 }

@@ -10,13 +10,19 @@
 //! collide.
 
 use policy_guest::doc::documents;
-use policy_guest::{Body, Document, Edit, HbaRule, IdentRule, Input, LineEdit, Location, Patch, Report};
+use policy_guest::{
+    Body, Document, Edit, HbaRule, IdentRule, Input, LineEdit, Location, Patch, Report,
+};
 use regex::Regex;
 
 use super::Settings;
 use super::conf::{Node, dir_of};
 
-const USERS: &[&str] = &["autoctl_node", "pgautofailover_replicator", "pgautofailover_monitor"];
+const USERS: &[&str] = &[
+    "autoctl_node",
+    "pgautofailover_replicator",
+    "pgautofailover_monitor",
+];
 
 /// Whether the rule is one of pg_auto_failover's (by user, or by the monitor database).
 fn ours(rule: &HbaRule) -> Option<String> {
@@ -24,20 +30,39 @@ fn ours(rule: &HbaRule) -> Option<String> {
         .iter()
         .find(|u| USERS.contains(&u.text.as_str()))
         .map(|u| u.text.clone())
-        .or_else(|| rule.databases.iter().any(|d| d.text == "pg_auto_failover").then(|| "autoctl_node".to_string()))
+        .or_else(|| {
+            rule.databases
+                .iter()
+                .any(|d| d.text == "pg_auto_failover")
+                .then(|| "autoctl_node".to_string())
+        })
 }
 
 pub fn check(input: &Input, settings: &Settings, nodes: &[Node], report: &mut Report) {
     let idents: Vec<&Document> = documents(input, "pg-ident").collect();
     let mut reported: Vec<(String, u32)> = Vec::new();
     for doc in documents(input, "pg-hba") {
-        let Body::Hba(rules) = &doc.body else { continue };
+        let Body::Hba(rules) = &doc.body else {
+            continue;
+        };
         let dir = dir_of(&doc.path);
         // SSL is known to be on when the pg_autoctl config next to this file (or the only
         // one) says so; only then can `hostssl` be written without locking the node out.
-        let node = nodes.iter().find(|n| n.dir == dir).or(if nodes.len() == 1 { nodes.first() } else { None });
+        let node = nodes.iter().find(|n| n.dir == dir).or(if nodes.len() == 1 {
+            nodes.first()
+        } else {
+            None
+        });
         let ssl_on = node.is_some_and(|n| n.ssl_active);
-        let ident = idents.iter().find(|d| dir_of(&d.path) == dir).or(if idents.len() == 1 { idents.first() } else { None }).copied();
+        let ident = idents
+            .iter()
+            .find(|d| dir_of(&d.path) == dir)
+            .or(if idents.len() == 1 {
+                idents.first()
+            } else {
+                None
+            })
+            .copied();
         for rule in rules {
             let Some(user) = ours(rule) else { continue };
             if rule.connection_type == "local" {
@@ -46,13 +71,23 @@ pub fn check(input: &Input, settings: &Settings, nodes: &[Node], report: &mut Re
             let mut new_type = None;
             let mut new_method: Option<String> = None;
             let mut found = Vec::new();
-            let at = Location { pointer: None, ..rule.location.clone() };
+            let at = Location {
+                pointer: None,
+                ..rule.location.clone()
+            };
             let raw = rule.raw.trim();
             if matches!(rule.connection_type.as_str(), "host" | "hostnossl") {
                 let i = report.finding(
                     "hba-not-hostssl",
                     at.clone(),
-                    format!("`{raw}` also matches `{user}` connections without TLS{}", if ssl_on { "" } else { " (and SSL is not known to be on for this node, so no fix is offered)" }),
+                    format!(
+                        "`{raw}` also matches `{user}` connections without TLS{}",
+                        if ssl_on {
+                            ""
+                        } else {
+                            " (and SSL is not known to be on for this node, so no fix is offered)"
+                        }
+                    ),
                 );
                 if ssl_on {
                     new_type = Some("hostssl");
@@ -61,11 +96,19 @@ pub fn check(input: &Input, settings: &Settings, nodes: &[Node], report: &mut Re
             }
             let method = rule.method.to_ascii_lowercase();
             if method == "trust" && user != "pgautofailover_monitor" {
-                let i = report.finding("hba-trust", at.clone(), format!("`{raw}` lets `{user}` in with no password or certificate"));
+                let i = report.finding(
+                    "hba-trust",
+                    at.clone(),
+                    format!("`{raw}` lets `{user}` in with no password or certificate"),
+                );
                 new_method = Some("scram-sha-256".into());
                 found.push(i);
             }
-            let map = rule.options.iter().find(|(k, _)| k == "map").map(|(_, v)| v.clone());
+            let map = rule
+                .options
+                .iter()
+                .find(|(k, _)| k == "map")
+                .map(|(_, v)| v.clone());
             if method == "cert" && map.is_none() && user == "pgautofailover_replicator" {
                 let i = report.finding(
                     "hba-cert-without-map",
@@ -75,7 +118,10 @@ pub fn check(input: &Input, settings: &Settings, nodes: &[Node], report: &mut Re
                 new_method = Some(format!("cert map={}", settings.ident_map));
                 found.push(i);
             }
-            if let Some(map) = map.as_deref().or(new_method.as_deref().and_then(|m| m.strip_prefix("cert map="))) {
+            if let Some(map) = map.as_deref().or(new_method
+                .as_deref()
+                .and_then(|m| m.strip_prefix("cert map=")))
+            {
                 idents_check(ident, map, &user, &at, settings, &mut reported, report);
             }
             if new_type.is_none() && new_method.is_none() {
@@ -92,15 +138,28 @@ pub fn check(input: &Input, settings: &Settings, nodes: &[Node], report: &mut Re
 
 /// The entries of `map`: missing entirely (a fix adds one), or too broad.
 #[allow(clippy::too_many_arguments)]
-fn idents_check(ident: Option<&Document>, map: &str, user: &str, at: &Location, settings: &Settings, reported: &mut Vec<(String, u32)>, report: &mut Report) {
+fn idents_check(
+    ident: Option<&Document>,
+    map: &str,
+    user: &str,
+    at: &Location,
+    settings: &Settings,
+    reported: &mut Vec<(String, u32)>,
+    report: &mut Report,
+) {
     let Some(doc) = ident else { return };
-    let Body::Ident(entries) = &doc.body else { return };
+    let Body::Ident(entries) = &doc.body else {
+        return;
+    };
     let mine: Vec<&IdentRule> = entries.iter().filter(|e| e.map_name == map).collect();
     if mine.is_empty() {
         let i = report.finding(
             "ident-map-missing",
             at.clone(),
-            format!("the rule names `map={map}` but {} has no `{map}` entry: `{user}` cannot log in", doc.path),
+            format!(
+                "the rule names `map={map}` but {} has no `{map}` entry: `{user}` cannot log in",
+                doc.path
+            ),
         );
         let n = doc.text.lines().count() as u32;
         let line = format!("{map} {} {user}", settings.client_certificate_cn);
@@ -109,20 +168,31 @@ fn idents_check(ident: Option<&Document>, map: &str, user: &str, at: &Location, 
             Patch {
                 file: doc.path.clone(),
                 description: format!("add `{line}` to {}", doc.path),
-                edits: vec![Edit::Lines(LineEdit { start: n + 1, end: n, text: line })],
+                edits: vec![Edit::Lines(LineEdit {
+                    start: n + 1,
+                    end: n,
+                    text: line,
+                })],
             },
         );
         return;
     }
     for e in mine {
-        let broad_user = e.database_user == "all" || e.database_user == user || e.database_user.starts_with('+');
+        let broad_user =
+            e.database_user == "all" || e.database_user == user || e.database_user.starts_with('+');
         let key = (e.location.file.clone(), e.location.line);
         if broad_user && matches_anything(&e.system_user) && !reported.contains(&key) {
             reported.push(key);
             report.finding(
                 "ident-map-too-broad",
-                Location { pointer: None, ..e.location.clone() },
-                format!("`{} {} {}`: any client certificate name maps to `{user}`", e.map_name, e.system_user, e.database_user),
+                Location {
+                    pointer: None,
+                    ..e.location.clone()
+                },
+                format!(
+                    "`{} {} {}`: any client certificate name maps to `{user}`",
+                    e.map_name, e.system_user, e.database_user
+                ),
             );
         }
     }
@@ -130,14 +200,25 @@ fn idents_check(ident: Option<&Document>, map: &str, user: &str, at: &Location, 
 
 /// Whether a pg_ident system-user pattern (`/regex`) accepts any name.
 fn matches_anything(system_user: &str) -> bool {
-    let Some(pattern) = system_user.strip_prefix('/') else { return false };
-    let Ok(re) = Regex::new(pattern) else { return false };
-    ["x", "attacker", "evil.example.com", "CN=someone else"].iter().all(|s| re.is_match(s))
+    let Some(pattern) = system_user.strip_prefix('/') else {
+        return false;
+    };
+    let Ok(re) = Regex::new(pattern) else {
+        return false;
+    };
+    ["x", "attacker", "evil.example.com", "CN=someone else"]
+        .iter()
+        .all(|s| re.is_match(s))
 }
 
 /// The rule's first line with the connection type and/or the method (and its options)
 /// replaced.
-fn rewrite(doc: &Document, rule: &HbaRule, new_type: Option<&str>, new_method: Option<&str>) -> Option<Patch> {
+fn rewrite(
+    doc: &Document,
+    rule: &HbaRule,
+    new_type: Option<&str>,
+    new_method: Option<&str>,
+) -> Option<Patch> {
     let line = rule.location.line;
     if rule.location.end_line.is_some_and(|e| e > line) {
         return None; // continued records are left alone
@@ -170,7 +251,9 @@ fn rewrite(doc: &Document, rule: &HbaRule, new_type: Option<&str>, new_method: O
         }
     }
     if let Some(m) = new_method {
-        let at = fields.iter().position(|(_, f)| f.eq_ignore_ascii_case(&rule.method))?;
+        let at = fields
+            .iter()
+            .position(|(_, f)| f.eq_ignore_ascii_case(&rule.method))?;
         // The method replaces itself; options that the new method does not take go.
         let keep: Vec<(String, String)> = fields[at + 1..]
             .iter()
@@ -183,11 +266,19 @@ fn rewrite(doc: &Document, rule: &HbaRule, new_type: Option<&str>, new_method: O
         fields.extend(keep);
     }
     let mut new: String = fields.iter().map(|(ws, f)| format!("{ws}{f}")).collect();
-    new.push_str(if comment.is_empty() { tail.trim_end() } else { tail });
+    new.push_str(if comment.is_empty() {
+        tail.trim_end()
+    } else {
+        tail
+    });
     new.push_str(comment);
     Some(Patch {
         file: doc.path.clone(),
         description: format!("rewrite pg_auto_failover rule on line {line}"),
-        edits: vec![Edit::Lines(LineEdit { start: line, end: line, text: new })],
+        edits: vec![Edit::Lines(LineEdit {
+            start: line,
+            end: line,
+            text: new,
+        })],
     })
 }

@@ -21,11 +21,22 @@ fn ini(path: &str, text: &str) -> Document {
                 name: k.trim().into(),
                 value: v.trim().into(),
                 args: Vec::new(),
-                location: Location { file: path.into(), line: i as u32 + 1, end_line: None, pointer: None },
+                location: Location {
+                    file: path.into(),
+                    line: i as u32 + 1,
+                    end_line: None,
+                    pointer: None,
+                },
             });
         }
     }
-    Document { kind: "pg-autoctl".into(), path: path.into(), text: text.into(), body: Body::Settings(settings), diagnostics: Vec::new() }
+    Document {
+        kind: "pg-autoctl".into(),
+        path: path.into(),
+        text: text.into(),
+        body: Body::Settings(settings),
+        diagnostics: Vec::new(),
+    }
 }
 
 fn hba(path: &str, text: &str) -> Document {
@@ -33,7 +44,13 @@ fn hba(path: &str, text: &str) -> Document {
     for rule in &mut r {
         rule.location.file = path.into();
     }
-    Document { kind: "pg-hba".into(), path: path.into(), text: text.into(), body: Body::Hba(r), diagnostics: Vec::new() }
+    Document {
+        kind: "pg-hba".into(),
+        path: path.into(),
+        text: text.into(),
+        body: Body::Hba(r),
+        diagnostics: Vec::new(),
+    }
 }
 
 fn ident(path: &str, text: &str) -> Document {
@@ -44,23 +61,44 @@ fn ident(path: &str, text: &str) -> Document {
         .map(|(i, l)| {
             let f: Vec<&str> = l.split_whitespace().collect();
             IdentRule {
-                location: Location { file: path.into(), line: i as u32 + 1, end_line: None, pointer: None },
+                location: Location {
+                    file: path.into(),
+                    line: i as u32 + 1,
+                    end_line: None,
+                    pointer: None,
+                },
                 map_name: f[0].into(),
                 system_user: f[1].into(),
                 database_user: f[2].into(),
             }
         })
         .collect();
-    Document { kind: "pg-ident".into(), path: path.into(), text: text.into(), body: Body::Ident(entries), diagnostics: Vec::new() }
+    Document {
+        kind: "pg-ident".into(),
+        path: path.into(),
+        text: text.into(),
+        body: Body::Ident(entries),
+        diagnostics: Vec::new(),
+    }
 }
 
 fn run(docs: Vec<Document>) -> Evaluation {
-    let input = Input { documents: docs, context: context(15), requests: Vec::new(), connections: Vec::new(), settings: "{}".into() };
+    let input = Input {
+        documents: docs,
+        context: context(15),
+        requests: Vec::new(),
+        connections: Vec::new(),
+        settings: "{}".into(),
+    };
     policy_guest::run::<PgAutoFailover>(&input).expect("the policy runs")
 }
 
 fn codes(e: &Evaluation) -> Vec<(String, String, u32)> {
-    let mut v: Vec<_> = e.findings.iter().map(|f| (f.location.file.clone(), f.code.clone(), f.location.line)).collect();
+    let mut v: Vec<_> = e
+        .findings
+        .iter()
+        .map(|f| (f.location.file.clone(), f.code.clone(), f.location.line))
+        .collect();
     v.sort();
     v
 }
@@ -71,7 +109,13 @@ fn apply(text: &str, e: &Evaluation, file: &str) -> String {
         .iter()
         .filter(|p| p.file == file)
         .flat_map(|p| p.edits.iter())
-        .filter_map(|ed| if let Edit::Lines(l) = ed { Some((l.start, l.end, l.text.clone())) } else { None })
+        .filter_map(|ed| {
+            if let Edit::Lines(l) = ed {
+                Some((l.start, l.end, l.text.clone()))
+            } else {
+                None
+            }
+        })
         .collect();
     edits.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
     edits.dedup();
@@ -114,7 +158,11 @@ hostssl all app 10.0.3.0/24 scram-sha-256
 
 #[test]
 fn node_with_a_ca_but_weak_modes_and_rules() {
-    let docs = vec![ini("node/pg_autoctl.cfg", NODE), hba("node/pg_hba.conf", NODE_HBA), ident("node/pg_ident.conf", "# empty\n")];
+    let docs = vec![
+        ini("node/pg_autoctl.cfg", NODE),
+        hba("node/pg_hba.conf", NODE_HBA),
+        ident("node/pg_ident.conf", "# empty\n"),
+    ];
     let e = run(docs);
     let cfg = "node/pg_autoctl.cfg".to_string();
     let h = "node/pg_hba.conf".to_string();
@@ -135,55 +183,133 @@ fn node_with_a_ca_but_weak_modes_and_rules() {
     );
     let fixed_cfg = apply(NODE, &e, "node/pg_autoctl.cfg");
     assert!(fixed_cfg.contains("monitor = postgres://autoctl_node:h4ckm3@monitor.example:5432/pg_auto_failover?sslmode=verify-full&sslrootcert=/etc/ssl/root.crt\n"), "{fixed_cfg}");
-    assert!(fixed_cfg.contains("sslmode = verify-full\n") && fixed_cfg.contains("auth_method = scram-sha-256\n"));
+    assert!(
+        fixed_cfg.contains("sslmode = verify-full\n")
+            && fixed_cfg.contains("auth_method = scram-sha-256\n")
+    );
     let fixed_hba = apply(NODE_HBA, &e, "node/pg_hba.conf");
     assert_eq!(
         fixed_hba,
         "local all postgres peer\nhostssl replication \"pgautofailover_replicator\" 10.0.0.0/8 cert map=pgautofailover\nhostssl \"postgres\" \"pgautofailover_replicator\" 10.0.0.0/8 scram-sha-256   # pg_rewind\nhostssl all app 10.0.3.0/24 scram-sha-256\n"
     );
     let fixed_ident = apply("# empty\n", &e, "node/pg_ident.conf");
-    assert_eq!(fixed_ident, "# empty\npgautofailover postgres pgautofailover_replicator\n");
-    let again = run(vec![ini("node/pg_autoctl.cfg", &fixed_cfg), hba("node/pg_hba.conf", &fixed_hba), ident("node/pg_ident.conf", &fixed_ident)]);
+    assert_eq!(
+        fixed_ident,
+        "# empty\npgautofailover postgres pgautofailover_replicator\n"
+    );
+    let again = run(vec![
+        ini("node/pg_autoctl.cfg", &fixed_cfg),
+        hba("node/pg_hba.conf", &fixed_hba),
+        ident("node/pg_ident.conf", &fixed_ident),
+    ]);
     // What has no fix stays: the passwords written in the file.
     let left: Vec<String> = again.findings.iter().map(|f| f.code.clone()).collect();
-    assert_eq!(left, vec!["monitor-uri-password", "replication-password-in-config"]);
+    assert_eq!(
+        left,
+        vec!["monitor-uri-password", "replication-password-in-config"]
+    );
 }
 
 #[test]
 fn rewrites_keep_the_columns() {
-    let text = "host    replication  pgautofailover_replicator  10.0.1.12/32  cert   # from node2\n";
+    let text =
+        "host    replication  pgautofailover_replicator  10.0.1.12/32  cert   # from node2\n";
     let cfg = "[ssl]\nactive = 1\nsslmode = verify-full\nca_file = /ca\n[postgresql]\nauth_method = cert\n";
-    let e = run(vec![ini("pg_autoctl.cfg", cfg), hba("pg_hba.conf", text), ident("pg_ident.conf", "pgautofailover postgres pgautofailover_replicator\n")]);
-    assert_eq!(apply(text, &e, "pg_hba.conf"), "hostssl replication  pgautofailover_replicator  10.0.1.12/32  cert map=pgautofailover   # from node2\n");
+    let e = run(vec![
+        ini("pg_autoctl.cfg", cfg),
+        hba("pg_hba.conf", text),
+        ident(
+            "pg_ident.conf",
+            "pgautofailover postgres pgautofailover_replicator\n",
+        ),
+    ]);
+    assert_eq!(
+        apply(text, &e, "pg_hba.conf"),
+        "hostssl replication  pgautofailover_replicator  10.0.1.12/32  cert map=pgautofailover   # from node2\n"
+    );
 }
 
 #[test]
 fn self_signed_and_no_ssl() {
     let selfsigned = "[pg_autoctl]\nrole = keeper\nmonitor = postgres://autoctl_node@monitor/pg_auto_failover\n[ssl]\nactive = 1\nsslmode = prefer\ncert_file = /d/server.crt\nkey_file = /d/server.key\n";
     let e = run(vec![ini("pg_autoctl.cfg", selfsigned)]);
-    let found: Vec<(String, u32)> = e.findings.iter().map(|f| (f.code.clone(), f.location.line)).collect();
-    assert_eq!(found, vec![("self-signed-certificate".into(), 7), ("sslmode-plaintext".into(), 6), ("monitor-uri-no-ssl".into(), 3)]);
+    let found: Vec<(String, u32)> = e
+        .findings
+        .iter()
+        .map(|f| (f.code.clone(), f.location.line))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            ("self-signed-certificate".into(), 7),
+            ("sslmode-plaintext".into(), 6),
+            ("monitor-uri-no-ssl".into(), 3)
+        ]
+    );
     let msg = &e.findings[0].message;
-    assert!(msg.contains("NOT protect against man-in-the-middle"), "{msg}");
+    assert!(
+        msg.contains("NOT protect against man-in-the-middle"),
+        "{msg}"
+    );
     let fixed = apply(selfsigned, &e, "pg_autoctl.cfg");
-    assert!(fixed.contains("sslmode = require\n") && fixed.contains("pg_auto_failover?sslmode=require\n"), "{fixed}");
+    assert!(
+        fixed.contains("sslmode = require\n")
+            && fixed.contains("pg_auto_failover?sslmode=require\n"),
+        "{fixed}"
+    );
 
     let nossl = "[pg_autoctl]\nrole = monitor\n[postgresql]\nauth_method = md5\n";
-    let e = run(vec![ini("pg_autoctl.cfg", nossl), hba("pg_hba.conf", "host pg_auto_failover autoctl_node 10.0.0.0/8 md5\n")]);
+    let e = run(vec![
+        ini("pg_autoctl.cfg", nossl),
+        hba(
+            "pg_hba.conf",
+            "host pg_auto_failover autoctl_node 10.0.0.0/8 md5\n",
+        ),
+    ]);
     let found: Vec<String> = e.findings.iter().map(|f| f.code.clone()).collect();
-    assert_eq!(found, vec!["ssl-disabled", "sslmode-plaintext", "auth-weak", "hba-not-hostssl"]);
+    assert_eq!(
+        found,
+        vec![
+            "ssl-disabled",
+            "sslmode-plaintext",
+            "auth-weak",
+            "hba-not-hostssl"
+        ]
+    );
     // SSL is off: no `hostssl` patch (it would lock the nodes out).
-    assert!(e.findings.iter().filter(|f| f.code == "hba-not-hostssl" || f.code == "sslmode-plaintext").all(|f| f.patch.is_none()));
+    assert!(
+        e.findings
+            .iter()
+            .filter(|f| f.code == "hba-not-hostssl" || f.code == "sslmode-plaintext")
+            .all(|f| f.patch.is_none())
+    );
 }
 
 #[test]
 fn hardened_is_clean_and_broad_maps_are_found() {
     let cfg = "[pg_autoctl]\nrole = keeper\nmonitor = postgres://autoctl_node@monitor.example:5432/pg_auto_failover?sslmode=verify-full&sslrootcert=/etc/ssl/root.crt\n[postgresql]\nauth_method = cert\n[ssl]\nactive = 1\nsslmode = verify-full\nca_file = /etc/ssl/root.crt\ncert_file = /etc/ssl/server.crt\nkey_file = /etc/ssl/server.key\n";
     let h = "hostssl replication pgautofailover_replicator 10.0.1.0/24 cert map=pgautofailover\nhostssl postgres pgautofailover_monitor 10.0.1.30/32 trust\n";
-    let good = run(vec![ini("pg_autoctl.cfg", cfg), hba("pg_hba.conf", h), ident("pg_ident.conf", "pgautofailover postgres pgautofailover_replicator\n")]);
+    let good = run(vec![
+        ini("pg_autoctl.cfg", cfg),
+        hba("pg_hba.conf", h),
+        ident(
+            "pg_ident.conf",
+            "pgautofailover postgres pgautofailover_replicator\n",
+        ),
+    ]);
     assert!(good.findings.is_empty(), "{:?}", codes(&good));
-    let broad = run(vec![ini("pg_autoctl.cfg", cfg), hba("pg_hba.conf", h), ident("pg_ident.conf", "pgautofailover /^(.*)$ pgautofailover_replicator\n")]);
-    assert_eq!(codes(&broad), vec![("pg_ident.conf".into(), "ident-map-too-broad".into(), 1)]);
+    let broad = run(vec![
+        ini("pg_autoctl.cfg", cfg),
+        hba("pg_hba.conf", h),
+        ident(
+            "pg_ident.conf",
+            "pgautofailover /^(.*)$ pgautofailover_replicator\n",
+        ),
+    ]);
+    assert_eq!(
+        codes(&broad),
+        vec![("pg_ident.conf".into(), "ident-map-too-broad".into(), 1)]
+    );
 }
 
 #[test]
@@ -192,6 +318,10 @@ fn codes_are_unique_and_documented() {
     let mut seen = std::collections::HashSet::new();
     for c in CODES {
         assert!(seen.insert(c.code), "duplicate code {}", c.code);
-        assert!(readme.contains(&format!("`{}`", c.code)), "README lacks {}", c.code);
+        assert!(
+            readme.contains(&format!("`{}`", c.code)),
+            "README lacks {}",
+            c.code
+        );
     }
 }

@@ -160,8 +160,15 @@ pub fn check_rule(env: &Env<'_>, r: &HbaRule, compiled: &Rule, roles: &Roles) ->
             push("trust-over-tcp", format!("`trust` on a `{}` line: anyone who reaches {} can connect as any of its users without a password", r.connection_type, describe_address(&compiled.address)), sev, true);
         }
         Method::Password => {
-            fix.method = Some("scram-sha-256");
-            push("password-cleartext", "`password` asks the client to send its password in clear text".into(), None, true);
+            let md5_roles = md5_roles_on_line(env, compiled, roles);
+            let mut message = "`password` asks the client to send its password in clear text".to_string();
+            let fixable = md5_roles.is_empty() && !env.server.password_encryption_md5;
+            if fixable {
+                fix.method = Some("scram-sha-256");
+            } else {
+                message.push_str(&md5_blocker(env, &md5_roles));
+            }
+            push("password-cleartext", message, None, fixable);
         }
         Method::Md5 if env.version >= 10 => {
             let md5_roles = md5_roles_on_line(env, compiled, roles);
@@ -171,11 +178,11 @@ pub fn check_rule(env: &Env<'_>, r: &HbaRule, compiled: &Rule, roles: &Roles) ->
                 Some(where_) => format!("`md5` on this line while {where_} stores passwords as SCRAM"),
                 None => "`md5` where `scram-sha-256` is possible: MD5 password hashes are weak and replayable within a server".to_string(),
             };
-            if md5_roles.is_empty() {
+            if md5_roles.is_empty() && !env.server.password_encryption_md5 {
                 fix.method = Some("scram-sha-256");
                 push(code, message, None, true);
             } else {
-                message.push_str(&format!("; roles {} still have MD5 passwords, set their passwords again before switching", md5_roles.join(", ")));
+                message.push_str(&md5_blocker(env, &md5_roles));
                 push(code, message, None, false);
             }
         }
@@ -270,6 +277,18 @@ fn broad(
         fix.addresses = Some(wanted);
     }
     push("broad-address", format!("address {what} accepts clients from anywhere"), None, fixable);
+}
+
+/// Why switching the line to SCRAM would lock roles out (no patch then): roles known to
+/// have MD5 hashes, or a server that stores new passwords as MD5 (so most are).
+fn md5_blocker(env: &Env<'_>, md5_roles: &[String]) -> String {
+    if !md5_roles.is_empty() {
+        format!("; roles {} still have MD5 passwords: set their passwords again (with `password_encryption = scram-sha-256`) before switching to `scram-sha-256`", md5_roles.join(", "))
+    } else if env.conf.is_some() {
+        "; postgresql.conf stores passwords as MD5 (`password_encryption`), so switching to `scram-sha-256` now would lock roles out: set `password_encryption = scram-sha-256` and the passwords again first".to_string()
+    } else {
+        format!("; PostgreSQL {} stores passwords as MD5 by default, so switching to `scram-sha-256` now would lock roles out: set `password_encryption = scram-sha-256` and the passwords again first", env.version)
+    }
 }
 
 /// Where postgresql.conf asks for SCRAM passwords, if it does explicitly.

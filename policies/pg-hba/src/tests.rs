@@ -212,6 +212,16 @@ fn md5_roles_block_the_automatic_switch() {
 }
 
 #[test]
+fn md5_password_storage_blocks_the_switch() {
+    let text = "hostssl all all 10.0.0.0/8 md5\nhostssl all all 192.168.0.0/16 password\n";
+    let pgconf = conf("postgresql.conf", "ssl = on\npassword_encryption = md5\n");
+    let e = run(&input(vec![hba(text), pgconf], ""));
+    assert_eq!(codes(&e), [(1, "md5-auth".to_string()), (2, "password-cleartext".into())]);
+    assert!(e.patches.is_empty());
+    assert!(e.findings[1].message.contains("lock roles out"), "{}", e.findings[1].message);
+}
+
+#[test]
 fn clientcert_verify_full_when_required() {
     let text = "hostssl all all 10.0.0.0/8 scram-sha-256 clientcert=verify-ca\nhost all all 10.0.0.0/8\tscram-sha-256\n";
     let settings = r#"{"require_clientcert_verify_full": true}"#;

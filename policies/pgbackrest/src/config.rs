@@ -34,31 +34,53 @@ pub struct Config<'a> {
 
 impl<'a> Config<'a> {
     pub fn read(doc: &'a Document) -> Option<Config<'a>> {
-        let Body::Settings(settings) = &doc.body else { return None };
-        let mut cfg = Config { file: doc.path.clone(), text: &doc.text, opts: Vec::new(), stanzas: Vec::new(), outside: Vec::new() };
+        let Body::Settings(settings) = &doc.body else {
+            return None;
+        };
+        let mut cfg = Config {
+            file: doc.path.clone(),
+            text: &doc.text,
+            opts: Vec::new(),
+            stanzas: Vec::new(),
+            outside: Vec::new(),
+        };
         for s in settings {
             let Some(section) = &s.section else {
                 cfg.outside.push(s);
                 continue;
             };
             let stanza = section.split(':').next().unwrap_or("");
-            if stanza != "global" && !stanza.is_empty() && !cfg.stanzas.iter().any(|x| x == stanza) {
+            if stanza != "global" && !stanza.is_empty() && !cfg.stanzas.iter().any(|x| x == stanza)
+            {
                 cfg.stanzas.push(stanza.to_string());
             }
             let (kind, index, key) = split(&s.name);
-            cfg.opts.push(Opt { setting: s, kind, index, key });
+            cfg.opts.push(Opt {
+                setting: s,
+                kind,
+                index,
+                key,
+            });
         }
         Some(cfg)
     }
 
     /// Every setting of an unindexed option.
     pub fn plain(&self, name: &str) -> Vec<&Opt<'a>> {
-        self.opts.iter().filter(|o| o.kind.is_empty() && o.key == name).collect()
+        self.opts
+            .iter()
+            .filter(|o| o.kind.is_empty() && o.key == name)
+            .collect()
     }
 
     /// The indexes of `kind` (`repo`) that appear, in order.
     pub fn indexes(&self, kind: &str) -> Vec<u32> {
-        let mut v: Vec<u32> = self.opts.iter().filter(|o| o.kind == kind).map(|o| o.index).collect();
+        let mut v: Vec<u32> = self
+            .opts
+            .iter()
+            .filter(|o| o.kind == kind)
+            .map(|o| o.index)
+            .collect();
         v.sort_unstable();
         v.dedup();
         v
@@ -66,13 +88,25 @@ impl<'a> Config<'a> {
 
     /// Every setting of `kind``index`-`key`.
     pub fn all(&self, kind: &str, index: u32, key: &str) -> Vec<&Opt<'a>> {
-        self.opts.iter().filter(|o| o.kind == kind && o.index == index && o.key == key).collect()
+        self.opts
+            .iter()
+            .filter(|o| o.kind == kind && o.index == index && o.key == key)
+            .collect()
     }
 
     /// The last setting of `kind``index`-`key` (stanza sections read after `global`).
     pub fn get(&self, kind: &str, index: u32, key: &str) -> Option<&Opt<'a>> {
         let all = self.all(kind, index, key);
-        all.iter().rev().find(|o| !o.setting.section.as_deref().is_some_and(|s| s.starts_with("global"))).or(all.last()).copied()
+        all.iter()
+            .rev()
+            .find(|o| {
+                !o.setting
+                    .section
+                    .as_deref()
+                    .is_some_and(|s| s.starts_with("global"))
+            })
+            .or(all.last())
+            .copied()
     }
 
     pub fn value(&self, kind: &str, index: u32, key: &str) -> Option<&'a str> {
@@ -81,7 +115,11 @@ impl<'a> Config<'a> {
 
     /// A physical line of the file.
     pub fn line(&self, n: u32) -> &'a str {
-        let l = self.text.split('\n').nth(n.saturating_sub(1) as usize).unwrap_or("");
+        let l = self
+            .text
+            .split('\n')
+            .nth(n.saturating_sub(1) as usize)
+            .unwrap_or("");
         l.strip_suffix('\r').unwrap_or(l)
     }
 }
@@ -90,11 +128,17 @@ impl<'a> Config<'a> {
 /// `tls-server-address` → (``, 0, `tls-server-address`).
 pub fn split(name: &str) -> (String, u32, String) {
     for kind in ["repo", "pg"] {
-        let Some(rest) = name.strip_prefix(kind) else { continue };
+        let Some(rest) = name.strip_prefix(kind) else {
+            continue;
+        };
         let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
         let after = &rest[digits.len()..];
         if let Some(key) = after.strip_prefix('-') {
-            let index = if digits.is_empty() { 1 } else { digits.parse().unwrap_or(0) };
+            let index = if digits.is_empty() {
+                1
+            } else {
+                digits.parse().unwrap_or(0)
+            };
             if index > 0 && !key.is_empty() {
                 return (kind.to_string(), index, key.to_string());
             }
@@ -122,7 +166,9 @@ pub fn stanza_of(command: &str) -> Option<String> {
             return Some(v.trim_matches(['"', '\'']).to_string());
         }
         if w == "--stanza" {
-            return words.get(i + 1).map(|v| v.trim_matches(['"', '\'']).to_string());
+            return words
+                .get(i + 1)
+                .map(|v| v.trim_matches(['"', '\'']).to_string());
         }
     }
     None
@@ -146,8 +192,14 @@ mod tests {
         for (name, (k, i, key)) in cases {
             assert_eq!(split(name), (k.to_string(), i, key.to_string()), "{name}");
         }
-        assert_eq!(stanza_of("pgbackrest --stanza=main archive-push %p").as_deref(), Some("main"));
-        assert_eq!(stanza_of("pgbackrest --stanza main archive-get %f \"%p\"").as_deref(), Some("main"));
+        assert_eq!(
+            stanza_of("pgbackrest --stanza=main archive-push %p").as_deref(),
+            Some("main")
+        );
+        assert_eq!(
+            stanza_of("pgbackrest --stanza main archive-get %f \"%p\"").as_deref(),
+            Some("main")
+        );
         assert_eq!(stanza_of("cp %p /x"), None);
     }
 }

@@ -15,8 +15,8 @@
 pub mod config;
 pub mod patroni;
 
-use policy_guest::report::{at, replace_lines};
 use policy_guest::doc::documents;
+use policy_guest::report::{at, replace_lines};
 use policy_guest::{Code, Input, Policy, Report, Severity};
 use serde::Deserialize;
 
@@ -52,26 +52,66 @@ impl Default for Settings {
 }
 
 pub const CODES: &[Code] = &[
-    Code::new("option-outside-section", Severity::High, "an option before any section",
-        "pgBackRest refuses a file with `key=value` before the first `[section]` (\"key/value found outside of section\"), so every backup and every `archive-push` fails. Move it into `[global]` or a stanza section."),
-    Code::new("repo-unencrypted", Severity::High, "a repository without encryption",
-        "`repoN-cipher-type` is `none` (the default) for a repository on this host or in object storage: backups and WAL hold every row in clear. High for object stores (`s3`, `gcs`, `azure`, `sftp`), medium for `posix`/`cifs`. Set `repoN-cipher-type=aes-256-cbc` and a `repoN-cipher-pass` when the stanza is created (an existing repository cannot be encrypted in place); no patch."),
-    Code::new("storage-verify-tls-disabled", Severity::High, "the repository's storage TLS certificate is not verified",
-        "`repoN-storage-verify-tls=n` (or the older `repoN-s3-verify-tls`/`-verify-ssl`) accepts any certificate from the object store: a man in the middle receives the backups. The patch sets `y`; use `repoN-storage-ca-file` for a private CA."),
-    Code::new("host-type-ssh", Severity::Low, "a remote host reached over SSH instead of TLS",
-        "`repoN-host`/`pgN-host` without `-host-type=tls` uses SSH (the default). Seed 003 recommends pgBackRest's TLS protocol (2.37+): client certificates, no shell account. Run `pgbackrest server` on the other side and set `-host-type=tls` with `-host-cert-file`, `-host-key-file`, `-host-ca-file`; no patch (the other host must change first). Setting `require_tls_hosts: false` turns this off."),
-    Code::new("tls-client-incomplete", Severity::High, "a TLS host without a client certificate or CA",
-        "`-host-type=tls` needs `-host-cert-file` and `-host-key-file` (pgBackRest refuses to run without them), and without `-host-ca-file` the server's certificate is checked against the system store, where a private CA is missing. The patch adds the missing ones."),
-    Code::new("tls-server-incomplete", Severity::High, "a TLS server without certificate, key or authorizations",
-        "A host that runs `pgbackrest server` (any `tls-server-*` option) needs `tls-server-cert-file`, `tls-server-key-file` and `tls-server-auth` (`client-cn=stanza`), or the server does not start / serves nobody. The patch adds the certificate and key; `tls-server-auth` names your clients."),
-    Code::new("tls-server-no-ca", Severity::Medium, "the TLS server accepts client certificates from the system CA store",
-        "Without `tls-server-ca-file`, client certificates are verified against the system store: any public CA can issue one with an authorized CN. Name your CA; the patch does."),
-    Code::new("tls-server-auth-any-stanza", Severity::Low, "a TLS client authorized for every stanza",
-        "`tls-server-auth=<cn>=*` lets that client read and write every stanza's repository. List the stanzas it needs."),
-    Code::new("command-not-pinned", Severity::High, "a pgBackRest command that PATCH /config can replace",
-        "Patroni runs `archive_command`/`restore_command` from the dynamic configuration (`bootstrap.dcs`, or the DCS later) unless the local `postgresql.parameters` defines them: anyone who can `PATCH /config` or write the DCS replaces `pgbackrest …` with any shell command run as postgres (Patroni issue #1734; `recovery_conf` does not pin `restore_command`). The patch copies the command into the local `postgresql.parameters`."),
-    Code::new("unknown-stanza", Severity::High, "a pgBackRest command names a stanza no pgbackrest.conf defines",
-        "`--stanza=NAME` in Patroni's `archive_command`/`restore_command` has no `[NAME]` section in the pgbackrest.conf files checked: `archive-push` fails, WAL piles up in `pg_wal` until the disk is full. Add the stanza or fix the name."),
+    Code::new(
+        "option-outside-section",
+        Severity::High,
+        "an option before any section",
+        "pgBackRest refuses a file with `key=value` before the first `[section]` (\"key/value found outside of section\"), so every backup and every `archive-push` fails. Move it into `[global]` or a stanza section.",
+    ),
+    Code::new(
+        "repo-unencrypted",
+        Severity::High,
+        "a repository without encryption",
+        "`repoN-cipher-type` is `none` (the default) for a repository on this host or in object storage: backups and WAL hold every row in clear. High for object stores (`s3`, `gcs`, `azure`, `sftp`), medium for `posix`/`cifs`. Set `repoN-cipher-type=aes-256-cbc` and a `repoN-cipher-pass` when the stanza is created (an existing repository cannot be encrypted in place); no patch.",
+    ),
+    Code::new(
+        "storage-verify-tls-disabled",
+        Severity::High,
+        "the repository's storage TLS certificate is not verified",
+        "`repoN-storage-verify-tls=n` (or the older `repoN-s3-verify-tls`/`-verify-ssl`) accepts any certificate from the object store: a man in the middle receives the backups. The patch sets `y`; use `repoN-storage-ca-file` for a private CA.",
+    ),
+    Code::new(
+        "host-type-ssh",
+        Severity::Low,
+        "a remote host reached over SSH instead of TLS",
+        "`repoN-host`/`pgN-host` without `-host-type=tls` uses SSH (the default). Seed 003 recommends pgBackRest's TLS protocol (2.37+): client certificates, no shell account. Run `pgbackrest server` on the other side and set `-host-type=tls` with `-host-cert-file`, `-host-key-file`, `-host-ca-file`; no patch (the other host must change first). Setting `require_tls_hosts: false` turns this off.",
+    ),
+    Code::new(
+        "tls-client-incomplete",
+        Severity::High,
+        "a TLS host without a client certificate or CA",
+        "`-host-type=tls` needs `-host-cert-file` and `-host-key-file` (pgBackRest refuses to run without them), and without `-host-ca-file` the server's certificate is checked against the system store, where a private CA is missing. The patch adds the missing ones.",
+    ),
+    Code::new(
+        "tls-server-incomplete",
+        Severity::High,
+        "a TLS server without certificate, key or authorizations",
+        "A host that runs `pgbackrest server` (any `tls-server-*` option) needs `tls-server-cert-file`, `tls-server-key-file` and `tls-server-auth` (`client-cn=stanza`), or the server does not start / serves nobody. The patch adds the certificate and key; `tls-server-auth` names your clients.",
+    ),
+    Code::new(
+        "tls-server-no-ca",
+        Severity::Medium,
+        "the TLS server accepts client certificates from the system CA store",
+        "Without `tls-server-ca-file`, client certificates are verified against the system store: any public CA can issue one with an authorized CN. Name your CA; the patch does.",
+    ),
+    Code::new(
+        "tls-server-auth-any-stanza",
+        Severity::Low,
+        "a TLS client authorized for every stanza",
+        "`tls-server-auth=<cn>=*` lets that client read and write every stanza's repository. List the stanzas it needs.",
+    ),
+    Code::new(
+        "command-not-pinned",
+        Severity::High,
+        "a pgBackRest command that PATCH /config can replace",
+        "Patroni runs `archive_command`/`restore_command` from the dynamic configuration (`bootstrap.dcs`, or the DCS later) unless the local `postgresql.parameters` defines them: anyone who can `PATCH /config` or write the DCS replaces `pgbackrest …` with any shell command run as postgres (Patroni issue #1734; `recovery_conf` does not pin `restore_command`). The patch copies the command into the local `postgresql.parameters`.",
+    ),
+    Code::new(
+        "unknown-stanza",
+        Severity::High,
+        "a pgBackRest command names a stanza no pgbackrest.conf defines",
+        "`--stanza=NAME` in Patroni's `archive_command`/`restore_command` has no `[NAME]` section in the pgbackrest.conf files checked: `archive-push` fails, WAL piles up in `pg_wal` until the disk is full. Add the stanza or fix the name.",
+    ),
 ];
 
 impl Policy for Pgbackrest {
@@ -82,7 +122,9 @@ impl Policy for Pgbackrest {
     const READS: &'static [&'static str] = &["pgbackrest", "patroni"];
 
     fn evaluate(input: &Input, settings: &Settings, report: &mut Report) -> Result<(), String> {
-        let configs: Vec<Config> = documents(input, "pgbackrest").filter_map(Config::read).collect();
+        let configs: Vec<Config> = documents(input, "pgbackrest")
+            .filter_map(Config::read)
+            .collect();
         for cfg in &configs {
             check(cfg, settings, report);
         }
@@ -106,12 +148,23 @@ fn with_value(line: &str, value: &str) -> String {
 /// `key=value` lines in the style of `like` (spaces around `=` or not).
 fn new_line(like: &str, key: &str, value: &str) -> String {
     let spaced = like.split_once('=').is_some_and(|(k, _)| k.ends_with(' '));
-    if spaced { format!("{key} = {value}") } else { format!("{key}={value}") }
+    if spaced {
+        format!("{key} = {value}")
+    } else {
+        format!("{key}={value}")
+    }
 }
 
 fn check(cfg: &Config, s: &Settings, report: &mut Report) {
     for o in &cfg.outside {
-        report.finding("option-outside-section", at(&cfg.file, o.location.line), format!("`{}` comes before any `[section]`: pgBackRest refuses the file", o.name));
+        report.finding(
+            "option-outside-section",
+            at(&cfg.file, o.location.line),
+            format!(
+                "`{}` comes before any `[section]`: pgBackRest refuses the file",
+                o.name
+            ),
+        );
     }
     repositories(cfg, report);
     hosts(cfg, s, report);
@@ -128,9 +181,25 @@ fn repositories(cfg: &Config, report: &mut Report) {
             for o in cfg.all("repo", i, key) {
                 if o.setting.value.trim() == "n" {
                     let loc = at(&cfg.file, o.setting.location.line);
-                    let f = report.finding("storage-verify-tls-disabled", loc, format!("`{}=n`: repository {i}'s storage certificate is not verified", o.setting.name));
+                    let f = report.finding(
+                        "storage-verify-tls-disabled",
+                        loc,
+                        format!(
+                            "`{}=n`: repository {i}'s storage certificate is not verified",
+                            o.setting.name
+                        ),
+                    );
                     let line = o.setting.location.line;
-                    report.fix(f, replace_lines(&cfg.file, format!("verify repository {i}'s storage TLS certificate"), line, line, with_value(cfg.line(line), "y")));
+                    report.fix(
+                        f,
+                        replace_lines(
+                            &cfg.file,
+                            format!("verify repository {i}'s storage TLS certificate"),
+                            line,
+                            line,
+                            with_value(cfg.line(line), "y"),
+                        ),
+                    );
                 }
             }
         }
@@ -141,7 +210,11 @@ fn repositories(cfg: &Config, report: &mut Report) {
         if cipher.is_some_and(|c| c.setting.value.trim() != "none") {
             continue;
         }
-        let kind = cfg.value("repo", i, "type").unwrap_or("posix").trim().to_string();
+        let kind = cfg
+            .value("repo", i, "type")
+            .unwrap_or("posix")
+            .trim()
+            .to_string();
         let anchor = cipher
             .or_else(|| cfg.get("repo", i, "type"))
             .or_else(|| cfg.get("repo", i, "path"))
@@ -149,12 +222,27 @@ fn repositories(cfg: &Config, report: &mut Report) {
             .map(|o| o.setting.location.line)
             .or_else(|| cfg.opts.first().map(|o| o.setting.location.line))
             .unwrap_or(0);
-        let path = cfg.value("repo", i, "path").unwrap_or("/var/lib/pgbackrest");
+        let path = cfg
+            .value("repo", i, "path")
+            .unwrap_or("/var/lib/pgbackrest");
         let remote_store = matches!(kind.as_str(), "s3" | "gcs" | "azure" | "sftp");
-        let f = report.finding("repo-unencrypted", at(&cfg.file, anchor), format!(
-            "repository {i} (`{kind}`{}) is not encrypted (`repo{i}-cipher-type` is {})",
-            if remote_store { String::new() } else { format!(" at `{path}`") },
-            if cipher.is_some() { "`none`" } else { "unset: `none`" }));
+        let f = report.finding(
+            "repo-unencrypted",
+            at(&cfg.file, anchor),
+            format!(
+                "repository {i} (`{kind}`{}) is not encrypted (`repo{i}-cipher-type` is {})",
+                if remote_store {
+                    String::new()
+                } else {
+                    format!(" at `{path}`")
+                },
+                if cipher.is_some() {
+                    "`none`"
+                } else {
+                    "unset: `none`"
+                }
+            ),
+        );
         if !remote_store {
             report.severity(f, Severity::Medium);
         }
@@ -164,48 +252,104 @@ fn repositories(cfg: &Config, report: &mut Report) {
 fn hosts(cfg: &Config, s: &Settings, report: &mut Report) {
     for kind in ["repo", "pg"] {
         for i in cfg.indexes(kind) {
-            let Some(host) = cfg.get(kind, i, "host") else { continue };
+            let Some(host) = cfg.get(kind, i, "host") else {
+                continue;
+            };
             let host_type = cfg.get(kind, i, "host-type");
             let tls = host_type.is_some_and(|t| t.setting.value.trim() == "tls");
             if !tls {
                 if s.require_tls_hosts {
-                    let line = host_type.map_or(host.setting.location.line, |t| t.setting.location.line);
-                    report.finding("host-type-ssh", at(&cfg.file, line), format!(
-                        "`{}={}` is reached over SSH (`{kind}{i}-host-type` {})", host.setting.name, host.setting.value,
-                        if host_type.is_some() { "is `ssh`" } else { "defaults to `ssh`" }));
+                    let line =
+                        host_type.map_or(host.setting.location.line, |t| t.setting.location.line);
+                    report.finding(
+                        "host-type-ssh",
+                        at(&cfg.file, line),
+                        format!(
+                            "`{}={}` is reached over SSH (`{kind}{i}-host-type` {})",
+                            host.setting.name,
+                            host.setting.value,
+                            if host_type.is_some() {
+                                "is `ssh`"
+                            } else {
+                                "defaults to `ssh`"
+                            }
+                        ),
+                    );
                 }
                 continue;
             }
             let Some(t) = host_type else { continue };
-            let missing: Vec<(&str, &str)> = [("host-cert-file", s.client_cert_file.as_str()), ("host-key-file", s.client_key_file.as_str()), ("host-ca-file", s.ca_file.as_str())]
-                .into_iter()
-                .filter(|(k, _)| cfg.get(kind, i, k).is_none() && !(*k == "host-ca-file" && cfg.get(kind, i, "host-ca-path").is_some()))
-                .collect();
+            let missing: Vec<(&str, &str)> = [
+                ("host-cert-file", s.client_cert_file.as_str()),
+                ("host-key-file", s.client_key_file.as_str()),
+                ("host-ca-file", s.ca_file.as_str()),
+            ]
+            .into_iter()
+            .filter(|(k, _)| {
+                cfg.get(kind, i, k).is_none()
+                    && !(*k == "host-ca-file" && cfg.get(kind, i, "host-ca-path").is_some())
+            })
+            .collect();
             if missing.is_empty() {
                 continue;
             }
-            let names: Vec<String> = missing.iter().map(|(k, _)| name_like(t.setting, kind, i, k)).collect();
+            let names: Vec<String> = missing
+                .iter()
+                .map(|(k, _)| name_like(t.setting, kind, i, k))
+                .collect();
             let line = t.setting.location.line;
-            let f = report.finding("tls-client-incomplete", at(&cfg.file, line), format!(
-                "`{}=tls` without {}", t.setting.name, names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")));
+            let f = report.finding(
+                "tls-client-incomplete",
+                at(&cfg.file, line),
+                format!(
+                    "`{}=tls` without {}",
+                    t.setting.name,
+                    names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
             let like = cfg.line(line);
             let text: Vec<String> = std::iter::once(like.to_string())
-                .chain(missing.iter().zip(&names).map(|((_, v), n)| new_line(like, n, v)))
+                .chain(
+                    missing
+                        .iter()
+                        .zip(&names)
+                        .map(|((_, v), n)| new_line(like, n, v)),
+                )
                 .collect();
-            report.fix(f, replace_lines(&cfg.file, format!("client certificate and CA for {kind}{i}-host"), line, line, text.join("\n")));
+            report.fix(
+                f,
+                replace_lines(
+                    &cfg.file,
+                    format!("client certificate and CA for {kind}{i}-host"),
+                    line,
+                    line,
+                    text.join("\n"),
+                ),
+            );
         }
     }
 }
 
 fn tls_server(cfg: &Config, s: &Settings, report: &mut Report) {
-    let server: Vec<_> = cfg.opts.iter().filter(|o| o.kind.is_empty() && o.key.starts_with("tls-server-")).collect();
+    let server: Vec<_> = cfg
+        .opts
+        .iter()
+        .filter(|o| o.kind.is_empty() && o.key.starts_with("tls-server-"))
+        .collect();
     let Some(last) = server.last() else { return };
     let line = last.setting.location.line;
     let like = cfg.line(line);
     let has = |k: &str| !cfg.plain(k).is_empty();
     let mut add: Vec<String> = Vec::new();
     let mut missing: Vec<&str> = Vec::new();
-    for (k, v) in [("tls-server-cert-file", &s.server_cert_file), ("tls-server-key-file", &s.server_key_file)] {
+    for (k, v) in [
+        ("tls-server-cert-file", &s.server_cert_file),
+        ("tls-server-key-file", &s.server_key_file),
+    ] {
         if !has(k) {
             missing.push(k);
             add.push(new_line(like, k, v));
@@ -216,8 +360,20 @@ fn tls_server(cfg: &Config, s: &Settings, report: &mut Report) {
     }
     let mut fixed = Vec::new();
     if !missing.is_empty() {
-        fixed.push(report.finding("tls-server-incomplete", at(&cfg.file, server[0].setting.location.line), format!(
-            "this host runs `pgbackrest server` without {}", missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "))));
+        fixed.push(
+            report.finding(
+                "tls-server-incomplete",
+                at(&cfg.file, server[0].setting.location.line),
+                format!(
+                    "this host runs `pgbackrest server` without {}",
+                    missing
+                        .iter()
+                        .map(|m| format!("`{m}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+        );
     }
     if !has("tls-server-ca-file") {
         fixed.push(report.finding("tls-server-no-ca", at(&cfg.file, server[0].setting.location.line),
@@ -228,13 +384,25 @@ fn tls_server(cfg: &Config, s: &Settings, report: &mut Report) {
         if let Some((client, stanzas)) = o.setting.value.split_once('=')
             && stanzas.split(',').any(|x| x.trim() == "*")
         {
-            report.finding("tls-server-auth-any-stanza", at(&cfg.file, o.setting.location.line), format!(
-                "`tls-server-auth` lets client `{}` use every stanza (`*`)", client.trim()));
+            report.finding(
+                "tls-server-auth-any-stanza",
+                at(&cfg.file, o.setting.location.line),
+                format!(
+                    "`tls-server-auth` lets client `{}` use every stanza (`*`)",
+                    client.trim()
+                ),
+            );
         }
     }
     if !add.is_empty() {
         let text: Vec<String> = std::iter::once(like.to_string()).chain(add).collect();
-        let patch = replace_lines(&cfg.file, "TLS server certificate, key and client CA", line, line, text.join("\n"));
+        let patch = replace_lines(
+            &cfg.file,
+            "TLS server certificate, key and client CA",
+            line,
+            line,
+            text.join("\n"),
+        );
         for f in fixed {
             report.fix(f, patch.clone());
         }

@@ -17,16 +17,25 @@ use policy_guest::{Body, Document, Edit, HbaRule, Input, LineEdit, Location, Pat
 fn find<'a>(input: &'a Input, ini_path: &str, name: &str) -> Option<&'a Document> {
     let base = name.rsplit('/').next().unwrap_or(name);
     let dir = |p: &str| p.rsplit_once('/').map_or("", |(d, _)| d).to_string();
-    let candidates: Vec<&Document> =
-        documents(input, "pg-hba").filter(|d| d.path.rsplit('/').next().unwrap_or(&d.path) == base).collect();
-    candidates.iter().find(|d| dir(&d.path) == dir(ini_path)).or(candidates.first()).copied()
+    let candidates: Vec<&Document> = documents(input, "pg-hba")
+        .filter(|d| d.path.rsplit('/').next().unwrap_or(&d.path) == base)
+        .collect();
+    candidates
+        .iter()
+        .find(|d| dir(&d.path) == dir(ini_path))
+        .or(candidates.first())
+        .copied()
 }
 
 pub fn check(input: &Input, ini: &Ini, cfg: &Config, report: &mut Report) {
     if !cfg.value("auth_type").trim().eq_ignore_ascii_case("hba") {
         return;
     }
-    let Some(file) = ini.get("pgbouncer", "auth_hba_file").map(|s| s.value.trim().to_string()).filter(|f| !f.is_empty()) else {
+    let Some(file) = ini
+        .get("pgbouncer", "auth_hba_file")
+        .map(|s| s.value.trim().to_string())
+        .filter(|f| !f.is_empty())
+    else {
         return;
     };
     let Some(doc) = find(input, &ini.doc.path, &file) else {
@@ -44,20 +53,34 @@ pub fn check(input: &Input, ini: &Ini, cfg: &Config, report: &mut Report) {
     for rule in rules {
         let method = rule.method.to_ascii_lowercase();
         let network = rule.connection_type != "local";
-        let at = Location { pointer: None, ..rule.location.clone() };
+        let at = Location {
+            pointer: None,
+            ..rule.location.clone()
+        };
         if network && method == "trust" {
             let i = report.finding(
                 "auth-hba-trust",
                 at.clone(),
-                format!("line {} of the auth_hba_file (`{}`) lets clients in with no password", rule.location.line, rule.raw.trim()),
+                format!(
+                    "line {} of the auth_hba_file (`{}`) lets clients in with no password",
+                    rule.location.line,
+                    rule.raw.trim()
+                ),
             );
             if let Some(p) = replace_word(doc, rule, "trust", "scram-sha-256") {
                 report.fix(i, p);
             }
             continue;
         }
-        let password = matches!(method.as_str(), "md5" | "password" | "scram-sha-256" | "plain");
-        if network && password && matches!(rule.connection_type.as_str(), "host" | "hostnossl") && rank < 3 {
+        let password = matches!(
+            method.as_str(),
+            "md5" | "password" | "scram-sha-256" | "plain"
+        );
+        if network
+            && password
+            && matches!(rule.connection_type.as_str(), "host" | "hostnossl")
+            && rank < 3
+        {
             let i = report.finding(
                 "auth-hba-plaintext",
                 at.clone(),
@@ -71,17 +94,24 @@ pub fn check(input: &Input, ini: &Ini, cfg: &Config, report: &mut Report) {
                 ),
             );
             // `hostssl` only helps when PgBouncer can speak TLS to clients at all.
-            if rule.connection_type == "host" && rank >= 1 && tls_files {
-                if let Some(p) = replace_word(doc, rule, "host", "hostssl") {
-                    report.fix(i, p);
-                }
+            if rule.connection_type == "host"
+                && rank >= 1
+                && tls_files
+                && let Some(p) = replace_word(doc, rule, "host", "hostssl")
+            {
+                report.fix(i, p);
             }
         }
         if rule.connection_type == "hostssl" && rank == 0 {
             report.finding(
                 "auth-hba-hostssl-without-tls",
                 at,
-                format!("`{}` (line {}) never matches: client TLS is off in {}", rule.raw.trim(), rule.location.line, ini.doc.path),
+                format!(
+                    "`{}` (line {}) never matches: client TLS is off in {}",
+                    rule.raw.trim(),
+                    rule.location.line,
+                    ini.doc.path
+                ),
             );
         }
     }
@@ -97,18 +127,27 @@ fn replace_word(doc: &Document, rule: &HbaRule, from: &str, to: &str) -> Option<
         let at = start + i;
         let before = text[..at].chars().last();
         let after = text[at + from.len()..].chars().next();
-        let word = before.is_none_or(char::is_whitespace) && after.is_none_or(|c| c.is_whitespace() || c == '#');
+        let word = before.is_none_or(char::is_whitespace)
+            && after.is_none_or(|c| c.is_whitespace() || c == '#');
         if word {
             // Take the extra length out of the padding after the word, so the columns stay.
             let after = &text[at + from.len()..];
             let pad = after.len() - after.trim_start_matches(' ').len();
             let grow = to.len().saturating_sub(from.len());
-            let cut = if pad > 1 && !after.trim().is_empty() { grow.min(pad - 1) } else { 0 };
+            let cut = if pad > 1 && !after.trim().is_empty() {
+                grow.min(pad - 1)
+            } else {
+                0
+            };
             let new = format!("{}{to}{}", &text[..at], &after[cut..]);
             return Some(Patch {
                 file: doc.path.clone(),
                 description: format!("`{from}` → `{to}` on line {line}"),
-                edits: vec![Edit::Lines(LineEdit { start: line, end: line, text: new })],
+                edits: vec![Edit::Lines(LineEdit {
+                    start: line,
+                    end: line,
+                    text: new,
+                })],
             });
         }
         start = at + from.len();

@@ -54,7 +54,18 @@ impl Default for Settings {
     }
 }
 
-const AUTH_TYPES: &[&str] = &["any", "trust", "plain", "password", "md5", "scram-sha-256", "cert", "hba", "pam", "ldap"];
+const AUTH_TYPES: &[&str] = &[
+    "any",
+    "trust",
+    "plain",
+    "password",
+    "md5",
+    "scram-sha-256",
+    "cert",
+    "hba",
+    "pam",
+    "ldap",
+];
 
 impl Policy for PgBouncer {
     type Settings = Settings;
@@ -67,12 +78,21 @@ impl Policy for PgBouncer {
         let mut problems = Vec::new();
         for a in &s.allowed_auth_types {
             if !AUTH_TYPES.contains(&a.to_ascii_lowercase().as_str()) {
-                problems.push(format!("`allowed_auth_types`: `{a}` is not a PgBouncer auth_type ({})", AUTH_TYPES.join(", ")));
+                problems.push(format!(
+                    "`allowed_auth_types`: `{a}` is not a PgBouncer auth_type ({})",
+                    AUTH_TYPES.join(", ")
+                ));
             }
         }
-        for (name, mode) in [("min_client_tls_sslmode", &s.min_client_tls_sslmode), ("min_server_tls_sslmode", &s.min_server_tls_sslmode)] {
+        for (name, mode) in [
+            ("min_client_tls_sslmode", &s.min_client_tls_sslmode),
+            ("min_server_tls_sslmode", &s.min_server_tls_sslmode),
+        ] {
             if pgb::sslmode_rank(mode).is_none() {
-                problems.push(format!("`{name}`: `{mode}` is not an sslmode ({})", pgb::SSLMODES.join(", ")));
+                problems.push(format!(
+                    "`{name}`: `{mode}` is not an sslmode ({})",
+                    pgb::SSLMODES.join(", ")
+                ));
             }
         }
         problems
@@ -113,10 +133,14 @@ fn config(ini: &Ini) -> Config {
         cfg.set(&s.name, &s.value, s.location.clone(), false);
     }
     if let Some(s) = ini.get("pgbouncer", "auth_user") {
-        cfg.app_users.push((s.value.trim().to_string(), s.location.clone()));
+        cfg.app_users
+            .push((s.value.trim().to_string(), s.location.clone()));
     }
     for s in ini.section("databases") {
-        if let Some((_, user)) = pgb::connstr(&s.value).into_iter().find(|(k, _)| k == "user") {
+        if let Some((_, user)) = pgb::connstr(&s.value)
+            .into_iter()
+            .find(|(k, _)| k == "user")
+        {
             cfg.app_users.push((user, s.location.clone()));
         }
     }
@@ -126,9 +150,19 @@ fn config(ini: &Ini) -> Config {
 /// `password=` in `[databases]` connection strings.
 fn passwords(ini: &Ini, report: &mut Report) {
     for s in ini.section("databases") {
-        if pgb::connstr(&s.value).iter().any(|(k, v)| k == "password" && !v.is_empty()) {
-            let location = Location { pointer: Some(format!("databases/{}", s.name)), ..s.location.clone() };
-            report.finding("password-in-config", location, format!("`[databases]` entry `{}` holds a password", s.name));
+        if pgb::connstr(&s.value)
+            .iter()
+            .any(|(k, v)| k == "password" && !v.is_empty())
+        {
+            let location = Location {
+                pointer: Some(format!("databases/{}", s.name)),
+                ..s.location.clone()
+            };
+            report.finding(
+                "password-in-config",
+                location,
+                format!("`[databases]` entry `{}` holds a password", s.name),
+            );
         }
     }
 }

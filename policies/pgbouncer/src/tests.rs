@@ -24,11 +24,22 @@ fn ini(path: &str, text: &str) -> Document {
                 name: k.trim().into(),
                 value: v.trim().into(),
                 args: Vec::new(),
-                location: Location { file: path.into(), line: i as u32 + 1, end_line: None, pointer: None },
+                location: Location {
+                    file: path.into(),
+                    line: i as u32 + 1,
+                    end_line: None,
+                    pointer: None,
+                },
             });
         }
     }
-    Document { kind: "pgbouncer".into(), path: path.into(), text: text.into(), body: Body::Settings(settings), diagnostics: Vec::new() }
+    Document {
+        kind: "pgbouncer".into(),
+        path: path.into(),
+        text: text.into(),
+        body: Body::Settings(settings),
+        diagnostics: Vec::new(),
+    }
 }
 
 fn hba(path: &str, text: &str) -> Document {
@@ -36,16 +47,32 @@ fn hba(path: &str, text: &str) -> Document {
     for rule in &mut r {
         rule.location.file = path.into();
     }
-    Document { kind: "pg-hba".into(), path: path.into(), text: text.into(), body: Body::Hba(r), diagnostics: Vec::new() }
+    Document {
+        kind: "pg-hba".into(),
+        path: path.into(),
+        text: text.into(),
+        body: Body::Hba(r),
+        diagnostics: Vec::new(),
+    }
 }
 
 fn run(docs: Vec<Document>, settings: &str) -> Evaluation {
-    let input = Input { documents: docs, context: context(15), requests: Vec::new(), connections: Vec::new(), settings: settings.into() };
+    let input = Input {
+        documents: docs,
+        context: context(15),
+        requests: Vec::new(),
+        connections: Vec::new(),
+        settings: settings.into(),
+    };
     policy_guest::run::<PgBouncer>(&input).expect("the policy runs")
 }
 
 fn codes(e: &Evaluation) -> Vec<(String, u32)> {
-    let mut v: Vec<_> = e.findings.iter().map(|f| (f.code.clone(), f.location.line)).collect();
+    let mut v: Vec<_> = e
+        .findings
+        .iter()
+        .map(|f| (f.code.clone(), f.location.line))
+        .collect();
     v.sort();
     v
 }
@@ -57,7 +84,13 @@ fn apply(text: &str, e: &Evaluation, file: &str) -> String {
         .iter()
         .filter(|p| p.file == file)
         .flat_map(|p| p.edits.iter())
-        .filter_map(|ed| if let Edit::Lines(l) = ed { Some((l.start, l.end, l.text.clone())) } else { None })
+        .filter_map(|ed| {
+            if let Edit::Lines(l) = ed {
+                Some((l.start, l.end, l.text.clone()))
+            } else {
+                None
+            }
+        })
         .collect();
     edits.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
@@ -89,7 +122,10 @@ server_tls_ca_file = /etc/pgbouncer/ca.crt
 
 #[test]
 fn weak_file_and_its_fix() {
-    let e = run(vec![ini("pgbouncer.ini", WEAK)], r#"{"listen_addr": "10.0.1.11", "allowed_admin_users": ["pgbouncer"]}"#);
+    let e = run(
+        vec![ini("pgbouncer.ini", WEAK)],
+        r#"{"listen_addr": "10.0.1.11", "allowed_admin_users": ["pgbouncer"]}"#,
+    );
     assert_eq!(
         codes(&e),
         vec![
@@ -106,11 +142,17 @@ fn weak_file_and_its_fix() {
     let fixed = apply(WEAK, &e, "pgbouncer.ini");
     assert!(fixed.contains("auth_type = scram-sha-256\n"), "{fixed}");
     assert!(fixed.contains("[pgbouncer]\n"), "{fixed}");
-    assert!(fixed.contains("server_tls_sslmode = verify-full"), "{fixed}");
+    assert!(
+        fixed.contains("server_tls_sslmode = verify-full"),
+        "{fixed}"
+    );
     assert!(fixed.contains("client_tls_sslmode = require"), "{fixed}");
     assert!(fixed.contains("listen_addr = 10.0.1.11"), "{fixed}");
     assert!(fixed.contains("admin_users = pgbouncer\n"), "{fixed}");
-    let again = run(vec![ini("pgbouncer.ini", &fixed)], r#"{"listen_addr": "10.0.1.11", "allowed_admin_users": ["pgbouncer"]}"#);
+    let again = run(
+        vec![ini("pgbouncer.ini", &fixed)],
+        r#"{"listen_addr": "10.0.1.11", "allowed_admin_users": ["pgbouncer"]}"#,
+    );
     // What has no fix stays: the password in the connection string.
     assert_eq!(codes(&again), vec![("password-in-config".into(), 3)]);
 }
@@ -119,22 +161,61 @@ fn weak_file_and_its_fix() {
 fn auth_hba_file_cross_checks() {
     let conf = "[pgbouncer]\nauth_type = hba\nauth_hba_file = /etc/pgbouncer/pgbouncer_hba.conf\nclient_tls_sslmode = prefer\nclient_tls_key_file = /k\nclient_tls_cert_file = /c\nserver_tls_sslmode = verify-full\nserver_tls_ca_file = /ca\n";
     let hba_text = "local all pgbouncer peer\nhost    all all 10.0.3.0/24 scram-sha-256\nhost all all 10.0.4.0/24 trust\nhostssl all all 10.0.5.0/24 cert\n";
-    let docs = vec![ini("bouncer/pgbouncer.ini", conf), hba("bouncer/pgbouncer_hba.conf", hba_text), hba("pg_hba.conf", "host all all 0.0.0.0/0 trust\n")];
+    let docs = vec![
+        ini("bouncer/pgbouncer.ini", conf),
+        hba("bouncer/pgbouncer_hba.conf", hba_text),
+        hba("pg_hba.conf", "host all all 0.0.0.0/0 trust\n"),
+    ];
     let e = run(docs, "{}");
-    assert_eq!(codes(&e), vec![("auth-hba-plaintext".into(), 2), ("auth-hba-trust".into(), 3), ("client-tls-weak".into(), 4)]);
+    assert_eq!(
+        codes(&e),
+        vec![
+            ("auth-hba-plaintext".into(), 2),
+            ("auth-hba-trust".into(), 3),
+            ("client-tls-weak".into(), 4)
+        ]
+    );
     assert!(e.findings.iter().all(|f| f.code == "client-tls-weak" || f.location.file == "bouncer/pgbouncer_hba.conf"));
     let fixed = apply(hba_text, &e, "bouncer/pgbouncer_hba.conf");
-    assert_eq!(fixed, "local all pgbouncer peer\nhostssl all all 10.0.3.0/24 scram-sha-256\nhost all all 10.0.4.0/24 scram-sha-256\nhostssl all all 10.0.5.0/24 cert\n");
+    assert_eq!(
+        fixed,
+        "local all pgbouncer peer\nhostssl all all 10.0.3.0/24 scram-sha-256\nhost all all 10.0.4.0/24 scram-sha-256\nhostssl all all 10.0.5.0/24 cert\n"
+    );
 
     // TLS off: hostssl lines never match; the file missing is said.
     let off = "[pgbouncer]\nauth_type = hba\nauth_hba_file = /etc/pgbouncer/other_hba.conf\n";
-    let e = run(vec![ini("pgbouncer.ini", off), hba("pgbouncer_hba.conf", hba_text)], "{}");
-    assert!(codes(&e).contains(&("auth-hba-file-unchecked".into(), 3)), "{:?}", codes(&e));
+    let e = run(
+        vec![
+            ini("pgbouncer.ini", off),
+            hba("pgbouncer_hba.conf", hba_text),
+        ],
+        "{}",
+    );
+    assert!(
+        codes(&e).contains(&("auth-hba-file-unchecked".into(), 3)),
+        "{:?}",
+        codes(&e)
+    );
     let off = "[pgbouncer]\nauth_type = hba\nauth_hba_file = pgbouncer_hba.conf\n";
-    let e = run(vec![ini("pgbouncer.ini", off), hba("pgbouncer_hba.conf", hba_text)], "{}");
-    assert!(codes(&e).contains(&("auth-hba-hostssl-without-tls".into(), 4)), "{:?}", codes(&e));
+    let e = run(
+        vec![
+            ini("pgbouncer.ini", off),
+            hba("pgbouncer_hba.conf", hba_text),
+        ],
+        "{}",
+    );
+    assert!(
+        codes(&e).contains(&("auth-hba-hostssl-without-tls".into(), 4)),
+        "{:?}",
+        codes(&e)
+    );
     // No TLS files: no `hostssl` patch for the plaintext line.
-    assert!(e.findings.iter().filter(|f| f.code == "auth-hba-plaintext").all(|f| f.patch.is_none()));
+    assert!(
+        e.findings
+            .iter()
+            .filter(|f| f.code == "auth-hba-plaintext")
+            .all(|f| f.patch.is_none())
+    );
 }
 
 #[test]
@@ -146,9 +227,20 @@ fn hardened_is_clean() {
 
 #[test]
 fn settings_are_validated() {
-    let input = Input { documents: Vec::new(), context: context(15), requests: Vec::new(), connections: Vec::new(), settings: r#"{"min_client_tls_sslmode": "always", "allowed_auth_types": ["kerberos"]}"#.into() };
+    let input = Input {
+        documents: Vec::new(),
+        context: context(15),
+        requests: Vec::new(),
+        connections: Vec::new(),
+        settings: r#"{"min_client_tls_sslmode": "always", "allowed_auth_types": ["kerberos"]}"#
+            .into(),
+    };
     let err = policy_guest::run::<PgBouncer>(&input).expect_err("invalid settings");
-    assert!(err.message.contains("`always`") && err.message.contains("`kerberos`"), "{}", err.message);
+    assert!(
+        err.message.contains("`always`") && err.message.contains("`kerberos`"),
+        "{}",
+        err.message
+    );
 }
 
 #[test]
@@ -157,6 +249,10 @@ fn codes_are_unique_and_documented() {
     let mut seen = std::collections::HashSet::new();
     for c in CODES {
         assert!(seen.insert(c.code), "duplicate code {}", c.code);
-        assert!(readme.contains(&format!("`{}`", c.code)), "README lacks {}", c.code);
+        assert!(
+            readme.contains(&format!("`{}`", c.code)),
+            "README lacks {}",
+            c.code
+        );
     }
 }

@@ -22,7 +22,12 @@ pub fn location(rules: &Ruleset, doc: &Document, d: Decider) -> Location {
         Decider::Policy(t, c) => rules.chain(t, c).map_or(1, |c| c.line),
         Decider::NoChain => 1,
     };
-    Location { file: doc.path.clone(), line, end_line: None, pointer: None }
+    Location {
+        file: doc.path.clone(),
+        line,
+        end_line: None,
+        pointer: None,
+    }
 }
 
 /// A patch that appends `text` to the ruleset.
@@ -31,7 +36,11 @@ pub fn append(doc: &Document, text: &str) -> Patch {
     Patch {
         file: doc.path.clone(),
         description: "append the cluster's port rules (`patrol ports --format nftables`)".into(),
-        edits: vec![Edit::Lines(LineEdit { start: n + 1, end: n, text: format!("\n{}", text.trim_end()) })],
+        edits: vec![Edit::Lines(LineEdit {
+            start: n + 1,
+            end: n,
+            text: format!("\n{}", text.trim_end()),
+        })],
     }
 }
 
@@ -65,13 +74,22 @@ fn accepts(port: u16, proto: &str, from: &[MSource]) -> Vec<String> {
             Err(_) => {}
         }
     }
-    let set = |l: &Vec<String>| if l.len() == 1 { l[0].clone() } else { format!("{{ {} }}", l.join(", ")) };
+    let set = |l: &Vec<String>| {
+        if l.len() == 1 {
+            l[0].clone()
+        } else {
+            format!("{{ {} }}", l.join(", "))
+        }
+    };
     let mut out = Vec::new();
     if !v4.is_empty() {
         out.push(format!("ip saddr {} {proto} dport {port} accept", set(&v4)));
     }
     if !v6.is_empty() {
-        out.push(format!("ip6 saddr {} {proto} dport {port} accept", set(&v6)));
+        out.push(format!(
+            "ip6 saddr {} {proto} dport {port} accept",
+            set(&v6)
+        ));
     }
     out
 }
@@ -82,7 +100,9 @@ impl Fixes {
     fn point(&mut self, rules: &Ruleset, doc: &Document, d: Decider) -> Option<&mut Point> {
         let lines: Vec<&str> = doc.text.lines().collect();
         let (before, indent) = match d {
-            Decider::Rule(_, _, line) => (line, indent_of(lines.get(line.checked_sub(1)? as usize)?)),
+            Decider::Rule(_, _, line) => {
+                (line, indent_of(lines.get(line.checked_sub(1)? as usize)?))
+            }
             Decider::Policy(t, c) => {
                 let chain = rules.chain(t, c)?;
                 if chain.end <= chain.line || lines.get(chain.end as usize - 1)?.trim() != "}" {
@@ -103,8 +123,19 @@ impl Fixes {
 
     /// Accept `port` from `from` before the decider.
     #[allow(clippy::too_many_arguments)]
-    pub fn accept(&mut self, rules: &Ruleset, doc: &Document, d: Decider, port: u16, proto: &str, from: &[MSource], finding: usize) {
-        let Some(p) = self.point(rules, doc, d) else { return };
+    pub fn accept(
+        &mut self,
+        rules: &Ruleset,
+        doc: &Document,
+        d: Decider,
+        port: u16,
+        proto: &str,
+        from: &[MSource],
+        finding: usize,
+    ) {
+        let Some(p) = self.point(rules, doc, d) else {
+            return;
+        };
         for l in accepts(port, proto, from) {
             if !p.accepts.contains(&l) {
                 p.accepts.push(l);
@@ -115,8 +146,19 @@ impl Fixes {
 
     /// Accept `port` only from `from`, and drop it from everyone else, before the decider.
     #[allow(clippy::too_many_arguments)]
-    pub fn restrict(&mut self, rules: &Ruleset, doc: &Document, d: Decider, port: u16, proto: &str, from: &[MSource], finding: usize) {
-        let Some(p) = self.point(rules, doc, d) else { return };
+    pub fn restrict(
+        &mut self,
+        rules: &Ruleset,
+        doc: &Document,
+        d: Decider,
+        port: u16,
+        proto: &str,
+        from: &[MSource],
+        finding: usize,
+    ) {
+        let Some(p) = self.point(rules, doc, d) else {
+            return;
+        };
         for l in accepts(port, proto, from) {
             if !p.accepts.contains(&l) {
                 p.accepts.push(l);
@@ -132,12 +174,23 @@ impl Fixes {
     /// Adds one patch per insertion point to the findings that asked for it.
     pub fn emit(self, report: &mut Report) {
         for ((file, before), p) in self.points {
-            let mut lines: Vec<String> = p.accepts.iter().map(|l| format!("{}{l}", p.indent)).collect();
+            let mut lines: Vec<String> = p
+                .accepts
+                .iter()
+                .map(|l| format!("{}{l}", p.indent))
+                .collect();
             for (proto, ports) in &p.drops {
                 let set = if ports.len() == 1 {
                     ports[0].to_string()
                 } else {
-                    format!("{{ {} }}", ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", "))
+                    format!(
+                        "{{ {} }}",
+                        ports
+                            .iter()
+                            .map(u16::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
                 };
                 lines.push(format!("{}{proto} dport {set} drop", p.indent));
             }
@@ -147,7 +200,11 @@ impl Fixes {
             let patch = Patch {
                 file: file.clone(),
                 description: format!("insert the cluster's port rules before line {before}"),
-                edits: vec![Edit::Lines(LineEdit { start: before, end: before - 1, text: lines.join("\n") })],
+                edits: vec![Edit::Lines(LineEdit {
+                    start: before,
+                    end: before - 1,
+                    text: lines.join("\n"),
+                })],
             };
             for f in p.findings {
                 report.fix(f, patch.clone());

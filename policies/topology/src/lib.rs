@@ -12,10 +12,10 @@
 
 mod fix;
 pub mod nft;
+mod simulate;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use policy_guest::doc::{Structured, documents};
@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use fix::Fixes;
-use nft::{Decider, Packet, Ruleset};
+use nft::Ruleset;
 
 pub struct Topology;
 
@@ -36,26 +36,66 @@ pub struct Settings {
 }
 
 pub const CODES: &[Code] = &[
-    Code::new("port-blocked", Severity::High, "the firewall drops a connection the cluster needs",
-        "Accept the port from the hosts the matrix names (`patrol ports` prints it); the fix inserts `ip saddr { … } tcp dport N accept` before the rule that drops."),
-    Code::new("port-too-open", Severity::High, "the firewall accepts a cluster port from hosts that do not need it",
-        "Accept the port only from the hosts the matrix names and drop it from the rest; the fix inserts those rules before the rule that accepts (medium when only other cluster hosts get through, high when an outside address does)."),
-    Code::new("no-input-filter", Severity::High, "the ruleset does not filter incoming connections at all",
-        "Add a base chain on the input hook; the fix appends the `patrol_cluster` table `patrol ports --format nftables` prints for this host."),
-    Code::new("no-firewall", Severity::Medium, "a host of the topology names no firewall ruleset",
-        "Give the host a `firewall:` (the path of the nftables ruleset it loads) so that patrol can check it, or generate one with `patrol ports --format nftables --host NAME`."),
-    Code::new("firewall-missing", Severity::High, "the firewall ruleset the topology names was not read",
-        "Check the `firewall:` path (relative to topology.yaml)."),
-    Code::new("firewall-uncertain", Severity::Info, "rules with conditions patrol does not simulate",
-        "patrol assumed these rules do not match a new connection from another host (interface names other than `lo`, marks, `fib`, source ports, limits); check them by hand."),
-    Code::new("unknown-role", Severity::Low, "the topology names a role patrol does not know",
-        "Use `patroni`, `postgresql`, `etcd`, `haproxy`, `pgbouncer`, `consul-server`, `consul-agent`, `pgbackrest-repository` or `monitoring`; add other ports with `flows:`."),
-    Code::new("topology-invalid", Severity::Medium, "a host entry patrol cannot use",
-        "Give each host a unique `name` and an IP `address`."),
+    Code::new(
+        "port-blocked",
+        Severity::High,
+        "the firewall drops a connection the cluster needs",
+        "Accept the port from the hosts the matrix names (`patrol ports` prints it); the fix inserts `ip saddr { … } tcp dport N accept` before the rule that drops.",
+    ),
+    Code::new(
+        "port-too-open",
+        Severity::High,
+        "the firewall accepts a cluster port from hosts that do not need it",
+        "Accept the port only from the hosts the matrix names and drop it from the rest; the fix inserts those rules before the rule that accepts (medium when only other cluster hosts get through, high when an outside address does).",
+    ),
+    Code::new(
+        "no-input-filter",
+        Severity::High,
+        "the ruleset does not filter incoming connections at all",
+        "Add a base chain on the input hook; the fix appends the `patrol_cluster` table `patrol ports --format nftables` prints for this host.",
+    ),
+    Code::new(
+        "no-firewall",
+        Severity::Medium,
+        "a host of the topology names no firewall ruleset",
+        "Give the host a `firewall:` (the path of the nftables ruleset it loads) so that patrol can check it, or generate one with `patrol ports --format nftables --host NAME`.",
+    ),
+    Code::new(
+        "firewall-missing",
+        Severity::High,
+        "the firewall ruleset the topology names was not read",
+        "Check the `firewall:` path (relative to topology.yaml).",
+    ),
+    Code::new(
+        "firewall-uncertain",
+        Severity::Info,
+        "rules with conditions patrol does not simulate",
+        "patrol assumed these rules do not match a new connection from another host (interface names other than `lo`, marks, `fib`, source ports, limits); check them by hand.",
+    ),
+    Code::new(
+        "unknown-role",
+        Severity::Low,
+        "the topology names a role patrol does not know",
+        "Use `patroni`, `postgresql`, `etcd`, `haproxy`, `pgbouncer`, `consul-server`, `consul-agent`, `pgbackrest-repository` or `monitoring`; add other ports with `flows:`.",
+    ),
+    Code::new(
+        "topology-invalid",
+        Severity::Medium,
+        "a host entry patrol cannot use",
+        "Give each host a unique `name` and an IP `address`.",
+    ),
 ];
 
 const ROLES: &[&str] = &[
-    "patroni", "postgresql", "etcd", "haproxy", "pgbouncer", "consul-server", "consul-agent", "pgbackrest-repository", "monitoring",
+    "patroni",
+    "postgresql",
+    "etcd",
+    "haproxy",
+    "pgbouncer",
+    "consul-server",
+    "consul-agent",
+    "pgbackrest-repository",
+    "monitoring",
 ];
 
 impl Policy for Topology {
@@ -72,7 +112,9 @@ impl Policy for Topology {
             }
         }
         for doc in documents(input, "port-matrix") {
-            let Some(m) = Structured::new(doc) else { continue };
+            let Some(m) = Structured::new(doc) else {
+                continue;
+            };
             check_matrix(input, &m, settings, report);
         }
         Ok(())
@@ -82,7 +124,11 @@ impl Policy for Topology {
 /// Roles and host entries of a topology file.
 fn validate(y: &Structured, report: &mut Report) {
     let Some(Value::Array(hosts)) = y.get("/hosts") else {
-        report.finding("topology-invalid", y.loc("/hosts"), "the topology has no `hosts` list".to_string());
+        report.finding(
+            "topology-invalid",
+            y.loc("/hosts"),
+            "the topology has no `hosts` list".to_string(),
+        );
         return;
     };
     let mut names: Vec<&str> = Vec::new();
@@ -91,13 +137,26 @@ fn validate(y: &Structured, report: &mut Report) {
         let name = h.get("name").and_then(Value::as_str).unwrap_or("");
         let address = h.get("address").and_then(Value::as_str).unwrap_or("");
         if name.is_empty() || names.contains(&name) {
-            report.finding("topology-invalid", at.clone(), format!("host {} has no name, or the name `{name}` is used twice", i + 1));
+            report.finding(
+                "topology-invalid",
+                at.clone(),
+                format!(
+                    "host {} has no name, or the name `{name}` is used twice",
+                    i + 1
+                ),
+            );
         }
         names.push(name);
         if address.parse::<IpAddr>().is_err() {
             report.finding("topology-invalid", at.clone(), format!("host `{name}` has no IP `address` (`{address}`): patrol cannot simulate connections to it"));
         }
-        for (j, r) in h.get("roles").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (j, r) in h
+            .get("roles")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let role = r.as_str().unwrap_or("");
             if !ROLES.contains(&role) {
                 report.finding("unknown-role", y.loc(&format!("/hosts/{i}/roles/{j}")), format!("host `{name}` has role `{role}`, which patrol does not know: it adds no ports"));
@@ -108,69 +167,60 @@ fn validate(y: &Structured, report: &mut Report) {
 
 /// One host of the matrix, as the host wrote it.
 #[derive(Debug, Deserialize)]
-struct MHost {
-    name: String,
-    address: String,
-    firewall: Option<String>,
-    services: Vec<MService>,
-    nftables: String,
+pub struct MHost {
+    pub name: String,
+    pub address: String,
+    pub firewall: Option<String>,
+    pub services: Vec<MService>,
+    pub nftables: String,
 }
 
+/// One port a host serves, and who must reach it.
 #[derive(Debug, Deserialize)]
-struct MService {
-    service: String,
-    port: u16,
-    proto: String,
-    from: Vec<MSource>,
+pub struct MService {
+    pub service: String,
+    pub port: u16,
+    pub proto: String,
+    pub from: Vec<MSource>,
 }
 
+/// A host or network of the matrix.
 #[derive(Debug, Deserialize, Clone)]
-struct MSource {
-    name: String,
-    address: String,
-}
-
-/// A probe: who, from which address, whether it is outside the cluster.
-struct Probe {
-    label: String,
-    ip: IpAddr,
-    outside: bool,
-}
-
-/// A representative address of a source (a network's first host).
-fn ip_of(address: &str) -> Option<IpAddr> {
-    if let Ok(ip) = address.parse::<IpAddr>() {
-        return Some(ip);
-    }
-    let net: ipnet::IpNet = address.parse().ok()?;
-    net.hosts().next().or(Some(net.addr()))
-}
-
-fn covered(ip: IpAddr, from: &[MSource]) -> bool {
-    from.iter().any(|s| match s.address.parse::<ipnet::IpNet>() {
-        Ok(n) => n.contains(&ip),
-        Err(_) => s.address.parse::<IpAddr>().is_ok_and(|a| a == ip),
-    })
+pub struct MSource {
+    pub name: String,
+    pub address: String,
 }
 
 fn check_matrix(input: &Input, m: &Structured, settings: &Settings, report: &mut Report) {
-    let hosts: Vec<MHost> = m.get("/hosts").and_then(|h| serde_json::from_value(h.clone()).ok()).unwrap_or_default();
-    let outside: Vec<String> = m.get("/outside").and_then(|o| serde_json::from_value(o.clone()).ok()).unwrap_or_default();
+    let hosts: Vec<MHost> = m
+        .get("/hosts")
+        .and_then(|h| serde_json::from_value(h.clone()).ok())
+        .unwrap_or_default();
+    let outside: Vec<String> = m
+        .get("/outside")
+        .and_then(|o| serde_json::from_value(o.clone()).ok())
+        .unwrap_or_default();
     let mut fixes = Fixes::default();
     for (hi, host) in hosts.iter().enumerate() {
         let here = m.loc(&format!("/hosts/{hi}"));
-        let Ok(dst) = host.address.parse::<IpAddr>() else { continue };
+        let Ok(dst) = host.address.parse::<IpAddr>() else {
+            continue;
+        };
         let Some(path) = &host.firewall else {
             if !settings.allow_hosts_without_firewall {
                 report.finding("no-firewall", here, format!("`{}` names no firewall: patrol cannot tell whether its {} cluster ports are open to the right hosts", host.name, host.services.len()));
             }
             continue;
         };
-        let Some(doc) = documents(input, "nftables").find(|d| &d.path == path || d.path.ends_with(&format!("/{path}"))) else {
+        let Some(doc) = documents(input, "nftables")
+            .find(|d| &d.path == path || d.path.ends_with(&format!("/{path}")))
+        else {
             report.finding("firewall-missing", here, format!("`{}`'s firewall `{path}` was not read (missing, or not among the checked files)", host.name));
             continue;
         };
-        let Some(fw) = Structured::new(doc) else { continue };
+        let Some(fw) = Structured::new(doc) else {
+            continue;
+        };
         let lines = |p: &str| (fw.line(p), fw.loc(p).end_line.unwrap_or(fw.line(p)));
         let rules = Ruleset::new(&fw.value, &lines);
         let v6 = dst.is_ipv6();
@@ -183,95 +233,74 @@ fn check_matrix(input: &Input, m: &Structured, settings: &Settings, report: &mut
             report.fix(i, fix::append(doc, &host.nftables));
             continue;
         }
-        // Probes: the other hosts, clients that do not need a port, the outside.
-        let mut probes: Vec<Probe> = hosts
-            .iter()
-            .filter(|h| h.name != host.name)
-            .filter_map(|h| Some(Probe { label: format!("{} {}", h.name, h.address), ip: h.address.parse().ok()?, outside: false }))
-            .collect();
-        let mut client_nets: Vec<String> = host.services.iter().flat_map(|s| s.from.iter()).filter(|s| s.name == "clients").map(|s| s.address.clone()).collect();
-        client_nets.extend(hosts.iter().flat_map(|h| h.services.iter().flat_map(|s| s.from.iter())).filter(|s| s.name == "clients").map(|s| s.address.clone()));
-        client_nets.sort();
-        client_nets.dedup();
-        for c in client_nets {
-            if let Some(ip) = ip_of(&c) {
-                probes.push(Probe { label: format!("clients {c}"), ip, outside: false });
-            }
-        }
-        for o in &outside {
-            if let Some(ip) = ip_of(o) {
-                probes.push(Probe { label: format!("{o} (outside the cluster)"), ip, outside: true });
-            }
-        }
-        // Decisions grouped by the rule or policy that decides them.
-        let mut blocked: BTreeMap<DeciderKey, Vec<(String, u16, String, Vec<MSource>)>> = BTreeMap::new();
-        let mut open: BTreeMap<DeciderKey, (bool, Vec<(String, u16, String, Vec<MSource>, Vec<String>)>)> = BTreeMap::new();
-        let mut uncertain: Vec<u32> = Vec::new();
-        for s in &host.services {
-            let proto: &'static str = if s.proto == "udp" { "udp" } else { "tcp" };
-            let mut denied: BTreeMap<DeciderKey, Vec<MSource>> = BTreeMap::new();
-            for src in &s.from {
-                let Some(ip) = ip_of(&src.address) else { continue };
-                if ip.is_ipv6() != v6 {
-                    continue;
-                }
-                let out = rules.evaluate(&Packet { src: ip, dst, proto, dport: s.port });
-                uncertain.extend(out.uncertain);
-                if !out.accepted {
-                    denied.entry(DeciderKey(out.decider)).or_default().push(src.clone());
-                }
-            }
-            for (k, srcs) in denied {
-                blocked.entry(k).or_default().push((s.service.clone(), s.port, s.proto.clone(), srcs));
-            }
-            let mut admitted: BTreeMap<DeciderKey, (bool, Vec<String>)> = BTreeMap::new();
-            for p in &probes {
-                if p.ip.is_ipv6() != v6 || covered(p.ip, &s.from) {
-                    continue;
-                }
-                let out = rules.evaluate(&Packet { src: p.ip, dst, proto, dport: s.port });
-                uncertain.extend(out.uncertain);
-                if out.accepted {
-                    let e = admitted.entry(DeciderKey(out.decider)).or_default();
-                    e.0 |= p.outside;
-                    e.1.push(p.label.clone());
-                }
-            }
-            for (k, (outside, who)) in admitted {
-                let e = open.entry(k).or_default();
-                e.0 |= outside;
-                e.1.push((s.service.clone(), s.port, s.proto.clone(), s.from.clone(), who));
-            }
-        }
-        for (k, items) in blocked {
-            let at = fix::location(&rules, doc, k.0);
+        let verdicts = simulate::run(&rules, host, dst, &simulate::probes(host, &hosts, &outside));
+        for (k, items) in &verdicts.blocked {
             let list: Vec<String> = items
                 .iter()
-                .map(|(svc, port, proto, srcs)| format!("{proto}/{port} ({svc}) from {}", names(&srcs.iter().map(|s| format!("{} {}", s.name, s.address)).collect::<Vec<_>>())))
+                .map(|b| {
+                    let who: Vec<String> = b
+                        .sources
+                        .iter()
+                        .map(|s| format!("{} {}", s.name, s.address))
+                        .collect();
+                    format!(
+                        "{}/{} ({}) from {}",
+                        b.proto,
+                        b.port,
+                        b.service,
+                        names(&who)
+                    )
+                })
                 .collect();
-            let i = report.finding("port-blocked", at, format!("`{}`'s firewall drops {}: the cluster needs these connections", host.name, list.join("; ")));
-            for (_, port, proto, srcs) in &items {
-                fixes.accept(&rules, doc, k.0, *port, proto, srcs, i);
+            let i = report.finding(
+                "port-blocked",
+                fix::location(&rules, doc, k.0),
+                format!(
+                    "`{}`'s firewall drops {}: the cluster needs these connections",
+                    host.name,
+                    list.join("; ")
+                ),
+            );
+            for b in items {
+                fixes.accept(&rules, doc, k.0, b.port, &b.proto, &b.sources, i);
             }
         }
-        for (k, (outside_hit, items)) in open {
-            let at = fix::location(&rules, doc, k.0);
-            let list: Vec<String> = items.iter().map(|(svc, port, proto, _, who)| format!("{proto}/{port} ({svc}) from {}", names(who))).collect();
-            let i = report.finding("port-too-open", at, format!("`{}`'s firewall accepts {}: no host there needs it", host.name, list.join("; ")));
-            if !outside_hit {
+        for (k, open) in &verdicts.open {
+            let list: Vec<String> = open
+                .ports
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{}/{} ({}) from {}",
+                        a.proto,
+                        a.port,
+                        a.service,
+                        names(&a.who)
+                    )
+                })
+                .collect();
+            let i = report.finding(
+                "port-too-open",
+                fix::location(&rules, doc, k.0),
+                format!(
+                    "`{}`'s firewall accepts {}: no host there needs it",
+                    host.name,
+                    list.join("; ")
+                ),
+            );
+            if !open.outside {
                 report.severity(i, Severity::Medium);
             }
-            for (_, port, proto, from, _) in &items {
-                fixes.restrict(&rules, doc, k.0, *port, proto, from, i);
+            for a in &open.ports {
+                fixes.restrict(&rules, doc, k.0, a.port, &a.proto, &a.needed, i);
             }
         }
-        uncertain.sort_unstable();
-        uncertain.dedup();
-        if !uncertain.is_empty() {
+        if let Some(first) = verdicts.uncertain.first() {
+            let lines: Vec<String> = verdicts.uncertain.iter().map(u32::to_string).collect();
             report.finding(
                 "firewall-uncertain",
-                Location { file: doc.path.clone(), line: uncertain[0], end_line: None, pointer: None },
-                format!("`{path}`: the rules on lines {} have conditions patrol does not simulate; it assumed they do not match", uncertain.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")),
+                Location { file: doc.path.clone(), line: *first, end_line: None, pointer: None },
+                format!("`{path}`: the rules on lines {} have conditions patrol does not simulate; it assumed they do not match", lines.join(", ")),
             );
         }
     }
@@ -284,38 +313,6 @@ fn names(list: &[String]) -> String {
         list.join(", ")
     } else {
         format!("{} and {} more", list[..5].join(", "), list.len() - 5)
-    }
-}
-
-/// A decider, ordered so that findings come out by line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct DeciderKey(Decider);
-
-impl DeciderKey {
-    fn rank(&self) -> (u8, usize, usize, u32) {
-        match self.0 {
-            Decider::Rule(t, c, l) => (0, t, c, l),
-            Decider::Policy(t, c) => (1, t, c, 0),
-            Decider::NoChain => (2, 0, 0, 0),
-        }
-    }
-}
-
-impl Ord for DeciderKey {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.rank().cmp(&other.rank())
-    }
-}
-
-impl PartialOrd for DeciderKey {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Default for DeciderKey {
-    fn default() -> Self {
-        DeciderKey(Decider::NoChain)
     }
 }
 

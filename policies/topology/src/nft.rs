@@ -99,34 +99,69 @@ fn priority(text: &str) -> i64 {
         n => n.parse().ok(),
     };
     let mut value = words.first().and_then(|w| base(w)).unwrap_or(0);
-    if let (Some(op), Some(n)) = (words.get(1), words.get(2).and_then(|n| n.parse::<i64>().ok())) {
+    if let (Some(op), Some(n)) = (
+        words.get(1),
+        words.get(2).and_then(|n| n.parse::<i64>().ok()),
+    ) {
         value += if *op == "-" { -n } else { n };
     }
     value
 }
 
 fn strings(v: &Value) -> Vec<String> {
-    v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default()
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl Ruleset {
     /// Reads the host's `nftables` document JSON with the line of each rule.
     pub fn new(json: &Value, line_of: &dyn Fn(&str) -> (u32, u32)) -> Ruleset {
         let mut tables = Vec::new();
-        for (ti, t) in json.get("tables").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (ti, t) in json
+            .get("tables")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let mut sets = HashMap::new();
-            for s in t.get("sets").and_then(Value::as_array).into_iter().flatten() {
+            for s in t
+                .get("sets")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(name) = s.get("name").and_then(Value::as_str) {
-                    sets.insert(name.to_string(), strings(s.get("elements").unwrap_or(&Value::Null)));
+                    sets.insert(
+                        name.to_string(),
+                        strings(s.get("elements").unwrap_or(&Value::Null)),
+                    );
                 }
             }
             let mut chains = Vec::new();
-            for (ci, c) in t.get("chains").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            for (ci, c) in t
+                .get("chains")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
                 let pointer = format!("/tables/{ti}/chains/{ci}");
                 let (line, end) = line_of(&pointer);
                 let mut rules = Vec::new();
                 let mut rule_lines = Vec::new();
-                for (ri, r) in c.get("rules").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                for (ri, r) in c
+                    .get("rules")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
                     let (rline, _) = line_of(&format!("{pointer}/rules/{ri}"));
                     let matches = r
                         .get("matches")
@@ -134,23 +169,50 @@ impl Ruleset {
                         .into_iter()
                         .flatten()
                         .map(|m| {
-                            let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-                            (s("left"), s("op"), strings(m.get("right").unwrap_or(&Value::Null)))
+                            let s = |k: &str| {
+                                m.get(k).and_then(Value::as_str).unwrap_or("").to_string()
+                            };
+                            (
+                                s("left"),
+                                s("op"),
+                                strings(m.get("right").unwrap_or(&Value::Null)),
+                            )
                         })
                         .collect();
                     let vmap = r.get("vmap").and_then(Value::as_array).map(|v| {
                         v.iter()
-                            .filter_map(|p| Some((p.get(0)?.as_str()?.to_string(), p.get(1)?.as_str()?.to_string())))
+                            .filter_map(|p| {
+                                Some((
+                                    p.get(0)?.as_str()?.to_string(),
+                                    p.get(1)?.as_str()?.to_string(),
+                                ))
+                            })
                             .collect()
                     });
-                    let unknown = r.get("unknown").and_then(Value::as_array).is_some_and(|u| !u.is_empty());
-                    rules.push(Rule { matches, vmap, verdict: r.get("verdict").and_then(Value::as_str).map(str::to_string), unknown, line: rline });
+                    let unknown = r
+                        .get("unknown")
+                        .and_then(Value::as_array)
+                        .is_some_and(|u| !u.is_empty());
+                    rules.push(Rule {
+                        matches,
+                        vmap,
+                        verdict: r.get("verdict").and_then(Value::as_str).map(str::to_string),
+                        unknown,
+                        line: rline,
+                    });
                     rule_lines.push(rline);
                 }
                 chains.push(Chain {
-                    name: c.get("name").and_then(Value::as_str).unwrap_or("").to_string(),
+                    name: c
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
                     hook: c.get("hook").and_then(Value::as_str).map(str::to_string),
-                    priority: c.get("priority").and_then(Value::as_str).map_or(0, priority),
+                    priority: c
+                        .get("priority")
+                        .and_then(Value::as_str)
+                        .map_or(0, priority),
                     policy_drop: c.get("policy").and_then(Value::as_str) == Some("drop"),
                     line,
                     end,
@@ -158,7 +220,15 @@ impl Ruleset {
                     rule_lines,
                 });
             }
-            tables.push(Table { family: t.get("family").and_then(Value::as_str).unwrap_or("ip").to_string(), sets, chains });
+            tables.push(Table {
+                family: t
+                    .get("family")
+                    .and_then(Value::as_str)
+                    .unwrap_or("ip")
+                    .to_string(),
+                sets,
+                chains,
+            });
         }
         Ruleset { tables }
     }
@@ -194,7 +264,9 @@ impl Ruleset {
 
     /// Whether any base chain filters input for this family.
     pub fn filters(&self, v6: bool) -> bool {
-        self.base_chains(v6).iter().any(|(t, c)| self.tables[*t].chains[*c].hook.as_deref() == Some("input"))
+        self.base_chains(v6)
+            .iter()
+            .any(|(t, c)| self.tables[*t].chains[*c].hook.as_deref() == Some("input"))
     }
 
     /// What the ruleset does with `p`. The decider of an accept is the last base chain's.
@@ -203,16 +275,28 @@ impl Ruleset {
         let mut decider = Decider::NoChain;
         for (t, c) in self.base_chains(p.src.is_ipv6()) {
             match self.run(t, c, p, 0, &mut uncertain) {
-                Flow::Drop(d) => return Outcome { accepted: false, decider: d, uncertain },
+                Flow::Drop(d) => {
+                    return Outcome {
+                        accepted: false,
+                        decider: d,
+                        uncertain,
+                    };
+                }
                 Flow::Accept(d) => {
-                    if self.tables[t].chains[c].hook.as_deref() == Some("input") || decider == Decider::NoChain {
+                    if self.tables[t].chains[c].hook.as_deref() == Some("input")
+                        || decider == Decider::NoChain
+                    {
                         decider = d;
                     }
                 }
                 Flow::End => {
                     let chain = &self.tables[t].chains[c];
                     if chain.policy_drop {
-                        return Outcome { accepted: false, decider: Decider::Policy(t, c), uncertain };
+                        return Outcome {
+                            accepted: false,
+                            decider: Decider::Policy(t, c),
+                            uncertain,
+                        };
                     }
                     if chain.hook.as_deref() == Some("input") || decider == Decider::NoChain {
                         decider = Decider::Policy(t, c);
@@ -220,7 +304,11 @@ impl Ruleset {
                 }
             }
         }
-        Outcome { accepted: true, decider, uncertain }
+        Outcome {
+            accepted: true,
+            decider,
+            uncertain,
+        }
     }
 
     fn run(&self, t: usize, c: usize, p: &Packet, depth: u32, uncertain: &mut Vec<u32>) -> Flow {
@@ -238,8 +326,18 @@ impl Ruleset {
                 }
             };
             if let Some(vmap) = &rule.vmap {
-                let left = rule.matches.iter().find(|m| m.1 == "vmap").map(|m| m.0.clone()).unwrap_or_default();
-                verdict = vmap.iter().find(|(k, _)| value_matches(table, &left, &[k.clone()], p) == Some(true)).map(|(_, v)| v.clone());
+                let left = rule
+                    .matches
+                    .iter()
+                    .find(|m| m.1 == "vmap")
+                    .map(|m| m.0.clone())
+                    .unwrap_or_default();
+                verdict = vmap
+                    .iter()
+                    .find(|(k, _)| {
+                        value_matches(table, &left, std::slice::from_ref(k), p) == Some(true)
+                    })
+                    .map(|(_, v)| v.clone());
             }
             let Some(v) = verdict else { continue };
             let here = Decider::Rule(t, c, rule.line);
@@ -254,7 +352,9 @@ impl Ruleset {
                 "return" => return Flow::End,
                 verb @ ("jump" | "goto") => {
                     let target = words.next().unwrap_or("");
-                    let Some(ci) = table.chains.iter().position(|x| x.name == target) else { continue };
+                    let Some(ci) = table.chains.iter().position(|x| x.name == target) else {
+                        continue;
+                    };
                     match self.run(t, ci, p, depth + 1, uncertain) {
                         Flow::End if verb == "jump" => continue,
                         Flow::End => return Flow::End,
@@ -315,7 +415,11 @@ fn value_matches(table: &Table, left: &str, values: &[String], p: &Packet) -> Op
             if left.starts_with("ip6") != v6 {
                 return Some(false);
             }
-            let addr = if left.ends_with("saddr") { p.src } else { p.dst };
+            let addr = if left.ends_with("saddr") {
+                p.src
+            } else {
+                p.dst
+            };
             any(&|v| addr_in(addr, v))
         }
         "tcp dport" | "udp dport" | "sctp dport" | "dccp dport" | "udplite dport" => {
@@ -335,7 +439,13 @@ fn value_matches(table: &Table, left: &str, values: &[String], p: &Packet) -> Op
         "ip version" => any(&|v| Some(v == if v6 { "6" } else { "4" })),
         "ct state" => any(&|v| Some(v == "new")),
         "ct status" => Some(false),
-        "iifname" | "iif" => any(&|v| if v == "lo" || v == "1" { Some(false) } else { None }),
+        "iifname" | "iif" => any(&|v| {
+            if v == "lo" || v == "1" {
+                Some(false)
+            } else {
+                None
+            }
+        }),
         "pkttype" => any(&|v| Some(v == "host")),
         _ => None,
     }
@@ -348,7 +458,10 @@ fn proto_is(proto: &str, v: &str) -> bool {
 /// `10.0.0.1`, `10.0.0.0/8`, `10.0.0.1-10.0.0.9`.
 fn addr_in(addr: IpAddr, v: &str) -> Option<bool> {
     if let Some((a, b)) = v.split_once('-') {
-        let (a, b) = (a.trim().parse::<IpAddr>().ok()?, b.trim().parse::<IpAddr>().ok()?);
+        let (a, b) = (
+            a.trim().parse::<IpAddr>().ok()?,
+            b.trim().parse::<IpAddr>().ok()?,
+        );
         return Some(a.is_ipv4() == addr.is_ipv4() && a <= addr && addr <= b);
     }
     if let Ok(net) = v.parse::<IpNet>() {
@@ -360,13 +473,27 @@ fn addr_in(addr: IpAddr, v: &str) -> Option<bool> {
 /// Service names nft resolves through /etc/services (Debian's netbase), for the ports a
 /// PostgreSQL HA stack and a host's usual services use.
 const SERVICES: &[(&str, u16)] = &[
-    ("ssh", 22), ("domain", 53), ("http", 80), ("https", 443), ("ntp", 123), ("snmp", 161), ("ldap", 389),
-    ("ldaps", 636), ("postgresql", 5432), ("etcd-client", 2379), ("etcd-server", 2380), ("http-alt", 8080),
-    ("webcache", 8080), ("zabbix-agent", 10050), ("zabbix-trapper", 10051),
+    ("ssh", 22),
+    ("domain", 53),
+    ("http", 80),
+    ("https", 443),
+    ("ntp", 123),
+    ("snmp", 161),
+    ("ldap", 389),
+    ("ldaps", 636),
+    ("postgresql", 5432),
+    ("etcd-client", 2379),
+    ("etcd-server", 2380),
+    ("http-alt", 8080),
+    ("webcache", 8080),
+    ("zabbix-agent", 10050),
+    ("zabbix-trapper", 10051),
 ];
 
 fn port_value(v: &str) -> Option<u16> {
-    v.parse().ok().or_else(|| SERVICES.iter().find(|(n, _)| *n == v).map(|(_, p)| *p))
+    v.parse()
+        .ok()
+        .or_else(|| SERVICES.iter().find(|(n, _)| *n == v).map(|(_, p)| *p))
 }
 
 fn port_in(port: u16, v: &str) -> Option<bool> {

@@ -7,9 +7,31 @@ use serde_json::{Value, json};
 
 use super::*;
 
-fn structured(kind: &str, path: &str, text: &str, json: Value, spans: Vec<(&str, u32, u32)>) -> Document {
-    let spans = spans.into_iter().map(|(p, l, e)| Span { pointer: p.into(), line: l, end_line: e }).collect();
-    Document { kind: kind.into(), path: path.into(), text: text.into(), body: Body::Structured(Body_ { json: json.to_string(), spans }), diagnostics: Vec::new() }
+fn structured(
+    kind: &str,
+    path: &str,
+    text: &str,
+    json: Value,
+    spans: Vec<(&str, u32, u32)>,
+) -> Document {
+    let spans = spans
+        .into_iter()
+        .map(|(p, l, e)| Span {
+            pointer: p.into(),
+            line: l,
+            end_line: e,
+        })
+        .collect();
+    Document {
+        kind: kind.into(),
+        path: path.into(),
+        text: text.into(),
+        body: Body::Structured(Body_ {
+            json: json.to_string(),
+            spans,
+        }),
+        diagnostics: Vec::new(),
+    }
 }
 
 fn source(name: &str, address: &str) -> Value {
@@ -31,7 +53,18 @@ fn matrix() -> Document {
             {"name": "lb", "address": "10.0.2.5", "firewall": null, "nftables": "", "services": []},
         ]
     });
-    structured("port-matrix", "topology.yaml", "", m, vec![("", 1, 9), ("/hosts/0", 3, 3), ("/hosts/1", 6, 6), ("/hosts/2", 8, 8)])
+    structured(
+        "port-matrix",
+        "topology.yaml",
+        "",
+        m,
+        vec![
+            ("", 1, 9),
+            ("/hosts/0", 3, 3),
+            ("/hosts/1", 6, 6),
+            ("/hosts/2", 8, 8),
+        ],
+    )
 }
 
 const FW: &str = "table inet filter {
@@ -51,10 +84,22 @@ fn rule(m: Value, verdict: &str) -> Value {
 
 fn firewall(extra_accept_8008_from_pg2: bool) -> Document {
     let mut rules = vec![
-        rule(json!([{"left": "ct state", "op": "==", "right": ["established", "related"]}]), "accept"),
-        rule(json!([{"left": "iifname", "op": "==", "right": ["lo"]}]), "accept"),
-        rule(json!([{"left": "ip saddr", "op": "==", "right": ["10.0.0.0/8"]}, {"left": "tcp dport", "op": "==", "right": ["5432", "8500"]}]), "accept"),
-        rule(json!([{"left": "tcp dport", "op": "==", "right": ["8008"]}]), "accept"),
+        rule(
+            json!([{"left": "ct state", "op": "==", "right": ["established", "related"]}]),
+            "accept",
+        ),
+        rule(
+            json!([{"left": "iifname", "op": "==", "right": ["lo"]}]),
+            "accept",
+        ),
+        rule(
+            json!([{"left": "ip saddr", "op": "==", "right": ["10.0.0.0/8"]}, {"left": "tcp dport", "op": "==", "right": ["5432", "8500"]}]),
+            "accept",
+        ),
+        rule(
+            json!([{"left": "tcp dport", "op": "==", "right": ["8008"]}]),
+            "accept",
+        ),
     ];
     if !extra_accept_8008_from_pg2 {
         rules.pop();
@@ -64,30 +109,55 @@ fn firewall(extra_accept_8008_from_pg2: bool) -> Document {
         {"name": "input", "type": "filter", "hook": "input", "priority": "filter", "policy": "drop", "rules": rules}
     ]}]});
     let end = if extra_accept_8008_from_pg2 { 8 } else { 7 };
-    let mut spans = vec![("", 1, end + 1), ("/tables/0", 1, end + 1), ("/tables/0/chains/0", 2, end)];
-    let ptrs: Vec<String> = (0..n).map(|i| format!("/tables/0/chains/0/rules/{i}")).collect();
+    let mut spans = vec![
+        ("", 1, end + 1),
+        ("/tables/0", 1, end + 1),
+        ("/tables/0/chains/0", 2, end),
+    ];
+    let ptrs: Vec<String> = (0..n)
+        .map(|i| format!("/tables/0/chains/0/rules/{i}"))
+        .collect();
     for (i, p) in ptrs.iter().enumerate() {
         spans.push((p.as_str(), 4 + i as u32, 4 + i as u32));
     }
-    let text = if extra_accept_8008_from_pg2 { FW.to_string() } else { FW.replace("\t\ttcp dport 8008 accept\n", "") };
+    let text = if extra_accept_8008_from_pg2 {
+        FW.to_string()
+    } else {
+        FW.replace("\t\ttcp dport 8008 accept\n", "")
+    };
     let spans: Vec<(&str, u32, u32)> = spans.iter().map(|(p, l, e)| (*p, *l, *e)).collect();
     structured("nftables", "fw/pg1.nft", &text, json, spans)
 }
 
 fn run(docs: Vec<Document>) -> Evaluation {
-    let input = Input { documents: docs, context: context(15), requests: Vec::new(), connections: Vec::new(), settings: "{}".into() };
+    let input = Input {
+        documents: docs,
+        context: context(15),
+        requests: Vec::new(),
+        connections: Vec::new(),
+        settings: "{}".into(),
+    };
     policy_guest::run::<Topology>(&input).expect("the policy runs")
 }
 
 fn found(e: &Evaluation) -> Vec<(String, String, u32)> {
-    e.findings.iter().map(|f| (f.code.clone(), f.location.file.clone(), f.location.line)).collect()
+    e.findings
+        .iter()
+        .map(|f| (f.code.clone(), f.location.file.clone(), f.location.line))
+        .collect()
 }
 
 fn inserted(e: &Evaluation) -> Vec<(u32, String)> {
     e.patches
         .iter()
         .flat_map(|p| p.edits.iter())
-        .filter_map(|ed| if let Edit::Lines(l) = ed { Some((l.start, l.text.clone())) } else { None })
+        .filter_map(|ed| {
+            if let Edit::Lines(l) = ed {
+                Some((l.start, l.text.clone()))
+            } else {
+                None
+            }
+        })
         .collect()
 }
 
@@ -104,8 +174,20 @@ fn too_open_and_blocked() {
             ("no-firewall".into(), "topology.yaml".into(), 8),
         ]
     );
-    assert!(e.findings[0].message.contains("tcp/5432 (postgresql) from lb 10.0.2.5"), "{}", e.findings[0].message);
-    assert!(e.findings[0].message.contains("tcp/8500 (consul-http) from pg2 10.0.1.12, lb 10.0.2.5"), "{}", e.findings[0].message);
+    assert!(
+        e.findings[0]
+            .message
+            .contains("tcp/5432 (postgresql) from lb 10.0.2.5"),
+        "{}",
+        e.findings[0].message
+    );
+    assert!(
+        e.findings[0]
+            .message
+            .contains("tcp/8500 (consul-http) from pg2 10.0.1.12, lb 10.0.2.5"),
+        "{}",
+        e.findings[0].message
+    );
     assert_eq!(e.findings[0].severity, Severity::Medium);
     assert_eq!(e.findings[1].severity, Severity::High);
     assert_eq!(
@@ -118,18 +200,52 @@ fn too_open_and_blocked() {
 
     // Without line 7, 8008 falls to the policy: blocked for pg2 and lb.
     let e = run(vec![matrix(), firewall(false)]);
-    let blocked = e.findings.iter().find(|f| f.code == "port-blocked").expect("blocked");
+    let blocked = e
+        .findings
+        .iter()
+        .find(|f| f.code == "port-blocked")
+        .expect("blocked");
     assert_eq!(blocked.location.line, 2);
-    assert!(blocked.message.contains("tcp/8008 (patroni) from pg2 10.0.1.12, lb 10.0.2.5"), "{}", blocked.message);
-    assert!(inserted(&e).contains(&(7, "\t\tip saddr { 10.0.1.12, 10.0.2.5 } tcp dport 8008 accept".to_string())), "{:?}", inserted(&e));
+    assert!(
+        blocked
+            .message
+            .contains("tcp/8008 (patroni) from pg2 10.0.1.12, lb 10.0.2.5"),
+        "{}",
+        blocked.message
+    );
+    assert!(
+        inserted(&e).contains(&(
+            7,
+            "\t\tip saddr { 10.0.1.12, 10.0.2.5 } tcp dport 8008 accept".to_string()
+        )),
+        "{:?}",
+        inserted(&e)
+    );
 }
 
 #[test]
 fn no_input_chain_and_missing_files() {
-    let empty = structured("nftables", "fw/pg1.nft", "flush ruleset\n", json!({"tables": []}), vec![("", 1, 1)]);
+    let empty = structured(
+        "nftables",
+        "fw/pg1.nft",
+        "flush ruleset\n",
+        json!({"tables": []}),
+        vec![("", 1, 1)],
+    );
     let e = run(vec![matrix(), empty]);
-    let f = e.findings.iter().find(|f| f.code == "no-input-filter").expect("no-input-filter");
-    assert_eq!(e.patches[f.patch.expect("a fix") as usize].edits, vec![Edit::Lines(policy_guest::LineEdit { start: 2, end: 1, text: "\ntable inet patrol_cluster {}".into() })]);
+    let f = e
+        .findings
+        .iter()
+        .find(|f| f.code == "no-input-filter")
+        .expect("no-input-filter");
+    assert_eq!(
+        e.patches[f.patch.expect("a fix") as usize].edits,
+        vec![Edit::Lines(policy_guest::LineEdit {
+            start: 2,
+            end: 1,
+            text: "\ntable inet patrol_cluster {}".into()
+        })]
+    );
     let e = run(vec![matrix()]);
     assert!(found(&e).contains(&("firewall-missing".into(), "topology.yaml".into(), 3)));
 }
@@ -137,7 +253,18 @@ fn no_input_chain_and_missing_files() {
 #[test]
 fn topology_entries_are_validated() {
     let t = json!({"hosts": [{"name": "a", "address": "db.example", "roles": ["patroni", "ldap"]}, {"name": "a", "address": "10.0.0.1"}]});
-    let doc = structured("topology", "topology.yaml", "", t, vec![("", 1, 5), ("/hosts/0", 2, 2), ("/hosts/0/roles/1", 3, 3), ("/hosts/1", 4, 4)]);
+    let doc = structured(
+        "topology",
+        "topology.yaml",
+        "",
+        t,
+        vec![
+            ("", 1, 5),
+            ("/hosts/0", 2, 2),
+            ("/hosts/0/roles/1", 3, 3),
+            ("/hosts/1", 4, 4),
+        ],
+    );
     let e = run(vec![doc]);
     assert_eq!(
         found(&e),
@@ -155,6 +282,10 @@ fn codes_are_unique_and_documented() {
     let mut seen = std::collections::HashSet::new();
     for c in CODES {
         assert!(seen.insert(c.code), "duplicate code {}", c.code);
-        assert!(readme.contains(&format!("`{}`", c.code)), "README lacks {}", c.code);
+        assert!(
+            readme.contains(&format!("`{}`", c.code)),
+            "README lacks {}",
+            c.code
+        );
     }
 }

@@ -13,9 +13,15 @@ pub enum Tok {
     Ident(String),
     /// A string literal. `interpolated`: a `"…"` string holding `#{…}` (or `#@x`), whose
     /// value is only known by running Ruby.
-    Str { value: String, interpolated: bool },
+    Str {
+        value: String,
+        interpolated: bool,
+    },
     /// `%w(…)`, `%W(…)`, `%i(…)`, `%I(…)`.
-    Words { words: Vec<String>, interpolated: bool },
+    Words {
+        words: Vec<String>,
+        interpolated: bool,
+    },
     /// `:name` or `:"name"`.
     Symbol(String),
     /// `name:` inside a hash (`{ enable: true }`).
@@ -44,7 +50,15 @@ pub struct Token {
 
 /// Splits `src` into tokens.
 pub fn tokens(src: &str) -> Vec<Token> {
-    let mut lx = Lexer { s: src.as_bytes(), src, pos: 0, start: 0, line: 1, out: Vec::new(), heredocs: Vec::new() };
+    let mut lx = Lexer {
+        s: src.as_bytes(),
+        src,
+        pos: 0,
+        start: 0,
+        line: 1,
+        out: Vec::new(),
+        heredocs: Vec::new(),
+    };
     lx.run();
     lx.out
 }
@@ -63,9 +77,10 @@ struct Lexer<'a> {
 }
 
 const PUNCTS: &[&str] = &[
-    "||=", "&&=", "**=", "<=>", "===", "...", "=>", "==", "!=", "=~", "!~", "+=", "-=", "*=", "/=", "%=", "|=",
-    "&=", "<<", ">>", "<=", ">=", "||", "&&", "::", "&.", "..", "**", "[", "]", "(", ")", "{", "}", ",", ";", "=",
-    ".", "+", "-", "*", "/", "%", "<", ">", "!", "?", "|", "&", "^", "~", ":",
+    "||=", "&&=", "**=", "<=>", "===", "...", "=>", "==", "!=", "=~", "!~", "+=", "-=", "*=", "/=",
+    "%=", "|=", "&=", "<<", ">>", "<=", ">=", "||", "&&", "::", "&.", "..", "**", "[", "]", "(",
+    ")", "{", "}", ",", ";", "=", ".", "+", "-", "*", "/", "%", "<", ">", "!", "?", "|", "&", "^",
+    "~", ":",
 ];
 
 impl Lexer<'_> {
@@ -76,7 +91,12 @@ impl Lexer<'_> {
     fn push(&mut self, tok: Tok, line: u32) {
         let spaced = self.start > 0 && matches!(self.s[self.start - 1], b' ' | b'\t');
         let end = self.line.max(line);
-        self.out.push(Token { tok, line, end, spaced });
+        self.out.push(Token {
+            tok,
+            line,
+            end,
+            spaced,
+        });
     }
 
     /// The previous significant token, to tell `x -1` from `x - 1` and `%w(` from `%`.
@@ -132,7 +152,10 @@ impl Lexer<'_> {
                     let quote = self.peek(1);
                     self.pos += 2;
                     let tok = match self.string(quote, quote, quote == b'"') {
-                        Tok::Str { value, interpolated: false } => Tok::Symbol(value),
+                        Tok::Str {
+                            value,
+                            interpolated: false,
+                        } => Tok::Symbol(value),
                         Tok::Str { .. } => Tok::Other(':'),
                         other => other,
                     };
@@ -208,13 +231,19 @@ impl Lexer<'_> {
     fn number(&mut self, negative: bool) {
         let start = self.pos;
         let mut float = false;
-        while self.peek(0).is_ascii_alphanumeric() || self.peek(0) == b'_' || (self.peek(0) == b'.' && self.peek(1).is_ascii_digit()) {
+        while self.peek(0).is_ascii_alphanumeric()
+            || self.peek(0) == b'_'
+            || (self.peek(0) == b'.' && self.peek(1).is_ascii_digit())
+        {
             if self.peek(0) == b'.' {
                 float = true;
             }
             self.pos += 1;
         }
-        let text: String = self.src[start..self.pos].chars().filter(|c| *c != '_').collect();
+        let text: String = self.src[start..self.pos]
+            .chars()
+            .filter(|c| *c != '_')
+            .collect();
         let sign = if negative { -1.0 } else { 1.0 };
         let tok = if float || (text.contains(['e', 'E']) && !text.starts_with("0x")) {
             match text.parse::<f64>() {
@@ -222,7 +251,9 @@ impl Lexer<'_> {
                 Err(_) => Tok::Error(format!("`{text}` is not a number")),
             }
         } else {
-            let parsed = if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+            let parsed = if let Some(hex) =
+                text.strip_prefix("0x").or_else(|| text.strip_prefix("0X"))
+            {
                 i64::from_str_radix(hex, 16)
             } else if let Some(bin) = text.strip_prefix("0b").or_else(|| text.strip_prefix("0B")) {
                 i64::from_str_radix(bin, 2)
@@ -253,7 +284,9 @@ impl Lexer<'_> {
             let Some(ch) = self.src[self.pos..].chars().next() else {
                 // Ruby would refuse the whole file; go on after the line the string
                 // starts on, so that the other lines are still read.
-                self.pos = self.src[start_pos..].find('\n').map_or(self.s.len(), |e| start_pos + e);
+                self.pos = self.src[start_pos..]
+                    .find('\n')
+                    .map_or(self.s.len(), |e| start_pos + e);
                 self.line = start_line;
                 return Tok::Error(format!("unterminated string starting on line {start_line}"));
             };
@@ -263,7 +296,10 @@ impl Lexer<'_> {
                 self.line += 1;
             }
             if b == u32::from(close) && depth == 0 {
-                return Tok::Str { value, interpolated };
+                return Tok::Str {
+                    value,
+                    interpolated,
+                };
             }
             if open != close && b == u32::from(open) {
                 depth += 1;
@@ -272,7 +308,9 @@ impl Lexer<'_> {
             }
             match ch {
                 '\\' => {
-                    let Some(next) = self.src[self.pos..].chars().next() else { continue };
+                    let Some(next) = self.src[self.pos..].chars().next() else {
+                        continue;
+                    };
                     self.pos += next.len_utf8();
                     if next == '\n' {
                         self.line += 1;
@@ -282,7 +320,10 @@ impl Lexer<'_> {
                     }
                     if double {
                         self.escape(next, &mut value);
-                    } else if next == '\\' || u32::from(next) == u32::from(close) || u32::from(next) == u32::from(open) {
+                    } else if next == '\\'
+                        || u32::from(next) == u32::from(close)
+                        || u32::from(next) == u32::from(open)
+                    {
                         value.push(next);
                     } else {
                         value.push('\\');
@@ -316,10 +357,17 @@ impl Lexer<'_> {
                     let end = braced.find('}').unwrap_or(0);
                     (&braced[..end], end + 2)
                 } else {
-                    let n = rest.bytes().take(4).take_while(u8::is_ascii_hexdigit).count();
+                    let n = rest
+                        .bytes()
+                        .take(4)
+                        .take_while(u8::is_ascii_hexdigit)
+                        .count();
                     (&rest[..n], n)
                 };
-                match u32::from_str_radix(digits, 16).ok().and_then(char::from_u32) {
+                match u32::from_str_radix(digits, 16)
+                    .ok()
+                    .and_then(char::from_u32)
+                {
                     Some(c) => {
                         value.push(c);
                         self.pos += used;
@@ -329,7 +377,11 @@ impl Lexer<'_> {
             }
             'x' => {
                 let rest = &self.src[self.pos..];
-                let n = rest.bytes().take(2).take_while(u8::is_ascii_hexdigit).count();
+                let n = rest
+                    .bytes()
+                    .take(2)
+                    .take_while(u8::is_ascii_hexdigit)
+                    .count();
                 match u8::from_str_radix(&rest[..n], 16) {
                     Ok(b) if n > 0 => {
                         value.push(char::from(b));
@@ -362,9 +414,13 @@ impl Lexer<'_> {
         self.pos += delim_at + 1;
         let double = matches!(kind, b'W' | b'I' | b'Q');
         let tok = match self.string(open, close, double) {
-            Tok::Str { value, interpolated } if matches!(kind, b'w' | b'W' | b'i' | b'I') => {
-                Tok::Words { words: value.split_whitespace().map(str::to_string).collect(), interpolated }
-            }
+            Tok::Str {
+                value,
+                interpolated,
+            } if matches!(kind, b'w' | b'W' | b'i' | b'I') => Tok::Words {
+                words: value.split_whitespace().map(str::to_string).collect(),
+                interpolated,
+            },
             other => other,
         };
         self.push(tok, line);
@@ -383,7 +439,10 @@ impl Lexer<'_> {
             Some(q @ (b'\'' | b'"')) => (Some(*q), &rest[1..]),
             _ => (None, rest),
         };
-        let id_len = body.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
+        let id_len = body
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            .count();
         if id_len == 0 || !body.as_bytes()[0].is_ascii_alphabetic() && body.as_bytes()[0] != b'_' {
             return false;
         }
@@ -393,8 +452,15 @@ impl Lexer<'_> {
         let id = body[..id_len].to_string();
         self.pos += skip + id_len + if quote.is_some() { 2 } else { 0 };
         let index = self.out.len();
-        self.push(Tok::Str { value: String::new(), interpolated: false }, self.line);
-        self.heredocs.push((index, id, squiggly, quote != Some(b'\'')));
+        self.push(
+            Tok::Str {
+                value: String::new(),
+                interpolated: false,
+            },
+            self.line,
+        );
+        self.heredocs
+            .push((index, id, squiggly, quote != Some(b'\'')));
         true
     }
 
@@ -404,11 +470,17 @@ impl Lexer<'_> {
             let mut body = Vec::new();
             let mut closed = false;
             while self.pos < self.s.len() {
-                let end = self.src[self.pos..].find('\n').map_or(self.s.len(), |e| self.pos + e);
+                let end = self.src[self.pos..]
+                    .find('\n')
+                    .map_or(self.s.len(), |e| self.pos + e);
                 let line = &self.src[self.pos..end];
                 self.pos = (end + 1).min(self.s.len());
                 self.line += 1;
-                let matches = if squiggly { line.trim() == id } else { line.trim_end() == id };
+                let matches = if squiggly {
+                    line.trim() == id
+                } else {
+                    line.trim_end() == id
+                };
                 if matches {
                     closed = true;
                     break;
@@ -416,7 +488,11 @@ impl Lexer<'_> {
                 body.push(line.to_string());
             }
             let indent = if squiggly {
-                body.iter().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0)
+                body.iter()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(|l| l.len() - l.trim_start().len())
+                    .min()
+                    .unwrap_or(0)
             } else {
                 0
             };
@@ -428,7 +504,10 @@ impl Lexer<'_> {
             let interpolated = double && (value.contains("#{") || value.contains("#@"));
             if let Some(t) = self.out.get_mut(index) {
                 t.tok = if closed {
-                    Tok::Str { value, interpolated }
+                    Tok::Str {
+                        value,
+                        interpolated,
+                    }
                 } else {
                     Tok::Error(format!("heredoc `{id}` has no terminator"))
                 };
@@ -446,56 +525,4 @@ fn is_ident_char(b: u8) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn toks(src: &str) -> Vec<Tok> {
-        tokens(src).into_iter().map(|t| t.tok).filter(|t| *t != Tok::Newline).collect()
-    }
-
-    fn s(v: &str) -> Tok {
-        Tok::Str { value: v.into(), interpolated: false }
-    }
-
-    #[test]
-    fn strings_and_escapes() {
-        assert_eq!(toks(r#"'a\'b\n'"#), vec![s("a'b\\n")]);
-        assert_eq!(toks(r#""a\"b\n\u00e9\x41""#), vec![s("a\"b\né\u{41}")]);
-        assert_eq!(toks(r#""x#{y}""#), vec![Tok::Str { value: "x#{y}".into(), interpolated: true }]);
-        assert_eq!(toks("%q(a (b) c)"), vec![s("a (b) c")]);
-        assert_eq!(toks("'a # not a comment' # comment"), vec![s("a # not a comment")]);
-    }
-
-    #[test]
-    fn words_symbols_labels_numbers() {
-        assert_eq!(
-            toks("%w(10.0.0.0/8 127.0.0.1/32)"),
-            vec![Tok::Words { words: vec!["10.0.0.0/8".into(), "127.0.0.1/32".into()], interpolated: false }]
-        );
-        assert_eq!(toks(":sym"), vec![Tok::Symbol("sym".into())]);
-        assert_eq!(toks("{ enable: true }")[1], Tok::Label("enable".into()));
-        assert_eq!(
-            toks("[1_048_576, -3, 2.5, 0x10]"),
-            vec![Tok::Punct("["), Tok::Int(1048576), Tok::Punct(","), Tok::Int(-3), Tok::Punct(","), Tok::Float(2.5), Tok::Punct(","), Tok::Int(16), Tok::Punct("]")]
-        );
-        assert_eq!(toks("a % b"), vec![Tok::Ident("a".into()), Tok::Punct("%"), Tok::Ident("b".into())]);
-    }
-
-    #[test]
-    fn comments_heredocs_and_lines() {
-        let t = tokens("=begin\nx = 1\n=end\na = <<~EOS\n  one\n  two\nEOS\nb = 2\n");
-        let kinds: Vec<(Tok, u32)> = t.into_iter().filter(|t| t.tok != Tok::Newline).map(|t| (t.tok, t.line)).collect();
-        assert_eq!(kinds[0], (Tok::Ident("a".into()), 4));
-        assert_eq!(kinds[2], (s("one\ntwo\n"), 4));
-        assert_eq!(kinds[3], (Tok::Ident("b".into()), 8));
-    }
-
-    #[test]
-    fn unterminated_string_is_an_error_not_a_panic() {
-        assert!(matches!(toks("a = 'oops").last(), Some(Tok::Error(_))));
-        assert!(matches!(toks("a = <<EOS\nno end").last(), Some(Tok::Error(_))));
-        for src in ["\"\\", "'\\", "%w(", ":\"", "\\u{", "\"\\u{zz", "<<~", "0x", "1e"] {
-            let _ = tokens(src);
-        }
-    }
-}
+mod tests;

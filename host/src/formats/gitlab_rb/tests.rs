@@ -9,7 +9,11 @@ fn settings(src: &str) -> Vec<(Option<String>, String, String, u32)> {
 }
 
 fn codes(src: &str) -> Vec<(String, u32)> {
-    parse(src, "gitlab.rb").diagnostics.into_iter().map(|d| (d.code, d.location.line)).collect()
+    parse(src, "gitlab.rb")
+        .diagnostics
+        .into_iter()
+        .map(|d| (d.code, d.location.line))
+        .collect()
 }
 
 #[test]
@@ -18,18 +22,46 @@ fn assignments_of_every_literal() {
         ("patroni['enable'] = true", "patroni['enable']", "true"),
         ("patroni['password'] = nil", "patroni['password']", "null"),
         ("patroni['port'] = '8008'", "patroni['port']", "\"8008\""),
-        ("patroni['maximum_lag_on_failover'] = 1_048_576", "patroni['maximum_lag_on_failover']", "1048576"),
-        ("pgbouncer['reserve_pool_timeout'] = 5.5", "pgbouncer['reserve_pool_timeout']", "5.5"),
-        ("patroni['allowlist'] = %w(10.0.0.0/8 127.0.0.1/32)", "patroni['allowlist']", r#"["10.0.0.0/8","127.0.0.1/32"]"#),
-        ("patroni['allowlist'] = ['10.0.0.1/32', \"::1/128\",]", "patroni['allowlist']", r#"["10.0.0.1/32","::1/128"]"#),
-        ("patroni[:username] = \"api\\tuser\"", "patroni['username']", r#""api\tuser""#),
-        ("patroni['postgresql']['max_connections'] = 500", "patroni['postgresql']['max_connections']", "500"),
+        (
+            "patroni['maximum_lag_on_failover'] = 1_048_576",
+            "patroni['maximum_lag_on_failover']",
+            "1048576",
+        ),
+        (
+            "pgbouncer['reserve_pool_timeout'] = 5.5",
+            "pgbouncer['reserve_pool_timeout']",
+            "5.5",
+        ),
+        (
+            "patroni['allowlist'] = %w(10.0.0.0/8 127.0.0.1/32)",
+            "patroni['allowlist']",
+            r#"["10.0.0.0/8","127.0.0.1/32"]"#,
+        ),
+        (
+            "patroni['allowlist'] = ['10.0.0.1/32', \"::1/128\",]",
+            "patroni['allowlist']",
+            r#"["10.0.0.1/32","::1/128"]"#,
+        ),
+        (
+            "patroni[:username] = \"api\\tuser\"",
+            "patroni['username']",
+            r#""api\tuser""#,
+        ),
+        (
+            "patroni['postgresql']['max_connections'] = 500",
+            "patroni['postgresql']['max_connections']",
+            "500",
+        ),
         (
             "consul['configuration'] = { 'server' => false, retry_join: %w(10.0.0.1), \"acl\": { enabled: true } }",
             "consul['configuration']",
             r#"{"acl":{"enabled":true},"retry_join":["10.0.0.1"],"server":false}"#,
         ),
-        ("pgbouncer['users'] = { 'pgbouncer' => { password: 'x' } }", "pgbouncer['users']", r#"{"pgbouncer":{"password":"x"}}"#),
+        (
+            "pgbouncer['users'] = { 'pgbouncer' => { password: 'x' } }",
+            "pgbouncer['users']",
+            r#"{"pgbouncer":{"password":"x"}}"#,
+        ),
         ("gitlab_rails['x'] = :sym", "gitlab_rails['x']", "\"sym\""),
         ("gitlab_rails['x'] = -3", "gitlab_rails['x']", "-3"),
     ];
@@ -46,7 +78,11 @@ fn assignments_of_every_literal() {
 fn sections_pointers_and_lines() {
     let src = "# gitlab.rb\nroles(['patroni_role', 'pgbouncer_role'])\n\npatroni['allowlist'] = %w(\n  10.0.0.0/8\n  127.0.0.1/32\n)\nexternal_url 'https://gitlab.example.com'\nroles ['consul_role']\n";
     let parsed = parse(src, "gitlab.rb");
-    assert!(parsed.diagnostics.iter().all(|d| d.code == "duplicate-key"), "{:?}", parsed.diagnostics);
+    assert!(
+        parsed.diagnostics.iter().all(|d| d.code == "duplicate-key"),
+        "{:?}",
+        parsed.diagnostics
+    );
     let s = &parsed.value;
     assert_eq!(s[0].section, None);
     assert_eq!(s[0].name, "roles");
@@ -66,7 +102,10 @@ fn multi_line_hash_with_comments() {
     let src = "consul['configuration'] = {\n  # the servers\n  retry_join: %w(10.0.0.1 10.0.0.2),\n  server: false, # agent\n}\npatroni['enable'] = true\n";
     let got = settings(src);
     assert_eq!(got.len(), 2);
-    assert_eq!(got[0].2, r#"{"retry_join":["10.0.0.1","10.0.0.2"],"server":false}"#);
+    assert_eq!(
+        got[0].2,
+        r#"{"retry_join":["10.0.0.1","10.0.0.2"],"server":false}"#
+    );
     assert_eq!(got[1].3, 6);
 }
 
@@ -74,17 +113,39 @@ fn multi_line_hash_with_comments() {
 fn ruby_it_does_not_run_is_unknown_or_skipped() {
     let src = "patroni['password'] = ENV['PATRONI_PASSWORD']\npatroni['username'] = \"#{node['fqdn']}\"\nif true\npatroni['x'] = 1\nend\npatroni['allowlist'] << '10.0.0.1'\nnode.default['x'] = 1\npatroni['y'] = 2 if false\n";
     let parsed = parse(src, "gitlab.rb");
-    let names: Vec<(&str, &[String])> = parsed.value.iter().map(|s| (s.name.as_str(), s.args.as_slice())).collect();
-    assert_eq!(names[0], ("patroni['password']", &["unevaluated".to_string()][..]));
+    let names: Vec<(&str, &[String])> = parsed
+        .value
+        .iter()
+        .map(|s| (s.name.as_str(), s.args.as_slice()))
+        .collect();
+    assert_eq!(
+        names[0],
+        ("patroni['password']", &["unevaluated".to_string()][..])
+    );
     assert_eq!(names[1].0, "patroni['username']");
     assert_eq!(names[1].1, &["unevaluated".to_string()][..]);
     // The assignment inside `if` is read (its value is a literal); the `if`/`end` lines
     // are reported and skipped.
-    assert!(names.iter().any(|(n, a)| *n == "patroni['x']" && a.is_empty()));
-    assert!(names.iter().any(|(n, a)| *n == "patroni['y']" && !a.is_empty()));
-    let diags: Vec<(String, u32)> = parsed.diagnostics.iter().map(|d| (d.code.clone(), d.location.line)).collect();
+    assert!(
+        names
+            .iter()
+            .any(|(n, a)| *n == "patroni['x']" && a.is_empty())
+    );
+    assert!(
+        names
+            .iter()
+            .any(|(n, a)| *n == "patroni['y']" && !a.is_empty())
+    );
+    let diags: Vec<(String, u32)> = parsed
+        .diagnostics
+        .iter()
+        .map(|d| (d.code.clone(), d.location.line))
+        .collect();
     for line in [1, 2, 3, 5, 6, 7, 8] {
-        assert!(diags.contains(&("unsupported-ruby".into(), line)), "line {line}: {diags:?}");
+        assert!(
+            diags.contains(&("unsupported-ruby".into(), line)),
+            "line {line}: {diags:?}"
+        );
     }
     assert!(parsed.value[0].value.contains("ENV"));
 }
@@ -93,7 +154,11 @@ fn ruby_it_does_not_run_is_unknown_or_skipped() {
 fn syntax_errors_are_invalid_lines_and_parsing_goes_on() {
     let src = "patroni['allowlist'] = = %w(10.6.0.0/16 127.0.0.1/32)\npatroni['enable'] = true\npatroni['x'] = [1, 2\npatroni['y'] = 'ok'\npatroni['z'] = \"unterminated\npatroni[:w] = 3\n";
     let parsed = parse(src, "gitlab.rb");
-    let diags: Vec<(String, u32)> = parsed.diagnostics.iter().map(|d| (d.code.clone(), d.location.line)).collect();
+    let diags: Vec<(String, u32)> = parsed
+        .diagnostics
+        .iter()
+        .map(|d| (d.code.clone(), d.location.line))
+        .collect();
     assert!(diags.contains(&("invalid-line".into(), 1)), "{diags:?}");
     assert!(diags.contains(&("invalid-line".into(), 3)), "{diags:?}");
     assert!(diags.contains(&("invalid-line".into(), 5)), "{diags:?}");
@@ -113,9 +178,30 @@ fn duplicates_are_reported() {
 #[test]
 fn never_panics_on_garbage() {
     let inputs = [
-        "", "[", "]", "patroni[", "patroni['a'", "patroni['a'] =", "= 1", "roles(", "roles(]", "{ a: }", "%w(", "<<~EOS",
-        "x = <<~EOS\n", "patroni['a'] = {'k' =>}", "patroni['a'] = [1,,2]", ":", "::", "a.b.c = 1", "'\\", "\"#{",
-        "patroni['a']['b'] = %i(x y)", "=begin\n", "\u{feff}patroni['a'] = 1", "patroni['é'] = 'ü'",
+        "",
+        "[",
+        "]",
+        "patroni[",
+        "patroni['a'",
+        "patroni['a'] =",
+        "= 1",
+        "roles(",
+        "roles(]",
+        "{ a: }",
+        "%w(",
+        "<<~EOS",
+        "x = <<~EOS\n",
+        "patroni['a'] = {'k' =>}",
+        "patroni['a'] = [1,,2]",
+        ":",
+        "::",
+        "a.b.c = 1",
+        "'\\",
+        "\"#{",
+        "patroni['a']['b'] = %i(x y)",
+        "=begin\n",
+        "\u{feff}patroni['a'] = 1",
+        "patroni['é'] = 'ü'",
     ];
     for src in inputs {
         let _ = parse(src, "gitlab.rb");

@@ -3,12 +3,19 @@ use super::*;
 fn parsed(src: &str) -> (Value, Vec<wit::Span>, Vec<(String, u32)>) {
     let p = parse(src, "consul.hcl");
     let v: Value = serde_json::from_str(&p.value.json).expect("valid JSON");
-    let d = p.diagnostics.into_iter().map(|d| (d.code, d.location.line)).collect();
+    let d = p
+        .diagnostics
+        .into_iter()
+        .map(|d| (d.code, d.location.line))
+        .collect();
     (v, p.value.spans, d)
 }
 
 fn line_of(spans: &[wit::Span], pointer: &str) -> Option<(u32, u32)> {
-    spans.iter().find(|s| s.pointer == pointer).map(|s| (s.line, s.end_line))
+    spans
+        .iter()
+        .find(|s| s.pointer == pointer)
+        .map(|s| (s.line, s.end_line))
 }
 
 #[test]
@@ -43,7 +50,10 @@ ratio = 0.5
     let (v, spans, diags) = parsed(src);
     assert!(diags.is_empty(), "{diags:?}");
     assert_eq!(v["datacenter"], "dc1");
-    assert_eq!(v["retry_join"], serde_json::json!(["10.0.1.31", "10.0.1.32", "10.0.1.33"]));
+    assert_eq!(
+        v["retry_join"],
+        serde_json::json!(["10.0.1.31", "10.0.1.32", "10.0.1.33"])
+    );
     assert_eq!(v["ports"]["http"], -1);
     assert_eq!(v["acl"]["default_policy"], "deny");
     assert_eq!(v["acl"]["tokens"]["agent"], "x");
@@ -56,7 +66,10 @@ ratio = 0.5
     assert_eq!(line_of(&spans, "/ports"), Some((7, 10)));
     assert_eq!(line_of(&spans, "/ports/https"), Some((9, 9)));
     assert_eq!(line_of(&spans, "/acl/default_policy"), Some((15, 15)));
-    assert_eq!(line_of(&spans, "/tls/defaults/verify_incoming"), Some((21, 21)));
+    assert_eq!(
+        line_of(&spans, "/tls/defaults/verify_incoming"),
+        Some((21, 21))
+    );
     assert_eq!(line_of(&spans, ""), Some((1, 26)));
 }
 
@@ -79,15 +92,22 @@ fn labels_repeats_heredocs_and_strings() {
 
 #[test]
 fn bad_lines_are_reported_and_skipped() {
-    let src = "a = 1\nb = \nc = \"unterminated\nd {\n  e = = 2\n  f = 3\n}\ng = [1, 2\nh = true\na = 2\n";
+    let src =
+        "a = 1\nb = \nc = \"unterminated\nd {\n  e = = 2\n  f = 3\n}\ng = [1, 2\nh = true\na = 2\n";
     let (v, _, diags) = parsed(src);
     assert_eq!(v["a"], 2);
     assert_eq!(v["d"]["f"], 3);
     assert_eq!(v["h"], true);
     for line in [2, 3, 5, 8] {
-        assert!(diags.contains(&("invalid-line".to_string(), line)), "line {line}: {diags:?}");
+        assert!(
+            diags.contains(&("invalid-line".to_string(), line)),
+            "line {line}: {diags:?}"
+        );
     }
-    assert!(diags.contains(&("duplicate-key".to_string(), 10)), "{diags:?}");
+    assert!(
+        diags.contains(&("duplicate-key".to_string(), 10)),
+        "{diags:?}"
+    );
 }
 
 #[test]
@@ -100,12 +120,37 @@ fn unclosed_block_is_reported_at_its_line() {
 #[test]
 fn never_panics() {
     let inputs = [
-        "", "{", "}", "a", "a =", "a = [", "a = {", "\"", "<<", "<<EOF", "a = <<EOF\nx", "/*", "a = \"\\u12\"", "a b c",
-        "a = 1 2", "= 1", "a { b { c {", "]]]", "a = -", "a = 1e", "a = 0x", "\u{feff}a = 1", "a = \"${\"", "a = [1,,2]",
+        "",
+        "{",
+        "}",
+        "a",
+        "a =",
+        "a = [",
+        "a = {",
+        "\"",
+        "<<",
+        "<<EOF",
+        "a = <<EOF\nx",
+        "/*",
+        "a = \"\\u12\"",
+        "a b c",
+        "a = 1 2",
+        "= 1",
+        "a { b { c {",
+        "]]]",
+        "a = -",
+        "a = 1e",
+        "a = 0x",
+        "\u{feff}a = 1",
+        "a = \"${\"",
+        "a = [1,,2]",
     ];
     for src in inputs {
         let p = parse(src, "x.hcl");
-        assert!(serde_json::from_str::<Value>(&p.value.json).is_ok(), "{src}");
+        assert!(
+            serde_json::from_str::<Value>(&p.value.json).is_ok(),
+            "{src}"
+        );
     }
     let file = include_str!("../../../../examples/insecure/consul.hcl");
     for end in (0..file.len()).filter(|i| file.is_char_boundary(*i)) {

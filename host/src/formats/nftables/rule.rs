@@ -7,16 +7,21 @@ use super::{Tok, Token, text};
 
 /// Selectors written as two words (`ip saddr`, `tcp dport`, `ct state`…).
 const TWO_WORD: &[&str] = &[
-    "ip", "ip6", "tcp", "udp", "udplite", "sctp", "dccp", "th", "ct", "meta", "icmp", "icmpv6", "ether", "vlan", "arp",
-    "rt", "socket", "ah", "esp", "comp", "ipsec", "frag", "hbh", "dst", "mh", "srh", "osf", "exthdr",
+    "ip", "ip6", "tcp", "udp", "udplite", "sctp", "dccp", "th", "ct", "meta", "icmp", "icmpv6",
+    "ether", "vlan", "arp", "rt", "socket", "ah", "esp", "comp", "ipsec", "frag", "hbh", "dst",
+    "mh", "srh", "osf", "exthdr",
 ];
 /// `meta` keys that may be written without `meta`.
 const META_SHORT: &[&str] = &[
-    "iifname", "oifname", "iif", "oif", "l4proto", "nfproto", "mark", "pkttype", "iiftype", "oiftype", "skuid",
-    "skgid", "cpu", "cgroup", "iifgroup", "oifgroup", "priority", "protocol",
+    "iifname", "oifname", "iif", "oif", "l4proto", "nfproto", "mark", "pkttype", "iiftype",
+    "oiftype", "skuid", "skgid", "cpu", "cgroup", "iifgroup", "oifgroup", "priority", "protocol",
 ];
-const OPS: &[&str] = &["==", "eq", "!=", "ne", "<", "lt", ">", "gt", "<=", "le", ">=", "ge"];
-const VERDICTS: &[&str] = &["accept", "drop", "reject", "queue", "continue", "return", "jump", "goto"];
+const OPS: &[&str] = &[
+    "==", "eq", "!=", "ne", "<", "lt", ">", "gt", "<=", "le", ">=", "ge",
+];
+const VERDICTS: &[&str] = &[
+    "accept", "drop", "reject", "queue", "continue", "return", "jump", "goto",
+];
 
 /// A rule's tokens as `{text, matches, vmap, verdict, unknown}`.
 pub fn parse(toks: &[Token]) -> Value {
@@ -57,7 +62,10 @@ pub fn parse(toks: &[Token]) -> Value {
             }
             "log" => {
                 i += 1;
-                while matches!(word(i).as_str(), "prefix" | "level" | "group" | "snaplen" | "queue-threshold" | "flags") {
+                while matches!(
+                    word(i).as_str(),
+                    "prefix" | "level" | "group" | "snaplen" | "queue-threshold" | "flags"
+                ) {
                     i += 2;
                     while toks.get(i).is_some_and(|t| t.tok == Tok::Comma) {
                         i += 2;
@@ -91,7 +99,11 @@ pub fn parse(toks: &[Token]) -> Value {
             _ => {}
         }
         // Matches: a selector, an optional operator, a value.
-        let selector_len = if TWO_WORD.contains(&w.as_str()) && toks.get(i + 1).is_some_and(|t| matches!(t.tok, Tok::Word(_))) {
+        let selector_len = if TWO_WORD.contains(&w.as_str())
+            && toks
+                .get(i + 1)
+                .is_some_and(|t| matches!(t.tok, Tok::Word(_)))
+        {
             2
         } else if META_SHORT.contains(&w.as_str()) {
             1
@@ -239,7 +251,10 @@ fn render(toks: &[Token]) -> String {
         let piece = match &t.tok {
             Tok::Quoted(q) => format!("\"{q}\""),
             Tok::Newline => continue,
-            other => text(&Token { tok: other.clone(), line: t.line }),
+            other => text(&Token {
+                tok: other.clone(),
+                line: t.line,
+            }),
         };
         if !out.is_empty() && piece != "," && piece != ";" {
             out.push(' ');
