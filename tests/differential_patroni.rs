@@ -234,9 +234,9 @@ fn simulate_agrees_with_patroni() {
     let mut failures = Vec::new();
     let mut lines = Vec::new();
     for (var, (planned, answered)) in
-        variants.iter().zip(plan["variants"].as_array().unwrap().iter().zip(answers["variants"].as_array().unwrap()))
+        variants.iter().zip(plan["variants"].as_array().expect("planned").iter().zip(answers["variants"].as_array().expect("answered")))
     {
-        let reqs = planned["requests"].as_array().unwrap();
+        let reqs = planned["requests"].as_array().expect("requests");
         let dir = scratch.path().join(var.name).tap_mkdir();
         let samples = json!({
             "context": { "patroni_version": version, "members": ["127.0.0.1"] },
@@ -246,10 +246,10 @@ fn simulate_agrees_with_patroni() {
                 r
             }).collect::<Vec<_>>(),
         });
-        let sim = patroni::simulate(&dir, answered["config_text"].as_str().unwrap(), &samples);
+        let sim = patroni::simulate(&dir, answered["config_text"].as_str().expect("config text"), &samples);
         let decisions = sim["decisions"].as_array().expect("decisions");
         let mut ok = 0;
-        for (i, (req, answer)) in reqs.iter().zip(answered["results"].as_array().unwrap()).enumerate() {
+        for (i, (req, answer)) in reqs.iter().zip(answered["results"].as_array().expect("results")).enumerate() {
             let want = real(answer).unwrap_or_else(|e| panic!("variant {}: request {req}: {e}", var.name));
             let sample = format!("requests[{i}]");
             let d = decisions.iter().find(|d| d["sample"] == sample.as_str());

@@ -47,13 +47,21 @@ struct Tally {
     method_agree: usize,
     verdicts: usize,
     verdict_agree: usize,
+    /// Lines patrol reports shadowed (never matched by the server in any probe).
+    shadowed: usize,
     failures: Vec<String>,
 }
 
 #[test]
 fn simulate_agrees_with_postgres_15() {
-    let seed: u64 = std::env::var("PATROL_DIFF_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x9e37_79b9_7f4a_7c15);
-    let files: usize = std::env::var("PATROL_DIFF_FILES").ok().and_then(|s| s.parse().ok()).unwrap_or(40);
+    let seed: u64 = std::env::var("PATROL_DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x9e37_79b9_7f4a_7c15);
+    let files: usize = std::env::var("PATROL_DIFF_FILES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(40);
     let server = Server::start();
     let mut rng = Rng(seed | 1);
     let mut tally = Tally::default();
@@ -64,7 +72,8 @@ fn simulate_agrees_with_postgres_15() {
     }
     println!(
         "pg_hba differential (PostgreSQL 15, seed {seed:#x}): {} files ({} with invalid lines: invalid-line sets agree {}/{}), \
-         {} probes: matched line agrees {}/{}, method agrees {}/{}, verdict agrees {}/{} (probes whose outcome the server decides alone)",
+         {} probes: matched line agrees {}/{}, method agrees {}/{}, verdict agrees {}/{} (probes whose outcome the server decides alone); \
+         {} lines reported shadowed, none matched by the server",
         tally.files,
         tally.invalid_files,
         tally.invalid_agree,
@@ -75,11 +84,20 @@ fn simulate_agrees_with_postgres_15() {
         tally.method_agree,
         tally.probes,
         tally.verdict_agree,
-        tally.verdicts
+        tally.verdicts,
+        tally.shadowed
     );
     if !tally.failures.is_empty() {
         let shown: Vec<&String> = tally.failures.iter().take(40).collect();
-        panic!("{} disagreements with the real server:\n{}", tally.failures.len(), shown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n"));
+        panic!(
+            "{} disagreements with the real server:\n{}",
+            tally.failures.len(),
+            shown
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
     }
 }
 
@@ -124,10 +142,34 @@ fn one_file(server: &Server, n: usize, lines: &[cases::Line], probes: &[Probe], 
     server.reload(&cases::render(lines, &variant_sentinel, true));
     let matched = probe(server, &variant_sentinel, probes, false);
 
+    // A line patrol calls unreachable as written must never be the one the server picks.
+    let shadowed: BTreeSet<u64> = patrol["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["code"] == "shadowed-line")
+        .filter(|f| {
+            f["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("no connection can reach"))
+        })
+        .filter_map(|f| f["line"].as_u64())
+        .collect();
+    tally.shadowed += shadowed.len();
+    for (i, m) in matched.iter().enumerate() {
+        if let Some(line) = m["line"].as_u64().filter(|l| shadowed.contains(l)) {
+            tally.failures.push(format!("file {n}, probe {i} {:?}: the server matched line {line}, which patrol reports as shadowed\n{text}", probes[i]));
+        }
+    }
+
     let decisions = patrol["decisions"].as_array().cloned().unwrap_or_default();
     for (i, p) in probes.iter().enumerate() {
         tally.probes += 1;
-        let d = decisions.iter().find(|d| d["sample"] == format!("connections[{i}]")).cloned().unwrap_or(Value::Null);
+        let d = decisions
+            .iter()
+            .find(|d| d["sample"] == format!("connections[{i}]"))
+            .cloned()
+            .unwrap_or(Value::Null);
         let (line_ok, method_ok, why) = compare(&original[i], &matched[i], &d);
         tally.line_agree += usize::from(line_ok);
         tally.method_agree += usize::from(method_ok);
@@ -156,7 +198,10 @@ fn one_file(server: &Server, n: usize, lines: &[cases::Line], probes: &[Probe], 
 /// such database, no REPLICATION attribute — come after pg_hba and authentication.)
 fn expected_verdict(original: &Value) -> Option<bool> {
     let answer = original["answer"].as_str().unwrap_or("");
-    let message = original["message"].as_str().unwrap_or("").to_ascii_lowercase();
+    let message = original["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_ascii_lowercase();
     match answer {
         "tls-failed" => Some(false),
         "error" if message.starts_with("peer ") || message.starts_with("ident ") => None,
@@ -173,7 +218,10 @@ fn expected_verdict(original: &Value) -> Option<bool> {
 /// (line agrees, method agrees, explanation).
 fn compare(original: &Value, variant: &Value, d: &Value) -> (bool, bool, String) {
     let answer = original["answer"].as_str().unwrap_or("");
-    let message = original["message"].as_str().unwrap_or("").to_ascii_lowercase();
+    let message = original["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let patrol_line = d["line"].as_u64();
     let patrol_method = d["method"].as_str();
     let stage = d["stage"].as_str().unwrap_or("");
@@ -186,13 +234,29 @@ fn compare(original: &Value, variant: &Value, d: &Value) -> (bool, bool, String)
     // The variant tells the line: a password request (line logged) or no entry.
     let expected_line = match variant["answer"].as_str() {
         Some("cleartext") => variant["line"].as_u64(),
-        Some("error") if variant["message"].as_str().is_some_and(|m| m.starts_with("no pg_hba.conf entry")) => None,
-        other => return (false, false, format!("undecidable variant answer {other:?}")),
+        Some("error")
+            if variant["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("no pg_hba.conf entry")) =>
+        {
+            None
+        }
+        other => {
+            return (
+                false,
+                false,
+                format!("undecidable variant answer {other:?}"),
+            );
+        }
     };
     let line_ok = patrol_line == expected_line;
     let method_ok = match answer {
         "ok" => {
-            let want = if original["cert_method"] == true { "cert" } else { "trust" };
+            let want = if original["cert_method"] == true {
+                "cert"
+            } else {
+                "trust"
+            };
             patrol_method == Some(want)
         }
         "cleartext" => patrol_method == Some("password"),
@@ -202,7 +266,10 @@ fn compare(original: &Value, variant: &Value, d: &Value) -> (bool, bool, String)
         "error" => {
             let denied = d["verdict"] == "deny";
             if message.starts_with("no pg_hba.conf entry") {
-                patrol_line.is_none() && patrol_method.is_none() && denied && reason.contains("no matching line")
+                patrol_line.is_none()
+                    && patrol_method.is_none()
+                    && denied
+                    && reason.contains("no matching line")
             } else if message.starts_with("pg_hba.conf rejects") {
                 patrol_method == Some("reject") && denied && reason.contains("rejected by line")
             } else if message.contains("requires a valid client certificate") {
@@ -221,7 +288,11 @@ fn compare(original: &Value, variant: &Value, d: &Value) -> (bool, bool, String)
         }
         _ => false,
     };
-    (line_ok, method_ok, format!("server answered {answer} {message:?}, matched line {expected_line:?}"))
+    (
+        line_ok,
+        method_ok,
+        format!("server answered {answer} {message:?}, matched line {expected_line:?}"),
+    )
 }
 
 /// Runs the probes through the prober once the server has loaded the file whose
@@ -255,7 +326,9 @@ fn probe(server: &Server, sentinel: &str, probes: &[Probe], with_passwords: bool
     {
         use std::io::Write as _;
         let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(job.to_string().as_bytes()).expect("write the probe job");
+        stdin
+            .write_all(job.to_string().as_bytes())
+            .expect("write the probe job");
     }
     let out = child.wait_with_output().expect("wait for the prober");
     assert!(out.status.success(), "the prober failed");
@@ -263,7 +336,12 @@ fn probe(server: &Server, sentinel: &str, probes: &[Probe], with_passwords: bool
         .lines()
         .map(|l| serde_json::from_str(l).expect("prober output is JSON"))
         .collect();
-    assert_eq!(results.len(), probes.len(), "prober answered {:?}", results.first());
+    assert_eq!(
+        results.len(),
+        probes.len(),
+        "prober answered {:?}",
+        results.first()
+    );
     results
 }
 
@@ -272,12 +350,19 @@ fn probe(server: &Server, sentinel: &str, probes: &[Probe], with_passwords: bool
 fn simulate(server: &Server, text: &str, probes: &[Probe]) -> Value {
     // Written where the server's @file names resolve (the test server reads it later).
     support::write_postgres_file(&server.hba_path(), text);
-    let roles: serde_json::Map<String, Value> = ROLES.iter().map(|(r, m)| (r.to_string(), json!(m))).collect();
-    let types: serde_json::Map<String, Value> = PASSWORD_TYPES.iter().map(|(r, t)| (r.to_string(), json!(t))).collect();
+    let roles: serde_json::Map<String, Value> = ROLES
+        .iter()
+        .map(|(r, m)| (r.to_string(), json!(m)))
+        .collect();
+    let types: serde_json::Map<String, Value> = PASSWORD_TYPES
+        .iter()
+        .map(|(r, t)| (r.to_string(), json!(t)))
+        .collect();
     let connections: Vec<Value> = probes
         .iter()
         .map(|p| {
-            let mut c = json!({"source": p.source, "ssl": p.ssl, "user": p.user, "database": p.database});
+            let mut c =
+                json!({"source": p.source, "ssl": p.ssl, "user": p.user, "database": p.database});
             if let Some(i) = p.cert {
                 let (_, cn, trusted) = CERTS[i];
                 c["client_cert"] = json!({"cn": cn, "trusted": trusted});
@@ -302,7 +387,13 @@ fn simulate(server: &Server, text: &str, probes: &[Probe]) -> Value {
     let samples_path = server.root().join("samples.json");
     std::fs::write(&samples_path, samples.to_string()).expect("write samples");
     let out = Command::new(env!("CARGO_BIN_EXE_patrol"))
-        .args(["simulate", "--format", "json", "--samples", path(&samples_path)])
+        .args([
+            "simulate",
+            "--format",
+            "json",
+            "--samples",
+            path(&samples_path),
+        ])
         .arg(server.hba_path())
         .arg(server.data.join("pg_ident.conf"))
         .arg(server.data.join("postgresql.conf"))
@@ -310,7 +401,11 @@ fn simulate(server: &Server, text: &str, probes: &[Probe]) -> Value {
         .expect("run patrol simulate");
     let stdout = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!("patrol simulate did not print JSON ({e}); exit {}\nstdout:\n{stdout}\nstderr:\n{}", out.status, String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "patrol simulate did not print JSON ({e}); exit {}\nstdout:\n{stdout}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )
     })
 }
 

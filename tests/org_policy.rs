@@ -14,11 +14,20 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
 }
 
+/// A fresh directory of its own (another `cargo test` may run these tests at the same
+/// time), removed when the test ends.
 fn tmp(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("org-policy-{name}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("org-policy-{name}-"))
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let path = dir.path().to_path_buf();
+    DIRS.with(|d| d.borrow_mut().push(dir));
+    path
+}
+
+thread_local! {
+    static DIRS: std::cell::RefCell<Vec<tempfile::TempDir>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The environment every step runs in: `patrol` on PATH, the shared cargo target dir, a

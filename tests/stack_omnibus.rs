@@ -117,6 +117,7 @@ fn insecure_shows_each_finding() {
         .map(|(p, c, ..)| format!("{p}/{c}"))
         .collect();
     let expected = [
+        "pgbouncer/auth-hba-file-missing",
         "pgbouncer/auth-type-weak",
         "pgbouncer/auth-hba-trust",
         "pgbouncer/auth-hba-plaintext",

@@ -50,7 +50,12 @@ pub struct ServerFacts {
 impl ServerFacts {
     /// Without a postgresql.conf: assume TLS with a CA, so the samples' TLS facts hold.
     pub fn assumed(version: u32) -> Self {
-        ServerFacts { ssl: true, ca: true, password_encryption_md5: version < 14, known: false }
+        ServerFacts {
+            ssl: true,
+            ca: true,
+            password_encryption_md5: version < 14,
+            known: false,
+        }
     }
 }
 
@@ -125,22 +130,37 @@ pub struct Matcher {
 }
 
 impl Matcher {
-    pub fn new(rules: &[HbaRule], ident: &[IdentRule], ctx: &Context, server: ServerFacts) -> Matcher {
+    pub fn new(
+        rules: &[HbaRule],
+        ident: &[IdentRule],
+        ctx: &Context,
+        server: ServerFacts,
+    ) -> Matcher {
         let version = ctx.postgres_version.unwrap_or(NEWEST_VERSION);
-        let rules: Vec<Rule> = rules.iter().enumerate().map(|(i, r)| Rule::compile(i, r, version)).collect();
+        let rules: Vec<Rule> = rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Rule::compile(i, r, version))
+            .collect();
         let index = Index::new(&rules);
         let server_nets = ctx
             .server_addresses
             .iter()
             .filter_map(|a| {
                 let (ip, prefix) = match a.split_once('/') {
-                    Some((ip, p)) => (ip.trim().parse::<IpAddr>().ok()?, p.trim().parse::<u8>().ok()?),
+                    Some((ip, p)) => (
+                        ip.trim().parse::<IpAddr>().ok()?,
+                        p.trim().parse::<u8>().ok()?,
+                    ),
                     None => {
                         let ip = a.trim().parse::<IpAddr>().ok()?;
                         (ip, if ip.is_ipv4() { 32 } else { 128 })
                     }
                 };
-                let host = Net::new(ip, rule::prefix_mask(ip, if ip.is_ipv4() { 32 } else { 128 }))?;
+                let host = Net::new(
+                    ip,
+                    rule::prefix_mask(ip, if ip.is_ipv4() { 32 } else { 128 }),
+                )?;
                 let net = Net::new(ip, rule::prefix_mask(ip, prefix))?;
                 Some((host, net))
             })
@@ -149,7 +169,10 @@ impl Matcher {
         for (name, addrs) in &ctx.resolve {
             for a in addrs {
                 if let Ok(ip) = a.trim().parse::<IpAddr>() {
-                    reverse.entry(rule::bits(ip)).or_default().push(name.to_ascii_lowercase());
+                    reverse
+                        .entry(rule::bits(ip))
+                        .or_default()
+                        .push(name.to_ascii_lowercase());
                 }
             }
         }
@@ -159,12 +182,19 @@ impl Matcher {
             .filter(tcp)
             .find(|r| matches!(r.address, Some(Address::SameHost | Address::SameNet)))
             .map(|r| r.index);
-        let first_hostname =
-            rules.iter().filter(tcp).find(|r| matches!(r.address, Some(Address::Host { .. }))).map(|r| r.index);
+        let first_hostname = rules
+            .iter()
+            .filter(tcp)
+            .find(|r| matches!(r.address, Some(Address::Host { .. })))
+            .map(|r| r.index);
         Matcher {
             index,
             roles: Roles::new(ctx.roles.as_deref()),
-            password_types: ctx.password_types.iter().map(|(r, t)| (r.clone(), PasswordType::parse(t))).collect(),
+            password_types: ctx
+                .password_types
+                .iter()
+                .map(|(r, t)| (r.clone(), PasswordType::parse(t)))
+                .collect(),
             server,
             ident: IdentMaps::new(ident, version),
             server_nets,
@@ -203,7 +233,12 @@ impl Matcher {
         if !self.roles.exists(role) {
             return None;
         }
-        Some(self.password_types.get(role).copied().unwrap_or(PasswordType::Scram))
+        Some(
+            self.password_types
+                .get(role)
+                .copied()
+                .unwrap_or(PasswordType::Scram),
+        )
     }
 
     /// The records no connection can reach, and the redundant ones (see [`shadow`]).
@@ -221,7 +256,12 @@ impl Matcher {
             match parse_source(&c.source) {
                 Some(ip) => Some(rule::bits(ip)),
                 None => {
-                    return deny(Stage::Hba, None, None, format!("`{}` is neither an IP address nor `local`", c.source));
+                    return deny(
+                        Stage::Hba,
+                        None,
+                        None,
+                        format!("`{}` is neither an IP address nor `local`", c.source),
+                    );
                 }
             }
         };
@@ -242,18 +282,36 @@ impl Matcher {
             cert = Some(cc);
         }
         let user = truncate_name(&c.user);
-        let db = if c.database.is_empty() { user } else { truncate_name(&c.database) };
+        let db = if c.database.is_empty() {
+            user
+        } else {
+            truncate_name(&c.database)
+        };
         let physical = c.replication == ReplicationMode::Physical;
-        let class = if local { LOCAL } else if ssl { SSL } else { PLAIN };
+        let class = if local {
+            LOCAL
+        } else if ssl {
+            SSL
+        } else {
+            PLAIN
+        };
 
-        self.index.db_for(s, db, user, physical, self.roles.is_member(user, db));
-        self.index.user_for(s, user, |f| self.roles.for_each_membership(user, |g| f(g)));
+        self.index
+            .db_for(s, db, user, physical, self.roles.is_member(user, db));
+        self.index
+            .user_for(s, user, |f| self.roles.for_each_membership(user, |g| f(g)));
         let mut names: &[String] = &[];
         match ip {
             None => self.index.addr_local(s),
             Some((v6, bits)) => {
-                let samehost = self.server_nets.iter().any(|(h, _)| h.contains_ip(v6, bits));
-                let samenet = self.server_nets.iter().any(|(_, n)| n.contains_ip(v6, bits));
+                let samehost = self
+                    .server_nets
+                    .iter()
+                    .any(|(h, _)| h.contains_ip(v6, bits));
+                let samenet = self
+                    .server_nets
+                    .iter()
+                    .any(|(_, n)| n.contains_ip(v6, bits));
                 if let Some(n) = self.reverse.get(&(v6, bits)) {
                     names = n;
                 }
@@ -272,7 +330,15 @@ impl Matcher {
             }
         }
         let Some(i) = found else {
-            let mut o = deny(Stage::Hba, None, None, format!("no matching line: no pg_hba.conf entry for {}", describe(c, user, db, ssl, physical)));
+            let mut o = deny(
+                Stage::Hba,
+                None,
+                None,
+                format!(
+                    "no matching line: no pg_hba.conf entry for {}",
+                    describe(c, user, db, ssl, physical)
+                ),
+            );
             o.depends_on = depends_on;
             return o;
         };
@@ -285,26 +351,66 @@ impl Matcher {
     }
 
     /// What happens once record `r` matched (`ClientAuthentication`).
-    fn authenticate<'a>(&'a self, r: &'a Rule, c: &Connection, user: &str, db: &str, cert: Option<&ClientCertificate>) -> Outcome<'a> {
+    fn authenticate<'a>(
+        &'a self,
+        r: &'a Rule,
+        c: &Connection,
+        user: &str,
+        db: &str,
+        cert: Option<&ClientCertificate>,
+    ) -> Outcome<'a> {
         let line = r.line;
         let method_name: &str = match r.method {
             Method::Other => &r.method_name,
             m => m.name(),
         };
         if r.clientcert != ClientCert::Off {
-            let why = if r.method == Method::Cert { "`cert`".to_string() } else { format!("`clientcert={}`", if r.clientcert == ClientCert::VerifyFull { "verify-full" } else { "verify-ca" }) };
+            let why = if r.method == Method::Cert {
+                "`cert`".to_string()
+            } else {
+                format!(
+                    "`clientcert={}`",
+                    if r.clientcert == ClientCert::VerifyFull {
+                        "verify-full"
+                    } else {
+                        "verify-ca"
+                    }
+                )
+            };
             if !self.server.ca {
-                return deny(Stage::Auth, Some(r.index), Some(method_name), format!("client certificate required by line {line} ({why}) but the server has no `ssl_ca_file`: client certificates can only be checked if a root certificate store is available"));
+                return deny(
+                    Stage::Auth,
+                    Some(r.index),
+                    Some(method_name),
+                    format!(
+                        "client certificate required by line {line} ({why}) but the server has no `ssl_ca_file`: client certificates can only be checked if a root certificate store is available"
+                    ),
+                );
             }
             if cert.is_none() {
-                return deny(Stage::Auth, Some(r.index), Some(method_name), format!("client certificate required by line {line} ({why}): connection requires a valid client certificate"));
+                return deny(
+                    Stage::Auth,
+                    Some(r.index),
+                    Some(method_name),
+                    format!(
+                        "client certificate required by line {line} ({why}): connection requires a valid client certificate"
+                    ),
+                );
             }
         }
         // `reject` is only looked at after the clientcert check (ClientAuthentication).
         if r.method == Method::Reject {
             let ssl = c.ssl && c.source != "local";
             let physical = c.replication == ReplicationMode::Physical;
-            return deny(Stage::Hba, Some(r.index), Some(method_name), format!("rejected by line {line}: pg_hba.conf rejects connection for {}", describe(c, user, db, ssl, physical)));
+            return deny(
+                Stage::Hba,
+                Some(r.index),
+                Some(method_name),
+                format!(
+                    "rejected by line {line}: pg_hba.conf rejects connection for {}",
+                    describe(c, user, db, ssl, physical)
+                ),
+            );
         }
         let exists = self.roles.exists(user);
         let mut depends_on = Vec::new();
@@ -327,24 +433,52 @@ impl Matcher {
                     _ => "scram-sha-256",
                 };
                 if !exists {
-                    return deny(Stage::Auth, Some(r.index), Some(method), format!("line {line} asks for {method}, but role \"{user}\" does not exist: authentication always fails"));
+                    return deny(
+                        Stage::Auth,
+                        Some(r.index),
+                        Some(method),
+                        format!(
+                            "line {line} asks for {method}, but role \"{user}\" does not exist: authentication always fails"
+                        ),
+                    );
                 }
                 if pw == Some(PasswordType::None) {
-                    return deny(Stage::Auth, Some(r.index), Some(method), format!("line {line} asks for {method}, but role \"{user}\" has no password: authentication always fails"));
+                    return deny(
+                        Stage::Auth,
+                        Some(r.index),
+                        Some(method),
+                        format!(
+                            "line {line} asks for {method}, but role \"{user}\" has no password: authentication always fails"
+                        ),
+                    );
                 }
                 if method == "scram-sha-256" && pw == Some(PasswordType::Md5) {
-                    return deny(Stage::Auth, Some(r.index), Some(method), format!("line {line} asks for scram-sha-256, but the password of role \"{user}\" is stored as an MD5 hash, which SCRAM cannot verify"));
+                    return deny(
+                        Stage::Auth,
+                        Some(r.index),
+                        Some(method),
+                        format!(
+                            "line {line} asks for scram-sha-256, but the password of role \"{user}\" is stored as an MD5 hash, which SCRAM cannot verify"
+                        ),
+                    );
                 }
                 format!("line {line} asks for {method}")
             }
             Method::Cert => format!("line {line} authenticates with the client certificate"),
             Method::Peer => {
                 depends_on.push("os-user");
-                format!("line {line} asks for peer: allowed when the client's OS user is \"{user}\"{}", r.map.as_ref().map_or(String::new(), |m| format!(" or maps to it in pg_ident map \"{m}\"")))
+                format!(
+                    "line {line} asks for peer: allowed when the client's OS user is \"{user}\"{}",
+                    r.map.as_ref().map_or(String::new(), |m| format!(
+                        " or maps to it in pg_ident map \"{m}\""
+                    ))
+                )
             }
             Method::Ident => {
                 depends_on.push("ident-server");
-                format!("line {line} asks for ident: allowed when the client host's ident server vouches for the user")
+                format!(
+                    "line {line} asks for ident: allowed when the client host's ident server vouches for the user"
+                )
             }
             _ => {
                 depends_on.push("external-auth");
@@ -357,39 +491,99 @@ impl Matcher {
             let name = cc.cn.as_str();
             let what = if r.clientname_dn { "DN" } else { "CN" };
             if name.is_empty() {
-                return deny(Stage::Auth, Some(r.index), Some(method), format!("certificate authentication failed: the client certificate has no {what} (line {line})"));
+                return deny(
+                    Stage::Auth,
+                    Some(r.index),
+                    Some(method),
+                    format!(
+                        "certificate authentication failed: the client certificate has no {what} (line {line})"
+                    ),
+                );
             }
             match self.ident.check(r.map.as_deref(), user, name, &self.roles) {
                 MapResult::Match => {}
                 MapResult::NoMatch => {
                     let detail = match &r.map {
-                        None => format!("certificate {what} \"{name}\" does not match user \"{user}\""),
-                        Some(m) if !self.ident.has_map(m) => format!("certificate {what} \"{name}\" does not map to user \"{user}\": pg_ident.conf has no map \"{m}\""),
-                        Some(m) => format!("certificate {what} \"{name}\" does not map to user \"{user}\" in pg_ident map \"{m}\""),
+                        None => {
+                            format!("certificate {what} \"{name}\" does not match user \"{user}\"")
+                        }
+                        Some(m) if !self.ident.has_map(m) => format!(
+                            "certificate {what} \"{name}\" does not map to user \"{user}\": pg_ident.conf has no map \"{m}\""
+                        ),
+                        Some(m) => format!(
+                            "certificate {what} \"{name}\" does not map to user \"{user}\" in pg_ident map \"{m}\""
+                        ),
                     };
-                    return deny(Stage::Auth, Some(r.index), Some(method), format!("{detail} (line {line})"));
+                    return deny(
+                        Stage::Auth,
+                        Some(r.index),
+                        Some(method),
+                        format!("{detail} (line {line})"),
+                    );
                 }
                 MapResult::Error => {
-                    return deny(Stage::Auth, Some(r.index), Some(method), format!("certificate {what} \"{name}\": pg_ident map \"{}\" asks for \\1 of a regular expression without a group (line {line})", r.map.as_deref().unwrap_or("")));
+                    return deny(
+                        Stage::Auth,
+                        Some(r.index),
+                        Some(method),
+                        format!(
+                            "certificate {what} \"{name}\": pg_ident map \"{}\" asks for \\1 of a regular expression without a group (line {line})",
+                            r.map.as_deref().unwrap_or("")
+                        ),
+                    );
                 }
             }
-            reason.push_str(&format!("; certificate {what} \"{name}\" accepted for user \"{user}\""));
+            reason.push_str(&format!(
+                "; certificate {what} \"{name}\" accepted for user \"{user}\""
+            ));
         }
         if !exists {
-            return deny(Stage::Auth, Some(r.index), Some(method), format!("{reason}, but role \"{user}\" does not exist"));
+            return deny(
+                Stage::Auth,
+                Some(r.index),
+                Some(method),
+                format!("{reason}, but role \"{user}\" does not exist"),
+            );
         }
-        Outcome { verdict: Verdict::Allow, stage: Stage::Auth, rule: Some(r.index), method: Some(method), reason, depends_on }
+        Outcome {
+            verdict: Verdict::Allow,
+            stage: Stage::Auth,
+            rule: Some(r.index),
+            method: Some(method),
+            reason,
+            depends_on,
+        }
     }
 }
 
-fn deny<'a>(stage: Stage, rule: Option<usize>, method: Option<&'a str>, reason: String) -> Outcome<'a> {
-    Outcome { verdict: Verdict::Deny, stage, rule, method, reason, depends_on: Vec::new() }
+fn deny<'a>(
+    stage: Stage,
+    rule: Option<usize>,
+    method: Option<&'a str>,
+    reason: String,
+) -> Outcome<'a> {
+    Outcome {
+        verdict: Verdict::Deny,
+        stage,
+        rule,
+        method,
+        reason,
+        depends_on: Vec::new(),
+    }
 }
 
 /// `host "…", user "…", database "…", SSL encryption`, as the server words it.
 fn describe(c: &Connection, user: &str, db: &str, ssl: bool, physical: bool) -> String {
-    let host = if c.source == "local" { "[local]" } else { c.source.as_str() };
-    let enc = if ssl { "SSL encryption" } else { "no encryption" };
+    let host = if c.source == "local" {
+        "[local]"
+    } else {
+        c.source.as_str()
+    };
+    let enc = if ssl {
+        "SSL encryption"
+    } else {
+        "no encryption"
+    };
     if physical {
         format!("replication connection from host \"{host}\", user \"{user}\", {enc}")
     } else {

@@ -36,7 +36,10 @@ impl<'a> Effective<'a> {
         }
         let main = docs.iter().find(|d| !is_auto(&d.path)).unwrap_or(&docs[0]);
         let mut values = HashMap::new();
-        let ordered = docs.iter().filter(|d| !is_auto(&d.path)).chain(docs.iter().filter(|d| is_auto(&d.path)));
+        let ordered = docs
+            .iter()
+            .filter(|d| !is_auto(&d.path))
+            .chain(docs.iter().filter(|d| is_auto(&d.path)));
         for doc in ordered {
             if let Body::Settings(settings) = &doc.body {
                 for s in settings {
@@ -44,7 +47,11 @@ impl<'a> Effective<'a> {
                 }
             }
         }
-        Some(Effective { values, main_path: &main.path, main_text: &main.text })
+        Some(Effective {
+            values,
+            main_path: &main.path,
+            main_text: &main.text,
+        })
     }
 
     /// The deciding assignment of `name`.
@@ -84,7 +91,16 @@ mod tests {
 
     #[test]
     fn booleans() {
-        for (v, want) in [("on", Some(true)), ("OFF", Some(false)), ("t", Some(true)), ("o", None), ("of", Some(false)), ("ye", Some(true)), ("0", Some(false)), ("maybe", None)] {
+        for (v, want) in [
+            ("on", Some(true)),
+            ("OFF", Some(false)),
+            ("t", Some(true)),
+            ("o", None),
+            ("of", Some(false)),
+            ("ye", Some(true)),
+            ("0", Some(false)),
+            ("maybe", None),
+        ] {
             assert_eq!(parse_bool(v), want, "{v}");
         }
     }

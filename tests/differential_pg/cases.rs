@@ -34,30 +34,93 @@ impl Rng {
 pub enum Line {
     Comment(String),
     Blank,
-    Rule { kind: String, db: String, user: String, addr: Option<String>, method: String, options: Vec<String>, comment: bool },
+    Rule {
+        kind: String,
+        db: String,
+        user: String,
+        addr: Option<String>,
+        method: String,
+        options: Vec<String>,
+        comment: bool,
+    },
     /// A line the server refuses (with what it is meant to exercise).
     Invalid(String),
 }
 
 /// The source addresses probes come from (127.0.0.254 is the sentinel's).
-pub const SOURCES: &[&str] =
-    &["local", "127.0.0.1", "127.0.0.2", "127.0.0.5", "127.0.1.7", "127.1.0.9", "127.2.0.3", "::1"];
-pub const USERS: &[&str] = &["alice", "bob", "carol", "dave", "repl", "eve", "admins", "postgres"];
-pub const DATABASES: &[&str] = &["app", "postgres", "alice", "admins", "staff", "all", "App", "bob"];
+pub const SOURCES: &[&str] = &[
+    "local",
+    "127.0.0.1",
+    "127.0.0.2",
+    "127.0.0.5",
+    "127.0.1.7",
+    "127.1.0.9",
+    "127.2.0.3",
+    "::1",
+];
+pub const USERS: &[&str] = &[
+    "alice", "bob", "carol", "dave", "repl", "eve", "admins", "postgres",
+];
+pub const DATABASES: &[&str] = &[
+    "app", "postgres", "alice", "admins", "staff", "all", "App", "bob",
+];
 /// Client certificates: (name in the test, CN, trusted by the server's CA).
-pub const CERTS: &[(&str, &str, bool)] =
-    &[("alice", "alice", true), ("bob", "bob", true), ("app", "app.example.com", true), ("rogue", "alice", false)];
+pub const CERTS: &[(&str, &str, bool)] = &[
+    ("alice", "alice", true),
+    ("bob", "bob", true),
+    ("app", "app.example.com", true),
+    ("rogue", "alice", false),
+];
 
-const DB_TOKENS: &[&str] =
-    &["all", "all", "sameuser", "samerole", "samegroup", "replication", "app", "postgres", "admins", "alice", "\"all\"", "App", "@dbs.txt"];
+const DB_TOKENS: &[&str] = &[
+    "all",
+    "all",
+    "sameuser",
+    "samerole",
+    "samegroup",
+    "replication",
+    "app",
+    "postgres",
+    "admins",
+    "alice",
+    "\"all\"",
+    "App",
+    "@dbs.txt",
+];
 const USER_TOKENS: &[&str] = &[
-    "all", "all", "alice", "bob", "carol", "dave", "repl", "eve", "+admins", "+staff", "\"+admins\"", "postgres", "admins",
+    "all",
+    "all",
+    "alice",
+    "bob",
+    "carol",
+    "dave",
+    "repl",
+    "eve",
+    "+admins",
+    "+staff",
+    "\"+admins\"",
+    "postgres",
+    "admins",
     "@users.txt",
 ];
 const ADDRESSES: &[&str] = &[
-    "127.0.0.1/32", "127.0.0.2/32", "127.0.0.0/24", "127.0.0.0/8", "127.1.0.0/16", "127.0.0.9/24",
-    "127.0.0.0 255.255.255.0", "127.0.0.0 255.0.255.0", "127.0.1.0/24", "all", "samehost", "samenet", "::1/128", "::/0",
-    "0.0.0.0/0", "::ffff:127.0.0.0/104", "127.0.0.5/32",
+    "127.0.0.1/32",
+    "127.0.0.2/32",
+    "127.0.0.0/24",
+    "127.0.0.0/8",
+    "127.1.0.0/16",
+    "127.0.0.9/24",
+    "127.0.0.0 255.255.255.0",
+    "127.0.0.0 255.0.255.0",
+    "127.0.1.0/24",
+    "all",
+    "samehost",
+    "samenet",
+    "::1/128",
+    "::/0",
+    "0.0.0.0/0",
+    "::ffff:127.0.0.0/104",
+    "127.0.0.5/32",
 ];
 const INVALID: &[&str] = &[
     "hots all all all trust",
@@ -89,25 +152,74 @@ fn list(rng: &mut Rng, tokens: &[&str]) -> String {
 }
 
 fn rule(rng: &mut Rng) -> Line {
-    let kind = rng.pick(&["local", "local", "host", "host", "host", "hostssl", "hostssl", "hostssl", "hostnossl", "hostnogssenc", "hostgssenc"]);
+    let kind = rng.pick(&[
+        "local",
+        "local",
+        "host",
+        "host",
+        "host",
+        "hostssl",
+        "hostssl",
+        "hostssl",
+        "hostnossl",
+        "hostnogssenc",
+        "hostgssenc",
+    ]);
     let db = list(rng, DB_TOKENS);
     let user = list(rng, USER_TOKENS);
     let addr = (kind != "local").then(|| rng.pick(ADDRESSES).to_string());
     let mut options = Vec::new();
     let method = if kind == "local" {
-        rng.pick(&["trust", "reject", "scram-sha-256", "md5", "password", "peer", "ident"]).to_string()
+        rng.pick(&[
+            "trust",
+            "reject",
+            "scram-sha-256",
+            "md5",
+            "password",
+            "peer",
+            "ident",
+        ])
+        .to_string()
     } else {
-        let m = rng.pick(&["trust", "trust", "reject", "scram-sha-256", "scram-sha-256", "md5", "md5", "password", "ident", "gss", "cert", "cert"]);
-        let m = if m == "cert" && kind != "hostssl" { "md5" } else { m };
+        let m = rng.pick(&[
+            "trust",
+            "trust",
+            "reject",
+            "scram-sha-256",
+            "scram-sha-256",
+            "md5",
+            "md5",
+            "password",
+            "ident",
+            "gss",
+            "cert",
+            "cert",
+        ]);
+        let m = if m == "cert" && kind != "hostssl" {
+            "md5"
+        } else {
+            m
+        };
         if m == "cert" && rng.chance(50) {
             options.push("map=certmap".to_string());
         }
         if kind == "hostssl" && m != "cert" && rng.chance(40) {
-            options.push(rng.pick(&["clientcert=verify-ca", "clientcert=verify-full"]).to_string());
+            options.push(
+                rng.pick(&["clientcert=verify-ca", "clientcert=verify-full"])
+                    .to_string(),
+            );
         }
         m.to_string()
     };
-    Line::Rule { kind: kind.to_string(), db, user, addr, method, options, comment: rng.chance(15) }
+    Line::Rule {
+        kind: kind.to_string(),
+        db,
+        user,
+        addr,
+        method,
+        options,
+        comment: rng.chance(15),
+    }
 }
 
 /// A pg_hba.conf body (the sentinel line comes first, added by [`render`]). About a
@@ -140,7 +252,15 @@ pub fn render(lines: &[Line], sentinel: &str, password_everywhere: bool) -> Stri
             Line::Comment(c) => out.push_str(c),
             Line::Blank => {}
             Line::Invalid(text) => out.push_str(text),
-            Line::Rule { kind, db, user, addr, method, options, comment } => {
+            Line::Rule {
+                kind,
+                db,
+                user,
+                addr,
+                method,
+                options,
+                comment,
+            } => {
                 let _ = write!(out, "{kind:<12} {db:<16} {user:<16}");
                 if let Some(a) = addr {
                     let _ = write!(out, " {a:<24}");

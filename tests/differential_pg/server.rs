@@ -41,8 +41,13 @@ pub const ROLES: &[(&str, &[&str])] = &[
     ("repl", &[]),
     ("bob", &[]),
 ];
-pub const PASSWORD_TYPES: &[(&str, &str)] =
-    &[("bob", "md5"), ("carol", "none"), ("admins", "none"), ("staff", "none"), ("postgres", "none")];
+pub const PASSWORD_TYPES: &[(&str, &str)] = &[
+    ("bob", "md5"),
+    ("carol", "none"),
+    ("admins", "none"),
+    ("staff", "none"),
+    ("postgres", "none"),
+];
 
 /// The password of a role that has one.
 pub fn password(role: &str) -> Option<&'static str> {
@@ -74,7 +79,11 @@ impl Server {
 
         let pki = Pki::new(&root, "test");
         let rogue = Pki::new(&root, "rogue");
-        let server_cert = pki.server("server", "localhost", &["IP:127.0.0.1", "IP:::1", "DNS:localhost"]);
+        let server_cert = pki.server(
+            "server",
+            "localhost",
+            &["IP:127.0.0.1", "IP:::1", "DNS:localhost"],
+        );
         let certs = crate::cases::CERTS
             .iter()
             .map(|(name, cn, trusted)| {
@@ -84,9 +93,19 @@ impl Server {
             .collect();
 
         let initdb = bindir.join("initdb");
-        support::run_as_postgres(&initdb, [
-            "-D", path(&data), "-U", "postgres", "-A", "trust", "--no-sync", "--no-instructions",
-        ]);
+        support::run_as_postgres(
+            &initdb,
+            [
+                "-D",
+                path(&data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+                "--no-instructions",
+            ],
+        );
         let conf = format!(
             "\n# patrol differential test\nlisten_addresses = '127.0.0.1,::1'\nport = {port}\n\
              unix_socket_directories = '{root}'\nssl = on\nssl_cert_file = '{cert}'\nssl_key_file = '{key}'\n\
@@ -106,28 +125,72 @@ impl Server {
         support::write_postgres_file(&data.join("users.txt"), "alice bob\n");
 
         let pg_ctl = bindir.join("pg_ctl");
-        support::run_as_postgres(&pg_ctl, ["-D", path(&data), "-l", path(&log), "-w", "-t", "60", "start"]);
+        support::run_as_postgres(
+            &pg_ctl,
+            [
+                "-D",
+                path(&data),
+                "-l",
+                path(&log),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        );
         let stop_ctl = pg_ctl.clone();
         let stop_data = data.clone();
         let guard = Guard::new(move || {
-            let _ = support::as_postgres(&stop_ctl, ["-D", path(&stop_data), "-m", "immediate", "-w", "stop"])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status();
+            let _ = support::as_postgres(
+                &stop_ctl,
+                ["-D", path(&stop_data), "-m", "immediate", "-w", "stop"],
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
         });
-        assert!(support::wait_for_port(port, Duration::from_secs(30)), "PostgreSQL did not listen on {port}");
+        assert!(
+            support::wait_for_port(port, Duration::from_secs(30)),
+            "PostgreSQL did not listen on {port}"
+        );
         let psql = bindir.join("psql");
-        support::run_as_postgres(&psql, [
-            "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", path(&root), "-p", &port.to_string(), "-U", "postgres", "-d", "postgres",
-            "-c", SETUP_SQL,
-        ]);
-        Server { dir, data, port, log, bindir, certs, _guard: guard }
+        support::run_as_postgres(
+            &psql,
+            [
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                path(&root),
+                "-p",
+                &port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
+                SETUP_SQL,
+            ],
+        );
+        Server {
+            dir,
+            data,
+            port,
+            log,
+            bindir,
+            certs,
+            _guard: guard,
+        }
     }
 
     /// Installs a new pg_hba.conf and signals the server to reload it.
     pub fn reload(&self, text: &str) {
         support::write_postgres_file(&self.data.join("pg_hba.conf"), text);
-        support::run_as_postgres(self.bindir.join("pg_ctl"), ["-D", path(&self.data), "reload"]);
+        support::run_as_postgres(
+            self.bindir.join("pg_ctl"),
+            ["-D", path(&self.data), "reload"],
+        );
     }
 
     pub fn log_len(&self) -> u64 {

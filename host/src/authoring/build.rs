@@ -136,7 +136,11 @@ pub fn build(dir: &Path, options: &Options) -> Result<Built> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
     }
-    std::fs::write(&path, &component).with_context(|| format!("cannot write `{}`", path.display()))?;
+    // Write then rename: a `patrol check` reading the component never sees half of it.
+    let partial = path.with_extension(format!("wasm.{}.partial", std::process::id()));
+    std::fs::write(&partial, &component)
+        .and_then(|()| std::fs::rename(&partial, &path))
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
     Ok(Built {
         package: pkg.name,
         path,

@@ -219,6 +219,42 @@ consul['configuration'] = {'acl': {'enabled': true, 'default_policy': 'deny'}, '
 }
 
 #[test]
+fn client_certificates_and_the_listener() {
+    let text = "\
+patroni['enable'] = true
+patroni['connect_address'] = '10.6.0.22'
+patroni['username'] = 'api'
+patroni['password'] = 'secret'
+patroni['allowlist'] = %w(10.6.0.0/24 ::ffff:10.6.0.0/120)
+patroni['tls_certificate_file'] = '/c'
+patroni['tls_key_file'] = '/k'
+patroni['tls_client_mode'] = 'optional'
+";
+    let strict = r#"{"patroni": {"require_client_certificates": true, "forbid_wildcard_listen": true}}"#;
+    let e = run(text, strict);
+    assert_eq!(
+        codes(&e),
+        vec![
+            ("patroni-listen-all-interfaces".into(), 1),
+            ("patroni-safe-endpoints-unauthenticated".into(), 8),
+            ("patroni-verify-client-without-cafile".into(), 8),
+        ]
+    );
+    let fixed = apply(text, &e);
+    assert!(fixed.contains("patroni['listen_address'] = '10.6.0.22'\n"), "{fixed}");
+    let again = run(&fixed, strict);
+    assert!(!codes(&again).iter().any(|(c, _)| c == "patroni-listen-all-interfaces"), "{:?}", codes(&again));
+}
+
+#[test]
+fn unknown_values_are_not_missing_ones() {
+    let text = "roles(['patroni_role'])\npatroni['username'] = ENV['U']\npatroni['password'] = ENV['P']\npatroni['allowlist'] = ENV['A']\n";
+    let e = run(text, "{}");
+    let found: Vec<String> = codes(&e).into_iter().map(|(c, _)| c).collect();
+    assert!(!found.iter().any(|c| c.contains("unauthenticated") || c.contains("password-empty") || c.contains("allowlist")), "{found:?}");
+}
+
+#[test]
 fn components_that_are_off_are_not_checked() {
     let e = run("external_url = 'https://gitlab.example.com'\n", "{}");
     assert!(e.findings.is_empty(), "{:?}", codes(&e));

@@ -103,12 +103,10 @@ fn fixed_allowlist(api: &RestApi, settings: &Settings, broad: &[usize], y: &Stru
     if api.dual_stack {
         let mut mapped = Vec::new();
         for text in &out {
-            if let Some(net) = entry_net(text) {
-                if !net.v6 {
-                    let m = mapped_text(text, &net);
-                    if !out.contains(&m) && !mapped.contains(&m) {
-                        mapped.push(m);
-                    }
+            if let Some(net) = entry_net(text).filter(|n| !n.v6) {
+                let m = mapped_text(text, &net);
+                if !out.contains(&m) && !mapped.contains(&m) {
+                    mapped.push(m);
                 }
             }
         }

@@ -139,18 +139,26 @@ impl Policy for PatroniRestapi {
     fn evaluate(input: &Input, settings: &Settings, report: &mut Report) -> Result<(), String> {
         let facts = Facts::from_context(&input.context)?;
         let checks = lockout::haproxy_checks(input);
-        let mut first: Option<RestApi> = None;
+        // Requests are decided by the first node config (one with a `restapi` section, else
+        // the first document at all).
+        let mut first: Option<(bool, RestApi)> = None;
         for doc in documents(input, "patroni") {
             let Some(y) = Structured::new(doc) else { continue };
             let api = RestApi::compile(&y, &facts);
-            exposure::check(&y, &api, settings, report);
-            if settings.check_lockout {
-                lockout::check(&y, &api, &facts, &checks, report);
+            let node = y.get("/restapi").is_some();
+            // A patronictl-only file (`ctl` and the DCS, no `restapi`, no `postgresql`) runs
+            // no REST API.
+            if node || y.get("/postgresql").is_some() {
+                exposure::check(&y, &api, settings, report);
+                if settings.check_lockout {
+                    lockout::check(&y, &api, &facts, &checks, report);
+                }
             }
-            if first.is_none() {
-                first = Some(api);
+            if first.as_ref().is_none_or(|(has, _)| !has && node) {
+                first = Some((node, api));
             }
         }
+        let first = first.map(|(_, api)| api);
         if let Some(api) = first {
             for (i, req) in input.requests.iter().enumerate() {
                 report.decision(api.decide_request(i, req));

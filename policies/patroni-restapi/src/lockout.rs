@@ -77,11 +77,10 @@ fn sources(y: &Structured, api: &RestApi, facts: &Facts) -> (Vec<Ip>, bool) {
         for ptr in ["/restapi/connect_address", "/restapi/listen"] {
             if let Some(text) = y.str(ptr) {
                 let host = text.rsplit_once(':').map_or(text, |(h, _)| h).trim_matches(['[', ']']);
-                if let Some(ips) = facts.resolve_host(host).filter(|i| !i.is_empty()) {
-                    if !api.listen.as_ref().is_some_and(|l| l.wildcard && ptr == "/restapi/listen") {
-                        out.extend(ips);
-                        break;
-                    }
+                let wildcard = api.listen.as_ref().is_some_and(|l| l.wildcard && ptr == "/restapi/listen");
+                if let Some(ips) = facts.resolve_host(host).filter(|i| !i.is_empty() && !wildcard) {
+                    out.extend(ips);
+                    break;
                 }
             }
         }

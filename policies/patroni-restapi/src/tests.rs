@@ -1,6 +1,8 @@
 //! The policy end to end, natively: findings, patches (applied to the JSON and checked
 //! again: a fix is a fixpoint), lockouts, decisions.
 
+#![allow(clippy::unwrap_used)]
+
 use policy_guest::{
     Body, CertPresence, Context, Document, Edit, Evaluation, HttpRequest, Input, RequestAuth, Span, Structured,
     Verdict,

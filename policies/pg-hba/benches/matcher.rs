@@ -49,9 +49,25 @@ fn big_file(n: usize, rng: &mut Rng) -> String {
             1 => format!("+g{}", rng.below(30)),
             _ => format!("u{}", rng.below(2000)),
         };
-        let method = rng.pick(&["scram-sha-256", "scram-sha-256", "md5", "trust", "reject", "cert", "password"]);
-        let method = if kind == "local" && method == "cert" { "peer" } else { method };
-        let method = if kind != "hostssl" && method == "cert" { "md5" } else { method };
+        let method = rng.pick(&[
+            "scram-sha-256",
+            "scram-sha-256",
+            "md5",
+            "trust",
+            "reject",
+            "cert",
+            "password",
+        ]);
+        let method = if kind == "local" && method == "cert" {
+            "peer"
+        } else {
+            method
+        };
+        let method = if kind != "hostssl" && method == "cert" {
+            "md5"
+        } else {
+            method
+        };
         if kind == "local" {
             out.push_str(&format!("local {db} {user} {method}\n"));
             continue;
@@ -62,7 +78,12 @@ fn big_file(n: usize, rng: &mut Rng) -> String {
             2 => format!("fd00:{:x}::/{}", rng.below(0xffff), 32 + rng.below(97)),
             _ => {
                 let prefix = 8 + rng.below(25);
-                format!("10.{}.{}.{}/{prefix}", rng.below(256), rng.below(256), rng.below(256))
+                format!(
+                    "10.{}.{}.{}/{prefix}",
+                    rng.below(256),
+                    rng.below(256),
+                    rng.below(256)
+                )
             }
         };
         let _ = i;
@@ -81,14 +102,22 @@ fn connections(n: usize, rng: &mut Rng) -> Vec<Connection> {
             } else if v6 {
                 format!("fd00:{:x}::{:x}", rng.below(0xffff), rng.below(0xffff))
             } else {
-                format!("10.{}.{}.{}", rng.below(256), rng.below(256), rng.below(256))
+                format!(
+                    "10.{}.{}.{}",
+                    rng.below(256),
+                    rng.below(256),
+                    rng.below(256)
+                )
             };
             let ssl = rng.below(2) == 0;
             Connection {
                 name: None,
                 source,
                 ssl,
-                client_cert: (ssl && rng.below(3) == 0).then(|| ClientCertificate { cn: format!("u{}", rng.below(2000)), trusted: true }),
+                client_cert: (ssl && rng.below(3) == 0).then(|| ClientCertificate {
+                    cn: format!("u{}", rng.below(2000)),
+                    trusted: true,
+                }),
                 user: format!("u{}", rng.below(2000)),
                 database: format!("db{}", rng.below(200)),
                 replication: match rng.below(20) {
@@ -108,7 +137,14 @@ fn fixture() -> (Vec<HbaRule>, Vec<Connection>) {
 }
 
 fn roles() -> Vec<(String, Vec<String>)> {
-    (0..2000).map(|i| (format!("u{i}"), vec![format!("g{}", i % 30), format!("g{}", (i * 7) % 30)])).collect()
+    (0..2000)
+        .map(|i| {
+            (
+                format!("u{i}"),
+                vec![format!("g{}", i % 30), format!("g{}", (i * 7) % 30)],
+            )
+        })
+        .collect()
 }
 
 fn bench(c: &mut Criterion) {
@@ -116,7 +152,9 @@ fn bench(c: &mut Criterion) {
     let mut ctx = context(15);
     ctx.roles = Some(roles());
     let mut group = c.benchmark_group("pg_hba 10k lines");
-    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
     group.bench_function("simulate 100k connections", |b| {
         b.iter(|| {
             let m = Matcher::new(&rules, &[], &ctx, ServerFacts::assumed(15));
@@ -132,7 +170,9 @@ fn bench(c: &mut Criterion) {
     group.bench_function("shadowed and redundant lines", |b| {
         b.iter(|| {
             let m = Matcher::new(&rules, &[], &ctx, ServerFacts::assumed(15));
-            let same = |a: usize, b: usize| rules[a].method == rules[b].method && rules[a].options == rules[b].options;
+            let same = |a: usize, b: usize| {
+                rules[a].method == rules[b].method && rules[a].options == rules[b].options
+            };
             black_box(m.shadowed(same).len())
         })
     });

@@ -93,7 +93,11 @@ pub fn hba_diagnostics(doc: &Document, report: &mut Report) -> bool {
 
 /// Reports the pg_ident.conf parse problems.
 pub fn ident_diagnostics(doc: &Document, report: &mut Report) {
-    let bad: Vec<_> = doc.diagnostics.iter().filter(|d| d.location.line > 0).collect();
+    let bad: Vec<_> = doc
+        .diagnostics
+        .iter()
+        .filter(|d| d.location.line > 0)
+        .collect();
     for d in &bad {
         report.finding("ident-invalid-line", d.location.clone(), d.message.clone());
     }
@@ -111,9 +115,21 @@ pub fn loopback_only(address: &Option<Address>) -> bool {
     match address {
         Some(Address::SameHost) => true,
         Some(Address::Net(n)) => {
-            let lo4 = Net { v6: false, addr: 0x7f00_0000, mask: 0xff00_0000 };
-            let lo6 = Net { v6: true, addr: 1, mask: u128::MAX };
-            let mapped = Net { v6: true, addr: 0xffff_7f00_0000, mask: !0xff_ffff };
+            let lo4 = Net {
+                v6: false,
+                addr: 0x7f00_0000,
+                mask: 0xff00_0000,
+            };
+            let lo6 = Net {
+                v6: true,
+                addr: 1,
+                mask: u128::MAX,
+            };
+            let mapped = Net {
+                v6: true,
+                addr: 0xffff_7f00_0000,
+                mask: !0xff_ffff,
+            };
             lo4.contains(n) || lo6.contains(n) || mapped.contains(n)
         }
         _ => false,
@@ -132,36 +148,76 @@ fn to_ipnet(n: &Net) -> Option<IpNet> {
 
 /// The organisation's networks.
 pub fn org_nets(settings: &Settings) -> Vec<IpNet> {
-    settings.org_cidrs.iter().filter_map(|c| policy_guest::net::parse_net(c)).map(|n| n.trunc()).collect()
+    settings
+        .org_cidrs
+        .iter()
+        .filter_map(|c| policy_guest::net::parse_net(c))
+        .map(|n| n.trunc())
+        .collect()
 }
 
 /// Checks one record; `compiled` is its matcher form.
-pub fn check_rule(env: &Env<'_>, r: &HbaRule, compiled: &Rule, roles: &Roles) -> (Vec<Pending>, LineFix) {
+pub fn check_rule(
+    env: &Env<'_>,
+    r: &HbaRule,
+    compiled: &Rule,
+    roles: &Roles,
+) -> (Vec<Pending>, LineFix) {
     let mut out = Vec::new();
     let mut fix = LineFix::default();
     let s = env.settings;
     let tcp = r.connection_type != "local";
     let reject = compiled.method == Method::Reject;
     let local_only = !tcp || loopback_only(&compiled.address);
-    let mut push = |code, message: String, severity, fixable| out.push(Pending { code, message, severity, fixable });
+    let mut push = |code, message: String, severity, fixable| {
+        out.push(Pending {
+            code,
+            message,
+            severity,
+            fixable,
+        })
+    };
 
     // What the line's TLS type will be after the fix decides which TLS checks apply.
     let plain = tcp && compiled.classes & PLAIN != 0;
     if s.require_tls && plain && !reject && !local_only {
         fix.connection_type = Some("hostssl");
-        push("plain-tcp-allowed", format!("`{}` accepts TCP connections without TLS from {}: passwords and data cross the network in clear", r.connection_type, describe_address(&compiled.address)), None, true);
+        push(
+            "plain-tcp-allowed",
+            format!(
+                "`{}` accepts TCP connections without TLS from {}: passwords and data cross the network in clear",
+                r.connection_type,
+                describe_address(&compiled.address)
+            ),
+            None,
+            true,
+        );
     }
     let will_be_ssl = r.connection_type == "hostssl" || fix.connection_type == Some("hostssl");
 
     match compiled.method {
         Method::Trust if tcp && compiled.clientcert != ClientCert::VerifyFull => {
             fix.method = Some("scram-sha-256");
-            let sev = if local_only { Some(Severity::High) } else { None };
-            push("trust-over-tcp", format!("`trust` on a `{}` line: anyone who reaches {} can connect as any of its users without a password", r.connection_type, describe_address(&compiled.address)), sev, true);
+            let sev = if local_only {
+                Some(Severity::High)
+            } else {
+                None
+            };
+            push(
+                "trust-over-tcp",
+                format!(
+                    "`trust` on a `{}` line: anyone who reaches {} can connect as any of its users without a password",
+                    r.connection_type,
+                    describe_address(&compiled.address)
+                ),
+                sev,
+                true,
+            );
         }
         Method::Password => {
             let md5_roles = md5_roles_on_line(env, compiled, roles);
-            let mut message = "`password` asks the client to send its password in clear text".to_string();
+            let mut message =
+                "`password` asks the client to send its password in clear text".to_string();
             let fixable = md5_roles.is_empty() && !env.server.password_encryption_md5;
             if fixable {
                 fix.method = Some("scram-sha-256");
@@ -173,7 +229,11 @@ pub fn check_rule(env: &Env<'_>, r: &HbaRule, compiled: &Rule, roles: &Roles) ->
         Method::Md5 if env.version >= 10 => {
             let md5_roles = md5_roles_on_line(env, compiled, roles);
             let scram_conf = scram_required(env);
-            let code = if scram_conf.is_some() || s.require_scram { "scram-required-weak-method" } else { "md5-auth" };
+            let code = if scram_conf.is_some() || s.require_scram {
+                "scram-required-weak-method"
+            } else {
+                "md5-auth"
+            };
             let mut message = match &scram_conf {
                 Some(where_) => format!("`md5` on this line while {where_} stores passwords as SCRAM"),
                 None => "`md5` where `scram-sha-256` is possible: MD5 password hashes are weak and replayable within a server".to_string(),
@@ -189,7 +249,12 @@ pub fn check_rule(env: &Env<'_>, r: &HbaRule, compiled: &Rule, roles: &Roles) ->
         Method::Ident if tcp => {
             fix.method = Some("scram-sha-256");
             fix.remove_options.push("map");
-            push("ident-over-tcp", "`ident` over TCP believes whatever the client machine's ident server says".into(), None, true);
+            push(
+                "ident-over-tcp",
+                "`ident` over TCP believes whatever the client machine's ident server says".into(),
+                None,
+                true,
+            );
         }
         _ => {}
     }
@@ -198,19 +263,39 @@ pub fn check_rule(env: &Env<'_>, r: &HbaRule, compiled: &Rule, roles: &Roles) ->
         let orgs = org_nets(s);
         match &compiled.address {
             Some(Address::Any) => broad(&mut push, &mut fix, &orgs, None, "`all`"),
-            Some(Address::Net(n)) if n.mask == 0 => broad(&mut push, &mut fix, &orgs, Some(n.v6), if n.v6 { "`::/0`" } else { "`0.0.0.0/0`" }),
+            Some(Address::Net(n)) if n.mask == 0 => broad(
+                &mut push,
+                &mut fix,
+                &orgs,
+                Some(n.v6),
+                if n.v6 { "`::/0`" } else { "`0.0.0.0/0`" },
+            ),
             Some(Address::Net(n)) if !orgs.is_empty() && !local_only => {
                 if let Some(net) = to_ipnet(n) {
                     if !orgs.iter().any(|o| o.contains(&net)) {
-                        let inside: Vec<IpNet> = orgs.iter().filter(|o| net.contains(*o)).copied().collect();
+                        let inside: Vec<IpNet> =
+                            orgs.iter().filter(|o| net.contains(*o)).copied().collect();
                         let fixable = !inside.is_empty();
                         if fixable {
                             fix.addresses = Some(inside);
                         }
-                        push("broad-address", format!("`{net}` is wider than the organisation's networks ({})", s.org_cidrs.join(", ")), Some(Severity::Medium), fixable);
+                        push(
+                            "broad-address",
+                            format!(
+                                "`{net}` is wider than the organisation's networks ({})",
+                                s.org_cidrs.join(", ")
+                            ),
+                            Some(Severity::Medium),
+                            fixable,
+                        );
                     }
                 } else if !orgs.is_empty() {
-                    push("broad-address", "a non-contiguous network mask outside the organisation's networks".into(), Some(Severity::Medium), false);
+                    push(
+                        "broad-address",
+                        "a non-contiguous network mask outside the organisation's networks".into(),
+                        Some(Severity::Medium),
+                        false,
+                    );
                 }
             }
             _ => {}
@@ -220,28 +305,62 @@ pub fn check_rule(env: &Env<'_>, r: &HbaRule, compiled: &Rule, roles: &Roles) ->
                 .users
                 .iter()
                 .filter_map(|u| match u {
-                    UserToken::Name(n) | UserToken::Group(n) if s.superusers.iter().any(|su| su == n) => Some(n.as_str()),
+                    UserToken::Name(n) | UserToken::Group(n)
+                        if s.superusers.iter().any(|su| su == n) =>
+                    {
+                        Some(n.as_str())
+                    }
                     _ => None,
                 })
                 .collect();
             if !named.is_empty() {
-                push("superuser-remote", format!("superuser {} can log in from {}", named.join(", "), describe_address(&compiled.address)), None, false);
+                push(
+                    "superuser-remote",
+                    format!(
+                        "superuser {} can log in from {}",
+                        named.join(", "),
+                        describe_address(&compiled.address)
+                    ),
+                    None,
+                    false,
+                );
             }
-            let replication = compiled.databases.iter().any(|d| matches!(d, DbToken::Replication));
+            let replication = compiled
+                .databases
+                .iter()
+                .any(|d| matches!(d, DbToken::Replication));
             let wide = matches!(compiled.address, Some(Address::Any | Address::SameNet))
                 || matches!(&compiled.address, Some(Address::Net(n)) if n.prefix().is_some_and(|p| p < if n.v6 { 64 } else { 24 }) || n.prefix().is_none());
             if replication && (wide || compiled.users.iter().any(|u| matches!(u, UserToken::All))) {
-                push("replication-remote", format!("replication connections accepted for {} from {}", users_text(compiled), describe_address(&compiled.address)), None, false);
+                push(
+                    "replication-remote",
+                    format!(
+                        "replication connections accepted for {} from {}",
+                        users_text(compiled),
+                        describe_address(&compiled.address)
+                    ),
+                    None,
+                    false,
+                );
             }
         }
     }
 
-    if s.require_clientcert_verify_full && !reject && tcp && compiled.clientcert != ClientCert::VerifyFull {
+    if s.require_clientcert_verify_full
+        && !reject
+        && tcp
+        && compiled.clientcert != ClientCert::VerifyFull
+    {
         if will_be_ssl {
             fix.set_options.push(("clientcert", "verify-full"));
             push("clientcert-not-verify-full", "the client certificate's name is not checked (`clientcert=verify-full` or `cert` needed)".into(), None, true);
         } else {
-            push("clientcert-not-verify-full", "a non-TLS line cannot check client certificates".into(), None, false);
+            push(
+                "clientcert-not-verify-full",
+                "a non-TLS line cannot check client certificates".into(),
+                None,
+                false,
+            );
         }
     }
 
@@ -250,12 +369,32 @@ pub fn check_rule(env: &Env<'_>, r: &HbaRule, compiled: &Rule, roles: &Roles) ->
         && !env.ident.iter().any(|l| &l.map_name == map)
         && !fix.remove_options.contains(&"map")
     {
-        push("ident-map-missing", format!("`map={map}`: pg_ident.conf has no map `{map}`, so every login on this line fails"), None, false);
+        push(
+            "ident-map-missing",
+            format!(
+                "`map={map}`: pg_ident.conf has no map `{map}`, so every login on this line fails"
+            ),
+            None,
+            false,
+        );
     }
 
     if r.connection_type == "hostssl" && env.server.known && !env.server.ssl {
-        let at_ = env.conf.and_then(|c| c.get("ssl")).map_or("postgresql.conf leaves `ssl` off".to_string(), |s| format!("{}:{} sets `ssl = {}`", s.location.file, s.location.line, s.value));
-        push("hostssl-without-ssl", format!("this `hostssl` line can never match: {at_}"), None, false);
+        let at_ = env.conf.and_then(|c| c.get("ssl")).map_or(
+            "postgresql.conf leaves `ssl` off".to_string(),
+            |s| {
+                format!(
+                    "{}:{} sets `ssl = {}`",
+                    s.location.file, s.location.line, s.value
+                )
+            },
+        );
+        push(
+            "hostssl-without-ssl",
+            format!("this `hostssl` line can never match: {at_}"),
+            None,
+            false,
+        );
     }
     (out, fix)
 }
@@ -276,25 +415,37 @@ fn broad(
     if fixable {
         fix.addresses = Some(wanted);
     }
-    push("broad-address", format!("address {what} accepts clients from anywhere"), None, fixable);
+    push(
+        "broad-address",
+        format!("address {what} accepts clients from anywhere"),
+        None,
+        fixable,
+    );
 }
 
 /// Why switching the line to SCRAM would lock roles out (no patch then): roles known to
 /// have MD5 hashes, or a server that stores new passwords as MD5 (so most are).
 fn md5_blocker(env: &Env<'_>, md5_roles: &[String]) -> String {
     if !md5_roles.is_empty() {
-        format!("; roles {} still have MD5 passwords: set their passwords again (with `password_encryption = scram-sha-256`) before switching to `scram-sha-256`", md5_roles.join(", "))
+        format!(
+            "; roles {} still have MD5 passwords: set their passwords again (with `password_encryption = scram-sha-256`) before switching to `scram-sha-256`",
+            md5_roles.join(", ")
+        )
     } else if env.conf.is_some() {
         "; postgresql.conf stores passwords as MD5 (`password_encryption`), so switching to `scram-sha-256` now would lock roles out: set `password_encryption = scram-sha-256` and the passwords again first".to_string()
     } else {
-        format!("; PostgreSQL {} stores passwords as MD5 by default, so switching to `scram-sha-256` now would lock roles out: set `password_encryption = scram-sha-256` and the passwords again first", env.version)
+        format!(
+            "; PostgreSQL {} stores passwords as MD5 by default, so switching to `scram-sha-256` now would lock roles out: set `password_encryption = scram-sha-256` and the passwords again first",
+            env.version
+        )
     }
 }
 
 /// Where postgresql.conf asks for SCRAM passwords, if it does explicitly.
 fn scram_required(env: &Env<'_>) -> Option<String> {
     let s = env.conf?.get("password_encryption")?;
-    (s.value.eq_ignore_ascii_case("scram-sha-256")).then(|| format!("{}:{}", s.location.file, s.location.line))
+    (s.value.eq_ignore_ascii_case("scram-sha-256"))
+        .then(|| format!("{}:{}", s.location.file, s.location.line))
 }
 
 /// Roles with an MD5 password (per the context) that the record's user column accepts.
@@ -321,7 +472,9 @@ pub fn describe_address(a: &Option<Address>) -> String {
         Some(Address::Any) => "any address".into(),
         Some(Address::SameHost) => "the server's own addresses".into(),
         Some(Address::SameNet) => "the server's subnets".into(),
-        Some(Address::Net(n)) => to_ipnet(n).map_or("a masked network".into(), |n| format!("`{n}`")),
+        Some(Address::Net(n)) => {
+            to_ipnet(n).map_or("a masked network".into(), |n| format!("`{n}`"))
+        }
         Some(Address::Host { name, .. }) => format!("`{name}`"),
         Some(Address::Unusable) => "an unusable address".into(),
     }

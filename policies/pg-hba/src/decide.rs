@@ -16,24 +16,48 @@ pub fn decide_all(input: &Input, server: &ServerFacts, ident: &[IdentRule], repo
     let doc = input.documents.iter().find(|d| d.kind == "pg-hba");
     let deny_all = |report: &mut Report, reason: String| {
         for i in 0..input.connections.len() {
-            report.decision(decision(SampleKind::Connection, i, Verdict::Deny, "hba", reason.clone()));
+            report.decision(decision(
+                SampleKind::Connection,
+                i,
+                Verdict::Deny,
+                "hba",
+                reason.clone(),
+            ));
         }
     };
     let Some(doc) = doc else {
-        return deny_all(report, "no pg_hba.conf among the inputs: cannot tell how the server answers".into());
+        return deny_all(
+            report,
+            "no pg_hba.conf among the inputs: cannot tell how the server answers".into(),
+        );
     };
     let Body::Hba(rules) = &doc.body else {
         return deny_all(report, format!("{} is not a parsed pg_hba.conf", doc.path));
     };
-    let mut invalid: Vec<u32> = doc.diagnostics.iter().filter(|d| d.code != "no-entries").map(|d| d.location.line).collect();
+    let mut invalid: Vec<u32> = doc
+        .diagnostics
+        .iter()
+        .filter(|d| d.code != "no-entries")
+        .map(|d| d.location.line)
+        .collect();
     invalid.sort_unstable();
     invalid.dedup();
     if !invalid.is_empty() {
         let lines: Vec<String> = invalid.iter().map(|l| l.to_string()).collect();
-        return deny_all(report, format!("{} has invalid lines ({}): PostgreSQL refuses the whole file (a start fails; a reload keeps the previous rules)", doc.path, lines.join(", ")));
+        return deny_all(
+            report,
+            format!(
+                "{} has invalid lines ({}): PostgreSQL refuses the whole file (a start fails; a reload keeps the previous rules)",
+                doc.path,
+                lines.join(", ")
+            ),
+        );
     }
     if rules.is_empty() {
-        return deny_all(report, format!("{} has no entries: PostgreSQL refuses it", doc.path));
+        return deny_all(
+            report,
+            format!("{} has no entries: PostgreSQL refuses it", doc.path),
+        );
     }
     let matcher = Matcher::new(rules, ident, &input.context, server.clone());
     let mut scratch = matcher.scratch();
@@ -41,7 +65,12 @@ pub fn decide_all(input: &Input, server: &ServerFacts, ident: &[IdentRule], repo
         let o = matcher.decide(c, &mut scratch);
         let location = o.rule.map(|r| {
             let l = &rules[r].location;
-            Location { file: l.file.clone(), line: l.line, end_line: l.end_line, pointer: None }
+            Location {
+                file: l.file.clone(),
+                line: l.line,
+                end_line: l.end_line,
+                pointer: None,
+            }
         });
         report.decision(Decision {
             kind: SampleKind::Connection,

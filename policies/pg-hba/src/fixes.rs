@@ -37,7 +37,11 @@ enum Gone {
 pub fn check_file(env: &Env<'_>, report: &mut Report) {
     let rules = env.rules;
     let roles = Roles::new(env.ctx.roles.as_deref());
-    let compiled: Vec<Rule> = rules.iter().enumerate().map(|(i, r)| Rule::compile(i, r, env.version)).collect();
+    let compiled: Vec<Rule> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Rule::compile(i, r, env.version))
+        .collect();
     let report_unreachable = env.settings.report_unreachable && !env.refused;
 
     // 1. Shadowed as written.
@@ -46,7 +50,10 @@ pub fn check_file(env: &Env<'_>, report: &mut Report) {
         let matcher = Matcher::new(rules, env.ident, env.ctx, ServerFacts::clone(env.server));
         for u in matcher.shadowed(|_, _| false) {
             if let Unreachable::Shadowed { rule, by } = u {
-                gone.insert(rule, Gone::Shadowed(by.iter().map(|b| rules[*b].location.line).collect()));
+                gone.insert(
+                    rule,
+                    Gone::Shadowed(by.iter().map(|b| rules[*b].location.line).collect()),
+                );
             }
         }
     }
@@ -80,8 +87,14 @@ pub fn check_file(env: &Env<'_>, report: &mut Report) {
         let line_of = |m: usize| rules[origin[m].0].location.line;
         for u in matcher.shadowed(same) {
             let (m, entry) = match u {
-                Unreachable::Shadowed { rule, by } => (rule, Gone::ShadowedAfterFix(by.iter().map(|b| line_of(*b)).collect())),
-                Unreachable::Redundant { rule, by } => (rule, Gone::Redundant(by.iter().map(|b| line_of(*b)).collect())),
+                Unreachable::Shadowed { rule, by } => (
+                    rule,
+                    Gone::ShadowedAfterFix(by.iter().map(|b| line_of(*b)).collect()),
+                ),
+                Unreachable::Redundant { rule, by } => (
+                    rule,
+                    Gone::Redundant(by.iter().map(|b| line_of(*b)).collect()),
+                ),
             };
             let (i, k) = origin[m];
             dropped.entry(i).or_default().push(k);
@@ -98,25 +111,62 @@ pub fn check_file(env: &Env<'_>, report: &mut Report) {
         let (findings, fix) = &pending[i];
         let loc = r.location.clone();
         let deleting = match gone.get(&i) {
-            Some(Gone::Shadowed(_)) | Some(Gone::ShadowedAfterFix(_)) => compiled[i].method != Method::Reject,
+            Some(Gone::Shadowed(_)) | Some(Gone::ShadowedAfterFix(_)) => {
+                compiled[i].method != Method::Reject
+            }
             Some(Gone::Redundant(_)) => true,
             None => false,
         };
         let patchable = loc.file == env.doc.path && loc.end_line.is_none_or(|e| e == loc.line);
-        let text = lines.get(loc.line.saturating_sub(1) as usize).copied().filter(|_| patchable && loc.line > 0);
+        let text = lines
+            .get(loc.line.saturating_sub(1) as usize)
+            .copied()
+            .filter(|_| patchable && loc.line > 0);
         let patch = text.and_then(|text| {
             if deleting {
-                return Some(replace_lines(&env.doc.path, format!("delete unreachable line {}", loc.line), loc.line, loc.line, ""));
+                return Some(replace_lines(
+                    &env.doc.path,
+                    format!("delete unreachable line {}", loc.line),
+                    loc.line,
+                    loc.line,
+                    "",
+                ));
             }
             let unreachable: Vec<usize> = dropped.get(&i).cloned().unwrap_or_default();
             let new = render_fix(text, r, fix, &unreachable)?;
-            (new != text).then(|| replace_lines(&env.doc.path, format!("fix line {}", loc.line), loc.line, loc.line, new))
+            (new != text).then(|| {
+                replace_lines(
+                    &env.doc.path,
+                    format!("fix line {}", loc.line),
+                    loc.line,
+                    loc.line,
+                    new,
+                )
+            })
         });
         if let Some(g) = gone.get(&i) {
             let (code, message) = match g {
-                Gone::Shadowed(by) => ("shadowed-line", format!("no connection can reach this line: {} take(s) every connection it would match", lines_text(by))),
-                Gone::ShadowedAfterFix(by) => ("shadowed-line", format!("once the other fixes are applied, no connection can reach this line: {} take(s) every connection it would match", lines_text(by))),
-                Gone::Redundant(by) => ("redundant-line", format!("{} answer(s) every connection of this line the same way", lines_text(by))),
+                Gone::Shadowed(by) => (
+                    "shadowed-line",
+                    format!(
+                        "no connection can reach this line: {} take(s) every connection it would match",
+                        lines_text(by)
+                    ),
+                ),
+                Gone::ShadowedAfterFix(by) => (
+                    "shadowed-line",
+                    format!(
+                        "once the other fixes are applied, no connection can reach this line: {} take(s) every connection it would match",
+                        lines_text(by)
+                    ),
+                ),
+                Gone::Redundant(by) => (
+                    "redundant-line",
+                    format!(
+                        "{} answer(s) every connection of this line the same way",
+                        lines_text(by)
+                    ),
+                ),
             };
             let f = report.finding(code, loc.clone(), message);
             if compiled[i].method == Method::Reject && !matches!(g, Gone::Redundant(_)) {
@@ -146,7 +196,11 @@ fn lines_text(lines: &[u32]) -> String {
     l.sort_unstable();
     l.dedup();
     let words: Vec<String> = l.iter().map(|n| n.to_string()).collect();
-    if words.len() == 1 { format!("line {}", words[0]) } else { format!("lines {}", words.join(", ")) }
+    if words.len() == 1 {
+        format!("line {}", words[0])
+    } else {
+        format!("lines {}", words.join(", "))
+    }
 }
 
 /// Whether two records authenticate alike: same method, same options.
@@ -170,7 +224,8 @@ fn apply(r: &HbaRule, fix: &LineFix) -> Vec<HbaRule> {
     if let Some(m) = fix.method {
         base.method = m.to_string();
     }
-    base.options.retain(|(k, _)| !fix.remove_options.contains(&k.as_str()));
+    base.options
+        .retain(|(k, _)| !fix.remove_options.contains(&k.as_str()));
     for (k, v) in &fix.set_options {
         match base.options.iter_mut().find(|(name, _)| name == k) {
             Some(slot) => slot.1 = v.to_string(),
@@ -230,14 +285,24 @@ fn render_fix(text: &str, r: &HbaRule, fix: &LineFix, dropped: &[usize]) -> Opti
         }
     }
     for (name, value) in &fix.set_options {
-        let existing = (method_at + 1..line.fields.len()).find(|k| line.field(*k).is_some_and(|o| o.split('=').next() == Some(name)));
+        let existing = (method_at + 1..line.fields.len()).find(|k| {
+            line.field(*k)
+                .is_some_and(|o| o.split('=').next() == Some(name))
+        });
         match existing {
             Some(k) => changes.push(Change::Replace(k, format!("{name}={value}"))),
             None => append.push(format!("{name}={value}")),
         }
     }
-    let Some(nets) = &fix.addresses else { return Some(render(&line, &changes, &append)) };
-    let kept: Vec<&IpNet> = nets.iter().enumerate().filter(|(k, _)| !dropped.contains(k)).map(|(_, n)| n).collect();
+    let Some(nets) = &fix.addresses else {
+        return Some(render(&line, &changes, &append));
+    };
+    let kept: Vec<&IpNet> = nets
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| !dropped.contains(k))
+        .map(|(_, n)| n)
+        .collect();
     let mut out = Vec::new();
     for (k, net) in kept.iter().enumerate() {
         let mut c = changes.clone();

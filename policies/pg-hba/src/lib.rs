@@ -58,51 +58,123 @@ impl Default for Settings {
 }
 
 pub const CODES: &[Code] = &[
-    Code::new("invalid-line", Severity::High, "a pg_hba.conf line PostgreSQL cannot parse",
-        "Fix the line as the message says; until then the server refuses the whole file (it keeps its old rules on reload and does not start)."),
-    Code::new("file-refused", Severity::Critical, "PostgreSQL refuses this pg_hba.conf as a whole",
-        "A pg_hba.conf with any invalid line (or no line at all) is not loaded: a reload keeps the previous rules and a start fails. Fix every `invalid-line` finding."),
-    Code::new("ident-invalid-line", Severity::High, "a pg_ident.conf line PostgreSQL cannot parse",
-        "Fix the line; until then the server refuses the whole pg_ident.conf and keeps its previous maps."),
-    Code::new("ident-file-refused", Severity::High, "PostgreSQL refuses this pg_ident.conf as a whole",
-        "Fix every `ident-invalid-line` finding."),
-    Code::new("trust-over-tcp", Severity::Critical, "`trust` lets TCP clients in without any credential",
-        "Use `scram-sha-256` (or `cert`) instead of `trust` on `host*` lines."),
-    Code::new("password-cleartext", Severity::High, "`password` sends the password in clear text",
-        "Use `scram-sha-256`; the client then proves it knows the password without sending it."),
-    Code::new("md5-auth", Severity::Medium, "`md5` where SCRAM is possible",
-        "Use `scram-sha-256`. Roles whose stored password is an MD5 hash must set their password again (with `password_encryption = scram-sha-256`) first."),
-    Code::new("scram-required-weak-method", Severity::High, "postgresql.conf stores SCRAM passwords but a line allows `md5`",
-        "With `password_encryption = scram-sha-256`, use `scram-sha-256` on every password line."),
-    Code::new("plain-tcp-allowed", Severity::High, "a line accepts TCP connections without TLS",
-        "Use `hostssl` instead of `host` / `hostnossl` / `hostnogssenc` so that only TLS connections match."),
-    Code::new("broad-address", Severity::High, "a line accepts clients from anywhere, or from beyond the organisation's networks",
-        "Narrow the address to the networks the clients really come from (settings `org_cidrs`)."),
-    Code::new("superuser-remote", Severity::High, "a superuser can log in from remote hosts",
-        "Let superusers connect only over the Unix socket or loopback; add `reject` lines for them before the remote lines, or drop them from remote lines."),
-    Code::new("replication-remote", Severity::High, "replication connections are accepted from broad networks",
-        "Allow `replication` only from the standby servers' addresses (/32 or /128), for the replication role only."),
-    Code::new("clientcert-not-verify-full", Severity::Medium, "a TLS line does not check the client certificate's name",
-        "Add `clientcert=verify-full` (or use the `cert` method) so that the certificate's CN must match the user (or a pg_ident map)."),
-    Code::new("ident-over-tcp", Severity::High, "`ident` over TCP trusts the client host's ident server",
-        "The client machine answers ident queries itself; use `scram-sha-256` or `cert` for TCP."),
-    Code::new("ident-map-missing", Severity::High, "a line names a pg_ident map that pg_ident.conf does not have",
-        "Add the map's lines to pg_ident.conf or fix the `map=` name; with no such map every login on the line fails."),
-    Code::new("hostssl-without-ssl", Severity::High, "`hostssl` lines can never match: postgresql.conf has `ssl = off`",
-        "Turn `ssl = on` (with `ssl_cert_file` and `ssl_key_file`) or those clients cannot connect."),
-    Code::new("shadowed-line", Severity::Medium, "a line no connection can reach: earlier lines take all its connections",
-        "Delete the line, or move it above the lines that shadow it if it was meant to take effect (a shadowed `reject` protects nothing)."),
-    Code::new("redundant-line", Severity::Low, "a line whose connections get the same answer from a later line",
-        "Delete the line; the later line answers its connections the same way."),
+    Code::new(
+        "invalid-line",
+        Severity::High,
+        "a pg_hba.conf line PostgreSQL cannot parse",
+        "Fix the line as the message says; until then the server refuses the whole file (it keeps its old rules on reload and does not start).",
+    ),
+    Code::new(
+        "file-refused",
+        Severity::Critical,
+        "PostgreSQL refuses this pg_hba.conf as a whole",
+        "A pg_hba.conf with any invalid line (or no line at all) is not loaded: a reload keeps the previous rules and a start fails. Fix every `invalid-line` finding.",
+    ),
+    Code::new(
+        "ident-invalid-line",
+        Severity::High,
+        "a pg_ident.conf line PostgreSQL cannot parse",
+        "Fix the line; until then the server refuses the whole pg_ident.conf and keeps its previous maps.",
+    ),
+    Code::new(
+        "ident-file-refused",
+        Severity::High,
+        "PostgreSQL refuses this pg_ident.conf as a whole",
+        "Fix every `ident-invalid-line` finding.",
+    ),
+    Code::new(
+        "trust-over-tcp",
+        Severity::Critical,
+        "`trust` lets TCP clients in without any credential",
+        "Use `scram-sha-256` (or `cert`) instead of `trust` on `host*` lines.",
+    ),
+    Code::new(
+        "password-cleartext",
+        Severity::High,
+        "`password` sends the password in clear text",
+        "Use `scram-sha-256`; the client then proves it knows the password without sending it.",
+    ),
+    Code::new(
+        "md5-auth",
+        Severity::Medium,
+        "`md5` where SCRAM is possible",
+        "Use `scram-sha-256`. Roles whose stored password is an MD5 hash must set their password again (with `password_encryption = scram-sha-256`) first.",
+    ),
+    Code::new(
+        "scram-required-weak-method",
+        Severity::High,
+        "postgresql.conf stores SCRAM passwords but a line allows `md5`",
+        "With `password_encryption = scram-sha-256`, use `scram-sha-256` on every password line.",
+    ),
+    Code::new(
+        "plain-tcp-allowed",
+        Severity::High,
+        "a line accepts TCP connections without TLS",
+        "Use `hostssl` instead of `host` / `hostnossl` / `hostnogssenc` so that only TLS connections match.",
+    ),
+    Code::new(
+        "broad-address",
+        Severity::High,
+        "a line accepts clients from anywhere, or from beyond the organisation's networks",
+        "Narrow the address to the networks the clients really come from (settings `org_cidrs`).",
+    ),
+    Code::new(
+        "superuser-remote",
+        Severity::High,
+        "a superuser can log in from remote hosts",
+        "Let superusers connect only over the Unix socket or loopback; add `reject` lines for them before the remote lines, or drop them from remote lines.",
+    ),
+    Code::new(
+        "replication-remote",
+        Severity::High,
+        "replication connections are accepted from broad networks",
+        "Allow `replication` only from the standby servers' addresses (/32 or /128), for the replication role only.",
+    ),
+    Code::new(
+        "clientcert-not-verify-full",
+        Severity::Medium,
+        "a TLS line does not check the client certificate's name",
+        "Add `clientcert=verify-full` (or use the `cert` method) so that the certificate's CN must match the user (or a pg_ident map).",
+    ),
+    Code::new(
+        "ident-over-tcp",
+        Severity::High,
+        "`ident` over TCP trusts the client host's ident server",
+        "The client machine answers ident queries itself; use `scram-sha-256` or `cert` for TCP.",
+    ),
+    Code::new(
+        "ident-map-missing",
+        Severity::High,
+        "a line names a pg_ident map that pg_ident.conf does not have",
+        "Add the map's lines to pg_ident.conf or fix the `map=` name; with no such map every login on the line fails.",
+    ),
+    Code::new(
+        "hostssl-without-ssl",
+        Severity::High,
+        "`hostssl` lines can never match: postgresql.conf has `ssl = off`",
+        "Turn `ssl = on` (with `ssl_cert_file` and `ssl_key_file`) or those clients cannot connect.",
+    ),
+    Code::new(
+        "shadowed-line",
+        Severity::Medium,
+        "a line no connection can reach: earlier lines take all its connections",
+        "Delete the line, or move it above the lines that shadow it if it was meant to take effect (a shadowed `reject` protects nothing).",
+    ),
+    Code::new(
+        "redundant-line",
+        Severity::Low,
+        "a line whose connections get the same answer from a later line",
+        "Delete the line; the later line answers its connections the same way.",
+    ),
 ];
 
 impl Policy for PgHba {
     type Settings = Settings;
     const NAME: &'static str = "pg-hba";
-    const DESCRIPTION: &'static str =
-        "pg_hba.conf / pg_ident.conf: authentication methods, TLS, exposure, unreachable lines, connection simulation";
+    const DESCRIPTION: &'static str = "pg_hba.conf / pg_ident.conf: authentication methods, TLS, exposure, unreachable lines, connection simulation";
     const CODES: &'static [Code] = CODES;
-    const READS: &'static [&'static str] = &["pg-hba", "pg-ident", "postgresql-conf", "connections"];
+    const READS: &'static [&'static str] =
+        &["pg-hba", "pg-ident", "postgresql-conf", "connections"];
 
     fn validate(settings: &Settings) -> Vec<String> {
         settings
@@ -127,7 +199,9 @@ impl Policy for PgHba {
         }
         for doc in input.documents.iter().filter(|d| d.kind == "pg-hba") {
             let refused = checks::hba_diagnostics(doc, report);
-            let Body::Hba(rules) = &doc.body else { continue };
+            let Body::Hba(rules) = &doc.body else {
+                continue;
+            };
             let env = checks::Env {
                 doc,
                 rules,
@@ -149,7 +223,9 @@ impl Policy for PgHba {
 
 /// TLS and password facts from postgresql.conf (assumed when there is none).
 pub fn server_facts(conf: Option<&Effective<'_>>, version: u32) -> ServerFacts {
-    let Some(conf) = conf else { return ServerFacts::assumed(version) };
+    let Some(conf) = conf else {
+        return ServerFacts::assumed(version);
+    };
     let password_encryption_md5 = match conf.value("password_encryption") {
         Some(v) => {
             let v = v.to_ascii_lowercase();
@@ -159,7 +235,9 @@ pub fn server_facts(conf: Option<&Effective<'_>>, version: u32) -> ServerFacts {
     };
     ServerFacts {
         ssl: conf.bool("ssl").unwrap_or(false),
-        ca: conf.value("ssl_ca_file").is_some_and(|v| !v.trim().is_empty()),
+        ca: conf
+            .value("ssl_ca_file")
+            .is_some_and(|v| !v.trim().is_empty()),
         password_encryption_md5,
         known: true,
     }

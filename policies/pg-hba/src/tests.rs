@@ -5,17 +5,29 @@
 
 use policy_guest::hba::testing::{conn, context, rules};
 use policy_guest::{
-    Body, Context, Diagnostic, Document, Edit, Evaluation, IdentRule, Input, Location, Setting, Severity, Verdict,
+    Body, Context, Diagnostic, Document, Edit, Evaluation, IdentRule, Input, Location, Setting,
+    Severity, Verdict,
 };
 
 use super::*;
 
 fn hba(text: &str) -> Document {
-    Document { kind: "pg-hba".into(), path: "pg_hba.conf".into(), text: text.into(), body: Body::Hba(rules(text)), diagnostics: Vec::new() }
+    Document {
+        kind: "pg-hba".into(),
+        path: "pg_hba.conf".into(),
+        text: text.into(),
+        body: Body::Hba(rules(text)),
+        diagnostics: Vec::new(),
+    }
 }
 
 fn loc(file: &str, line: u32) -> Location {
-    Location { file: file.into(), line, end_line: None, pointer: None }
+    Location {
+        file: file.into(),
+        line,
+        end_line: None,
+        pointer: None,
+    }
 }
 
 /// A postgresql.conf read the simple way (`name = value`, one per line).
@@ -35,20 +47,43 @@ fn conf(path: &str, text: &str) -> Document {
             })
         })
         .collect();
-    Document { kind: "postgresql-conf".into(), path: path.into(), text: text.into(), body: Body::Settings(settings), diagnostics: Vec::new() }
+    Document {
+        kind: "postgresql-conf".into(),
+        path: path.into(),
+        text: text.into(),
+        body: Body::Settings(settings),
+        diagnostics: Vec::new(),
+    }
 }
 
 fn ident(lines: &[(&str, &str, &str)]) -> Document {
     let rules = lines
         .iter()
         .enumerate()
-        .map(|(i, (m, s, d))| IdentRule { location: loc("pg_ident.conf", i as u32 + 1), map_name: m.to_string(), system_user: s.to_string(), database_user: d.to_string() })
+        .map(|(i, (m, s, d))| IdentRule {
+            location: loc("pg_ident.conf", i as u32 + 1),
+            map_name: m.to_string(),
+            system_user: s.to_string(),
+            database_user: d.to_string(),
+        })
         .collect();
-    Document { kind: "pg-ident".into(), path: "pg_ident.conf".into(), text: String::new(), body: Body::Ident(rules), diagnostics: Vec::new() }
+    Document {
+        kind: "pg-ident".into(),
+        path: "pg_ident.conf".into(),
+        text: String::new(),
+        body: Body::Ident(rules),
+        diagnostics: Vec::new(),
+    }
 }
 
 fn input(documents: Vec<Document>, settings: &str) -> Input {
-    Input { documents, context: context(15), requests: Vec::new(), connections: Vec::new(), settings: settings.into() }
+    Input {
+        documents,
+        context: context(15),
+        requests: Vec::new(),
+        connections: Vec::new(),
+        settings: settings.into(),
+    }
 }
 
 fn run(input: &Input) -> Evaluation {
@@ -57,7 +92,11 @@ fn run(input: &Input) -> Evaluation {
 
 /// (line, code) of every finding, sorted.
 fn codes(e: &Evaluation) -> Vec<(u32, String)> {
-    let mut v: Vec<(u32, String)> = e.findings.iter().map(|f| (f.location.line, f.code.clone())).collect();
+    let mut v: Vec<(u32, String)> = e
+        .findings
+        .iter()
+        .map(|f| (f.location.line, f.code.clone()))
+        .collect();
     v.sort();
     v
 }
@@ -78,7 +117,11 @@ fn apply(text: &str, e: &Evaluation, file: &str) -> String {
     edits.dedup();
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     for (start, end, new) in edits {
-        let replacement: Vec<String> = if new.is_empty() { Vec::new() } else { new.lines().map(str::to_string).collect() };
+        let replacement: Vec<String> = if new.is_empty() {
+            Vec::new()
+        } else {
+            new.lines().map(str::to_string).collect()
+        };
         lines.splice(start as usize - 1..end as usize, replacement);
     }
     let mut out = lines.join("\n");
@@ -113,8 +156,16 @@ fn insecure_file_findings_and_patches() {
             (6, "shadowed-line".into()),
         ]
     );
-    let trust = e.findings.iter().find(|f| f.code == "trust-over-tcp").unwrap();
-    assert_eq!(trust.severity, Severity::High, "loopback-only trust is high, not critical");
+    let trust = e
+        .findings
+        .iter()
+        .find(|f| f.code == "trust-over-tcp")
+        .unwrap();
+    assert_eq!(
+        trust.severity,
+        Severity::High,
+        "loopback-only trust is high, not critical"
+    );
     let fixed = apply(INSECURE, &e, "pg_hba.conf");
     assert_eq!(
         fixed,
@@ -129,18 +180,35 @@ hostssl replication     replicator      0.0.0.0/0               scram-sha-256
     // A second check proposes no further patch; what is left needs a human (addresses).
     let again = run(&input(vec![hba(&fixed)], ""));
     assert!(again.patches.is_empty(), "{:?}", again.patches);
-    assert_eq!(codes(&again), [(4, "broad-address".to_string()), (5, "broad-address".into()), (5, "replication-remote".into())]);
+    assert_eq!(
+        codes(&again),
+        [
+            (4, "broad-address".to_string()),
+            (5, "broad-address".into()),
+            (5, "replication-remote".into())
+        ]
+    );
 }
 
 #[test]
 fn org_cidrs_narrow_broad_addresses() {
     let text = "hostssl all all 192.168.0.0/16 scram-sha-256\nhost all all 0.0.0.0/0 scram-sha-256 # everyone\n";
-    let settings = r#"{"org_cidrs": ["10.1.0.0/16", "10.2.0.0/16", "fd00::/8"], "require_tls": false}"#;
+    let settings =
+        r#"{"org_cidrs": ["10.1.0.0/16", "10.2.0.0/16", "fd00::/8"], "require_tls": false}"#;
     let e = run(&input(vec![hba(text)], settings));
-    assert_eq!(codes(&e), [(1, "broad-address".to_string()), (2, "broad-address".into())]);
+    assert_eq!(
+        codes(&e),
+        [
+            (1, "broad-address".to_string()),
+            (2, "broad-address".into())
+        ]
+    );
     assert_eq!(e.findings[0].severity, Severity::Medium);
     let fixed = apply(text, &e, "pg_hba.conf");
-    assert_eq!(fixed, "hostssl all all 192.168.0.0/16 scram-sha-256\nhost all all 10.1.0.0/16 scram-sha-256 # everyone\nhost all all 10.2.0.0/16 scram-sha-256\n");
+    assert_eq!(
+        fixed,
+        "hostssl all all 192.168.0.0/16 scram-sha-256\nhost all all 10.1.0.0/16 scram-sha-256 # everyone\nhost all all 10.2.0.0/16 scram-sha-256\n"
+    );
     let again = run(&input(vec![hba(&fixed)], settings));
     assert!(again.patches.is_empty());
 }
@@ -152,10 +220,17 @@ fn shadowed_lines_are_deleted_and_fixes_stay_fixpoints() {
     let e = run(&input(vec![hba(text)], ""));
     assert_eq!(
         codes(&e),
-        [(2, "plain-tcp-allowed".to_string()), (2, "shadowed-line".into()), (4, "shadowed-line".into())]
+        [
+            (2, "plain-tcp-allowed".to_string()),
+            (2, "shadowed-line".into()),
+            (4, "shadowed-line".into())
+        ]
     );
     let fixed = apply(text, &e, "pg_hba.conf");
-    assert_eq!(fixed, "hostssl all all 10.0.0.0/8 scram-sha-256\nhost all all 10.0.0.0/8 reject\n");
+    assert_eq!(
+        fixed,
+        "hostssl all all 10.0.0.0/8 scram-sha-256\nhost all all 10.0.0.0/8 reject\n"
+    );
     let again = run(&input(vec![hba(&fixed)], ""));
     assert!(again.findings.is_empty(), "{:?}", codes(&again));
 }
@@ -165,18 +240,35 @@ fn shadowed_reject_is_high_and_kept() {
     let text = "host all all 10.0.0.0/8 scram-sha-256\nhost all mallory 10.0.0.0/8 reject\n";
     let e = run(&input(vec![hba(text)], r#"{"require_tls": false}"#));
     let f = &e.findings[0];
-    assert_eq!((f.code.as_str(), f.location.line, f.severity, f.patch), ("shadowed-line", 2, Severity::High, None));
+    assert_eq!(
+        (f.code.as_str(), f.location.line, f.severity, f.patch),
+        ("shadowed-line", 2, Severity::High, None)
+    );
 }
 
 #[test]
 fn invalid_lines_refuse_the_file() {
     let mut doc = hba("host all all 10.0.0.0/8 scram-sha-256\n");
-    doc.diagnostics.push(Diagnostic { code: "invalid-line".into(), message: "invalid connection type \"hots\"".into(), location: loc("pg_hba.conf", 2) });
+    doc.diagnostics.push(Diagnostic {
+        code: "invalid-line".into(),
+        message: "invalid connection type \"hots\"".into(),
+        location: loc("pg_hba.conf", 2),
+    });
     let mut i = input(vec![doc], r#"{"require_tls": false}"#);
     i.connections.push(conn("10.0.0.1 a@b"));
     let e = run(&i);
-    assert_eq!(codes(&e), [(2, "file-refused".to_string()), (2, "invalid-line".into())]);
-    assert_eq!(e.findings.iter().find(|f| f.code == "file-refused").unwrap().severity, Severity::Critical);
+    assert_eq!(
+        codes(&e),
+        [(2, "file-refused".to_string()), (2, "invalid-line".into())]
+    );
+    assert_eq!(
+        e.findings
+            .iter()
+            .find(|f| f.code == "file-refused")
+            .unwrap()
+            .severity,
+        Severity::Critical
+    );
     assert_eq!(e.decisions[0].verdict, Verdict::Deny);
     assert!(e.decisions[0].reason.contains("invalid lines (2)"));
 }
@@ -184,9 +276,15 @@ fn invalid_lines_refuse_the_file() {
 #[test]
 fn cross_file_checks() {
     let text = "hostssl all all 10.0.0.0/8 cert map=certs\nhostssl all all 192.168.0.0/16 md5\n";
-    let pgconf = conf("postgresql.conf", "ssl = on\npassword_encryption = 'scram-sha-256'\n");
+    let pgconf = conf(
+        "postgresql.conf",
+        "ssl = on\npassword_encryption = 'scram-sha-256'\n",
+    );
     let auto = conf("postgresql.auto.conf", "ssl = off\n");
-    let e = run(&input(vec![hba(text), pgconf, auto, ident(&[("other", "x", "x")])], ""));
+    let e = run(&input(
+        vec![hba(text), pgconf, auto, ident(&[("other", "x", "x")])],
+        "",
+    ));
     assert_eq!(
         codes(&e),
         [
@@ -196,8 +294,16 @@ fn cross_file_checks() {
             (2, "scram-required-weak-method".into()),
         ]
     );
-    let f = e.findings.iter().find(|f| f.code == "hostssl-without-ssl").unwrap();
-    assert!(f.message.contains("postgresql.auto.conf:1"), "{}", f.message);
+    let f = e
+        .findings
+        .iter()
+        .find(|f| f.code == "hostssl-without-ssl")
+        .unwrap();
+    assert!(
+        f.message.contains("postgresql.auto.conf:1"),
+        "{}",
+        f.message
+    );
 }
 
 #[test]
@@ -216,9 +322,19 @@ fn md5_password_storage_blocks_the_switch() {
     let text = "hostssl all all 10.0.0.0/8 md5\nhostssl all all 192.168.0.0/16 password\n";
     let pgconf = conf("postgresql.conf", "ssl = on\npassword_encryption = md5\n");
     let e = run(&input(vec![hba(text), pgconf], ""));
-    assert_eq!(codes(&e), [(1, "md5-auth".to_string()), (2, "password-cleartext".into())]);
+    assert_eq!(
+        codes(&e),
+        [
+            (1, "md5-auth".to_string()),
+            (2, "password-cleartext".into())
+        ]
+    );
     assert!(e.patches.is_empty());
-    assert!(e.findings[1].message.contains("lock roles out"), "{}", e.findings[1].message);
+    assert!(
+        e.findings[1].message.contains("lock roles out"),
+        "{}",
+        e.findings[1].message
+    );
 }
 
 #[test]
@@ -228,12 +344,22 @@ fn clientcert_verify_full_when_required() {
     let e = run(&input(vec![hba(text)], settings));
     let fixed = apply(text, &e, "pg_hba.conf");
     // The second line then repeats the first: shadowed once fixed, so deleted.
-    assert_eq!(fixed, "hostssl all all 10.0.0.0/8 scram-sha-256 clientcert=verify-full\n");
-    assert!(codes(&e).contains(&(2, "shadowed-line".to_string())), "{:?}", codes(&e));
+    assert_eq!(
+        fixed,
+        "hostssl all all 10.0.0.0/8 scram-sha-256 clientcert=verify-full\n"
+    );
+    assert!(
+        codes(&e).contains(&(2, "shadowed-line".to_string())),
+        "{:?}",
+        codes(&e)
+    );
     let text = "hostssl all all 10.0.0.0/8 scram-sha-256 clientcert=verify-ca\nhost all all 192.168.0.0/16\tscram-sha-256 # lan\n";
     let e = run(&input(vec![hba(text)], settings));
     let fixed = apply(text, &e, "pg_hba.conf");
-    assert_eq!(fixed, "hostssl all all 10.0.0.0/8 scram-sha-256 clientcert=verify-full\nhostssl all all 192.168.0.0/16\tscram-sha-256 clientcert=verify-full # lan\n");
+    assert_eq!(
+        fixed,
+        "hostssl all all 10.0.0.0/8 scram-sha-256 clientcert=verify-full\nhostssl all all 192.168.0.0/16\tscram-sha-256 clientcert=verify-full # lan\n"
+    );
     assert!(run(&input(vec![hba(&fixed)], settings)).findings.is_empty());
 }
 
@@ -241,18 +367,35 @@ fn clientcert_verify_full_when_required() {
 fn decisions() {
     let text = "local all all peer\nhostssl all all 10.0.0.0/8 scram-sha-256\nhost all all 10.0.0.0/8 reject\n";
     let mut i = input(vec![hba(text)], "");
-    i.connections = vec![conn("local a@b"), conn("10.0.0.1 a@b ssl"), conn("10.0.0.1 a@b"), conn("192.168.1.1 a@b")];
+    i.connections = vec![
+        conn("local a@b"),
+        conn("10.0.0.1 a@b ssl"),
+        conn("10.0.0.1 a@b"),
+        conn("192.168.1.1 a@b"),
+    ];
     let e = run(&i);
     let got: Vec<(Option<u32>, Option<String>, Verdict, String)> = e
         .decisions
         .iter()
-        .map(|d| (d.location.as_ref().map(|l| l.line), d.method.clone(), d.verdict, d.stage.clone()))
+        .map(|d| {
+            (
+                d.location.as_ref().map(|l| l.line),
+                d.method.clone(),
+                d.verdict,
+                d.stage.clone(),
+            )
+        })
         .collect();
     assert_eq!(
         got,
         [
             (Some(1), Some("peer".into()), Verdict::Allow, "auth".into()),
-            (Some(2), Some("scram-sha-256".into()), Verdict::Allow, "auth".into()),
+            (
+                Some(2),
+                Some("scram-sha-256".into()),
+                Verdict::Allow,
+                "auth".into()
+            ),
             (Some(3), Some("reject".into()), Verdict::Deny, "hba".into()),
             (None, None, Verdict::Deny, "hba".into()),
         ]
@@ -267,7 +410,11 @@ fn codes_are_unique_and_documented() {
     let mut seen = std::collections::HashSet::new();
     for c in CODES {
         assert!(seen.insert(c.code), "duplicate code {}", c.code);
-        assert!(readme.contains(&format!("`{}`", c.code)), "README.md does not document `{}`", c.code);
+        assert!(
+            readme.contains(&format!("`{}`", c.code)),
+            "README.md does not document `{}`",
+            c.code
+        );
     }
 }
 

@@ -96,7 +96,11 @@ pub enum Change {
 fn column(text: &str, end: usize) -> usize {
     let mut col = 0;
     for c in text[..end].chars() {
-        col = if c == '\t' { (col / 8 + 1) * 8 } else { col + 1 };
+        col = if c == '\t' {
+            (col / 8 + 1) * 8
+        } else {
+            col + 1
+        };
     }
     col
 }
@@ -105,7 +109,11 @@ fn column(text: &str, end: usize) -> usize {
 fn fill(gap: &str, from: usize, to: usize) -> String {
     let tabs = gap.contains('\t');
     if to <= from {
-        return if tabs && !gap.contains(' ') { "\t".into() } else { " ".into() };
+        return if tabs && !gap.contains(' ') {
+            "\t".into()
+        } else {
+            " ".into()
+        };
     }
     let mut out = String::new();
     let mut col = from;
@@ -127,7 +135,9 @@ fn fill(gap: &str, from: usize, to: usize) -> String {
 /// (blanks, comment) is kept.
 pub fn render(line: &Line<'_>, changes: &[Change], append: &[String]) -> String {
     let text = line.text;
-    let Some(first) = line.fields.first() else { return text.to_string() };
+    let Some(first) = line.fields.first() else {
+        return text.to_string();
+    };
     let mut out = String::from(&text[..first.start]);
     let mut col = column(text, first.start);
     let mut last_end = first.start;
@@ -181,26 +191,48 @@ mod tests {
 
     #[test]
     fn splits_like_postgres() {
-        assert_eq!(fields("host  app, other  all  10.0.0.0/8  md5 # c"), ["host", "app, other", "all", "10.0.0.0/8", "md5"]);
-        assert_eq!(fields("host \"my db\",x all all trust"), ["host", "\"my db\",x", "all", "all", "trust"]);
-        assert_eq!(fields("local all all peer map=a#x"), ["local", "all", "all", "peer", "map=a"]);
+        assert_eq!(
+            fields("host  app, other  all  10.0.0.0/8  md5 # c"),
+            ["host", "app, other", "all", "10.0.0.0/8", "md5"]
+        );
+        assert_eq!(
+            fields("host \"my db\",x all all trust"),
+            ["host", "\"my db\",x", "all", "all", "trust"]
+        );
+        assert_eq!(
+            fields("local all all peer map=a#x"),
+            ["local", "all", "all", "peer", "map=a"]
+        );
         assert_eq!(fields("  # only a comment"), Vec::<&str>::new());
     }
 
     #[test]
     fn keeps_alignment() {
         let l = Line::parse("host    all   all  0.0.0.0/0   md5   # remote");
-        assert_eq!(render(&l, &[Change::Replace(0, "hostssl".into())], &[]), "hostssl all   all  0.0.0.0/0   md5   # remote");
+        assert_eq!(
+            render(&l, &[Change::Replace(0, "hostssl".into())], &[]),
+            "hostssl all   all  0.0.0.0/0   md5   # remote"
+        );
         assert_eq!(
             render(&l, &[Change::Replace(4, "scram-sha-256".into())], &[]),
             "host    all   all  0.0.0.0/0   scram-sha-256 # remote"
         );
         let t = Line::parse("host\tall\tall\t10.0.0.0/8\tmd5");
-        assert_eq!(render(&t, &[Change::Replace(0, "hostssl".into())], &[]), "hostssl\tall\tall\t10.0.0.0/8\tmd5");
-        assert_eq!(render(&t, &[Change::Replace(0, "hostnossl".into())], &[]), "hostnossl\tall\tall\t10.0.0.0/8\tmd5");
+        assert_eq!(
+            render(&t, &[Change::Replace(0, "hostssl".into())], &[]),
+            "hostssl\tall\tall\t10.0.0.0/8\tmd5"
+        );
+        assert_eq!(
+            render(&t, &[Change::Replace(0, "hostnossl".into())], &[]),
+            "hostnossl\tall\tall\t10.0.0.0/8\tmd5"
+        );
         let m = Line::parse("host all all 10.0.0.0 255.0.0.0 md5");
         assert_eq!(
-            render(&m, &[Change::Replace(3, "10.0.0.0/8".into()), Change::Delete(4)], &["clientcert=verify-full".into()]),
+            render(
+                &m,
+                &[Change::Replace(3, "10.0.0.0/8".into()), Change::Delete(4)],
+                &["clientcert=verify-full".into()]
+            ),
             "host all all 10.0.0.0/8         md5 clientcert=verify-full"
         );
     }

@@ -9,9 +9,19 @@ use policy_guest::{Patch, Setting};
 /// How a new value is written: booleans and plain words bare, anything else quoted.
 pub fn quote(value: &str) -> String {
     let bare = !value.is_empty()
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && (value.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) || value.chars().all(|c| c.is_ascii_digit()));
-    if bare { value.to_string() } else { format!("'{}'", value.replace('\'', "''")) }
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && (value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            || value.chars().all(|c| c.is_ascii_digit()));
+    if bare {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', "''"))
+    }
 }
 
 /// The byte range of the value in an assignment line `name [=] value [# comment]`.
@@ -22,7 +32,9 @@ fn value_span(line: &str) -> Option<(usize, usize)> {
         i += 1;
     }
     let name_start = i;
-    while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'.' || b[i] >= 0x80) {
+    while i < b.len()
+        && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'.' || b[i] >= 0x80)
+    {
         i += 1;
     }
     if i == name_start {
@@ -78,7 +90,13 @@ fn replace(s: &Setting, texts: &[(&str, &str)], name: &str, written: &str) -> Pa
         Some((l, a, b)) => format!("{}{}{}", &l[..a], written, &l[b..]),
         None => format!("{name} = {written}"),
     };
-    replace_lines(file, format!("set `{name} = {written}`"), line_no, line_no, new)
+    replace_lines(
+        file,
+        format!("set `{name} = {written}`"),
+        line_no,
+        line_no,
+        new,
+    )
 }
 
 fn append(conf: &Effective<'_>, name: &str, written: &str) -> Patch {
@@ -87,9 +105,13 @@ fn append(conf: &Effective<'_>, name: &str, written: &str) -> Patch {
     let line = format!("{name} = {written}");
     match text.lines().last() {
         // Without a final newline, an insertion would glue onto the last line.
-        Some(last) if !text.ends_with('\n') => {
-            replace_lines(conf.main_path, format!("add `{line}`"), n, n, format!("{last}\n{line}"))
-        }
+        Some(last) if !text.ends_with('\n') => replace_lines(
+            conf.main_path,
+            format!("add `{line}`"),
+            n,
+            n,
+            format!("{last}\n{line}"),
+        ),
         _ => replace_lines(conf.main_path, format!("add `{line}`"), n + 1, n, line),
     }
 }
@@ -104,15 +126,27 @@ mod tests {
         let l = "ssl = off    # was on";
         assert_eq!(value_span(l), Some((6, 9)));
         let l = "password_encryption='md5'#x";
-        assert_eq!(&l[value_span(l).unwrap().0..value_span(l).unwrap().1], "'md5'");
+        assert_eq!(
+            &l[value_span(l).unwrap().0..value_span(l).unwrap().1],
+            "'md5'"
+        );
         let l = "  listen_addresses '*' ";
-        assert_eq!(&l[value_span(l).unwrap().0..value_span(l).unwrap().1], "'*'");
+        assert_eq!(
+            &l[value_span(l).unwrap().0..value_span(l).unwrap().1],
+            "'*'"
+        );
         let l = "x = 'it''s' # c";
-        assert_eq!(&l[value_span(l).unwrap().0..value_span(l).unwrap().1], "'it''s'");
+        assert_eq!(
+            &l[value_span(l).unwrap().0..value_span(l).unwrap().1],
+            "'it''s'"
+        );
         assert_eq!(quote("on"), "on");
         assert_eq!(quote("scram-sha-256"), "scram-sha-256");
         assert_eq!(quote("TLSv1.2"), "TLSv1.2");
-        assert_eq!(quote("pg_stat_statements,pgaudit"), "'pg_stat_statements,pgaudit'");
+        assert_eq!(
+            quote("pg_stat_statements,pgaudit"),
+            "'pg_stat_statements,pgaudit'"
+        );
         assert_eq!(quote("5433"), "5433");
     }
 }

@@ -54,22 +54,54 @@ impl Default for Settings {
 }
 
 pub const CODES: &[Code] = &[
-    Code::new("ssl-off", Severity::High, "the server does not accept TLS connections",
-        "Set `ssl = on` with `ssl_cert_file` and `ssl_key_file` (and `ssl_ca_file` to check client certificates)."),
-    Code::new("ssl-min-protocol-below-tls12", Severity::Medium, "`ssl_min_protocol_version` allows TLS 1.0 or 1.1",
-        "Set `ssl_min_protocol_version = 'TLSv1.2'` (or TLSv1.3)."),
-    Code::new("password-encryption-not-scram", Severity::High, "new passwords are stored as MD5 hashes",
-        "Set `password_encryption = 'scram-sha-256'`, then have every role set its password again."),
-    Code::new("listen-all", Severity::Medium, "the server listens on every interface",
-        "Set `listen_addresses` to the addresses clients use (settings `listen_addresses` gives the fix its value)."),
-    Code::new("default-port", Severity::Low, "the server uses the default port 5432",
-        "Set `port` to the organisation's port (settings `port` gives the fix its value)."),
-    Code::new("log-connections-off", Severity::Medium, "connection attempts are not logged",
-        "Set `log_connections = on`."),
-    Code::new("log-disconnections-off", Severity::Low, "session ends are not logged",
-        "Set `log_disconnections = on`."),
-    Code::new("pgaudit-not-loaded", Severity::Medium, "the pgaudit extension is not loaded",
-        "Add `pgaudit` to `shared_preload_libraries` (a restart is needed), then `CREATE EXTENSION pgaudit` and set `pgaudit.log`."),
+    Code::new(
+        "ssl-off",
+        Severity::High,
+        "the server does not accept TLS connections",
+        "Set `ssl = on` with `ssl_cert_file` and `ssl_key_file` (and `ssl_ca_file` to check client certificates).",
+    ),
+    Code::new(
+        "ssl-min-protocol-below-tls12",
+        Severity::Medium,
+        "`ssl_min_protocol_version` allows TLS 1.0 or 1.1",
+        "Set `ssl_min_protocol_version = 'TLSv1.2'` (or TLSv1.3).",
+    ),
+    Code::new(
+        "password-encryption-not-scram",
+        Severity::High,
+        "new passwords are stored as MD5 hashes",
+        "Set `password_encryption = 'scram-sha-256'`, then have every role set its password again.",
+    ),
+    Code::new(
+        "listen-all",
+        Severity::Medium,
+        "the server listens on every interface",
+        "Set `listen_addresses` to the addresses clients use (settings `listen_addresses` gives the fix its value).",
+    ),
+    Code::new(
+        "default-port",
+        Severity::Low,
+        "the server uses the default port 5432",
+        "Set `port` to the organisation's port (settings `port` gives the fix its value).",
+    ),
+    Code::new(
+        "log-connections-off",
+        Severity::Medium,
+        "connection attempts are not logged",
+        "Set `log_connections = on`.",
+    ),
+    Code::new(
+        "log-disconnections-off",
+        Severity::Low,
+        "session ends are not logged",
+        "Set `log_disconnections = on`.",
+    ),
+    Code::new(
+        "pgaudit-not-loaded",
+        Severity::Medium,
+        "the pgaudit extension is not loaded",
+        "Add `pgaudit` to `shared_preload_libraries` (a restart is needed), then `CREATE EXTENSION pgaudit` and set `pgaudit.log`.",
+    ),
 ];
 
 impl Policy for PostgresqlConf {
@@ -84,33 +116,58 @@ impl Policy for PostgresqlConf {
         if let Some(l) = &settings.listen_addresses
             && is_listen_all(l)
         {
-            problems.push(format!("`listen_addresses` `{l}` is itself every interface"));
+            problems.push(format!(
+                "`listen_addresses` `{l}` is itself every interface"
+            ));
         }
         if settings.port == Some(5432) && settings.forbid_default_port {
-            problems.push("`port` 5432 is the default port that `forbid_default_port` forbids".to_string());
+            problems.push(
+                "`port` 5432 is the default port that `forbid_default_port` forbids".to_string(),
+            );
         }
         problems
     }
 
     fn evaluate(input: &Input, settings: &Settings, report: &mut Report) -> Result<(), String> {
-        let Some(conf) = Effective::from_input(input) else { return Ok(()) };
+        let Some(conf) = Effective::from_input(input) else {
+            return Ok(());
+        };
         let version = input.context.postgres_version.unwrap_or(NEWEST_VERSION);
-        let texts: Vec<(&str, &str)> =
-            input.documents.iter().filter(|d| d.kind == KIND).map(|d| (d.path.as_str(), d.text.as_str())).collect();
-        let mut c = Checker { conf: &conf, report };
+        let texts: Vec<(&str, &str)> = input
+            .documents
+            .iter()
+            .filter(|d| d.kind == KIND)
+            .map(|d| (d.path.as_str(), d.text.as_str()))
+            .collect();
+        let mut c = Checker {
+            conf: &conf,
+            report,
+        };
 
         if settings.require_ssl && !conf.bool("ssl").unwrap_or(false) {
             // Turning TLS on without a certificate stops the server from starting: the
             // fix is only offered when the certificate and key are configured.
-            let has_cert = ["ssl_cert_file", "ssl_key_file"].iter().all(|n| conf.value(n).is_some_and(|v| !v.is_empty()));
+            let has_cert = ["ssl_cert_file", "ssl_key_file"]
+                .iter()
+                .all(|n| conf.value(n).is_some_and(|v| !v.is_empty()));
             let patch = has_cert.then(|| edit::set(&conf, &texts, "ssl", "on"));
-            c.finding("ssl-off", "ssl", "`ssl` is off: clients can only connect in clear text", patch);
+            c.finding(
+                "ssl-off",
+                "ssl",
+                "`ssl` is off: clients can only connect in clear text",
+                patch,
+            );
         }
         if let Some(v) = conf.value("ssl_min_protocol_version")
             && matches!(v.to_ascii_lowercase().as_str(), "tlsv1" | "tlsv1.1")
         {
             let patch = edit::set(&conf, &texts, "ssl_min_protocol_version", "TLSv1.2");
-            c.finding("ssl-min-protocol-below-tls12", "ssl_min_protocol_version", &format!("`ssl_min_protocol_version = {v}` accepts deprecated TLS versions"), Some(patch));
+            c.finding(
+                "ssl-min-protocol-below-tls12",
+                "ssl_min_protocol_version",
+                &format!("`ssl_min_protocol_version = {v}` accepts deprecated TLS versions"),
+                Some(patch),
+            );
         }
         let md5 = match conf.value("password_encryption") {
             Some(v) => v.eq_ignore_ascii_case("md5") || parse_bool(v) == Some(true),
@@ -118,26 +175,57 @@ impl Policy for PostgresqlConf {
         };
         if md5 {
             let patch = edit::set(&conf, &texts, "password_encryption", "scram-sha-256");
-            let what = conf.value("password_encryption").map_or(format!("absent (PostgreSQL {version} defaults to md5)"), |v| format!("`{v}`"));
-            c.finding("password-encryption-not-scram", "password_encryption", &format!("`password_encryption` is {what}: new passwords are stored as MD5 hashes"), Some(patch));
+            let what = conf.value("password_encryption").map_or(
+                format!("absent (PostgreSQL {version} defaults to md5)"),
+                |v| format!("`{v}`"),
+            );
+            c.finding(
+                "password-encryption-not-scram",
+                "password_encryption",
+                &format!("`password_encryption` is {what}: new passwords are stored as MD5 hashes"),
+                Some(patch),
+            );
         }
         if settings.forbid_listen_all
             && let Some(v) = conf.value("listen_addresses")
             && is_listen_all(v)
         {
-            let patch = settings.listen_addresses.as_ref().map(|l| edit::set(&conf, &texts, "listen_addresses", l));
-            c.finding("listen-all", "listen_addresses", &format!("`listen_addresses = '{v}'` listens on every interface"), patch);
+            let patch = settings
+                .listen_addresses
+                .as_ref()
+                .map(|l| edit::set(&conf, &texts, "listen_addresses", l));
+            c.finding(
+                "listen-all",
+                "listen_addresses",
+                &format!("`listen_addresses = '{v}'` listens on every interface"),
+                patch,
+            );
         }
         if settings.forbid_default_port {
             let port = conf.value("port").unwrap_or("5432");
             if port.trim() == "5432" {
-                let patch = settings.port.map(|p| edit::set(&conf, &texts, "port", &p.to_string()));
-                c.finding("default-port", "port", "the server listens on the default port 5432", patch);
+                let patch = settings
+                    .port
+                    .map(|p| edit::set(&conf, &texts, "port", &p.to_string()));
+                c.finding(
+                    "default-port",
+                    "port",
+                    "the server listens on the default port 5432",
+                    patch,
+                );
             }
         }
         for (on, name, code) in [
-            (settings.require_log_connections, "log_connections", "log-connections-off"),
-            (settings.require_log_disconnections, "log_disconnections", "log-disconnections-off"),
+            (
+                settings.require_log_connections,
+                "log_connections",
+                "log-connections-off",
+            ),
+            (
+                settings.require_log_disconnections,
+                "log_disconnections",
+                "log-disconnections-off",
+            ),
         ] {
             if on && !logs(conf.value(name)) {
                 let patch = edit::set(&conf, &texts, name, "on");
@@ -146,12 +234,21 @@ impl Policy for PostgresqlConf {
         }
         if settings.require_pgaudit {
             let libs = conf.value("shared_preload_libraries").unwrap_or("");
-            let list: Vec<&str> = libs.split(',').map(|l| l.trim().trim_matches('"')).filter(|l| !l.is_empty()).collect();
+            let list: Vec<&str> = libs
+                .split(',')
+                .map(|l| l.trim().trim_matches('"'))
+                .filter(|l| !l.is_empty())
+                .collect();
             if !list.contains(&"pgaudit") {
                 let mut new = list.clone();
                 new.push("pgaudit");
                 let patch = edit::set(&conf, &texts, "shared_preload_libraries", &new.join(","));
-                c.finding("pgaudit-not-loaded", "shared_preload_libraries", "`shared_preload_libraries` does not load `pgaudit`", Some(patch));
+                c.finding(
+                    "pgaudit-not-loaded",
+                    "shared_preload_libraries",
+                    "`shared_preload_libraries` does not load `pgaudit`",
+                    Some(patch),
+                );
             }
         }
         Ok(())
@@ -160,7 +257,10 @@ impl Policy for PostgresqlConf {
 
 /// `*`, `0.0.0.0` or `::` among the addresses.
 fn is_listen_all(value: &str) -> bool {
-    value.split(',').map(str::trim).any(|a| matches!(a, "*" | "0.0.0.0" | "::"))
+    value
+        .split(',')
+        .map(str::trim)
+        .any(|a| matches!(a, "*" | "0.0.0.0" | "::"))
 }
 
 /// Whether a `log_connections` value logs (a boolean; from 18 also a list of aspects).

@@ -66,9 +66,19 @@ impl IdentMaps {
 
     /// `check_usermap(map, pg_role, auth_user, case_insensitive = false)`: with no map the
     /// names must be equal.
-    pub fn check(&self, map: Option<&str>, pg_role: &str, auth_user: &str, roles: &Roles) -> MapResult {
+    pub fn check(
+        &self,
+        map: Option<&str>,
+        pg_role: &str,
+        auth_user: &str,
+        roles: &Roles,
+    ) -> MapResult {
         let Some(map) = map.filter(|m| !m.is_empty()) else {
-            return if pg_role == auth_user { MapResult::Match } else { MapResult::NoMatch };
+            return if pg_role == auth_user {
+                MapResult::Match
+            } else {
+                MapResult::NoMatch
+            };
         };
         for line in self.lines.iter().filter(|l| l.map == map) {
             match self.line_matches(line, pg_role, auth_user, roles) {
@@ -79,7 +89,13 @@ impl IdentMaps {
         MapResult::NoMatch
     }
 
-    fn line_matches(&self, line: &Line, pg_role: &str, auth_user: &str, roles: &Roles) -> MapResult {
+    fn line_matches(
+        &self,
+        line: &Line,
+        pg_role: &str,
+        auth_user: &str,
+        roles: &Roles,
+    ) -> MapResult {
         let wanted: std::borrow::Cow<'_, str> = match &line.system {
             SystemUser::Exact(name) => {
                 if name != auth_user {
@@ -93,8 +109,16 @@ impl IdentMaps {
                 };
                 match line.pg_role.find("\\1") {
                     Some(at) => {
-                        let Some(group) = caps.get(1) else { return MapResult::Error };
-                        format!("{}{}{}", &line.pg_role[..at], group.as_str(), &line.pg_role[at + 2..]).into()
+                        let Some(group) = caps.get(1) else {
+                            return MapResult::Error;
+                        };
+                        format!(
+                            "{}{}{}",
+                            &line.pg_role[..at],
+                            group.as_str(),
+                            &line.pg_role[at + 2..]
+                        )
+                        .into()
                     }
                     None => line.pg_role.as_str().into(),
                 }
@@ -105,14 +129,26 @@ impl IdentMaps {
                 return MapResult::Match;
             }
             if let Some(group) = wanted.strip_prefix('+') {
-                return if roles.is_member(pg_role, group) { MapResult::Match } else { MapResult::NoMatch };
+                return if roles.is_member(pg_role, group) {
+                    MapResult::Match
+                } else {
+                    MapResult::NoMatch
+                };
             }
             if let Some(re) = wanted.strip_prefix('/') {
                 let hit = Regex::new(re).is_ok_and(|re| re.is_match(pg_role));
-                return if hit { MapResult::Match } else { MapResult::NoMatch };
+                return if hit {
+                    MapResult::Match
+                } else {
+                    MapResult::NoMatch
+                };
             }
         }
-        if wanted == pg_role { MapResult::Match } else { MapResult::NoMatch }
+        if wanted == pg_role {
+            MapResult::Match
+        } else {
+            MapResult::NoMatch
+        }
     }
 }
 
@@ -123,7 +159,12 @@ mod tests {
 
     fn rule(map: &str, sys: &str, db: &str) -> IdentRule {
         IdentRule {
-            location: Location { file: "pg_ident.conf".into(), line: 1, end_line: None, pointer: None },
+            location: Location {
+                file: "pg_ident.conf".into(),
+                line: 1,
+                end_line: None,
+                pointer: None,
+            },
             map_name: map.into(),
             system_user: sys.into(),
             database_user: db.into(),
@@ -142,13 +183,28 @@ mod tests {
             15,
         );
         let roles = Roles::new(None);
-        assert_eq!(maps.check(Some("certs"), "alice", "alice.example.com", &roles), MapResult::Match);
-        assert_eq!(maps.check(Some("certs"), "bob", "bob@example.com", &roles), MapResult::Match);
-        assert_eq!(maps.check(Some("certs"), "bob", "bob@example.org", &roles), MapResult::NoMatch);
-        assert_eq!(maps.check(Some("other"), "bob", "bob", &roles), MapResult::NoMatch);
+        assert_eq!(
+            maps.check(Some("certs"), "alice", "alice.example.com", &roles),
+            MapResult::Match
+        );
+        assert_eq!(
+            maps.check(Some("certs"), "bob", "bob@example.com", &roles),
+            MapResult::Match
+        );
+        assert_eq!(
+            maps.check(Some("certs"), "bob", "bob@example.org", &roles),
+            MapResult::NoMatch
+        );
+        assert_eq!(
+            maps.check(Some("other"), "bob", "bob", &roles),
+            MapResult::NoMatch
+        );
         assert_eq!(maps.check(None, "bob", "bob", &roles), MapResult::Match);
         // The error on the first line stops the search.
-        assert_eq!(maps.check(Some("nogroup"), "x", "x", &roles), MapResult::Error);
+        assert_eq!(
+            maps.check(Some("nogroup"), "x", "x", &roles),
+            MapResult::Error
+        );
         assert!(maps.has_map("certs") && !maps.has_map("missing"));
     }
 }

@@ -106,7 +106,11 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new(index: &Index) -> Self {
-        Scratch { db: vec![0; index.words], user: vec![0; index.words], addr: vec![0; index.words] }
+        Scratch {
+            db: vec![0; index.words],
+            user: vec![0; index.words],
+            addr: vec![0; index.words],
+        }
     }
 }
 
@@ -164,7 +168,8 @@ impl Index {
         let (mut db_all, mut db_repl, mut db_sameuser, mut db_samerole, mut db_regex_any) =
             (zero(), zero(), zero(), zero(), zero());
         let (mut user_all, mut user_group_any, mut user_regex_any) = (zero(), zero(), zero());
-        let (mut addr_any, mut addr_samehost, mut addr_samenet, mut addr_host_any) = (zero(), zero(), zero(), zero());
+        let (mut addr_any, mut addr_samehost, mut addr_samenet, mut addr_host_any) =
+            (zero(), zero(), zero(), zero());
         let mut db_names: HashMap<String, Vec<u32>> = HashMap::default();
         let mut db_regex: Vec<(Pattern, Vec<u32>)> = Vec::new();
         let mut user_names: HashMap<String, Vec<u32>> = HashMap::default();
@@ -193,7 +198,9 @@ impl Index {
                     DbToken::SameUser => set_bit(&mut db_sameuser, i),
                     DbToken::SameRole => set_bit(&mut db_samerole, i),
                     DbToken::Replication => set_bit(&mut db_repl, i),
-                    DbToken::Name(name) => push_unique(db_names.entry(name.clone()).or_default(), iu),
+                    DbToken::Name(name) => {
+                        push_unique(db_names.entry(name.clone()).or_default(), iu)
+                    }
                     DbToken::Regex(p) => {
                         set_bit(&mut db_regex_any, i);
                         match db_regex.iter_mut().find(|(q, _)| q.text == p.text) {
@@ -206,7 +213,9 @@ impl Index {
             for u in &r.users {
                 match u {
                     UserToken::All => set_bit(&mut user_all, i),
-                    UserToken::Name(name) => push_unique(user_names.entry(name.clone()).or_default(), iu),
+                    UserToken::Name(name) => {
+                        push_unique(user_names.entry(name.clone()).or_default(), iu)
+                    }
                     UserToken::Group(g) => {
                         set_bit(&mut user_group_any, i);
                         push_unique(user_groups.entry(g.clone()).or_default(), iu)
@@ -240,24 +249,35 @@ impl Index {
                 }
                 Some(Address::Host { name, suffix }) => {
                     set_bit(&mut addr_host_any, i);
-                    let map = if *suffix { &mut host_suffix } else { &mut host_exact };
+                    let map = if *suffix {
+                        &mut host_suffix
+                    } else {
+                        &mut host_exact
+                    };
                     push_unique(map.entry(name.clone()).or_default(), iu);
                 }
                 Some(Address::Unusable) => {}
             }
         }
         let sets = |m: HashMap<String, Vec<u32>>| -> HashMap<String, Set> {
-            m.into_iter().map(|(k, v)| (k, Set::build(v, words))).collect()
+            m.into_iter()
+                .map(|(k, v)| (k, Set::build(v, words)))
+                .collect()
         };
         let pats = |v: Vec<(Pattern, Vec<u32>)>| -> Vec<(Pattern, Set)> {
-            v.into_iter().map(|(p, l)| (p, Set::build(l, words))).collect()
+            v.into_iter()
+                .map(|(p, l)| (p, Set::build(l, words)))
+                .collect()
         };
         let groups = |v: Vec<RawGroup>| -> Vec<MaskGroup> {
             let mut gs: Vec<MaskGroup> = v
                 .into_iter()
                 .map(|(mask, by, every)| MaskGroup {
                     mask,
-                    by_addr: by.into_iter().map(|(k, l)| (k, Set::build(l, words))).collect(),
+                    by_addr: by
+                        .into_iter()
+                        .map(|(k, l)| (k, Set::build(l, words)))
+                        .collect(),
                     every,
                 })
                 .collect();
@@ -297,7 +317,13 @@ impl Index {
     pub fn first(&self, class: u8, s: &Scratch, from: usize) -> Option<usize> {
         let c = &self.class[class_slot(class)];
         let start = from / 64;
-        let words = c.iter().zip(&s.db).zip(&s.user).zip(&s.addr).enumerate().skip(start);
+        let words = c
+            .iter()
+            .zip(&s.db)
+            .zip(&s.user)
+            .zip(&s.addr)
+            .enumerate()
+            .skip(start);
         for (w, (((c, d), u), a)) in words {
             let mut x = c & d & u & a;
             if w == start {
@@ -313,7 +339,14 @@ impl Index {
     // ----- matching one connection ------------------------------------------------------
 
     /// Rules whose database column accepts the connection.
-    pub fn db_for(&self, s: &mut Scratch, db: &str, user: &str, physical: bool, member_of_db: bool) {
+    pub fn db_for(
+        &self,
+        s: &mut Scratch,
+        db: &str,
+        user: &str,
+        physical: bool,
+        member_of_db: bool,
+    ) {
         if physical {
             // A physical replication connection matches the `replication` keyword only.
             s.db.copy_from_slice(&self.db_repl);
@@ -367,7 +400,15 @@ impl Index {
 
     /// Rules whose address column accepts a TCP client address. `names` are the client's
     /// (lower-case) host names, for host-name records.
-    pub fn addr_for(&self, s: &mut Scratch, v6: bool, ip: u128, samehost: bool, samenet: bool, names: &[String]) {
+    pub fn addr_for(
+        &self,
+        s: &mut Scratch,
+        v6: bool,
+        ip: u128,
+        samehost: bool,
+        samenet: bool,
+        names: &[String],
+    ) {
         s.addr.copy_from_slice(&self.addr_any);
         if samehost {
             or(&mut s.addr, &self.addr_samehost);
@@ -570,7 +611,9 @@ fn or(out: &mut [u64], bits: &[u64]) {
 
 /// Whether `net` (contiguous) is covered by the union of `nets`.
 pub fn union_covers(net: &Net, nets: &mut [(u128, u128)]) -> bool {
-    let Some((lo, hi)) = net.range() else { return false };
+    let Some((lo, hi)) = net.range() else {
+        return false;
+    };
     nets.sort_unstable();
     let mut next = lo;
     for &(a, b) in nets.iter() {

@@ -27,7 +27,9 @@ impl Roles {
     /// From `context.roles` (None: every role exists, member of itself only). A role named
     /// only as the target of a membership exists too.
     pub fn new(roles: Option<&[(String, Vec<String>)]>) -> Self {
-        let Some(list) = roles else { return Roles { known: None } };
+        let Some(list) = roles else {
+            return Roles { known: None };
+        };
         let mut ids: HashMap<String, u32> = HashMap::default();
         let mut names: Vec<String> = Vec::new();
         let id = |name: &str, ids: &mut HashMap<String, u32>, names: &mut Vec<String>| -> u32 {
@@ -42,7 +44,10 @@ impl Roles {
         let mut direct: Vec<Vec<u32>> = Vec::new();
         for (role, parents) in list {
             let r = id(role, &mut ids, &mut names) as usize;
-            let ps: Vec<u32> = parents.iter().map(|p| id(p, &mut ids, &mut names)).collect();
+            let ps: Vec<u32> = parents
+                .iter()
+                .map(|p| id(p, &mut ids, &mut names))
+                .collect();
             direct.resize(names.len(), Vec::new());
             direct[r].extend(ps);
         }
@@ -63,7 +68,13 @@ impl Roles {
                 out
             })
             .collect();
-        Roles { known: Some(Known { ids, names, member_of }) }
+        Roles {
+            known: Some(Known {
+                ids,
+                names,
+                member_of,
+            }),
+        }
     }
 
     /// Whether the context lists roles at all.
@@ -104,7 +115,9 @@ impl Roles {
     /// the context gives no roles.
     pub fn members_of(&self, role: &str) -> Option<Vec<&str>> {
         let k = self.known.as_ref()?;
-        let Some(r) = k.ids.get(role) else { return Some(Vec::new()) };
+        let Some(r) = k.ids.get(role) else {
+            return Some(Vec::new());
+        };
         Some(
             k.member_of
                 .iter()
@@ -131,9 +144,15 @@ mod tests {
         let roles = Roles::new(Some(&list));
         assert!(roles.is_member("alice", "staff"));
         assert!(roles.is_member("alice", "alice"));
-        assert!(roles.is_member("staff", "staff"), "a role named only as a target exists");
+        assert!(
+            roles.is_member("staff", "staff"),
+            "a role named only as a target exists"
+        );
         assert!(!roles.is_member("bob", "admins"));
-        assert!(!roles.is_member("carol", "carol"), "a role that does not exist is a member of nothing");
+        assert!(
+            !roles.is_member("carol", "carol"),
+            "a role that does not exist is a member of nothing"
+        );
         let mut seen = Vec::new();
         roles.for_each_membership("alice", |r| seen.push(r.to_string()));
         seen.sort();

@@ -40,7 +40,10 @@ pub struct Pattern {
 
 impl Pattern {
     pub fn new(text: &str) -> Self {
-        Pattern { text: text.to_string(), re: Regex::new(text).ok() }
+        Pattern {
+            text: text.to_string(),
+            re: Regex::new(text).ok(),
+        }
     }
 
     /// PostgreSQL's `pg_regexec` searches: the pattern anchors itself with `^`/`$`.
@@ -85,7 +88,11 @@ impl Net {
     pub fn new(addr: IpAddr, mask: IpAddr) -> Option<Self> {
         let (v6, a) = bits(addr);
         let (m6, m) = bits(mask);
-        (v6 == m6).then_some(Net { v6, addr: a & m, mask: m })
+        (v6 == m6).then_some(Net {
+            v6,
+            addr: a & m,
+            mask: m,
+        })
     }
 
     /// Whether the client address (family, bits) is in the network; families never
@@ -108,7 +115,11 @@ impl Net {
     pub fn prefix(&self) -> Option<u32> {
         let width = if self.v6 { 128 } else { 32 };
         let ones = self.mask.count_ones();
-        let expected = if ones == 0 { 0 } else { (full(self.v6) << (width - ones)) & full(self.v6) };
+        let expected = if ones == 0 {
+            0
+        } else {
+            (full(self.v6) << (width - ones)) & full(self.v6)
+        };
         (self.mask == expected).then_some(ones)
     }
 
@@ -140,7 +151,10 @@ pub enum Address {
     SameNet,
     Net(Net),
     /// Lower-cased; `suffix` when it starts with `.`.
-    Host { name: String, suffix: bool },
+    Host {
+        name: String,
+        suffix: bool,
+    },
     /// An address the host handed over but that does not parse: matches nothing.
     Unusable,
 }
@@ -269,7 +283,9 @@ impl Rule {
                 match n.text.as_str() {
                     "all" => UserToken::All,
                     t if t.starts_with('+') => UserToken::Group(t[1..].to_string()),
-                    t if regex_names && t.starts_with('/') => UserToken::Regex(Pattern::new(&t[1..])),
+                    t if regex_names && t.starts_with('/') => {
+                        UserToken::Regex(Pattern::new(&t[1..]))
+                    }
                     t => UserToken::Name(t.to_string()),
                 }
             })
@@ -311,7 +327,11 @@ impl Rule {
             users,
             address,
             method,
-            method_name: if method == Method::Peer { "peer".to_string() } else { r.method.clone() },
+            method_name: if method == Method::Peer {
+                "peer".to_string()
+            } else {
+                r.method.clone()
+            },
             clientcert,
             clientname_dn,
             map,
@@ -328,7 +348,9 @@ fn compile_address(a: &crate::HbaAddress) -> Address {
         A::Network(n) => {
             let addr = n.address.parse::<IpAddr>().ok();
             let mask = match (&n.mask, n.prefix, addr) {
-                (m, _, _) if !m.is_empty() && m.parse::<IpAddr>().is_ok() => m.parse::<IpAddr>().ok(),
+                (m, _, _) if !m.is_empty() && m.parse::<IpAddr>().is_ok() => {
+                    m.parse::<IpAddr>().ok()
+                }
                 (_, Some(p), Some(ip)) => Some(prefix_mask(ip, p)),
                 (_, None, Some(ip)) => Some(prefix_mask(ip, if ip.is_ipv4() { 32 } else { 128 })),
                 _ => None,
@@ -375,18 +397,30 @@ mod tests {
     fn networks() {
         let n8 = net("10.0.0.0", "255.0.0.0");
         let n24 = net("10.1.2.3", "255.255.255.0");
-        assert_eq!(n24.addr, u32::from(std::net::Ipv4Addr::new(10, 1, 2, 0)) as u128);
+        assert_eq!(
+            n24.addr,
+            u32::from(std::net::Ipv4Addr::new(10, 1, 2, 0)) as u128
+        );
         assert!(n8.contains(&n24) && !n24.contains(&n8));
         assert_eq!(n8.prefix(), Some(8));
         let odd = net("10.0.5.0", "255.0.255.0");
         assert_eq!(odd.prefix(), None);
-        assert!(odd.contains_ip(false, u32::from(std::net::Ipv4Addr::new(10, 9, 5, 1)) as u128));
-        assert!(!odd.contains_ip(false, u32::from(std::net::Ipv4Addr::new(10, 9, 6, 1)) as u128));
+        assert!(odd.contains_ip(
+            false,
+            u32::from(std::net::Ipv4Addr::new(10, 9, 5, 1)) as u128
+        ));
+        assert!(!odd.contains_ip(
+            false,
+            u32::from(std::net::Ipv4Addr::new(10, 9, 6, 1)) as u128
+        ));
         assert!(n8.contains(&odd));
         assert!(!odd.overlaps(&n24));
         let v6 = net("::", "::");
         assert_eq!(v6.prefix(), Some(0));
         assert!(!v6.contains(&n8));
-        assert_eq!(net("0.0.0.0", "0.0.0.0").range(), Some((0, u32::MAX as u128)));
+        assert_eq!(
+            net("0.0.0.0", "0.0.0.0").range(),
+            Some((0, u32::MAX as u128))
+        );
     }
 }

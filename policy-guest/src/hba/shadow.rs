@@ -25,7 +25,10 @@ pub enum Unreachable {
 }
 
 /// Database-column atoms of a record: a `sameuser` beside a single user name is that name.
-fn db_atoms<'a>(r: &'a Rule, user: &'a UserToken) -> impl Iterator<Item = (DbToken, Option<&'a str>)> + 'a {
+fn db_atoms<'a>(
+    r: &'a Rule,
+    user: &'a UserToken,
+) -> impl Iterator<Item = (DbToken, Option<&'a str>)> + 'a {
     let user_name = match user {
         UserToken::Name(n) => Some(n.as_str()),
         _ => None,
@@ -39,17 +42,27 @@ fn db_atoms<'a>(r: &'a Rule, user: &'a UserToken) -> impl Iterator<Item = (DbTok
 fn analyzable(r: &Rule) -> bool {
     r.classes != 0
         && !matches!(r.address, Some(Address::Unusable))
-        && r.databases.iter().all(|d| !matches!(d, DbToken::Regex(p) if p.re.is_none()))
-        && r.users.iter().all(|u| !matches!(u, UserToken::Regex(p) if p.re.is_none()))
+        && r.databases
+            .iter()
+            .all(|d| !matches!(d, DbToken::Regex(p) if p.re.is_none()))
+        && r.users
+            .iter()
+            .all(|u| !matches!(u, UserToken::Regex(p) if p.re.is_none()))
 }
 
 fn class_bits(classes: u8) -> impl Iterator<Item = u8> {
-    [LOCAL, PLAIN, SSL, GSS].into_iter().filter(move |c| classes & c != 0)
+    [LOCAL, PLAIN, SSL, GSS]
+        .into_iter()
+        .filter(move |c| classes & c != 0)
 }
 
 /// Finds the shadowed and redundant records. `same_auth(a, b)` says whether records `a`
 /// and `b` authenticate alike (same method and options).
-pub fn analyze(rules: &[Rule], index: &Index, same_auth: impl Fn(usize, usize) -> bool) -> Vec<Unreachable> {
+pub fn analyze(
+    rules: &[Rule],
+    index: &Index,
+    same_auth: impl Fn(usize, usize) -> bool,
+) -> Vec<Unreachable> {
     let mut s = Scratch::new(index);
     let mut out = Vec::new();
     let mut live = vec![u64::MAX; index.words];
@@ -107,7 +120,9 @@ fn shadowed_by(rules: &[Rule], index: &Index, s: &mut Scratch, j: usize) -> Opti
                     continue;
                 }
                 // A network may be covered by several earlier networks together.
-                let Some(Address::Net(net)) = &r.address else { return None };
+                let Some(Address::Net(net)) = &r.address else {
+                    return None;
+                };
                 net.range()?;
                 index.addr_overlap(s, r.address.as_ref());
                 let mut ranges = Vec::new();
@@ -169,7 +184,13 @@ fn redundant_by(
     Some(by)
 }
 
-fn first_live(index: &Index, class: u8, s: &Scratch, mut from: usize, live: &[u64]) -> Option<usize> {
+fn first_live(
+    index: &Index,
+    class: u8,
+    s: &Scratch,
+    mut from: usize,
+    live: &[u64],
+) -> Option<usize> {
     loop {
         let k = index.first(class, s, from)?;
         if live[k / 64] & (1 << (k % 64)) != 0 {

@@ -10,18 +10,34 @@
 use std::net::IpAddr;
 
 use super::rule;
-use crate::{ClientCertificate, Connection, Context, HbaAddress, HbaName, HbaNetwork, HbaRule, Location, ReplicationMode};
+use crate::{
+    ClientCertificate, Connection, Context, HbaAddress, HbaName, HbaNetwork, HbaRule, Location,
+    ReplicationMode,
+};
 
 /// A test-only reading of one pg_hba line (no continuation, no `@file`), enough to build
 /// the records the host parser would hand over.
 pub fn rule(line: u32, text: &str) -> HbaRule {
-    let fields: Vec<&str> = text.split('#').next().unwrap_or("").split_whitespace().collect();
+    let fields: Vec<&str> = text
+        .split('#')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
     let names = |f: &str| -> Vec<HbaName> {
         f.split(',')
-            .map(|t| match t.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-                Some(q) => HbaName { text: q.to_string(), quoted: true },
-                None => HbaName { text: t.to_string(), quoted: false },
-            })
+            .map(
+                |t| match t.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+                    Some(q) => HbaName {
+                        text: q.to_string(),
+                        quoted: true,
+                    },
+                    None => HbaName {
+                        text: t.to_string(),
+                        quoted: false,
+                    },
+                },
+            )
             .collect()
     };
     let local = fields[0] == "local";
@@ -34,11 +50,19 @@ pub fn rule(line: u32, text: &str) -> HbaRule {
             let (ip, p) = a.split_once('/').unwrap();
             let ip: IpAddr = ip.parse().unwrap();
             let mask = rule::prefix_mask(ip, p.parse().unwrap());
-            HbaAddress::Network(HbaNetwork { address: ip.to_string(), mask: mask.to_string(), prefix: Some(p.parse().unwrap()) })
+            HbaAddress::Network(HbaNetwork {
+                address: ip.to_string(),
+                mask: mask.to_string(),
+                prefix: Some(p.parse().unwrap()),
+            })
         }
         a if a.parse::<IpAddr>().is_ok() => {
             rest = 5;
-            HbaAddress::Network(HbaNetwork { address: a.to_string(), mask: fields[4].to_string(), prefix: None })
+            HbaAddress::Network(HbaNetwork {
+                address: a.to_string(),
+                mask: fields[4].to_string(),
+                prefix: None,
+            })
         }
         h => HbaAddress::Hostname(h.to_string()),
     });
@@ -50,7 +74,12 @@ pub fn rule(line: u32, text: &str) -> HbaRule {
         })
         .collect();
     HbaRule {
-        location: Location { file: "pg_hba.conf".into(), line, end_line: None, pointer: None },
+        location: Location {
+            file: "pg_hba.conf".into(),
+            line,
+            end_line: None,
+            pointer: None,
+        },
         connection_type: fields[0].to_string(),
         databases: names(fields[1]),
         users: names(fields[2]),
@@ -60,7 +89,6 @@ pub fn rule(line: u32, text: &str) -> HbaRule {
         raw: text.to_string(),
     }
 }
-
 
 /// Records from a file's text: one per non-blank, non-comment line, numbered by line.
 pub fn rules(text: &str) -> Vec<HbaRule> {
@@ -105,12 +133,19 @@ pub fn conn(spec: &str) -> Connection {
             "physical" => c.replication = ReplicationMode::Physical,
             "logical" => c.replication = ReplicationMode::Logical,
             p if p.starts_with("cert=!") => {
-                c.client_cert = Some(ClientCertificate { cn: p[6..].into(), trusted: false })
+                c.client_cert = Some(ClientCertificate {
+                    cn: p[6..].into(),
+                    trusted: false,
+                })
             }
-            p if p.starts_with("cert=") => c.client_cert = Some(ClientCertificate { cn: p[5..].into(), trusted: true }),
+            p if p.starts_with("cert=") => {
+                c.client_cert = Some(ClientCertificate {
+                    cn: p[5..].into(),
+                    trusted: true,
+                })
+            }
             other => panic!("bad connection spec `{other}`"),
         }
     }
     c
 }
-

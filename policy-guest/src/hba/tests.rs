@@ -9,7 +9,11 @@ use super::*;
 use crate::Location;
 
 fn roles(list: &[(&str, &[&str])]) -> Option<Vec<(String, Vec<String>)>> {
-    Some(list.iter().map(|(r, m)| (r.to_string(), m.iter().map(|s| s.to_string()).collect())).collect())
+    Some(
+        list.iter()
+            .map(|(r, m)| (r.to_string(), m.iter().map(|s| s.to_string()).collect()))
+            .collect(),
+    )
 }
 
 /// (line, method, verdict) of a connection; line 0 = no record.
@@ -39,24 +43,46 @@ hostssl all         all        all              scram-sha-256 clientcert=verify-
 #[test]
 fn first_match_over_columns() {
     let mut ctx = context(15);
-    ctx.roles = roles(&[("alice", &["admins"]), ("admins", &[]), ("bob", &[]), ("repl", &[]), ("app", &["admins"]), ("postgres", &[])]);
+    ctx.roles = roles(&[
+        ("alice", &["admins"]),
+        ("admins", &[]),
+        ("bob", &[]),
+        ("repl", &[]),
+        ("app", &["admins"]),
+        ("postgres", &[]),
+    ]);
     ctx.password_types = vec![("bob".into(), "md5".into())];
     let m = Matcher::new(&rules(FILE), &[], &ctx, ServerFacts::assumed(15));
     let cases: &[(&str, u32, &str, Verdict)] = &[
         ("local postgres@x", 1, "peer", Verdict::Allow),
         ("local alice@x", 2, "peer", Verdict::Allow),
         // Physical replication matches only the `replication` keyword.
-        ("10.0.0.1 repl@x physical", 3, "scram-sha-256", Verdict::Allow),
+        (
+            "10.0.0.1 repl@x physical",
+            3,
+            "scram-sha-256",
+            Verdict::Allow,
+        ),
         ("10.0.0.1 alice@alice physical", 0, "-", Verdict::Deny),
         // Logical replication is an ordinary connection: sameuser.
-        ("10.0.0.1 repl@repl logical", 4, "scram-sha-256", Verdict::Allow),
+        (
+            "10.0.0.1 repl@repl logical",
+            4,
+            "scram-sha-256",
+            Verdict::Allow,
+        ),
         // md5 asks for MD5 only when the stored password is an MD5 hash.
         ("10.0.0.1 bob@bob", 4, "md5", Verdict::Allow),
         // samerole: alice is a member of admins (and of herself).
         ("10.0.0.1 alice@admins", 5, "password", Verdict::Allow),
         ("10.9.0.1 alice@app", 0, "-", Verdict::Deny),
         // `"all"` is a database called all; +admins includes admins' members.
-        ("10.1.2.3 alice@all ssl cert=alice", 6, "cert", Verdict::Allow),
+        (
+            "10.1.2.3 alice@all ssl cert=alice",
+            6,
+            "cert",
+            Verdict::Allow,
+        ),
         ("10.1.2.3 alice@app ssl cert=bob", 6, "cert", Verdict::Deny),
         ("10.1.2.3 alice@app ssl", 6, "cert", Verdict::Deny),
         ("10.1.2.3 alice@app", 7, "trust", Verdict::Allow),
@@ -66,8 +92,18 @@ fn first_match_over_columns() {
         ("127.0.0.1 bob@x", 11, "password", Verdict::Allow),
         ("127.0.0.2 bob@x", 12, "md5", Verdict::Allow),
         ("127.0.0.2 alice@x", 12, "scram-sha-256", Verdict::Allow),
-        ("192.168.0.1 alice@x ssl cert=alice", 13, "scram-sha-256", Verdict::Allow),
-        ("192.168.0.1 alice@x ssl cert=bob", 13, "scram-sha-256", Verdict::Deny),
+        (
+            "192.168.0.1 alice@x ssl cert=alice",
+            13,
+            "scram-sha-256",
+            Verdict::Allow,
+        ),
+        (
+            "192.168.0.1 alice@x ssl cert=bob",
+            13,
+            "scram-sha-256",
+            Verdict::Deny,
+        ),
         ("192.168.0.1 alice@x ssl cert=!alice", 0, "-", Verdict::Deny),
         ("192.168.0.1 alice@x", 0, "-", Verdict::Deny),
     ];
@@ -94,17 +130,27 @@ fn roles_absent_means_each_role_is_only_itself() {
 fn nonexistent_role_is_a_member_of_nothing() {
     let mut ctx = context(15);
     ctx.roles = roles(&[("alice", &[])]);
-    let m = Matcher::new(&rules("host all +carol 10.0.0.0/8 trust\nhost all carol 10.0.0.0/8 md5\n"), &[], &ctx, ServerFacts::assumed(15));
+    let m = Matcher::new(
+        &rules("host all +carol 10.0.0.0/8 trust\nhost all carol 10.0.0.0/8 md5\n"),
+        &[],
+        &ctx,
+        ServerFacts::assumed(15),
+    );
     // The name still matches; the method asks for SCRAM (mock authentication) and fails.
     let mut s = m.scratch();
     let o = m.decide(&conn("10.0.0.1 carol@x"), &mut s);
-    assert_eq!((o.rule, o.method, o.verdict), (Some(1), Some("scram-sha-256"), Verdict::Deny));
+    assert_eq!(
+        (o.rule, o.method, o.verdict),
+        (Some(1), Some("scram-sha-256"), Verdict::Deny)
+    );
 }
 
 #[test]
 fn families_never_cross_and_masks_apply_bitwise() {
     let m = Matcher::new(
-        &rules("host all all ::ffff:127.0.0.0/104 trust\nhost all all 10.0.5.0 255.0.255.0 md5\nhost all all 0.0.0.0/0 reject\n"),
+        &rules(
+            "host all all ::ffff:127.0.0.0/104 trust\nhost all all 10.0.5.0 255.0.255.0 md5\nhost all all 0.0.0.0/0 reject\n",
+        ),
         &[],
         &context(15),
         ServerFacts::assumed(15),
@@ -117,7 +163,8 @@ fn families_never_cross_and_masks_apply_bitwise() {
 
 #[test]
 fn tls_stage() {
-    let file = rules("hostssl all all all trust clientcert=verify-ca\nhost all all all scram-sha-256\n");
+    let file =
+        rules("hostssl all all all trust clientcert=verify-ca\nhost all all all scram-sha-256\n");
     let mut no_ca = ServerFacts::assumed(15);
     no_ca.ca = false;
     let m = Matcher::new(&file, &[], &context(15), no_ca);
@@ -130,27 +177,61 @@ fn tls_stage() {
     off.ssl = false;
     let m = Matcher::new(&file, &[], &context(15), off);
     let o = m.decide(&conn("10.0.0.1 a@b ssl"), &mut s);
-    assert_eq!((o.stage, o.rule, o.verdict), (Stage::Tls, None, Verdict::Deny));
+    assert_eq!(
+        (o.stage, o.rule, o.verdict),
+        (Stage::Tls, None, Verdict::Deny)
+    );
     let m = Matcher::new(&file, &[], &context(15), ServerFacts::assumed(15));
     let o = m.decide(&conn("10.0.0.1 a@b ssl cert=!x"), &mut s);
     assert_eq!((o.stage, o.method), (Stage::Tls, None));
     assert!(o.reason.contains("certificate"));
     let o = m.decide(&conn("10.0.0.1 a@b ssl"), &mut s);
     assert_eq!((o.stage, o.verdict), (Stage::Auth, Verdict::Deny));
-    assert!(o.reason.contains("client certificate required"), "{}", o.reason);
+    assert!(
+        o.reason.contains("client certificate required"),
+        "{}",
+        o.reason
+    );
     // verify-ca does not check the name.
-    assert_eq!(answer(&m, "10.0.0.1 a@b ssl cert=zzz"), (1, "trust".into(), Verdict::Allow));
+    assert_eq!(
+        answer(&m, "10.0.0.1 a@b ssl cert=zzz"),
+        (1, "trust".into(), Verdict::Allow)
+    );
 }
 
 #[test]
 fn cert_with_ident_map() {
-    let ident = vec![
-        IdentRule { location: Location { file: "pg_ident.conf".into(), line: 1, end_line: None, pointer: None }, map_name: "m".into(), system_user: r"/^(.*)\.example\.com$".into(), database_user: r"\1".into() },
-    ];
-    let m = Matcher::new(&rules("hostssl all all all cert map=m\n"), &ident, &context(15), ServerFacts::assumed(15));
-    assert_eq!(answer(&m, "10.0.0.1 alice@x ssl cert=alice.example.com").2, Verdict::Allow);
-    assert_eq!(answer(&m, "10.0.0.1 alice@x ssl cert=alice").2, Verdict::Deny);
-    let m = Matcher::new(&rules("hostssl all all all cert map=missing\n"), &ident, &context(15), ServerFacts::assumed(15));
+    let ident = vec![IdentRule {
+        location: Location {
+            file: "pg_ident.conf".into(),
+            line: 1,
+            end_line: None,
+            pointer: None,
+        },
+        map_name: "m".into(),
+        system_user: r"/^(.*)\.example\.com$".into(),
+        database_user: r"\1".into(),
+    }];
+    let m = Matcher::new(
+        &rules("hostssl all all all cert map=m\n"),
+        &ident,
+        &context(15),
+        ServerFacts::assumed(15),
+    );
+    assert_eq!(
+        answer(&m, "10.0.0.1 alice@x ssl cert=alice.example.com").2,
+        Verdict::Allow
+    );
+    assert_eq!(
+        answer(&m, "10.0.0.1 alice@x ssl cert=alice").2,
+        Verdict::Deny
+    );
+    let m = Matcher::new(
+        &rules("hostssl all all all cert map=missing\n"),
+        &ident,
+        &context(15),
+        ServerFacts::assumed(15),
+    );
     let mut s = m.scratch();
     let o = m.decide(&conn("10.0.0.1 alice@x ssl cert=alice"), &mut s);
     assert!(o.reason.contains("no map"), "{}", o.reason);
@@ -171,7 +252,12 @@ fn regex_names_from_16_only() {
 fn hostnames_use_resolve() {
     let mut ctx = context(15);
     ctx.resolve = vec![("App1.Example.com".into(), vec!["10.0.0.7".into()])];
-    let m = Matcher::new(&rules("host all all .example.com trust\nhost all all app1.example.com md5\n"), &[], &ctx, ServerFacts::assumed(15));
+    let m = Matcher::new(
+        &rules("host all all .example.com trust\nhost all all app1.example.com md5\n"),
+        &[],
+        &ctx,
+        ServerFacts::assumed(15),
+    );
     assert_eq!(answer(&m, "10.0.0.7 a@b").0, 1);
     let mut s = m.scratch();
     let o = m.decide(&conn("10.0.0.8 a@b"), &mut s);
@@ -185,8 +271,14 @@ fn md5_follows_password_encryption_for_missing_passwords() {
     let mut md5 = ServerFacts::assumed(15);
     md5.password_encryption_md5 = true;
     let m = Matcher::new(&rules("host all all all md5\n"), &[], &ctx, md5);
-    assert_eq!(answer(&m, "10.0.0.1 nopw@x"), (1, "md5".into(), Verdict::Deny));
-    assert_eq!(answer(&m, "10.0.0.1 other@x"), (1, "scram-sha-256".into(), Verdict::Allow));
+    assert_eq!(
+        answer(&m, "10.0.0.1 nopw@x"),
+        (1, "md5".into(), Verdict::Deny)
+    );
+    assert_eq!(
+        answer(&m, "10.0.0.1 other@x"),
+        (1, "scram-sha-256".into(), Verdict::Allow)
+    );
 }
 
 // ----- shadow analysis -----------------------------------------------------------------
@@ -194,13 +286,22 @@ fn md5_follows_password_encryption_for_missing_passwords() {
 fn unreachable(text: &str) -> Vec<(String, u32, Vec<u32>)> {
     let file = rules(text);
     let m = Matcher::new(&file, &[], &context(15), ServerFacts::assumed(15));
-    let same = |a: usize, b: usize| file[a].method == file[b].method && file[a].options == file[b].options;
+    let same =
+        |a: usize, b: usize| file[a].method == file[b].method && file[a].options == file[b].options;
     let line = |i: usize| file[i].location.line;
     m.shadowed(same)
         .into_iter()
         .map(|u| match u {
-            shadow::Unreachable::Shadowed { rule, by } => ("shadowed".into(), line(rule), by.into_iter().map(line).collect()),
-            shadow::Unreachable::Redundant { rule, by } => ("redundant".into(), line(rule), by.into_iter().map(line).collect()),
+            shadow::Unreachable::Shadowed { rule, by } => (
+                "shadowed".into(),
+                line(rule),
+                by.into_iter().map(line).collect(),
+            ),
+            shadow::Unreachable::Redundant { rule, by } => (
+                "redundant".into(),
+                line(rule),
+                by.into_iter().map(line).collect(),
+            ),
         })
         .collect()
 }
@@ -208,39 +309,86 @@ fn unreachable(text: &str) -> Vec<(String, u32, Vec<u32>)> {
 #[test]
 fn shadowed_and_redundant() {
     let cases: &[(&str, &[(&str, u32, &[u32])])] = &[
-        ("host all all 10.0.0.0/8 md5\nhost app alice 10.1.0.0/16 trust\n", &[("shadowed", 2, &[1])]),
+        (
+            "host all all 10.0.0.0/8 md5\nhost app alice 10.1.0.0/16 trust\n",
+            &[("shadowed", 2, &[1])],
+        ),
         // Different users: not shadowed.
-        ("host all alice 10.0.0.0/8 md5\nhost app bob 10.1.0.0/16 trust\n", &[]),
+        (
+            "host all alice 10.0.0.0/8 md5\nhost app bob 10.1.0.0/16 trust\n",
+            &[],
+        ),
         // hostssl + hostnossl cover host.
-        ("hostssl all all all md5\nhostnossl all all all md5\nhost app a 10.0.0.0/8 trust\n", &[("shadowed", 3, &[1, 2])]),
+        (
+            "hostssl all all all md5\nhostnossl all all all md5\nhost app a 10.0.0.0/8 trust\n",
+            &[("shadowed", 3, &[1, 2])],
+        ),
         // Two halves cover the whole.
-        ("host all all 10.0.0.0/9 md5\nhost all all 10.128.0.0/9 reject\nhost all all 10.0.0.0/8 trust\n", &[("shadowed", 3, &[1, 2])]),
+        (
+            "host all all 10.0.0.0/9 md5\nhost all all 10.128.0.0/9 reject\nhost all all 10.0.0.0/8 trust\n",
+            &[("shadowed", 3, &[1, 2])],
+        ),
         // A list split over two lines.
-        ("host app alice 10.0.0.0/8 md5\nhost app bob 10.0.0.0/8 md5\nhost app alice,bob 10.0.0.0/8 trust\n", &[("shadowed", 3, &[1, 2])]),
+        (
+            "host app alice 10.0.0.0/8 md5\nhost app bob 10.0.0.0/8 md5\nhost app alice,bob 10.0.0.0/8 trust\n",
+            &[("shadowed", 3, &[1, 2])],
+        ),
         // +group and samerole depend on roles: never shadowed by names.
-        ("host all alice 10.0.0.0/8 md5\nhost all +alice 10.0.0.0/8 trust\n", &[]),
+        (
+            "host all alice 10.0.0.0/8 md5\nhost all +alice 10.0.0.0/8 trust\n",
+            &[],
+        ),
         // The replication keyword is not covered by all.
-        ("host all all all md5\nhost replication all all trust\n", &[]),
+        (
+            "host all all all md5\nhost replication all all trust\n",
+            &[],
+        ),
         // IPv4 does not cover IPv6.
-        ("host all all 0.0.0.0/0 md5\nhost all all ::1/128 trust\n", &[]),
+        (
+            "host all all 0.0.0.0/0 md5\nhost all all ::1/128 trust\n",
+            &[],
+        ),
         // A narrow line followed by a wider one with the same method is redundant.
-        ("host app alice 10.1.0.0/16 md5\nhost all all 10.0.0.0/8 md5\n", &[("redundant", 1, &[2])]),
+        (
+            "host app alice 10.1.0.0/16 md5\nhost all all 10.0.0.0/8 md5\n",
+            &[("redundant", 1, &[2])],
+        ),
         // ... unless a line in between answers differently.
-        ("host app alice 10.1.0.0/16 md5\nhost all alice 10.1.2.0/24 reject\nhost all all 10.0.0.0/8 md5\n", &[]),
+        (
+            "host app alice 10.1.0.0/16 md5\nhost all alice 10.1.2.0/24 reject\nhost all all 10.0.0.0/8 md5\n",
+            &[],
+        ),
         // Duplicate lines: the second is shadowed, the first is not redundant.
-        ("host all all 10.0.0.0/8 md5\nhost all all 10.0.0.0/8 md5\n", &[("shadowed", 2, &[1])]),
+        (
+            "host all all 10.0.0.0/8 md5\nhost all all 10.0.0.0/8 md5\n",
+            &[("shadowed", 2, &[1])],
+        ),
         // sameuser with a single user name is that name.
-        ("host alice alice 10.0.0.0/8 md5\nhost sameuser alice 10.0.0.0/8 trust\n", &[("shadowed", 2, &[1])]),
-        ("host all all samenet md5\nhost all all samehost trust\n", &[("shadowed", 2, &[1])]),
-        ("host all all .example.com md5\nhost all all db.example.com trust\n", &[("shadowed", 2, &[1])]),
+        (
+            "host alice alice 10.0.0.0/8 md5\nhost sameuser alice 10.0.0.0/8 trust\n",
+            &[("shadowed", 2, &[1])],
+        ),
+        (
+            "host all all samenet md5\nhost all all samehost trust\n",
+            &[("shadowed", 2, &[1])],
+        ),
+        (
+            "host all all .example.com md5\nhost all all db.example.com trust\n",
+            &[("shadowed", 2, &[1])],
+        ),
         // Non-contiguous masks: exact containment only.
-        ("host all all 10.0.0.0 255.0.0.0\tmd5\nhost all all 10.0.5.0 255.0.255.0 trust\n", &[("shadowed", 2, &[1])]),
+        (
+            "host all all 10.0.0.0 255.0.0.0\tmd5\nhost all all 10.0.5.0 255.0.255.0 trust\n",
+            &[("shadowed", 2, &[1])],
+        ),
         ("local all all peer\nhost all all all md5\n", &[]),
     ];
     for (text, expected) in cases {
         let got = unreachable(text);
-        let want: Vec<(String, u32, Vec<u32>)> =
-            expected.iter().map(|(k, l, by)| (k.to_string(), *l, by.to_vec())).collect();
+        let want: Vec<(String, u32, Vec<u32>)> = expected
+            .iter()
+            .map(|(k, l, by)| (k.to_string(), *l, by.to_vec()))
+            .collect();
         assert_eq!(got, want, "{text}");
     }
 }
@@ -248,10 +396,19 @@ fn shadowed_and_redundant() {
 #[test]
 fn clientcert_is_checked_before_reject() {
     // ClientAuthentication checks clientcert before it looks at the method.
-    let m = Matcher::new(&rules("hostssl all all all reject clientcert=verify-ca\n"), &[], &context(15), ServerFacts::assumed(15));
+    let m = Matcher::new(
+        &rules("hostssl all all all reject clientcert=verify-ca\n"),
+        &[],
+        &context(15),
+        ServerFacts::assumed(15),
+    );
     let mut s = m.scratch();
     let o = m.decide(&conn("10.0.0.1 a@b ssl"), &mut s);
-    assert!(o.reason.contains("client certificate required"), "{}", o.reason);
+    assert!(
+        o.reason.contains("client certificate required"),
+        "{}",
+        o.reason
+    );
     let o = m.decide(&conn("10.0.0.1 a@b ssl cert=a"), &mut s);
     assert!(o.reason.contains("rejected by line 1"), "{}", o.reason);
 }

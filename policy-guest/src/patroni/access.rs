@@ -292,7 +292,7 @@ impl RestApi {
                     push(&mut r, &["; the TLS handshake passed ", &k.verify_client.label]);
                     &k.verify_client
                 } else {
-                    push(&mut r, &[" (", &k.restapi.label, ")"]);
+                    push(&mut r, &[" in ", &k.restapi.label]);
                     &k.restapi
                 }
             }

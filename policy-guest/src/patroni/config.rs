@@ -414,15 +414,13 @@ impl RestApi {
             Some(Value::String(s)) => VerifyValue::Str(s.to_lowercase()),
             Some(other) => VerifyValue::NotString(python_str(other)),
         };
-        if self.https {
-            if let VerifyValue::Str(s) = &self.verify {
-                self.cert_mode = match s.as_str() {
-                    "optional" => CertMode::Optional,
-                    "required" => CertMode::Required,
-                    _ => CertMode::None,
-                };
-                self.demands_cert = self.cert_mode != CertMode::None;
-            }
+        if let (true, VerifyValue::Str(s)) = (self.https, &self.verify) {
+            self.cert_mode = match s.as_str() {
+                "optional" => CertMode::Optional,
+                "required" => CertMode::Required,
+                _ => CertMode::None,
+            };
+            self.demands_cert = self.cert_mode != CertMode::None;
         }
     }
 

@@ -1,6 +1,8 @@
 //! Table-driven tests of the access decision: one row per row of the reference's tables
 //! (§1, §2.1, §4.B, §4.D, §4.F and the 4.1.5 addendum).
 
+#![allow(clippy::unwrap_used)]
+
 use serde_json::{Value, json};
 
 use super::*;

@@ -72,8 +72,9 @@ struct Lexer<'a> {
     line: u32,
     out: Vec<Token>,
     /// Heredocs opened on the current line, read when it ends: (index of their token,
-    /// terminator, squiggly/dash form, interpolating).
-    heredocs: Vec<(usize, String, bool, bool)>,
+    /// terminator, form (`~` strips the indentation, `-` or `~` allow an indented
+    /// terminator), interpolating).
+    heredocs: Vec<(usize, String, u8, bool)>,
 }
 
 const PUNCTS: &[&str] = &[
@@ -431,9 +432,9 @@ impl Lexer<'_> {
     /// the line. False if `<<` is the append operator.
     fn heredoc_start(&mut self) -> bool {
         let rest = &self.src[self.pos + 2..];
-        let (squiggly, rest, skip) = match rest.as_bytes().first() {
-            Some(b'~') | Some(b'-') => (true, &rest[1..], 3),
-            _ => (false, rest, 2),
+        let (form, rest, skip) = match rest.as_bytes().first() {
+            Some(f @ (b'~' | b'-')) => (*f, &rest[1..], 3),
+            _ => (b' ', rest, 2),
         };
         let (quote, body) = match rest.as_bytes().first() {
             Some(q @ (b'\'' | b'"')) => (Some(*q), &rest[1..]),
@@ -460,13 +461,13 @@ impl Lexer<'_> {
             self.line,
         );
         self.heredocs
-            .push((index, id, squiggly, quote != Some(b'\'')));
+            .push((index, id, form, quote != Some(b'\'')));
         true
     }
 
     /// Reads the bodies of the heredocs opened on the line just ended.
     fn read_heredocs(&mut self) {
-        for (index, id, squiggly, double) in std::mem::take(&mut self.heredocs) {
+        for (index, id, form, double) in std::mem::take(&mut self.heredocs) {
             let mut body = Vec::new();
             let mut closed = false;
             while self.pos < self.s.len() {
@@ -476,7 +477,7 @@ impl Lexer<'_> {
                 let line = &self.src[self.pos..end];
                 self.pos = (end + 1).min(self.s.len());
                 self.line += 1;
-                let matches = if squiggly {
+                let matches = if form != b' ' {
                     line.trim() == id
                 } else {
                     line.trim_end() == id
@@ -487,7 +488,7 @@ impl Lexer<'_> {
                 }
                 body.push(line.to_string());
             }
-            let indent = if squiggly {
+            let indent = if form == b'~' {
                 body.iter()
                     .filter(|l| !l.trim().is_empty())
                     .map(|l| l.len() - l.trim_start().len())

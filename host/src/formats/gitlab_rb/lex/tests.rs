@@ -94,3 +94,12 @@ fn unterminated_string_is_an_error_not_a_panic() {
         let _ = tokens(src);
     }
 }
+
+#[test]
+fn dash_heredocs_keep_their_indentation() {
+    let t = toks("a = <<-EOS\n  one\n    two\n  EOS\n");
+    assert_eq!(t[2], s("  one\n    two\n"));
+    let t = toks("a = YAML.load <<-'EOS'\n  main:\n    host: x\n  EOS\nb = 1\n");
+    assert!(t.contains(&s("  main:\n    host: x\n")), "{t:?}");
+    assert_eq!(t.last(), Some(&Tok::Int(1)));
+}
