@@ -14,7 +14,12 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-const TARGET: &str = "wasm32-unknown-unknown";
+// Shared with `patrol policy build`, which builds org policies the same way.
+#[path = "src/authoring/toolchain.rs"]
+mod toolchain;
+
+use toolchain::TARGET;
+
 const PROFILE: &str = "policy";
 
 fn main() -> Result<()> {
@@ -25,8 +30,10 @@ fn main() -> Result<()> {
         .to_path_buf();
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
 
+    // Every file, not only the directories: cargo compares a directory's own mtime, which
+    // editing a file inside it does not change.
     for dir in ["wit", "policy-guest", "policies", "tests/policies"] {
-        println!("cargo:rerun-if-changed={}", root.join(dir).display());
+        watch(&root.join(dir));
     }
     println!("cargo:rerun-if-changed={}", root.join("Cargo.lock").display());
 
@@ -78,6 +85,26 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// Asks cargo to rerun this script when anything below `path` changes (build output and
+/// hidden directories excepted).
+fn watch(path: &Path) {
+    println!("cargo:rerun-if-changed={}", path.display());
+    let Ok(entries) = std::fs::read_dir(path) else { return };
+    for entry in entries.flatten() {
+        let p = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name == "target" {
+            continue;
+        }
+        if p.is_dir() {
+            watch(&p);
+        } else {
+            println!("cargo:rerun-if-changed={}", p.display());
+        }
+    }
+}
+
 /// The package names of the crates directly below `dir` (each directory is one crate and
 /// is named like its package).
 fn crate_names(dir: &Path) -> Result<Vec<String>> {
@@ -97,36 +124,11 @@ fn crate_names(dir: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Makes sure the standard library for the wasm target is installed: installs it with
-/// rustup when it is missing, or stops with the exact command to run.
+/// Makes sure the standard library for the wasm target is installed (see
+/// `toolchain::ensure_target`), for the toolchain building the host.
 fn ensure_target() -> Result<()> {
-    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let libdir = Command::new(&rustc)
-        .args(["--print", "target-libdir", "--target", TARGET])
-        .output()
-        .ok()
-        .filter(|out| out.status.success())
-        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
-    if libdir.as_deref().is_some_and(has_std) {
-        return Ok(());
-    }
-    let mut rustup = Command::new("rustup");
-    rustup.args(["target", "add", TARGET]);
-    if let Ok(toolchain) = env::var("RUSTUP_TOOLCHAIN") {
-        rustup.args(["--toolchain", &toolchain]);
-    }
-    match rustup.status() {
-        Ok(status) if status.success() => Ok(()),
-        _ => bail!(
-            "the {TARGET} target is not installed and `rustup target add {TARGET}` failed; run it by hand, then build again"
-        ),
-    }
-}
-
-fn has_std(libdir: &Path) -> bool {
-    std::fs::read_dir(libdir).is_ok_and(|entries| {
-        entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with("libstd-"))
-    })
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    toolchain::ensure_target(&rustc, None, env::var("RUSTUP_TOOLCHAIN").ok().as_deref())
 }
 
 /// Wraps the core module `<name>.wasm` into a component in `out_dir`; returns its path.
@@ -134,12 +136,7 @@ fn componentize(core_dir: &Path, name: &str, out_dir: &Path) -> Result<PathBuf> 
     let core_path = core_dir.join(format!("{}.wasm", name.replace('-', "_")));
     let core = std::fs::read(&core_path)
         .with_context(|| format!("policy `{name}` was not built: {} is missing", core_path.display()))?;
-    let component = wit_component::ComponentEncoder::default()
-        .module(&core)
-        .with_context(|| format!("policy `{name}`: the core module has no usable component type"))?
-        .validate(true)
-        .encode()
-        .with_context(|| format!("policy `{name}`: could not encode the component"))?;
+    let component = toolchain::componentize(&core).with_context(|| format!("policy `{name}`"))?;
     let path = out_dir.join(format!("{name}.wasm"));
     std::fs::write(&path, component)?;
     Ok(path)

@@ -40,7 +40,12 @@ const SAFE: &[(&str, &str)] = &[
 ];
 
 /// No handler: 501 before any check.
-const UNROUTED: &[(&str, &str)] = &[("PUT", "/reload"), ("TRACE", "/"), ("POST", "/Reload"), ("DELETE", "/config")];
+const UNROUTED: &[(&str, &str)] = &[
+    ("PUT", "/reload"),
+    ("TRACE", "/"),
+    ("POST", "/Reload"),
+    ("DELETE", "/config"),
+];
 
 /// Decorated handlers (and `/mpp`), harmless when accepted.
 const UNSAFE: &[(&str, &str)] = &[
@@ -72,7 +77,14 @@ struct Variant {
 }
 
 fn v(name: &'static str, restapi: Value) -> Variant {
-    Variant { name, restapi, sources: SOURCES, ipv6: false, basics: Vec::new(), only_unsafe: false }
+    Variant {
+        name,
+        restapi,
+        sources: SOURCES,
+        ipv6: false,
+        basics: Vec::new(),
+        only_unsafe: false,
+    }
 }
 
 fn tls(mut extra: Value) -> Value {
@@ -87,42 +99,121 @@ fn variants() -> Vec<Variant> {
     let listen = "127.0.0.1:$PORT";
     let mut out = vec![
         v("plain-open", json!({ "listen": listen })),
-        v("plain-auth", json!({ "listen": listen, "authentication": auth })),
-        v("plain-allowlist", json!({ "listen": listen, "allowlist": ["127.0.0.1/32", "127.0.0.3"], "authentication": auth })),
-        v("allowlist-all-invalid", json!({ "listen": listen, "allowlist": ["127.0.0.0/33", "not a host", "127.0.0.300", "127.0.0.1 "] })),
-        v("allowlist-not-a-list", json!({ "listen": listen, "allowlist": "127.0.0.2" })),
-        v("allowlist-forms", json!({ "listen": listen, "allowlist": ["127.0.0.2/255.255.255.255", "127.3", "10.0.0.0/0.255.255.255"] })),
-        v("allowlist-netmask-wide", json!({ "listen": listen, "allowlist": ["127.0.0.1/32", "127.0.0.0/255.255.255.252"], "authentication": auth })),
-        v("members", json!({ "listen": listen, "allowlist_include_members": true, "allowlist": ["127.0.0.2/32"] })),
-        v("members-only", json!({ "listen": listen, "allowlist_include_members": true, "authentication": auth })),
-        v("members-string-false", json!({ "listen": listen, "allowlist_include_members": "false" })),
-        v("tls-none", tls(json!({ "cafile": "$CA", "verify_client": "none", "authentication": auth }))),
-        v("tls-optional", tls(json!({ "cafile": "$CA", "verify_client": "optional", "authentication": auth, "allowlist": ["127.0.0.0/31"] }))),
-        v("tls-required", tls(json!({ "cafile": "$CA", "verify_client": "required", "authentication": auth }))),
-        v("tls-required-no-cafile", tls(json!({ "verify_client": "required" }))),
-        v("tls-optional-no-cafile", tls(json!({ "verify_client": "optional", "authentication": auth }))),
-        v("tls-optional-uppercase", tls(json!({ "cafile": "$CA", "verify_client": "OPTIONAL" }))),
-        v("tls-verify-boolean", tls(json!({ "cafile": "$CA", "verify_client": true }))),
-        v("tls-verify-bad-string", tls(json!({ "cafile": "$CA", "verify_client": "yes", "authentication": auth }))),
-        v("verify-without-certfile", json!({ "listen": listen, "cafile": "$CA", "verify_client": "required" })),
-        v("dual-stack-ipv4-allowlist", json!({ "listen": "[::ffff:127.0.0.1]:$PORT", "allowlist": ["127.0.0.1/32"], "allowlist_include_members": true })),
-        v("dual-stack-mapped-allowlist", json!({ "listen": "[::ffff:127.0.0.1]:$PORT", "allowlist": ["::ffff:127.0.0.0/127", "127.0.0.3"] })),
+        v(
+            "plain-auth",
+            json!({ "listen": listen, "authentication": auth }),
+        ),
+        v(
+            "plain-allowlist",
+            json!({ "listen": listen, "allowlist": ["127.0.0.1/32", "127.0.0.3"], "authentication": auth }),
+        ),
+        v(
+            "allowlist-all-invalid",
+            json!({ "listen": listen, "allowlist": ["127.0.0.0/33", "not a host", "127.0.0.300", "127.0.0.1 "] }),
+        ),
+        v(
+            "allowlist-not-a-list",
+            json!({ "listen": listen, "allowlist": "127.0.0.2" }),
+        ),
+        v(
+            "allowlist-forms",
+            json!({ "listen": listen, "allowlist": ["127.0.0.2/255.255.255.255", "127.3", "10.0.0.0/0.255.255.255"] }),
+        ),
+        v(
+            "allowlist-netmask-wide",
+            json!({ "listen": listen, "allowlist": ["127.0.0.1/32", "127.0.0.0/255.255.255.252"], "authentication": auth }),
+        ),
+        v(
+            "members",
+            json!({ "listen": listen, "allowlist_include_members": true, "allowlist": ["127.0.0.2/32"] }),
+        ),
+        v(
+            "members-only",
+            json!({ "listen": listen, "allowlist_include_members": true, "authentication": auth }),
+        ),
+        v(
+            "members-string-false",
+            json!({ "listen": listen, "allowlist_include_members": "false" }),
+        ),
+        v(
+            "tls-none",
+            tls(json!({ "cafile": "$CA", "verify_client": "none", "authentication": auth })),
+        ),
+        v(
+            "tls-optional",
+            tls(
+                json!({ "cafile": "$CA", "verify_client": "optional", "authentication": auth, "allowlist": ["127.0.0.0/31"] }),
+            ),
+        ),
+        v(
+            "tls-required",
+            tls(json!({ "cafile": "$CA", "verify_client": "required", "authentication": auth })),
+        ),
+        v(
+            "tls-required-no-cafile",
+            tls(json!({ "verify_client": "required" })),
+        ),
+        v(
+            "tls-optional-no-cafile",
+            tls(json!({ "verify_client": "optional", "authentication": auth })),
+        ),
+        v(
+            "tls-optional-uppercase",
+            tls(json!({ "cafile": "$CA", "verify_client": "OPTIONAL" })),
+        ),
+        v(
+            "tls-verify-boolean",
+            tls(json!({ "cafile": "$CA", "verify_client": true })),
+        ),
+        v(
+            "tls-verify-bad-string",
+            tls(json!({ "cafile": "$CA", "verify_client": "yes", "authentication": auth })),
+        ),
+        v(
+            "verify-without-certfile",
+            json!({ "listen": listen, "cafile": "$CA", "verify_client": "required" }),
+        ),
+        v(
+            "dual-stack-ipv4-allowlist",
+            json!({ "listen": "[::ffff:127.0.0.1]:$PORT", "allowlist": ["127.0.0.1/32"], "allowlist_include_members": true }),
+        ),
+        v(
+            "dual-stack-mapped-allowlist",
+            json!({ "listen": "[::ffff:127.0.0.1]:$PORT", "allowlist": ["::ffff:127.0.0.0/127", "127.0.0.3"] }),
+        ),
         Variant {
             sources: &["::1"],
             ipv6: true,
-            ..v("ipv6-loopback", json!({ "listen": "[::1]:$PORT", "allowlist": ["::1/128"], "authentication": auth }))
+            ..v(
+                "ipv6-loopback",
+                json!({ "listen": "[::1]:$PORT", "allowlist": ["::1/128"], "authentication": auth }),
+            )
         },
         Variant {
             sources: &["::1"],
             ipv6: true,
-            ..v("ipv6-loopback-v4-allowlist", json!({ "listen": "[::1]:$PORT", "allowlist": ["127.0.0.1"] }))
+            ..v(
+                "ipv6-loopback-v4-allowlist",
+                json!({ "listen": "[::1]:$PORT", "allowlist": ["127.0.0.1"] }),
+            )
         },
     ];
-    let creds = |name, restapi, basics| Variant { basics, only_unsafe: true, sources: &["127.0.0.1"], ..v(name, restapi) };
+    let creds = |name, restapi, basics| Variant {
+        basics,
+        only_unsafe: true,
+        sources: &["127.0.0.1"],
+        ..v(name, restapi)
+    };
     out.push(creds(
         "auth-colon-in-password",
         json!({ "listen": listen, "authentication": { "username": "a", "password": "b:c" } }),
-        vec![("a", "b:c"), ("a:b", "c"), ("A", "b:c"), ("a", "b:c "), ("a", "b")],
+        vec![
+            ("a", "b:c"),
+            ("a:b", "c"),
+            ("A", "b:c"),
+            ("a", "b:c "),
+            ("a", "b"),
+        ],
     ));
     out.push(creds(
         "auth-legacy",
@@ -153,7 +244,11 @@ fn requests(var: &Variant) -> Vec<Value> {
     let mut out = Vec::new();
     for src in var.sources {
         for scheme in ["http", "https"] {
-            let certs: &[&str] = if scheme == "https" { &["none", "trusted", "untrusted"] } else { &["none"] };
+            let certs: &[&str] = if scheme == "https" {
+                &["none", "trusted", "untrusted"]
+            } else {
+                &["none"]
+            };
             // A scheme the listener does not speak fails whatever else: a few requests do.
             let mismatch = (scheme == "https") != listener_https;
             for cert in certs {
@@ -162,7 +257,10 @@ fn requests(var: &Variant) -> Vec<Value> {
                 };
                 let take = if mismatch { 2 } else { usize::MAX };
                 if !var.only_unsafe {
-                    SAFE.iter().chain(UNROUTED).take(take).for_each(|(m, p)| push(m, p, json!("none")));
+                    SAFE.iter()
+                        .chain(UNROUTED)
+                        .take(take)
+                        .for_each(|(m, p)| push(m, p, json!("none")));
                 }
                 for (m, p) in UNSAFE.iter().take(if var.only_unsafe { 2 } else { take }) {
                     for auth in ["none", "valid", "invalid"] {
@@ -186,8 +284,13 @@ fn real(answer: &Value) -> Result<(String, Option<u64>, String), String> {
             let status = answer["status"].as_u64().unwrap_or(0);
             let body = answer["body"].as_str().unwrap_or("");
             let access = match status {
-                401 => body.contains("no auth header received") || body.contains("not authenticated"),
-                403 => body.contains("Access is denied") || body.contains("client certificate required"),
+                401 => {
+                    body.contains("no auth header received") || body.contains("not authenticated")
+                }
+                403 => {
+                    body.contains("Access is denied")
+                        || body.contains("client certificate required")
+                }
                 _ => false,
             };
             if access || status == 501 {
@@ -202,19 +305,31 @@ fn real(answer: &Value) -> Result<(String, Option<u64>, String), String> {
 
 #[test]
 fn simulate_agrees_with_patroni() {
-    let version = std::env::var("PATROL_PATRONI_VERSION").unwrap_or_else(|_| patroni::PATRONI_VERSION.to_string());
+    let version = std::env::var("PATROL_PATRONI_VERSION")
+        .unwrap_or_else(|_| patroni::PATRONI_VERSION.to_string());
     let pg_bindir = patroni::packages();
     let work = support::postgres_tempdir();
-    let scratch = tempfile::Builder::new().prefix("patrol-patroni-diff-").tempdir().expect("scratch dir");
+    let scratch = tempfile::Builder::new()
+        .prefix("patrol-patroni-diff-")
+        .tempdir()
+        .expect("scratch dir");
     // Under the postgres-owned work directory: Patroni (as postgres) reads the server key.
     let certs = patroni::certs(&work.path().join("certs").tap_mkdir());
     let list = |name: &str| -> Option<Vec<String>> {
-        std::env::var(name).ok().map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
+        std::env::var(name)
+            .ok()
+            .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
     };
-    let (only, skip) = (list("PATROL_PATRONI_ONLY"), list("PATROL_PATRONI_SKIP").unwrap_or_default());
+    let (only, skip) = (
+        list("PATROL_PATRONI_ONLY"),
+        list("PATROL_PATRONI_SKIP").unwrap_or_default(),
+    );
     let variants: Vec<Variant> = variants()
         .into_iter()
-        .filter(|v| only.as_ref().is_none_or(|o| o.iter().any(|n| n == v.name)) && !skip.iter().any(|n| n == v.name))
+        .filter(|v| {
+            only.as_ref().is_none_or(|o| o.iter().any(|n| n == v.name))
+                && !skip.iter().any(|n| n == v.name)
+        })
         .collect();
     let plan = json!({
         "workdir": work.path(),
@@ -227,15 +342,23 @@ fn simulate_agrees_with_patroni() {
         })).collect::<Vec<_>>(),
     });
     let answers = patroni::probe(&plan, scratch.path());
-    assert_eq!(answers["patroni_version"].as_str(), Some(version.as_str()), "the probe ran another Patroni");
+    assert_eq!(
+        answers["patroni_version"].as_str(),
+        Some(version.as_str()),
+        "the probe ran another Patroni"
+    );
 
     let mut total = 0;
     let mut agree = 0;
     let mut failures = Vec::new();
     let mut lines = Vec::new();
-    for (var, (planned, answered)) in
-        variants.iter().zip(plan["variants"].as_array().expect("planned").iter().zip(answers["variants"].as_array().expect("answered")))
-    {
+    for (var, (planned, answered)) in variants.iter().zip(
+        plan["variants"]
+            .as_array()
+            .expect("planned")
+            .iter()
+            .zip(answers["variants"].as_array().expect("answered")),
+    ) {
         let reqs = planned["requests"].as_array().expect("requests");
         let dir = scratch.path().join(var.name).tap_mkdir();
         let samples = json!({
@@ -246,15 +369,30 @@ fn simulate_agrees_with_patroni() {
                 r
             }).collect::<Vec<_>>(),
         });
-        let sim = patroni::simulate(&dir, answered["config_text"].as_str().expect("config text"), &samples);
+        let cache = scratch.path().join("cache");
+        let sim = patroni::simulate(
+            &dir,
+            &cache,
+            answered["config_text"].as_str().expect("config text"),
+            &samples,
+        );
         let decisions = sim["decisions"].as_array().expect("decisions");
         let mut ok = 0;
-        for (i, (req, answer)) in reqs.iter().zip(answered["results"].as_array().expect("results")).enumerate() {
-            let want = real(answer).unwrap_or_else(|e| panic!("variant {}: request {req}: {e}", var.name));
+        for (i, (req, answer)) in reqs
+            .iter()
+            .zip(answered["results"].as_array().expect("results"))
+            .enumerate()
+        {
+            let want =
+                real(answer).unwrap_or_else(|e| panic!("variant {}: request {req}: {e}", var.name));
             let sample = format!("requests[{i}]");
             let d = decisions.iter().find(|d| d["sample"] == sample.as_str());
             let got = d.map(|d| {
-                (d["verdict"].as_str().unwrap_or("").to_string(), d["status"].as_u64(), d["stage"].as_str().unwrap_or("").to_string())
+                (
+                    d["verdict"].as_str().unwrap_or("").to_string(),
+                    d["status"].as_u64(),
+                    d["stage"].as_str().unwrap_or("").to_string(),
+                )
             });
             if got.as_ref() == Some(&want) {
                 ok += 1;
@@ -280,7 +418,11 @@ fn simulate_agrees_with_patroni() {
     );
     if !failures.is_empty() {
         let shown: Vec<&str> = failures.iter().take(40).map(String::as_str).collect();
-        panic!("{} disagreements with the real Patroni:\n{}", failures.len(), shown.join("\n"));
+        panic!(
+            "{} disagreements with the real Patroni:\n{}",
+            failures.len(),
+            shown.join("\n")
+        );
     }
 }
 

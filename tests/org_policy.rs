@@ -316,3 +316,36 @@ fn builtin_policy_cases_pass() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// `patrol test --builtin NAME` runs the same case files against a built-in policy.
+#[test]
+fn builtin_policies_run_case_files_too() {
+    let dir = tmp("builtin-case");
+    let cache = tmp("builtin-case-cache");
+    let hba = "host all all 0.0.0.0/0 trust\n";
+    std::fs::write(dir.join("pg_hba.conf"), hba).unwrap();
+    let v = json(&patrol(&dir, &cache).args(["check", "--format", "json", "--no-config"]).output().unwrap());
+    let f = v["findings"].as_array().unwrap().iter().find(|f| f["policy"] != "patrol").unwrap_or_else(|| panic!("{v:#}")).clone();
+    let (policy, code, line) = (f["policy"].as_str().unwrap(), f["code"].as_str().unwrap(), f["line"].as_u64().unwrap());
+    let case = |line: u64| {
+        format!(
+            "policy: {policy}\ncases:\n  - name: trust from anywhere\n    files:\n      pg_hba.conf: \"{}\"\n    expect:\n      findings:\n        - {{code: {code}, file: pg_hba.conf, line: {line}}}\n      no_other_findings: false\n",
+            hba.escape_default()
+        )
+    };
+    std::fs::create_dir(dir.join("tests")).unwrap();
+    std::fs::write(dir.join("tests/cases.yaml"), case(line)).unwrap();
+    let out = patrol(&dir, &cache).args(["test", "--builtin", policy, "."]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok   tests/cases.yaml: trust from anywhere"), "{}", show(&out));
+
+    std::fs::write(dir.join("tests/cases.yaml"), case(line + 1)).unwrap();
+    let out = patrol(&dir, &cache).args(["test", "--builtin", policy, "."]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let v = json(&patrol(&dir, &cache).args(["test", "--builtin", policy, ".", "--format", "json"]).output().unwrap());
+    assert_eq!((v["passed"].as_u64(), v["failed"].as_u64()), (Some(0), Some(1)), "{v:#}");
+    assert!(v["uncovered"].as_array().unwrap().len() + 1 >= v["coverage"].as_array().unwrap().len(), "{v:#}");
+
+    let out = patrol(&dir, &cache).args(["test", "--builtin", "no-such-policy", "."]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+}

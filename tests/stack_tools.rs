@@ -263,10 +263,24 @@ fn insecure_and_half_done_show_each_finding() {
         "cfg",
         &["--root", "rootfs", "--samples", "old.yaml"],
     ));
+    copy_dir(
+        &root().join("tests/fixtures/stack/dcs-mismatch"),
+        &tmp.path().join("mismatch"),
+    );
+    let mismatch = stack_findings(&check(tmp.path(), "mismatch", &[]));
+    assert!(
+        mismatch
+            .iter()
+            .any(|f| f.code == "etcd/patroni-protocol-mismatch"
+                && f.severity == "critical"
+                && f.patch),
+        "{mismatch:#?}"
+    );
     let seen: BTreeSet<String> = codes(&insecure)
         .into_iter()
         .chain(codes(&half))
         .chain(codes(&old))
+        .chain(codes(&mismatch))
         .collect();
     let mut expected: Vec<String> = Vec::new();
     for (policy, readme) in [
@@ -394,17 +408,12 @@ fn tls(dir: &Path) -> Tls {
 }
 
 fn haproxy_check(cfg: &str, tls: &Tls, dir: &Path) -> Result<(), String> {
-    // The copy names the test's files instead of /etc/haproxy/ssl's.
-    let text = cfg
-        .replace("/etc/haproxy/ssl/ca.crt", tls.ca.to_str().expect("utf-8"))
-        .replace(
-            "/etc/haproxy/ssl/haproxy-client.pem",
-            tls.haproxy_pem.to_str().expect("utf-8"),
-        )
-        .replace(
-            "/etc/haproxy/ssl/haproxy.pem",
-            tls.haproxy_pem.to_str().expect("utf-8"),
-        );
+    // The copy reads /etc/haproxy/ssl's files (`ca.crt`, `haproxy.pem`,
+    // `haproxy-client.pem`, also through `crt-base`) from the test's PKI directory.
+    let ssl = tls.haproxy_pem.parent().expect("the PKI directory");
+    std::fs::copy(&tls.ca, ssl.join("ca.crt")).expect("copy");
+    std::fs::copy(&tls.haproxy_pem, ssl.join("haproxy-client.pem")).expect("copy");
+    let text = cfg.replace("/etc/haproxy/ssl", ssl.to_str().expect("utf-8"));
     let path = dir.join("haproxy-check.cfg");
     std::fs::write(&path, &text).expect("write");
     let out = Command::new("haproxy")

@@ -28,7 +28,11 @@ pub struct Certs {
 /// and a second CA with a client certificate the server does not trust.
 pub fn certs(dir: &Path) -> Certs {
     let good = Pki::new(dir, "patrol");
-    let server = good.server("server", "127.0.0.1", &["IP:127.0.0.1", "IP:::1", "DNS:localhost"]);
+    let server = good.server(
+        "server",
+        "127.0.0.1",
+        &["IP:127.0.0.1", "IP:::1", "DNS:localhost"],
+    );
     let client = good.client("client", "patrol-client");
     let rogue = Pki::new(dir, "rogue");
     let rogue_client = rogue.client("rogue-client", "patrol-client");
@@ -46,7 +50,11 @@ pub fn certs(dir: &Path) -> Certs {
 /// Installs etcd, PostgreSQL 15 and openssl from Debian when missing; returns
 /// PostgreSQL's bin directory.
 pub fn packages() -> PathBuf {
-    support::ensure_packages(&[("etcd", "etcd-server"), ("openssl", "openssl"), ("python3", "python3-venv")]);
+    support::ensure_packages(&[
+        ("etcd", "etcd-server"),
+        ("openssl", "openssl"),
+        ("python3", "python3-venv"),
+    ]);
     support::pg_bindir(15)
 }
 
@@ -56,9 +64,17 @@ pub fn packages() -> PathBuf {
 pub fn probe(plan: &Value, scratch: &Path) -> Value {
     let plan_path = scratch.join("plan.json");
     let out_path = scratch.join("answers.json");
-    std::fs::write(&plan_path, serde_json::to_vec_pretty(plan).expect("plan to JSON")).expect("write plan");
+    std::fs::write(
+        &plan_path,
+        serde_json::to_vec_pretty(plan).expect("plan to JSON"),
+    )
+    .expect("write plan");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/support/patroni_probe.py");
-    let python = if Path::new("/usr/bin/python3").exists() { "/usr/bin/python3" } else { "python3" };
+    let python = if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    };
     let started = Instant::now();
     let mut cmd = Command::new(python);
     cmd.arg(&script).arg(&plan_path).arg(&out_path);
@@ -71,18 +87,31 @@ pub fn probe(plan: &Value, scratch: &Path) -> Value {
     });
     let status = child.wait().expect("wait for the probe");
     guard.disarm();
-    assert!(status.success(), "{} failed with {status}; see the logs in {}", script.display(), plan["workdir"]);
-    eprintln!("patroni probe finished in {:.1}s", started.elapsed().as_secs_f64());
+    assert!(
+        status.success(),
+        "{} failed with {status}; see the logs in {}",
+        script.display(),
+        plan["workdir"]
+    );
+    eprintln!(
+        "patroni probe finished in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
     let text = std::fs::read_to_string(&out_path).expect("read the probe's answers");
     serde_json::from_str(&text).expect("the probe's answers are JSON")
 }
 
-/// Runs `patrol simulate --format json` on one Patroni YAML and its samples.
-pub fn simulate(dir: &Path, config_text: &str, samples: &Value) -> Value {
+/// Runs `patrol simulate --format json` on one Patroni YAML and its samples; `cache` is
+/// patrol's compile cache, shared between calls so that the policies compile once.
+pub fn simulate(dir: &Path, cache: &Path, config_text: &str, samples: &Value) -> Value {
     let config = dir.join("patroni.yml");
     let samples_path = dir.join("samples.json");
     std::fs::write(&config, config_text).expect("write patroni.yml");
-    std::fs::write(&samples_path, serde_json::to_vec_pretty(samples).expect("samples")).expect("write samples");
+    std::fs::write(
+        &samples_path,
+        serde_json::to_vec_pretty(samples).expect("samples"),
+    )
+    .expect("write samples");
     let out = Command::new(env!("CARGO_BIN_EXE_patrol"))
         .arg("simulate")
         .arg("--samples")
@@ -90,7 +119,7 @@ pub fn simulate(dir: &Path, config_text: &str, samples: &Value) -> Value {
         .arg("--kind")
         .arg(format!("patroni={}", config.display()))
         .args(["--format", "json"])
-        .env("PATROL_CACHE_DIR", dir.join("cache"))
+        .env("PATROL_CACHE_DIR", cache)
         .output()
         .expect("run patrol simulate");
     assert!(
@@ -100,6 +129,9 @@ pub fn simulate(dir: &Path, config_text: &str, samples: &Value) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("patrol simulate printed no JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout))
+        panic!(
+            "patrol simulate printed no JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
     })
 }

@@ -70,7 +70,10 @@ pub fn package(dir: &Path) -> Result<Package> {
             dir.display()
         );
     }
+    // Absolute: cargo runs in the crate's directory (for its rust-toolchain.toml).
+    let manifest = std::fs::canonicalize(&manifest).unwrap_or(manifest);
     let out = cargo()
+        .current_dir(dir)
         .args(["metadata", "--no-deps", "--format-version", "1", "--manifest-path"])
         .arg(&manifest)
         .stderr(Stdio::inherit())
@@ -80,7 +83,7 @@ pub fn package(dir: &Path) -> Result<Package> {
         bail!("`cargo metadata` failed for `{}` (see above)", manifest.display());
     }
     let meta: Value = serde_json::from_slice(&out.stdout).context("`cargo metadata` printed something that is not JSON")?;
-    let wanted = std::fs::canonicalize(&manifest).unwrap_or(manifest.clone());
+    let wanted = manifest.clone();
     let packages = meta["packages"].as_array().map(Vec::as_slice).unwrap_or_default();
     let pkg = packages
         .iter()

@@ -216,7 +216,7 @@ pub fn find(
             };
         }
     }
-    scored.sort_by(|a, b| b.0.cmp(&a.0));
+    scored.sort_by_key(|s| std::cmp::Reverse(s.0));
     match scored.as_slice() {
         [] => Found::Missing {
             reason: format!("no file named `{name}` in the checked tree"),
@@ -294,7 +294,12 @@ mod tests {
             at("/etc/etcd/ssl/server.crt").as_deref(),
             Some("ssl/etcd/server.crt")
         );
-        assert_eq!(at("/etc/patroni/ssl/ca.crt").as_deref(), Some("ssl/ca.crt"));
+        // One candidate, and no other config names a `ca.crt`: the name suffices.
+        assert!(matches!(
+            find("/etc/patroni/ssl/ca.crt", d, &search, &index, false),
+            Found::At { ref path, .. } if path.ends_with("ssl/ca.crt")
+        ));
+        assert_eq!(at("/etc/patroni/ssl/ca.crt"), None, "a shared name needs `patroni`");
         assert_eq!(at("/etc/x.pem"), None, "a tie is not guessed");
         assert_eq!(at("/nowhere/missing.crt"), None);
         // A shared name needs a distinctive directory; a name no other config uses does not.

@@ -108,10 +108,10 @@ pub fn parse(src: &str, file: &str) -> Parsed<wit::Structured> {
             match s.name.as_str() {
                 "Environment" => {
                     for word in &s.args {
-                        if let Some((name, value)) = word.split_once('=') {
-                            if let Some(flag) = flag_for_env(name) {
-                                values.set(&flag, value, s.location.line);
-                            }
+                        if let Some((name, value)) = word.split_once('=')
+                            && let Some(flag) = flag_for_env(name)
+                        {
+                            values.set(&flag, value, s.location.line);
                         }
                     }
                 }

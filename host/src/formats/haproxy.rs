@@ -322,7 +322,8 @@ mod tests {
         let src = "# lb\nglobal\n    maxconn 1000\n\ndefaults\n    mode tcp\n\nlisten primary\n    bind *:5000\n    server pg1 10.0.1.11:5432 check port 8008 # node 1\n    no option tcplog\nbackend  be  \n  server-template s 3 x:1\n";
         let parsed = parse(src, "haproxy.cfg");
         assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
-        let got: Vec<(Option<&str>, &str, Vec<&str>, &str, u32)> = parsed
+        type Row<'a> = (Option<&'a str>, &'a str, Vec<&'a str>, &'a str, u32);
+        let got: Vec<Row> = parsed
             .value
             .iter()
             .map(|s| {

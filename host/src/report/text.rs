@@ -35,17 +35,17 @@ impl Text {
             (l, _) => format!("{}:{l}", f.file),
         };
         writeln!(out, "{place}: {} [{}/{}] {}", self.severity(f.severity), f.policy, f.code, f.message)?;
-        if let Some(text) = source.filter(|_| f.line > 0) {
-            if let Some(line) = text.lines().nth(f.line as usize - 1) {
-                let shown = redact::line(line.trim_end_matches('\r'));
-                let width = f.line.to_string().len();
-                writeln!(out, "  {:>width$} | {}", f.line, shown)?;
-                let (start, len) = span(&shown, f.pointer.as_deref());
-                // Keep the line's tabs so that the marks sit under the span.
-                let pad: String = shown.chars().take(start).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
-                let mark = "^".repeat(len.clamp(1, 80));
-                writeln!(out, "  {:>width$} | {pad}{}", "", self.paint("33", &mark))?;
-            }
+        if let Some(text) = source.filter(|_| f.line > 0)
+            && let Some(line) = text.lines().nth(f.line as usize - 1)
+        {
+            let shown = redact::line(line.trim_end_matches('\r'));
+            let width = f.line.to_string().len();
+            writeln!(out, "  {:>width$} | {}", f.line, shown)?;
+            let (start, len) = span(&shown, f.pointer.as_deref());
+            // Keep the line's tabs so that the marks sit under the span.
+            let pad: String = shown.chars().take(start).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+            let mark = "^".repeat(len.clamp(1, 80));
+            writeln!(out, "  {:>width$} | {pad}{}", "", self.paint("33", &mark))?;
         }
         if !f.remediation.is_empty() {
             writeln!(out, "  {} {}", self.paint("32", "fix:"), f.remediation)?;
@@ -78,10 +78,10 @@ impl Text {
 pub fn span(line: &str, pointer: Option<&str>) -> (usize, usize) {
     if let Some(key) = pointer.and_then(|p| p.rsplit('/').next()).filter(|k| !k.is_empty()) {
         let key = key.replace("~1", "/").replace("~0", "~");
-        if !key.chars().all(|c| c.is_ascii_digit()) {
-            if let Some(at) = find_key(line, &key) {
-                return (line[..at].chars().count(), key.chars().count());
-            }
+        if !key.chars().all(|c| c.is_ascii_digit())
+            && let Some(at) = find_key(line, &key)
+        {
+            return (line[..at].chars().count(), key.chars().count());
         }
     }
     let body = line.trim_start();

@@ -337,10 +337,10 @@ impl Reader<'_> {
 /// Turns `file:line: message` (from the samples reader) back into a problem.
 fn problem_from_text(text: &str, file: &str) -> Problem {
     let rest = text.strip_prefix(file).and_then(|r| r.strip_prefix(':'));
-    if let Some((line, message)) = rest.and_then(|r| r.split_once(": ")) {
-        if let Ok(line) = line.parse() {
-            return Problem { file: file.to_string(), line, message: message.to_string() };
-        }
+    if let Some((line, message)) = rest.and_then(|r| r.split_once(": "))
+        && let Ok(line) = line.parse()
+    {
+        return Problem { file: file.to_string(), line, message: message.to_string() };
     }
     Problem { file: file.to_string(), line: 0, message: text.to_string() }
 }

@@ -114,7 +114,7 @@ fn failure(out: &mut String, f: &Failure) {
             }
         }
         Failure::Decision { expected, actual, mismatches } => {
-            let got = actual.as_ref().map(decision_line).unwrap_or_else(|| "no decision".to_string());
+            let got = actual.as_deref().map(decision_line).unwrap_or_else(|| "no decision".to_string());
             let _ = writeln!(out, "     decision for `{}` (test line {}): {got}", sample_text(&expected.sample), expected.at);
             for m in mismatches {
                 let _ = writeln!(out, "       {m}");

@@ -34,7 +34,7 @@ pub enum Failure {
     Error { expected: Option<String>, actual: Option<String> },
     /// Findings: the expected ones not found, and the ones found but not expected.
     Findings { missing: Vec<ExpectedFinding>, unexpected: Vec<Finding> },
-    Decision { expected: ExpectedDecision, actual: Option<Decision>, mismatches: Vec<String> },
+    Decision { expected: Box<ExpectedDecision>, actual: Option<Box<Decision>>, mismatches: Vec<String> },
     /// A file's text after the patches, as a unified diff from expected to actual.
     Patch { file: String, diff: String },
     /// Patches that could not be applied.
@@ -135,7 +135,11 @@ fn compare(case: &Case, name: &str, outcome: &Outcome) -> Vec<Failure> {
             None => vec![format!("no sample is called `{}`", sample_text(&want.sample))],
         };
         if !mismatches.is_empty() {
-            failures.push(Failure::Decision { expected: want.clone(), actual: actual.cloned(), mismatches });
+            failures.push(Failure::Decision {
+                expected: Box::new(want.clone()),
+                actual: actual.cloned().map(Box::new),
+                mismatches,
+            });
         }
     }
 
@@ -219,35 +223,35 @@ fn decision_mismatches(want: &ExpectedDecision, d: &Decision) -> Vec<String> {
     if want.verdict != d.verdict {
         out.push(format!("verdict: expected {}, got {}", verdict(want.verdict), verdict(d.verdict)));
     }
-    if let Some(s) = want.status {
-        if d.status != Some(s) {
-            out.push(format!("status: expected {s}, got {}", d.status.map_or("none".to_string(), |s| s.to_string())));
-        }
+    if let Some(s) = want.status
+        && d.status != Some(s)
+    {
+        out.push(format!("status: expected {s}, got {}", d.status.map_or("none".to_string(), |s| s.to_string())));
     }
-    if let Some(stage) = &want.stage {
-        if &d.stage != stage {
-            out.push(format!("stage: expected `{stage}`, got `{}`", d.stage));
-        }
+    if let Some(stage) = &want.stage
+        && &d.stage != stage
+    {
+        out.push(format!("stage: expected `{stage}`, got `{}`", d.stage));
     }
-    if let Some(file) = &want.file {
-        if d.file.as_ref() != Some(file) {
-            out.push(format!("file: expected `{file}`, got {}", d.file.as_deref().map_or("none".to_string(), |f| format!("`{f}`"))));
-        }
+    if let Some(file) = &want.file
+        && d.file.as_ref() != Some(file)
+    {
+        out.push(format!("file: expected `{file}`, got {}", d.file.as_deref().map_or("none".to_string(), |f| format!("`{f}`"))));
     }
-    if let Some(line) = want.line {
-        if d.line != Some(line) {
-            out.push(format!("line: expected {line}, got {}", d.line.map_or("none".to_string(), |l| l.to_string())));
-        }
+    if let Some(line) = want.line
+        && d.line != Some(line)
+    {
+        out.push(format!("line: expected {line}, got {}", d.line.map_or("none".to_string(), |l| l.to_string())));
     }
-    if let Some(method) = &want.method {
-        if d.method.as_ref() != Some(method) {
-            out.push(format!("method: expected `{method}`, got {}", d.method.as_deref().map_or("none".to_string(), |m| format!("`{m}`"))));
-        }
+    if let Some(method) = &want.method
+        && d.method.as_ref() != Some(method)
+    {
+        out.push(format!("method: expected `{method}`, got {}", d.method.as_deref().map_or("none".to_string(), |m| format!("`{m}`"))));
     }
-    if let Some(reason) = &want.reason_contains {
-        if !d.reason.contains(reason.as_str()) {
-            out.push(format!("reason: expected it to contain `{reason}`, got `{}`", d.reason));
-        }
+    if let Some(reason) = &want.reason_contains
+        && !d.reason.contains(reason.as_str())
+    {
+        out.push(format!("reason: expected it to contain `{reason}`, got `{}`", d.reason));
     }
     out
 }

@@ -40,7 +40,9 @@ struct Dcs<'a> {
 /// Checks every DCS section of the document.
 pub fn check(y: &Structured, settings: &Settings, report: &mut Report) {
     for name in ["etcd", "etcd3", "consul", "zookeeper", "raft"] {
-        let Some(Value::Object(section)) = y.get(&format!("/{name}")) else { continue };
+        let Some(Value::Object(section)) = y.get(&format!("/{name}")) else {
+            continue;
+        };
         let d = match name {
             "etcd" | "etcd3" => etcd(name, section),
             "consul" => consul(section),
@@ -78,7 +80,11 @@ fn findings(y: &Structured, d: &Dcs, settings: &Settings, report: &mut Report) {
             "raft" => "no `password`",
             _ => "neither `username`/`password` nor a client certificate",
         };
-        let i = report.finding("dcs-no-authentication", y.loc(&format!("/{name}")), format!("`{name}` has {what}: Patroni's DCS access carries no credential"));
+        let i = report.finding(
+            "dcs-no-authentication",
+            y.loc(&format!("/{name}")),
+            format!("`{name}` has {what}: Patroni's DCS access carries no credential"),
+        );
         if d.loopback && !settings.tls_on_loopback {
             report.severity(i, Severity::Medium);
         }
@@ -104,7 +110,10 @@ fn findings(y: &Structured, d: &Dcs, settings: &Settings, report: &mut Report) {
         report.finding(
             "dcs-tls-verify-disabled",
             y.loc(pointer),
-            format!("`{}` turns off verification of the DCS's certificate", dotted(pointer)),
+            format!(
+                "`{}` turns off verification of the DCS's certificate",
+                dotted(pointer)
+            ),
         );
     }
 }
@@ -117,7 +126,9 @@ fn dotted(pointer: &str) -> String {
 fn parse_url(url: &str) -> (String, String, bool) {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let (userinfo, host) = authority.rsplit_once('@').map_or(("", authority), |(u, h)| (u, h));
+    let (userinfo, host) = authority
+        .rsplit_once('@')
+        .map_or(("", authority), |(u, h)| (u, h));
     let host = host_of(host);
     (scheme.to_ascii_lowercase(), host, userinfo.contains(':'))
 }
@@ -141,8 +152,15 @@ fn is_loopback(host: &str) -> bool {
 
 fn hosts(value: Option<&Value>) -> Vec<String> {
     match value {
-        Some(Value::String(s)) => s.split(',').map(|h| host_of(h.split_once("://").map_or(h, |(_, r)| r))).collect(),
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(|h| host_of(h.split_once("://").map_or(h, |(_, r)| r))).collect(),
+        Some(Value::String(s)) => s
+            .split(',')
+            .map(|h| host_of(h.split_once("://").map_or(h, |(_, r)| r)))
+            .collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|h| host_of(h.split_once("://").map_or(h, |(_, r)| r)))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -153,20 +171,40 @@ fn set(section: &serde_json::Map<String, Value>, key: &str) -> bool {
 
 fn etcd<'a>(name: &'a str, s: &serde_json::Map<String, Value>) -> Dcs<'a> {
     let mut secrets = Vec::new();
-    let url_key = if s.contains_key("proxy") { Some("proxy") } else if s.get("url").is_some_and(Value::is_string) { Some("url") } else { None };
+    let url_key = if s.contains_key("proxy") {
+        Some("proxy")
+    } else if s.get("url").is_some_and(Value::is_string) {
+        Some("url")
+    } else {
+        None
+    };
     let (tls, scheme_key, endpoints, url_password) = match url_key {
         Some(key) => {
-            let (scheme, host, password) = parse_url(s.get(key).and_then(Value::as_str).unwrap_or(""));
-            (scheme == "https", format!("/{name}/{key}"), vec![host], password)
+            let (scheme, host, password) =
+                parse_url(s.get(key).and_then(Value::as_str).unwrap_or(""));
+            (
+                scheme == "https",
+                format!("/{name}/{key}"),
+                vec![host],
+                password,
+            )
         }
         None => {
             let protocol = s.get("protocol").and_then(Value::as_str).unwrap_or("http");
             let mut endpoints = hosts(s.get("hosts"));
             endpoints.extend(s.get("host").and_then(Value::as_str).map(host_of));
-            if s.contains_key("srv") || s.contains_key("discovery_srv") || s.contains_key("srv_domain") {
+            if s.contains_key("srv")
+                || s.contains_key("discovery_srv")
+                || s.contains_key("srv_domain")
+            {
                 endpoints.push("srv".into());
             }
-            (protocol.eq_ignore_ascii_case("https"), format!("/{name}/protocol"), endpoints, false)
+            (
+                protocol.eq_ignore_ascii_case("https"),
+                format!("/{name}/protocol"),
+                endpoints,
+                false,
+            )
         }
     };
     if url_password {
@@ -210,13 +248,24 @@ fn consul(s: &serde_json::Map<String, Value>) -> Dcs<'static> {
         }
         None => {
             let scheme = s.get("scheme").and_then(Value::as_str).unwrap_or("http");
-            let host = s.get("host").and_then(Value::as_str).map_or("127.0.0.1".to_string(), host_of);
-            (scheme.eq_ignore_ascii_case("https"), "/consul/scheme".to_string(), vec![host])
+            let host = s
+                .get("host")
+                .and_then(Value::as_str)
+                .map_or("127.0.0.1".to_string(), host_of);
+            (
+                scheme.eq_ignore_ascii_case("https"),
+                "/consul/scheme".to_string(),
+                vec![host],
+            )
         }
     };
     let verify = s.get("verify").and_then(parse_bool).unwrap_or(true);
     let verify_off = (tls && !verify && !set(s, "cacert")).then(|| "/consul/verify".to_string());
-    let secrets = if set(s, "token") { vec!["/consul/token".to_string()] } else { Vec::new() };
+    let secrets = if set(s, "token") {
+        vec!["/consul/token".to_string()]
+    } else {
+        Vec::new()
+    };
     Dcs {
         name: "consul",
         tls,
@@ -234,7 +283,10 @@ fn zookeeper(s: &serde_json::Map<String, Value>) -> Dcs<'static> {
     let verify = s.get("verify").is_none_or(truthy);
     let mut secrets = Vec::new();
     if let Some(Value::Object(auth)) = s.get("auth_data") {
-        secrets.extend(auth.keys().map(|k| format!("/zookeeper/auth_data/{}", policy_guest::doc::escape(k))));
+        secrets.extend(
+            auth.keys()
+                .map(|k| format!("/zookeeper/auth_data/{}", policy_guest::doc::escape(k))),
+        );
     }
     if set(s, "key_password") {
         secrets.push("/zookeeper/key_password".into());
@@ -262,7 +314,11 @@ fn raft(s: &serde_json::Map<String, Value>) -> Dcs<'static> {
         scheme_key: "/raft/password".into(),
         client_cert: false,
         credential: password,
-        secrets: if password { vec!["/raft/password".into()] } else { Vec::new() },
+        secrets: if password {
+            vec!["/raft/password".into()]
+        } else {
+            Vec::new()
+        },
         loopback: !endpoints.is_empty() && endpoints.iter().all(|h| is_loopback(h)),
         verify_off: None,
     }

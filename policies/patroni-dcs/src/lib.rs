@@ -51,37 +51,84 @@ impl Default for Settings {
 }
 
 pub const CODES: &[Code] = &[
-    Code::new("dcs-no-tls", Severity::High, "Patroni talks to its DCS in plain text",
-        "Use TLS: `protocol: https` (etcd/etcd3, or an `https://` url), `scheme: https` (consul), `use_ssl: true` (zookeeper), `raft.password`. Whoever can read or write the DCS traffic can change the dynamic configuration, and with it run commands as postgres."),
-    Code::new("dcs-no-client-cert", Severity::Medium, "Patroni does not present a client certificate to its DCS",
-        "Set `cert` and `key` (and let the DCS demand client certificates): a certificate ties DCS write access to the cluster's nodes."),
-    Code::new("dcs-no-authentication", Severity::High, "Patroni's DCS access carries no credential at all",
-        "Enable authentication on the DCS and give Patroni a client certificate, or `username`/`password` (etcd), `token` (consul), `auth_data` (zookeeper). Anyone who reaches the DCS can otherwise rewrite the cluster's configuration."),
-    Code::new("dcs-credentials-in-clear", Severity::High, "DCS credentials travel over plain HTTP",
-        "Switch the connection to TLS before sending a password or token over it."),
-    Code::new("dcs-secret-in-file", Severity::Low, "a DCS password or token is written in the YAML",
-        "Pass it through the environment (`PATRONI_ETCD3_PASSWORD`, `PATRONI_CONSUL_TOKEN`, …) or keep the file readable by the postgres user only; a URL with `user:password@` is also a secret in the file."),
-    Code::new("dcs-tls-verify-disabled", Severity::High, "Patroni does not verify the DCS's TLS certificate",
-        "Remove `verify: false` and set `cacert` to the DCS's CA: without verification anyone in the path can impersonate the DCS."),
-    Code::new("command-not-pinned", Severity::High, "a command-running setting comes only from the dynamic configuration",
-        "Define the same key in the local YAML (`postgresql.parameters.<name>` for a GUC, `postgresql.<key>` otherwise): local values win over the DCS, so `PATCH /config`, `patronictl edit-config` or a DCS writer can no longer change what runs. The patch copies the bootstrap value."),
-    Code::new("recovery-command-overridable", Severity::High, "a recovery command pinned in `recovery_conf` is still overridable",
-        "Patroni replaces `recovery_conf` with the recovery GUCs of the merged `parameters`, so a DCS `parameters.restore_command` beats a local `recovery_conf.restore_command`. Pin the recovery settings in local `postgresql.parameters`; the patch copies them there."),
-    Code::new("standby-cluster-command", Severity::High, "`standby_cluster` runs a command that cannot be pinned locally",
-        "`standby_cluster.restore_command` and `archive_cleanup_command` come only from the DCS (a local `standby_cluster` is ignored): protect the DCS and the REST API (authentication, TLS, allowlist), and review the value after every change."),
-    Code::new("local-standby-cluster-ignored", Severity::Medium, "a local `standby_cluster` section is ignored",
-        "Patroni reads `standby_cluster` only from the dynamic configuration: move it under `bootstrap.dcs` (new clusters) or set it with `patronictl edit-config`."),
-    Code::new("local-cmdline-parameter-ignored", Severity::Low, "a local PostgreSQL parameter Patroni ignores",
-        "Patroni passes `max_connections`, `wal_level`, `max_wal_senders` and the other command-line GUCs from the dynamic configuration only and drops their local values: set them under `bootstrap.dcs.postgresql.parameters` or with `patronictl edit-config`."),
-    Code::new("role-parameters-unpinned", Severity::High, "`parameters_<role>` from the DCS can override locally pinned commands",
-        "From Patroni 4.2.0 `parameters_primary`, `parameters_replica` and `parameters_standby_leader` are merged over `parameters`; a local key of that name replaces the DCS one. Define all three locally (the patch copies the bootstrap value, or an empty mapping)."),
+    Code::new(
+        "dcs-no-tls",
+        Severity::High,
+        "Patroni talks to its DCS in plain text",
+        "Use TLS: `protocol: https` (etcd/etcd3, or an `https://` url), `scheme: https` (consul), `use_ssl: true` (zookeeper), `raft.password`. Whoever can read or write the DCS traffic can change the dynamic configuration, and with it run commands as postgres.",
+    ),
+    Code::new(
+        "dcs-no-client-cert",
+        Severity::Medium,
+        "Patroni does not present a client certificate to its DCS",
+        "Set `cert` and `key` (and let the DCS demand client certificates): a certificate ties DCS write access to the cluster's nodes.",
+    ),
+    Code::new(
+        "dcs-no-authentication",
+        Severity::High,
+        "Patroni's DCS access carries no credential at all",
+        "Enable authentication on the DCS and give Patroni a client certificate, or `username`/`password` (etcd), `token` (consul), `auth_data` (zookeeper). Anyone who reaches the DCS can otherwise rewrite the cluster's configuration.",
+    ),
+    Code::new(
+        "dcs-credentials-in-clear",
+        Severity::High,
+        "DCS credentials travel over plain HTTP",
+        "Switch the connection to TLS before sending a password or token over it.",
+    ),
+    Code::new(
+        "dcs-secret-in-file",
+        Severity::Low,
+        "a DCS password or token is written in the YAML",
+        "Pass it through the environment (`PATRONI_ETCD3_PASSWORD`, `PATRONI_CONSUL_TOKEN`, …) or keep the file readable by the postgres user only; a URL with `user:password@` is also a secret in the file.",
+    ),
+    Code::new(
+        "dcs-tls-verify-disabled",
+        Severity::High,
+        "Patroni does not verify the DCS's TLS certificate",
+        "Remove `verify: false` and set `cacert` to the DCS's CA: without verification anyone in the path can impersonate the DCS.",
+    ),
+    Code::new(
+        "command-not-pinned",
+        Severity::High,
+        "a command-running setting comes only from the dynamic configuration",
+        "Define the same key in the local YAML (`postgresql.parameters.<name>` for a GUC, `postgresql.<key>` otherwise): local values win over the DCS, so `PATCH /config`, `patronictl edit-config` or a DCS writer can no longer change what runs. The patch copies the bootstrap value.",
+    ),
+    Code::new(
+        "recovery-command-overridable",
+        Severity::High,
+        "a recovery command pinned in `recovery_conf` is still overridable",
+        "Patroni replaces `recovery_conf` with the recovery GUCs of the merged `parameters`, so a DCS `parameters.restore_command` beats a local `recovery_conf.restore_command`. Pin the recovery settings in local `postgresql.parameters`; the patch copies them there.",
+    ),
+    Code::new(
+        "standby-cluster-command",
+        Severity::High,
+        "`standby_cluster` runs a command that cannot be pinned locally",
+        "`standby_cluster.restore_command` and `archive_cleanup_command` come only from the DCS (a local `standby_cluster` is ignored): protect the DCS and the REST API (authentication, TLS, allowlist), and review the value after every change.",
+    ),
+    Code::new(
+        "local-standby-cluster-ignored",
+        Severity::Medium,
+        "a local `standby_cluster` section is ignored",
+        "Patroni reads `standby_cluster` only from the dynamic configuration: move it under `bootstrap.dcs` (new clusters) or set it with `patronictl edit-config`.",
+    ),
+    Code::new(
+        "local-cmdline-parameter-ignored",
+        Severity::Low,
+        "a local PostgreSQL parameter Patroni ignores",
+        "Patroni passes `max_connections`, `wal_level`, `max_wal_senders` and the other command-line GUCs from the dynamic configuration only and drops their local values: set them under `bootstrap.dcs.postgresql.parameters` or with `patronictl edit-config`.",
+    ),
+    Code::new(
+        "role-parameters-unpinned",
+        Severity::High,
+        "`parameters_<role>` from the DCS can override locally pinned commands",
+        "From Patroni 4.2.0 `parameters_primary`, `parameters_replica` and `parameters_standby_leader` are merged over `parameters`; a local key of that name replaces the DCS one. Define all three locally (the patch copies the bootstrap value, or an empty mapping).",
+    ),
 ];
 
 impl Policy for PatroniDcs {
     type Settings = Settings;
     const NAME: &'static str = "patroni-dcs";
-    const DESCRIPTION: &'static str =
-        "Patroni's DCS connections (TLS, certificates, credentials) and the dynamic-configuration command guard";
+    const DESCRIPTION: &'static str = "Patroni's DCS connections (TLS, certificates, credentials) and the dynamic-configuration command guard";
     const CODES: &'static [Code] = CODES;
     const READS: &'static [&'static str] = &["patroni"];
 
@@ -96,11 +143,15 @@ impl Policy for PatroniDcs {
 
     fn evaluate(input: &Input, settings: &Settings, report: &mut Report) -> Result<(), String> {
         let version = match &input.context.patroni_version {
-            Some(v) => Some(Version::parse(v).ok_or_else(|| format!("context `patroni_version` `{v}` is not a Patroni version"))?),
+            Some(v) => Some(Version::parse(v).ok_or_else(|| {
+                format!("context `patroni_version` `{v}` is not a Patroni version")
+            })?),
             None => None,
         };
         for doc in documents(input, "patroni") {
-            let Some(y) = Structured::new(doc) else { continue };
+            let Some(y) = Structured::new(doc) else {
+                continue;
+            };
             dcs::check(&y, settings, report);
             rce::check(&y, settings, version, report);
         }

@@ -11,10 +11,19 @@ use crate::{CODES, PatroniDcs};
 fn doc(config: &Value) -> Document {
     fn walk(v: &Value, pointer: String, spans: &mut Vec<Span>) {
         let line = spans.len() as u32 + 1;
-        spans.push(Span { pointer: pointer.clone(), line, end_line: line });
+        spans.push(Span {
+            pointer: pointer.clone(),
+            line,
+            end_line: line,
+        });
         match v {
-            Value::Object(m) => m.iter().for_each(|(k, v)| walk(v, format!("{pointer}/{k}"), spans)),
-            Value::Array(a) => a.iter().enumerate().for_each(|(i, v)| walk(v, format!("{pointer}/{i}"), spans)),
+            Value::Object(m) => m
+                .iter()
+                .for_each(|(k, v)| walk(v, format!("{pointer}/{k}"), spans)),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .for_each(|(i, v)| walk(v, format!("{pointer}/{i}"), spans)),
             _ => {}
         }
     }
@@ -24,7 +33,10 @@ fn doc(config: &Value) -> Document {
         kind: "patroni".into(),
         path: "patroni.yml".into(),
         text: String::new(),
-        body: Body::Structured(Structured { json: config.to_string(), spans }),
+        body: Body::Structured(Structured {
+            json: config.to_string(),
+            spans,
+        }),
         diagnostics: Vec::new(),
     }
 }
@@ -62,9 +74,16 @@ fn apply(config: &Value, e: &Evaluation) -> Value {
     let mut v = config.clone();
     for p in &e.patches {
         for edit in &p.edits {
-            let Edit::Set(pv) = edit else { panic!("only Set edits expected") };
+            let Edit::Set(pv) = edit else {
+                panic!("only Set edits expected")
+            };
             let value: Value = serde_json::from_str(&pv.value).unwrap();
-            let parts: Vec<String> = pv.pointer.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")).collect();
+            let parts: Vec<String> = pv
+                .pointer
+                .split('/')
+                .skip(1)
+                .map(|s| s.replace("~1", "/").replace("~0", "~"))
+                .collect();
             let mut cur = &mut v;
             for (i, part) in parts.iter().enumerate() {
                 if i + 1 == parts.len() {
@@ -85,23 +104,50 @@ fn apply(config: &Value, e: &Evaluation) -> Value {
 fn codes_are_unique_and_documented() {
     let readme = include_str!("../README.md");
     for (i, c) in CODES.iter().enumerate() {
-        assert!(CODES[..i].iter().all(|o| o.code != c.code), "duplicate code {}", c.code);
-        assert!(readme.contains(&format!("`{}`", c.code)), "README.md does not document `{}`", c.code);
+        assert!(
+            CODES[..i].iter().all(|o| o.code != c.code),
+            "duplicate code {}",
+            c.code
+        );
+        assert!(
+            readme.contains(&format!("`{}`", c.code)),
+            "README.md does not document `{}`",
+            c.code
+        );
     }
 }
 
 #[test]
 fn etcd_sections() {
     let cases: Vec<(Value, Vec<&str>)> = vec![
-        (json!({ "etcd3": { "hosts": ["10.0.0.1:2379", "10.0.0.2:2379"] } }), vec!["dcs-no-tls", "dcs-no-authentication"]),
+        (
+            json!({ "etcd3": { "hosts": ["10.0.0.1:2379", "10.0.0.2:2379"] } }),
+            vec!["dcs-no-tls", "dcs-no-authentication"],
+        ),
         (
             json!({ "etcd3": { "hosts": "10.0.0.1:2379", "username": "patroni", "password": "etcd-pw-1" } }),
-            vec!["dcs-no-tls", "dcs-credentials-in-clear", "dcs-secret-in-file"],
+            vec![
+                "dcs-no-tls",
+                "dcs-credentials-in-clear",
+                "dcs-secret-in-file",
+            ],
         ),
-        (json!({ "etcd3": { "protocol": "https", "hosts": "10.0.0.1:2379", "cacert": "/ca" } }), vec!["dcs-no-client-cert", "dcs-no-authentication"]),
-        (json!({ "etcd3": { "protocol": "https", "hosts": "10.0.0.1:2379", "cacert": "/ca", "cert": "/c", "key": "/k" } }), vec![]),
-        (json!({ "etcd": { "url": "https://patroni:etcd-pw-2@10.0.0.1:2379", "cert": "/c" } }), vec!["dcs-secret-in-file"]),
-        (json!({ "etcd": { "proxy": "http://10.0.0.1:2379" } }), vec!["dcs-no-tls", "dcs-no-authentication"]),
+        (
+            json!({ "etcd3": { "protocol": "https", "hosts": "10.0.0.1:2379", "cacert": "/ca" } }),
+            vec!["dcs-no-client-cert", "dcs-no-authentication"],
+        ),
+        (
+            json!({ "etcd3": { "protocol": "https", "hosts": "10.0.0.1:2379", "cacert": "/ca", "cert": "/c", "key": "/k" } }),
+            vec![],
+        ),
+        (
+            json!({ "etcd": { "url": "https://patroni:etcd-pw-2@10.0.0.1:2379", "cert": "/c" } }),
+            vec!["dcs-secret-in-file"],
+        ),
+        (
+            json!({ "etcd": { "proxy": "http://10.0.0.1:2379" } }),
+            vec!["dcs-no-tls", "dcs-no-authentication"],
+        ),
     ];
     for (config, want) in cases {
         let e = run(&config);
@@ -117,12 +163,29 @@ fn consul_zookeeper_raft() {
     // GitLab's default: the local agent over plain HTTP, no token.
     let e = run(&json!({ "consul": { "url": "http://127.0.0.1:8500", "register_service": true } }));
     assert_eq!(codes(&e), vec!["dcs-no-tls", "dcs-no-authentication"]);
-    assert_eq!(e.findings[0].severity, policy_guest::Severity::Low, "loopback");
-    let e = run(&json!({ "consul": { "url": "https://10.0.0.5:8501", "token": "tok-123", "verify": "off", "cert": "/c" } }));
-    assert_eq!(codes(&e), vec!["dcs-secret-in-file", "dcs-tls-verify-disabled"]);
-    let e = run(&json!({ "consul": { "url": "https://10.0.0.5:8501", "token": "tok-123", "verify": false, "cacert": "/ca", "cert": "/c" } }));
-    assert_eq!(codes(&e), vec!["dcs-secret-in-file"], "cacert keeps verification on");
-    let e = run(&json!({ "zookeeper": { "hosts": ["10.0.0.1:2181"], "use_ssl": true, "verify": false, "cert": "/c", "key": "/k" } }));
+    assert_eq!(
+        e.findings[0].severity,
+        policy_guest::Severity::Low,
+        "loopback"
+    );
+    let e = run(
+        &json!({ "consul": { "url": "https://10.0.0.5:8501", "token": "tok-123", "verify": "off", "cert": "/c" } }),
+    );
+    assert_eq!(
+        codes(&e),
+        vec!["dcs-secret-in-file", "dcs-tls-verify-disabled"]
+    );
+    let e = run(
+        &json!({ "consul": { "url": "https://10.0.0.5:8501", "token": "tok-123", "verify": false, "cacert": "/ca", "cert": "/c" } }),
+    );
+    assert_eq!(
+        codes(&e),
+        vec!["dcs-secret-in-file"],
+        "cacert keeps verification on"
+    );
+    let e = run(
+        &json!({ "zookeeper": { "hosts": ["10.0.0.1:2181"], "use_ssl": true, "verify": false, "cert": "/c", "key": "/k" } }),
+    );
     assert_eq!(codes(&e), vec!["dcs-tls-verify-disabled"]);
     let e = run(&json!({ "raft": { "data_dir": "/var/lib/raft", "self_addr": "10.0.0.1:2222" } }));
     assert_eq!(codes(&e), vec!["dcs-no-tls", "dcs-no-authentication"]);
@@ -143,16 +206,35 @@ fn commands_set_only_in_bootstrap_are_pinned_by_the_fix() {
     });
     let e = run(&config);
     let c = codes(&e);
-    assert_eq!(c.iter().filter(|c| *c == "command-not-pinned").count(), 6, "{c:?}");
+    assert_eq!(
+        c.iter().filter(|c| *c == "command-not-pinned").count(),
+        6,
+        "{c:?}"
+    );
     assert!(c.contains(&"local-cmdline-parameter-ignored".to_string()));
     let fixed = apply(&config, &e);
-    assert_eq!(fixed["postgresql"]["parameters"]["archive_command"], json!("pgbackrest --stanza=main archive-push %p"));
-    assert_eq!(fixed["postgresql"]["parameters"]["restore_command"], json!("pgbackrest archive-get %f %p"));
-    assert_eq!(fixed["postgresql"]["parameters"]["recovery_target_timeline"], json!("latest"));
-    assert_eq!(fixed["postgresql"]["callbacks"]["on_role_change"], json!("/usr/local/bin/role.sh"));
+    assert_eq!(
+        fixed["postgresql"]["parameters"]["archive_command"],
+        json!("pgbackrest --stanza=main archive-push %p")
+    );
+    assert_eq!(
+        fixed["postgresql"]["parameters"]["restore_command"],
+        json!("pgbackrest archive-get %f %p")
+    );
+    assert_eq!(
+        fixed["postgresql"]["parameters"]["recovery_target_timeline"],
+        json!("latest")
+    );
+    assert_eq!(
+        fixed["postgresql"]["callbacks"]["on_role_change"],
+        json!("/usr/local/bin/role.sh")
+    );
     assert_eq!(fixed["postgresql"]["pgbackrest"]["keep_data"], json!(true));
     let again = codes(&run(&fixed));
-    assert!(!again.iter().any(|c| c == "command-not-pinned"), "{again:?}");
+    assert!(
+        !again.iter().any(|c| c == "command-not-pinned"),
+        "{again:?}"
+    );
 }
 
 #[test]
@@ -161,7 +243,10 @@ fn local_recovery_conf_is_not_a_pin() {
     let e = run(&config);
     assert_eq!(codes(&e), vec!["recovery-command-overridable"]);
     let fixed = apply(&config, &e);
-    assert_eq!(fixed["postgresql"]["parameters"]["restore_command"], json!("cp /wal/%f %p"));
+    assert_eq!(
+        fixed["postgresql"]["parameters"]["restore_command"],
+        json!("cp /wal/%f %p")
+    );
     assert!(codes(&run(&fixed)).is_empty());
 }
 
@@ -173,11 +258,20 @@ fn standby_cluster_and_role_parameters() {
         "postgresql": { "parameters": { "archive_command": "/bin/true" } },
     });
     let e = run(&config);
-    assert_eq!(codes(&e), vec!["standby-cluster-command", "local-standby-cluster-ignored"]);
+    assert_eq!(
+        codes(&e),
+        vec!["standby-cluster-command", "local-standby-cluster-ignored"]
+    );
     assert!(e.patches.is_empty());
     // 4.2.0: parameters_<role> must be pinned too.
     let e = run_with(&config, json!({}), Some("4.2.0"));
-    assert_eq!(codes(&e).iter().filter(|c| *c == "role-parameters-unpinned").count(), 3);
+    assert_eq!(
+        codes(&e)
+            .iter()
+            .filter(|c| *c == "role-parameters-unpinned")
+            .count(),
+        3
+    );
     let fixed = apply(&config, &e);
     assert_eq!(fixed["postgresql"]["parameters_primary"], json!({}));
     let again = codes(&run_with(&fixed, json!({}), Some("4.2.0")));

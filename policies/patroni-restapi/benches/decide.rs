@@ -15,7 +15,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use patroni_restapi::PatroniRestapi;
 use policy_guest::doc::Structured;
 use policy_guest::patroni::{Facts, RestApi, Version};
-use policy_guest::{Body, CertPresence, Context, Credentials, Document, HttpRequest, Input, RequestAuth, Span};
+use policy_guest::{
+    Body, CertPresence, Context, Credentials, Document, HttpRequest, Input, RequestAuth, Span,
+};
 use serde_json::{Value, json};
 
 const BATCH: usize = 10_000;
@@ -54,10 +56,19 @@ fn config() -> Value {
 fn doc(config: &Value) -> Document {
     fn walk(v: &Value, pointer: String, spans: &mut Vec<Span>) {
         let line = spans.len() as u32 + 1;
-        spans.push(Span { pointer: pointer.clone(), line, end_line: line });
+        spans.push(Span {
+            pointer: pointer.clone(),
+            line,
+            end_line: line,
+        });
         match v {
-            Value::Object(m) => m.iter().for_each(|(k, v)| walk(v, format!("{pointer}/{k}"), spans)),
-            Value::Array(a) => a.iter().enumerate().for_each(|(i, v)| walk(v, format!("{pointer}/{i}"), spans)),
+            Value::Object(m) => m
+                .iter()
+                .for_each(|(k, v)| walk(v, format!("{pointer}/{k}"), spans)),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .for_each(|(i, v)| walk(v, format!("{pointer}/{i}"), spans)),
             _ => {}
         }
     }
@@ -67,7 +78,10 @@ fn doc(config: &Value) -> Document {
         kind: "patroni".into(),
         path: "/etc/patroni/patroni.yml".into(),
         text: String::new(),
-        body: Body::Structured(policy_guest::Structured { json: config.to_string(), spans }),
+        body: Body::Structured(policy_guest::Structured {
+            json: config.to_string(),
+            spans,
+        }),
         diagnostics: Vec::new(),
     }
 }
@@ -75,10 +89,22 @@ fn doc(config: &Value) -> Document {
 /// An access log: mostly health checks, some admin calls, from inside and outside.
 fn requests(n: usize, rng: &mut Rng) -> Vec<HttpRequest> {
     const PATHS: &[(&str, &str)] = &[
-        ("GET", "/primary"), ("GET", "/replica"), ("GET", "/health"), ("GET", "/patroni"), ("OPTIONS", "/"),
-        ("GET", "/cluster"), ("GET", "/read-only?lag=10MB"), ("HEAD", "/leader"), ("POST", "/restart"),
-        ("POST", "/reload"), ("PATCH", "/config"), ("POST", "/switchover"), ("DELETE", "/restart"),
-        ("POST", "/failsafe"), ("POST", "/mpp"), ("PUT", "/reload"),
+        ("GET", "/primary"),
+        ("GET", "/replica"),
+        ("GET", "/health"),
+        ("GET", "/patroni"),
+        ("OPTIONS", "/"),
+        ("GET", "/cluster"),
+        ("GET", "/read-only?lag=10MB"),
+        ("HEAD", "/leader"),
+        ("POST", "/restart"),
+        ("POST", "/reload"),
+        ("PATCH", "/config"),
+        ("POST", "/switchover"),
+        ("DELETE", "/restart"),
+        ("POST", "/failsafe"),
+        ("POST", "/mpp"),
+        ("PUT", "/reload"),
     ];
     (0..n)
         .map(|_| {
@@ -94,14 +120,25 @@ fn requests(n: usize, rng: &mut Rng) -> Vec<HttpRequest> {
                 0 => RequestAuth::None,
                 1 => RequestAuth::Invalid,
                 2 => RequestAuth::Valid,
-                _ => RequestAuth::Basic(Credentials { username: "patroni".into(), password: "bench-secret".into() }),
+                _ => RequestAuth::Basic(Credentials {
+                    username: "patroni".into(),
+                    password: "bench-secret".into(),
+                }),
             };
             let client_cert = match rng.below(3) {
                 0 => CertPresence::None,
                 1 => CertPresence::Trusted,
                 _ => CertPresence::Untrusted,
             };
-            HttpRequest { name: None, source, method: method.into(), path: path.into(), scheme: None, auth, client_cert }
+            HttpRequest {
+                name: None,
+                source,
+                method: method.into(),
+                path: path.into(),
+                scheme: None,
+                auth,
+                client_cert,
+            }
         })
         .collect()
 }
@@ -110,7 +147,11 @@ fn context() -> Context {
     Context {
         postgres_version: None,
         patroni_version: Some("4.1.5".into()),
-        members: Some(vec!["10.0.0.11".into(), "10.0.0.12".into(), "10.0.0.13".into()]),
+        members: Some(vec![
+            "10.0.0.11".into(),
+            "10.0.0.12".into(),
+            "10.0.0.13".into(),
+        ]),
         resolve: Vec::new(),
         dual_stack: None,
         server_addresses: Vec::new(),
@@ -126,7 +167,12 @@ fn bench(c: &mut Criterion) {
     let y = Structured::new(&d).expect("structured");
     let ctx = context();
     let members = ctx.members.clone().unwrap_or_default();
-    let facts = Facts { version: Some(Version(4, 1, 5)), members: Some(&members), resolve: &[], dual_stack: None };
+    let facts = Facts {
+        version: Some(Version(4, 1, 5)),
+        members: Some(&members),
+        resolve: &[],
+        dual_stack: None,
+    };
     let api = RestApi::compile(&y, &facts);
     let reqs = requests(BATCH, &mut Rng(0x9e37_79b9_7f4a_7c15));
 
@@ -143,7 +189,11 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("decision", |b| {
         b.iter(|| {
-            let out: Vec<_> = reqs.iter().enumerate().map(|(i, r)| api.decide_request(i, black_box(r))).collect();
+            let out: Vec<_> = reqs
+                .iter()
+                .enumerate()
+                .map(|(i, r)| api.decide_request(i, black_box(r)))
+                .collect();
             black_box(out)
         })
     });
@@ -155,7 +205,9 @@ fn bench(c: &mut Criterion) {
         settings: "{}".into(),
     };
     g.bench_function("evaluate", |b| {
-        b.iter(|| black_box(policy_guest::run::<PatroniRestapi>(black_box(&input)).expect("evaluate")))
+        b.iter(|| {
+            black_box(policy_guest::run::<PatroniRestapi>(black_box(&input)).expect("evaluate"))
+        })
     });
     g.finish();
 }

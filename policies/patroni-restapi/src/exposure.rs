@@ -36,6 +36,42 @@ pub fn check(y: &Structured, api: &RestApi, settings: &Settings, report: &mut Re
     ctl_insecure(y, api, report);
     listen(y, api, settings, report);
     mpp(y, api, report);
+    ignored_keys(y, api, report);
+}
+
+/// Keys people write that Patroni never reads (reference §2.1, §2.2, §5.2).
+fn ignored_keys(y: &Structured, api: &RestApi, report: &mut Report) {
+    if y.get("/restapi/crlfile").is_some() {
+        report.finding(
+            "ignored-key",
+            y.loc("/restapi/crlfile"),
+            "`restapi.crlfile` is not a Patroni key: the REST API checks no certificate revocation list",
+        );
+    }
+    if y.get("/ctl/cafile").is_some() {
+        let fallback = if y.get("/ctl/cacert").is_some_and(truthy) {
+            "patronictl verifies with `ctl.cacert`"
+        } else if api.cafile.is_some() {
+            "patronictl falls back to `restapi.cafile`"
+        } else {
+            "patronictl verifies the REST API against the system CA store"
+        };
+        let i = report.finding(
+            "ignored-key",
+            y.loc("/ctl/cafile"),
+            format!("`ctl.cafile` is not a Patroni key (GitLab writes it): {fallback}"),
+        );
+        if y.get("/ctl/cacert").is_some_and(truthy) || api.cafile.is_some() {
+            report.severity(i, Severity::Low);
+        }
+    }
+    if y.get("/bootstrap/dcs/restapi").is_some() {
+        report.finding(
+            "ignored-key",
+            y.loc("/bootstrap/dcs/restapi"),
+            "`bootstrap.dcs.restapi` is ignored: Patroni reads the REST API settings from the local file only",
+        );
+    }
 }
 
 fn authentication(y: &Structured, api: &RestApi, report: &mut Report) {
@@ -45,8 +81,16 @@ fn authentication(y: &Structured, api: &RestApi, report: &mut Report) {
         let mut msg = String::from(
             "`restapi` has neither `authentication` nor a client-certificate demand: unsafe endpoints (restart, failover, reinitialize, PATCH /config) answer",
         );
-        msg.push_str(if restricted { " every host the allowlist admits" } else { " anyone who reaches the port" });
-        let i = report.finding("unsafe-endpoints-unauthenticated", y.loc("/restapi/authentication"), msg);
+        msg.push_str(if restricted {
+            " every host the allowlist admits"
+        } else {
+            " anyone who reaches the port"
+        });
+        let i = report.finding(
+            "unsafe-endpoints-unauthenticated",
+            y.loc("/restapi/authentication"),
+            msg,
+        );
         if restricted {
             report.severity(i, Severity::High);
         }
@@ -68,11 +112,18 @@ fn authentication(y: &Structured, api: &RestApi, report: &mut Report) {
 }
 
 /// The allowlist as it should be, as strings, or `None` when no safe list exists.
-fn fixed_allowlist(api: &RestApi, settings: &Settings, broad: &[usize], y: &Structured) -> Option<Vec<String>> {
+fn fixed_allowlist(
+    api: &RestApi,
+    settings: &Settings,
+    broad: &[usize],
+    y: &Structured,
+) -> Option<Vec<String>> {
     let entries: Vec<(usize, String)> = match y.get("/restapi/allowlist") {
-        Some(Value::Array(a)) => {
-            a.iter().enumerate().filter_map(|(i, v)| v.as_str().map(|s| (i, s.to_string()))).collect()
-        }
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.as_str().map(|s| (i, s.to_string())))
+            .collect(),
         Some(Value::String(s)) => vec![(0, s.clone())],
         _ => Vec::new(),
     };
@@ -144,7 +195,11 @@ fn allowlist(y: &Structured, api: &RestApi, settings: &Settings, report: &mut Re
     for (i, net) in &list.nets {
         let v4 = unmapped(net);
         let too_broad = if allowed.is_empty() {
-            let min = if net.v6 && v4.v6 { settings.min_prefix_v6 } else { settings.min_prefix_v4 };
+            let min = if net.v6 && v4.v6 {
+                settings.min_prefix_v6
+            } else {
+                settings.min_prefix_v4
+            };
             v4.prefix < min
         } else {
             !allowed.iter().any(|a| a.covers(net) || a.covers(&v4))
@@ -156,7 +211,12 @@ fn allowlist(y: &Structured, api: &RestApi, settings: &Settings, report: &mut Re
     let broad_idx: Vec<usize> = broad.iter().map(|(i, _)| *i).collect();
     let fixed = fixed_allowlist(api, settings, &broad_idx, y);
     let patch = fixed.as_ref().map(|list| {
-        set_value(&api.file, "set `restapi.allowlist` to the networks that must call unsafe endpoints", "/restapi/allowlist", json!(list))
+        set_value(
+            &api.file,
+            "set `restapi.allowlist` to the networks that must call unsafe endpoints",
+            "/restapi/allowlist",
+            json!(list),
+        )
     });
     let attach = |report: &mut Report, i: usize| {
         if let Some(p) = &patch {
@@ -174,7 +234,10 @@ fn allowlist(y: &Structured, api: &RestApi, settings: &Settings, report: &mut Re
         }
     }
     if list.present && !list.is_list {
-        let value = y.get("/restapi/allowlist").map(python_str).unwrap_or_default();
+        let value = y
+            .get("/restapi/allowlist")
+            .map(python_str)
+            .unwrap_or_default();
         let i = report.finding(
             "allowlist-not-a-list",
             y.loc("/restapi/allowlist"),
@@ -189,12 +252,19 @@ fn allowlist(y: &Structured, api: &RestApi, settings: &Settings, report: &mut Re
             DropReason::NotAString => "is not a string",
         };
         let open = !list.restricts() && !api.include_members;
-        let tail = if open { "; nothing valid remains, so the allowlist restricts nothing (fail open)" } else { "" };
+        let tail = if open {
+            "; nothing valid remains, so the allowlist restricts nothing (fail open)"
+        } else {
+            ""
+        };
         let pointer = format!("/restapi/allowlist/{}", d.index);
         let i = report.finding(
             "allowlist-entry-dropped",
             y.loc(&pointer),
-            format!("allowlist entry `{}` {why}: Patroni logs an error and skips it{tail}", d.text),
+            format!(
+                "allowlist entry `{}` {why}: Patroni logs an error and skips it{tail}",
+                d.text
+            ),
         );
         if !open {
             report.severity(i, Severity::Low);
@@ -204,9 +274,15 @@ fn allowlist(y: &Structured, api: &RestApi, settings: &Settings, report: &mut Re
     for (i, net) in &broad {
         let pointer = format!("/restapi/allowlist/{i}");
         let msg = if allowed.is_empty() {
-            format!("allowlist entry {net} is wider than /{} (IPv4) or /{} (IPv6)", settings.min_prefix_v4, settings.min_prefix_v6)
+            format!(
+                "allowlist entry {net} is wider than /{} (IPv4) or /{} (IPv6)",
+                settings.min_prefix_v4, settings.min_prefix_v6
+            )
         } else {
-            format!("allowlist entry {net} is not within the organisation's networks ({})", settings.allowed_cidrs.join(", "))
+            format!(
+                "allowlist entry {net} is not within the organisation's networks ({})",
+                settings.allowed_cidrs.join(", ")
+            )
         };
         let f = report.finding("allowlist-too-broad", y.loc(&pointer), msg);
         if net.prefix == 0 || net.v6 && unmapped(net).prefix == 0 {
@@ -218,21 +294,40 @@ fn allowlist(y: &Structured, api: &RestApi, settings: &Settings, report: &mut Re
     }
     if api.dual_stack && (list.restricts() || api.include_members) {
         let v4: Vec<&Net> = list.nets.iter().map(|(_, n)| n).filter(|n| !n.v6).collect();
-        let missing: Vec<String> =
-            v4.iter().filter(|n| !list.nets.iter().any(|(_, m)| m.covers(&n.mapped()))).map(|n| n.to_string()).collect();
+        let missing: Vec<String> = v4
+            .iter()
+            .filter(|n| !list.nets.iter().any(|(_, m)| m.covers(&n.mapped())))
+            .map(|n| n.to_string())
+            .collect();
         let members_v4 = api.include_members
-            && api.members.ips.as_ref().is_some_and(|ips| ips.iter().any(|ip| !ip.v6));
+            && api
+                .members
+                .ips
+                .as_ref()
+                .is_some_and(|ips| ips.iter().any(|ip| !ip.v6));
         if !missing.is_empty() || members_v4 {
-            let listen = api.listen.as_ref().map_or(String::new(), |l| format!("`{}:{}`", l.host, l.port));
-            let mut msg = format!("the listener {listen} is dual-stack, so IPv4 clients arrive as `::ffff:a.b.c.d`");
+            let listen = api
+                .listen
+                .as_ref()
+                .map_or(String::new(), |l| format!("`{}:{}`", l.host, l.port));
+            let mut msg = format!(
+                "the listener {listen} is dual-stack, so IPv4 clients arrive as `::ffff:a.b.c.d`"
+            );
             if !missing.is_empty() {
-                msg.push_str(&format!(" and never match the IPv4 entries {}", missing.join(", ")));
+                msg.push_str(&format!(
+                    " and never match the IPv4 entries {}",
+                    missing.join(", ")
+                ));
             }
             if members_v4 {
                 msg.push_str(" (nor the members' IPv4 addresses)");
             }
             msg.push_str(": unsafe calls from IPv4 peers get 403");
-            let i = report.finding("allowlist-ipv4-on-dual-stack", y.loc("/restapi/allowlist"), msg);
+            let i = report.finding(
+                "allowlist-ipv4-on-dual-stack",
+                y.loc("/restapi/allowlist"),
+                msg,
+            );
             if !missing.is_empty() {
                 attach(report, i);
             }
@@ -244,7 +339,10 @@ fn allowlist(y: &Structured, api: &RestApi, settings: &Settings, report: &mut Re
 fn unmapped(net: &Net) -> Net {
     let mapped_prefix = 0xffff_u128 << 32;
     if net.v6 && net.prefix >= 96 && net.bits >> 32 == mapped_prefix >> 32 {
-        let ip = policy_guest::patroni::Ip { v6: false, bits: net.bits & 0xffff_ffff };
+        let ip = policy_guest::patroni::Ip {
+            v6: false,
+            bits: net.bits & 0xffff_ffff,
+        };
         Net::new(ip, net.prefix - 96)
     } else {
         *net
@@ -291,7 +389,9 @@ fn verify_client(y: &Structured, api: &RestApi, settings: &Settings, report: &mu
         }
         VerifyValue::Str(_) => {}
     }
-    if settings.require_client_certificates && !(api.https && api.cert_mode == CertMode::Required && api.cafile.is_some()) {
+    if settings.require_client_certificates
+        && !(api.https && api.cert_mode == CertMode::Required && api.cafile.is_some())
+    {
         report.finding(
             "safe-endpoints-unauthenticated",
             y.loc("/restapi/verify_client"),
@@ -301,7 +401,9 @@ fn verify_client(y: &Structured, api: &RestApi, settings: &Settings, report: &mu
 }
 
 fn ctl_insecure(y: &Structured, api: &RestApi, report: &mut Report) {
-    let Some(v) = y.get("/ctl/insecure") else { return };
+    let Some(v) = y.get("/ctl/insecure") else {
+        return;
+    };
     if !truthy(v) {
         return;
     }
@@ -317,7 +419,14 @@ fn ctl_insecure(y: &Structured, api: &RestApi, report: &mut Report) {
     }
     let ca = y.get("/ctl/cacert").is_some_and(truthy) || api.cafile.is_some();
     if ca {
-        report.fix(i, remove_value(&api.file, "remove `ctl.insecure` (patronictl verifies with the configured CA)", "/ctl/insecure"));
+        report.fix(
+            i,
+            remove_value(
+                &api.file,
+                "remove `ctl.insecure` (patronictl verifies with the configured CA)",
+                "/ctl/insecure",
+            ),
+        );
     }
 }
 
@@ -330,14 +439,32 @@ fn listen(y: &Structured, api: &RestApi, settings: &Settings, report: &mut Repor
             y.loc("/restapi/listen"),
             format!("`restapi.listen: '{raw}'` accepts connections on every interface"),
         );
-        let connect = y.str("/restapi/connect_address").map(policy_guest::patroni::member_host);
+        let connect = y
+            .str("/restapi/connect_address")
+            .map(policy_guest::patroni::member_host);
         if let Some(host) = connect.filter(|h| policy_guest::patroni::Ip::parse(h).is_some()) {
-            let value = if host.contains(':') { format!("[{host}]:{}", l.port) } else { format!("{host}:{}", l.port) };
-            report.fix(i, set_value(&api.file, "listen on the address the node publishes", "/restapi/listen", json!(value)));
+            let value = if host.contains(':') {
+                format!("[{host}]:{}", l.port)
+            } else {
+                format!("{host}:{}", l.port)
+            };
+            report.fix(
+                i,
+                set_value(
+                    &api.file,
+                    "listen on the address the node publishes",
+                    "/restapi/listen",
+                    json!(value),
+                ),
+            );
         }
     }
     if settings.forbid_default_port && l.port == 8008 {
-        report.finding("listen-default-port", y.loc("/restapi/listen"), format!("`restapi.listen: '{raw}'` uses the default port 8008"));
+        report.finding(
+            "listen-default-port",
+            y.loc("/restapi/listen"),
+            format!("`restapi.listen: '{raw}'` uses the default port 8008"),
+        );
     }
 }
 
@@ -349,7 +476,10 @@ fn mpp(y: &Structured, api: &RestApi, report: &mut Report) {
     let which = if api.version_given {
         format!("Patroni {}", api.version)
     } else {
-        format!("Patroni 3.3.0 to 4.1.5 (no `patroni_version` given; {} assumed)", api.version)
+        format!(
+            "Patroni 3.3.0 to 4.1.5 (no `patroni_version` given; {} assumed)",
+            api.version
+        )
     };
     let effect = if citus {
         "this node runs Citus, so anyone who reaches the port can send worker events to the coordinator"

@@ -41,8 +41,24 @@ pub struct HealthCheck {
 }
 
 const SECTIONS: &[&str] = &[
-    "global", "defaults", "frontend", "backend", "listen", "peers", "resolvers", "userlist", "mailers", "program",
-    "http-errors", "ring", "log-forward", "cache", "fcgi-app", "crt-store", "traces", "acme",
+    "global",
+    "defaults",
+    "frontend",
+    "backend",
+    "listen",
+    "peers",
+    "resolvers",
+    "userlist",
+    "mailers",
+    "program",
+    "http-errors",
+    "ring",
+    "log-forward",
+    "cache",
+    "fcgi-app",
+    "crt-store",
+    "traces",
+    "acme",
 ];
 
 /// The directives of a haproxy document.
@@ -63,12 +79,19 @@ pub fn directives(doc: &Document) -> Vec<Directive> {
     let mut section = String::new();
     for (i, line) in doc.text.lines().enumerate() {
         let words = words(line);
-        let Some((first, rest)) = words.split_first() else { continue };
+        let Some((first, rest)) = words.split_first() else {
+            continue;
+        };
         if SECTIONS.contains(&first.as_str()) {
             section = words.join(" ");
             continue;
         }
-        out.push(Directive { section: section.clone(), name: first.clone(), args: rest.to_vec(), line: i as u32 + 1 });
+        out.push(Directive {
+            section: section.clone(),
+            name: first.clone(),
+            args: rest.to_vec(),
+            line: i as u32 + 1,
+        });
     }
     out
 }
@@ -132,7 +155,11 @@ pub fn checks(doc: &Document) -> Vec<HealthCheck> {
             current = defaults.clone();
         }
         let kind = d.section.split_whitespace().next().unwrap_or("");
-        let target = if kind == "defaults" { &mut defaults } else { &mut current };
+        let target = if kind == "defaults" {
+            &mut defaults
+        } else {
+            &mut current
+        };
         match d.name.as_str() {
             "option" => match d.args.first().map(String::as_str) {
                 Some("httpchk") => {
@@ -143,14 +170,19 @@ pub fn checks(doc: &Document) -> Vec<HealthCheck> {
                         _ => (a[0].clone(), a[1].clone()),
                     });
                 }
-                Some(o) if o.ends_with("-check") || o.ends_with("-chk") || o == "tcp-check" => target.httpchk = None,
+                Some(o) if o.ends_with("-check") || o.ends_with("-chk") || o == "tcp-check" => {
+                    target.httpchk = None
+                }
                 _ => {}
             },
-            "no" if d.args.first().is_some_and(|a| a == "option") && d.args.get(1).is_some_and(|a| a == "httpchk") => {
+            "no" if d.args.first().is_some_and(|a| a == "option")
+                && d.args.get(1).is_some_and(|a| a == "httpchk") =>
+            {
                 target.httpchk = None;
             }
             "http-check" if d.args.first().is_some_and(|a| a == "send") => {
-                let (mut method, mut uri) = target.httpchk.clone().unwrap_or(("GET".into(), "/".into()));
+                let (mut method, mut uri) =
+                    target.httpchk.clone().unwrap_or(("GET".into(), "/".into()));
                 let mut it = d.args[1..].iter();
                 while let Some(k) = it.next() {
                     match k.as_str() {
@@ -163,8 +195,12 @@ pub fn checks(doc: &Document) -> Vec<HealthCheck> {
             }
             "default-server" => target.default_server = d.args.clone(),
             "server" if matches!(kind, "backend" | "listen") => {
-                let Some((method, uri)) = current.httpchk.clone() else { continue };
-                let (Some(name), Some(addr)) = (d.args.first(), d.args.get(1)) else { continue };
+                let Some((method, uri)) = current.httpchk.clone() else {
+                    continue;
+                };
+                let (Some(name), Some(addr)) = (d.args.first(), d.args.get(1)) else {
+                    continue;
+                };
                 let mut kw: Vec<String> = current.default_server.clone();
                 kw.extend(d.args[2..].iter().cloned());
                 if !has(&kw, "check") || last_of(&kw, &["check", "no-check"]) == Some("no-check") {
@@ -204,7 +240,10 @@ fn has(kw: &[String], k: &str) -> bool {
 }
 
 fn last_of<'a>(kw: &'a [String], of: &[&str]) -> Option<&'a str> {
-    kw.iter().rev().find(|w| of.contains(&w.as_str())).map(String::as_str)
+    kw.iter()
+        .rev()
+        .find(|w| of.contains(&w.as_str()))
+        .map(String::as_str)
 }
 
 fn value<'a>(kw: &'a [String], k: &str) -> Option<&'a str> {
@@ -217,7 +256,10 @@ fn split_addr(addr: &str) -> (String, Option<u16>) {
     let addr = addr.split_once('@').map_or(addr, |(_, a)| a);
     if let Some(rest) = addr.strip_prefix('[') {
         let (host, tail) = rest.split_once(']').unwrap_or((rest, ""));
-        return (host.to_string(), tail.strip_prefix(':').and_then(|p| p.parse().ok()));
+        return (
+            host.to_string(),
+            tail.strip_prefix(':').and_then(|p| p.parse().ok()),
+        );
     }
     match addr.rsplit_once(':') {
         Some((h, p)) if !h.contains(':') => (h.to_string(), p.parse().ok()),
@@ -230,7 +272,13 @@ mod tests {
     use super::*;
 
     fn doc(text: &str) -> Document {
-        Document { kind: "haproxy".into(), path: "haproxy.cfg".into(), text: text.into(), body: Body::Text, diagnostics: vec![] }
+        Document {
+            kind: "haproxy".into(),
+            path: "haproxy.cfg".into(),
+            text: text.into(),
+            body: Body::Text,
+            diagnostics: vec![],
+        }
     }
 
     #[test]
@@ -259,15 +307,24 @@ backend plain
 ";
         let c = checks(&doc(cfg));
         assert_eq!(c.len(), 3, "{c:#?}");
-        assert_eq!((c[0].method.as_str(), c[0].uri.as_str(), c[0].port, c[0].tls), ("OPTIONS", "/primary", Some(8008), false));
+        assert_eq!(
+            (c[0].method.as_str(), c[0].uri.as_str(), c[0].port, c[0].tls),
+            ("OPTIONS", "/primary", Some(8008), false)
+        );
         assert_eq!(c[0].line, 10);
         assert!(c[1].tls && c[1].client_cert);
-        assert_eq!((c[2].method.as_str(), c[2].uri.as_str()), ("GET", "/replica"));
+        assert_eq!(
+            (c[2].method.as_str(), c[2].uri.as_str()),
+            ("GET", "/replica")
+        );
     }
 
     #[test]
     fn words_like_haproxy() {
-        assert_eq!(words("  server a \"b c\"d # x"), vec!["server", "a", "b cd"]);
+        assert_eq!(
+            words("  server a \"b c\"d # x"),
+            vec!["server", "a", "b cd"]
+        );
         assert_eq!(words("a\\ b 'c#d'"), vec!["a b", "c#d"]);
     }
 }

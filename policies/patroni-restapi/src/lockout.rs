@@ -17,14 +17,18 @@
 use policy_guest::doc::Structured;
 use policy_guest::patroni::{Facts, Ip, RestApi, member_host, python_str, truthy};
 use policy_guest::report::at;
-use policy_guest::{CertPresence, Decision, HttpRequest, Input, Location, Report, RequestAuth, Severity, Verdict};
+use policy_guest::{
+    CertPresence, Decision, HttpRequest, Input, Location, Report, RequestAuth, Severity, Verdict,
+};
 use serde_json::Value;
 
 use crate::haproxy::{self, HealthCheck};
 
 /// The HTTP health checks of every haproxy document.
 pub fn haproxy_checks(input: &Input) -> Vec<HealthCheck> {
-    policy_guest::doc::documents(input, "haproxy").flat_map(haproxy::checks).collect()
+    policy_guest::doc::documents(input, "haproxy")
+        .flat_map(haproxy::checks)
+        .collect()
 }
 
 const PATRONICTL: &[(&str, &str, &str)] = &[
@@ -60,8 +64,16 @@ fn client(y: &Structured, api: &RestApi) -> Client {
         (Some(server), Some(sent)) if server.expose() == sent => RequestAuth::Valid,
         _ => RequestAuth::Invalid,
     };
-    let cert = if y.get("/ctl/certfile").is_some_and(truthy) { CertPresence::Trusted } else { CertPresence::None };
-    Client { auth, cert, scheme: if api.https { "https" } else { "http" } }
+    let cert = if y.get("/ctl/certfile").is_some_and(truthy) {
+        CertPresence::Trusted
+    } else {
+        CertPresence::None
+    };
+    Client {
+        auth,
+        cert,
+        scheme: if api.https { "https" } else { "http" },
+    }
 }
 
 /// The members' addresses as callers: the context's, else this node's `connect_address`
@@ -76,9 +88,18 @@ fn sources(y: &Structured, api: &RestApi, facts: &Facts) -> (Vec<Ip>, bool) {
     } else {
         for ptr in ["/restapi/connect_address", "/restapi/listen"] {
             if let Some(text) = y.str(ptr) {
-                let host = text.rsplit_once(':').map_or(text, |(h, _)| h).trim_matches(['[', ']']);
-                let wildcard = api.listen.as_ref().is_some_and(|l| l.wildcard && ptr == "/restapi/listen");
-                if let Some(ips) = facts.resolve_host(host).filter(|i| !i.is_empty() && !wildcard) {
+                let host = text
+                    .rsplit_once(':')
+                    .map_or(text, |(h, _)| h)
+                    .trim_matches(['[', ']']);
+                let wildcard = api
+                    .listen
+                    .as_ref()
+                    .is_some_and(|l| l.wildcard && ptr == "/restapi/listen");
+                if let Some(ips) = facts
+                    .resolve_host(host)
+                    .filter(|i| !i.is_empty() && !wildcard)
+                {
                     out.extend(ips);
                     break;
                 }
@@ -94,7 +115,14 @@ fn sources(y: &Structured, api: &RestApi, facts: &Facts) -> (Vec<Ip>, bool) {
     (out, true)
 }
 
-fn request(source: Ip, method: &str, path: &str, scheme: &str, auth: &RequestAuth, cert: CertPresence) -> HttpRequest {
+fn request(
+    source: Ip,
+    method: &str,
+    path: &str,
+    scheme: &str,
+    auth: &RequestAuth,
+    cert: CertPresence,
+) -> HttpRequest {
     HttpRequest {
         name: None,
         source: source.to_string(),
@@ -114,7 +142,10 @@ struct Refusals {
 
 impl Refusals {
     fn new(code: &'static str) -> Self {
-        Refusals { code, first: Vec::new() }
+        Refusals {
+            code,
+            first: Vec::new(),
+        }
     }
 
     fn add(&mut self, what: String, d: Decision, at: Option<Location>) {
@@ -132,7 +163,12 @@ impl Refusals {
         for (i, (_, d, at)) in self.first.iter().enumerate() {
             let key = match at {
                 Some(l) => format!("{}:{}", l.file, l.line),
-                None => format!("{}|{:?}|{:?}", d.stage, d.status, d.location.as_ref().map(|l| l.line)),
+                None => format!(
+                    "{}|{:?}|{:?}",
+                    d.stage,
+                    d.status,
+                    d.location.as_ref().map(|l| l.line)
+                ),
             };
             match groups.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, v)) => v.push(i),
@@ -143,9 +179,15 @@ impl Refusals {
             let (what, d, at) = &self.first[members[0]];
             let mut msg = format!("{what} is refused: {}", d.reason);
             if members.len() > 1 {
-                msg.push_str(&format!(" ({} more calls refused the same way)", members.len() - 1));
+                msg.push_str(&format!(
+                    " ({} more calls refused the same way)",
+                    members.len() - 1
+                ));
             }
-            let location = at.clone().or_else(|| d.location.clone()).unwrap_or_else(|| at_file(d));
+            let location = at
+                .clone()
+                .or_else(|| d.location.clone())
+                .unwrap_or_else(|| at_file(d));
             report.finding(self.code, location, msg);
         }
     }
@@ -156,7 +198,13 @@ fn at_file(d: &Decision) -> Location {
 }
 
 /// Simulates the deployment's own calls against `api` and reports the refused ones.
-pub fn check(y: &Structured, api: &RestApi, facts: &Facts, checks: &[HealthCheck], report: &mut Report) {
+pub fn check(
+    y: &Structured,
+    api: &RestApi,
+    facts: &Facts,
+    checks: &[HealthCheck],
+    report: &mut Report,
+) {
     if api.fatal.is_some() {
         return;
     }
@@ -164,7 +212,10 @@ pub fn check(y: &Structured, api: &RestApi, facts: &Facts, checks: &[HealthCheck
     // The callers are the members: where the context does not list them, the sources are.
     let member_list: Vec<String> = srcs.iter().map(Ip::to_string).collect();
     let sim = if facts.members.is_none() && api.include_members && known {
-        let f = Facts { members: Some(&member_list), ..*facts };
+        let f = Facts {
+            members: Some(&member_list),
+            ..*facts
+        };
         RestApi::compile(y, &f)
     } else {
         api.clone()
@@ -187,7 +238,11 @@ pub fn check(y: &Structured, api: &RestApi, facts: &Facts, checks: &[HealthCheck
         }
         for (method, path, what) in calls {
             let d = sim.decide_request(0, &request(*src, method, path, c.scheme, &c.auth, c.cert));
-            members.add(format!("{what} ({method} {path} from member {src})"), d, None);
+            members.add(
+                format!("{what} ({method} {path} from member {src})"),
+                d,
+                None,
+            );
         }
     }
     ctl.report(report);
@@ -203,13 +258,34 @@ fn haproxy(api: &RestApi, checks: &[HealthCheck], report: &mut Report) {
         if hc.port.is_some() && port.is_some() && hc.port != port {
             continue;
         }
-        let cert = if hc.tls && hc.client_cert { CertPresence::Trusted } else { CertPresence::None };
+        let cert = if hc.tls && hc.client_cert {
+            CertPresence::Trusted
+        } else {
+            CertPresence::None
+        };
         let scheme = if hc.tls { "https" } else { "http" };
         // The checks come from the HAProxy host, whose address the files do not give; GET,
         // HEAD and OPTIONS are never IP-checked.
-        let source = api.allowlist.nets.first().map_or(Ip::v4(std::net::Ipv4Addr::LOCALHOST), |(_, n)| n.addr());
-        let d = api.decide_request(0, &request(source, &hc.method, &hc.uri, scheme, &RequestAuth::None, cert));
-        let what = format!("HAProxy's health check `{} {}` of server `{}` in `{}`", hc.method, hc.uri, hc.server, hc.section);
+        let source = api
+            .allowlist
+            .nets
+            .first()
+            .map_or(Ip::v4(std::net::Ipv4Addr::LOCALHOST), |(_, n)| n.addr());
+        let d = api.decide_request(
+            0,
+            &request(
+                source,
+                &hc.method,
+                &hc.uri,
+                scheme,
+                &RequestAuth::None,
+                cert,
+            ),
+        );
+        let what = format!(
+            "HAProxy's health check `{} {}` of server `{}` in `{}`",
+            hc.method, hc.uri, hc.server, hc.section
+        );
         refusals.add(what, d, Some(at(&hc.file, hc.line)));
     }
     refusals.report(report);

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 use policy_guest::{
-    Body, CertPresence, Context, Document, Edit, Evaluation, HttpRequest, Input, RequestAuth, Span, Structured,
-    Verdict,
+    Body, CertPresence, Context, Document, Edit, Evaluation, HttpRequest, Input, RequestAuth, Span,
+    Structured, Verdict,
 };
 use serde_json::{Value, json};
 
@@ -14,10 +14,19 @@ use crate::{CODES, PatroniRestapi};
 pub fn doc(kind: &str, path: &str, config: &Value) -> Document {
     fn walk(v: &Value, pointer: String, spans: &mut Vec<Span>) {
         let line = spans.len() as u32 + 1;
-        spans.push(Span { pointer: pointer.clone(), line, end_line: line });
+        spans.push(Span {
+            pointer: pointer.clone(),
+            line,
+            end_line: line,
+        });
         match v {
-            Value::Object(m) => m.iter().for_each(|(k, v)| walk(v, format!("{pointer}/{k}"), spans)),
-            Value::Array(a) => a.iter().enumerate().for_each(|(i, v)| walk(v, format!("{pointer}/{i}"), spans)),
+            Value::Object(m) => m
+                .iter()
+                .for_each(|(k, v)| walk(v, format!("{pointer}/{k}"), spans)),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .for_each(|(i, v)| walk(v, format!("{pointer}/{i}"), spans)),
             _ => {}
         }
     }
@@ -27,7 +36,10 @@ pub fn doc(kind: &str, path: &str, config: &Value) -> Document {
         kind: kind.into(),
         path: path.into(),
         text: String::new(),
-        body: Body::Structured(Structured { json: config.to_string(), spans }),
+        body: Body::Structured(Structured {
+            json: config.to_string(),
+            spans,
+        }),
         diagnostics: Vec::new(),
     }
 }
@@ -102,9 +114,21 @@ fn apply(config: &Value, e: &Evaluation) -> Value {
 fn codes_are_unique_and_documented() {
     let readme = include_str!("../README.md");
     for (i, c) in CODES.iter().enumerate() {
-        assert!(CODES[..i].iter().all(|o| o.code != c.code), "duplicate code {}", c.code);
-        assert!(readme.contains(&format!("`{}`", c.code)), "README.md does not document `{}`", c.code);
-        assert!(c.code.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-'));
+        assert!(
+            CODES[..i].iter().all(|o| o.code != c.code),
+            "duplicate code {}",
+            c.code
+        );
+        assert!(
+            readme.contains(&format!("`{}`", c.code)),
+            "README.md does not document `{}`",
+            c.code
+        );
+        assert!(
+            c.code
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+        );
     }
 }
 
@@ -120,7 +144,12 @@ fn gitlab_default_is_open_and_its_allowlist_never_matches() {
     inp.context.members = Some(vec!["10.0.0.11".into(), "10.0.0.12".into()]);
     let e = run(&inp);
     let c = codes(&e);
-    for want in ["unsafe-endpoints-unauthenticated", "no-tls", "allowlist-ipv4-on-dual-stack", "lockout-patronictl"] {
+    for want in [
+        "unsafe-endpoints-unauthenticated",
+        "no-tls",
+        "allowlist-ipv4-on-dual-stack",
+        "lockout-patronictl",
+    ] {
         assert!(c.contains(&want), "{want} missing from {c:?}");
     }
     // The leader race is a GET: never refused.
@@ -129,12 +158,24 @@ fn gitlab_default_is_open_and_its_allowlist_never_matches() {
     let fixed = apply(&config, &e);
     assert_eq!(
         fixed["restapi"]["allowlist"],
-        json!(["10.0.0.0/24", "127.0.0.1/32", "::ffff:10.0.0.0/120", "::ffff:127.0.0.1/128"])
+        json!([
+            "10.0.0.0/24",
+            "127.0.0.1/32",
+            "::ffff:10.0.0.0/120",
+            "::ffff:127.0.0.1/128"
+        ])
     );
     let mut again = input(&fixed, json!({}));
     again.context.members = inp.context.members.clone();
-    let c2 = codes(&run(&again)).into_iter().map(String::from).collect::<Vec<_>>();
-    assert!(!c2.iter().any(|c| c == "allowlist-ipv4-on-dual-stack" || c == "lockout-patronictl"), "{c2:?}");
+    let c2 = codes(&run(&again))
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    assert!(
+        !c2.iter()
+            .any(|c| c == "allowlist-ipv4-on-dual-stack" || c == "lockout-patronictl"),
+        "{c2:?}"
+    );
 }
 
 #[test]
@@ -149,11 +190,18 @@ fn hardened_config_is_clean() {
         },
         "ctl": { "certfile": "/etc/patroni/ctl.crt", "keyfile": "/etc/patroni/ctl.key", "cacert": "/etc/patroni/ca.crt" },
     });
-    let mut inp = input(&config, json!({ "allowed_cidrs": ["10.0.0.0/16"], "require_client_certificates": true }));
+    let mut inp = input(
+        &config,
+        json!({ "allowed_cidrs": ["10.0.0.0/16"], "require_client_certificates": true }),
+    );
     inp.context.members = Some(vec!["10.0.0.11".into(), "10.0.0.12".into()]);
     let e = run(&inp);
     // `POST /mpp` is open on 4.1.5, but without Citus it does nothing: info only.
-    let serious: Vec<_> = e.findings.iter().filter(|f| f.severity != policy_guest::Severity::Info).collect();
+    let serious: Vec<_> = e
+        .findings
+        .iter()
+        .filter(|f| f.severity != policy_guest::Severity::Info)
+        .collect();
     assert!(serious.is_empty(), "{serious:#?}");
 }
 
@@ -163,15 +211,26 @@ fn dropped_entries_fail_open_and_the_fix_is_a_fixpoint() {
         "authentication": { "username": "u", "password": "p-secret" },
         "allowlist": ["10.0.0.0/33", "10.0.0.256"] } });
     let e = run(&input(&config, json!({ "allowed_cidrs": ["10.0.0.0/24"] })));
-    let dropped: Vec<_> = e.findings.iter().filter(|f| f.code == "allowlist-entry-dropped").collect();
+    let dropped: Vec<_> = e
+        .findings
+        .iter()
+        .filter(|f| f.code == "allowlist-entry-dropped")
+        .collect();
     assert_eq!(dropped.len(), 2, "{:#?}", e.findings);
     assert!(dropped[0].message.contains("fail open"));
-    assert_eq!(dropped[0].location.pointer.as_deref(), Some("/restapi/allowlist/0"));
+    assert_eq!(
+        dropped[0].location.pointer.as_deref(),
+        Some("/restapi/allowlist/0")
+    );
     assert!(dropped[0].location.line > 0);
     let fixed = apply(&config, &e);
     assert_eq!(fixed["restapi"]["allowlist"], json!(["10.0.0.0/24"]));
     let again = run(&input(&fixed, json!({ "allowed_cidrs": ["10.0.0.0/24"] })));
-    assert!(!codes(&again).contains(&"allowlist-entry-dropped"), "{:#?}", again.findings);
+    assert!(
+        !codes(&again).contains(&"allowlist-entry-dropped"),
+        "{:#?}",
+        again.findings
+    );
     // Without org networks there is no safe list to write: no patch.
     let e = run(&input(&config, json!({})));
     assert!(e.patches.is_empty());
@@ -181,19 +240,35 @@ fn dropped_entries_fail_open_and_the_fix_is_a_fixpoint() {
 fn broad_and_missing_allowlists() {
     let wide = json!({ "restapi": { "listen": "10.0.0.11:8008", "allowlist": ["0.0.0.0/0", "10.0.0.0/24"] } });
     let e = run(&input(&wide, json!({})));
-    let f = e.findings.iter().find(|f| f.code == "allowlist-too-broad").unwrap();
+    let f = e
+        .findings
+        .iter()
+        .find(|f| f.code == "allowlist-too-broad")
+        .unwrap();
     assert_eq!(f.severity, policy_guest::Severity::Critical);
     let e = run(&input(&wide, json!({ "allowed_cidrs": ["10.0.0.0/16"] })));
-    assert_eq!(apply(&wide, &e)["restapi"]["allowlist"], json!(["10.0.0.0/24", "10.0.0.0/16"]));
+    assert_eq!(
+        apply(&wide, &e)["restapi"]["allowlist"],
+        json!(["10.0.0.0/24", "10.0.0.0/16"])
+    );
     let none = json!({ "restapi": { "listen": "10.0.0.11:8008" } });
     let e = run(&input(&none, json!({ "allowed_cidrs": ["10.0.0.0/24"] })));
     assert!(codes(&e).contains(&"no-allowlist"));
     let fixed = apply(&none, &e);
-    assert!(!codes(&run(&input(&fixed, json!({ "allowed_cidrs": ["10.0.0.0/24"] })))).contains(&"no-allowlist"));
+    assert!(
+        !codes(&run(&input(
+            &fixed,
+            json!({ "allowed_cidrs": ["10.0.0.0/24"] })
+        )))
+        .contains(&"no-allowlist")
+    );
     let string = json!({ "restapi": { "listen": "10.0.0.11:8008", "allowlist": "10.0.0.5" } });
     let e = run(&input(&string, json!({})));
     assert!(codes(&e).contains(&"allowlist-not-a-list"));
-    assert_eq!(apply(&string, &e)["restapi"]["allowlist"], json!(["10.0.0.5"]));
+    assert_eq!(
+        apply(&string, &e)["restapi"]["allowlist"],
+        json!(["10.0.0.5"])
+    );
 }
 
 #[test]
@@ -202,8 +277,18 @@ fn verify_client_values() {
         (json!("yes"), true, true, Some("verify-client-ineffective")),
         (json!(true), true, true, Some("verify-client-ineffective")),
         (json!("Required"), true, true, None),
-        (json!("required"), false, true, Some("verify-client-ineffective")),
-        (json!("optional"), true, false, Some("verify-client-without-cafile")),
+        (
+            json!("required"),
+            false,
+            true,
+            Some("verify-client-ineffective"),
+        ),
+        (
+            json!("optional"),
+            true,
+            false,
+            Some("verify-client-without-cafile"),
+        ),
         (json!("none"), true, false, None),
     ];
     for (value, certfile, cafile, want) in cases {
@@ -215,10 +300,16 @@ fn verify_client_values() {
         if cafile {
             r["cafile"] = json!("/ca.pem");
         }
-        let e = run(&input(&json!({ "restapi": r, "ctl": { "cacert": "/ca.pem" } }), json!({})));
+        let e = run(&input(
+            &json!({ "restapi": r, "ctl": { "cacert": "/ca.pem" } }),
+            json!({}),
+        ));
         let c = codes(&e);
         let got = c.iter().find(|c| c.starts_with("verify-client")).copied();
-        assert_eq!(got, want, "{value} certfile={certfile} cafile={cafile}: {c:?}");
+        assert_eq!(
+            got, want,
+            "{value} certfile={certfile} cafile={cafile}: {c:?}"
+        );
     }
 }
 
@@ -227,7 +318,11 @@ fn ctl_insecure_patch_only_with_a_ca() {
     let base = json!({ "restapi": { "listen": "10.0.0.1:8008", "certfile": "/c", "authentication": { "username": "u", "password": "pw-2" } },
                        "ctl": { "insecure": true } });
     let e = run(&input(&base, json!({})));
-    let f = e.findings.iter().find(|f| f.code == "ctl-insecure").unwrap();
+    let f = e
+        .findings
+        .iter()
+        .find(|f| f.code == "ctl-insecure")
+        .unwrap();
     assert!(f.patch.is_none());
     let mut with_ca = base.clone();
     with_ca["ctl"]["cacert"] = json!("/ca.pem");
@@ -252,13 +347,28 @@ listen primary
 ";
     let mut inp = input(&config, json!({}));
     inp.documents.push(Document {
-        kind: "haproxy".into(), path: "haproxy.cfg".into(), text: cfg.into(), body: Body::Text, diagnostics: vec![],
+        kind: "haproxy".into(),
+        path: "haproxy.cfg".into(),
+        text: cfg.into(),
+        body: Body::Text,
+        diagnostics: vec![],
     });
     let e = run(&inp);
-    let hc: Vec<_> = e.findings.iter().filter(|f| f.code == "lockout-haproxy-check").collect();
+    let hc: Vec<_> = e
+        .findings
+        .iter()
+        .filter(|f| f.code == "lockout-haproxy-check")
+        .collect();
     assert_eq!(hc.len(), 2, "{:#?}", e.findings);
-    assert_eq!((hc[0].location.file.as_str(), hc[0].location.line), ("haproxy.cfg", 3));
-    assert!(hc[0].message.contains("plain HTTP to a TLS listener"), "{}", hc[0].message);
+    assert_eq!(
+        (hc[0].location.file.as_str(), hc[0].location.line),
+        ("haproxy.cfg", 3)
+    );
+    assert!(
+        hc[0].message.contains("plain HTTP to a TLS listener"),
+        "{}",
+        hc[0].message
+    );
     assert_eq!(hc[1].location.line, 4);
     assert!(hc[1].message.contains("required"), "{}", hc[1].message);
 }
@@ -270,9 +380,16 @@ fn member_calls_need_the_same_credentials() {
         "bootstrap": { "dcs": { "failsafe_mode": true } } });
     let e = run(&input(&config, json!({})));
     let c = codes(&e);
-    assert!(c.contains(&"lockout-patronictl") && c.contains(&"lockout-member-calls"), "{c:?}");
+    assert!(
+        c.contains(&"lockout-patronictl") && c.contains(&"lockout-member-calls"),
+        "{c:?}"
+    );
     for f in &e.findings {
-        assert!(!f.message.contains("pw-4") && !f.message.contains("other-5"), "{}", f.message);
+        assert!(
+            !f.message.contains("pw-4") && !f.message.contains("other-5"),
+            "{}",
+            f.message
+        );
     }
 }
 
@@ -282,7 +399,12 @@ fn decisions_answer_every_request_in_order() {
         "authentication": { "username": "u", "password": "pw-6" } } });
     let mut inp = input(&config, json!({}));
     let req = |source: &str, method: &str, path: &str, auth: RequestAuth| HttpRequest {
-        name: None, source: source.into(), method: method.into(), path: path.into(), scheme: None, auth,
+        name: None,
+        source: source.into(),
+        method: method.into(),
+        path: path.into(),
+        scheme: None,
+        auth,
         client_cert: CertPresence::None,
     };
     inp.requests = vec![
@@ -293,25 +415,59 @@ fn decisions_answer_every_request_in_order() {
         req("127.0.0.2", "POST", "/mpp", RequestAuth::None),
     ];
     let e = run(&inp);
-    let got: Vec<_> = e.decisions.iter().map(|d| (d.index, d.verdict, d.status, d.stage.as_str())).collect();
-    assert_eq!(got, vec![
-        (0, Verdict::Allow, None, "passed"),
-        (1, Verdict::Deny, Some(403), "access"),
-        (2, Verdict::Deny, Some(401), "access"),
-        (3, Verdict::Allow, None, "passed"),
-        (4, Verdict::Allow, None, "passed"),
-    ]);
+    let got: Vec<_> = e
+        .decisions
+        .iter()
+        .map(|d| (d.index, d.verdict, d.status, d.stage.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (0, Verdict::Allow, None, "passed"),
+            (1, Verdict::Deny, Some(403), "access"),
+            (2, Verdict::Deny, Some(401), "access"),
+            (3, Verdict::Allow, None, "passed"),
+            (4, Verdict::Allow, None, "passed"),
+        ]
+    );
     let loc = e.decisions[1].location.as_ref().unwrap();
     assert_eq!(loc.file.as_str(), "patroni.yml");
-    assert!(e.decisions[1].reason.contains("restapi.allowlist (patroni.yml:"), "{}", e.decisions[1].reason);
+    assert!(
+        e.decisions[1]
+            .reason
+            .contains("restapi.allowlist (patroni.yml:"),
+        "{}",
+        e.decisions[1].reason
+    );
     assert!(e.decisions.iter().all(|d| !d.reason.contains("pw-6")));
 }
 
 #[test]
 fn settings_are_validated() {
-    let inp = input(&json!({ "restapi": { "listen": ":8008" } }), json!({ "allowed_cidrs": ["10.0.0.0/33"] }));
+    let inp = input(
+        &json!({ "restapi": { "listen": ":8008" } }),
+        json!({ "allowed_cidrs": ["10.0.0.0/33"] }),
+    );
     let err = policy_guest::run::<PatroniRestapi>(&inp).unwrap_err();
     assert!(err.message.contains("10.0.0.0/33"), "{}", err.message);
-    let inp = input(&json!({ "restapi": { "listen": ":8008" } }), json!({ "nope": 1 }));
+    let inp = input(
+        &json!({ "restapi": { "listen": ":8008" } }),
+        json!({ "nope": 1 }),
+    );
     assert!(policy_guest::run::<PatroniRestapi>(&inp).is_err());
+}
+
+#[test]
+fn keys_patroni_never_reads() {
+    let config = json!({ "restapi": { "listen": "10.0.0.1:8008", "crlfile": "/etc/patroni/crl.pem",
+        "authentication": { "username": "u", "password": "pw-7" } },
+        "ctl": { "cafile": "/etc/patroni/ca.crt" }, "bootstrap": { "dcs": { "restapi": { "listen": ":8008" } } } });
+    let e = run(&input(&config, json!({})));
+    let ignored: Vec<_> = e
+        .findings
+        .iter()
+        .filter(|f| f.code == "ignored-key")
+        .map(|f| f.location.pointer.clone())
+        .collect();
+    assert_eq!(ignored.len(), 3, "{:#?}", e.findings);
 }

@@ -214,6 +214,15 @@ pub fn check_rule(
                 true,
             );
         }
+        Method::Trust if !tcp => {
+            fix.method = Some("peer");
+            push(
+                "trust-local",
+                "`trust` on a `local` line: every OS user of the machine can connect as any of its roles, superusers included".to_string(),
+                None,
+                true,
+            );
+        }
         Method::Password => {
             let md5_roles = md5_roles_on_line(env, compiled, roles);
             let mut message =

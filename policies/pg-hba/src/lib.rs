@@ -89,6 +89,12 @@ pub const CODES: &[Code] = &[
         "Use `scram-sha-256` (or `cert`) instead of `trust` on `host*` lines.",
     ),
     Code::new(
+        "trust-local",
+        Severity::Medium,
+        "`trust` on the Unix socket lets every OS user in as any role",
+        "Use `peer` (the OS user must be the role, or map to it with `map=`) or `scram-sha-256` on `local` lines.",
+    ),
+    Code::new(
         "password-cleartext",
         Severity::High,
         "`password` sends the password in clear text",

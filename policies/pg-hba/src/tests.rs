@@ -426,3 +426,13 @@ fn settings_are_validated() {
     assert!(policy_guest::run::<PgHba>(&i).is_err());
     let _: Context = context(15);
 }
+
+#[test]
+fn trust_on_the_socket_becomes_peer() {
+    let text = "local   all   all   trust   # everyone\n";
+    let e = run(&input(vec![hba(text)], ""));
+    assert_eq!(codes(&e), [(1, "trust-local".to_string())]);
+    let fixed = apply(text, &e, "pg_hba.conf");
+    assert_eq!(fixed, "local   all   all   peer    # everyone\n");
+    assert!(run(&input(vec![hba(&fixed)], "")).findings.is_empty());
+}

@@ -59,7 +59,10 @@ pub enum Cause {
     /// `POST /mpp`: state-changing and unchecked in this version.
     Unchecked(Handler),
     /// 403 `Access is denied`.
-    IpDenied { handler: Handler, members: bool },
+    IpDenied {
+        handler: Handler,
+        members: bool,
+    },
     /// 403 `client certificate required`.
     CertRequired(Handler),
     /// 401 `no auth header received`.
@@ -67,7 +70,13 @@ pub enum Cause {
     /// 401 `not authenticated`.
     NotAuthenticated(Handler),
     /// `check_access` passed; what it checked.
-    Passed { handler: Handler, ip: bool, cert: bool, auth: bool, cert_replaced_auth: bool },
+    Passed {
+        handler: Handler,
+        ip: bool,
+        cert: bool,
+        auth: bool,
+        cert_replaced_auth: bool,
+    },
 }
 
 /// Facts the outcome hinges on that the context did not give.
@@ -93,7 +102,14 @@ pub struct Outcome {
 
 impl Outcome {
     fn new(allow: bool, status: Option<u16>, stage: Stage, cause: Cause) -> Outcome {
-        Outcome { allow, status, stage, cause, peer: None, depends: Depends::default() }
+        Outcome {
+            allow,
+            status,
+            stage,
+            cause,
+            peer: None,
+            depends: Depends::default(),
+        }
     }
     fn tls(cause: Cause) -> Outcome {
         Outcome::new(false, None, Stage::Tls, cause)
@@ -106,11 +122,20 @@ impl RestApi {
         if self.fatal.is_some() {
             return Outcome::tls(Cause::Fatal);
         }
-        let Some(source) = parse_source(&req.source) else { return Outcome::tls(Cause::BadSource) };
-        let peer = if self.dual_stack { source.mapped() } else { source };
+        let Some(source) = parse_source(&req.source) else {
+            return Outcome::tls(Cause::BadSource);
+        };
+        let peer = if self.dual_stack {
+            source.mapped()
+        } else {
+            source
+        };
         let mut out = self.decide_inner(req, peer);
         out.peer = Some(peer);
-        if self.dual_stack_derived && !source.v6 && out.depends.members | out.depends.resolve | ip_checked(&out) {
+        if self.dual_stack_derived
+            && !source.v6
+            && out.depends.members | out.depends.resolve | ip_checked(&out)
+        {
             out.depends.dual_stack = self.listen.as_ref().is_some_and(|l| l.wildcard);
         }
         out
@@ -125,7 +150,11 @@ impl RestApi {
             Some(_) => return Outcome::tls(Cause::BadScheme),
         };
         if https != self.https {
-            return Outcome::tls(if self.https { Cause::PlainToTls } else { Cause::TlsToPlain });
+            return Outcome::tls(if self.https {
+                Cause::PlainToTls
+            } else {
+                Cause::TlsToPlain
+            });
         }
         let mut valid_cert = false;
         if self.https && self.cert_mode != CertMode::None {
@@ -134,7 +163,9 @@ impl RestApi {
                     return Outcome::tls(Cause::NoClientCert);
                 }
                 CertPresence::None => {}
-                CertPresence::Untrusted => return Outcome::tls(Cause::UntrustedCert(self.cert_mode)),
+                CertPresence::Untrusted => {
+                    return Outcome::tls(Cause::UntrustedCert(self.cert_mode));
+                }
                 CertPresence::Trusted if self.cafile.is_none() => {
                     return Outcome::tls(Cause::NoCaFile(self.cert_mode));
                 }
@@ -143,8 +174,12 @@ impl RestApi {
         }
         // 4.C: routing.
         let handler = match route(&req.method, &req.path, self.version) {
-            Route::BadRequest => return Outcome::new(false, Some(400), Stage::Access, Cause::BadRequest),
-            Route::NotImplemented => return Outcome::new(false, Some(501), Stage::Access, Cause::NotImplemented),
+            Route::BadRequest => {
+                return Outcome::new(false, Some(400), Stage::Access, Cause::BadRequest);
+            }
+            Route::NotImplemented => {
+                return Outcome::new(false, Some(501), Stage::Access, Cause::NotImplemented);
+            }
             Route::Handler(h) => h,
         };
         let members_check = match handler.guard(self.version) {
@@ -157,7 +192,8 @@ impl RestApi {
             Guard::Checked { members } => members && self.include_members,
         };
         let mut depends = Depends {
-            version: handler == Handler::PostMpp && (!self.version_given || self.version.is_future()),
+            version: handler == Handler::PostMpp
+                && (!self.version_given || self.version.is_future()),
             ..Depends::default()
         };
         // 4.D: check_access.
@@ -175,12 +211,26 @@ impl RestApi {
             }
             if !allowed {
                 depends.resolve |= !self.allowlist.unknown_names.is_empty();
-                let cause = Cause::IpDenied { handler, members: members_check };
-                return Outcome { depends, ..Outcome::new(false, Some(403), Stage::Access, cause) };
+                let cause = Cause::IpDenied {
+                    handler,
+                    members: members_check,
+                };
+                return Outcome {
+                    depends,
+                    ..Outcome::new(false, Some(403), Stage::Access, cause)
+                };
             }
         }
         if self.demands_cert && !valid_cert {
-            return Outcome { depends, ..Outcome::new(false, Some(403), Stage::Access, Cause::CertRequired(handler)) };
+            return Outcome {
+                depends,
+                ..Outcome::new(
+                    false,
+                    Some(403),
+                    Stage::Access,
+                    Cause::CertRequired(handler),
+                )
+            };
         }
         let cert_replaced_auth = valid_cert && self.version.cert_replaces_basic_auth();
         if let Some(secret) = self.auth.as_ref().filter(|_| !cert_replaced_auth) {
@@ -188,10 +238,14 @@ impl RestApi {
                 RequestAuth::None => Some(Cause::NoAuthHeader(handler)),
                 RequestAuth::Invalid => Some(Cause::NotAuthenticated(handler)),
                 RequestAuth::Valid => None,
-                RequestAuth::Basic(c) => (!secret.matches(&c.username, &c.password)).then_some(Cause::NotAuthenticated(handler)),
+                RequestAuth::Basic(c) => (!secret.matches(&c.username, &c.password))
+                    .then_some(Cause::NotAuthenticated(handler)),
             };
             if let Some(cause) = failed {
-                return Outcome { depends, ..Outcome::new(false, Some(401), Stage::Access, cause) };
+                return Outcome {
+                    depends,
+                    ..Outcome::new(false, Some(401), Stage::Access, cause)
+                };
             }
         }
         let cause = Cause::Passed {
@@ -201,7 +255,10 @@ impl RestApi {
             auth: self.auth.is_some() && !cert_replaced_auth,
             cert_replaced_auth: cert_replaced_auth && self.auth.is_some(),
         };
-        Outcome { depends, ..Outcome::new(true, None, Stage::Passed, cause) }
+        Outcome {
+            depends,
+            ..Outcome::new(true, None, Stage::Passed, cause)
+        }
     }
 
     /// The decision record for sample `index`.
@@ -223,12 +280,21 @@ impl RestApi {
         Decision {
             kind: SampleKind::Request,
             index: index as u32,
-            verdict: if out.allow { Verdict::Allow } else { Verdict::Deny },
+            verdict: if out.allow {
+                Verdict::Allow
+            } else {
+                Verdict::Deny
+            },
             status: out.status,
             stage: out.stage.as_str().to_string(),
             // File and line only: the pointer would cost one more allocation per sample
             // and decisions are reported by line.
-            location: Some(Location { file: self.file.clone(), line: key.location.line, end_line: None, pointer: None }),
+            location: Some(Location {
+                file: self.file.clone(),
+                line: key.location.line,
+                end_line: None,
+                pointer: None,
+            }),
             method: None,
             reason,
             depends_on,
@@ -246,7 +312,12 @@ impl RestApi {
         let mut r = String::with_capacity(160);
         let key = match out.cause {
             Cause::Fatal => {
-                let (why, key) = self.fatal.as_ref().map_or(("Patroni does not start", &k.restapi), |(w, k)| (w.as_str(), k));
+                let (why, key) = self
+                    .fatal
+                    .as_ref()
+                    .map_or(("Patroni does not start", &k.restapi), |(w, k)| {
+                        (w.as_str(), k)
+                    });
                 push(&mut r, &[why, " (", &key.label, "); nothing answers"]);
                 key
             }
@@ -255,41 +326,113 @@ impl RestApi {
                 &k.restapi
             }
             Cause::BadScheme => {
-                push(&mut r, &["scheme `", req.scheme.as_deref().unwrap_or(""), "` is neither http nor https"]);
+                push(
+                    &mut r,
+                    &[
+                        "scheme `",
+                        req.scheme.as_deref().unwrap_or(""),
+                        "` is neither http nor https",
+                    ],
+                );
                 &k.restapi
             }
             Cause::PlainToTls => {
-                push(&mut r, &["plain HTTP to a TLS listener (", &k.certfile.label, "): the TLS handshake fails, no HTTP response"]);
+                push(
+                    &mut r,
+                    &[
+                        "plain HTTP to a TLS listener (",
+                        &k.certfile.label,
+                        "): the TLS handshake fails, no HTTP response",
+                    ],
+                );
                 &k.certfile
             }
             Cause::TlsToPlain => {
-                push(&mut r, &["HTTPS to a plain-HTTP listener (", &k.certfile.label, " is not set): the TLS handshake fails"]);
+                push(
+                    &mut r,
+                    &[
+                        "HTTPS to a plain-HTTP listener (",
+                        &k.certfile.label,
+                        " is not set): the TLS handshake fails",
+                    ],
+                );
                 &k.certfile
             }
             Cause::NoClientCert => {
-                push(&mut r, &[&k.verify_client.label, " is required: the TLS handshake fails without a client certificate, for every request"]);
+                push(
+                    &mut r,
+                    &[
+                        &k.verify_client.label,
+                        " is required: the TLS handshake fails without a client certificate, for every request",
+                    ],
+                );
                 &k.verify_client
             }
             Cause::UntrustedCert(mode) => {
-                push(&mut r, &[&k.verify_client.label, " is ", mode_name(mode), ": a client certificate that does not verify against ", &k.cafile.label, " fails the TLS handshake, GET included"]);
+                push(
+                    &mut r,
+                    &[
+                        &k.verify_client.label,
+                        " is ",
+                        mode_name(mode),
+                        ": a client certificate that does not verify against ",
+                        &k.cafile.label,
+                        " fails the TLS handshake, GET included",
+                    ],
+                );
                 &k.verify_client
             }
             Cause::NoCaFile(mode) => {
-                push(&mut r, &[&k.verify_client.label, " is ", mode_name(mode), " but restapi.cafile is not set: no CA is loaded, so no client certificate verifies and the TLS handshake fails"]);
+                push(
+                    &mut r,
+                    &[
+                        &k.verify_client.label,
+                        " is ",
+                        mode_name(mode),
+                        " but restapi.cafile is not set: no CA is loaded, so no client certificate verifies and the TLS handshake fails",
+                    ],
+                );
                 &k.cafile
             }
             Cause::BadRequest => {
-                push(&mut r, &["`", &req.method, " ", &req.path, "` is not a valid request line: 400 Bad request"]);
+                push(
+                    &mut r,
+                    &[
+                        "`",
+                        &req.method,
+                        " ",
+                        &req.path,
+                        "` is not a valid request line: 400 Bad request",
+                    ],
+                );
                 &k.restapi
             }
             Cause::NotImplemented => {
-                push(&mut r, &["no handler for `", &req.method, " ", &req.path, "`: 501 Unsupported method, before any access check"]);
+                push(
+                    &mut r,
+                    &[
+                        "no handler for `",
+                        &req.method,
+                        " ",
+                        &req.path,
+                        "`: 501 Unsupported method, before any access check",
+                    ],
+                );
                 &k.restapi
             }
             Cause::Safe(h) => {
-                push(&mut r, &[h.describe(), " is a safe endpoint: no IP, certificate or password check"]);
+                push(
+                    &mut r,
+                    &[
+                        h.describe(),
+                        " is a safe endpoint: no IP, certificate or password check",
+                    ],
+                );
                 if self.https && self.cert_mode != CertMode::None {
-                    push(&mut r, &["; the TLS handshake passed ", &k.verify_client.label]);
+                    push(
+                        &mut r,
+                        &["; the TLS handshake passed ", &k.verify_client.label],
+                    );
                     &k.verify_client
                 } else {
                     push(&mut r, &[" in ", &k.restapi.label]);
@@ -297,7 +440,17 @@ impl RestApi {
                 }
             }
             Cause::Unchecked(h) => {
-                push(&mut r, &[h.describe(), " has no access check in Patroni 3.3.0 to 4.1.5 (fixed by PR #3722): ", &k.allowlist.label, ", the client certificate and ", &k.authentication.label, " do not apply"]);
+                push(
+                    &mut r,
+                    &[
+                        h.describe(),
+                        " has no access check in Patroni 3.3.0 to 4.1.5 (fixed by PR #3722): ",
+                        &k.allowlist.label,
+                        ", the client certificate and ",
+                        &k.authentication.label,
+                        " do not apply",
+                    ],
+                );
                 &k.restapi
             }
             Cause::IpDenied { handler, members } => {
@@ -310,29 +463,71 @@ impl RestApi {
                 if members {
                     push(&mut r, &[" nor a member (", &k.include_members.label, ")"]);
                     if out.depends.members {
-                        r.push_str("; allowed only if it is a cluster member, and the members are unknown");
+                        r.push_str(
+                            "; allowed only if it is a cluster member, and the members are unknown",
+                        );
                     }
                 }
                 r.push_str(": 403 Access is denied");
-                if self.allowlist.restricts() || !members { &k.allowlist } else { &k.include_members }
+                if self.allowlist.restricts() || !members {
+                    &k.allowlist
+                } else {
+                    &k.include_members
+                }
             }
             Cause::CertRequired(h) => {
-                push(&mut r, &[h.describe(), ": ", &k.verify_client.label, " demands a verified client certificate for unsafe endpoints: 403 client certificate required"]);
+                push(
+                    &mut r,
+                    &[
+                        h.describe(),
+                        ": ",
+                        &k.verify_client.label,
+                        " demands a verified client certificate for unsafe endpoints: 403 client certificate required",
+                    ],
+                );
                 &k.verify_client
             }
             Cause::NoAuthHeader(h) => {
-                push(&mut r, &[h.describe(), ": ", &k.authentication.label, " is set and the request has no Authorization header: 401 no auth header received"]);
+                push(
+                    &mut r,
+                    &[
+                        h.describe(),
+                        ": ",
+                        &k.authentication.label,
+                        " is set and the request has no Authorization header: 401 no auth header received",
+                    ],
+                );
                 &k.authentication
             }
             Cause::NotAuthenticated(h) => {
-                push(&mut r, &[h.describe(), ": the Authorization header does not match ", &k.authentication.label, ": 401 not authenticated"]);
+                push(
+                    &mut r,
+                    &[
+                        h.describe(),
+                        ": the Authorization header does not match ",
+                        &k.authentication.label,
+                        ": 401 not authenticated",
+                    ],
+                );
                 &k.authentication
             }
-            Cause::Passed { handler, ip, cert, auth, cert_replaced_auth } => {
+            Cause::Passed {
+                handler,
+                ip,
+                cert,
+                auth,
+                cert_replaced_auth,
+            } => {
                 push(&mut r, &[handler.describe(), " passes check_access"]);
                 let mut last = &k.restapi;
                 if !(ip || cert || auth) {
-                    push(&mut r, &[": no allowlist, no client-certificate demand and no authentication in ", &k.restapi.label]);
+                    push(
+                        &mut r,
+                        &[
+                            ": no allowlist, no client-certificate demand and no authentication in ",
+                            &k.restapi.label,
+                        ],
+                    );
                 }
                 if ip {
                     r.push_str(": source ");
@@ -341,7 +536,14 @@ impl RestApi {
                     last = &k.allowlist;
                 }
                 if cert {
-                    push(&mut r, &["; client certificate verified (", &k.verify_client.label, ")"]);
+                    push(
+                        &mut r,
+                        &[
+                            "; client certificate verified (",
+                            &k.verify_client.label,
+                            ")",
+                        ],
+                    );
                     last = &k.verify_client;
                 }
                 if auth {
@@ -359,7 +561,10 @@ impl RestApi {
 }
 
 fn ip_checked(out: &Outcome) -> bool {
-    matches!(out.cause, Cause::IpDenied { .. } | Cause::Passed { ip: true, .. })
+    matches!(
+        out.cause,
+        Cause::IpDenied { .. } | Cause::Passed { ip: true, .. }
+    )
 }
 
 fn mode_name(mode: CertMode) -> &'static str {
@@ -401,6 +606,9 @@ fn push_ip(r: &mut String, ip: Option<Ip>) {
 /// The peer address: an IP, with an IPv6 scope dropped and brackets tolerated.
 fn parse_source(text: &str) -> Option<Ip> {
     let t = text.trim();
-    let t = t.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(t);
+    let t = t
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or(t);
     Ip::parse(t)
 }

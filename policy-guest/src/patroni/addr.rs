@@ -29,24 +29,40 @@ pub struct Net {
 
 impl Ip {
     pub fn v4(addr: Ipv4Addr) -> Ip {
-        Ip { v6: false, bits: u32::from(addr) as u128 }
+        Ip {
+            v6: false,
+            bits: u32::from(addr) as u128,
+        }
     }
 
     pub fn v6(addr: Ipv6Addr) -> Ip {
-        Ip { v6: true, bits: u128::from(addr) }
+        Ip {
+            v6: true,
+            bits: u128::from(addr),
+        }
     }
 
     /// The IPv4-mapped IPv6 form (`::ffff:a.b.c.d`) of an IPv4 address; what a dual-stack
     /// listener reports as the peer of an IPv4 client. IPv6 addresses are unchanged.
     pub fn mapped(self) -> Ip {
-        if self.v6 { self } else { Ip { v6: true, bits: 0xffff_0000_0000 | self.bits } }
+        if self.v6 {
+            self
+        } else {
+            Ip {
+                v6: true,
+                bits: 0xffff_0000_0000 | self.bits,
+            }
+        }
     }
 
     /// Parses an address as Python's `ipaddress.ip_address` does (strict dotted decimal
     /// IPv4, IPv6 with an optional `%scope`, which membership ignores).
     pub fn parse(text: &str) -> Option<Ip> {
         if let Some(v4) = dotted_quad(text.as_bytes()) {
-            return Some(Ip { v6: false, bits: v4 as u128 });
+            return Some(Ip {
+                v6: false,
+                bits: v4 as u128,
+            });
         }
         if !text.contains(':') {
             return None;
@@ -56,7 +72,12 @@ impl Ip {
 
     pub fn host_net(self) -> Net {
         let prefix = if self.v6 { 128 } else { 32 };
-        Net { v6: self.v6, bits: self.bits, mask: mask(self.v6, prefix), prefix }
+        Net {
+            v6: self.v6,
+            bits: self.bits,
+            mask: mask(self.v6, prefix),
+            prefix,
+        }
     }
 }
 
@@ -84,19 +105,31 @@ impl Net {
 
     /// The network address.
     pub fn addr(&self) -> Ip {
-        Ip { v6: self.v6, bits: self.bits }
+        Ip {
+            v6: self.v6,
+            bits: self.bits,
+        }
     }
 
     /// Builds a network from an address and a prefix, host bits cleared.
     pub fn new(ip: Ip, prefix: u8) -> Net {
         let m = mask(ip.v6, prefix);
-        Net { v6: ip.v6, bits: ip.bits & m, mask: m, prefix }
+        Net {
+            v6: ip.v6,
+            bits: ip.bits & m,
+            mask: m,
+            prefix,
+        }
     }
 
     /// The IPv4-mapped IPv6 network of an IPv4 network (`10.0.0.0/8` →
     /// `::ffff:10.0.0.0/104`); what an allowlist on a dual-stack listener needs.
     pub fn mapped(&self) -> Net {
-        if self.v6 { *self } else { Net::new(self.addr().mapped(), self.prefix + 96) }
+        if self.v6 {
+            *self
+        } else {
+            Net::new(self.addr().mapped(), self.prefix + 96)
+        }
     }
 
     /// Parses a network as `ipaddress.ip_network(text, strict=False)` (CPython 3.11):
@@ -131,7 +164,11 @@ impl fmt::Display for Net {
 
 fn mask(v6: bool, prefix: u8) -> u128 {
     if v6 {
-        if prefix == 0 { 0 } else { u128::MAX << (128 - prefix as u32) }
+        if prefix == 0 {
+            0
+        } else {
+            u128::MAX << (128 - prefix as u32)
+        }
     } else if prefix == 0 {
         0
     } else {
@@ -156,10 +193,18 @@ fn v4_mask_prefix(text: &str) -> Option<u8> {
 }
 
 fn contiguous(value: u32) -> Option<u8> {
-    let zeros = if value == 0 { 32 } else { value.trailing_zeros() };
+    let zeros = if value == 0 {
+        32
+    } else {
+        value.trailing_zeros()
+    };
     let prefix = 32 - zeros;
     let ones = if zeros == 32 { 0 } else { value >> zeros };
-    let all = if prefix == 0 { 0 } else { u32::MAX >> (32 - prefix) };
+    let all = if prefix == 0 {
+        0
+    } else {
+        u32::MAX >> (32 - prefix)
+    };
     (ones == all).then_some(prefix as u8)
 }
 
@@ -231,7 +276,9 @@ fn inet_aton(text: &str) -> Option<Ipv4Addr> {
         3 if parts[..2].iter().all(|p| *p <= 0xff) && parts[2] <= 0xffff => {
             parts[0] << 24 | parts[1] << 16 | parts[2]
         }
-        4 if parts.iter().all(|p| *p <= 0xff) => parts[0] << 24 | parts[1] << 16 | parts[2] << 8 | parts[3],
+        4 if parts.iter().all(|p| *p <= 0xff) => {
+            parts[0] << 24 | parts[1] << 16 | parts[2] << 8 | parts[3]
+        }
         _ => return None,
     };
     (value <= u32::MAX as u64).then(|| Ipv4Addr::from(value as u32))
@@ -240,17 +287,20 @@ fn inet_aton(text: &str) -> Option<Ipv4Addr> {
 /// A number as `strtoul(s, 0)` reads it inside `inet_aton`: `0x` hex, leading-`0` octal,
 /// decimal; at least one digit, nothing after it.
 fn c_number(text: &str) -> Option<u64> {
-    let (digits, radix) = if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        (hex, 16)
-    } else if text.len() > 1 && text.starts_with('0') {
-        (&text[1..], 8)
-    } else {
-        (text, 10)
-    };
+    let (digits, radix) =
+        if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+            (hex, 16)
+        } else if text.len() > 1 && text.starts_with('0') {
+            (&text[1..], 8)
+        } else {
+            (text, 10)
+        };
     if digits.is_empty() && radix != 8 || !digits.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
-    u64::from_str_radix(digits, radix).ok().filter(|v| *v <= u32::MAX as u64)
+    u64::from_str_radix(digits, radix)
+        .ok()
+        .filter(|v| *v <= u32::MAX as u64)
 }
 
 #[cfg(test)]

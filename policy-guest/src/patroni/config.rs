@@ -13,6 +13,7 @@
 use serde_json::Value;
 
 use super::addr::{Ip, Net, getaddrinfo_numeric};
+use super::python::{python_port, python_str, truthy};
 use super::version::Version;
 use crate::Location;
 use crate::doc::Structured;
@@ -33,22 +34,38 @@ impl<'a> Facts<'a> {
     pub fn from_context(ctx: &'a crate::Context) -> Result<Facts<'a>, String> {
         let version = match &ctx.patroni_version {
             None => None,
-            Some(text) => Some(
-                Version::parse(text)
-                    .ok_or_else(|| format!("context `patroni_version` `{text}` is not a Patroni version"))?,
-            ),
+            Some(text) => Some(Version::parse(text).ok_or_else(|| {
+                format!("context `patroni_version` `{text}` is not a Patroni version")
+            })?),
         };
-        Ok(Facts { version, members: ctx.members.as_deref(), resolve: &ctx.resolve, dual_stack: ctx.dual_stack })
+        Ok(Facts {
+            version,
+            members: ctx.members.as_deref(),
+            resolve: &ctx.resolve,
+            dual_stack: ctx.dual_stack,
+        })
     }
 
     /// What a host name resolves to: the context's `resolve`, else `localhost` as a stock
     /// `/etc/hosts` has it; `None` when unknown.
     pub fn lookup(&self, name: &str) -> Option<Vec<Ip>> {
-        if let Some((_, addrs)) = self.resolve.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
-            return Some(addrs.iter().filter_map(|a| getaddrinfo_numeric(a.trim())).collect());
+        if let Some((_, addrs)) = self
+            .resolve
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            return Some(
+                addrs
+                    .iter()
+                    .filter_map(|a| getaddrinfo_numeric(a.trim()))
+                    .collect(),
+            );
         }
         name.eq_ignore_ascii_case("localhost").then(|| {
-            vec![Ip::v4(std::net::Ipv4Addr::LOCALHOST), Ip::v6(std::net::Ipv6Addr::LOCALHOST)]
+            vec![
+                Ip::v4(std::net::Ipv4Addr::LOCALHOST),
+                Ip::v6(std::net::Ipv6Addr::LOCALHOST),
+            ]
         })
     }
 
@@ -224,80 +241,11 @@ fn key(y: &Structured, pointer: &str, name: &str) -> Key {
     let location = y.loc(pointer);
     let present = y.get(pointer).is_some();
     let label = format!("{name} ({}:{})", location.file, location.line);
-    Key { label, location, present }
-}
-
-/// Python truthiness of a JSON value.
-pub fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
+    Key {
+        label,
+        location,
+        present,
     }
-}
-
-/// `str(value)` in Python, for the values PyYAML produces.
-pub fn python_str(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        _ => python_repr(v),
-    }
-}
-
-fn python_repr(v: &Value) -> String {
-    match v {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => i.to_string(),
-            (_, Some(u), _) => u.to_string(),
-            (_, _, Some(f)) => python_float(f),
-            _ => n.to_string(),
-        },
-        Value::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
-        Value::Array(a) => format!("[{}]", a.iter().map(python_repr).collect::<Vec<_>>().join(", ")),
-        Value::Object(o) => format!(
-            "{{{}}}",
-            o.iter().map(|(k, v)| format!("'{k}': {}", python_repr(v))).collect::<Vec<_>>().join(", ")
-        ),
-    }
-}
-
-/// `repr(float)`: shortest round-trip digits, exponent form below 1e-4 and from 1e16.
-fn python_float(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    let sci = format!("{f:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if (-4..16).contains(&exp) {
-        let s = format!("{f}");
-        if s.contains('.') { s } else { format!("{s}.0") }
-    } else {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{mantissa}e{sign}{:02}", exp.abs())
-    }
-}
-
-/// `int(text)` for a port: white space, a sign and `_` between digits are accepted.
-fn python_port(text: &str) -> Option<u16> {
-    let t = text.trim();
-    let t = t.strip_prefix('+').unwrap_or(t);
-    if t.is_empty() || t.starts_with('_') || t.ends_with('_') || t.contains("__") {
-        return None;
-    }
-    if !t.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
-        return None;
-    }
-    t.replace('_', "").parse().ok()
 }
 
 impl RestApi {
@@ -309,13 +257,19 @@ impl RestApi {
             certfile: key(y, "/restapi/certfile", "restapi.certfile"),
             cafile: key(y, "/restapi/cafile", "restapi.cafile"),
             verify_client: key(y, "/restapi/verify_client", "restapi.verify_client"),
-            authentication: if y.get("/restapi/authentication").is_none() && y.get("/restapi/auth").is_some() {
+            authentication: if y.get("/restapi/authentication").is_none()
+                && y.get("/restapi/auth").is_some()
+            {
                 key(y, "/restapi/auth", "restapi.auth")
             } else {
                 key(y, "/restapi/authentication", "restapi.authentication")
             },
             allowlist: key(y, "/restapi/allowlist", "restapi.allowlist"),
-            include_members: key(y, "/restapi/allowlist_include_members", "restapi.allowlist_include_members"),
+            include_members: key(
+                y,
+                "/restapi/allowlist_include_members",
+                "restapi.allowlist_include_members",
+            ),
         };
         let version = facts.version.unwrap_or_default();
         let mut api = RestApi {
@@ -342,7 +296,10 @@ impl RestApi {
         let section = match y.get("/restapi") {
             Some(Value::Object(m)) => m,
             Some(_) => {
-                api.fatal = Some(("`restapi` is not a mapping".into(), api.keys.restapi.clone()));
+                api.fatal = Some((
+                    "`restapi` is not a mapping".into(),
+                    api.keys.restapi.clone(),
+                ));
                 &empty
             }
             None => {
@@ -375,25 +332,38 @@ impl RestApi {
     fn read_listen(&mut self, section: &serde_json::Map<String, Value>, facts: &Facts) {
         let Some(value) = section.get("listen") else {
             if !section.is_empty() {
-                self.fail("no `restapi.listen`: Patroni does not start".into(), self.keys.listen.clone());
+                self.fail(
+                    "no `restapi.listen`: Patroni does not start".into(),
+                    self.keys.listen.clone(),
+                );
             }
             self.dual_stack = facts.dual_stack.unwrap_or(false);
             return;
         };
         let parsed = value.as_str().and_then(|text| {
             let (host, port) = text.rsplit_once(':')?;
-            let host = if host.contains(':') { host.trim().trim_matches(['[', ']']) } else { host };
+            let host = if host.contains(':') {
+                host.trim().trim_matches(['[', ']'])
+            } else {
+                host
+            };
             Some((host.to_string(), python_port(port)?))
         });
         let Some((host, port)) = parsed else {
             self.fail(
-                format!("`restapi.listen` `{}` is not HOST:PORT: Patroni does not start", python_str(value)),
+                format!(
+                    "`restapi.listen` `{}` is not HOST:PORT: Patroni does not start",
+                    python_str(value)
+                ),
                 self.keys.listen.clone(),
             );
             self.dual_stack = facts.dual_stack.unwrap_or(false);
             return;
         };
-        let wildcard = matches!(host.as_str(), "" | "*" | "0.0.0.0" | "::" | "0:0:0:0:0:0:0:0");
+        let wildcard = matches!(
+            host.as_str(),
+            "" | "*" | "0.0.0.0" | "::" | "0:0:0:0:0:0:0:0"
+        );
         let ipv6_socket = match host.as_str() {
             "" | "*" => true,
             h => match facts.resolve_host(h) {
@@ -402,13 +372,26 @@ impl RestApi {
                 None => false,
             },
         };
-        self.dual_stack = facts.dual_stack.unwrap_or(ipv6_socket);
-        self.listen = Some(Listen { host, port, wildcard, ipv6_socket });
+        // IPv4 peers reach an AF_INET6 socket only when it is bound to `::` or to an
+        // IPv4-mapped address; one bound to `::1` or another IPv6 address sees none.
+        let mapped_bind = Ip::parse(&host).is_some_and(|ip| ip.v6 && ip.bits >> 32 == 0xffff);
+        let unspecified_v6 = matches!(host.as_str(), "" | "*") || Ip::parse(&host).is_some_and(|ip| ip.v6 && ip.bits == 0);
+        self.dual_stack = facts.dual_stack.unwrap_or(unspecified_v6 || mapped_bind);
+        self.listen = Some(Listen {
+            host,
+            port,
+            wildcard,
+            ipv6_socket,
+        });
     }
 
     fn read_tls(&mut self, section: &serde_json::Map<String, Value>) {
         self.https = section.get("certfile").is_some_and(truthy);
-        self.cafile = section.get("cafile").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+        self.cafile = section
+            .get("cafile")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
         self.verify = match section.get("verify_client") {
             None => VerifyValue::Absent,
             Some(Value::String(s)) => VerifyValue::Str(s.to_lowercase()),
@@ -439,7 +422,8 @@ impl RestApi {
                 }
             },
             Some(_) => self.fail(
-                "`restapi.authentication` is not a mapping: Patroni does not start (TypeError)".into(),
+                "`restapi.authentication` is not a mapping: Patroni does not start (TypeError)"
+                    .into(),
                 self.keys.authentication.clone(),
             ),
             None => match section.get("auth") {
@@ -457,7 +441,9 @@ impl RestApi {
     }
 
     fn read_allowlist(&mut self, section: &serde_json::Map<String, Value>, facts: &Facts) {
-        let Some(value) = section.get("allowlist") else { return };
+        let Some(value) = section.get("allowlist") else {
+            return;
+        };
         let list = &mut self.allowlist;
         list.present = true;
         let Value::Array(entries) = value else { return };
@@ -467,7 +453,11 @@ impl RestApi {
             let text = match entry {
                 Value::String(s) => s,
                 Value::Array(_) | Value::Object(_) => {
-                    list.dropped.push(Dropped { index, text: entry.to_string(), why: DropReason::NotAString });
+                    list.dropped.push(Dropped {
+                        index,
+                        text: entry.to_string(),
+                        why: DropReason::NotAString,
+                    });
                     continue;
                 }
                 other => {
@@ -480,16 +470,28 @@ impl RestApi {
             if text.contains('/') {
                 match Net::parse_python(text) {
                     Some(net) => list.nets.push((index, net)),
-                    None => list.dropped.push(Dropped { index, text: text.clone(), why: DropReason::InvalidNetwork }),
+                    None => list.dropped.push(Dropped {
+                        index,
+                        text: text.clone(),
+                        why: DropReason::InvalidNetwork,
+                    }),
                 }
             } else {
                 match facts.resolve_host(text) {
-                    Some(ips) if ips.is_empty() => {
-                        list.dropped.push(Dropped { index, text: text.clone(), why: DropReason::Unresolvable })
-                    }
-                    Some(ips) => list.nets.extend(ips.into_iter().map(|ip| (index, ip.host_net()))),
+                    Some(ips) if ips.is_empty() => list.dropped.push(Dropped {
+                        index,
+                        text: text.clone(),
+                        why: DropReason::Unresolvable,
+                    }),
+                    Some(ips) => list
+                        .nets
+                        .extend(ips.into_iter().map(|ip| (index, ip.host_net()))),
                     None if is_host_name(text) => list.unknown_names.push((index, text.clone())),
-                    None => list.dropped.push(Dropped { index, text: text.clone(), why: DropReason::Unresolvable }),
+                    None => list.dropped.push(Dropped {
+                        index,
+                        text: text.clone(),
+                        why: DropReason::Unresolvable,
+                    }),
                 }
             }
         }
@@ -509,10 +511,15 @@ pub fn is_host_name(text: &str) -> bool {
     let text = text.strip_suffix('.').unwrap_or(text);
     !text.is_empty()
         && text.len() <= 253
-        && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
         && !text.starts_with('.')
         && !text.contains("..")
-        && !text.rsplit('.').next().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+        && !text
+            .rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The host of a member as the context gives it: `10.0.0.1`, `node2`, `node2:8008`,
@@ -532,7 +539,9 @@ pub fn member_host(text: &str) -> &str {
 }
 
 fn members(facts: &Facts) -> Members {
-    let Some(list) = facts.members else { return Members::default() };
+    let Some(list) = facts.members else {
+        return Members::default();
+    };
     let mut ips = Vec::new();
     let mut unknown_names = Vec::new();
     for m in list {
@@ -543,42 +552,15 @@ fn members(facts: &Facts) -> Members {
             None => {}
         }
     }
-    Members { ips: Some(ips), unknown_names }
+    Members {
+        ips: Some(ips),
+        unknown_names,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn python_str_of_yaml_values() {
-        let cases = [
-            (json!("secret"), "secret"),
-            (json!(12345), "12345"),
-            (json!(null), "None"),
-            (json!(true), "True"),
-            (json!(1.5), "1.5"),
-            (json!(2.0), "2.0"),
-            (json!(1e16), "1e+16"),
-            (json!(1.5e-5), "1.5e-05"),
-            (json!(["a", 1]), "['a', 1]"),
-        ];
-        for (v, want) in cases {
-            assert_eq!(python_str(&v), want, "{v}");
-        }
-    }
-
-    #[test]
-    fn ports_like_python_int() {
-        assert_eq!(python_port("8008"), Some(8008));
-        assert_eq!(python_port(" 8008 "), Some(8008));
-        assert_eq!(python_port("80_08"), Some(8008));
-        assert_eq!(python_port("+8008"), Some(8008));
-        assert_eq!(python_port("8008x"), None);
-        assert_eq!(python_port(""), None);
-        assert_eq!(python_port("70000"), None);
-    }
 
     #[test]
     fn member_hosts() {

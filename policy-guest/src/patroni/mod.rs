@@ -12,15 +12,17 @@
 mod access;
 pub mod addr;
 mod config;
+mod python;
 pub mod route;
 pub mod version;
 
 pub use access::{Cause, Depends, Outcome, Stage};
 pub use addr::{Ip, Net};
 pub use config::{
-    Allowlist, CertMode, DropReason, Dropped, Facts, Key, Keys, Listen, Members, RestApi, Secret, VerifyValue,
-    is_host_name, member_host, python_str, truthy,
+    Allowlist, CertMode, DropReason, Dropped, Facts, Key, Keys, Listen, Members, RestApi, Secret,
+    VerifyValue, is_host_name, member_host,
 };
+pub use python::{python_str, truthy};
 pub use route::{Guard, Handler, Route, route};
 pub use version::Version;
 

@@ -79,10 +79,18 @@ const HANDLERS: &[(&str, Handler, Version)] = &[
     ("POST_reload", Handler::PostReload, Version(1, 0, 0)),
     ("POST_restart", Handler::PostRestart, Version(0, 4, 0)),
     ("DELETE_restart", Handler::DeleteRestart, Version(1, 1, 0)),
-    ("POST_reinitialize", Handler::PostReinitialize, Version(0, 4, 0)),
+    (
+        "POST_reinitialize",
+        Handler::PostReinitialize,
+        Version(0, 4, 0),
+    ),
     ("POST_failover", Handler::PostFailover, Version(0, 7, 0)),
     ("POST_switchover", Handler::PostSwitchover, Version(1, 4, 0)),
-    ("DELETE_switchover", Handler::DeleteSwitchover, Version(2, 0, 0)),
+    (
+        "DELETE_switchover",
+        Handler::DeleteSwitchover,
+        Version(2, 0, 0),
+    ),
     ("POST_failsafe", Handler::PostFailsafe, Version(3, 0, 0)),
     ("POST_sigterm", Handler::PostSigterm, Version(2, 1, 5)),
     ("POST_citus", Handler::PostCitus, Version(3, 0, 0)),
@@ -96,7 +104,10 @@ impl Handler {
     }
 
     fn entry(self) -> &'static (&'static str, Handler, Version) {
-        HANDLERS.iter().find(|(_, h, _)| *h == self).unwrap_or(&HANDLERS[0])
+        HANDLERS
+            .iter()
+            .find(|(_, h, _)| *h == self)
+            .unwrap_or(&HANDLERS[0])
     }
 
     /// The Python method name without its `do_` prefix: `POST_reload`.
@@ -108,13 +119,20 @@ impl Handler {
     pub fn since(self) -> Version {
         match self {
             Handler::Get => Version(0, 2, 0),
-            Handler::GetPatroni | Handler::PostRestart | Handler::PostReinitialize => Version(0, 4, 0),
+            Handler::GetPatroni | Handler::PostRestart | Handler::PostReinitialize => {
+                Version(0, 4, 0)
+            }
             Handler::Options | Handler::PostFailover => Version(0, 7, 0),
-            Handler::GetConfig | Handler::PatchConfig | Handler::PutConfig | Handler::PostReload => Version(1, 0, 0),
+            Handler::GetConfig
+            | Handler::PatchConfig
+            | Handler::PutConfig
+            | Handler::PostReload => Version(1, 0, 0),
             Handler::DeleteRestart => Version(1, 1, 0),
             Handler::PostSwitchover => Version(1, 4, 0),
             Handler::GetCluster | Handler::GetHistory => Version(1, 6, 1),
-            Handler::GetLiveness | Handler::GetReadiness | Handler::DeleteSwitchover => Version(2, 0, 0),
+            Handler::GetLiveness | Handler::GetReadiness | Handler::DeleteSwitchover => {
+                Version(2, 0, 0)
+            }
             Handler::GetMetrics => Version(2, 1, 0),
             Handler::Head | Handler::PostSigterm => Version(2, 1, 5),
             Handler::GetFailsafe | Handler::PostFailsafe | Handler::PostCitus => Version(3, 0, 0),
@@ -168,7 +186,9 @@ impl Handler {
             | Handler::Head
             | Handler::Options => Guard::Safe,
             Handler::PostMpp if version.mpp_unprotected() => Guard::Unchecked,
-            Handler::PostFailsafe => Guard::Checked { members: !version.failsafe_skips_members() },
+            Handler::PostFailsafe => Guard::Checked {
+                members: !version.failsafe_skips_members(),
+            },
             _ => Guard::Checked { members: true },
         }
     }
@@ -255,7 +275,9 @@ pub fn first_segment(path: &str) -> &str {
         let head = &url[..i];
         if i > 0
             && head.as_bytes()[0].is_ascii_alphabetic()
-            && head.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+            && head
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
         {
             scheme = head;
             url = &url[i + 1..];
@@ -293,11 +315,15 @@ fn origin_form_segment(path: &str) -> &str {
         match bytes[i] {
             b'/' | b'?' | b'#' => return &seg[..i],
             b';' => {
-                let later_slash = bytes[i..].iter().find(|b| matches!(b, b'/' | b'?' | b'#')) == Some(&b'/');
+                let later_slash =
+                    bytes[i..].iter().find(|b| matches!(b, b'/' | b'?' | b'#')) == Some(&b'/');
                 if !later_slash {
                     return &seg[..i];
                 }
-                let end = i + bytes[i..].iter().position(|b| *b == b'/').unwrap_or(bytes.len() - i);
+                let end = i + bytes[i..]
+                    .iter()
+                    .position(|b| *b == b'/')
+                    .unwrap_or(bytes.len() - i);
                 return &seg[..end];
             }
             _ => i += 1,
@@ -308,8 +334,8 @@ fn origin_form_segment(path: &str) -> &str {
 
 fn uses_params(scheme: &str) -> bool {
     const USES_PARAMS: &[&str] = &[
-        "", "ftp", "hdl", "prospero", "http", "imap", "https", "shttp", "rtsp", "rtspu", "sip", "sips", "mms",
-        "sftp", "tel",
+        "", "ftp", "hdl", "prospero", "http", "imap", "https", "shttp", "rtsp", "rtspu", "sip",
+        "sips", "mms", "sftp", "tel",
     ];
     USES_PARAMS.iter().any(|s| s.eq_ignore_ascii_case(scheme))
 }
@@ -367,7 +393,12 @@ mod tests {
             ("GET", "/whatever", Route::Handler(Get), Some(Safe)),
             ("GET", "/reload", Route::Handler(Get), Some(Safe)),
             ("GET", "/liveness", Route::Handler(GetLiveness), Some(Safe)),
-            ("GET", "/readiness", Route::Handler(GetReadiness), Some(Safe)),
+            (
+                "GET",
+                "/readiness",
+                Route::Handler(GetReadiness),
+                Some(Safe),
+            ),
             ("GET", "/patroni", Route::Handler(GetPatroni), Some(Safe)),
             ("GET", "/cluster", Route::Handler(GetCluster), Some(Safe)),
             ("GET", "/history", Route::Handler(GetHistory), Some(Safe)),
@@ -376,21 +407,76 @@ mod tests {
             ("GET", "/failsafe", Route::Handler(GetFailsafe), Some(Safe)),
             ("HEAD", "/liveness", Route::Handler(Head), Some(Safe)),
             ("OPTIONS", "/reload", Route::Handler(Options), Some(Safe)),
-            ("PATCH", "/config", Route::Handler(PatchConfig), Some(checked)),
+            (
+                "PATCH",
+                "/config",
+                Route::Handler(PatchConfig),
+                Some(checked),
+            ),
             ("PUT", "/config", Route::Handler(PutConfig), Some(checked)),
             ("POST", "/reload", Route::Handler(PostReload), Some(checked)),
-            ("POST", "/restart", Route::Handler(PostRestart), Some(checked)),
-            ("DELETE", "/restart", Route::Handler(DeleteRestart), Some(checked)),
-            ("POST", "/reinitialize", Route::Handler(PostReinitialize), Some(checked)),
-            ("POST", "/failover", Route::Handler(PostFailover), Some(checked)),
-            ("POST", "/switchover", Route::Handler(PostSwitchover), Some(checked)),
-            ("DELETE", "/switchover", Route::Handler(DeleteSwitchover), Some(checked)),
-            ("POST", "/failsafe", Route::Handler(PostFailsafe), Some(Checked { members: false })),
-            ("POST", "/sigterm", Route::Handler(PostSigterm), Some(checked)),
+            (
+                "POST",
+                "/restart",
+                Route::Handler(PostRestart),
+                Some(checked),
+            ),
+            (
+                "DELETE",
+                "/restart",
+                Route::Handler(DeleteRestart),
+                Some(checked),
+            ),
+            (
+                "POST",
+                "/reinitialize",
+                Route::Handler(PostReinitialize),
+                Some(checked),
+            ),
+            (
+                "POST",
+                "/failover",
+                Route::Handler(PostFailover),
+                Some(checked),
+            ),
+            (
+                "POST",
+                "/switchover",
+                Route::Handler(PostSwitchover),
+                Some(checked),
+            ),
+            (
+                "DELETE",
+                "/switchover",
+                Route::Handler(DeleteSwitchover),
+                Some(checked),
+            ),
+            (
+                "POST",
+                "/failsafe",
+                Route::Handler(PostFailsafe),
+                Some(Checked { members: false }),
+            ),
+            (
+                "POST",
+                "/sigterm",
+                Route::Handler(PostSigterm),
+                Some(checked),
+            ),
             ("POST", "/citus", Route::Handler(PostCitus), Some(checked)),
             ("POST", "/mpp", Route::Handler(PostMpp), Some(Unchecked)),
-            ("POST", "//reload", Route::Handler(PostReload), Some(checked)),
-            ("POST", "/reload?force=1", Route::Handler(PostReload), Some(checked)),
+            (
+                "POST",
+                "//reload",
+                Route::Handler(PostReload),
+                Some(checked),
+            ),
+            (
+                "POST",
+                "/reload?force=1",
+                Route::Handler(PostReload),
+                Some(checked),
+            ),
             ("PUT", "/reload", Route::NotImplemented, None),
             ("DELETE", "/config", Route::NotImplemented, None),
             ("POST", "/", Route::NotImplemented, None),
@@ -398,7 +484,12 @@ mod tests {
             ("post", "/reload", Route::NotImplemented, None),
             ("TRACE", "/", Route::NotImplemented, None),
             ("GET_patroni", "/", Route::Handler(GetPatroni), Some(Safe)),
-            ("POST_reload", "/", Route::Handler(PostReload), Some(checked)),
+            (
+                "POST_reload",
+                "/",
+                Route::Handler(PostReload),
+                Some(checked),
+            ),
             ("GET", "/a b", Route::BadRequest, None),
             ("GET", "", Route::BadRequest, None),
         ];
@@ -425,17 +516,50 @@ mod tests {
     #[test]
     fn version_differences() {
         assert_eq!(route("HEAD", "/", Version(2, 1, 4)), Route::NotImplemented);
-        assert_eq!(route("HEAD", "/", Version(2, 1, 5)), Route::Handler(Handler::Head));
-        assert_eq!(route("POST", "/sigterm", Version(2, 1, 4)), Route::NotImplemented);
-        assert_eq!(route("POST", "/failsafe", Version(2, 1, 7)), Route::NotImplemented);
-        assert_eq!(route("GET", "/failsafe", Version(2, 1, 7)), Route::Handler(Handler::Get));
-        assert_eq!(route("POST", "/citus", Version(3, 0, 0)), Route::Handler(Handler::PostCitus));
-        assert_eq!(route("POST", "/mpp", Version(3, 2, 2)), Route::NotImplemented);
+        assert_eq!(
+            route("HEAD", "/", Version(2, 1, 5)),
+            Route::Handler(Handler::Head)
+        );
+        assert_eq!(
+            route("POST", "/sigterm", Version(2, 1, 4)),
+            Route::NotImplemented
+        );
+        assert_eq!(
+            route("POST", "/failsafe", Version(2, 1, 7)),
+            Route::NotImplemented
+        );
+        assert_eq!(
+            route("GET", "/failsafe", Version(2, 1, 7)),
+            Route::Handler(Handler::Get)
+        );
+        assert_eq!(
+            route("POST", "/citus", Version(3, 0, 0)),
+            Route::Handler(Handler::PostCitus)
+        );
+        assert_eq!(
+            route("POST", "/mpp", Version(3, 2, 2)),
+            Route::NotImplemented
+        );
         assert_eq!(Handler::PostMpp.guard(Version(3, 3, 0)), Guard::Unchecked);
-        assert_eq!(Handler::PostMpp.guard(Version(4, 2, 0)), Guard::Checked { members: true });
-        assert_eq!(Handler::PostFailsafe.guard(Version(3, 3, 2)), Guard::Checked { members: true });
-        assert_eq!(Handler::PostFailsafe.guard(Version(3, 3, 3)), Guard::Checked { members: false });
-        assert_eq!(route("DELETE", "/switchover", Version(1, 6, 5)), Route::NotImplemented);
-        assert_eq!(route("POST", "/switchover", Version(1, 3, 0)), Route::NotImplemented);
+        assert_eq!(
+            Handler::PostMpp.guard(Version(4, 2, 0)),
+            Guard::Checked { members: true }
+        );
+        assert_eq!(
+            Handler::PostFailsafe.guard(Version(3, 3, 2)),
+            Guard::Checked { members: true }
+        );
+        assert_eq!(
+            Handler::PostFailsafe.guard(Version(3, 3, 3)),
+            Guard::Checked { members: false }
+        );
+        assert_eq!(
+            route("DELETE", "/switchover", Version(1, 6, 5)),
+            Route::NotImplemented
+        );
+        assert_eq!(
+            route("POST", "/switchover", Version(1, 3, 0)),
+            Route::NotImplemented
+        );
     }
 }

@@ -44,9 +44,14 @@ impl Version {
         // local or distribution suffix.
         let tail = rest.strip_prefix('.').unwrap_or(rest);
         let suffix_ok = rest.is_empty()
-            || ["a", "b", "c", "rc", "post", "dev"].iter().any(|p| tail.starts_with(p))
-                && tail.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
-            || rest.starts_with(['-', '+']) || rest.starts_with('.') && tail.starts_with(|c: char| c.is_ascii_digit());
+            || ["a", "b", "c", "rc", "post", "dev"]
+                .iter()
+                .any(|p| tail.starts_with(p))
+                && tail
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
+            || rest.starts_with(['-', '+'])
+            || rest.starts_with('.') && tail.starts_with(|c: char| c.is_ascii_digit());
         suffix_ok.then_some(Version(parts[0], parts[1], parts[2]))
     }
 
