@@ -686,3 +686,116 @@ fn certificate_fixes_and_not_found_notes() {
         "{after:#?}"
     );
 }
+
+/// The `NAME=value` pairs of an environment file (quotes removed), moved to loopback like
+/// [`etcd_starts`] moves a YAML file.
+fn etcd_env(text: &str, tls: &Tls, dir: &Path, client: u16, peer: u16) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=') else {
+            continue;
+        };
+        let value = value
+            .trim_matches('"')
+            .replace("10.0.1.22", "127.0.0.1")
+            .replace(":2379", &format!(":{client}"))
+            .replace(":2380", &format!(":{peer}"))
+            .replace(
+                "/etc/etcd/ssl/server.crt",
+                tls.server.cert.to_str().expect("utf-8"),
+            )
+            .replace(
+                "/etc/etcd/ssl/server.key",
+                tls.server.key.to_str().expect("utf-8"),
+            )
+            .replace(
+                "/etc/etcd/ssl/peer.crt",
+                tls.server.cert.to_str().expect("utf-8"),
+            )
+            .replace(
+                "/etc/etcd/ssl/peer.key",
+                tls.server.key.to_str().expect("utf-8"),
+            )
+            .replace("/etc/etcd/ssl/ca.crt", tls.ca.to_str().expect("utf-8"));
+        let value = if name == "ETCD_DATA_DIR" {
+            dir.join("data").display().to_string()
+        } else {
+            value
+        };
+        out.push((name.to_string(), value));
+    }
+    out
+}
+
+#[test]
+fn etcd_environment_file_fix_starts_etcd() {
+    support::ensure_packages(&[
+        ("etcd", "etcd-server"),
+        ("openssl", "openssl"),
+        ("curl", "curl"),
+    ]);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let tls = tls(&tmp.path().join("pki").tap_mkdir());
+    let dir = tmp.path().join("default").tap_mkdir();
+    std::fs::copy(
+        root().join("tests/fixtures/stack/etcd-env/etcd"),
+        dir.join("etcd"),
+    )
+    .expect("copy");
+    let before = stack_findings(&check(tmp.path(), "default", &[]));
+    assert!(
+        before
+            .iter()
+            .any(|f| f.code == "etcd/client-plain-http" && f.file == "default/etcd" && f.line == 5),
+        "{before:#?}"
+    );
+    let out = patrol(tmp.path(), &["check", "default", "--fix", "--no-config"]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fixed = std::fs::read_to_string(dir.join("etcd")).expect("read");
+    assert!(
+        fixed.starts_with("## /etc/default/etcd on etcd2"),
+        "{fixed}"
+    );
+    assert!(
+        fixed.contains("ETCD_LISTEN_CLIENT_URLS=\"https://10.0.1.22:2379\"\n"),
+        "{fixed}"
+    );
+    assert!(fixed.contains("\nETCD_CLIENT_CERT_AUTH=true\n"), "{fixed}");
+    let after = stack_findings(&check(tmp.path(), "default", &[]));
+    assert!(
+        after.iter().all(|f| !f.code.starts_with("etcd/")),
+        "{after:#?}"
+    );
+
+    let (client, peer) = (support::free_port(), support::free_port());
+    let run = tmp.path().join("run").tap_mkdir();
+    let log = std::fs::File::create(run.join("etcd.log")).expect("log");
+    let mut cmd = Command::new("etcd");
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    for (name, value) in etcd_env(&fixed, &tls, &run, client, peer) {
+        cmd.env(name, value);
+    }
+    cmd.stdout(log.try_clone().expect("log")).stderr(log);
+    let _guard = support::Guard::child(support::spawn_in_group(&mut cmd));
+    let up = support::wait_for_port(client, Duration::from_secs(20))
+        && support::wait_until(Duration::from_secs(15), || {
+            etcd_health(client, &tls, true).is_ok_and(|b| b.contains("true"))
+        });
+    assert!(
+        up,
+        "etcd does not serve the fixed variables:\n{fixed}\n--- log ---\n{}",
+        std::fs::read_to_string(run.join("etcd.log")).unwrap_or_default()
+    );
+    assert!(
+        etcd_health(client, &tls, false).is_err(),
+        "etcd answers a client without a certificate"
+    );
+}

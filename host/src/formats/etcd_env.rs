@@ -297,6 +297,23 @@ impl Values {
 mod tests {
     use super::*;
 
+    /// Deterministic pseudo-random lines from an alphabet full of the format's specials.
+    pub(crate) fn generated_inputs(alphabet: &[&str]) -> Vec<String> {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        (0..2000)
+            .map(|_| {
+                let len = (next() % 40) as usize;
+                (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect()
+            })
+            .collect()
+    }
+
     fn json(parsed: &Parsed<wit::Structured>) -> Value {
         serde_json::from_str(&parsed.value.json).expect("json")
     }
@@ -351,6 +368,17 @@ mod tests {
         assert!(!looks_like(
             "[Service]\nExecStart=/usr/bin/patroni /etc/patroni.yml\n"
         ));
+    }
+
+    #[test]
+    fn never_panics_on_generated_input() {
+        let alphabet = ["ETCD_A", "=", "\n", " ", "--", "-", "\\", "\"", "'", "[Service]", "ExecStart=", "etcd", "Environment=", "DAEMON_ARGS", "x", "\u{e9}"];
+        for src in generated_inputs(&alphabet) {
+            let parsed = parse(&src, "etcd.service");
+            assert!(serde_json::from_str::<Value>(&parsed.value.json).is_ok());
+            let _ = parse(&src, "etcd");
+            let _ = looks_like(&src);
+        }
     }
 
     #[test]

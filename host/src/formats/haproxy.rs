@@ -271,6 +271,23 @@ fn escape(bytes: &[u8], i: usize, word: &mut Vec<u8>) -> Result<usize, String> {
 mod tests {
     use super::*;
 
+    /// Deterministic pseudo-random lines from an alphabet full of the format's specials.
+    pub(crate) fn generated_inputs(alphabet: &[&str]) -> Vec<String> {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        (0..2000)
+            .map(|_| {
+                let len = (next() % 40) as usize;
+                (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect()
+            })
+            .collect()
+    }
+
     fn words(text: &str) -> Vec<String> {
         split_line(text)
             .expect("valid line")
@@ -398,6 +415,15 @@ mod tests {
             ),
             (Some("frontend fe"), "bind", ":80")
         );
+    }
+
+    #[test]
+    fn never_panics_on_generated_input() {
+        let alphabet = ["global", "listen x", "\n", " ", "\t", "'", "\"", "\\", "\\x", "4", "g", "#", "server", "\u{e9}", "\r", "="];
+        for src in generated_inputs(&alphabet) {
+            let parsed = parse(&src, "f");
+            assert!(parsed.value.iter().all(|s| s.location.line >= 1));
+        }
     }
 
     #[test]

@@ -99,6 +99,23 @@ pub fn parse(src: &str, file: &str) -> Parsed<Vec<wit::Setting>> {
 mod tests {
     use super::*;
 
+    /// Deterministic pseudo-random lines from an alphabet full of the format's specials.
+    pub(crate) fn generated_inputs(alphabet: &[&str]) -> Vec<String> {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        (0..2000)
+            .map(|_| {
+                let len = (next() % 40) as usize;
+                (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect()
+            })
+            .collect()
+    }
+
     fn settings(src: &str) -> Vec<(Option<String>, String, String, u32)> {
         parse(src, "f.conf")
             .value
@@ -161,6 +178,14 @@ mod tests {
             got[1],
             (Some("ok".to_string()), "a".to_string(), "b".to_string(), 7)
         );
+    }
+
+    #[test]
+    fn never_panics_on_generated_input() {
+        let alphabet = ["[", "]", "=", "\n", " ", ";", "#", "\"", "%include", "a", "\u{e9}", "\r"];
+        for src in generated_inputs(&alphabet) {
+            let _ = parse(&src, "f");
+        }
     }
 
     #[test]

@@ -257,6 +257,22 @@ mod tests {
     }
 
     #[test]
+    fn waived_findings_are_skipped() {
+        let mut outcome = fixture::outcome("cluster");
+        let finding = outcome.findings.remove(1);
+        outcome.waived.push(crate::bundle::Waived {
+            finding,
+            exception: crate::bundle::WaivedBy { at: "patrol.yaml:7".into(), reason: "legacy".into(), expires: "2027-01-31".into() },
+        });
+        let mut out = Vec::new();
+        Junit.render(&outcome, Mode::Check, &mut out).unwrap();
+        let xml = String::from_utf8(out).unwrap();
+        assert!(xml.contains(r#"<skipped message="waived by the exception at patrol.yaml:7 until 2027-01-31: legacy">"#), "{xml}");
+        assert!(xml.starts_with("<?xml") && xml.contains("<testsuites name=\"patrol\" tests="), "{xml}");
+        assert!(!xml[..xml.find("<testsuite ").unwrap()].contains("skipped="), "{xml}");
+    }
+
+    #[test]
     fn decisions_only_in_simulate() {
         assert!(!xml(Mode::Check).contains("requests[0]"));
         assert!(xml(Mode::Simulate).contains("requests[0] (restart)"));

@@ -178,3 +178,29 @@ fn no_source_text_but_fixes() {
     let (log, _dir) = log();
     assert!(!log.to_string().contains(fixture::PATRONI.lines().last().unwrap().trim()));
 }
+
+#[test]
+fn waived_findings_are_suppressed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut outcome = fixture::outcome("cluster");
+    let finding = outcome.findings.remove(1);
+    outcome.waived.push(crate::bundle::Waived {
+        finding,
+        exception: crate::bundle::WaivedBy {
+            at: "patrol.yaml:7".to_string(),
+            reason: "legacy clients until the migration".to_string(),
+            expires: "2027-01-31".to_string(),
+        },
+    });
+    let sarif = Sarif { paths: Paths::at(dir.path(), dir.path()) };
+    let log = serde_json::to_value(sarif.log(&outcome)).unwrap();
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(SCHEMA_FILE).unwrap()).unwrap();
+    assert!(jsonschema::validator_for(&schema).unwrap().is_valid(&log));
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    let md5 = results.iter().find(|r| r["ruleId"] == "pg-hba/md5-method").unwrap();
+    let suppression = &md5["suppressions"][0];
+    assert_eq!(suppression["kind"], "external");
+    assert_eq!(suppression["status"], "accepted");
+    assert!(suppression["justification"].as_str().unwrap().contains("patrol.yaml:7"));
+    assert!(results.iter().filter(|r| r.get("suppressions").is_some()).count() == 1);
+}
