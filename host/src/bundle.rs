@@ -343,7 +343,7 @@ fn builtin_source(node: &Node<'_>, name: &str, builtins: &[&str], problems: &mut
 
 /// A `.wasm` file, or a policy crate whose component `patrol policy build` wrote.
 fn path_source(node: &Node<'_>, text: &str, dir: &Path, problems: &mut Problems) -> Option<Source> {
-    let path = dir.join(text);
+    let path = if dir == Path::new(".") { PathBuf::from(text) } else { dir.join(text) };
     if path.is_file() {
         return Some(Source::Path(path));
     }

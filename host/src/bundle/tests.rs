@@ -101,7 +101,7 @@ color: red
     let joined = problems.join("\n");
     for expected in [
         "patrol.yaml:2: there is no built-in policy `pg-hbaa`",
-        "patrol.yaml:3: no policy at `./nowhere/x.wasm`",
+        "patrol.yaml:3: no policy at `nowhere/x.wasm`",
         "patrol.yaml:5: `builtin: all` takes no settings",
         "patrol.yaml:7: `no-tls` must be `policy/code`",
         "patrol.yaml:8: `urgent` is not a severity",

@@ -299,7 +299,11 @@ mod tests {
             find("/etc/patroni/ssl/ca.crt", d, &search, &index, false),
             Found::At { ref path, .. } if path.ends_with("ssl/ca.crt")
         ));
-        assert_eq!(at("/etc/patroni/ssl/ca.crt"), None, "a shared name needs `patroni`");
+        assert_eq!(
+            at("/etc/patroni/ssl/ca.crt"),
+            None,
+            "a shared name needs `patroni`"
+        );
         assert_eq!(at("/etc/x.pem"), None, "a tie is not guessed");
         assert_eq!(at("/nowhere/missing.crt"), None);
         // A shared name needs a distinctive directory; a name no other config uses does not.

@@ -25,7 +25,7 @@ pub struct InputArgs {
     pub paths: Vec<PathBuf>,
     /// Force a file's kind: `KIND=PATH`, or `KIND` for every file named on the command
     /// line (kinds: patroni, pg-hba, pg-ident, postgresql-conf, haproxy, etcd, pgbackrest,
-    /// pg-autoctl, pgbouncer, consul, gitlab-rb, topology).
+    /// pg-autoctl, pgbouncer, consul, gitlab-rb, topology, systemd, nftables).
     #[arg(long, value_name = "KIND[=PATH]")]
     pub kind: Vec<String>,
     /// Where the deployment's files sit: a PEM file a config names as

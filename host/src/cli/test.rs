@@ -46,6 +46,9 @@ pub struct Args {
     pub timeout_ms: u64,
 }
 
+/// Problems shown per invalid test file.
+const MAX_PROBLEMS: usize = 50;
+
 pub fn run(args: Args, verbose: bool) -> Result<Exit> {
     let paths = testing::discover(&args.path).map_err(anyhow::Error::msg)?;
     if paths.is_empty() {
@@ -55,17 +58,23 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
         );
     }
     let mut files = Vec::new();
-    let mut problems = Vec::new();
-    for p in &paths {
-        match testing::parse(p) {
+    let mut invalid = false;
+    for path in &paths {
+        match testing::parse(path) {
             Ok(f) => files.push(f),
-            Err(list) => problems.extend(list),
+            Err(problems) => {
+                invalid = true;
+                // Every problem, but not a screenful per file for a YAML that is no test file.
+                for problem in problems.iter().take(MAX_PROBLEMS) {
+                    eprintln!("error: {problem}");
+                }
+                if problems.len() > MAX_PROBLEMS {
+                    eprintln!("error: … and {} more problems in `{}`", problems.len() - MAX_PROBLEMS, path.display());
+                }
+            }
         }
     }
-    if !problems.is_empty() {
-        for p in &problems {
-            eprintln!("error: {p}");
-        }
+    if invalid {
         return Ok(Exit::Usage);
     }
 

@@ -309,7 +309,9 @@ mod tests {
         (0..2000)
             .map(|_| {
                 let len = (next() % 40) as usize;
-                (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect()
+                (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .collect()
             })
             .collect()
     }
@@ -372,7 +374,24 @@ mod tests {
 
     #[test]
     fn never_panics_on_generated_input() {
-        let alphabet = ["ETCD_A", "=", "\n", " ", "--", "-", "\\", "\"", "'", "[Service]", "ExecStart=", "etcd", "Environment=", "DAEMON_ARGS", "x", "\u{e9}"];
+        let alphabet = [
+            "ETCD_A",
+            "=",
+            "\n",
+            " ",
+            "--",
+            "-",
+            "\\",
+            "\"",
+            "'",
+            "[Service]",
+            "ExecStart=",
+            "etcd",
+            "Environment=",
+            "DAEMON_ARGS",
+            "x",
+            "\u{e9}",
+        ];
         for src in generated_inputs(&alphabet) {
             let parsed = parse(&src, "etcd.service");
             assert!(serde_json::from_str::<Value>(&parsed.value.json).is_ok());

@@ -283,7 +283,9 @@ mod tests {
         (0..2000)
             .map(|_| {
                 let len = (next() % 40) as usize;
-                (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect()
+                (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .collect()
             })
             .collect()
     }
@@ -419,7 +421,10 @@ mod tests {
 
     #[test]
     fn never_panics_on_generated_input() {
-        let alphabet = ["global", "listen x", "\n", " ", "\t", "'", "\"", "\\", "\\x", "4", "g", "#", "server", "\u{e9}", "\r", "="];
+        let alphabet = [
+            "global", "listen x", "\n", " ", "\t", "'", "\"", "\\", "\\x", "4", "g", "#", "server",
+            "\u{e9}", "\r", "=",
+        ];
         for src in generated_inputs(&alphabet) {
             let parsed = parse(&src, "f");
             assert!(parsed.value.iter().all(|s| s.location.line >= 1));

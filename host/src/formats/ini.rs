@@ -111,7 +111,9 @@ mod tests {
         (0..2000)
             .map(|_| {
                 let len = (next() % 40) as usize;
-                (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect()
+                (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .collect()
             })
             .collect()
     }
@@ -182,7 +184,9 @@ mod tests {
 
     #[test]
     fn never_panics_on_generated_input() {
-        let alphabet = ["[", "]", "=", "\n", " ", ";", "#", "\"", "%include", "a", "\u{e9}", "\r"];
+        let alphabet = [
+            "[", "]", "=", "\n", " ", ";", "#", "\"", "%include", "a", "\u{e9}", "\r",
+        ];
         for src in generated_inputs(&alphabet) {
             let _ = parse(&src, "f");
         }

@@ -129,6 +129,9 @@ fn failure(out: &mut String, f: &Failure) {
         Failure::PatchSkipped(m) => {
             let _ = writeln!(out, "     a patch does not apply: {m}");
         }
+        Failure::NotFixed(f) => {
+            let _ = writeln!(out, "     the fix is not a fixpoint: after the patches, still {}", finding_line(f));
+        }
     }
 }
 

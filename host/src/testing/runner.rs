@@ -2,6 +2,8 @@
 //! temporary directory and read back like `patrol check` reads them (kind detection,
 //! parsers, includes), the policy runs in the sandbox via [`crate::run::run`], the patches
 //! are applied by [`crate::patch`]; then the outcome is compared with the expectations.
+//! A case that expects patches also runs on the patched files, and every finding that
+//! had a fix must be gone (the fix is a fixpoint).
 
 use std::path::Path;
 
@@ -39,6 +41,8 @@ pub enum Failure {
     Patch { file: String, diff: String },
     /// Patches that could not be applied.
     PatchSkipped(String),
+    /// A finding that has a fix is still there after the fixes are applied.
+    NotFixed(Finding),
 }
 
 /// Runs one case with `policy`; `name` is the policy's metadata name.
@@ -52,10 +56,40 @@ pub fn run_case(case: &Case, policy: &PolicySource, name: &str, limits: &Limits,
         .map(str::to_string)
         .collect();
     let failures = match execute(case, policy, limits, verbose) {
-        Ok(outcome) => compare(case, name, &outcome),
+        Ok(outcome) => {
+            let mut failures = compare(case, name, &outcome);
+            if failures.is_empty() && case.expect.patches.as_ref().is_some_and(|p| !p.is_empty()) {
+                failures.extend(fixpoint(case, policy, limits, verbose, &outcome));
+            }
+            failures
+        }
         Err(e) => vec![Failure::Setup(format!("{e:#}"))],
     };
     CaseResult { name: case.name.clone(), line: case.line, failures, exercised }
+}
+
+/// Runs the case again on the patched files: a fix must make its finding go away (as
+/// `patrol check --fix` promises, a second check is clean of what was fixed).
+fn fixpoint(case: &Case, policy: &PolicySource, limits: &Limits, verbose: bool, before: &Outcome) -> Vec<Failure> {
+    let patches: Vec<&run::Patch> = before.patches.iter().collect();
+    let (changes, _) = patch::apply_all(&patches, &before.files);
+    let mut fixed = case.clone();
+    for f in &mut fixed.files {
+        if let Some(c) = changes.iter().find(|c| c.file == f.name) {
+            f.text = c.after.clone();
+        }
+    }
+    let after = match execute(&fixed, policy, limits, verbose) {
+        Ok(o) => o,
+        Err(e) => return vec![Failure::Setup(format!("after the fixes: {e:#}"))],
+    };
+    let mut failures = Vec::new();
+    for f in before.findings.iter().filter(|f| f.patch.is_some()) {
+        if let Some(again) = after.findings.iter().find(|a| a.policy == f.policy && a.code == f.code && a.file == f.file) {
+            failures.push(Failure::NotFixed(again.clone()));
+        }
+    }
+    failures
 }
 
 /// The code of `policy` that an expected code names: `code`, or `policy/code`.

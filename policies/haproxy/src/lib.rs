@@ -208,6 +208,7 @@ fn pick<'a>(patronis: &'a [Patroni], host: &str) -> Option<&'a Patroni> {
         .then_some(first)
 }
 
+#[derive(Clone, Copy)]
 struct Ctx<'a> {
     doc_text: &'a str,
     cfg: &'a Config,
@@ -294,19 +295,14 @@ fn check_server(ctx: Ctx, hc: &HealthCheck, target: Option<&Patroni>, report: &m
     }
 
     if let Some(p) = target {
-        allowlist(
-            &what,
-            &loc,
-            ctx.proxy,
-            server,
-            cfg,
-            settings,
+        let sent = Sent {
+            what: &what,
+            loc: &loc,
             hc,
-            tls_after,
-            requires_cert,
-            p,
-            report,
-        );
+            tls: tls_after,
+            client_cert: requires_cert,
+        };
+        allowlist(ctx, &sent, p, report);
     }
 
     if let Some(patch) = rewrite(ctx.doc_text, &cfg.file, server, &fix) {
@@ -370,20 +366,30 @@ fn source_address(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn allowlist(
-    what: &str,
-    loc: &policy_guest::Location,
-    proxy: &Proxy,
-    server: &Server,
-    cfg: &Config,
-    settings: &Settings,
-    hc: &HealthCheck,
+/// A health check as Patroni receives it once the fix is in.
+struct Sent<'a> {
+    what: &'a str,
+    loc: &'a policy_guest::Location,
+    hc: &'a HealthCheck,
     tls: bool,
-    requires_cert: bool,
-    p: &Patroni,
-    report: &mut Report,
-) {
+    client_cert: bool,
+}
+
+fn allowlist(ctx: Ctx, sent: &Sent, p: &Patroni, report: &mut Report) {
+    let Ctx {
+        proxy,
+        server,
+        cfg,
+        settings,
+        ..
+    } = ctx;
+    let Sent {
+        what,
+        loc,
+        hc,
+        tls,
+        client_cert: requires_cert,
+    } = *sent;
     if !p.api.allowlist.restricts() {
         return;
     }

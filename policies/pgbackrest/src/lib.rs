@@ -360,11 +360,10 @@ fn tls_server(cfg: &Config, s: &Settings, report: &mut Report) {
     }
     let mut fixed = Vec::new();
     if !missing.is_empty() {
-        fixed.push(
-            report.finding(
-                "tls-server-incomplete",
-                at(&cfg.file, server[0].setting.location.line),
-                format!(
+        fixed.push(report.finding(
+            "tls-server-incomplete",
+            at(&cfg.file, server[0].setting.location.line),
+            format!(
                     "this host runs `pgbackrest server` without {}",
                     missing
                         .iter()
@@ -372,8 +371,7 @@ fn tls_server(cfg: &Config, s: &Settings, report: &mut Report) {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-            ),
-        );
+        ));
     }
     if !has("tls-server-ca-file") {
         fixed.push(report.finding("tls-server-no-ca", at(&cfg.file, server[0].setting.location.line),
