@@ -149,3 +149,84 @@ fn malformed_yaml_is_a_finding_with_its_line() {
     let f = v["findings"].as_array().unwrap().iter().find(|f| f["code"] == "invalid-yaml").unwrap_or_else(|| panic!("{v:#}"));
     assert!(f["line"].as_u64().unwrap() >= 3, "{f}");
 }
+
+/// Copies a directory tree (the examples have no links).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// `--fix` on the whole insecure example: a second check finds nothing left to patch, every
+/// fixed file still parses, and `--diff` applied with `patch -p1` gives the same files.
+#[test]
+fn fix_reaches_a_fixpoint_and_diff_agrees_with_it() {
+    let cache = tmp("fixpoint-cache");
+    let work = tmp("fixpoint");
+    copy_tree(&root().join("examples/insecure"), &work.join("fixed/insecure"));
+    copy_tree(&root().join("examples/insecure"), &work.join("diffed/insecure"));
+
+    let mut diff = patrol(&cache);
+    let out = diff.current_dir(work.join("diffed")).args(["check", "insecure", "--diff"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let patch = out.stdout.clone();
+    assert!(!patch.is_empty());
+    // Files whose changed lines hold a secret: their diff is redacted and cannot apply.
+    let hidden: Vec<String> = stderr(&out)
+        .lines()
+        .filter_map(|l| l.strip_prefix("patrol: the diff of `")?.split('`').next().map(str::to_string))
+        .collect();
+    assert!(!String::from_utf8_lossy(&patch).contains("h4ckm3"), "a password in the diff");
+
+    let out = patrol(&cache).current_dir(work.join("fixed")).args(["check", "insecure", "--fix"]).output().unwrap();
+    assert!(stderr(&out).contains("patrol: fixed insecure/pg_hba.conf"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("fix not applied"), "{}", stderr(&out));
+
+    let out = patrol(&cache).current_dir(work.join("fixed")).args(["check", "insecure", "--format", "json"]).output().unwrap();
+    let v = json(&out);
+    let findings = v["findings"].as_array().unwrap();
+    let fixable: Vec<_> = findings.iter().filter(|f| !f["patch"].is_null()).collect();
+    assert!(fixable.is_empty(), "fixes left after --fix: {fixable:#?}");
+    let broken: Vec<_> = findings.iter().filter(|f| f["policy"] == "patrol").collect();
+    assert!(broken.is_empty(), "a fixed file no longer parses: {broken:#?}");
+    assert!(v["errors"].as_array().unwrap().is_empty(), "{v:#}");
+
+    let mut apply = Command::new("patch");
+    apply
+        .current_dir(work.join("diffed"))
+        .args(["-p1", "--quiet", "--no-backup-if-mismatch", "--reject-file=/dev/null"])
+        .stdin(std::process::Stdio::piped());
+    let mut child = apply.spawn().expect("`patch` runs");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &patch).unwrap();
+    let applied = child.wait().unwrap().success();
+    assert!(applied || !hidden.is_empty(), "the --diff does not apply with patch -p1");
+    for entry in walk(&work.join("fixed/insecure")) {
+        let rel = entry.strip_prefix(work.join("fixed")).unwrap();
+        if hidden.iter().any(|h| Path::new(h) == rel) {
+            continue;
+        }
+        let fixed = std::fs::read(&entry).unwrap();
+        let diffed = std::fs::read(work.join("diffed").join(rel)).unwrap();
+        assert!(fixed == diffed, "--fix and --diff differ on {}", rel.display());
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

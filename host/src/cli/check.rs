@@ -1,5 +1,6 @@
 //! `patrol check`: findings for config files, optionally a diff or the fix.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -8,7 +9,7 @@ use super::Exit;
 use super::common::{self, InputArgs, OutputArgs, PolicyArgs};
 use crate::patch;
 use crate::report::{Format, Mode};
-use crate::run::{self, Outcome, Severity};
+use crate::run::{self, Outcome, Plan, Severity};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -40,37 +41,87 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
     common::log_policies(&outcome, verbose);
 
     if args.diff || args.fix {
-        let fixable: Vec<&run::Patch> = fixable_patches(&outcome, args.fail_on);
-        let (changes, skipped) = patch::apply_all(&fixable, &outcome.files);
-        for s in &skipped {
-            eprintln!("patrol: fix not applied: {s}");
-        }
+        let (plan, after, changes) = fix_passes(plan, outcome.clone(), args.fail_on)?;
+        let secrets = crate::report::redact::Secrets::collect(
+            outcome.files.iter().chain(after.files.iter()).map(|(_, t)| t.as_str()),
+        );
         if args.diff {
             let mut diff = String::new();
             for c in &changes {
-                diff.push_str(&patch::unified_diff(c));
+                let hunks = patch::unified_diff(c, &secrets);
+                if secrets.found_in(&hunks) {
+                    eprintln!(
+                        "patrol: the diff of `{}` hides a secret on a changed line: `patch` cannot apply that hunk; `--fix` can",
+                        c.file
+                    );
+                }
+                diff.push_str(&hunks);
             }
-            let secrets = crate::report::redact::Secrets::collect(outcome.files.iter().map(|(_, t)| t.as_str()));
             print!("{}", secrets.scrub(&diff));
+            // The report is of the files as they are, on stderr.
             common::print(&outcome, Format::Text, Mode::Check, true)?;
             return Ok(exit_code(&outcome, args.fail_on));
         }
         for c in &changes {
-            let file = plan.files.iter().find(|f| f.display == c.file);
-            if let Some(f) = file {
+            if let Some(f) = plan.files.iter().find(|f| f.display == c.file) {
                 patch::write_atomic(&f.path, &c.after)?;
-                eprintln!("patrol: fixed {} ({})", c.file, c.applied.join("; "));
+                eprintln!("patrol: fixed {} ({})", c.file, secrets.scrub(&c.applied.join("; ")));
             }
         }
-        // Check again: the report and the exit code say what is left after the fix.
-        let plan = common::plan(&args.inputs, &args.policies, args.samples.as_deref(), verbose)?;
-        let after = run::run(&plan)?;
+        // The report and the exit code say what is left after the fix.
         common::print(&after, args.output.format, Mode::Check, false)?;
         return Ok(exit_code(&after, args.fail_on));
     }
 
     common::print(&outcome, args.output.format, Mode::Check, false)?;
     Ok(exit_code(&outcome, args.fail_on))
+}
+
+/// At most this many rounds of fixes: as `eslint --fix`, a fix that only applies once
+/// another is in (two policies editing one line; `md5` → `scram-sha-256` once
+/// `password_encryption` is SCRAM) is taken in the next round.
+const MAX_PASSES: usize = 10;
+
+/// Applies the fixes in memory, checks the fixed texts again and repeats until no fix
+/// applies. Returns the plan over the fixed texts, its outcome, and each changed file from
+/// its original text to its final one. Fixes that never applied are reported on stderr.
+fn fix_passes(mut plan: Plan, mut outcome: Outcome, fail_on: Severity) -> Result<(Plan, Outcome, Vec<patch::FileChange>)> {
+    let mut changed: BTreeMap<String, patch::FileChange> = BTreeMap::new();
+    let secrets = crate::report::redact::Secrets::collect(outcome.files.iter().map(|(_, t)| t.as_str()));
+    for pass in 1..=MAX_PASSES {
+        let fixable = fixable_patches(&outcome, fail_on);
+        let (changes, skipped) = patch::apply_all(&fixable, &outcome.files);
+        let last = changes.is_empty() || pass == MAX_PASSES;
+        if last {
+            for s in &skipped {
+                eprintln!("patrol: fix not applied: {}", secrets.scrub(s));
+            }
+        }
+        if changes.is_empty() {
+            break;
+        }
+        for c in changes {
+            let Some(file) = plan.files.iter_mut().find(|f| f.display == c.file) else {
+                eprintln!("patrol: fix not applied: {}: not one of the checked files", c.file);
+                continue;
+            };
+            file.text = c.after.clone();
+            let entry = changed.entry(c.file.clone()).or_insert_with(|| patch::FileChange {
+                file: c.file.clone(),
+                before: c.before.clone(),
+                after: String::new(),
+                applied: Vec::new(),
+            });
+            entry.after = c.after;
+            entry.applied.extend(c.applied);
+        }
+        outcome = run::run(&plan)?;
+        if last && !fixable_patches(&outcome, fail_on).is_empty() {
+            eprintln!("patrol: stopped after {MAX_PASSES} rounds of fixes; some fixes undo others");
+        }
+    }
+    let changes = changed.into_values().filter(|c| c.after != c.before).collect();
+    Ok((plan, outcome, changes))
 }
 
 /// The patches of findings at or above the threshold.

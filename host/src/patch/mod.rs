@@ -142,7 +142,7 @@ fn apply_line_patches(text: &str, patches: &[&&Patch]) -> (String, Vec<String>, 
 /// A unified diff of a change, with `a/` and `b/` prefixes so that `patch -p1` applies it
 /// from the directory patrol ran in. Hunks whose context would show a secret are emitted
 /// without context lines.
-pub fn unified_diff(change: &FileChange) -> String {
+pub fn unified_diff(change: &FileChange, secrets: &crate::report::redact::Secrets) -> String {
     let diff = similar::TextDiff::from_lines(&change.before, &change.after);
     let render = |radius: usize| {
         diff.unified_diff()
@@ -151,7 +151,10 @@ pub fn unified_diff(change: &FileChange) -> String {
             .to_string()
     };
     let full = render(3);
-    if full.lines().any(|l| l.starts_with(' ') && crate::report::redact::is_secret_line(l)) {
+    // A secret in a context line is redacted, and a redacted context line no longer
+    // matches the file: such hunks go without context (`patch` places them by line number).
+    let secret = |l: &str| crate::report::redact::is_secret_line(l) || secrets.found_in(l);
+    if full.lines().any(|l| l.starts_with(' ') && secret(l)) {
         render(0)
     } else {
         full

@@ -10,7 +10,7 @@ fn secret_key() -> &'static Regex {
     RE.get_or_init(|| {
         // A key (YAML `key:`, INI/conf `key =`, Ruby `['key'] =`) whose name says secret.
         Regex::new(
-            r#"(?i)(pass(word|wd|phrase)?|secret|token|cipher[-_]pass|encrypt|private[-_]key|api[-_]?key|(^|[^a-z0-9_])auth)['"\]]*\s*(:|=)"#,
+            r#"(?i)(pass(word|wd|phrase)?|secret|token|cipher[-_]pass|encrypt|private[-_]key|api[-_]?key|(^|[^a-z0-9_-])auth)['"\]]*\s*(:|=)"#,
         )
         .unwrap_or_else(|_| unreachable!("the secret pattern is a valid regex"))
     })
@@ -24,6 +24,15 @@ fn haproxy_credentials() -> &'static Regex {
     RE.get_or_init(|| {
         Regex::new(r"(?i)^[\s+-]*(stats\s+auth|user\s+\S+\s+(?:insecure-)?password)\s+(\S+)")
             .unwrap_or_else(|_| unreachable!("the haproxy pattern is a valid regex"))
+    })
+}
+
+/// The password of a URI's user information: `postgres://user:PASS@host/…`.
+fn uri_password() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r#"(?i)\b[a-z][a-z0-9+.-]*://[^\s:/@'"]*:([^\s@/'"]+)@"#)
+            .unwrap_or_else(|_| unreachable!("the uri pattern is a valid regex"))
     })
 }
 
@@ -42,7 +51,7 @@ pub fn is_secret_line(line: &str) -> bool {
     if l.starts_with('#') {
         return false;
     }
-    haproxy_credentials().is_match(l) || (secret_key().is_match(l) && has_value(l))
+    haproxy_credentials().is_match(l) || uri_password().is_match(l) || (secret_key().is_match(l) && has_value(l))
 }
 
 /// `key:` with nothing after it opens a block; only a line with a value is secret.
@@ -60,6 +69,17 @@ fn has_value(line: &str) -> bool {
 pub fn line(line: &str) -> String {
     if !is_secret_line(line) {
         return line.to_string();
+    }
+    let l = line.trim_start_matches([' ', '+', '-', '\t']);
+    if uri_password().is_match(l) && !haproxy_credentials().is_match(l) && !(secret_key().is_match(l) && has_value(l)) {
+        // Only the URI's password: the rest of the line (host, sslmode) stays readable.
+        return uri_password()
+            .replace_all(line, |c: &regex::Captures<'_>| {
+                let all = c.get(0).map_or("", |m| m.as_str());
+                let pass = c.get(1).map_or("", |m| m.as_str());
+                all.replacen(&format!(":{pass}@"), ":<redacted>@", 1)
+            })
+            .into_owned();
     }
     if let Some(directive) = haproxy_credentials().captures(line).and_then(|c| c.get(1)) {
         return format!("{} <redacted>", &line[..directive.end()]);
@@ -84,10 +104,17 @@ mod tests {
             "  encrypt = \"abc==\"",
             "  auth: 'user:pass'",
             "PGPASSWORD=x",
+            "monitor = postgres://autoctl_node:xyzw@monitor:5432/pg_auto_failover",
         ] {
             assert!(is_secret_line(l), "{l}");
             assert!(!line(l).contains('x') || line(l).ends_with("<redacted>"), "{l}");
         }
+        assert_eq!(
+            line("monitor = postgres://autoctl_node:xyzw@monitor:5432/pg_auto_failover?sslmode=require"),
+            "monitor = postgres://autoctl_node:<redacted>@monitor:5432/pg_auto_failover?sslmode=require"
+        );
+        let secrets = Secrets::collect(["monitor = 'postgresql://u:h4ckm3@m/db'"]);
+        assert_eq!(secrets.scrub("set monitor = postgresql://u:h4ckm3@m/db"), "set monitor = postgresql://u:<redacted>@m/db");
         for l in [
             "  authentication:",
             "# password: x",
@@ -96,6 +123,8 @@ mod tests {
             "password_encryption = md5",
             "auth_type = scram-sha-256",
             "ssl_passphrase_command = ''",
+            "tls-server-auth=pgbackrest-client=main",
+            "monitor = postgres://autoctl_node@monitor:5432/pg_auto_failover",
         ] {
             assert!(!is_secret_line(l), "{l}");
         }
@@ -138,6 +167,9 @@ impl Secrets {
                     // `USER:PASS`: the password alone too.
                     values.extend(v.split_once(':').map(|(_, p)| candidates(p)).unwrap_or_default());
                     continue;
+                }
+                for c in uri_password().captures_iter(l) {
+                    values.extend(c.get(1).map(|p| p.as_str()).filter(|p| is_value_worth_scrubbing(p)).map(str::to_string));
                 }
                 if is_secret_line(l) {
                     for m in secret_key().find_iter(l) {

@@ -29,6 +29,11 @@ pub struct Env<'a> {
     pub version: u32,
     /// Whether the server refuses the file (invalid lines).
     pub refused: bool,
+    /// Whether the server speaks TLS once the fixes of this run are applied: `ssl` is on,
+    /// or postgresql.conf names a certificate and key so that its own fix turns it on, or
+    /// postgresql.conf is not among the inputs. A `host` → `hostssl` fix without it would
+    /// turn the line into one no connection can match.
+    pub tls_after_fix: bool,
 }
 
 /// A finding about a record before its patch is known.
@@ -181,17 +186,26 @@ pub fn check_rule(
     // What the line's TLS type will be after the fix decides which TLS checks apply.
     let plain = tcp && compiled.classes & PLAIN != 0;
     if s.require_tls && plain && !reject && !local_only {
-        fix.connection_type = Some("hostssl");
-        push(
-            "plain-tcp-allowed",
-            format!(
-                "`{}` accepts TCP connections without TLS from {}: passwords and data cross the network in clear",
-                r.connection_type,
-                describe_address(&compiled.address)
-            ),
-            None,
-            true,
+        let message = format!(
+            "`{}` accepts TCP connections without TLS from {}: passwords and data cross the network in clear",
+            r.connection_type,
+            describe_address(&compiled.address)
         );
+        if env.tls_after_fix {
+            fix.connection_type = Some("hostssl");
+            push("plain-tcp-allowed", message, None, true);
+        } else {
+            // `hostssl` on a server without TLS matches nothing: the fix would lock every
+            // client of this line out. TLS on the server comes first.
+            push(
+                "plain-tcp-allowed",
+                format!(
+                    "{message}; no fix is offered while the server has no TLS (`ssl` off and no `ssl_cert_file`/`ssl_key_file`): a `hostssl` line would match no connection"
+                ),
+                None,
+                false,
+            );
+        }
     }
     let will_be_ssl = r.connection_type == "hostssl" || fix.connection_type == Some("hostssl");
 

@@ -219,12 +219,26 @@ impl Policy for PgHba {
                 ident_given: ident_doc.is_some(),
                 version,
                 refused,
+                tls_after_fix: tls_after_fix(conf.as_ref()),
             };
             fixes::check_file(&env, report);
         }
         decide::decide_all(input, &server, ident, report);
         Ok(())
     }
+}
+
+/// Whether the server speaks TLS once this run's fixes are in: `ssl` is on, or the
+/// certificate and key are configured so that the postgresql-conf policy's `ssl-off` fix
+/// turns it on. Without a postgresql.conf nothing says it is off.
+fn tls_after_fix(conf: Option<&Effective<'_>>) -> bool {
+    let Some(conf) = conf else {
+        return true;
+    };
+    conf.bool("ssl").unwrap_or(false)
+        || ["ssl_cert_file", "ssl_key_file"]
+            .iter()
+            .all(|n| conf.value(n).is_some_and(|v| !v.trim().is_empty()))
 }
 
 /// TLS and password facts from postgresql.conf (assumed when there is none).
