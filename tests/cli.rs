@@ -192,7 +192,8 @@ fn fix_reaches_a_fixpoint_and_diff_agrees_with_it() {
     let out = patrol(&cache).current_dir(work.join("fixed")).args(["check", "insecure", "--format", "json"]).output().unwrap();
     let v = json(&out);
     let findings = v["findings"].as_array().unwrap();
-    let fixable: Vec<_> = findings.iter().filter(|f| !f["patch"].is_null()).collect();
+    // `--fix` takes the fixes of findings at or above `--fail-on` (default `low`).
+    let fixable: Vec<_> = findings.iter().filter(|f| !f["patch"].is_null() && f["severity"] != "info").collect();
     assert!(fixable.is_empty(), "fixes left after --fix: {fixable:#?}");
     let broken: Vec<_> = findings.iter().filter(|f| f["policy"] == "patrol").collect();
     assert!(broken.is_empty(), "a fixed file no longer parses: {broken:#?}");
@@ -229,4 +230,38 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// Patroni writes pg_hba.conf from `postgresql.pg_hba`: its items are checked, decide
+/// connections when no pg_hba.conf is given, and are fixed inside their YAML lines.
+#[test]
+fn patroni_pg_hba_lists_are_checked_simulated_and_fixed() {
+    let cache = tmp("patroni-hba-cache");
+    let work = tmp("patroni-hba");
+    let yaml = "scope: demo\nname: node1\npostgresql:\n  data_dir: /var/lib/postgresql/15/main\n  pg_hba:\n    - local all all peer\n    - host all all 10.0.0.0/8 md5   # apps\n";
+    std::fs::write(work.join("patroni.yml"), yaml).unwrap();
+    std::fs::write(work.join("samples.yaml"), "connections:\n  - {source: 10.1.2.3, ssl: false, user: app, database: app}\n").unwrap();
+
+    let out = patrol(&cache).current_dir(&work).args(["simulate", "--samples", "samples.yaml", "patroni.yml", "--format", "json"]).output().unwrap();
+    let v = json(&out);
+    // An `md5` line asks a role with a SCRAM password (the default) for SCRAM, as the server does.
+    let d = &v["decisions"].as_array().unwrap().iter().find(|d| d["policy"] == "pg-hba").cloned().unwrap();
+    assert_eq!((d["file"].as_str(), d["line"].as_u64(), d["method"].as_str()), (Some("patroni.yml"), Some(7), Some("scram-sha-256")), "{d:#}");
+
+    let out = patrol(&cache).current_dir(&work).args(["check", "patroni.yml", "--format", "json"]).output().unwrap();
+    let v = json(&out);
+    let codes: Vec<(&str, u64)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["policy"] == "pg-hba")
+        .map(|f| (f["code"].as_str().unwrap(), f["line"].as_u64().unwrap()))
+        .collect();
+    assert!(codes.contains(&("plain-tcp-allowed", 7)) && codes.contains(&("md5-auth", 7)), "{codes:?}");
+
+    let out = patrol(&cache).current_dir(&work).args(["check", "patroni.yml", "--fix"]).output().unwrap();
+    assert!(stderr(&out).contains("fixed patroni.yml"), "{}", stderr(&out));
+    let fixed = std::fs::read_to_string(work.join("patroni.yml")).unwrap();
+    assert!(fixed.contains("\n    - hostssl all all 10.0.0.0/8 scram-sha-256   # apps\n"), "{fixed}");
+    assert!(fixed.starts_with("scope: demo\nname: node1\npostgresql:\n  data_dir: /var/lib/postgresql/15/main\n  pg_hba:\n    - local all all peer\n"), "{fixed}");
 }

@@ -49,6 +49,8 @@ struct Tally {
     verdict_agree: usize,
     /// Lines patrol reports shadowed (never matched by the server in any probe).
     shadowed: usize,
+    /// Valid files `patrol check --fix` changed (each accepted by the server after).
+    fixed: usize,
     failures: Vec<String>,
 }
 
@@ -63,6 +65,9 @@ fn simulate_agrees_with_postgres_15() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(40);
     let server = Server::start();
+    // The check of fixed files can fail: the server names an invalid line.
+    let refused = server.hba_errors("local all all peer\nhost all all 10.0.0.0/99 trust\n");
+    assert!(refused.starts_with("2: "), "pg_hba_file_rules did not name line 2: {refused:?}");
     let mut rng = Rng(seed | 1);
     let mut tally = Tally::default();
     for n in 0..files {
@@ -73,7 +78,7 @@ fn simulate_agrees_with_postgres_15() {
     println!(
         "pg_hba differential (PostgreSQL 15, seed {seed:#x}): {} files ({} with invalid lines: invalid-line sets agree {}/{}), \
          {} probes: matched line agrees {}/{}, method agrees {}/{}, verdict agrees {}/{} (probes whose outcome the server decides alone); \
-         {} lines reported shadowed, none matched by the server",
+         {} lines reported shadowed, none matched by the server; {} files changed by --fix, accepted by the server",
         tally.files,
         tally.invalid_files,
         tally.invalid_agree,
@@ -85,7 +90,8 @@ fn simulate_agrees_with_postgres_15() {
         tally.probes,
         tally.verdict_agree,
         tally.verdicts,
-        tally.shadowed
+        tally.shadowed,
+        tally.fixed
     );
     if !tally.failures.is_empty() {
         let shown: Vec<&String> = tally.failures.iter().take(40).collect();
@@ -162,6 +168,8 @@ fn one_file(server: &Server, n: usize, lines: &[cases::Line], probes: &[Probe], 
         }
     }
 
+    check_fix(server, n, &text, tally);
+
     let decisions = patrol["decisions"].as_array().cloned().unwrap_or_default();
     for (i, p) in probes.iter().enumerate() {
         tally.probes += 1;
@@ -188,6 +196,54 @@ fn one_file(server: &Server, n: usize, lines: &[cases::Line], probes: &[Probe], 
                 original[i], matched[i], d["line"], d["method"], d["stage"], d["verdict"], d["reason"]
             ));
         }
+    }
+}
+
+/// `patrol check --fix` on a copy of the server's files: PostgreSQL must accept the fixed
+/// pg_hba.conf (`pg_hba_file_rules` shows no error), and a second check must find nothing
+/// left to patch.
+fn check_fix(server: &Server, n: usize, text: &str, tally: &mut Tally) {
+    let dir = server.root().join(format!("fix-{n}"));
+    std::fs::create_dir_all(&dir).expect("fix dir");
+    std::fs::write(dir.join("pg_hba.conf"), text).expect("write pg_hba.conf");
+    for name in ["pg_ident.conf", "postgresql.conf", "dbs.txt", "users.txt"] {
+        std::fs::copy(server.data.join(name), dir.join(name)).expect("copy a server file");
+    }
+    let samples = dir.join("samples.json");
+    std::fs::write(&samples, r#"{"context": {"postgres_version": 15}}"#).expect("write samples");
+    let files = ["pg_hba.conf", "pg_ident.conf", "postgresql.conf"].map(|f| dir.join(f));
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_patrol"))
+            .arg("check")
+            .args(extra)
+            .arg("--samples")
+            .arg(&samples)
+            .args(&files)
+            .output()
+            .expect("run patrol check")
+    };
+    let fixed = run(&["--fix"]);
+    let fixed_text = std::fs::read_to_string(dir.join("pg_hba.conf")).expect("read the fixed pg_hba.conf");
+    let again = run(&["--format", "json"]);
+    let again: Value = serde_json::from_slice(&again.stdout).unwrap_or(Value::Null);
+    let left: Vec<String> = again["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        // `--fix` takes the fixes of findings at or above `--fail-on` (default `low`).
+        .filter(|f| !f["patch"].is_null() && f["severity"] != "info")
+        .map(|f| format!("{}:{} {}", f["file"], f["line"], f["code"]))
+        .collect();
+    if fixed_text == text {
+        return;
+    }
+    tally.fixed += 1;
+    let errors = server.hba_errors(&fixed_text);
+    if !errors.is_empty() || !left.is_empty() {
+        tally.failures.push(format!(
+            "file {n}: after `patrol check --fix` ({}), the server says {errors:?} and fixes are left: {left:?}\n{text}\n--- fixed:\n{fixed_text}",
+            String::from_utf8_lossy(&fixed.stderr).lines().last().unwrap_or("")
+        ));
     }
 }
 

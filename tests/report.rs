@@ -355,3 +355,52 @@ fn pre_commit_hook_runs_check_on_the_files_patrol_knows() {
         assert!(!files.is_match(name), "`{name}` should not run the hook");
     }
 }
+
+/// `docs/codes.md` lists every finding code of every built-in policy and of the host, with
+/// its severity and meaning, as `patrol policy list` gives them. Regenerate with
+/// `PATROL_BLESS=1 cargo test --release -p patrol --test report codes_doc`.
+#[test]
+fn every_code_is_documented() {
+    let out = Command::new(env!("CARGO_BIN_EXE_patrol"))
+        .env("PATROL_CACHE_DIR", cache())
+        .current_dir(root())
+        .args(["policy", "list", "--no-config", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    let mut doc = String::from(
+        "# Finding codes\n\n\
+         Every finding has a stable code `POLICY/CODE`. This file is generated from the\n\
+         policies' metadata (`patrol policy list --format json`); a test fails when it is out\n\
+         of date. The per-policy READMEs under `policies/` say when each code fires and what\n\
+         its patch does.\n\n",
+    );
+    doc.push_str("## patrol (the host: problems reading the inputs)\n\n| code | severity | meaning | remediation |\n|---|---|---|---|\n");
+    for c in patrol::run::HOST_CODES {
+        let sev = serde_json::to_value(c.severity).unwrap();
+        doc.push_str(&format!("| `patrol/{}` | {} | {} | {} |\n", c.code, sev.as_str().unwrap(), cell(c.summary), cell(c.help)));
+    }
+    for p in list["policies"].as_array().unwrap() {
+        let name = p["name"].as_str().unwrap();
+        doc.push_str(&format!("\n## {name}\n\n{}\n\n", cell(p["description"].as_str().unwrap_or(""))));
+        doc.push_str("| code | severity | meaning | remediation |\n|---|---|---|---|\n");
+        for c in p["codes"].as_array().unwrap() {
+            doc.push_str(&format!(
+                "| `{name}/{}` | {} | {} | {} |\n",
+                c["code"].as_str().unwrap(),
+                c["severity"].as_str().unwrap(),
+                cell(c["summary"].as_str().unwrap_or("")),
+                cell(c["help"].as_str().unwrap_or(""))
+            ));
+        }
+    }
+    let path = root().join("docs/codes.md");
+    if std::env::var_os("PATROL_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &doc).unwrap();
+    }
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(on_disk == doc, "docs/codes.md is out of date: regenerate it with PATROL_BLESS=1 cargo test --release -p patrol --test report every_code_is_documented");
+}

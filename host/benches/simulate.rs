@@ -31,6 +31,30 @@ fn matrix(n: usize) -> Vec<(String, &'static str, &'static str, u8, u8)> {
         .collect()
 }
 
+fn requests(n: usize) -> wit::RequestBatch {
+    use patrol::samples::{Auth, Batch, Request};
+    let mut batch = Batch::default();
+    for (source, method, path, auth, cert) in matrix(n) {
+        batch.push(&Request {
+            source: source.parse().expect("an address"),
+            method,
+            path,
+            https: None,
+            auth: match auth {
+                0 => Auth::None,
+                1 => Auth::Valid,
+                _ => Auth::Invalid,
+            },
+            client_cert: match cert {
+                0 => None,
+                1 => Some(true),
+                _ => Some(false),
+            },
+        });
+    }
+    batch.finish()
+}
+
 fn host_input(n: usize) -> wit::Input {
     let parsed = yaml::parse(CONFIG, "patroni.yml");
     let doc = wit::Document {
@@ -40,31 +64,12 @@ fn host_input(n: usize) -> wit::Input {
         body: wit::Body::Structured(parsed.value),
         diagnostics: Vec::new(),
     };
-    let requests = matrix(n)
-        .into_iter()
-        .map(|(source, method, path, auth, cert)| wit::HttpRequest {
-            name: None,
-            source,
-            method: method.into(),
-            path: path.into(),
-            scheme: None,
-            auth: match auth {
-                0 => wit::RequestAuth::None,
-                1 => wit::RequestAuth::Valid,
-                _ => wit::RequestAuth::Invalid,
-            },
-            client_cert: match cert {
-                0 => wit::CertPresence::None,
-                1 => wit::CertPresence::Trusted,
-                _ => wit::CertPresence::Untrusted,
-            },
-        })
-        .collect();
     let mut context = patrol::samples::empty_context();
     context.members = Some(vec!["10.0.1.11".into(), "10.0.1.12".into(), "10.0.1.13".into()]);
-    wit::Input { documents: vec![doc], context, requests, connections: Vec::new(), settings: "{}".into() }
+    wit::Input { documents: vec![doc], context, requests: requests(n), connections: Vec::new(), settings: "{}".into() }
 }
 
+/// The same input as the policy receives it: the host's, converted type by type.
 fn guest_input(n: usize) -> policy_guest::Input {
     let parsed = yaml::parse(CONFIG, "patroni.yml");
     let spans = parsed
@@ -80,26 +85,25 @@ fn guest_input(n: usize) -> policy_guest::Input {
         body: policy_guest::Body::Structured(policy_guest::Structured { json: parsed.value.json.clone(), spans }),
         diagnostics: Vec::new(),
     };
-    let requests = matrix(n)
-        .into_iter()
-        .map(|(source, method, path, auth, cert)| policy_guest::HttpRequest {
-            name: None,
-            source,
-            method: method.into(),
-            path: path.into(),
-            scheme: None,
-            auth: match auth {
-                0 => policy_guest::RequestAuth::None,
-                1 => policy_guest::RequestAuth::Valid,
-                _ => policy_guest::RequestAuth::Invalid,
-            },
-            client_cert: match cert {
-                0 => policy_guest::CertPresence::None,
-                1 => policy_guest::CertPresence::Trusted,
-                _ => policy_guest::CertPresence::Untrusted,
-            },
-        })
-        .collect();
+    let r = requests(n);
+    let requests = policy_guest::RequestBatch {
+        sources: r.sources,
+        methods: r.methods,
+        paths: r.paths,
+        schemes: r.schemes,
+        auths: r.auths,
+        client_certs: r.client_certs,
+        addresses: r
+            .addresses
+            .into_iter()
+            .map(|a| match a {
+                wit::IpAddress::V4(bits) => policy_guest::IpAddress::V4(bits),
+                wit::IpAddress::V6(halves) => policy_guest::IpAddress::V6(halves),
+            })
+            .collect(),
+        strings: r.strings,
+        credentials: Vec::new(),
+    };
     let context = policy_guest::Context {
         postgres_version: None,
         patroni_version: None,
@@ -125,6 +129,19 @@ fn bench(c: &mut Criterion) {
     let host = host_input(BATCH);
     let guest = guest_input(BATCH);
 
+    // The native run is the same logic on the same input: check that it gives the same
+    // answers before timing either.
+    {
+        let wasm = engine.session(&policy).evaluate(&host).expect("evaluate");
+        let native = policy_guest::run::<patroni_restapi::PatroniRestapi>(&guest).expect("evaluate");
+        assert_eq!(wasm.requests.samples.len(), BATCH);
+        assert_eq!(wasm.requests.samples, native.requests.samples);
+        for (w, n) in wasm.requests.details.iter().zip(&native.requests.details) {
+            let (wd, nd) = (&wasm.decision_details[*w as usize], &native.decision_details[*n as usize]);
+            assert_eq!((wd.status, &wd.stage, &wd.reason), (nd.status, &nd.stage, &nd.reason));
+        }
+    }
+
     let mut group = c.benchmark_group("patroni-simulate");
     group.throughput(Throughput::Elements(BATCH as u64));
     group.sample_size(10).measurement_time(Duration::from_secs(10));
@@ -133,7 +150,7 @@ fn bench(c: &mut Criterion) {
             // A fresh sandbox per batch, as `patrol simulate` has.
             let mut session = engine.session(&policy);
             let e = session.evaluate(black_box(&host)).expect("evaluate");
-            assert_eq!(e.decisions.len(), BATCH);
+            assert_eq!(e.requests.samples.len(), BATCH);
             e
         })
     });
@@ -147,14 +164,14 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut session = engine.session(&echo);
             let e = session.evaluate(black_box(&echo_input)).expect("evaluate");
-            assert_eq!(e.decisions.len(), BATCH);
+            assert_eq!(e.requests.samples.len(), BATCH);
             e
         })
     });
     group.bench_function("native", |b| {
         b.iter(|| {
             let e = policy_guest::run::<patroni_restapi::PatroniRestapi>(black_box(&guest)).expect("evaluate");
-            assert_eq!(e.decisions.len(), BATCH);
+            assert_eq!(e.requests.samples.len(), BATCH);
             e
         })
     });

@@ -188,14 +188,70 @@ pub struct Outcome {
 pub const HOST_POLICY: &str = "patrol";
 
 fn diagnostic_severity(code: &str) -> Severity {
-    match code {
-        "invalid-yaml" | "invalid-line" | "missing-include" => Severity::High,
-        "duplicate-key" => Severity::Low,
-        // gitlab.rb Ruby patrol reads but does not run, an nftables `include` not followed.
-        "unsupported-ruby" | "unsupported-include" => Severity::Info,
-        _ => Severity::Medium,
-    }
+    HOST_CODES.iter().find(|c| c.code == code).map_or(Severity::Medium, |c| c.severity)
 }
+
+/// A finding code of the host itself (policy [`HOST_POLICY`]): a problem met while reading
+/// the inputs.
+#[derive(Debug, Clone, Copy)]
+pub struct HostCode {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+    pub help: &'static str,
+}
+
+/// Every code the host reports (the parsers' diagnostics and the bundle's own).
+pub const HOST_CODES: &[HostCode] = &[
+    HostCode {
+        code: "invalid-yaml",
+        severity: Severity::High,
+        summary: "the file is not valid YAML",
+        help: "Fix the syntax error at the reported line; the policies cannot check what patrol cannot read, and the program the file configures refuses it.",
+    },
+    HostCode {
+        code: "invalid-line",
+        severity: Severity::High,
+        summary: "a line the program it configures would reject or read differently",
+        help: "Fix or remove the line; the message says what the server says about it (for pg_hba.conf, the server refuses the whole file).",
+    },
+    HostCode {
+        code: "no-entries",
+        severity: Severity::Medium,
+        summary: "a pg_hba.conf with no record: the server refuses the file (it does not start; a reload keeps the old rules)",
+        help: "Add the records the deployment needs.",
+    },
+    HostCode {
+        code: "duplicate-key",
+        severity: Severity::Low,
+        summary: "a key is set twice",
+        help: "Remove one of the two settings; which one wins depends on the parser reading the file (PyYAML: the last).",
+    },
+    HostCode {
+        code: "unsupported-value",
+        severity: Severity::Medium,
+        summary: "a YAML value the program reads differently from its text (a tag, a merge key, a YAML 1.1 form)",
+        help: "Write the value plainly; the message names what the program would make of it.",
+    },
+    HostCode {
+        code: "unsupported-ruby",
+        severity: Severity::Info,
+        summary: "gitlab.rb Ruby that patrol reads but does not run",
+        help: "patrol evaluates literal assignments only; settings computed by Ruby code are not checked.",
+    },
+    HostCode {
+        code: "unsupported-include",
+        severity: Severity::Info,
+        summary: "an nftables `include` patrol does not follow",
+        help: "Give the included file as one of the checked paths so that its rules are read.",
+    },
+    HostCode {
+        code: crate::bundle::EXPIRED,
+        severity: Severity::Medium,
+        summary: "a patrol.yaml exception whose expiry date has passed",
+        help: "Fix the finding it waived, or renew the exception with a new `expires` date and reason.",
+    },
+];
 
 /// Runs every policy over the inputs.
 pub fn run(plan: &Plan) -> anyhow::Result<Outcome> {
@@ -216,6 +272,8 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
     let mut documents = crate::certs::with_facts(documents, &plan.files, &plan.certs);
     // The port matrix of each topology (kind `port-matrix`), for the `topology` policy.
     documents.extend(crate::ports::derived_documents(&documents));
+    // The pg_hba.conf Patroni writes from its `pg_hba` lists (kind `patroni-pg-hba`).
+    documents.extend(formats::patroni_hba::derived(&documents, &ctx));
 
     let mut outcome = Outcome::default();
     for doc in &documents {
@@ -268,17 +326,17 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
     });
 
     let mut answered = vec![false; plan.samples.requests.len() + plan.samples.connections.len()];
-    let label = |kind: wit::SampleKind, index: usize| match kind {
-        wit::SampleKind::Request => format!("requests[{index}]"),
-        wit::SampleKind::Connection => format!("connections[{index}]"),
+    let label = |kind: SampleKind, index: usize| match kind {
+        SampleKind::Request => format!("requests[{index}]"),
+        SampleKind::Connection => format!("connections[{index}]"),
     };
-    let sample_name = |kind: wit::SampleKind, index: usize| match kind {
-        wit::SampleKind::Request => plan.samples.requests.get(index).and_then(|r| r.name.clone()),
-        wit::SampleKind::Connection => plan.samples.connections.get(index).and_then(|c| c.name.clone()),
+    let sample_name = |kind: SampleKind, index: usize| match kind {
+        SampleKind::Request => plan.samples.request_names.get(index).cloned().flatten(),
+        SampleKind::Connection => plan.samples.connections.get(index).and_then(|c| c.name.clone()),
     };
-    let slot = |kind: wit::SampleKind, index: usize| match kind {
-        wit::SampleKind::Request => index,
-        wit::SampleKind::Connection => plan.samples.requests.len() + index,
+    let slot = |kind: SampleKind, index: usize| match kind {
+        SampleKind::Request => index,
+        SampleKind::Connection => plan.samples.requests.len() + index,
     };
 
     for result in results {
@@ -305,31 +363,39 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
                         patch: f.patch.map(|i| base + i as usize),
                     });
                 }
-                for d in evaluation.decisions {
-                    let index = d.index as usize;
-                    answered[slot(d.kind, index)] = true;
-                    outcome.decisions.push(Decision {
-                        sample: label(d.kind, index),
-                        name: sample_name(d.kind, index),
-                        verdict: match d.verdict {
-                            wit::Verdict::Allow => Verdict::Allow,
-                            wit::Verdict::Deny => Verdict::Deny,
-                        },
-                        status: d.status,
-                        stage: d.stage,
-                        file: d.location.as_ref().map(|l| l.file.clone()),
-                        line: d.location.as_ref().map(|l| l.line),
-                        method: d.method,
-                        reason: d.reason,
-                        policy: Some(name.clone()),
-                        depends_on: d.depends_on,
-                    });
+                // `check_evaluation` made sure every index is in range.
+                let details = &evaluation.decision_details;
+                outcome.decisions.reserve(evaluation.requests.samples.len() + evaluation.connections.samples.len());
+                for (kind, answers) in
+                    [(SampleKind::Request, &evaluation.requests), (SampleKind::Connection, &evaluation.connections)]
+                {
+                    for (&index, &detail) in answers.samples.iter().zip(&answers.details) {
+                        let Some(detail) = details.get(detail as usize) else { continue };
+                        let index = index as usize;
+                        answered[slot(kind, index)] = true;
+                        outcome.decisions.push(Decision {
+                            sample: label(kind, index),
+                            name: sample_name(kind, index),
+                            verdict: match detail.verdict {
+                                wit::Verdict::Allow => Verdict::Allow,
+                                wit::Verdict::Deny => Verdict::Deny,
+                            },
+                            status: detail.status,
+                            stage: detail.stage.clone(),
+                            file: detail.location.as_ref().map(|l| l.file.clone()),
+                            line: detail.location.as_ref().map(|l| l.line),
+                            method: detail.method.clone(),
+                            reason: detail.reason.clone(),
+                            policy: Some(name.clone()),
+                            depends_on: detail.depends_on.clone(),
+                        });
+                    }
                 }
             }
             Err(failure) => {
                 // Fail closed: everything this policy would have answered is denied.
                 let reads = result.reads.unwrap_or_else(|| vec!["requests".into(), "connections".into()]);
-                let mut deny = |kind: wit::SampleKind, count: usize| {
+                let mut deny = |kind: SampleKind, count: usize| {
                     for index in 0..count {
                         answered[slot(kind, index)] = true;
                         outcome.decisions.push(Decision {
@@ -348,10 +414,10 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
                     }
                 };
                 if reads.iter().any(|r| r == "requests") {
-                    deny(wit::SampleKind::Request, plan.samples.requests.len());
+                    deny(SampleKind::Request, plan.samples.requests.len());
                 }
                 if reads.iter().any(|r| r == "connections") {
-                    deny(wit::SampleKind::Connection, plan.samples.connections.len());
+                    deny(SampleKind::Connection, plan.samples.connections.len());
                 }
                 outcome.errors.push(failure);
             }
@@ -359,8 +425,8 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
     }
 
     for (kind, count) in [
-        (wit::SampleKind::Request, plan.samples.requests.len()),
-        (wit::SampleKind::Connection, plan.samples.connections.len()),
+        (SampleKind::Request, plan.samples.requests.len()),
+        (SampleKind::Connection, plan.samples.connections.len()),
     ] {
         for index in 0..count {
             if !answered[slot(kind, index)] {
@@ -381,6 +447,22 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
         }
     }
 
+    // A policy that reports a parser's diagnostic itself (pg-hba's `invalid-line`) takes it
+    // over: the host's copy would say the same thing twice.
+    let taken: std::collections::HashSet<(&str, &str, u32)> = outcome
+        .findings
+        .iter()
+        .filter(|f| f.policy != HOST_POLICY)
+        .map(|f| (f.code.as_str(), f.file.as_str(), f.line))
+        .collect();
+    let own: Vec<bool> = outcome
+        .findings
+        .iter()
+        .map(|f| f.policy != HOST_POLICY || !taken.contains(&(f.code.as_str(), f.file.as_str(), f.line)))
+        .collect();
+    let mut keep = own.into_iter();
+    outcome.findings.retain(|_| keep.next().unwrap_or(true));
+
     if let Some(bundle) = &plan.bundle {
         bundle.apply(&mut outcome, crate::bundle::Date::today()).map_err(|problems| {
             let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -392,8 +474,17 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
         (a.file.as_str(), a.line, std::cmp::Reverse(a.severity), a.policy.as_str(), a.code.as_str())
             .cmp(&(b.file.as_str(), b.line, std::cmp::Reverse(b.severity), b.policy.as_str(), b.code.as_str()))
     });
-    outcome.files = documents.into_iter().map(|d| (d.path, d.text)).collect();
+    // One text per file (a derived document shares its file's path and text).
+    let mut seen = std::collections::HashSet::new();
+    outcome.files = documents.into_iter().filter(|d| seen.insert(d.path.clone())).map(|d| (d.path, d.text)).collect();
     Ok(outcome)
+}
+
+/// Which list of the samples a decision is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SampleKind {
+    Request,
+    Connection,
 }
 
 /// Sorts `requests[..]` before `connections[..]`, each by index.
@@ -441,7 +532,7 @@ fn evaluate_one(engine: &Engine, run: &PolicyRun, plan: &Plan, documents: &[wit:
         let input = wit::Input {
             documents: documents.iter().filter(|d| wants(&d.kind)).cloned().collect(),
             context: plan.samples.context.clone(),
-            requests: if wants("requests") { plan.samples.requests.clone() } else { Vec::new() },
+            requests: if wants("requests") { plan.samples.requests.clone() } else { wit::RequestBatch::default() },
             connections: if wants("connections") { plan.samples.connections.clone() } else { Vec::new() },
             settings: settings.clone(),
         };
@@ -456,13 +547,25 @@ fn evaluate_one(engine: &Engine, run: &PolicyRun, plan: &Plan, documents: &[wit:
 /// patch indexes out of range, findings with codes the policy never declared.
 fn check_evaluation(policy: &str, e: &wit::Evaluation, input: &wit::Input) -> Result<(), Failure> {
     let bad = |message: String| Failure { policy: policy.to_string(), kind: FailureKind::Output, message };
-    for d in &e.decisions {
-        let (list, len) = match d.kind {
-            wit::SampleKind::Request => ("requests", input.requests.len()),
-            wit::SampleKind::Connection => ("connections", input.connections.len()),
-        };
-        if d.index as usize >= len {
-            return Err(bad(format!("it returned a decision for {list}[{}], but there are {len} {list}", d.index)));
+    for (list, answers, len) in [
+        ("requests", &e.requests, input.requests.len()),
+        ("connections", &e.connections, input.connections.len()),
+    ] {
+        if answers.samples.len() != answers.details.len() {
+            return Err(bad(format!(
+                "it answered {} {list} but gave {} details for them",
+                answers.samples.len(),
+                answers.details.len()
+            )));
+        }
+        if let Some(&index) = answers.samples.iter().find(|&&i| i as usize >= len) {
+            return Err(bad(format!("it returned a decision for {list}[{index}], but there are {len} {list}")));
+        }
+        if let Some(&detail) = answers.details.iter().find(|&&d| d as usize >= e.decision_details.len()) {
+            return Err(bad(format!(
+                "a decision about {list} names detail {detail}, but it returned {} decision details",
+                e.decision_details.len()
+            )));
         }
     }
     for f in &e.findings {

@@ -3,9 +3,11 @@
 //!
 //! YAML or JSON, read with the same YAML parser as the configs so that every error names
 //! its line. Unknown keys are errors (a typo like `sorce:` must not silently become a
-//! default). The result is the WIT `context`, `http-request` and `connection` records.
+//! default). The result is the WIT `context`, `request-sample` and `connection` records.
+//! Requests cross the boundary in a compact form (binary addresses, methods and paths as
+//! indices into one table of strings), so the samples file's names stay here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use serde::Deserialize;
@@ -18,13 +20,155 @@ use crate::wit;
 #[derive(Debug, Clone)]
 pub struct Samples {
     pub context: wit::Context,
-    pub requests: Vec<wit::HttpRequest>,
+    pub requests: wit::RequestBatch,
+    /// The `name` of each request (same index).
+    pub request_names: Vec<Option<String>>,
     pub connections: Vec<wit::Connection>,
 }
 
 impl Default for Samples {
     fn default() -> Self {
-        Samples { context: empty_context(), requests: Vec::new(), connections: Vec::new() }
+        Samples { context: empty_context(), requests: wit::RequestBatch::default(), request_names: Vec::new(), connections: Vec::new() }
+    }
+}
+
+impl Default for wit::RequestBatch {
+    fn default() -> Self {
+        wit::RequestBatch {
+            sources: Vec::new(),
+            methods: Vec::new(),
+            paths: Vec::new(),
+            schemes: Vec::new(),
+            auths: Vec::new(),
+            client_certs: Vec::new(),
+            addresses: Vec::new(),
+            strings: Vec::new(),
+            credentials: Vec::new(),
+        }
+    }
+}
+
+impl wit::RequestBatch {
+    /// The number of requests.
+    pub fn len(&self) -> usize {
+        self.sources.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sources.is_empty()
+    }
+}
+
+/// Builds a `request-batch`: the columns, and each distinct text, address and pair of
+/// credentials once.
+#[derive(Debug, Default)]
+pub struct Batch {
+    batch: wit::RequestBatch,
+    strings: HashMap<String, u32>,
+    addresses: HashMap<IpAddr, u32>,
+    credentials: HashMap<(String, String), u32>,
+}
+
+/// One request for [`Batch::push`].
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub source: IpAddr,
+    pub method: &'a str,
+    pub path: &'a str,
+    /// None, `Some(false)` for http, `Some(true)` for https.
+    pub https: Option<bool>,
+    pub auth: Auth<'a>,
+    /// None, `Some(true)` for a trusted certificate, `Some(false)` for an untrusted one.
+    pub client_cert: Option<bool>,
+}
+
+/// The credentials of a [`Request`].
+#[derive(Debug, Clone, Copy)]
+pub enum Auth<'a> {
+    None,
+    Valid,
+    Invalid,
+    Basic { username: &'a str, password: &'a str },
+}
+
+impl Batch {
+    fn batch(&mut self) -> &mut wit::RequestBatch {
+        &mut self.batch
+    }
+
+    fn string(&mut self, text: &str) -> u32 {
+        if let Some(&i) = self.strings.get(text) {
+            return i;
+        }
+        let table = &mut self.batch().strings;
+        let i = table.len() as u32;
+        table.push(text.to_string());
+        self.strings.insert(text.to_string(), i);
+        i
+    }
+
+    /// Adds a request.
+    pub fn push(&mut self, r: &Request<'_>) {
+        let method = self.string(r.method);
+        let path = self.string(r.path);
+        let source = match self.addresses.get(&r.source) {
+            Some(&i) => i,
+            None => {
+                let table = &mut self.batch().addresses;
+                let i = table.len() as u32;
+                table.push(ip_address(r.source));
+                self.addresses.insert(r.source, i);
+                i
+            }
+        };
+        let auth = match r.auth {
+            Auth::None => 0,
+            Auth::Valid => 1,
+            Auth::Invalid => 2,
+            Auth::Basic { username, password } => {
+                let key = (username.to_string(), password.to_string());
+                match self.credentials.get(&key) {
+                    Some(&i) => i,
+                    None => {
+                        let table = &mut self.batch().credentials;
+                        let i = table.len() as u32 + 3;
+                        table.push(wit::Credentials { username: key.0.clone(), password: key.1.clone() });
+                        self.credentials.insert(key, i);
+                        i
+                    }
+                }
+            }
+        };
+        let b = self.batch();
+        b.sources.push(source);
+        b.methods.push(method);
+        b.paths.push(path);
+        b.schemes.push(match r.https {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        });
+        b.auths.push(auth);
+        b.client_certs.push(match r.client_cert {
+            None => 0,
+            Some(true) => 1,
+            Some(false) => 2,
+        });
+    }
+
+    pub fn finish(self) -> wit::RequestBatch {
+        self.batch
+    }
+}
+
+/// An address as the WIT `ip-address`.
+pub fn ip_address(ip: IpAddr) -> wit::IpAddress {
+    match ip {
+        IpAddr::V4(v4) => wit::IpAddress::V4(u32::from(v4)),
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            wit::IpAddress::V6(((bits >> 64) as u64, bits as u64))
+        }
     }
 }
 
@@ -238,15 +382,17 @@ pub fn from_value(value: &Value, file: &str, line_of: &dyn Fn(&str) -> u32) -> R
         Some(c) => convert_context(c).map_err(|(key, msg)| check(format!("/context/{key}"), msg))?,
         None => empty_context(),
     };
-    let mut requests = Vec::with_capacity(file_in.requests.len());
+    let mut requests = Batch::default();
+    let mut request_names = Vec::with_capacity(file_in.requests.len());
     for (i, r) in file_in.requests.into_iter().enumerate() {
-        requests.push(convert_request(r).map_err(|(key, msg)| check(format!("/requests/{i}/{key}"), msg))?);
+        add_request(&r, &mut requests).map_err(|(key, msg)| check(format!("/requests/{i}/{key}"), msg))?;
+        request_names.push(r.name);
     }
     let mut connections = Vec::with_capacity(file_in.connections.len());
     for (i, c) in file_in.connections.into_iter().enumerate() {
         connections.push(convert_connection(c).map_err(|(key, msg)| check(format!("/connections/{i}/{key}"), msg))?);
     }
-    Ok(Samples { context, requests, connections })
+    Ok(Samples { context, requests: requests.finish(), request_names, connections })
 }
 
 fn at_key(path: &serde_path_to_error::Path) -> String {
@@ -350,38 +496,35 @@ fn postgres_major(v: &Value) -> Option<u32> {
     }
 }
 
-fn convert_request(r: RequestIn) -> Result<wit::HttpRequest, Problem> {
-    check_ip(&r.source).map_err(|m| ("source", m))?;
+fn add_request(r: &RequestIn, batch: &mut Batch) -> Result<(), Problem> {
+    let source = parse_ip(&r.source).map_err(|m| ("source", m))?;
     if r.path.is_empty() {
         return Err(("path", "`path` must not be empty".to_string()));
     }
-    let auth = match r.auth {
-        AuthIn::Absent | AuthIn::Keyword(AuthKeyword::None) => wit::RequestAuth::None,
-        AuthIn::Keyword(AuthKeyword::Valid) => wit::RequestAuth::Valid,
-        AuthIn::Keyword(AuthKeyword::Invalid) => wit::RequestAuth::Invalid,
-        AuthIn::Basic(c) => wit::RequestAuth::Basic(wit::Credentials { username: c.username, password: c.password }),
+    let auth = match &r.auth {
+        AuthIn::Absent | AuthIn::Keyword(AuthKeyword::None) => Auth::None,
+        AuthIn::Keyword(AuthKeyword::Valid) => Auth::Valid,
+        AuthIn::Keyword(AuthKeyword::Invalid) => Auth::Invalid,
+        AuthIn::Basic(c) => Auth::Basic { username: &c.username, password: &c.password },
     };
-    Ok(wit::HttpRequest {
-        name: r.name,
-        source: r.source,
-        method: r.method,
-        path: r.path,
-        scheme: r.scheme.map(|s| match s {
-            Scheme::Http => "http".to_string(),
-            Scheme::Https => "https".to_string(),
-        }),
+    batch.push(&Request {
+        source,
+        method: &r.method,
+        path: &r.path,
+        https: r.scheme.map(|s| matches!(s, Scheme::Https)),
         auth,
         client_cert: match r.client_cert {
-            CertIn::None => wit::CertPresence::None,
-            CertIn::Trusted => wit::CertPresence::Trusted,
-            CertIn::Untrusted => wit::CertPresence::Untrusted,
+            CertIn::None => None,
+            CertIn::Trusted => Some(true),
+            CertIn::Untrusted => Some(false),
         },
-    })
+    });
+    Ok(())
 }
 
 fn convert_connection(c: ConnectionIn) -> Result<wit::Connection, Problem> {
     if c.source != "local" {
-        check_ip(&c.source).map_err(|m| ("source", format!("{m}, or `local` for the Unix socket")))?;
+        parse_ip(&c.source).map_err(|m| ("source", format!("{m}, or `local` for the Unix socket")))?;
     }
     let client_cert = c.client_cert.map(|cert| match cert {
         ClientCertIn::Name(cn) => wit::ClientCertificate { cn, trusted: true },
@@ -408,11 +551,8 @@ fn convert_connection(c: ConnectionIn) -> Result<wit::Connection, Problem> {
     })
 }
 
-fn check_ip(source: &str) -> Result<(), String> {
-    source
-        .parse::<IpAddr>()
-        .map(|_| ())
-        .map_err(|_| format!("`source` must be an IP address, not `{source}`"))
+fn parse_ip(source: &str) -> Result<IpAddr, String> {
+    source.parse::<IpAddr>().map_err(|_| format!("`source` must be an IP address, not `{source}`"))
 }
 
 #[cfg(test)]

@@ -159,6 +159,7 @@ fn loopback(addr: &str) -> bool {
 pub fn check(config: &Value) -> Vec<Issue> {
     let mut out = Vec::new();
     let legacy = legacy_tls(config);
+    let server = config.get("server").and_then(truthy).unwrap_or(false);
     let issue = |code, message: String, pointer: String, present: bool, fix: Option<Value>| Issue {
         code,
         message,
@@ -252,7 +253,7 @@ pub fn check(config: &Value) -> Vec<Issue> {
             }
         };
         let fix = has_ca.then_some(Value::Bool(true));
-        out.push(issue(
+        let mut found = issue(
             code,
             format!(
                 "`{field}` is {}: {why}{}",
@@ -262,7 +263,11 @@ pub fn check(config: &Value) -> Vec<Issue> {
             pointer,
             present,
             fix,
-        ));
+        );
+        if field == "verify_incoming" && !server {
+            client_verify_incoming(config, &mut found);
+        }
+        out.push(found);
     }
     // ACLs.
     let enabled = config
@@ -367,6 +372,36 @@ pub fn check(config: &Value) -> Vec<Issue> {
     out
 }
 
+/// Rewords `tls-verify-incoming-off` for a client agent. Only servers listen for RPC
+/// (port 8300), so on a client `verify_incoming` decides nothing but whether its HTTPS
+/// API demands client certificates; Consul's own guides (and Omnibus, which renders
+/// `verify_incoming` as `server` unless `tls_verify_client` says otherwise) leave it
+/// false on clients, the API being guarded by ACL tokens.
+fn client_verify_incoming(config: &Value, found: &mut Issue) {
+    let https = config
+        .pointer("/ports/https")
+        .and_then(Value::as_i64)
+        .filter(|p| *p > 0);
+    let (message, severity) = match https {
+        Some(port) => (
+            format!(
+                "`verify_incoming` is {} on this client agent: its HTTPS API (port {port}) takes calls without a client certificate (clients serve no RPC; only ACL tokens guard the API)",
+                if found.present { "false" } else { "not set" }
+            ),
+            Severity::Medium,
+        ),
+        None => (
+            format!(
+                "`verify_incoming` is {} on this client agent: it would only make an HTTPS API demand client certificates (clients serve no RPC, and `ports.https` is off)",
+                if found.present { "false" } else { "not set" }
+            ),
+            Severity::Low,
+        ),
+    };
+    found.message = message;
+    found.severity = Some(severity);
+}
+
 /// The ports a Consul agent listens on: (name, port, protocols), from `ports`.
 pub fn ports(config: &Value) -> Vec<(&'static str, i64, &'static [&'static str])> {
     let get = |k: &str, d: i64| {
@@ -454,6 +489,29 @@ mod tests {
             ]
         );
         assert_eq!(issues[5].severity, None);
+    }
+
+    #[test]
+    fn client_agents_serve_no_rpc() {
+        // The client shape of Consul's deployment guide (auto_encrypt, verify_incoming
+        // false): the finding stays, but not as an RPC exposure.
+        let client = json!({"encrypt": "k", "verify_incoming": false, "verify_outgoing": true,
+                            "verify_server_hostname": true, "ca_file": "/ca", "auto_encrypt": {"tls": true},
+                            "acl": {"enabled": true, "default_policy": "deny"}});
+        let issues = check(&client);
+        assert_eq!(codes(&client), vec!["tls-verify-incoming-off"]);
+        assert_eq!(issues[0].severity, Some(Severity::Low));
+        assert!(!issues[0].message.contains("8300"), "{}", issues[0].message);
+        let https = json!({"verify_incoming": false, "ports": {"https": 8501}});
+        let i = check(&https)
+            .into_iter()
+            .find(|i| i.code == "tls-verify-incoming-off");
+        assert_eq!(i.map(|i| i.severity), Some(Some(Severity::Medium)));
+        let server = json!({"server": true, "verify_incoming": false});
+        let i = check(&server)
+            .into_iter()
+            .find(|i| i.code == "tls-verify-incoming-off");
+        assert_eq!(i.map(|i| i.severity), Some(None));
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //!
 //! The WIT-generated types are re-exported as they are ([`Input`], [`Document`],
 //! [`Finding`]…); [`bindings`] holds the raw `wit-bindgen` output and is not meant to be
-//! used directly.
+//! used directly. Samples and decisions cross the boundary in compact forms (columns,
+//! shared details) that the SDK hides: a policy reads requests through
+//! [`RequestBatch::iter`] ([`sample`]) and writes [`Decision`]s to its [`Report`].
 
 pub mod consul;
 pub mod doc;
@@ -19,6 +21,7 @@ pub mod patroni;
 pub mod pgbouncer;
 pub mod pgconf;
 pub mod report;
+pub mod sample;
 
 #[doc(hidden)]
 pub mod bindings {
@@ -32,13 +35,13 @@ pub mod bindings {
 }
 
 pub use bindings::patrol::policy::types::{
-    Body, CertPresence, ClientCertificate, CodeInfo, Connection, Context, Credentials, Decision,
-    Diagnostic, Document, Edit, Evaluation, Finding, HbaAddress, HbaName, HbaNetwork, HbaRule, PolicyMetadata,
-    HttpRequest, IdentRule, Input, LineEdit, Location, Patch, PointerValue,
-    PolicyError, ReplicationMode, RequestAuth, SampleKind, Setting, Severity, Span, Structured,
-    Verdict,
+    Answers, Body, ClientCertificate, CodeInfo, Connection, Context, Credentials, DecisionDetail,
+    Diagnostic, Document, Edit, Evaluation, Finding, HbaAddress, HbaName, HbaNetwork, HbaRule,
+    IdentRule, Input, IpAddress, LineEdit, Location, Patch, PointerValue, PolicyError,
+    PolicyMetadata, ReplicationMode, RequestBatch, Setting, Severity, Span, Structured, Verdict,
 };
-pub use report::{Code, Report};
+pub use report::{Code, Decision, DetailId, Report, SampleKind};
+pub use sample::{CertPresence, HttpRequest, RequestAuth, RequestSample, Scheme};
 pub use schemars;
 pub use serde;
 pub use serde_json;

@@ -3,11 +3,53 @@
 //! A [`Report`] collects them during `evaluate`. Findings are created from a [`Code`] so
 //! that the severity and the remediation come from one table per policy, and a finding
 //! whose code is not in that table is caught in tests (debug assertion).
+//!
+//! Decisions cross the boundary as small records pointing into a table of details (stage,
+//! location, method, reason, dependencies): a batch of samples has few distinct reasons,
+//! and each string on the boundary costs an allocation on both sides; the answers are two
+//! flat columns per list of samples (sample index, detail index). [`Report::decision`]
+//! takes a whole [`Decision`] and shares equal details by itself; a policy that decides
+//! many samples the same way can intern a detail once with [`Report::detail`] and answer
+//! with [`Report::answer`].
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use crate::{
-    CodeInfo, Decision, Edit, Evaluation, Finding, LineEdit, Location, Patch, PointerValue,
-    SampleKind, Severity, Verdict,
+    Answers, CodeInfo, DecisionDetail, Edit, Evaluation, Finding, LineEdit, Location, Patch,
+    PointerValue, Severity, Verdict,
 };
+
+/// Which list of the input a sample comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SampleKind {
+    Request,
+    Connection,
+}
+
+/// A decision as a policy writes it: the answer to one sample.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub kind: SampleKind,
+    /// Index in the input's `requests` or `connections`.
+    pub index: u32,
+    pub verdict: Verdict,
+    /// The HTTP status the server answers when it denies (401/403); none otherwise.
+    pub status: Option<u16>,
+    /// Where the decision was made: `tls`, `access`, `passed` (HTTP); `tls`, `hba`,
+    /// `auth` (PostgreSQL).
+    pub stage: String,
+    /// The rule or key that decided (a pg_hba line, `restapi.allowlist`).
+    pub location: Option<Location>,
+    /// The authentication method the server asks for (PostgreSQL).
+    pub method: Option<String>,
+    pub reason: String,
+    /// Facts the verdict depends on that the context did not give (`members`).
+    pub depends_on: Vec<String>,
+}
+
+/// The index of an interned [`DecisionDetail`] in `evaluation.decision_details`.
+pub type DetailId = u32;
 
 /// One finding code of a policy: the stable code, its default severity, a one-line
 /// summary and the remediation.
@@ -26,7 +68,12 @@ impl Code {
         summary: &'static str,
         help: &'static str,
     ) -> Self {
-        Code { code, severity, summary, help }
+        Code {
+            code,
+            severity,
+            summary,
+            help,
+        }
     }
 
     pub fn info(&self) -> CodeInfo {
@@ -41,7 +88,12 @@ impl Code {
 
 /// A location: file and line.
 pub fn at(file: &str, line: u32) -> Location {
-    Location { file: file.to_string(), line, end_line: None, pointer: None }
+    Location {
+        file: file.to_string(),
+        line,
+        end_line: None,
+        pointer: None,
+    }
 }
 
 /// Collects a policy's results.
@@ -49,13 +101,28 @@ pub fn at(file: &str, line: u32) -> Location {
 pub struct Report {
     codes: &'static [Code],
     evaluation: Evaluation,
+    /// Hash of a detail → the details with that hash.
+    details: HashMap<u64, Vec<DetailId>, BuildHasherDefault<Fx>>,
 }
 
 impl Report {
     pub fn new(codes: &'static [Code]) -> Self {
         Report {
             codes,
-            evaluation: Evaluation { findings: Vec::new(), decisions: Vec::new(), patches: Vec::new() },
+            evaluation: Evaluation {
+                findings: Vec::new(),
+                requests: Answers {
+                    samples: Vec::new(),
+                    details: Vec::new(),
+                },
+                connections: Answers {
+                    samples: Vec::new(),
+                    details: Vec::new(),
+                },
+                decision_details: Vec::new(),
+                patches: Vec::new(),
+            },
+            details: HashMap::default(),
         }
     }
 
@@ -67,7 +134,10 @@ impl Report {
     /// so that a patch can be attached with [`Report::fix`].
     pub fn finding(&mut self, code: &str, location: Location, message: impl Into<String>) -> usize {
         let known = self.code(code);
-        debug_assert!(known.is_some(), "finding code `{code}` is not declared in the policy's CODES");
+        debug_assert!(
+            known.is_some(),
+            "finding code `{code}` is not declared in the policy's CODES"
+        );
         self.evaluation.findings.push(Finding {
             code: code.to_string(),
             severity: known.map_or(Severity::High, |c| c.severity),
@@ -111,8 +181,61 @@ impl Report {
         }
     }
 
-    pub fn decision(&mut self, decision: Decision) {
-        self.evaluation.decisions.push(decision);
+    /// Adds the decision for one sample; its detail is shared with equal earlier ones.
+    pub fn decision(&mut self, d: Decision) {
+        let detail = self.detail(DecisionDetail {
+            verdict: d.verdict,
+            status: d.status,
+            stage: d.stage,
+            location: d.location,
+            method: d.method,
+            reason: d.reason,
+            depends_on: d.depends_on,
+        });
+        self.answer(d.kind, d.index as usize, detail);
+    }
+
+    /// Reserves room for `n` more answers about samples of `kind`.
+    pub fn reserve(&mut self, kind: SampleKind, n: usize) {
+        let answers = self.answers(kind);
+        answers.samples.reserve(n);
+        answers.details.reserve(n);
+    }
+
+    fn answers(&mut self, kind: SampleKind) -> &mut Answers {
+        match kind {
+            SampleKind::Request => &mut self.evaluation.requests,
+            SampleKind::Connection => &mut self.evaluation.connections,
+        }
+    }
+
+    /// Interns a decision detail: the index of an equal one added before, or of this one.
+    pub fn detail(&mut self, detail: DecisionDetail) -> DetailId {
+        let mut h = Fx::default();
+        hash_detail(&detail, &mut h);
+        let candidates = self.details.entry(h.finish()).or_default();
+        let table = &mut self.evaluation.decision_details;
+        if let Some(&id) = candidates
+            .iter()
+            .find(|&&id| same_detail(&table[id as usize], &detail))
+        {
+            return id;
+        }
+        let id = table.len() as DetailId;
+        table.push(detail);
+        candidates.push(id);
+        id
+    }
+
+    /// Answers sample `index` of `kind` with a detail from [`Report::detail`].
+    pub fn answer(&mut self, kind: SampleKind, index: usize, detail: DetailId) {
+        debug_assert!(
+            (detail as usize) < self.evaluation.decision_details.len(),
+            "unknown decision detail {detail}"
+        );
+        let answers = self.answers(kind);
+        answers.samples.push(index as u32);
+        answers.details.push(detail);
     }
 
     pub fn findings(&self) -> &[Finding] {
@@ -125,7 +248,13 @@ impl Report {
 }
 
 /// A decision with no location, method or dependencies.
-pub fn decision(kind: SampleKind, index: usize, verdict: Verdict, stage: &str, reason: String) -> Decision {
+pub fn decision(
+    kind: SampleKind,
+    index: usize,
+    verdict: Verdict,
+    stage: &str,
+    reason: String,
+) -> Decision {
     Decision {
         kind,
         index: index as u32,
@@ -140,32 +269,169 @@ pub fn decision(kind: SampleKind, index: usize, verdict: Verdict, stage: &str, r
 }
 
 /// A patch that sets a JSON value at a pointer of a structured document.
-pub fn set_value(file: &str, description: impl Into<String>, pointer: &str, value: serde_json::Value) -> Patch {
+pub fn set_value(
+    file: &str,
+    description: impl Into<String>,
+    pointer: &str,
+    value: serde_json::Value,
+) -> Patch {
     Patch {
         file: file.to_string(),
         description: description.into(),
-        edits: vec![Edit::Set(PointerValue { pointer: pointer.to_string(), value: value.to_string() })],
+        edits: vec![Edit::Set(PointerValue {
+            pointer: pointer.to_string(),
+            value: value.to_string(),
+        })],
     }
 }
 
 /// A patch that removes the value at a pointer of a structured document.
 pub fn remove_value(file: &str, description: impl Into<String>, pointer: &str) -> Patch {
-    Patch { file: file.to_string(), description: description.into(), edits: vec![Edit::Remove(pointer.to_string())] }
-}
-
-/// A patch that replaces lines `start..=end` of a file with `text`.
-pub fn replace_lines(file: &str, description: impl Into<String>, start: u32, end: u32, text: impl Into<String>) -> Patch {
     Patch {
         file: file.to_string(),
         description: description.into(),
-        edits: vec![Edit::Lines(LineEdit { start, end, text: text.into() })],
+        edits: vec![Edit::Remove(pointer.to_string())],
+    }
+}
+
+/// A patch that replaces lines `start..=end` of a file with `text`.
+pub fn replace_lines(
+    file: &str,
+    description: impl Into<String>,
+    start: u32,
+    end: u32,
+    text: impl Into<String>,
+) -> Patch {
+    Patch {
+        file: file.to_string(),
+        description: description.into(),
+        edits: vec![Edit::Lines(LineEdit {
+            start,
+            end,
+            text: text.into(),
+        })],
+    }
+}
+
+impl Evaluation {
+    /// Every decision with its detail, as the policy wrote it: requests first, then
+    /// connections, each in the order they were answered (for tests).
+    pub fn full_decisions(&self) -> Vec<Decision> {
+        let mut out = Vec::new();
+        for (kind, answers) in [
+            (SampleKind::Request, &self.requests),
+            (SampleKind::Connection, &self.connections),
+        ] {
+            for (&index, &detail) in answers.samples.iter().zip(&answers.details) {
+                let Some(d) = self.decision_details.get(detail as usize) else {
+                    continue;
+                };
+                out.push(Decision {
+                    kind,
+                    index,
+                    verdict: d.verdict,
+                    status: d.status,
+                    stage: d.stage.clone(),
+                    location: d.location.clone(),
+                    method: d.method.clone(),
+                    reason: d.reason.clone(),
+                    depends_on: d.depends_on.clone(),
+                });
+            }
+        }
+        out
+    }
+}
+
+fn hash_detail(d: &DecisionDetail, h: &mut Fx) {
+    (d.verdict == Verdict::Allow).hash(h);
+    d.status.hash(h);
+    d.stage.hash(h);
+    d.reason.hash(h);
+    if let Some(l) = &d.location {
+        l.file.hash(h);
+        l.line.hash(h);
+        l.end_line.hash(h);
+        l.pointer.hash(h);
+    }
+    d.method.hash(h);
+    d.depends_on.hash(h);
+}
+
+fn same_detail(a: &DecisionDetail, b: &DecisionDetail) -> bool {
+    let same_location = match (&a.location, &b.location) {
+        (None, None) => true,
+        (Some(x), Some(y)) => {
+            x.file == y.file
+                && x.line == y.line
+                && x.end_line == y.end_line
+                && x.pointer == y.pointer
+        }
+        _ => false,
+    };
+    a.verdict == b.verdict
+        && a.status == b.status
+        && a.stage == b.stage
+        && a.reason == b.reason
+        && a.method == b.method
+        && a.depends_on == b.depends_on
+        && same_location
+}
+
+/// A fast non-cryptographic hasher (the Fx hash of rustc) for the report's own tables:
+/// the keys are the policy's own output, no attacker picks them.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Fx(u64);
+
+impl Fx {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes([
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+            ]));
+        }
+        let mut last = [0u8; 8];
+        let rest = chunks.remainder();
+        last[..rest.len()].copy_from_slice(rest);
+        self.add(u64::from_le_bytes(last) ^ rest.len() as u64);
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64);
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.add(i as u64);
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_u128(&mut self, i: u128) {
+        self.add(i as u64);
+        self.add((i >> 64) as u64);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
 impl PartialEq for Edit {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
-            (Edit::Lines(a), Edit::Lines(b)) => a.start == b.start && a.end == b.end && a.text == b.text,
+            (Edit::Lines(a), Edit::Lines(b)) => {
+                a.start == b.start && a.end == b.end && a.text == b.text
+            }
             (Edit::Set(a), Edit::Set(b)) => a.pointer == b.pointer && a.value == b.value,
             (Edit::Remove(a), Edit::Remove(b)) => a == b,
             _ => false,

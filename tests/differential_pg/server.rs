@@ -203,6 +203,47 @@ impl Server {
         String::from_utf8_lossy(&bytes[(offset as usize).min(bytes.len())..]).into_owned()
     }
 
+    /// What the server says about `text` as a pg_hba.conf: `pg_hba_file_rules` parses the
+    /// file on disk as a reload would; one `LINE: ERROR` row per invalid line (empty:
+    /// accepted). The rules in force meanwhile let the `postgres` user in over the socket.
+    pub fn hba_errors(&self, text: &str) -> String {
+        self.reload("local all postgres trust\n");
+        let query = |sql: &str| {
+            support::as_postgres(
+                self.bindir.join("psql"),
+                [
+                    "-X",
+                    "-q",
+                    "-At",
+                    "-F",
+                    ": ",
+                    "-h",
+                    path(self.dir.path()),
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "postgres",
+                    "-c",
+                    sql,
+                ],
+            )
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run psql")
+        };
+        assert!(
+            support::wait_until(Duration::from_secs(10), || query("select 1").status.success()),
+            "the server did not let the postgres user in after a reload"
+        );
+        // On disk only: `pg_hba_file_rules` reads the file, the rules in force stay.
+        support::write_postgres_file(&self.data.join("pg_hba.conf"), text);
+        let out = query("select line_number, error from pg_hba_file_rules where error is not null");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     pub fn hba_path(&self) -> PathBuf {
         self.data.join("pg_hba.conf")
     }

@@ -352,12 +352,13 @@ fn evaluation_size(e: &wit::Evaluation) -> usize {
         .iter()
         .map(|f| 24 + f.code.len() + f.message.len() + f.remediation.len() + loc_size(&f.location))
         .sum();
-    let decisions: usize = e
-        .decisions
+    let details: usize = e
+        .decision_details
         .iter()
         .map(|d| 32 + d.stage.len() + d.reason.len() + d.location.as_ref().map_or(0, loc_size)
             + d.method.as_ref().map_or(0, String::len) + d.depends_on.iter().map(String::len).sum::<usize>())
         .sum();
+    let decisions = 8 * (e.requests.samples.len() + e.connections.samples.len()) + details;
     let patches: usize = e
         .patches
         .iter()

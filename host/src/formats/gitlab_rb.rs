@@ -38,16 +38,18 @@
 //! diagnostic with its line; parsing goes on at the next statement.
 
 mod lex;
+mod literal;
 #[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{Parsed, diagnostic};
 use crate::wit;
 use lex::{Tok, Token};
+use literal::{Cursor, value};
 
 /// Parses gitlab.rb text (shown to users as `file`).
 pub fn parse(src: &str, file: &str) -> Parsed<Vec<wit::Setting>> {
@@ -351,84 +353,6 @@ fn whole_value(p: &mut Cursor) -> Eval {
     }
 }
 
-/// One literal value; `Err` says why it is not one.
-fn value(p: &mut Cursor) -> Result<Value, String> {
-    let Some(tok) = p.next() else {
-        return Err("no value".into());
-    };
-    match tok {
-        Tok::Str {
-            value,
-            interpolated: false,
-        }
-        | Tok::Symbol(value) => Ok(Value::String(value.clone())),
-        Tok::Str { .. } => Err("a string with `#{…}` interpolation".into()),
-        Tok::Words {
-            interpolated: true, ..
-        } => Err("a word list with `#{…}` interpolation".into()),
-        Tok::Words { words, .. } => Ok(Value::Array(
-            words.iter().cloned().map(Value::String).collect(),
-        )),
-        Tok::Int(i) => Ok(Value::from(*i)),
-        Tok::Float(f) => Ok(serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)),
-        Tok::Ident(w) if w == "true" => Ok(Value::Bool(true)),
-        Tok::Ident(w) if w == "false" => Ok(Value::Bool(false)),
-        Tok::Ident(w) if w == "nil" => Ok(Value::Null),
-        Tok::Ident(w) => Err(format!("`{w}`")),
-        Tok::Punct("[") => {
-            let mut items = Vec::new();
-            loop {
-                if p.eat_punct("]") {
-                    return Ok(Value::Array(items));
-                }
-                items.push(value(p)?);
-                if !p.eat_punct(",") {
-                    return if p.eat_punct("]") {
-                        Ok(Value::Array(items))
-                    } else {
-                        Err("an array with more than literals".into())
-                    };
-                }
-            }
-        }
-        Tok::Punct("{") => {
-            let mut map = Map::new();
-            loop {
-                if p.eat_punct("}") {
-                    return Ok(Value::Object(map));
-                }
-                let key = match p.next() {
-                    Some(Tok::Label(k)) => k.clone(),
-                    Some(Tok::Str {
-                        value,
-                        interpolated: false,
-                    }) if p.eat_punct(":") => value.clone(),
-                    Some(Tok::Str {
-                        value,
-                        interpolated: false,
-                    })
-                    | Some(Tok::Symbol(value))
-                        if p.eat_punct("=>") =>
-                    {
-                        value.clone()
-                    }
-                    Some(Tok::Int(i)) if p.eat_punct("=>") => i.to_string(),
-                    _ => return Err("a hash with more than literal keys".into()),
-                };
-                map.insert(key, value(p)?);
-                if !p.eat_punct(",") {
-                    return if p.eat_punct("}") {
-                        Ok(Value::Object(map))
-                    } else {
-                        Err("a hash with more than literals".into())
-                    };
-                }
-            }
-        }
-        other => Err(describe(other)),
-    }
-}
-
 /// Unbalanced brackets are a syntax error for Ruby too.
 fn check_brackets(stmt: &[Token]) -> Result<(), Problem> {
     let mut stack: Vec<(&str, u32)> = Vec::new();
@@ -550,44 +474,4 @@ fn source_text(stmt: &[Token], start: usize) -> String {
 
 fn escape(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
-}
-
-struct Cursor<'a> {
-    toks: &'a [Token],
-    pos: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn peek(&self) -> Option<&'a Tok> {
-        self.toks.get(self.pos).map(|t| &t.tok)
-    }
-    fn next(&mut self) -> Option<&'a Tok> {
-        let t = self.peek();
-        self.pos += 1;
-        t
-    }
-    fn at_punct(&self, p: &str) -> bool {
-        matches!(self.peek(), Some(Tok::Punct(q)) if *q == p)
-    }
-    fn eat_punct(&mut self, p: &str) -> bool {
-        let at = self.at_punct(p);
-        if at {
-            self.pos += 1;
-        }
-        at
-    }
-    /// Skips to the next `,` or closing bracket at this depth.
-    fn skip_value(&mut self) {
-        let mut depth = 0;
-        while let Some(t) = self.peek() {
-            match t {
-                Tok::Punct("(" | "[" | "{") => depth += 1,
-                Tok::Punct(")" | "]" | "}") if depth == 0 => return,
-                Tok::Punct(")" | "]" | "}") => depth -= 1,
-                Tok::Punct(",") if depth == 0 => return,
-                _ => {}
-            }
-            self.pos += 1;
-        }
-    }
 }

@@ -96,13 +96,24 @@ pub enum Detected {
     Unknown,
 }
 
+/// Endings of copies to rename before use; a file is detected as the name without them.
+const TEMPLATE_SUFFIXES: &[&str] = &[".sample", ".example", ".template", ".dist"];
+
 /// Recognises a file by name, then by content.
 pub fn detect(path: &Path, text: &str) -> Detected {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
+    // Upstream ships its configs as `postgresql.conf.sample`, `etcd.conf.yml.sample`,
+    // `gitlab.rb.template`, `pgbouncer.ini.example`…: the same kind as the name they
+    // are copied to.
+    let base = TEMPLATE_SUFFIXES
+        .iter()
+        .find_map(|s| name.strip_suffix(s).filter(|base| base.contains('.')))
+        .map(str::to_string);
+    let name = base.unwrap_or(name);
     let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
     let by_name = match name.as_str() {
-        "pg_hba.conf" | "pg_hba.conf.sample" => Some(Kind::PgHba),
-        "pg_ident.conf" | "pg_ident.conf.sample" => Some(Kind::PgIdent),
+        "pg_hba.conf" => Some(Kind::PgHba),
+        "pg_ident.conf" => Some(Kind::PgIdent),
         "postgresql.conf" | "postgresql.auto.conf" | "postgresql.base.conf" => Some(Kind::PostgresqlConf),
         "haproxy.cfg" => Some(Kind::Haproxy),
         "pgbackrest.conf" => Some(Kind::Pgbackrest),
@@ -190,7 +201,7 @@ fn detect_ini(text: &str) -> Detected {
     if sections.iter().any(|s| *s == "pgbouncer" || *s == "databases") {
         return Detected::Document(Kind::Pgbouncer);
     }
-    if sections.iter().any(|s| *s == "pg_autoctl") {
+    if sections.contains(&"pg_autoctl") {
         return Detected::Document(Kind::PgAutoctl);
     }
     if sections.iter().any(|s| *s == "global" || s.starts_with("global:")) || text.contains("pg1-path") {
@@ -237,6 +248,16 @@ mod tests {
             ("etcd.service", "[Service]\nExecStart=/usr/bin/etcd --name a\n", Detected::Document(Kind::Etcd)),
             ("patroni.service", "[Service]\nExecStart=/usr/bin/patroni /etc/patroni.yml\n", Detected::Document(Kind::Systemd)),
             ("override.conf", "[Service]\nExecReload=/bin/kill -HUP $MAINPID\n", Detected::Document(Kind::Systemd)),
+            // Upstream samples (postgres/postgres, etcd-io/etcd, gitlabhq/omnibus-gitlab,
+            // pgbouncer/pgbouncer) keep their kind under the shipped name.
+            ("pg_hba.conf.sample", "", Detected::Document(Kind::PgHba)),
+            ("postgresql.conf.sample", "#port = 5432\n", Detected::Document(Kind::PostgresqlConf)),
+            ("etcd.conf.yml.sample", "name: 'default'\ndata-dir:\nlisten-client-urls: http://localhost:2379\n", Detected::Document(Kind::Etcd)),
+            ("gitlab.rb.template", "# external_url 'x'\n", Detected::Document(Kind::GitlabRb)),
+            ("pgbouncer.ini.example", "[databases]\n", Detected::Document(Kind::Pgbouncer)),
+            ("haproxy.cfg.dist", "global\n", Detected::Document(Kind::Haproxy)),
+            // A bare `.sample` file is nothing by itself.
+            ("x.sample", "a = b\n", Detected::Unknown),
         ];
         for (name, text, want) in cases {
             assert_eq!(&detect(Path::new(name), text), want, "{name}");

@@ -12,6 +12,7 @@ pub mod ident;
 pub mod ini;
 pub mod kind;
 pub mod nftables;
+pub mod patroni_hba;
 pub mod pgconf;
 pub mod systemd;
 pub mod yaml;

@@ -35,16 +35,23 @@ pub fn parse(src: &str, file: &str) -> Parsed<wit::Structured> {
     let tree = match tree::load(src) {
         Ok(tree) => tree,
         Err(e) => {
-            let message = format!(
+            let mut message = format!(
                 "cannot parse YAML: {} (line {}, column {})",
                 e.message, e.line, e.column
             );
+            let line = match simple_key_line(src, &e) {
+                Some(key) => {
+                    message.push_str(&format!("; line {key} is neither `key: value` nor a list item"));
+                    key
+                }
+                None => e.line,
+            };
             return Parsed {
                 value: wit::Structured {
                     json: "null".into(),
                     spans: Vec::new(),
                 },
-                diagnostics: vec![diagnostic("invalid-yaml", file, e.line, message)],
+                diagnostics: vec![diagnostic("invalid-yaml", file, line, message)],
             };
         }
     };
@@ -69,6 +76,28 @@ pub fn parse(src: &str, file: &str) -> Parsed<wit::Structured> {
         },
         diagnostics,
     }
+}
+
+/// The line of a mapping entry that has no `:` (a stray `...` or a bare word in a block
+/// mapping). saphyr reports it where the next token starts, often the next valid key;
+/// PyYAML also names the entry's own line ("while scanning a simple key"), which is the
+/// last line with content before that token.
+fn simple_key_line(src: &str, e: &tree::LoadError) -> Option<u32> {
+    // At the end of the text saphyr already names the entry's line.
+    let at_end = src.get(e.at..).is_none_or(|rest| rest.trim().is_empty());
+    if e.message != "simple key expect ':'" || e.line < 2 || at_end {
+        return None;
+    }
+    let lines: Vec<&str> = src.lines().collect();
+    let at = lines.get(e.line as usize - 1).copied().unwrap_or("");
+    let indent = at.len() - at.trim_start().len();
+    if e.column as usize > indent + 1 {
+        return None;
+    }
+    (1..e.line).rev().find(|n| {
+        let text = lines.get(*n as usize - 1).map_or("", |l| l.trim());
+        !text.is_empty() && !text.starts_with('#')
+    })
 }
 
 /// The JSON text of a loaded value (what `parse` puts in `json`).

@@ -241,13 +241,7 @@ fn every_finding(outcome: &Outcome) -> impl Iterator<Item = (&Finding, Option<&W
 
 /// What the host's own finding codes (problems met while parsing) mean.
 fn host_code(code: &str) -> Option<(&'static str, &'static str)> {
-    Some(match code {
-        "invalid-yaml" => ("The file is not valid YAML", "Fix the syntax error at the reported line; the policies cannot check what patrol cannot read."),
-        "invalid-line" => ("A line patrol cannot parse", "Fix or remove the line; the server it configures would reject it or read it differently."),
-        "missing-include" => ("An included file is missing", "Add the included file to the checked paths, or fix the include directive."),
-        "duplicate-key" => ("A key is set twice", "Remove one of the two settings; which one wins depends on the parser reading the file."),
-        _ => return None,
-    })
+    crate::run::HOST_CODES.iter().find(|c| c.code == code).map(|c| (c.summary, c.help))
 }
 
 fn rule_id(f: &Finding) -> String {

@@ -74,7 +74,7 @@ fn run(docs: Vec<Document>, patroni_version: Option<&str>) -> Evaluation {
     let input = Input {
         documents: docs,
         context,
-        requests: vec![],
+        requests: Default::default(),
         connections: vec![],
         settings: "{}".into(),
     };

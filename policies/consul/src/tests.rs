@@ -71,7 +71,7 @@ fn run(docs: Vec<Document>) -> Evaluation {
     let input = Input {
         documents: docs,
         context: context(15),
-        requests: Vec::new(),
+        requests: Default::default(),
         connections: Vec::new(),
         settings: "{}".into(),
     };

@@ -85,7 +85,7 @@ pub fn run(docs: Vec<Document>, settings: &str) -> Evaluation {
     let input = Input {
         documents: docs,
         context: context(),
-        requests: vec![],
+        requests: Default::default(),
         connections: vec![],
         settings: settings.into(),
     };

@@ -19,6 +19,7 @@
 //! unknown value: no finding claims it is missing.
 
 pub mod patroni;
+pub mod postgresql;
 pub mod rb;
 pub mod stack;
 #[cfg(test)]
@@ -245,6 +246,13 @@ pub const CODES: &[Code] = &[
         "a PgBouncer `stats_users` entry is not on the organisation's list",
         "Keep `pgbouncer['stats_users']` to the monitoring accounts.",
     ),
+    // PostgreSQL's pg_hba.conf as Omnibus renders it.
+    Code::new(
+        "postgresql-trust-auth-network",
+        High,
+        "gitlab.rb lets a network log in to PostgreSQL without a password",
+        "Move the networks from `postgresql['trust_auth_cidr_addresses']` to `postgresql['md5_auth_cidr_addresses']` once `postgresql['sql_user_password']` (and `['sql_replication_password']`) are set; keep only 127.0.0.1/32 in the trust list. Critical when a list entry is `0.0.0.0/0` or `::/0`.",
+    ),
     // Consul (as the `consul` policy, through `consul['…']`).
     Code::new(
         "consul-gossip-unencrypted",
@@ -350,6 +358,7 @@ impl Policy for GitlabOmnibus {
             patroni::check(&rb, &facts, &settings.patroni, report);
             stack::pgbouncer(&rb, &settings.pgbouncer, report);
             stack::consul(&rb, &settings.consul, report);
+            postgresql::check(&rb, report);
         }
         Ok(())
     }

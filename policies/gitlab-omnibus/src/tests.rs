@@ -73,7 +73,7 @@ fn run(text: &str, settings: &str) -> Evaluation {
     let input = Input {
         documents: vec![gitlab_rb(text)],
         context: context(15),
-        requests: Vec::new(),
+        requests: Default::default(),
         connections: Vec::new(),
         settings: settings.into(),
     };
@@ -272,4 +272,25 @@ fn codes_are_unique_and_documented() {
             c.code
         );
     }
+}
+
+#[test]
+fn trust_auth_networks_are_passwordless_logins() {
+    // docs.gitlab.com's Patroni database-node example puts the nodes' subnet in
+    // `trust_auth_cidr_addresses`; Omnibus renders `host all all <cidr> trust`.
+    let node = "roles(['patroni_role'])\npostgresql['trust_auth_cidr_addresses'] = %w(10.6.0.0/24 127.0.0.1/32)\n";
+    let e = run(node, "{}");
+    let f: Vec<_> = e.findings.iter().filter(|f| f.code == "postgresql-trust-auth-network").collect();
+    assert_eq!(f.len(), 1, "{:?}", codes(&e));
+    assert_eq!(f[0].location.line, 2);
+    assert!(f[0].message.contains("`10.6.0.0/24`") && !f[0].message.contains("127.0.0.1"), "{}", f[0].message);
+    assert_eq!(f[0].severity, Severity::High);
+    let open = run("postgresql['trust_auth_cidr_addresses'] = %w(0.0.0.0/0)\n", "{}");
+    let f = open.findings.iter().find(|f| f.code == "postgresql-trust-auth-network");
+    assert_eq!(f.map(|f| f.severity), Some(Severity::Critical));
+    // Loopback only, or a node that runs no PostgreSQL: nothing to say.
+    let local = run("postgresql['trust_auth_cidr_addresses'] = %w(127.0.0.1/32 ::1/128)\n", "{}");
+    assert!(local.findings.iter().all(|f| f.code != "postgresql-trust-auth-network"));
+    let app = run("roles(['application_role'])\npostgresql['trust_auth_cidr_addresses'] = %w(10.6.0.0/24)\n", "{}");
+    assert!(app.findings.iter().all(|f| f.code != "postgresql-trust-auth-network"));
 }

@@ -93,7 +93,7 @@ pub fn run(docs: Vec<Document>, settings: &str) -> Evaluation {
     let input = Input {
         documents: docs,
         context: context(),
-        requests: vec![],
+        requests: Default::default(),
         connections: vec![],
         settings: settings.into(),
     };
@@ -358,7 +358,7 @@ fn quoting_and_settings_validation() {
     let input = Input {
         documents: vec![],
         context: context(),
-        requests: vec![],
+        requests: Default::default(),
         connections: vec![],
         settings: r#"{"source_addresses": ["x"]}"#.into(),
     };

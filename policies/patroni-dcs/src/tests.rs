@@ -55,7 +55,7 @@ fn run_with(config: &Value, settings: Value, version: Option<&str>) -> Evaluatio
             password_types: Vec::new(),
             extra: "{}".into(),
         },
-        requests: Vec::new(),
+        requests: Default::default(),
         connections: Vec::new(),
         settings: settings.to_string(),
     };

@@ -197,10 +197,11 @@ fn bench(c: &mut Criterion) {
             black_box(out)
         })
     });
+    let requests = policy_guest::RequestBatch::from_requests(&reqs).expect("addresses");
     let input = Input {
         documents: vec![d.clone()],
         context: ctx.clone(),
-        requests: reqs.clone(),
+        requests,
         connections: Vec::new(),
         settings: "{}".into(),
     };

@@ -254,9 +254,7 @@ impl Policy for PatroniRestapi {
         }
         let first = first.map(|(_, api)| api);
         if let Some(api) = first {
-            for (i, req) in input.requests.iter().enumerate() {
-                report.decision(api.decide_request(i, req));
-            }
+            api.decide_samples(input, report);
         }
         Ok(())
     }

@@ -62,7 +62,7 @@ fn input(config: &Value, settings: Value) -> Input {
     Input {
         documents: vec![doc("patroni", "patroni.yml", config)],
         context: context(),
-        requests: Vec::new(),
+        requests: Default::default(),
         connections: Vec::new(),
         settings: settings.to_string(),
     }
@@ -407,16 +407,17 @@ fn decisions_answer_every_request_in_order() {
         auth,
         client_cert: CertPresence::None,
     };
-    inp.requests = vec![
+    inp.requests = policy_guest::RequestBatch::from_requests(&[
         req("127.0.0.1", "POST", "/restart", RequestAuth::Valid),
         req("127.0.0.2", "POST", "/restart", RequestAuth::Valid),
         req("127.0.0.1", "POST", "/restart", RequestAuth::None),
         req("127.0.0.2", "GET", "/cluster", RequestAuth::None),
         req("127.0.0.2", "POST", "/mpp", RequestAuth::None),
-    ];
+    ])
+    .unwrap();
     let e = run(&inp);
-    let got: Vec<_> = e
-        .decisions
+    let decisions = e.full_decisions();
+    let got: Vec<_> = decisions
         .iter()
         .map(|d| (d.index, d.verdict, d.status, d.stage.as_str()))
         .collect();
@@ -430,16 +431,16 @@ fn decisions_answer_every_request_in_order() {
             (4, Verdict::Allow, None, "passed"),
         ]
     );
-    let loc = e.decisions[1].location.as_ref().unwrap();
+    let loc = decisions[1].location.as_ref().unwrap();
     assert_eq!(loc.file.as_str(), "patroni.yml");
     assert!(
-        e.decisions[1]
+        decisions[1]
             .reason
             .contains("restapi.allowlist (patroni.yml:"),
         "{}",
-        e.decisions[1].reason
+        decisions[1].reason
     );
-    assert!(e.decisions.iter().all(|d| !d.reason.contains("pw-6")));
+    assert!(decisions.iter().all(|d| !d.reason.contains("pw-6")));
 }
 
 #[test]

@@ -65,6 +65,15 @@ impl LineFix {
 }
 
 /// Reports the pg_hba.conf parse problems; returns whether the server refuses the file.
+/// How a pg_hba document is named in messages.
+fn shown(doc: &Document) -> String {
+    if doc.kind == crate::PATRONI_HBA {
+        format!("the pg_hba.conf Patroni writes from a `pg_hba` list of {}", doc.path)
+    } else {
+        doc.path.clone()
+    }
+}
+
 pub fn hba_diagnostics(doc: &Document, report: &mut Report) -> bool {
     let mut first_bad: Option<u32> = None;
     let mut bad = 0;
@@ -84,13 +93,13 @@ pub fn hba_diagnostics(doc: &Document, report: &mut Report) -> bool {
         report.finding(
             "file-refused",
             at(&doc.path, line),
-            format!("{bad} invalid line(s) in {}: PostgreSQL refuses the whole file (a reload keeps the previous rules, a start fails)", doc.path),
+            format!("{bad} invalid line(s) in {}: PostgreSQL refuses the whole file (a reload keeps the previous rules, a start fails)", shown(doc)),
         );
     } else if empty {
         report.finding(
             "file-refused",
             at(&doc.path, 0),
-            format!("{} has no entries: PostgreSQL refuses it (a reload keeps the previous rules, a start fails)", doc.path),
+            format!("{} has no entries: PostgreSQL refuses it (a reload keeps the previous rules, a start fails)", shown(doc)),
         );
     }
     bad > 0 || empty
@@ -212,17 +221,18 @@ pub fn check_rule(
     match compiled.method {
         Method::Trust if tcp && compiled.clientcert != ClientCert::VerifyFull => {
             fix.method = Some("scram-sha-256");
-            let sev = if local_only {
-                Some(Severity::High)
+            // Loopback only: the same exposure as `trust` on a `local` line (every user and
+            // process of the machine), not the network's.
+            let (sev, who) = if local_only {
+                (Some(Severity::Medium), "every user and process of the machine (loopback only)".to_string())
             } else {
-                None
+                (None, format!("anyone who reaches {}", describe_address(&compiled.address)))
             };
             push(
                 "trust-over-tcp",
                 format!(
-                    "`trust` on a `{}` line: anyone who reaches {} can connect as any of its users without a password",
+                    "`trust` on a `{}` line: {who} can connect as any of its users without a password",
                     r.connection_type,
-                    describe_address(&compiled.address)
                 ),
                 sev,
                 true,

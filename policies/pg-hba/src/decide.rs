@@ -1,7 +1,8 @@
 //! Answers the `connections` samples: which pg_hba line each hits, with which method,
 //! or where it fails.
 //!
-//! The first pg_hba.conf of the input is the server's. A file the server refuses
+//! The first pg_hba.conf of the input is the server's (else the one Patroni writes from
+//! the first `pg_hba` list of patroni.yml). A file the server refuses
 //! (invalid lines, no entries) denies every connection: at start-up the server does not
 //! start, and on reload it keeps rules patrol cannot see.
 
@@ -13,7 +14,12 @@ pub fn decide_all(input: &Input, server: &ServerFacts, ident: &[IdentRule], repo
     if input.connections.is_empty() {
         return;
     }
-    let doc = input.documents.iter().find(|d| d.kind == "pg-hba");
+    // A pg_hba.conf given as a file, else the one Patroni writes from its `pg_hba` list.
+    let doc = input
+        .documents
+        .iter()
+        .find(|d| d.kind == "pg-hba")
+        .or_else(|| input.documents.iter().find(|d| d.kind == crate::PATRONI_HBA));
     let deny_all = |report: &mut Report, reason: String| {
         for i in 0..input.connections.len() {
             report.decision(decision(

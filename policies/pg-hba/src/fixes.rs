@@ -124,6 +124,9 @@ pub fn check_file(env: &Env<'_>, report: &mut Report) {
             .filter(|_| patchable && loc.line > 0);
         let patch = text.and_then(|text| {
             if deleting {
+                if env.doc.kind == crate::PATRONI_HBA && yaml_item(text).is_none() {
+                    return None;
+                }
                 return Some(replace_lines(
                     &env.doc.path,
                     format!("delete unreachable line {}", loc.line),
@@ -133,6 +136,20 @@ pub fn check_file(env: &Env<'_>, report: &mut Report) {
                 ));
             }
             let unreachable: Vec<usize> = dropped.get(&i).cloned().unwrap_or_default();
+            if env.doc.kind == crate::PATRONI_HBA {
+                // The record is a list item of patroni.yml: fix it inside its line.
+                let (prefix, record, suffix) = yaml_item(text)?;
+                let new = render_fix(record, r, fix, &unreachable)?;
+                return (new != record).then(|| {
+                    replace_lines(
+                        &env.doc.path,
+                        format!("fix the pg_hba item on line {}", loc.line),
+                        loc.line,
+                        loc.line,
+                        format!("{prefix}{new}{suffix}"),
+                    )
+                });
+            }
             let new = render_fix(text, r, fix, &unreachable)?;
             (new != text).then(|| {
                 replace_lines(
@@ -252,6 +269,34 @@ fn apply(r: &HbaRule, fix: &LineFix) -> Vec<HbaRule> {
 /// The line's text with its fix, keeping alignment; `dropped` are address expansions
 /// that turned out unreachable. None when the text does not read as the record
 /// (continuations, `@file` fields shifting columns): no patch then.
+/// Splits a block-sequence item of patroni.yml, `  - host all all 10.0.0.0/8 md5  # x`
+/// (or with the record in quotes), into what comes before the record, the record, and
+/// what follows it. None for any other shape (a flow list, a multi-line scalar, a quote
+/// inside the record), which is then not patched.
+fn yaml_item(line: &str) -> Option<(&str, &str, &str)> {
+    let dash = line.len() - line.trim_start().len();
+    let rest = line[dash..].strip_prefix('-')?;
+    let start = dash + 1 + (rest.len() - rest.trim_start().len());
+    if start == dash + 1 {
+        return None; // `-x` is not a sequence item
+    }
+    let body = &line[start..];
+    match body.chars().next()? {
+        q @ ('"' | '\'') => {
+            let end = body[1..].find(q)? + 1;
+            let record = &body[1..end];
+            (!record.contains('\\')).then_some((&line[..start + 1], record, &line[start + end..]))
+        }
+        '[' | '{' | '|' | '>' | '&' | '*' | '!' => None,
+        _ => {
+            // A plain scalar ends at ` #` (a comment) or at the end of the line.
+            let end = body.find(" #").unwrap_or(body.len());
+            let record = body[..end].trim_end();
+            Some((&line[..start], record, &line[start + record.len()..]))
+        }
+    }
+}
+
 fn render_fix(text: &str, r: &HbaRule, fix: &LineFix, dropped: &[usize]) -> Option<String> {
     let line = Line::parse(text);
     let local = r.connection_type == "local";
@@ -333,4 +378,24 @@ fn comment_start(text: &str) -> Option<usize> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod yaml_item_tests {
+    use super::yaml_item;
+
+    #[test]
+    fn splits_block_items() {
+        assert_eq!(
+            yaml_item("    - host all all 10.0.0.0/8 md5  # app"),
+            Some(("    - ", "host all all 10.0.0.0/8 md5", "  # app"))
+        );
+        assert_eq!(
+            yaml_item("  - 'host all all 10.0.0.0/8 md5'"),
+            Some(("  - '", "host all all 10.0.0.0/8 md5", "'"))
+        );
+        assert_eq!(yaml_item("  -x"), None);
+        assert_eq!(yaml_item("  pg_hba: [host all all 0/0 md5]"), None);
+        assert_eq!(yaml_item("  - [a]"), None);
+    }
 }

@@ -168,7 +168,7 @@ pub const CODES: &[Code] = &[
     ),
     Code::new(
         "redundant-line",
-        Severity::Low,
+        Severity::Info,
         "a line whose connections get the same answer from a later line",
         "Delete the line; the later line answers its connections the same way.",
     ),
@@ -180,7 +180,7 @@ impl Policy for PgHba {
     const DESCRIPTION: &'static str = "pg_hba.conf / pg_ident.conf: authentication methods, TLS, exposure, unreachable lines, connection simulation";
     const CODES: &'static [Code] = CODES;
     const READS: &'static [&'static str] =
-        &["pg-hba", "pg-ident", "postgresql-conf", "connections"];
+        &["pg-hba", PATRONI_HBA, "pg-ident", "postgresql-conf", "connections"];
 
     fn validate(settings: &Settings) -> Vec<String> {
         settings
@@ -203,7 +203,7 @@ impl Policy for PgHba {
         if let Some(doc) = ident_doc {
             checks::ident_diagnostics(doc, report);
         }
-        for doc in input.documents.iter().filter(|d| d.kind == "pg-hba") {
+        for doc in input.documents.iter().filter(|d| d.kind == "pg-hba" || d.kind == PATRONI_HBA) {
             let refused = checks::hba_diagnostics(doc, report);
             let Body::Hba(rules) = &doc.body else {
                 continue;
@@ -227,6 +227,10 @@ impl Policy for PgHba {
         Ok(())
     }
 }
+
+/// The pg_hba.conf Patroni writes from a `pg_hba` list of patroni.yml: records carry the
+/// lines of their list items, and the document's text is the YAML's.
+pub const PATRONI_HBA: &str = "patroni-pg-hba";
 
 /// Whether the server speaks TLS once this run's fixes are in: `ssl` is on, or the
 /// certificate and key are configured so that the postgresql-conf policy's `ssl-off` fix

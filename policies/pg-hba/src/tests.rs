@@ -80,7 +80,7 @@ fn input(documents: Vec<Document>, settings: &str) -> Input {
     Input {
         documents,
         context: context(15),
-        requests: Vec::new(),
+        requests: Default::default(),
         connections: Vec::new(),
         settings: settings.into(),
     }
@@ -163,8 +163,8 @@ fn insecure_file_findings_and_patches() {
         .unwrap();
     assert_eq!(
         trust.severity,
-        Severity::High,
-        "loopback-only trust is high, not critical"
+        Severity::Medium,
+        "loopback-only trust is the exposure of `trust` on `local` (medium), not the network's (critical)"
     );
     let fixed = apply(INSECURE, &e, "pg_hba.conf");
     assert_eq!(
@@ -269,8 +269,8 @@ fn invalid_lines_refuse_the_file() {
             .severity,
         Severity::Critical
     );
-    assert_eq!(e.decisions[0].verdict, Verdict::Deny);
-    assert!(e.decisions[0].reason.contains("invalid lines (2)"));
+    assert_eq!(e.full_decisions()[0].verdict, Verdict::Deny);
+    assert!(e.full_decisions()[0].reason.contains("invalid lines (2)"));
 }
 
 #[test]
@@ -375,7 +375,7 @@ fn decisions() {
     ];
     let e = run(&i);
     let got: Vec<(Option<u32>, Option<String>, Verdict, String)> = e
-        .decisions
+        .full_decisions()
         .iter()
         .map(|d| {
             (
@@ -400,8 +400,8 @@ fn decisions() {
             (None, None, Verdict::Deny, "hba".into()),
         ]
     );
-    assert!(e.decisions[2].reason.contains("rejected by line 3"));
-    assert!(e.decisions[3].reason.contains("no matching line"));
+    assert!(e.full_decisions()[2].reason.contains("rejected by line 3"));
+    assert!(e.full_decisions()[3].reason.contains("no matching line"));
 }
 
 #[test]

@@ -85,7 +85,7 @@ fn run(docs: Vec<Document>, settings: &str) -> Evaluation {
     let input = Input {
         documents: docs,
         context,
-        requests: vec![],
+        requests: Default::default(),
         connections: vec![],
         settings: settings.into(),
     };

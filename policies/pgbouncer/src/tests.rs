@@ -60,7 +60,7 @@ fn run(docs: Vec<Document>, settings: &str) -> Evaluation {
     let input = Input {
         documents: docs,
         context: context(15),
-        requests: Vec::new(),
+        requests: Default::default(),
         connections: Vec::new(),
         settings: settings.into(),
     };
@@ -230,7 +230,7 @@ fn settings_are_validated() {
     let input = Input {
         documents: Vec::new(),
         context: context(15),
-        requests: Vec::new(),
+        requests: Default::default(),
         connections: Vec::new(),
         settings: r#"{"min_client_tls_sslmode": "always", "allowed_auth_types": ["kerberos"]}"#
             .into(),

@@ -43,7 +43,7 @@ fn run(docs: Vec<Document>, settings: &str) -> Evaluation {
     let input = Input {
         documents: docs,
         context: context(15),
-        requests: Vec::new(),
+        requests: Default::default(),
         connections: Vec::new(),
         settings: settings.into(),
     };

@@ -8,15 +8,80 @@
 //!
 //! [`RestApi::decide`] returns a plain-data [`Outcome`] and allocates nothing;
 //! [`RestApi::decision`] renders it with its reason (the one allocation that matters) and
-//! the location of the key that decided.
+//! the location of the key that decided. [`RestApi::decide_samples`] answers a batch of
+//! samples and renders each distinct outcome once: the reason depends only on the
+//! outcome, the source's family and (for 400/501) the request line.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 use super::addr::Ip;
 use super::config::{CertMode, Key, RestApi};
 use super::route::{Guard, Handler, Route, route};
-use crate::{CertPresence, Decision, HttpRequest, Location, RequestAuth, SampleKind, Verdict};
+use crate::report::{DetailId, Fx};
+use crate::sample::{cert, scheme};
+use crate::{
+    CertPresence, Decision, DecisionDetail, HttpRequest, Input, Location, Report, RequestAuth,
+    RequestSample, SampleKind, Scheme, Verdict,
+};
+
+/// A request as the decision reads it, borrowed from an [`HttpRequest`] or a
+/// [`RequestSample`] and its input.
+#[derive(Debug, Clone, Copy)]
+struct View<'a> {
+    /// The address, or the text that is not one.
+    source: Result<Ip, &'a str>,
+    /// The source was written as IPv4 (a dual-stack listener sees it mapped).
+    source_v4: bool,
+    method: &'a str,
+    path: &'a str,
+    /// None: the listener's; `Ok(true)`: https; `Err`: neither http nor https.
+    scheme: Option<Result<bool, &'a str>>,
+    auth: &'a RequestAuth,
+    client_cert: CertPresence,
+    /// The route of `method` and `path`, when already known.
+    route: Option<Route>,
+}
+
+impl<'a> View<'a> {
+    fn of_request(req: &'a HttpRequest) -> View<'a> {
+        View {
+            source: parse_source(&req.source).ok_or(req.source.as_str()),
+            source_v4: !req.source.contains(':'),
+            method: &req.method,
+            path: &req.path,
+            scheme: req.scheme.as_deref().map(|s| {
+                if s.eq_ignore_ascii_case("https") {
+                    Ok(true)
+                } else if s.eq_ignore_ascii_case("http") {
+                    Ok(false)
+                } else {
+                    Err(s)
+                }
+            }),
+            auth: &req.auth,
+            client_cert: req.client_cert,
+            route: None,
+        }
+    }
+
+    fn of_sample(s: &RequestSample<'a>, auth: &'a RequestAuth) -> View<'a> {
+        let source = Ip::from(s.source());
+        View {
+            source: Ok(source),
+            source_v4: !source.v6,
+            method: s.method(),
+            path: s.path(),
+            scheme: s.scheme().map(|s| Ok(s == Scheme::Https)),
+            auth,
+            client_cert: s.client_cert(),
+            route: None,
+        }
+    }
+}
 
 /// Where the request stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stage {
     Tls,
     Access,
@@ -34,7 +99,7 @@ impl Stage {
 }
 
 /// Why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Cause {
     /// Patroni does not start with this config.
     Fatal,
@@ -80,7 +145,7 @@ pub enum Cause {
 }
 
 /// Facts the outcome hinges on that the context did not give.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Depends {
     pub members: bool,
     pub resolve: bool,
@@ -89,7 +154,7 @@ pub struct Depends {
 }
 
 /// The decision as data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Outcome {
     pub allow: bool,
     pub status: Option<u16>,
@@ -119,10 +184,94 @@ impl Outcome {
 impl RestApi {
     /// Decides `req` without allocating.
     pub fn decide(&self, req: &HttpRequest) -> Outcome {
+        self.decide_view(&View::of_request(req))
+    }
+
+    /// Decides a request sample.
+    pub fn decide_sample(&self, sample: &RequestSample) -> Outcome {
+        let auth = sample.auth();
+        self.decide_view(&View::of_sample(sample, &auth))
+    }
+
+    /// Answers every request sample of `input` in `report`. It reads the batch's columns
+    /// directly and renders each distinct reason once.
+    pub fn decide_samples(&self, input: &Input, report: &mut Report) {
+        const NONE: RequestAuth = RequestAuth::None;
+        const VALID: RequestAuth = RequestAuth::Valid;
+        const INVALID: RequestAuth = RequestAuth::Invalid;
+        let batch = &input.requests;
+        // Each table entry converted once.
+        let ips: Vec<Ip> = batch
+            .addresses
+            .iter()
+            .map(|a| Ip::from(std::net::IpAddr::from(*a)))
+            .collect();
+        let basic: Vec<RequestAuth> = batch
+            .credentials
+            .iter()
+            .cloned()
+            .map(RequestAuth::Basic)
+            .collect();
+        let mut seen: HashMap<(u64, u128), DetailId, BuildHasherDefault<Fx>> = HashMap::default();
+        // Path index → the routes of the methods seen with it.
+        let mut routes: Vec<Vec<(u32, Route)>> = vec![Vec::new(); batch.strings.len()];
+        report.reserve(SampleKind::Request, batch.len());
+        let columns = batch
+            .sources
+            .iter()
+            .zip(&batch.methods)
+            .zip(&batch.paths)
+            .zip(&batch.schemes)
+            .zip(&batch.auths)
+            .zip(&batch.client_certs);
+        for (i, (((((&src, &method), &path), &sch), &auth), &cert_code)) in columns.enumerate() {
+            // A malformed batch (the host never sends one): no decision, so the host
+            // denies the sample.
+            let Some(&source) = ips.get(src as usize) else {
+                continue;
+            };
+            let auth = match auth {
+                0 => &NONE,
+                1 => &VALID,
+                2 => &INVALID,
+                n => basic.get(n as usize - 3).unwrap_or(&INVALID),
+            };
+            let (m, p) = (batch.string(method), batch.string(path));
+            // A batch has few distinct request lines: route each once.
+            let known =
+                routes
+                    .get_mut(path as usize)
+                    .map(|r| match r.iter().find(|(x, _)| *x == method) {
+                        Some(&(_, found)) => found,
+                        None => {
+                            let found = route(m, p, self.version);
+                            r.push((method, found));
+                            found
+                        }
+                    });
+            let view = View {
+                source: Ok(source),
+                source_v4: !source.v6,
+                method: m,
+                path: p,
+                scheme: scheme(sch).map(|s| Ok(s == Scheme::Https)),
+                auth,
+                client_cert: cert(cert_code),
+                route: known,
+            };
+            let out = self.decide_view(&view);
+            let detail = *seen
+                .entry(memo_key(&out, view.source_v4, method, path))
+                .or_insert_with(|| report.detail(self.detail(&view, &out)));
+            report.answer(SampleKind::Request, i, detail);
+        }
+    }
+
+    fn decide_view(&self, req: &View) -> Outcome {
         if self.fatal.is_some() {
             return Outcome::tls(Cause::Fatal);
         }
-        let Some(source) = parse_source(&req.source) else {
+        let Ok(source) = req.source else {
             return Outcome::tls(Cause::BadSource);
         };
         let peer = if self.dual_stack {
@@ -141,13 +290,12 @@ impl RestApi {
         out
     }
 
-    fn decide_inner(&self, req: &HttpRequest, peer: Ip) -> Outcome {
+    fn decide_inner(&self, req: &View, peer: Ip) -> Outcome {
         // 4.B: the transport.
-        let https = match req.scheme.as_deref() {
+        let https = match req.scheme {
             None => self.https,
-            Some(s) if s.eq_ignore_ascii_case("https") => true,
-            Some(s) if s.eq_ignore_ascii_case("http") => false,
-            Some(_) => return Outcome::tls(Cause::BadScheme),
+            Some(Ok(https)) => https,
+            Some(Err(_)) => return Outcome::tls(Cause::BadScheme),
         };
         if https != self.https {
             return Outcome::tls(if self.https {
@@ -173,7 +321,10 @@ impl RestApi {
             }
         }
         // 4.C: routing.
-        let handler = match route(&req.method, &req.path, self.version) {
+        let handler = match req
+            .route
+            .unwrap_or_else(|| route(req.method, req.path, self.version))
+        {
             Route::BadRequest => {
                 return Outcome::new(false, Some(400), Stage::Access, Cause::BadRequest);
             }
@@ -234,7 +385,7 @@ impl RestApi {
         }
         let cert_replaced_auth = valid_cert && self.version.cert_replaces_basic_auth();
         if let Some(secret) = self.auth.as_ref().filter(|_| !cert_replaced_auth) {
-            let failed = match &req.auth {
+            let failed = match req.auth {
                 RequestAuth::None => Some(Cause::NoAuthHeader(handler)),
                 RequestAuth::Invalid => Some(Cause::NotAuthenticated(handler)),
                 RequestAuth::Valid => None,
@@ -261,8 +412,30 @@ impl RestApi {
         }
     }
 
-    /// The decision record for sample `index`.
+    /// The decision for sample `index`.
     pub fn decision(&self, index: usize, req: &HttpRequest, out: &Outcome) -> Decision {
+        let d = self.detail(&View::of_request(req), out);
+        Decision {
+            kind: SampleKind::Request,
+            index: index as u32,
+            verdict: d.verdict,
+            status: d.status,
+            stage: d.stage,
+            location: d.location,
+            method: d.method,
+            reason: d.reason,
+            depends_on: d.depends_on,
+        }
+    }
+
+    /// Decides and renders in one step.
+    pub fn decide_request(&self, index: usize, req: &HttpRequest) -> Decision {
+        let out = self.decide(req);
+        self.decision(index, req, &out)
+    }
+
+    /// Stage, location, reason and dependencies of an outcome.
+    fn detail(&self, req: &View, out: &Outcome) -> DecisionDetail {
         let (reason, key) = self.reason(req, out);
         let mut depends_on = Vec::new();
         if out.depends.members {
@@ -277,9 +450,7 @@ impl RestApi {
         if out.depends.dual_stack {
             depends_on.push("dual_stack".to_string());
         }
-        Decision {
-            kind: SampleKind::Request,
-            index: index as u32,
+        DecisionDetail {
             verdict: if out.allow {
                 Verdict::Allow
             } else {
@@ -287,8 +458,7 @@ impl RestApi {
             },
             status: out.status,
             stage: out.stage.as_str().to_string(),
-            // File and line only: the pointer would cost one more allocation per sample
-            // and decisions are reported by line.
+            // File and line only: decisions are reported by line.
             location: Some(Location {
                 file: self.file.clone(),
                 line: key.location.line,
@@ -301,13 +471,7 @@ impl RestApi {
         }
     }
 
-    /// Decides and renders in one step.
-    pub fn decide_request(&self, index: usize, req: &HttpRequest) -> Decision {
-        let out = self.decide(req);
-        self.decision(index, req, &out)
-    }
-
-    fn reason(&self, req: &HttpRequest, out: &Outcome) -> (String, &Key) {
+    fn reason(&self, req: &View, out: &Outcome) -> (String, &Key) {
         let k = &self.keys;
         let mut r = String::with_capacity(160);
         let key = match out.cause {
@@ -322,7 +486,14 @@ impl RestApi {
                 key
             }
             Cause::BadSource => {
-                push(&mut r, &["source `", &req.source, "` is not an IP address"]);
+                push(
+                    &mut r,
+                    &[
+                        "source `",
+                        req.source.err().unwrap_or(""),
+                        "` is not an IP address",
+                    ],
+                );
                 &k.restapi
             }
             Cause::BadScheme => {
@@ -330,7 +501,10 @@ impl RestApi {
                     &mut r,
                     &[
                         "scheme `",
-                        req.scheme.as_deref().unwrap_or(""),
+                        match req.scheme {
+                            Some(Err(s)) => s,
+                            _ => "",
+                        },
                         "` is neither http nor https",
                     ],
                 );
@@ -399,9 +573,9 @@ impl RestApi {
                     &mut r,
                     &[
                         "`",
-                        &req.method,
+                        req.method,
                         " ",
-                        &req.path,
+                        req.path,
                         "` is not a valid request line: 400 Bad request",
                     ],
                 );
@@ -412,9 +586,9 @@ impl RestApi {
                     &mut r,
                     &[
                         "no handler for `",
-                        &req.method,
+                        req.method,
                         " ",
-                        &req.path,
+                        req.path,
                         "`: 501 Unsupported method, before any access check",
                     ],
                 );
@@ -456,7 +630,7 @@ impl RestApi {
             Cause::IpDenied { handler, members } => {
                 push(&mut r, &[handler.describe(), ": source "]);
                 push_ip(&mut r, out.peer);
-                if out.peer.is_some_and(|p| p.v6) && self.dual_stack && !req.source.contains(':') {
+                if out.peer.is_some_and(|p| p.v6) && self.dual_stack && req.source_v4 {
                     r.push_str(" (an IPv4 client on a dual-stack listener)");
                 }
                 push(&mut r, &[" is not in ", &k.allowlist.label]);
@@ -558,6 +732,78 @@ impl RestApi {
         };
         (r, key)
     }
+}
+
+/// Everything the rendered detail of `out` depends on, packed: the outcome without the
+/// peer, the source's family, and the peer only where the reason prints it (a denied or
+/// allowlisted address) or the request line where it quotes it (400, 501). Two requests
+/// with the same key get the same detail; a few integers hash far faster than `Outcome`.
+fn memo_key(out: &Outcome, source_v4: bool, method: u32, path: u32) -> (u64, u128) {
+    fn mode(m: CertMode) -> u64 {
+        match m {
+            CertMode::None => 0,
+            CertMode::Optional => 1,
+            CertMode::Required => 2,
+        }
+    }
+    let h = |h: Handler| h as u64;
+    // cause: code in bits 0..5, payload from bit 5 (handler 8 bits, then flags).
+    let (cause, payload, printed) = match out.cause {
+        Cause::Fatal => (0, 0, None),
+        Cause::BadSource => (1, 0, None),
+        Cause::BadScheme => (2, 0, None),
+        Cause::PlainToTls => (3, 0, None),
+        Cause::TlsToPlain => (4, 0, None),
+        Cause::NoClientCert => (5, 0, None),
+        Cause::UntrustedCert(m) => (6, mode(m), None),
+        Cause::NoCaFile(m) => (7, mode(m), None),
+        Cause::BadRequest => (8, 0, Some(((method as u128) << 32) | path as u128)),
+        Cause::NotImplemented => (9, 0, Some(((method as u128) << 32) | path as u128)),
+        Cause::Safe(x) => (10, h(x), None),
+        Cause::Unchecked(x) => (11, h(x), None),
+        Cause::IpDenied { handler, members } => (
+            12,
+            h(handler) | (members as u64) << 8,
+            out.peer.map(|p| p.bits),
+        ),
+        Cause::CertRequired(x) => (13, h(x), None),
+        Cause::NoAuthHeader(x) => (14, h(x), None),
+        Cause::NotAuthenticated(x) => (15, h(x), None),
+        Cause::Passed {
+            handler,
+            ip,
+            cert,
+            auth,
+            cert_replaced_auth,
+        } => (
+            16,
+            h(handler)
+                | (ip as u64) << 8
+                | (cert as u64) << 9
+                | (auth as u64) << 10
+                | (cert_replaced_auth as u64) << 11,
+            if ip { out.peer.map(|p| p.bits) } else { None },
+        ),
+    };
+    let stage = match out.stage {
+        Stage::Tls => 0,
+        Stage::Access => 1,
+        Stage::Passed => 2,
+    };
+    let d = out.depends;
+    let key = cause
+        | payload << 5
+        | (out.allow as u64) << 17
+        | (out.status.map_or(0, |s| s as u64 + 1)) << 18
+        | stage << 35
+        | (d.members as u64) << 37
+        | (d.resolve as u64) << 38
+        | (d.version as u64) << 39
+        | (d.dual_stack as u64) << 40
+        | (source_v4 as u64) << 41
+        | (out.peer.is_some_and(|p| p.v6) as u64) << 42
+        | (printed.is_some() as u64) << 43;
+    (key, printed.unwrap_or(0))
 }
 
 fn ip_checked(out: &Outcome) -> bool {

@@ -27,6 +27,15 @@ pub struct Net {
     pub prefix: u8,
 }
 
+impl From<std::net::IpAddr> for Ip {
+    fn from(addr: std::net::IpAddr) -> Ip {
+        match addr {
+            std::net::IpAddr::V4(v4) => Ip::v4(v4),
+            std::net::IpAddr::V6(v6) => Ip::v6(v6),
+        }
+    }
+}
+
 impl Ip {
     pub fn v4(addr: Ipv4Addr) -> Ip {
         Ip {

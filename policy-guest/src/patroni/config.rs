@@ -79,7 +79,7 @@ impl<'a> Facts<'a> {
 }
 
 /// The TLS client-certificate mode of the listener (`ssl.CERT_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CertMode {
     None,
     Optional,

@@ -64,6 +64,14 @@ fn assignments_of_every_literal() {
         ),
         ("gitlab_rails['x'] = :sym", "gitlab_rails['x']", "\"sym\""),
         ("gitlab_rails['x'] = -3", "gitlab_rails['x']", "-3"),
+        // gitlabhq/omnibus-gitlab gitlab.rb.template's `prometheus['scrape_configs']`
+        // example: a string-symbol key, and pairs in brackets that make one hash.
+        (
+            "prometheus['scrape_configs'] = [\n  {\n    'job_name': 'example',\n    'static_configs' => [\n      'targets' => ['hostname:port'],\n    ],\n  },\n]",
+            "prometheus['scrape_configs']",
+            r#"[{"job_name":"example","static_configs":[{"targets":["hostname:port"]}]}]"#,
+        ),
+        ("x['a'] = [1, b: 2, :c => 3]", "x['a']", r#"[1,{"b":2,"c":3}]"#),
     ];
     for (src, name, value) in cases {
         let got = settings(src);

@@ -373,6 +373,11 @@ fn malformed_input_gives_null_and_one_invalid_yaml_diagnostic() {
         ("a: &x [*x]\n", 1),
         ("{", 1),
         ("]", 1),
+        // zalando/patroni docs/dynamic_configuration.rst: an example with `...` left in
+        // a mapping; PyYAML says "while scanning a simple key" on the `...` line.
+        ("slots:\n  s1:\n    type: physical\n  ...\nignore_slots:\n  - name: x\n", 4),
+        ("a: 1\n# c\nb\n\nc: 2\n", 3),
+        ("a: 1\nb\n", 2),
     ];
     for (src, line) in cases {
         let parsed = parse(src, "conf/patroni.yml");

@@ -103,7 +103,9 @@ fn requests(input: &Input, rows: &[Row], report: &mut Report) -> Result<(), Stri
         .filter(|y| y.get("/restapi").is_some())
         .map(|y| RestApi::compile(&y, &facts))
         .collect();
-    for (i, req) in input.requests.iter().enumerate() {
+    for (i, sample) in input.requests.iter().enumerate() {
+        // Samples come as columns; an owned request is simpler to match.
+        let req = &sample.to_request();
         let call = format!("{} {} from {}", req.method, req.path, req.source);
         let row = matrix::request_row(rows, req);
         for api in &apis {

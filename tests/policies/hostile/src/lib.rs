@@ -57,8 +57,20 @@ impl Policy for Hostile {
             }
             "error" => Err("hostile policy returns an error on purpose".to_string()),
             _ => {
-                for (i, _) in input.requests.iter().enumerate() {
-                    report.decision(policy_guest::report::decision(SampleKind::Request, i, Verdict::Allow, "passed", "hostile says allow".into()));
+                // One detail for every request (the bench's floor: what is left is moving
+                // the batch in and the answers out); connections go through `decision`.
+                let allow = report.detail(policy_guest::DecisionDetail {
+                    verdict: Verdict::Allow,
+                    status: None,
+                    stage: "passed".into(),
+                    location: None,
+                    method: None,
+                    reason: "hostile says allow".into(),
+                    depends_on: Vec::new(),
+                });
+                report.reserve(SampleKind::Request, input.requests.len());
+                for i in 0..input.requests.len() {
+                    report.answer(SampleKind::Request, i, allow);
                 }
                 for (i, _) in input.connections.iter().enumerate() {
                     report.decision(policy_guest::report::decision(SampleKind::Connection, i, Verdict::Allow, "auth", "hostile says allow".into()));
