@@ -260,13 +260,27 @@ enum Scheme {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(untagged)]
+#[serde(try_from = "Value")]
 enum AuthIn {
     #[default]
-    #[serde(skip)]
     Absent,
     Keyword(AuthKeyword),
     Basic(CredentialsIn),
+}
+
+impl TryFrom<Value> for AuthIn {
+    type Error = String;
+
+    fn try_from(v: Value) -> Result<Self, String> {
+        const WANTED: &str = "must be `none`, `valid`, `invalid` or `{username: …, password: …}`";
+        match v {
+            Value::String(_) => serde_json::from_value(v).map(AuthIn::Keyword).map_err(|_| format!("{WANTED}")),
+            Value::Object(_) => serde_json::from_value(v)
+                .map(AuthIn::Basic)
+                .map_err(|e| format!("{WANTED}: {e}")),
+            other => Err(format!("{WANTED}, not `{other}`")),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -309,10 +323,23 @@ struct ConnectionIn {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[serde(try_from = "Value")]
 enum ClientCertIn {
     Name(String),
     Full(ClientCertFull),
+}
+
+impl TryFrom<Value> for ClientCertIn {
+    type Error = String;
+
+    fn try_from(v: Value) -> Result<Self, String> {
+        const WANTED: &str = "must be null, a certificate CN, or `{cn: …, trusted: true|false}`";
+        match v {
+            Value::String(cn) => Ok(ClientCertIn::Name(cn)),
+            Value::Object(_) => serde_json::from_value(v).map(ClientCertIn::Full).map_err(|e| format!("{WANTED}: {e}")),
+            other => Err(format!("{WANTED}, not `{other}`")),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -328,23 +355,42 @@ fn yes() -> bool {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(untagged)]
+#[serde(try_from = "Value")]
 enum ReplicationIn {
     #[default]
-    #[serde(skip)]
     Off,
     Flag(bool),
     Mode(ReplicationWord),
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug)]
 enum ReplicationWord {
     Database,
 }
 
+impl TryFrom<Value> for ReplicationIn {
+    type Error = String;
+
+    fn try_from(v: Value) -> Result<Self, String> {
+        match v {
+            Value::Bool(b) => Ok(ReplicationIn::Flag(b)),
+            Value::String(w) if w == "database" => Ok(ReplicationIn::Mode(ReplicationWord::Database)),
+            other => Err(format!("must be `false`, `true` (physical) or `database` (logical), not `{other}`")),
+        }
+    }
+}
+
 /// Parses a samples file. Errors name the file and line: `samples.yaml:7: unknown field …`.
 pub fn parse(src: &str, file: &str) -> Result<Samples, String> {
+    // A JSON file (a generated matrix, an access log turned into samples) is read with
+    // serde_json, many times faster than the positioned YAML reader; positions are only
+    // needed for a message, so a file with a problem is read again the slow way.
+    if src.trim_start().starts_with('{')
+        && let Ok(value) = serde_json::from_str::<Value>(src)
+        && let Ok(samples) = from_value(&value, file, &|_| 1)
+    {
+        return Ok(samples);
+    }
     let parsed = yaml::parse(src, file);
     if let Some(d) = parsed.diagnostics.iter().find(|d| d.code == "invalid-yaml") {
         return Err(format!("{}:{}: {}", file, d.location.line, d.message));

@@ -103,6 +103,9 @@ pub struct Report {
     evaluation: Evaluation,
     /// Hash of a detail → the details with that hash.
     details: HashMap<u64, Vec<DetailId>, BuildHasherDefault<Fx>>,
+    /// Hash of a patch → the patches with that hash (a 10,000-line file has as many
+    /// patches; a linear search for an equal one would be quadratic).
+    patches: HashMap<u64, Vec<usize>, BuildHasherDefault<Fx>>,
 }
 
 impl Report {
@@ -123,6 +126,7 @@ impl Report {
                 patches: Vec::new(),
             },
             details: HashMap::default(),
+            patches: HashMap::default(),
         }
     }
 
@@ -167,14 +171,18 @@ impl Report {
     /// Attaches a patch to finding `index`. Patches with the same file and edits are
     /// shared between findings.
     pub fn fix(&mut self, index: usize, patch: Patch) {
-        let existing = self
-            .evaluation
-            .patches
+        let mut h = Fx::default();
+        hash_patch(&patch, &mut h);
+        let candidates = self.patches.entry(h.finish()).or_default();
+        let table = &mut self.evaluation.patches;
+        let existing = candidates
             .iter()
-            .position(|p| p.file == patch.file && p.edits == patch.edits);
+            .copied()
+            .find(|&i| table[i].file == patch.file && table[i].edits == patch.edits);
         let slot = existing.unwrap_or_else(|| {
-            self.evaluation.patches.push(patch);
-            self.evaluation.patches.len() - 1
+            table.push(patch);
+            candidates.push(table.len() - 1);
+            table.len() - 1
         });
         if let Some(f) = self.evaluation.findings.get_mut(index) {
             f.patch = Some(slot as u32);
@@ -435,6 +443,27 @@ impl PartialEq for Edit {
             (Edit::Set(a), Edit::Set(b)) => a.pointer == b.pointer && a.value == b.value,
             (Edit::Remove(a), Edit::Remove(b)) => a == b,
             _ => false,
+        }
+    }
+}
+
+/// Hashes what makes two patches the same fix: the file and the edits.
+fn hash_patch(p: &Patch, h: &mut impl Hasher) {
+    p.file.hash(h);
+    for e in &p.edits {
+        match e {
+            Edit::Lines(l) => {
+                0u8.hash(h);
+                (l.start, l.end, &l.text).hash(h);
+            }
+            Edit::Set(v) => {
+                1u8.hash(h);
+                (&v.pointer, &v.value).hash(h);
+            }
+            Edit::Remove(pointer) => {
+                2u8.hash(h);
+                pointer.hash(h);
+            }
         }
     }
 }

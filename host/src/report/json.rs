@@ -3,34 +3,66 @@
 
 use std::io;
 
-use serde_json::json;
+use std::io::Write;
+
+use serde::Serialize;
 
 use super::{Mode, Render};
-use crate::run::Outcome;
+use crate::bundle::Waived;
+use crate::engine::Failure;
+use crate::run::{Decision, Finding, Outcome, Patch, PolicyInfo, Verdict};
 
 pub struct Json;
 
+/// The object printed, borrowing the outcome (a 100k-decision simulation is serialized
+/// straight to the output, without a `serde_json::Value` tree in between).
+#[derive(Serialize)]
+struct Document<'a> {
+    mode: &'static str,
+    findings: &'a [Finding],
+    decisions: &'a [Decision],
+    patches: &'a [Patch],
+    errors: &'a [Failure],
+    policies: &'a [PolicyInfo],
+    /// Findings a patrol.yaml exception covers, each with the exception.
+    waived: &'a [Waived],
+    summary: Summary,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    findings: usize,
+    decisions: usize,
+    allowed: usize,
+    denied: usize,
+    errors: usize,
+}
+
 impl Render for Json {
     fn render(&self, outcome: &Outcome, mode: Mode, out: &mut dyn io::Write) -> io::Result<()> {
-        let summary = json!({
-            "findings": outcome.findings.len(),
-            "decisions": outcome.decisions.len(),
-            "allowed": outcome.decisions.iter().filter(|d| d.verdict == crate::run::Verdict::Allow).count(),
-            "denied": outcome.decisions.iter().filter(|d| d.verdict == crate::run::Verdict::Deny).count(),
-            "errors": outcome.errors.len(),
-        });
-        let value = json!({
-            "mode": match mode { Mode::Check => "check", Mode::Simulate => "simulate" },
-            "findings": outcome.findings,
-            "decisions": outcome.decisions,
-            "patches": outcome.patches,
-            "errors": outcome.errors,
-            "policies": outcome.policies,
-            // Findings a patrol.yaml exception covers, each with the exception.
-            "waived": outcome.waived,
-            "summary": summary,
-        });
-        serde_json::to_writer_pretty(&mut *out, &value)?;
-        writeln!(out)
+        let allowed = outcome.decisions.iter().filter(|d| d.verdict == Verdict::Allow).count();
+        let document = Document {
+            mode: match mode {
+                Mode::Check => "check",
+                Mode::Simulate => "simulate",
+            },
+            findings: &outcome.findings,
+            decisions: &outcome.decisions,
+            patches: &outcome.patches,
+            errors: &outcome.errors,
+            policies: &outcome.policies,
+            waived: &outcome.waived,
+            summary: Summary {
+                findings: outcome.findings.len(),
+                decisions: outcome.decisions.len(),
+                allowed,
+                denied: outcome.decisions.len() - allowed,
+                errors: outcome.errors.len(),
+            },
+        };
+        let mut out = io::BufWriter::new(out);
+        serde_json::to_writer_pretty(&mut out, &document)?;
+        writeln!(out)?;
+        out.flush()
     }
 }

@@ -28,15 +28,16 @@ impl Text {
         self.paint(code, s.as_str())
     }
 
-    fn finding(&self, f: &Finding, source: Option<&str>, out: &mut dyn io::Write) -> io::Result<()> {
+    /// `source`: the lines of the finding's file.
+    fn finding(&self, f: &Finding, source: Option<&[&str]>, out: &mut dyn io::Write) -> io::Result<()> {
         let place = match (f.line, f.end_line) {
             (0, _) => f.file.clone(),
             (l, Some(e)) if e > l => format!("{}:{l}-{e}", f.file),
             (l, _) => format!("{}:{l}", f.file),
         };
         writeln!(out, "{place}: {} [{}/{}] {}", self.severity(f.severity), f.policy, f.code, f.message)?;
-        if let Some(text) = source.filter(|_| f.line > 0)
-            && let Some(line) = text.lines().nth(f.line as usize - 1)
+        if let Some(lines) = source.filter(|_| f.line > 0)
+            && let Some(line) = lines.get(f.line as usize - 1)
         {
             let shown = redact::line(line.trim_end_matches('\r'));
             let width = f.line.to_string().len();
@@ -105,7 +106,8 @@ fn find_key(line: &str, key: &str) -> Option<usize> {
 
 impl Render for Text {
     fn render(&self, outcome: &Outcome, mode: Mode, out: &mut dyn io::Write) -> io::Result<()> {
-        let sources: BTreeMap<&str, &str> = outcome.files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+        let sources: BTreeMap<&str, Vec<&str>> =
+            outcome.files.iter().map(|(n, t)| (n.as_str(), t.lines().collect())).collect();
         if mode == Mode::Simulate {
             for d in &outcome.decisions {
                 self.decision(d, out)?;
@@ -120,7 +122,7 @@ impl Render for Text {
                 writeln!(out, "{}", self.paint("1", &f.file))?;
                 last_file = Some(f.file.as_str());
             }
-            self.finding(f, sources.get(f.file.as_str()).copied(), out)?;
+            self.finding(f, sources.get(f.file.as_str()).map(Vec::as_slice), out)?;
         }
         if mode == Mode::Check && !outcome.decisions.is_empty() {
             writeln!(out)?;
