@@ -36,6 +36,8 @@ fn main() -> Result<()> {
         watch(&root.join(dir));
     }
     println!("cargo:rerun-if-changed={}", root.join("Cargo.lock").display());
+    // The `policy` profile the components are built with lives in the root manifest.
+    println!("cargo:rerun-if-changed={}", root.join("Cargo.toml").display());
 
     let builtin = crate_names(&root.join("policies"))?;
     let test_only = crate_names(&root.join("tests/policies"))?;

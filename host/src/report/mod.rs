@@ -67,15 +67,24 @@ impl Format {
 /// (source lines, diffs) is scrubbed again.
 pub fn render(outcome: &Outcome, format: Format, mode: Mode, color: bool) -> io::Result<String> {
     let secrets = redact::Secrets::collect(outcome.files.iter().map(|(_, t)| t.as_str()));
-    let mut clean = outcome.clone();
-    secrets.scrub_outcome(&mut clean);
+    // A copy only when a policy quoted a secret (the common case needs none).
+    let scrubbed;
+    let clean = if secrets.found_in_outcome(outcome) {
+        let mut copy = outcome.clone();
+        secrets.scrub_outcome(&mut copy);
+        scrubbed = copy;
+        &scrubbed
+    } else {
+        outcome
+    };
     let mut buf = Vec::new();
-    format.renderer(color).render(&clean, mode, &mut buf)?;
+    format.renderer(color).render(clean, mode, &mut buf)?;
     let marker = match format {
         Format::Junit => "&lt;redacted&gt;",
         _ => "<redacted>",
     };
-    Ok(secrets.scrub_with(&String::from_utf8_lossy(&buf), marker))
+    let text = String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    Ok(secrets.scrub_owned(text, marker))
 }
 
 /// The formats of commands that print data rather than an outcome (`policy inspect`,
