@@ -449,19 +449,15 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
 
     // A policy that reports a parser's diagnostic itself (pg-hba's `invalid-line`) takes it
     // over: the host's copy would say the same thing twice.
-    let taken: std::collections::HashSet<(&str, &str, u32)> = outcome
+    let taken: std::collections::HashSet<(String, String, u32)> = outcome
         .findings
         .iter()
         .filter(|f| f.policy != HOST_POLICY)
-        .map(|f| (f.code.as_str(), f.file.as_str(), f.line))
+        .map(|f| (f.code.clone(), f.file.clone(), f.line))
         .collect();
-    let own: Vec<bool> = outcome
+    outcome
         .findings
-        .iter()
-        .map(|f| f.policy != HOST_POLICY || !taken.contains(&(f.code.as_str(), f.file.as_str(), f.line)))
-        .collect();
-    let mut keep = own.into_iter();
-    outcome.findings.retain(|_| keep.next().unwrap_or(true));
+        .retain(|f| f.policy != HOST_POLICY || !taken.contains(&(f.code.clone(), f.file.clone(), f.line)));
 
     if let Some(bundle) = &plan.bundle {
         bundle.apply(&mut outcome, crate::bundle::Date::today()).map_err(|problems| {
@@ -569,10 +565,10 @@ fn check_evaluation(policy: &str, e: &wit::Evaluation, input: &wit::Input) -> Re
         }
     }
     for f in &e.findings {
-        if let Some(p) = f.patch {
-            if p as usize >= e.patches.len() {
-                return Err(bad(format!("finding `{}` names patch {p}, but it returned {} patches", f.code, e.patches.len())));
-            }
+        if let Some(p) = f.patch
+            && p as usize >= e.patches.len()
+        {
+            return Err(bad(format!("finding `{}` names patch {p}, but it returned {} patches", f.code, e.patches.len())));
         }
     }
     Ok(())

@@ -274,7 +274,7 @@ impl TryFrom<Value> for AuthIn {
     fn try_from(v: Value) -> Result<Self, String> {
         const WANTED: &str = "must be `none`, `valid`, `invalid` or `{username: …, password: …}`";
         match v {
-            Value::String(_) => serde_json::from_value(v).map(AuthIn::Keyword).map_err(|_| format!("{WANTED}")),
+            Value::String(_) => serde_json::from_value(v).map(AuthIn::Keyword).map_err(|_| WANTED.to_string()),
             Value::Object(_) => serde_json::from_value(v)
                 .map(AuthIn::Basic)
                 .map_err(|e| format!("{WANTED}: {e}")),

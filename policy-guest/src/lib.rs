@@ -22,6 +22,7 @@ pub mod pgbouncer;
 pub mod pgconf;
 pub mod report;
 pub mod sample;
+pub mod testing;
 
 #[doc(hidden)]
 pub mod bindings {

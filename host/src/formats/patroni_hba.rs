@@ -37,35 +37,52 @@ pub fn derived(documents: &[wit::Document], ctx: &ParseContext) -> Vec<wit::Docu
             .pointer("/postgresql/data_dir")
             .and_then(Value::as_str)
             .map_or_else(|| Path::new(&doc.path).parent().unwrap_or(Path::new(".")).to_path_buf(), Into::into);
+        let line_of = |pointer: &str| s.spans.iter().find(|sp| sp.pointer == pointer).map_or(0, |sp| sp.line);
         for list in LISTS {
-            let Some(items) = root.pointer(list).and_then(Value::as_array) else {
+            // An empty list is as good as none: Patroni then leaves pg_hba.conf alone.
+            let Some(value) = root.pointer(list).filter(|v| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty())) else {
                 continue;
             };
-            let line_of = |i: usize| {
-                let pointer = format!("{list}/{i}");
-                s.spans.iter().find(|sp| sp.pointer == pointer).map_or(0, |sp| sp.line)
+            let name = list.trim_start_matches('/').replace('/', ".");
+            let Some(items) = value.as_array() else {
+                // Patroni joins the items with newlines: anything but a list is no pg_hba.conf.
+                let d = super::diagnostic("invalid-line", &doc.path, line_of(list), format!("`{name}` must be a list of pg_hba lines"));
+                out.push(document(doc, Vec::new(), vec![d]));
+                continue;
             };
-            let records: Vec<(u32, String)> = items
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| match v {
-                    Value::String(t) => Some((line_of(i), t.clone())),
+            let mut records: Vec<(u32, String)> = Vec::new();
+            let mut problems = Vec::new();
+            for (i, v) in items.iter().enumerate() {
+                let line = line_of(&format!("{list}/{i}"));
+                match v {
+                    Value::String(t) => records.push((line, t.clone())),
                     // PyYAML reads `- 5` as a number; Patroni writes its text.
-                    Value::Number(n) => Some((line_of(i), n.to_string())),
-                    _ => None,
-                })
-                .collect();
-            let parsed = hba::parse_records(records.iter().map(|(l, t)| (*l, t.as_str())), &doc.path, &dir, ctx);
-            out.push(wit::Document {
-                kind: KIND.to_string(),
-                path: doc.path.clone(),
-                text: doc.text.clone(),
-                body: wit::Body::Hba(parsed.value),
-                diagnostics: parsed.diagnostics,
-            });
+                    Value::Number(n) => records.push((line, n.to_string())),
+                    _ => problems.push(super::diagnostic(
+                        "invalid-line",
+                        &doc.path,
+                        line,
+                        format!("item {i} of `{name}` is not a pg_hba line (a string)"),
+                    )),
+                }
+            }
+            let mut parsed = hba::parse_records(records.iter().map(|(l, t)| (*l, t.as_str())), &doc.path, &dir, ctx);
+            parsed.diagnostics.extend(problems);
+            out.push(document(doc, parsed.value, parsed.diagnostics));
         }
     }
     out
+}
+
+/// A derived document of `doc`.
+fn document(doc: &wit::Document, rules: Vec<wit::HbaRule>, diagnostics: Vec<wit::Diagnostic>) -> wit::Document {
+    wit::Document {
+        kind: KIND.to_string(),
+        path: doc.path.clone(),
+        text: doc.text.clone(),
+        body: wit::Body::Hba(rules),
+        diagnostics,
+    }
 }
 
 #[cfg(test)]
@@ -103,7 +120,18 @@ mod tests {
     }
 
     #[test]
+    fn what_is_no_pg_hba_line_is_a_diagnostic_at_its_line() {
+        let docs = derive("postgresql:\n  pg_hba:\n    - local all all peer\n    - {host: all}\n");
+        assert_eq!(docs[0].diagnostics.len(), 1);
+        assert_eq!(docs[0].diagnostics[0].location.line, 4);
+        assert!(docs[0].diagnostics[0].message.contains("postgresql.pg_hba"), "{:?}", docs[0].diagnostics);
+        let docs = derive("postgresql:\n  pg_hba: host all all 0.0.0.0/0 trust\n");
+        assert_eq!((docs[0].diagnostics.len(), docs[0].diagnostics[0].location.line), (1, 2));
+    }
+
+    #[test]
     fn no_list_no_document() {
         assert!(derive("restapi:\n  listen: 0.0.0.0:8008\n").is_empty());
+        assert!(derive("postgresql:\n  pg_hba: []\n").is_empty(), "Patroni leaves pg_hba.conf alone");
     }
 }

@@ -1,7 +1,8 @@
 //! Policy tests over hand-built inputs; fixes are applied and the result checked again.
 
+use policy_guest::testing::apply_line_edits;
 use policy_guest::hba::testing::context;
-use policy_guest::{Body, Document, Evaluation, Input, LineEdit, Span, Structured as Body_};
+use policy_guest::{Body, Document, Evaluation, Input, Span, Structured as Body_};
 use serde_json::{Map, json};
 
 use super::*;
@@ -85,32 +86,6 @@ fn codes(e: &Evaluation) -> Vec<(String, u32)> {
         .collect()
 }
 
-fn apply(text: &str, e: &Evaluation) -> String {
-    let mut edits: Vec<LineEdit> = e
-        .patches
-        .iter()
-        .flat_map(|p| p.edits.iter())
-        .filter_map(|ed| {
-            if let Edit::Lines(l) = ed {
-                Some(l.clone())
-            } else {
-                None
-            }
-        })
-        .collect();
-    edits.sort_by(|a, b| b.start.cmp(&a.start).then(b.end.cmp(&a.end)));
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    for e in edits {
-        let s = e.start as usize - 1;
-        let end = (e.end as usize).max(s);
-        lines.splice(
-            s..end,
-            e.text.lines().map(str::to_string).collect::<Vec<_>>(),
-        );
-    }
-    lines.join("\n") + "\n"
-}
-
 const WEAK: &str = "\
 datacenter = \"dc1\"
 client_addr = \"0.0.0.0\"
@@ -137,7 +112,7 @@ fn weak_agent_and_its_fix() {
             ("script-checks-enabled".into(), 5),
         ]
     );
-    let fixed = apply(WEAK, &e);
+    let fixed = apply_line_edits(WEAK, &e, None);
     assert_eq!(
         fixed,
         "datacenter = \"dc1\"\nclient_addr = \"127.0.0.1\"\nca_file = \"/etc/consul.d/ca.pem\"\nverify_outgoing = true\nenable_script_checks = false\nacl {\n  enabled = true\n  default_policy = \"deny\"\n}\n\nverify_server_hostname = true\n\nverify_incoming = true\n"
@@ -150,7 +125,7 @@ fn weak_agent_and_its_fix() {
 fn tls_stanza_is_where_new_keys_go() {
     let text = "encrypt = \"k\"\ntls {\n  defaults {\n    ca_file = \"/ca\"\n  }\n}\nacl {\n  enabled = true\n  default_policy = \"deny\"\n}\n";
     let e = run(vec![hcl("consul.hcl", text)]);
-    let fixed = apply(text, &e);
+    let fixed = apply_line_edits(text, &e, None);
     assert_eq!(
         fixed,
         "encrypt = \"k\"\ntls {\n  defaults {\n    ca_file = \"/ca\"\n    verify_outgoing = true\n    verify_incoming = true\n  }\n  internal_rpc {\n    verify_server_hostname = true\n  }\n}\nacl {\n  enabled = true\n  default_policy = \"deny\"\n}\n"

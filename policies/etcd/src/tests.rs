@@ -1,7 +1,8 @@
 //! Native tests with documents shaped as the host hands them over.
 
+use policy_guest::testing::context;
 use policy_guest::{
-    Body, Context, Document, Edit, Evaluation, Input, Severity, Span, Structured as Body2,
+    Body, Document, Edit, Evaluation, Input, Severity, Span, Structured as Body2,
 };
 use serde_json::{Map, Value};
 
@@ -64,20 +65,6 @@ pub fn yaml_doc(kind: &str, path: &str, text: &str) -> Document {
             spans,
         }),
         diagnostics: vec![],
-    }
-}
-
-fn context() -> Context {
-    Context {
-        postgres_version: None,
-        patroni_version: None,
-        members: None,
-        resolve: vec![],
-        dual_stack: None,
-        server_addresses: vec![],
-        roles: None,
-        password_types: vec![],
-        extra: "{}".into(),
     }
 }
 

@@ -1,8 +1,9 @@
 //! Policy tests over hand-built gitlab.rb inputs; fixes are applied and the result
 //! checked again (a fix must survive as gitlab.rb lines).
 
+use policy_guest::testing::apply_line_edits;
 use policy_guest::hba::testing::context;
-use policy_guest::{Body, Document, Edit, Evaluation, Input, Location, Setting};
+use policy_guest::{Body, Document, Evaluation, Input, Location, Setting};
 use serde_json::{Value, json};
 
 use super::*;
@@ -90,30 +91,6 @@ fn codes(e: &Evaluation) -> Vec<(String, u32)> {
     v
 }
 
-fn apply(text: &str, e: &Evaluation) -> String {
-    let mut edits: Vec<(u32, u32, String)> = e
-        .patches
-        .iter()
-        .flat_map(|p| p.edits.iter())
-        .filter_map(|ed| {
-            if let Edit::Lines(l) = ed {
-                Some((l.start, l.end, l.text.clone()))
-            } else {
-                None
-            }
-        })
-        .collect();
-    edits.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
-    edits.dedup();
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    for (start, end, new) in edits {
-        let s = start as usize - 1;
-        let e = (end as usize).max(s);
-        lines.splice(s..e, new.lines().map(str::to_string).collect::<Vec<_>>());
-    }
-    lines.join("\n") + "\n"
-}
-
 const NODE: &str = "\
 roles(['patroni_role', 'pgbouncer_role'])
 postgresql['md5_auth_cidr_addresses'] = %w(10.6.0.0/24 0.0.0.0/0)
@@ -151,7 +128,7 @@ fn database_node_findings() {
             ("pgbouncer-tls-protocols-legacy".into(), 1),
         ]
     );
-    let fixed = apply(NODE, &e);
+    let fixed = apply_line_edits(NODE, &e, None);
     // The allowlist goes after the last patroni line, with the trusted network, loopback
     // and their IPv4-mapped forms (the listener is `:8008`, dual-stack).
     assert!(fixed.contains("patroni['tls_verify'] = true\npatroni['allowlist'] = %w(10.6.0.0/24 127.0.0.1/32 ::ffff:10.6.0.0/120 ::ffff:127.0.0.1/128)\n"), "{fixed}");
@@ -240,7 +217,7 @@ patroni['tls_client_mode'] = 'optional'
             ("patroni-verify-client-without-cafile".into(), 8),
         ]
     );
-    let fixed = apply(text, &e);
+    let fixed = apply_line_edits(text, &e, None);
     assert!(fixed.contains("patroni['listen_address'] = '10.6.0.22'\n"), "{fixed}");
     let again = run(&fixed, strict);
     assert!(!codes(&again).iter().any(|(c, _)| c == "patroni-listen-all-interfaces"), "{:?}", codes(&again));

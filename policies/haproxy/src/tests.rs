@@ -1,8 +1,9 @@
 //! Native tests: haproxy documents built as the host builds them (one setting per
 //! directive), Patroni documents as structured JSON.
 
+use policy_guest::testing::context;
 use policy_guest::{
-    Body, Context, Document, Edit, Evaluation, Input, Location, Setting, Severity, Span, Structured,
+    Body, Document, Edit, Evaluation, Input, Location, Setting, Severity, Span, Structured,
 };
 
 use super::*;
@@ -72,20 +73,6 @@ pub fn patroni_doc(json: serde_json::Value) -> Document {
             spans,
         }),
         diagnostics: vec![],
-    }
-}
-
-fn context() -> Context {
-    Context {
-        postgres_version: None,
-        patroni_version: None,
-        members: None,
-        resolve: vec![],
-        dual_stack: None,
-        server_addresses: vec![],
-        roles: None,
-        password_types: vec![],
-        extra: "{}".into(),
     }
 }
 

@@ -1,7 +1,8 @@
 //! Policy tests over hand-built inputs; fixes are applied and the result checked again.
 
+use policy_guest::testing::apply_line_edits;
 use policy_guest::hba::testing::{context, rules};
-use policy_guest::{Body, Document, Edit, Evaluation, IdentRule, Input, Location, Setting};
+use policy_guest::{Body, Document, Evaluation, IdentRule, Input, Location, Setting};
 
 use super::*;
 
@@ -103,31 +104,6 @@ fn codes(e: &Evaluation) -> Vec<(String, String, u32)> {
     v
 }
 
-fn apply(text: &str, e: &Evaluation, file: &str) -> String {
-    let mut edits: Vec<(u32, u32, String)> = e
-        .patches
-        .iter()
-        .filter(|p| p.file == file)
-        .flat_map(|p| p.edits.iter())
-        .filter_map(|ed| {
-            if let Edit::Lines(l) = ed {
-                Some((l.start, l.end, l.text.clone()))
-            } else {
-                None
-            }
-        })
-        .collect();
-    edits.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
-    edits.dedup();
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    for (start, end, new) in edits {
-        let s = start as usize - 1;
-        let e = (end as usize).max(s);
-        lines.splice(s..e, new.lines().map(str::to_string).collect::<Vec<_>>());
-    }
-    lines.join("\n") + "\n"
-}
-
 const NODE: &str = "\
 [pg_autoctl]
 role = keeper
@@ -181,18 +157,18 @@ fn node_with_a_ca_but_weak_modes_and_rules() {
             (h, "ident-map-missing".into(), 2),
         ]
     );
-    let fixed_cfg = apply(NODE, &e, "node/pg_autoctl.cfg");
+    let fixed_cfg = apply_line_edits(NODE, &e, Some("node/pg_autoctl.cfg"));
     assert!(fixed_cfg.contains("monitor = postgres://autoctl_node:h4ckm3@monitor.example:5432/pg_auto_failover?sslmode=verify-full&sslrootcert=/etc/ssl/root.crt\n"), "{fixed_cfg}");
     assert!(
         fixed_cfg.contains("sslmode = verify-full\n")
             && fixed_cfg.contains("auth_method = scram-sha-256\n")
     );
-    let fixed_hba = apply(NODE_HBA, &e, "node/pg_hba.conf");
+    let fixed_hba = apply_line_edits(NODE_HBA, &e, Some("node/pg_hba.conf"));
     assert_eq!(
         fixed_hba,
         "local all postgres peer\nhostssl replication \"pgautofailover_replicator\" 10.0.0.0/8 cert map=pgautofailover\nhostssl \"postgres\" \"pgautofailover_replicator\" 10.0.0.0/8 scram-sha-256   # pg_rewind\nhostssl all app 10.0.3.0/24 scram-sha-256\n"
     );
-    let fixed_ident = apply("# empty\n", &e, "node/pg_ident.conf");
+    let fixed_ident = apply_line_edits("# empty\n", &e, Some("node/pg_ident.conf"));
     assert_eq!(
         fixed_ident,
         "# empty\npgautofailover postgres pgautofailover_replicator\n"
@@ -224,7 +200,7 @@ fn rewrites_keep_the_columns() {
         ),
     ]);
     assert_eq!(
-        apply(text, &e, "pg_hba.conf"),
+        apply_line_edits(text, &e, Some("pg_hba.conf")),
         "hostssl replication  pgautofailover_replicator  10.0.1.12/32  cert map=pgautofailover   # from node2\n"
     );
 }
@@ -251,7 +227,7 @@ fn self_signed_and_no_ssl() {
         msg.contains("NOT protect against man-in-the-middle"),
         "{msg}"
     );
-    let fixed = apply(selfsigned, &e, "pg_autoctl.cfg");
+    let fixed = apply_line_edits(selfsigned, &e, Some("pg_autoctl.cfg"));
     assert!(
         fixed.contains("sslmode = require\n")
             && fixed.contains("pg_auto_failover?sslmode=require\n"),

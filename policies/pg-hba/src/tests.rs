@@ -3,9 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::type_complexity)]
 
+use policy_guest::testing::apply_line_edits;
 use policy_guest::hba::testing::{conn, context, rules};
 use policy_guest::{
-    Body, Context, Diagnostic, Document, Edit, Evaluation, IdentRule, Input, Location, Setting,
+    Body, Context, Diagnostic, Document, Evaluation, IdentRule, Input, Location, Setting,
     Severity, Verdict,
 };
 
@@ -101,34 +102,6 @@ fn codes(e: &Evaluation) -> Vec<(u32, String)> {
     v
 }
 
-/// Applies every line edit of `file` to `text` (edits address the original lines).
-fn apply(text: &str, e: &Evaluation, file: &str) -> String {
-    let mut edits: Vec<(u32, u32, String)> = e
-        .patches
-        .iter()
-        .filter(|p| p.file == file)
-        .flat_map(|p| p.edits.iter())
-        .filter_map(|ed| match ed {
-            Edit::Lines(l) => Some((l.start, l.end, l.text.clone())),
-            _ => None,
-        })
-        .collect();
-    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
-    edits.dedup();
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    for (start, end, new) in edits {
-        let replacement: Vec<String> = if new.is_empty() {
-            Vec::new()
-        } else {
-            new.lines().map(str::to_string).collect()
-        };
-        lines.splice(start as usize - 1..end as usize, replacement);
-    }
-    let mut out = lines.join("\n");
-    out.push('\n');
-    out
-}
-
 const INSECURE: &str = "\
 # TYPE  DATABASE        USER            ADDRESS                 METHOD
 local   all             postgres                                peer
@@ -166,7 +139,7 @@ fn insecure_file_findings_and_patches() {
         Severity::Medium,
         "loopback-only trust is the exposure of `trust` on `local` (medium), not the network's (critical)"
     );
-    let fixed = apply(INSECURE, &e, "pg_hba.conf");
+    let fixed = apply_line_edits(INSECURE, &e, Some("pg_hba.conf"));
     assert_eq!(
         fixed,
         "\
@@ -204,7 +177,7 @@ fn org_cidrs_narrow_broad_addresses() {
         ]
     );
     assert_eq!(e.findings[0].severity, Severity::Medium);
-    let fixed = apply(text, &e, "pg_hba.conf");
+    let fixed = apply_line_edits(text, &e, Some("pg_hba.conf"));
     assert_eq!(
         fixed,
         "hostssl all all 192.168.0.0/16 scram-sha-256\nhost all all 10.1.0.0/16 scram-sha-256 # everyone\nhost all all 10.2.0.0/16 scram-sha-256\n"
@@ -226,7 +199,7 @@ fn shadowed_lines_are_deleted_and_fixes_stay_fixpoints() {
             (4, "shadowed-line".into())
         ]
     );
-    let fixed = apply(text, &e, "pg_hba.conf");
+    let fixed = apply_line_edits(text, &e, Some("pg_hba.conf"));
     assert_eq!(
         fixed,
         "hostssl all all 10.0.0.0/8 scram-sha-256\nhost all all 10.0.0.0/8 reject\n"
@@ -342,7 +315,7 @@ fn clientcert_verify_full_when_required() {
     let text = "hostssl all all 10.0.0.0/8 scram-sha-256 clientcert=verify-ca\nhost all all 10.0.0.0/8\tscram-sha-256\n";
     let settings = r#"{"require_clientcert_verify_full": true}"#;
     let e = run(&input(vec![hba(text)], settings));
-    let fixed = apply(text, &e, "pg_hba.conf");
+    let fixed = apply_line_edits(text, &e, Some("pg_hba.conf"));
     // The second line then repeats the first: shadowed once fixed, so deleted.
     assert_eq!(
         fixed,
@@ -355,7 +328,7 @@ fn clientcert_verify_full_when_required() {
     );
     let text = "hostssl all all 10.0.0.0/8 scram-sha-256 clientcert=verify-ca\nhost all all 192.168.0.0/16\tscram-sha-256 # lan\n";
     let e = run(&input(vec![hba(text)], settings));
-    let fixed = apply(text, &e, "pg_hba.conf");
+    let fixed = apply_line_edits(text, &e, Some("pg_hba.conf"));
     assert_eq!(
         fixed,
         "hostssl all all 10.0.0.0/8 scram-sha-256 clientcert=verify-full\nhostssl all all 192.168.0.0/16\tscram-sha-256 clientcert=verify-full # lan\n"
@@ -432,7 +405,7 @@ fn trust_on_the_socket_becomes_peer() {
     let text = "local   all   all   trust   # everyone\n";
     let e = run(&input(vec![hba(text)], ""));
     assert_eq!(codes(&e), [(1, "trust-local".to_string())]);
-    let fixed = apply(text, &e, "pg_hba.conf");
+    let fixed = apply_line_edits(text, &e, Some("pg_hba.conf"));
     assert_eq!(fixed, "local   all   all   peer    # everyone\n");
     assert!(run(&input(vec![hba(&fixed)], "")).findings.is_empty());
 }

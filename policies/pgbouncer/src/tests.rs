@@ -1,7 +1,8 @@
 //! Policy tests over hand-built inputs; fixes are applied and the result checked again.
 
+use policy_guest::testing::apply_line_edits;
 use policy_guest::hba::testing::{context, rules};
-use policy_guest::{Body, Document, Edit, Evaluation, Input, Location, Setting};
+use policy_guest::{Body, Document, Evaluation, Input, Location, Setting};
 
 use super::*;
 
@@ -77,31 +78,6 @@ fn codes(e: &Evaluation) -> Vec<(String, u32)> {
     v
 }
 
-/// Applies every line edit of `file`, bottom-up (inserts have `end = start - 1`).
-fn apply(text: &str, e: &Evaluation, file: &str) -> String {
-    let mut edits: Vec<(u32, u32, String)> = e
-        .patches
-        .iter()
-        .filter(|p| p.file == file)
-        .flat_map(|p| p.edits.iter())
-        .filter_map(|ed| {
-            if let Edit::Lines(l) = ed {
-                Some((l.start, l.end, l.text.clone()))
-            } else {
-                None
-            }
-        })
-        .collect();
-    edits.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    for (start, end, new) in edits {
-        let s = start as usize - 1;
-        let e = (end as usize).max(s);
-        lines.splice(s..e, new.lines().map(str::to_string).collect::<Vec<_>>());
-    }
-    lines.join("\n") + "\n"
-}
-
 const WEAK: &str = "\
 ;; pgbouncer on pg-node1
 [databases]
@@ -139,7 +115,7 @@ fn weak_file_and_its_fix() {
             ("tls-protocols-legacy".into(), 14),
         ]
     );
-    let fixed = apply(WEAK, &e, "pgbouncer.ini");
+    let fixed = apply_line_edits(WEAK, &e, Some("pgbouncer.ini"));
     assert!(fixed.contains("auth_type = scram-sha-256\n"), "{fixed}");
     assert!(fixed.contains("[pgbouncer]\n"), "{fixed}");
     assert!(
@@ -176,7 +152,7 @@ fn auth_hba_file_cross_checks() {
         ]
     );
     assert!(e.findings.iter().all(|f| f.code == "client-tls-weak" || f.location.file == "bouncer/pgbouncer_hba.conf"));
-    let fixed = apply(hba_text, &e, "bouncer/pgbouncer_hba.conf");
+    let fixed = apply_line_edits(hba_text, &e, Some("bouncer/pgbouncer_hba.conf"));
     assert_eq!(
         fixed,
         "local all pgbouncer peer\nhostssl all all 10.0.3.0/24 scram-sha-256\nhost all all 10.0.4.0/24 scram-sha-256\nhostssl all all 10.0.5.0/24 cert\n"

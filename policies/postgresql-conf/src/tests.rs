@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::type_complexity)]
 
+use policy_guest::testing::apply_line_edits;
 use policy_guest::hba::testing::context;
 use policy_guest::{Body, Document, Edit, Evaluation, Input, Location, Setting, Severity};
 
@@ -60,31 +61,6 @@ fn codes(e: &Evaluation) -> Vec<(String, u32, String)> {
     v
 }
 
-/// Applies the line edits of `file` (insertions at `end = start - 1`).
-fn apply(text: &str, e: &Evaluation, file: &str) -> String {
-    let mut edits: Vec<(u32, u32, String)> = e
-        .patches
-        .iter()
-        .filter(|p| p.file == file)
-        .flat_map(|p| p.edits.iter())
-        .filter_map(|ed| {
-            if let Edit::Lines(l) = ed {
-                Some((l.start, l.end, l.text.clone()))
-            } else {
-                None
-            }
-        })
-        .collect();
-    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    for (start, end, new) in edits {
-        let s = start as usize - 1;
-        let e = (end as usize).max(s);
-        lines.splice(s..e, new.lines().map(str::to_string).collect::<Vec<_>>());
-    }
-    lines.join("\n") + "\n"
-}
-
 const WEAK: &str = "\
 listen_addresses = '*'          # every interface
 port = 5432
@@ -117,7 +93,7 @@ fn weak_file() {
             (f.clone(), 10, "pgaudit-not-loaded".into()),
         ]
     );
-    let fixed = apply(WEAK, &e, "postgresql.conf");
+    let fixed = apply_line_edits(WEAK, &e, Some("postgresql.conf"));
     assert_eq!(
         fixed,
         "\

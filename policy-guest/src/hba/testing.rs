@@ -99,17 +99,12 @@ pub fn rules(text: &str) -> Vec<HbaRule> {
         .collect()
 }
 
+/// A context for PostgreSQL `version` on a server whose addresses are loopback.
 pub fn context(version: u32) -> Context {
     Context {
         postgres_version: Some(version),
-        patroni_version: None,
-        members: None,
-        resolve: Vec::new(),
-        dual_stack: None,
         server_addresses: vec!["127.0.0.1/8".into(), "::1/128".into()],
-        roles: None,
-        password_types: Vec::new(),
-        extra: "{}".into(),
+        ..crate::testing::context()
     }
 }
 
