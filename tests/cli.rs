@@ -265,3 +265,23 @@ fn patroni_pg_hba_lists_are_checked_simulated_and_fixed() {
     assert!(fixed.contains("\n    - hostssl all all 10.0.0.0/8 scram-sha-256   # apps\n"), "{fixed}");
     assert!(fixed.starts_with("scope: demo\nname: node1\npostgresql:\n  data_dir: /var/lib/postgresql/15/main\n  pg_hba:\n    - local all all peer\n"), "{fixed}");
 }
+
+#[test]
+fn limits_out_of_range_are_usage_errors() {
+    let cache = tmp("limits-cache");
+    let cases: &[(&str, &str)] = &[
+        ("--memory-mib", "17592186044416"),
+        ("--memory-mib", "0"),
+        ("--memory-mib", "4097"),
+        ("--output-mib", "0"),
+        ("--output-mib", "99999999999"),
+        ("--timeout-ms", "0"),
+        ("--timeout-ms", "18446744073709551615"),
+    ];
+    for (flag, value) in cases {
+        let out = patrol(&cache).args(["check", "examples/hardened", flag, value]).output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{flag} {value}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(flag) && err.contains("not in"), "{flag} {value}: {err}");
+    }
+}

@@ -24,13 +24,18 @@ fn cache_dir() -> PathBuf {
 fn warm_cache() {
     static WARM: std::sync::Once = std::sync::Once::new();
     WARM.call_once(|| {
-        let out = patrol().args(["policy", "list", "--policy"]).arg(hostile()).output().unwrap();
+        let out = patrol().args(["policy", "list", "--policy"]).arg(hostile()).arg("--policy").arg(wide()).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     });
 }
 
 fn hostile() -> PathBuf {
     Path::new(env!("PATROL_TEST_POLICY_DIR")).join("hostile.wasm")
+}
+
+/// The hostile policy under wide metadata: reads `*`, declares 100,000 codes.
+fn wide() -> PathBuf {
+    Path::new(env!("PATROL_TEST_POLICY_DIR")).join("hostile-wide.wasm")
 }
 
 fn workdir(name: &str) -> PathBuf {
@@ -47,16 +52,21 @@ fn workdir(name: &str) -> PathBuf {
 }
 
 /// Runs `patrol simulate` with the hostile policy in `mode` (and the built-ins unless
-/// `alone`), returning the output, the parsed JSON and the wall time.
+/// `--no-builtin` is in `extra`), returning the output, the parsed JSON and the wall time.
 fn run_mode(mode: &str, extra: &[&str]) -> (Output, serde_json::Value, Duration) {
+    run_policy(&hostile(), &format!("{{\"mode\": \"{mode}\"}}"), mode, extra)
+}
+
+/// [`run_mode`] for any policy, with its settings as JSON text.
+fn run_policy(policy: &Path, settings: &str, mode: &str, extra: &[&str]) -> (Output, serde_json::Value, Duration) {
     warm_cache();
     let dir = workdir(mode);
-    std::fs::write(dir.join("settings.json"), format!("{{\"mode\": \"{mode}\"}}")).unwrap();
+    std::fs::write(dir.join("settings.json"), settings).unwrap();
     let start = Instant::now();
     let out = patrol()
         .current_dir(&dir)
         .args(["simulate", "--samples", "samples.yaml", "--format", "json", "--policy"])
-        .arg(hostile())
+        .arg(policy)
         .args(["--settings", "settings.json"])
         .args(extra)
         .arg("patroni.yml")
@@ -165,4 +175,152 @@ fn undeclared_imports_are_refused_by_name() {
     let err = &json["errors"][0];
     assert_eq!(err["kind"], "load");
     assert!(err["message"].as_str().unwrap().contains("which the sandbox does not provide"), "{err}");
+}
+
+/// Runs `patrol simulate` with `policy` (settings as JSON text) over `requests` request
+/// samples, in `format`; returns the raw output and the wall time.
+fn run_raw(policy: &Path, settings: &str, name: &str, requests: usize, format: &str, extra: &[&str]) -> (Output, Duration) {
+    warm_cache();
+    let dir = workdir(name);
+    std::fs::write(dir.join("settings.json"), settings).unwrap();
+    let mut samples = String::from("requests:\n");
+    for i in 0..requests {
+        samples.push_str(&format!("  - {{source: 127.0.0.{}, method: POST, path: /restart}}\n", i % 250 + 1));
+    }
+    std::fs::write(dir.join("samples.yaml"), samples).unwrap();
+    let start = Instant::now();
+    let out = patrol()
+        .current_dir(&dir)
+        .args(["simulate", "--samples", "samples.yaml", "--format", format, "--policy"])
+        .arg(policy)
+        .args(["--settings", "settings.json"])
+        .args(extra)
+        .arg("patroni.yml")
+        .output()
+        .unwrap();
+    (out, start.elapsed())
+}
+
+fn error_of<'a>(json: &'a serde_json::Value, policy: &str) -> &'a serde_json::Value {
+    json["errors"].as_array().unwrap().iter().find(|e| e["policy"] == policy).unwrap_or_else(|| panic!("no error for {policy}: {json:#}"))
+}
+
+// Fail-open paths.
+
+#[test]
+fn a_failed_policy_that_reads_everything_denies_every_sample() {
+    warm_cache();
+    let dir = workdir("wide-error");
+    std::fs::write(dir.join("settings.json"), r#"{"mode": "error"}"#).unwrap();
+    std::fs::write(
+        dir.join("samples.yaml"),
+        "requests:\n  - {source: 127.0.0.1, method: GET, path: /patroni}\n\
+         connections:\n  - {source: 127.0.0.1, database: app, user: app}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("pg_hba.conf"), "host all all 127.0.0.1/32 trust\n").unwrap();
+    let out = patrol()
+        .current_dir(&dir)
+        .args(["simulate", "--samples", "samples.yaml", "--format", "json", "--policy"])
+        .arg(wide())
+        .args(["--settings", "settings.json", "patroni.yml", "pg_hba.conf"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{json:#}");
+    assert_eq!(error_of(&json, "hostile-wide")["kind"], "policy");
+    for sample in ["requests[0]", "connections[0]"] {
+        let denied = json["decisions"].as_array().unwrap().iter().any(|d| d["sample"] == sample && d["policy"] == "hostile-wide" && d["verdict"] == "deny");
+        assert!(denied, "{sample} must be denied by the failed policy that reads `*`: {json:#}");
+    }
+}
+
+#[test]
+fn one_answer_per_sample_per_policy() {
+    let (out, json, _) = run_mode("duplicate", &["--no-builtin"]);
+    assert_failed_closed("duplicate", &json, &out, "output", "requests[0] twice");
+}
+
+// Identity.
+
+#[test]
+fn undeclared_finding_codes_are_refused() {
+    let (out, json, _) = run_mode("undeclared", &[]);
+    assert_failed_closed("undeclared", &json, &out, "output", "`never-declared`");
+    assert!(json["findings"].as_array().unwrap().iter().all(|f| f["code"] != "never-declared"), "{json:#}");
+}
+
+// Poor reports.
+
+#[test]
+fn a_stack_overflow_is_named() {
+    let (out, json, elapsed) = run_mode("stack", &[]);
+    assert_failed_closed("stack", &json, &out, "trap", "stack overflow");
+    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
+}
+
+#[test]
+fn policy_logs_cannot_flood_stderr() {
+    let settings = r#"{"mode": "log-flood", "count": 200000}"#;
+    let (out, elapsed) = run_raw(&hostile(), settings, "log-flood", 2, "json", &["--no-builtin", "-v"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.stderr.len() < 256 << 10, "{} bytes of stderr", out.stderr.len());
+    assert!(stderr.contains("more log lines suppressed"), "{}", &stderr[stderr.len().saturating_sub(2000)..]);
+    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
+}
+
+// Amplification: what the host renders is bounded by the limits, whatever the policy
+// returns, and rendering is linear.
+
+#[test]
+fn a_huge_policy_error_is_not_copied_into_every_sample() {
+    let settings = r#"{"mode": "big-error"}"#;
+    for format in ["json", "text", "junit", "sarif", "github"] {
+        let (out, elapsed) = run_raw(&hostile(), settings, "big-error", 20, format, &["--no-builtin"]);
+        assert_eq!(out.status.code(), Some(2), "{format}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stdout.len() < 1 << 20, "{format}: {} bytes of output for a 10 MB error and 20 samples", out.stdout.len());
+        assert!(elapsed < Duration::from_secs(20), "{format}: took {elapsed:?}");
+    }
+}
+
+#[test]
+fn one_huge_decision_reason_is_not_copied_into_every_sample() {
+    let settings = r#"{"mode": "big-detail"}"#;
+    for format in ["json", "text", "junit"] {
+        let (out, elapsed) = run_raw(&hostile(), settings, "big-detail", 200, format, &["--no-builtin"]);
+        assert_eq!(out.status.code(), Some(0), "{format}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stdout.len() < 4 << 20, "{format}: {} bytes of output for one 1 MB reason and 200 samples", out.stdout.len());
+        assert!(elapsed < Duration::from_secs(20), "{format}: took {elapsed:?}");
+    }
+}
+
+#[test]
+fn the_output_limit_bounds_every_rendered_report() {
+    // Past the limit once each finding is counted at what a report spends on it: the
+    // policy fails (closed), and the report stays small.
+    let settings = r#"{"mode": "many-findings", "count": 30000}"#;
+    let (out, elapsed) = run_raw(&hostile(), settings, "many-findings-over", 2, "sarif", &["--no-builtin", "--output-mib", "8"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.len() < 1 << 20, "{} bytes of SARIF", out.stdout.len());
+    assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
+    // Within the limit: every format renders at most a few times the limit.
+    let settings = r#"{"mode": "many-findings", "count": 4000}"#;
+    for format in ["sarif", "json", "junit", "text", "github"] {
+        let (out, elapsed) = run_raw(&hostile(), settings, "many-findings-within", 2, format, &["--no-builtin", "--output-mib", "8"]);
+        assert_eq!(out.status.code(), Some(0), "{format}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stdout.len() < 3 * (8 << 20), "{format}: {} bytes for an output limit of 8 MiB", out.stdout.len());
+        assert!(elapsed < Duration::from_secs(30), "{format}: took {elapsed:?}");
+    }
+}
+
+#[test]
+fn reports_are_linear_in_the_number_of_codes() {
+    // 50,000 findings, each with its own (declared) code.
+    let settings = r#"{"mode": "many-codes", "count": 50000}"#;
+    for format in ["junit", "sarif"] {
+        let (out, elapsed) = run_raw(&wide(), settings, "many-codes", 2, format, &["--no-builtin"]);
+        assert_eq!(out.status.code(), Some(0), "{format}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(elapsed < Duration::from_secs(40), "{format}: took {elapsed:?}");
+    }
 }

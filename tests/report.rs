@@ -404,3 +404,71 @@ fn every_code_is_documented() {
     let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(on_disk == doc, "docs/codes.md is out of date: regenerate it with PATROL_BLESS=1 cargo test --release -p patrol --test report every_code_is_documented");
 }
+
+/// Config files whose values try to drive a terminal or a CI runner: ESC/OSC/C1 sequences,
+/// a bidi override, a BEL, XML-invalid U+FFFF, and files named like workflow commands.
+/// Only the built-in policies run: config values alone must not get through.
+fn write_hostile_configs(dir: &Path) -> Vec<&'static str> {
+    let hba = "host all all 0.0.0.0/0 md5\n\
+               host all all 10.\x1b]0;pwned\x07\x1b[2J\u{9b}31m\u{202e}0.0.0/8 md5\n\
+               host \x1b[31mapp all 10.0.0.0/8 md5\u{ffff}\n\
+               host all all 10.0.0.0/8 md5\n";
+    std::fs::write(dir.join("pg_hba.conf"), hba).unwrap();
+    let names = vec!["::add-mask::leak", "x ##[add-mask]leak2", "\u{1b}[1mbold.conf"];
+    for name in &names {
+        std::fs::write(dir.join(name), "host all all 0.0.0.0/0 trust\nhost all all ::error::x/8 md5\n").unwrap();
+    }
+    names
+}
+
+fn check_hostile(format: &str) -> Output {
+    let dir = tmp(&format!("hostile-configs-{format}"));
+    let names = write_hostile_configs(&dir);
+    let mut c = patrol();
+    c.current_dir(&dir).args(["check", "--format", format, "--kind", "pg-hba", "pg_hba.conf"]).args(&names);
+    c.output().unwrap()
+}
+
+/// No raw control character (but newline and, in text, tab), DEL, C1, bidi control or
+/// U+FFFF; no line a GitHub runner would read as a workflow command.
+fn assert_inert(format: &str, bytes: &[u8]) {
+    let text = String::from_utf8(bytes.to_vec()).unwrap_or_else(|e| panic!("{format}: not UTF-8: {e}"));
+    for c in text.chars() {
+        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}');
+        let control = (c.is_control() && c != '\n' && c != '\t') || bidi || c == '\u{fffe}' || c == '\u{ffff}';
+        assert!(!control, "{format}: raw {c:?} in the output:\n{text}");
+    }
+    assert!(!text.contains("##["), "{format}: `##[` (a legacy workflow command) in the output:\n{text}");
+    for line in text.lines() {
+        let start = line.trim_start();
+        let ours = format == "github" && Regex::new(r"^::(error|warning|notice) [^:]*::").unwrap().is_match(line);
+        assert!(!start.starts_with("::") || ours, "{format}: a line starts a workflow command: {line:?}");
+    }
+}
+
+#[test]
+fn config_values_cannot_drive_the_terminal_or_the_ci_runner() {
+    for format in ["text", "github"] {
+        let out = check_hostile(format);
+        assert_eq!(out.status.code(), Some(1), "{format}: {}", stderr(&out));
+        assert_inert(format, &out.stdout);
+        // The escaped characters are still shown, visibly.
+        let text = stdout(&out);
+        assert!(text.contains("\\u{1b}"), "{format}: {text}");
+    }
+    let out = check_hostile("text");
+    let text = stdout(&out);
+    assert!(text.contains("\\u{202e}") && text.contains("\\u{9b}"), "{text}");
+}
+
+#[test]
+fn junit_is_well_formed_whatever_the_configs_hold() {
+    support::ensure_packages(&[("xmllint", "libxml2-utils")]);
+    let out = check_hostile("junit");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let file = tmp("junit-hostile").join("report.xml");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let schema = root().join("tests/fixtures/schemas/junit-10.xsd");
+    let lint = Command::new("xmllint").arg("--noout").arg("--schema").arg(&schema).arg(&file).output().unwrap();
+    assert!(lint.status.success(), "xmllint rejects the JUnit report: {}\n{}", String::from_utf8_lossy(&lint.stderr), stdout(&out));
+}
