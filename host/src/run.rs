@@ -2,16 +2,23 @@
 //! and gather findings, decisions, patches and failures into an [`Outcome`].
 //!
 //! The run fails closed: a policy that fails (trap, limit, its own error, bad settings,
-//! bad output) is reported in `errors`, and every sample it would have answered gets a
+//! bad output, a refused name) is reported in `errors`, and every sample it would have
+//! answered (every kind, for a policy that reads `*` or whose metadata is unknown) gets a
 //! deny decision from it; a sample that no policy answers is denied too.
+//!
+//! What a policy returned is bounded before it is copied: a decision detail shared by
+//! many samples is copied into each of them clipped ([`MAX_REASON`]), and a failed
+//! policy's error is referred to, not copied, in the decisions it denies.
 
-use std::collections::BTreeMap;
+mod checks;
+
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use serde::Serialize;
 
 use crate::discover::InputFile;
-use crate::engine::{CacheOutcome, Engine, Failure, FailureKind, Limits, Loaded};
+use crate::engine::{CacheOutcome, Engine, Failure, FailureKind, Limits, Loaded, clip};
 use crate::formats::{self, ParseContext};
 use crate::samples::Samples;
 use crate::wit;
@@ -71,7 +78,14 @@ pub struct Plan {
     pub bundle: Option<crate::bundle::Bundle>,
     /// Where the PEM files the configs name are looked for (`--root`, the checked tree).
     pub certs: crate::certs::Search,
+    /// Refuse org policies named like a built-in one (always, but for `patrol test`, which
+    /// runs the one policy under test, possibly a built-in one's crate).
+    pub reserve_builtin_names: bool,
 }
+
+/// How much of each text of a decision detail is copied into every decision that uses
+/// it (the detail crosses the boundary once; a report repeats it per sample).
+pub const MAX_REASON: usize = 1024;
 
 /// A finding as patrol reports it.
 #[derive(Debug, Clone, Serialize)]
@@ -294,15 +308,29 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
     }
 
     let engine = Engine::new(plan.limits.clone(), plan.verbose)?;
-    let results: Vec<PolicyResult> = std::thread::scope(|scope| {
+    // Load (compile) every policy in parallel, check their names together, then evaluate.
+    let loads: Vec<Result<Loaded, Failure>> = std::thread::scope(|scope| {
         let handles: Vec<_> = plan
             .policies
             .iter()
             .map(|p| {
                 let engine = &engine;
+                scope.spawn(move || engine.load(&p.source.label(), p.source.bytes()))
+            })
+            .collect();
+        handles.into_iter().zip(&plan.policies).map(|(h, p)| h.join().unwrap_or_else(|_| Err(panicked(p)))).collect()
+    });
+    let loads = check_names(plan, loads);
+    let results: Vec<PolicyResult> = std::thread::scope(|scope| {
+        let handles: Vec<_> = plan
+            .policies
+            .iter()
+            .zip(loads)
+            .map(|(p, load)| {
+                let engine = &engine;
                 let documents = &documents;
                 scope.spawn(move || {
-                    let result = evaluate_one(engine, p, plan, documents);
+                    let result = evaluate_one(engine, p, load, plan, documents);
                     done(&p.source.label());
                     result
                 })
@@ -311,17 +339,7 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
         handles
             .into_iter()
             .zip(&plan.policies)
-            .map(|(h, p)| {
-                h.join().unwrap_or_else(|_| PolicyResult {
-                    info: None,
-                    result: Err(Failure {
-                        policy: p.source.label(),
-                        kind: FailureKind::Trap,
-                        message: "the host thread evaluating it panicked".to_string(),
-                    }),
-                    reads: None,
-                })
-            })
+            .map(|(h, p)| h.join().unwrap_or_else(|_| PolicyResult { info: None, result: Err(panicked(p)), reads: None }))
             .collect()
     });
 
@@ -381,20 +399,22 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
                                 wit::Verdict::Deny => Verdict::Deny,
                             },
                             status: detail.status,
-                            stage: detail.stage.clone(),
-                            file: detail.location.as_ref().map(|l| l.file.clone()),
+                            stage: clip(&detail.stage, 64).into_owned(),
+                            file: detail.location.as_ref().map(|l| clip(&l.file, MAX_REASON).into_owned()),
                             line: detail.location.as_ref().map(|l| l.line),
-                            method: detail.method.clone(),
-                            reason: detail.reason.clone(),
+                            method: detail.method.as_deref().map(|m| clip(m, 64).into_owned()),
+                            reason: clip(&detail.reason, MAX_REASON).into_owned(),
                             policy: Some(name.clone()),
-                            depends_on: detail.depends_on.clone(),
+                            depends_on: detail.depends_on.iter().take(16).map(|d| clip(d, 128).into_owned()).collect(),
                         });
                     }
                 }
             }
             Err(failure) => {
-                // Fail closed: everything this policy would have answered is denied.
-                let reads = result.reads.unwrap_or_else(|| vec!["requests".into(), "connections".into()]);
+                // Fail closed: everything this policy would have answered is denied; the
+                // reason refers to the error (reported once) instead of copying it.
+                let reads = result.reads.unwrap_or_else(|| vec!["*".into()]);
+                let reason = format!("denied because policy `{}` failed ({}; see its error)", failure.policy, failure.kind.as_str());
                 let mut deny = |kind: SampleKind, count: usize| {
                     for index in 0..count {
                         answered[slot(kind, index)] = true;
@@ -407,16 +427,16 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
                             file: None,
                             line: None,
                             method: None,
-                            reason: format!("denied because {failure}"),
+                            reason: reason.clone(),
                             policy: Some(failure.policy.clone()),
                             depends_on: Vec::new(),
                         });
                     }
                 };
-                if reads.iter().any(|r| r == "requests") {
+                if reads.iter().any(|r| r == "requests" || r == "*") {
                     deny(SampleKind::Request, plan.samples.requests.len());
                 }
-                if reads.iter().any(|r| r == "connections") {
+                if reads.iter().any(|r| r == "connections" || r == "*") {
                     deny(SampleKind::Connection, plan.samples.connections.len());
                 }
                 outcome.errors.push(failure);
@@ -500,8 +520,45 @@ struct PolicyResult {
     reads: Option<Vec<String>>,
 }
 
-fn evaluate_one(engine: &Engine, run: &PolicyRun, plan: &Plan, documents: &[wit::Document]) -> PolicyResult {
-    let loaded: Loaded = match engine.load(&run.source.label(), run.source.bytes()) {
+/// The failure of a policy whose host thread panicked.
+fn panicked(p: &PolicyRun) -> Failure {
+    Failure { policy: p.source.label(), kind: FailureKind::Trap, message: "the host thread evaluating it panicked".to_string() }
+}
+
+/// Refuses a loaded policy whose name is not its to take (see [`checks::check_name`]) or
+/// is taken by a policy before it (the built-in ones come first).
+fn check_names(plan: &Plan, loads: Vec<Result<Loaded, Failure>>) -> Vec<Result<Loaded, Failure>> {
+    let builtins: Vec<&str> = builtin::BUILTIN_POLICIES.iter().map(|(n, _)| *n).collect();
+    let mut seen: HashMap<String, String> = HashMap::new();
+    loads
+        .into_iter()
+        .zip(&plan.policies)
+        .map(|(load, run)| {
+            let loaded = load?;
+            let name = loaded.metadata.name.clone();
+            let refuse = |message: String| Failure { policy: loaded.source.clone(), kind: FailureKind::Load, message };
+            let origin = match &run.source {
+                PolicySource::Builtin(n, _) => checks::Origin::Builtin(n),
+                PolicySource::File(..) => checks::Origin::Org,
+            };
+            checks::check_name(&name, origin, &builtins, plan.reserve_builtin_names).map_err(&refuse)?;
+            if let Some(other) = seen.get(&name) {
+                return Err(refuse(format!("another policy is also called `{name}` ({other}); a policy's name must be unique")));
+            }
+            seen.insert(name, loaded.source.clone());
+            Ok(loaded)
+        })
+        .collect()
+}
+
+fn evaluate_one(
+    engine: &Engine,
+    run: &PolicyRun,
+    load: Result<Loaded, Failure>,
+    plan: &Plan,
+    documents: &[wit::Document],
+) -> PolicyResult {
+    let loaded: Loaded = match load {
         Ok(l) => l,
         Err(failure) => return PolicyResult { info: None, result: Err(failure), reads: None },
     };
@@ -533,43 +590,8 @@ fn evaluate_one(engine: &Engine, run: &PolicyRun, plan: &Plan, documents: &[wit:
             settings: settings.clone(),
         };
         let evaluation = session.evaluate(&input)?;
-        check_evaluation(&meta.name, &evaluation, &input)?;
+        checks::check_evaluation(&meta, &evaluation, &input)?;
         Ok((meta.name.clone(), evaluation))
     });
     PolicyResult { info: Some(info), result, reads: Some(reads) }
-}
-
-/// Rejects output that does not fit the input: decisions for samples that don't exist,
-/// patch indexes out of range, findings with codes the policy never declared.
-fn check_evaluation(policy: &str, e: &wit::Evaluation, input: &wit::Input) -> Result<(), Failure> {
-    let bad = |message: String| Failure { policy: policy.to_string(), kind: FailureKind::Output, message };
-    for (list, answers, len) in [
-        ("requests", &e.requests, input.requests.len()),
-        ("connections", &e.connections, input.connections.len()),
-    ] {
-        if answers.samples.len() != answers.details.len() {
-            return Err(bad(format!(
-                "it answered {} {list} but gave {} details for them",
-                answers.samples.len(),
-                answers.details.len()
-            )));
-        }
-        if let Some(&index) = answers.samples.iter().find(|&&i| i as usize >= len) {
-            return Err(bad(format!("it returned a decision for {list}[{index}], but there are {len} {list}")));
-        }
-        if let Some(&detail) = answers.details.iter().find(|&&d| d as usize >= e.decision_details.len()) {
-            return Err(bad(format!(
-                "a decision about {list} names detail {detail}, but it returned {} decision details",
-                e.decision_details.len()
-            )));
-        }
-    }
-    for f in &e.findings {
-        if let Some(p) = f.patch
-            && p as usize >= e.patches.len()
-        {
-            return Err(bad(format!("finding `{}` names patch {p}, but it returned {} patches", f.code, e.patches.len())));
-        }
-    }
-    Ok(())
 }

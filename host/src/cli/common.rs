@@ -16,6 +16,12 @@ use crate::bundle::{self, Bundle};
 use crate::run::{Outcome, Plan, PolicyRun, PolicySource, builtin};
 use crate::samples::{self, Samples};
 
+/// The ranges of the limit flags: a value outside is a usage error (exit 3), never
+/// wrapped or clamped.
+pub const TIMEOUT_MS: std::ops::RangeInclusive<u64> = 1..=3_600_000;
+pub const MEMORY_MIB: std::ops::RangeInclusive<u64> = 1..=4096;
+pub const OUTPUT_MIB: std::ops::RangeInclusive<u64> = 1..=4096;
+
 /// Which files to read.
 #[derive(Debug, Clone, clap::Args)]
 pub struct InputArgs {
@@ -48,15 +54,15 @@ pub struct PolicyArgs {
     /// Run only the `--policy` components, not the built-in policies.
     #[arg(long)]
     pub no_builtin: bool,
-    /// Time limit of one policy call, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    /// Time limit of one policy call, in milliseconds (1 to 3,600,000).
+    #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(TIMEOUT_MS))]
     pub timeout_ms: u64,
-    /// Memory limit of one policy instance, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 512)]
-    pub memory_mib: usize,
-    /// Output limit of one policy call, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 256)]
-    pub output_mib: usize,
+    /// Memory limit of one policy instance, in MiB (1 to 4096: a wasm32 memory's size).
+    #[arg(long, value_name = "MIB", default_value_t = 512, value_parser = clap::value_parser!(u64).range(MEMORY_MIB))]
+    pub memory_mib: u64,
+    /// Output limit of one policy call, in MiB (1 to 4096).
+    #[arg(long, value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(OUTPUT_MIB))]
+    pub output_mib: u64,
     /// The policy bundle: which policies run, their settings, severity overrides and
     /// exceptions (default: patrol.yaml in the working directory, if there is one).
     #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
@@ -120,14 +126,16 @@ pub fn plan(inputs: &InputArgs, policies: &PolicyArgs, samples_path: Option<&Pat
         policies: runs,
         settings_by_name: by_name,
         samples,
+        // In range (clap checked), so the shifts cannot wrap.
         limits: Limits {
-            timeout: Duration::from_millis(policies.timeout_ms.max(1)),
-            memory: policies.memory_mib.max(1) << 20,
-            output: policies.output_mib.max(1) << 20,
+            timeout: Duration::from_millis(policies.timeout_ms),
+            memory: (policies.memory_mib as usize) << 20,
+            output: (policies.output_mib as usize) << 20,
         },
         verbose,
         bundle,
         certs: crate::certs::Search::for_inputs(inputs.root.clone(), &inputs.paths),
+        reserve_builtin_names: true,
     })
 }
 

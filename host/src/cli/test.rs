@@ -42,7 +42,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Time limit of one policy call, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(super::common::TIMEOUT_MS))]
     pub timeout_ms: u64,
 }
 
@@ -86,7 +86,7 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
             return Ok(Exit::PolicyFailed);
         }
     };
-    let limits = Limits { timeout: std::time::Duration::from_millis(args.timeout_ms.max(1)), ..Limits::default() };
+    let limits = Limits { timeout: std::time::Duration::from_millis(args.timeout_ms), ..Limits::default() };
     let engine = Engine::new(limits.clone(), verbose)?;
     let bytes = match &source {
         PolicySource::Builtin(_, b) => *b,

@@ -6,13 +6,27 @@
 //! that changes code generation), so a stale artifact can never be picked up. Writes go to
 //! a temporary file in the same directory and are renamed into place: several `patrol`
 //! processes may fill the cache at once, and a reader sees either nothing or a whole file.
+//!
+//! An artifact is native code, so the cache is trusted only as far as it is checked
+//! ([`super::trust`]): a directory another user can write to (or one above it) is not
+//! used at all (a warning, and policies are compiled in memory); an artifact file must be
+//! ours and writable by nobody else; and each artifact carries a header patrol wrote, an
+//! HMAC-SHA-256 (keyed by a random key kept in the cache, mode 0600) over the component's
+//! hash, the engine key and the artifact bytes, verified before `deserialize`. An
+//! artifact that fails any check is recompiled and replaced, never loaded: a planted file,
+//! or patrol's own artifact of another component copied under this one's name, is not
+//! code patrol runs.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::path::PathBuf;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use ring::hmac;
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
+
+use super::trust;
 
 /// Whether a load compiled or came from the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -23,14 +37,23 @@ pub enum CacheOutcome {
     Disabled,
 }
 
+/// The first bytes of every artifact file patrol writes.
+const MAGIC: &[u8; 16] = b"patrol-cwasm-v1\n";
+/// Magic, the component's SHA-256, the HMAC.
+const HEADER: usize = 16 + 32 + 32;
+/// The key file's name in the cache directory.
+const KEY_FILE: &str = "cache.key";
+
 pub struct Cache {
     dir: PathBuf,
     engine_key: String,
+    key: hmac::Key,
 }
 
 impl Cache {
     /// The cache in `$PATROL_CACHE_DIR`, else the user's cache directory; none when
-    /// `PATROL_CACHE_DIR` is empty or no directory can be made.
+    /// `PATROL_CACHE_DIR` is empty, no directory can be made, or it is not safe (then with
+    /// a warning on stderr).
     pub fn open(engine: &wasmtime::Engine) -> Option<Cache> {
         let dir = match std::env::var_os("PATROL_CACHE_DIR") {
             Some(d) if d.is_empty() => return None,
@@ -38,32 +61,75 @@ impl Cache {
             None => dirs::cache_dir()?.join("patrol"),
         };
         create_private_dir(&dir).ok()?;
+        if let Err(why) = trust::check_dir(&dir, dirs::home_dir().as_deref()) {
+            eprintln!(
+                "warning: not using the compile cache `{}`: {why}; compiling in memory (make it yours and private: `chmod 700`, or set PATROL_CACHE_DIR)",
+                dir.display()
+            );
+            return None;
+        }
+        let key = match read_or_create_key(&dir) {
+            Ok(k) => k,
+            Err(why) => {
+                eprintln!("warning: not using the compile cache `{}`: {why}; compiling in memory", dir.display());
+                return None;
+            }
+        };
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        Some(Cache { dir, engine_key: format!("{:016x}", hasher.finish()) })
+        let engine_key = format!("{:016x}", hasher.finish());
+        Some(Cache { dir, engine_key, key: hmac::Key::new(hmac::HMAC_SHA256, &key) })
     }
 
     pub fn get_or_compile(&self, engine: &wasmtime::Engine, bytes: &[u8]) -> Result<(Component, CacheOutcome)> {
-        let digest = Sha256::digest(bytes);
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         let path = self.dir.join(format!("{hex}-{}.cwasm", self.engine_key));
-        if let Ok(artifact) = std::fs::read(&path) {
-            // A damaged entry is recompiled and replaced below.
-            if let Ok(component) = deserialize(engine, &artifact) {
-                return Ok((component, CacheOutcome::Hit));
-            }
+        if let Some(artifact) = self.read_verified(&path, &digest)
+            && let Ok(component) = deserialize(engine, &artifact)
+        {
+            return Ok((component, CacheOutcome::Hit));
         }
+        // Missing, damaged, foreign or unsafe: compiled, and replaced below.
         let artifact = engine.precompile_component(bytes)?;
         let component = deserialize(engine, &artifact)?;
         // A failed write only costs the next run a compile.
-        let _ = self.store(&path, &artifact);
+        let _ = self.store(&path, &digest, &artifact);
         Ok((component, CacheOutcome::Compiled))
     }
 
-    fn store(&self, path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    /// The HMAC of an artifact: over the magic, the component's hash, the engine key and
+    /// the artifact's own SHA-256.
+    fn signed(&self, digest: &[u8; 32], artifact: &[u8]) -> Vec<u8> {
+        let mut message = Vec::with_capacity(16 + 32 + self.engine_key.len() + 32);
+        message.extend_from_slice(MAGIC);
+        message.extend_from_slice(digest);
+        message.extend_from_slice(self.engine_key.as_bytes());
+        message.extend_from_slice(&Sha256::digest(artifact));
+        message
+    }
+
+    /// The artifact of the component with SHA-256 `digest`, if the file passes every check.
+    fn read_verified(&self, path: &Path, digest: &[u8; 32]) -> Option<Vec<u8>> {
+        let (mut file, meta) = trust::open_checked(path).ok()?;
+        let mut data = Vec::with_capacity(meta.len() as usize);
+        file.read_to_end(&mut data).ok()?;
+        if data.len() < HEADER || &data[..16] != MAGIC || &data[16..48] != digest {
+            return None;
+        }
+        // Constant time: `verify` recomputes the tag and compares.
+        hmac::verify(&self.key, &self.signed(digest, &data[HEADER..]), &data[48..HEADER]).ok()?;
+        data.drain(..HEADER);
+        Some(data)
+    }
+
+    fn store(&self, path: &Path, digest: &[u8; 32], artifact: &[u8]) -> std::io::Result<()> {
         use std::io::Write;
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
-        tmp.write_all(data)?;
+        tmp.write_all(MAGIC)?;
+        tmp.write_all(digest)?;
+        tmp.write_all(hmac::sign(&self.key, &self.signed(digest, artifact)).as_ref())?;
+        tmp.write_all(artifact)?;
         tmp.as_file().sync_all()?;
         tmp.persist(path).map_err(|e| e.error)?;
         Ok(())
@@ -73,25 +139,51 @@ impl Cache {
 /// Loads a precompiled artifact.
 fn deserialize(engine: &wasmtime::Engine, artifact: &[u8]) -> Result<Component> {
     // SAFETY: `deserialize` trusts its input to be wasmtime's own output. Artifacts come
-    // from `precompile_component` just now, or from patrol's cache directory (made private
-    // when patrol creates it), where they were written by an engine with the same
-    // compatibility hash (part of the file name) and renamed into place only once complete.
+    // from `precompile_component` just now, or from patrol's cache after every check of
+    // this module: a directory and file only the user can write, and an HMAC (keyed by
+    // the cache's private key) over this component's hash, the engine key and the bytes.
     #[allow(unsafe_code)]
     let component = unsafe { Component::deserialize(engine, artifact) }?;
     Ok(component)
 }
 
-/// Creates the cache directory, readable only by its owner when patrol creates it (an
-/// existing directory the user named is left as it is).
-fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+/// The cache's HMAC key: read (a private regular file of ours, 32 bytes), or made from the
+/// system's random source and put in place atomically (no reader sees half a key).
+fn read_or_create_key(dir: &Path) -> std::result::Result<Vec<u8>, String> {
+    let path = dir.join(KEY_FILE);
+    for _ in 0..2 {
+        match trust::open_checked(&path) {
+            Ok((mut file, _)) => {
+                let mut key = Vec::new();
+                file.read_to_end(&mut key).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+                if key.len() != 32 {
+                    return Err(format!("`{}` is not a patrol cache key; remove it", path.display()));
+                }
+                return Ok(key);
+            }
+            Err(why) if path.symlink_metadata().is_ok() => return Err(why.to_string()),
+            Err(_) => {}
+        }
+        let mut key = [0u8; 32];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key)
+            .map_err(|_| "no random source for the cache key".to_string())?;
+        use std::io::Write;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| e.to_string())?;
+        tmp.write_all(&key).and_then(|()| tmp.as_file().sync_all()).map_err(|e| e.to_string())?;
+        // Another patrol may have put its key in place first: then that one is read.
+        if tmp.persist_noclobber(&path).is_ok() {
+            return Ok(key.to_vec());
+        }
+    }
+    Err(format!("cannot create `{}`", path.display()))
+}
+
+/// Creates the cache directory (and its missing parents) readable only by its owner; an
+/// existing directory is left as it is, and checked.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
-    std::fs::create_dir_all(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }

@@ -25,6 +25,31 @@ impl Default for Limits {
     }
 }
 
+/// How many bytes of a policy's own error message (or a trap's) are kept: the rest is
+/// cut, saying how much (a policy's error is its output, and reports show it).
+pub const MAX_MESSAGE: usize = 4096;
+
+/// What the output limit counts for each record beyond its strings: about what the
+/// largest report spends on one (a pretty-printed SARIF result or rule, a JUnit case), so
+/// that the output limit bounds what is rendered from a policy's output, not only what
+/// crossed the boundary (a million empty findings are no longer "small").
+pub const FINDING_COST: usize = 1024;
+pub const CODE_COST: usize = 1024;
+pub const DETAIL_COST: usize = 256;
+pub const PATCH_COST: usize = 256;
+
+/// `s` cut to at most `max` bytes (at a character boundary), saying how much was cut.
+pub fn clip(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if s.len() <= max {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::borrow::Cow::Owned(format!("{}… ({} more bytes)", &s[..end], s.len() - end))
+}
+
 /// Starts the thread that advances the engine's epoch every [`TICK`]. It holds only a weak
 /// handle, so it stops once the engine is gone.
 pub fn start_ticker(engine: &wasmtime::Engine) {
@@ -78,5 +103,17 @@ impl ResourceLimiter for Limiter {
 
     fn memories(&self) -> usize {
         4
+    }
+}
+
+#[cfg(test)]
+mod clip_tests {
+    use super::clip;
+
+    #[test]
+    fn clips_at_a_character_boundary() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("ééé", 3), "é… (4 more bytes)");
+        assert_eq!(clip(&"x".repeat(10), 4), "xxxx… (6 more bytes)");
     }
 }

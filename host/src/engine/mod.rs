@@ -11,6 +11,7 @@
 mod bindings;
 mod cache;
 mod limits;
+mod trust;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +21,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Store};
 
 pub use cache::CacheOutcome;
-pub use limits::Limits;
+pub use limits::{Limits, MAX_MESSAGE, clip};
 
 /// The WIT types as the host sees them.
 pub mod wit {
@@ -30,6 +31,8 @@ pub mod wit {
 
 use bindings::PatrolPolicyPre;
 use limits::{Limiter, TICK};
+
+use crate::report::escape;
 
 /// The imports a policy may have: the log function, and the types-only interface (it
 /// carries type definitions, no functions).
@@ -66,11 +69,31 @@ pub struct Failure {
     pub message: String,
 }
 
+impl FailureKind {
+    /// The kebab-case name (as in the JSON output).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Load => "load",
+            FailureKind::Trap => "trap",
+            FailureKind::Timeout => "timeout",
+            FailureKind::Memory => "memory",
+            FailureKind::Output => "output",
+            FailureKind::Settings => "settings",
+            FailureKind::Policy => "policy",
+        }
+    }
+}
+
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "policy `{}` failed: {}", self.policy, self.message)
     }
 }
+
+/// How many log lines, and how many bytes of them, one policy call may print with `-v`;
+/// past either, lines are counted and one line says how many were suppressed.
+pub const LOG_LINES_PER_CALL: usize = 100;
+pub const LOG_BYTES_PER_CALL: usize = 64 << 10;
 
 /// What the host keeps per store: the limiter and the policy's log lines.
 struct State {
@@ -78,6 +101,9 @@ struct State {
     log: Vec<String>,
     verbose: bool,
     policy: String,
+    /// Printed in this call: lines, bytes; and lines suppressed.
+    printed: (usize, usize),
+    suppressed: usize,
 }
 
 impl bindings::patrol::policy::log::Host for State {
@@ -86,11 +112,28 @@ impl bindings::patrol::policy::log::Host for State {
         if self.log.len() >= 64 {
             self.log.remove(0);
         }
-        let message: String = message.chars().take(2000).collect();
+        let message = escape::text(&clip(&message, 2000)).into_owned();
         if self.verbose {
-            eprintln!("[{}] {:?}: {message}", self.policy, level);
+            let (lines, bytes) = self.printed;
+            if lines < LOG_LINES_PER_CALL && bytes + message.len() <= LOG_BYTES_PER_CALL {
+                eprintln!("[{}] {:?}: {message}", self.policy, level);
+                self.printed = (lines + 1, bytes + message.len());
+            } else {
+                self.suppressed += 1;
+            }
         }
         self.log.push(message);
+    }
+}
+
+impl State {
+    /// Ends a call's log: says how many lines were suppressed, and resets the budget.
+    fn end_call(&mut self) {
+        if self.suppressed > 0 {
+            eprintln!("[{}] … {} more log lines suppressed (at most {LOG_LINES_PER_CALL} lines, {} KiB per call)", self.policy, self.suppressed, LOG_BYTES_PER_CALL >> 10);
+        }
+        self.printed = (0, 0);
+        self.suppressed = 0;
     }
 }
 
@@ -211,7 +254,9 @@ impl Engine {
             limiter: Limiter::new(&self.limits),
             log: Vec::new(),
             verbose: self.verbose,
-            policy: name.clone(),
+            policy: escape::text(&name).into_owned(),
+            printed: (0, 0),
+            suppressed: 0,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -247,7 +292,9 @@ impl Session<'_> {
     fn ensure(&mut self) -> Result<(), Failure> {
         if self.instance.is_none() {
             self.arm();
-            let instance = self.pre.instantiate(&mut self.store).map_err(|e| self.classify(e))?;
+            let instance = self.pre.instantiate(&mut self.store);
+            self.store.data_mut().end_call();
+            let instance = instance.map_err(|e| self.classify(e))?;
             self.instance = Some(instance);
         }
         self.arm();
@@ -273,8 +320,10 @@ impl Session<'_> {
             (FailureKind::Output, format!("it returned more output than the limit of {} bytes", limits.output))
         } else if matches!(error.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) {
             (FailureKind::Timeout, format!("it exceeded the time limit of {}", humantime(limits.timeout)))
+        } else if matches!(error.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::StackOverflow)) {
+            (FailureKind::Trap, "it trapped: stack overflow (a recursion too deep for the wasm stack)".to_string())
         } else {
-            (FailureKind::Trap, format!("it trapped: {}", first_line(&format!("{error:#}"))))
+            (FailureKind::Trap, format!("it trapped: {}", clip(&first_line(&format!("{error:#}")), MAX_MESSAGE)))
         };
         if let Some(last) = state.log.last() {
             message.push_str(&format!(" (its last log line: {last})"));
@@ -286,6 +335,7 @@ impl Session<'_> {
         self.ensure()?;
         let Some(instance) = &self.instance else { return Err(self.missing()) };
         let answer = instance.patrol_policy_policy().call_metadata(&mut self.store);
+        self.store.data_mut().end_call();
         let metadata = answer.map_err(|e| self.classify(e))?;
         self.check_output(metadata_size(&metadata))?;
         Ok(metadata)
@@ -295,17 +345,27 @@ impl Session<'_> {
         self.ensure()?;
         let Some(instance) = &self.instance else { return Err(self.missing()) };
         let answer = instance.patrol_policy_policy().call_validate_settings(&mut self.store, settings);
+        self.store.data_mut().end_call();
         let answer = answer.map_err(|e| self.classify(e))?;
-        answer.map_err(|e| Failure { policy: self.policy.clone(), kind: FailureKind::Settings, message: e.message })
+        answer.map_err(|e| Failure {
+            policy: self.policy.clone(),
+            kind: FailureKind::Settings,
+            message: clip(&e.message, MAX_MESSAGE).into_owned(),
+        })
     }
 
     pub fn evaluate(&mut self, input: &wit::Input) -> Result<wit::Evaluation, Failure> {
         self.ensure()?;
         let Some(instance) = &self.instance else { return Err(self.missing()) };
         let answer = instance.patrol_policy_policy().call_evaluate(&mut self.store, input);
+        self.store.data_mut().end_call();
         let answer = answer.map_err(|e| self.classify(e))?;
-        let evaluation =
-            answer.map_err(|e| Failure { policy: self.policy.clone(), kind: FailureKind::Policy, message: e.message })?;
+        // The error is reported once; a policy's 10 MB error is clipped all the same.
+        let evaluation = answer.map_err(|e| Failure {
+            policy: self.policy.clone(),
+            kind: FailureKind::Policy,
+            message: clip(&e.message, MAX_MESSAGE).into_owned(),
+        })?;
         self.check_output(evaluation_size(&evaluation))?;
         Ok(evaluation)
     }
@@ -341,21 +401,22 @@ fn metadata_size(m: &wit::PolicyMetadata) -> usize {
         + m.description.len()
         + m.settings_schema.len()
         + m.reads.iter().map(|r| r.len() + 8).sum::<usize>()
-        + m.codes.iter().map(|c| 16 + c.code.len() + c.summary.len() + c.help.len()).sum::<usize>()
+        + m.codes.iter().map(|c| limits::CODE_COST + c.code.len() + c.summary.len() + c.help.len()).sum::<usize>()
 }
 
-/// The size of an evaluation as it crossed the boundary (strings plus a fixed cost per
-/// record), for the output limit.
+/// The size of an evaluation for the output limit: its strings, plus what a report spends
+/// on each record beyond them ([`limits::FINDING_COST`] and the like), so that the limit
+/// bounds every rendered report and not only what crossed the boundary.
 fn evaluation_size(e: &wit::Evaluation) -> usize {
     let findings: usize = e
         .findings
         .iter()
-        .map(|f| 24 + f.code.len() + f.message.len() + f.remediation.len() + loc_size(&f.location))
+        .map(|f| limits::FINDING_COST + f.code.len() + f.message.len() + f.remediation.len() + loc_size(&f.location))
         .sum();
     let details: usize = e
         .decision_details
         .iter()
-        .map(|d| 32 + d.stage.len() + d.reason.len() + d.location.as_ref().map_or(0, loc_size)
+        .map(|d| limits::DETAIL_COST + d.stage.len() + d.reason.len() + d.location.as_ref().map_or(0, loc_size)
             + d.method.as_ref().map_or(0, String::len) + d.depends_on.iter().map(String::len).sum::<usize>())
         .sum();
     let decisions = 8 * (e.requests.samples.len() + e.connections.samples.len()) + details;
@@ -363,7 +424,8 @@ fn evaluation_size(e: &wit::Evaluation) -> usize {
         .patches
         .iter()
         .map(|p| {
-            16 + p.file.len()
+            limits::PATCH_COST
+                + p.file.len()
                 + p.description.len()
                 + p.edits
                     .iter()

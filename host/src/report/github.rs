@@ -56,6 +56,12 @@ impl Github {
     }
 }
 
+/// Whether a rendered line is one of the commands [`Github`] writes (the only lines of its
+/// output that may start with `::`).
+pub fn is_command(line: &str) -> bool {
+    ["::error ", "::warning ", "::notice "].iter().any(|c| line.starts_with(c))
+}
+
 /// Escapes a command's message.
 fn data(s: &str) -> String {
     s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")

@@ -10,9 +10,12 @@
 //! verdict as output), erroring when the policy answering it failed.
 //!
 //! The output is valid against the Jenkins xUnit plugin's `junit-10.xsd`
-//! (tests/fixtures/schemas).
+//! (tests/fixtures/schemas), and well-formed whatever the strings hold (the outcome is
+//! escaped first: see [`super::escape`]). Its size is linear in the findings, and the
+//! passing cases of a policy are bounded ([`MAX_PASSING_CASES`]): a policy declaring
+//! 100,000 codes does not turn a tree of 1,000 files into 100 million test cases.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io;
 use std::path::Path;
 
@@ -91,20 +94,39 @@ pub fn report(outcome: &Outcome, mode: Mode) -> Report {
     report
 }
 
+/// The most passing cases (declared code × file read without a finding) one policy's
+/// suite lists one by one; past it, a code without findings is one passing case for
+/// every file.
+pub const MAX_PASSING_CASES: usize = 100_000;
+
+/// The name of that one case.
+const OTHER_FILES: &str = "(every other file it read)";
+
 fn policy_suite(policy: &str, codes: &[String], files: &[&str], entries: &[Entry]) -> TestSuite {
-    let mine: Vec<&Entry> = entries.iter().filter(|(f, _)| f.policy == policy).collect();
-    // (code, file) → findings, in the order of the declared codes, then any other code.
-    let mut order: Vec<String> = codes.to_vec();
-    for (f, _) in &mine {
-        if !order.contains(&f.code) {
-            order.push(f.code.clone());
+    // The findings of each code, grouped once (a scan per code is quadratic).
+    let mut by_code: HashMap<&str, Vec<&Entry>> = HashMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    let declared: HashSet<&str> = codes.iter().map(String::as_str).collect();
+    order.extend(codes.iter().map(String::as_str));
+    for e in entries.iter().filter(|(f, _)| f.policy == policy) {
+        let code = e.0.code.as_str();
+        let list = by_code.entry(code).or_default();
+        // In the order of the declared codes, then any other code as first seen.
+        if list.is_empty() && !declared.contains(code) {
+            order.push(code);
         }
+        list.push(e);
     }
+    let one_by_one = codes.len().saturating_mul(files.len()) <= MAX_PASSING_CASES;
     let mut suite = TestSuite::new(policy);
-    for code in &order {
-        let mut by_file: BTreeMap<&str, Vec<&Entry>> = files.iter().map(|f| (*f, Vec::new())).collect();
-        for e in mine.iter().filter(|(f, _)| &f.code == code) {
+    for code in order {
+        let mut by_file: BTreeMap<&str, Vec<&Entry>> =
+            if one_by_one { files.iter().map(|f| (*f, Vec::new())).collect() } else { BTreeMap::new() };
+        for e in by_code.remove(code).unwrap_or_default() {
             by_file.entry(e.0.file.as_str()).or_default().push(e);
+        }
+        if !one_by_one && by_file.len() < files.len() {
+            by_file.insert(OTHER_FILES, Vec::new());
         }
         for (file, found) in by_file {
             let mut case = TestCase::new(file, status(&found));

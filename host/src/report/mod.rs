@@ -1,12 +1,14 @@
 //! Renders an [`Outcome`] in every output format behind one trait, [`Render`]. Findings,
 //! decisions and patches go to stdout; logs and errors to stderr (the CLI's job).
-//! Every format goes through [`redact`]: secrets never appear in any output.
+//! Every format goes through [`redact`]: secrets never appear in any output; and through
+//! [`escape`]: no value can drive the terminal or the CI runner that shows the output.
 //!
 //! `text` and `json` are for people and scripts; `sarif` (code scanners), `junit` (test
 //! reports) and `github` (workflow annotations) are for CI. The CI formats name files
 //! relative to the repository root ([`paths`]) and map severities the same way
 //! ([`Severity::ci_level`]).
 
+pub mod escape;
 pub mod github;
 pub mod json;
 pub mod junit;
@@ -62,18 +64,27 @@ impl Format {
     }
 }
 
-/// Renders `outcome` in `format` with no secret in it: the policies' texts are scrubbed
-/// before rendering (while the values are still unescaped), then the rendered output
-/// (source lines, diffs) is scrubbed again.
+/// Renders `outcome` in `format` with no secret in it and nothing that acts on a
+/// terminal or a CI runner: the policies' texts are scrubbed before rendering (while the
+/// values are still unescaped), then their control characters escaped; the rendered
+/// output (source lines, diffs) is scrubbed again, and in the formats a CI log shows line
+/// by line no line of data can start a workflow command.
 pub fn render(outcome: &Outcome, format: Format, mode: Mode, color: bool) -> io::Result<String> {
     let secrets = redact::Secrets::collect(outcome.files.iter().map(|(_, t)| t.as_str()));
-    // A copy only when a policy quoted a secret (the common case needs none).
-    let scrubbed;
-    let clean = if secrets.found_in_outcome(outcome) {
+    // A copy only when a policy quoted a secret or a text holds a control character (the
+    // common case needs none).
+    let (scrub, escape) = (secrets.found_in_outcome(outcome), escape::needed(outcome));
+    let cleaned;
+    let clean = if scrub || escape {
         let mut copy = outcome.clone();
-        secrets.scrub_outcome(&mut copy);
-        scrubbed = copy;
-        &scrubbed
+        if scrub {
+            secrets.scrub_outcome(&mut copy);
+        }
+        if escape {
+            escape::outcome(&mut copy);
+        }
+        cleaned = copy;
+        &cleaned
     } else {
         outcome
     };
@@ -84,7 +95,12 @@ pub fn render(outcome: &Outcome, format: Format, mode: Mode, color: bool) -> io:
         _ => "<redacted>",
     };
     let text = String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    Ok(secrets.scrub_owned(text, marker))
+    let text = secrets.scrub_owned(text, marker);
+    Ok(match format {
+        Format::Text => escape::workflow_commands(text, |_| false),
+        Format::Github => escape::workflow_commands(text, github::is_command),
+        Format::Json | Format::Sarif | Format::Junit => text,
+    })
 }
 
 /// The formats of commands that print data rather than an outcome (`policy inspect`,

@@ -18,7 +18,7 @@
 //! lines carry a secret is left out (a redacted fix would write `<redacted>` into the
 //! file); the CLI then scrubs every secret value from the rendered log.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io;
 
 use serde_json::json;
@@ -207,9 +207,12 @@ impl Sarif {
 /// that no metadata declares (the host's own parse problems, a policy's undeclared code).
 fn rules(outcome: &Outcome) -> Vec<Rule> {
     let mut rules: Vec<Rule> = Vec::new();
+    // The ids listed so far (a scan of `rules` per finding is quadratic).
+    let mut ids: HashSet<String> = HashSet::new();
     for info in &outcome.policies {
         let Some(meta) = &info.metadata else { continue };
         for c in &meta.codes {
+            ids.insert(format!("{}/{}", meta.name, c.code));
             rules.push(Rule {
                 id: format!("{}/{}", meta.name, c.code),
                 policy: meta.name.clone(),
@@ -222,7 +225,7 @@ fn rules(outcome: &Outcome) -> Vec<Rule> {
     }
     for (f, _) in every_finding(outcome) {
         let id = rule_id(f);
-        if rules.iter().any(|r| r.id == id) {
+        if !ids.insert(id.clone()) {
             continue;
         }
         let (summary, help) = match (f.policy.as_str(), host_code(&f.code)) {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::io;
 
-use super::{Mode, Render, redact};
+use super::{Mode, Render, escape, redact};
 use crate::run::{Decision, Finding, Outcome, Severity, Verdict};
 
 pub struct Text {
@@ -39,7 +39,8 @@ impl Text {
         if let Some(lines) = source.filter(|_| f.line > 0)
             && let Some(line) = lines.get(f.line as usize - 1)
         {
-            let shown = redact::line(line.trim_end_matches('\r'));
+            // The file's own line, as data: secrets redacted, control characters escaped.
+            let shown = escape::text(&redact::line(line.trim_end_matches('\r'))).into_owned();
             let width = f.line.to_string().len();
             writeln!(out, "  {:>width$} | {}", f.line, shown)?;
             let (start, len) = span(&shown, f.pointer.as_deref());

@@ -133,6 +133,8 @@ fn execute(case: &Case, policy: &PolicySource, limits: &Limits, verbose: bool) -
         verbose,
         bundle: None,
         certs: Default::default(),
+        // The policy under test may be a built-in one's crate, built from source.
+        reserve_builtin_names: false,
     };
     run::run(&plan)
 }
