@@ -34,13 +34,19 @@ fn workdir(name: &str) -> PathBuf {
 
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("not JSON ({e}): {}\nstderr: {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     })
 }
 
 fn check(cache: &Path, dir: &Path, extra: &[&str], policies: &[PathBuf]) -> Output {
     let mut c = patrol(cache);
-    c.current_dir(dir).args(["check", "--format", "json", "pg_hba.conf"]).args(extra);
+    c.current_dir(dir)
+        .args(["check", "--format", "json", "pg_hba.conf"])
+        .args(extra);
     for p in policies {
         c.arg("--policy").arg(p);
     }
@@ -48,7 +54,12 @@ fn check(cache: &Path, dir: &Path, extra: &[&str], policies: &[PathBuf]) -> Outp
 }
 
 fn policy_names(json: &serde_json::Value) -> Vec<String> {
-    json["policies"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_string()).collect()
+    json["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect()
 }
 
 // Identity.
@@ -64,14 +75,35 @@ fn an_org_policy_cannot_take_a_built_in_name() {
         let v = json(&out);
         assert_eq!(out.status.code(), Some(2), "{extra:?}: {v:#}");
         let errors = v["errors"].as_array().unwrap();
-        let refused = errors.iter().find(|e| e["kind"] == "load").unwrap_or_else(|| panic!("{extra:?}: {v:#}"));
+        let refused = errors
+            .iter()
+            .find(|e| e["kind"] == "load")
+            .unwrap_or_else(|| panic!("{extra:?}: {v:#}"));
         let message = refused["message"].as_str().unwrap();
-        assert!(message.contains("`pg-hba`") && message.contains("built-in"), "{message}");
-        assert!(refused["policy"].as_str().unwrap().ends_with("pg-hba.wasm"), "the error names the file: {refused}");
+        assert!(
+            message.contains("`pg-hba`") && message.contains("built-in"),
+            "{message}"
+        );
+        assert!(
+            refused["policy"].as_str().unwrap().ends_with("pg-hba.wasm"),
+            "the error names the file: {refused}"
+        );
         let names = policy_names(&v);
-        let sources: Vec<&str> = v["policies"].as_array().unwrap().iter().map(|p| p["source"].as_str().unwrap()).collect();
-        assert_eq!(names.iter().filter(|n| *n == "pg-hba").count(), usize::from(extra.is_empty()), "{names:?}");
-        assert!(sources.iter().all(|s| !s.ends_with(".wasm")), "the impostor ran: {sources:?}");
+        let sources: Vec<&str> = v["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["source"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names.iter().filter(|n| *n == "pg-hba").count(),
+            usize::from(extra.is_empty()),
+            "{names:?}"
+        );
+        assert!(
+            sources.iter().all(|s| !s.ends_with(".wasm")),
+            "the impostor ran: {sources:?}"
+        );
     }
 }
 
@@ -79,12 +111,23 @@ fn an_org_policy_cannot_take_a_built_in_name() {
 fn two_policies_cannot_share_a_name() {
     let cache = fresh("dup-cache");
     let dir = workdir("names-dup");
-    let out = check(&cache, &dir, &["--no-builtin"], &[policy("hostile"), policy("hostile")]);
+    let out = check(
+        &cache,
+        &dir,
+        &["--no-builtin"],
+        &[policy("hostile"), policy("hostile")],
+    );
     let v = json(&out);
     assert_eq!(out.status.code(), Some(2), "{v:#}");
     let errors = v["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{v:#}");
-    assert!(errors[0]["message"].as_str().unwrap().contains("another policy is also called `hostile`"), "{v:#}");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("another policy is also called `hostile`"),
+        "{v:#}"
+    );
     assert_eq!(policy_names(&v), ["hostile"]);
 }
 
@@ -104,8 +147,16 @@ fn artifacts(cache: &Path) -> Vec<PathBuf> {
 /// Fills a fresh cache with the artifact of `name` alone; returns its path.
 fn compiled(cache_name: &str, name: &str) -> PathBuf {
     let cache = fresh(cache_name);
-    let out = patrol(&cache).args(["policy", "inspect"]).arg(policy(name)).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = patrol(&cache)
+        .args(["policy", "inspect"])
+        .arg(policy(name))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let found = artifacts(&cache);
     assert_eq!(found.len(), 1, "{found:?}");
     found[0].clone()
@@ -113,16 +164,29 @@ fn compiled(cache_name: &str, name: &str) -> PathBuf {
 
 /// What `policy inspect` says the component is called.
 fn inspected_name(cache: &Path, name: &str) -> (String, String) {
-    let out = patrol(cache).args(["policy", "inspect", "--format", "json"]).arg(policy(name)).output().unwrap();
+    let out = patrol(cache)
+        .args(["policy", "inspect", "--format", "json"])
+        .arg(policy(name))
+        .output()
+        .unwrap();
     let v = json(&out);
-    (v["metadata"]["name"].as_str().unwrap_or("").to_string(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        v["metadata"]["name"].as_str().unwrap_or("").to_string(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Plants the hostile policy's artifact (written by patrol itself) under the name of
 /// pg-hba's artifact in `cache`.
 fn plant(cache: &Path) {
-    let hostile = compiled(&format!("{}-h", cache.file_name().unwrap().to_string_lossy()), "hostile");
-    let target = compiled(&format!("{}-p", cache.file_name().unwrap().to_string_lossy()), "pg-hba");
+    let hostile = compiled(
+        &format!("{}-h", cache.file_name().unwrap().to_string_lossy()),
+        "hostile",
+    );
+    let target = compiled(
+        &format!("{}-p", cache.file_name().unwrap().to_string_lossy()),
+        "pg-hba",
+    );
     std::fs::copy(&hostile, cache.join(target.file_name().unwrap())).unwrap();
 }
 
@@ -131,18 +195,27 @@ fn a_planted_artifact_is_not_loaded() {
     let cache = fresh("planted");
     plant(&cache);
     let (name, stderr) = inspected_name(&cache, "pg-hba");
-    assert_eq!(name, "pg-hba", "the planted artifact replaced the policy: {stderr}");
+    assert_eq!(
+        name, "pg-hba",
+        "the planted artifact replaced the policy: {stderr}"
+    );
     // The built-in pg-hba (same bytes, same cache key) too.
     plant(&cache);
     let dir = workdir("planted-run");
     let v = json(&check(&cache, &dir, &[], &[]));
     let names = policy_names(&v);
-    assert!(names.contains(&"pg-hba".to_string()) && !names.contains(&"hostile".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"pg-hba".to_string()) && !names.contains(&"hostile".to_string()),
+        "{names:?}"
+    );
 }
 
 #[test]
 fn an_artifact_others_can_write_is_not_loaded() {
-    let cache = compiled("writable-artifact", "pg-hba").parent().unwrap().to_path_buf();
+    let cache = compiled("writable-artifact", "pg-hba")
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let artifact = artifacts(&cache).remove(0);
     std::fs::set_permissions(&artifact, std::fs::Permissions::from_mode(0o666)).unwrap();
     let (name, stderr) = inspected_name(&cache, "pg-hba");
@@ -160,9 +233,16 @@ fn an_artifact_others_can_write_is_not_loaded() {
 fn assert_refused(cache: &Path, artifact_dir: &Path) {
     let before = artifacts(artifact_dir);
     let (name, stderr) = inspected_name(cache, "pg-hba");
-    assert_eq!(name, "pg-hba", "a planted artifact was loaded from an unsafe cache: {stderr}");
+    assert_eq!(
+        name, "pg-hba",
+        "a planted artifact was loaded from an unsafe cache: {stderr}"
+    );
     assert!(stderr.contains("not using the compile cache"), "{stderr}");
-    assert_eq!(artifacts(artifact_dir), before, "patrol wrote to an unsafe cache");
+    assert_eq!(
+        artifacts(artifact_dir),
+        before,
+        "patrol wrote to an unsafe cache"
+    );
 }
 
 #[test]
@@ -192,7 +272,11 @@ fn a_cache_directory_of_another_user_is_refused() {
     let cache = fresh("other-owner");
     plant(&cache);
     // The tests run as root (see tests/support): give the directory to `postgres`.
-    let status = Command::new("chown").args(["-R", "postgres"]).arg(&cache).status().unwrap();
+    let status = Command::new("chown")
+        .args(["-R", "postgres"])
+        .arg(&cache)
+        .status()
+        .unwrap();
     assert!(status.success());
     assert_refused(&cache, &cache);
 }

@@ -38,7 +38,10 @@ pub enum PolicySource {
 impl PolicySource {
     /// Every built-in policy.
     pub fn builtins() -> Vec<PolicySource> {
-        builtin::BUILTIN_POLICIES.iter().map(|(name, bytes)| PolicySource::Builtin(name, bytes)).collect()
+        builtin::BUILTIN_POLICIES
+            .iter()
+            .map(|(name, bytes)| PolicySource::Builtin(name, bytes))
+            .collect()
     }
 
     pub fn label(&self) -> String {
@@ -128,7 +131,18 @@ pub enum Verdict {
     Deny,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -202,7 +216,10 @@ pub struct Outcome {
 pub const HOST_POLICY: &str = "patrol";
 
 fn diagnostic_severity(code: &str) -> Severity {
-    HOST_CODES.iter().find(|c| c.code == code).map_or(Severity::Medium, |c| c.severity)
+    HOST_CODES
+        .iter()
+        .find(|c| c.code == code)
+        .map_or(Severity::Medium, |c| c.severity)
 }
 
 /// A finding code of the host itself (policy [`HOST_POLICY`]): a problem met while reading
@@ -275,7 +292,9 @@ pub fn run(plan: &Plan) -> anyhow::Result<Outcome> {
 /// [`run`], calling `done` with each policy's label when its evaluation ends (for the
 /// progress bar of long simulations).
 pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result<Outcome> {
-    let ctx = ParseContext { postgres_version: plan.samples.context.postgres_version };
+    let ctx = ParseContext {
+        postgres_version: plan.samples.context.postgres_version,
+    };
     let documents: Vec<wit::Document> = plan
         .files
         .iter()
@@ -318,7 +337,11 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
                 scope.spawn(move || engine.load(&p.source.label(), p.source.bytes()))
             })
             .collect();
-        handles.into_iter().zip(&plan.policies).map(|(h, p)| h.join().unwrap_or_else(|_| Err(panicked(p)))).collect()
+        handles
+            .into_iter()
+            .zip(&plan.policies)
+            .map(|(h, p)| h.join().unwrap_or_else(|_| Err(panicked(p))))
+            .collect()
     });
     let loads = check_names(plan, loads);
     let results: Vec<PolicyResult> = std::thread::scope(|scope| {
@@ -339,7 +362,13 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
         handles
             .into_iter()
             .zip(&plan.policies)
-            .map(|(h, p)| h.join().unwrap_or_else(|_| PolicyResult { info: None, result: Err(panicked(p)), reads: None }))
+            .map(|(h, p)| {
+                h.join().unwrap_or_else(|_| PolicyResult {
+                    info: None,
+                    result: Err(panicked(p)),
+                    reads: None,
+                })
+            })
             .collect()
     });
 
@@ -350,7 +379,11 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
     };
     let sample_name = |kind: SampleKind, index: usize| match kind {
         SampleKind::Request => plan.samples.request_names.get(index).cloned().flatten(),
-        SampleKind::Connection => plan.samples.connections.get(index).and_then(|c| c.name.clone()),
+        SampleKind::Connection => plan
+            .samples
+            .connections
+            .get(index)
+            .and_then(|c| c.name.clone()),
     };
     let slot = |kind: SampleKind, index: usize| match kind {
         SampleKind::Request => index,
@@ -365,7 +398,12 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
             Ok((name, evaluation)) => {
                 let base = outcome.patches.len();
                 for p in evaluation.patches {
-                    outcome.patches.push(Patch { policy: name.clone(), file: p.file, description: p.description, edits: p.edits });
+                    outcome.patches.push(Patch {
+                        policy: name.clone(),
+                        file: p.file,
+                        description: p.description,
+                        edits: p.edits,
+                    });
                 }
                 for f in evaluation.findings {
                     outcome.findings.push(Finding {
@@ -383,12 +421,17 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
                 }
                 // `check_evaluation` made sure every index is in range.
                 let details = &evaluation.decision_details;
-                outcome.decisions.reserve(evaluation.requests.samples.len() + evaluation.connections.samples.len());
-                for (kind, answers) in
-                    [(SampleKind::Request, &evaluation.requests), (SampleKind::Connection, &evaluation.connections)]
-                {
+                outcome.decisions.reserve(
+                    evaluation.requests.samples.len() + evaluation.connections.samples.len(),
+                );
+                for (kind, answers) in [
+                    (SampleKind::Request, &evaluation.requests),
+                    (SampleKind::Connection, &evaluation.connections),
+                ] {
                     for (&index, &detail) in answers.samples.iter().zip(&answers.details) {
-                        let Some(detail) = details.get(detail as usize) else { continue };
+                        let Some(detail) = details.get(detail as usize) else {
+                            continue;
+                        };
                         let index = index as usize;
                         answered[slot(kind, index)] = true;
                         outcome.decisions.push(Decision {
@@ -400,12 +443,20 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
                             },
                             status: detail.status,
                             stage: clip(&detail.stage, 64).into_owned(),
-                            file: detail.location.as_ref().map(|l| clip(&l.file, MAX_REASON).into_owned()),
+                            file: detail
+                                .location
+                                .as_ref()
+                                .map(|l| clip(&l.file, MAX_REASON).into_owned()),
                             line: detail.location.as_ref().map(|l| l.line),
                             method: detail.method.as_deref().map(|m| clip(m, 64).into_owned()),
                             reason: clip(&detail.reason, MAX_REASON).into_owned(),
                             policy: Some(name.clone()),
-                            depends_on: detail.depends_on.iter().take(16).map(|d| clip(d, 128).into_owned()).collect(),
+                            depends_on: detail
+                                .depends_on
+                                .iter()
+                                .take(16)
+                                .map(|d| clip(d, 128).into_owned())
+                                .collect(),
                         });
                     }
                 }
@@ -414,7 +465,11 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
                 // Fail closed: everything this policy would have answered is denied; the
                 // reason refers to the error (reported once) instead of copying it.
                 let reads = result.reads.unwrap_or_else(|| vec!["*".into()]);
-                let reason = format!("denied because policy `{}` failed ({}; see its error)", failure.policy, failure.kind.as_str());
+                let reason = format!(
+                    "denied because policy `{}` failed ({}; see its error)",
+                    failure.policy,
+                    failure.kind.as_str()
+                );
                 let mut deny = |kind: SampleKind, count: usize| {
                     for index in 0..count {
                         answered[slot(kind, index)] = true;
@@ -475,24 +530,42 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
         .filter(|f| f.policy != HOST_POLICY)
         .map(|f| (f.code.clone(), f.file.clone(), f.line))
         .collect();
-    outcome
-        .findings
-        .retain(|f| f.policy != HOST_POLICY || !taken.contains(&(f.code.clone(), f.file.clone(), f.line)));
+    outcome.findings.retain(|f| {
+        f.policy != HOST_POLICY || !taken.contains(&(f.code.clone(), f.file.clone(), f.line))
+    });
 
     if let Some(bundle) = &plan.bundle {
-        bundle.apply(&mut outcome, crate::bundle::Date::today()).map_err(|problems| {
-            let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            anyhow::anyhow!("invalid bundle:\n{}", lines.join("\n"))
-        })?;
+        bundle
+            .apply(&mut outcome, crate::bundle::Date::today())
+            .map_err(|problems| {
+                let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                anyhow::anyhow!("invalid bundle:\n{}", lines.join("\n"))
+            })?;
     }
     outcome.decisions.sort_by_key(|d| sample_order(&d.sample));
     outcome.findings.sort_by(|a, b| {
-        (a.file.as_str(), a.line, std::cmp::Reverse(a.severity), a.policy.as_str(), a.code.as_str())
-            .cmp(&(b.file.as_str(), b.line, std::cmp::Reverse(b.severity), b.policy.as_str(), b.code.as_str()))
+        (
+            a.file.as_str(),
+            a.line,
+            std::cmp::Reverse(a.severity),
+            a.policy.as_str(),
+            a.code.as_str(),
+        )
+            .cmp(&(
+                b.file.as_str(),
+                b.line,
+                std::cmp::Reverse(b.severity),
+                b.policy.as_str(),
+                b.code.as_str(),
+            ))
     });
     // One text per file (a derived document shares its file's path and text).
     let mut seen = std::collections::HashSet::new();
-    outcome.files = documents.into_iter().filter(|d| seen.insert(d.path.clone())).map(|d| (d.path, d.text)).collect();
+    outcome.files = documents
+        .into_iter()
+        .filter(|d| seen.insert(d.path.clone()))
+        .map(|d| (d.path, d.text))
+        .collect();
     Ok(outcome)
 }
 
@@ -522,7 +595,11 @@ struct PolicyResult {
 
 /// The failure of a policy whose host thread panicked.
 fn panicked(p: &PolicyRun) -> Failure {
-    Failure { policy: p.source.label(), kind: FailureKind::Trap, message: "the host thread evaluating it panicked".to_string() }
+    Failure {
+        policy: p.source.label(),
+        kind: FailureKind::Trap,
+        message: "the host thread evaluating it panicked".to_string(),
+    }
 }
 
 /// Refuses a loaded policy whose name is not its to take (see [`checks::check_name`]) or
@@ -560,7 +637,13 @@ fn evaluate_one(
 ) -> PolicyResult {
     let loaded: Loaded = match load {
         Ok(l) => l,
-        Err(failure) => return PolicyResult { info: None, result: Err(failure), reads: None },
+        Err(failure) => {
+            return PolicyResult {
+                info: None,
+                result: Err(failure),
+                reads: None,
+            };
+        }
     };
     let meta = loaded.metadata.clone();
     let info = PolicyInfo {
@@ -583,15 +666,31 @@ fn evaluate_one(
     let result = session.validate_settings(&settings).and_then(|()| {
         let wants = |what: &str| reads.iter().any(|r| r == what || r == "*");
         let input = wit::Input {
-            documents: documents.iter().filter(|d| wants(&d.kind)).cloned().collect(),
+            documents: documents
+                .iter()
+                .filter(|d| wants(&d.kind))
+                .cloned()
+                .collect(),
             context: plan.samples.context.clone(),
-            requests: if wants("requests") { plan.samples.requests.clone() } else { wit::RequestBatch::default() },
-            connections: if wants("connections") { plan.samples.connections.clone() } else { Vec::new() },
+            requests: if wants("requests") {
+                plan.samples.requests.clone()
+            } else {
+                wit::RequestBatch::default()
+            },
+            connections: if wants("connections") {
+                plan.samples.connections.clone()
+            } else {
+                Vec::new()
+            },
             settings: settings.clone(),
         };
         let evaluation = session.evaluate(&input)?;
         checks::check_evaluation(&meta, &evaluation, &input)?;
         Ok((meta.name.clone(), evaluation))
     });
-    PolicyResult { info: Some(info), result, reads: Some(reads) }
+    PolicyResult {
+        info: Some(info),
+        result,
+        reads: Some(reads),
+    }
 }

@@ -71,17 +71,28 @@ impl Cache {
         let key = match read_or_create_key(&dir) {
             Ok(k) => k,
             Err(why) => {
-                eprintln!("warning: not using the compile cache `{}`: {why}; compiling in memory", dir.display());
+                eprintln!(
+                    "warning: not using the compile cache `{}`: {why}; compiling in memory",
+                    dir.display()
+                );
                 return None;
             }
         };
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let engine_key = format!("{:016x}", hasher.finish());
-        Some(Cache { dir, engine_key, key: hmac::Key::new(hmac::HMAC_SHA256, &key) })
+        Some(Cache {
+            dir,
+            engine_key,
+            key: hmac::Key::new(hmac::HMAC_SHA256, &key),
+        })
     }
 
-    pub fn get_or_compile(&self, engine: &wasmtime::Engine, bytes: &[u8]) -> Result<(Component, CacheOutcome)> {
+    pub fn get_or_compile(
+        &self,
+        engine: &wasmtime::Engine,
+        bytes: &[u8],
+    ) -> Result<(Component, CacheOutcome)> {
         let digest: [u8; 32] = Sha256::digest(bytes).into();
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         let path = self.dir.join(format!("{hex}-{}.cwasm", self.engine_key));
@@ -118,7 +129,12 @@ impl Cache {
             return None;
         }
         // Constant time: `verify` recomputes the tag and compares.
-        hmac::verify(&self.key, &self.signed(digest, &data[HEADER..]), &data[48..HEADER]).ok()?;
+        hmac::verify(
+            &self.key,
+            &self.signed(digest, &data[HEADER..]),
+            &data[48..HEADER],
+        )
+        .ok()?;
         data.drain(..HEADER);
         Some(data)
     }
@@ -155,9 +171,13 @@ fn read_or_create_key(dir: &Path) -> std::result::Result<Vec<u8>, String> {
         match trust::open_checked(&path) {
             Ok((mut file, _)) => {
                 let mut key = Vec::new();
-                file.read_to_end(&mut key).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+                file.read_to_end(&mut key)
+                    .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
                 if key.len() != 32 {
-                    return Err(format!("`{}` is not a patrol cache key; remove it", path.display()));
+                    return Err(format!(
+                        "`{}` is not a patrol cache key; remove it",
+                        path.display()
+                    ));
                 }
                 return Ok(key);
             }
@@ -169,7 +189,9 @@ fn read_or_create_key(dir: &Path) -> std::result::Result<Vec<u8>, String> {
             .map_err(|_| "no random source for the cache key".to_string())?;
         use std::io::Write;
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| e.to_string())?;
-        tmp.write_all(&key).and_then(|()| tmp.as_file().sync_all()).map_err(|e| e.to_string())?;
+        tmp.write_all(&key)
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(|e| e.to_string())?;
         // Another patrol may have put its key in place first: then that one is read.
         if tmp.persist_noclobber(&path).is_ok() {
             return Ok(key.to_vec());
@@ -185,5 +207,8 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         return Ok(());
     }
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }

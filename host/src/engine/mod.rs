@@ -130,7 +130,12 @@ impl State {
     /// Ends a call's log: says how many lines were suppressed, and resets the budget.
     fn end_call(&mut self) {
         if self.suppressed > 0 {
-            eprintln!("[{}] … {} more log lines suppressed (at most {LOG_LINES_PER_CALL} lines, {} KiB per call)", self.policy, self.suppressed, LOG_BYTES_PER_CALL >> 10);
+            eprintln!(
+                "[{}] … {} more log lines suppressed (at most {LOG_LINES_PER_CALL} lines, {} KiB per call)",
+                self.policy,
+                self.suppressed,
+                LOG_BYTES_PER_CALL >> 10
+            );
         }
         self.printed = (0, 0);
         self.suppressed = 0;
@@ -170,7 +175,13 @@ impl Engine {
             |s| s,
         )?;
         let cache = cache::Cache::open(&engine);
-        Ok(Engine { engine, linker, cache, limits, verbose })
+        Ok(Engine {
+            engine,
+            linker,
+            cache,
+            limits,
+            verbose,
+        })
     }
 
     pub fn limits(&self) -> &Limits {
@@ -188,7 +199,9 @@ impl Engine {
             match payload.context("not a WebAssembly component")? {
                 Payload::Version { encoding, .. } if depth == 0 => {
                     if encoding != wasmparser::Encoding::Component {
-                        anyhow::bail!("this is a core WebAssembly module, not a component; build it with `patrol policy build` or turn it into a component with `wasm-tools component new`");
+                        anyhow::bail!(
+                            "this is a core WebAssembly module, not a component; build it with `patrol policy build` or turn it into a component with `wasm-tools component new`"
+                        );
                     }
                 }
                 Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
@@ -211,16 +224,26 @@ impl Engine {
 
     /// Validates, compiles (or loads from the cache) and pre-links a policy.
     pub fn load(&self, source: &str, bytes: &[u8]) -> Result<Loaded, Failure> {
-        let fail = |message: String| Failure { policy: source.to_string(), kind: FailureKind::Load, message };
-        let (imports, exports) = Self::inspect_imports(bytes).map_err(|e| fail(format!("{e:#}")))?;
-        if let Some(bad) = imports.iter().find(|i| !ALLOWED_IMPORTS.contains(&i.as_str())) {
+        let fail = |message: String| Failure {
+            policy: source.to_string(),
+            kind: FailureKind::Load,
+            message,
+        };
+        let (imports, exports) =
+            Self::inspect_imports(bytes).map_err(|e| fail(format!("{e:#}")))?;
+        if let Some(bad) = imports
+            .iter()
+            .find(|i| !ALLOWED_IMPORTS.contains(&i.as_str()))
+        {
             return Err(fail(format!(
                 "it imports `{bad}`, which the sandbox does not provide; a policy may import only `{}`",
                 ALLOWED_IMPORTS[0]
             )));
         }
         if !exports.iter().any(|e| e == REQUIRED_EXPORT) {
-            return Err(fail(format!("it does not export `{REQUIRED_EXPORT}`; is it a patrol policy?")));
+            return Err(fail(format!(
+                "it does not export `{REQUIRED_EXPORT}`; is it a patrol policy?"
+            )));
         }
         let (component, cache) = self.compile(bytes).map_err(|e| fail(format!("{e:#}")))?;
         let pre = self
@@ -236,7 +259,7 @@ impl Engine {
         };
         let mut session = self.session(&loaded);
         let metadata = session.metadata()?;
-        loaded.metadata = Arc::new(metadata);
+        loaded.metadata = Arc::new(inert_metadata(metadata));
         Ok(loaded)
     }
 
@@ -249,7 +272,11 @@ impl Engine {
 
     /// A fresh sandbox for calls to one policy.
     pub fn session(&self, policy: &Loaded) -> Session<'_> {
-        let name = if policy.metadata.name.is_empty() { policy.source.clone() } else { policy.metadata.name.clone() };
+        let name = if policy.metadata.name.is_empty() {
+            policy.source.clone()
+        } else {
+            policy.metadata.name.clone()
+        };
         let state = State {
             limiter: Limiter::new(&self.limits),
             log: Vec::new(),
@@ -263,8 +290,44 @@ impl Engine {
         // wasmtime bounds what one call may copy from guest to host ("hostcall fuel",
         // 128 MiB by default): make that bound the output limit.
         store.set_hostcall_fuel(self.limits.output);
-        Session { engine: self, store, pre: policy.pre.clone(), instance: None, policy: name }
+        Session {
+            engine: self,
+            store,
+            pre: policy.pre.clone(),
+            instance: None,
+            policy: name,
+        }
     }
+}
+
+/// The metadata with its texts escaped (see [`escape`]): `policy list`, `policy inspect`
+/// and every report print them.
+fn inert_metadata(mut m: wit::PolicyMetadata) -> wit::PolicyMetadata {
+    let inert = |s: &mut String| {
+        if let std::borrow::Cow::Owned(escaped) = escape::text(s) {
+            *s = escaped;
+        }
+    };
+    for s in [
+        &mut m.name,
+        &mut m.version,
+        &mut m.description,
+        &mut m.settings_schema,
+    ] {
+        inert(s);
+    }
+    m.reads.iter_mut().for_each(inert);
+    for c in &mut m.codes {
+        for s in [&mut c.code, &mut c.summary, &mut c.help] {
+            inert(s);
+        }
+    }
+    m
+}
+
+/// A policy's own message (an error, a settings problem), clipped and escaped.
+fn own_message(message: &str) -> String {
+    escape::text(&clip(message, MAX_MESSAGE)).into_owned()
 }
 
 fn placeholder_metadata(source: &str) -> wit::PolicyMetadata {
@@ -302,7 +365,11 @@ impl Session<'_> {
     }
 
     fn missing(&self) -> Failure {
-        Failure { policy: self.policy.clone(), kind: FailureKind::Load, message: "it could not be instantiated".into() }
+        Failure {
+            policy: self.policy.clone(),
+            kind: FailureKind::Load,
+            message: "it could not be instantiated".into(),
+        }
     }
 
     fn arm(&mut self) {
@@ -315,26 +382,72 @@ impl Session<'_> {
         let state = self.store.data();
         let limits = &self.engine.limits;
         let (kind, mut message) = if state.limiter.memory_exceeded {
-            (FailureKind::Memory, format!("it exceeded the memory limit of {} MiB", limits.memory / (1024 * 1024)))
+            (
+                FailureKind::Memory,
+                format!(
+                    "it exceeded the memory limit of {} MiB",
+                    limits.memory / (1024 * 1024)
+                ),
+            )
         } else if format!("{error:#}").contains("fuel allocated for hostcalls") {
-            (FailureKind::Output, format!("it returned more output than the limit of {} bytes", limits.output))
-        } else if matches!(error.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) {
-            (FailureKind::Timeout, format!("it exceeded the time limit of {}", humantime(limits.timeout)))
-        } else if matches!(error.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::StackOverflow)) {
-            (FailureKind::Trap, "it trapped: stack overflow (a recursion too deep for the wasm stack)".to_string())
+            (
+                FailureKind::Output,
+                format!(
+                    "it returned more output than the limit of {} bytes",
+                    limits.output
+                ),
+            )
+        } else if matches!(
+            error.downcast_ref::<wasmtime::Trap>(),
+            Some(wasmtime::Trap::Interrupt)
+        ) {
+            (
+                FailureKind::Timeout,
+                format!(
+                    "it exceeded the time limit of {}",
+                    humantime(limits.timeout)
+                ),
+            )
+        } else if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
+            // The trap itself, not the first line of its context ("error while executing
+            // at wasm backtrace:").
+            let what = match trap {
+                wasmtime::Trap::StackOverflow => "stack overflow (a recursion too deep for the wasm call stack)".to_string(),
+                // Rust keeps large locals on a stack in linear memory, below the data: its
+                // overflow is an access out of bounds.
+                wasmtime::Trap::MemoryOutOfBounds => {
+                    "out of bounds memory access (for a Rust policy, often a stack overflow: a recursion too deep)".to_string()
+                }
+                other => other.to_string(),
+            };
+            (FailureKind::Trap, format!("it trapped: {what}"))
         } else {
-            (FailureKind::Trap, format!("it trapped: {}", clip(&first_line(&format!("{error:#}")), MAX_MESSAGE)))
+            (
+                FailureKind::Trap,
+                format!(
+                    "it trapped: {}",
+                    clip(&first_line(&format!("{error:#}")), MAX_MESSAGE)
+                ),
+            )
         };
         if let Some(last) = state.log.last() {
             message.push_str(&format!(" (its last log line: {last})"));
         }
-        Failure { policy: self.policy.clone(), kind, message }
+        Failure {
+            policy: self.policy.clone(),
+            kind,
+            message,
+        }
     }
 
     pub fn metadata(&mut self) -> Result<wit::PolicyMetadata, Failure> {
         self.ensure()?;
-        let Some(instance) = &self.instance else { return Err(self.missing()) };
-        let answer = instance.patrol_policy_policy().call_metadata(&mut self.store);
+        let Some(instance) = &self.instance else {
+            return Err(self.missing());
+        };
+        let answer = instance
+            .patrol_policy_policy()
+            .call_metadata(&mut self.store);
         self.store.data_mut().end_call();
         let metadata = answer.map_err(|e| self.classify(e))?;
         self.check_output(metadata_size(&metadata))?;
@@ -343,28 +456,36 @@ impl Session<'_> {
 
     pub fn validate_settings(&mut self, settings: &str) -> Result<(), Failure> {
         self.ensure()?;
-        let Some(instance) = &self.instance else { return Err(self.missing()) };
-        let answer = instance.patrol_policy_policy().call_validate_settings(&mut self.store, settings);
+        let Some(instance) = &self.instance else {
+            return Err(self.missing());
+        };
+        let answer = instance
+            .patrol_policy_policy()
+            .call_validate_settings(&mut self.store, settings);
         self.store.data_mut().end_call();
         let answer = answer.map_err(|e| self.classify(e))?;
         answer.map_err(|e| Failure {
             policy: self.policy.clone(),
             kind: FailureKind::Settings,
-            message: clip(&e.message, MAX_MESSAGE).into_owned(),
+            message: own_message(&e.message),
         })
     }
 
     pub fn evaluate(&mut self, input: &wit::Input) -> Result<wit::Evaluation, Failure> {
         self.ensure()?;
-        let Some(instance) = &self.instance else { return Err(self.missing()) };
-        let answer = instance.patrol_policy_policy().call_evaluate(&mut self.store, input);
+        let Some(instance) = &self.instance else {
+            return Err(self.missing());
+        };
+        let answer = instance
+            .patrol_policy_policy()
+            .call_evaluate(&mut self.store, input);
         self.store.data_mut().end_call();
         let answer = answer.map_err(|e| self.classify(e))?;
         // The error is reported once; a policy's 10 MB error is clipped all the same.
         let evaluation = answer.map_err(|e| Failure {
             policy: self.policy.clone(),
             kind: FailureKind::Policy,
-            message: clip(&e.message, MAX_MESSAGE).into_owned(),
+            message: own_message(&e.message),
         })?;
         self.check_output(evaluation_size(&evaluation))?;
         Ok(evaluation)
@@ -376,7 +497,9 @@ impl Session<'_> {
             return Err(Failure {
                 policy: self.policy.clone(),
                 kind: FailureKind::Output,
-                message: format!("it returned {size} bytes of output, over the limit of {max} bytes"),
+                message: format!(
+                    "it returned {size} bytes of output, over the limit of {max} bytes"
+                ),
             });
         }
         Ok(())
@@ -388,7 +511,11 @@ fn first_line(s: &str) -> String {
 }
 
 fn humantime(d: Duration) -> String {
-    if d.as_millis() % 1000 == 0 { format!("{} s", d.as_secs()) } else { format!("{} ms", d.as_millis()) }
+    if d.as_millis() % 1000 == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
 }
 
 fn loc_size(l: &wit::Location) -> usize {
@@ -401,7 +528,10 @@ fn metadata_size(m: &wit::PolicyMetadata) -> usize {
         + m.description.len()
         + m.settings_schema.len()
         + m.reads.iter().map(|r| r.len() + 8).sum::<usize>()
-        + m.codes.iter().map(|c| limits::CODE_COST + c.code.len() + c.summary.len() + c.help.len()).sum::<usize>()
+        + m.codes
+            .iter()
+            .map(|c| limits::CODE_COST + c.code.len() + c.summary.len() + c.help.len())
+            .sum::<usize>()
 }
 
 /// The size of an evaluation for the output limit: its strings, plus what a report spends
@@ -411,13 +541,25 @@ fn evaluation_size(e: &wit::Evaluation) -> usize {
     let findings: usize = e
         .findings
         .iter()
-        .map(|f| limits::FINDING_COST + f.code.len() + f.message.len() + f.remediation.len() + loc_size(&f.location))
+        .map(|f| {
+            limits::FINDING_COST
+                + f.code.len()
+                + f.message.len()
+                + f.remediation.len()
+                + loc_size(&f.location)
+        })
         .sum();
     let details: usize = e
         .decision_details
         .iter()
-        .map(|d| limits::DETAIL_COST + d.stage.len() + d.reason.len() + d.location.as_ref().map_or(0, loc_size)
-            + d.method.as_ref().map_or(0, String::len) + d.depends_on.iter().map(String::len).sum::<usize>())
+        .map(|d| {
+            limits::DETAIL_COST
+                + d.stage.len()
+                + d.reason.len()
+                + d.location.as_ref().map_or(0, loc_size)
+                + d.method.as_ref().map_or(0, String::len)
+                + d.depends_on.iter().map(String::len).sum::<usize>()
+        })
         .sum();
     let decisions = 8 * (e.requests.samples.len() + e.connections.samples.len()) + details;
     let patches: usize = e

@@ -35,31 +35,52 @@ const GROUP_OR_OTHER_WRITE: u32 = 0o022;
 const STICKY: u32 = 0o1000;
 
 fn untrusted(path: &Path, reason: String) -> Untrusted {
-    Untrusted { path: path.to_path_buf(), reason }
+    Untrusted {
+        path: path.to_path_buf(),
+        reason,
+    }
 }
 
 /// Checks the cache directory `dir` and the directories above it (symlinks resolved).
 pub fn check_dir(dir: &Path, home: Option<&Path>) -> Result<(), Untrusted> {
     let uid = euid();
-    let real = dir.canonicalize().map_err(|e| untrusted(dir, format!("cannot be resolved: {e}")))?;
+    let real = dir
+        .canonicalize()
+        .map_err(|e| untrusted(dir, format!("cannot be resolved: {e}")))?;
     let home = home.and_then(|h| h.canonicalize().ok());
     for (depth, d) in real.ancestors().enumerate() {
-        let meta = std::fs::metadata(d).map_err(|e| untrusted(d, format!("cannot be read: {e}")))?;
+        let meta =
+            std::fs::metadata(d).map_err(|e| untrusted(d, format!("cannot be read: {e}")))?;
         let mode = meta.mode();
         let owner = meta.uid();
         if depth == 0 && owner != uid {
-            return Err(untrusted(d, format!("is owned by uid {owner}, not by you (uid {uid})")));
+            return Err(untrusted(
+                d,
+                format!("is owned by uid {owner}, not by you (uid {uid})"),
+            ));
         }
         if depth > 0 && owner != uid && owner != 0 {
-            return Err(untrusted(d, format!("(above the cache) is owned by uid {owner}, neither you (uid {uid}) nor root")));
+            return Err(untrusted(
+                d,
+                format!(
+                    "(above the cache) is owned by uid {owner}, neither you (uid {uid}) nor root"
+                ),
+            ));
         }
         if mode & GROUP_OR_OTHER_WRITE != 0 {
             // `/tmp`: others may create entries but not rename or remove ours.
             if depth > 0 && owner == 0 && mode & STICKY != 0 {
                 return Ok(());
             }
-            let what = if depth == 0 { "is" } else { "(above the cache) is" };
-            return Err(untrusted(d, format!("{what} writable by other users (mode {:o})", mode & 0o7777)));
+            let what = if depth == 0 {
+                "is"
+            } else {
+                "(above the cache) is"
+            };
+            return Err(untrusted(
+                d,
+                format!("{what} writable by other users (mode {:o})", mode & 0o7777),
+            ));
         }
         if home.as_deref() == Some(d) {
             return Ok(());
@@ -75,10 +96,19 @@ pub fn check_file(path: &Path, meta: &Metadata) -> Result<(), Untrusted> {
         return Err(untrusted(path, "is not a regular file".to_string()));
     }
     if meta.uid() != uid {
-        return Err(untrusted(path, format!("is owned by uid {}, not by you (uid {uid})", meta.uid())));
+        return Err(untrusted(
+            path,
+            format!("is owned by uid {}, not by you (uid {uid})", meta.uid()),
+        ));
     }
     if meta.mode() & GROUP_OR_OTHER_WRITE != 0 {
-        return Err(untrusted(path, format!("is writable by other users (mode {:o})", meta.mode() & 0o7777)));
+        return Err(untrusted(
+            path,
+            format!(
+                "is writable by other users (mode {:o})",
+                meta.mode() & 0o7777
+            ),
+        ));
     }
     Ok(())
 }
@@ -91,7 +121,9 @@ pub fn open_checked(path: &Path) -> Result<(File, Metadata), Untrusted> {
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(path)
         .map_err(|e| untrusted(path, format!("cannot be opened: {e}")))?;
-    let meta = file.metadata().map_err(|e| untrusted(path, format!("cannot be read: {e}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| untrusted(path, format!("cannot be read: {e}")))?;
     check_file(path, &meta)?;
     Ok((file, meta))
 }
@@ -114,7 +146,12 @@ mod tests {
         chmod(&cache, 0o700);
         check_dir(&cache, Some(top.path())).unwrap();
         chmod(&cache, 0o775);
-        assert!(check_dir(&cache, Some(top.path())).unwrap_err().reason.contains("mode 775"));
+        assert!(
+            check_dir(&cache, Some(top.path()))
+                .unwrap_err()
+                .reason
+                .contains("mode 775")
+        );
         chmod(&cache, 0o700);
         // A parent below the home boundary, writable by others (no sticky bit).
         chmod(top.path(), 0o777);

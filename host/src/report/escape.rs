@@ -61,21 +61,62 @@ fn optional(s: &mut Option<String>) {
 /// Every string of `outcome` that is shown as data (not the files' texts, which fixes
 /// and diffs must keep byte for byte, nor the patches' edits).
 fn strings(outcome: &Outcome) -> impl Iterator<Item = &str> {
-    let findings = outcome.findings.iter().chain(outcome.waived.iter().map(|w| &w.finding)).flat_map(|f| {
-        [f.policy.as_str(), &f.code, &f.message, &f.file, &f.remediation, f.pointer.as_deref().unwrap_or("")]
+    let findings = outcome
+        .findings
+        .iter()
+        .chain(outcome.waived.iter().map(|w| &w.finding))
+        .flat_map(|f| {
+            [
+                f.policy.as_str(),
+                &f.code,
+                &f.message,
+                &f.file,
+                &f.remediation,
+                f.pointer.as_deref().unwrap_or(""),
+            ]
+        });
+    let waived = outcome.waived.iter().flat_map(|w| {
+        [
+            w.exception.at.as_str(),
+            &w.exception.reason,
+            &w.exception.expires,
+        ]
     });
-    let waived = outcome.waived.iter().flat_map(|w| [w.exception.at.as_str(), &w.exception.reason, &w.exception.expires]);
     let decisions = outcome.decisions.iter().flat_map(|d| {
-        [d.sample.as_str(), &d.stage, &d.reason, d.name.as_deref().unwrap_or(""), d.file.as_deref().unwrap_or("")]
-            .into_iter()
-            .chain([d.method.as_deref().unwrap_or(""), d.policy.as_deref().unwrap_or("")])
-            .chain(d.depends_on.iter().map(String::as_str))
+        [
+            d.sample.as_str(),
+            &d.stage,
+            &d.reason,
+            d.name.as_deref().unwrap_or(""),
+            d.file.as_deref().unwrap_or(""),
+        ]
+        .into_iter()
+        .chain([
+            d.method.as_deref().unwrap_or(""),
+            d.policy.as_deref().unwrap_or(""),
+        ])
+        .chain(d.depends_on.iter().map(String::as_str))
     });
-    let patches = outcome.patches.iter().flat_map(|p| [p.policy.as_str(), &p.file, &p.description]);
-    let errors = outcome.errors.iter().flat_map(|e| [e.policy.as_str(), &e.message]);
-    let policies = outcome.policies.iter().flat_map(|p| [p.name.as_str(), &p.version, &p.source]);
+    let patches = outcome
+        .patches
+        .iter()
+        .flat_map(|p| [p.policy.as_str(), &p.file, &p.description]);
+    let errors = outcome
+        .errors
+        .iter()
+        .flat_map(|e| [e.policy.as_str(), &e.message]);
+    let policies = outcome
+        .policies
+        .iter()
+        .flat_map(|p| [p.name.as_str(), &p.version, &p.source]);
     let files = outcome.files.iter().map(|(name, _)| name.as_str());
-    findings.chain(waived).chain(decisions).chain(patches).chain(errors).chain(policies).chain(files)
+    findings
+        .chain(waived)
+        .chain(decisions)
+        .chain(patches)
+        .chain(errors)
+        .chain(policies)
+        .chain(files)
 }
 
 /// Whether [`outcome`] would change anything.
@@ -85,14 +126,28 @@ pub fn needed(outcome: &Outcome) -> bool {
 
 /// Escapes every string [`needed`] looks at, in place.
 pub fn outcome(outcome: &mut Outcome) {
-    for f in outcome.findings.iter_mut().chain(outcome.waived.iter_mut().map(|w| &mut w.finding)) {
-        for s in [&mut f.policy, &mut f.code, &mut f.message, &mut f.file, &mut f.remediation] {
+    for f in outcome
+        .findings
+        .iter_mut()
+        .chain(outcome.waived.iter_mut().map(|w| &mut w.finding))
+    {
+        for s in [
+            &mut f.policy,
+            &mut f.code,
+            &mut f.message,
+            &mut f.file,
+            &mut f.remediation,
+        ] {
             field(s);
         }
         optional(&mut f.pointer);
     }
     for w in &mut outcome.waived {
-        for s in [&mut w.exception.at, &mut w.exception.reason, &mut w.exception.expires] {
+        for s in [
+            &mut w.exception.at,
+            &mut w.exception.reason,
+            &mut w.exception.expires,
+        ] {
             field(s);
         }
     }
@@ -154,11 +209,17 @@ mod tests {
     #[test]
     fn escapes_what_drives_terminals_and_parsers() {
         let cases: &[(&str, &str)] = &[
-            ("plain text\twith tab\nand newline", "plain text\twith tab\nand newline"),
+            (
+                "plain text\twith tab\nand newline",
+                "plain text\twith tab\nand newline",
+            ),
             ("\x1b]0;title\x07", "\\u{1b}]0;title\\u{7}"),
             ("a\rb\x7fc\u{9b}d", "a\\u{d}b\\u{7f}c\\u{9b}d"),
             ("left\u{202e}right\u{2066}", "left\\u{202e}right\\u{2066}"),
-            ("x\u{ffff}y\u{fffe}\u{1fffe}", "x\\u{ffff}y\\u{fffe}\\u{1fffe}"),
+            (
+                "x\u{ffff}y\u{fffe}\u{1fffe}",
+                "x\\u{ffff}y\\u{fffe}\\u{1fffe}",
+            ),
             ("naïve – ok ✓", "naïve – ok ✓"),
         ];
         for (input, want) in cases {

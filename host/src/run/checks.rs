@@ -22,11 +22,17 @@ pub enum Origin<'a> {
 /// calls it; an org policy has a kebab-case name that is neither `patrol` (the host's own
 /// findings) nor a built-in policy's name, unless `builtin_names` is off (`patrol test`
 /// of a built-in policy's crate).
-pub fn check_name(name: &str, origin: Origin, builtins: &[&str], builtin_names: bool) -> Result<(), String> {
+pub fn check_name(
+    name: &str,
+    origin: Origin,
+    builtins: &[&str],
+    builtin_names: bool,
+) -> Result<(), String> {
     match origin {
-        Origin::Builtin(expected) if name != expected => {
-            Err(format!("the built-in policy `{expected}` calls itself `{}`", clip(name, 64)))
-        }
+        Origin::Builtin(expected) if name != expected => Err(format!(
+            "the built-in policy `{expected}` calls itself `{}`",
+            clip(name, 64)
+        )),
         Origin::Builtin(_) => Ok(()),
         Origin::Org => {
             let reserved: &[&str] = if builtin_names { builtins } else { &[] };
@@ -46,8 +52,16 @@ pub fn check_name(name: &str, origin: Origin, builtins: &[&str], builtin_names: 
 /// Rejects output that does not fit the input: decisions for samples that don't exist or
 /// answered twice, patch indexes out of range, findings with codes the policy never
 /// declared.
-pub fn check_evaluation(meta: &wit::PolicyMetadata, e: &wit::Evaluation, input: &wit::Input) -> Result<(), Failure> {
-    let bad = |message: String| Failure { policy: meta.name.clone(), kind: FailureKind::Output, message };
+pub fn check_evaluation(
+    meta: &wit::PolicyMetadata,
+    e: &wit::Evaluation,
+    input: &wit::Input,
+) -> Result<(), Failure> {
+    let bad = |message: String| Failure {
+        policy: meta.name.clone(),
+        kind: FailureKind::Output,
+        message,
+    };
     for (list, answers, len) in [
         ("requests", &e.requests, input.requests.len()),
         ("connections", &e.connections, input.connections.len()),
@@ -62,14 +76,24 @@ pub fn check_evaluation(meta: &wit::PolicyMetadata, e: &wit::Evaluation, input: 
         let mut answered = vec![false; len];
         for &index in &answers.samples {
             match answered.get_mut(index as usize) {
-                None => return Err(bad(format!("it returned a decision for {list}[{index}], but there are {len} {list}"))),
+                None => {
+                    return Err(bad(format!(
+                        "it returned a decision for {list}[{index}], but there are {len} {list}"
+                    )));
+                }
                 Some(seen) if *seen => {
-                    return Err(bad(format!("it answered {list}[{index}] twice; a policy answers each sample once")));
+                    return Err(bad(format!(
+                        "it answered {list}[{index}] twice; a policy answers each sample once"
+                    )));
                 }
                 Some(seen) => *seen = true,
             }
         }
-        if let Some(&detail) = answers.details.iter().find(|&&d| d as usize >= e.decision_details.len()) {
+        if let Some(&detail) = answers
+            .details
+            .iter()
+            .find(|&&d| d as usize >= e.decision_details.len())
+        {
             return Err(bad(format!(
                 "a decision about {list} names detail {detail}, but it returned {} decision details",
                 e.decision_details.len()
@@ -115,7 +139,10 @@ mod tests {
         assert!(check_name("pg-hba", Origin::Org, &builtins, false).is_ok());
         assert!(check_name("patrol", Origin::Org, &builtins, false).is_err());
         for bad in ["", "Pg-Hba", "a/b", "x\u{1b}[31m", "-x", "a--b"] {
-            assert!(check_name(bad, Origin::Org, &builtins, true).is_err(), "{bad:?}");
+            assert!(
+                check_name(bad, Origin::Org, &builtins, true).is_err(),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -25,7 +25,11 @@ impl Policy for HostileWide {
         modes::Hostile::validate(settings)
     }
 
-    fn evaluate(input: &Input, settings: &Self::Settings, report: &mut Report) -> Result<(), String> {
+    fn evaluate(
+        input: &Input,
+        settings: &Self::Settings,
+        report: &mut Report,
+    ) -> Result<(), String> {
         modes::Hostile::evaluate(input, settings, report)
     }
 }

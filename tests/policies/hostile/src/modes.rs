@@ -1,6 +1,8 @@
 //! The misbehaviours of the hostile test policies, picked by the `mode` setting.
 
-use policy_guest::{Code, DecisionDetail, Input, Location, Policy, Report, SampleKind, Severity, Verdict};
+use policy_guest::{
+    Code, DecisionDetail, Input, Location, Policy, Report, SampleKind, Severity, Verdict,
+};
 
 pub struct Hostile;
 
@@ -16,20 +18,31 @@ pub struct Settings {
 pub const CODES: &[Code] = &[Code::new("noise", Severity::Info, "noise", "none")];
 
 fn here() -> Location {
-    Location { file: "f".into(), line: 1, end_line: None, pointer: None }
+    Location {
+        file: "f".into(),
+        line: 1,
+        end_line: None,
+        pointer: None,
+    }
 }
 
 fn detail(verdict: Verdict, reason: String) -> DecisionDetail {
-    DecisionDetail { verdict, status: None, stage: "passed".into(), location: None, method: None, reason, depends_on: Vec::new() }
+    DecisionDetail {
+        verdict,
+        status: None,
+        stage: "passed".into(),
+        location: None,
+        method: None,
+        reason,
+        depends_on: Vec::new(),
+    }
 }
 
-/// Recurses without end; the frame is kept alive so that the recursion is not a loop.
+/// Recurses without end on the wasm call stack (scalars only: nothing on Rust's shadow
+/// stack in linear memory); `black_box` keeps the call from becoming a loop.
 #[allow(unconditional_recursion)]
-fn deeper(n: u64, frame: &mut [u64; 64]) -> u64 {
-    let mut local = [n; 64];
-    local[(n % 64) as usize] ^= frame[0];
-    std::hint::black_box(&mut local);
-    deeper(n + 1, &mut local) + local[1]
+fn deeper(n: u64) -> u64 {
+    std::hint::black_box(deeper(std::hint::black_box(n + 1))) ^ n
 }
 
 impl Policy for Hostile {
@@ -65,7 +78,7 @@ impl Policy for Hostile {
             }
             "trap" => panic!("hostile policy panics on purpose"),
             "stack" => {
-                let n = deeper(0, &mut [0; 64]);
+                let n = deeper(0);
                 Err(format!("unreachable: {n}"))
             }
             "output" => {
@@ -78,7 +91,10 @@ impl Policy for Hostile {
             "error" => Err("hostile policy returns an error on purpose".to_string()),
             "big-error" => Err(format!("hostile error {}", "E".repeat(10 << 20))),
             "big-detail" => {
-                let big = report.detail(detail(Verdict::Deny, format!("hostile reason {}", "R".repeat(1 << 20))));
+                let big = report.detail(detail(
+                    Verdict::Deny,
+                    format!("hostile reason {}", "R".repeat(1 << 20)),
+                ));
                 for i in 0..input.requests.len() {
                     report.answer(SampleKind::Request, i, big);
                 }
@@ -100,7 +116,11 @@ impl Policy for Hostile {
                 Ok(())
             }
             "undeclared" => {
-                report.finding("never-declared", here(), "a code the metadata does not list");
+                report.finding(
+                    "never-declared",
+                    here(),
+                    "a code the metadata does not list",
+                );
                 Ok(())
             }
             "duplicate" => {
@@ -128,7 +148,13 @@ impl Policy for Hostile {
                     report.answer(SampleKind::Request, i, allow);
                 }
                 for (i, _) in input.connections.iter().enumerate() {
-                    report.decision(policy_guest::report::decision(SampleKind::Connection, i, Verdict::Allow, "auth", "hostile says allow".into()));
+                    report.decision(policy_guest::report::decision(
+                        SampleKind::Connection,
+                        i,
+                        Verdict::Allow,
+                        "auth",
+                        "hostile says allow".into(),
+                    ));
                 }
                 Ok(())
             }
