@@ -35,9 +35,15 @@ fn main() -> Result<()> {
     for dir in ["wit", "policy-guest", "policies", "tests/policies"] {
         watch(&root.join(dir));
     }
-    println!("cargo:rerun-if-changed={}", root.join("Cargo.lock").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("Cargo.lock").display()
+    );
     // The `policy` profile the components are built with lives in the root manifest.
-    println!("cargo:rerun-if-changed={}", root.join("Cargo.toml").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("Cargo.toml").display()
+    );
 
     let builtin = crate_names(&root.join("policies"))?;
     let test_only = crate_names(&root.join("tests/policies"))?;
@@ -64,7 +70,9 @@ fn main() -> Result<()> {
     ] {
         cargo.env_remove(var);
     }
-    let status = cargo.status().context("could not run the nested `cargo build` for the policies")?;
+    let status = cargo
+        .status()
+        .context("could not run the nested `cargo build` for the policies")?;
     if !status.success() {
         bail!("building the policies for {TARGET} failed (see the cargo output above)");
     }
@@ -76,14 +84,21 @@ fn main() -> Result<()> {
     );
     for name in &builtin {
         let path = componentize(&core_dir, name, &out_dir)?;
-        writeln!(generated, "    ({name:?}, include_bytes!({:?})),", path.display())?;
+        writeln!(
+            generated,
+            "    ({name:?}, include_bytes!({:?})),",
+            path.display()
+        )?;
     }
     generated.push_str("];\n");
     for name in &test_only {
         componentize(&core_dir, name, &out_dir)?;
     }
     std::fs::write(out_dir.join("builtin_policies.rs"), generated)?;
-    println!("cargo:rustc-env=PATROL_TEST_POLICY_DIR={}", out_dir.display());
+    println!(
+        "cargo:rustc-env=PATROL_TEST_POLICY_DIR={}",
+        out_dir.display()
+    );
     Ok(())
 }
 
@@ -91,7 +106,9 @@ fn main() -> Result<()> {
 /// hidden directories excepted).
 fn watch(path: &Path) {
     println!("cargo:rerun-if-changed={}", path.display());
-    let Ok(entries) = std::fs::read_dir(path) else { return };
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return;
+    };
     for entry in entries.flatten() {
         let p = entry.path();
         let name = entry.file_name();
@@ -136,8 +153,12 @@ fn ensure_target() -> Result<()> {
 /// Wraps the core module `<name>.wasm` into a component in `out_dir`; returns its path.
 fn componentize(core_dir: &Path, name: &str, out_dir: &Path) -> Result<PathBuf> {
     let core_path = core_dir.join(format!("{}.wasm", name.replace('-', "_")));
-    let core = std::fs::read(&core_path)
-        .with_context(|| format!("policy `{name}` was not built: {} is missing", core_path.display()))?;
+    let core = std::fs::read(&core_path).with_context(|| {
+        format!(
+            "policy `{name}` was not built: {} is missing",
+            core_path.display()
+        )
+    })?;
     let component = toolchain::componentize(&core).with_context(|| format!("policy `{name}`"))?;
     let path = out_dir.join(format!("{name}.wasm"));
     std::fs::write(&path, component)?;

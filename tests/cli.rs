@@ -10,7 +10,9 @@ fn root() -> PathBuf {
 
 fn patrol(cache: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_patrol"));
-    c.env("NO_COLOR", "1").env("PATROL_CACHE_DIR", cache).current_dir(root());
+    c.env("NO_COLOR", "1")
+        .env("PATROL_CACHE_DIR", cache)
+        .current_dir(root());
     c
 }
 
@@ -23,7 +25,11 @@ fn tmp(name: &str) -> PathBuf {
 
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("not JSON ({e}): {}\nstderr: {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     })
 }
 
@@ -34,7 +40,10 @@ fn stderr(out: &Output) -> String {
 #[test]
 fn insecure_example_has_findings_and_exits_1() {
     let cache = tmp("insecure-cache");
-    let out = patrol(&cache).args(["check", "examples/insecure", "--format", "json"]).output().unwrap();
+    let out = patrol(&cache)
+        .args(["check", "examples/insecure", "--format", "json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let v = json(&out);
     let findings = v["findings"].as_array().unwrap();
@@ -46,18 +55,31 @@ fn insecure_example_has_findings_and_exits_1() {
     }
     assert!(v["errors"].as_array().unwrap().is_empty(), "{v:#}");
     // Every policy that reads Patroni files found something in the insecure example.
-    assert!(findings.iter().any(|f| f["policy"] == "patroni-restapi" && f["file"] == "examples/insecure/patroni.yml"));
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["policy"] == "patroni-restapi"
+                && f["file"] == "examples/insecure/patroni.yml")
+    );
 }
 
 #[test]
 fn hardened_example_is_clean_and_exits_0() {
     let cache = tmp("hardened-cache");
-    let out = patrol(&cache).args(["check", "examples/hardened", "--format", "json"]).output().unwrap();
+    let out = patrol(&cache)
+        .args(["check", "examples/hardened", "--format", "json"])
+        .output()
+        .unwrap();
     let v = json(&out);
     assert_eq!(out.status.code(), Some(0), "{v:#}");
     // Info-level notes (e.g. a Patroni version whose `/mpp` only the network can protect)
     // may remain; nothing of severity low or above.
-    let serious: Vec<_> = v["findings"].as_array().unwrap().iter().filter(|f| f["severity"] != "info").collect();
+    let serious: Vec<_> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] != "info")
+        .collect();
     assert!(serious.is_empty(), "{serious:#?}");
     assert!(v["errors"].as_array().unwrap().is_empty(), "{v:#}");
 }
@@ -66,20 +88,39 @@ fn hardened_example_is_clean_and_exits_0() {
 fn simulate_prints_one_decision_per_sample_and_policy() {
     let cache = tmp("simulate-cache");
     let out = patrol(&cache)
-        .args(["simulate", "--samples", "examples/samples.yaml", "examples/insecure", "--format", "json"])
+        .args([
+            "simulate",
+            "--samples",
+            "examples/samples.yaml",
+            "examples/insecure",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v = json(&out);
     let decisions = v["decisions"].as_array().unwrap();
     for d in decisions {
-        for key in ["sample", "name", "verdict", "status", "line", "method", "reason", "policy"] {
+        for key in [
+            "sample", "name", "verdict", "status", "line", "method", "reason", "policy",
+        ] {
             assert!(d.get(key).is_some(), "decision without `{key}`: {d}");
         }
         assert!(d["verdict"] == "allow" || d["verdict"] == "deny");
     }
-    let samples: std::collections::BTreeSet<&str> = decisions.iter().map(|d| d["sample"].as_str().unwrap()).collect();
-    for s in ["requests[0]", "requests[1]", "requests[2]", "connections[0]", "connections[1]", "connections[2]"] {
+    let samples: std::collections::BTreeSet<&str> = decisions
+        .iter()
+        .map(|d| d["sample"].as_str().unwrap())
+        .collect();
+    for s in [
+        "requests[0]",
+        "requests[1]",
+        "requests[2]",
+        "connections[0]",
+        "connections[1]",
+        "connections[2]",
+    ] {
         assert!(samples.contains(s), "no decision for {s}: {v:#}");
     }
 }
@@ -87,9 +128,15 @@ fn simulate_prints_one_decision_per_sample_and_policy() {
 #[test]
 fn usage_errors_exit_3() {
     let cache = tmp("usage-cache");
-    let out = patrol(&cache).args(["check", "--no-such-flag"]).output().unwrap();
+    let out = patrol(&cache)
+        .args(["check", "--no-such-flag"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
-    let out = patrol(&cache).args(["check", "--format", "yaml"]).output().unwrap();
+    let out = patrol(&cache)
+        .args(["check", "--format", "yaml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
     let out = patrol(&cache).args(["frobnicate"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
@@ -101,13 +148,24 @@ fn usage_errors_exit_3() {
 #[test]
 fn missing_and_unknown_inputs_exit_3_naming_the_file() {
     let cache = tmp("missing-cache");
-    let out = patrol(&cache).args(["check", "no/such/patroni.yml"]).output().unwrap();
+    let out = patrol(&cache)
+        .args(["check", "no/such/patroni.yml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
-    assert!(stderr(&out).contains("`no/such/patroni.yml`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`no/such/patroni.yml`"),
+        "{}",
+        stderr(&out)
+    );
 
     let dir = tmp("unknown");
     std::fs::write(dir.join("notes.txt"), "hello").unwrap();
-    let out = patrol(&cache).arg("check").arg(dir.join("notes.txt")).output().unwrap();
+    let out = patrol(&cache)
+        .arg("check")
+        .arg(dir.join("notes.txt"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("--kind"), "{}", stderr(&out));
 }
@@ -116,14 +174,27 @@ fn missing_and_unknown_inputs_exit_3_naming_the_file() {
 fn samples_with_unknown_keys_are_errors_with_the_line() {
     let cache = tmp("samples-cache");
     let dir = tmp("samples");
-    std::fs::write(dir.join("s.yaml"), "requests:\n  - source: 10.0.0.1\n    path: /\n    sorce: 10.0.0.2\n").unwrap();
-    let out = patrol(&cache).args(["simulate", "--samples"]).arg(dir.join("s.yaml")).arg("examples/insecure").output().unwrap();
+    std::fs::write(
+        dir.join("s.yaml"),
+        "requests:\n  - source: 10.0.0.1\n    path: /\n    sorce: 10.0.0.2\n",
+    )
+    .unwrap();
+    let out = patrol(&cache)
+        .args(["simulate", "--samples"])
+        .arg(dir.join("s.yaml"))
+        .arg("examples/insecure")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("s.yaml:4") && err.contains("sorce"), "{err}");
 
     std::fs::write(dir.join("bad.yaml"), "requests:\n  - source: [\n").unwrap();
-    let out = patrol(&cache).args(["simulate", "--samples"]).arg(dir.join("bad.yaml")).output().unwrap();
+    let out = patrol(&cache)
+        .args(["simulate", "--samples"])
+        .arg(dir.join("bad.yaml"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("bad.yaml:"), "{}", stderr(&out));
 }
@@ -131,22 +202,44 @@ fn samples_with_unknown_keys_are_errors_with_the_line() {
 #[test]
 fn second_run_compiles_nothing() {
     let cache = tmp("second-run-cache");
-    let first = patrol(&cache).args(["-v", "check", "examples/hardened"]).output().unwrap();
+    let first = patrol(&cache)
+        .args(["-v", "check", "examples/hardened"])
+        .output()
+        .unwrap();
     assert!(stderr(&first).contains("(Compiled)"), "{}", stderr(&first));
-    let second = patrol(&cache).args(["-v", "check", "examples/hardened"]).output().unwrap();
+    let second = patrol(&cache)
+        .args(["-v", "check", "examples/hardened"])
+        .output()
+        .unwrap();
     let err = stderr(&second);
-    assert!(err.contains("(Hit)") && !err.contains("(Compiled)"), "{err}");
+    assert!(
+        err.contains("(Hit)") && !err.contains("(Compiled)"),
+        "{err}"
+    );
 }
 
 #[test]
 fn malformed_yaml_is_a_finding_with_its_line() {
     let cache = tmp("malformed-cache");
     let dir = tmp("malformed");
-    std::fs::write(dir.join("patroni.yml"), "scope: x\nrestapi:\n  listen: [1, 2\n  certfile: a\n").unwrap();
-    let out = patrol(&cache).args(["check", "--format", "json"]).arg(dir.join("patroni.yml")).output().unwrap();
+    std::fs::write(
+        dir.join("patroni.yml"),
+        "scope: x\nrestapi:\n  listen: [1, 2\n  certfile: a\n",
+    )
+    .unwrap();
+    let out = patrol(&cache)
+        .args(["check", "--format", "json"])
+        .arg(dir.join("patroni.yml"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let v = json(&out);
-    let f = v["findings"].as_array().unwrap().iter().find(|f| f["code"] == "invalid-yaml").unwrap_or_else(|| panic!("{v:#}"));
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "invalid-yaml")
+        .unwrap_or_else(|| panic!("{v:#}"));
     assert!(f["line"].as_u64().unwrap() >= 3, "{f}");
 }
 
@@ -170,44 +263,95 @@ fn copy_tree(from: &Path, to: &Path) {
 fn fix_reaches_a_fixpoint_and_diff_agrees_with_it() {
     let cache = tmp("fixpoint-cache");
     let work = tmp("fixpoint");
-    copy_tree(&root().join("examples/insecure"), &work.join("fixed/insecure"));
-    copy_tree(&root().join("examples/insecure"), &work.join("diffed/insecure"));
+    copy_tree(
+        &root().join("examples/insecure"),
+        &work.join("fixed/insecure"),
+    );
+    copy_tree(
+        &root().join("examples/insecure"),
+        &work.join("diffed/insecure"),
+    );
 
     let mut diff = patrol(&cache);
-    let out = diff.current_dir(work.join("diffed")).args(["check", "insecure", "--diff"]).output().unwrap();
+    let out = diff
+        .current_dir(work.join("diffed"))
+        .args(["check", "insecure", "--diff"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let patch = out.stdout.clone();
     assert!(!patch.is_empty());
     // Files whose changed lines hold a secret: their diff is redacted and cannot apply.
     let hidden: Vec<String> = stderr(&out)
         .lines()
-        .filter_map(|l| l.strip_prefix("patrol: the diff of `")?.split('`').next().map(str::to_string))
+        .filter_map(|l| {
+            l.strip_prefix("patrol: the diff of `")?
+                .split('`')
+                .next()
+                .map(str::to_string)
+        })
         .collect();
-    assert!(!String::from_utf8_lossy(&patch).contains("h4ckm3"), "a password in the diff");
+    assert!(
+        !String::from_utf8_lossy(&patch).contains("h4ckm3"),
+        "a password in the diff"
+    );
 
-    let out = patrol(&cache).current_dir(work.join("fixed")).args(["check", "insecure", "--fix"]).output().unwrap();
-    assert!(stderr(&out).contains("patrol: fixed insecure/pg_hba.conf"), "{}", stderr(&out));
-    assert!(!stderr(&out).contains("fix not applied"), "{}", stderr(&out));
+    let out = patrol(&cache)
+        .current_dir(work.join("fixed"))
+        .args(["check", "insecure", "--fix"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("patrol: fixed insecure/pg_hba.conf"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("fix not applied"),
+        "{}",
+        stderr(&out)
+    );
 
-    let out = patrol(&cache).current_dir(work.join("fixed")).args(["check", "insecure", "--format", "json"]).output().unwrap();
+    let out = patrol(&cache)
+        .current_dir(work.join("fixed"))
+        .args(["check", "insecure", "--format", "json"])
+        .output()
+        .unwrap();
     let v = json(&out);
     let findings = v["findings"].as_array().unwrap();
     // `--fix` takes the fixes of findings at or above `--fail-on` (default `low`).
-    let fixable: Vec<_> = findings.iter().filter(|f| !f["patch"].is_null() && f["severity"] != "info").collect();
+    let fixable: Vec<_> = findings
+        .iter()
+        .filter(|f| !f["patch"].is_null() && f["severity"] != "info")
+        .collect();
     assert!(fixable.is_empty(), "fixes left after --fix: {fixable:#?}");
-    let broken: Vec<_> = findings.iter().filter(|f| f["policy"] == "patrol").collect();
-    assert!(broken.is_empty(), "a fixed file no longer parses: {broken:#?}");
+    let broken: Vec<_> = findings
+        .iter()
+        .filter(|f| f["policy"] == "patrol")
+        .collect();
+    assert!(
+        broken.is_empty(),
+        "a fixed file no longer parses: {broken:#?}"
+    );
     assert!(v["errors"].as_array().unwrap().is_empty(), "{v:#}");
 
     let mut apply = Command::new("patch");
     apply
         .current_dir(work.join("diffed"))
-        .args(["-p1", "--quiet", "--no-backup-if-mismatch", "--reject-file=/dev/null"])
+        .args([
+            "-p1",
+            "--quiet",
+            "--no-backup-if-mismatch",
+            "--reject-file=/dev/null",
+        ])
         .stdin(std::process::Stdio::piped());
     let mut child = apply.spawn().expect("`patch` runs");
     std::io::Write::write_all(child.stdin.as_mut().unwrap(), &patch).unwrap();
     let applied = child.wait().unwrap().success();
-    assert!(applied || !hidden.is_empty(), "the --diff does not apply with patch -p1");
+    assert!(
+        applied || !hidden.is_empty(),
+        "the --diff does not apply with patch -p1"
+    );
     for entry in walk(&work.join("fixed/insecure")) {
         let rel = entry.strip_prefix(work.join("fixed")).unwrap();
         if hidden.iter().any(|h| Path::new(h) == rel) {
@@ -215,7 +359,11 @@ fn fix_reaches_a_fixpoint_and_diff_agrees_with_it() {
         }
         let fixed = std::fs::read(&entry).unwrap();
         let diffed = std::fs::read(work.join("diffed").join(rel)).unwrap();
-        assert!(fixed == diffed, "--fix and --diff differ on {}", rel.display());
+        assert!(
+            fixed == diffed,
+            "--fix and --diff differ on {}",
+            rel.display()
+        );
     }
 }
 
@@ -240,15 +388,44 @@ fn patroni_pg_hba_lists_are_checked_simulated_and_fixed() {
     let work = tmp("patroni-hba");
     let yaml = "scope: demo\nname: node1\npostgresql:\n  data_dir: /var/lib/postgresql/15/main\n  pg_hba:\n    - local all all peer\n    - host all all 10.0.0.0/8 md5   # apps\n";
     std::fs::write(work.join("patroni.yml"), yaml).unwrap();
-    std::fs::write(work.join("samples.yaml"), "connections:\n  - {source: 10.1.2.3, ssl: false, user: app, database: app}\n").unwrap();
+    std::fs::write(
+        work.join("samples.yaml"),
+        "connections:\n  - {source: 10.1.2.3, ssl: false, user: app, database: app}\n",
+    )
+    .unwrap();
 
-    let out = patrol(&cache).current_dir(&work).args(["simulate", "--samples", "samples.yaml", "patroni.yml", "--format", "json"]).output().unwrap();
+    let out = patrol(&cache)
+        .current_dir(&work)
+        .args([
+            "simulate",
+            "--samples",
+            "samples.yaml",
+            "patroni.yml",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
     let v = json(&out);
     // An `md5` line asks a role with a SCRAM password (the default) for SCRAM, as the server does.
-    let d = &v["decisions"].as_array().unwrap().iter().find(|d| d["policy"] == "pg-hba").cloned().unwrap();
-    assert_eq!((d["file"].as_str(), d["line"].as_u64(), d["method"].as_str()), (Some("patroni.yml"), Some(7), Some("scram-sha-256")), "{d:#}");
+    let d = &v["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["policy"] == "pg-hba")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (d["file"].as_str(), d["line"].as_u64(), d["method"].as_str()),
+        (Some("patroni.yml"), Some(7), Some("scram-sha-256")),
+        "{d:#}"
+    );
 
-    let out = patrol(&cache).current_dir(&work).args(["check", "patroni.yml", "--format", "json"]).output().unwrap();
+    let out = patrol(&cache)
+        .current_dir(&work)
+        .args(["check", "patroni.yml", "--format", "json"])
+        .output()
+        .unwrap();
     let v = json(&out);
     let codes: Vec<(&str, u64)> = v["findings"]
         .as_array()
@@ -257,11 +434,25 @@ fn patroni_pg_hba_lists_are_checked_simulated_and_fixed() {
         .filter(|f| f["policy"] == "pg-hba")
         .map(|f| (f["code"].as_str().unwrap(), f["line"].as_u64().unwrap()))
         .collect();
-    assert!(codes.contains(&("plain-tcp-allowed", 7)) && codes.contains(&("md5-auth", 7)), "{codes:?}");
+    assert!(
+        codes.contains(&("plain-tcp-allowed", 7)) && codes.contains(&("md5-auth", 7)),
+        "{codes:?}"
+    );
 
-    let out = patrol(&cache).current_dir(&work).args(["check", "patroni.yml", "--fix"]).output().unwrap();
-    assert!(stderr(&out).contains("fixed patroni.yml"), "{}", stderr(&out));
+    let out = patrol(&cache)
+        .current_dir(&work)
+        .args(["check", "patroni.yml", "--fix"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("fixed patroni.yml"),
+        "{}",
+        stderr(&out)
+    );
     let fixed = std::fs::read_to_string(work.join("patroni.yml")).unwrap();
-    assert!(fixed.contains("\n    - hostssl all all 10.0.0.0/8 scram-sha-256   # apps\n"), "{fixed}");
+    assert!(
+        fixed.contains("\n    - hostssl all all 10.0.0.0/8 scram-sha-256   # apps\n"),
+        "{fixed}"
+    );
     assert!(fixed.starts_with("scope: demo\nname: node1\npostgresql:\n  data_dir: /var/lib/postgresql/15/main\n  pg_hba:\n    - local all all peer\n"), "{fixed}");
 }

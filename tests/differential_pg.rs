@@ -67,7 +67,10 @@ fn simulate_agrees_with_postgres_15() {
     let server = Server::start();
     // The check of fixed files can fail: the server names an invalid line.
     let refused = server.hba_errors("local all all peer\nhost all all 10.0.0.0/99 trust\n");
-    assert!(refused.starts_with("2: "), "pg_hba_file_rules did not name line 2: {refused:?}");
+    assert!(
+        refused.starts_with("2: "),
+        "pg_hba_file_rules did not name line 2: {refused:?}"
+    );
     let mut rng = Rng(seed | 1);
     let mut tally = Tally::default();
     for n in 0..files {
@@ -223,7 +226,8 @@ fn check_fix(server: &Server, n: usize, text: &str, tally: &mut Tally) {
             .expect("run patrol check")
     };
     let fixed = run(&["--fix"]);
-    let fixed_text = std::fs::read_to_string(dir.join("pg_hba.conf")).expect("read the fixed pg_hba.conf");
+    let fixed_text =
+        std::fs::read_to_string(dir.join("pg_hba.conf")).expect("read the fixed pg_hba.conf");
     let again = run(&["--format", "json"]);
     let again: Value = serde_json::from_slice(&again.stdout).unwrap_or(Value::Null);
     let left: Vec<String> = again["findings"]

@@ -17,7 +17,10 @@ use regex::Regex;
 use serde_json::Value;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn tmp(name: &str) -> PathBuf {
@@ -41,7 +44,9 @@ fn probe() -> PathBuf {
 
 fn patrol() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_patrol"));
-    c.env("NO_COLOR", "1").env("PATROL_CACHE_DIR", cache()).current_dir(root());
+    c.env("NO_COLOR", "1")
+        .env("PATROL_CACHE_DIR", cache())
+        .current_dir(root());
     c
 }
 
@@ -64,15 +69,24 @@ fn stderr(out: &Output) -> String {
 }
 
 fn sarif(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(out), stderr(out)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(out), stderr(out)))
 }
 
 fn validate_sarif(log: &Value) {
-    let schema_text = std::fs::read_to_string(root().join("tests/fixtures/schemas/sarif-schema-2.1.0.json")).unwrap();
+    let schema_text =
+        std::fs::read_to_string(root().join("tests/fixtures/schemas/sarif-schema-2.1.0.json"))
+            .unwrap();
     let schema: Value = serde_json::from_str(&schema_text).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator.iter_errors(log).map(|e| format!("{e} at {}", e.instance_path())).collect();
-    assert!(errors.is_empty(), "the SARIF log does not follow the SARIF 2.1.0 schema: {errors:#?}");
+    let errors: Vec<String> = validator
+        .iter_errors(log)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "the SARIF log does not follow the SARIF 2.1.0 schema: {errors:#?}"
+    );
 }
 
 #[test]
@@ -86,13 +100,24 @@ fn sarif_of_the_builtin_policies_follows_the_schema() {
     let driver = &log["runs"][0]["tool"]["driver"];
     assert_eq!(driver["name"], "patrol");
     // Every built-in policy's codes are rules, even those without a finding today.
-    let policies = patrol().args(["policy", "list", "--format", "json"]).output().unwrap();
+    let policies = patrol()
+        .args(["policy", "list", "--format", "json"])
+        .output()
+        .unwrap();
     let listed = stdout(&policies);
-    let rules: Vec<&str> = driver["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let rules: Vec<&str> = driver["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
     assert!(!rules.is_empty());
     for id in &rules {
         let (policy, code) = id.split_once('/').unwrap();
-        assert!(policy == "patrol" || listed.contains(policy), "rule `{id}` of an unknown policy");
+        assert!(
+            policy == "patrol" || listed.contains(policy),
+            "rule `{id}` of an unknown policy"
+        );
         assert!(!code.is_empty());
     }
 }
@@ -104,9 +129,15 @@ fn sarif_locates_findings_from_the_repository_root_and_carries_fixes() {
     let log = sarif(&out);
     validate_sarif(&log);
     let run = &log["runs"][0];
-    assert_eq!(run["originalUriBaseIds"]["%SRCROOT%"]["uri"], format!("file://{}/", root().display()));
+    assert_eq!(
+        run["originalUriBaseIds"]["%SRCROOT%"]["uri"],
+        format!("file://{}/", root().display())
+    );
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
-    let line_rule = rules.iter().find(|r| r["id"] == "report-probe/line").expect("the probe's rules");
+    let line_rule = rules
+        .iter()
+        .find(|r| r["id"] == "report-probe/line")
+        .expect("the probe's rules");
     assert_eq!(line_rule["shortDescription"]["text"], "A setting line");
     assert_eq!(line_rule["help"]["text"], "Review the line.");
     assert_eq!(line_rule["properties"]["security-severity"], "8.0");
@@ -127,16 +158,31 @@ fn sarif_locates_findings_from_the_repository_root_and_carries_fixes() {
             let line = physical["region"]["startLine"].as_u64().unwrap() as usize;
             let original = hba_text.lines().nth(line - 1).unwrap();
             let replacement = &r["fixes"][0]["artifactChanges"][0]["replacements"][0];
-            assert_eq!(replacement["deletedRegion"]["startLine"].as_u64().unwrap() as usize, line);
-            assert_eq!(replacement["deletedRegion"]["endLine"].as_u64().unwrap() as usize, line + 1);
-            assert_eq!(replacement["insertedContent"]["text"], format!("{original} # reviewed\n"));
+            assert_eq!(
+                replacement["deletedRegion"]["startLine"].as_u64().unwrap() as usize,
+                line
+            );
+            assert_eq!(
+                replacement["deletedRegion"]["endLine"].as_u64().unwrap() as usize,
+                line + 1
+            );
+            assert_eq!(
+                replacement["insertedContent"]["text"],
+                format!("{original} # reviewed\n")
+            );
             fixed += 1;
         }
     }
-    assert!(fixed >= 5, "the probe's pg_hba findings carry their fixes: {fixed}");
+    assert!(
+        fixed >= 5,
+        "the probe's pg_hba findings carry their fixes: {fixed}"
+    );
     // Levels follow the severities: the probe cycles through all five.
     for level in ["error", "warning", "note"] {
-        assert!(results.iter().any(|r| r["level"] == level), "no `{level}` result");
+        assert!(
+            results.iter().any(|r| r["level"] == level),
+            "no `{level}` result"
+        );
     }
 }
 
@@ -149,11 +195,31 @@ fn junit_follows_the_jenkins_schema() {
     let file = tmp("junit").join("report.xml");
     std::fs::write(&file, &xml).unwrap();
     let schema = root().join("tests/fixtures/schemas/junit-10.xsd");
-    let lint = Command::new("xmllint").arg("--noout").arg("--schema").arg(&schema).arg(&file).output().unwrap();
-    assert!(lint.status.success(), "xmllint rejects the JUnit report: {}\n{xml}", String::from_utf8_lossy(&lint.stderr));
+    let lint = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&schema)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        lint.status.success(),
+        "xmllint rejects the JUnit report: {}\n{xml}",
+        String::from_utf8_lossy(&lint.stderr)
+    );
     // One case per (policy, code, file); failures carry the location and the message.
-    assert!(xml.contains(r#"<testcase name="examples/insecure/pg_hba.conf" classname="report-probe.line">"#), "{xml}");
-    assert!(xml.contains(r#"<testcase name="examples/insecure/pg_hba.conf" classname="report-probe.whole-file">"#), "{xml}");
+    assert!(
+        xml.contains(
+            r#"<testcase name="examples/insecure/pg_hba.conf" classname="report-probe.line">"#
+        ),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(
+            r#"<testcase name="examples/insecure/pg_hba.conf" classname="report-probe.whole-file">"#
+        ),
+        "{xml}"
+    );
     let failure = Regex::new(r#"<failure message="\d+ findings, first examples/insecure/pg_hba\.conf:\d+: line \d+ reads `[^"]+`" type="critical">"#).unwrap();
     assert!(failure.is_match(&xml), "{xml}");
 }
@@ -170,11 +236,27 @@ fn github_commands_annotate_files() {
     let failed = Regex::new(r"^::error title=[^,:]+::\S.*$").unwrap();
     assert!(!text.is_empty());
     for line in text.lines() {
-        assert!(command.is_match(line) || failed.is_match(line), "not a workflow command: {line}");
+        assert!(
+            command.is_match(line) || failed.is_match(line),
+            "not a workflow command: {line}"
+        );
     }
-    assert!(text.lines().any(|l| l.starts_with("::error file=examples/insecure/pg_hba.conf,line=")), "{text}");
-    assert!(text.lines().any(|l| l.starts_with("::warning file=examples/insecure/")), "{text}");
-    assert!(text.lines().any(|l| l.starts_with("::notice file=examples/insecure/patroni.yml,title=report-probe/whole-file (info)::")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("::error file=examples/insecure/pg_hba.conf,line=")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("::warning file=examples/insecure/")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with(
+            "::notice file=examples/insecure/patroni.yml,title=report-probe/whole-file (info)::"
+        )),
+        "{text}"
+    );
 }
 
 #[test]
@@ -183,11 +265,15 @@ fn text_is_grouped_by_file_with_marks_and_a_summary() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(!text.contains('\x1b'), "colour with NO_COLOR set");
-    assert!(text.lines().any(|l| l == "examples/insecure/pg_hba.conf"), "{text}");
+    assert!(
+        text.lines().any(|l| l == "examples/insecure/pg_hba.conf"),
+        "{text}"
+    );
     let marked = Regex::new(r"(?m)^  +\d+ \| .+\n  +\| +\^+$").unwrap();
     assert!(marked.is_match(&text), "{text}");
     let summary = text.lines().last().unwrap();
-    let counts = Regex::new(r"^\d+ findings \((\d+ (critical|high|medium|low|info)(, )?)+\)").unwrap();
+    let counts =
+        Regex::new(r"^\d+ findings \((\d+ (critical|high|medium|low|info)(, )?)+\)").unwrap();
     assert!(counts.is_match(summary), "{summary}");
 }
 
@@ -252,9 +338,20 @@ fn secrets_never_appear_in_any_output() {
 
     let mut runs: Vec<Vec<&str>> = Vec::new();
     for format in ["text", "json", "sarif", "junit", "github"] {
-        runs.push(vec!["check", configs, "--policy", probe, "--format", format]);
+        runs.push(vec![
+            "check", configs, "--policy", probe, "--format", format,
+        ]);
         runs.push(vec!["check", configs, "--format", format]);
-        runs.push(vec!["simulate", "--samples", samples, configs, "--policy", probe, "--format", format]);
+        runs.push(vec![
+            "simulate",
+            "--samples",
+            samples,
+            configs,
+            "--policy",
+            probe,
+            "--format",
+            format,
+        ]);
     }
     runs.push(vec!["check", configs, "--policy", probe, "--diff"]);
     runs.push(vec!["check", configs, "--diff"]);
@@ -262,7 +359,12 @@ fn secrets_never_appear_in_any_output() {
     let mut probe_findings = 0;
     for args in &runs {
         let out = patrol().args(args).output().unwrap();
-        assert!(matches!(out.status.code(), Some(0 | 1)), "{args:?}: exit {:?}\n{}", out.status.code(), stderr(&out));
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{args:?}: exit {:?}\n{}",
+            out.status.code(),
+            stderr(&out)
+        );
         let (so, se) = (stdout(&out), stderr(&out));
         for s in &secrets {
             assert!(!so.contains(s), "`{s}` leaked on stdout of {args:?}:\n{so}");
@@ -270,7 +372,12 @@ fn secrets_never_appear_in_any_output() {
         }
         if args.contains(&"json") && args.contains(&probe) && args[0] == "check" {
             let v: Value = serde_json::from_str(&so).unwrap();
-            probe_findings = v["findings"].as_array().unwrap().iter().filter(|f| f["policy"] == "report-probe").count();
+            probe_findings = v["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["policy"] == "report-probe")
+                .count();
         }
     }
     // The probe saw every line: the secrets did reach the renderers.
@@ -289,7 +396,10 @@ fn completions_and_man_page() {
     let out = patrol().arg("man").output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let page = stdout(&out);
-    assert!(page.contains(".TH patrol 1") && page.contains("Exit codes"), "{page}");
+    assert!(
+        page.contains(".TH patrol 1") && page.contains("Exit codes"),
+        "{page}"
+    );
     let dir = tmp("man");
     let out = patrol().arg("man").arg("--dir").arg(&dir).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -301,17 +411,30 @@ fn no_progress_bar_off_a_terminal() {
     let dir = tmp("progress");
     let mut samples = String::from("requests:\n");
     for i in 0..3000 {
-        samples.push_str(&format!("  - {{source: 10.0.{}.{}, method: GET, path: /primary}}\n", i / 250, i % 250 + 1));
+        samples.push_str(&format!(
+            "  - {{source: 10.0.{}.{}, method: GET, path: /primary}}\n",
+            i / 250,
+            i % 250 + 1
+        ));
     }
     std::fs::write(dir.join("samples.yaml"), samples).unwrap();
     let out = patrol()
-        .args(["simulate", "examples/insecure", "--format", "json", "--samples"])
+        .args([
+            "simulate",
+            "examples/insecure",
+            "--format",
+            "json",
+            "--samples",
+        ])
         .arg(dir.join("samples.yaml"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(!err.contains("simulating") && !err.contains('\r') && !err.contains('\x1b'), "stderr is not a terminal, yet: {err}");
+    assert!(
+        !err.contains("simulating") && !err.contains('\r') && !err.contains('\x1b'),
+        "stderr is not a terminal, yet: {err}"
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["decisions"].as_array().unwrap().len(), 3000);
 }
@@ -351,7 +474,14 @@ fn pre_commit_hook_runs_check_on_the_files_patrol_knows() {
     ] {
         assert!(files.is_match(name), "`{name}` should run the hook");
     }
-    for name in ["README.md", "values.yaml", "my-patroni.yml.bak", "docker-compose.yml", "src/gitlab.rb.erb", "old_pg_hba.conf.txt"] {
+    for name in [
+        "README.md",
+        "values.yaml",
+        "my-patroni.yml.bak",
+        "docker-compose.yml",
+        "src/gitlab.rb.erb",
+        "old_pg_hba.conf.txt",
+    ] {
         assert!(!files.is_match(name), "`{name}` should not run the hook");
     }
 }
@@ -367,7 +497,11 @@ fn every_code_is_documented() {
         .args(["policy", "list", "--no-config", "--format", "json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let list: Value = serde_json::from_slice(&out.stdout).unwrap();
     let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
     let mut doc = String::from(
@@ -380,11 +514,20 @@ fn every_code_is_documented() {
     doc.push_str("## patrol (the host: problems reading the inputs)\n\n| code | severity | meaning | remediation |\n|---|---|---|---|\n");
     for c in patrol::run::HOST_CODES {
         let sev = serde_json::to_value(c.severity).unwrap();
-        doc.push_str(&format!("| `patrol/{}` | {} | {} | {} |\n", c.code, sev.as_str().unwrap(), cell(c.summary), cell(c.help)));
+        doc.push_str(&format!(
+            "| `patrol/{}` | {} | {} | {} |\n",
+            c.code,
+            sev.as_str().unwrap(),
+            cell(c.summary),
+            cell(c.help)
+        ));
     }
     for p in list["policies"].as_array().unwrap() {
         let name = p["name"].as_str().unwrap();
-        doc.push_str(&format!("\n## {name}\n\n{}\n\n", cell(p["description"].as_str().unwrap_or(""))));
+        doc.push_str(&format!(
+            "\n## {name}\n\n{}\n\n",
+            cell(p["description"].as_str().unwrap_or(""))
+        ));
         doc.push_str("| code | severity | meaning | remediation |\n|---|---|---|---|\n");
         for c in p["codes"].as_array().unwrap() {
             doc.push_str(&format!(
@@ -402,5 +545,8 @@ fn every_code_is_documented() {
         std::fs::write(&path, &doc).unwrap();
     }
     let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(on_disk == doc, "docs/codes.md is out of date: regenerate it with PATROL_BLESS=1 cargo test --release -p patrol --test report every_code_is_documented");
+    assert!(
+        on_disk == doc,
+        "docs/codes.md is out of date: regenerate it with PATROL_BLESS=1 cargo test --release -p patrol --test report every_code_is_documented"
+    );
 }

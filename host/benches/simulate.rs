@@ -16,7 +16,16 @@ const CONFIG: &str = include_str!("../../examples/hardened/patroni.yml");
 
 /// One request of the generated matrix: (source, method, path, auth, cert).
 fn matrix(n: usize) -> Vec<(String, &'static str, &'static str, u8, u8)> {
-    let methods = [("GET", "/primary"), ("POST", "/restart"), ("PATCH", "/config"), ("OPTIONS", "/replica"), ("POST", "/failover"), ("DELETE", "/switchover"), ("GET", "/patroni"), ("POST", "/mpp")];
+    let methods = [
+        ("GET", "/primary"),
+        ("POST", "/restart"),
+        ("PATCH", "/config"),
+        ("OPTIONS", "/replica"),
+        ("POST", "/failover"),
+        ("DELETE", "/switchover"),
+        ("GET", "/patroni"),
+        ("POST", "/mpp"),
+    ];
     (0..n)
         .map(|i| {
             let source = match i % 4 {
@@ -65,8 +74,18 @@ fn host_input(n: usize) -> wit::Input {
         diagnostics: Vec::new(),
     };
     let mut context = patrol::samples::empty_context();
-    context.members = Some(vec!["10.0.1.11".into(), "10.0.1.12".into(), "10.0.1.13".into()]);
-    wit::Input { documents: vec![doc], context, requests: requests(n), connections: Vec::new(), settings: "{}".into() }
+    context.members = Some(vec![
+        "10.0.1.11".into(),
+        "10.0.1.12".into(),
+        "10.0.1.13".into(),
+    ]);
+    wit::Input {
+        documents: vec![doc],
+        context,
+        requests: requests(n),
+        connections: Vec::new(),
+        settings: "{}".into(),
+    }
 }
 
 /// The same input as the policy receives it: the host's, converted type by type.
@@ -76,13 +95,20 @@ fn guest_input(n: usize) -> policy_guest::Input {
         .value
         .spans
         .iter()
-        .map(|s| policy_guest::Span { pointer: s.pointer.clone(), line: s.line, end_line: s.end_line })
+        .map(|s| policy_guest::Span {
+            pointer: s.pointer.clone(),
+            line: s.line,
+            end_line: s.end_line,
+        })
         .collect();
     let doc = policy_guest::Document {
         kind: "patroni".into(),
         path: "patroni.yml".into(),
         text: CONFIG.into(),
-        body: policy_guest::Body::Structured(policy_guest::Structured { json: parsed.value.json.clone(), spans }),
+        body: policy_guest::Body::Structured(policy_guest::Structured {
+            json: parsed.value.json.clone(),
+            spans,
+        }),
         diagnostics: Vec::new(),
     };
     let r = requests(n);
@@ -107,7 +133,11 @@ fn guest_input(n: usize) -> policy_guest::Input {
     let context = policy_guest::Context {
         postgres_version: None,
         patroni_version: None,
-        members: Some(vec!["10.0.1.11".into(), "10.0.1.12".into(), "10.0.1.13".into()]),
+        members: Some(vec![
+            "10.0.1.11".into(),
+            "10.0.1.12".into(),
+            "10.0.1.13".into(),
+        ]),
         resolve: Vec::new(),
         dual_stack: None,
         server_addresses: Vec::new(),
@@ -115,7 +145,13 @@ fn guest_input(n: usize) -> policy_guest::Input {
         password_types: Vec::new(),
         extra: "{}".into(),
     };
-    policy_guest::Input { documents: vec![doc], context, requests, connections: Vec::new(), settings: "{}".into() }
+    policy_guest::Input {
+        documents: vec![doc],
+        context,
+        requests,
+        connections: Vec::new(),
+        settings: "{}".into(),
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -124,7 +160,9 @@ fn bench(c: &mut Criterion) {
         .into_iter()
         .find(|s| s.label() == "builtin:patroni-restapi")
         .expect("the patroni-restapi policy is built in");
-    let PolicySource::Builtin(_, bytes) = source else { unreachable!() };
+    let PolicySource::Builtin(_, bytes) = source else {
+        unreachable!()
+    };
     let policy = engine.load("builtin:patroni-restapi", bytes).expect("load");
     let host = host_input(BATCH);
     let guest = guest_input(BATCH);
@@ -133,18 +171,27 @@ fn bench(c: &mut Criterion) {
     // answers before timing either.
     {
         let wasm = engine.session(&policy).evaluate(&host).expect("evaluate");
-        let native = policy_guest::run::<patroni_restapi::PatroniRestapi>(&guest).expect("evaluate");
+        let native =
+            policy_guest::run::<patroni_restapi::PatroniRestapi>(&guest).expect("evaluate");
         assert_eq!(wasm.requests.samples.len(), BATCH);
         assert_eq!(wasm.requests.samples, native.requests.samples);
         for (w, n) in wasm.requests.details.iter().zip(&native.requests.details) {
-            let (wd, nd) = (&wasm.decision_details[*w as usize], &native.decision_details[*n as usize]);
-            assert_eq!((wd.status, &wd.stage, &wd.reason), (nd.status, &nd.stage, &nd.reason));
+            let (wd, nd) = (
+                &wasm.decision_details[*w as usize],
+                &native.decision_details[*n as usize],
+            );
+            assert_eq!(
+                (wd.status, &wd.stage, &wd.reason),
+                (nd.status, &nd.stage, &nd.reason)
+            );
         }
     }
 
     let mut group = c.benchmark_group("patroni-simulate");
     group.throughput(Throughput::Elements(BATCH as u64));
-    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
     group.bench_function("wasm", |b| {
         b.iter(|| {
             // A fresh sandbox per batch, as `patrol simulate` has.
@@ -156,7 +203,8 @@ fn bench(c: &mut Criterion) {
     });
     // The floor: a policy that answers every request with a fixed allow, so what is left
     // is moving the batch in and the decisions out.
-    let echo_bytes = std::fs::read(concat!(env!("PATROL_TEST_POLICY_DIR"), "/hostile.wasm")).expect("hostile.wasm");
+    let echo_bytes = std::fs::read(concat!(env!("PATROL_TEST_POLICY_DIR"), "/hostile.wasm"))
+        .expect("hostile.wasm");
     let echo = engine.load("hostile", &echo_bytes).expect("load hostile");
     let mut echo_input = host.clone();
     echo_input.settings = r#"{"mode": "allow-all"}"#.into();
@@ -170,7 +218,8 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("native", |b| {
         b.iter(|| {
-            let e = policy_guest::run::<patroni_restapi::PatroniRestapi>(black_box(&guest)).expect("evaluate");
+            let e = policy_guest::run::<patroni_restapi::PatroniRestapi>(black_box(&guest))
+                .expect("evaluate");
             assert_eq!(e.requests.samples.len(), BATCH);
             e
         })

@@ -126,41 +126,79 @@ impl Bundle {
     pub fn load(path: &Path, builtins: &[&str]) -> Result<Bundle, Vec<Problem>> {
         let display = path.to_string_lossy().replace('\\', "/");
         let display = display.strip_prefix("./").unwrap_or(&display).to_string();
-        let one = |message: String| vec![Problem { file: display.clone(), line: 0, message }];
-        let bytes = std::fs::read(path).map_err(|e| one(format!("cannot read it: {}", crate::discover::io_reason(&e))))?;
+        let one = |message: String| {
+            vec![Problem {
+                file: display.clone(),
+                line: 0,
+                message,
+            }]
+        };
+        let bytes = std::fs::read(path).map_err(|e| {
+            one(format!(
+                "cannot read it: {}",
+                crate::discover::io_reason(&e)
+            ))
+        })?;
         let text = String::from_utf8(bytes).map_err(|_| one("it is not UTF-8 text".to_string()))?;
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
         Self::parse(&text, &display, &dir, builtins)
     }
 
     /// Checks a bundle's text; `dir` resolves its relative paths.
-    pub fn parse(text: &str, file: &str, dir: &Path, builtins: &[&str]) -> Result<Bundle, Vec<Problem>> {
+    pub fn parse(
+        text: &str,
+        file: &str,
+        dir: &Path,
+        builtins: &[&str],
+    ) -> Result<Bundle, Vec<Problem>> {
         let doc = SpannedDoc::parse(text, file).map_err(|p| vec![p])?;
         let mut problems = Problems::default();
-        let mut bundle =
-            Bundle { file: file.to_string(), dir: dir.to_path_buf(), policies: None, severity: Vec::new(), exceptions: Vec::new() };
+        let mut bundle = Bundle {
+            file: file.to_string(),
+            dir: dir.to_path_buf(),
+            policies: None,
+            severity: Vec::new(),
+            exceptions: Vec::new(),
+        };
         let root = doc.root();
         if root.value.is_null() {
             return Ok(bundle);
         }
         if root.mapping(&["policies", "severity", "exceptions"], &mut problems) {
             if let Some(list) = root.get("policies") {
-                let entries: Vec<Entry> =
-                    list.items(&mut problems).iter().filter_map(|n| entry(n, dir, builtins, &mut problems)).collect();
+                let entries: Vec<Entry> = list
+                    .items(&mut problems)
+                    .iter()
+                    .filter_map(|n| entry(n, dir, builtins, &mut problems))
+                    .collect();
                 for (i, e) in entries.iter().enumerate() {
                     if entries[..i].iter().any(|x| x.source == e.source) {
-                        problems.0.push(Problem { file: file.to_string(), line: e.line, message: "this policy is listed twice".to_string() });
+                        problems.0.push(Problem {
+                            file: file.to_string(),
+                            line: e.line,
+                            message: "this policy is listed twice".to_string(),
+                        });
                     }
                 }
                 bundle.policies = Some(entries);
             }
             if let Some(map) = root.get("severity") {
                 for (key, node) in map.entries(&mut problems) {
-                    let Some((policy, code)) = split_code(&key).filter(|(p, _)| !p.is_empty()) else {
-                        problems.at(&node, format!("`{key}` must be `policy/code`, e.g. `patroni-restapi/no-tls`"));
+                    let Some((policy, code)) = split_code(&key).filter(|(p, _)| !p.is_empty())
+                    else {
+                        problems.at(
+                            &node,
+                            format!("`{key}` must be `policy/code`, e.g. `patroni-restapi/no-tls`"),
+                        );
                         continue;
                     };
-                    let Some(text) = node.str(&mut problems) else { continue };
+                    let Some(text) = node.str(&mut problems) else {
+                        continue;
+                    };
                     match parse_severity(text) {
                         Some(severity) => bundle.severity.push(Override {
                             policy: policy.to_string(),
@@ -173,7 +211,11 @@ impl Bundle {
                 }
             }
             if let Some(list) = root.get("exceptions") {
-                bundle.exceptions = list.items(&mut problems).iter().filter_map(|n| exception(n, &mut problems)).collect();
+                bundle.exceptions = list
+                    .items(&mut problems)
+                    .iter()
+                    .filter_map(|n| exception(n, &mut problems))
+                    .collect();
             }
         }
         problems.into_result().map(|()| bundle)
@@ -184,17 +226,28 @@ impl Bundle {
     pub fn apply(&self, outcome: &mut Outcome, today: Date) -> Result<(), Vec<Problem>> {
         self.check_codes(outcome)?;
         for f in &mut outcome.findings {
-            if let Some(o) = self.severity.iter().find(|o| o.policy == f.policy && o.code == f.code) {
+            if let Some(o) = self
+                .severity
+                .iter()
+                .find(|o| o.policy == f.policy && o.code == f.code)
+            {
                 f.severity = o.severity;
             }
         }
         let mut kept = Vec::with_capacity(outcome.findings.len());
         for f in std::mem::take(&mut outcome.findings) {
-            let by = self.exceptions.iter().find(|e| e.expires >= today && self.covers(e, &f));
+            let by = self
+                .exceptions
+                .iter()
+                .find(|e| e.expires >= today && self.covers(e, &f));
             match by {
                 Some(e) => outcome.waived.push(Waived {
                     finding: f,
-                    exception: WaivedBy { at: format!("{}:{}", self.file, e.at), reason: e.reason.clone(), expires: e.expires.to_string() },
+                    exception: WaivedBy {
+                        at: format!("{}:{}", self.file, e.at),
+                        reason: e.reason.clone(),
+                        expires: e.expires.to_string(),
+                    },
                 }),
                 None => kept.push(f),
             }
@@ -231,7 +284,9 @@ impl Bundle {
             && e.code == f.code
             && (e.matcher.is_match(&f.file) || relative.is_some_and(|r| e.matcher.is_match(r)))
             && e.line.is_none_or(|l| l == f.line)
-            && e.pointer.as_ref().is_none_or(|p| f.pointer.as_ref() == Some(p))
+            && e.pointer
+                .as_ref()
+                .is_none_or(|p| f.pointer.as_ref() == Some(p))
     }
 
     /// A finding's file relative to the bundle's directory, when it is below it.
@@ -246,9 +301,16 @@ impl Bundle {
 
     fn check_codes(&self, outcome: &Outcome) -> Result<(), Vec<Problem>> {
         // A policy that failed to load has no metadata: its codes cannot be checked.
-        let all_loaded = outcome.errors.iter().all(|e| e.kind != crate::engine::FailureKind::Load);
+        let all_loaded = outcome
+            .errors
+            .iter()
+            .all(|e| e.kind != crate::engine::FailureKind::Load);
         let codes_of = |policy: &str| {
-            outcome.policies.iter().find(|p| p.name == policy).and_then(|p| p.metadata.clone())
+            outcome
+                .policies
+                .iter()
+                .find(|p| p.name == policy)
+                .and_then(|p| p.metadata.clone())
         };
         let mut problems = Vec::new();
         let mut check = |policy: Option<&str>, code: &str, line: u32| {
@@ -258,23 +320,40 @@ impl Bundle {
                     Some(meta) if meta.codes.iter().any(|c| c.code == code) => return,
                     Some(meta) => {
                         let known: Vec<&str> = meta.codes.iter().map(|c| c.code.as_str()).collect();
-                        format!("policy `{p}` has no finding code `{code}`; its codes: {}", known.join(", "))
+                        format!(
+                            "policy `{p}` has no finding code `{code}`; its codes: {}",
+                            known.join(", ")
+                        )
                     }
                     None if !all_loaded => return,
                     None => {
-                        let running: Vec<&str> = outcome.policies.iter().map(|p| p.name.as_str()).collect();
-                        format!("no policy `{p}` runs; the policies that run: {}", running.join(", "))
+                        let running: Vec<&str> =
+                            outcome.policies.iter().map(|p| p.name.as_str()).collect();
+                        format!(
+                            "no policy `{p}` runs; the policies that run: {}",
+                            running.join(", ")
+                        )
                     }
                 },
                 None => {
-                    let any = outcome.policies.iter().filter_map(|p| p.metadata.as_ref()).any(|m| m.codes.iter().any(|c| c.code == code));
+                    let any = outcome
+                        .policies
+                        .iter()
+                        .filter_map(|p| p.metadata.as_ref())
+                        .any(|m| m.codes.iter().any(|c| c.code == code));
                     if any || !all_loaded {
                         return;
                     }
-                    format!("no policy that runs has a finding code `{code}` (`patrol policy list` shows them)")
+                    format!(
+                        "no policy that runs has a finding code `{code}` (`patrol policy list` shows them)"
+                    )
                 }
             };
-            problems.push(Problem { file: self.file.clone(), line, message });
+            problems.push(Problem {
+                file: self.file.clone(),
+                line,
+                message,
+            });
         };
         for o in &self.severity {
             check(Some(&o.policy), &o.code, o.line);
@@ -282,7 +361,11 @@ impl Bundle {
         for e in &self.exceptions {
             check(e.policy.as_deref(), &e.code, e.at);
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 }
 
@@ -301,7 +384,11 @@ fn entry(node: &Node<'_>, dir: &Path, builtins: &[&str], problems: &mut Problems
         } else {
             builtin_source(node, text, builtins, problems)?
         };
-        return Some(Entry { source, settings: None, line });
+        return Some(Entry {
+            source,
+            settings: None,
+            line,
+        });
     }
     if !node.mapping(&["builtin", "path", "settings"], problems) {
         return None;
@@ -310,7 +397,10 @@ fn entry(node: &Node<'_>, dir: &Path, builtins: &[&str], problems: &mut Problems
         (Some(b), None) => builtin_source(&b, b.str(problems)?, builtins, problems)?,
         (None, Some(p)) => path_source(&p, p.str(problems)?, dir, problems)?,
         _ => {
-            problems.at(node, "a policy needs exactly one of `builtin: NAME` and `path: FILE.wasm`");
+            problems.at(
+                node,
+                "a policy needs exactly one of `builtin: NAME` and `path: FILE.wasm`",
+            );
             return None;
         }
     };
@@ -323,19 +413,37 @@ fn entry(node: &Node<'_>, dir: &Path, builtins: &[&str], problems: &mut Problems
         Some(s) if s.value.is_object() => Some(s.value.to_string()),
         Some(s) if s.value.is_null() => None,
         Some(s) => {
-            problems.at(&s, format!("`{}` must be a mapping (the policy's settings)", s.path()));
+            problems.at(
+                &s,
+                format!("`{}` must be a mapping (the policy's settings)", s.path()),
+            );
             None
         }
     };
-    Some(Entry { source, settings, line })
+    Some(Entry {
+        source,
+        settings,
+        line,
+    })
 }
 
-fn builtin_source(node: &Node<'_>, name: &str, builtins: &[&str], problems: &mut Problems) -> Option<Source> {
+fn builtin_source(
+    node: &Node<'_>,
+    name: &str,
+    builtins: &[&str],
+    problems: &mut Problems,
+) -> Option<Source> {
     if name == "all" {
         return Some(Source::AllBuiltins);
     }
     if !builtins.contains(&name) {
-        problems.at(node, format!("there is no built-in policy `{name}`; the built-in policies are: all, {}", builtins.join(", ")));
+        problems.at(
+            node,
+            format!(
+                "there is no built-in policy `{name}`; the built-in policies are: all, {}",
+                builtins.join(", ")
+            ),
+        );
         return None;
     }
     Some(Source::Builtin(name.to_string()))
@@ -343,26 +451,51 @@ fn builtin_source(node: &Node<'_>, name: &str, builtins: &[&str], problems: &mut
 
 /// A `.wasm` file, or a policy crate whose component `patrol policy build` wrote.
 fn path_source(node: &Node<'_>, text: &str, dir: &Path, problems: &mut Problems) -> Option<Source> {
-    let path = if dir == Path::new(".") { PathBuf::from(text) } else { dir.join(text) };
+    let path = if dir == Path::new(".") {
+        PathBuf::from(text)
+    } else {
+        dir.join(text)
+    };
     if path.is_file() {
         return Some(Source::Path(path));
     }
     if path.join("Cargo.toml").is_file() {
         let built: Vec<PathBuf> = std::fs::read_dir(path.join("target/patrol"))
-            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "wasm")).collect())
+            .map(|d| {
+                d.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+                    .collect()
+            })
             .unwrap_or_default();
         if let [one] = built.as_slice() {
             return Some(Source::Path(one.clone()));
         }
-        problems.at(node, format!("the policy crate `{text}` is not built; run `patrol policy build {}`", path.display()));
+        problems.at(
+            node,
+            format!(
+                "the policy crate `{text}` is not built; run `patrol policy build {}`",
+                path.display()
+            ),
+        );
         return None;
     }
-    problems.at(node, format!("no policy at `{}` (paths are relative to the bundle's directory)", path.display()));
+    problems.at(
+        node,
+        format!(
+            "no policy at `{}` (paths are relative to the bundle's directory)",
+            path.display()
+        ),
+    );
     None
 }
 
 fn exception(node: &Node<'_>, problems: &mut Problems) -> Option<Exception> {
-    if !node.mapping(&["code", "file", "line", "pointer", "key", "reason", "expires"], problems) {
+    if !node.mapping(
+        &[
+            "code", "file", "line", "pointer", "key", "reason", "expires",
+        ],
+        problems,
+    ) {
         return None;
     }
     let code = node.require("code", problems).and_then(|n| {
@@ -371,7 +504,10 @@ fn exception(node: &Node<'_>, problems: &mut Problems) -> Option<Exception> {
             Some((p, c)) if !p.is_empty() => Some((Some(p.to_string()), c.to_string())),
             None if !text.is_empty() && !text.contains('/') => Some((None, text.to_string())),
             _ => {
-                problems.at(&n, format!("`{text}` must be `policy/code` or a bare `code`"));
+                problems.at(
+                    &n,
+                    format!("`{text}` must be `policy/code` or a bare `code`"),
+                );
                 None
             }
         }
@@ -386,10 +522,12 @@ fn exception(node: &Node<'_>, problems: &mut Problems) -> Option<Exception> {
             }
         }
     });
-    let line = node.get("line").and_then(|n| n.u32(problems).filter(|l| *l > 0).or_else(|| {
-        problems.at(&n, "`line` must be 1 or more");
-        None
-    }));
+    let line = node.get("line").and_then(|n| {
+        n.u32(problems).filter(|l| *l > 0).or_else(|| {
+            problems.at(&n, "`line` must be 1 or more");
+            None
+        })
+    });
     let pointer = match (node.get("pointer"), node.get("key")) {
         (Some(_), Some(k)) => {
             problems.at(&k, "give `pointer` or `key`, not both");
@@ -409,13 +547,26 @@ fn exception(node: &Node<'_>, problems: &mut Problems) -> Option<Exception> {
     let expires = node.require("expires", problems).and_then(|n| {
         let text = n.text(problems)?;
         Date::parse(&text).or_else(|| {
-            problems.at(&n, format!("`{text}` is not a date; write `expires: YYYY-MM-DD`"));
+            problems.at(
+                &n,
+                format!("`{text}` is not a date; write `expires: YYYY-MM-DD`"),
+            );
             None
         })
     });
     let (policy, code) = code?;
     let (file, matcher) = file?;
-    Some(Exception { policy, code, file, matcher, line, pointer, reason: reason?, expires: expires?, at: node.line() })
+    Some(Exception {
+        policy,
+        code,
+        file,
+        matcher,
+        line,
+        pointer,
+        reason: reason?,
+        expires: expires?,
+        at: node.line(),
+    })
 }
 
 #[cfg(test)]

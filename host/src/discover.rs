@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::formats::kind::{self, Detected};
 use crate::formats::Kind;
+use crate::formats::kind::{self, Detected};
 
 /// One config file to check.
 #[derive(Debug, Clone)]
@@ -34,7 +34,9 @@ impl KindOverrides {
                 Some((kind, path)) => o.per_file.push((PathBuf::from(path), checked_kind(kind)?)),
                 None => {
                     if o.all_named.is_some() {
-                        return Err("`--kind KIND` without `=PATH` may be given only once".to_string());
+                        return Err(
+                            "`--kind KIND` without `=PATH` may be given only once".to_string()
+                        );
                     }
                     o.all_named = Some(checked_kind(v)?);
                 }
@@ -44,14 +46,23 @@ impl KindOverrides {
     }
 
     fn for_path(&self, path: &Path) -> Option<Kind> {
-        self.per_file.iter().find(|(p, _)| p == path).map(|(_, k)| k.clone())
+        self.per_file
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, k)| k.clone())
     }
 }
 
 fn checked_kind(name: &str) -> Result<Kind, String> {
-    let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !valid {
-        return Err(format!("`{name}` is not a document kind; known kinds: {}", kind::KNOWN.join(", ")));
+        return Err(format!(
+            "`{name}` is not a document kind; known kinds: {}",
+            kind::KNOWN.join(", ")
+        ));
     }
     Ok(Kind::from_name(name))
 }
@@ -59,15 +70,28 @@ fn checked_kind(name: &str) -> Result<Kind, String> {
 /// Walks `paths` and returns every file patrol can read, sorted by display name. A path
 /// that does not exist or cannot be read is an error naming it; files of unknown kind in
 /// directories are skipped, but a file named explicitly must be recognised.
-pub fn discover(paths: &[PathBuf], overrides: &KindOverrides, exclude: &[PathBuf]) -> Result<Vec<InputFile>, String> {
+pub fn discover(
+    paths: &[PathBuf],
+    overrides: &KindOverrides,
+    exclude: &[PathBuf],
+) -> Result<Vec<InputFile>, String> {
     let mut files = Vec::new();
-    for path in &paths.iter().chain(overrides.per_file.iter().map(|(p, _)| p)).cloned().collect::<Vec<_>>() {
-        let meta = std::fs::metadata(path).map_err(|e| format!("cannot read `{}`: {}", path.display(), io_reason(&e)))?;
+    for path in &paths
+        .iter()
+        .chain(overrides.per_file.iter().map(|(p, _)| p))
+        .cloned()
+        .collect::<Vec<_>>()
+    {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| format!("cannot read `{}`: {}", path.display(), io_reason(&e)))?;
         if meta.is_dir() {
             walk(path, path, overrides, exclude, &mut files)?;
         } else {
             let text = read(path)?;
-            let kind = match overrides.for_path(path).or_else(|| overrides.all_named.clone()) {
+            let kind = match overrides
+                .for_path(path)
+                .or_else(|| overrides.all_named.clone())
+            {
                 Some(kind) => kind,
                 None => match kind::detect(path, &text) {
                     Detected::Document(kind) => kind,
@@ -75,7 +99,7 @@ pub fn discover(paths: &[PathBuf], overrides: &KindOverrides, exclude: &[PathBuf
                         return Err(format!(
                             "`{}` is a samples file; pass it with `--samples`",
                             path.display()
-                        ))
+                        ));
                     }
                     Detected::Unknown => {
                         return Err(format!(
@@ -83,11 +107,16 @@ pub fn discover(paths: &[PathBuf], overrides: &KindOverrides, exclude: &[PathBuf
                             path.display(),
                             path.display(),
                             kind::KNOWN.join(", ")
-                        ))
+                        ));
                     }
                 },
             };
-            files.push(InputFile { kind, path: path.clone(), display: display(path), text });
+            files.push(InputFile {
+                kind,
+                path: path.clone(),
+                display: display(path),
+                text,
+            });
         }
     }
     // The firewall rulesets a topology names are inputs too (policies cannot read files).
@@ -97,13 +126,29 @@ pub fn discover(paths: &[PathBuf], overrides: &KindOverrides, exclude: &[PathBuf
     Ok(files)
 }
 
-fn walk(root: &Path, dir: &Path, overrides: &KindOverrides, exclude: &[PathBuf], out: &mut Vec<InputFile>) -> Result<(), String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read directory `{}`: {}", dir.display(), io_reason(&e)))?;
+fn walk(
+    root: &Path,
+    dir: &Path,
+    overrides: &KindOverrides,
+    exclude: &[PathBuf],
+    out: &mut Vec<InputFile>,
+) -> Result<(), String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        format!(
+            "cannot read directory `{}`: {}",
+            dir.display(),
+            io_reason(&e)
+        )
+    })?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for path in paths {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with('.') || name == "target" || name == "node_modules" || exclude.contains(&path) {
+        if name.starts_with('.')
+            || name == "target"
+            || name == "node_modules"
+            || exclude.contains(&path)
+        {
             continue;
         }
         if path.is_dir() {
@@ -113,11 +158,20 @@ fn walk(root: &Path, dir: &Path, overrides: &KindOverrides, exclude: &[PathBuf],
         if overrides.per_file.iter().any(|(p, _)| p == &path) {
             continue; // added with its forced kind
         }
-        let Ok(bytes) = std::fs::read(&path) else { continue };
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
         // Binary files (certificates in DER, archives) are not configs.
-        let Ok(text) = String::from_utf8(bytes) else { continue };
+        let Ok(text) = String::from_utf8(bytes) else {
+            continue;
+        };
         if let Detected::Document(kind) = kind::detect(&path, &text) {
-            out.push(InputFile { kind, display: display(&path), path, text });
+            out.push(InputFile {
+                kind,
+                display: display(&path),
+                path,
+                text,
+            });
         }
     }
     let _ = root;
@@ -125,9 +179,14 @@ fn walk(root: &Path, dir: &Path, overrides: &KindOverrides, exclude: &[PathBuf],
 }
 
 fn read(path: &Path) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{}`: {}", path.display(), io_reason(&e)))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("cannot read `{}`: {}", path.display(), io_reason(&e)))?;
     String::from_utf8(bytes).map_err(|e| {
-        format!("`{}` is not UTF-8 text (invalid byte at offset {})", path.display(), e.utf8_error().valid_up_to())
+        format!(
+            "`{}` is not UTF-8 text (invalid byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
     })
 }
 

@@ -8,7 +8,11 @@ fn main() {
         Ok(cli) => cli,
         Err(e) => {
             // clap's own usage errors are exit 3 (help and version are 0).
-            let code = if e.use_stderr() { Exit::Usage as i32 } else { 0 };
+            let code = if e.use_stderr() {
+                Exit::Usage as i32
+            } else {
+                0
+            };
             let _ = e.print();
             std::process::exit(code);
         }

@@ -31,7 +31,10 @@ pub enum PolicySource {
 impl PolicySource {
     /// Every built-in policy.
     pub fn builtins() -> Vec<PolicySource> {
-        builtin::BUILTIN_POLICIES.iter().map(|(name, bytes)| PolicySource::Builtin(name, bytes)).collect()
+        builtin::BUILTIN_POLICIES
+            .iter()
+            .map(|(name, bytes)| PolicySource::Builtin(name, bytes))
+            .collect()
     }
 
     pub fn label(&self) -> String {
@@ -114,7 +117,18 @@ pub enum Verdict {
     Deny,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -188,7 +202,10 @@ pub struct Outcome {
 pub const HOST_POLICY: &str = "patrol";
 
 fn diagnostic_severity(code: &str) -> Severity {
-    HOST_CODES.iter().find(|c| c.code == code).map_or(Severity::Medium, |c| c.severity)
+    HOST_CODES
+        .iter()
+        .find(|c| c.code == code)
+        .map_or(Severity::Medium, |c| c.severity)
 }
 
 /// A finding code of the host itself (policy [`HOST_POLICY`]): a problem met while reading
@@ -261,7 +278,9 @@ pub fn run(plan: &Plan) -> anyhow::Result<Outcome> {
 /// [`run`], calling `done` with each policy's label when its evaluation ends (for the
 /// progress bar of long simulations).
 pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result<Outcome> {
-    let ctx = ParseContext { postgres_version: plan.samples.context.postgres_version };
+    let ctx = ParseContext {
+        postgres_version: plan.samples.context.postgres_version,
+    };
     let documents: Vec<wit::Document> = plan
         .files
         .iter()
@@ -332,7 +351,11 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
     };
     let sample_name = |kind: SampleKind, index: usize| match kind {
         SampleKind::Request => plan.samples.request_names.get(index).cloned().flatten(),
-        SampleKind::Connection => plan.samples.connections.get(index).and_then(|c| c.name.clone()),
+        SampleKind::Connection => plan
+            .samples
+            .connections
+            .get(index)
+            .and_then(|c| c.name.clone()),
     };
     let slot = |kind: SampleKind, index: usize| match kind {
         SampleKind::Request => index,
@@ -347,7 +370,12 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
             Ok((name, evaluation)) => {
                 let base = outcome.patches.len();
                 for p in evaluation.patches {
-                    outcome.patches.push(Patch { policy: name.clone(), file: p.file, description: p.description, edits: p.edits });
+                    outcome.patches.push(Patch {
+                        policy: name.clone(),
+                        file: p.file,
+                        description: p.description,
+                        edits: p.edits,
+                    });
                 }
                 for f in evaluation.findings {
                     outcome.findings.push(Finding {
@@ -365,12 +393,17 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
                 }
                 // `check_evaluation` made sure every index is in range.
                 let details = &evaluation.decision_details;
-                outcome.decisions.reserve(evaluation.requests.samples.len() + evaluation.connections.samples.len());
-                for (kind, answers) in
-                    [(SampleKind::Request, &evaluation.requests), (SampleKind::Connection, &evaluation.connections)]
-                {
+                outcome.decisions.reserve(
+                    evaluation.requests.samples.len() + evaluation.connections.samples.len(),
+                );
+                for (kind, answers) in [
+                    (SampleKind::Request, &evaluation.requests),
+                    (SampleKind::Connection, &evaluation.connections),
+                ] {
                     for (&index, &detail) in answers.samples.iter().zip(&answers.details) {
-                        let Some(detail) = details.get(detail as usize) else { continue };
+                        let Some(detail) = details.get(detail as usize) else {
+                            continue;
+                        };
                         let index = index as usize;
                         answered[slot(kind, index)] = true;
                         outcome.decisions.push(Decision {
@@ -394,7 +427,9 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
             }
             Err(failure) => {
                 // Fail closed: everything this policy would have answered is denied.
-                let reads = result.reads.unwrap_or_else(|| vec!["requests".into(), "connections".into()]);
+                let reads = result
+                    .reads
+                    .unwrap_or_else(|| vec!["requests".into(), "connections".into()]);
                 let mut deny = |kind: SampleKind, count: usize| {
                     for index in 0..count {
                         answered[slot(kind, index)] = true;
@@ -455,24 +490,42 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
         .filter(|f| f.policy != HOST_POLICY)
         .map(|f| (f.code.clone(), f.file.clone(), f.line))
         .collect();
-    outcome
-        .findings
-        .retain(|f| f.policy != HOST_POLICY || !taken.contains(&(f.code.clone(), f.file.clone(), f.line)));
+    outcome.findings.retain(|f| {
+        f.policy != HOST_POLICY || !taken.contains(&(f.code.clone(), f.file.clone(), f.line))
+    });
 
     if let Some(bundle) = &plan.bundle {
-        bundle.apply(&mut outcome, crate::bundle::Date::today()).map_err(|problems| {
-            let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            anyhow::anyhow!("invalid bundle:\n{}", lines.join("\n"))
-        })?;
+        bundle
+            .apply(&mut outcome, crate::bundle::Date::today())
+            .map_err(|problems| {
+                let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                anyhow::anyhow!("invalid bundle:\n{}", lines.join("\n"))
+            })?;
     }
     outcome.decisions.sort_by_key(|d| sample_order(&d.sample));
     outcome.findings.sort_by(|a, b| {
-        (a.file.as_str(), a.line, std::cmp::Reverse(a.severity), a.policy.as_str(), a.code.as_str())
-            .cmp(&(b.file.as_str(), b.line, std::cmp::Reverse(b.severity), b.policy.as_str(), b.code.as_str()))
+        (
+            a.file.as_str(),
+            a.line,
+            std::cmp::Reverse(a.severity),
+            a.policy.as_str(),
+            a.code.as_str(),
+        )
+            .cmp(&(
+                b.file.as_str(),
+                b.line,
+                std::cmp::Reverse(b.severity),
+                b.policy.as_str(),
+                b.code.as_str(),
+            ))
     });
     // One text per file (a derived document shares its file's path and text).
     let mut seen = std::collections::HashSet::new();
-    outcome.files = documents.into_iter().filter(|d| seen.insert(d.path.clone())).map(|d| (d.path, d.text)).collect();
+    outcome.files = documents
+        .into_iter()
+        .filter(|d| seen.insert(d.path.clone()))
+        .map(|d| (d.path, d.text))
+        .collect();
     Ok(outcome)
 }
 
@@ -500,10 +553,21 @@ struct PolicyResult {
     reads: Option<Vec<String>>,
 }
 
-fn evaluate_one(engine: &Engine, run: &PolicyRun, plan: &Plan, documents: &[wit::Document]) -> PolicyResult {
+fn evaluate_one(
+    engine: &Engine,
+    run: &PolicyRun,
+    plan: &Plan,
+    documents: &[wit::Document],
+) -> PolicyResult {
     let loaded: Loaded = match engine.load(&run.source.label(), run.source.bytes()) {
         Ok(l) => l,
-        Err(failure) => return PolicyResult { info: None, result: Err(failure), reads: None },
+        Err(failure) => {
+            return PolicyResult {
+                info: None,
+                result: Err(failure),
+                reads: None,
+            };
+        }
     };
     let meta = loaded.metadata.clone();
     let info = PolicyInfo {
@@ -526,23 +590,43 @@ fn evaluate_one(engine: &Engine, run: &PolicyRun, plan: &Plan, documents: &[wit:
     let result = session.validate_settings(&settings).and_then(|()| {
         let wants = |what: &str| reads.iter().any(|r| r == what || r == "*");
         let input = wit::Input {
-            documents: documents.iter().filter(|d| wants(&d.kind)).cloned().collect(),
+            documents: documents
+                .iter()
+                .filter(|d| wants(&d.kind))
+                .cloned()
+                .collect(),
             context: plan.samples.context.clone(),
-            requests: if wants("requests") { plan.samples.requests.clone() } else { wit::RequestBatch::default() },
-            connections: if wants("connections") { plan.samples.connections.clone() } else { Vec::new() },
+            requests: if wants("requests") {
+                plan.samples.requests.clone()
+            } else {
+                wit::RequestBatch::default()
+            },
+            connections: if wants("connections") {
+                plan.samples.connections.clone()
+            } else {
+                Vec::new()
+            },
             settings: settings.clone(),
         };
         let evaluation = session.evaluate(&input)?;
         check_evaluation(&meta.name, &evaluation, &input)?;
         Ok((meta.name.clone(), evaluation))
     });
-    PolicyResult { info: Some(info), result, reads: Some(reads) }
+    PolicyResult {
+        info: Some(info),
+        result,
+        reads: Some(reads),
+    }
 }
 
 /// Rejects output that does not fit the input: decisions for samples that don't exist,
 /// patch indexes out of range, findings with codes the policy never declared.
 fn check_evaluation(policy: &str, e: &wit::Evaluation, input: &wit::Input) -> Result<(), Failure> {
-    let bad = |message: String| Failure { policy: policy.to_string(), kind: FailureKind::Output, message };
+    let bad = |message: String| Failure {
+        policy: policy.to_string(),
+        kind: FailureKind::Output,
+        message,
+    };
     for (list, answers, len) in [
         ("requests", &e.requests, input.requests.len()),
         ("connections", &e.connections, input.connections.len()),
@@ -555,9 +639,15 @@ fn check_evaluation(policy: &str, e: &wit::Evaluation, input: &wit::Input) -> Re
             )));
         }
         if let Some(&index) = answers.samples.iter().find(|&&i| i as usize >= len) {
-            return Err(bad(format!("it returned a decision for {list}[{index}], but there are {len} {list}")));
+            return Err(bad(format!(
+                "it returned a decision for {list}[{index}], but there are {len} {list}"
+            )));
         }
-        if let Some(&detail) = answers.details.iter().find(|&&d| d as usize >= e.decision_details.len()) {
+        if let Some(&detail) = answers
+            .details
+            .iter()
+            .find(|&&d| d as usize >= e.decision_details.len())
+        {
             return Err(bad(format!(
                 "a decision about {list} names detail {detail}, but it returned {} decision details",
                 e.decision_details.len()
@@ -568,7 +658,11 @@ fn check_evaluation(policy: &str, e: &wit::Evaluation, input: &wit::Input) -> Re
         if let Some(p) = f.patch
             && p as usize >= e.patches.len()
         {
-            return Err(bad(format!("finding `{}` names patch {p}, but it returned {} patches", f.code, e.patches.len())));
+            return Err(bad(format!(
+                "finding `{}` names patch {p}, but it returned {} patches",
+                f.code,
+                e.patches.len()
+            )));
         }
     }
     Ok(())

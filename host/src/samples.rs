@@ -28,7 +28,12 @@ pub struct Samples {
 
 impl Default for Samples {
     fn default() -> Self {
-        Samples { context: empty_context(), requests: wit::RequestBatch::default(), request_names: Vec::new(), connections: Vec::new() }
+        Samples {
+            context: empty_context(),
+            requests: wit::RequestBatch::default(),
+            request_names: Vec::new(),
+            connections: Vec::new(),
+        }
     }
 }
 
@@ -88,7 +93,10 @@ pub enum Auth<'a> {
     None,
     Valid,
     Invalid,
-    Basic { username: &'a str, password: &'a str },
+    Basic {
+        username: &'a str,
+        password: &'a str,
+    },
 }
 
 impl Batch {
@@ -132,7 +140,10 @@ impl Batch {
                     None => {
                         let table = &mut self.batch().credentials;
                         let i = table.len() as u32 + 3;
-                        table.push(wit::Credentials { username: key.0.clone(), password: key.1.clone() });
+                        table.push(wit::Credentials {
+                            username: key.0.clone(),
+                            password: key.1.clone(),
+                        });
                         self.credentials.insert(key, i);
                         i
                     }
@@ -274,7 +285,9 @@ impl TryFrom<Value> for AuthIn {
     fn try_from(v: Value) -> Result<Self, String> {
         const WANTED: &str = "must be `none`, `valid`, `invalid` or `{username: …, password: …}`";
         match v {
-            Value::String(_) => serde_json::from_value(v).map(AuthIn::Keyword).map_err(|_| WANTED.to_string()),
+            Value::String(_) => serde_json::from_value(v)
+                .map(AuthIn::Keyword)
+                .map_err(|_| WANTED.to_string()),
             Value::Object(_) => serde_json::from_value(v)
                 .map(AuthIn::Basic)
                 .map_err(|e| format!("{WANTED}: {e}")),
@@ -336,7 +349,9 @@ impl TryFrom<Value> for ClientCertIn {
         const WANTED: &str = "must be null, a certificate CN, or `{cn: …, trusted: true|false}`";
         match v {
             Value::String(cn) => Ok(ClientCertIn::Name(cn)),
-            Value::Object(_) => serde_json::from_value(v).map(ClientCertIn::Full).map_err(|e| format!("{WANTED}: {e}")),
+            Value::Object(_) => serde_json::from_value(v)
+                .map(ClientCertIn::Full)
+                .map_err(|e| format!("{WANTED}: {e}")),
             other => Err(format!("{WANTED}, not `{other}`")),
         }
     }
@@ -374,8 +389,12 @@ impl TryFrom<Value> for ReplicationIn {
     fn try_from(v: Value) -> Result<Self, String> {
         match v {
             Value::Bool(b) => Ok(ReplicationIn::Flag(b)),
-            Value::String(w) if w == "database" => Ok(ReplicationIn::Mode(ReplicationWord::Database)),
-            other => Err(format!("must be `false`, `true` (physical) or `database` (logical), not `{other}`")),
+            Value::String(w) if w == "database" => {
+                Ok(ReplicationIn::Mode(ReplicationWord::Database))
+            }
+            other => Err(format!(
+                "must be `false`, `true` (physical) or `database` (logical), not `{other}`"
+            )),
         }
     }
 }
@@ -395,7 +414,8 @@ pub fn parse(src: &str, file: &str) -> Result<Samples, String> {
     if let Some(d) = parsed.diagnostics.iter().find(|d| d.code == "invalid-yaml") {
         return Err(format!("{}:{}: {}", file, d.location.line, d.message));
     }
-    let value: Value = serde_json::from_str(&parsed.value.json).map_err(|e| format!("{file}: {e}"))?;
+    let value: Value =
+        serde_json::from_str(&parsed.value.json).map_err(|e| format!("{file}: {e}"))?;
     let line_of = |pointer: &str| -> u32 {
         let mut p = pointer.to_string();
         loop {
@@ -413,7 +433,11 @@ pub fn parse(src: &str, file: &str) -> Result<Samples, String> {
 
 /// Reads samples from an already parsed value (the `samples:` of a `patrol test` case);
 /// `line_of` maps a JSON pointer within `value` to its line in `file`.
-pub fn from_value(value: &Value, file: &str, line_of: &dyn Fn(&str) -> u32) -> Result<Samples, String> {
+pub fn from_value(
+    value: &Value,
+    file: &str,
+    line_of: &dyn Fn(&str) -> u32,
+) -> Result<Samples, String> {
     if value.is_null() {
         return Ok(Samples::default());
     }
@@ -422,28 +446,44 @@ pub fn from_value(value: &Value, file: &str, line_of: &dyn Fn(&str) -> u32) -> R
         let line = line_of(&pointer);
         format!("{file}:{line}: {}{}", at_key(e.path()), e.inner())
     })?;
-    let check = |pointer: String, message: String| format!("{file}:{}: {message}", line_of(&pointer));
+    let check =
+        |pointer: String, message: String| format!("{file}:{}: {message}", line_of(&pointer));
 
     let context = match file_in.context {
-        Some(c) => convert_context(c).map_err(|(key, msg)| check(format!("/context/{key}"), msg))?,
+        Some(c) => {
+            convert_context(c).map_err(|(key, msg)| check(format!("/context/{key}"), msg))?
+        }
         None => empty_context(),
     };
     let mut requests = Batch::default();
     let mut request_names = Vec::with_capacity(file_in.requests.len());
     for (i, r) in file_in.requests.into_iter().enumerate() {
-        add_request(&r, &mut requests).map_err(|(key, msg)| check(format!("/requests/{i}/{key}"), msg))?;
+        add_request(&r, &mut requests)
+            .map_err(|(key, msg)| check(format!("/requests/{i}/{key}"), msg))?;
         request_names.push(r.name);
     }
     let mut connections = Vec::with_capacity(file_in.connections.len());
     for (i, c) in file_in.connections.into_iter().enumerate() {
-        connections.push(convert_connection(c).map_err(|(key, msg)| check(format!("/connections/{i}/{key}"), msg))?);
+        connections.push(
+            convert_connection(c)
+                .map_err(|(key, msg)| check(format!("/connections/{i}/{key}"), msg))?,
+        );
     }
-    Ok(Samples { context, requests: requests.finish(), request_names, connections })
+    Ok(Samples {
+        context,
+        requests: requests.finish(),
+        request_names,
+        connections,
+    })
 }
 
 fn at_key(path: &serde_path_to_error::Path) -> String {
     let s = path.to_string();
-    if s == "." || s.is_empty() { String::new() } else { format!("`{s}`: ") }
+    if s == "." || s.is_empty() {
+        String::new()
+    } else {
+        format!("`{s}`: ")
+    }
 }
 
 fn path_to_pointer(path: &serde_path_to_error::Path) -> String {
@@ -469,18 +509,30 @@ fn convert_context(c: ContextIn) -> Result<wit::Context, Problem> {
         None => None,
         Some(v) => Some(postgres_major(&v).ok_or((
             "postgres_version",
-            format!("`postgres_version` must be a PostgreSQL version such as 15 or \"16.4\", not `{v}`"),
+            format!(
+                "`postgres_version` must be a PostgreSQL version such as 15 or \"16.4\", not `{v}`"
+            ),
         ))?),
     };
     let patroni_version = match c.patroni_version {
         None => None,
         Some(Value::String(s)) => Some(s),
         Some(Value::Number(n)) => Some(n.to_string()),
-        Some(v) => return Err(("patroni_version", format!("`patroni_version` must be a version such as \"4.1.5\", not `{v}`"))),
+        Some(v) => {
+            return Err((
+                "patroni_version",
+                format!("`patroni_version` must be a version such as \"4.1.5\", not `{v}`"),
+            ));
+        }
     };
     for addr in &c.server_addresses {
         if addr.parse::<ipnet::IpNet>().is_err() && addr.parse::<IpAddr>().is_err() {
-            return Err(("server_addresses", format!("`{addr}` in `server_addresses` is not an address with prefix such as 10.0.0.5/24")));
+            return Err((
+                "server_addresses",
+                format!(
+                    "`{addr}` in `server_addresses` is not an address with prefix such as 10.0.0.5/24"
+                ),
+            ));
         }
     }
     let resolve = c
@@ -493,15 +545,21 @@ fn convert_context(c: ContextIn) -> Result<wit::Context, Problem> {
             };
             for ip in &ips {
                 if ip.parse::<IpAddr>().is_err() {
-                    return Err(("resolve", format!("`{ip}` (for `{host}` in `resolve`) is not an IP address")));
+                    return Err((
+                        "resolve",
+                        format!("`{ip}` (for `{host}` in `resolve`) is not an IP address"),
+                    ));
                 }
             }
             Ok((host, ips))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let roles = c
-        .roles
-        .map(|roles| roles.into_iter().map(|(role, member_of)| (role, member_of.unwrap_or_default())).collect());
+    let roles = c.roles.map(|roles| {
+        roles
+            .into_iter()
+            .map(|(role, member_of)| (role, member_of.unwrap_or_default()))
+            .collect()
+    });
     let password_types = c
         .password_types
         .into_iter()
@@ -551,7 +609,10 @@ fn add_request(r: &RequestIn, batch: &mut Batch) -> Result<(), Problem> {
         AuthIn::Absent | AuthIn::Keyword(AuthKeyword::None) => Auth::None,
         AuthIn::Keyword(AuthKeyword::Valid) => Auth::Valid,
         AuthIn::Keyword(AuthKeyword::Invalid) => Auth::Invalid,
-        AuthIn::Basic(c) => Auth::Basic { username: &c.username, password: &c.password },
+        AuthIn::Basic(c) => Auth::Basic {
+            username: &c.username,
+            password: &c.password,
+        },
     };
     batch.push(&Request {
         source,
@@ -570,17 +631,27 @@ fn add_request(r: &RequestIn, batch: &mut Batch) -> Result<(), Problem> {
 
 fn convert_connection(c: ConnectionIn) -> Result<wit::Connection, Problem> {
     if c.source != "local" {
-        parse_ip(&c.source).map_err(|m| ("source", format!("{m}, or `local` for the Unix socket")))?;
+        parse_ip(&c.source)
+            .map_err(|m| ("source", format!("{m}, or `local` for the Unix socket")))?;
     }
     let client_cert = c.client_cert.map(|cert| match cert {
         ClientCertIn::Name(cn) => wit::ClientCertificate { cn, trusted: true },
-        ClientCertIn::Full(f) => wit::ClientCertificate { cn: f.cn, trusted: f.trusted },
+        ClientCertIn::Full(f) => wit::ClientCertificate {
+            cn: f.cn,
+            trusted: f.trusted,
+        },
     });
     if client_cert.is_some() && !c.ssl {
-        return Err(("client_cert", "a `client_cert` needs `ssl: true` (certificates are sent only over TLS)".to_string()));
+        return Err((
+            "client_cert",
+            "a `client_cert` needs `ssl: true` (certificates are sent only over TLS)".to_string(),
+        ));
     }
     if c.source == "local" && c.ssl {
-        return Err(("ssl", "`ssl: true` is impossible on the Unix socket (`source: local`)".to_string()));
+        return Err((
+            "ssl",
+            "`ssl: true` is impossible on the Unix socket (`source: local`)".to_string(),
+        ));
     }
     Ok(wit::Connection {
         name: c.name,
@@ -598,7 +669,9 @@ fn convert_connection(c: ConnectionIn) -> Result<wit::Connection, Problem> {
 }
 
 fn parse_ip(source: &str) -> Result<IpAddr, String> {
-    source.parse::<IpAddr>().map_err(|_| format!("`source` must be an IP address, not `{source}`"))
+    source
+        .parse::<IpAddr>()
+        .map_err(|_| format!("`source` must be an IP address, not `{source}`"))
 }
 
 #[cfg(test)]

@@ -32,7 +32,11 @@ pub struct Problems(pub Vec<Problem>);
 
 impl Problems {
     pub fn at(&mut self, node: &Node<'_>, message: impl Into<String>) {
-        self.0.push(Problem { file: node.doc.file.clone(), line: node.line(), message: message.into() });
+        self.0.push(Problem {
+            file: node.doc.file.clone(),
+            line: node.line(),
+            message: message.into(),
+        });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -63,19 +67,37 @@ impl SpannedDoc {
     pub fn parse(text: &str, file: &str) -> Result<SpannedDoc, Problem> {
         let parsed = yaml::parse(text, file);
         if let Some(d) = parsed.diagnostics.iter().find(|d| d.code == "invalid-yaml") {
-            return Err(Problem { file: file.to_string(), line: d.location.line, message: d.message.clone() });
+            return Err(Problem {
+                file: file.to_string(),
+                line: d.location.line,
+                message: d.message.clone(),
+            });
         }
         let value = serde_json::from_str(&parsed.value.json).map_err(|e| Problem {
             file: file.to_string(),
             line: 1,
             message: format!("cannot read the document: {e}"),
         })?;
-        let lines = parsed.value.spans.into_iter().map(|s| (s.pointer, s.line)).collect();
-        Ok(SpannedDoc { file: file.to_string(), value, lines })
+        let lines = parsed
+            .value
+            .spans
+            .into_iter()
+            .map(|s| (s.pointer, s.line))
+            .collect();
+        Ok(SpannedDoc {
+            file: file.to_string(),
+            value,
+            lines,
+        })
     }
 
     pub fn root(&self) -> Node<'_> {
-        Node { doc: self, pointer: String::new(), path: String::new(), value: &self.value }
+        Node {
+            doc: self,
+            pointer: String::new(),
+            path: String::new(),
+            value: &self.value,
+        }
     }
 
     /// The line of the value at `pointer`, or of its nearest ancestor that has one.
@@ -110,7 +132,11 @@ impl<'a> Node<'a> {
 
     /// Where the value is, for messages: `cases[2].expect`, or `the file` at the top.
     pub fn path(&self) -> &str {
-        if self.path.is_empty() { "the file" } else { &self.path }
+        if self.path.is_empty() {
+            "the file"
+        } else {
+            &self.path
+        }
     }
 
     pub fn get(&self, key: &str) -> Option<Node<'a>> {
@@ -127,13 +153,22 @@ impl<'a> Node<'a> {
         } else {
             format!("{}.{key}", self.path)
         };
-        Node { doc: self.doc, pointer: format!("{}/{escaped}", self.pointer), path, value }
+        Node {
+            doc: self.doc,
+            pointer: format!("{}/{escaped}", self.pointer),
+            path,
+            value,
+        }
     }
 
     /// The items of a sequence; reports anything else.
     pub fn items(&self, problems: &mut Problems) -> Vec<Node<'a>> {
         match self.value {
-            Value::Array(items) => items.iter().enumerate().map(|(i, v)| self.child(&i.to_string(), v, true)).collect(),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| self.child(&i.to_string(), v, true))
+                .collect(),
             _ => {
                 problems.at(self, format!("`{}` must be a list", self.path()));
                 Vec::new()
@@ -145,8 +180,10 @@ impl<'a> Node<'a> {
     pub fn entries(&self, problems: &mut Problems) -> Vec<(String, Node<'a>)> {
         match self.value {
             Value::Object(map) => {
-                let mut entries: Vec<(String, Node<'a>)> =
-                    map.iter().map(|(k, v)| (k.clone(), self.child(k, v, false))).collect();
+                let mut entries: Vec<(String, Node<'a>)> = map
+                    .iter()
+                    .map(|(k, v)| (k.clone(), self.child(k, v, false)))
+                    .collect();
                 entries.sort_by_key(|(_, n)| n.line());
                 entries
             }
@@ -167,8 +204,18 @@ impl<'a> Node<'a> {
         for (key, value) in map {
             if !allowed.contains(&key.as_str()) {
                 let node = self.child(key, value, false);
-                let within = if self.path.is_empty() { String::new() } else { format!(" in `{}`", self.path) };
-                problems.at(&node, format!("unknown key `{key}`{within}; expected one of: {}", allowed.join(", ")));
+                let within = if self.path.is_empty() {
+                    String::new()
+                } else {
+                    format!(" in `{}`", self.path)
+                };
+                problems.at(
+                    &node,
+                    format!(
+                        "unknown key `{key}`{within}; expected one of: {}",
+                        allowed.join(", ")
+                    ),
+                );
             }
         }
         true
@@ -178,7 +225,11 @@ impl<'a> Node<'a> {
     pub fn require(&self, key: &str, problems: &mut Problems) -> Option<Node<'a>> {
         let node = self.get(key);
         if node.is_none() && self.value.is_object() {
-            let within = if self.path.is_empty() { String::new() } else { format!(" in `{}`", self.path) };
+            let within = if self.path.is_empty() {
+                String::new()
+            } else {
+                format!(" in `{}`", self.path)
+            };
             problems.at(self, format!("missing key `{key}`{within}"));
         }
         node
@@ -188,7 +239,10 @@ impl<'a> Node<'a> {
         match self.value {
             Value::String(s) => Some(s),
             other => {
-                problems.at(self, format!("`{}` must be a string, not `{other}`", self.path()));
+                problems.at(
+                    self,
+                    format!("`{}` must be a string, not `{other}`", self.path()),
+                );
                 None
             }
         }
@@ -201,7 +255,10 @@ impl<'a> Node<'a> {
             Value::Number(n) => Some(n.to_string()),
             Value::Bool(b) => Some(b.to_string()),
             other => {
-                problems.at(self, format!("`{}` must be a string, not `{other}`", self.path()));
+                problems.at(
+                    self,
+                    format!("`{}` must be a string, not `{other}`", self.path()),
+                );
                 None
             }
         }
@@ -211,7 +268,14 @@ impl<'a> Node<'a> {
         match self.value.as_u64().and_then(|n| u32::try_from(n).ok()) {
             Some(n) => Some(n),
             None => {
-                problems.at(self, format!("`{}` must be a whole number, not `{}`", self.path(), self.value));
+                problems.at(
+                    self,
+                    format!(
+                        "`{}` must be a whole number, not `{}`",
+                        self.path(),
+                        self.value
+                    ),
+                );
                 None
             }
         }
@@ -221,7 +285,10 @@ impl<'a> Node<'a> {
         match self.value {
             Value::Bool(b) => Some(*b),
             other => {
-                problems.at(self, format!("`{}` must be true or false, not `{other}`", self.path()));
+                problems.at(
+                    self,
+                    format!("`{}` must be true or false, not `{other}`", self.path()),
+                );
                 None
             }
         }
@@ -257,7 +324,10 @@ mod tests {
             item.get("x").unwrap().u32(&mut p);
         }
         assert_eq!(p.0.len(), 1);
-        assert_eq!(p.0[0].to_string(), "f.yaml:3: `list[1].x` must be a whole number, not `\"nope\"`");
+        assert_eq!(
+            p.0[0].to_string(),
+            "f.yaml:3: `list[1].x` must be a whole number, not `\"nope\"`"
+        );
     }
 
     #[test]

@@ -27,9 +27,15 @@ impl<'a> Structured<'a> {
     /// Parses a document whose body is `structured`; `None` for any other body or for
     /// JSON the host should never send.
     pub fn new(doc: &'a Document) -> Option<Self> {
-        let Body::Structured(s) = &doc.body else { return None };
+        let Body::Structured(s) = &doc.body else {
+            return None;
+        };
         let value = serde_json::from_str(&s.json).ok()?;
-        let lines = s.spans.iter().map(|sp| (sp.pointer.as_str(), (sp.line, sp.end_line))).collect();
+        let lines = s
+            .spans
+            .iter()
+            .map(|sp| (sp.pointer.as_str(), (sp.line, sp.end_line)))
+            .collect();
         Some(Structured { doc, value, lines })
     }
 
@@ -62,7 +68,11 @@ impl<'a> Structured<'a> {
     /// The location of `pointer` (nearest existing ancestor's line), with the pointer.
     pub fn loc(&self, pointer: &str) -> Location {
         let line = self.line(pointer);
-        let end = self.lines.get(pointer).map(|(_, e)| *e).filter(|e| *e > line);
+        let end = self
+            .lines
+            .get(pointer)
+            .map(|(_, e)| *e)
+            .filter(|e| *e > line);
         Location {
             file: self.doc.path.clone(),
             line,

@@ -70,7 +70,11 @@ pub trait Policy {
     }
 
     /// Evaluates the input; add findings, decisions and patches to `report`.
-    fn evaluate(input: &Input, settings: &Self::Settings, report: &mut Report) -> Result<(), String>;
+    fn evaluate(
+        input: &Input,
+        settings: &Self::Settings,
+        report: &mut Report,
+    ) -> Result<(), String>;
 }
 
 /// The metadata of a policy, built from its constants and its settings type.
@@ -105,17 +109,27 @@ pub fn parse_settings<P: Policy>(json: &str) -> Result<P::Settings, PolicyError>
     let mut de = serde_json::Deserializer::from_str(text);
     let settings: P::Settings = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        let at = if path == "." { String::new() } else { format!("`{path}`: ") };
+        let at = if path == "." {
+            String::new()
+        } else {
+            format!("`{path}`: ")
+        };
         let inner = e.inner().to_string();
         let message = inner.split(" at line ").next().unwrap_or(&inner);
-        PolicyError { message: format!("invalid settings for `{}`: {at}{message}", P::NAME) }
+        PolicyError {
+            message: format!("invalid settings for `{}`: {at}{message}", P::NAME),
+        }
     })?;
     let problems = P::validate(&settings);
     if problems.is_empty() {
         Ok(settings)
     } else {
         Err(PolicyError {
-            message: format!("invalid settings for `{}`: {}", P::NAME, problems.join("; ")),
+            message: format!(
+                "invalid settings for `{}`: {}",
+                P::NAME,
+                problems.join("; ")
+            ),
         })
     }
 }

@@ -57,7 +57,13 @@ mod tests {
             description: "d".into(),
             edits: edits
                 .iter()
-                .map(|(start, end, text)| Edit::Lines(LineEdit { start: *start, end: *end, text: text.to_string() }))
+                .map(|(start, end, text)| {
+                    Edit::Lines(LineEdit {
+                        start: *start,
+                        end: *end,
+                        text: text.to_string(),
+                    })
+                })
                 .collect(),
         });
         e
@@ -66,7 +72,10 @@ mod tests {
     #[test]
     fn replaces_inserts_and_deletes_bottom_up() {
         let e = eval(&[(1, 1, "A"), (3, 2, "new"), (4, 4, "")]);
-        assert_eq!(apply_line_edits("a\nb\nc\nd\n", &e, Some("f")), "A\nb\nnew\nc\n");
+        assert_eq!(
+            apply_line_edits("a\nb\nc\nd\n", &e, Some("f")),
+            "A\nb\nnew\nc\n"
+        );
         assert_eq!(apply_line_edits("a\n", &e, Some("other")), "a\n");
     }
 }

@@ -234,13 +234,19 @@ impl Server {
             .expect("run psql")
         };
         assert!(
-            support::wait_until(Duration::from_secs(10), || query("select 1").status.success()),
+            support::wait_until(Duration::from_secs(10), || query("select 1")
+                .status
+                .success()),
             "the server did not let the postgres user in after a reload"
         );
         // On disk only: `pg_hba_file_rules` reads the file, the rules in force stay.
         support::write_postgres_file(&self.data.join("pg_hba.conf"), text);
         let out = query("select line_number, error from pg_hba_file_rules where error is not null");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 

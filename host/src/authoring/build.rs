@@ -74,17 +74,30 @@ pub fn package(dir: &Path) -> Result<Package> {
     let manifest = std::fs::canonicalize(&manifest).unwrap_or(manifest);
     let out = cargo()
         .current_dir(dir)
-        .args(["metadata", "--no-deps", "--format-version", "1", "--manifest-path"])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
         .arg(&manifest)
         .stderr(Stdio::inherit())
         .output()
         .map_err(cargo_missing)?;
     if !out.status.success() {
-        bail!("`cargo metadata` failed for `{}` (see above)", manifest.display());
+        bail!(
+            "`cargo metadata` failed for `{}` (see above)",
+            manifest.display()
+        );
     }
-    let meta: Value = serde_json::from_slice(&out.stdout).context("`cargo metadata` printed something that is not JSON")?;
+    let meta: Value = serde_json::from_slice(&out.stdout)
+        .context("`cargo metadata` printed something that is not JSON")?;
     let wanted = manifest.clone();
-    let packages = meta["packages"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let packages = meta["packages"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     let pkg = packages
         .iter()
         .find(|p| p["manifest_path"].as_str().is_some_and(|m| Path::new(m) == wanted))
@@ -92,16 +105,25 @@ pub fn package(dir: &Path) -> Result<Package> {
             anyhow!("`{}` is a workspace without a package of its own; name the policy crate's directory", manifest.display())
         })?;
     let name = pkg["name"].as_str().unwrap_or_default().to_string();
-    let targets = pkg["targets"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let targets = pkg["targets"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     let cdylib = targets.iter().any(|t| {
-        t["crate_types"].as_array().is_some_and(|types| types.iter().any(|c| c == "cdylib"))
+        t["crate_types"]
+            .as_array()
+            .is_some_and(|types| types.iter().any(|c| c == "cdylib"))
     });
     if !cdylib {
         bail!(
             "package `{name}` does not build a cdylib, so there is no wasm module to wrap; add to its Cargo.toml:\n\n[lib]\ncrate-type = [\"cdylib\", \"rlib\"]"
         );
     }
-    Ok(Package { name, dir: dir.to_path_buf(), manifest })
+    Ok(Package {
+        name,
+        dir: dir.to_path_buf(),
+        manifest,
+    })
 }
 
 /// Builds the crate in `dir` into a component and writes it.
@@ -111,12 +133,17 @@ pub fn build(dir: &Path, options: &Options) -> Result<Built> {
     toolchain::ensure_target(&rustc, Some(&pkg.dir), None)?;
 
     let core_path = cargo_build(&pkg)?;
-    let core = std::fs::read(&core_path).with_context(|| format!("cannot read the built module `{}`", core_path.display()))?;
+    let core = std::fs::read(&core_path)
+        .with_context(|| format!("cannot read the built module `{}`", core_path.display()))?;
     check_core_imports(&core).map_err(|e| Refused(format!("policy `{}`: {e}", pkg.name)))?;
-    let component = toolchain::componentize(&core).with_context(|| format!("policy `{}`", pkg.name))?;
+    let component =
+        toolchain::componentize(&core).with_context(|| format!("policy `{}`", pkg.name))?;
 
     let (imports, exports) = Engine::inspect_imports(&component)?;
-    if let Some(bad) = imports.iter().find(|i| !engine::ALLOWED_IMPORTS.contains(&i.as_str())) {
+    if let Some(bad) = imports
+        .iter()
+        .find(|i| !engine::ALLOWED_IMPORTS.contains(&i.as_str()))
+    {
         return Err(Refused(format!(
             "policy `{}` imports `{bad}`, which the sandbox does not provide; a policy may import only `{}`",
             pkg.name,
@@ -133,11 +160,17 @@ pub fn build(dir: &Path, options: &Options) -> Result<Built> {
         .into());
     }
     let engine = Engine::new(Limits::default(), options.verbose)?;
-    let loaded = engine.load(&pkg.name, &component).map_err(|f| Refused(format!("policy `{}` was built but does not load: {}", pkg.name, f.message)))?;
+    let loaded = engine.load(&pkg.name, &component).map_err(|f| {
+        Refused(format!(
+            "policy `{}` was built but does not load: {}",
+            pkg.name, f.message
+        ))
+    })?;
 
     let path = options.out.clone().unwrap_or_else(|| default_output(&pkg));
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create `{}`", parent.display()))?;
     }
     // Write then rename: a `patrol check` reading the component never sees half of it.
     let partial = path.with_extension(format!("wasm.{}.partial", std::process::id()));
@@ -157,8 +190,14 @@ pub fn build(dir: &Path, options: &Options) -> Result<Built> {
 /// `<dir>/target/patrol/<package>.wasm`: next to the crate whatever cargo's target
 /// directory is, so that the path in the README and in `patrol.yaml` is predictable.
 pub fn default_output(pkg: &Package) -> PathBuf {
-    let rel = Path::new("target").join("patrol").join(format!("{}.wasm", pkg.name));
-    if pkg.dir == Path::new(".") || pkg.dir.as_os_str().is_empty() { rel } else { pkg.dir.join(rel) }
+    let rel = Path::new("target")
+        .join("patrol")
+        .join(format!("{}.wasm", pkg.name));
+    if pkg.dir == Path::new(".") || pkg.dir.as_os_str().is_empty() {
+        rel
+    } else {
+        pkg.dir.join(rel)
+    }
 }
 
 fn cargo() -> Command {
@@ -175,7 +214,15 @@ fn cargo_missing(e: std::io::Error) -> anyhow::Error {
 fn cargo_build(pkg: &Package) -> Result<PathBuf> {
     let mut cmd = cargo();
     cmd.current_dir(&pkg.dir)
-        .args(["build", "--release", "--lib", "--target", TARGET, "--message-format", "json-render-diagnostics"])
+        .args([
+            "build",
+            "--release",
+            "--lib",
+            "--target",
+            TARGET,
+            "--message-format",
+            "json-render-diagnostics",
+        ])
         .arg("--manifest-path")
         .arg(&pkg.manifest)
         .args(["-p", &pkg.name])
@@ -183,25 +230,49 @@ fn cargo_build(pkg: &Package) -> Result<PathBuf> {
         // Cargo's progress, warnings and errors go straight to the user (stderr).
         .stderr(Stdio::inherit());
     // The host's wrapper or target, if patrol runs under cargo, are not the policy's.
-    for var in ["CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER", "CARGO_ENCODED_RUSTFLAGS"] {
+    for var in [
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_ENCODED_RUSTFLAGS",
+    ] {
         cmd.env_remove(var);
     }
     let out = cmd.output().map_err(cargo_missing)?;
     let mut wasm = None;
     for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let Ok(msg) = serde_json::from_str::<Value>(line) else { continue };
-        if msg["reason"] != "compiler-artifact" || msg["target"]["name"].as_str().map(|n| n.replace('_', "-")) != Some(pkg.name.replace('_', "-")) {
+        let Ok(msg) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        if msg["reason"] != "compiler-artifact"
+            || msg["target"]["name"].as_str().map(|n| n.replace('_', "-"))
+                != Some(pkg.name.replace('_', "-"))
+        {
             continue;
         }
-        let files = msg["filenames"].as_array().map(Vec::as_slice).unwrap_or_default();
-        if let Some(f) = files.iter().filter_map(Value::as_str).find(|f| f.ends_with(".wasm")) {
+        let files = msg["filenames"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if let Some(f) = files
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|f| f.ends_with(".wasm"))
+        {
             wasm = Some(PathBuf::from(f));
         }
     }
     if !out.status.success() {
-        bail!("`cargo build` of policy `{}` for {TARGET} failed (see the errors above)", pkg.name);
+        bail!(
+            "`cargo build` of policy `{}` for {TARGET} failed (see the errors above)",
+            pkg.name
+        );
     }
-    wasm.ok_or_else(|| anyhow!("cargo built policy `{}` but reported no .wasm file for it", pkg.name))
+    wasm.ok_or_else(|| {
+        anyhow!(
+            "cargo built policy `{}` but reported no .wasm file for it",
+            pkg.name
+        )
+    })
 }
 
 /// Refuses a core module that imports from outside `patrol:policy`, naming the import and
@@ -209,12 +280,17 @@ fn cargo_build(pkg: &Package) -> Result<PathBuf> {
 /// for this case does not say which dependency is to blame.
 pub fn check_core_imports(core: &[u8]) -> Result<()> {
     for payload in wasmparser::Parser::new(0).parse_all(core) {
-        let wasmparser::Payload::ImportSection(section) = payload.context("the built module is not valid WebAssembly")? else {
+        let wasmparser::Payload::ImportSection(section) =
+            payload.context("the built module is not valid WebAssembly")?
+        else {
             continue;
         };
         for import in section.into_imports() {
             let import = import?;
-            let module = import.module.strip_prefix("[export]").unwrap_or(import.module);
+            let module = import
+                .module
+                .strip_prefix("[export]")
+                .unwrap_or(import.module);
             if module.starts_with("patrol:policy/") {
                 continue;
             }
@@ -222,11 +298,19 @@ pub fn check_core_imports(core: &[u8]) -> Result<()> {
                 "__wbindgen_placeholder__" | "__wbindgen_externref_xform__" => {
                     "a dependency uses wasm-bindgen (JavaScript glue), e.g. `getrandom` with its `js` feature or `chrono` with `wasmbind`; disable that feature"
                 }
-                m if m.starts_with("wasi") => "a dependency uses WASI (files, clock, environment, randomness), which the sandbox does not give",
-                "env" => "a dependency declares an `extern` function that no one defines (C code, or a missing `#[no_mangle]`)",
+                m if m.starts_with("wasi") => {
+                    "a dependency uses WASI (files, clock, environment, randomness), which the sandbox does not give"
+                }
+                "env" => {
+                    "a dependency declares an `extern` function that no one defines (C code, or a missing `#[no_mangle]`)"
+                }
                 _ => "the sandbox gives a policy nothing but `patrol:policy/log`",
             };
-            bail!("the policy imports `{}::{}`, which is outside the `patrol:policy` world: {hint}", import.module, import.name);
+            bail!(
+                "the policy imports `{}::{}`, which is outside the `patrol:policy` world: {hint}",
+                import.module,
+                import.name
+            );
         }
     }
     Ok(())

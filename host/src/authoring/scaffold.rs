@@ -41,17 +41,23 @@ pub struct Scaffold {
 /// Checks a policy name: kebab-case, starting with a letter, not a built-in's name.
 pub fn check_name(name: &str, builtin: &[&str]) -> Result<()> {
     let kebab = name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !name.ends_with('-')
         && !name.contains("--");
     if !kebab {
-        bail!("`{name}` is not a valid policy name: use kebab-case (lowercase letters, digits and `-`, starting with a letter), e.g. `acme-rules`");
+        bail!(
+            "`{name}` is not a valid policy name: use kebab-case (lowercase letters, digits and `-`, starting with a letter), e.g. `acme-rules`"
+        );
     }
     if name == "patrol" {
         bail!("`patrol` is reserved for the host's own findings; choose another name");
     }
     if builtin.contains(&name) {
-        bail!("`{name}` is the name of a built-in policy; choose another name (e.g. `acme-{name}`)");
+        bail!(
+            "`{name}` is the name of a built-in policy; choose another name (e.g. `acme-{name}`)"
+        );
     }
     Ok(())
 }
@@ -61,10 +67,14 @@ pub fn find_sdk(flag: Option<&Path>) -> Result<PathBuf> {
     let (path, from) = match (flag, std::env::var_os("PATROL_SDK")) {
         (Some(p), _) => (p.to_path_buf(), "--sdk"),
         (None, Some(p)) if !p.is_empty() => (PathBuf::from(p), "PATROL_SDK"),
-        _ => (PathBuf::from(BUILT_WITH_SDK), "the sources patrol was built from"),
+        _ => (
+            PathBuf::from(BUILT_WITH_SDK),
+            "the sources patrol was built from",
+        ),
     };
     let manifest = path.join("Cargo.toml");
-    let is_sdk = std::fs::read_to_string(&manifest).is_ok_and(|t| t.contains("name = \"policy-guest\""));
+    let is_sdk =
+        std::fs::read_to_string(&manifest).is_ok_and(|t| t.contains("name = \"policy-guest\""));
     if !is_sdk {
         bail!(
             "cannot find the policy-guest SDK at `{}` (from {from}); point to the policy-guest directory of a patrol checkout with `--sdk PATH` or `PATROL_SDK=PATH`",
@@ -79,20 +89,32 @@ fn type_name(name: &str) -> String {
     name.split('-')
         .map(|part| {
             let mut chars = part.chars();
-            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
         })
         .collect()
 }
 
 /// Fills `{{name}}`-style placeholders.
 fn fill(template: &str, vars: &[(&str, &str)]) -> String {
-    vars.iter().fold(template.to_string(), |text, (k, v)| text.replace(&format!("{{{{{k}}}}}"), v))
+    vars.iter().fold(template.to_string(), |text, (k, v)| {
+        text.replace(&format!("{{{{{k}}}}}"), v)
+    })
 }
 
 /// Writes the crate `name` into `dir` (which must not exist or be empty).
 pub fn new(name: &str, dir: &Path, sdk: &Path) -> Result<Scaffold> {
-    if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        bail!("`{}` already exists and is not empty; choose another directory with `--dir DIR`", dir.display());
+    if dir.exists()
+        && std::fs::read_dir(dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        bail!(
+            "`{}` already exists and is not empty; choose another directory with `--dir DIR`",
+            dir.display()
+        );
     }
     let sdk_text = sdk.to_string_lossy().replace('\\', "/");
     let ty = type_name(name);
@@ -107,27 +129,43 @@ pub fn new(name: &str, dir: &Path, sdk: &Path) -> Result<Scaffold> {
     ];
     let mut files: Vec<(PathBuf, String)> = vec![
         (PathBuf::from("Cargo.toml"), fill(CARGO_TOML, &vars)),
-        (PathBuf::from("rust-toolchain.toml"), fill(TOOLCHAIN_TOML, &vars)),
+        (
+            PathBuf::from("rust-toolchain.toml"),
+            fill(TOOLCHAIN_TOML, &vars),
+        ),
         (PathBuf::from(".gitignore"), GITIGNORE.to_string()),
         (PathBuf::from("README.md"), fill(README, &vars)),
         (Path::new("src").join("lib.rs"), fill(LIB_RS, &vars)),
-        (Path::new("tests").join(format!("{name}.yaml")), fill(TEST_YAML, &vars)),
+        (
+            Path::new("tests").join(format!("{name}.yaml")),
+            fill(TEST_YAML, &vars),
+        ),
     ];
     // Start from the SDK workspace's lock file: the same versions as the built-in
     // policies; cargo drops what this crate does not use.
-    if let Some(lock) = sdk.parent().map(|p| p.join("Cargo.lock")).and_then(|p| std::fs::read_to_string(p).ok()) {
+    if let Some(lock) = sdk
+        .parent()
+        .map(|p| p.join("Cargo.lock"))
+        .and_then(|p| std::fs::read_to_string(p).ok())
+    {
         files.push((PathBuf::from("Cargo.lock"), lock));
     }
     let mut written = Vec::new();
     for (rel, text) in files {
         let path = dir.join(&rel);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create `{}`", parent.display()))?;
         }
-        std::fs::write(&path, text).with_context(|| format!("cannot write `{}`", path.display()))?;
+        std::fs::write(&path, text)
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
         written.push(rel);
     }
-    Ok(Scaffold { dir: dir.to_path_buf(), sdk: sdk.to_path_buf(), files: written })
+    Ok(Scaffold {
+        dir: dir.to_path_buf(),
+        sdk: sdk.to_path_buf(),
+        files: written,
+    })
 }
 
 #[cfg(test)]
@@ -138,10 +176,24 @@ mod tests {
     fn names_are_kebab_case_and_not_builtin() {
         assert!(check_name("acme-rules", &["pg-hba"]).is_ok());
         assert!(check_name("acme2", &[]).is_ok());
-        for bad in ["Acme", "acme_rules", "-acme", "acme-", "a--b", "2fast", "", "patrol"] {
+        for bad in [
+            "Acme",
+            "acme_rules",
+            "-acme",
+            "acme-",
+            "a--b",
+            "2fast",
+            "",
+            "patrol",
+        ] {
             assert!(check_name(bad, &[]).is_err(), "{bad}");
         }
-        assert!(check_name("pg-hba", &["pg-hba"]).unwrap_err().to_string().contains("built-in"));
+        assert!(
+            check_name("pg-hba", &["pg-hba"])
+                .unwrap_err()
+                .to_string()
+                .contains("built-in")
+        );
     }
 
     #[test]
@@ -172,10 +224,16 @@ mod tests {
     fn versions_match_the_repository() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let toolchain = std::fs::read_to_string(root.join("rust-toolchain.toml")).unwrap();
-        assert!(toolchain.contains(&format!("channel = \"{TOOLCHAIN}\"")), "{toolchain}");
+        assert!(
+            toolchain.contains(&format!("channel = \"{TOOLCHAIN}\"")),
+            "{toolchain}"
+        );
         let cargo = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
         let version_of = |dep: &str| {
-            let line = cargo.lines().find(|l| l.starts_with(&format!("{dep} = "))).unwrap();
+            let line = cargo
+                .lines()
+                .find(|l| l.starts_with(&format!("{dep} = ")))
+                .unwrap();
             let start = line.find('"').unwrap() + 1;
             let end = start + line[start..].find('"').unwrap();
             line[start..end].to_string()

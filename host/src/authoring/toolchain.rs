@@ -50,7 +50,9 @@ pub fn ensure_target(rustc: &OsStr, dir: Option<&Path>, toolchain: Option<&str>)
 
 fn has_std(libdir: &Path) -> bool {
     std::fs::read_dir(libdir).is_ok_and(|entries| {
-        entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with("libstd-"))
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("libstd-"))
     })
 }
 

@@ -18,10 +18,20 @@ impl Date {
         if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
             return None;
         }
-        let num = |r: std::ops::Range<usize>| text.get(r).filter(|s| s.bytes().all(|c| c.is_ascii_digit()))?.parse::<u32>().ok();
+        let num = |r: std::ops::Range<usize>| {
+            text.get(r)
+                .filter(|s| s.bytes().all(|c| c.is_ascii_digit()))?
+                .parse::<u32>()
+                .ok()
+        };
         let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-        let date = Date { year: year as i32, month, day };
-        ((1..=12).contains(&month) && day >= 1 && day <= days_in_month(date.year, month)).then_some(date)
+        let date = Date {
+            year: year as i32,
+            month,
+            day,
+        };
+        ((1..=12).contains(&month) && day >= 1 && day <= days_in_month(date.year, month))
+            .then_some(date)
     }
 
     /// Today in UTC.
@@ -69,9 +79,28 @@ mod tests {
 
     #[test]
     fn parses_real_dates_only() {
-        assert_eq!(Date::parse("2026-02-28"), Some(Date { year: 2026, month: 2, day: 28 }));
-        assert_eq!(Date::parse("2024-02-29").map(|d| d.to_string()), Some("2024-02-29".to_string()));
-        for bad in ["2026-02-29", "2026-13-01", "2026-1-01", "26-01-01", "2026/01/01", "2026-01-00", "tomorrow", "2026-04-31"] {
+        assert_eq!(
+            Date::parse("2026-02-28"),
+            Some(Date {
+                year: 2026,
+                month: 2,
+                day: 28
+            })
+        );
+        assert_eq!(
+            Date::parse("2024-02-29").map(|d| d.to_string()),
+            Some("2024-02-29".to_string())
+        );
+        for bad in [
+            "2026-02-29",
+            "2026-13-01",
+            "2026-1-01",
+            "26-01-01",
+            "2026/01/01",
+            "2026-01-00",
+            "tomorrow",
+            "2026-04-31",
+        ] {
             assert_eq!(Date::parse(bad), None, "{bad}");
         }
     }

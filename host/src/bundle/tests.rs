@@ -8,7 +8,8 @@ use crate::wit;
 const BUILTINS: &[&str] = &["patroni-restapi", "pg-hba"];
 
 fn parse(text: &str) -> Result<Bundle, Vec<String>> {
-    Bundle::parse(text, "patrol.yaml", Path::new("."), BUILTINS).map_err(|p| p.iter().map(|p| p.to_string()).collect())
+    Bundle::parse(text, "patrol.yaml", Path::new("."), BUILTINS)
+        .map_err(|p| p.iter().map(|p| p.to_string()).collect())
 }
 
 fn finding(policy: &str, code: &str, file: &str, line: u32) -> Finding {
@@ -33,7 +34,12 @@ fn outcome(findings: Vec<Finding>) -> Outcome {
         description: String::new(),
         codes: ["no-tls", "no-allowlist"]
             .iter()
-            .map(|c| wit::CodeInfo { code: c.to_string(), severity: wit::Severity::High, summary: String::new(), help: String::new() })
+            .map(|c| wit::CodeInfo {
+                code: c.to_string(),
+                severity: wit::Severity::High,
+                summary: String::new(),
+                help: String::new(),
+            })
             .collect(),
         reads: vec![],
         settings_schema: String::new(),
@@ -72,7 +78,10 @@ fn policies_in_long_and_short_form() {
     let p = b.policies.unwrap();
     assert_eq!(p[0].source, Source::AllBuiltins);
     assert_eq!(p[1].source, Source::Builtin("pg-hba".into()));
-    assert_eq!(p[2].settings.as_deref(), Some(r#"{"allowed_cidrs":["10.0.0.0/8"]}"#));
+    assert_eq!(
+        p[2].settings.as_deref(),
+        Some(r#"{"allowed_cidrs":["10.0.0.0/8"]}"#)
+    );
     assert_eq!(p[2].line, 4);
 }
 
@@ -113,10 +122,16 @@ color: red
         "patrol.yaml:16: unknown key `expire` in `exceptions[1]`",
         "patrol.yaml:17: unknown key `color`",
     ] {
-        assert!(joined.contains(expected), "missing `{expected}` in:\n{joined}");
+        assert!(
+            joined.contains(expected),
+            "missing `{expected}` in:\n{joined}"
+        );
     }
     // Sorted by line.
-    let lines: Vec<u32> = problems.iter().map(|p| p.split(':').nth(1).unwrap().parse().unwrap()).collect();
+    let lines: Vec<u32> = problems
+        .iter()
+        .map(|p| p.split(':').nth(1).unwrap().parse().unwrap())
+        .collect();
     assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{joined}");
 }
 
@@ -150,7 +165,14 @@ fn an_expired_exception_waives_nothing_and_is_a_finding() {
     assert!(o.waived.is_empty());
     let expired: Vec<&Finding> = o.findings.iter().filter(|f| f.code == EXPIRED).collect();
     assert_eq!(expired.len(), 1);
-    assert_eq!((expired[0].policy.as_str(), expired[0].file.as_str(), expired[0].line), ("patrol", "patrol.yaml", 2));
+    assert_eq!(
+        (
+            expired[0].policy.as_str(),
+            expired[0].file.as_str(),
+            expired[0].line
+        ),
+        ("patrol", "patrol.yaml", 2)
+    );
     assert_eq!(expired[0].severity, Severity::Medium);
     assert!(expired[0].message.contains("expired on 2026-02-28"));
     // The last valid day still waives.
@@ -165,11 +187,18 @@ fn codes_that_no_policy_has_are_reported() {
         "severity:\n  patroni-restapi/no-tsl: high\n  nosuch/x: low\n  patrol/duplicate-key: high\nexceptions:\n  - code: nope\n    file: a\n    reason: r\n    expires: 2030-01-01\n",
     )
     .unwrap();
-    let problems: Vec<String> = b.apply(&mut outcome(vec![]), today()).unwrap_err().iter().map(|p| p.to_string()).collect();
+    let problems: Vec<String> = b
+        .apply(&mut outcome(vec![]), today())
+        .unwrap_err()
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
     assert_eq!(problems.len(), 3, "{problems:#?}");
     assert!(problems[0].starts_with("patrol.yaml:2: policy `patroni-restapi` has no finding code `no-tsl`; its codes: no-tls, no-allowlist"));
     assert!(problems[1].starts_with("patrol.yaml:3: no policy `nosuch` runs"));
-    assert!(problems[2].starts_with("patrol.yaml:6: no policy that runs has a finding code `nope`"));
+    assert!(
+        problems[2].starts_with("patrol.yaml:6: no policy that runs has a finding code `nope`")
+    );
 }
 
 #[test]
@@ -181,7 +210,12 @@ fn globs_match_relative_to_the_bundle() {
         BUILTINS,
     )
     .unwrap();
-    let mut o = outcome(vec![finding("patroni-restapi", "no-tls", "deploy/patroni.yml", 1)]);
+    let mut o = outcome(vec![finding(
+        "patroni-restapi",
+        "no-tls",
+        "deploy/patroni.yml",
+        1,
+    )]);
     b.apply(&mut o, today()).unwrap();
     assert_eq!(o.waived.len(), 1);
 }

@@ -36,14 +36,23 @@ pub struct Args {
 }
 
 pub fn run(args: Args, verbose: bool) -> Result<Exit> {
-    let plan = common::plan(&args.inputs, &args.policies, args.samples.as_deref(), verbose)?;
+    let plan = common::plan(
+        &args.inputs,
+        &args.policies,
+        args.samples.as_deref(),
+        verbose,
+    )?;
     let outcome = run::run(&plan)?;
     common::log_policies(&outcome, verbose);
 
     if args.diff || args.fix {
         let (plan, after, changes) = fix_passes(plan, outcome.clone(), args.fail_on)?;
         let secrets = crate::report::redact::Secrets::collect(
-            outcome.files.iter().chain(after.files.iter()).map(|(_, t)| t.as_str()),
+            outcome
+                .files
+                .iter()
+                .chain(after.files.iter())
+                .map(|(_, t)| t.as_str()),
         );
         if args.diff {
             let mut diff = String::new();
@@ -65,7 +74,11 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
         for c in &changes {
             if let Some(f) = plan.files.iter().find(|f| f.display == c.file) {
                 patch::write_atomic(&f.path, &c.after)?;
-                eprintln!("patrol: fixed {} ({})", c.file, secrets.scrub(&c.applied.join("; ")));
+                eprintln!(
+                    "patrol: fixed {} ({})",
+                    c.file,
+                    secrets.scrub(&c.applied.join("; "))
+                );
             }
         }
         // The report and the exit code say what is left after the fix.
@@ -85,9 +98,14 @@ const MAX_PASSES: usize = 10;
 /// Applies the fixes in memory, checks the fixed texts again and repeats until no fix
 /// applies. Returns the plan over the fixed texts, its outcome, and each changed file from
 /// its original text to its final one. Fixes that never applied are reported on stderr.
-fn fix_passes(mut plan: Plan, mut outcome: Outcome, fail_on: Severity) -> Result<(Plan, Outcome, Vec<patch::FileChange>)> {
+fn fix_passes(
+    mut plan: Plan,
+    mut outcome: Outcome,
+    fail_on: Severity,
+) -> Result<(Plan, Outcome, Vec<patch::FileChange>)> {
     let mut changed: BTreeMap<String, patch::FileChange> = BTreeMap::new();
-    let secrets = crate::report::redact::Secrets::collect(outcome.files.iter().map(|(_, t)| t.as_str()));
+    let secrets =
+        crate::report::redact::Secrets::collect(outcome.files.iter().map(|(_, t)| t.as_str()));
     for pass in 1..=MAX_PASSES {
         let fixable = fixable_patches(&outcome, fail_on);
         let (changes, skipped) = patch::apply_all(&fixable, &outcome.files);
@@ -102,16 +120,21 @@ fn fix_passes(mut plan: Plan, mut outcome: Outcome, fail_on: Severity) -> Result
         }
         for c in changes {
             let Some(file) = plan.files.iter_mut().find(|f| f.display == c.file) else {
-                eprintln!("patrol: fix not applied: {}: not one of the checked files", c.file);
+                eprintln!(
+                    "patrol: fix not applied: {}: not one of the checked files",
+                    c.file
+                );
                 continue;
             };
             file.text = c.after.clone();
-            let entry = changed.entry(c.file.clone()).or_insert_with(|| patch::FileChange {
-                file: c.file.clone(),
-                before: c.before.clone(),
-                after: String::new(),
-                applied: Vec::new(),
-            });
+            let entry = changed
+                .entry(c.file.clone())
+                .or_insert_with(|| patch::FileChange {
+                    file: c.file.clone(),
+                    before: c.before.clone(),
+                    after: String::new(),
+                    applied: Vec::new(),
+                });
             entry.after = c.after;
             entry.applied.extend(c.applied);
         }
@@ -120,17 +143,27 @@ fn fix_passes(mut plan: Plan, mut outcome: Outcome, fail_on: Severity) -> Result
             eprintln!("patrol: stopped after {MAX_PASSES} rounds of fixes; some fixes undo others");
         }
     }
-    let changes = changed.into_values().filter(|c| c.after != c.before).collect();
+    let changes = changed
+        .into_values()
+        .filter(|c| c.after != c.before)
+        .collect();
     Ok((plan, outcome, changes))
 }
 
 /// The patches of findings at or above the threshold.
 fn fixable_patches(outcome: &Outcome, fail_on: Severity) -> Vec<&run::Patch> {
-    let mut indexes: Vec<usize> =
-        outcome.findings.iter().filter(|f| f.severity >= fail_on).filter_map(|f| f.patch).collect();
+    let mut indexes: Vec<usize> = outcome
+        .findings
+        .iter()
+        .filter(|f| f.severity >= fail_on)
+        .filter_map(|f| f.patch)
+        .collect();
     indexes.sort_unstable();
     indexes.dedup();
-    indexes.into_iter().filter_map(|i| outcome.patches.get(i)).collect()
+    indexes
+        .into_iter()
+        .filter_map(|i| outcome.patches.get(i))
+        .collect()
 }
 
 pub fn exit_code(outcome: &Outcome, fail_on: Severity) -> Exit {

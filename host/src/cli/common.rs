@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use crate::bundle::{self, Bundle};
 use crate::discover::{self, KindOverrides};
 use crate::engine::Limits;
 use crate::formats::yaml;
 use crate::report::{Format, Mode};
-use crate::bundle::{self, Bundle};
 use crate::run::{Outcome, Plan, PolicyRun, PolicySource, builtin};
 use crate::samples::{self, Samples};
 
@@ -76,7 +76,12 @@ pub struct OutputArgs {
 
 /// Builds the plan: finds the files, reads the samples, settings and policies. Every
 /// problem here is a usage or input error (exit 3).
-pub fn plan(inputs: &InputArgs, policies: &PolicyArgs, samples_path: Option<&Path>, verbose: bool) -> Result<Plan> {
+pub fn plan(
+    inputs: &InputArgs,
+    policies: &PolicyArgs,
+    samples_path: Option<&Path>,
+    verbose: bool,
+) -> Result<Plan> {
     let overrides = KindOverrides::parse(&inputs.kind).map_err(anyhow::Error::msg)?;
     let samples = match samples_path {
         Some(path) => read_samples(path)?,
@@ -89,7 +94,8 @@ pub fn plan(inputs: &InputArgs, policies: &PolicyArgs, samples_path: Option<&Pat
         let path = PathBuf::from(&b.file);
         exclude.extend([Path::new(".").join(&path), path]);
     }
-    let files = discover::discover(&inputs.paths, &overrides, &exclude).map_err(anyhow::Error::msg)?;
+    let files =
+        discover::discover(&inputs.paths, &overrides, &exclude).map_err(anyhow::Error::msg)?;
 
     let mut runs = bundle_runs(bundle.as_ref(), policies.no_builtin)?;
     let mut by_name = BTreeMap::new();
@@ -101,19 +107,31 @@ pub fn plan(inputs: &InputArgs, policies: &PolicyArgs, samples_path: Option<&Pat
             }
             None => {
                 if for_org.is_some() {
-                    bail!("`--settings FILE` without `NAME=` may be given only once; name the policy: `--settings NAME=FILE`");
+                    bail!(
+                        "`--settings FILE` without `NAME=` may be given only once; name the policy: `--settings NAME=FILE`"
+                    );
                 }
                 for_org = Some(read_settings(Path::new(s))?);
             }
         }
     }
     for path in &policies.policies {
-        let bytes = std::fs::read(path)
-            .map_err(|e| anyhow::anyhow!("cannot read policy `{}`: {}", path.display(), discover::io_reason(&e)))?;
-        runs.push(PolicyRun { source: PolicySource::File(path.clone(), bytes), settings: for_org.clone() });
+        let bytes = std::fs::read(path).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read policy `{}`: {}",
+                path.display(),
+                discover::io_reason(&e)
+            )
+        })?;
+        runs.push(PolicyRun {
+            source: PolicySource::File(path.clone(), bytes),
+            settings: for_org.clone(),
+        });
     }
     if runs.is_empty() {
-        bail!("no policy to run: `--no-builtin` needs at least one `--policy FILE.wasm` (or a `path:` policy in patrol.yaml)");
+        bail!(
+            "no policy to run: `--no-builtin` needs at least one `--policy FILE.wasm` (or a `path:` policy in patrol.yaml)"
+        );
     }
     Ok(Plan {
         files,
@@ -137,7 +155,9 @@ pub fn read_bundle(config: Option<&Path>, no_config: bool) -> Result<Option<Bund
     if no_config {
         return Ok(None);
     }
-    let Some(path) = Bundle::find(config) else { return Ok(None) };
+    let Some(path) = Bundle::find(config) else {
+        return Ok(None);
+    };
     let names: Vec<&str> = builtin::BUILTIN_POLICIES.iter().map(|(n, _)| *n).collect();
     Bundle::load(&path, &names).map(Some).map_err(|problems| {
         let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -154,11 +174,19 @@ pub fn bundle_runs(bundle: Option<&Bundle>, no_builtin: bool) -> Result<Vec<Poli
         if no_builtin {
             return;
         }
-        let source = builtins.iter().find(|s| matches!(s, PolicySource::Builtin(n, _) if *n == name));
+        let source = builtins
+            .iter()
+            .find(|s| matches!(s, PolicySource::Builtin(n, _) if *n == name));
         if let Some(source) = source {
-            match runs.iter_mut().find(|r| matches!(&r.source, PolicySource::Builtin(n, _) if *n == name)) {
+            match runs
+                .iter_mut()
+                .find(|r| matches!(&r.source, PolicySource::Builtin(n, _) if *n == name))
+            {
                 Some(existing) => existing.settings = settings.or(existing.settings.take()),
-                None => runs.push(PolicyRun { source: source.clone(), settings }),
+                None => runs.push(PolicyRun {
+                    source: source.clone(),
+                    settings,
+                }),
             }
         }
     };
@@ -177,9 +205,17 @@ pub fn bundle_runs(bundle: Option<&Bundle>, no_builtin: bool) -> Result<Vec<Poli
             }
             bundle::Source::Builtin(name) => add_builtin(&mut runs, name, entry.settings.clone()),
             bundle::Source::Path(path) => {
-                let bytes = std::fs::read(path)
-                    .map_err(|e| anyhow::anyhow!("cannot read policy `{}`: {}", path.display(), discover::io_reason(&e)))?;
-                runs.push(PolicyRun { source: PolicySource::File(path.clone(), bytes), settings: entry.settings.clone() });
+                let bytes = std::fs::read(path).map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot read policy `{}`: {}",
+                        path.display(),
+                        discover::io_reason(&e)
+                    )
+                })?;
+                runs.push(PolicyRun {
+                    source: PolicySource::File(path.clone(), bytes),
+                    settings: entry.settings.clone(),
+                });
             }
         }
     }
@@ -198,12 +234,22 @@ pub fn read_settings(path: &Path) -> Result<String> {
     if let Some(d) = parsed.diagnostics.iter().find(|d| d.code == "invalid-yaml") {
         bail!("{}:{}: {}", path.display(), d.location.line, d.message);
     }
-    let json = if parsed.value.json == "null" { "{}".to_string() } else { parsed.value.json };
+    let json = if parsed.value.json == "null" {
+        "{}".to_string()
+    } else {
+        parsed.value.json
+    };
     Ok(json)
 }
 
 fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read `{}`: {}", path.display(), discover::io_reason(&e)))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read `{}`: {}",
+            path.display(),
+            discover::io_reason(&e)
+        )
+    })?;
     String::from_utf8(bytes).with_context(|| format!("`{}` is not UTF-8 text", path.display()))
 }
 
@@ -211,7 +257,11 @@ fn read_text(path: &Path) -> Result<String> {
 pub fn print(outcome: &Outcome, format: Format, mode: Mode, to_stderr: bool) -> Result<()> {
     let color = format == Format::Text
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && if to_stderr { std::io::stderr().is_terminal() } else { std::io::stdout().is_terminal() };
+        && if to_stderr {
+            std::io::stderr().is_terminal()
+        } else {
+            std::io::stdout().is_terminal()
+        };
     let text = crate::report::render(outcome, format, mode, color)?;
     if to_stderr {
         std::io::stderr().write_all(text.as_bytes())?;

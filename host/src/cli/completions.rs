@@ -31,7 +31,13 @@ mod tests {
 
     #[test]
     fn every_shell_knows_the_subcommands() {
-        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::Elvish, Shell::PowerShell] {
+        for shell in [
+            Shell::Bash,
+            Shell::Zsh,
+            Shell::Fish,
+            Shell::Elvish,
+            Shell::PowerShell,
+        ] {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "patrol", &mut script);
             let script = String::from_utf8(script).unwrap();

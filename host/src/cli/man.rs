@@ -23,8 +23,11 @@ pub struct Args {
 pub fn run(args: Args) -> Result<Exit> {
     match args.dir {
         Some(dir) => {
-            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-            clap_mangen::generate_to(Cli::command(), &dir).with_context(|| format!("cannot write the manual pages into `{}`", dir.display()))?;
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create `{}`", dir.display()))?;
+            clap_mangen::generate_to(Cli::command(), &dir).with_context(|| {
+                format!("cannot write the manual pages into `{}`", dir.display())
+            })?;
         }
         None => {
             let mut page = Vec::new();
@@ -51,7 +54,9 @@ mod tests {
     #[test]
     fn the_page_documents_commands_and_exit_codes() {
         let mut page = Vec::new();
-        clap_mangen::Man::new(Cli::command()).render(&mut page).unwrap();
+        clap_mangen::Man::new(Cli::command())
+            .render(&mut page)
+            .unwrap();
         let page = String::from_utf8(page).unwrap();
         assert!(page.starts_with(".ie \\n(.g .ds Aq"), "{}", &page[..80]);
         assert!(page.contains(".TH patrol 1"));
@@ -63,8 +68,17 @@ mod tests {
     #[test]
     fn one_page_per_subcommand() {
         let dir = tempfile::tempdir().unwrap();
-        run(Args { dir: Some(dir.path().to_path_buf()) }).unwrap();
-        for page in ["patrol.1", "patrol-check.1", "patrol-simulate.1", "patrol-policy-inspect.1", "patrol-completions.1"] {
+        run(Args {
+            dir: Some(dir.path().to_path_buf()),
+        })
+        .unwrap();
+        for page in [
+            "patrol.1",
+            "patrol-check.1",
+            "patrol-simulate.1",
+            "patrol-policy-inspect.1",
+            "patrol-completions.1",
+        ] {
             assert!(dir.path().join(page).exists(), "no {page}");
         }
     }

@@ -46,21 +46,30 @@ pub enum Command {
 pub fn run(cmd: Command, verbose: bool) -> Result<Exit> {
     match cmd {
         Command::Inspect { file, format } => inspect(file, format, verbose),
-        Command::List { policies, config, no_config, format } => list(policies, config, no_config, format, verbose),
+        Command::List {
+            policies,
+            config,
+            no_config,
+            format,
+        } => list(policies, config, no_config, format, verbose),
         Command::New(args) => super::policy_new::run(args),
         Command::Build(args) => super::policy_build::run(args, verbose),
     }
 }
 
 fn inspect(file: PathBuf, format: Format, verbose: bool) -> Result<Exit> {
-    let bytes = std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read `{}`: {}", file.display(), io_reason(&e)))?;
+    let bytes = std::fs::read(&file)
+        .map_err(|e| anyhow::anyhow!("cannot read `{}`: {}", file.display(), io_reason(&e)))?;
     let (imports, exports) = match Engine::inspect_imports(&bytes) {
         Ok(x) => x,
         Err(e) => anyhow::bail!("`{}` is not a policy component: {e:#}", file.display()),
     };
     let engine = Engine::new(Limits::default(), verbose)?;
     let loaded = engine.load(&file.display().to_string(), &bytes);
-    let refused: Vec<&String> = imports.iter().filter(|i| !engine::ALLOWED_IMPORTS.contains(&i.as_str())).collect();
+    let refused: Vec<&String> = imports
+        .iter()
+        .filter(|i| !engine::ALLOWED_IMPORTS.contains(&i.as_str()))
+        .collect();
     match format {
         Format::Json => {
             let value = json!({
@@ -78,7 +87,11 @@ fn inspect(file: PathBuf, format: Format, verbose: bool) -> Result<Exit> {
             println!("file: {} ({} bytes)", file.display(), bytes.len());
             println!("imports:");
             for i in &imports {
-                let mark = if engine::ALLOWED_IMPORTS.contains(&i.as_str()) { "" } else { "   <- not allowed" };
+                let mark = if engine::ALLOWED_IMPORTS.contains(&i.as_str()) {
+                    ""
+                } else {
+                    "   <- not allowed"
+                };
                 println!("  {i}{mark}");
             }
             if imports.is_empty() {
@@ -94,18 +107,33 @@ fn inspect(file: PathBuf, format: Format, verbose: bool) -> Result<Exit> {
             }
         }
     }
-    Ok(if loaded.is_ok() { Exit::Clean } else { Exit::PolicyFailed })
+    Ok(if loaded.is_ok() {
+        Exit::Clean
+    } else {
+        Exit::PolicyFailed
+    })
 }
 
-fn list(paths: Vec<PathBuf>, config: Option<PathBuf>, no_config: bool, format: Format, verbose: bool) -> Result<Exit> {
+fn list(
+    paths: Vec<PathBuf>,
+    config: Option<PathBuf>,
+    no_config: bool,
+    format: Format,
+    verbose: bool,
+) -> Result<Exit> {
     let engine = Engine::new(Limits::default(), verbose)?;
     // Every built-in policy (whether the bundle enables it or not), then the bundle's org
     // policies, then `--policy` ones.
     let mut sources = PolicySource::builtins();
     let bundle = super::common::read_bundle(config.as_deref(), no_config)?;
-    sources.extend(super::common::bundle_runs(bundle.as_ref(), true)?.into_iter().map(|r| r.source));
+    sources.extend(
+        super::common::bundle_runs(bundle.as_ref(), true)?
+            .into_iter()
+            .map(|r| r.source),
+    );
     for p in paths {
-        let bytes = std::fs::read(&p).map_err(|e| anyhow::anyhow!("cannot read `{}`: {}", p.display(), io_reason(&e)))?;
+        let bytes = std::fs::read(&p)
+            .map_err(|e| anyhow::anyhow!("cannot read `{}`: {}", p.display(), io_reason(&e)))?;
         sources.push(PolicySource::File(p, bytes));
     }
     let mut all = Vec::new();
@@ -133,19 +161,31 @@ fn list(paths: Vec<PathBuf>, config: Option<PathBuf>, no_config: bool, format: F
                     j
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&json!({ "policies": v }))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({ "policies": v }))?
+            );
         }
         Format::Text => {
             for (src, m) in &all {
                 println!("{} {} ({src})", m.name, m.version);
                 println!("  {}", m.description);
                 for c in &m.codes {
-                    println!("  {:<40} {:<8} {}", format!("{}/{}", m.name, c.code), Severity::from(c.severity).as_str(), c.summary);
+                    println!(
+                        "  {:<40} {:<8} {}",
+                        format!("{}/{}", m.name, c.code),
+                        Severity::from(c.severity).as_str(),
+                        c.summary
+                    );
                 }
             }
         }
     }
-    Ok(if failed { Exit::PolicyFailed } else { Exit::Clean })
+    Ok(if failed {
+        Exit::PolicyFailed
+    } else {
+        Exit::Clean
+    })
 }
 
 fn metadata_json(m: &crate::wit::PolicyMetadata) -> serde_json::Value {
@@ -170,7 +210,12 @@ fn print_metadata(m: &crate::wit::PolicyMetadata) {
     println!("reads: {}", m.reads.join(", "));
     println!("codes:");
     for c in &m.codes {
-        println!("  {:<36} {:<8} {}", c.code, Severity::from(c.severity).as_str(), c.summary);
+        println!(
+            "  {:<36} {:<8} {}",
+            c.code,
+            Severity::from(c.severity).as_str(),
+            c.summary
+        );
     }
     println!("settings schema: {}", m.settings_schema);
 }

@@ -29,7 +29,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args, verbose: bool) -> Result<Exit> {
-    let options = Options { out: args.out, verbose };
+    let options = Options {
+        out: args.out,
+        verbose,
+    };
     let built = match build::build(&args.dir, &options) {
         Ok(b) => b,
         Err(e) if e.downcast_ref::<Refused>().is_some() => {
@@ -53,7 +56,13 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
             super::test::stdout(&(serde_json::to_string_pretty(&value)? + "\n"))?;
         }
         Format::Text => {
-            let mut out = format!("built {} {}: {} ({})\nimports:\n", m.name, m.version, built.path.display(), size(built.size));
+            let mut out = format!(
+                "built {} {}: {} ({})\nimports:\n",
+                m.name,
+                m.version,
+                built.path.display(),
+                size(built.size)
+            );
             for i in &built.imports {
                 out += &format!("  {i}\n");
             }
@@ -63,7 +72,11 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
             }
             out += &format!("reads: {}\ncodes:\n", m.reads.join(", "));
             for c in &m.codes {
-                out += &format!("  {:<48} {}\n", format!("{}/{}", m.name, c.code), Severity::from(c.severity).as_str());
+                out += &format!(
+                    "  {:<48} {}\n",
+                    format!("{}/{}", m.name, c.code),
+                    Severity::from(c.severity).as_str()
+                );
             }
             super::test::stdout(&out)?;
         }

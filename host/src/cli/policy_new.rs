@@ -28,7 +28,12 @@ pub fn run(args: Args) -> Result<Exit> {
     let sdk = scaffold::find_sdk(args.sdk.as_deref())?;
     let dir = args.dir.unwrap_or_else(|| PathBuf::from(&args.name));
     let made = scaffold::new(&args.name, &dir, &sdk)?;
-    println!("created policy `{}` in {} (SDK: {})", args.name, made.dir.display(), made.sdk.display());
+    println!(
+        "created policy `{}` in {} (SDK: {})",
+        args.name,
+        made.dir.display(),
+        made.sdk.display()
+    );
     for f in &made.files {
         println!("  {}", f.display());
     }

@@ -24,7 +24,9 @@ impl Progress {
         let style = ProgressStyle::with_template("{spinner} simulating {prefix} samples [{bar:30}] {pos}/{len} policies, {elapsed} {wide_msg}")
             .map(|s| s.progress_chars("=> "))
             .unwrap_or_else(|_| ProgressStyle::default_bar());
-        let bar = ProgressBar::new(policies as u64).with_style(style).with_prefix(samples.to_string());
+        let bar = ProgressBar::new(policies as u64)
+            .with_style(style)
+            .with_prefix(samples.to_string());
         bar.enable_steady_tick(Duration::from_millis(120));
         Progress { bar: Some(bar) }
     }

@@ -25,10 +25,18 @@ pub struct Args {
 /// Exit 0 when every policy ran (whatever the verdicts), 2 when one failed.
 pub fn run(args: Args, verbose: bool) -> Result<Exit> {
     let plan = common::plan(&args.inputs, &args.policies, Some(&args.samples), verbose)?;
-    let progress = super::progress::Progress::start(plan.samples.requests.len() + plan.samples.connections.len(), plan.policies.len(), verbose);
+    let progress = super::progress::Progress::start(
+        plan.samples.requests.len() + plan.samples.connections.len(),
+        plan.policies.len(),
+        verbose,
+    );
     let outcome = run::run_observed(&plan, &|label| progress.policy_done(label))?;
     progress.finish();
     common::log_policies(&outcome, verbose);
     common::print(&outcome, args.output.format, Mode::Simulate, false)?;
-    Ok(if outcome.errors.is_empty() { Exit::Clean } else { Exit::PolicyFailed })
+    Ok(if outcome.errors.is_empty() {
+        Exit::Clean
+    } else {
+        Exit::PolicyFailed
+    })
 }

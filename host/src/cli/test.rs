@@ -69,7 +69,11 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
                     eprintln!("error: {problem}");
                 }
                 if problems.len() > MAX_PROBLEMS {
-                    eprintln!("error: … and {} more problems in `{}`", problems.len() - MAX_PROBLEMS, path.display());
+                    eprintln!(
+                        "error: … and {} more problems in `{}`",
+                        problems.len() - MAX_PROBLEMS,
+                        path.display()
+                    );
                 }
             }
         }
@@ -86,7 +90,10 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
             return Ok(Exit::PolicyFailed);
         }
     };
-    let limits = Limits { timeout: std::time::Duration::from_millis(args.timeout_ms.max(1)), ..Limits::default() };
+    let limits = Limits {
+        timeout: std::time::Duration::from_millis(args.timeout_ms.max(1)),
+        ..Limits::default()
+    };
     let engine = Engine::new(limits.clone(), verbose)?;
     let bytes = match &source {
         PolicySource::Builtin(_, b) => *b,
@@ -102,7 +109,11 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
     let meta = loaded.metadata.clone();
     for f in &files {
         if let Some(name) = f.policy.as_deref().filter(|n| *n != meta.name) {
-            bail!("`{}` is for policy `{name}`, but the policy under test is `{}`", f.display, meta.name);
+            bail!(
+                "`{}` is for policy `{name}`, but the policy under test is `{}`",
+                f.display,
+                meta.name
+            );
         }
     }
 
@@ -111,10 +122,17 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
         let cases = f
             .cases
             .iter()
-            .filter(|c| args.filter.as_ref().is_none_or(|t| c.name.contains(t.as_str())))
+            .filter(|c| {
+                args.filter
+                    .as_ref()
+                    .is_none_or(|t| c.name.contains(t.as_str()))
+            })
             .map(|c| runner::run_case(c, &source, &meta.name, &limits, verbose))
             .collect();
-        results.push(FileResults { file: f.display.clone(), cases });
+        results.push(FileResults {
+            file: f.display.clone(),
+            cases,
+        });
     }
     let coverage = Coverage::new(&meta, &results);
     let text = match args.format {
@@ -122,9 +140,16 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
         Format::Json => serde_json::to_string_pretty(&render::json(&results, &coverage))? + "\n",
     };
     stdout(&text)?;
-    let failed = results.iter().flat_map(|f| &f.cases).any(|c| !c.failures.is_empty());
+    let failed = results
+        .iter()
+        .flat_map(|f| &f.cases)
+        .any(|c| !c.failures.is_empty());
     let uncovered = args.require_coverage && !coverage.uncovered().is_empty();
-    Ok(if failed || uncovered { Exit::Findings } else { Exit::Clean })
+    Ok(if failed || uncovered {
+        Exit::Findings
+    } else {
+        Exit::Clean
+    })
 }
 
 enum Failed {
@@ -134,8 +159,13 @@ enum Failed {
 
 fn policy_source(args: &Args, verbose: bool) -> Result<PolicySource, Failed> {
     if let Some(file) = &args.policy {
-        let bytes = std::fs::read(file)
-            .map_err(|e| Failed::Usage(anyhow!("cannot read policy `{}`: {}", file.display(), io_reason(&e))))?;
+        let bytes = std::fs::read(file).map_err(|e| {
+            Failed::Usage(anyhow!(
+                "cannot read policy `{}`: {}",
+                file.display(),
+                io_reason(&e)
+            ))
+        })?;
         return Ok(PolicySource::File(file.clone(), bytes));
     }
     if let Some(name) = &args.builtin {
@@ -145,9 +175,18 @@ fn policy_source(args: &Args, verbose: bool) -> Result<PolicySource, Failed> {
             .ok_or_else(|| {
                 let names: Vec<String> = PolicySource::builtins()
                     .iter()
-                    .filter_map(|s| if let PolicySource::Builtin(n, _) = s { Some(n.to_string()) } else { None })
+                    .filter_map(|s| {
+                        if let PolicySource::Builtin(n, _) = s {
+                            Some(n.to_string())
+                        } else {
+                            None
+                        }
+                    })
                     .collect();
-                Failed::Usage(anyhow!("there is no built-in policy `{name}`; the built-in policies are: {}", names.join(", ")))
+                Failed::Usage(anyhow!(
+                    "there is no built-in policy `{name}`; the built-in policies are: {}",
+                    names.join(", ")
+                ))
             });
     }
     let dir = crate_dir(&args.path).ok_or_else(|| {
@@ -157,9 +196,20 @@ fn policy_source(args: &Args, verbose: bool) -> Result<PolicySource, Failed> {
         ))
     })?;
     // Building is part of testing: the cases always run against the current source.
-    let built = build::build(&dir, &Options { verbose, ..Options::default() }).map_err(Failed::Policy)?;
+    let built = build::build(
+        &dir,
+        &Options {
+            verbose,
+            ..Options::default()
+        },
+    )
+    .map_err(Failed::Policy)?;
     if verbose {
-        eprintln!("patrol: built {} ({} bytes)", built.path.display(), built.size);
+        eprintln!(
+            "patrol: built {} ({} bytes)",
+            built.path.display(),
+            built.size
+        );
     }
     let bytes = std::fs::read(&built.path).map_err(|e| Failed::Usage(e.into()))?;
     Ok(PolicySource::File(built.path, bytes))
@@ -167,10 +217,20 @@ fn policy_source(args: &Args, verbose: bool) -> Result<PolicySource, Failed> {
 
 /// The policy crate `path` is in: itself, or the nearest ancestor with a Cargo.toml.
 fn crate_dir(path: &Path) -> Option<PathBuf> {
-    let start = if path.is_file() { path.parent()?.to_path_buf() } else { path.to_path_buf() };
-    let start = if start.as_os_str().is_empty() { PathBuf::from(".") } else { start };
+    let start = if path.is_file() {
+        path.parent()?.to_path_buf()
+    } else {
+        path.to_path_buf()
+    };
+    let start = if start.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        start
+    };
     let abs = std::fs::canonicalize(&start).ok()?;
-    abs.ancestors().find(|d| d.join("Cargo.toml").is_file()).map(Path::to_path_buf)
+    abs.ancestors()
+        .find(|d| d.join("Cargo.toml").is_file())
+        .map(Path::to_path_buf)
 }
 
 /// Writes to stdout; a closed pipe (`patrol test | head`) is not an error worth a message.

@@ -40,10 +40,17 @@ impl Cache {
         create_private_dir(&dir).ok()?;
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        Some(Cache { dir, engine_key: format!("{:016x}", hasher.finish()) })
+        Some(Cache {
+            dir,
+            engine_key: format!("{:016x}", hasher.finish()),
+        })
     }
 
-    pub fn get_or_compile(&self, engine: &wasmtime::Engine, bytes: &[u8]) -> Result<(Component, CacheOutcome)> {
+    pub fn get_or_compile(
+        &self,
+        engine: &wasmtime::Engine,
+        bytes: &[u8],
+    ) -> Result<(Component, CacheOutcome)> {
         let digest = Sha256::digest(bytes);
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         let path = self.dir.join(format!("{hex}-{}.cwasm", self.engine_key));

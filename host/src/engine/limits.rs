@@ -21,7 +21,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { timeout: Duration::from_secs(10), memory: 512 << 20, output: 256 << 20 }
+        Limits {
+            timeout: Duration::from_secs(10),
+            memory: 512 << 20,
+            output: 256 << 20,
+        }
     }
 }
 
@@ -49,22 +53,38 @@ pub struct Limiter {
 
 impl Limiter {
     pub fn new(limits: &Limits) -> Self {
-        Limiter { memory: limits.memory, memory_exceeded: false }
+        Limiter {
+            memory: limits.memory,
+            memory_exceeded: false,
+        }
     }
 }
 
 impl ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.memory {
             self.memory_exceeded = true;
             // Fail the growth with a trap rather than `memory.grow == -1`: the guest's
             // allocator would turn -1 into an abort anyway, and the trap keeps the cause.
-            return Err(wasmtime::Error::msg(format!("memory limit of {} bytes exceeded", self.memory)));
+            return Err(wasmtime::Error::msg(format!(
+                "memory limit of {} bytes exceeded",
+                self.memory
+            )));
         }
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 1_000_000)
     }
 

@@ -127,7 +127,13 @@ impl Engine {
             |s| s,
         )?;
         let cache = cache::Cache::open(&engine);
-        Ok(Engine { engine, linker, cache, limits, verbose })
+        Ok(Engine {
+            engine,
+            linker,
+            cache,
+            limits,
+            verbose,
+        })
     }
 
     pub fn limits(&self) -> &Limits {
@@ -145,7 +151,9 @@ impl Engine {
             match payload.context("not a WebAssembly component")? {
                 Payload::Version { encoding, .. } if depth == 0 => {
                     if encoding != wasmparser::Encoding::Component {
-                        anyhow::bail!("this is a core WebAssembly module, not a component; build it with `patrol policy build` or turn it into a component with `wasm-tools component new`");
+                        anyhow::bail!(
+                            "this is a core WebAssembly module, not a component; build it with `patrol policy build` or turn it into a component with `wasm-tools component new`"
+                        );
                     }
                 }
                 Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
@@ -168,16 +176,26 @@ impl Engine {
 
     /// Validates, compiles (or loads from the cache) and pre-links a policy.
     pub fn load(&self, source: &str, bytes: &[u8]) -> Result<Loaded, Failure> {
-        let fail = |message: String| Failure { policy: source.to_string(), kind: FailureKind::Load, message };
-        let (imports, exports) = Self::inspect_imports(bytes).map_err(|e| fail(format!("{e:#}")))?;
-        if let Some(bad) = imports.iter().find(|i| !ALLOWED_IMPORTS.contains(&i.as_str())) {
+        let fail = |message: String| Failure {
+            policy: source.to_string(),
+            kind: FailureKind::Load,
+            message,
+        };
+        let (imports, exports) =
+            Self::inspect_imports(bytes).map_err(|e| fail(format!("{e:#}")))?;
+        if let Some(bad) = imports
+            .iter()
+            .find(|i| !ALLOWED_IMPORTS.contains(&i.as_str()))
+        {
             return Err(fail(format!(
                 "it imports `{bad}`, which the sandbox does not provide; a policy may import only `{}`",
                 ALLOWED_IMPORTS[0]
             )));
         }
         if !exports.iter().any(|e| e == REQUIRED_EXPORT) {
-            return Err(fail(format!("it does not export `{REQUIRED_EXPORT}`; is it a patrol policy?")));
+            return Err(fail(format!(
+                "it does not export `{REQUIRED_EXPORT}`; is it a patrol policy?"
+            )));
         }
         let (component, cache) = self.compile(bytes).map_err(|e| fail(format!("{e:#}")))?;
         let pre = self
@@ -206,7 +224,11 @@ impl Engine {
 
     /// A fresh sandbox for calls to one policy.
     pub fn session(&self, policy: &Loaded) -> Session<'_> {
-        let name = if policy.metadata.name.is_empty() { policy.source.clone() } else { policy.metadata.name.clone() };
+        let name = if policy.metadata.name.is_empty() {
+            policy.source.clone()
+        } else {
+            policy.metadata.name.clone()
+        };
         let state = State {
             limiter: Limiter::new(&self.limits),
             log: Vec::new(),
@@ -218,7 +240,13 @@ impl Engine {
         // wasmtime bounds what one call may copy from guest to host ("hostcall fuel",
         // 128 MiB by default): make that bound the output limit.
         store.set_hostcall_fuel(self.limits.output);
-        Session { engine: self, store, pre: policy.pre.clone(), instance: None, policy: name }
+        Session {
+            engine: self,
+            store,
+            pre: policy.pre.clone(),
+            instance: None,
+            policy: name,
+        }
     }
 }
 
@@ -247,7 +275,10 @@ impl Session<'_> {
     fn ensure(&mut self) -> Result<(), Failure> {
         if self.instance.is_none() {
             self.arm();
-            let instance = self.pre.instantiate(&mut self.store).map_err(|e| self.classify(e))?;
+            let instance = self
+                .pre
+                .instantiate(&mut self.store)
+                .map_err(|e| self.classify(e))?;
             self.instance = Some(instance);
         }
         self.arm();
@@ -255,7 +286,11 @@ impl Session<'_> {
     }
 
     fn missing(&self) -> Failure {
-        Failure { policy: self.policy.clone(), kind: FailureKind::Load, message: "it could not be instantiated".into() }
+        Failure {
+            policy: self.policy.clone(),
+            kind: FailureKind::Load,
+            message: "it could not be instantiated".into(),
+        }
     }
 
     fn arm(&mut self) {
@@ -268,24 +303,56 @@ impl Session<'_> {
         let state = self.store.data();
         let limits = &self.engine.limits;
         let (kind, mut message) = if state.limiter.memory_exceeded {
-            (FailureKind::Memory, format!("it exceeded the memory limit of {} MiB", limits.memory / (1024 * 1024)))
+            (
+                FailureKind::Memory,
+                format!(
+                    "it exceeded the memory limit of {} MiB",
+                    limits.memory / (1024 * 1024)
+                ),
+            )
         } else if format!("{error:#}").contains("fuel allocated for hostcalls") {
-            (FailureKind::Output, format!("it returned more output than the limit of {} bytes", limits.output))
-        } else if matches!(error.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) {
-            (FailureKind::Timeout, format!("it exceeded the time limit of {}", humantime(limits.timeout)))
+            (
+                FailureKind::Output,
+                format!(
+                    "it returned more output than the limit of {} bytes",
+                    limits.output
+                ),
+            )
+        } else if matches!(
+            error.downcast_ref::<wasmtime::Trap>(),
+            Some(wasmtime::Trap::Interrupt)
+        ) {
+            (
+                FailureKind::Timeout,
+                format!(
+                    "it exceeded the time limit of {}",
+                    humantime(limits.timeout)
+                ),
+            )
         } else {
-            (FailureKind::Trap, format!("it trapped: {}", first_line(&format!("{error:#}"))))
+            (
+                FailureKind::Trap,
+                format!("it trapped: {}", first_line(&format!("{error:#}"))),
+            )
         };
         if let Some(last) = state.log.last() {
             message.push_str(&format!(" (its last log line: {last})"));
         }
-        Failure { policy: self.policy.clone(), kind, message }
+        Failure {
+            policy: self.policy.clone(),
+            kind,
+            message,
+        }
     }
 
     pub fn metadata(&mut self) -> Result<wit::PolicyMetadata, Failure> {
         self.ensure()?;
-        let Some(instance) = &self.instance else { return Err(self.missing()) };
-        let answer = instance.patrol_policy_policy().call_metadata(&mut self.store);
+        let Some(instance) = &self.instance else {
+            return Err(self.missing());
+        };
+        let answer = instance
+            .patrol_policy_policy()
+            .call_metadata(&mut self.store);
         let metadata = answer.map_err(|e| self.classify(e))?;
         self.check_output(metadata_size(&metadata))?;
         Ok(metadata)
@@ -293,19 +360,34 @@ impl Session<'_> {
 
     pub fn validate_settings(&mut self, settings: &str) -> Result<(), Failure> {
         self.ensure()?;
-        let Some(instance) = &self.instance else { return Err(self.missing()) };
-        let answer = instance.patrol_policy_policy().call_validate_settings(&mut self.store, settings);
+        let Some(instance) = &self.instance else {
+            return Err(self.missing());
+        };
+        let answer = instance
+            .patrol_policy_policy()
+            .call_validate_settings(&mut self.store, settings);
         let answer = answer.map_err(|e| self.classify(e))?;
-        answer.map_err(|e| Failure { policy: self.policy.clone(), kind: FailureKind::Settings, message: e.message })
+        answer.map_err(|e| Failure {
+            policy: self.policy.clone(),
+            kind: FailureKind::Settings,
+            message: e.message,
+        })
     }
 
     pub fn evaluate(&mut self, input: &wit::Input) -> Result<wit::Evaluation, Failure> {
         self.ensure()?;
-        let Some(instance) = &self.instance else { return Err(self.missing()) };
-        let answer = instance.patrol_policy_policy().call_evaluate(&mut self.store, input);
+        let Some(instance) = &self.instance else {
+            return Err(self.missing());
+        };
+        let answer = instance
+            .patrol_policy_policy()
+            .call_evaluate(&mut self.store, input);
         let answer = answer.map_err(|e| self.classify(e))?;
-        let evaluation =
-            answer.map_err(|e| Failure { policy: self.policy.clone(), kind: FailureKind::Policy, message: e.message })?;
+        let evaluation = answer.map_err(|e| Failure {
+            policy: self.policy.clone(),
+            kind: FailureKind::Policy,
+            message: e.message,
+        })?;
         self.check_output(evaluation_size(&evaluation))?;
         Ok(evaluation)
     }
@@ -316,7 +398,9 @@ impl Session<'_> {
             return Err(Failure {
                 policy: self.policy.clone(),
                 kind: FailureKind::Output,
-                message: format!("it returned {size} bytes of output, over the limit of {max} bytes"),
+                message: format!(
+                    "it returned {size} bytes of output, over the limit of {max} bytes"
+                ),
             });
         }
         Ok(())
@@ -328,7 +412,11 @@ fn first_line(s: &str) -> String {
 }
 
 fn humantime(d: Duration) -> String {
-    if d.as_millis() % 1000 == 0 { format!("{} s", d.as_secs()) } else { format!("{} ms", d.as_millis()) }
+    if d.as_millis() % 1000 == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
 }
 
 fn loc_size(l: &wit::Location) -> usize {
@@ -341,7 +429,10 @@ fn metadata_size(m: &wit::PolicyMetadata) -> usize {
         + m.description.len()
         + m.settings_schema.len()
         + m.reads.iter().map(|r| r.len() + 8).sum::<usize>()
-        + m.codes.iter().map(|c| 16 + c.code.len() + c.summary.len() + c.help.len()).sum::<usize>()
+        + m.codes
+            .iter()
+            .map(|c| 16 + c.code.len() + c.summary.len() + c.help.len())
+            .sum::<usize>()
 }
 
 /// The size of an evaluation as it crossed the boundary (strings plus a fixed cost per
@@ -355,8 +446,13 @@ fn evaluation_size(e: &wit::Evaluation) -> usize {
     let details: usize = e
         .decision_details
         .iter()
-        .map(|d| 32 + d.stage.len() + d.reason.len() + d.location.as_ref().map_or(0, loc_size)
-            + d.method.as_ref().map_or(0, String::len) + d.depends_on.iter().map(String::len).sum::<usize>())
+        .map(|d| {
+            32 + d.stage.len()
+                + d.reason.len()
+                + d.location.as_ref().map_or(0, loc_size)
+                + d.method.as_ref().map_or(0, String::len)
+                + d.depends_on.iter().map(String::len).sum::<usize>()
+        })
         .sum();
     let decisions = 8 * (e.requests.samples.len() + e.connections.samples.len()) + details;
     let patches: usize = e

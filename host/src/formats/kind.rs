@@ -101,7 +101,11 @@ const TEMPLATE_SUFFIXES: &[&str] = &[".sample", ".example", ".template", ".dist"
 
 /// Recognises a file by name, then by content.
 pub fn detect(path: &Path, text: &str) -> Detected {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     // Upstream ships its configs as `postgresql.conf.sample`, `etcd.conf.yml.sample`,
     // `gitlab.rb.template`, `pgbouncer.ini.example`…: the same kind as the name they
     // are copied to.
@@ -114,7 +118,9 @@ pub fn detect(path: &Path, text: &str) -> Detected {
     let by_name = match name.as_str() {
         "pg_hba.conf" => Some(Kind::PgHba),
         "pg_ident.conf" => Some(Kind::PgIdent),
-        "postgresql.conf" | "postgresql.auto.conf" | "postgresql.base.conf" => Some(Kind::PostgresqlConf),
+        "postgresql.conf" | "postgresql.auto.conf" | "postgresql.base.conf" => {
+            Some(Kind::PostgresqlConf)
+        }
         "haproxy.cfg" => Some(Kind::Haproxy),
         "pgbackrest.conf" => Some(Kind::Pgbackrest),
         "pgbouncer.ini" => Some(Kind::Pgbouncer),
@@ -144,7 +150,13 @@ pub fn detect(path: &Path, text: &str) -> Detected {
     match ext {
         "yml" | "yaml" | "json" => detect_structured(&name, text),
         "hcl" => Detected::Document(Kind::Consul),
-        "cfg" if text.lines().any(|l| ["backend ", "frontend ", "listen "].iter().any(|k| l.trim_start().starts_with(k))) => {
+        "cfg"
+            if text.lines().any(|l| {
+                ["backend ", "frontend ", "listen "]
+                    .iter()
+                    .any(|k| l.trim_start().starts_with(k))
+            }) =>
+        {
             Detected::Document(Kind::Haproxy)
         }
         "conf" | "cfg" | "ini" => detect_ini(text),
@@ -156,14 +168,19 @@ pub fn detect(path: &Path, text: &str) -> Detected {
 fn top_keys(text: &str) -> Vec<String> {
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') {
-        if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(trimmed) {
+        if let Ok(serde_json::Value::Object(map)) =
+            serde_json::from_str::<serde_json::Value>(trimmed)
+        {
             return map.keys().cloned().collect();
         }
         return Vec::new();
     }
     text.lines()
         .filter(|l| !l.starts_with([' ', '\t', '#', '-']) && !l.is_empty())
-        .filter_map(|l| l.split_once(':').map(|(k, _)| k.trim().trim_matches(['"', '\'']).to_string()))
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, _)| k.trim().trim_matches(['"', '\'']).to_string())
+        })
         .collect()
 }
 
@@ -173,18 +190,42 @@ fn detect_structured(name: &str, text: &str) -> Detected {
     if has("requests") || has("connections") || (has("context") && keys.len() <= 3) {
         return Detected::Samples;
     }
-    let dcs = ["etcd", "etcd3", "consul", "zookeeper", "kubernetes", "raft", "exhibitor"];
+    let dcs = [
+        "etcd",
+        "etcd3",
+        "consul",
+        "zookeeper",
+        "kubernetes",
+        "raft",
+        "exhibitor",
+    ];
     if has("restapi") || (has("scope") && (has("postgresql") || dcs.iter().any(|d| has(d)))) {
         return Detected::Document(Kind::Patroni);
     }
     if has("hosts") && text.contains("roles") {
         return Detected::Document(Kind::Topology);
     }
-    let etcd_keys = ["listen-client-urls", "advertise-client-urls", "initial-cluster", "client-transport-security", "data-dir"];
-    if etcd_keys.iter().filter(|k| has(k)).count() >= 2 || (name.contains("etcd") && etcd_keys.iter().any(|k| has(k))) {
+    let etcd_keys = [
+        "listen-client-urls",
+        "advertise-client-urls",
+        "initial-cluster",
+        "client-transport-security",
+        "data-dir",
+    ];
+    if etcd_keys.iter().filter(|k| has(k)).count() >= 2
+        || (name.contains("etcd") && etcd_keys.iter().any(|k| has(k)))
+    {
         return Detected::Document(Kind::Etcd);
     }
-    let consul_keys = ["datacenter", "encrypt", "verify_incoming", "verify_outgoing", "acl", "server", "retry_join"];
+    let consul_keys = [
+        "datacenter",
+        "encrypt",
+        "verify_incoming",
+        "verify_outgoing",
+        "acl",
+        "server",
+        "retry_join",
+    ];
     if name.ends_with(".json") && consul_keys.iter().filter(|k| has(k)).count() >= 2 {
         return Detected::Document(Kind::Consul);
     }
@@ -198,16 +239,30 @@ fn detect_ini(text: &str) -> Detected {
         .filter(|l| l.starts_with('[') && l.ends_with(']'))
         .map(|l| &l[1..l.len() - 1])
         .collect();
-    if sections.iter().any(|s| *s == "pgbouncer" || *s == "databases") {
+    if sections
+        .iter()
+        .any(|s| *s == "pgbouncer" || *s == "databases")
+    {
         return Detected::Document(Kind::Pgbouncer);
     }
     if sections.contains(&"pg_autoctl") {
         return Detected::Document(Kind::PgAutoctl);
     }
-    if sections.iter().any(|s| *s == "global" || s.starts_with("global:")) || text.contains("pg1-path") {
+    if sections
+        .iter()
+        .any(|s| *s == "global" || s.starts_with("global:"))
+        || text.contains("pg1-path")
+    {
         return Detected::Document(Kind::Pgbackrest);
     }
-    let guc = ["listen_addresses", "shared_buffers", "ssl", "password_encryption", "max_connections", "port"];
+    let guc = [
+        "listen_addresses",
+        "shared_buffers",
+        "ssl",
+        "password_encryption",
+        "max_connections",
+        "port",
+    ];
     let settings = text
         .lines()
         .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim()))
@@ -218,7 +273,10 @@ fn detect_ini(text: &str) -> Detected {
     }
     let hba = text.lines().map(str::trim).filter(|l| {
         let first = l.split_whitespace().next().unwrap_or("");
-        matches!(first, "local" | "host" | "hostssl" | "hostnossl" | "hostgssenc" | "hostnogssenc")
+        matches!(
+            first,
+            "local" | "host" | "hostssl" | "hostnossl" | "hostgssenc" | "hostnogssenc"
+        )
     });
     if hba.count() >= 1 && sections.is_empty() {
         return Detected::Document(Kind::PgHba);
@@ -234,28 +292,96 @@ mod tests {
     fn detects_by_name_and_content() {
         let cases: &[(&str, &str, Detected)] = &[
             ("pg_hba.conf", "", Detected::Document(Kind::PgHba)),
-            ("node1.patroni.yml", "scope: x\nrestapi:\n  listen: :8008\n", Detected::Document(Kind::Patroni)),
-            ("config.yml", "scope: x\netcd3:\n  hosts: a\npostgresql: {}\n", Detected::Document(Kind::Patroni)),
+            (
+                "node1.patroni.yml",
+                "scope: x\nrestapi:\n  listen: :8008\n",
+                Detected::Document(Kind::Patroni),
+            ),
+            (
+                "config.yml",
+                "scope: x\netcd3:\n  hosts: a\npostgresql: {}\n",
+                Detected::Document(Kind::Patroni),
+            ),
             ("samples.yaml", "requests:\n- path: /\n", Detected::Samples),
-            ("etcd.conf.yml", "name: a\nlisten-client-urls: http://x\ndata-dir: /d\n", Detected::Document(Kind::Etcd)),
-            ("custom.conf", "ssl = on\nport = 5433\n", Detected::Document(Kind::PostgresqlConf)),
-            ("lb.cfg", "global\nbackend pg\n", Detected::Document(Kind::Haproxy)),
-            ("pg-node1.nft", "table inet filter {}\n", Detected::Document(Kind::Nftables)),
-            ("nftables.conf", "flush ruleset\n", Detected::Document(Kind::Nftables)),
+            (
+                "etcd.conf.yml",
+                "name: a\nlisten-client-urls: http://x\ndata-dir: /d\n",
+                Detected::Document(Kind::Etcd),
+            ),
+            (
+                "custom.conf",
+                "ssl = on\nport = 5433\n",
+                Detected::Document(Kind::PostgresqlConf),
+            ),
+            (
+                "lb.cfg",
+                "global\nbackend pg\n",
+                Detected::Document(Kind::Haproxy),
+            ),
+            (
+                "pg-node1.nft",
+                "table inet filter {}\n",
+                Detected::Document(Kind::Nftables),
+            ),
+            (
+                "nftables.conf",
+                "flush ruleset\n",
+                Detected::Document(Kind::Nftables),
+            ),
             ("notes.txt", "hello", Detected::Unknown),
-            ("etcd", "ETCD_NAME=a\nETCD_LISTEN_CLIENT_URLS=http://x:2379\n", Detected::Document(Kind::Etcd)),
-            ("etcd.conf", "ETCD_NAME=\"a\"\n", Detected::Document(Kind::Etcd)),
-            ("etcd.service", "[Service]\nExecStart=/usr/bin/etcd --name a\n", Detected::Document(Kind::Etcd)),
-            ("patroni.service", "[Service]\nExecStart=/usr/bin/patroni /etc/patroni.yml\n", Detected::Document(Kind::Systemd)),
-            ("override.conf", "[Service]\nExecReload=/bin/kill -HUP $MAINPID\n", Detected::Document(Kind::Systemd)),
+            (
+                "etcd",
+                "ETCD_NAME=a\nETCD_LISTEN_CLIENT_URLS=http://x:2379\n",
+                Detected::Document(Kind::Etcd),
+            ),
+            (
+                "etcd.conf",
+                "ETCD_NAME=\"a\"\n",
+                Detected::Document(Kind::Etcd),
+            ),
+            (
+                "etcd.service",
+                "[Service]\nExecStart=/usr/bin/etcd --name a\n",
+                Detected::Document(Kind::Etcd),
+            ),
+            (
+                "patroni.service",
+                "[Service]\nExecStart=/usr/bin/patroni /etc/patroni.yml\n",
+                Detected::Document(Kind::Systemd),
+            ),
+            (
+                "override.conf",
+                "[Service]\nExecReload=/bin/kill -HUP $MAINPID\n",
+                Detected::Document(Kind::Systemd),
+            ),
             // Upstream samples (postgres/postgres, etcd-io/etcd, gitlabhq/omnibus-gitlab,
             // pgbouncer/pgbouncer) keep their kind under the shipped name.
             ("pg_hba.conf.sample", "", Detected::Document(Kind::PgHba)),
-            ("postgresql.conf.sample", "#port = 5432\n", Detected::Document(Kind::PostgresqlConf)),
-            ("etcd.conf.yml.sample", "name: 'default'\ndata-dir:\nlisten-client-urls: http://localhost:2379\n", Detected::Document(Kind::Etcd)),
-            ("gitlab.rb.template", "# external_url 'x'\n", Detected::Document(Kind::GitlabRb)),
-            ("pgbouncer.ini.example", "[databases]\n", Detected::Document(Kind::Pgbouncer)),
-            ("haproxy.cfg.dist", "global\n", Detected::Document(Kind::Haproxy)),
+            (
+                "postgresql.conf.sample",
+                "#port = 5432\n",
+                Detected::Document(Kind::PostgresqlConf),
+            ),
+            (
+                "etcd.conf.yml.sample",
+                "name: 'default'\ndata-dir:\nlisten-client-urls: http://localhost:2379\n",
+                Detected::Document(Kind::Etcd),
+            ),
+            (
+                "gitlab.rb.template",
+                "# external_url 'x'\n",
+                Detected::Document(Kind::GitlabRb),
+            ),
+            (
+                "pgbouncer.ini.example",
+                "[databases]\n",
+                Detected::Document(Kind::Pgbouncer),
+            ),
+            (
+                "haproxy.cfg.dist",
+                "global\n",
+                Detected::Document(Kind::Haproxy),
+            ),
             // A bare `.sample` file is nothing by itself.
             ("x.sample", "a = b\n", Detected::Unknown),
         ];

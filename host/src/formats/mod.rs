@@ -32,7 +32,10 @@ pub struct Parsed<T> {
 
 impl<T> Parsed<T> {
     pub fn new(value: T) -> Self {
-        Parsed { value, diagnostics: Vec::new() }
+        Parsed {
+            value,
+            diagnostics: Vec::new(),
+        }
     }
 }
 
@@ -44,30 +47,58 @@ pub struct ParseContext {
 }
 
 /// A diagnostic at `file:line`.
-pub fn diagnostic(code: &str, file: &str, line: u32, message: impl Into<String>) -> wit::Diagnostic {
-    wit::Diagnostic { code: code.to_string(), message: message.into(), location: location(file, line) }
+pub fn diagnostic(
+    code: &str,
+    file: &str,
+    line: u32,
+    message: impl Into<String>,
+) -> wit::Diagnostic {
+    wit::Diagnostic {
+        code: code.to_string(),
+        message: message.into(),
+        location: location(file, line),
+    }
 }
 
 /// A location at `file:line`.
 pub fn location(file: &str, line: u32) -> wit::Location {
-    wit::Location { file: file.to_string(), line, end_line: None, pointer: None }
+    wit::Location {
+        file: file.to_string(),
+        line,
+        end_line: None,
+        pointer: None,
+    }
 }
 
 /// Parses `text` (the contents of `path`, shown to users as `file`) as a document of `kind`.
-pub fn document(kind: Kind, file: &str, path: &Path, text: String, ctx: &ParseContext) -> wit::Document {
+pub fn document(
+    kind: Kind,
+    file: &str,
+    path: &Path,
+    text: String,
+    ctx: &ParseContext,
+) -> wit::Document {
     let parsed: Parsed<wit::Body> = match kind {
         // etcd also comes as `ETCD_*` variables or `etcd --flags`: the same document.
-        Kind::Etcd if etcd_env::looks_like(&text) => map(etcd_env::parse(&text, file), wit::Body::Structured),
-        Kind::Patroni | Kind::Etcd | Kind::Topology => map(yaml::parse(&text, file), wit::Body::Structured),
+        Kind::Etcd if etcd_env::looks_like(&text) => {
+            map(etcd_env::parse(&text, file), wit::Body::Structured)
+        }
+        Kind::Patroni | Kind::Etcd | Kind::Topology => {
+            map(yaml::parse(&text, file), wit::Body::Structured)
+        }
         Kind::Systemd => map(systemd::parse(&text, file), wit::Body::Settings),
         Kind::PgHba => map(hba::parse(&text, file, path, ctx), wit::Body::Hba),
         Kind::PgIdent => map(ident::parse(&text, file, path, ctx), wit::Body::Ident),
         Kind::PostgresqlConf => map(pgconf::parse(&text, file, path), wit::Body::Settings),
         Kind::Haproxy => map(haproxy::parse(&text, file), wit::Body::Settings),
-        Kind::Pgbackrest | Kind::PgAutoctl | Kind::Pgbouncer => map(ini::parse(&text, file), wit::Body::Settings),
+        Kind::Pgbackrest | Kind::PgAutoctl | Kind::Pgbouncer => {
+            map(ini::parse(&text, file), wit::Body::Settings)
+        }
         Kind::GitlabRb => map(gitlab_rb::parse(&text, file), wit::Body::Settings),
         // Consul agent configs are HCL or JSON; both become a structured document.
-        Kind::Consul if file.ends_with(".json") => map(yaml::parse(&text, file), wit::Body::Structured),
+        Kind::Consul if file.ends_with(".json") => {
+            map(yaml::parse(&text, file), wit::Body::Structured)
+        }
         Kind::Consul => map(hcl::parse(&text, file), wit::Body::Structured),
         Kind::Nftables => map(nftables::parse(&text, file), wit::Body::Structured),
         // A kind only an org policy knows reaches it as text.
@@ -83,5 +114,8 @@ pub fn document(kind: Kind, file: &str, path: &Path, text: String, ctx: &ParseCo
 }
 
 fn map<T>(parsed: Parsed<T>, f: impl FnOnce(T) -> wit::Body) -> Parsed<wit::Body> {
-    Parsed { value: f(parsed.value), diagnostics: parsed.diagnostics }
+    Parsed {
+        value: f(parsed.value),
+        diagnostics: parsed.diagnostics,
+    }
 }

@@ -20,7 +20,11 @@ use crate::wit;
 pub const KIND: &str = "patroni-pg-hba";
 
 /// The lists, in the order Patroni prefers them.
-const LISTS: &[&str] = &["/postgresql/pg_hba", "/bootstrap/dcs/postgresql/pg_hba", "/bootstrap/pg_hba"];
+const LISTS: &[&str] = &[
+    "/postgresql/pg_hba",
+    "/bootstrap/dcs/postgresql/pg_hba",
+    "/bootstrap/pg_hba",
+];
 
 /// One document per `pg_hba` list of each Patroni document.
 pub fn derived(documents: &[wit::Document], ctx: &ParseContext) -> Vec<wit::Document> {
@@ -36,17 +40,38 @@ pub fn derived(documents: &[wit::Document], ctx: &ParseContext) -> Vec<wit::Docu
         let dir = root
             .pointer("/postgresql/data_dir")
             .and_then(Value::as_str)
-            .map_or_else(|| Path::new(&doc.path).parent().unwrap_or(Path::new(".")).to_path_buf(), Into::into);
-        let line_of = |pointer: &str| s.spans.iter().find(|sp| sp.pointer == pointer).map_or(0, |sp| sp.line);
+            .map_or_else(
+                || {
+                    Path::new(&doc.path)
+                        .parent()
+                        .unwrap_or(Path::new("."))
+                        .to_path_buf()
+                },
+                Into::into,
+            );
+        let line_of = |pointer: &str| {
+            s.spans
+                .iter()
+                .find(|sp| sp.pointer == pointer)
+                .map_or(0, |sp| sp.line)
+        };
         for list in LISTS {
             // An empty list is as good as none: Patroni then leaves pg_hba.conf alone.
-            let Some(value) = root.pointer(list).filter(|v| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty())) else {
+            let Some(value) = root
+                .pointer(list)
+                .filter(|v| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()))
+            else {
                 continue;
             };
             let name = list.trim_start_matches('/').replace('/', ".");
             let Some(items) = value.as_array() else {
                 // Patroni joins the items with newlines: anything but a list is no pg_hba.conf.
-                let d = super::diagnostic("invalid-line", &doc.path, line_of(list), format!("`{name}` must be a list of pg_hba lines"));
+                let d = super::diagnostic(
+                    "invalid-line",
+                    &doc.path,
+                    line_of(list),
+                    format!("`{name}` must be a list of pg_hba lines"),
+                );
                 out.push(document(doc, Vec::new(), vec![d]));
                 continue;
             };
@@ -66,7 +91,12 @@ pub fn derived(documents: &[wit::Document], ctx: &ParseContext) -> Vec<wit::Docu
                     )),
                 }
             }
-            let mut parsed = hba::parse_records(records.iter().map(|(l, t)| (*l, t.as_str())), &doc.path, &dir, ctx);
+            let mut parsed = hba::parse_records(
+                records.iter().map(|(l, t)| (*l, t.as_str())),
+                &doc.path,
+                &dir,
+                ctx,
+            );
             parsed.diagnostics.extend(problems);
             out.push(document(doc, parsed.value, parsed.diagnostics));
         }
@@ -75,7 +105,11 @@ pub fn derived(documents: &[wit::Document], ctx: &ParseContext) -> Vec<wit::Docu
 }
 
 /// A derived document of `doc`.
-fn document(doc: &wit::Document, rules: Vec<wit::HbaRule>, diagnostics: Vec<wit::Diagnostic>) -> wit::Document {
+fn document(
+    doc: &wit::Document,
+    rules: Vec<wit::HbaRule>,
+    diagnostics: Vec<wit::Diagnostic>,
+) -> wit::Document {
     wit::Document {
         kind: KIND.to_string(),
         path: doc.path.clone(),
@@ -91,7 +125,13 @@ mod tests {
     use crate::formats::{Kind, document};
 
     fn derive(yaml: &str) -> Vec<wit::Document> {
-        let doc = document(Kind::Patroni, "patroni.yml", Path::new("patroni.yml"), yaml.to_string(), &ParseContext::default());
+        let doc = document(
+            Kind::Patroni,
+            "patroni.yml",
+            Path::new("patroni.yml"),
+            yaml.to_string(),
+            &ParseContext::default(),
+        );
         derived(&[doc], &ParseContext::default())
     }
 
@@ -108,12 +148,17 @@ mod tests {
         assert_eq!(lines(&docs[0]), vec![10, 11], "postgresql.pg_hba first");
         assert_eq!(lines(&docs[1]), vec![5]);
         assert_eq!(lines(&docs[2]), vec![7]);
-        assert!(docs.iter().all(|d| d.kind == KIND && d.path == "patroni.yml"));
+        assert!(
+            docs.iter()
+                .all(|d| d.kind == KIND && d.path == "patroni.yml")
+        );
     }
 
     #[test]
     fn an_invalid_item_is_a_diagnostic_at_its_line() {
-        let docs = derive("postgresql:\n  pg_hba:\n    - local all all peer\n    - host all all 10.0.0.0/99 trust\n");
+        let docs = derive(
+            "postgresql:\n  pg_hba:\n    - local all all peer\n    - host all all 10.0.0.0/99 trust\n",
+        );
         assert_eq!(docs[0].diagnostics.len(), 1);
         assert_eq!(docs[0].diagnostics[0].location.line, 4);
         assert_eq!(docs[0].diagnostics[0].location.file, "patroni.yml");
@@ -124,14 +169,27 @@ mod tests {
         let docs = derive("postgresql:\n  pg_hba:\n    - local all all peer\n    - {host: all}\n");
         assert_eq!(docs[0].diagnostics.len(), 1);
         assert_eq!(docs[0].diagnostics[0].location.line, 4);
-        assert!(docs[0].diagnostics[0].message.contains("postgresql.pg_hba"), "{:?}", docs[0].diagnostics);
+        assert!(
+            docs[0].diagnostics[0].message.contains("postgresql.pg_hba"),
+            "{:?}",
+            docs[0].diagnostics
+        );
         let docs = derive("postgresql:\n  pg_hba: host all all 0.0.0.0/0 trust\n");
-        assert_eq!((docs[0].diagnostics.len(), docs[0].diagnostics[0].location.line), (1, 2));
+        assert_eq!(
+            (
+                docs[0].diagnostics.len(),
+                docs[0].diagnostics[0].location.line
+            ),
+            (1, 2)
+        );
     }
 
     #[test]
     fn no_list_no_document() {
         assert!(derive("restapi:\n  listen: 0.0.0.0:8008\n").is_empty());
-        assert!(derive("postgresql:\n  pg_hba: []\n").is_empty(), "Patroni leaves pg_hba.conf alone");
+        assert!(
+            derive("postgresql:\n  pg_hba: []\n").is_empty(),
+            "Patroni leaves pg_hba.conf alone"
+        );
     }
 }

@@ -41,7 +41,9 @@ pub fn parse(src: &str, file: &str) -> Parsed<wit::Structured> {
             );
             let line = match simple_key_line(src, &e) {
                 Some(key) => {
-                    message.push_str(&format!("; line {key} is neither `key: value` nor a list item"));
+                    message.push_str(&format!(
+                        "; line {key} is neither `key: value` nor a list item"
+                    ));
                     key
                 }
                 None => e.line,

@@ -44,7 +44,10 @@ pub fn apply_all(patches: &[&Patch], files: &[(String, String)]) -> (Vec<FileCha
         let mut text = before.clone();
         let mut applied = Vec::new();
         // Structured edits first (they work on pointers, not line numbers)…
-        for p in patches.iter().filter(|p| p.edits.iter().all(|e| !matches!(e, wit::Edit::Lines(_)))) {
+        for p in patches
+            .iter()
+            .filter(|p| p.edits.iter().all(|e| !matches!(e, wit::Edit::Lines(_))))
+        {
             let edits: Vec<YamlEdit> = p.edits.iter().filter_map(to_yaml_edit).collect();
             match yaml_edit::apply(&text, &edits) {
                 Ok(new) => {
@@ -56,11 +59,17 @@ pub fn apply_all(patches: &[&Patch], files: &[(String, String)]) -> (Vec<FileCha
         }
         // …then line edits, on the original line numbers, so only when no structured edit
         // changed the file's lines.
-        let line_patches: Vec<&&Patch> = patches.iter().filter(|p| p.edits.iter().any(|e| matches!(e, wit::Edit::Lines(_)))).collect();
+        let line_patches: Vec<&&Patch> = patches
+            .iter()
+            .filter(|p| p.edits.iter().any(|e| matches!(e, wit::Edit::Lines(_))))
+            .collect();
         if !line_patches.is_empty() {
             if text != *before {
                 for p in line_patches {
-                    skipped.push(format!("{file}: {}: run --fix again (the file changed under it)", p.description));
+                    skipped.push(format!(
+                        "{file}: {}: run --fix again (the file changed under it)",
+                        p.description
+                    ));
                 }
             } else {
                 let (new, taken, left) = apply_line_patches(&text, &line_patches);
@@ -70,7 +79,12 @@ pub fn apply_all(patches: &[&Patch], files: &[(String, String)]) -> (Vec<FileCha
             }
         }
         if text != *before {
-            changes.push(FileChange { file: file.to_string(), before: before.clone(), after: text, applied });
+            changes.push(FileChange {
+                file: file.to_string(),
+                before: before.clone(),
+                after: text,
+                applied,
+            });
         }
     }
     (changes, skipped)
@@ -80,7 +94,8 @@ fn to_yaml_edit(e: &wit::Edit) -> Option<YamlEdit> {
     match e {
         wit::Edit::Set(s) => Some(YamlEdit::Set {
             pointer: s.pointer.clone(),
-            value: serde_json::from_str(&s.value).unwrap_or(serde_json::Value::String(s.value.clone())),
+            value: serde_json::from_str(&s.value)
+                .unwrap_or(serde_json::Value::String(s.value.clone())),
         }),
         wit::Edit::Remove(p) => Some(YamlEdit::Remove { pointer: p.clone() }),
         wit::Edit::Lines(_) => None,
@@ -96,12 +111,26 @@ fn apply_line_patches(text: &str, patches: &[&&Patch]) -> (String, Vec<String>, 
     let mut applied = Vec::new();
     let mut skipped = Vec::new();
     for p in patches {
-        let edits: Vec<&wit::LineEdit> = p.edits.iter().filter_map(|e| if let wit::Edit::Lines(l) = e { Some(l) } else { None }).collect();
+        let edits: Vec<&wit::LineEdit> = p
+            .edits
+            .iter()
+            .filter_map(|e| {
+                if let wit::Edit::Lines(l) = e {
+                    Some(l)
+                } else {
+                    None
+                }
+            })
+            .collect();
         let fits = edits.iter().all(|e| {
             let in_range = e.start >= 1 && (e.end as usize) <= lines.len() && e.end + 1 >= e.start;
             let overlaps = taken.iter().any(|(s, en, _)| {
                 let insert = e.end + 1 == e.start;
-                if insert { e.start > *s && e.start <= *en } else { e.start <= *en && *s <= e.end }
+                if insert {
+                    e.start > *s && e.start <= *en
+                } else {
+                    e.start <= *en && *s <= e.end
+                }
             });
             in_range && !overlaps
         });
@@ -111,7 +140,10 @@ fn apply_line_patches(text: &str, patches: &[&&Patch]) -> (String, Vec<String>, 
             }
             applied.push(p.description.clone());
         } else {
-            skipped.push(format!("{}: overlaps another fix or is outside the file", p.description));
+            skipped.push(format!(
+                "{}: overlaps another fix or is outside the file",
+                p.description
+            ));
         }
     }
     // Bottom-up, inserts before replacements at the same line.
@@ -164,7 +196,10 @@ pub fn unified_diff(change: &FileChange, secrets: &crate::report::redact::Secret
 /// Writes `text` to `path` atomically, keeping the file's permissions.
 pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let permissions = std::fs::metadata(path)?.permissions();
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(text.as_bytes())?;
@@ -179,11 +214,20 @@ mod tests {
     use super::*;
 
     fn patch(edits: Vec<wit::Edit>) -> Patch {
-        Patch { policy: "p".into(), file: "f".into(), description: "d".into(), edits }
+        Patch {
+            policy: "p".into(),
+            file: "f".into(),
+            description: "d".into(),
+            edits,
+        }
     }
 
     fn lines(start: u32, end: u32, text: &str) -> wit::Edit {
-        wit::Edit::Lines(wit::LineEdit { start, end, text: text.into() })
+        wit::Edit::Lines(wit::LineEdit {
+            start,
+            end,
+            text: text.into(),
+        })
     }
 
     #[test]
@@ -192,7 +236,10 @@ mod tests {
         let p = patch(vec![lines(2, 2, "hostssl all all 0.0.0.0/0 scram-sha-256")]);
         let (changes, skipped) = apply_all(&[&p], &[("f".into(), src.into())]);
         assert!(skipped.is_empty());
-        assert_eq!(changes[0].after, "# c\r\nhostssl all all 0.0.0.0/0 scram-sha-256\r\nlocal all all peer\r\n");
+        assert_eq!(
+            changes[0].after,
+            "# c\r\nhostssl all all 0.0.0.0/0 scram-sha-256\r\nlocal all all peer\r\n"
+        );
     }
 
     #[test]
@@ -201,14 +248,18 @@ mod tests {
         let insert = patch(vec![lines(2, 1, "x")]);
         let delete = patch(vec![lines(3, 3, "")]);
         let overlap = patch(vec![lines(3, 3, "z")]);
-        let (changes, skipped) = apply_all(&[&insert, &delete, &overlap], &[("f".into(), src.into())]);
+        let (changes, skipped) =
+            apply_all(&[&insert, &delete, &overlap], &[("f".into(), src.into())]);
         assert_eq!(changes[0].after, "a\nx\nb\n");
         assert_eq!(skipped.len(), 1, "{skipped:?}");
     }
 
     #[test]
     fn last_line_without_newline_stays_without() {
-        let (changes, _) = apply_all(&[&patch(vec![lines(2, 2, "B")])], &[("f".into(), "a\nb".into())]);
+        let (changes, _) = apply_all(
+            &[&patch(vec![lines(2, 2, "B")])],
+            &[("f".into(), "a\nb".into())],
+        );
         assert_eq!(changes[0].after, "a\nB");
     }
 }

@@ -46,7 +46,16 @@ fn info(name: &str, codes: &[(&str, wit::Severity, &str, &str)], reads: &[&str])
 }
 
 #[allow(clippy::too_many_arguments)]
-fn finding(policy: &str, code: &str, severity: Severity, file: &str, line: u32, pointer: Option<&str>, remediation: &str, patch: Option<usize>) -> Finding {
+fn finding(
+    policy: &str,
+    code: &str,
+    severity: Severity,
+    file: &str,
+    line: u32,
+    pointer: Option<&str>,
+    remediation: &str,
+    patch: Option<usize>,
+) -> Finding {
     Finding {
         policy: policy.to_string(),
         code: code.to_string(),
@@ -68,12 +77,66 @@ pub fn outcome(dir: &str) -> Outcome {
     let listen_help = "Listen on the node's own address, not on every interface.";
     Outcome {
         findings: vec![
-            finding("pg-hba", "trust-method", Severity::Critical, &hba, 2, None, "Use scram-sha-256 or peer.", Some(1)),
-            finding("pg-hba", "md5-method", Severity::Medium, &hba, 3, None, "Use scram-sha-256.", Some(2)),
-            finding("patroni-restapi", "listen-all", Severity::High, &patroni, 3, Some("/restapi/listen"), listen_help, Some(0)),
-            finding("patroni-restapi", "no-tls", Severity::Low, &patroni, 0, None, "", None),
-            finding("patroni-restapi", "weak-password", Severity::Medium, &patroni, 6, Some("/restapi/authentication/password"), "", None),
-            finding("patrol", "duplicate-key", Severity::Low, &patroni, 1, None, "", None),
+            finding(
+                "pg-hba",
+                "trust-method",
+                Severity::Critical,
+                &hba,
+                2,
+                None,
+                "Use scram-sha-256 or peer.",
+                Some(1),
+            ),
+            finding(
+                "pg-hba",
+                "md5-method",
+                Severity::Medium,
+                &hba,
+                3,
+                None,
+                "Use scram-sha-256.",
+                Some(2),
+            ),
+            finding(
+                "patroni-restapi",
+                "listen-all",
+                Severity::High,
+                &patroni,
+                3,
+                Some("/restapi/listen"),
+                listen_help,
+                Some(0),
+            ),
+            finding(
+                "patroni-restapi",
+                "no-tls",
+                Severity::Low,
+                &patroni,
+                0,
+                None,
+                "",
+                None,
+            ),
+            finding(
+                "patroni-restapi",
+                "weak-password",
+                Severity::Medium,
+                &patroni,
+                6,
+                Some("/restapi/authentication/password"),
+                "",
+                None,
+            ),
+            finding(
+                "patrol",
+                "duplicate-key",
+                Severity::Low,
+                &patroni,
+                1,
+                None,
+                "",
+                None,
+            ),
         ],
         decisions: vec![Decision {
             sample: "requests[0]".to_string(),
@@ -93,19 +156,31 @@ pub fn outcome(dir: &str) -> Outcome {
                 policy: "patroni-restapi".to_string(),
                 file: patroni.clone(),
                 description: "listen on the node's address".to_string(),
-                edits: vec![wit::Edit::Lines(wit::LineEdit { start: 3, end: 3, text: "  listen: 10.0.0.1:8008".to_string() })],
+                edits: vec![wit::Edit::Lines(wit::LineEdit {
+                    start: 3,
+                    end: 3,
+                    text: "  listen: 10.0.0.1:8008".to_string(),
+                })],
             },
             Patch {
                 policy: "pg-hba".to_string(),
                 file: hba.clone(),
                 description: "replace trust with peer".to_string(),
-                edits: vec![wit::Edit::Lines(wit::LineEdit { start: 2, end: 2, text: "local all all peer".to_string() })],
+                edits: vec![wit::Edit::Lines(wit::LineEdit {
+                    start: 2,
+                    end: 2,
+                    text: "local all all peer".to_string(),
+                })],
             },
             Patch {
                 policy: "pg-hba".to_string(),
                 file: hba.clone(),
                 description: "drop the md5 line".to_string(),
-                edits: vec![wit::Edit::Lines(wit::LineEdit { start: 3, end: 3, text: String::new() })],
+                edits: vec![wit::Edit::Lines(wit::LineEdit {
+                    start: 3,
+                    end: 3,
+                    text: String::new(),
+                })],
             },
         ],
         errors: vec![Failure {
@@ -117,17 +192,42 @@ pub fn outcome(dir: &str) -> Outcome {
             info(
                 "patroni-restapi",
                 &[
-                    ("listen-all", wit::Severity::High, "The REST API listens on every interface", listen_help),
-                    ("no-tls", wit::Severity::Medium, "The REST API has no TLS", "Set restapi.certfile and restapi.keyfile."),
-                    ("never-seen", wit::Severity::Info, "A code without findings", "Nothing to do."),
+                    (
+                        "listen-all",
+                        wit::Severity::High,
+                        "The REST API listens on every interface",
+                        listen_help,
+                    ),
+                    (
+                        "no-tls",
+                        wit::Severity::Medium,
+                        "The REST API has no TLS",
+                        "Set restapi.certfile and restapi.keyfile.",
+                    ),
+                    (
+                        "never-seen",
+                        wit::Severity::Info,
+                        "A code without findings",
+                        "Nothing to do.",
+                    ),
                 ],
                 &["patroni", "requests"],
             ),
             info(
                 "pg-hba",
                 &[
-                    ("trust-method", wit::Severity::Critical, "A rule trusts without a password", "Use scram-sha-256 or peer."),
-                    ("md5-method", wit::Severity::Medium, "A rule uses md5", "Use scram-sha-256."),
+                    (
+                        "trust-method",
+                        wit::Severity::Critical,
+                        "A rule trusts without a password",
+                        "Use scram-sha-256 or peer.",
+                    ),
+                    (
+                        "md5-method",
+                        wit::Severity::Medium,
+                        "A rule uses md5",
+                        "Use scram-sha-256.",
+                    ),
                 ],
                 &["pg-hba", "connections"],
             ),

@@ -26,7 +26,12 @@ impl Render for Github {
             writeln!(out, "{}", self.command(f))?;
         }
         for e in &outcome.errors {
-            writeln!(out, "::error title={}::{}", property(&format!("patrol: policy {} failed", e.policy)), data(&e.to_string()))?;
+            writeln!(
+                out,
+                "::error title={}::{}",
+                property(&format!("patrol: policy {} failed", e.policy)),
+                data(&e.to_string())
+            )?;
         }
         Ok(())
     }
@@ -39,7 +44,10 @@ impl Github {
             CiLevel::Warning => "warning",
             CiLevel::Note => "notice",
         };
-        let file = self.paths.relative(&f.file).unwrap_or_else(|| f.file.clone());
+        let file = self
+            .paths
+            .relative(&f.file)
+            .unwrap_or_else(|| f.file.clone());
         let mut props = vec![format!("file={}", property(&file))];
         if f.line > 0 {
             props.push(format!("line={}", f.line));
@@ -47,7 +55,15 @@ impl Github {
                 props.push(format!("endLine={end}"));
             }
         }
-        props.push(format!("title={}", property(&format!("{}/{} ({})", f.policy, f.code, f.severity.as_str()))));
+        props.push(format!(
+            "title={}",
+            property(&format!(
+                "{}/{} ({})",
+                f.policy,
+                f.code,
+                f.severity.as_str()
+            ))
+        ));
         let mut message = f.message.clone();
         if !f.remediation.is_empty() {
             message.push_str(&format!("\nFix: {}", f.remediation));
@@ -58,7 +74,9 @@ impl Github {
 
 /// Escapes a command's message.
 fn data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escapes a command's property value.
@@ -76,16 +94,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths::at(dir.path(), &dir.path().join("deploy"));
         let mut out = Vec::new();
-        Github { paths }.render(&fixture::outcome("cluster"), Mode::Check, &mut out).unwrap();
+        Github { paths }
+            .render(&fixture::outcome("cluster"), Mode::Check, &mut out)
+            .unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
             "::error file=deploy/cluster/pg_hba.conf,line=2,title=pg-hba/trust-method (critical)::trust-method at line 2%0AFix: Use scram-sha-256 or peer."
         );
-        assert!(lines[1].starts_with("::warning file=deploy/cluster/pg_hba.conf,line=3,"), "{text}");
-        assert!(lines.iter().any(|l| l.starts_with("::notice file=deploy/cluster/patroni.yml,title=patroni-restapi/no-tls (low)::")), "{text}");
-        assert_eq!(lines.last().unwrap(), &"::error title=patrol%3A policy org-policy failed::policy `org-policy` failed: it ran past its time limit of 10000 ms");
+        assert!(
+            lines[1].starts_with("::warning file=deploy/cluster/pg_hba.conf,line=3,"),
+            "{text}"
+        );
+        assert!(
+            lines.iter().any(|l| l.starts_with(
+                "::notice file=deploy/cluster/patroni.yml,title=patroni-restapi/no-tls (low)::"
+            )),
+            "{text}"
+        );
+        assert_eq!(
+            lines.last().unwrap(),
+            &"::error title=patrol%3A policy org-policy failed::policy `org-policy` failed: it ran past its time limit of 10000 ms"
+        );
     }
 
     #[test]

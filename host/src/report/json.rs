@@ -40,7 +40,11 @@ struct Summary {
 
 impl Render for Json {
     fn render(&self, outcome: &Outcome, mode: Mode, out: &mut dyn io::Write) -> io::Result<()> {
-        let allowed = outcome.decisions.iter().filter(|d| d.verdict == Verdict::Allow).count();
+        let allowed = outcome
+            .decisions
+            .iter()
+            .filter(|d| d.verdict == Verdict::Allow)
+            .count();
         let document = Document {
             mode: match mode {
                 Mode::Check => "check",

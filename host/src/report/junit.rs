@@ -30,7 +30,9 @@ pub struct Junit;
 
 impl Render for Junit {
     fn render(&self, outcome: &Outcome, mode: Mode, out: &mut dyn io::Write) -> io::Result<()> {
-        let xml = report(outcome, mode).to_string().map_err(io::Error::other)?;
+        let xml = report(outcome, mode)
+            .to_string()
+            .map_err(io::Error::other)?;
         out.write_all(without_root_skipped(&xml).as_bytes())
     }
 }
@@ -48,16 +50,37 @@ pub fn report(outcome: &Outcome, mode: Mode) -> Report {
         })
         .collect();
 
-    let entries: Vec<Entry> =
-        outcome.findings.iter().map(|f| (f, None)).chain(outcome.waived.iter().map(|w| (&w.finding, Some(&w.exception)))).collect();
+    let entries: Vec<Entry> = outcome
+        .findings
+        .iter()
+        .map(|f| (f, None))
+        .chain(
+            outcome
+                .waived
+                .iter()
+                .map(|w| (&w.finding, Some(&w.exception))),
+        )
+        .collect();
     let mut suites: Vec<TestSuite> = Vec::new();
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     for info in &outcome.policies {
         seen.insert(info.name.as_str());
         let failed = outcome.errors.iter().any(|e| e.policy == info.name);
-        let codes: Vec<String> = info.metadata.as_ref().map(|m| m.codes.iter().map(|c| c.code.clone()).collect()).unwrap_or_default();
-        let reads: Vec<&str> = info.metadata.as_ref().map(|m| m.reads.iter().map(String::as_str).collect()).unwrap_or_default();
-        let files: Vec<&str> = kinds.iter().filter(|(_, k)| reads.contains(&k.as_str()) || reads.contains(&"*")).map(|(n, _)| *n).collect();
+        let codes: Vec<String> = info
+            .metadata
+            .as_ref()
+            .map(|m| m.codes.iter().map(|c| c.code.clone()).collect())
+            .unwrap_or_default();
+        let reads: Vec<&str> = info
+            .metadata
+            .as_ref()
+            .map(|m| m.reads.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        let files: Vec<&str> = kinds
+            .iter()
+            .filter(|(_, k)| reads.contains(&k.as_str()) || reads.contains(&"*"))
+            .map(|(n, _)| *n)
+            .collect();
         // A policy that failed checked nothing: no passing cases for it.
         let files = if failed { Vec::new() } else { files };
         suites.push(policy_suite(&info.name, &codes, &files, &entries));
@@ -79,7 +102,10 @@ pub fn report(outcome: &Outcome, mode: Mode) -> Report {
             }
         };
         let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
-        status.set_message(e.to_string()).set_type(kind_name(e)).set_description(e.message.as_str());
+        status
+            .set_message(e.to_string())
+            .set_type(kind_name(e))
+            .set_description(e.message.as_str());
         let mut case = TestCase::new("evaluation", status);
         case.set_classname(format!("{}.evaluation", e.policy));
         suite.add_test_case(case);
@@ -102,7 +128,8 @@ fn policy_suite(policy: &str, codes: &[String], files: &[&str], entries: &[Entry
     }
     let mut suite = TestSuite::new(policy);
     for code in &order {
-        let mut by_file: BTreeMap<&str, Vec<&Entry>> = files.iter().map(|f| (*f, Vec::new())).collect();
+        let mut by_file: BTreeMap<&str, Vec<&Entry>> =
+            files.iter().map(|f| (*f, Vec::new())).collect();
         for e in mine.iter().filter(|(f, _)| &f.code == code) {
             by_file.entry(e.0.file.as_str()).or_default().push(e);
         }
@@ -120,12 +147,19 @@ fn policy_suite(policy: &str, codes: &[String], files: &[&str], entries: &[Entry
 
 /// Fails with the findings; skipped when an exception waived every one of them.
 fn status(entries: &[&Entry]) -> TestCaseStatus {
-    let found: Vec<&Finding> = entries.iter().filter(|(_, w)| w.is_none()).map(|(f, _)| *f).collect();
+    let found: Vec<&Finding> = entries
+        .iter()
+        .filter(|(_, w)| w.is_none())
+        .map(|(f, _)| *f)
+        .collect();
     let Some(worst) = found.iter().map(|f| f.severity).max() else {
         return match entries.first() {
             Some((f, Some(by))) => {
                 let mut status = TestCaseStatus::skipped();
-                status.set_message(format!("waived by the exception at {} until {}: {}", by.at, by.expires, by.reason));
+                status.set_message(format!(
+                    "waived by the exception at {} until {}: {}",
+                    by.at, by.expires, by.reason
+                ));
                 status.set_description(format!("{}: {}\n", place(f), f.message));
                 status
             }
@@ -137,16 +171,31 @@ fn status(entries: &[&Entry]) -> TestCaseStatus {
     let message = if found.len() == 1 {
         format!("{}: {}", place(first), first.message)
     } else {
-        format!("{} findings, first {}: {}", found.len(), place(first), first.message)
+        format!(
+            "{} findings, first {}: {}",
+            found.len(),
+            place(first),
+            first.message
+        )
     };
     let mut text = String::new();
     for f in found {
-        text.push_str(&format!("{}: {} [{}/{}] {}\n", place(f), f.severity.as_str(), f.policy, f.code, f.message));
+        text.push_str(&format!(
+            "{}: {} [{}/{}] {}\n",
+            place(f),
+            f.severity.as_str(),
+            f.policy,
+            f.code,
+            f.message
+        ));
         if !f.remediation.is_empty() {
             text.push_str(&format!("  fix: {}\n", f.remediation));
         }
     }
-    status.set_message(message).set_type(severity_type(worst)).set_description(text);
+    status
+        .set_message(message)
+        .set_type(severity_type(worst))
+        .set_description(text);
     status
 }
 
@@ -163,7 +212,10 @@ fn severity_type(s: Severity) -> &'static str {
 }
 
 fn kind_name(e: &crate::engine::Failure) -> String {
-    serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| "error".to_string())
+    serde_json::to_value(e.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "error".to_string())
 }
 
 fn decisions_suite(outcome: &Outcome) -> TestSuite {
@@ -192,7 +244,10 @@ fn decisions_suite(outcome: &Outcome) -> TestSuite {
             None => d.sample.clone(),
         };
         let mut case = TestCase::new(name, status);
-        case.set_classname(format!("decisions.{}", d.policy.as_deref().unwrap_or("none")));
+        case.set_classname(format!(
+            "decisions.{}",
+            d.policy.as_deref().unwrap_or("none")
+        ));
         case.set_system_out(line);
         suite.add_test_case(case);
     }
@@ -202,12 +257,24 @@ fn decisions_suite(outcome: &Outcome) -> TestSuite {
 /// quick-junit always writes `skipped` on `<testsuites>`, which the Jenkins schema does not
 /// allow there (only on `<testsuite>`, where it stays): the root's count is dropped.
 fn without_root_skipped(xml: &str) -> String {
-    let Some(start) = xml.find("<testsuites ") else { return xml.to_string() };
+    let Some(start) = xml.find("<testsuites ") else {
+        return xml.to_string();
+    };
     let end = xml[start..].find('>').map_or(xml.len(), |i| start + i);
     let tag = &xml[start..end];
-    let Some(at) = tag.find(" skipped=\"") else { return xml.to_string() };
-    let value_end = tag[at + 10..].find('"').map_or(tag.len(), |i| at + 10 + i + 1);
-    format!("{}{}{}{}", &xml[..start], &tag[..at], &tag[value_end..], &xml[end..])
+    let Some(at) = tag.find(" skipped=\"") else {
+        return xml.to_string();
+    };
+    let value_end = tag[at + 10..]
+        .find('"')
+        .map_or(tag.len(), |i| at + 10 + i + 1);
+    format!(
+        "{}{}{}{}",
+        &xml[..start],
+        &tag[..at],
+        &tag[value_end..],
+        &xml[end..]
+    )
 }
 
 #[cfg(test)]
@@ -217,33 +284,62 @@ mod tests {
 
     fn xml(mode: Mode) -> String {
         let mut out = Vec::new();
-        Junit.render(&fixture::outcome("cluster"), mode, &mut out).unwrap();
+        Junit
+            .render(&fixture::outcome("cluster"), mode, &mut out)
+            .unwrap();
         String::from_utf8(out).unwrap()
     }
 
     #[test]
     fn one_case_per_code_and_file() {
         let report = report(&fixture::outcome("cluster"), Mode::Check);
-        let hba = report.test_suites.iter().find(|s| s.name.as_str() == "pg-hba").unwrap();
+        let hba = report
+            .test_suites
+            .iter()
+            .find(|s| s.name.as_str() == "pg-hba")
+            .unwrap();
         let names: Vec<(String, String)> = hba
             .test_cases
             .iter()
-            .map(|c| (c.classname.as_ref().unwrap().to_string(), c.name.to_string()))
+            .map(|c| {
+                (
+                    c.classname.as_ref().unwrap().to_string(),
+                    c.name.to_string(),
+                )
+            })
             .collect();
         assert_eq!(
             names,
             [
-                ("pg-hba.trust-method".to_string(), "cluster/pg_hba.conf".to_string()),
-                ("pg-hba.md5-method".to_string(), "cluster/pg_hba.conf".to_string()),
+                (
+                    "pg-hba.trust-method".to_string(),
+                    "cluster/pg_hba.conf".to_string()
+                ),
+                (
+                    "pg-hba.md5-method".to_string(),
+                    "cluster/pg_hba.conf".to_string()
+                ),
             ]
         );
         assert_eq!(hba.failures, 2);
-        let restapi = report.test_suites.iter().find(|s| s.name.as_str() == "patroni-restapi").unwrap();
+        let restapi = report
+            .test_suites
+            .iter()
+            .find(|s| s.name.as_str() == "patroni-restapi")
+            .unwrap();
         // never-seen passes on the one Patroni file; the other codes fail there.
         assert_eq!((restapi.tests, restapi.failures), (4, 3));
-        let host = report.test_suites.iter().find(|s| s.name.as_str() == "patrol").unwrap();
+        let host = report
+            .test_suites
+            .iter()
+            .find(|s| s.name.as_str() == "patrol")
+            .unwrap();
         assert_eq!(host.failures, 1);
-        let failed = report.test_suites.iter().find(|s| s.name.as_str() == "org-policy").unwrap();
+        let failed = report
+            .test_suites
+            .iter()
+            .find(|s| s.name.as_str() == "org-policy")
+            .unwrap();
         assert_eq!(failed.errors, 1);
     }
 
@@ -253,7 +349,10 @@ mod tests {
         assert!(text.contains(r#"<failure message="cluster/pg_hba.conf:2: trust-method at line 2" type="critical">"#), "{text}");
         assert!(text.contains("fix: Use scram-sha-256 or peer."), "{text}");
         assert!(text.starts_with("<?xml"));
-        assert!(!text.contains("<testsuites name=\"patrol\" tests=\"9\" skipped"), "{text}");
+        assert!(
+            !text.contains("<testsuites name=\"patrol\" tests=\"9\" skipped"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -262,14 +361,24 @@ mod tests {
         let finding = outcome.findings.remove(1);
         outcome.waived.push(crate::bundle::Waived {
             finding,
-            exception: crate::bundle::WaivedBy { at: "patrol.yaml:7".into(), reason: "legacy".into(), expires: "2027-01-31".into() },
+            exception: crate::bundle::WaivedBy {
+                at: "patrol.yaml:7".into(),
+                reason: "legacy".into(),
+                expires: "2027-01-31".into(),
+            },
         });
         let mut out = Vec::new();
         Junit.render(&outcome, Mode::Check, &mut out).unwrap();
         let xml = String::from_utf8(out).unwrap();
         assert!(xml.contains(r#"<skipped message="waived by the exception at patrol.yaml:7 until 2027-01-31: legacy">"#), "{xml}");
-        assert!(xml.starts_with("<?xml") && xml.contains("<testsuites name=\"patrol\" tests="), "{xml}");
-        assert!(!xml[..xml.find("<testsuite ").unwrap()].contains("skipped="), "{xml}");
+        assert!(
+            xml.starts_with("<?xml") && xml.contains("<testsuites name=\"patrol\" tests="),
+            "{xml}"
+        );
+        assert!(
+            !xml[..xml.find("<testsuite ").unwrap()].contains("skipped="),
+            "{xml}"
+        );
     }
 
     #[test]

@@ -55,9 +55,13 @@ impl Format {
         match self {
             Format::Text => Box::new(text::Text { color }),
             Format::Json => Box::new(json::Json),
-            Format::Sarif => Box::new(sarif::Sarif { paths: paths::Paths::discover() }),
+            Format::Sarif => Box::new(sarif::Sarif {
+                paths: paths::Paths::discover(),
+            }),
             Format::Junit => Box::new(junit::Junit),
-            Format::Github => Box::new(github::Github { paths: paths::Paths::discover() }),
+            Format::Github => Box::new(github::Github {
+                paths: paths::Paths::discover(),
+            }),
         }
     }
 }
@@ -83,7 +87,8 @@ pub fn render(outcome: &Outcome, format: Format, mode: Mode, color: bool) -> io:
         Format::Junit => "&lt;redacted&gt;",
         _ => "<redacted>",
     };
-    let text = String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    let text = String::from_utf8(buf)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     Ok(secrets.scrub_owned(text, marker))
 }
 
@@ -135,12 +140,28 @@ mod tests {
     #[test]
     fn no_format_shows_a_secret_even_escaped() {
         let mut outcome = fixture::outcome("c");
-        outcome.files.push(("c/x.yml".to_string(), "password: \"Quo'te&<Secret>\"\n".to_string()));
+        outcome.files.push((
+            "c/x.yml".to_string(),
+            "password: \"Quo'te&<Secret>\"\n".to_string(),
+        ));
         outcome.findings[0].message = "the value Fixture-Secret-42 is weak".to_string();
         outcome.findings[1].message = "the value Quo'te&<Secret> is weak".to_string();
-        for format in [Format::Text, Format::Json, Format::Sarif, Format::Junit, Format::Github] {
+        for format in [
+            Format::Text,
+            Format::Json,
+            Format::Sarif,
+            Format::Junit,
+            Format::Github,
+        ] {
             let out = render(&outcome, format, Mode::Check, false).unwrap();
-            for leak in ["Fixture-Secret-42", "Quo'te", "Quo&apos;te", "Quo\\u0027te", "te&<Secret>", "&lt;Secret&gt;"] {
+            for leak in [
+                "Fixture-Secret-42",
+                "Quo'te",
+                "Quo&apos;te",
+                "Quo\\u0027te",
+                "te&<Secret>",
+                "&lt;Secret&gt;",
+            ] {
                 assert!(!out.contains(leak), "{format:?} shows `{leak}`:\n{out}");
             }
             assert!(out.contains("redacted"), "{format:?}:\n{out}");

@@ -41,13 +41,18 @@ impl Paths {
     /// The root of the repository patrol runs in.
     pub fn discover() -> Paths {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        let root = git_toplevel(&cwd).or_else(|| dot_git_ancestor(&cwd)).unwrap_or_else(|| cwd.clone());
+        let root = git_toplevel(&cwd)
+            .or_else(|| dot_git_ancestor(&cwd))
+            .unwrap_or_else(|| cwd.clone());
         Paths::at(&root, &cwd)
     }
 
     /// Paths under `root`, for file names relative to `cwd`.
     pub fn at(root: &Path, cwd: &Path) -> Paths {
-        Paths { root: canonical(root), cwd: canonical(cwd) }
+        Paths {
+            root: canonical(root),
+            cwd: canonical(cwd),
+        }
     }
 
     /// `file` relative to the repository root, with `/` separators; none when the file is
@@ -55,14 +60,21 @@ impl Paths {
     pub fn relative(&self, file: &str) -> Option<String> {
         let abs = self.absolute(file);
         let rel = abs.strip_prefix(&self.root).ok()?;
-        let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        let parts: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
         (!parts.is_empty()).then(|| parts.join("/"))
     }
 
     /// The absolute, normalised path of `file`.
     pub fn absolute(&self, file: &str) -> PathBuf {
         let path = Path::new(file);
-        let joined = if path.is_absolute() { path.to_path_buf() } else { self.cwd.join(path) };
+        let joined = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.cwd.join(path)
+        };
         canonical(&joined)
     }
 
@@ -83,7 +95,11 @@ impl Paths {
 
 fn file_uri(path: &Path, directory: bool) -> String {
     let text = path.to_string_lossy().replace('\\', "/");
-    let mut uri = format!("file://{}{}", if text.starts_with('/') { "" } else { "/" }, utf8_percent_encode(&text, PATH));
+    let mut uri = format!(
+        "file://{}{}",
+        if text.starts_with('/') { "" } else { "/" },
+        utf8_percent_encode(&text, PATH)
+    );
     if directory && !uri.ends_with('/') {
         uri.push('/');
     }
@@ -123,7 +139,9 @@ fn git_toplevel(cwd: &Path) -> Option<PathBuf> {
 }
 
 fn dot_git_ancestor(cwd: &Path) -> Option<PathBuf> {
-    cwd.ancestors().find(|dir| dir.join(".git").exists()).map(Path::to_path_buf)
+    cwd.ancestors()
+        .find(|dir| dir.join(".git").exists())
+        .map(Path::to_path_buf)
 }
 
 #[cfg(test)]
@@ -132,13 +150,31 @@ mod tests {
 
     #[test]
     fn relative_to_the_root() {
-        let paths = Paths::at(Path::new("/nonexistent/repo"), Path::new("/nonexistent/repo/deploy"));
-        assert_eq!(paths.relative("patroni.yml").as_deref(), Some("deploy/patroni.yml"));
-        assert_eq!(paths.relative("../pg_hba.conf").as_deref(), Some("pg_hba.conf"));
-        assert_eq!(paths.relative("/nonexistent/repo/a/b.conf").as_deref(), Some("a/b.conf"));
+        let paths = Paths::at(
+            Path::new("/nonexistent/repo"),
+            Path::new("/nonexistent/repo/deploy"),
+        );
+        assert_eq!(
+            paths.relative("patroni.yml").as_deref(),
+            Some("deploy/patroni.yml")
+        );
+        assert_eq!(
+            paths.relative("../pg_hba.conf").as_deref(),
+            Some("pg_hba.conf")
+        );
+        assert_eq!(
+            paths.relative("/nonexistent/repo/a/b.conf").as_deref(),
+            Some("a/b.conf")
+        );
         assert_eq!(paths.relative("/etc/patroni.yml"), None);
-        assert_eq!(paths.uri("my dir/x#1.yml"), ("deploy/my%20dir/x%231.yml".to_string(), true));
-        assert_eq!(paths.uri("/etc/patroni.yml"), ("file:///etc/patroni.yml".to_string(), false));
+        assert_eq!(
+            paths.uri("my dir/x#1.yml"),
+            ("deploy/my%20dir/x%231.yml".to_string(), true)
+        );
+        assert_eq!(
+            paths.uri("/etc/patroni.yml"),
+            ("file:///etc/patroni.yml".to_string(), false)
+        );
         assert_eq!(paths.root_uri(), "file:///nonexistent/repo/");
     }
 }

@@ -41,7 +41,8 @@ fn uri_password() -> &'static Regex {
 fn tokens_block() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r#"(?i)(^|[\s{,"])tokens"?\s*[:=]?\s*\{"#).unwrap_or_else(|_| unreachable!("the tokens pattern is a valid regex"))
+        Regex::new(r#"(?i)(^|[\s{,"])tokens"?\s*[:=]?\s*\{"#)
+            .unwrap_or_else(|_| unreachable!("the tokens pattern is a valid regex"))
     })
 }
 
@@ -51,7 +52,9 @@ pub fn is_secret_line(line: &str) -> bool {
     if l.starts_with('#') {
         return false;
     }
-    haproxy_credentials().is_match(l) || uri_password().is_match(l) || (secret_key().is_match(l) && has_value(l))
+    haproxy_credentials().is_match(l)
+        || uri_password().is_match(l)
+        || (secret_key().is_match(l) && has_value(l))
 }
 
 /// `key:` with nothing after it opens a block; only a line with a value is secret.
@@ -71,7 +74,10 @@ pub fn line(line: &str) -> String {
         return line.to_string();
     }
     let l = line.trim_start_matches([' ', '+', '-', '\t']);
-    if uri_password().is_match(l) && !haproxy_credentials().is_match(l) && !(secret_key().is_match(l) && has_value(l)) {
+    if uri_password().is_match(l)
+        && !haproxy_credentials().is_match(l)
+        && !(secret_key().is_match(l) && has_value(l))
+    {
         // Only the URI's password: the rest of the line (host, sslmode) stays readable.
         return uri_password()
             .replace_all(line, |c: &regex::Captures<'_>| {
@@ -107,14 +113,22 @@ mod tests {
             "monitor = postgres://autoctl_node:xyzw@monitor:5432/pg_auto_failover",
         ] {
             assert!(is_secret_line(l), "{l}");
-            assert!(!line(l).contains('x') || line(l).ends_with("<redacted>"), "{l}");
+            assert!(
+                !line(l).contains('x') || line(l).ends_with("<redacted>"),
+                "{l}"
+            );
         }
         assert_eq!(
-            line("monitor = postgres://autoctl_node:xyzw@monitor:5432/pg_auto_failover?sslmode=require"),
+            line(
+                "monitor = postgres://autoctl_node:xyzw@monitor:5432/pg_auto_failover?sslmode=require"
+            ),
             "monitor = postgres://autoctl_node:<redacted>@monitor:5432/pg_auto_failover?sslmode=require"
         );
         let secrets = Secrets::collect(["monitor = 'postgresql://u:h4ckm3@m/db'"]);
-        assert_eq!(secrets.scrub("set monitor = postgresql://u:h4ckm3@m/db"), "set monitor = postgresql://u:<redacted>@m/db");
+        assert_eq!(
+            secrets.scrub("set monitor = postgresql://u:h4ckm3@m/db"),
+            "set monitor = postgresql://u:<redacted>@m/db"
+        );
         for l in [
             "  authentication:",
             "# password: x",
@@ -165,11 +179,20 @@ impl Secrets {
                     let v = c.get(2).map_or("", |m| m.as_str());
                     values.extend(candidates(v));
                     // `USER:PASS`: the password alone too.
-                    values.extend(v.split_once(':').map(|(_, p)| candidates(p)).unwrap_or_default());
+                    values.extend(
+                        v.split_once(':')
+                            .map(|(_, p)| candidates(p))
+                            .unwrap_or_default(),
+                    );
                     continue;
                 }
                 for c in uri_password().captures_iter(l) {
-                    values.extend(c.get(1).map(|p| p.as_str()).filter(|p| is_value_worth_scrubbing(p)).map(str::to_string));
+                    values.extend(
+                        c.get(1)
+                            .map(|p| p.as_str())
+                            .filter(|p| is_value_worth_scrubbing(p))
+                            .map(str::to_string),
+                    );
                 }
                 if is_secret_line(l) {
                     for m in secret_key().find_iter(l) {
@@ -217,11 +240,22 @@ impl Secrets {
         if self.values.is_empty() {
             return false;
         }
-        let findings = outcome.findings.iter().chain(outcome.waived.iter().map(|w| &w.finding));
-        findings.flat_map(|f| [&f.message, &f.remediation]).any(|s| self.found_in(s))
-            || outcome.waived.iter().any(|w| self.found_in(&w.exception.reason))
+        let findings = outcome
+            .findings
+            .iter()
+            .chain(outcome.waived.iter().map(|w| &w.finding));
+        findings
+            .flat_map(|f| [&f.message, &f.remediation])
+            .any(|s| self.found_in(s))
+            || outcome
+                .waived
+                .iter()
+                .any(|w| self.found_in(&w.exception.reason))
             || outcome.decisions.iter().any(|d| self.found_in(&d.reason))
-            || outcome.patches.iter().any(|p| self.found_in(&p.description))
+            || outcome
+                .patches
+                .iter()
+                .any(|p| self.found_in(&p.description))
             || outcome.errors.iter().any(|e| self.found_in(&e.message))
     }
 
@@ -237,7 +271,11 @@ impl Secrets {
                 *s = self.scrub(s);
             }
         };
-        for f in outcome.findings.iter_mut().chain(outcome.waived.iter_mut().map(|w| &mut w.finding)) {
+        for f in outcome
+            .findings
+            .iter_mut()
+            .chain(outcome.waived.iter_mut().map(|w| &mut w.finding))
+        {
             scrub(&mut f.message);
             scrub(&mut f.remediation);
         }
@@ -265,18 +303,43 @@ fn candidates(rest: &str) -> Vec<String> {
     match rest.chars().next() {
         Some(q @ ('"' | '\'')) => out.push(rest[1..].split(q).next().unwrap_or("")),
         _ => {
-            let v = rest.split(" #").next().unwrap_or(rest).trim().trim_end_matches([',', ';', '}', ')', '"', '\'']).trim();
+            let v = rest
+                .split(" #")
+                .next()
+                .unwrap_or(rest)
+                .trim()
+                .trim_end_matches([',', ';', '}', ')', '"', '\''])
+                .trim();
             out.push(v);
-            out.extend(v.split_whitespace().next().map(|w| w.trim_matches(['"', '\'', ',', ';'])));
+            out.extend(
+                v.split_whitespace()
+                    .next()
+                    .map(|w| w.trim_matches(['"', '\'', ',', ';'])),
+            );
         }
     }
-    out.into_iter().filter(|v| is_value_worth_scrubbing(v)).map(str::to_string).collect()
+    out.into_iter()
+        .filter(|v| is_value_worth_scrubbing(v))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Short values and the words a secret key's value is when it is not a secret (`on`,
 /// `true`, a method name) would scrub ordinary text.
 fn is_value_worth_scrubbing(v: &str) -> bool {
-    const WORDS: &[&str] = &["true", "false", "none", "null", "required", "optional", "enabled", "disabled", "scram-sha-256", "password", "<redacted>"];
+    const WORDS: &[&str] = &[
+        "true",
+        "false",
+        "none",
+        "null",
+        "required",
+        "optional",
+        "enabled",
+        "disabled",
+        "scram-sha-256",
+        "password",
+        "<redacted>",
+    ];
     v.chars().count() >= 4 && !WORDS.iter().any(|w| w.eq_ignore_ascii_case(v))
 }
 
@@ -312,14 +375,33 @@ ssl: true
 "#;
         let secrets = Secrets::collect([text]);
         for v in [
-            "Rest Pw 1", "Keyfile-Pw-2", "Cipher-Pw-3", "Conninfo-Pw-4", "Gossip-Key-5", "Gossip-Key-6", "Agent-Token-7",
-            "Mgmt-Token-8", "Default-Token-9", "Stats-Pw-10", "Alice-Pw-11",
+            "Rest Pw 1",
+            "Keyfile-Pw-2",
+            "Cipher-Pw-3",
+            "Conninfo-Pw-4",
+            "Gossip-Key-5",
+            "Gossip-Key-6",
+            "Agent-Token-7",
+            "Mgmt-Token-8",
+            "Default-Token-9",
+            "Stats-Pw-10",
+            "Alice-Pw-11",
         ] {
-            assert_eq!(secrets.scrub(&format!("x {v} y")), "x <redacted> y", "{v} not collected: {secrets:?}");
+            assert_eq!(
+                secrets.scrub(&format!("x {v} y")),
+                "x <redacted> y",
+                "{v} not collected: {secrets:?}"
+            );
         }
         let ordinary = "use scram-sha-256; ssl is true; admin logs in";
         assert_eq!(secrets.scrub(ordinary), ordinary);
-        assert_eq!(line("    stats auth admin:Stats-Pw-10"), "    stats auth <redacted>");
-        assert_eq!(line("+   user alice insecure-password x"), "+   user alice insecure-password <redacted>");
+        assert_eq!(
+            line("    stats auth admin:Stats-Pw-10"),
+            "    stats auth <redacted>"
+        );
+        assert_eq!(
+            line("+   user alice insecure-password x"),
+            "+   user alice insecure-password <redacted>"
+        );
     }
 }

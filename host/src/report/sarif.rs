@@ -23,9 +23,10 @@ use std::io;
 
 use serde_json::json;
 use serde_sarif::sarif::{
-    ArtifactChange, ArtifactContent, ArtifactLocation, Fix, Invocation, Location, LogicalLocation, Message,
-    MultiformatMessageString, Notification, PhysicalLocation, PropertyBag, Region, Replacement, ReportingConfiguration,
-    ReportingDescriptor, Result as SarifResult, ResultLevel, Run, Sarif as SarifLog, Suppression, Tool, ToolComponent,
+    ArtifactChange, ArtifactContent, ArtifactLocation, Fix, Invocation, Location, LogicalLocation,
+    Message, MultiformatMessageString, Notification, PhysicalLocation, PropertyBag, Region,
+    Replacement, ReportingConfiguration, ReportingDescriptor, Result as SarifResult, ResultLevel,
+    Run, Sarif as SarifLog, Suppression, Tool, ToolComponent,
 };
 
 use super::paths::Paths;
@@ -36,7 +37,8 @@ use crate::patch;
 use crate::run::{Finding, HOST_POLICY, Outcome, Patch, Severity};
 
 /// The URI of the schema the log follows (the OASIS errata 01 schema).
-pub const SCHEMA: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
+pub const SCHEMA: &str =
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 
 /// The base id the relative artifact URIs are resolved against.
 pub const SRCROOT: &str = "%SRCROOT%";
@@ -66,17 +68,28 @@ impl Sarif {
     /// The whole log.
     pub fn log(&self, outcome: &Outcome) -> SarifLog {
         let rules = rules(outcome);
-        let index: BTreeMap<&str, usize> = rules.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
+        let index: BTreeMap<&str, usize> = rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.as_str(), i))
+            .collect();
         let mut fixes: BTreeMap<usize, Option<Fix>> = BTreeMap::new();
         let secrets = Secrets::collect(outcome.files.iter().map(|(_, t)| t.as_str()));
         let mut results: Vec<SarifResult> = Vec::new();
         for (f, waived) in every_finding(outcome) {
             let id = rule_id(f);
-            let rule = index.get(id.as_str()).and_then(|&i| rules.get(i).map(|r| (i, r)));
+            let rule = index
+                .get(id.as_str())
+                .and_then(|&i| rules.get(i).map(|r| (i, r)));
             let fix = f.patch.and_then(|p| {
                 fixes
                     .entry(p)
-                    .or_insert_with(|| outcome.patches.get(p).and_then(|patch| self.fix(patch, &outcome.files, &secrets)))
+                    .or_insert_with(|| {
+                        outcome
+                            .patches
+                            .get(p)
+                            .and_then(|patch| self.fix(patch, &outcome.files, &secrets))
+                    })
                     .clone()
             });
             let mut result = self.result(f, &id, rule, fix);
@@ -87,7 +100,10 @@ impl Sarif {
                     Suppression::builder()
                         .kind(json!("external"))
                         .status(json!("accepted"))
-                        .justification(format!("{} (exception at {}, until {})", by.reason, by.at, by.expires))
+                        .justification(format!(
+                            "{} (exception at {}, until {})",
+                            by.reason, by.at, by.expires
+                        ))
                         .build(),
                 ]);
             }
@@ -109,11 +125,16 @@ impl Sarif {
                 Notification::builder()
                     .level(json!("error"))
                     .message(Message::builder().text(e.to_string()).build())
-                    .properties(properties(&[("policy", json!(e.policy)), ("kind", json!(e.kind))]))
+                    .properties(properties(&[
+                        ("policy", json!(e.policy)),
+                        ("kind", json!(e.kind)),
+                    ]))
                     .build()
             })
             .collect();
-        let mut invocation = Invocation::builder().execution_successful(outcome.errors.is_empty()).build();
+        let mut invocation = Invocation::builder()
+            .execution_successful(outcome.errors.is_empty())
+            .build();
         if !notifications.is_empty() {
             invocation.tool_execution_notifications = Some(notifications);
         }
@@ -121,7 +142,11 @@ impl Sarif {
             SRCROOT.to_string(),
             ArtifactLocation::builder()
                 .uri(self.paths.root_uri())
-                .description(Message::builder().text("the root of the repository patrol ran in").build())
+                .description(
+                    Message::builder()
+                        .text("the root of the repository patrol ran in")
+                        .build(),
+                )
                 .build(),
         )]);
         let run = Run::builder()
@@ -131,21 +156,38 @@ impl Sarif {
             .column_kind(json!("unicodeCodePoints"))
             .results(results)
             .build();
-        SarifLog::builder().schema(SCHEMA).version(json!("2.1.0")).runs(vec![run]).build()
+        SarifLog::builder()
+            .schema(SCHEMA)
+            .version(json!("2.1.0"))
+            .runs(vec![run])
+            .build()
     }
 
-    fn result(&self, f: &Finding, id: &str, rule: Option<(usize, &Rule)>, fix: Option<Fix>) -> SarifResult {
+    fn result(
+        &self,
+        f: &Finding,
+        id: &str,
+        rule: Option<(usize, &Rule)>,
+        fix: Option<Fix>,
+    ) -> SarifResult {
         let mut message = f.message.clone();
         // The rule's help holds the code's remediation; repeat it only when this finding
         // says something else.
-        if !f.remediation.is_empty() && rule.is_none_or(|(_, r)| r.help.trim() != f.remediation.trim()) {
+        if !f.remediation.is_empty()
+            && rule.is_none_or(|(_, r)| r.help.trim() != f.remediation.trim())
+        {
             message = format!("{message}\n\nFix: {}", f.remediation);
         }
-        let mut region = Region::builder().start_line(i64::from(f.line.max(1))).build();
+        let mut region = Region::builder()
+            .start_line(i64::from(f.line.max(1)))
+            .build();
         if let Some(end) = f.end_line.filter(|&e| e > f.line) {
             region.end_line = Some(i64::from(end));
         }
-        let physical = PhysicalLocation::builder().artifact_location(self.artifact(&f.file)).region(region).build();
+        let physical = PhysicalLocation::builder()
+            .artifact_location(self.artifact(&f.file))
+            .region(region)
+            .build();
         let mut location = Location::builder().physical_location(physical).build();
         if let Some(pointer) = f.pointer.as_deref().filter(|p| !p.is_empty()) {
             location.logical_locations = Some(vec![
@@ -161,7 +203,10 @@ impl Sarif {
             .level(level(f.severity))
             .message(Message::builder().text(message).build())
             .locations(vec![location])
-            .properties(properties(&[("severity", json!(f.severity)), ("policy", json!(f.policy))]))
+            .properties(properties(&[
+                ("severity", json!(f.severity)),
+                ("policy", json!(f.policy)),
+            ]))
             .build();
         if let Some((i, _)) = rule {
             result.rule_index = Some(i as i64);
@@ -187,16 +232,26 @@ impl Sarif {
         let (changes, _skipped) = patch::apply_all(&[patch], files);
         let change = changes.into_iter().next()?;
         let replacements = replacements(&change.before, &change.after)?;
-        let shows_secret = replacements
-            .iter()
-            .any(|r| r.inserted_content.as_ref().and_then(|c| c.text.as_deref()).is_some_and(|t| secrets.found_in(t)));
+        let shows_secret = replacements.iter().any(|r| {
+            r.inserted_content
+                .as_ref()
+                .and_then(|c| c.text.as_deref())
+                .is_some_and(|t| secrets.found_in(t))
+        });
         if shows_secret {
             return None;
         }
-        let artifact = ArtifactChange::builder().artifact_location(self.artifact(&change.file)).replacements(replacements).build();
+        let artifact = ArtifactChange::builder()
+            .artifact_location(self.artifact(&change.file))
+            .replacements(replacements)
+            .build();
         Some(
             Fix::builder()
-                .description(Message::builder().text(format!("{} ({})", patch.description, patch.policy)).build())
+                .description(
+                    Message::builder()
+                        .text(format!("{} ({})", patch.description, patch.policy))
+                        .build(),
+                )
                 .artifact_changes(vec![artifact])
                 .build(),
         )
@@ -227,21 +282,39 @@ fn rules(outcome: &Outcome) -> Vec<Rule> {
         }
         let (summary, help) = match (f.policy.as_str(), host_code(&f.code)) {
             (HOST_POLICY, Some((summary, help))) => (summary.to_string(), help.to_string()),
-            _ => (format!("`{}` finding of policy `{}`", f.code, f.policy), f.remediation.clone()),
+            _ => (
+                format!("`{}` finding of policy `{}`", f.code, f.policy),
+                f.remediation.clone(),
+            ),
         };
-        rules.push(Rule { id, policy: f.policy.clone(), code: f.code.clone(), severity: f.severity, summary, help });
+        rules.push(Rule {
+            id,
+            policy: f.policy.clone(),
+            code: f.code.clone(),
+            severity: f.severity,
+            summary,
+            help,
+        });
     }
     rules
 }
 
 /// The findings, then the findings a `patrol.yaml` exception waived, with the exception.
 fn every_finding(outcome: &Outcome) -> impl Iterator<Item = (&Finding, Option<&WaivedBy>)> {
-    outcome.findings.iter().map(|f| (f, None)).chain(outcome.waived.iter().map(|w| (&w.finding, Some(&w.exception))))
+    outcome.findings.iter().map(|f| (f, None)).chain(
+        outcome
+            .waived
+            .iter()
+            .map(|w| (&w.finding, Some(&w.exception))),
+    )
 }
 
 /// What the host's own finding codes (problems met while parsing) mean.
 fn host_code(code: &str) -> Option<(&'static str, &'static str)> {
-    crate::run::HOST_CODES.iter().find(|c| c.code == code).map(|c| (c.summary, c.help))
+    crate::run::HOST_CODES
+        .iter()
+        .find(|c| c.code == code)
+        .map(|c| (c.summary, c.help))
 }
 
 fn rule_id(f: &Finding) -> String {
@@ -249,18 +322,41 @@ fn rule_id(f: &Finding) -> String {
 }
 
 fn descriptor(rule: &Rule) -> ReportingDescriptor {
-    let summary = if rule.summary.is_empty() { rule.code.clone() } else { rule.summary.clone() };
-    let help = if rule.help.is_empty() { summary.clone() } else { rule.help.clone() };
+    let summary = if rule.summary.is_empty() {
+        rule.code.clone()
+    } else {
+        rule.summary.clone()
+    };
+    let help = if rule.help.is_empty() {
+        summary.clone()
+    } else {
+        rule.help.clone()
+    };
     let markdown = format!("**{}**\n\n{}", summary, help);
-    let mut props = properties(&[("security-severity", json!(rule.severity.security_severity())), ("severity", json!(rule.severity))]);
+    let mut props = properties(&[
+        (
+            "security-severity",
+            json!(rule.severity.security_severity()),
+        ),
+        ("severity", json!(rule.severity)),
+    ]);
     props.tags = Some(vec!["security".to_string(), rule.policy.clone()]);
     ReportingDescriptor::builder()
         .id(rule.id.clone())
         .name(rule.code.clone())
         .short_description(text(&summary))
         .full_description(text(&help))
-        .help(MultiformatMessageString::builder().text(help.clone()).markdown(markdown).build())
-        .default_configuration(ReportingConfiguration::builder().level(json!(level_name(rule.severity))).build())
+        .help(
+            MultiformatMessageString::builder()
+                .text(help.clone())
+                .markdown(markdown)
+                .build(),
+        )
+        .default_configuration(
+            ReportingConfiguration::builder()
+                .level(json!(level_name(rule.severity)))
+                .build(),
+        )
         .properties(props)
         .build()
 }
@@ -272,7 +368,8 @@ fn text(s: &str) -> MultiformatMessageString {
 fn properties(pairs: &[(&str, serde_json::Value)]) -> PropertyBag {
     let mut bag = PropertyBag::builder().build();
     for (k, v) in pairs {
-        bag.additional_properties.insert((*k).to_string(), v.clone());
+        bag.additional_properties
+            .insert((*k).to_string(), v.clone());
     }
     bag
 }
@@ -310,7 +407,12 @@ pub fn replacements(before: &str, after: &str) -> Option<Vec<Replacement>> {
     let diff = similar::TextDiff::from_lines(before, after);
     let old: Vec<&str> = before.split_inclusive('\n').collect();
     let new: Vec<&str> = after.split_inclusive('\n').collect();
-    let offset = |lines: &[&str], index: usize| -> usize { lines[..index.min(lines.len())].iter().map(|l| l.len()).sum() };
+    let offset = |lines: &[&str], index: usize| -> usize {
+        lines[..index.min(lines.len())]
+            .iter()
+            .map(|l| l.len())
+            .sum()
+    };
     let mut out = Vec::new();
     for op in diff.ops() {
         let (old_range, new_range) = (op.old_range(), op.new_range());

@@ -14,7 +14,11 @@ pub struct Text {
 
 impl Text {
     fn paint(&self, code: &str, s: &str) -> String {
-        if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
     }
 
     fn severity(&self, s: Severity) -> String {
@@ -29,13 +33,25 @@ impl Text {
     }
 
     /// `source`: the lines of the finding's file.
-    fn finding(&self, f: &Finding, source: Option<&[&str]>, out: &mut dyn io::Write) -> io::Result<()> {
+    fn finding(
+        &self,
+        f: &Finding,
+        source: Option<&[&str]>,
+        out: &mut dyn io::Write,
+    ) -> io::Result<()> {
         let place = match (f.line, f.end_line) {
             (0, _) => f.file.clone(),
             (l, Some(e)) if e > l => format!("{}:{l}-{e}", f.file),
             (l, _) => format!("{}:{l}", f.file),
         };
-        writeln!(out, "{place}: {} [{}/{}] {}", self.severity(f.severity), f.policy, f.code, f.message)?;
+        writeln!(
+            out,
+            "{place}: {} [{}/{}] {}",
+            self.severity(f.severity),
+            f.policy,
+            f.code,
+            f.message
+        )?;
         if let Some(lines) = source.filter(|_| f.line > 0)
             && let Some(line) = lines.get(f.line as usize - 1)
         {
@@ -44,7 +60,11 @@ impl Text {
             writeln!(out, "  {:>width$} | {}", f.line, shown)?;
             let (start, len) = span(&shown, f.pointer.as_deref());
             // Keep the line's tabs so that the marks sit under the span.
-            let pad: String = shown.chars().take(start).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+            let pad: String = shown
+                .chars()
+                .take(start)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
             let mark = "^".repeat(len.clamp(1, 80));
             writeln!(out, "  {:>width$} | {pad}{}", "", self.paint("33", &mark))?;
         }
@@ -52,7 +72,14 @@ impl Text {
             writeln!(out, "  {} {}", self.paint("32", "fix:"), f.remediation)?;
         }
         if f.patch.is_some() {
-            writeln!(out, "  {}", self.paint("2", "(an automatic fix is available: --diff to see it, --fix to apply it)"))?;
+            writeln!(
+                out,
+                "  {}",
+                self.paint(
+                    "2",
+                    "(an automatic fix is available: --diff to see it, --fix to apply it)"
+                )
+            )?;
         }
         Ok(())
     }
@@ -62,14 +89,26 @@ impl Text {
             Verdict::Allow => self.paint("32", "allow"),
             Verdict::Deny => self.paint("31", "deny "),
         };
-        let name = d.name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+        let name = d
+            .name
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
         let status = d.status.map(|s| format!(" {s}")).unwrap_or_default();
-        let method = d.method.as_deref().map(|m| format!(" method={m}")).unwrap_or_default();
+        let method = d
+            .method
+            .as_deref()
+            .map(|m| format!(" method={m}"))
+            .unwrap_or_default();
         let at = match (&d.file, d.line) {
             (Some(f), Some(l)) => format!(" at {f}:{l}"),
             _ => String::new(),
         };
-        writeln!(out, "{} {verdict}{status} [{}]{method}{at}{name}: {}", d.sample, d.stage, d.reason)
+        writeln!(
+            out,
+            "{} {verdict}{status} [{}]{method}{at}{name}: {}",
+            d.sample, d.stage, d.reason
+        )
     }
 }
 
@@ -77,7 +116,10 @@ impl Text {
 /// pointer names (`/restapi/listen` → `listen`, `global/repo1-cipher-pass` →
 /// `repo1-cipher-pass`), else the line without its indentation (and a YAML list dash).
 pub fn span(line: &str, pointer: Option<&str>) -> (usize, usize) {
-    if let Some(key) = pointer.and_then(|p| p.rsplit('/').next()).filter(|k| !k.is_empty()) {
+    if let Some(key) = pointer
+        .and_then(|p| p.rsplit('/').next())
+        .filter(|k| !k.is_empty())
+    {
         let key = key.replace("~1", "/").replace("~0", "~");
         if !key.chars().all(|c| c.is_ascii_digit())
             && let Some(at) = find_key(line, &key)
@@ -88,7 +130,10 @@ pub fn span(line: &str, pointer: Option<&str>) -> (usize, usize) {
     let body = line.trim_start();
     let body = body.strip_prefix("- ").map(str::trim_start).unwrap_or(body);
     let start = line.len() - body.len();
-    (line[..start].chars().count(), body.trim_end().chars().count())
+    (
+        line[..start].chars().count(),
+        body.trim_end().chars().count(),
+    )
 }
 
 /// Where `key` stands as a key on `line`: not inside a longer word or a trailing comment,
@@ -96,18 +141,27 @@ pub fn span(line: &str, pointer: Option<&str>) -> (usize, usize) {
 fn find_key(line: &str, key: &str) -> Option<usize> {
     let word = |c: char| c.is_alphanumeric() || c == '_' || c == '-' || c == '.';
     // Not in a trailing comment.
-    let code = line.find(" #").or_else(|| line.find("\t#")).map_or(line, |i| &line[..i]);
+    let code = line
+        .find(" #")
+        .or_else(|| line.find("\t#"))
+        .map_or(line, |i| &line[..i]);
     code.match_indices(key).map(|(i, _)| i).find(|&i| {
         let before = line[..i].chars().next_back();
-        let after = line[i + key.len()..].trim_start_matches(['"', '\'']).chars().next();
+        let after = line[i + key.len()..]
+            .trim_start_matches(['"', '\''])
+            .chars()
+            .next();
         !before.is_some_and(word) && after.is_none_or(|c| matches!(c, ':' | '=' | ']' | ' ' | '\t'))
     })
 }
 
 impl Render for Text {
     fn render(&self, outcome: &Outcome, mode: Mode, out: &mut dyn io::Write) -> io::Result<()> {
-        let sources: BTreeMap<&str, Vec<&str>> =
-            outcome.files.iter().map(|(n, t)| (n.as_str(), t.lines().collect())).collect();
+        let sources: BTreeMap<&str, Vec<&str>> = outcome
+            .files
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.lines().collect()))
+            .collect();
         if mode == Mode::Simulate {
             for d in &outcome.decisions {
                 self.decision(d, out)?;
@@ -116,7 +170,8 @@ impl Render for Text {
         let mut last_file: Option<&str> = None;
         for f in &outcome.findings {
             if last_file != Some(f.file.as_str()) {
-                if last_file.is_some() || (mode == Mode::Simulate && !outcome.decisions.is_empty()) {
+                if last_file.is_some() || (mode == Mode::Simulate && !outcome.decisions.is_empty())
+                {
                     writeln!(out)?;
                 }
                 writeln!(out, "{}", self.paint("1", &f.file))?;
@@ -137,24 +192,46 @@ impl Render for Text {
         for f in &outcome.findings {
             *counts.entry(f.severity).or_default() += 1;
         }
-        let by_severity: Vec<String> =
-            counts.iter().rev().map(|(s, n)| format!("{n} {}", s.as_str())).collect();
+        let by_severity: Vec<String> = counts
+            .iter()
+            .rev()
+            .map(|(s, n)| format!("{n} {}", s.as_str()))
+            .collect();
         let mut summary = format!(
             "{} finding{}{}",
             outcome.findings.len(),
             if outcome.findings.len() == 1 { "" } else { "s" },
-            if by_severity.is_empty() { String::new() } else { format!(" ({})", by_severity.join(", ")) }
+            if by_severity.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", by_severity.join(", "))
+            }
         );
         if !outcome.decisions.is_empty() {
-            let allowed = outcome.decisions.iter().filter(|d| d.verdict == Verdict::Allow).count();
+            let allowed = outcome
+                .decisions
+                .iter()
+                .filter(|d| d.verdict == Verdict::Allow)
+                .count();
             let n = outcome.decisions.len();
-            summary.push_str(&format!(", {n} decision{} ({allowed} allow, {} deny)", if n == 1 { "" } else { "s" }, n - allowed));
+            summary.push_str(&format!(
+                ", {n} decision{} ({allowed} allow, {} deny)",
+                if n == 1 { "" } else { "s" },
+                n - allowed
+            ));
         }
         if !outcome.errors.is_empty() {
-            summary.push_str(&format!(", {} policy error{}", outcome.errors.len(), if outcome.errors.len() == 1 { "" } else { "s" }));
+            summary.push_str(&format!(
+                ", {} policy error{}",
+                outcome.errors.len(),
+                if outcome.errors.len() == 1 { "" } else { "s" }
+            ));
         }
         if !outcome.waived.is_empty() {
-            summary.push_str(&format!(", {} waived by exceptions (--format json lists them)", outcome.waived.len()));
+            summary.push_str(&format!(
+                ", {} waived by exceptions (--format json lists them)",
+                outcome.waived.len()
+            ));
         }
         writeln!(out, "{}", self.paint("1", &summary))
     }
@@ -169,12 +246,28 @@ mod tests {
     fn marks_the_key_the_pointer_names() {
         let cases: &[(&str, Option<&str>, &str)] = &[
             ("  listen: 0.0.0.0:8008", Some("/restapi/listen"), "listen"),
-            ("  connect_address: x # listen: no", Some("/restapi/listen"), "connect_address: x # listen: no"),
-            ("repo1-cipher-pass=abc", Some("global/repo1-cipher-pass"), "repo1-cipher-pass"),
-            ("patroni['allowlist'] = ['10.0.0.0/8']", Some("/patroni/allowlist"), "allowlist"),
+            (
+                "  connect_address: x # listen: no",
+                Some("/restapi/listen"),
+                "connect_address: x # listen: no",
+            ),
+            (
+                "repo1-cipher-pass=abc",
+                Some("global/repo1-cipher-pass"),
+                "repo1-cipher-pass",
+            ),
+            (
+                "patroni['allowlist'] = ['10.0.0.0/8']",
+                Some("/patroni/allowlist"),
+                "allowlist",
+            ),
             ("  \"a/b\": 1", Some("/x/a~1b"), "a/b"),
             ("    - 0.0.0.0/0", Some("/restapi/allowlist/0"), "0.0.0.0/0"),
-            ("host all all 0.0.0.0/0 md5", None, "host all all 0.0.0.0/0 md5"),
+            (
+                "host all all 0.0.0.0/0 md5",
+                None,
+                "host all all 0.0.0.0/0 md5",
+            ),
             ("  ssl: off  ", Some("/ssl_x"), "ssl: off"),
         ];
         for (line, pointer, want) in cases {
@@ -187,7 +280,9 @@ mod tests {
     #[test]
     fn renders_grouped_by_file_with_marks_and_summary() {
         let mut out = Vec::new();
-        Text { color: false }.render(&fixture::outcome("c"), Mode::Check, &mut out).unwrap();
+        Text { color: false }
+            .render(&fixture::outcome("c"), Mode::Check, &mut out)
+            .unwrap();
         let text = String::from_utf8(out).unwrap();
         let expected = "\
 c/pg_hba.conf
@@ -227,7 +322,13 @@ error: policy `org-policy` failed: it ran past its time limit of 10000 ms
     #[test]
     fn colour_only_when_asked() {
         let mut out = Vec::new();
-        Text { color: true }.render(&fixture::outcome("c"), Mode::Check, &mut out).unwrap();
-        assert!(String::from_utf8(out).unwrap().contains("\x1b[1;31mcritical\x1b[0m"));
+        Text { color: true }
+            .render(&fixture::outcome("c"), Mode::Check, &mut out)
+            .unwrap();
+        assert!(
+            String::from_utf8(out)
+                .unwrap()
+                .contains("\x1b[1;31mcritical\x1b[0m")
+        );
     }
 }

@@ -136,9 +136,18 @@ pub fn discover(path: &Path) -> Result<Vec<PathBuf>, String> {
         // A crate without tests/: its other YAML files are not test cases.
         return Ok(Vec::new());
     }
-    let dir = if tests.is_dir() { tests } else { path.to_path_buf() };
-    let entries = std::fs::read_dir(&dir)
-        .map_err(|e| format!("cannot read `{}`: {}", dir.display(), crate::discover::io_reason(&e)))?;
+    let dir = if tests.is_dir() {
+        tests
+    } else {
+        path.to_path_buf()
+    };
+    let entries = std::fs::read_dir(&dir).map_err(|e| {
+        format!(
+            "cannot read `{}`: {}",
+            dir.display(),
+            crate::discover::io_reason(&e)
+        )
+    })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
@@ -151,25 +160,60 @@ pub fn discover(path: &Path) -> Result<Vec<PathBuf>, String> {
 pub fn parse(path: &Path) -> Result<TestFile, Vec<Problem>> {
     let display = path.to_string_lossy().replace('\\', "/");
     let display = display.strip_prefix("./").unwrap_or(&display).to_string();
-    let one = |message: String| vec![Problem { file: display.clone(), line: 0, message }];
-    let bytes = std::fs::read(path).map_err(|e| one(format!("cannot read it: {}", crate::discover::io_reason(&e))))?;
+    let one = |message: String| {
+        vec![Problem {
+            file: display.clone(),
+            line: 0,
+            message,
+        }]
+    };
+    let bytes = std::fs::read(path).map_err(|e| {
+        one(format!(
+            "cannot read it: {}",
+            crate::discover::io_reason(&e)
+        ))
+    })?;
     let text = String::from_utf8(bytes).map_err(|_| one("it is not UTF-8 text".to_string()))?;
     let doc = SpannedDoc::parse(&text, &display).map_err(|p| vec![p])?;
     let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let mut problems = Problems::default();
     let reader = Reader { base: &base };
     let root = doc.root();
-    let mut file = TestFile { path: path.to_path_buf(), display: display.clone(), policy: None, cases: Vec::new() };
-    if root.mapping(&["policy", "settings", "files", "samples", "cases"], &mut problems) {
-        file.policy = root.get("policy").and_then(|n| n.str(&mut problems)).map(str::to_string);
+    let mut file = TestFile {
+        path: path.to_path_buf(),
+        display: display.clone(),
+        policy: None,
+        cases: Vec::new(),
+    };
+    if root.mapping(
+        &["policy", "settings", "files", "samples", "cases"],
+        &mut problems,
+    ) {
+        file.policy = root
+            .get("policy")
+            .and_then(|n| n.str(&mut problems))
+            .map(str::to_string);
         let defaults = Defaults {
-            settings: root.get("settings").and_then(|n| reader.settings(&n, &mut problems)),
-            files: root.get("files").map(|n| reader.files(&n, &mut problems)).unwrap_or_default(),
-            samples: root.get("samples").and_then(|n| reader.samples(&n, &mut problems)),
+            settings: root
+                .get("settings")
+                .and_then(|n| reader.settings(&n, &mut problems)),
+            files: root
+                .get("files")
+                .map(|n| reader.files(&n, &mut problems))
+                .unwrap_or_default(),
+            samples: root
+                .get("samples")
+                .and_then(|n| reader.samples(&n, &mut problems)),
         };
-        let cases = root.require("cases", &mut problems).map(|n| n.items(&mut problems)).unwrap_or_default();
+        let cases = root
+            .require("cases", &mut problems)
+            .map(|n| n.items(&mut problems))
+            .unwrap_or_default();
         if cases.is_empty() && root.get("cases").is_some() {
-            problems.at(&root, "`cases` is empty: a test file needs at least one case");
+            problems.at(
+                &root,
+                "`cases` is empty: a test file needs at least one case",
+            );
         }
         for node in cases {
             if let Some(case) = reader.case(&node, &defaults, &mut problems) {
@@ -196,10 +240,15 @@ struct Reader<'p> {
 
 impl Reader<'_> {
     fn case(&self, node: &Node<'_>, defaults: &Defaults, problems: &mut Problems) -> Option<Case> {
-        if !node.mapping(&["name", "settings", "files", "samples", "expect"], problems) {
+        if !node.mapping(
+            &["name", "settings", "files", "samples", "expect"],
+            problems,
+        ) {
             return None;
         }
-        let name = node.require("name", problems).and_then(|n| n.text(problems));
+        let name = node
+            .require("name", problems)
+            .and_then(|n| n.text(problems));
         let settings = match node.get("settings") {
             Some(n) => self.settings(&n, problems),
             None => defaults.settings.clone(),
@@ -243,10 +292,20 @@ impl Reader<'_> {
             };
         }
         if !node.value.is_object() && !node.value.is_null() {
-            problems.at(node, format!("`{}` must be a mapping (the policy's settings) or `{{from: FILE}}`", node.path()));
+            problems.at(
+                node,
+                format!(
+                    "`{}` must be a mapping (the policy's settings) or `{{from: FILE}}`",
+                    node.path()
+                ),
+            );
             return None;
         }
-        Some(if node.value.is_null() { "{}".to_string() } else { node.value.to_string() })
+        Some(if node.value.is_null() {
+            "{}".to_string()
+        } else {
+            node.value.to_string()
+        })
     }
 
     /// `files`: name → inline text, `{from: path}`, or `{kind: KIND, text: ...}` /
@@ -254,28 +313,49 @@ impl Reader<'_> {
     fn files(&self, node: &Node<'_>, problems: &mut Problems) -> Vec<CaseFile> {
         let mut out = Vec::new();
         for (name, value) in node.entries(problems) {
-            if name.is_empty() || name.starts_with('/') || name.split('/').any(|s| s == ".." || s == ".") {
-                problems.at(&value, format!("file name `{name}` must be a relative path without `.` or `..`"));
+            if name.is_empty()
+                || name.starts_with('/')
+                || name.split('/').any(|s| s == ".." || s == ".")
+            {
+                problems.at(
+                    &value,
+                    format!("file name `{name}` must be a relative path without `.` or `..`"),
+                );
                 continue;
             }
             let (kind, text) = if value.value.is_string() {
                 (None, value.str(problems).map(str::to_string))
             } else if value.mapping(&["from", "text", "kind"], problems) {
-                let kind = value.get("kind").and_then(|k| k.str(problems)).and_then(|k| {
-                    let known = KNOWN.contains(&k) || k.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-                    if !known || k.is_empty() {
-                        problems.at(&value, format!("`{k}` is not a document kind; known kinds: {}", KNOWN.join(", ")));
-                        return None;
-                    }
-                    Some(Kind::from_name(k))
-                });
+                let kind = value
+                    .get("kind")
+                    .and_then(|k| k.str(problems))
+                    .and_then(|k| {
+                        let known = KNOWN.contains(&k)
+                            || k.chars()
+                                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+                        if !known || k.is_empty() {
+                            problems.at(
+                                &value,
+                                format!(
+                                    "`{k}` is not a document kind; known kinds: {}",
+                                    KNOWN.join(", ")
+                                ),
+                            );
+                            return None;
+                        }
+                        Some(Kind::from_name(k))
+                    });
                 let text = match (value.get("text"), value.get("from")) {
                     (Some(t), None) => t.str(problems).map(str::to_string),
-                    (None, Some(from)) => {
-                        from.str(problems).and_then(|f| self.read(&value, f, problems)).map(|(t, _)| t)
-                    }
+                    (None, Some(from)) => from
+                        .str(problems)
+                        .and_then(|f| self.read(&value, f, problems))
+                        .map(|(t, _)| t),
                     _ => {
-                        problems.at(&value, format!("file `{name}` needs exactly one of `text` and `from`"));
+                        problems.at(
+                            &value,
+                            format!("file `{name}` needs exactly one of `text` and `from`"),
+                        );
                         None
                     }
                 };
@@ -294,7 +374,9 @@ impl Reader<'_> {
     fn samples(&self, node: &Node<'_>, problems: &mut Problems) -> Option<Samples> {
         if let Some(from) = self.from(node, problems) {
             let (text, display) = self.read(node, &from, problems)?;
-            return samples::parse(&text, &display).map_err(|m| problems.0.push(problem_from_text(&m, &display))).ok();
+            return samples::parse(&text, &display)
+                .map_err(|m| problems.0.push(problem_from_text(&m, &display)))
+                .ok();
         }
         let doc = node.doc;
         let base = node.pointer.clone();
@@ -317,7 +399,12 @@ impl Reader<'_> {
         None
     }
 
-    fn read(&self, node: &Node<'_>, from: &str, problems: &mut Problems) -> Option<(String, String)> {
+    fn read(
+        &self,
+        node: &Node<'_>,
+        from: &str,
+        problems: &mut Problems,
+    ) -> Option<(String, String)> {
         let path = self.base.join(from);
         let display = path.to_string_lossy().replace('\\', "/");
         match std::fs::read(&path).map(String::from_utf8) {
@@ -327,7 +414,13 @@ impl Reader<'_> {
                 None
             }
             Err(e) => {
-                problems.at(node, format!("cannot read `{display}`: {}", crate::discover::io_reason(&e)));
+                problems.at(
+                    node,
+                    format!(
+                        "cannot read `{display}`: {}",
+                        crate::discover::io_reason(&e)
+                    ),
+                );
                 None
             }
         }
@@ -340,37 +433,77 @@ fn problem_from_text(text: &str, file: &str) -> Problem {
     if let Some((line, message)) = rest.and_then(|r| r.split_once(": "))
         && let Ok(line) = line.parse()
     {
-        return Problem { file: file.to_string(), line, message: message.to_string() };
+        return Problem {
+            file: file.to_string(),
+            line,
+            message: message.to_string(),
+        };
     }
-    Problem { file: file.to_string(), line: 0, message: text.to_string() }
+    Problem {
+        file: file.to_string(),
+        line: 0,
+        message: text.to_string(),
+    }
 }
 
 fn expect(node: &Node<'_>, problems: &mut Problems) -> Expect {
     let mut e = Expect::default();
-    if !node.mapping(&["findings", "no_other_findings", "decisions", "patches", "error"], problems) {
+    if !node.mapping(
+        &[
+            "findings",
+            "no_other_findings",
+            "decisions",
+            "patches",
+            "error",
+        ],
+        problems,
+    ) {
         return e;
     }
     if let Some(list) = node.get("findings") {
-        let items = if list.value.is_null() { Vec::new() } else { list.items(problems) };
+        let items = if list.value.is_null() {
+            Vec::new()
+        } else {
+            list.items(problems)
+        };
         e.findings = Some(items.iter().filter_map(|n| finding(n, problems)).collect());
     }
-    e.no_other_findings = node.get("no_other_findings").and_then(|n| n.bool(problems)).unwrap_or(true);
+    e.no_other_findings = node
+        .get("no_other_findings")
+        .and_then(|n| n.bool(problems))
+        .unwrap_or(true);
     if let Some(list) = node.get("decisions") {
-        e.decisions = list.items(problems).iter().filter_map(|n| decision(n, problems)).collect();
+        e.decisions = list
+            .items(problems)
+            .iter()
+            .filter_map(|n| decision(n, problems))
+            .collect();
     }
     if let Some(list) = node.get("patches") {
-        let items = if list.value.is_null() { Vec::new() } else { list.items(problems) };
+        let items = if list.value.is_null() {
+            Vec::new()
+        } else {
+            list.items(problems)
+        };
         e.patches = Some(items.iter().filter_map(|n| patch(n, problems)).collect());
     }
-    e.error = node.get("error").and_then(|n| n.str(problems)).map(str::to_string);
-    if e.error.is_some() && (e.findings.as_ref().is_some_and(|f| !f.is_empty()) || !e.decisions.is_empty()) {
+    e.error = node
+        .get("error")
+        .and_then(|n| n.str(problems))
+        .map(str::to_string);
+    if e.error.is_some()
+        && (e.findings.as_ref().is_some_and(|f| !f.is_empty()) || !e.decisions.is_empty())
+    {
         problems.at(node, "`error` cannot be combined with expected findings or decisions: a failed policy returns neither");
     }
     e
 }
 
 fn finding(node: &Node<'_>, problems: &mut Problems) -> Option<ExpectedFinding> {
-    if !node.mapping(&["code", "file", "line", "severity", "message_contains"], problems) {
+    if !node.mapping(
+        &["code", "file", "line", "severity", "message_contains"],
+        problems,
+    ) {
         return None;
     }
     let code = node.require("code", problems).and_then(|n| n.str(problems));
@@ -378,58 +511,100 @@ fn finding(node: &Node<'_>, problems: &mut Problems) -> Option<ExpectedFinding> 
         let text = n.str(problems)?;
         let s = severity(text);
         if s.is_none() {
-            problems.at(&n, format!("`{text}` is not a severity; use info, low, medium, high or critical"));
+            problems.at(
+                &n,
+                format!("`{text}` is not a severity; use info, low, medium, high or critical"),
+            );
         }
         s
     });
     Some(ExpectedFinding {
         code: code?.to_string(),
-        file: node.get("file").and_then(|n| n.str(problems)).map(str::to_string),
+        file: node
+            .get("file")
+            .and_then(|n| n.str(problems))
+            .map(str::to_string),
         line: node.get("line").and_then(|n| n.u32(problems)),
         severity,
-        message_contains: node.get("message_contains").and_then(|n| n.str(problems)).map(str::to_string),
+        message_contains: node
+            .get("message_contains")
+            .and_then(|n| n.str(problems))
+            .map(str::to_string),
         at: node.line(),
     })
 }
 
 fn decision(node: &Node<'_>, problems: &mut Problems) -> Option<ExpectedDecision> {
-    let keys = ["sample", "verdict", "status", "stage", "file", "line", "method", "reason_contains"];
+    let keys = [
+        "sample",
+        "verdict",
+        "status",
+        "stage",
+        "file",
+        "line",
+        "method",
+        "reason_contains",
+    ];
     if !node.mapping(&keys, problems) {
         return None;
     }
-    let sample = node.require("sample", problems).and_then(|n| n.text(problems)).map(|s| {
-        let indexed = |prefix: &str| {
-            s.strip_prefix(prefix)
-                .and_then(|r| r.strip_prefix('['))
-                .and_then(|r| r.strip_suffix(']'))
-                .is_some_and(|i| i.parse::<usize>().is_ok())
-        };
-        if indexed("requests") || indexed("connections") { SampleRef::Label(s) } else { SampleRef::Name(s) }
-    });
-    let verdict = node.require("verdict", problems).and_then(|n| match n.str(problems)? {
-        "allow" => Some(Verdict::Allow),
-        "deny" => Some(Verdict::Deny),
-        other => {
-            problems.at(&n, format!("`{other}` is not a verdict; use allow or deny"));
-            None
-        }
-    });
+    let sample = node
+        .require("sample", problems)
+        .and_then(|n| n.text(problems))
+        .map(|s| {
+            let indexed = |prefix: &str| {
+                s.strip_prefix(prefix)
+                    .and_then(|r| r.strip_prefix('['))
+                    .and_then(|r| r.strip_suffix(']'))
+                    .is_some_and(|i| i.parse::<usize>().is_ok())
+            };
+            if indexed("requests") || indexed("connections") {
+                SampleRef::Label(s)
+            } else {
+                SampleRef::Name(s)
+            }
+        });
+    let verdict = node
+        .require("verdict", problems)
+        .and_then(|n| match n.str(problems)? {
+            "allow" => Some(Verdict::Allow),
+            "deny" => Some(Verdict::Deny),
+            other => {
+                problems.at(&n, format!("`{other}` is not a verdict; use allow or deny"));
+                None
+            }
+        });
     let status = node.get("status").and_then(|n| {
         let s = n.u32(problems)?;
-        u16::try_from(s).ok().filter(|s| (100..600).contains(s)).or_else(|| {
-            problems.at(&n, format!("`{s}` is not an HTTP status"));
-            None
-        })
+        u16::try_from(s)
+            .ok()
+            .filter(|s| (100..600).contains(s))
+            .or_else(|| {
+                problems.at(&n, format!("`{s}` is not an HTTP status"));
+                None
+            })
     });
     Some(ExpectedDecision {
         sample: sample?,
         verdict: verdict?,
         status,
-        stage: node.get("stage").and_then(|n| n.str(problems)).map(str::to_string),
-        file: node.get("file").and_then(|n| n.str(problems)).map(str::to_string),
+        stage: node
+            .get("stage")
+            .and_then(|n| n.str(problems))
+            .map(str::to_string),
+        file: node
+            .get("file")
+            .and_then(|n| n.str(problems))
+            .map(str::to_string),
         line: node.get("line").and_then(|n| n.u32(problems)),
-        method: node.get("method").and_then(|n| n.str(problems)).map(str::to_string),
-        reason_contains: node.get("reason_contains").and_then(|n| n.str(problems)).map(str::to_string),
+        method: node
+            .get("method")
+            .and_then(|n| n.str(problems))
+            .map(str::to_string),
+        reason_contains: node
+            .get("reason_contains")
+            .and_then(|n| n.str(problems))
+            .map(str::to_string),
         at: node.line(),
     })
 }
@@ -439,8 +614,14 @@ fn patch(node: &Node<'_>, problems: &mut Problems) -> Option<ExpectedPatch> {
         return None;
     }
     let file = node.require("file", problems).and_then(|n| n.str(problems));
-    let after = node.require("after", problems).and_then(|n| n.str(problems));
-    Some(ExpectedPatch { file: file?.to_string(), after: after?.to_string(), at: node.line() })
+    let after = node
+        .require("after", problems)
+        .and_then(|n| n.str(problems));
+    Some(ExpectedPatch {
+        file: file?.to_string(),
+        after: after?.to_string(),
+        at: node.line(),
+    })
 }
 
 pub fn severity(text: &str) -> Option<Severity> {

@@ -27,7 +27,8 @@ pub struct Coverage {
 
 impl Coverage {
     pub fn new(meta: &wit::PolicyMetadata, results: &[FileResults]) -> Self {
-        let mut codes: BTreeMap<String, usize> = meta.codes.iter().map(|c| (c.code.clone(), 0)).collect();
+        let mut codes: BTreeMap<String, usize> =
+            meta.codes.iter().map(|c| (c.code.clone(), 0)).collect();
         for case in results.iter().flat_map(|f| &f.cases) {
             let mut seen: Vec<&String> = case.exercised.iter().collect();
             seen.sort();
@@ -38,11 +39,18 @@ impl Coverage {
                 }
             }
         }
-        Coverage { policy: meta.name.clone(), codes }
+        Coverage {
+            policy: meta.name.clone(),
+            codes,
+        }
     }
 
     pub fn uncovered(&self) -> Vec<&str> {
-        self.codes.iter().filter(|(_, n)| **n == 0).map(|(c, _)| c.as_str()).collect()
+        self.codes
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(c, _)| c.as_str())
+            .collect()
     }
 }
 
@@ -65,14 +73,30 @@ pub fn text(results: &[FileResults], coverage: &Coverage) -> String {
     }
     let _ = writeln!(out);
     let covered = coverage.codes.values().filter(|n| **n > 0).count();
-    let _ = writeln!(out, "coverage: {covered} of {} finding codes of `{}` exercised", coverage.codes.len(), coverage.policy);
+    let _ = writeln!(
+        out,
+        "coverage: {covered} of {} finding codes of `{}` exercised",
+        coverage.codes.len(),
+        coverage.policy
+    );
     for (code, n) in &coverage.codes {
         let cases = if *n == 1 { "case" } else { "cases" };
-        let mark = if *n == 0 { "   <- no test expects it" } else { "" };
-        let _ = writeln!(out, "  {:<48} {n:>3} {cases}{mark}", format!("{}/{code}", coverage.policy));
+        let mark = if *n == 0 {
+            "   <- no test expects it"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  {:<48} {n:>3} {cases}{mark}",
+            format!("{}/{code}", coverage.policy)
+        );
     }
     let verdict = if failed == 0 { "ok" } else { "FAILED" };
-    let _ = writeln!(out, "\ntest result: {verdict}. {passed} passed; {failed} failed");
+    let _ = writeln!(
+        out,
+        "\ntest result: {verdict}. {passed} passed; {failed} failed"
+    );
     out
 }
 
@@ -83,17 +107,26 @@ fn failure(out: &mut String, f: &Failure) {
         }
         Failure::Error { expected, actual } => match (expected, actual) {
             (Some(want), Some(got)) => {
-                let _ = writeln!(out, "     policy error: expected a message containing `{want}`\n                   got `{got}`");
+                let _ = writeln!(
+                    out,
+                    "     policy error: expected a message containing `{want}`\n                   got `{got}`"
+                );
             }
             (Some(want), None) => {
-                let _ = writeln!(out, "     policy error: expected one containing `{want}`, but the policy ran without error");
+                let _ = writeln!(
+                    out,
+                    "     policy error: expected one containing `{want}`, but the policy ran without error"
+                );
             }
             (None, Some(got)) => {
                 let _ = writeln!(out, "     the policy failed: {got}");
             }
             (None, None) => {}
         },
-        Failure::Findings { missing, unexpected } => {
+        Failure::Findings {
+            missing,
+            unexpected,
+        } => {
             let _ = writeln!(out, "     findings:");
             for m in missing {
                 let mut place = m.file.clone().unwrap_or_else(|| "*".to_string());
@@ -107,15 +140,31 @@ fn failure(out: &mut String, f: &Failure) {
                 if let Some(msg) = &m.message_contains {
                     let _ = write!(extra, " containing `{msg}`");
                 }
-                let _ = writeln!(out, "       - expected  {} at {place}{extra}   (test line {})", m.code, m.at);
+                let _ = writeln!(
+                    out,
+                    "       - expected  {} at {place}{extra}   (test line {})",
+                    m.code, m.at
+                );
             }
             for u in unexpected {
                 let _ = writeln!(out, "       + got       {}", finding_line(u));
             }
         }
-        Failure::Decision { expected, actual, mismatches } => {
-            let got = actual.as_deref().map(decision_line).unwrap_or_else(|| "no decision".to_string());
-            let _ = writeln!(out, "     decision for `{}` (test line {}): {got}", sample_text(&expected.sample), expected.at);
+        Failure::Decision {
+            expected,
+            actual,
+            mismatches,
+        } => {
+            let got = actual
+                .as_deref()
+                .map(decision_line)
+                .unwrap_or_else(|| "no decision".to_string());
+            let _ = writeln!(
+                out,
+                "     decision for `{}` (test line {}): {got}",
+                sample_text(&expected.sample),
+                expected.at
+            );
             for m in mismatches {
                 let _ = writeln!(out, "       {m}");
             }
@@ -130,17 +179,33 @@ fn failure(out: &mut String, f: &Failure) {
             let _ = writeln!(out, "     a patch does not apply: {m}");
         }
         Failure::NotFixed(f) => {
-            let _ = writeln!(out, "     the fix is not a fixpoint: after the patches, still {}", finding_line(f));
+            let _ = writeln!(
+                out,
+                "     the fix is not a fixpoint: after the patches, still {}",
+                finding_line(f)
+            );
         }
     }
 }
 
 fn finding_line(f: &Finding) -> String {
-    format!("{}/{} at {}:{} ({}) {:?}", f.policy, f.code, f.file, f.line, f.severity.as_str(), f.message)
+    format!(
+        "{}/{} at {}:{} ({}) {:?}",
+        f.policy,
+        f.code,
+        f.file,
+        f.line,
+        f.severity.as_str(),
+        f.message
+    )
 }
 
 fn decision_line(d: &Decision) -> String {
-    let verdict = if d.verdict == Verdict::Allow { "allow" } else { "deny" };
+    let verdict = if d.verdict == Verdict::Allow {
+        "allow"
+    } else {
+        "deny"
+    };
     let status = d.status.map(|s| format!(" {s}")).unwrap_or_default();
     let at = match (&d.file, d.line) {
         (Some(f), Some(l)) => format!(" at {f}:{l}"),

@@ -33,10 +33,20 @@ pub enum Failure {
     /// The case could not even run (a file of unknown kind…).
     Setup(String),
     /// The policy failed and the case did not expect it, or expected it and it did not.
-    Error { expected: Option<String>, actual: Option<String> },
+    Error {
+        expected: Option<String>,
+        actual: Option<String>,
+    },
     /// Findings: the expected ones not found, and the ones found but not expected.
-    Findings { missing: Vec<ExpectedFinding>, unexpected: Vec<Finding> },
-    Decision { expected: Box<ExpectedDecision>, actual: Option<Box<Decision>>, mismatches: Vec<String> },
+    Findings {
+        missing: Vec<ExpectedFinding>,
+        unexpected: Vec<Finding>,
+    },
+    Decision {
+        expected: Box<ExpectedDecision>,
+        actual: Option<Box<Decision>>,
+        mismatches: Vec<String>,
+    },
     /// A file's text after the patches, as a unified diff from expected to actual.
     Patch { file: String, diff: String },
     /// Patches that could not be applied.
@@ -46,7 +56,13 @@ pub enum Failure {
 }
 
 /// Runs one case with `policy`; `name` is the policy's metadata name.
-pub fn run_case(case: &Case, policy: &PolicySource, name: &str, limits: &Limits, verbose: bool) -> CaseResult {
+pub fn run_case(
+    case: &Case,
+    policy: &PolicySource,
+    name: &str,
+    limits: &Limits,
+    verbose: bool,
+) -> CaseResult {
     let exercised = case
         .expect
         .findings
@@ -65,12 +81,23 @@ pub fn run_case(case: &Case, policy: &PolicySource, name: &str, limits: &Limits,
         }
         Err(e) => vec![Failure::Setup(format!("{e:#}"))],
     };
-    CaseResult { name: case.name.clone(), line: case.line, failures, exercised }
+    CaseResult {
+        name: case.name.clone(),
+        line: case.line,
+        failures,
+        exercised,
+    }
 }
 
 /// Runs the case again on the patched files: a fix must make its finding go away (as
 /// `patrol check --fix` promises, a second check is clean of what was fixed).
-fn fixpoint(case: &Case, policy: &PolicySource, limits: &Limits, verbose: bool, before: &Outcome) -> Vec<Failure> {
+fn fixpoint(
+    case: &Case,
+    policy: &PolicySource,
+    limits: &Limits,
+    verbose: bool,
+    before: &Outcome,
+) -> Vec<Failure> {
     let patches: Vec<&run::Patch> = before.patches.iter().collect();
     let (changes, _) = patch::apply_all(&patches, &before.files);
     let mut fixed = case.clone();
@@ -85,7 +112,11 @@ fn fixpoint(case: &Case, policy: &PolicySource, limits: &Limits, verbose: bool, 
     };
     let mut failures = Vec::new();
     for f in before.findings.iter().filter(|f| f.patch.is_some()) {
-        if let Some(again) = after.findings.iter().find(|a| a.policy == f.policy && a.code == f.code && a.file == f.file) {
+        if let Some(again) = after
+            .findings
+            .iter()
+            .find(|a| a.policy == f.policy && a.code == f.code && a.file == f.file)
+        {
             failures.push(Failure::NotFixed(again.clone()));
         }
     }
@@ -101,19 +132,26 @@ fn own_code<'a>(code: &'a str, policy: &str) -> Option<&'a str> {
 }
 
 fn execute(case: &Case, policy: &PolicySource, limits: &Limits, verbose: bool) -> Result<Outcome> {
-    let dir = tempfile::Builder::new().prefix("patrol-test-").tempdir().context("cannot create a temporary directory")?;
+    let dir = tempfile::Builder::new()
+        .prefix("patrol-test-")
+        .tempdir()
+        .context("cannot create a temporary directory")?;
     let mut files = Vec::new();
     for f in &case.files {
         let path = dir.path().join(&f.name);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        std::fs::write(&path, &f.text).with_context(|| format!("cannot write `{}`", path.display()))?;
+        std::fs::write(&path, &f.text)
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
         let kind = match &f.kind {
             Some(k) => k.clone(),
             None => match kind::detect(Path::new(&f.name), &f.text) {
                 Detected::Document(k) => k,
-                Detected::Samples => anyhow::bail!("file `{}` looks like a samples file; put samples under `samples:`", f.name),
+                Detected::Samples => anyhow::bail!(
+                    "file `{}` looks like a samples file; put samples under `samples:`",
+                    f.name
+                ),
                 Detected::Unknown => anyhow::bail!(
                     "cannot tell what kind of file `{}` is; write it as `{}: {{kind: KIND, text: ...}}` (kinds: {})",
                     f.name,
@@ -122,11 +160,19 @@ fn execute(case: &Case, policy: &PolicySource, limits: &Limits, verbose: bool) -
                 ),
             },
         };
-        files.push(InputFile { kind, path, display: f.name.clone(), text: f.text.clone() });
+        files.push(InputFile {
+            kind,
+            path,
+            display: f.name.clone(),
+            text: f.text.clone(),
+        });
     }
     let plan = Plan {
         files,
-        policies: vec![PolicyRun { source: policy.clone(), settings: Some(case.settings.clone()) }],
+        policies: vec![PolicyRun {
+            source: policy.clone(),
+            settings: Some(case.settings.clone()),
+        }],
         settings_by_name: Default::default(),
         samples: case.samples.clone(),
         limits: limits.clone(),
@@ -139,21 +185,38 @@ fn execute(case: &Case, policy: &PolicySource, limits: &Limits, verbose: bool) -
 
 fn compare(case: &Case, name: &str, outcome: &Outcome) -> Vec<Failure> {
     let mut failures = Vec::new();
-    let actual_error = (!outcome.errors.is_empty())
-        .then(|| outcome.errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; "));
+    let actual_error = (!outcome.errors.is_empty()).then(|| {
+        outcome
+            .errors
+            .iter()
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
     match (&case.expect.error, &actual_error) {
         (Some(want), Some(got)) if got.contains(want.as_str()) => return failures,
         (None, None) => {}
         (want, got) => {
-            failures.push(Failure::Error { expected: want.clone(), actual: got.clone() });
+            failures.push(Failure::Error {
+                expected: want.clone(),
+                actual: got.clone(),
+            });
             return failures;
         }
     }
 
     if let Some(expected) = &case.expect.findings {
-        let (missing, unexpected) = match_findings(expected, &outcome.findings, name, case.expect.no_other_findings);
+        let (missing, unexpected) = match_findings(
+            expected,
+            &outcome.findings,
+            name,
+            case.expect.no_other_findings,
+        );
         if !missing.is_empty() || !unexpected.is_empty() {
-            failures.push(Failure::Findings { missing, unexpected });
+            failures.push(Failure::Findings {
+                missing,
+                unexpected,
+            });
         }
     }
 
@@ -163,10 +226,16 @@ fn compare(case: &Case, name: &str, outcome: &Outcome) -> Vec<Failure> {
             SampleRef::Name(n) => d.name.as_deref() == Some(n.as_str()),
         });
         // The tested policy's answer; else whatever answered (the "no policy" deny).
-        let actual = found.clone().find(|d| d.policy.as_deref() == Some(name)).or_else(|| found.clone().next());
+        let actual = found
+            .clone()
+            .find(|d| d.policy.as_deref() == Some(name))
+            .or_else(|| found.clone().next());
         let mismatches = match actual {
             Some(d) => decision_mismatches(want, d),
-            None => vec![format!("no sample is called `{}`", sample_text(&want.sample))],
+            None => vec![format!(
+                "no sample is called `{}`",
+                sample_text(&want.sample)
+            )],
         };
         if !mismatches.is_empty() {
             failures.push(Failure::Decision {
@@ -186,10 +255,19 @@ fn compare(case: &Case, name: &str, outcome: &Outcome) -> Vec<Failure> {
                 .iter()
                 .find(|c| c.file == want.file)
                 .map(|c| c.after.as_str())
-                .or_else(|| outcome.files.iter().find(|(f, _)| f == &want.file).map(|(_, t)| t.as_str()))
+                .or_else(|| {
+                    outcome
+                        .files
+                        .iter()
+                        .find(|(f, _)| f == &want.file)
+                        .map(|(_, t)| t.as_str())
+                })
                 .unwrap_or("");
             if after != want.after {
-                failures.push(Failure::Patch { file: want.file.clone(), diff: diff(&want.after, after) });
+                failures.push(Failure::Patch {
+                    file: want.file.clone(),
+                    diff: diff(&want.after, after),
+                });
             }
         }
         for c in &changes {
@@ -220,13 +298,24 @@ fn match_findings(
 ) -> (Vec<ExpectedFinding>, Vec<Finding>) {
     let mut order: Vec<&ExpectedFinding> = expected.iter().collect();
     let specificity = |e: &ExpectedFinding| {
-        [e.file.is_some(), e.line.is_some(), e.severity.is_some(), e.message_contains.is_some()].iter().filter(|b| **b).count()
+        [
+            e.file.is_some(),
+            e.line.is_some(),
+            e.severity.is_some(),
+            e.message_contains.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count()
     };
     order.sort_by_key(|e| std::cmp::Reverse(specificity(e)));
     let mut taken = vec![false; actual.len()];
     let mut missing = Vec::new();
     for want in order {
-        let hit = actual.iter().enumerate().find(|(i, f)| !taken[*i] && finding_matches(want, f, policy));
+        let hit = actual
+            .iter()
+            .enumerate()
+            .find(|(i, f)| !taken[*i] && finding_matches(want, f, policy));
         match hit {
             Some((i, _)) => taken[i] = true,
             None => missing.push(want.clone()),
@@ -234,7 +323,12 @@ fn match_findings(
     }
     missing.sort_by_key(|e| e.at);
     let unexpected = if exhaustive {
-        actual.iter().zip(&taken).filter(|(_, t)| !**t).map(|(f, _)| f.clone()).collect()
+        actual
+            .iter()
+            .zip(&taken)
+            .filter(|(_, t)| !**t)
+            .map(|(f, _)| f.clone())
+            .collect()
     } else {
         Vec::new()
     };
@@ -242,25 +336,44 @@ fn match_findings(
 }
 
 fn finding_matches(want: &ExpectedFinding, f: &Finding, policy: &str) -> bool {
-    let (p, code) = want.code.split_once('/').unwrap_or((policy, want.code.as_str()));
+    let (p, code) = want
+        .code
+        .split_once('/')
+        .unwrap_or((policy, want.code.as_str()));
     f.policy == p
         && f.code == code
         && want.file.as_ref().is_none_or(|file| &f.file == file)
         && want.line.is_none_or(|l| f.line == l)
         && want.severity.is_none_or(|s| f.severity == s)
-        && want.message_contains.as_ref().is_none_or(|m| f.message.contains(m.as_str()))
+        && want
+            .message_contains
+            .as_ref()
+            .is_none_or(|m| f.message.contains(m.as_str()))
 }
 
 fn decision_mismatches(want: &ExpectedDecision, d: &Decision) -> Vec<String> {
     let mut out = Vec::new();
-    let verdict = |v: run::Verdict| if v == run::Verdict::Allow { "allow" } else { "deny" };
+    let verdict = |v: run::Verdict| {
+        if v == run::Verdict::Allow {
+            "allow"
+        } else {
+            "deny"
+        }
+    };
     if want.verdict != d.verdict {
-        out.push(format!("verdict: expected {}, got {}", verdict(want.verdict), verdict(d.verdict)));
+        out.push(format!(
+            "verdict: expected {}, got {}",
+            verdict(want.verdict),
+            verdict(d.verdict)
+        ));
     }
     if let Some(s) = want.status
         && d.status != Some(s)
     {
-        out.push(format!("status: expected {s}, got {}", d.status.map_or("none".to_string(), |s| s.to_string())));
+        out.push(format!(
+            "status: expected {s}, got {}",
+            d.status.map_or("none".to_string(), |s| s.to_string())
+        ));
     }
     if let Some(stage) = &want.stage
         && &d.stage != stage
@@ -270,22 +383,38 @@ fn decision_mismatches(want: &ExpectedDecision, d: &Decision) -> Vec<String> {
     if let Some(file) = &want.file
         && d.file.as_ref() != Some(file)
     {
-        out.push(format!("file: expected `{file}`, got {}", d.file.as_deref().map_or("none".to_string(), |f| format!("`{f}`"))));
+        out.push(format!(
+            "file: expected `{file}`, got {}",
+            d.file
+                .as_deref()
+                .map_or("none".to_string(), |f| format!("`{f}`"))
+        ));
     }
     if let Some(line) = want.line
         && d.line != Some(line)
     {
-        out.push(format!("line: expected {line}, got {}", d.line.map_or("none".to_string(), |l| l.to_string())));
+        out.push(format!(
+            "line: expected {line}, got {}",
+            d.line.map_or("none".to_string(), |l| l.to_string())
+        ));
     }
     if let Some(method) = &want.method
         && d.method.as_ref() != Some(method)
     {
-        out.push(format!("method: expected `{method}`, got {}", d.method.as_deref().map_or("none".to_string(), |m| format!("`{m}`"))));
+        out.push(format!(
+            "method: expected `{method}`, got {}",
+            d.method
+                .as_deref()
+                .map_or("none".to_string(), |m| format!("`{m}`"))
+        ));
     }
     if let Some(reason) = &want.reason_contains
         && !d.reason.contains(reason.as_str())
     {
-        out.push(format!("reason: expected it to contain `{reason}`, got `{}`", d.reason));
+        out.push(format!(
+            "reason: expected it to contain `{reason}`, got `{}`",
+            d.reason
+        ));
     }
     out
 }
@@ -321,21 +450,33 @@ mod tests {
     }
 
     fn want(code: &str, line: Option<u32>) -> ExpectedFinding {
-        ExpectedFinding { code: code.into(), file: None, line, severity: None, message_contains: None, at: 1 }
+        ExpectedFinding {
+            code: code.into(),
+            file: None,
+            line,
+            severity: None,
+            message_contains: None,
+            at: 1,
+        }
     }
 
     #[test]
     fn precise_expectations_choose_first() {
         let actual = vec![finding("a", 3), finding("a", 7)];
         // The loose one comes first in the file but must not take line 7.
-        let (missing, unexpected) = match_findings(&[want("a", None), want("a", Some(7))], &actual, "p", true);
-        assert!(missing.is_empty() && unexpected.is_empty(), "{missing:?} {unexpected:?}");
+        let (missing, unexpected) =
+            match_findings(&[want("a", None), want("a", Some(7))], &actual, "p", true);
+        assert!(
+            missing.is_empty() && unexpected.is_empty(),
+            "{missing:?} {unexpected:?}"
+        );
     }
 
     #[test]
     fn missing_and_unexpected_are_both_reported() {
         let actual = vec![finding("a", 3), finding("b", 4)];
-        let (missing, unexpected) = match_findings(&[want("a", Some(5)), want("p/b", None)], &actual, "p", true);
+        let (missing, unexpected) =
+            match_findings(&[want("a", Some(5)), want("p/b", None)], &actual, "p", true);
         assert_eq!(missing.len(), 1);
         assert_eq!(missing[0].line, Some(5));
         assert_eq!(unexpected.len(), 1);

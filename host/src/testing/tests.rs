@@ -53,7 +53,10 @@ cases:
     assert!(e.no_other_findings);
     assert_eq!(e.findings.as_ref().unwrap()[0].line, Some(1));
     assert_eq!(e.decisions[0].sample, SampleRef::Name("r".into()));
-    assert_eq!(e.decisions[1].sample, SampleRef::Label("requests[0]".into()));
+    assert_eq!(
+        e.decisions[1].sample,
+        SampleRef::Label("requests[0]".into())
+    );
     assert_eq!(e.patches.as_ref().unwrap()[0].after, "x\n");
     assert_eq!(f.cases[1].settings, r#"{"a":1}"#);
     assert_eq!(f.cases[1].expect.error.as_deref(), Some("bad"));
@@ -85,7 +88,11 @@ fn every_problem_is_reported_with_its_line() {
   - expect: {}
 "#,
     );
-    let problems: Vec<String> = parse(&path).unwrap_err().iter().map(|p| p.to_string()).collect();
+    let problems: Vec<String> = parse(&path)
+        .unwrap_err()
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
     let all = problems.join("\n");
     for expected in [
         ":4: file name `../x.yml` must be a relative path",
@@ -111,9 +118,15 @@ fn test_files_are_found_in_tests() {
     write(&dir.path().join("tests"), "c.rs", "");
     write(dir.path(), "Cargo.toml", "");
     write(dir.path(), "patrol.yaml", "");
-    let found: Vec<String> =
-        discover(dir.path()).unwrap().iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    let found: Vec<String> = discover(dir.path())
+        .unwrap()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(found, ["a.yml", "b.yaml"]);
     std::fs::remove_dir_all(dir.path().join("tests")).unwrap();
-    assert!(discover(dir.path()).unwrap().is_empty(), "a crate's other YAML files are not cases");
+    assert!(
+        discover(dir.path()).unwrap().is_empty(),
+        "a crate's other YAML files are not cases"
+    );
 }

@@ -1,7 +1,7 @@
 //! Policy tests over hand-built inputs; fixes are applied and the result checked again.
 
-use policy_guest::testing::apply_line_edits;
 use policy_guest::hba::testing::context;
+use policy_guest::testing::apply_line_edits;
 use policy_guest::{Body, Document, Evaluation, Input, Span, Structured as Body_};
 use serde_json::{Map, json};
 

@@ -1,9 +1,7 @@
 //! Native tests with documents shaped as the host hands them over.
 
 use policy_guest::testing::context;
-use policy_guest::{
-    Body, Document, Edit, Evaluation, Input, Severity, Span, Structured as Body2,
-};
+use policy_guest::{Body, Document, Edit, Evaluation, Input, Severity, Span, Structured as Body2};
 use serde_json::{Map, Value};
 
 use super::*;

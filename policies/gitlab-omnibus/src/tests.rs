@@ -1,8 +1,8 @@
 //! Policy tests over hand-built gitlab.rb inputs; fixes are applied and the result
 //! checked again (a fix must survive as gitlab.rb lines).
 
-use policy_guest::testing::apply_line_edits;
 use policy_guest::hba::testing::context;
+use policy_guest::testing::apply_line_edits;
 use policy_guest::{Body, Document, Evaluation, Input, Location, Setting};
 use serde_json::{Value, json};
 
@@ -207,7 +207,8 @@ patroni['tls_certificate_file'] = '/c'
 patroni['tls_key_file'] = '/k'
 patroni['tls_client_mode'] = 'optional'
 ";
-    let strict = r#"{"patroni": {"require_client_certificates": true, "forbid_wildcard_listen": true}}"#;
+    let strict =
+        r#"{"patroni": {"require_client_certificates": true, "forbid_wildcard_listen": true}}"#;
     let e = run(text, strict);
     assert_eq!(
         codes(&e),
@@ -218,9 +219,18 @@ patroni['tls_client_mode'] = 'optional'
         ]
     );
     let fixed = apply_line_edits(text, &e, None);
-    assert!(fixed.contains("patroni['listen_address'] = '10.6.0.22'\n"), "{fixed}");
+    assert!(
+        fixed.contains("patroni['listen_address'] = '10.6.0.22'\n"),
+        "{fixed}"
+    );
     let again = run(&fixed, strict);
-    assert!(!codes(&again).iter().any(|(c, _)| c == "patroni-listen-all-interfaces"), "{:?}", codes(&again));
+    assert!(
+        !codes(&again)
+            .iter()
+            .any(|(c, _)| c == "patroni-listen-all-interfaces"),
+        "{:?}",
+        codes(&again)
+    );
 }
 
 #[test]
@@ -228,7 +238,12 @@ fn unknown_values_are_not_missing_ones() {
     let text = "roles(['patroni_role'])\npatroni['username'] = ENV['U']\npatroni['password'] = ENV['P']\npatroni['allowlist'] = ENV['A']\n";
     let e = run(text, "{}");
     let found: Vec<String> = codes(&e).into_iter().map(|(c, _)| c).collect();
-    assert!(!found.iter().any(|c| c.contains("unauthenticated") || c.contains("password-empty") || c.contains("allowlist")), "{found:?}");
+    assert!(
+        !found.iter().any(|c| c.contains("unauthenticated")
+            || c.contains("password-empty")
+            || c.contains("allowlist")),
+        "{found:?}"
+    );
 }
 
 #[test]
@@ -257,17 +272,46 @@ fn trust_auth_networks_are_passwordless_logins() {
     // `trust_auth_cidr_addresses`; Omnibus renders `host all all <cidr> trust`.
     let node = "roles(['patroni_role'])\npostgresql['trust_auth_cidr_addresses'] = %w(10.6.0.0/24 127.0.0.1/32)\n";
     let e = run(node, "{}");
-    let f: Vec<_> = e.findings.iter().filter(|f| f.code == "postgresql-trust-auth-network").collect();
+    let f: Vec<_> = e
+        .findings
+        .iter()
+        .filter(|f| f.code == "postgresql-trust-auth-network")
+        .collect();
     assert_eq!(f.len(), 1, "{:?}", codes(&e));
     assert_eq!(f[0].location.line, 2);
-    assert!(f[0].message.contains("`10.6.0.0/24`") && !f[0].message.contains("127.0.0.1"), "{}", f[0].message);
+    assert!(
+        f[0].message.contains("`10.6.0.0/24`") && !f[0].message.contains("127.0.0.1"),
+        "{}",
+        f[0].message
+    );
     assert_eq!(f[0].severity, Severity::High);
-    let open = run("postgresql['trust_auth_cidr_addresses'] = %w(0.0.0.0/0)\n", "{}");
-    let f = open.findings.iter().find(|f| f.code == "postgresql-trust-auth-network");
+    let open = run(
+        "postgresql['trust_auth_cidr_addresses'] = %w(0.0.0.0/0)\n",
+        "{}",
+    );
+    let f = open
+        .findings
+        .iter()
+        .find(|f| f.code == "postgresql-trust-auth-network");
     assert_eq!(f.map(|f| f.severity), Some(Severity::Critical));
     // Loopback only, or a node that runs no PostgreSQL: nothing to say.
-    let local = run("postgresql['trust_auth_cidr_addresses'] = %w(127.0.0.1/32 ::1/128)\n", "{}");
-    assert!(local.findings.iter().all(|f| f.code != "postgresql-trust-auth-network"));
-    let app = run("roles(['application_role'])\npostgresql['trust_auth_cidr_addresses'] = %w(10.6.0.0/24)\n", "{}");
-    assert!(app.findings.iter().all(|f| f.code != "postgresql-trust-auth-network"));
+    let local = run(
+        "postgresql['trust_auth_cidr_addresses'] = %w(127.0.0.1/32 ::1/128)\n",
+        "{}",
+    );
+    assert!(
+        local
+            .findings
+            .iter()
+            .all(|f| f.code != "postgresql-trust-auth-network")
+    );
+    let app = run(
+        "roles(['application_role'])\npostgresql['trust_auth_cidr_addresses'] = %w(10.6.0.0/24)\n",
+        "{}",
+    );
+    assert!(
+        app.findings
+            .iter()
+            .all(|f| f.code != "postgresql-trust-auth-network")
+    );
 }

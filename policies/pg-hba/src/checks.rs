@@ -68,7 +68,10 @@ impl LineFix {
 /// How a pg_hba document is named in messages.
 fn shown(doc: &Document) -> String {
     if doc.kind == crate::PATRONI_HBA {
-        format!("the pg_hba.conf Patroni writes from a `pg_hba` list of {}", doc.path)
+        format!(
+            "the pg_hba.conf Patroni writes from a `pg_hba` list of {}",
+            doc.path
+        )
     } else {
         doc.path.clone()
     }
@@ -224,9 +227,15 @@ pub fn check_rule(
             // Loopback only: the same exposure as `trust` on a `local` line (every user and
             // process of the machine), not the network's.
             let (sev, who) = if local_only {
-                (Some(Severity::Medium), "every user and process of the machine (loopback only)".to_string())
+                (
+                    Some(Severity::Medium),
+                    "every user and process of the machine (loopback only)".to_string(),
+                )
             } else {
-                (None, format!("anyone who reaches {}", describe_address(&compiled.address)))
+                (
+                    None,
+                    format!("anyone who reaches {}", describe_address(&compiled.address)),
+                )
             };
             push(
                 "trust-over-tcp",

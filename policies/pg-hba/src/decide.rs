@@ -19,7 +19,12 @@ pub fn decide_all(input: &Input, server: &ServerFacts, ident: &[IdentRule], repo
         .documents
         .iter()
         .find(|d| d.kind == "pg-hba")
-        .or_else(|| input.documents.iter().find(|d| d.kind == crate::PATRONI_HBA));
+        .or_else(|| {
+            input
+                .documents
+                .iter()
+                .find(|d| d.kind == crate::PATRONI_HBA)
+        });
     let deny_all = |report: &mut Report, reason: String| {
         for i in 0..input.connections.len() {
             report.decision(decision(

@@ -179,8 +179,13 @@ impl Policy for PgHba {
     const NAME: &'static str = "pg-hba";
     const DESCRIPTION: &'static str = "pg_hba.conf / pg_ident.conf: authentication methods, TLS, exposure, unreachable lines, connection simulation";
     const CODES: &'static [Code] = CODES;
-    const READS: &'static [&'static str] =
-        &["pg-hba", PATRONI_HBA, "pg-ident", "postgresql-conf", "connections"];
+    const READS: &'static [&'static str] = &[
+        "pg-hba",
+        PATRONI_HBA,
+        "pg-ident",
+        "postgresql-conf",
+        "connections",
+    ];
 
     fn validate(settings: &Settings) -> Vec<String> {
         settings
@@ -203,7 +208,11 @@ impl Policy for PgHba {
         if let Some(doc) = ident_doc {
             checks::ident_diagnostics(doc, report);
         }
-        for doc in input.documents.iter().filter(|d| d.kind == "pg-hba" || d.kind == PATRONI_HBA) {
+        for doc in input
+            .documents
+            .iter()
+            .filter(|d| d.kind == "pg-hba" || d.kind == PATRONI_HBA)
+        {
             let refused = checks::hba_diagnostics(doc, report);
             let Body::Hba(rules) = &doc.body else {
                 continue;

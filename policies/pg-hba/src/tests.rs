@@ -3,11 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::type_complexity)]
 
-use policy_guest::testing::apply_line_edits;
 use policy_guest::hba::testing::{conn, context, rules};
+use policy_guest::testing::apply_line_edits;
 use policy_guest::{
-    Body, Context, Diagnostic, Document, Evaluation, IdentRule, Input, Location, Setting,
-    Severity, Verdict,
+    Body, Context, Diagnostic, Document, Evaluation, IdentRule, Input, Location, Setting, Severity,
+    Verdict,
 };
 
 use super::*;

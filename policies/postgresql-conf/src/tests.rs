@@ -3,8 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::type_complexity)]
 
-use policy_guest::testing::apply_line_edits;
 use policy_guest::hba::testing::context;
+use policy_guest::testing::apply_line_edits;
 use policy_guest::{Body, Document, Edit, Evaluation, Input, Location, Setting, Severity};
 
 use super::*;

@@ -375,7 +375,8 @@ impl RestApi {
         // IPv4 peers reach an AF_INET6 socket only when it is bound to `::` or to an
         // IPv4-mapped address; one bound to `::1` or another IPv6 address sees none.
         let mapped_bind = Ip::parse(&host).is_some_and(|ip| ip.v6 && ip.bits >> 32 == 0xffff);
-        let unspecified_v6 = matches!(host.as_str(), "" | "*") || Ip::parse(&host).is_some_and(|ip| ip.v6 && ip.bits == 0);
+        let unspecified_v6 = matches!(host.as_str(), "" | "*")
+            || Ip::parse(&host).is_some_and(|ip| ip.v6 && ip.bits == 0);
         self.dual_stack = facts.dual_stack.unwrap_or(unspecified_v6 || mapped_bind);
         self.listen = Some(Listen {
             host,

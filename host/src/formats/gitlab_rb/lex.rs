@@ -460,8 +460,7 @@ impl Lexer<'_> {
             },
             self.line,
         );
-        self.heredocs
-            .push((index, id, form, quote != Some(b'\'')));
+        self.heredocs.push((index, id, form, quote != Some(b'\'')));
         true
     }
 

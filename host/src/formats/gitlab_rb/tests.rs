@@ -71,7 +71,11 @@ fn assignments_of_every_literal() {
             "prometheus['scrape_configs']",
             r#"[{"job_name":"example","static_configs":[{"targets":["hostname:port"]}]}]"#,
         ),
-        ("x['a'] = [1, b: 2, :c => 3]", "x['a']", r#"[1,{"b":2,"c":3}]"#),
+        (
+            "x['a'] = [1, b: 2, :c => 3]",
+            "x['a']",
+            r#"[1,{"b":2,"c":3}]"#,
+        ),
     ];
     for (src, name, value) in cases {
         let got = settings(src);

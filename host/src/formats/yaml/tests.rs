@@ -375,7 +375,10 @@ fn malformed_input_gives_null_and_one_invalid_yaml_diagnostic() {
         ("]", 1),
         // zalando/patroni docs/dynamic_configuration.rst: an example with `...` left in
         // a mapping; PyYAML says "while scanning a simple key" on the `...` line.
-        ("slots:\n  s1:\n    type: physical\n  ...\nignore_slots:\n  - name: x\n", 4),
+        (
+            "slots:\n  s1:\n    type: physical\n  ...\nignore_slots:\n  - name: x\n",
+            4,
+        ),
         ("a: 1\n# c\nb\n\nc: 2\n", 3),
         ("a: 1\nb\n", 2),
     ];

@@ -50,7 +50,12 @@ impl Policy for Hostile {
             "output" => {
                 let big = "x".repeat(1 << 20);
                 for _ in 0..300 {
-                    let loc = Location { file: "f".into(), line: 1, end_line: None, pointer: None };
+                    let loc = Location {
+                        file: "f".into(),
+                        line: 1,
+                        end_line: None,
+                        pointer: None,
+                    };
                     report.finding("noise", loc, big.clone());
                 }
                 Ok(())
@@ -73,7 +78,13 @@ impl Policy for Hostile {
                     report.answer(SampleKind::Request, i, allow);
                 }
                 for (i, _) in input.connections.iter().enumerate() {
-                    report.decision(policy_guest::report::decision(SampleKind::Connection, i, Verdict::Allow, "auth", "hostile says allow".into()));
+                    report.decision(policy_guest::report::decision(
+                        SampleKind::Connection,
+                        i,
+                        Verdict::Allow,
+                        "auth",
+                        "hostile says allow".into(),
+                    ));
                 }
                 Ok(())
             }

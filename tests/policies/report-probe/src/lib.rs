@@ -17,10 +17,21 @@ pub struct Settings {}
 
 const CODES: &[Code] = &[
     Code::new("line", Severity::High, "A setting line", "Review the line."),
-    Code::new("whole-file", Severity::Info, "A finding about the whole file", "Nothing to do."),
+    Code::new(
+        "whole-file",
+        Severity::Info,
+        "A finding about the whole file",
+        "Nothing to do.",
+    ),
 ];
 
-const LEVELS: [Severity; 5] = [Severity::Critical, Severity::High, Severity::Medium, Severity::Low, Severity::Info];
+const LEVELS: [Severity; 5] = [
+    Severity::Critical,
+    Severity::High,
+    Severity::Medium,
+    Severity::Low,
+    Severity::Info,
+];
 
 impl Policy for ReportProbe {
     type Settings = Settings;
@@ -43,8 +54,17 @@ impl Policy for ReportProbe {
     fn evaluate(input: &Input, _settings: &Settings, report: &mut Report) -> Result<(), String> {
         for doc in &input.documents {
             let file = doc.path.as_str();
-            let whole = Location { file: file.to_string(), line: 0, end_line: None, pointer: None };
-            report.finding("whole-file", whole, format!("{file} is a {} file", doc.kind));
+            let whole = Location {
+                file: file.to_string(),
+                line: 0,
+                end_line: None,
+                pointer: None,
+            };
+            report.finding(
+                "whole-file",
+                whole,
+                format!("{file} is a {} file", doc.kind),
+            );
             for (i, line) in doc.text.lines().enumerate() {
                 let n = i as u32 + 1;
                 let trimmed = line.trim();
@@ -56,7 +76,11 @@ impl Policy for ReportProbe {
                 let patch = Patch {
                     file: file.to_string(),
                     description: format!("review line {n}"),
-                    edits: vec![Edit::Lines(LineEdit { start: n, end: n, text: format!("{line} # reviewed") })],
+                    edits: vec![Edit::Lines(LineEdit {
+                        start: n,
+                        end: n,
+                        text: format!("{line} # reviewed"),
+                    })],
                 };
                 report.fix(f, patch);
             }
