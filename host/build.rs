@@ -133,10 +133,10 @@ fn crate_names(dir: &Path) -> Result<Vec<String>> {
     };
     for entry in entries {
         let path = entry?.path();
-        if path.join("Cargo.toml").is_file() {
-            if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
-                names.push(name.to_string());
-            }
+        if path.join("Cargo.toml").is_file()
+            && let Some(name) = path.file_name().and_then(|n| n.to_str())
+        {
+            names.push(name.to_string());
         }
     }
     names.sort();

@@ -1,6 +1,9 @@
 //! The command line as users' CI scripts see it: exit codes, JSON shapes, errors that name
 //! the file and line, the compile cache, `--diff`/`--fix`.
 
+// Tests state their assumptions with `unwrap`/`expect`: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -19,6 +19,9 @@
 //! the matrix when debugging; `PATROL_PATRONI_VERSION` and `PATROL_PATRONI_VENV` pick
 //! another Patroni release or venv.
 
+// Tests state their assumptions with `unwrap`/`expect`: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 #[path = "support/patroni.rs"]

@@ -20,6 +20,9 @@
 //!
 //! `PATROL_DIFF_SEED` and `PATROL_DIFF_FILES` change the seed and the number of files.
 
+// Tests state their assumptions with `unwrap`/`expect`: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 #[path = "differential_pg/cases.rs"]

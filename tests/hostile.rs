@@ -3,6 +3,9 @@
 //! the other policies running. The policy is `tests/policies/hostile`, built to a component
 //! by the host's build script; the WASI one is built here for `wasm32-wasip2`.
 
+// Tests state their assumptions with `unwrap`/`expect`: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

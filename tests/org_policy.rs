@@ -7,6 +7,9 @@
 //! shares one `CARGO_TARGET_DIR` under `CARGO_TARGET_TMPDIR`, so later builds only compile
 //! the policy crates.
 
+// Tests state their assumptions with `unwrap`/`expect`: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -8,6 +8,9 @@
 //! that the formats are exercised with findings, fixes and secrets whatever the built-in
 //! policies find today.
 
+// Tests state their assumptions with `unwrap`/`expect`: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::path::{Path, PathBuf};

@@ -8,6 +8,9 @@
 //! rules `patrol ports` prints), and PgBouncer starting on loopback with each fixed
 //! pgbouncer.ini (Debian packages `nftables` and `pgbouncer`, installed when missing).
 
+// Tests state their assumptions with `unwrap`/`expect`: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::collections::BTreeSet;

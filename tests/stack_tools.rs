@@ -10,6 +10,9 @@
 //! (and refusing one that does not) — after addresses, ports and file paths were moved
 //! to loopback and a temporary directory in a copy.
 
+// Tests state their assumptions with `unwrap`/`expect`: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::collections::BTreeSet;

@@ -37,6 +37,8 @@ impl Default for Samples {
     }
 }
 
+// The bindings generate the type, so `#[derive(Default)]` cannot be put on it.
+#[allow(clippy::derivable_impls)]
 impl Default for wit::RequestBatch {
     fn default() -> Self {
         wit::RequestBatch {

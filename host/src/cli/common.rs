@@ -276,10 +276,10 @@ pub fn print(outcome: &Outcome, format: Format, mode: Mode, to_stderr: bool) -> 
     } else {
         let mut out = std::io::stdout().lock();
         // A closed pipe (`patrol … | head`) is not an error worth a message.
-        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-            if e.kind() != std::io::ErrorKind::BrokenPipe {
-                return Err(e.into());
-            }
+        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(e.into());
         }
     }
     Ok(())

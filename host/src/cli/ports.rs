@@ -54,20 +54,19 @@ pub fn run(args: Args) -> Result<Exit> {
             "no topology among the inputs: name a `topology.yaml` (hosts with their address, roles and firewall)"
         );
     }
-    if let Some(h) = &args.host {
-        if !matrices
+    if let Some(h) = &args.host
+        && !matrices
             .iter()
             .any(|m| m.hosts.iter().any(|x| &x.name == h))
-        {
-            let known: Vec<&str> = matrices
-                .iter()
-                .flat_map(|m| m.hosts.iter().map(|x| x.name.as_str()))
-                .collect();
-            bail!(
-                "no host `{h}` in the topology (hosts: {})",
-                known.join(", ")
-            );
-        }
+    {
+        let known: Vec<&str> = matrices
+            .iter()
+            .flat_map(|m| m.hosts.iter().map(|x| x.name.as_str()))
+            .collect();
+        bail!(
+            "no host `{h}` in the topology (hosts: {})",
+            known.join(", ")
+        );
     }
     let only = args.host.as_deref();
     let out = match args.format {

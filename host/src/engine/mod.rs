@@ -197,12 +197,12 @@ impl Engine {
         for payload in wasmparser::Parser::new(0).parse_all(bytes) {
             use wasmparser::Payload;
             match payload.context("not a WebAssembly component")? {
-                Payload::Version { encoding, .. } if depth == 0 => {
-                    if encoding != wasmparser::Encoding::Component {
-                        anyhow::bail!(
-                            "this is a core WebAssembly module, not a component; build it with `patrol policy build` or turn it into a component with `wasm-tools component new`"
-                        );
-                    }
+                Payload::Version { encoding, .. }
+                    if depth == 0 && encoding != wasmparser::Encoding::Component =>
+                {
+                    anyhow::bail!(
+                        "this is a core WebAssembly module, not a component; build it with `patrol policy build` or turn it into a component with `wasm-tools component new`"
+                    );
                 }
                 Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
                 Payload::End(_) => depth = depth.saturating_sub(1),
@@ -511,7 +511,7 @@ fn first_line(s: &str) -> String {
 }
 
 fn humantime(d: Duration) -> String {
-    if d.as_millis() % 1000 == 0 {
+    if d.as_millis().is_multiple_of(1000) {
         format!("{} s", d.as_secs())
     } else {
         format!("{} ms", d.as_millis())

@@ -160,11 +160,13 @@ fn apply_line_patches(text: &str, patches: &[&&Patch]) -> (String, Vec<String>, 
         let s = (start - 1) as usize;
         let e = end as usize; // exclusive
         // Keep a missing final newline missing when the last line is replaced.
-        if e == out.len() && e > s && !out[e - 1].ends_with('\n') {
-            if let Some(last) = new_lines.last_mut() {
-                let trimmed = last.trim_end_matches(['\r', '\n']).to_string();
-                *last = trimmed;
-            }
+        if e == out.len()
+            && e > s
+            && !out[e - 1].ends_with('\n')
+            && let Some(last) = new_lines.last_mut()
+        {
+            let trimmed = last.trim_end_matches(['\r', '\n']).to_string();
+            *last = trimmed;
         }
         out.splice(s..e.max(s), new_lines);
     }

@@ -62,17 +62,14 @@ fn settings(doc: &wit::Document) -> &[wit::Setting] {
 
 /// The last setting called `name` (in `section`, when given).
 fn last<'a>(doc: &'a wit::Document, section: Option<&str>, name: &str) -> Option<&'a wit::Setting> {
-    settings(doc)
-        .iter()
-        .filter(|s| s.name.eq_ignore_ascii_case(name))
-        .filter(|s| {
-            section.is_none_or(|sec| {
+    settings(doc).iter().rfind(|s| {
+        s.name.eq_ignore_ascii_case(name)
+            && section.is_none_or(|sec| {
                 s.section
                     .as_deref()
                     .is_some_and(|x| x.eq_ignore_ascii_case(sec))
             })
-        })
-        .last()
+    })
 }
 
 fn here(s: &wit::Setting) -> String {
@@ -99,32 +96,32 @@ pub fn ports(docs: &[wit::Document], overrides: Option<&Value>) -> Ports {
                 }
             }
             "postgresql-conf" => {
-                if let Some(s) = last(doc, None, "port") {
-                    if let Ok(port) = s.value.trim().trim_matches('\'').parse() {
-                        p.set("postgresql", vec![port], here(s), false);
-                    }
+                if let Some(s) = last(doc, None, "port")
+                    && let Ok(port) = s.value.trim().trim_matches('\'').parse()
+                {
+                    p.set("postgresql", vec![port], here(s), false);
                 }
             }
             "pg-autoctl" => {
-                if let Some(s) = last(doc, Some("postgresql"), "port") {
-                    if let Ok(port) = s.value.trim().parse() {
-                        p.set("postgresql", vec![port], here(s), false);
-                    }
+                if let Some(s) = last(doc, Some("postgresql"), "port")
+                    && let Ok(port) = s.value.trim().parse()
+                {
+                    p.set("postgresql", vec![port], here(s), false);
                 }
             }
             "pgbouncer" => {
-                if let Some(s) = last(doc, Some("pgbouncer"), "listen_port") {
-                    if let Ok(port) = s.value.trim().parse() {
-                        p.set("pgbouncer", vec![port], here(s), false);
-                    }
+                if let Some(s) = last(doc, Some("pgbouncer"), "listen_port")
+                    && let Ok(port) = s.value.trim().parse()
+                {
+                    p.set("pgbouncer", vec![port], here(s), false);
                 }
             }
             "pgbackrest" => {
-                if let Some(s) = last(doc, None, "tls-server-port") {
-                    if let Ok(port) = s.value.trim().parse::<u16>() {
-                        p.set("pgbackrest", vec![port], here(s), false);
-                        p.set("pgbackrest-repository", vec![port], here(s), false);
-                    }
+                if let Some(s) = last(doc, None, "tls-server-port")
+                    && let Ok(port) = s.value.trim().parse::<u16>()
+                {
+                    p.set("pgbackrest", vec![port], here(s), false);
+                    p.set("pgbackrest-repository", vec![port], here(s), false);
                 }
             }
             "haproxy" => {
@@ -143,11 +140,11 @@ pub fn ports(docs: &[wit::Document], overrides: Option<&Value>) -> Ports {
                         .map(|a| a.split(',').collect::<Vec<_>>())
                         .unwrap_or_default()
                     {
-                        if let Some(port) = port_of(addr) {
-                            if !binds.contains(&port) {
-                                binds.push(port);
-                                first.get_or_insert_with(|| here(s));
-                            }
+                        if let Some(port) = port_of(addr)
+                            && !binds.contains(&port)
+                        {
+                            binds.push(port);
+                            first.get_or_insert_with(|| here(s));
                         }
                     }
                 }
