@@ -3,6 +3,9 @@
 //! loads only artifacts patrol wrote for that very component, from a directory no other
 //! user can write to (a precompiled artifact is native code).
 
+// Tests state their assumptions with `unwrap`/`expect`: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
