@@ -612,12 +612,10 @@ fn assert_inert(format: &str, bytes: &[u8]) {
         !text.contains("##["),
         "{format}: `##[` (a legacy workflow command) in the output:\n{text}"
     );
+    let command = Regex::new(r"^::(error|warning|notice) [^:]*::").unwrap();
     for line in text.lines() {
         let start = line.trim_start();
-        let ours = format == "github"
-            && Regex::new(r"^::(error|warning|notice) [^:]*::")
-                .unwrap()
-                .is_match(line);
+        let ours = format == "github" && command.is_match(line);
         assert!(
             !start.starts_with("::") || ours,
             "{format}: a line starts a workflow command: {line:?}"

@@ -9,7 +9,9 @@
 //!   location, and the finding's patch as a `fix`: the file's text before and after the
 //!   patch, diffed by line into `replacements`;
 //! - a failed policy is a tool execution notification, and the invocation is then not
-//!   successful.
+//!   successful;
+//! - the work spent on fixes is bounded ([`FIX_BUDGET`] bytes of file text applied and
+//!   diffed per log): past it, results carry no `fixes` (`--diff` has every fix).
 //!
 //! A finding a `patrol.yaml` exception waived stays in the log with an external, accepted
 //! suppression (code scanners show it as dismissed, not as an open alert).
@@ -18,7 +20,7 @@
 //! lines carry a secret is left out (a redacted fix would write `<redacted>` into the
 //! file); the CLI then scrubs every secret value from the rendered log.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 
 use serde_json::json;
@@ -39,6 +41,10 @@ use crate::run::{Finding, HOST_POLICY, Outcome, Patch, Severity};
 /// The URI of the schema the log follows (the OASIS errata 01 schema).
 pub const SCHEMA: &str =
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
+
+/// How many bytes of file text the fixes of one log may apply and diff (see `fixes` in
+/// [`Sarif::log`]).
+pub const FIX_BUDGET: usize = 64 << 20;
 
 /// The base id the relative artifact URIs are resolved against.
 pub const SRCROOT: &str = "%SRCROOT%";
@@ -74,6 +80,15 @@ impl Sarif {
             .map(|(i, r)| (r.id.as_str(), i))
             .collect();
         let mut fixes: BTreeMap<usize, Option<Fix>> = BTreeMap::new();
+        // Each fix applies its patch to the whole file and diffs it: bounded, so that
+        // 10,000 patches of a 10,000-line file stay linear (past it, no `fixes`; `--diff`
+        // has them all).
+        let mut budget = FIX_BUDGET;
+        let sizes: HashMap<&str, usize> = outcome
+            .files
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.len()))
+            .collect();
         let secrets = Secrets::collect(outcome.files.iter().map(|(_, t)| t.as_str()));
         let mut results: Vec<SarifResult> = Vec::new();
         for (f, waived) in every_finding(outcome) {
@@ -85,10 +100,10 @@ impl Sarif {
                 fixes
                     .entry(p)
                     .or_insert_with(|| {
-                        outcome
-                            .patches
-                            .get(p)
-                            .and_then(|patch| self.fix(patch, &outcome.files, &secrets))
+                        let patch = outcome.patches.get(p)?;
+                        let size = sizes.get(patch.file.as_str()).copied().unwrap_or(0);
+                        budget = budget.checked_sub(size.max(1))?;
+                        self.fix(patch, &outcome.files, &secrets)
                     })
                     .clone()
             });
