@@ -387,6 +387,127 @@ fn secrets_never_appear_in_any_output() {
     assert!(probe_findings > 40, "{probe_findings}");
 }
 
+/// A password that is also a word of the output (`patroni`: the policy names, the
+/// directory) and a role named like its password (`replicator`/`replicator`): each is
+/// scrubbed where it stands as the secret, never out of codes, paths, URIs or diff headers.
+#[test]
+fn secrets_are_scrubbed_where_they_stand_not_out_of_names() {
+    let dir = tmp("secret-names");
+    let site = dir.join("patroni-site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(
+        site.join("patroni.yml"),
+        "scope: demo\nname: node1\nrestapi:\n  listen: 0.0.0.0:8008\n  connect_address: 10.0.0.1:8008\n  authentication:\n    username: admin\n    password: patroni\npostgresql:\n  listen: 0.0.0.0:5432\n  connect_address: 10.0.0.1:5432\n  data_dir: /var/lib/postgresql/data\n  authentication:\n    superuser:\n      username: postgres\n      password: Leak-Names-Super-1\n    replication:\n      username: replicator\n      password: replicator\n",
+    )
+    .unwrap();
+    std::fs::write(site.join("pg_hba.conf"), "local all all peer\nhost replication replicator 10.0.0.0/8 md5\nhost all all 0.0.0.0/0 trust\n").unwrap();
+    let probe = probe();
+    let run = |args: &[&str]| {
+        let mut c = patrol();
+        c.current_dir(&dir).args(args);
+        c.output().unwrap()
+    };
+    for format in ["text", "json", "sarif", "junit", "github"] {
+        let out = run(&[
+            "check",
+            "patroni-site",
+            "--policy",
+            probe.to_str().unwrap(),
+            "--format",
+            format,
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{format}: {}", stderr(&out));
+        let (so, se) = (stdout(&out), stderr(&out));
+        for text in [&so, &se] {
+            assert!(
+                !text.contains("Leak-Names-Super-1"),
+                "{format}: a password leaked:\n{text}"
+            );
+            assert!(
+                !text.contains("password: patroni"),
+                "{format}: a password line shown:\n{text}"
+            );
+            assert!(
+                !text.contains("<redacted>-")
+                    && !text.contains("-<redacted>")
+                    && !text.contains("/<redacted>"),
+                "{format}: a name scrubbed:\n{text}"
+            );
+        }
+        // The paths and the codes keep the word that is also a password.
+        assert!(
+            so.contains("patroni-site/patroni.yml"),
+            "{format}: the path is gone:\n{so}"
+        );
+        assert!(so.contains("patroni-site/pg_hba.conf"), "{format}:\n{so}");
+        // The role named like its password stays in the findings that name it.
+        assert!(
+            so.contains("replication replicator 10.0.0.0/8"),
+            "{format}: the role is scrubbed:\n{so}"
+        );
+        match format {
+            "json" => {
+                let v: Value = serde_json::from_str(&so).unwrap();
+                let policies: Vec<&str> = v["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f["policy"].as_str().unwrap())
+                    .collect();
+                assert!(
+                    policies.iter().any(|p| p.starts_with("patroni-")),
+                    "{policies:?}"
+                );
+                let files = v["files"].as_array().unwrap();
+                assert!(
+                    files
+                        .iter()
+                        .any(|f| f["path"] == "patroni-site/patroni.yml" && f["kind"] == "patroni"),
+                    "{files:?}"
+                );
+            }
+            "sarif" => {
+                let log = sarif(&out);
+                for r in log["runs"][0]["results"].as_array().unwrap() {
+                    let uri = r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                        .as_str()
+                        .unwrap();
+                    assert!(
+                        root().join(uri).is_file(),
+                        "a SARIF URI that names no file: {uri}"
+                    );
+                }
+                assert!(se.contains("read 2 files (patroni: 1, pg-hba: 1)"), "{se}");
+            }
+            "text" => assert!(so.contains("read 2 files (patroni: 1, pg-hba: 1)"), "{so}"),
+            _ => {}
+        }
+    }
+    // The diff names the real files, and `patch -p1` applies it.
+    let out = run(&["check", "patroni-site", "--diff"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let diff = stdout(&out);
+    assert!(
+        diff.contains("--- a/patroni-site/pg_hba.conf\n+++ b/patroni-site/pg_hba.conf"),
+        "{diff}"
+    );
+    assert!(
+        !diff.contains("Leak-Names-Super-1") && !diff.contains("<redacted>-"),
+        "{diff}"
+    );
+    let mut apply = Command::new("patch");
+    apply
+        .current_dir(&dir)
+        .args(["-p1", "--dry-run", "--quiet"])
+        .stdin(std::process::Stdio::piped());
+    let mut child = apply.spawn().expect("`patch` runs");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), diff.as_bytes()).unwrap();
+    assert!(
+        child.wait().unwrap().success(),
+        "`patch -p1` does not apply the diff:\n{diff}"
+    );
+}
+
 #[test]
 fn completions_and_man_page() {
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
@@ -512,7 +633,8 @@ fn every_code_is_documented() {
          Every finding has a stable code `POLICY/CODE`. This file is generated from the\n\
          policies' metadata (`patrol policy list --format json`); a test fails when it is out\n\
          of date. The per-policy READMEs under `policies/` say when each code fires and what\n\
-         its patch does.\n\n",
+         its patch does. Severities follow one rule, reach × gain: see\n\
+         [severity.md](severity.md).\n\n",
     );
     doc.push_str("## patrol (the host: problems reading the inputs)\n\n| code | severity | meaning | remediation |\n|---|---|---|---|\n");
     for c in patrol::run::HOST_CODES {

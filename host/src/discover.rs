@@ -1,5 +1,7 @@
 //! Finds the input files: the paths the user named, directories walked, each file's kind
-//! detected by name and content (or forced with `--kind`).
+//! detected by name and content (or forced with `--kind`). A file a walk meets and does
+//! not read is kept in a list with the reason ([`Skipped`]), which every report shows:
+//! nothing is skipped in silence.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +18,22 @@ pub struct InputFile {
     /// parent), with `/` separators.
     pub display: String,
     pub text: String,
+}
+
+/// A file a directory walk met and did not read, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Skipped {
+    /// The name shown to users, as [`InputFile::display`].
+    pub path: String,
+    /// Why, in a few lowercase words (`not a config patrol reads`, `not UTF-8 text`).
+    pub reason: String,
+}
+
+/// What discovery found: the files to read and the files skipped.
+#[derive(Debug, Clone, Default)]
+pub struct Discovery {
+    pub files: Vec<InputFile>,
+    pub skipped: Vec<Skipped>,
 }
 
 /// `--kind` overrides: `KIND=PATH` for one file, or a bare `KIND` for every file named on
@@ -75,7 +93,16 @@ pub fn discover(
     overrides: &KindOverrides,
     exclude: &[PathBuf],
 ) -> Result<Vec<InputFile>, String> {
-    let mut files = Vec::new();
+    discover_all(paths, overrides, exclude).map(|d| d.files)
+}
+
+/// [`discover`], with the files the walks skipped and why.
+pub fn discover_all(
+    paths: &[PathBuf],
+    overrides: &KindOverrides,
+    exclude: &[PathBuf],
+) -> Result<Discovery, String> {
+    let mut found = Discovery::default();
     for path in &paths
         .iter()
         .chain(overrides.per_file.iter().map(|(p, _)| p))
@@ -85,7 +112,7 @@ pub fn discover(
         let meta = std::fs::metadata(path)
             .map_err(|e| format!("cannot read `{}`: {}", path.display(), io_reason(&e)))?;
         if meta.is_dir() {
-            walk(path, path, overrides, exclude, &mut files)?;
+            walk(path, overrides, exclude, &mut found)?;
         } else {
             let text = read(path)?;
             let kind = match overrides
@@ -111,7 +138,7 @@ pub fn discover(
                     }
                 },
             };
-            files.push(InputFile {
+            found.files.push(InputFile {
                 kind,
                 path: path.clone(),
                 display: display(path),
@@ -120,18 +147,21 @@ pub fn discover(
         }
     }
     // The firewall rulesets a topology names are inputs too (policies cannot read files).
-    crate::ports::firewall_files(&mut files);
-    files.sort_by(|a, b| a.display.cmp(&b.display));
-    files.dedup_by(|a, b| a.path == b.path);
-    Ok(files)
+    crate::ports::firewall_files(&mut found.files);
+    found.files.sort_by(|a, b| a.display.cmp(&b.display));
+    found.files.dedup_by(|a, b| a.path == b.path);
+    let read: Vec<&str> = found.files.iter().map(|f| f.display.as_str()).collect();
+    found.skipped.retain(|s| !read.contains(&s.path.as_str()));
+    found.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    found.skipped.dedup_by(|a, b| a.path == b.path);
+    Ok(found)
 }
 
 fn walk(
-    root: &Path,
     dir: &Path,
     overrides: &KindOverrides,
     exclude: &[PathBuf],
-    out: &mut Vec<InputFile>,
+    out: &mut Discovery,
 ) -> Result<(), String> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         format!(
@@ -144,38 +174,87 @@ fn walk(
     paths.sort();
     for path in paths {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with('.')
-            || name == "target"
-            || name == "node_modules"
-            || exclude.contains(&path)
-        {
+        if exclude.contains(&path) {
+            continue; // read as what it is (the samples, the bundle)
+        }
+        if name.starts_with('.') || name == "target" || name == "node_modules" {
+            let what = if name.starts_with('.') {
+                "hidden"
+            } else {
+                "a build or package directory"
+            };
+            out.skipped.push(Skipped {
+                path: display(&path),
+                reason: format!("{what}: name it to check it"),
+            });
             continue;
         }
         if path.is_dir() {
-            walk(root, &path, overrides, exclude, out)?;
+            walk(&path, overrides, exclude, out)?;
             continue;
         }
         if overrides.per_file.iter().any(|(p, _)| p == &path) {
             continue; // added with its forced kind
         }
-        let Ok(bytes) = std::fs::read(&path) else {
-            continue;
+        let skip = |out: &mut Discovery, reason: &str| {
+            out.skipped.push(Skipped {
+                path: display(&path),
+                reason: reason.to_string(),
+            })
+        };
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                skip(out, &format!("cannot read it: {}", io_reason(&e)));
+                continue;
+            }
         };
         // Binary files (certificates in DER, archives) are not configs.
         let Ok(text) = String::from_utf8(bytes) else {
+            skip(out, "not UTF-8 text");
             continue;
         };
-        if let Detected::Document(kind) = kind::detect(&path, &text) {
-            out.push(InputFile {
+        match kind::detect(&path, &text) {
+            Detected::Document(kind) => out.files.push(InputFile {
                 kind,
                 display: display(&path),
-                path,
+                path: path.clone(),
                 text,
-            });
+            }),
+            Detected::Samples => skip(out, "a samples file (pass it with `--samples`)"),
+            Detected::Unknown => skip(out, kind::unknown_reason(&path, &text)),
         }
     }
-    let _ = root;
     Ok(())
+}
+
+/// One line for people: how many files were read, of which kind, and which were skipped
+/// and why (`read 3 files (patroni: 2, pg-hba: 1); skipped 1: notes.txt (not a config
+/// patrol reads)`).
+pub fn summary(read: &[(String, String)], skipped: &[Skipped]) -> String {
+    let mut kinds: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for (_, kind) in read {
+        *kinds.entry(kind.as_str()).or_default() += 1;
+    }
+    let by_kind: Vec<String> = kinds.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+    let mut line = format!(
+        "read {} file{}{}",
+        read.len(),
+        if read.len() == 1 { "" } else { "s" },
+        if by_kind.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", by_kind.join(", "))
+        }
+    );
+    if !skipped.is_empty() {
+        let list: Vec<String> = skipped
+            .iter()
+            .map(|s| format!("{} ({})", s.path, s.reason))
+            .collect();
+        line.push_str(&format!("; skipped {}: {}", skipped.len(), list.join(", ")));
+    }
+    line
 }
 
 fn read(path: &Path) -> Result<String, String> {
@@ -204,5 +283,80 @@ pub fn io_reason(e: &std::io::Error) -> String {
             let s = e.to_string();
             s.split(" (os error").next().unwrap_or(&s).to_lowercase()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_walk_lists_what_it_read_and_what_it_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("conf.d")).unwrap();
+        std::fs::create_dir_all(d.join(".git")).unwrap();
+        std::fs::write(d.join("patroni.yml"), "bootstrap:\n  dcs:\n    ttl: 30\n").unwrap();
+        std::fs::write(
+            d.join("patroni.env"),
+            "PATRONI_NAME=pg1\nPATRONI_RESTAPI_PASSWORD=x\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("conf.d/10-tls.conf"),
+            "ssl = on\nssl_cert_file = 'server.crt'\n",
+        )
+        .unwrap();
+        std::fs::write(d.join("notes.txt"), "hello\n").unwrap();
+        std::fs::write(d.join("pg_hba.conf.j2"), "host all all {{ net }} md5\n").unwrap();
+        std::fs::write(d.join("key.der"), [0xff, 0xfe, 0x00]).unwrap();
+        let found = discover_all(&[d.to_path_buf()], &KindOverrides::default(), &[]).unwrap();
+        let name = |p: &str| {
+            Path::new(p)
+                .strip_prefix(d)
+                .map_or(p.to_string(), |r| r.to_string_lossy().into_owned())
+        };
+        let read: Vec<(String, &str)> = found
+            .files
+            .iter()
+            .map(|f| (name(&f.display), f.kind.name()))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("conf.d/10-tls.conf".to_string(), "postgresql-conf"),
+                ("patroni.env".to_string(), "patroni-env"),
+                ("patroni.yml".to_string(), "patroni")
+            ]
+        );
+        let skipped: Vec<(String, &str)> = found
+            .skipped
+            .iter()
+            .map(|s| (name(&s.path), s.reason.as_str()))
+            .collect();
+        assert_eq!(
+            skipped,
+            [
+                (".git".to_string(), "hidden: name it to check it"),
+                ("key.der".to_string(), "not UTF-8 text"),
+                ("notes.txt".to_string(), "not a config patrol reads"),
+                (
+                    "pg_hba.conf.j2".to_string(),
+                    "a template: check the rendered file"
+                ),
+            ]
+        );
+        let read: Vec<(String, String)> = found
+            .files
+            .iter()
+            .map(|f| (f.display.clone(), f.kind.name().to_string()))
+            .collect();
+        let line = summary(&read, &found.skipped);
+        assert!(
+            line.starts_with(
+                "read 3 files (patroni: 1, patroni-env: 1, postgresql-conf: 1); skipped 4: "
+            ),
+            "{line}"
+        );
     }
 }

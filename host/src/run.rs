@@ -84,6 +84,8 @@ pub struct Plan {
     /// Refuse org policies named like a built-in one (always, but for `patrol test`, which
     /// runs the one policy under test, possibly a built-in one's crate).
     pub reserve_builtin_names: bool,
+    /// The files the directory walks met and did not read, with the reason.
+    pub skipped: Vec<crate::discover::Skipped>,
 }
 
 /// How much of each text of a decision detail is copied into every decision that uses
@@ -210,6 +212,41 @@ pub struct Outcome {
     /// The input files (display name, text), for showing source lines.
     #[serde(skip)]
     pub files: Vec<(String, String)>,
+    /// Every file the run met: read as a kind, or skipped with the reason (JSON `files`).
+    #[serde(skip)]
+    pub inputs: Vec<FileEntry>,
+}
+
+/// A file the run met: read as `kind`, or skipped and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileEntry {
+    pub path: String,
+    /// The kind it was read as; none when skipped.
+    pub kind: Option<String>,
+    /// Why it was not read; none when read.
+    pub skipped: Option<String>,
+}
+
+impl Outcome {
+    /// One line saying which files were read as what and which were skipped and why.
+    pub fn files_summary(&self) -> String {
+        let read: Vec<(String, String)> = self
+            .inputs
+            .iter()
+            .filter_map(|e| Some((e.path.clone(), e.kind.clone()?)))
+            .collect();
+        let skipped: Vec<crate::discover::Skipped> = self
+            .inputs
+            .iter()
+            .filter_map(|e| {
+                Some(crate::discover::Skipped {
+                    path: e.path.clone(),
+                    reason: e.skipped.clone()?,
+                })
+            })
+            .collect();
+        crate::discover::summary(&read, &skipped)
+    }
 }
 
 /// The host's own finding codes: problems met while parsing the inputs.
@@ -566,6 +603,21 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
         .filter(|d| seen.insert(d.path.clone()))
         .map(|d| (d.path, d.text))
         .collect();
+    outcome.inputs = plan
+        .files
+        .iter()
+        .map(|f| FileEntry {
+            path: f.display.clone(),
+            kind: Some(f.kind.name().to_string()),
+            skipped: None,
+        })
+        .chain(plan.skipped.iter().map(|s| FileEntry {
+            path: s.path.clone(),
+            kind: None,
+            skipped: Some(s.reason.clone()),
+        }))
+        .collect();
+    outcome.inputs.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(outcome)
 }
 

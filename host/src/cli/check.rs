@@ -57,8 +57,8 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
         if args.diff {
             let mut diff = String::new();
             for c in &changes {
-                let hunks = patch::unified_diff(c, &secrets);
-                if secrets.found_in(&hunks) {
+                let (hunks, hidden) = patch::unified_diff(c, &secrets);
+                if hidden {
                     eprintln!(
                         "patrol: the diff of `{}` hides a secret on a changed line: `patch` cannot apply that hunk; `--fix` can",
                         c.file
@@ -66,7 +66,7 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
                 }
                 diff.push_str(&hunks);
             }
-            print!("{}", secrets.scrub(&diff));
+            print!("{diff}");
             // The report is of the files as they are, on stderr.
             common::print(&outcome, Format::Text, Mode::Check, true)?;
             return Ok(exit_code(&outcome, args.fail_on));

@@ -100,8 +100,9 @@ pub fn plan(
         let path = PathBuf::from(&b.file);
         exclude.extend([Path::new(".").join(&path), path]);
     }
-    let files =
-        discover::discover(&inputs.paths, &overrides, &exclude).map_err(anyhow::Error::msg)?;
+    let discovery =
+        discover::discover_all(&inputs.paths, &overrides, &exclude).map_err(anyhow::Error::msg)?;
+    let (files, skipped) = (discovery.files, discovery.skipped);
 
     let mut runs = bundle_runs(bundle.as_ref(), policies.no_builtin)?;
     let mut by_name = BTreeMap::new();
@@ -154,6 +155,7 @@ pub fn plan(
         bundle,
         certs: crate::certs::Search::for_inputs(inputs.root.clone(), &inputs.paths),
         reserve_builtin_names: true,
+        skipped,
     })
 }
 
@@ -271,6 +273,13 @@ pub fn print(outcome: &Outcome, format: Format, mode: Mode, to_stderr: bool) -> 
             std::io::stdout().is_terminal()
         };
     let text = crate::report::render(outcome, format, mode, color)?;
+    // The text report ends with which files were read and skipped, and JSON lists them in
+    // `files`; the CI formats have no place for it, so it goes to stderr.
+    if matches!(format, Format::Sarif | Format::Junit | Format::Github)
+        && !outcome.inputs.is_empty()
+    {
+        eprintln!("patrol: {}", outcome.files_summary());
+    }
     if to_stderr {
         std::io::stderr().write_all(text.as_bytes())?;
     } else {

@@ -22,6 +22,8 @@ pub enum Kind {
     Systemd,
     /// An nftables ruleset (a host firewall the topology names).
     Nftables,
+    /// An env file setting `PATRONI_*` variables (Patroni applies them over its YAML).
+    PatroniEnv,
     /// A kind only an org policy knows; handed over as text.
     Other(String),
 }
@@ -42,6 +44,7 @@ pub const KNOWN: &[&str] = &[
     "topology",
     "systemd",
     "nftables",
+    "patroni-env",
 ];
 
 impl Kind {
@@ -61,6 +64,7 @@ impl Kind {
             Kind::Topology => "topology",
             Kind::Systemd => "systemd",
             Kind::Nftables => "nftables",
+            Kind::PatroniEnv => "patroni-env",
             Kind::Other(name) => name,
         }
     }
@@ -82,6 +86,7 @@ impl Kind {
             "topology" => Kind::Topology,
             "systemd" => Kind::Systemd,
             "nftables" => Kind::Nftables,
+            "patroni-env" => Kind::PatroniEnv,
             other => Kind::Other(other.to_string()),
         }
     }
@@ -137,6 +142,12 @@ pub fn detect(path: &Path, text: &str) -> Detected {
     if let Some(kind) = by_name {
         return Detected::Document(kind);
     }
+    // Patroni's env files (`patroni.env`, a Docker `--env-file`): `PATRONI_*` variables.
+    if !matches!(ext, "yml" | "yaml" | "json" | "service")
+        && super::env_file::looks_like_patroni(text)
+    {
+        return Detected::Document(Kind::PatroniEnv);
+    }
     // etcd configured by `ETCD_*` variables or `etcd --flags` (an environment file such
     // as /etc/default/etcd or RHEL's /etc/etcd/etcd.conf, or a unit), before the INI and
     // unit guesses below claim it.
@@ -148,6 +159,9 @@ pub fn detect(path: &Path, text: &str) -> Detected {
         return Detected::Document(Kind::Systemd);
     }
     match ext {
+        "yml" | "yaml" if name.starts_with("patroni") && !is_other_yaml(text) => {
+            Detected::Document(Kind::Patroni)
+        }
         "yml" | "yaml" | "json" => detect_structured(&name, text),
         "hcl" => Detected::Document(Kind::Consul),
         "cfg"
@@ -182,6 +196,19 @@ fn top_keys(text: &str) -> Vec<String> {
                 .map(|(k, _)| k.trim().trim_matches(['"', '\'']).to_string())
         })
         .collect()
+}
+
+/// A YAML file named `patroni*` that is something else: a samples file, a Compose file,
+/// a Kubernetes manifest, an Ansible playbook (a list at the top).
+fn is_other_yaml(text: &str) -> bool {
+    let keys = top_keys(text);
+    let has = |k: &str| keys.iter().any(|x| x == k);
+    has("requests")
+        || has("connections")
+        || has("services")
+        || has("apiVersion")
+        || has("kind")
+        || text.lines().any(|l| l.starts_with("- "))
 }
 
 fn detect_structured(name: &str, text: &str) -> Detected {
@@ -255,20 +282,10 @@ fn detect_ini(text: &str) -> Detected {
     {
         return Detected::Document(Kind::Pgbackrest);
     }
-    let guc = [
-        "listen_addresses",
-        "shared_buffers",
-        "ssl",
-        "password_encryption",
-        "max_connections",
-        "port",
-    ];
-    let settings = text
-        .lines()
-        .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim()))
-        .filter(|k| guc.contains(k))
-        .count();
-    if sections.is_empty() && settings >= 1 {
+    // A postgresql.conf fragment (`conf.d/*.conf`, an `include`d file): settings that are
+    // PostgreSQL's, and nothing that is not `name = value`. pgpool-II's pgpool.conf has
+    // the same syntax and shares names (`listen_addresses`, `port`, `ssl`), not meanings.
+    if sections.is_empty() && is_postgresql_conf(text) && !is_pgpool_conf(text) {
         return Detected::Document(Kind::PostgresqlConf);
     }
     let hba = text.lines().map(str::trim).filter(|l| {
@@ -282,6 +299,135 @@ fn detect_ini(text: &str) -> Detected {
         return Detected::Document(Kind::PgHba);
     }
     Detected::Unknown
+}
+
+/// PostgreSQL settings that are in most postgresql.conf files and fragments (a key of
+/// another server's config is rarely one of these).
+const GUCS: &[&str] = &[
+    "listen_addresses",
+    "port",
+    "max_connections",
+    "superuser_reserved_connections",
+    "unix_socket_directories",
+    "ssl",
+    "ssl_cert_file",
+    "ssl_key_file",
+    "ssl_ca_file",
+    "ssl_crl_file",
+    "ssl_ciphers",
+    "ssl_min_protocol_version",
+    "password_encryption",
+    "authentication_timeout",
+    "shared_buffers",
+    "work_mem",
+    "maintenance_work_mem",
+    "effective_cache_size",
+    "wal_level",
+    "max_wal_senders",
+    "max_replication_slots",
+    "wal_keep_size",
+    "wal_keep_segments",
+    "hot_standby",
+    "archive_mode",
+    "archive_command",
+    "restore_command",
+    "primary_conninfo",
+    "synchronous_commit",
+    "synchronous_standby_names",
+    "checkpoint_timeout",
+    "max_wal_size",
+    "min_wal_size",
+    "log_destination",
+    "logging_collector",
+    "log_directory",
+    "log_filename",
+    "log_connections",
+    "log_disconnections",
+    "log_line_prefix",
+    "log_statement",
+    "log_min_duration_statement",
+    "shared_preload_libraries",
+    "hba_file",
+    "ident_file",
+    "data_directory",
+    "include_dir",
+    "include",
+    "include_if_exists",
+    "timezone",
+    "datestyle",
+    "lc_messages",
+    "default_text_search_config",
+    "random_page_cost",
+    "effective_io_concurrency",
+    "max_worker_processes",
+    "max_parallel_workers",
+    "wal_log_hints",
+    "cluster_name",
+    "row_security",
+];
+
+/// Whether `text` reads as postgresql.conf: at least one known setting, and every line a
+/// comment, blank, or `name = value` / `name value` with a lowercase name.
+fn is_postgresql_conf(text: &str) -> bool {
+    let mut known = 0;
+    for l in text.lines() {
+        let l = l.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let name = l.split(['=', ' ', '\t']).next().unwrap_or("").trim();
+        let is_name = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
+        if !is_name {
+            return false;
+        }
+        known += usize::from(GUCS.contains(&name));
+    }
+    known >= 1
+}
+
+/// Settings only pgpool-II has.
+fn is_pgpool_conf(text: &str) -> bool {
+    const PGPOOL: &[&str] = &[
+        "backend_hostname0",
+        "num_init_children",
+        "pcp_listen_addresses",
+        "pool_passwd",
+        "enable_pool_hba",
+    ];
+    text.lines()
+        .any(|l| PGPOOL.contains(&l.split(['=', ' ', '\t']).next().unwrap_or("").trim()))
+}
+
+/// Why a file that is none of the kinds is skipped, for the run's summary.
+pub fn unknown_reason(path: &Path, text: &str) -> &'static str {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
+    if matches!(
+        ext,
+        "j2" | "jinja" | "jinja2" | "erb" | "tmpl" | "tpl" | "mustache" | "gotmpl"
+    ) {
+        "a template: check the rendered file"
+    } else if text.trim().is_empty() {
+        "empty"
+    } else if text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with(['#', ';']))
+    {
+        "only comments"
+    } else if is_pgpool_conf(text) {
+        "a pgpool-II config, which patrol does not check"
+    } else if matches!(ext, "yml" | "yaml" | "json") {
+        "structured data that is not a config patrol reads"
+    } else {
+        "not a config patrol reads"
+    }
 }
 
 #[cfg(test)]
@@ -384,6 +530,47 @@ mod tests {
             ),
             // A bare `.sample` file is nothing by itself.
             ("x.sample", "a = b\n", Detected::Unknown),
+            // Patroni by name even with only a `bootstrap:` section; not a Compose file.
+            (
+                "patroni.yml",
+                "bootstrap:\n  dcs:\n    ttl: 30\n",
+                Detected::Document(Kind::Patroni),
+            ),
+            (
+                "patroni-node1.yaml",
+                "name: pg1\n",
+                Detected::Document(Kind::Patroni),
+            ),
+            ("patroni.yml", "services:\n  pg: {}\n", Detected::Unknown),
+            // Patroni's env files, before etcd's.
+            (
+                "patroni.env",
+                "PATRONI_RESTAPI_USERNAME=admin\nPATRONI_RESTAPI_PASSWORD=x\n",
+                Detected::Document(Kind::PatroniEnv),
+            ),
+            (
+                ".env",
+                "PATRONI_NAME=pg1\nPATRONI_ETCD3_HOSTS=a:2379\n",
+                Detected::Document(Kind::PatroniEnv),
+            ),
+            // postgresql.conf fragments by their settings.
+            (
+                "10-tls.conf",
+                "ssl_cert_file = '/etc/x.pem'\nssl_min_protocol_version = 'TLSv1.2'\n",
+                Detected::Document(Kind::PostgresqlConf),
+            ),
+            (
+                "tuning.conf",
+                "# tuned\nwork_mem = 64MB\nrandom_page_cost = 1.1\n",
+                Detected::Document(Kind::PostgresqlConf),
+            ),
+            // …but not another server's config that shares a name (`port`).
+            ("other.conf", "Port 22\nport = 1\n", Detected::Unknown),
+            (
+                "pgpool.conf",
+                "listen_addresses = '*'\nport = 9999\nbackend_hostname0 = 'pg'\n",
+                Detected::Unknown,
+            ),
         ];
         for (name, text, want) in cases {
             assert_eq!(&detect(Path::new(name), text), want, "{name}");

@@ -3,6 +3,7 @@
 //! going past bad lines rather than stopping at the first. [`document`] turns a file of a
 //! known [`Kind`] into the `document` record the policies receive.
 
+pub mod env_file;
 pub mod etcd_env;
 pub mod gitlab_rb;
 pub mod haproxy;
@@ -87,6 +88,7 @@ pub fn document(
             map(yaml::parse(&text, file), wit::Body::Structured)
         }
         Kind::Systemd => map(systemd::parse(&text, file), wit::Body::Settings),
+        Kind::PatroniEnv => map(env_file::parse(&text, file), wit::Body::Settings),
         Kind::PgHba => map(hba::parse(&text, file, path, ctx), wit::Body::Hba),
         Kind::PgIdent => map(ident::parse(&text, file, path, ctx), wit::Body::Ident),
         Kind::PostgresqlConf => map(pgconf::parse(&text, file, path), wit::Body::Settings),

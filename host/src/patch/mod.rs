@@ -174,9 +174,14 @@ fn apply_line_patches(text: &str, patches: &[&&Patch]) -> (String, Vec<String>, 
 }
 
 /// A unified diff of a change, with `a/` and `b/` prefixes so that `patch -p1` applies it
-/// from the directory patrol ran in. Hunks whose context would show a secret are emitted
-/// without context lines.
-pub fn unified_diff(change: &FileChange, secrets: &crate::report::redact::Secrets) -> String {
+/// from the directory patrol ran in, with its secrets scrubbed, and whether a changed line
+/// had to be scrubbed (then `patch` cannot apply that hunk). Only the lines of the hunks
+/// are scrubbed: the `---`/`+++` headers name files and stay as they are. Hunks whose
+/// context would show a secret are emitted without context lines.
+pub fn unified_diff(
+    change: &FileChange,
+    secrets: &crate::report::redact::Secrets,
+) -> (String, bool) {
     let diff = similar::TextDiff::from_lines(&change.before, &change.after);
     let render = |radius: usize| {
         diff.unified_diff()
@@ -185,14 +190,37 @@ pub fn unified_diff(change: &FileChange, secrets: &crate::report::redact::Secret
             .to_string()
     };
     let full = render(3);
+    let is_header = |l: &str| {
+        l.starts_with("--- a/")
+            || l.starts_with("+++ b/")
+            || l.starts_with("@@ ")
+            || l.starts_with('\\')
+    };
     // A secret in a context line is redacted, and a redacted context line no longer
     // matches the file: such hunks go without context (`patch` places them by line number).
-    let secret = |l: &str| crate::report::redact::is_secret_line(l) || secrets.found_in(l);
-    if full.lines().any(|l| l.starts_with(' ') && secret(l)) {
+    let text = if full
+        .lines()
+        .any(|l| l.starts_with(' ') && secrets.found_in(&l[1..]))
+    {
         render(0)
     } else {
         full
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut hidden = false;
+    for piece in text.split_inclusive('\n') {
+        let line = piece.trim_end_matches('\n');
+        match line.chars().next() {
+            Some(sign @ (' ' | '+' | '-')) if !is_header(line) && secrets.found_in(&line[1..]) => {
+                hidden = true;
+                out.push(sign);
+                out.push_str(&secrets.scrub(&line[1..]));
+                out.push_str(&piece[line.len()..]);
+            }
+            _ => out.push_str(piece),
+        }
     }
+    (out, hidden)
 }
 
 /// Writes `text` to `path` atomically, keeping the file's permissions.

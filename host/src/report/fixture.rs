@@ -236,3 +236,8 @@ pub fn outcome(dir: &str) -> Outcome {
         ..Outcome::default()
     }
 }
+
+/// The secrets of [`outcome`]'s files.
+pub fn secrets() -> super::redact::Secrets {
+    super::redact::Secrets::collect([PATRONI, HBA])
+}

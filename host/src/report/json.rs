@@ -1,5 +1,5 @@
-//! `--format json`: one JSON object with `findings`, `decisions`, `patches`, `errors` and
-//! `policies` (the shapes are a contract: fields may be added, never renamed).
+//! `--format json`: one JSON object with `findings`, `decisions`, `patches`, `errors`,
+//! `policies` and `files` (the shapes are a contract: fields may be added, never renamed).
 
 use std::io;
 
@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{Mode, Render};
 use crate::bundle::Waived;
 use crate::engine::Failure;
-use crate::run::{Decision, Finding, Outcome, Patch, PolicyInfo, Verdict};
+use crate::run::{Decision, FileEntry, Finding, Outcome, Patch, PolicyInfo, Verdict};
 
 pub struct Json;
 
@@ -26,6 +26,9 @@ struct Document<'a> {
     policies: &'a [PolicyInfo],
     /// Findings a patrol.yaml exception covers, each with the exception.
     waived: &'a [Waived],
+    /// Every file the run met: `path`, the `kind` it was read as (null when skipped) and
+    /// why it was `skipped` (null when read).
+    files: &'a [FileEntry],
     summary: Summary,
 }
 
@@ -56,6 +59,7 @@ impl Render for Json {
             errors: &outcome.errors,
             policies: &outcome.policies,
             waived: &outcome.waived,
+            files: &outcome.inputs,
             summary: Summary {
                 findings: outcome.findings.len(),
                 decisions: outcome.decisions.len(),

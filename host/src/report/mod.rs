@@ -53,9 +53,14 @@ pub enum Format {
 }
 
 impl Format {
-    pub fn renderer(self, color: bool) -> Box<dyn Render> {
+    /// The renderer of this format; `secrets` are the inputs' secret values, for the text
+    /// format's source lines.
+    pub fn renderer(self, color: bool, secrets: &redact::Secrets) -> Box<dyn Render> {
         match self {
-            Format::Text => Box::new(text::Text { color }),
+            Format::Text => Box::new(text::Text {
+                color,
+                secrets: secrets.clone(),
+            }),
             Format::Json => Box::new(json::Json),
             Format::Sarif => Box::new(sarif::Sarif {
                 paths: paths::Paths::discover(),
@@ -70,9 +75,11 @@ impl Format {
 
 /// Renders `outcome` in `format` with no secret in it and nothing that acts on a
 /// terminal or a CI runner: the policies' texts are scrubbed before rendering (while the
-/// values are still unescaped), then their control characters escaped; the rendered
-/// output (source lines, diffs) is scrubbed again, and in the formats a CI log shows line
-/// by line no line of data can start a workflow command.
+/// values are still unescaped), then their control characters escaped; the text format
+/// scrubs the source lines it shows, and SARIF leaves out fixes that would show a secret.
+/// Secrets are scrubbed where they stand, never out of paths, codes, policy names or URIs.
+/// In the formats a CI log shows line by line, no line of data can start a workflow
+/// command.
 pub fn render(outcome: &Outcome, format: Format, mode: Mode, color: bool) -> io::Result<String> {
     let secrets = redact::Secrets::collect(outcome.files.iter().map(|(_, t)| t.as_str()));
     // A copy only when a policy quoted a secret or a text holds a control character (the
@@ -93,14 +100,8 @@ pub fn render(outcome: &Outcome, format: Format, mode: Mode, color: bool) -> io:
         outcome
     };
     let mut buf = Vec::new();
-    format.renderer(color).render(clean, mode, &mut buf)?;
-    let marker = match format {
-        Format::Junit => "&lt;redacted&gt;",
-        _ => "<redacted>",
-    };
-    let text = String::from_utf8(buf)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    let text = secrets.scrub_owned(text, marker);
+    format.renderer(color, &secrets).render(clean, mode, &mut buf)?;
+    let text = String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     Ok(match format {
         Format::Text => escape::workflow_commands(text, |_| false),
         Format::Github => escape::workflow_commands(text, github::is_command),

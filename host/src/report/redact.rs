@@ -145,10 +145,17 @@ mod tests {
     }
 }
 
-/// The secret values found in the inputs, for scrubbing rendered output as a last line of
-/// defence (a policy might quote a value in a message).
+/// The secret values found in the inputs, to scrub from the free text of the output
+/// (messages, remediations, reasons, source lines, diff lines) where they stand: as a
+/// whole word, never inside an identifier, a path, a code, a policy name or a URI.
+///
+/// A value that also stands in the inputs as an ordinary word (a role named like its
+/// password, `patroni`/`patroni`) is public already: scrubbing it everywhere would take
+/// the role's name out of every finding, so it is scrubbed only where it stands as the
+/// secret (after its key, see [`line`]).
 #[derive(Debug, Default, Clone)]
 pub struct Secrets {
+    /// Secret values no input shows elsewhere, longest first.
     values: Vec<String>,
 }
 
@@ -157,24 +164,34 @@ impl Secrets {
     /// `tokens` block.
     pub fn collect<'a>(texts: impl IntoIterator<Item = &'a str>) -> Self {
         let mut values = Vec::new();
+        // The inputs as the output may show them: secret values redacted in place.
+        let mut public = String::new();
         for text in texts {
             let mut in_tokens = false;
             for l in text.lines() {
                 let trimmed = l.trim();
                 if trimmed.starts_with('#') || trimmed.starts_with("//") {
+                    public.push_str(l);
+                    public.push('\n');
                     continue;
                 }
                 if in_tokens {
                     in_tokens = !trimmed.starts_with('}');
-                    if let Some((_, v)) = trimmed.split_once(['=', ':']) {
+                    if let Some((key, v)) = trimmed.split_once(['=', ':']) {
                         values.extend(candidates(v));
+                        public.push_str(key);
+                        public.push('\n');
                     }
                     continue;
                 }
                 if tokens_block().is_match(trimmed) {
                     in_tokens = !trimmed.contains('}');
+                    public.push_str(l);
+                    public.push('\n');
                     continue;
                 }
+                public.push_str(&line(l));
+                public.push('\n');
                 if let Some(c) = haproxy_credentials().captures(l) {
                     let v = c.get(2).map_or("", |m| m.as_str());
                     values.extend(candidates(v));
@@ -203,33 +220,37 @@ impl Secrets {
         }
         values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         values.dedup();
+        values.retain(|v| find_word(&public, v, 0).is_none());
         Secrets { values }
     }
 
-    /// Whether `text` holds one of the secret values.
+    /// Whether [`Secrets::scrub`] would change `text`: it holds a secret value as a word,
+    /// or a line assigning a secret.
     pub fn found_in(&self, text: &str) -> bool {
-        self.values.iter().any(|v| text.contains(v.as_str()))
+        self.values.iter().any(|v| find_word(text, v, 0).is_some())
+            || text.lines().any(is_secret_line)
     }
 
-    /// Replaces every secret value in `output` with `<redacted>`.
-    pub fn scrub(&self, output: &str) -> String {
-        self.scrub_with(output, "<redacted>")
-    }
-
-    /// Replaces every secret value in `output` with `marker` (escaped for the format the
-    /// output is in).
-    pub fn scrub_with(&self, output: &str, marker: &str) -> String {
-        self.scrub_owned(output.to_string(), marker)
-    }
-
-    /// [`Secrets::scrub_with`] on an owned text: no copy when no secret is in it (a
-    /// 100,000-decision simulation prints tens of megabytes).
-    pub fn scrub_owned(&self, output: String, marker: &str) -> String {
-        let mut out = output;
-        for v in &self.values {
-            if out.contains(v.as_str()) {
-                out = out.replace(v.as_str(), marker);
+    /// `text` with every secret redacted where it stands: a line assigning a secret keeps
+    /// its key only ([`line`]), and a secret value elsewhere becomes `<redacted>` where it
+    /// is a whole word.
+    pub fn scrub(&self, text: &str) -> String {
+        if !self.found_in(text) {
+            return text.to_string();
+        }
+        let mut out = String::with_capacity(text.len());
+        for piece in text.split_inclusive('\n') {
+            let body = piece.trim_end_matches(['\n', '\r']);
+            let mut scrubbed = if is_secret_line(body) {
+                line(body)
+            } else {
+                body.to_string()
+            };
+            for v in &self.values {
+                scrubbed = replace_words(&scrubbed, v);
             }
+            out.push_str(&scrubbed);
+            out.push_str(&piece[body.len()..]);
         }
         out
     }
@@ -237,9 +258,6 @@ impl Secrets {
     /// Whether any text the policies put in `outcome` holds a secret (then it must be
     /// scrubbed with [`Secrets::scrub_outcome`] before rendering).
     pub fn found_in_outcome(&self, outcome: &crate::run::Outcome) -> bool {
-        if self.values.is_empty() {
-            return false;
-        }
         let findings = outcome
             .findings
             .iter()
@@ -252,20 +270,17 @@ impl Secrets {
                 .iter()
                 .any(|w| self.found_in(&w.exception.reason))
             || outcome.decisions.iter().any(|d| self.found_in(&d.reason))
-            || outcome
-                .patches
-                .iter()
-                .any(|p| self.found_in(&p.description))
+            || outcome.patches.iter().any(|p| {
+                self.found_in(&p.description) || p.edits.iter().any(|e| self.found_in(edit_text(e)))
+            })
             || outcome.errors.iter().any(|e| self.found_in(&e.message))
     }
 
-    /// Scrubs the text an outcome carries from the policies (messages, remediations,
-    /// reasons, descriptions), before a format escapes it (a value with a quote is
-    /// `\"` in JSON, `&quot;` in XML: no longer found in the rendered output).
+    /// Scrubs the free text an outcome carries (messages, remediations, reasons,
+    /// descriptions, the new text of edits), before a format escapes it (a value with a quote is `\"` in JSON, `&quot;`
+    /// in XML: no longer found in the rendered output). Paths, codes, policy names and
+    /// locations are identifiers and stay as they are.
     pub fn scrub_outcome(&self, outcome: &mut crate::run::Outcome) {
-        if self.values.is_empty() {
-            return;
-        }
         let scrub = |s: &mut String| {
             if self.found_in(s) {
                 *s = self.scrub(s);
@@ -287,11 +302,77 @@ impl Secrets {
         }
         for p in &mut outcome.patches {
             scrub(&mut p.description);
+            for e in &mut p.edits {
+                match e {
+                    crate::wit::Edit::Lines(l) => scrub(&mut l.text),
+                    crate::wit::Edit::Set(pv) => scrub(&mut pv.value),
+                    crate::wit::Edit::Remove(_) => {}
+                }
+            }
         }
         for e in &mut outcome.errors {
             scrub(&mut e.message);
         }
     }
+}
+
+/// The new text an edit writes.
+fn edit_text(e: &crate::wit::Edit) -> &str {
+    match e {
+        crate::wit::Edit::Lines(l) => &l.text,
+        crate::wit::Edit::Set(pv) => &pv.value,
+        crate::wit::Edit::Remove(_) => "",
+    }
+}
+
+/// Characters that continue an identifier, a path or a URI: a value next to one of them is
+/// part of a longer name (`patroni` in `patroni-restapi/no-tls`, `/etc/patroni/x.yml`), not
+/// the value itself.
+fn continues_name(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '_' | '-' | '/' | '.')
+}
+
+/// Where `word` stands as a whole word in `text`, at or after byte `from`. A `.` after the
+/// word ends it when a sentence ends there (`… is hunter22.`), not in `hunter22.yml`.
+fn find_word(text: &str, word: &str, from: usize) -> Option<usize> {
+    if word.is_empty() {
+        return None;
+    }
+    let mut at = from;
+    while let Some(i) = text.get(at..).and_then(|t| t.find(word)).map(|i| i + at) {
+        let end = i + word.len();
+        let before = text[..i].chars().next_back();
+        let mut after = text[end..].chars();
+        let next = after.next();
+        let bounded_before =
+            !before.is_some_and(continues_name) || !word.starts_with(continues_name);
+        let bounded_after = match next {
+            None => true,
+            Some('.') => !after.next().is_some_and(char::is_alphanumeric),
+            Some(c) => !continues_name(c) || !word.ends_with(continues_name),
+        };
+        if bounded_before && bounded_after {
+            return Some(i);
+        }
+        at = i + text[i..].chars().next().map_or(1, char::len_utf8);
+    }
+    None
+}
+
+/// `text` with every whole-word `word` replaced by `<redacted>`.
+fn replace_words(text: &str, word: &str) -> String {
+    let mut out = String::new();
+    let mut last = 0;
+    while let Some(i) = find_word(text, word, last) {
+        out.push_str(&text[last..i]);
+        out.push_str("<redacted>");
+        last = i + word.len();
+    }
+    if last == 0 {
+        return text.to_string();
+    }
+    out.push_str(&text[last..]);
+    out
 }
 
 /// The secret values the text after a key can hold: a quoted value up to its closing
@@ -394,6 +475,10 @@ ssl: true
             );
         }
         let ordinary = "use scram-sha-256; ssl is true; admin logs in";
+        assert_eq!(
+            secrets.scrub("a rest pw: Rest Pw 1."),
+            "a rest pw: <redacted>."
+        );
         assert_eq!(secrets.scrub(ordinary), ordinary);
         assert_eq!(
             line("    stats auth admin:Stats-Pw-10"),
@@ -402,6 +487,57 @@ ssl: true
         assert_eq!(
             line("+   user alice insecure-password x"),
             "+   user alice insecure-password <redacted>"
+        );
+    }
+}
+
+#[cfg(test)]
+mod where_it_stands_tests {
+    use super::*;
+
+    #[test]
+    fn a_value_is_scrubbed_as_a_word_never_out_of_names() {
+        let secrets = Secrets::collect([
+            "postgresql:\n  authentication:\n    superuser:\n      username: postgres\n      password: patroni\n",
+        ]);
+        for name in [
+            "patroni-restapi/no-tls",
+            "zalando-patroni/postgres0.yml",
+            "/etc/patroni/patroni.yml",
+            "file:///srv/patroni/x",
+            "--- a/patroni/pg_hba.conf",
+            "`patroni_version`",
+            "patroni.yml",
+        ] {
+            assert_eq!(secrets.scrub(name), name, "a name was scrubbed");
+        }
+        assert_eq!(
+            secrets.scrub("the password is patroni."),
+            "the password is <redacted>."
+        );
+        assert_eq!(secrets.scrub("`patroni` is weak"), "`<redacted>` is weak");
+        assert_eq!(
+            secrets.scrub("line 5 reads `password: patroni`"),
+            "line 5 reads `password: <redacted>"
+        );
+        assert!(secrets.found_in("it is patroni") && !secrets.found_in("patroni-restapi/no-tls"));
+    }
+
+    #[test]
+    fn a_role_named_like_its_password_keeps_its_name() {
+        let patroni = "postgresql:\n  authentication:\n    replication:\n      username: replicator\n      password: replicator\n";
+        let hba = "host replication replicator 10.0.0.0/8 scram-sha-256\n";
+        let secrets = Secrets::collect([patroni, hba]);
+        let message = "role `replicator` may replicate from 10.0.0.0/8";
+        assert_eq!(secrets.scrub(message), message);
+        // Where it stands as the password, it is still scrubbed.
+        assert_eq!(
+            secrets.scrub("      password: replicator"),
+            "      password: <redacted>"
+        );
+        assert_eq!(
+            secrets.scrub("+      password: replicator"),
+            "+      password: <redacted>"
         );
     }
 }

@@ -10,6 +10,8 @@ use crate::run::{Decision, Finding, Outcome, Severity, Verdict};
 
 pub struct Text {
     pub color: bool,
+    /// The inputs' secret values, scrubbed from the source lines shown.
+    pub secrets: redact::Secrets,
 }
 
 impl Text {
@@ -55,8 +57,9 @@ impl Text {
         if let Some(lines) = source.filter(|_| f.line > 0)
             && let Some(line) = lines.get(f.line as usize - 1)
         {
-            // The file's own line, as data: secrets redacted, control characters escaped.
-            let shown = escape::text(&redact::line(line.trim_end_matches('\r'))).into_owned();
+            // The file's own line, as data: secrets redacted where they stand, control
+            // characters escaped.
+            let shown = escape::text(&self.secrets.scrub(line.trim_end_matches('\r'))).into_owned();
             let width = f.line.to_string().len();
             writeln!(out, "  {:>width$} | {}", f.line, shown)?;
             let (start, len) = span(&shown, f.pointer.as_deref());
@@ -189,6 +192,9 @@ impl Render for Text {
         for e in &outcome.errors {
             writeln!(out, "{}: {e}", self.paint("1;31", "error"))?;
         }
+        if !outcome.inputs.is_empty() {
+            writeln!(out, "{}", outcome.files_summary())?;
+        }
         let mut counts: BTreeMap<Severity, usize> = BTreeMap::new();
         for f in &outcome.findings {
             *counts.entry(f.severity).or_default() += 1;
@@ -281,9 +287,12 @@ mod tests {
     #[test]
     fn renders_grouped_by_file_with_marks_and_summary() {
         let mut out = Vec::new();
-        Text { color: false }
-            .render(&fixture::outcome("c"), Mode::Check, &mut out)
-            .unwrap();
+        Text {
+            color: false,
+            secrets: fixture::secrets(),
+        }
+        .render(&fixture::outcome("c"), Mode::Check, &mut out)
+        .unwrap();
         let text = String::from_utf8(out).unwrap();
         let expected = "\
 c/pg_hba.conf
@@ -323,9 +332,12 @@ error: policy `org-policy` failed: it ran past its time limit of 10000 ms
     #[test]
     fn colour_only_when_asked() {
         let mut out = Vec::new();
-        Text { color: true }
-            .render(&fixture::outcome("c"), Mode::Check, &mut out)
-            .unwrap();
+        Text {
+            color: true,
+            secrets: Default::default(),
+        }
+        .render(&fixture::outcome("c"), Mode::Check, &mut out)
+        .unwrap();
         assert!(
             String::from_utf8(out)
                 .unwrap()

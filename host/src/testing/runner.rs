@@ -181,6 +181,7 @@ fn execute(case: &Case, policy: &PolicySource, limits: &Limits, verbose: bool) -
         certs: Default::default(),
         // The policy under test may be a built-in one's crate, built from source.
         reserve_builtin_names: false,
+        skipped: Vec::new(),
     };
     run::run(&plan)
 }
