@@ -13,6 +13,7 @@
 //! [`RequestBatch::iter`] ([`sample`]) and writes [`Decision`]s to its [`Report`].
 
 pub mod consul;
+pub mod credentials;
 pub mod doc;
 pub mod hba;
 pub mod ini;
@@ -22,6 +23,7 @@ pub mod pgbouncer;
 pub mod pgconf;
 pub mod report;
 pub mod sample;
+pub mod template;
 pub mod testing;
 
 #[doc(hidden)]

@@ -6,9 +6,15 @@
 //! A [`Config`] is the `[pgbouncer]` section's last value of every key (PgBouncer keeps
 //! the last; names compare without case), each with where it was written; keys that are
 //! not written take PgBouncer's defaults (`auth_type = md5`, `client_tls_sslmode =
-//! disable`, `server_tls_sslmode = disable` — `prefer` since 1.24, which does not require
-//! TLS either —, TLS protocols `secure`; the caller can supply other defaults, as Omnibus
-//! does). [`check`] returns [`Issue`]s: a code, a
+//! disable`, `server_tls_sslmode = disable` before 1.20 and `prefer` from 1.20 on —
+//! `src/main.c` of the tags `pgbouncer_1_19_1` and `pgbouncer_1_20_0`; neither requires
+//! TLS —, TLS protocols `secure`; the caller can supply other defaults, as Omnibus does).
+//!
+//! TLS only applies where PgBouncer speaks TCP (`src/server.c`, `src/client.c` skip it for
+//! Unix sockets): no server-TLS finding when every `[databases]` entry is reached over a
+//! socket, no client-TLS finding when `listen_addr` is empty (socket only), and the
+//! client side's severity follows `listen_addr` (docs/severity.md): every interface
+//! critical, a network address high, loopback medium. [`check`] returns [`Issue`]s: a code, a
 //! message, where, and the value that fixes it, so that each front end writes the fix in
 //! its own syntax. The codes and their texts are [`CODES`] (for pgbouncer.ini; the GitLab
 //! policy words its own).
@@ -38,6 +44,9 @@ pub struct Config {
     pub anchor: Location,
     /// `user=` values of `[databases]` connection strings, and `auth_user`.
     pub app_users: Vec<(String, Location)>,
+    /// The `host=` of every `[databases]` entry (empty when not written: a Unix socket);
+    /// None when the databases are not known (Omnibus renders them from elsewhere).
+    pub backend_hosts: Option<Vec<String>>,
 }
 
 /// PgBouncer's own defaults for the keys checked here.
@@ -63,6 +72,7 @@ impl Config {
             defaults,
             anchor,
             app_users: Vec::new(),
+            backend_hosts: None,
         }
     }
 
@@ -203,9 +213,9 @@ pub const CODES: &[Code] = &[
     ),
     Code::new(
         "client-tls-weak",
-        Severity::High,
+        Severity::Critical,
         "clients may talk to PgBouncer without TLS",
-        "Set `client_tls_sslmode = require` (or stricter) with `client_tls_key_file` and `client_tls_cert_file`.",
+        "Set `client_tls_sslmode = require` (or stricter) with `client_tls_key_file` and `client_tls_cert_file`. Critical when `listen_addr` is every interface (passwords and data on the wire for anyone on the network), high on a network address, medium on loopback; nothing without `listen_addr` (Unix socket only).",
     ),
     Code::new(
         "server-tls-weak",
@@ -227,7 +237,7 @@ pub const CODES: &[Code] = &[
     ),
     Code::new(
         "listen-all-interfaces",
-        Severity::Medium,
+        Severity::Low,
         "PgBouncer listens on every interface",
         "Set `listen_addr` to the address clients use (and firewall port 6432 to the application hosts).",
     ),
@@ -248,6 +258,12 @@ pub const CODES: &[Code] = &[
         Severity::Medium,
         "an application account is also a PgBouncer console admin",
         "Use a separate account for `admin_users`; the application's password then cannot shut the pooler down.",
+    ),
+    Code::new(
+        "weak-credentials",
+        Severity::High,
+        "a known default or weak password (`postgres`, `admin`, Spilo's and Patroni's examples, the user's own name)",
+        "Such passwords are guessed first: set a long random one (and keep it in the `auth_file` rather than the ini file). The message names the entry and why, never the value.",
     ),
     Code::new(
         "password-in-config",
@@ -275,16 +291,23 @@ pub fn check(cfg: &Config, wants: &Wants) -> Vec<Issue> {
             .iter()
             .any(|a| a.eq_ignore_ascii_case(&auth));
         if !allowed {
+            // No password at all: rated by who reaches the listener (docs/severity.md,
+            // superuser-level gain). MD5 still needs a password: as `pg-hba`'s `md5-auth`.
+            let open = match listen_reach(&cfg.value("listen_addr")) {
+                Some(Reach::Any) => Severity::Critical,
+                Some(Reach::Network) => Severity::High,
+                Some(Reach::Loopback) | None => Severity::Medium,
+            };
             let (why, severity) = match auth.to_ascii_lowercase().as_str() {
                 "any" => (
                     "any password or none is accepted and every user name is a console admin",
-                    Severity::Critical,
+                    open,
                 ),
-                "trust" => ("no password is asked", Severity::Critical),
+                "trust" => ("no password is asked", open),
                 "plain" | "password" => ("passwords travel in clear text", Severity::High),
                 "md5" => (
                     "MD5 challenge-response; MD5 hashes in the auth_file are password equivalents",
-                    Severity::High,
+                    Severity::Low,
                 ),
                 "pam" => ("PAM receives the password in clear text", Severity::Medium),
                 _ => ("the organisation does not allow it", Severity::High),
@@ -314,27 +337,47 @@ pub fn check(cfg: &Config, wants: &Wants) -> Vec<Issue> {
             ));
         }
     }
-    // Client side TLS.
+    // Client side TLS: only TCP listeners speak it.
     let client_tls_files = cfg.is_set("client_tls_key_file") && cfg.is_set("client_tls_cert_file");
-    if let Some(mode) = cfg.known("client_tls_sslmode") {
+    let reach = listen_reach(&cfg.value("listen_addr"));
+    if let Some(mode) = cfg.known("client_tls_sslmode").filter(|_| reach.is_some()) {
         let want = sslmode_rank(wants.min_client_sslmode).unwrap_or(3);
         if sslmode_rank(&mode).is_some_and(|r| r < want) {
             let fix = client_tls_files.then(|| wants.min_client_sslmode.to_string());
-            out.push(issue(
+            let (severity, where_) = match reach {
+                Some(Reach::Loopback) => (Severity::Medium, "on loopback only"),
+                Some(Reach::Network) => (Severity::High, "on a network address"),
+                _ => (Severity::Critical, "on every interface"),
+            };
+            let mut i = issue(
                 "client-tls-weak",
                 "client_tls_sslmode",
                 format!(
-                    "`client_tls_sslmode = {mode}`{}: clients may connect and send passwords without TLS (the organisation asks for `{}`){}",
-                    if cfg.is_set("client_tls_sslmode") { "" } else { " (the default)" },
+                    "`client_tls_sslmode = {mode}`{}: clients may connect {where_} (`listen_addr`) and send passwords without TLS (the organisation asks for `{}`){}",
+                    if cfg.is_set("client_tls_sslmode") {
+                        ""
+                    } else {
+                        " (the default)"
+                    },
                     wants.min_client_sslmode,
-                    if client_tls_files { "" } else { "; set `client_tls_key_file` and `client_tls_cert_file` first" }
+                    if client_tls_files {
+                        ""
+                    } else {
+                        "; set `client_tls_key_file` and `client_tls_cert_file` first"
+                    }
                 ),
                 fix,
-            ));
+            );
+            i.severity = Some(severity);
+            out.push(i);
         }
     }
-    // Server side TLS.
-    if let Some(mode) = cfg.known("server_tls_sslmode") {
+    // Server side TLS: not for databases reached over a Unix socket.
+    let tcp_backends = cfg
+        .backend_hosts
+        .as_ref()
+        .is_none_or(|hosts| hosts.is_empty() || hosts.iter().any(|h| !is_socket_host(h)));
+    if let Some(mode) = cfg.known("server_tls_sslmode").filter(|_| tcp_backends) {
         let rank = sslmode_rank(&mode);
         let want = sslmode_rank(wants.min_server_sslmode).unwrap_or(3);
         let has_ca = cfg.is_set("server_tls_ca_file");
@@ -350,7 +393,11 @@ pub fn check(cfg: &Config, wants: &Wants) -> Vec<Issue> {
                 "server_tls_sslmode",
                 format!(
                     "`server_tls_sslmode = {mode}`{}: PgBouncer may log in to PostgreSQL without TLS (the organisation asks for `{}`)",
-                    if cfg.is_set("server_tls_sslmode") { "" } else { " (the default)" },
+                    if cfg.is_set("server_tls_sslmode") {
+                        ""
+                    } else {
+                        " (the default: `prefer` from PgBouncer 1.20, `disable` before; neither requires TLS)"
+                    },
                     wants.min_server_sslmode
                 ),
                 (!needs_ca).then_some(fix),
@@ -446,6 +493,43 @@ pub fn check(cfg: &Config, wants: &Wants) -> Vec<Issue> {
     out
 }
 
+/// How far PgBouncer's TCP listener reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    Loopback,
+    Network,
+    Any,
+}
+
+/// The reach of `listen_addr` (a comma-separated list; the widest wins); None when it is
+/// empty: PgBouncer then listens on its Unix socket only.
+pub fn listen_reach(listen_addr: &str) -> Option<Reach> {
+    listen_addr
+        .split(',')
+        .map(|a| a.trim().trim_start_matches('[').trim_end_matches(']'))
+        .filter(|a| !a.is_empty())
+        .map(|a| match a {
+            "*" | "0.0.0.0" | "::" => Reach::Any,
+            "localhost" => Reach::Loopback,
+            a => match a.parse::<std::net::IpAddr>() {
+                Ok(ip) if ip.is_loopback() => Reach::Loopback,
+                _ => Reach::Network,
+            },
+        })
+        .max_by_key(|r| match r {
+            Reach::Loopback => 0,
+            Reach::Network => 1,
+            Reach::Any => 2,
+        })
+}
+
+/// Whether a `[databases]` `host=` is a Unix socket: not written, a directory (`/…`), or
+/// an abstract socket (`@…`).
+pub fn is_socket_host(host: &str) -> bool {
+    let h = host.trim();
+    h.is_empty() || h.starts_with('/') || h.starts_with('@')
+}
+
 /// A comma- or space-separated list of names.
 pub fn list(value: &str) -> Vec<String> {
     value
@@ -516,7 +600,7 @@ mod tests {
 
     #[test]
     fn defaults_are_weak() {
-        let cfg = Config::new(at(1));
+        let mut cfg = Config::new(at(1));
         let (auth, _) = wants();
         let w = Wants {
             auth_types: &auth,
@@ -527,9 +611,18 @@ mod tests {
             stats_users: None,
         };
         let codes: Vec<&str> = check(&cfg, &w).iter().map(|i| i.code).collect();
+        // No `listen_addr`: the Unix socket only, where client TLS does not exist.
+        assert_eq!(codes, vec!["auth-type-weak", "server-tls-weak"]);
+        cfg.set("listen_addr", "*", at(2), false);
+        let codes: Vec<&str> = check(&cfg, &w).iter().map(|i| i.code).collect();
         assert_eq!(
             codes,
-            vec!["auth-type-weak", "client-tls-weak", "server-tls-weak"]
+            vec![
+                "auth-type-weak",
+                "client-tls-weak",
+                "server-tls-weak",
+                "listen-all-interfaces"
+            ]
         );
     }
 
@@ -561,7 +654,8 @@ mod tests {
         cfg.set("AUTH_TYPE", "any", at(9), false);
         let issues = check(&cfg, &w);
         assert_eq!(issues[0].code, "auth-type-weak");
-        assert_eq!(issues[0].severity, Some(Severity::Critical));
+        // `listen_addr = 10.0.1.11`: a network address, so high (critical on `*`).
+        assert_eq!(issues[0].severity, Some(Severity::High));
         assert_eq!(issues[0].location.line, 9);
         assert_eq!(issues[1].code, "server-tls-unverified");
         assert_eq!(issues[1].fix.as_deref(), Some("verify-full"));

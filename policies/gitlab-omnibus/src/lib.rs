@@ -18,6 +18,7 @@
 //! `pgbouncer_role`). A key set to Ruby the host could not evaluate counts as set to an
 //! unknown value: no finding claims it is missing.
 
+pub mod credentials;
 pub mod patroni;
 pub mod postgresql;
 pub mod rb;
@@ -206,9 +207,9 @@ pub const CODES: &[Code] = &[
     ),
     Code::new(
         "pgbouncer-client-tls-weak",
-        High,
+        Critical,
         "clients may talk to PgBouncer without TLS",
-        "Set `pgbouncer['client_tls_sslmode'] = 'require'` with `pgbouncer['client_tls_key_file']` and `['client_tls_cert_file']` (Omnibus's default is `disable`).",
+        "Set `pgbouncer['client_tls_sslmode'] = 'require'` with `pgbouncer['client_tls_key_file']` and `['client_tls_cert_file']` (Omnibus's default is `disable`). Critical with `pgbouncer['listen_addr']` on every interface (Omnibus's default `0.0.0.0`), high on a network address, medium on loopback (the same rule as the `pgbouncer` policy).",
     ),
     Code::new(
         "pgbouncer-server-tls-weak",
@@ -230,7 +231,7 @@ pub const CODES: &[Code] = &[
     ),
     Code::new(
         "pgbouncer-listen-all-interfaces",
-        Medium,
+        Low,
         "PgBouncer listens on every interface",
         "Set `pgbouncer['listen_addr']` to the node's address (Omnibus's default is `0.0.0.0`), and firewall port 6432.",
     ),
@@ -249,9 +250,15 @@ pub const CODES: &[Code] = &[
     // PostgreSQL's pg_hba.conf as Omnibus renders it.
     Code::new(
         "postgresql-trust-auth-network",
-        High,
+        Critical,
         "gitlab.rb lets a network log in to PostgreSQL without a password",
-        "Move the networks from `postgresql['trust_auth_cidr_addresses']` to `postgresql['md5_auth_cidr_addresses']` once `postgresql['sql_user_password']` (and `['sql_replication_password']`) are set; keep only 127.0.0.1/32 in the trust list. Critical when a list entry is `0.0.0.0/0` or `::/0`.",
+        "Move the networks from `postgresql['trust_auth_cidr_addresses']` to `postgresql['md5_auth_cidr_addresses']` once `postgresql['sql_user_password']` (and `['sql_replication_password']`) are set. Rated as the `pg-hba` policy rates the rendered `host all all <cidr> trust` lines: critical for `/0` or a public network, high for private ranges only, medium for loopback only (every local user and process connects as any role).",
+    ),
+    Code::new(
+        "weak-credentials",
+        High,
+        "a known default or weak password in gitlab.rb (`patroni['password']`, `gitlab_rails['db_password']`)",
+        "Published defaults (`admin`, `postgres`, `gitlab`, Spilo's and Patroni's examples) and passwords equal to the user name are guessed first. Set long random passwords (from a secret store); the message names the key, never the value.",
     ),
     // Consul (as the `consul` policy, through `consul['…']`).
     Code::new(
@@ -359,6 +366,7 @@ impl Policy for GitlabOmnibus {
             stack::pgbouncer(&rb, &settings.pgbouncer, report);
             stack::consul(&rb, &settings.consul, report);
             postgresql::check(&rb, report);
+            credentials::check(&rb, report);
         }
         Ok(())
     }

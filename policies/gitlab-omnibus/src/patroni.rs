@@ -170,7 +170,14 @@ pub fn check(rb: &Rb, facts: &Facts, settings: &PatroniSettings, report: &mut Re
                 if restricted { "every host the allowlist admits" } else { "anyone who reaches port 8008" }
             ),
         );
-        if restricted {
+        // As the patroni-restapi policy: loopback medium, allowlist high, else critical.
+        if api
+            .listen
+            .as_ref()
+            .is_some_and(|l| !l.wildcard && policy_guest::net::is_loopback_host(&l.host))
+        {
+            report.severity(i, Severity::Medium);
+        } else if restricted {
             report.severity(i, Severity::High);
         }
     }

@@ -7,10 +7,12 @@
 //!
 //! PostgreSQL runs on a node with `postgresql['enable'] = true`, a database role
 //! (`postgres_role`, `patroni_role`, the Geo database roles), or no role at all (the
-//! all-in-one install). Loopback entries are left alone: they reach no further than
-//! the machine's own users, which `local … peer` already trusts.
+//! all-in-one install). The severity is the `pg-hba` policy's `trust-over-tcp` for the
+//! rendered lines (docs/severity.md, by the widest entry): critical when a public
+//! network or `/0` is trusted, high for private ranges, medium for loopback only (every
+//! local user connects as any role).
 
-use policy_guest::net::parse_net;
+use policy_guest::net::{Reach, by_reach, parse_net, reach};
 use policy_guest::{Report, Severity};
 use serde_json::Value;
 
@@ -41,13 +43,10 @@ pub fn check(rb: &Rb, report: &mut Report) {
         return;
     };
     let mut open = Vec::new();
-    let mut everyone = false;
+    let mut widest = Reach::Host;
     for entry in entries.iter().filter_map(Value::as_str) {
-        let net = parse_net(entry);
-        if net.is_some_and(|n| n.addr().is_loopback()) {
-            continue;
-        }
-        everyone |= net.is_some_and(|n| n.prefix_len() == 0);
+        // An entry that is not an address (a host name) may admit anyone.
+        widest = widest.max(parse_net(entry).map_or(Reach::Anyone, |n| reach(&n)));
         open.push(format!("`{entry}`"));
     }
     if open.is_empty() {
@@ -62,7 +61,5 @@ pub fn check(rb: &Rb, report: &mut Report) {
             open.join(", ")
         ),
     );
-    if everyone {
-        report.severity(i, Severity::Critical);
-    }
+    report.severity(i, by_reach(widest, Severity::Critical));
 }

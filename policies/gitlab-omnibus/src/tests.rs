@@ -201,7 +201,7 @@ fn client_certificates_and_the_listener() {
 patroni['enable'] = true
 patroni['connect_address'] = '10.6.0.22'
 patroni['username'] = 'api'
-patroni['password'] = 'secret'
+patroni['password'] = 'Vx3-api-secret-8q'
 patroni['allowlist'] = %w(10.6.0.0/24 ::ffff:10.6.0.0/120)
 patroni['tls_certificate_file'] = '/c'
 patroni['tls_key_file'] = '/k'
@@ -279,11 +279,8 @@ fn trust_auth_networks_are_passwordless_logins() {
         .collect();
     assert_eq!(f.len(), 1, "{:?}", codes(&e));
     assert_eq!(f[0].location.line, 2);
-    assert!(
-        f[0].message.contains("`10.6.0.0/24`") && !f[0].message.contains("127.0.0.1"),
-        "{}",
-        f[0].message
-    );
+    assert!(f[0].message.contains("`10.6.0.0/24`"), "{}", f[0].message);
+    // Private ranges: the cluster's networks, as `pg-hba` rates `host all all 10.6.0.0/24 trust`.
     assert_eq!(f[0].severity, Severity::High);
     let open = run(
         "postgresql['trust_auth_cidr_addresses'] = %w(0.0.0.0/0)\n",
@@ -294,17 +291,27 @@ fn trust_auth_networks_are_passwordless_logins() {
         .iter()
         .find(|f| f.code == "postgresql-trust-auth-network");
     assert_eq!(f.map(|f| f.severity), Some(Severity::Critical));
-    // Loopback only, or a node that runs no PostgreSQL: nothing to say.
+    let public = run(
+        "postgresql['trust_auth_cidr_addresses'] = %w(203.0.113.0/24)\n",
+        "{}",
+    );
+    let f = public
+        .findings
+        .iter()
+        .find(|f| f.code == "postgresql-trust-auth-network");
+    assert_eq!(f.map(|f| f.severity), Some(Severity::Critical));
+    // Loopback only: every local user as any role, medium as `pg-hba`'s `trust-over-tcp`
+    // on loopback (issue 13: one mistake, one severity).
     let local = run(
         "postgresql['trust_auth_cidr_addresses'] = %w(127.0.0.1/32 ::1/128)\n",
         "{}",
     );
-    assert!(
-        local
-            .findings
-            .iter()
-            .all(|f| f.code != "postgresql-trust-auth-network")
-    );
+    let f = local
+        .findings
+        .iter()
+        .find(|f| f.code == "postgresql-trust-auth-network");
+    assert_eq!(f.map(|f| f.severity), Some(Severity::Medium));
+    // A node that runs no PostgreSQL: nothing to say.
     let app = run(
         "roles(['application_role'])\npostgresql['trust_auth_cidr_addresses'] = %w(10.6.0.0/24)\n",
         "{}",
@@ -314,4 +321,28 @@ fn trust_auth_networks_are_passwordless_logins() {
             .iter()
             .all(|f| f.code != "postgresql-trust-auth-network")
     );
+}
+
+#[test]
+fn weak_passwords_in_gitlab_rb() {
+    // The docs' Patroni example copied with its placeholder filled in lazily.
+    let rb = "roles(['patroni_role'])\npatroni['username'] = 'gitlab-patroni'\npatroni['password'] = 'gitlab-patroni'\ngitlab_rails['db_password'] = 'gitlab'\n";
+    let e = run(rb, "{}");
+    let weak: Vec<_> = e
+        .findings
+        .iter()
+        .filter(|f| f.code == "weak-credentials")
+        .map(|f| (f.location.line, f.severity))
+        .collect();
+    assert_eq!(
+        weak,
+        [(3, Severity::High), (4, Severity::High)],
+        "{:?}",
+        codes(&e)
+    );
+    let strong = run(
+        "roles(['patroni_role'])\npatroni['username'] = 'p'\npatroni['password'] = 'v9Q-2xLm-77Rt-Kq0z'\n",
+        "{}",
+    );
+    assert!(strong.findings.iter().all(|f| f.code != "weak-credentials"));
 }

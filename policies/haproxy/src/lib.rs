@@ -12,6 +12,8 @@
 //! options override `default-server` and `ssl-server-verify`, so one line carries the
 //! whole fix.
 
+pub mod exposure;
+pub mod keywords;
 pub mod model;
 
 use policy_guest::doc::{Structured, documents};
@@ -88,6 +90,30 @@ pub const CODES: &[Code] = &[
         "HAProxy's checks come from an address outside Patroni's allowlist",
         "Critical when the check reaches an endpoint `check_access` protects: Patroni answers 403 and every server is marked down. Info for the usual GET/OPTIONS checks, which the allowlist does not cover (they pass), noted because a firewall built from the allowlist would drop them. Add HAProxy's address to `restapi.allowlist`.",
     ),
+    Code::new(
+        "stats-admin-unauthenticated",
+        Severity::High,
+        "the statistics page has admin actions (`stats admin`) and no `stats auth`",
+        "Whoever reaches the page can set servers to drain or maintenance, the primary included: writes stop. Add `stats auth <user>:<password>` (or `stats http-request auth`), bind the page to loopback or a management address, and limit `stats admin if` to an ACL of operators' addresses. High on every interface, medium on one network address, low on loopback.",
+    ),
+    Code::new(
+        "stats-unauthenticated",
+        Severity::Medium,
+        "the statistics page has no `stats auth`",
+        "It shows every backend and server address, which node is the primary and HAProxy's version to whoever reaches it. Add `stats auth` and bind the page to a management address. Medium on every interface, low on one network address, info on loopback.",
+    ),
+    Code::new(
+        "restapi-republished",
+        Severity::High,
+        "a `frontend`/`listen` forwards clients to the Patroni REST API",
+        "Through HAProxy the API's unsafe endpoints (restart, failover, `PATCH /config`) are reachable by whoever reaches the bind, and Patroni sees HAProxy's address, so `restapi.allowlist` can no longer tell clients apart. Health checks need no such proxy (they go to the nodes directly with `check port 8008`); remove it, or bind it to loopback with authentication. High on every interface, medium on one network address, low on loopback.",
+    ),
+    Code::new(
+        "unknown-keyword",
+        Severity::High,
+        "a directive HAProxy does not know: it refuses the whole file",
+        "`haproxy -c` fails with \"unknown keyword\": HAProxy does not start, and a reload keeps the old configuration. Fix the spelling or remove the line (the list is HAProxy 2.6's and every later version's keywords).",
+    ),
 ];
 
 impl Policy for Haproxy {
@@ -124,6 +150,7 @@ impl Policy for Haproxy {
         let mut ports: Vec<u16> = settings.patroni_ports.clone();
         ports.extend(patronis.iter().flat_map(|p| p.ports.iter().copied()));
         for doc in documents(input, "haproxy") {
+            exposure::check(doc, &ports, report);
             let Some(cfg) = Config::read(doc) else {
                 continue;
             };

@@ -368,3 +368,8 @@ fn codes_are_unique_and_documented() {
         );
     }
 }
+
+/// Regression tests from real-world files (issue 13): statistics pages, the REST API
+/// behind a frontend, unknown keywords.
+#[path = "tests_realworld.rs"]
+mod realworld;

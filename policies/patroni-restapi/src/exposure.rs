@@ -86,12 +86,24 @@ fn authentication(y: &Structured, api: &RestApi, report: &mut Report) {
         } else {
             " anyone who reaches the port"
         });
+        // Who reaches it (docs/severity.md, superuser-level gain): a loopback listener
+        // only the host's users and processes (medium), an allowlist the networks it
+        // admits (high), else anyone (critical).
+        let loopback = api
+            .listen
+            .as_ref()
+            .is_some_and(|l| !l.wildcard && policy_guest::net::is_loopback_host(&l.host));
+        if loopback {
+            msg.push_str(" (the listener is loopback only: every user and process of the host)");
+        }
         let i = report.finding(
             "unsafe-endpoints-unauthenticated",
             y.loc("/restapi/authentication"),
             msg,
         );
-        if restricted {
+        if loopback {
+            report.severity(i, Severity::Medium);
+        } else if restricted {
             report.severity(i, Severity::High);
         }
     }
@@ -472,7 +484,11 @@ fn mpp(y: &Structured, api: &RestApi, report: &mut Report) {
     if !api.version.mpp_unprotected() || api.fatal.is_some() {
         return;
     }
-    let citus = y.get("/citus").is_some_and(truthy);
+    // Without a `citus` section the handler does nothing: the open endpoint has no
+    // effect, and a note on nearly every Patroni config would be noise.
+    if !y.get("/citus").is_some_and(truthy) {
+        return;
+    }
     let which = if api.version_given {
         format!("Patroni {}", api.version)
     } else {
@@ -481,17 +497,9 @@ fn mpp(y: &Structured, api: &RestApi, report: &mut Report) {
             api.version
         )
     };
-    let effect = if citus {
-        "this node runs Citus, so anyone who reaches the port can send worker events to the coordinator"
-    } else {
-        "it has no effect without a `citus` section, but the endpoint answers anyone"
-    };
-    let i = report.finding(
+    report.finding(
         "mpp-unprotected",
         y.loc("/restapi"),
-        format!("{which} runs `POST /mpp` without `check_access`: the allowlist, certificates and authentication do not apply; {effect}"),
+        format!("{which} runs `POST /mpp` without `check_access`: the allowlist, certificates and authentication do not apply; this node runs Citus, so anyone who reaches the port can send worker events to the coordinator"),
     );
-    if !citus {
-        report.severity(i, Severity::Info);
-    }
 }

@@ -12,6 +12,7 @@
 //!   the ones the config would refuse: locking the API down must not break failover;
 //! - every request sample gets a decision from the first `patroni` document.
 
+pub mod credentials;
 pub mod exposure;
 pub mod haproxy;
 pub mod lockout;
@@ -195,6 +196,12 @@ pub const CODES: &[Code] = &[
         "a call between members the config refuses",
         "The members call each other (`GET /patroni` in the leader race, `POST /failsafe`, `POST /citus`) with `ctl.authentication` (else `restapi.authentication`) and `ctl.certfile`: give every node the same credentials and a client certificate when `verify_client: required`, and allow the members' addresses (mapped ones on a dual-stack listener).",
     ),
+    Code::new(
+        "weak-credentials",
+        Severity::High,
+        "a known default or weak password (Spilo's and Patroni's examples, `admin`, the user's own name)",
+        "Passwords of the REST API, patronictl, the PostgreSQL roles Patroni uses, `bootstrap.users` and the DCS login that are published defaults (`zalando`, `patroni`, `rep-pass`, `standby`…) or equal to the user name are guessed first. Set long random passwords (from a secret store, or `PATRONI_*` environment variables); the message names the key, never the value.",
+    ),
 ];
 
 impl Policy for PatroniRestapi {
@@ -244,6 +251,7 @@ impl Policy for PatroniRestapi {
             // no REST API.
             if node || y.get("/postgresql").is_some() {
                 exposure::check(&y, &api, settings, report);
+                credentials::check(&y, report);
                 if settings.check_lockout {
                     lockout::check(&y, &api, &facts, &checks, report);
                 }

@@ -472,3 +472,7 @@ fn keys_patroni_never_reads() {
         .collect();
     assert_eq!(ignored.len(), 3, "{:#?}", e.findings);
 }
+
+/// Regression tests from real-world Patroni files (issue 13).
+#[path = "tests_realworld.rs"]
+mod realworld;

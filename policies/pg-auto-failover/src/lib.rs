@@ -79,7 +79,7 @@ pub const CODES: &[Code] = &[
     ),
     Code::new(
         "monitor-uri-password",
-        Severity::Medium,
+        Severity::Low,
         "the monitor URI holds the autoctl_node password",
         "Remove the password from the URI and put it in the pg_autoctl user's `~/.pgpass` (the password file), or use `cert` authentication.",
     ),

@@ -8,7 +8,7 @@
 use policy_guest::hba::ServerFacts;
 use policy_guest::hba::roles::Roles;
 use policy_guest::hba::rule::{Address, ClientCert, DbToken, Method, Net, PLAIN, Rule, UserToken};
-use policy_guest::net::IpNet;
+use policy_guest::net::{IpNet, Reach, by_reach, reach};
 use policy_guest::pgconf::Effective;
 use policy_guest::report::at;
 use policy_guest::{Context, Document, HbaRule, IdentRule, Report, Severity};
@@ -34,6 +34,9 @@ pub struct Env<'a> {
     /// postgresql.conf is not among the inputs. A `host` → `hostssl` fix without it would
     /// turn the line into one no connection can match.
     pub tls_after_fix: bool,
+    /// The file's records that name a superuser (settings `superusers`), compiled: an
+    /// earlier one of them may take a superuser's connections before an `all` line does.
+    pub superuser_lines: &'a [Rule],
 }
 
 /// A finding about a record before its patch is known.
@@ -81,7 +84,20 @@ pub fn hba_diagnostics(doc: &Document, report: &mut Report) -> bool {
     let mut first_bad: Option<u32> = None;
     let mut bad = 0;
     let mut empty = false;
+    let text: Vec<&str> = doc.text.lines().collect();
+    // Lines with a template placeholder (`@authmethodhost@` of PostgreSQL's own
+    // pg_hba.conf.sample, `{{ var }}`): the file is rendered before a server reads it.
+    let mut template: Option<(u32, String, usize)> = None;
     for d in &doc.diagnostics {
+        let placeholder = (d.location.line > 0)
+            .then(|| text.get(d.location.line as usize - 1))
+            .flatten()
+            .and_then(|l| policy_guest::template::placeholder(l));
+        if let (Some(p), "invalid-line") = (placeholder, d.code.as_str()) {
+            let t = template.get_or_insert((d.location.line, p.to_string(), 0));
+            t.2 += 1;
+            continue;
+        }
         match d.code.as_str() {
             "no-entries" => empty = true,
             _ => {
@@ -90,6 +106,18 @@ pub fn hba_diagnostics(doc: &Document, report: &mut Report) -> bool {
                 first_bad = Some(first_bad.map_or(d.location.line, |l| l.min(d.location.line)));
             }
         }
+    }
+    if let Some((line, p, n)) = &template {
+        report.finding(
+            "template-placeholders",
+            at(&doc.path, *line),
+            format!(
+                "{} is a template: {n} line(s) hold placeholders such as `{p}` that a tool (initdb, Ansible, …) fills in before PostgreSQL reads the file; those lines are not checked — check the rendered file",
+                shown(doc)
+            ),
+        );
+        // A template with no other record renders into the real file: not refused here.
+        empty = false;
     }
     if bad > 0 {
         let line = first_bad.unwrap_or(0);
@@ -163,6 +191,17 @@ fn to_ipnet(n: &Net) -> Option<IpNet> {
     IpNet::new(ip, prefix).ok()
 }
 
+/// Who a TCP line's address admits (docs/severity.md): loopback and `samehost` the host,
+/// private ranges the cluster's networks; `all`, public networks, host names and
+/// `samenet` (whose subnets the file does not say) anyone.
+fn address_reach(address: &Option<Address>) -> Reach {
+    match address {
+        Some(Address::SameHost) | None => Reach::Host,
+        Some(Address::Net(n)) => to_ipnet(n).map_or(Reach::Anyone, |n| reach(&n)),
+        _ => Reach::Anyone,
+    }
+}
+
 /// The organisation's networks.
 pub fn org_nets(settings: &Settings) -> Vec<IpNet> {
     settings
@@ -226,14 +265,18 @@ pub fn check_rule(
             fix.method = Some("scram-sha-256");
             // Loopback only: the same exposure as `trust` on a `local` line (every user and
             // process of the machine), not the network's.
+            // On private networks the reach is the cluster's networks, not anyone's
+            // (docs/severity.md: critical for anyone, high for private ranges).
             let (sev, who) = if local_only {
                 (
                     Some(Severity::Medium),
                     "every user and process of the machine (loopback only)".to_string(),
                 )
             } else {
+                let reach = address_reach(&compiled.address);
+                let sev = by_reach(reach, Severity::Critical);
                 (
-                    None,
+                    (sev != Severity::Critical).then_some(sev),
                     format!("anyone who reaches {}", describe_address(&compiled.address)),
                 )
             };
@@ -304,13 +347,14 @@ pub fn check_rule(
     if tcp && !reject {
         let orgs = org_nets(s);
         match &compiled.address {
-            Some(Address::Any) => broad(&mut push, &mut fix, &orgs, None, "`all`"),
+            Some(Address::Any) => broad(&mut push, &mut fix, &orgs, None, "`all`", None),
             Some(Address::Net(n)) if n.mask == 0 => broad(
                 &mut push,
                 &mut fix,
                 &orgs,
                 Some(n.v6),
                 if n.v6 { "`::/0`" } else { "`0.0.0.0/0`" },
+                host_under_zero_mask(r),
             ),
             Some(Address::Net(n)) if !orgs.is_empty() && !local_only => {
                 if let Some(net) = to_ipnet(n) {
@@ -362,6 +406,17 @@ pub fn check_rule(
                         "superuser {} can log in from {}",
                         named.join(", "),
                         describe_address(&compiled.address)
+                    ),
+                    None,
+                    false,
+                );
+            } else if let Some(via) = superusers_through(env, compiled, roles) {
+                push(
+                    "superuser-remote",
+                    format!(
+                        "superuser {via} can log in from {}: the user column `{}` includes it and no earlier line takes its connections",
+                        describe_address(&compiled.address),
+                        users_text(compiled)
                     ),
                     None,
                     false,
@@ -441,12 +496,69 @@ pub fn check_rule(
     (out, fix)
 }
 
+/// The superusers (settings `superusers`) a line that does not name them still admits:
+/// through `all`, or a `+group` they are members of (per the context's roles) — unless an
+/// earlier line naming the superuser takes every such connection first (`host all
+/// postgres 0.0.0.0/0 reject` before `host all all 0.0.0.0/0 md5`). None when none is.
+fn superusers_through(env: &Env<'_>, line: &Rule, roles: &Roles) -> Option<String> {
+    let reached: Vec<String> = env
+        .settings
+        .superusers
+        .iter()
+        .filter(|su| {
+            line.users.iter().any(|u| match u {
+                UserToken::All => true,
+                UserToken::Group(g) => roles.is_member(su, g),
+                UserToken::Regex(p) => p.is_match(su),
+                UserToken::Name(_) => false,
+            })
+        })
+        .filter(|su| {
+            !env.superuser_lines
+                .iter()
+                .filter(|e| e.index < line.index)
+                .any(|e| takes_user_connections(e, line, su))
+        })
+        .map(|su| format!("`{su}`"))
+        .collect();
+    (!reached.is_empty()).then(|| reached.join(", "))
+}
+
+/// Whether the earlier line `e` takes every connection of user `su` that `line` would
+/// take: it names `su` (or `all`), and covers the line's classes, databases and address.
+/// Conservative: several earlier lines that only together cover it are not seen, so the
+/// superuser is reported reachable then.
+fn takes_user_connections(e: &Rule, line: &Rule, su: &str) -> bool {
+    let user = e.users.iter().any(|u| match u {
+        UserToken::All => true,
+        UserToken::Name(n) => n == su,
+        _ => false,
+    });
+    let classes = line.classes & !e.classes == 0;
+    let databases = line.databases.iter().all(|d| {
+        e.databases.iter().any(|x| match (x, d) {
+            (DbToken::Replication, DbToken::Replication) => true,
+            (DbToken::All, DbToken::Replication) => false,
+            (DbToken::All, _) => true,
+            (DbToken::Name(a), DbToken::Name(b)) => a == b,
+            _ => false,
+        })
+    });
+    let address = match (&e.address, &line.address) {
+        (Some(Address::Any), Some(_)) => true,
+        (Some(Address::Net(a)), Some(Address::Net(b))) => a.contains(b),
+        _ => false,
+    };
+    user && classes && databases && address
+}
+
 fn broad(
     push: &mut impl FnMut(&'static str, String, Option<Severity>, bool),
     fix: &mut LineFix,
     orgs: &[IpNet],
     v6: Option<bool>,
     what: &str,
+    host_address: Option<String>,
 ) {
     let wanted: Vec<IpNet> = orgs
         .iter()
@@ -457,12 +569,41 @@ fn broad(
     if fixable {
         fix.addresses = Some(wanted);
     }
-    push(
-        "broad-address",
-        format!("address {what} accepts clients from anywhere"),
-        None,
-        fixable,
-    );
+    match host_address {
+        // `192.0.2.11/0` reads as one host but the mask keeps no bit of it: PostgreSQL
+        // masks the address and the line admits every client. Said as its own mistake,
+        // since the writer meant the host (`/32`, `/128`), not the whole network.
+        Some(written) => push(
+            "zero-mask-address",
+            format!(
+                "address `{written}` has a zero-length mask: PostgreSQL ignores the address and the line accepts clients from anywhere ({what}); a single host is written with `/32` (IPv4) or `/128` (IPv6)"
+            ),
+            None,
+            fixable,
+        ),
+        None => push(
+            "broad-address",
+            format!("address {what} accepts clients from anywhere"),
+            None,
+            fixable,
+        ),
+    }
+}
+
+/// The address as written when it has host bits under a zero-length mask
+/// (`192.0.2.11/0`, or `192.0.2.11 0.0.0.0` in two columns).
+fn host_under_zero_mask(r: &HbaRule) -> Option<String> {
+    let Some(policy_guest::HbaAddress::Network(n)) = &r.address else {
+        return None;
+    };
+    let ip: std::net::IpAddr = n.address.parse().ok()?;
+    if ip.is_unspecified() {
+        return None;
+    }
+    Some(match n.prefix {
+        Some(p) => format!("{}/{p}", n.address),
+        None => format!("{} {}", n.address, n.mask),
+    })
 }
 
 /// Why switching the line to SCRAM would lock roles out (no patch then): roles known to

@@ -83,7 +83,13 @@ pub fn check_file(env: &Env<'_>, report: &mut Report) {
     let mut dropped: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     if report_unreachable {
         let matcher = Matcher::new(&model, env.ident, env.ctx, ServerFacts::clone(env.server));
-        let same = |a: usize, b: usize| same_auth(&model[a], &model[b]);
+        // Alike after the fixes *and* as written: the fixes are applied by severity
+        // threshold, so a line deleted as redundant because both lines would be fixed
+        // to one method would otherwise leave its connections to the later line's
+        // unfixed, different method.
+        let same = |a: usize, b: usize| {
+            same_auth(&model[a], &model[b]) && same_auth(&rules[origin[a].0], &rules[origin[b].0])
+        };
         let line_of = |m: usize| rules[origin[m].0].location.line;
         for u in matcher.shadowed(same) {
             let (m, entry) = match u {

@@ -102,7 +102,7 @@ pub const CODES: &[Code] = &[
     ),
     Code::new(
         "md5-auth",
-        Severity::Medium,
+        Severity::Low,
         "`md5` where SCRAM is possible",
         "Use `scram-sha-256`. Roles whose stored password is an MD5 hash must set their password again (with `password_encryption = scram-sha-256`) first.",
     ),
@@ -125,8 +125,20 @@ pub const CODES: &[Code] = &[
         "Narrow the address to the networks the clients really come from (settings `org_cidrs`).",
     ),
     Code::new(
-        "superuser-remote",
+        "zero-mask-address",
         Severity::High,
+        "an address with host bits under a zero-length mask (`192.0.2.11/0`): the line accepts every client",
+        "PostgreSQL masks the address with the mask, so `/0` (or the mask `0.0.0.0`) keeps nothing of it and the line matches clients from anywhere. Write the host as `/32` (IPv4) or `/128` (IPv6), or the network it belongs to.",
+    ),
+    Code::new(
+        "template-placeholders",
+        Severity::Info,
+        "a template: lines with placeholders (`@authmethodhost@`, `{{ var }}`) a tool fills in",
+        "The file is rendered (by initdb, Ansible, …) before PostgreSQL reads it; its placeholder lines are not checked. Check the rendered pg_hba.conf.",
+    ),
+    Code::new(
+        "superuser-remote",
+        Severity::Medium,
         "a superuser can log in from remote hosts",
         "Let superusers connect only over the Unix socket or loopback; add `reject` lines for them before the remote lines, or drop them from remote lines.",
     ),
@@ -217,6 +229,16 @@ impl Policy for PgHba {
             let Body::Hba(rules) = &doc.body else {
                 continue;
             };
+            let superuser_lines: Vec<policy_guest::hba::rule::Rule> = rules
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| {
+                    r.users
+                        .iter()
+                        .any(|u| settings.superusers.contains(&u.text))
+                })
+                .map(|(i, r)| policy_guest::hba::rule::Rule::compile(i, r, version))
+                .collect();
             let env = checks::Env {
                 doc,
                 rules,
@@ -229,6 +251,7 @@ impl Policy for PgHba {
                 version,
                 refused,
                 tls_after_fix: tls_after_fix(conf.as_ref()),
+                superuser_lines: &superuser_lines,
             };
             fixes::check_file(&env, report);
         }

@@ -121,6 +121,8 @@ fn insecure_file_findings_and_patches() {
             (4, "broad-address".into()),
             (4, "md5-auth".into()),
             (4, "plain-tcp-allowed".into()),
+            // `postgres` reaches the line through `all`.
+            (4, "superuser-remote".into()),
             (5, "broad-address".into()),
             (5, "password-cleartext".into()),
             (5, "plain-tcp-allowed".into()),
@@ -157,6 +159,7 @@ hostssl replication     replicator      0.0.0.0/0               scram-sha-256
         codes(&again),
         [
             (4, "broad-address".to_string()),
+            (4, "superuser-remote".into()),
             (5, "broad-address".into()),
             (5, "replication-remote".into())
         ]
@@ -173,7 +176,9 @@ fn org_cidrs_narrow_broad_addresses() {
         codes(&e),
         [
             (1, "broad-address".to_string()),
-            (2, "broad-address".into())
+            (1, "superuser-remote".into()),
+            (2, "broad-address".into()),
+            (2, "superuser-remote".into())
         ]
     );
     assert_eq!(e.findings[0].severity, Severity::Medium);
@@ -194,7 +199,8 @@ fn shadowed_lines_are_deleted_and_fixes_stay_fixpoints() {
     assert_eq!(
         codes(&e),
         [
-            (2, "plain-tcp-allowed".to_string()),
+            (1, "superuser-remote".to_string()),
+            (2, "plain-tcp-allowed".into()),
             (2, "shadowed-line".into()),
             (4, "shadowed-line".into())
         ]
@@ -205,14 +211,19 @@ fn shadowed_lines_are_deleted_and_fixes_stay_fixpoints() {
         "hostssl all all 10.0.0.0/8 scram-sha-256\nhost all all 10.0.0.0/8 reject\n"
     );
     let again = run(&input(vec![hba(&fixed)], ""));
-    assert!(again.findings.is_empty(), "{:?}", codes(&again));
+    assert_eq!(codes(&again), [(1, "superuser-remote".to_string())]);
+    assert!(again.patches.is_empty());
 }
 
 #[test]
 fn shadowed_reject_is_high_and_kept() {
     let text = "host all all 10.0.0.0/8 scram-sha-256\nhost all mallory 10.0.0.0/8 reject\n";
     let e = run(&input(vec![hba(text)], r#"{"require_tls": false}"#));
-    let f = &e.findings[0];
+    let f = e
+        .findings
+        .iter()
+        .find(|f| f.code == "shadowed-line")
+        .unwrap();
     assert_eq!(
         (f.code.as_str(), f.location.line, f.severity, f.patch),
         ("shadowed-line", 2, Severity::High, None)
@@ -232,7 +243,11 @@ fn invalid_lines_refuse_the_file() {
     let e = run(&i);
     assert_eq!(
         codes(&e),
-        [(2, "file-refused".to_string()), (2, "invalid-line".into())]
+        [
+            (1, "superuser-remote".to_string()),
+            (2, "file-refused".into()),
+            (2, "invalid-line".into())
+        ]
     );
     assert_eq!(
         e.findings
@@ -263,8 +278,10 @@ fn cross_file_checks() {
         [
             (1, "hostssl-without-ssl".to_string()),
             (1, "ident-map-missing".into()),
+            (1, "superuser-remote".into()),
             (2, "hostssl-without-ssl".into()),
             (2, "scram-required-weak-method".into()),
+            (2, "superuser-remote".into()),
         ]
     );
     let f = e
@@ -285,7 +302,10 @@ fn md5_roles_block_the_automatic_switch() {
     let mut i = input(vec![hba(text)], "");
     i.context.password_types = vec![("legacy".into(), "md5".into())];
     let e = run(&i);
-    assert_eq!(codes(&e), [(1, "md5-auth".to_string())]);
+    assert_eq!(
+        codes(&e),
+        [(1, "md5-auth".to_string()), (1, "superuser-remote".into())]
+    );
     assert_eq!(e.findings[0].patch, None);
     assert!(e.findings[0].message.contains("`legacy`"));
 }
@@ -299,14 +319,21 @@ fn md5_password_storage_blocks_the_switch() {
         codes(&e),
         [
             (1, "md5-auth".to_string()),
-            (2, "password-cleartext".into())
+            (1, "superuser-remote".into()),
+            (2, "password-cleartext".into()),
+            (2, "superuser-remote".into())
         ]
     );
     assert!(e.patches.is_empty());
+    let cleartext = e
+        .findings
+        .iter()
+        .find(|f| f.code == "password-cleartext")
+        .unwrap();
     assert!(
-        e.findings[1].message.contains("lock roles out"),
+        cleartext.message.contains("lock roles out"),
         "{}",
-        e.findings[1].message
+        cleartext.message
     );
 }
 
@@ -333,7 +360,15 @@ fn clientcert_verify_full_when_required() {
         fixed,
         "hostssl all all 10.0.0.0/8 scram-sha-256 clientcert=verify-full\nhostssl all all 192.168.0.0/16\tscram-sha-256 clientcert=verify-full # lan\n"
     );
-    assert!(run(&input(vec![hba(&fixed)], settings)).findings.is_empty());
+    let again = run(&input(vec![hba(&fixed)], settings));
+    assert!(again.patches.is_empty());
+    assert_eq!(
+        codes(&again),
+        [
+            (1, "superuser-remote".to_string()),
+            (2, "superuser-remote".into())
+        ]
+    );
 }
 
 #[test]
@@ -409,3 +444,7 @@ fn trust_on_the_socket_becomes_peer() {
     assert_eq!(fixed, "local   all   all   peer    # everyone\n");
     assert!(run(&input(vec![hba(&fixed)], "")).findings.is_empty());
 }
+
+/// Regression tests from real-world files (issue 13): missed exposures and noise.
+#[path = "tests_realworld.rs"]
+mod realworld;

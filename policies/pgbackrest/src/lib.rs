@@ -14,6 +14,7 @@
 
 pub mod config;
 pub mod patroni;
+pub mod secrets;
 
 use policy_guest::doc::documents;
 use policy_guest::report::{at, replace_lines};
@@ -112,6 +113,18 @@ pub const CODES: &[Code] = &[
         "a pgBackRest command names a stanza no pgbackrest.conf defines",
         "`--stanza=NAME` in Patroni's `archive_command`/`restore_command` has no `[NAME]` section in the pgbackrest.conf files checked: `archive-push` fails, WAL piles up in `pg_wal` until the disk is full. Add the stanza or fix the name.",
     ),
+    Code::new(
+        "cloud-key-in-config",
+        Severity::Low,
+        "a cloud storage key written in clear text (`repoN-s3-key-secret`, `repoN-s3-key`, `repoN-s3-token`, `repoN-azure-key`, `repoN-gcs-key` of type `token`)",
+        "The key opens the bucket — every backup, and deleting them — from anywhere, for whoever reads the file or a copy of it. Pass it in the environment (`PGBACKREST_REPO1_S3_KEY_SECRET`…) from a secret store, or use instance credentials (`repo1-s3-key-type=auto`). Low: reading the file is a credential of its own (docs/severity.md: needs credentials × data).",
+    ),
+    Code::new(
+        "weak-credentials",
+        Severity::Low,
+        "a repository cipher passphrase that is a known default or weak password",
+        "`repoN-cipher-pass` encrypts every backup: a guessable one (`postgres`, `admin`, `changeme`…) decrypts them for whoever gets the repository's files. Generate a long random passphrase (`openssl rand -base64 48`) before the first backup; it cannot change for an existing repository.",
+    ),
 ];
 
 impl Policy for Pgbackrest {
@@ -169,6 +182,7 @@ fn check(cfg: &Config, s: &Settings, report: &mut Report) {
     repositories(cfg, report);
     hosts(cfg, s, report);
     tls_server(cfg, s, report);
+    secrets::check(cfg, report);
 }
 
 fn repositories(cfg: &Config, report: &mut Report) {

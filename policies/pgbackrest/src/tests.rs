@@ -285,3 +285,7 @@ fn codes_are_unique_and_documented() {
         );
     }
 }
+
+/// Regression tests from real-world pgbackrest.conf files (issue 13).
+#[path = "tests_realworld.rs"]
+mod realworld;

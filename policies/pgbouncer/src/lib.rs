@@ -136,32 +136,51 @@ fn config(ini: &Ini) -> Config {
         cfg.app_users
             .push((s.value.trim().to_string(), s.location.clone()));
     }
+    let mut hosts = Vec::new();
     for s in ini.section("databases") {
-        if let Some((_, user)) = pgb::connstr(&s.value)
-            .into_iter()
-            .find(|(k, _)| k == "user")
-        {
-            cfg.app_users.push((user, s.location.clone()));
+        let pairs = pgb::connstr(&s.value);
+        if let Some((_, user)) = pairs.iter().find(|(k, _)| k == "user") {
+            cfg.app_users.push((user.clone(), s.location.clone()));
         }
+        // `host=` not written: PgBouncer connects over the Unix socket.
+        let host = pairs.iter().find(|(k, _)| k == "host");
+        hosts.push(host.map(|(_, h)| h.clone()).unwrap_or_default());
     }
+    // No `[databases]` entry in this file (an `%include` may hold them): unknown.
+    cfg.backend_hosts = (!hosts.is_empty()).then_some(hosts);
     cfg
 }
 
-/// `password=` in `[databases]` connection strings.
+/// `password=` in `[databases]` connection strings: written in the file, and weak.
 fn passwords(ini: &Ini, report: &mut Report) {
     for s in ini.section("databases") {
-        if pgb::connstr(&s.value)
+        let pairs = pgb::connstr(&s.value);
+        let Some((_, password)) = pairs.iter().find(|(k, v)| k == "password" && !v.is_empty())
+        else {
+            continue;
+        };
+        let location = Location {
+            pointer: Some(format!("databases/{}", s.name)),
+            ..s.location.clone()
+        };
+        report.finding(
+            "password-in-config",
+            location.clone(),
+            format!("`[databases]` entry `{}` holds a password", s.name),
+        );
+        let user = pairs
             .iter()
-            .any(|(k, v)| k == "password" && !v.is_empty())
-        {
-            let location = Location {
-                pointer: Some(format!("databases/{}", s.name)),
-                ..s.location.clone()
-            };
+            .find(|(k, _)| k == "user")
+            .map(|(_, u)| u.as_str());
+        if let Some(why) = policy_guest::credentials::weak(user, password) {
             report.finding(
-                "password-in-config",
+                "weak-credentials",
                 location,
-                format!("`[databases]` entry `{}` holds a password", s.name),
+                format!(
+                    "the password of `[databases]` entry `{}`{} is a known default or weak password: {why}",
+                    s.name,
+                    user.map_or(String::new(), |u| format!(" (user `{u}`)"))
+                ),
             );
         }
     }

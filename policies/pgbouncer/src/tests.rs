@@ -135,7 +135,7 @@ fn weak_file_and_its_fix() {
 
 #[test]
 fn auth_hba_file_cross_checks() {
-    let conf = "[pgbouncer]\nauth_type = hba\nauth_hba_file = /etc/pgbouncer/pgbouncer_hba.conf\nclient_tls_sslmode = prefer\nclient_tls_key_file = /k\nclient_tls_cert_file = /c\nserver_tls_sslmode = verify-full\nserver_tls_ca_file = /ca\n";
+    let conf = "[pgbouncer]\nlisten_addr = 10.0.1.11\nauth_type = hba\nauth_hba_file = /etc/pgbouncer/pgbouncer_hba.conf\nclient_tls_sslmode = prefer\nclient_tls_key_file = /k\nclient_tls_cert_file = /c\nserver_tls_sslmode = verify-full\nserver_tls_ca_file = /ca\n";
     let hba_text = "local all pgbouncer peer\nhost    all all 10.0.3.0/24 scram-sha-256\nhost all all 10.0.4.0/24 trust\nhostssl all all 10.0.5.0/24 cert\n";
     let docs = vec![
         ini("bouncer/pgbouncer.ini", conf),
@@ -148,7 +148,7 @@ fn auth_hba_file_cross_checks() {
         vec![
             ("auth-hba-plaintext".into(), 2),
             ("auth-hba-trust".into(), 3),
-            ("client-tls-weak".into(), 4)
+            ("client-tls-weak".into(), 5)
         ]
     );
     assert!(e.findings.iter().all(|f| f.code == "client-tls-weak" || f.location.file == "bouncer/pgbouncer_hba.conf"));
@@ -232,3 +232,7 @@ fn codes_are_unique_and_documented() {
         );
     }
 }
+
+/// Regression tests from real-world pgbouncer.ini files (issue 13).
+#[path = "tests_realworld.rs"]
+mod realworld;

@@ -74,7 +74,7 @@ pub const CODES: &[Code] = &[
     ),
     Code::new(
         "listen-all",
-        Severity::Medium,
+        Severity::Low,
         "the server listens on every interface",
         "Set `listen_addresses` to the addresses clients use (settings `listen_addresses` gives the fix its value).",
     ),
@@ -86,7 +86,7 @@ pub const CODES: &[Code] = &[
     ),
     Code::new(
         "log-connections-off",
-        Severity::Medium,
+        Severity::Low,
         "connection attempts are not logged",
         "Set `log_connections = on`.",
     ),
@@ -98,7 +98,7 @@ pub const CODES: &[Code] = &[
     ),
     Code::new(
         "pgaudit-not-loaded",
-        Severity::Medium,
+        Severity::Low,
         "the pgaudit extension is not loaded",
         "Add `pgaudit` to `shared_preload_libraries` (a restart is needed), then `CREATE EXTENSION pgaudit` and set `pgaudit.log`.",
     ),
