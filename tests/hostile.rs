@@ -560,6 +560,66 @@ fn the_output_limit_bounds_every_rendered_report() {
     }
 }
 
+/// Runs `patrol check` alone with the hostile policy in `mode` on `patroni.yml`, with
+/// `extra` arguments; returns the output and the file's text afterwards.
+fn check_mode(mode: &str, extra: &[&str]) -> (Output, String) {
+    warm_cache();
+    let dir = workdir(&format!("check-{mode}-{}", extra.join("").replace('-', "")));
+    std::fs::write(
+        dir.join("settings.json"),
+        format!("{{\"mode\": \"{mode}\"}}"),
+    )
+    .unwrap();
+    let out = patrol()
+        .current_dir(&dir)
+        .args(["check", "--no-builtin", "--policy"])
+        .arg(hostile())
+        .args(["--settings", "settings.json"])
+        .args(extra)
+        .arg("patroni.yml")
+        .output()
+        .unwrap();
+    let after = std::fs::read_to_string(dir.join("patroni.yml")).unwrap();
+    (out, after)
+}
+
+const PATRONI: &str = "scope: demo\nrestapi:\n  listen: 127.0.0.1:8008\n";
+
+#[test]
+fn overlapping_or_outside_line_edits_are_a_policy_error_not_a_panic() {
+    for (mode, needle) in [
+        ("overlap", "line edits 1..3 and 2..3 overlap"),
+        ("lines-outside", "outside the file"),
+    ] {
+        for extra in [
+            &["--format", "sarif"][..],
+            &["--diff"],
+            &["--fix"],
+            &["--format", "json"],
+        ] {
+            let (out, after) = check_mode(mode, extra);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{mode} {extra:?}: stdout {stdout}\nstderr {stderr}"
+            );
+            assert!(!stderr.contains("panicked"), "{mode} {extra:?}: {stderr}");
+            assert_eq!(after, PATRONI, "{mode} {extra:?}: the file changed");
+            if extra == ["--format", "json"] {
+                let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+                let err = &json["errors"][0];
+                assert_eq!(err["kind"], "output", "{mode}: {err}");
+                assert!(
+                    err["message"].as_str().unwrap().contains(needle),
+                    "{mode}: {err}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn reports_are_linear_in_the_number_of_codes() {
     // 50,000 findings, each with its own (declared) code.
@@ -583,5 +643,21 @@ fn reports_are_linear_in_the_number_of_codes() {
             elapsed < Duration::from_secs(40),
             "{format}: took {elapsed:?}"
         );
+    }
+}
+
+#[test]
+fn a_set_at_a_very_deep_pointer_is_refused_not_a_stack_overflow() {
+    for extra in [&["--format", "sarif"][..], &["--diff"], &["--fix"]] {
+        let (out, after) = check_mode("deep-pointer", extra);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {stderr}");
+        assert_eq!(after, PATRONI, "{extra:?}: the file changed");
+        if extra != ["--format", "sarif"] {
+            assert!(
+                stderr.contains("fix not applied") && stderr.contains("levels"),
+                "{extra:?}: {stderr}"
+            );
+        }
     }
 }

@@ -1,10 +1,14 @@
 //! Finds the input files: the paths the user named, directories walked, each file's kind
 //! detected by name and content (or forced with `--kind`). A file a walk meets and does
 //! not read is kept in a list with the reason ([`Skipped`]), which every report shows:
-//! nothing is skipped in silence.
+//! nothing is skipped in silence. Walks read regular files only, up to
+//! `confine::MAX_FILE_BYTES`, and follow no symlink out of the named directory or into a
+//! directory walked already; a path skipped for that is also said on stderr at once.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use crate::confine::Tree;
 use crate::formats::Kind;
 use crate::formats::kind::{self, Detected};
 
@@ -112,7 +116,19 @@ pub fn discover_all(
         let meta = std::fs::metadata(path)
             .map_err(|e| format!("cannot read `{}`: {}", path.display(), io_reason(&e)))?;
         if meta.is_dir() {
-            walk(path, overrides, exclude, &mut found)?;
+            let tree = Tree::new([path.as_path()]);
+            let mut walked = HashSet::new();
+            walked.extend(std::fs::canonicalize(path).ok());
+            walk(
+                &Walker {
+                    tree,
+                    overrides,
+                    exclude,
+                },
+                path,
+                &mut walked,
+                &mut found,
+            )?;
         } else {
             let text = read(path)?;
             let kind = match overrides
@@ -147,7 +163,13 @@ pub fn discover_all(
         }
     }
     // The firewall rulesets a topology names are inputs too (policies cannot read files).
-    crate::ports::firewall_files(&mut found.files);
+    let tree = Tree::new(
+        paths
+            .iter()
+            .chain(overrides.per_file.iter().map(|(p, _)| p))
+            .map(PathBuf::as_path),
+    );
+    crate::ports::firewall_files(&mut found.files, &tree);
     found.files.sort_by(|a, b| a.display.cmp(&b.display));
     found.files.dedup_by(|a, b| a.path == b.path);
     let read: Vec<&str> = found.files.iter().map(|f| f.display.as_str()).collect();
@@ -157,10 +179,18 @@ pub fn discover_all(
     Ok(found)
 }
 
+/// What one walk needs besides the directory at hand.
+struct Walker<'a> {
+    /// The named directory, canonical: symlinks may not lead out of it.
+    tree: Tree,
+    overrides: &'a KindOverrides,
+    exclude: &'a [PathBuf],
+}
+
 fn walk(
+    w: &Walker,
     dir: &Path,
-    overrides: &KindOverrides,
-    exclude: &[PathBuf],
+    walked: &mut HashSet<PathBuf>,
     out: &mut Discovery,
 ) -> Result<(), String> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
@@ -174,27 +204,8 @@ fn walk(
     paths.sort();
     for path in paths {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if exclude.contains(&path) {
+        if w.exclude.contains(&path) {
             continue; // read as what it is (the samples, the bundle)
-        }
-        if name.starts_with('.') || name == "target" || name == "node_modules" {
-            let what = if name.starts_with('.') {
-                "hidden"
-            } else {
-                "a build or package directory"
-            };
-            out.skipped.push(Skipped {
-                path: display(&path),
-                reason: format!("{what}: name it to check it"),
-            });
-            continue;
-        }
-        if path.is_dir() {
-            walk(&path, overrides, exclude, out)?;
-            continue;
-        }
-        if overrides.per_file.iter().any(|(p, _)| p == &path) {
-            continue; // added with its forced kind
         }
         let skip = |out: &mut Discovery, reason: &str| {
             out.skipped.push(Skipped {
@@ -202,10 +213,35 @@ fn walk(
                 reason: reason.to_string(),
             })
         };
-        let bytes = match std::fs::read(&path) {
+        if name.starts_with('.') || name == "target" || name == "node_modules" {
+            let what = if name.starts_with('.') {
+                "hidden"
+            } else {
+                "a build or package directory"
+            };
+            skip(out, &format!("{what}: name it to check it"));
+            continue;
+        }
+        match entry(&path, &w.tree, walked) {
+            Entry::Skip(why) => {
+                eprintln!("patrol: skipped `{}`: {why}", display(&path));
+                skip(out, &why);
+                continue;
+            }
+            Entry::Dir(canonical) => {
+                walked.insert(canonical);
+                walk(w, &path, walked, out)?;
+                continue;
+            }
+            Entry::File => {}
+        }
+        if w.overrides.per_file.iter().any(|(p, _)| p == &path) {
+            continue; // added with its forced kind
+        }
+        let bytes = match crate::confine::read_regular(&path) {
             Ok(bytes) => bytes,
             Err(e) => {
-                skip(out, &format!("cannot read it: {}", io_reason(&e)));
+                skip(out, &format!("cannot read it: {e}"));
                 continue;
             }
         };
@@ -257,9 +293,72 @@ pub fn summary(read: &[(String, String)], skipped: &[Skipped]) -> String {
     line
 }
 
+/// What the walk does with a directory entry.
+#[derive(Debug, PartialEq)]
+enum Entry {
+    /// A directory to walk (canonical path).
+    Dir(PathBuf),
+    /// A regular file to read.
+    File,
+    /// Skipped, and why: devices, FIFOs and sockets would block or never end, a symlink
+    /// may lead out of the checked tree or into a loop, a huge file would fill memory.
+    Skip(String),
+}
+
+/// Decides about `path` without opening it.
+fn entry(path: &Path, tree: &Tree, walked: &HashSet<PathBuf>) -> Entry {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) => return Entry::Skip(io_reason(&e)),
+    };
+    let meta = if meta.file_type().is_symlink() {
+        let target = match std::fs::canonicalize(path) {
+            Ok(target) => target,
+            Err(e) => {
+                return Entry::Skip(format!(
+                    "a symlink that does not resolve ({})",
+                    io_reason(&e)
+                ));
+            }
+        };
+        if !tree.contains(&target) {
+            return Entry::Skip(format!(
+                "a symlink to `{}`, outside the checked tree",
+                target.display()
+            ));
+        }
+        match std::fs::metadata(&target) {
+            Ok(meta) => meta,
+            Err(e) => return Entry::Skip(io_reason(&e)),
+        }
+    } else {
+        meta
+    };
+    if meta.is_dir() {
+        return match std::fs::canonicalize(path) {
+            Ok(canonical) if walked.contains(&canonical) => Entry::Skip(format!(
+                "a symlink loop: `{}` is walked already",
+                canonical.display()
+            )),
+            Ok(canonical) => Entry::Dir(canonical),
+            Err(e) => Entry::Skip(io_reason(&e)),
+        };
+    }
+    if let Some(why) = crate::confine::not_regular(&meta) {
+        return Entry::Skip(why);
+    }
+    if meta.len() > crate::confine::MAX_FILE_BYTES {
+        return Entry::Skip(format!(
+            "larger than {} MiB, the most patrol reads",
+            crate::confine::MAX_FILE_BYTES >> 20
+        ));
+    }
+    Entry::File
+}
+
 fn read(path: &Path) -> Result<String, String> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| format!("cannot read `{}`: {}", path.display(), io_reason(&e)))?;
+    let bytes = crate::confine::read_regular(path)
+        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     String::from_utf8(bytes).map_err(|e| {
         format!(
             "`{}` is not UTF-8 text (invalid byte at offset {})",

@@ -11,6 +11,7 @@ pub mod authoring;
 pub mod bundle;
 pub mod certs;
 pub mod cli;
+pub mod confine;
 pub mod discover;
 pub mod engine;
 pub mod formats;

@@ -545,7 +545,8 @@ pub fn derived_documents(docs: &[wit::Document]) -> Vec<wit::Document> {
 
 /// Adds the nftables rulesets the topology files among `files` name and that are not
 /// there yet (a file that cannot be read is left out: the `topology` policy reports it).
-pub fn firewall_files(files: &mut Vec<InputFile>) {
+/// Only regular files inside `tree` are read; one outside it is left out and said so.
+pub fn firewall_files(files: &mut Vec<InputFile>, tree: &crate::confine::Tree) {
     let mut extra = Vec::new();
     for f in files.iter().filter(|f| f.kind == Kind::Topology) {
         let parsed = formats::yaml::parse(&f.text, &f.display);
@@ -572,7 +573,16 @@ pub fn firewall_files(files: &mut Vec<InputFile>) {
             if known {
                 continue;
             }
-            if let Ok(text) = std::fs::read_to_string(&path) {
+            let read = tree
+                .resolve(&path)
+                .and_then(|p| crate::confine::read_regular(&p));
+            if let Err(crate::confine::ReadError::Refused(why)) = &read {
+                eprintln!(
+                    "patrol: skipped `{display}` (a firewall of `{}`): {why}",
+                    f.display
+                );
+            }
+            if let Some(text) = read.ok().and_then(|b| String::from_utf8(b).ok()) {
                 extra.push(InputFile {
                     kind: Kind::Nftables,
                     path,

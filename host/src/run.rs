@@ -329,8 +329,22 @@ pub fn run(plan: &Plan) -> anyhow::Result<Outcome> {
 /// [`run`], calling `done` with each policy's label when its evaluation ends (for the
 /// progress bar of long simulations).
 pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result<Outcome> {
+    // Included files are read only inside the checked paths and `--root` (and the
+    // directories of the files themselves, all inside those unless a plan was built
+    // without paths, as `patrol test` does).
+    let dirs: std::collections::BTreeSet<&std::path::Path> =
+        plan.files.iter().filter_map(|f| f.path.parent()).collect();
+    let tree = crate::confine::Tree::new(
+        plan.certs
+            .trees
+            .iter()
+            .chain(plan.certs.root.iter())
+            .map(PathBuf::as_path)
+            .chain(dirs),
+    );
     let ctx = ParseContext {
         postgres_version: plan.samples.context.postgres_version,
+        tree: Some(tree),
     };
     let documents: Vec<wit::Document> = plan
         .files

@@ -216,7 +216,20 @@ fn file_facts(
     }
     let bytes = match meta {
         Ok(m) if m.len() > MAX_BYTES => Err(format!("larger than {MAX_BYTES} bytes")),
-        Ok(_) => std::fs::read(&path).map_err(|e| crate::discover::io_reason(&e)),
+        // Only regular files inside the checked paths and `--root` (a config may name
+        // `../../../home/ci/.ssh/id_rsa` or a FIFO).
+        Ok(_) => {
+            let tree = crate::confine::Tree::new(
+                search
+                    .trees
+                    .iter()
+                    .chain(search.root.iter())
+                    .map(PathBuf::as_path),
+            );
+            tree.resolve(&path)
+                .and_then(|real| crate::confine::read_regular(&real))
+                .map_err(|e| e.to_string())
+        }
         Err(e) => Err(crate::discover::io_reason(&e)),
     };
     match bytes {

@@ -71,15 +71,32 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
             common::print(&outcome, Format::Text, Mode::Check, true)?;
             return Ok(exit_code(&outcome, args.fail_on));
         }
-        for c in &changes {
-            if let Some(f) = plan.files.iter().find(|f| f.display == c.file) {
-                patch::write_atomic(&f.path, &c.after)?;
-                eprintln!(
-                    "patrol: fixed {} ({})",
-                    c.file,
-                    secrets.scrub(&c.applied.join("; "))
-                );
-            }
+        // Fixes are written only inside the checked paths (not `--root`), symlinks
+        // resolved; when one file may not be written, none is.
+        let tree = crate::confine::Tree::new(args.inputs.paths.iter().map(PathBuf::as_path));
+        let targets: Vec<(&patch::FileChange, &std::path::Path)> = changes
+            .iter()
+            .filter_map(|c| {
+                plan.files
+                    .iter()
+                    .find(|f| f.display == c.file)
+                    .map(|f| (c, f.path.as_path()))
+            })
+            .collect();
+        let refused: Vec<String> = targets
+            .iter()
+            .filter_map(|(_, path)| patch::write_target(path, &tree).err())
+            .collect();
+        if !refused.is_empty() {
+            anyhow::bail!("no fix written: {}", refused.join("; "));
+        }
+        for (c, path) in targets {
+            patch::write_atomic(path, &c.after, &tree).map_err(anyhow::Error::msg)?;
+            eprintln!(
+                "patrol: fixed {} ({})",
+                c.file,
+                secrets.scrub(&c.applied.join("; "))
+            );
         }
         // The report and the exit code say what is left after the fix.
         common::print(&after, args.output.format, Mode::Check, false)?;

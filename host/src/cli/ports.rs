@@ -39,7 +39,14 @@ pub fn run(args: Args) -> Result<Exit> {
     let overrides = KindOverrides::parse(&args.inputs.kind).map_err(anyhow::Error::msg)?;
     let files =
         discover::discover(&args.inputs.paths, &overrides, &[]).map_err(anyhow::Error::msg)?;
-    let ctx = ParseContext::default();
+    // Included files are read only inside the checked paths and `--root`.
+    let roots = args.inputs.paths.iter().chain(args.inputs.root.iter());
+    let ctx = ParseContext {
+        tree: Some(crate::confine::Tree::new(
+            roots.map(std::path::PathBuf::as_path),
+        )),
+        ..Default::default()
+    };
     let documents: Vec<_> = files
         .iter()
         .map(|f| formats::document(f.kind.clone(), &f.display, &f.path, f.text.clone(), &ctx))

@@ -358,7 +358,17 @@ fn check_brackets(stmt: &[Token]) -> Result<(), Problem> {
     let mut stack: Vec<(&str, u32)> = Vec::new();
     for t in stmt {
         match t.tok {
-            Tok::Punct(open @ ("(" | "[" | "{")) => stack.push((open, t.line)),
+            Tok::Punct(open @ ("(" | "[" | "{")) => {
+                stack.push((open, t.line));
+                // The literal reader recurses once per bracket.
+                if stack.len() > super::MAX_NESTING {
+                    return Err(Problem::Syntax(format!(
+                        "brackets nest deeper than {} levels on line {}",
+                        super::MAX_NESTING,
+                        t.line
+                    )));
+                }
+            }
             Tok::Punct(close @ (")" | "]" | "}")) => {
                 let want = match close {
                     ")" => "(",

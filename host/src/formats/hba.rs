@@ -48,7 +48,7 @@ use std::path::Path;
 
 use super::{ParseContext, Parsed, diagnostic};
 use crate::wit;
-use files::Source;
+use files::{IncludeReader, Source};
 use tokenize::{AuthLine, Tokenizer};
 
 /// The major version whose behaviour applies when the context names none.
@@ -61,7 +61,12 @@ pub fn parse(src: &str, file: &str, path: &Path, ctx: &ParseContext) -> Parsed<V
         shown: file.to_string(),
         path: path.to_path_buf(),
     };
-    let lines = Tokenizer { version }.tokenize(src, &top);
+    let reader = IncludeReader::new(ctx.tree.as_ref());
+    let lines = Tokenizer {
+        version,
+        reader: &reader,
+    }
+    .tokenize(src, &top);
     let mut parsed = rules(lines, &top, version, |line| line);
     if parsed.value.is_empty() && parsed.diagnostics.is_empty() {
         let message = format!(
@@ -99,7 +104,12 @@ pub fn parse_records<'a>(
         shown: file.to_string(),
         path: dir.join("pg_hba.conf"),
     };
-    let lines = Tokenizer { version }.tokenize(&text, &top);
+    let reader = IncludeReader::new(ctx.tree.as_ref());
+    let lines = Tokenizer {
+        version,
+        reader: &reader,
+    }
+    .tokenize(&text, &top);
     let last = yaml_lines.last().copied().unwrap_or(0);
     rules(lines, &top, version, |n| {
         yaml_lines

@@ -19,7 +19,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Parsed, diagnostic};
+use super::{MAX_NESTING, Parsed, diagnostic};
 use crate::wit;
 use lex::{Tok, Token, lex};
 
@@ -30,6 +30,8 @@ pub fn parse(src: &str, file: &str) -> Parsed<wit::Structured> {
         pos: 0,
         file,
         diagnostics: Vec::new(),
+        depth: 0,
+        abandoned: false,
     };
     let root = p.body(None, 1);
     let mut spans = Vec::new();
@@ -78,6 +80,10 @@ struct Parser<'a> {
     pos: usize,
     file: &'a str,
     diagnostics: Vec<wit::Diagnostic>,
+    /// How many blocks, labels, lists and objects enclose the position.
+    depth: usize,
+    /// The nesting limit was hit: the rest of the file is not read.
+    abandoned: bool,
 }
 
 impl Parser<'_> {
@@ -113,6 +119,27 @@ impl Parser<'_> {
         }
     }
 
+    /// Enters `levels` more levels of nesting; past [`MAX_NESTING`] the rest of the file
+    /// is abandoned with one diagnostic at this line (the parser and the emitter recurse
+    /// once per level).
+    fn enter(&mut self, levels: usize) -> Result<(), String> {
+        self.depth += levels;
+        if self.depth <= MAX_NESTING {
+            return Ok(());
+        }
+        self.depth -= levels;
+        if !self.abandoned {
+            let line = self.line();
+            self.error(
+                line,
+                format!("values nest deeper than {MAX_NESTING} levels here; the rest of the file is not read"),
+            );
+            self.abandoned = true;
+        }
+        self.pos = self.toks.len();
+        Err(String::new())
+    }
+
     /// The items of the file or of a block, up to `}` (`close`) or the end.
     fn body(&mut self, close: Option<u32>, line: u32) -> Node {
         let mut items: Vec<(String, Node)> = Vec::new();
@@ -120,7 +147,7 @@ impl Parser<'_> {
             self.skip_newlines();
             match self.peek() {
                 None => {
-                    if let Some(open) = close {
+                    if let Some(open) = close.filter(|_| !self.abandoned) {
                         self.error(
                             open,
                             format!("the block opened on line {open} is never closed"),
@@ -138,6 +165,7 @@ impl Parser<'_> {
             let start = self.pos;
             match self.item() {
                 Ok((key, node)) => self.insert(&mut items, key, node),
+                Err(_) if self.abandoned => break,
                 Err(message) => {
                     self.error(at, message);
                     if self.line() > at {
@@ -197,7 +225,9 @@ impl Parser<'_> {
                     return Err(format!("expected `=` or `{{` after `{key}`"));
                 }
                 self.pos += 1;
+                self.enter(1 + labels.len())?;
                 let mut node = self.body(Some(line), line);
+                self.depth -= 1 + labels.len();
                 for label in labels.into_iter().rev() {
                     node = Node {
                         line,
@@ -219,6 +249,13 @@ impl Parser<'_> {
     }
 
     fn value(&mut self) -> Result<Node, String> {
+        self.enter(1)?;
+        let value = self.value_here();
+        self.depth -= 1;
+        value
+    }
+
+    fn value_here(&mut self) -> Result<Node, String> {
         let line = self.line();
         let Some(tok) = self.peek().cloned() else {
             return Err("missing value".into());

@@ -29,7 +29,12 @@ pub fn parse(
         path: path.to_path_buf(),
     };
     let mut parsed = Parsed::new(Vec::new());
-    let lines = Tokenizer { version }.tokenize(src, &top);
+    let reader = super::hba::files::IncludeReader::new(ctx.tree.as_ref());
+    let lines = Tokenizer {
+        version,
+        reader: &reader,
+    }
+    .tokenize(src, &top);
     for line in lines {
         let result = match &line.error {
             Some(e) => Err(e.message.clone()),
@@ -101,6 +106,7 @@ mod tests {
     fn run(src: &str, version: u32) -> Parsed<Vec<wit::IdentRule>> {
         let ctx = ParseContext {
             postgres_version: Some(version),
+            ..Default::default()
         };
         parse(
             src,
@@ -202,6 +208,7 @@ mod tests {
             &path,
             &ParseContext {
                 postgres_version: Some(16),
+                ..Default::default()
             },
         );
         let rules: Vec<_> = p

@@ -24,6 +24,13 @@ pub use kind::Kind;
 
 use crate::wit;
 
+/// How deep values may nest in any document patrol parses or edits (mappings, lists,
+/// blocks, JSON pointers): far beyond any real configuration, far below what would
+/// overflow the host's stack in the recursive parts of the parsers, editors and
+/// renderers, and below `serde_json`'s limit of 128, with which the policies read the
+/// documents back.
+pub const MAX_NESTING: usize = 100;
+
 /// A parsed value plus what went wrong on the way.
 #[derive(Debug, Clone)]
 pub struct Parsed<T> {
@@ -45,6 +52,10 @@ impl<T> Parsed<T> {
 pub struct ParseContext {
     /// PostgreSQL major version whose syntax applies (none: the newest).
     pub postgres_version: Option<u32>,
+    /// Where files a config includes may be read (`include`, `@file` of pg_hba.conf,
+    /// pg_ident.conf and postgresql.conf): the checked paths and `--root`. None reads
+    /// anywhere: only for the parsers' own tests; a check always sets it.
+    pub tree: Option<crate::confine::Tree>,
 }
 
 /// A diagnostic at `file:line`.
@@ -91,7 +102,7 @@ pub fn document(
         Kind::PatroniEnv => map(env_file::parse(&text, file), wit::Body::Settings),
         Kind::PgHba => map(hba::parse(&text, file, path, ctx), wit::Body::Hba),
         Kind::PgIdent => map(ident::parse(&text, file, path, ctx), wit::Body::Ident),
-        Kind::PostgresqlConf => map(pgconf::parse(&text, file, path), wit::Body::Settings),
+        Kind::PostgresqlConf => map(pgconf::parse(&text, file, path, ctx), wit::Body::Settings),
         Kind::Haproxy => map(haproxy::parse(&text, file), wit::Body::Settings),
         Kind::Pgbackrest | Kind::PgAutoctl | Kind::Pgbouncer => {
             map(ini::parse(&text, file), wit::Body::Settings)

@@ -21,15 +21,17 @@
 
 use std::path::Path;
 
-use super::hba::files::{Source, conf_files_in_dir, strerror};
-use super::{Parsed, diagnostic};
+use super::hba::files::{IncludeReader, Source, conf_files_in_dir, strerror};
+use super::{ParseContext, Parsed, diagnostic};
+use crate::confine::ReadError;
 use crate::wit;
 
 /// PostgreSQL's `CONF_FILE_MAX_DEPTH`.
 const MAX_DEPTH: u32 = 10;
 
 /// Parses a postgresql.conf file (`src`, the contents of `path`, shown as `file`).
-pub fn parse(src: &str, file: &str, path: &Path) -> Parsed<Vec<wit::Setting>> {
+/// Included files are read as `ctx.tree` allows (see `hba::files`).
+pub fn parse(src: &str, file: &str, path: &Path, ctx: &ParseContext) -> Parsed<Vec<wit::Setting>> {
     let top = Source {
         shown: file.to_string(),
         path: path.to_path_buf(),
@@ -37,17 +39,19 @@ pub fn parse(src: &str, file: &str, path: &Path) -> Parsed<Vec<wit::Setting>> {
     let mut reader = Reader {
         top: top.clone(),
         parsed: Parsed::new(Vec::new()),
+        includes: IncludeReader::new(ctx.tree.as_ref()),
     };
     reader.parse_fp(src, &top, 0, None);
     reader.parsed
 }
 
-struct Reader {
+struct Reader<'a> {
     top: Source,
     parsed: Parsed<Vec<wit::Setting>>,
+    includes: IncludeReader<'a>,
 }
 
-impl Reader {
+impl Reader<'_> {
     /// A diagnostic at the top-level line `anchor` (or `line` for the top-level file);
     /// the message says which file when the problem is in an included one.
     fn report(&mut self, source: &Source, line: u32, anchor: Option<u32>, message: String) {
@@ -225,10 +229,19 @@ impl Reader {
             self.report(calling, line, anchor, message);
             return false;
         }
-        match std::fs::read(&file.path) {
-            Ok(bytes) => self.parse_fp(&String::from_utf8_lossy(&bytes), file, depth, anchor),
-            Err(_) if !strict => true,
-            Err(e) => {
+        match self.includes.read(&file.path) {
+            Ok(text) => self.parse_fp(&text, file, depth, anchor),
+            // patrol's own refusals are never skipped, not even by `include_if_exists`.
+            Err(ReadError::Refused(why)) => {
+                let message = format!(
+                    "could not open configuration file \"{}\": {why}",
+                    file.path.display()
+                );
+                self.report(calling, line, anchor, message);
+                false
+            }
+            Err(ReadError::Io(_)) if !strict => true,
+            Err(ReadError::Io(e)) => {
                 let message = if e.kind() == std::io::ErrorKind::IsADirectory {
                     // fopen succeeds on a directory; flex then fails to read it.
                     format!(
@@ -257,7 +270,7 @@ impl Reader {
         depth: u32,
         anchor: Option<u32>,
     ) -> bool {
-        let files = match conf_files_in_dir(calling, name) {
+        let files = match conf_files_in_dir(calling, name, &self.includes) {
             Ok(files) => files,
             Err(message) => {
                 self.report(calling, line, anchor, message);

@@ -6,7 +6,7 @@
 //! stay valid); a patch that overlaps one already taken is skipped and reported. The
 //! result is shown as a unified diff (`--diff`, applies with `patch -p1`) or written back
 //! atomically (`--fix`: a temporary file in the same directory, renamed over the original,
-//! keeping its permissions).
+//! keeping its permissions; only inside the checked tree, through a symlink to its target).
 
 pub mod yaml_edit;
 
@@ -102,12 +102,89 @@ fn to_yaml_edit(e: &wit::Edit) -> Option<YamlEdit> {
     }
 }
 
+/// Checks the line edits of every patch a policy returned against the text of the file
+/// they edit (a file not among the documents is refused later, when the fix is applied).
+pub fn check_patches(patches: &[wit::Patch], documents: &[wit::Document]) -> Result<(), String> {
+    for p in patches {
+        let edits: Vec<&wit::LineEdit> = p
+            .edits
+            .iter()
+            .filter_map(|e| {
+                if let wit::Edit::Lines(l) = e {
+                    Some(l)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        if edits.is_empty() {
+            continue;
+        }
+        if let Some(doc) = documents.iter().find(|d| d.path == p.file) {
+            let count = doc.text.split_inclusive('\n').count();
+            check_line_edits(&edits, count).map_err(|why| {
+                format!(
+                    "its patch `{}` of `{}` is invalid: {why}",
+                    p.description, p.file
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Why the line edits of one patch cannot be applied to a text of `line_count` lines:
+/// an edit outside the file (`start` is 1-based; `end` = `start - 1` inserts before line
+/// `start`), or two edits of the patch that touch the same lines. The host checks every
+/// patch a policy returns with this (an invalid one is the policy's error) and the
+/// applier checks again, so that no edit can make it index past the text.
+pub fn check_line_edits(edits: &[&wit::LineEdit], line_count: usize) -> Result<(), String> {
+    for (i, e) in edits.iter().enumerate() {
+        let (start, end) = (u64::from(e.start), u64::from(e.end));
+        if start == 0 || end + 1 < start || end > line_count as u64 {
+            return Err(format!(
+                "line edit {}..{} is outside the file ({line_count} lines)",
+                e.start, e.end
+            ));
+        }
+        if let Some(other) = edits[..i]
+            .iter()
+            .find(|o| conflict((o.start, o.end), (e.start, e.end)))
+        {
+            return Err(format!(
+                "line edits {}..{} and {}..{} overlap",
+                other.start, other.end, e.start, e.end
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether two line edits (`start..=end`, an insert when `end` = `start - 1`) touch the
+/// same lines, or would insert at the same place (in no defined order).
+fn conflict(a: (u32, u32), b: (u32, u32)) -> bool {
+    let insert = |(s, e): (u32, u32)| u64::from(e) + 1 == u64::from(s);
+    match (insert(a), insert(b)) {
+        (true, true) => a.0 == b.0,
+        (true, false) => a.0 > b.0 && a.0 <= b.1,
+        (false, true) => b.0 > a.0 && b.0 <= a.1,
+        (false, false) => a.0 <= b.1 && b.0 <= a.1,
+    }
+}
+
 /// Applies line edits; returns the text, the descriptions applied, and those skipped for
-/// overlapping an earlier patch or pointing past the end of the file.
+/// overlapping an earlier patch, overlapping themselves or pointing past the end of the
+/// file. Every line keeps its ending (a CRLF file gets CRLF lines), and a file without a
+/// final newline keeps lacking it, without gluing a new line onto the old last one.
 fn apply_line_patches(text: &str, patches: &[&&Patch]) -> (String, Vec<String>, Vec<String>) {
-    let lines: Vec<&str> = text.split_inclusive('\n').collect();
     let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
-    let mut taken: Vec<(u32, u32, String)> = Vec::new();
+    let final_newline = text.is_empty() || text.ends_with('\n');
+    // Every line with its ending while editing; the last one's is dropped again at the end.
+    let mut out: Vec<String> = text.split_inclusive('\n').map(str::to_string).collect();
+    if let Some(last) = out.last_mut().filter(|l| !l.ends_with('\n')) {
+        last.push_str(newline);
+    }
+    let mut taken: Vec<&wit::LineEdit> = Vec::new();
     let mut applied = Vec::new();
     let mut skipped = Vec::new();
     for p in patches {
@@ -122,53 +199,44 @@ fn apply_line_patches(text: &str, patches: &[&&Patch]) -> (String, Vec<String>, 
                 }
             })
             .collect();
-        let fits = edits.iter().all(|e| {
-            let in_range = e.start >= 1 && (e.end as usize) <= lines.len() && e.end + 1 >= e.start;
-            let overlaps = taken.iter().any(|(s, en, _)| {
-                let insert = e.end + 1 == e.start;
-                if insert {
-                    e.start > *s && e.start <= *en
-                } else {
-                    e.start <= *en && *s <= e.end
-                }
-            });
-            in_range && !overlaps
-        });
-        if fits {
-            for e in edits {
-                taken.push((e.start, e.end, e.text.clone()));
+        let fits = check_line_edits(&edits, out.len()).and_then(|()| {
+            match edits.iter().any(|e| {
+                taken
+                    .iter()
+                    .any(|t| conflict((t.start, t.end), (e.start, e.end)))
+            }) {
+                true => Err("overlaps another fix".to_string()),
+                false => Ok(()),
             }
-            applied.push(p.description.clone());
-        } else {
-            skipped.push(format!(
-                "{}: overlaps another fix or is outside the file",
-                p.description
-            ));
+        });
+        match fits {
+            Ok(()) => {
+                taken.extend(edits);
+                applied.push(p.description.clone());
+            }
+            Err(why) => skipped.push(format!("{}: {why}", p.description)),
         }
     }
     // Bottom-up, inserts before replacements at the same line.
-    taken.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
-    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-    for (start, end, replacement) in taken {
+    taken.sort_by(|a, b| b.start.cmp(&a.start).then(b.end.cmp(&a.end)));
+    for edit in taken {
         let mut new_lines: Vec<String> = Vec::new();
-        if !replacement.is_empty() {
-            let body = replacement.strip_suffix('\n').unwrap_or(&replacement);
+        if !edit.text.is_empty() {
+            let body = edit.text.strip_suffix('\n').unwrap_or(&edit.text);
             for l in body.split('\n') {
                 new_lines.push(format!("{}{newline}", l.strip_suffix('\r').unwrap_or(l)));
             }
         }
-        let s = (start - 1) as usize;
-        let e = end as usize; // exclusive
-        // Keep a missing final newline missing when the last line is replaced.
-        if e == out.len()
-            && e > s
-            && !out[e - 1].ends_with('\n')
-            && let Some(last) = new_lines.last_mut()
-        {
-            let trimmed = last.trim_end_matches(['\r', '\n']).to_string();
-            *last = trimmed;
+        let s = (edit.start as usize).saturating_sub(1);
+        let e = (edit.end as usize).max(s); // exclusive
+        // Checked above; never index past the text whatever the edits.
+        if e <= out.len() {
+            out.splice(s..e, new_lines);
         }
-        out.splice(s..e.max(s), new_lines);
+    }
+    if !final_newline && let Some(last) = out.last_mut() {
+        let kept = last.trim_end_matches(['\r', '\n']).len();
+        last.truncate(kept);
     }
     (out.concat(), applied, skipped)
 }
@@ -223,20 +291,54 @@ pub fn unified_diff(
     (out, hidden)
 }
 
-/// Writes `text` to `path` atomically, keeping the file's permissions.
-pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+/// The file a fix of `path` writes: `path` with symlinks and `..` resolved, when that is
+/// a regular file inside `tree`; else why not, naming `path`.
+pub fn write_target(
+    path: &Path,
+    tree: &crate::confine::Tree,
+) -> Result<std::path::PathBuf, String> {
+    let shown = path.display();
+    let target = tree.resolve(path).map_err(|e| format!("`{shown}`: {e}"))?;
+    match std::fs::metadata(&target) {
+        Ok(meta) if meta.is_file() => Ok(target),
+        Ok(_) => Err(format!("`{shown}` is not a regular file")),
+        Err(e) => Err(format!("`{shown}`: {}", crate::discover::io_reason(&e))),
+    }
+}
+
+/// Writes `text` to `path` atomically, keeping the file's permissions, when `path`
+/// resolves (symlinks and `..` followed) to a regular file inside `tree`. A symlink stays
+/// a symlink: its target is what gets written. Returns the file written.
+pub fn write_atomic(
+    path: &Path,
+    text: &str,
+    tree: &crate::confine::Tree,
+) -> Result<std::path::PathBuf, String> {
     use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let permissions = std::fs::metadata(path)?.permissions();
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(text.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    tmp.as_file().set_permissions(permissions)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    let target = write_target(path, tree)?;
+    let meta = std::fs::metadata(&target).map_err(|e| {
+        format!(
+            "cannot write `{}`: {}",
+            target.display(),
+            crate::discover::io_reason(&e)
+        )
+    })?;
+    let io = |e: std::io::Error| {
+        format!(
+            "cannot write `{}`: {}",
+            target.display(),
+            crate::discover::io_reason(&e)
+        )
+    };
+    let dir = target.parent().unwrap_or(Path::new("/"));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    tmp.write_all(text.as_bytes()).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.as_file()
+        .set_permissions(meta.permissions())
+        .map_err(io)?;
+    tmp.persist(&target).map_err(|e| io(e.error))?;
+    Ok(target)
 }
 
 #[cfg(test)]
@@ -280,8 +382,80 @@ mod tests {
         let overlap = patch(vec![lines(3, 3, "z")]);
         let (changes, skipped) =
             apply_all(&[&insert, &delete, &overlap], &[("f".into(), src.into())]);
-        assert_eq!(changes[0].after, "a\nx\nb\n");
+        // The file had no final newline and still has none.
+        assert_eq!(changes[0].after, "a\nx\nb");
         assert_eq!(skipped.len(), 1, "{skipped:?}");
+    }
+
+    #[test]
+    fn overlapping_edits_in_one_patch_are_skipped_not_a_panic() {
+        let src = "a\nb\nc\nd\n";
+        for edits in [
+            vec![lines(1, 3, "x"), lines(2, 4, "y")],
+            vec![lines(2, 2, "x"), lines(2, 2, "y")],
+            vec![lines(1, 4, ""), lines(3, 2, "ins")],
+            vec![lines(3, 2, "i"), lines(3, 2, "j")],
+            vec![lines(1, 1, "x"), lines(9, 9, "y")],
+            vec![lines(0, 0, "x")],
+            vec![lines(u32::MAX, u32::MAX, "x")],
+            vec![lines(4, 1, "x")],
+        ] {
+            let p = patch(edits.clone());
+            let (changes, skipped) = apply_all(&[&p], &[("f".into(), src.into())]);
+            assert!(changes.is_empty(), "{edits:?}: {changes:?}");
+            assert_eq!(skipped.len(), 1, "{edits:?}: {skipped:?}");
+        }
+        // Adjacent edits and an insert right before a replaced line do not overlap.
+        let p = patch(vec![
+            lines(1, 1, "A"),
+            lines(2, 2, "B"),
+            lines(3, 2, "i"),
+            lines(3, 3, "C"),
+        ]);
+        let (changes, skipped) = apply_all(&[&p], &[("f".into(), src.into())]);
+        assert!(skipped.is_empty(), "{skipped:?}");
+        assert_eq!(changes[0].after, "A\nB\ni\nC\nd\n");
+    }
+
+    #[test]
+    fn appended_line_is_not_glued_onto_a_last_line_without_newline() {
+        // `}consul[...]` was the bug: the new line must start a line of its own.
+        let src = "a = 1\nb = 2";
+        let (changes, _) = apply_all(
+            &[&patch(vec![lines(3, 2, "c = 3")])],
+            &[("f".into(), src.into())],
+        );
+        assert_eq!(changes[0].after, "a = 1\nb = 2\nc = 3");
+        let (changes, _) = apply_all(
+            &[&patch(vec![lines(2, 1, "x")])],
+            &[("f".into(), src.into())],
+        );
+        assert_eq!(changes[0].after, "a = 1\nx\nb = 2");
+        let (changes, _) = apply_all(
+            &[&patch(vec![lines(2, 2, "")])],
+            &[("f".into(), src.into())],
+        );
+        assert_eq!(changes[0].after, "a = 1");
+        let (changes, _) = apply_all(
+            &[&patch(vec![lines(3, 2, "c\nd\n")])],
+            &[("f".into(), "a\nb\n".into())],
+        );
+        assert_eq!(changes[0].after, "a\nb\nc\nd\n");
+    }
+
+    #[test]
+    fn crlf_files_stay_crlf_without_final_newline() {
+        let src = "a\r\nb";
+        let (changes, _) = apply_all(
+            &[&patch(vec![lines(3, 2, "c\nd")])],
+            &[("f".into(), src.into())],
+        );
+        assert_eq!(changes[0].after, "a\r\nb\r\nc\r\nd");
+        let (changes, _) = apply_all(
+            &[&patch(vec![lines(1, 0, "z")])],
+            &[("f".into(), "a\r\nb\r\n".into())],
+        );
+        assert_eq!(changes[0].after, "z\r\na\r\nb\r\n");
     }
 
     #[test]

@@ -49,7 +49,12 @@ fn apply_one(src: &str, edit: &YamlEdit) -> Result<String, String> {
         YamlEdit::Set { pointer, .. } => ("set", pointer),
         YamlEdit::Remove { pointer } => ("remove", pointer),
     };
-    let fail = |why: String| format!("cannot {verb} `{raw}`: {why}");
+    // A hostile pointer may be megabytes long: show its start.
+    let shown: String = match raw.char_indices().nth(80) {
+        Some((end, _)) => format!("{}…", &raw[..end]),
+        None => raw.clone(),
+    };
+    let fail = |why: String| format!("cannot {verb} `{shown}`: {why}");
     let tokens = parse_pointer(raw).map_err(fail)?;
     let (_, before) = load(src).map_err(fail)?;
     let mut expected = before.clone();
@@ -116,6 +121,13 @@ fn parse_pointer(raw: &str) -> Result<Vec<String>, String> {
     let Some(rest) = raw.strip_prefix('/') else {
         return Err("a JSON pointer starts with `/`".into());
     };
+    let depth = rest.split('/').count();
+    if depth > crate::formats::MAX_NESTING {
+        return Err(format!(
+            "the pointer is {depth} levels deep; patrol edits at most {} levels",
+            crate::formats::MAX_NESTING
+        ));
+    }
     rest.split('/')
         .map(|token| {
             let bad = token

@@ -160,13 +160,19 @@ fn firewall_files_are_read_when_the_topology_names_them() {
         display: "topology.yaml".into(),
         text: TOPOLOGY.into(),
     }];
-    firewall_files(&mut files);
+    let tree = crate::confine::Tree::new([dir.path()]);
+    firewall_files(&mut files, &tree);
     assert_eq!(files.len(), 2);
     assert_eq!(files[1].kind, Kind::Nftables);
     assert_eq!(files[1].display, "fw/pg1.nft");
     // Already there: not added twice; missing: left to the policy to report.
-    firewall_files(&mut files);
+    firewall_files(&mut files, &tree);
     assert_eq!(files.len(), 2);
+    // Outside the checked tree: not read.
+    let mut files = vec![files[0].clone()];
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    firewall_files(&mut files, &crate::confine::Tree::new([elsewhere.path()]));
+    assert_eq!(files.len(), 1);
 }
 
 #[test]

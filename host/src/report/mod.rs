@@ -100,8 +100,11 @@ pub fn render(outcome: &Outcome, format: Format, mode: Mode, color: bool) -> io:
         outcome
     };
     let mut buf = Vec::new();
-    format.renderer(color, &secrets).render(clean, mode, &mut buf)?;
-    let text = String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    format
+        .renderer(color, &secrets)
+        .render(clean, mode, &mut buf)?;
+    let text = String::from_utf8(buf)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     Ok(match format {
         Format::Text => escape::workflow_commands(text, |_| false),
         Format::Github => escape::workflow_commands(text, github::is_command),

@@ -50,8 +50,8 @@ pub fn check_name(
 }
 
 /// Rejects output that does not fit the input: decisions for samples that don't exist or
-/// answered twice, patch indexes out of range, findings with codes the policy never
-/// declared.
+/// answered twice, patch indexes out of range, line edits outside their file or
+/// overlapping each other, findings with codes the policy never declared.
 pub fn check_evaluation(
     meta: &wit::PolicyMetadata,
     e: &wit::Evaluation,
@@ -100,6 +100,7 @@ pub fn check_evaluation(
             )));
         }
     }
+    crate::patch::check_patches(&e.patches, &input.documents).map_err(bad)?;
     let declared: HashSet<&str> = meta.codes.iter().map(|c| c.code.as_str()).collect();
     for f in &e.findings {
         if !declared.contains(f.code.as_str()) {

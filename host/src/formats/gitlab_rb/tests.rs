@@ -224,3 +224,36 @@ fn never_panics_on_garbage() {
         let _ = parse(&file[..end], "gitlab.rb");
     }
 }
+
+#[test]
+fn deep_nesting_is_a_diagnostic_not_a_stack_overflow() {
+    let n = 12_000;
+    for src in [
+        format!(
+            "# nested\ngitlab_rails['a'] = {}1{}\n",
+            "[".repeat(n),
+            "]".repeat(n)
+        ),
+        format!(
+            "# nested\ngitlab_rails['a'] = {}{}\n",
+            "{'a' => ".repeat(n),
+            "}".repeat(n)
+        ),
+    ] {
+        let p = parse(&src, "gitlab.rb");
+        let d: Vec<_> = p
+            .diagnostics
+            .iter()
+            .map(|d| (d.code.as_str(), d.message.as_str(), d.location.line))
+            .collect();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!((d[0].0, d[0].2), ("invalid-line", 2), "{d:?}");
+        assert!(d[0].1.contains("deeper than 100 levels"), "{d:?}");
+    }
+    let ok = format!(
+        "gitlab_rails['a'] = {}1{}\n",
+        "[".repeat(90),
+        "]".repeat(90)
+    );
+    assert!(parse(&ok, "gitlab.rb").diagnostics.is_empty());
+}

@@ -2,9 +2,72 @@
 //! PostgreSQL's `AbsoluteConfigLocation` (relative to the including file's directory),
 //! `canonicalize_path` and `GetConfFilesInDir` (`src/backend/utils/misc/conffiles.c`),
 //! plus the C library's wording of I/O errors, which the server's messages quote.
+//!
+//! Unlike the server, patrol reads an included file only when it is a regular file inside
+//! the checked tree (the checked paths and `--root`, symlinks resolved), of at most
+//! `confine::MAX_FILE_BYTES`, and reads at most [`MAX_INCLUDED_FILES`] files and that
+//! many bytes in all for one top-level file ([`IncludeReader`]): the files come from a
+//! repository patrol does not trust, and a few lines that include their own file would
+//! otherwise be read 10^10 times.
 
+use std::cell::Cell;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+
+use crate::confine::{MAX_FILE_BYTES, ReadError, Tree, read_regular};
+
+/// The most files one top-level file may pull in, directly or not.
+pub(crate) const MAX_INCLUDED_FILES: u32 = 1000;
+
+/// Reads the files a config includes, confined and bounded (see the module's header).
+#[derive(Debug)]
+pub(crate) struct IncludeReader<'a> {
+    /// None: anywhere (only the parsers' unit tests; a check always confines).
+    tree: Option<&'a Tree>,
+    files: Cell<u32>,
+    bytes: Cell<u64>,
+}
+
+impl<'a> IncludeReader<'a> {
+    pub(crate) fn new(tree: Option<&'a Tree>) -> Self {
+        IncludeReader {
+            tree,
+            files: Cell::new(0),
+            bytes: Cell::new(0),
+        }
+    }
+
+    /// `path` with symlinks resolved, when patrol may read there.
+    fn confined(&self, path: &Path) -> Result<PathBuf, ReadError> {
+        match self.tree {
+            Some(tree) => tree.resolve(path),
+            None => Ok(path.to_path_buf()),
+        }
+    }
+
+    /// The text of an included file (invalid UTF-8 replaced, as the server reads bytes).
+    /// A directory is the operating system's `IsADirectory` error.
+    pub(crate) fn read(&self, path: &Path) -> Result<String, ReadError> {
+        let path = self.confined(path)?;
+        let files = self.files.get() + 1;
+        if files > MAX_INCLUDED_FILES {
+            return Err(ReadError::Refused(format!(
+                "more than {MAX_INCLUDED_FILES} files included from one file; patrol reads no more"
+            )));
+        }
+        self.files.set(files);
+        let bytes = read_regular(&path)?;
+        let total = self.bytes.get() + bytes.len() as u64;
+        if total > MAX_FILE_BYTES {
+            return Err(ReadError::Refused(format!(
+                "more than {} MiB included from one file; patrol reads no more",
+                MAX_FILE_BYTES >> 20
+            )));
+        }
+        self.bytes.set(total);
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
 
 /// A file being read: the name shown to users and where it is on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,12 +116,27 @@ pub(crate) fn clean(path: &Path) -> PathBuf {
 
 /// `GetConfFilesInDir`: the `*.conf` files (not starting with `.`, not directories) of
 /// a directory relative to `outer`, sorted by name. Shared with postgresql.conf.
-pub(crate) fn conf_files_in_dir(outer: &Source, name: &str) -> Result<Vec<Source>, String> {
+pub(crate) fn conf_files_in_dir(
+    outer: &Source,
+    name: &str,
+    reader: &IncludeReader,
+) -> Result<Vec<Source>, String> {
     if name.trim_matches([' ', '\t', '\r', '\n']).is_empty() {
         return Err(format!("empty configuration directory name: \"{name}\""));
     }
     let dir = outer.resolve(name);
-    let entries = std::fs::read_dir(&dir.path).map_err(|e| {
+    let open_failed = |why: String| {
+        format!(
+            "could not open configuration directory \"{}\": {why}",
+            dir.path.display()
+        )
+    };
+    let listed = match reader.confined(&dir.path) {
+        Ok(listed) => listed,
+        Err(ReadError::Io(e)) => return Err(open_failed(strerror(&e))),
+        Err(refused) => return Err(open_failed(refused.to_string())),
+    };
+    let entries = std::fs::read_dir(listed).map_err(|e| {
         format!(
             "could not open configuration directory \"{}\": {}",
             dir.path.display(),

@@ -11,6 +11,7 @@ mod files;
 fn ctx(version: u32) -> ParseContext {
     ParseContext {
         postgres_version: Some(version),
+        ..Default::default()
     }
 }
 
@@ -491,7 +492,12 @@ fn never_panics() {
                 crate::formats::ident::parse(&src, "i", Path::new("/nonexistent/i"), &ctx(version));
         }
         let _ = regex::check(&src);
-        let _ = crate::formats::pgconf::parse(&src, "p", Path::new("/nonexistent/p"));
+        let _ = crate::formats::pgconf::parse(
+            &src,
+            "p",
+            Path::new("/nonexistent/p"),
+            &crate::formats::ParseContext::default(),
+        );
     }
 }
 

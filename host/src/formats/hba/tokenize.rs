@@ -18,7 +18,8 @@
 
 use std::io;
 
-use super::files::{Source, conf_files_in_dir, strerror};
+use super::files::{IncludeReader, Source, conf_files_in_dir, strerror};
+use crate::confine::ReadError;
 
 /// PostgreSQL's `CONF_FILE_MAX_DEPTH`.
 const MAX_DEPTH: u32 = 10;
@@ -67,13 +68,14 @@ impl AuthLine {
     }
 }
 
-/// How a PostgreSQL major version tokenizes.
+/// How a PostgreSQL major version tokenizes, and how it reads included files.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Tokenizer {
+pub(crate) struct Tokenizer<'a> {
     pub version: u32,
+    pub reader: &'a IncludeReader<'a>,
 }
 
-impl Tokenizer {
+impl Tokenizer<'_> {
     fn continuation(self) -> bool {
         self.version >= 15
     }
@@ -318,7 +320,7 @@ impl Tokenizer {
         anchor: u32,
         out: &mut Vec<AuthLine>,
     ) -> Result<(), String> {
-        let files = conf_files_in_dir(outer, name)?;
+        let files = conf_files_in_dir(outer, name, self.reader)?;
         let errors: Vec<String> = files
             .iter()
             .filter_map(|file| self.include_source(file, depth, false, anchor, out).err())
@@ -336,10 +338,11 @@ impl Tokenizer {
         if depth > MAX_DEPTH {
             return Err(OpenError::TooDeep);
         }
-        match std::fs::read(&source.path) {
-            Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
-            Err(e) if e.kind() == io::ErrorKind::IsADirectory => Ok(String::new()),
-            Err(e) => Err(OpenError::Io(e)),
+        match self.reader.read(&source.path) {
+            Ok(text) => Ok(text),
+            Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::IsADirectory => Ok(String::new()),
+            Err(ReadError::Io(e)) => Err(OpenError::Io(e)),
+            Err(ReadError::Refused(why)) => Err(OpenError::Refused(why)),
         }
     }
 }
@@ -348,6 +351,8 @@ impl Tokenizer {
 enum OpenError {
     TooDeep,
     Io(io::Error),
+    /// patrol does not read it (outside the checked tree, not a regular file, too much).
+    Refused(String),
 }
 
 impl OpenError {
@@ -355,6 +360,7 @@ impl OpenError {
         match self {
             OpenError::TooDeep => "maximum nesting depth exceeded".to_string(),
             OpenError::Io(e) => strerror(e),
+            OpenError::Refused(why) => why.clone(),
         }
     }
 

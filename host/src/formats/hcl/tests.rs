@@ -158,3 +158,28 @@ fn never_panics() {
         assert!(serde_json::from_str::<Value>(&p.value.json).is_ok());
     }
 }
+
+#[test]
+fn deep_nesting_is_a_diagnostic_not_a_stack_overflow() {
+    let n = 12_000;
+    for (src, line) in [
+        (format!("{}\n{}", "a {\n".repeat(n), "}\n".repeat(n)), 100),
+        (format!("x = {}{}\n", "[".repeat(n), "]".repeat(n)), 1),
+        (format!("x = {}{}\n", "{a = ".repeat(n), "}".repeat(n)), 1),
+        (format!("a {} {{\n}}\n", "\"l\" ".repeat(n)), 1),
+    ] {
+        let p = parse(&src, "consul.hcl");
+        let d: Vec<_> = p
+            .diagnostics
+            .iter()
+            .map(|d| (d.message.as_str(), d.location.line))
+            .collect();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].0.contains("deeper than 100 levels"), "{d:?}");
+        assert!(d[0].1.abs_diff(line) <= 1, "{d:?}");
+        assert!(serde_json::from_str::<Value>(&p.value.json).is_ok());
+    }
+    // 90 levels are fine, and policies can read them back.
+    let (_, _, diags) = parsed(&format!("{}{}", "a {\n".repeat(90), "}\n".repeat(90)));
+    assert!(diags.is_empty(), "{diags:?}");
+}

@@ -6,7 +6,12 @@ use std::path::Path;
 use super::*;
 
 fn run(src: &str) -> Parsed<Vec<wit::Setting>> {
-    parse(src, "postgresql.conf", Path::new("/etc/pg/postgresql.conf"))
+    parse(
+        src,
+        "postgresql.conf",
+        Path::new("/etc/pg/postgresql.conf"),
+        &ParseContext::default(),
+    )
 }
 
 fn settings(src: &str) -> Vec<(String, String, u32)> {
@@ -251,7 +256,7 @@ fn includes_in_place() {
     write("conf.d/05.txt", "g = 7\n");
     let path = dir.path().join("postgresql.conf");
     let src = std::fs::read_to_string(&path).expect("read");
-    let p = parse(&src, "postgresql.conf", &path);
+    let p = parse(&src, "postgresql.conf", &path, &ParseContext::default());
     let got: Vec<_> = p
         .value
         .iter()
@@ -303,7 +308,7 @@ fn include_errors() {
     )
     .expect("write");
     let src = std::fs::read_to_string(&path).expect("read");
-    let p = parse(&src, "postgresql.conf", &path);
+    let p = parse(&src, "postgresql.conf", &path, &ParseContext::default());
     let got: Vec<_> = p
         .diagnostics
         .iter()
@@ -330,7 +335,7 @@ fn fixtures() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/postgresql-conf");
     let path = dir.join("errors.conf");
     let src = std::fs::read_to_string(&path).expect("errors.conf");
-    let p = parse(&src, "errors.conf", &path);
+    let p = parse(&src, "errors.conf", &path, &ParseContext::default());
     let expected: Vec<(u32, String)> = src
         .lines()
         .enumerate()
@@ -352,7 +357,7 @@ fn fixtures() {
 
     let path = dir.join("postgresql.conf");
     let src = std::fs::read_to_string(&path).expect("postgresql.conf");
-    let p = parse(&src, "postgresql.conf", &path);
+    let p = parse(&src, "postgresql.conf", &path, &ParseContext::default());
     assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
     let last = |name: &str| {
         p.value
@@ -384,7 +389,7 @@ fn dump_conf() {
         return;
     };
     let src = std::fs::read_to_string(&file).unwrap_or_default();
-    let p = parse(&src, &file, Path::new(&file));
+    let p = parse(&src, &file, Path::new(&file), &ParseContext::default());
     for d in p.diagnostics {
         println!("DIAG {}", d.message);
     }

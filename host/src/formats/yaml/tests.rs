@@ -435,3 +435,38 @@ fn large_documents_load() {
     let v: Value = serde_json::from_str(&parsed.value.json).unwrap_or_default();
     assert_eq!(v["k19999"]["list"][1]["b"], json!(19999));
 }
+
+#[test]
+fn deep_nesting_is_a_diagnostic_not_a_stack_overflow() {
+    let n = 12_000;
+    let block: String = (0..1000)
+        .map(|i| format!("{}a:\n", " ".repeat(i)))
+        .collect();
+    let flow = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    for src in [
+        flow(n),
+        flow(150),
+        format!("{}{}", "{\"a\": ".repeat(n), "}".repeat(n)),
+        block,
+    ] {
+        let p = parse(&src, "deep.yml");
+        assert_eq!(p.diagnostics.len(), 1, "{:?}", p.diagnostics);
+        // saphyr-parser itself stops flow collections at 256 levels.
+        let m = &p.diagnostics[0].message;
+        assert!(
+            m.contains("deeper than 100 levels") || m.contains("recursion limit exceeded"),
+            "{m}"
+        );
+        assert!(p.diagnostics[0].location.line <= 101, "{:?}", p.diagnostics);
+    }
+    let p = parse(&flow(150), "deep.yml");
+    assert!(
+        p.diagnostics[0].message.contains("deeper than 100 levels"),
+        "{:?}",
+        p.diagnostics
+    );
+    // What is accepted, policies can read back with serde_json.
+    let p = parse(&flow(99), "ok.yml");
+    assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+    assert!(serde_json::from_str::<Value>(&p.value.json).is_ok());
+}

@@ -16,8 +16,9 @@ use super::keys::{self, KeyId};
 use super::scalar::{self, Scalar};
 use super::source::{Source, find_dash, marker_line, opens_flow, quoted_end, reindent_quoted};
 
-/// Deepest nesting accepted; deeper documents are refused rather than risking the stack.
-pub(crate) const MAX_DEPTH: usize = 512;
+/// Deepest nesting accepted; deeper documents are refused rather than risking the stack
+/// (and policies could not read their JSON back).
+pub(crate) const MAX_DEPTH: usize = crate::formats::MAX_NESTING;
 
 const CORE: &str = "tag:yaml.org,2002:";
 

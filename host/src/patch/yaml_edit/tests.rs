@@ -567,3 +567,19 @@ postgresql:
     // the fix is a fixpoint
     assert_eq!(apply(&out, &edits).as_deref(), Ok(want));
 }
+
+#[test]
+fn pointers_deeper_than_the_nesting_limit_are_refused() {
+    let deep = "/a".repeat(10_000);
+    for edit in [set(&deep, json!(1)), remove(&deep)] {
+        let err = apply("a: 1\n", &[edit]).unwrap_err();
+        assert!(err.contains("10000 levels deep"), "{err}");
+        assert!(
+            err.len() < 300,
+            "the pointer is not echoed whole: {} bytes",
+            err.len()
+        );
+    }
+    let ok = "/a".repeat(crate::formats::MAX_NESTING - 1);
+    assert!(apply("b: 1\n", &[set(&ok, json!(1))]).is_ok());
+}

@@ -8,7 +8,10 @@
 //! with its own code `c0`, `c1`…, declared only by `hostile-wide`), `undeclared` (a finding
 //! with a code its metadata does not declare), `duplicate` (answers every request twice,
 //! allow then deny), `log-flood` (`count` log lines), `allow-all` (answers every sample
-//! with allow: used to prove that a failing policy's allows never count).
+//! with allow: used to prove that a failing policy's allows never count), `overlap` (a
+//! high finding on the first document whose fix holds two overlapping line edits),
+//! `lines-outside` (a fix editing line 1000 of it), `deep-pointer` (a fix setting a value
+//! 10,000 levels deep).
 //!
 //! The modes live in [`modes`], shared with `tests/policies/hostile-wide`, which runs them
 //! under other metadata.

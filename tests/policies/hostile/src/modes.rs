@@ -1,7 +1,8 @@
 //! The misbehaviours of the hostile test policies, picked by the `mode` setting.
 
 use policy_guest::{
-    Code, DecisionDetail, Input, Location, Policy, Report, SampleKind, Severity, Verdict,
+    Code, DecisionDetail, Edit, Input, LineEdit, Location, Patch, PointerValue, Policy, Report,
+    SampleKind, Severity, Verdict,
 };
 
 pub struct Hostile;
@@ -130,6 +131,44 @@ impl Policy for Hostile {
                     report.answer(SampleKind::Request, i, allow);
                     report.answer(SampleKind::Request, i, deny);
                 }
+                Ok(())
+            }
+            "overlap" | "lines-outside" | "deep-pointer" => {
+                let Some(doc) = input.documents.first() else {
+                    return Ok(());
+                };
+                let line = |start: u32, end: u32, text: &str| {
+                    Edit::Lines(LineEdit {
+                        start,
+                        end,
+                        text: text.into(),
+                    })
+                };
+                let edits = match settings.mode.as_str() {
+                    // Applied bottom-up, the deletion leaves the first edit past the end.
+                    "overlap" => vec![line(1, 3, "hostile\n"), line(2, 3, "")],
+                    "lines-outside" => vec![line(1000, 1000, "hostile\n")],
+                    _ => vec![Edit::Set(PointerValue {
+                        pointer: "/a".repeat(10_000),
+                        value: "1".into(),
+                    })],
+                };
+                let loc = Location {
+                    file: doc.path.clone(),
+                    line: 1,
+                    end_line: None,
+                    pointer: None,
+                };
+                let index = report.finding("noise", loc, "hostile fix");
+                report.severity(index, Severity::High);
+                report.fix(
+                    index,
+                    Patch {
+                        file: doc.path.clone(),
+                        description: "hostile fix".into(),
+                        edits,
+                    },
+                );
                 Ok(())
             }
             "log-flood" => {

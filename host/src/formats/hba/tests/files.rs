@@ -247,3 +247,61 @@ fn fixtures() {
         .collect();
     assert_eq!(names, ["app", "reports", "billing db"]);
 }
+
+#[test]
+fn includes_are_confined_to_the_tree_and_bounded() {
+    let outside = Dir::new(&[("secret.conf", "TOKEN-1234 all all trust\n")]);
+    let secret = outside.path("secret.conf");
+    let s = secret.display();
+    let dir = Dir::new(&[
+        (
+            "pg_hba.conf",
+            &format!(
+                "local all all peer\ninclude {s}\nhost all @{s} 10.0.0.0/8 scram-sha-256\ninclude inner.conf\n"
+            ),
+        ),
+        ("inner.conf", "host all all 10.0.0.0/8 scram-sha-256\n"),
+        ("self.conf", &"include self.conf\n".repeat(10)),
+    ]);
+    let tree = crate::confine::Tree::new([dir.0.path()]);
+    let ctx = crate::formats::ParseContext {
+        postgres_version: Some(16),
+        tree: Some(tree),
+    };
+    let path = dir.path("pg_hba.conf");
+    let p = parse(
+        &std::fs::read_to_string(&path).unwrap(),
+        "pg_hba.conf",
+        &path,
+        &ctx,
+    );
+    let diags: Vec<_> = p
+        .diagnostics
+        .iter()
+        .map(|d| (d.location.line, d.message.as_str()))
+        .collect();
+    assert_eq!(diags.len(), 2, "{diags:?}");
+    for (d, line) in diags.iter().zip([2, 3]) {
+        assert_eq!(d.0, line, "{diags:?}");
+        assert!(
+            d.1.contains("outside the checked tree") && !d.1.contains("TOKEN"),
+            "{diags:?}"
+        );
+    }
+    assert_eq!(p.value.len(), 2, "the rules inside the tree are read");
+    // Ten lines that include their own file: 10^10 reads unbounded; at most 1000 here.
+    let start = std::time::Instant::now();
+    let p = dir.parse("self.conf", 16);
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(
+        p.diagnostics
+            .iter()
+            .any(|d| d.message.contains("more than 1000 files included")),
+        "{:?}",
+        &p.diagnostics[..3.min(p.diagnostics.len())]
+    );
+}
