@@ -15,6 +15,8 @@ pub mod confine;
 pub mod discover;
 pub mod engine;
 pub mod formats;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod patch;
 pub mod ports;
 pub mod report;
