@@ -86,6 +86,8 @@ pub struct Plan {
     pub reserve_builtin_names: bool,
     /// The files the directory walks met and did not read, with the reason.
     pub skipped: Vec<crate::discover::Skipped>,
+    /// Inline suppressions, baseline, changed-only report (`crate::adopt`).
+    pub adopt: crate::adopt::Options,
 }
 
 /// How much of each text of a decision detail is copied into every decision that uses
@@ -209,6 +211,8 @@ pub struct Outcome {
     pub policies: Vec<PolicyInfo>,
     /// Findings an exception of the bundle covers; they do not count for the exit code.
     pub waived: Vec<crate::bundle::Waived>,
+    /// Findings suppressed inline or baselined, and what a changed-only run left out.
+    pub adopt: crate::adopt::Report,
     /// The input files (display name, text), for showing source lines.
     #[serde(skip)]
     pub files: Vec<(String, String)>,
@@ -318,6 +322,24 @@ pub const HOST_CODES: &[HostCode] = &[
         severity: Severity::Medium,
         summary: "a patrol.yaml exception whose expiry date has passed",
         help: "Fix the finding it waived, or renew the exception with a new `expires` date and reason.",
+    },
+    HostCode {
+        code: crate::suppress::INVALID,
+        severity: Severity::Medium,
+        summary: "a `patrol:ignore` comment patrol cannot use: no reason, a bad code, date or key",
+        help: "Write `patrol:ignore POLICY/CODE reason=\"why it is accepted\"` (optionally `until=YYYY-MM-DD`); until then it suppresses nothing.",
+    },
+    HostCode {
+        code: crate::suppress::EXPIRED,
+        severity: Severity::Medium,
+        summary: "a `patrol:ignore` comment whose `until` date has passed",
+        help: "Fix the finding it suppressed, or renew the suppression with a new `until` date and reason.",
+    },
+    HostCode {
+        code: crate::suppress::UNUSED,
+        severity: Severity::Low,
+        summary: "a `patrol:ignore` comment that covers no finding",
+        help: "Remove the comment (the finding it was for is gone), or move it onto the finding's line or the line above.",
     },
 ];
 
@@ -593,6 +615,7 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
                 anyhow::anyhow!("invalid bundle:\n{}", lines.join("\n"))
             })?;
     }
+    crate::adopt::apply(&plan.adopt, &documents, &mut outcome)?;
     outcome.decisions.sort_by_key(|d| sample_order(&d.sample));
     outcome.findings.sort_by(|a, b| {
         (

@@ -33,14 +33,41 @@ pub struct Args {
     /// Apply the fixes to the files (atomically), then check again and report what is left.
     #[arg(long)]
     pub fix: bool,
+    /// Record the findings in FILE (a JSON baseline; no line numbers, no secrets) and report
+    /// them as baselined: exit 0 unless a policy failed.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["fix", "diff", "baseline"])]
+    pub write_baseline: Option<PathBuf>,
+    /// Fail only on findings that are not in the baseline FILE; the others are listed as
+    /// baselined, and baselined findings that are gone are reported as absent.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Ignore `patrol:ignore` comments in the files: report what they suppress.
+    #[arg(long)]
+    pub no_suppressions: bool,
+    /// Report only the findings whose lines, or whose fix's lines, changed since the git
+    /// revision REF (`origin/main`); the whole deployment is still evaluated.
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
 }
 
 pub fn run(args: Args, verbose: bool) -> Result<Exit> {
-    let plan = common::plan(
+    let mut plan = common::plan(
         &args.inputs,
         &args.policies,
         args.samples.as_deref(),
         verbose,
+    )?;
+    let near = args
+        .inputs
+        .paths
+        .first()
+        .map_or(std::path::Path::new("."), PathBuf::as_path);
+    plan.adopt = crate::adopt::Options::resolve(
+        args.no_suppressions,
+        args.baseline.as_deref(),
+        args.write_baseline.as_deref(),
+        args.changed_since.as_deref(),
+        near,
     )?;
     let outcome = run::run(&plan)?;
     common::log_policies(&outcome, verbose);
@@ -69,6 +96,7 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
             print!("{diff}");
             // The report is of the files as they are, on stderr.
             common::print(&outcome, Format::Text, Mode::Check, true)?;
+            crate::adopt::note(&plan.adopt, &outcome);
             return Ok(exit_code(&outcome, args.fail_on));
         }
         // Fixes are written only inside the checked paths (not `--root`), symlinks
@@ -100,10 +128,12 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
         }
         // The report and the exit code say what is left after the fix.
         common::print(&after, args.output.format, Mode::Check, false)?;
+        crate::adopt::note(&plan.adopt, &after);
         return Ok(exit_code(&after, args.fail_on));
     }
 
     common::print(&outcome, args.output.format, Mode::Check, false)?;
+    crate::adopt::note(&plan.adopt, &outcome);
     Ok(exit_code(&outcome, args.fail_on))
 }
 

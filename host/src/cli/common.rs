@@ -156,6 +156,7 @@ pub fn plan(
         certs: crate::certs::Search::for_inputs(inputs.root.clone(), &inputs.paths),
         reserve_builtin_names: true,
         skipped,
+        adopt: Default::default(),
     })
 }
 

@@ -1,5 +1,7 @@
 //! `--format json`: one JSON object with `findings`, `decisions`, `patches`, `errors`,
-//! `policies` and `files` (the shapes are a contract: fields may be added, never renamed).
+//! `policies` and `files`, the findings set aside (`waived`, `suppressed`, `baselined`),
+//! the baseline entries gone (`absent`) and a `summary` (the shapes are a contract: fields
+//! may be added, never renamed).
 
 use std::io;
 
@@ -29,6 +31,12 @@ struct Document<'a> {
     /// Every file the run met: `path`, the `kind` it was read as (null when skipped) and
     /// why it was `skipped` (null when read).
     files: &'a [FileEntry],
+    /// Findings an inline `patrol:ignore` comment covers, each with the comment.
+    suppressed: &'a [crate::suppress::Suppressed],
+    /// Findings the `--baseline` file holds, each with its fingerprint.
+    baselined: &'a [crate::baseline::Baselined],
+    /// Baseline entries no finding matches any more.
+    absent: &'a [crate::baseline::Entry],
     summary: Summary,
 }
 
@@ -39,6 +47,11 @@ struct Summary {
     allowed: usize,
     denied: usize,
     errors: usize,
+    suppressed: usize,
+    baselined: usize,
+    absent: usize,
+    /// Findings `--changed-since` left out (they touch no changed line).
+    left_out: usize,
 }
 
 impl Render for Json {
@@ -60,12 +73,19 @@ impl Render for Json {
             policies: &outcome.policies,
             waived: &outcome.waived,
             files: &outcome.inputs,
+            suppressed: &outcome.adopt.suppressed,
+            baselined: &outcome.adopt.baselined,
+            absent: &outcome.adopt.absent,
             summary: Summary {
                 findings: outcome.findings.len(),
                 decisions: outcome.decisions.len(),
                 allowed,
                 denied: outcome.decisions.len() - allowed,
                 errors: outcome.errors.len(),
+                suppressed: outcome.adopt.suppressed.len(),
+                baselined: outcome.adopt.baselined.len(),
+                absent: outcome.adopt.absent.len(),
+                left_out: outcome.adopt.left_out,
             },
         };
         let mut out = io::BufWriter::new(out);

@@ -20,7 +20,7 @@ pub struct Paths {
 
 /// Characters escaped in a URI path: everything but RFC 3986 unreserved characters, the
 /// sub-delimiters that are safe in a path, `:`, `@` and `/`.
-const PATH: &AsciiSet = &CONTROLS
+pub(crate) const PATH: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'"')
     .add(b'#')

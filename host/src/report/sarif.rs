@@ -14,7 +14,14 @@
 //!   diffed per log): past it, results carry no `fixes` (`--diff` has every fix).
 //!
 //! A finding a `patrol.yaml` exception waived stays in the log with an external, accepted
-//! suppression (code scanners show it as dismissed, not as an open alert).
+//! suppression (code scanners show it as dismissed, not as an open alert); one an inline
+//! `patrol:ignore` comment covers, with an `inSource` suppression and its reason.
+//!
+//! Every result has `partialFingerprints` (`patrolFindingHash/v1`, see
+//! [`crate::fingerprint`]: by policy, code, file and content, not by line), so code
+//! scanning keeps an alert's identity when lines move. With `--baseline`, results carry a
+//! `baselineState`: `new`, `unchanged` (baselined), and `absent` for a baselined finding
+//! that is gone (a `pass` result at its file, with no line).
 //!
 //! Secrets: the log holds no source text except a fix's inserted lines, and a fix whose
 //! lines carry a secret is left out (a redacted fix would write `<redacted>` into the
@@ -35,8 +42,10 @@ use super::paths::Paths;
 use super::redact::{self, Secrets};
 use super::{CiLevel, Mode, Render};
 use crate::bundle::WaivedBy;
+use crate::fingerprint::{self, Fingerprints};
 use crate::patch;
 use crate::run::{Finding, HOST_POLICY, Outcome, Patch, Severity};
+use crate::suppress::SuppressedBy;
 
 /// The URI of the schema the log follows (the OASIS errata 01 schema).
 pub const SCHEMA: &str =
@@ -91,7 +100,12 @@ impl Sarif {
             .collect();
         let secrets = Secrets::collect(outcome.files.iter().map(|(_, t)| t.as_str()));
         let mut results: Vec<SarifResult> = Vec::new();
-        for (f, waived) in every_finding(outcome) {
+        let fingerprints = Fingerprints::new(
+            &self.paths,
+            outcome.files.iter().map(|(n, t)| (n.as_str(), t.as_str())),
+        );
+        let with_baseline = outcome.adopt.baseline.is_some();
+        for (f, set_aside) in every_finding(outcome) {
             let id = rule_id(f);
             let rule = index
                 .get(id.as_str())
@@ -108,21 +122,64 @@ impl Sarif {
                     .clone()
             });
             let mut result = self.result(f, &id, rule, fix);
-            // A waived finding stays in the log, suppressed: code scanners show it as
-            // dismissed rather than as an open alert.
-            if let Some(by) = waived {
-                result.suppressions = Some(vec![
+            result.partial_fingerprints = Some(BTreeMap::from([(
+                fingerprint::SARIF_KEY.to_string(),
+                fingerprints.of(f),
+            )]));
+            // A waived or suppressed finding stays in the log, suppressed: code scanners
+            // show it as dismissed rather than as an open alert.
+            let suppression = |kind: &str, justification: String| {
+                Some(vec![
                     Suppression::builder()
-                        .kind(json!("external"))
+                        .kind(json!(kind))
                         .status(json!("accepted"))
-                        .justification(format!(
+                        .justification(justification)
+                        .build(),
+                ])
+            };
+            match set_aside {
+                SetAside::No => {}
+                SetAside::Waived(by) => {
+                    result.suppressions = suppression(
+                        "external",
+                        format!(
                             "{} (exception at {}, until {})",
                             by.reason, by.at, by.expires
-                        ))
-                        .build(),
-                ]);
+                        ),
+                    );
+                }
+                SetAside::Suppressed(by) => {
+                    let until = by
+                        .until
+                        .as_deref()
+                        .map(|u| format!(", until {u}"))
+                        .unwrap_or_default();
+                    result.suppressions = suppression(
+                        "inSource",
+                        format!("{} (patrol:ignore at {}{until})", by.reason, by.at),
+                    );
+                }
+                SetAside::Baselined => {}
+            }
+            if with_baseline {
+                let state = if matches!(set_aside, SetAside::Baselined) {
+                    "unchanged"
+                } else {
+                    "new"
+                };
+                result.baseline_state = Some(json!(state));
             }
             results.push(result);
+        }
+        for gone in &outcome.adopt.absent {
+            results.push(
+                self.absent(
+                    gone,
+                    index
+                        .get(format!("{}/{}", gone.policy, gone.code).as_str())
+                        .copied(),
+                ),
+            );
         }
 
         let driver = ToolComponent::builder()
@@ -232,6 +289,43 @@ impl Sarif {
         result
     }
 
+    /// A baselined finding that is gone: a `pass` result at its file, `absent`.
+    fn absent(&self, gone: &crate::baseline::Entry, rule: Option<usize>) -> SarifResult {
+        // The entry names its file from the repository root (or absolutely, outside one).
+        let artifact = if std::path::Path::new(&gone.file).is_absolute() {
+            self.artifact(&gone.file)
+        } else {
+            let uri =
+                percent_encoding::utf8_percent_encode(&gone.file, super::paths::PATH).to_string();
+            let mut location = ArtifactLocation::builder().uri(uri).build();
+            location.uri_base_id = Some(SRCROOT.to_string());
+            location
+        };
+        let physical = PhysicalLocation::builder()
+            .artifact_location(artifact)
+            .build();
+        let mut result = SarifResult::builder()
+            .rule_id(format!("{}/{}", gone.policy, gone.code))
+            .kind(serde_sarif::sarif::ResultKind::Pass)
+            .level(ResultLevel::None)
+            .message(
+                Message::builder()
+                    .text("a baselined finding that is no longer reported")
+                    .build(),
+            )
+            .locations(vec![
+                Location::builder().physical_location(physical).build(),
+            ])
+            .build();
+        result.rule_index = rule.map(|i| i as i64);
+        result.baseline_state = Some(json!("absent"));
+        result.partial_fingerprints = Some(BTreeMap::from([(
+            fingerprint::SARIF_KEY.to_string(),
+            gone.fingerprint.clone(),
+        )]));
+        result
+    }
+
     fn artifact(&self, file: &str) -> ArtifactLocation {
         let (uri, relative) = self.paths.uri(file);
         let mut location = ArtifactLocation::builder().uri(uri).build();
@@ -317,14 +411,41 @@ fn rules(outcome: &Outcome) -> Vec<Rule> {
     rules
 }
 
-/// The findings, then the findings a `patrol.yaml` exception waived, with the exception.
-fn every_finding(outcome: &Outcome) -> impl Iterator<Item = (&Finding, Option<&WaivedBy>)> {
-    outcome.findings.iter().map(|f| (f, None)).chain(
-        outcome
-            .waived
-            .iter()
-            .map(|w| (&w.finding, Some(&w.exception))),
-    )
+/// Why a finding in the log does not count.
+#[derive(Debug, Clone, Copy)]
+enum SetAside<'a> {
+    No,
+    Waived(&'a WaivedBy),
+    Suppressed(&'a SuppressedBy),
+    Baselined,
+}
+
+/// The findings, then the findings a `patrol.yaml` exception waived, an inline comment
+/// suppressed, or the baseline holds.
+fn every_finding(outcome: &Outcome) -> impl Iterator<Item = (&Finding, SetAside<'_>)> {
+    let adopt = &outcome.adopt;
+    outcome
+        .findings
+        .iter()
+        .map(|f| (f, SetAside::No))
+        .chain(
+            outcome
+                .waived
+                .iter()
+                .map(|w| (&w.finding, SetAside::Waived(&w.exception))),
+        )
+        .chain(
+            adopt
+                .suppressed
+                .iter()
+                .map(|s| (&s.finding, SetAside::Suppressed(&s.suppression))),
+        )
+        .chain(
+            adopt
+                .baselined
+                .iter()
+                .map(|b| (&b.finding, SetAside::Baselined)),
+        )
 }
 
 /// What the host's own finding codes (problems met while parsing) mean.

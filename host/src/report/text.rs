@@ -240,6 +240,23 @@ impl Render for Text {
                 outcome.waived.len()
             ));
         }
+        let adopt = &outcome.adopt;
+        for (n, what) in [
+            (adopt.suppressed.len(), "suppressed inline".to_string()),
+            (adopt.baselined.len(), "baselined".to_string()),
+            (adopt.absent.len(), "gone from the baseline".to_string()),
+            (
+                adopt.left_out,
+                format!(
+                    "left out (no changed line since {})",
+                    adopt.changed_since.as_deref().unwrap_or("?")
+                ),
+            ),
+        ] {
+            if n > 0 {
+                summary.push_str(&format!(", {n} {what}"));
+            }
+        }
         writeln!(out, "{}", self.paint("1", &summary))
     }
 }

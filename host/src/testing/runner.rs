@@ -182,6 +182,7 @@ fn execute(case: &Case, policy: &PolicySource, limits: &Limits, verbose: bool) -
         // The policy under test may be a built-in one's crate, built from source.
         reserve_builtin_names: false,
         skipped: Vec::new(),
+        adopt: Default::default(),
     };
     run::run(&plan)
 }
