@@ -170,7 +170,6 @@ mod tests {
             pointer: None,
             remediation: String::new(),
             patch: None,
-            fix_withheld: None,
         }
     }
 

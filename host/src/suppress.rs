@@ -101,8 +101,6 @@ fn style(kind: &Kind, file: &str, text: &str) -> Option<Style> {
     }
     match kind {
         Kind::Etcd if etcd_env::looks_like(text) => s(HASH, false, &[], false, false),
-        // KEY=VALUE lines, as etcd's environment file: whole-line comments only.
-        Kind::PatroniEnv => s(HASH, false, &[], false, false),
         Kind::Consul if file.ends_with(".json") => None,
         Kind::Patroni | Kind::Etcd | Kind::Topology => s(HASH, true, &['"', '\''], true, true),
         Kind::PgHba | Kind::PgIdent => s(HASH, true, &['"'], false, false),
@@ -332,7 +330,6 @@ fn host_finding(code: &str, file: &str, line: u32, message: String) -> Finding {
         pointer: None,
         remediation,
         patch: None,
-        fix_withheld: None,
     }
 }
 

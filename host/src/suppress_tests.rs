@@ -194,7 +194,6 @@ fn finding(line: u32, code: &str) -> Finding {
         pointer: None,
         remediation: String::new(),
         patch: None,
-        fix_withheld: None,
     }
 }
 

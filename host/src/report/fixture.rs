@@ -67,7 +67,6 @@ fn finding(
         pointer: pointer.map(str::to_string),
         remediation: remediation.to_string(),
         patch,
-        fix_withheld: None,
     }
 }
 

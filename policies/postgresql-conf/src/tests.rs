@@ -46,7 +46,6 @@ fn run(docs: Vec<Document>, settings: &str) -> Evaluation {
         context: context(15),
         requests: Default::default(),
         connections: Vec::new(),
-        deployment: policy_guest::testing::deployment(),
         settings: settings.into(),
     };
     policy_guest::run::<PostgresqlConf>(&input).expect("the policy runs")
