@@ -101,6 +101,8 @@ fn style(kind: &Kind, file: &str, text: &str) -> Option<Style> {
     }
     match kind {
         Kind::Etcd if etcd_env::looks_like(text) => s(HASH, false, &[], false, false),
+        // KEY=VALUE lines, as etcd's environment file: whole-line comments only.
+        Kind::PatroniEnv => s(HASH, false, &[], false, false),
         Kind::Consul if file.ends_with(".json") => None,
         Kind::Patroni | Kind::Etcd | Kind::Topology => s(HASH, true, &['"', '\''], true, true),
         Kind::PgHba | Kind::PgIdent => s(HASH, true, &['"'], false, false),

@@ -233,8 +233,8 @@ host all all 0.0.0.0/0 md5 # patrol:ignore pg-hba/trust-local reason=\"wrong cod
     assert_eq!(
         left,
         [
-            (2, "trust-local"),
             (2, EXPIRED),
+            (2, "trust-local"),
             (3, "md5-method"),
             (3, UNUSED)
         ]
