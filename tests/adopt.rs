@@ -3,6 +3,9 @@
 //! baselined findings that are gone, inline suppressions in every format with comments,
 //! changed-only runs, and the README's CI examples run exactly as it shows them.
 
+// Tests state their assumptions with `unwrap`/`expect`: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

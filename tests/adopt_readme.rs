@@ -2,6 +2,9 @@
 //! commands are read from the README (so it cannot drift from what is tested) and run with
 //! `sh` in a git repository made from `examples/insecure`, with a bare `origin`.
 
+// Tests state their assumptions with `unwrap`/`expect`: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

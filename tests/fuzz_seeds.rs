@@ -4,6 +4,9 @@
 //! from `fuzz/artifacts/<target>/` to `fuzz/seeds/<target>/` under a name that says what
 //! it is (see `fuzz/README.md`).
 
+// Tests state their assumptions with `unwrap`/`expect`: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 
 /// The main thread's stack, where `patrol` parses and applies patches.

@@ -3,6 +3,9 @@
 //! postgresql.conf), nothing of a refused file is echoed, devices, FIFOs and symlink loops
 //! neither hang nor exhaust the run, and fixes keep line endings and final newlines.
 
+// Tests state their assumptions with `unwrap`/`expect`: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

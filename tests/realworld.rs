@@ -11,6 +11,9 @@
 //! rewrites it, keeping the review comments (last column) of the rows that stay. Review
 //! the `git diff` of the snapshot before committing it.
 
+// Tests state their assumptions with `unwrap`/`expect`: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

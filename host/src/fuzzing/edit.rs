@@ -243,11 +243,7 @@ fn check_pointer_edit(after: &str, edit: &YamlEdit, pointer: &str) {
         return;
     };
     let last = pointer.rsplit('/').next().unwrap_or("");
-    let parent = value.pointer(
-        &pointer[..pointer.len() - last.len()]
-            .trim_end_matches('/')
-            .to_string(),
-    );
+    let parent = value.pointer(pointer[..pointer.len() - last.len()].trim_end_matches('/'));
     match edit {
         // `-` appends: there is no pointer to look at.
         YamlEdit::Set { value: set, .. } if last != "-" => {
