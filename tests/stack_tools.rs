@@ -271,6 +271,12 @@ fn insecure_and_half_done_show_each_finding() {
         &tmp.path().join("mismatch"),
     );
     let mismatch = stack_findings(&check(tmp.path(), "mismatch", &[]));
+    // The load balancer's and the backup repository's own mistakes (issue 13).
+    copy_dir(
+        &root().join("tests/fixtures/stack/lb-and-backup-mistakes"),
+        &tmp.path().join("mistakes"),
+    );
+    let mistakes = stack_findings(&check(tmp.path(), "mistakes", &[]));
     assert!(
         mismatch
             .iter()
@@ -284,6 +290,7 @@ fn insecure_and_half_done_show_each_finding() {
         .chain(codes(&half))
         .chain(codes(&old))
         .chain(codes(&mismatch))
+        .chain(codes(&mistakes))
         .collect();
     let mut expected: Vec<String> = Vec::new();
     for (policy, readme) in [

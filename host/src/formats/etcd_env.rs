@@ -79,7 +79,8 @@ pub fn pointer_for_flag(flag: &str) -> String {
         | "peer-crl-file" => nested("peer-transport-security", &flag["peer-".len()..]),
         "peer-cert-allowed-cn" => nested("peer-transport-security", "allowed-cn"),
         "peer-cert-allowed-hostname" => nested("peer-transport-security", "allowed-hostname"),
-        _ => format!("/{flag}"),
+        // A JSON pointer token: `~` and `/` escaped (RFC 6901), whatever the name holds.
+        _ => format!("/{}", flag.replace('~', "~0").replace('/', "~1")),
     }
 }
 

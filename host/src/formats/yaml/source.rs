@@ -54,7 +54,9 @@ impl<'a> Source<'a> {
         let mark = e.marker();
         let mut error = LoadError {
             at: self.byte(mark.index()),
-            line: marker_line(mark.line()),
+            // Lines as the file's own `\n` count them: saphyr also breaks lines at a bare
+            // `\r`, which no editor or diff shows as a line of its own.
+            line: self.line_of(self.byte(mark.index())),
             column: u32::try_from(mark.col() + 1).unwrap_or(u32::MAX),
             message: e.info().to_string(),
         };
@@ -85,11 +87,6 @@ impl<'a> Source<'a> {
         }
         error
     }
-}
-
-/// saphyr's lines are 1-based; 0 only ever shows up for an empty input.
-pub(super) fn marker_line(line: usize) -> u32 {
-    u32::try_from(line.max(1)).unwrap_or(u32::MAX)
 }
 
 /// The `-` that introduces a block sequence item starting at byte `start`: on the item's

@@ -14,7 +14,7 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 
 use super::keys::{self, KeyId};
 use super::scalar::{self, Scalar};
-use super::source::{Source, find_dash, marker_line, opens_flow, quoted_end, reindent_quoted};
+use super::source::{Source, find_dash, opens_flow, quoted_end, reindent_quoted};
 
 /// Deepest nesting accepted; deeper documents are refused rather than risking the stack
 /// (and policies could not read their JSON back).
@@ -191,7 +191,7 @@ fn load_exact(src: &str) -> Result<Tree, LoadError> {
             Event::DocumentStart(_) => {
                 documents += 1;
                 if documents > 1 {
-                    let line = marker_line(span.start.line());
+                    let line = b.pos.line_of(b.pos.byte(span.start.index()));
                     b.issue("multiple-documents", line, "the file holds more than one YAML document; only the first is read (PyYAML's `safe_load` refuses such a file)".into());
                     break;
                 }
@@ -257,7 +257,7 @@ impl Builder<'_> {
             value,
             start,
             end,
-            line: marker_line(span.start.line()),
+            line: self.pos.line_of(self.pos.byte(span.start.index())),
             end_line: self.pos.line_of(end.saturating_sub(1).max(start)),
             style,
             anchor,
@@ -273,7 +273,7 @@ impl Builder<'_> {
         tag: Option<&Tag>,
         span: Span,
     ) -> Node {
-        let line = marker_line(span.start.line());
+        let line = self.pos.line_of(self.pos.byte(span.start.index()));
         let plain = style == ScalarStyle::Plain;
         let (value, node_style) = match tag.map(|t| format!("{}{}", t.handle, t.suffix)) {
             None if plain && text.is_empty() => (Scalar::Null, Style::ImplicitNull),
@@ -333,7 +333,7 @@ impl Builder<'_> {
     }
 
     fn alias(&mut self, id: usize, span: Span) -> Result<Node, LoadError> {
-        let line = marker_line(span.start.line());
+        let line = self.pos.line_of(self.pos.byte(span.start.index()));
         let Some(target) = self.anchors.get(&id) else {
             return Err(LoadError {
                 at: 0, line, column: 1, message: "alias refers to an anchor whose value is not complete (recursive aliases are not supported)".into() });
@@ -371,7 +371,7 @@ impl Builder<'_> {
         if self.stack.len() >= MAX_DEPTH {
             return Err(LoadError {
                 at: 0,
-                line: marker_line(span.start.line()),
+                line: self.pos.line_of(self.pos.byte(span.start.index())),
                 column: 1,
                 message: format!("nesting deeper than {MAX_DEPTH} levels"),
             });
@@ -428,7 +428,7 @@ impl Builder<'_> {
         let Some(frame) = self.stack.pop() else {
             return Err(LoadError {
                 at: 0,
-                line: marker_line(span.start.line()),
+                line: self.pos.line_of(self.pos.byte(span.start.index())),
                 column: 1,
                 message: "unbalanced collection end".into(),
             });
