@@ -43,7 +43,8 @@ pub enum Line {
         options: Vec<String>,
         comment: bool,
     },
-    /// A line the server refuses (with what it is meant to exercise).
+    /// A line kept as written in the `password` variant too: lines some versions refuse,
+    /// directives (`include`), continuations.
     Invalid(String),
 }
 
@@ -281,10 +282,6 @@ pub fn render(lines: &[Line], sentinel: &str, password_everywhere: bool) -> Stri
         out.push('\n');
     }
     out
-}
-
-pub fn has_invalid(lines: &[Line]) -> bool {
-    lines.iter().any(|l| matches!(l, Line::Invalid(_)))
 }
 
 /// One connection attempt.
