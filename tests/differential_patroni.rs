@@ -344,7 +344,9 @@ fn simulate_agrees_with_every_patroni() {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(version) = versions.get(i) else { break };
+                    let Some(version) = versions.get(i) else {
+                        break;
+                    };
                     let outcome = one_version(version);
                     outcomes.lock().unwrap().push(outcome);
                 }
@@ -365,11 +367,19 @@ fn simulate_agrees_with_every_patroni() {
         );
     }
     for o in &outcomes {
-        println!("Patroni {} per restapi variant:\n{}", o.version, o.variants.join("\n"));
+        println!(
+            "Patroni {} per restapi variant:\n{}",
+            o.version,
+            o.variants.join("\n")
+        );
     }
     let failures: Vec<String> = outcomes
         .iter()
-        .flat_map(|o| o.failures.iter().map(move |f| format!("[Patroni {}] {f}", o.version)))
+        .flat_map(|o| {
+            o.failures
+                .iter()
+                .map(move |f| format!("[Patroni {}] {f}", o.version))
+        })
         .collect();
     if !failures.is_empty() {
         let shown: Vec<&str> = failures.iter().take(40).map(String::as_str).collect();

@@ -67,7 +67,11 @@ fn simulate_agrees_with_every_postgres() {
     let wanted: Vec<u32> = match std::env::var("PATROL_DIFF_VERSIONS") {
         Ok(list) => list
             .split(',')
-            .map(|v| v.trim().parse().expect("PATROL_DIFF_VERSIONS: majors such as 13,18"))
+            .map(|v| {
+                v.trim()
+                    .parse()
+                    .expect("PATROL_DIFF_VERSIONS: majors such as 13,18")
+            })
             .collect(),
         Err(_) => servers::POSTGRES.iter().map(|(m, _, _)| *m).collect(),
     };

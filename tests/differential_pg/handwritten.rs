@@ -10,7 +10,14 @@
 use crate::cases::{CERTS, Line, Probe};
 use crate::compare::Case;
 
-fn rule(kind: &str, db: &str, user: &str, addr: Option<&str>, method: &str, options: &[&str]) -> Line {
+fn rule(
+    kind: &str,
+    db: &str,
+    user: &str,
+    addr: Option<&str>,
+    method: &str,
+    options: &[&str],
+) -> Line {
     Line::Rule {
         kind: kind.into(),
         db: db.into(),
@@ -83,7 +90,14 @@ fn with_files(mut c: Case, files: &[(&str, &str)]) -> Case {
 
 pub fn cases() -> Vec<Case> {
     let host = |db, user, method| rule("host", db, user, Some("127.0.0.1/32"), method, &[]);
-    let fallback = rule("host", "all", "all", Some("127.0.0.0/8"), "scram-sha-256", &[]);
+    let fallback = rule(
+        "host",
+        "all",
+        "all",
+        Some("127.0.0.0/8"),
+        "scram-sha-256",
+        &[],
+    );
     let local = rule("local", "all", "postgres", None, "trust", &[]);
     let mut out = vec![
         case(
@@ -91,7 +105,14 @@ pub fn cases() -> Vec<Case> {
             vec![
                 // The address field ends in the continuation: the method follows on the
                 // next line, in the file and in its `password` variant.
-                rule("host", "all", "alice", Some("127.0.0.1/32 \\\n   "), "md5", &[]),
+                rule(
+                    "host",
+                    "all",
+                    "alice",
+                    Some("127.0.0.1/32 \\\n   "),
+                    "md5",
+                    &[],
+                ),
                 host("all", "bob", "trust"),
                 fallback.clone(),
             ],
@@ -123,22 +144,40 @@ pub fn cases() -> Vec<Case> {
         with_files(
             case(
                 "include",
-                vec![host("all", "alice", "md5"), raw("include extra.conf"), fallback.clone()],
+                vec![
+                    host("all", "alice", "md5"),
+                    raw("include extra.conf"),
+                    fallback.clone(),
+                ],
                 everyone(),
             ),
-            &[("extra.conf", "host all bob 127.0.0.1/32 trust\nhost all carol 127.0.0.1/32 reject\n")],
+            &[(
+                "extra.conf",
+                "host all bob 127.0.0.1/32 trust\nhost all carol 127.0.0.1/32 reject\n",
+            )],
         ),
         with_files(
             case(
                 "error inside an included file",
-                vec![host("all", "alice", "md5"), raw("include bad.conf"), fallback.clone()],
+                vec![
+                    host("all", "alice", "md5"),
+                    raw("include bad.conf"),
+                    fallback.clone(),
+                ],
                 everyone(),
             ),
-            &[("bad.conf", "host all bob 127.0.0.1/32 trust\nhost all all 127.0.0.1/33 trust\n")],
+            &[(
+                "bad.conf",
+                "host all bob 127.0.0.1/32 trust\nhost all all 127.0.0.1/33 trust\n",
+            )],
         ),
         case(
             "include_if_exists of a missing file",
-            vec![raw("include_if_exists missing.conf"), host("all", "bob", "trust"), fallback.clone()],
+            vec![
+                raw("include_if_exists missing.conf"),
+                host("all", "bob", "trust"),
+                fallback.clone(),
+            ],
             everyone(),
         ),
         with_files(
@@ -155,21 +194,60 @@ pub fn cases() -> Vec<Case> {
                 vec![raw("\"include\" extra.conf"), fallback.clone()],
                 everyone(),
             ),
-            &[("extra.conf", "host all bob 127.0.0.1/32 trust\nhost all carol 127.0.0.1/32 reject\n")],
+            &[(
+                "extra.conf",
+                "host all bob 127.0.0.1/32 trust\nhost all carol 127.0.0.1/32 reject\n",
+            )],
         ),
         case(
             "clientcert=1",
-            vec![rule("hostssl", "all", "alice", Some("127.0.0.1/32"), "md5", &["clientcert=1"]), fallback.clone()],
-            vec![tls(Some("alice"), "alice", "app"), tls(None, "alice", "app")],
+            vec![
+                rule(
+                    "hostssl",
+                    "all",
+                    "alice",
+                    Some("127.0.0.1/32"),
+                    "md5",
+                    &["clientcert=1"],
+                ),
+                fallback.clone(),
+            ],
+            vec![
+                tls(Some("alice"), "alice", "app"),
+                tls(None, "alice", "app"),
+            ],
         ),
         case(
             "clientcert=0",
-            vec![rule("hostssl", "all", "alice", Some("127.0.0.1/32"), "md5", &["clientcert=0"]), fallback.clone()],
-            vec![tls(Some("alice"), "alice", "app"), tls(None, "alice", "app")],
+            vec![
+                rule(
+                    "hostssl",
+                    "all",
+                    "alice",
+                    Some("127.0.0.1/32"),
+                    "md5",
+                    &["clientcert=0"],
+                ),
+                fallback.clone(),
+            ],
+            vec![
+                tls(Some("alice"), "alice", "app"),
+                tls(None, "alice", "app"),
+            ],
         ),
         case(
             "oauth",
-            vec![rule("host", "all", "alice", Some("127.0.0.1/32"), "oauth", &["issuer=https://example.com", "scope=openid"]), fallback.clone()],
+            vec![
+                rule(
+                    "host",
+                    "all",
+                    "alice",
+                    Some("127.0.0.1/32"),
+                    "oauth",
+                    &["issuer=https://example.com", "scope=openid"],
+                ),
+                fallback.clone(),
+            ],
             everyone(),
         ),
         case(
@@ -192,14 +270,37 @@ pub fn cases() -> Vec<Case> {
         tls(Some("app"), "app", "app"),
         tls(Some("app"), "dave", "app"),
     ];
-    let cert_line = rule("hostssl", "all", "all", Some("127.0.0.1/32"), "cert", &["map=idmap"]);
+    let cert_line = rule(
+        "hostssl",
+        "all",
+        "all",
+        Some("127.0.0.1/32"),
+        "cert",
+        &["map=idmap"],
+    );
     for (name, ident) in [
-        ("pg_ident all and +group", "idmap bob all\nidmap alice +admins\n"),
-        ("pg_ident quoted \"all\" and \"+admins\"", "idmap bob \"all\"\nidmap alice \"+admins\"\n"),
-        ("pg_ident regex in the database-user column", "idmap bob /^(da|ca)\nidmap /^(.*)\\.example\\.com$ \\1\n"),
-        ("pg_ident invalid line", "idmap bob carol\nidmap /^(bob alice\n"),
+        (
+            "pg_ident all and +group",
+            "idmap bob all\nidmap alice +admins\n",
+        ),
+        (
+            "pg_ident quoted \"all\" and \"+admins\"",
+            "idmap bob \"all\"\nidmap alice \"+admins\"\n",
+        ),
+        (
+            "pg_ident regex in the database-user column",
+            "idmap bob /^(da|ca)\nidmap /^(.*)\\.example\\.com$ \\1\n",
+        ),
+        (
+            "pg_ident invalid line",
+            "idmap bob carol\nidmap /^(bob alice\n",
+        ),
     ] {
-        let mut c = case(name, vec![cert_line.clone(), local.clone()], cert_probes.clone());
+        let mut c = case(
+            name,
+            vec![cert_line.clone(), local.clone()],
+            cert_probes.clone(),
+        );
         c.ident = Some(ident.to_string());
         out.push(c);
     }

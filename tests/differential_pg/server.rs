@@ -101,7 +101,15 @@ impl Server {
             .collect();
 
         let initdb = bindir.join("initdb");
-        let mut args = vec!["-D", path(&data), "-U", "postgres", "-A", "trust", "--no-sync"];
+        let mut args = vec![
+            "-D",
+            path(&data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+        ];
         // `--no-instructions` is 14+.
         if pg.major >= 14 {
             args.push("--no-instructions");

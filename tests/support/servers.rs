@@ -47,9 +47,7 @@ pub struct Postgres {
 pub fn cache_dir() -> PathBuf {
     let dir = std::env::var_os("PATROL_SERVERS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/patrol-servers")
-        });
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/patrol-servers"));
     std::fs::create_dir_all(&dir)
         .unwrap_or_else(|e| panic!("create the server cache {}: {e}", dir.display()));
     dir
@@ -149,7 +147,12 @@ fn hydrate_symlinks(dest: &Path) {
 pub fn has_ssl(pg: &Postgres, data: &Path) -> bool {
     let out = support::as_postgres(
         pg.bindir.join("postgres"),
-        ["-D", data.to_str().expect("utf-8 path"), "-C", "ssl_library"],
+        [
+            "-D",
+            data.to_str().expect("utf-8 path"),
+            "-C",
+            "ssl_library",
+        ],
     )
     .stdin(Stdio::null())
     .output()

@@ -323,6 +323,12 @@ pub fn check_rule(
                 Some(where_) => format!("`md5` on this line while {where_} stores passwords as SCRAM"),
                 None => "`md5` where `scram-sha-256` is possible: MD5 password hashes are weak and replayable within a server".to_string(),
             };
+            if env.version >= 18 {
+                message.push_str(&format!(
+                    " (on PostgreSQL {}, MD5 passwords are deprecated: setting one warns, and a later release removes them)",
+                    env.version
+                ));
+            }
             if md5_roles.is_empty() && !env.server.password_encryption_md5 {
                 fix.method = Some("scram-sha-256");
                 push(code, message, None, true);
