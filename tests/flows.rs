@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)]
+
 //! `patrol flows` and the fix proof as users see them: the required flows of a small
 //! deployment with their decisions, exit codes, and a withheld fix naming the flow it
 //! would break in JSON, in the text report and on stderr.
@@ -109,57 +111,94 @@ fn flows_exit_1_when_a_required_flow_is_denied() {
     );
 }
 
-#[test]
-fn a_hostssl_fix_with_ssl_off_is_withheld_naming_the_replication_flow() {
-    let cache = tmp("withheld-cache");
-    let dir = tmp("withheld");
-    for f in ["patroni.yml", "haproxy.cfg"] {
-        std::fs::copy(root().join(SSL_OFF).join(f), dir.join(f)).unwrap();
-    }
-    let before = std::fs::read_to_string(dir.join("patroni.yml")).unwrap();
+const SSL_OFF_FILES: &str = "tests/fixtures/deployments/ssl-off-files";
 
+fn ssl_everywhere() -> PathBuf {
+    Path::new(env!("PATROL_TEST_POLICY_DIR")).join("ssl-everywhere.wasm")
+}
+
+#[test]
+fn the_builtin_hostssl_fix_is_not_offered_while_ssl_is_off() {
+    // The built-in pg-hba policy knows the effective `ssl` is off (Patroni's parameters)
+    // and offers no `hostssl` fix; its finding says why and what to do by hand.
+    let cache = tmp("builtin-cache");
     let out = patrol(&cache)
-        .arg("check")
-        .arg(&dir)
-        .args(["--format", "json"])
+        .args(["check", SSL_OFF, "--format", "json"])
         .output()
         .unwrap();
     let v = json(&out);
-    let withheld: Vec<&serde_json::Value> = v["findings"]
+    let f = v["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|f| !f["fix_withheld"].is_null())
-        .collect();
-    let hostssl = withheld
-        .iter()
         .find(|f| f["code"] == "plain-tcp-allowed" && f["line"] == 43)
-        .unwrap_or_else(|| panic!("no withheld hostssl fix on line 43: {v:#}"));
-    // Its patch (`hostssl`, and `scram-sha-256` for `md5`) would refuse replication.
+        .unwrap_or_else(|| panic!("no plain-tcp-allowed on line 43: {v:#}"));
+    assert!(f["patch"].is_null(), "{f:#}");
     assert!(
-        hostssl["patch"].is_null(),
-        "a withheld fix is no patch: {hostssl:#}"
+        f["remediation"]
+            .as_str()
+            .unwrap()
+            .contains("No automatic fix"),
+        "{f:#}"
     );
-    let w = &hostssl["fix_withheld"];
-    assert!(matches!(w["reason"].as_str(), Some("breaks-flow")), "{w:#}");
+}
+
+#[test]
+fn a_hostssl_fix_with_ssl_off_is_withheld_naming_the_replication_flow() {
+    // An organisation's policy offers `host` → `hostssl` blindly; the host's proof
+    // decides the deployment's flows after it and withholds the fix.
+    let cache = tmp("withheld-cache");
+    let dir = tmp("withheld");
+    for f in ["patroni.yml", "pg_hba.conf", "postgresql.conf"] {
+        std::fs::copy(root().join(SSL_OFF_FILES).join(f), dir.join(f)).unwrap();
+    }
+    let policy = ssl_everywhere();
+    let check = |extra: &[&str]| {
+        patrol(&cache)
+            .arg("check")
+            .arg(&dir)
+            .arg("--policy")
+            .arg(&policy)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = check(&["--format", "json"]);
+    let v = json(&out);
+    let ours: Vec<&serde_json::Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "host-not-hostssl")
+        .collect();
+    let replication = ours
+        .iter()
+        .find(|f| f["line"] == 3)
+        .unwrap_or_else(|| panic!("no finding on the replication line: {v:#}"));
+    assert!(
+        replication["patch"].is_null(),
+        "a withheld fix is no patch: {replication:#}"
+    );
+    let w = &replication["fix_withheld"];
+    assert_eq!(w["reason"], "breaks-flow", "{w:#}");
     assert_eq!(w["flow"]["kind"], "replication");
-    assert_eq!(w["flow"]["line"], 30);
+    assert_eq!(w["flow"]["after"], "deny", "{w:#}");
     assert!(
         w["message"]
             .as_str()
             .unwrap()
-            .contains("replication from 10.0.1.11 (node1) as `replicator`"),
+            .contains("would refuse replication from 10.0.1.11 (node1) as `replicator`"),
         "{w:#}"
     );
     assert!(
-        hostssl["remediation"]
+        replication["remediation"]
             .as_str()
             .unwrap()
             .contains("No automatic fix: would refuse replication"),
-        "{hostssl:#}"
+        "{replication:#}"
     );
 
-    let out = patrol(&cache).arg("check").arg(&dir).output().unwrap();
+    let out = check(&[]);
     let report = text(&out.stdout);
     assert!(
         report.contains(
@@ -168,21 +207,15 @@ fn a_hostssl_fix_with_ssl_off_is_withheld_naming_the_replication_flow() {
         "{report}"
     );
 
-    let out = patrol(&cache)
-        .arg("check")
-        .arg(&dir)
-        .arg("--fix")
-        .output()
-        .unwrap();
+    let out = check(&["--fix"]);
     let err = text(&out.stderr);
     assert!(err.contains("patrol: fix withheld:"), "{err}");
     assert!(err.contains("required flows still pass"), "{err}");
-    let after = std::fs::read_to_string(dir.join("patroni.yml")).unwrap();
+    let after = std::fs::read_to_string(dir.join("pg_hba.conf")).unwrap();
     assert!(
-        after.contains("- host replication replicator 10.0.1.0/24"),
+        after.contains("\nhost    replication     replicator      10.0.1.0/24             md5\n"),
         "the replication line stays `host`:\n{after}"
     );
-    let _ = before;
     // Every required flow allowed before the fix is still allowed.
     let out = patrol(&cache)
         .arg("flows")
@@ -190,5 +223,10 @@ fn a_hostssl_fix_with_ssl_off_is_withheld_naming_the_replication_flow() {
         .args(["--format", "json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let v = json(&out);
+    for f in v["flows"].as_array().unwrap() {
+        if f["kind"] == "replication" {
+            assert_eq!(f["decision"]["verdict"], "allow", "{f:#}");
+        }
+    }
 }

@@ -89,10 +89,9 @@ pub fn from_path(path: &str) -> Option<u32> {
         // RHEL: /var/lib/pgsql/15.
         if matches!(prev, "postgresql" | "pgsql")
             && matches!(parts.get(i.wrapping_sub(2)), Some(&"lib") | Some(&"etc"))
+            && let Some(v) = major(part)
         {
-            if let Some(v) = major(part) {
-                return Some(v);
-            }
+            return Some(v);
         }
         // RHEL: /usr/pgsql-15.
         if let Some(v) = part.strip_prefix("pgsql-").and_then(major) {

@@ -5,7 +5,8 @@
 //! offering them [`proof`] applies them to an in-memory copy, rebuilds the deployment
 //! model and decides every required flow again with the same policies. A patch is
 //! withheld when it turns an allowed required flow into a refused (or undecidable) one,
-//! leaves a file its parser reports invalid, names an absolute path that no input names,
+//! leaves a file its parser reports invalid, names a certificate, key or CA path that no
+//! input names,
 //! or changes one end of a link only. A withheld patch's finding keeps no patch and says
 //! why in `fix_withheld` and its remediation. At most [`MAX_ROUNDS`] rounds: as `eslint
 //! --fix`, a fix that only applies once another is in is taken in the next round.

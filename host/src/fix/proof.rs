@@ -2,7 +2,7 @@
 //!
 //! Cheap checks first, patch by patch, on the texts alone: the changed file must not gain
 //! parse diagnostics (`invalid-line`, `invalid-yaml`…), the lines it adds must not name
-//! an absolute path that no input names, and no link may change at one end only (or at
+//! a certificate, key or CA path that no input names, and no link may change at one end only (or at
 //! its end when the other end is unknown). Then the flows: the patches that passed are
 //! applied together to an in-memory copy, the model is rebuilt and every required flow
 //! decided again; if one that was allowed is now refused or undecidable, the patches
@@ -29,7 +29,7 @@ pub enum WithheldReason {
     BreaksFlow,
     /// The file it leaves is one its parser (and server) reports invalid.
     InvalidFile,
-    /// It names an absolute path that no input names.
+    /// It names a certificate, key or CA path that no input names.
     InventedPath,
     /// It changes one end of a link only, or a link whose other end is unknown.
     OneLinkEnd,
@@ -318,7 +318,7 @@ fn static_check(
             None,
         ));
     }
-    // (c) no invented absolute paths.
+    // (c) no invented certificate, key or CA paths.
     let before_lines: std::collections::HashSet<&str> = change.before.lines().collect();
     for line in change.after.lines().filter(|l| !before_lines.contains(l)) {
         for path in absolute_paths(line) {
@@ -332,7 +332,9 @@ fn static_check(
                 return Some(Withheld::of(
                     p,
                     WithheldReason::InventedPath,
-                    format!("it names `{path}`, a path no input names; give the real path by hand"),
+                    format!(
+                        "it names `{path}`, a certificate or key path no input names; give the real path by hand"
+                    ),
                     None,
                 ));
             }
@@ -419,17 +421,29 @@ fn show(e: &wit::Endpoint) -> String {
     }
 }
 
-/// Absolute file paths in a line: words starting with `/` with a second component.
+/// Certificate, key and CA file paths in a line: absolute paths (words starting with `/`
+/// with a second component) whose file name has a certificate or key extension. A URI's
+/// query (`sslrootcert=/a/root.crt&sslcrl=…`) is split at `&` and `?`. Other paths
+/// (`/bin/kill` in a command) are left alone: what must never be invented is the TLS
+/// material a server would refuse to start without.
 fn absolute_paths(line: &str) -> Vec<String> {
+    const EXTENSIONS: &[&str] = &[
+        "crt", "pem", "key", "cert", "cer", "der", "p12", "pfx", "crl", "csr", "jks", "ca",
+    ];
     line.split(|c: char| {
         c.is_whitespace()
             || matches!(
                 c,
-                '"' | '\'' | '=' | ',' | '`' | '(' | ')' | '[' | ']' | '{' | '}'
+                '"' | '\'' | '=' | ',' | '`' | '(' | ')' | '[' | ']' | '{' | '}' | '&' | '?'
             )
     })
     .map(|w| w.trim_end_matches([';', ':', '.']))
     .filter(|w| w.starts_with('/') && w[1..].contains('/') && !w.starts_with("//"))
+    .filter(|w| {
+        let name = w.rsplit('/').next().unwrap_or("");
+        name.rsplit_once('.')
+            .is_some_and(|(_, ext)| EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()))
+    })
     .map(str::to_string)
     .collect()
 }
@@ -452,5 +466,14 @@ mod tests {
         );
         assert!(absolute_paths("host all all 10.0.0.0/8 scram-sha-256").is_empty());
         assert!(absolute_paths("  protocol: https").is_empty());
+        // Commands are not certificate material.
+        assert!(absolute_paths("  on_role_change: /bin/kill -HUP 1").is_empty());
+        // A URI's query is split into its parameters.
+        assert_eq!(
+            absolute_paths(
+                "url: postgres://h/db?sslrootcert=/etc/ssl/root.crt&sslcrl=/etc/ssl/x.crl"
+            ),
+            vec!["/etc/ssl/root.crt", "/etc/ssl/x.crl"]
+        );
     }
 }

@@ -51,7 +51,7 @@ pub enum Failure {
     /// Patches that could not be applied.
     PatchSkipped(String),
     /// A finding that has a fix is still there after the fixes are applied.
-    NotFixed(Finding),
+    NotFixed(Box<Finding>),
 }
 
 /// Runs one case with `policy`; `name` is the policy's metadata name.
@@ -155,7 +155,7 @@ fn fixes(case: &Case, plan: Plan, before: &Outcome) -> Vec<Failure> {
                     .iter()
                     .find(|a| a.policy == f.policy && a.code == f.code && a.file == f.file)
                 {
-                    failures.push(Failure::NotFixed(again.clone()));
+                    failures.push(Failure::NotFixed(Box::new(again.clone())));
                 }
             }
         }

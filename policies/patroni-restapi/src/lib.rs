@@ -249,13 +249,13 @@ impl Policy for PatroniRestapi {
         // the first document at all).
         let mut first: Option<(bool, RestApi)> = None;
         for (k, y) in configs.iter().enumerate() {
-            let api = RestApi::compile(&y, &facts);
+            let api = RestApi::compile(y, &facts);
             let node = y.get("/restapi").is_some();
             // A patronictl-only file (`ctl` and the DCS, no `restapi`, no `postgresql`) runs
             // no REST API.
             if node || y.get("/postgresql").is_some() {
-                exposure::check(&y, &api, settings, report);
-                credentials::check(&y, report);
+                exposure::check(y, &api, settings, report);
+                credentials::check(y, report);
                 if settings.check_lockout {
                     let others: Vec<String> = hosts
                         .iter()
@@ -264,7 +264,7 @@ impl Policy for PatroniRestapi {
                         .flat_map(|(_, h)| h.iter().filter(|h| !hosts[k].contains(h)).cloned())
                         .collect();
                     let mine = lockout::checks_of_cluster(&checks, &hosts[k], &others);
-                    lockout::check(&y, &api, &facts, &mine, report);
+                    lockout::check(y, &api, &facts, &mine, report);
                 }
             }
             if first.as_ref().is_none_or(|(has, _)| !has && node) {

@@ -197,8 +197,12 @@ impl Facts {
     /// make with the OS user they run as. What the model does not know leaves the facts
     /// from the files as they are.
     pub fn with_model(mut self, dep: &Deployment, file: &str) -> Facts {
-        let at = |s: &EffectiveSetting| {
-            format!("{}:{} ({})", s.source.file, s.source.line, origin(s.origin))
+        // The file name says postgresql.conf or postgresql.auto.conf already.
+        let at = |s: &EffectiveSetting| match s.origin {
+            SettingOrigin::PostgresqlConf | SettingOrigin::AutoConf => {
+                format!("{}:{}", s.source.file, s.source.line)
+            }
+            o => format!("{}:{} ({})", s.source.file, s.source.line, origin(o)),
         };
         if let Known2::Value(s) = model::setting(dep, file, "ssl") {
             self.ssl = Some(Known::new(parse_bool(&s.value).unwrap_or(false), at(s)));
