@@ -89,9 +89,15 @@ pub fn read_all(documents: &[wit::Document]) -> Vec<Node> {
         .collect()
 }
 
-/// `PATRONI_*` variables of the systemd units next to a Patroni YAML.
+/// `PATRONI_*` variables of the systemd units next to a Patroni YAML: their
+/// `Environment=` lines, then the env files their `EnvironmentFile=` lines name (found
+/// among the inputs by file name, the unit's own directory first). As in systemd, a
+/// variable from an `EnvironmentFile=` wins over one from `Environment=`, and within
+/// each the last assignment wins; an env file no unit names is not applied (Patroni
+/// reads none by itself).
 fn environment(documents: &[wit::Document], dir: &str) -> Vec<(String, String, wit::Location)> {
     let mut out = Vec::new();
+    let mut files = Vec::new();
     for doc in documents
         .iter()
         .filter(|d| d.kind == "systemd" && dir_of(&d.path) == dir)
@@ -108,8 +114,42 @@ fn environment(documents: &[wit::Document], dir: &str) -> Vec<(String, String, w
                 }
             }
         }
+        for s in settings.iter().filter(|s| s.name == "EnvironmentFile") {
+            // `-` before the path: a missing file is not an error.
+            let named = s.value.trim().trim_start_matches('-');
+            if let Some(env) = env_file(documents, named, dir) {
+                files.push(env);
+            }
+        }
+    }
+    for doc in files {
+        let wit::Body::Settings(settings) = &doc.body else {
+            continue;
+        };
+        for s in settings.iter().filter(|s| s.name.starts_with("PATRONI_")) {
+            out.push((s.name.clone(), s.value.clone(), s.location.clone()));
+        }
     }
     out
+}
+
+/// The env file among the inputs that a unit's `EnvironmentFile=` names: the
+/// `patroni-env` document with that file name, in the unit's directory when there is one.
+fn env_file<'a>(
+    documents: &'a [wit::Document],
+    named: &str,
+    dir: &str,
+) -> Option<&'a wit::Document> {
+    let name = named.rsplit('/').next().filter(|n| !n.is_empty())?;
+    let candidates: Vec<&wit::Document> = documents
+        .iter()
+        .filter(|d| d.kind == "patroni-env" && d.path.rsplit('/').next() == Some(name))
+        .collect();
+    candidates
+        .iter()
+        .find(|d| dir_of(&d.path) == dir)
+        .or_else(|| (candidates.len() == 1).then(|| &candidates[0]))
+        .copied()
 }
 
 fn read(t: &Tree<'_>, env: &[(String, String, wit::Location)]) -> Node {

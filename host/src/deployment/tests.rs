@@ -193,6 +193,35 @@ fn an_absent_setting_is_unknown_and_the_environment_wins() {
 }
 
 #[test]
+fn an_environment_file_a_unit_names_wins_over_its_environment_lines() {
+    let yml = patroni("pg", "n1", "10.0.1.11", "");
+    let unit = "[Service]\nUser=postgres\nEnvironment=PATRONI_SCOPE=fromunit PATRONI_POSTGRESQL_LISTEN=10.9.9.9:6543\nEnvironmentFile=-/etc/patroni/patroni.env\nExecStart=/usr/bin/patroni /etc/patroni.yml\n";
+    let env = "# set by the deployment\nPATRONI_SCOPE=fromfile\n";
+    let d = docs(&[
+        ("n1/patroni.yml", Kind::Patroni, &yml),
+        ("n1/patroni.service", Kind::Systemd, unit),
+        ("n1/patroni.env", Kind::PatroniEnv, env),
+    ]);
+    let dep = super::build(&d, &empty_context());
+    assert_eq!(
+        dep.clusters[0].name, "fromfile",
+        "EnvironmentFile= wins over Environment="
+    );
+    let m = &dep.clusters[0].members[0];
+    assert_eq!(
+        setting(m, "port"),
+        Some(("6543", 3, wit::SettingOrigin::Environment))
+    );
+    // An env file that no unit names is not applied: Patroni reads none by itself.
+    let d = docs(&[
+        ("n1/patroni.yml", Kind::Patroni, &yml),
+        ("n1/patroni.env", Kind::PatroniEnv, env),
+    ]);
+    let dep = super::build(&d, &empty_context());
+    assert_eq!(dep.clusters[0].name, "pg");
+}
+
+#[test]
 fn dcs_links_match_the_etcd_that_listens_there() {
     let yml = patroni("pg", "n1", "10.0.1.11", "");
     let etcd = "name: e1\nlisten-client-urls: http://0.0.0.0:2379\nadvertise-client-urls: http://10.0.1.21:2379\n";
