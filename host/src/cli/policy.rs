@@ -7,7 +7,6 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::Exit;
-use crate::discover::io_reason;
 use crate::engine::{self, Engine, Limits};
 use crate::report::DataFormat as Format;
 use crate::run::{PolicySource, Severity};
@@ -58,8 +57,7 @@ pub fn run(cmd: Command, verbose: bool) -> Result<Exit> {
 }
 
 fn inspect(file: PathBuf, format: Format, verbose: bool) -> Result<Exit> {
-    let bytes = std::fs::read(&file)
-        .map_err(|e| anyhow::anyhow!("cannot read `{}`: {}", file.display(), io_reason(&e)))?;
+    let bytes = crate::confine::read_policy(&file).map_err(anyhow::Error::msg)?;
     let (imports, exports) = match Engine::inspect_imports(&bytes) {
         Ok(x) => x,
         Err(e) => anyhow::bail!("`{}` is not a policy component: {e:#}", file.display()),
@@ -132,8 +130,7 @@ fn list(
             .map(|r| r.source),
     );
     for p in paths {
-        let bytes = std::fs::read(&p)
-            .map_err(|e| anyhow::anyhow!("cannot read `{}`: {}", p.display(), io_reason(&e)))?;
+        let bytes = crate::confine::read_policy(&p).map_err(anyhow::Error::msg)?;
         sources.push(PolicySource::File(p, bytes));
     }
     let mut all = Vec::new();

@@ -10,7 +10,6 @@ use anyhow::{Result, anyhow, bail};
 
 use super::Exit;
 use crate::authoring::build::{self, Options};
-use crate::discover::io_reason;
 use crate::engine::{Engine, Limits};
 use crate::report::DataFormat as Format;
 use crate::run::PolicySource;
@@ -159,13 +158,7 @@ enum Failed {
 
 fn policy_source(args: &Args, verbose: bool) -> Result<PolicySource, Failed> {
     if let Some(file) = &args.policy {
-        let bytes = std::fs::read(file).map_err(|e| {
-            Failed::Usage(anyhow!(
-                "cannot read policy `{}`: {}",
-                file.display(),
-                io_reason(&e)
-            ))
-        })?;
+        let bytes = crate::confine::read_policy(file).map_err(|e| Failed::Usage(anyhow!(e)))?;
         return Ok(PolicySource::File(file.clone(), bytes));
     }
     if let Some(name) = &args.builtin {
@@ -211,7 +204,7 @@ fn policy_source(args: &Args, verbose: bool) -> Result<PolicySource, Failed> {
             built.size
         );
     }
-    let bytes = std::fs::read(&built.path).map_err(|e| Failed::Usage(e.into()))?;
+    let bytes = crate::confine::read_policy(&built.path).map_err(|e| Failed::Usage(anyhow!(e)))?;
     Ok(PolicySource::File(built.path, bytes))
 }
 
