@@ -86,7 +86,7 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
             for c in &changes {
                 let (hunks, hidden) = patch::unified_diff(c, &secrets);
                 if hidden {
-                    eprintln!(
+                    crate::say!(
                         "patrol: the diff of `{}` hides a secret on a changed line: `patch` cannot apply that hunk; `--fix` can",
                         c.file
                     );
@@ -120,7 +120,7 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
         }
         for (c, path) in targets {
             patch::write_atomic(path, &c.after, &tree).map_err(anyhow::Error::msg)?;
-            eprintln!(
+            crate::say!(
                 "patrol: fixed {} ({})",
                 c.file,
                 secrets.scrub(&c.applied.join("; "))
@@ -159,7 +159,7 @@ fn fix_passes(
         let last = changes.is_empty() || pass == MAX_PASSES;
         if last {
             for s in &skipped {
-                eprintln!("patrol: fix not applied: {}", secrets.scrub(s));
+                crate::say!("patrol: fix not applied: {}", secrets.scrub(s));
             }
         }
         if changes.is_empty() {
@@ -167,7 +167,7 @@ fn fix_passes(
         }
         for c in changes {
             let Some(file) = plan.files.iter_mut().find(|f| f.display == c.file) else {
-                eprintln!(
+                crate::say!(
                     "patrol: fix not applied: {}: not one of the checked files",
                     c.file
                 );
@@ -187,7 +187,9 @@ fn fix_passes(
         }
         outcome = run::run(&plan)?;
         if last && !fixable_patches(&outcome, fail_on).is_empty() {
-            eprintln!("patrol: stopped after {MAX_PASSES} rounds of fixes; some fixes undo others");
+            crate::say!(
+                "patrol: stopped after {MAX_PASSES} rounds of fixes; some fixes undo others"
+            );
         }
     }
     let changes = changed

@@ -262,7 +262,7 @@ pub fn print(outcome: &Outcome, format: Format, mode: Mode, to_stderr: bool) -> 
     if matches!(format, Format::Sarif | Format::Junit | Format::Github)
         && !outcome.inputs.is_empty()
     {
-        eprintln!("patrol: {}", outcome.files_summary());
+        crate::say!("patrol: {}", outcome.files_summary());
     }
     if to_stderr {
         std::io::stderr().write_all(text.as_bytes())?;
@@ -282,7 +282,7 @@ pub fn print(outcome: &Outcome, format: Format, mode: Mode, to_stderr: bool) -> 
 pub fn log_policies(outcome: &Outcome, verbose: bool) {
     if verbose {
         for p in &outcome.policies {
-            eprintln!("patrol: policy `{}` {} ({:?})", p.name, p.source, p.cache);
+            crate::say!("patrol: policy `{}` {} ({:?})", p.name, p.source, p.cache);
         }
     }
 }

@@ -65,10 +65,10 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
                 invalid = true;
                 // Every problem, but not a screenful per file for a YAML that is no test file.
                 for problem in problems.iter().take(MAX_PROBLEMS) {
-                    eprintln!("error: {problem}");
+                    crate::say!("error: {problem}");
                 }
                 if problems.len() > MAX_PROBLEMS {
-                    eprintln!(
+                    crate::say!(
                         "error: … and {} more problems in `{}`",
                         problems.len() - MAX_PROBLEMS,
                         path.display()
@@ -85,7 +85,7 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
         Ok(s) => s,
         Err(Failed::Usage(e)) => return Err(e),
         Err(Failed::Policy(e)) => {
-            eprintln!("error: {e:#}");
+            crate::say!("error: {e:#}");
             return Ok(Exit::PolicyFailed);
         }
     };
@@ -101,7 +101,7 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
     let loaded = match engine.load(&source.label(), bytes) {
         Ok(l) => l,
         Err(f) => {
-            eprintln!("error: {f}");
+            crate::say!("error: {f}");
             return Ok(Exit::PolicyFailed);
         }
     };
@@ -134,9 +134,12 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
         });
     }
     let coverage = Coverage::new(&meta, &results);
+    // Case names, messages and policies' words are data: inert in either format.
     let text = match args.format {
-        Format::Text => render::text(&results, &coverage),
-        Format::Json => serde_json::to_string_pretty(&render::json(&results, &coverage))? + "\n",
+        Format::Text => crate::report::escape::log(&render::text(&results, &coverage)),
+        Format::Json => crate::report::escape::json_commands(
+            serde_json::to_string_pretty(&render::json(&results, &coverage))? + "\n",
+        ),
     };
     stdout(&text)?;
     let failed = results
@@ -198,7 +201,7 @@ fn policy_source(args: &Args, verbose: bool) -> Result<PolicySource, Failed> {
     )
     .map_err(Failed::Policy)?;
     if verbose {
-        eprintln!(
+        crate::say!(
             "patrol: built {} ({} bytes)",
             built.path.display(),
             built.size
