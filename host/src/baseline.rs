@@ -165,6 +165,7 @@ mod tests {
             pointer: None,
             remediation: String::new(),
             patch: None,
+            fix_withheld: None,
         }
     }
 
