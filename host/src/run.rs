@@ -219,6 +219,9 @@ pub struct Outcome {
     /// Every file the run met: read as a kind, or skipped with the reason (JSON `files`).
     #[serde(skip)]
     pub inputs: Vec<FileEntry>,
+    /// What `patrol verify` probed and saw (JSON `verify`); none for other commands.
+    #[serde(skip)]
+    pub verify: Option<serde_json::Value>,
 }
 
 /// A file the run met: read as `kind`, or skipped and why.
