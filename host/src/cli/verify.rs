@@ -146,7 +146,9 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
     let mut errors = Vec::new();
     let mut findings = verify::compare::compare(&plan, &docs, &eps, &mut records, &mut errors)?;
     findings.extend(verify::record_findings(&eps, &records));
-    let verification = verify::summarize(eps, skipped, records);
+    let (dcs_findings, dcs_counts) = verify::dcs::compare_all(&docs, &eps, &records);
+    findings.extend(dcs_findings);
+    let verification = verify::summarize(eps, skipped, records, dcs_counts);
 
     let mut outcome = Outcome {
         findings,

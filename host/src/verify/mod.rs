@@ -12,6 +12,7 @@
 //! the files `--client-cert`/`--client-key` name.
 
 pub mod compare;
+pub mod dcs;
 pub mod endpoints;
 pub mod net;
 pub mod patroni;
@@ -157,6 +158,10 @@ pub struct Summary {
     pub not_compared: usize,
     pub unreachable: usize,
     pub sessions_opened: usize,
+    /// Keys of the live dynamic configuration (`GET /config`) equal to the YAML's
+    /// `bootstrap.dcs`, and keys that differ.
+    pub dcs_keys_agree: usize,
+    pub dcs_keys_drift: usize,
 }
 
 /// The probes, without sending them (`--dry-run` lists these).
@@ -298,6 +303,7 @@ pub fn summarize(
     endpoints: Vec<Endpoint>,
     skipped: Vec<Skipped>,
     probes: Vec<ProbeRecord>,
+    dcs: (usize, usize),
 ) -> Verification {
     let unreachable: std::collections::BTreeSet<usize> = probes
         .iter()
@@ -315,6 +321,8 @@ pub fn summarize(
             .count(),
         unreachable: unreachable.len(),
         sessions_opened: probes.iter().filter(|r| r.note.is_some()).count(),
+        dcs_keys_agree: dcs.0,
+        dcs_keys_drift: dcs.1,
     };
     Verification {
         endpoints,
@@ -327,13 +335,15 @@ pub fn summarize(
 /// One line of counts.
 pub fn summary_line(s: &Summary) -> String {
     format!(
-        "verify: {} endpoints, {} probes sent: {} agree, {} drift, {} not compared, {} endpoints unreachable, {} sessions opened by trust (closed at once)",
+        "verify: {} endpoints, {} probes sent: {} agree, {} drift, {} not compared; {} endpoints unreachable; dynamic config: {} keys agree, {} differ; {} sessions opened by trust (closed at once)",
         s.endpoints,
         s.probes_sent,
         s.agree,
         s.drift,
         s.not_compared,
         s.unreachable,
+        s.dcs_keys_agree,
+        s.dcs_keys_drift,
         s.sessions_opened
     )
 }

@@ -213,8 +213,11 @@ pub fn tls(
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Answer {
     pub status: u16,
-    /// The body, clipped (see [`MAX_ANSWER`]).
+    /// The body's first 4 KiB, for reports.
     pub body: String,
+    /// The whole body as read (at most [`MAX_ANSWER`]), for `GET /config`.
+    #[serde(skip)]
+    pub body_full: String,
 }
 
 /// Sends one request (no `Authorization` header, ever) and reads the answer.
@@ -277,11 +280,16 @@ pub fn parse_answer(buf: &[u8]) -> Result<Answer, String> {
             status_line.chars().take(80).collect::<String>()
         ));
     };
-    let body = text
+    let body_full: String = text
         .split_once("\r\n\r\n")
-        .map(|(_, b)| b.chars().take(4096).collect())
+        .map(|(_, b)| b.to_string())
         .unwrap_or_default();
-    Ok(Answer { status, body })
+    let body = body_full.chars().take(4096).collect();
+    Ok(Answer {
+        status,
+        body,
+        body_full,
+    })
 }
 
 /// What an HTTP exchange runs over: TCP or TLS.

@@ -5,7 +5,7 @@
 //!
 //! | probe | body | why nothing happens when access passes | "passed" statuses |
 //! |---|---|---|---|
-//! | `GET /patroni`, `GET /cluster`, `OPTIONS /` | – | safe handlers: no access check, read only | any |
+//! | `GET /patroni`, `GET /cluster`, `GET /config`, `OPTIONS /` | – | safe handlers: no access check, read only | any |
 //! | `POST /switchover`, `POST /failover` | empty (`Content-Length: 0`) | `do_POST_failover` → `_read_json_content()`: `json.loads('')` raises → `send_error(400)`, the handler returns | 400 |
 //! | `PATCH /config`, `PUT /config` | `{` | `_read_json_content()` → 400 before the DCS is read | 400 |
 //! | `POST /restart` | `{"schedule": "1970-01-01T00:00:00+00:00"}` | `parse_schedule`: in the past → 422 and `break` before `ha.restart` (paused: 500 "Can't schedule restart in the paused state" first) | 422, 500 |
@@ -74,6 +74,7 @@ const fn p(
 pub const PROBES: &[HttpProbe] = &[
     p("GET", "/patroni", None, &[], Guard::None),
     p("GET", "/cluster", None, &[], Guard::None),
+    p("GET", "/config", None, &[], Guard::None),
     p("OPTIONS", "/", None, &[], Guard::None),
     p("POST", "/switchover", Some(""), &[400], Guard::None),
     p("POST", "/failover", Some(""), &[400], Guard::None),
@@ -265,6 +266,7 @@ mod tests {
         Live::Http(Answer {
             status,
             body: body.into(),
+            body_full: body.into(),
         })
     }
 
