@@ -153,29 +153,6 @@ pub fn compare(
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn values_compare_as_patroni_reads_them() {
-        assert!(same(&json!("on"), &json!("ON")));
-        assert!(same(&json!(10), &json!("10")));
-        assert!(!same(&json!("on"), &json!("off")));
-        let mut m = BTreeMap::new();
-        flatten(
-            &json!({"postgresql": {"parameters": {"a/b": 1}}, "ttl": 30}),
-            "",
-            &mut m,
-        );
-        assert_eq!(
-            m.keys().collect::<Vec<_>>(),
-            ["/postgresql/parameters/a~1b", "/ttl"]
-        );
-    }
-}
-
 /// Compares every REST API endpoint's `GET /config` answer with its YAML; returns the
 /// findings and the keys that agree and differ.
 pub fn compare_all(
@@ -205,4 +182,27 @@ pub fn compare_all(
         }
     }
     (out, counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn values_compare_as_patroni_reads_them() {
+        assert!(same(&json!("on"), &json!("ON")));
+        assert!(same(&json!(10), &json!("10")));
+        assert!(!same(&json!("on"), &json!("off")));
+        let mut m = BTreeMap::new();
+        flatten(
+            &json!({"postgresql": {"parameters": {"a/b": 1}}, "ttl": 30}),
+            "",
+            &mut m,
+        );
+        assert_eq!(
+            m.keys().collect::<Vec<_>>(),
+            ["/postgresql/parameters/a~1b", "/ttl"]
+        );
+    }
 }

@@ -26,6 +26,9 @@ use serde::Serialize;
 use crate::run::Severity;
 use endpoints::{Endpoint, Service, Skipped};
 
+/// A certificate chain as a server served it: DER, leaf first.
+pub type Chain = Vec<Vec<u8>>;
+
 /// The policy name of verify's findings (`verify/drift-hba`).
 pub const POLICY: &str = "verify";
 
@@ -200,7 +203,7 @@ pub fn probe(
     endpoints: &[Endpoint],
     attempts: &[pg::Attempt],
     options: &Options,
-) -> (Vec<ProbeRecord>, Vec<Option<Vec<Vec<u8>>>>) {
+) -> (Vec<ProbeRecord>, Vec<Option<Chain>>) {
     let mut pacer = net::Pacer::new(options.interval, options.max_time, options.timeout);
     let mut records = Vec::new();
     let mut served = vec![None; endpoints.len()];

@@ -153,7 +153,7 @@ pub fn run(
     pacer: &mut Pacer,
     cert: Option<&ClientCert>,
     no_delete: bool,
-    served: &mut Option<Vec<Vec<u8>>>,
+    served: &mut Option<super::Chain>,
 ) -> Vec<ProbeRecord> {
     let mut out = Vec::new();
     let certs: Vec<Option<&ClientCert>> = if ep.tls && cert.is_some() {
@@ -221,7 +221,7 @@ fn send(
     pacer: &mut Pacer,
     cert: Option<&ClientCert>,
     probe: &HttpProbe,
-    served: &mut Option<Vec<Vec<u8>>>,
+    served: &mut Option<super::Chain>,
 ) -> (Option<IpAddr>, Live) {
     let tcp = match net::connect(pacer, &ep.host, ep.port) {
         Ok(s) => s,
