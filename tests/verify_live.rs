@@ -58,12 +58,14 @@ fn line_of(text: &str, needle: &str) -> u64 {
         + 1
 }
 
-/// Runs `patrol verify --format json`; returns the exit code and the JSON.
-fn verify(dir: &Path, cache: &Path) -> (i32, Value) {
+/// Runs `patrol verify --format json` (with `extra` arguments); returns the exit code
+/// and the JSON.
+fn verify(dir: &Path, cache: &Path, extra: &[&str]) -> (i32, Value) {
     let started = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_patrol"))
         .current_dir(dir)
         .args(["verify", "patroni.yml", "--samples", "samples.yaml"])
+        .args(extra)
         .args(["--format", "json", "--interval-ms", "10", "--no-config"])
         .env("PATROL_CACHE_DIR", cache)
         .output()
@@ -101,12 +103,22 @@ fn verify_finds_live_drift_and_changes_nothing() {
         .prefix("patrol-verify-live-")
         .tempdir()
         .unwrap();
+    let certs_dir = work.path().join("certs");
+    std::fs::create_dir_all(&certs_dir).unwrap();
+    // A CA with the server and client certificates Patroni uses (patroni::certs), and a
+    // server certificate of another CA for the swap.
+    let certs = patroni::certs(&certs_dir).json;
+    let other = support::Pki::new(&certs_dir, "other").server(
+        "other-server",
+        "127.0.0.1",
+        &["IP:127.0.0.1"],
+    );
     let plan = json!({
         "workdir": work.path(),
         "venv": std::env::var("PATROL_PATRONI_VENV").unwrap_or_else(|_| "/var/tmp/patrol-venv".into()),
         "patroni_version": patroni::PATRONI_VERSION,
         "pg_bindir": pg_bindir,
-        "certs": {},
+        "certs": certs,
         "postgresql_extra": {"pg_hba": [
             "local all all trust",
             "host replication replicator 127.0.0.1/32 scram-sha-256",
@@ -155,9 +167,17 @@ fn verify_finds_live_drift_and_changes_nothing() {
     let cache = scratch.path().join("cache");
 
     // Every verify run leaves the cluster as it found it.
+    let client = [
+        "--client-cert",
+        certs["client_cert"].as_str().unwrap(),
+        "--client-key",
+        certs["client_key"].as_str().unwrap(),
+    ];
+    let tls_on = std::cell::Cell::new(false);
     let checked = |cluster: &mut Cluster, what: &str| -> (i32, Value) {
         let before = cluster.call(json!({"cmd": "snapshot"}));
-        let (code, report) = verify(&repo, &cache);
+        let extra: &[&str] = if tls_on.get() { &client } else { &[] };
+        let (code, report) = verify(&repo, &cache, extra);
         let after = cluster.call(json!({"cmd": "snapshot"}));
         assert_eq!(before, after, "{what}: the probes changed the cluster");
         assert_eq!(
@@ -251,6 +271,63 @@ fn verify_finds_live_drift_and_changes_nothing() {
         assert!(f["message"].as_str().unwrap().contains("403"), "{f:#}");
     }
     assert_eq!(findings(&report, "drift-dcs").len(), 1);
+
+    // 5. TLS with client certificates required (and the DCS put back): the repository
+    // takes the new config and a copy of the server certificate; verify is clean again,
+    // without a client certificate (every handshake refused, as the file says) and with one.
+    cluster
+        .call(json!({"cmd": "edit-config", "set": "postgresql.parameters.archive_command=null"}));
+    cluster.call(
+        json!({"cmd": "restapi", "new_port": true, "wait_for": 400, "set": {
+            "allowlist": ["127.0.0.1/32"], "certfile": "$CERT", "keyfile": "$KEY", "cafile": "$CA",
+            "verify_client": "required",
+        }}),
+    );
+    tls_on.set(true);
+    let info = cluster.call(json!({"cmd": "info"}));
+    let config = info["config_text"].as_str().unwrap().to_string();
+    std::fs::write(repo.join("patroni.yml"), &config).unwrap();
+    std::fs::copy(
+        certs["server_cert"].as_str().unwrap(),
+        repo.join("server.crt"),
+    )
+    .unwrap();
+    let (code, report) = checked(&mut cluster, "TLS clean");
+    let s = &report["verify"]["summary"];
+    println!("TLS clean: {s}");
+    assert_eq!(code, 0, "{report:#}");
+    // 14 REST probes with the certificate, 12 without (the handshakes fail, so GET /patroni
+    // and /cluster cannot show that nothing is scheduled: the DELETEs are not sent), 3
+    // startup packets.
+    assert_eq!(
+        (s["probes_sent"].as_u64(), s["agree"].as_u64()),
+        (Some(29), Some(29)),
+        "{report:#}"
+    );
+    assert_eq!(s["dcs_keys_agree"], 3, "{report:#}");
+    assert!(
+        report["verify"]["notes"].as_array().unwrap().is_empty(),
+        "{report:#}"
+    );
+
+    // 6. The certificate swapped on the live side only.
+    cluster.call(json!({"cmd": "swap-cert", "cert": other.cert, "key": other.key}));
+    let (code, report) = checked(&mut cluster, "certificate drift");
+    println!("certificate drift: {}", report["verify"]["summary"]);
+    assert_eq!(code, 1);
+    let cert = findings(&report, "drift-cert");
+    assert_eq!(cert.len(), 1, "{report:#}");
+    assert_eq!(
+        cert[0]["line"],
+        line_of(&config, "\"certfile\""),
+        "{:#}",
+        cert[0]
+    );
+    assert_eq!(
+        report["findings"].as_array().unwrap().len(),
+        1,
+        "{report:#}"
+    );
 
     let stopped = cluster.call(json!({"cmd": "stop"}));
     assert_eq!(stopped["stopped"], true);

@@ -23,6 +23,8 @@ import http.client
 import json
 import os
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -31,8 +33,30 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import patroni_probe as probe  # noqa: E402
 
 
+def connection(cluster):
+    """Plain HTTP, or HTTPS with the trusted client certificate once the REST API has TLS."""
+    if cluster.restapi.get('certfile'):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.load_cert_chain(cluster.certs['client_cert'], cluster.certs['client_key'])
+        return http.client.HTTPSConnection('127.0.0.1', cluster.port, timeout=5,
+                                           source_address=('127.0.0.1', 0), context=ctx)
+    return http.client.HTTPConnection('127.0.0.1', cluster.port, timeout=5, source_address=('127.0.0.1', 0))
+
+
+def served_cert(cluster):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.load_cert_chain(cluster.certs['client_cert'], cluster.certs['client_key'])
+    with socket.create_connection(('127.0.0.1', cluster.port), timeout=5) as s:
+        with ctx.wrap_socket(s) as t:
+            return t.getpeercert(binary_form=True)
+
+
 def get(cluster, path):
-    c = http.client.HTTPConnection('127.0.0.1', cluster.port, timeout=5)
+    c = connection(cluster)
     c.request('GET', path)
     r = c.getresponse()
     body = r.read()
@@ -79,7 +103,7 @@ def snapshot(cluster):
 
 
 def post_switchover_status(cluster):
-    c = http.client.HTTPConnection('127.0.0.1', cluster.port, timeout=5, source_address=('127.0.0.1', 0))
+    c = connection(cluster)
     c.request('POST', '/switchover', body=b'', headers={'Content-Length': '0'})
     r = c.getresponse()
     r.read()
@@ -122,27 +146,68 @@ def handle(cluster, cmd):
         if out.returncode != 0:
             raise RuntimeError('patronictl edit-config failed: ' + out.stderr + out.stdout)
         key = cmd['set'].split('=', 1)[0].split('.')
+        removed = cmd['set'].endswith('=null')
         deadline = time.time() + 20
         while time.time() < deadline:
             _, config = get(cluster, '/config')
             value = config
             for k in key:
                 value = value.get(k) if isinstance(value, dict) else None
-            if value is not None:
+            if (value is None) == removed:
                 return {'ok': True, 'config': config}
             time.sleep(0.2)
         raise RuntimeError('the DCS does not show ' + cmd['set'])
     if name == 'restapi':
-        restapi = dict(cluster.restapi, **cmd['set'])
+        subst = {'$CERT': cluster.certs.get('server_cert', ''), '$KEY': cluster.certs.get('server_key', ''),
+                 '$CA': cluster.certs.get('ca', '')}
+        restapi = dict(cluster.restapi, **probe.fill(cmd['set'], subst))
+        old_port = cluster.port
+        if cmd.get('new_port'):
+            port = probe.free_port()
+            restapi['listen'] = restapi['connect_address'] = '127.0.0.1:{}'.format(port)
         probe.write_file(cluster.config_path, probe.yaml_text(dict(cluster.base, restapi=restapi)), cluster.pw)
+        os.kill(cluster.patroni.pid, signal.SIGHUP)
+        if cmd.get('new_port'):
+            if not probe.wait_port('127.0.0.1', port, 30) or not probe.wait_port('127.0.0.1', old_port, 30, up=False):
+                raise RuntimeError('the REST API did not move to port {}'.format(port))
+            cluster.port = port
+            # reload_config starts the new listener before it sets the rest.
+            time.sleep(0.5)
+        previous, cluster.restapi = cluster.restapi, restapi
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                # Patroni publishes the new api_url in its member key at its next loop.
+                _, members = get(cluster, '/cluster')
+                url = '{}://{}/patroni'.format('https' if restapi.get('certfile') else 'http',
+                                               restapi.get('connect_address', restapi['listen']))
+                published = [m.get('api_url') for m in members.get('members', [])] == [url]
+                if published and post_switchover_status(cluster) == cmd['wait_for']:
+                    return {'ok': True}
+            except (OSError, http.client.HTTPException):
+                pass
+            time.sleep(0.2)
+        cluster.restapi = previous
+        raise RuntimeError('the REST API did not reload')
+    if name == 'swap-cert':
+        # Another certificate in the files the config names, then SIGHUP: Patroni reloads
+        # a certificate whose serial number changed.
+        for src, dst in ((cmd['cert'], cluster.restapi['certfile']), (cmd['key'], cluster.restapi['keyfile'])):
+            with open(src) as f:
+                probe.write_file(dst, f.read(), cluster.pw, 0o600)
+        with open(cmd['cert']) as f:
+            want = ssl.PEM_cert_to_DER_cert(f.read())
         os.kill(cluster.patroni.pid, signal.SIGHUP)
         deadline = time.time() + 30
         while time.time() < deadline:
-            if post_switchover_status(cluster) == cmd['wait_for']:
-                cluster.restapi = restapi
-                return {'ok': True}
+            try:
+                if served_cert(cluster) == want:
+                    time.sleep(0.5)
+                    return {'ok': True}
+            except OSError:
+                pass
             time.sleep(0.2)
-        raise RuntimeError('the REST API did not reload')
+        raise RuntimeError('the REST API does not serve the new certificate')
     raise RuntimeError('unknown command ' + name)
 
 

@@ -142,13 +142,19 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
         client_cert,
         no_delete: args.no_delete,
     };
-    let (mut records, _served) = verify::probe(&eps, &attempts, &options);
+    let (mut records, served) = verify::probe(&eps, &attempts, &options);
     let mut errors = Vec::new();
     let mut findings = verify::compare::compare(&plan, &docs, &eps, &mut records, &mut errors)?;
     findings.extend(verify::record_findings(&eps, &records));
     let (dcs_findings, dcs_counts) = verify::dcs::compare_all(&docs, &eps, &records);
     findings.extend(dcs_findings);
-    let verification = verify::summarize(eps, skipped, records, dcs_counts);
+    let (cert_findings, notes) = verify::certs::check(&docs, &plan.certs, &eps, &served);
+    findings.extend(cert_findings);
+    for n in &notes {
+        eprintln!("patrol: not compared: {n}");
+    }
+    let mut verification = verify::summarize(eps, skipped, records, dcs_counts);
+    verification.notes = notes;
 
     let mut outcome = Outcome {
         findings,

@@ -160,16 +160,18 @@ pub fn compare_all(
     endpoints: &[Endpoint],
     records: &[super::ProbeRecord],
 ) -> (Vec<Finding>, (usize, usize)) {
+    let mut done = std::collections::BTreeSet::new();
     let mut counts = (0, 0);
     let mut out = Vec::new();
-    for r in records
-        .iter()
-        .filter(|r| r.probe == "GET /config" && !r.client_cert)
-    {
+    for r in records.iter().filter(|r| r.probe == "GET /config") {
         let ep = &endpoints[r.endpoint];
+        // The first answer of each endpoint (without, else with the client certificate).
         let super::Live::Http(answer) = &r.live else {
             continue;
         };
+        if !done.insert(r.endpoint) {
+            continue;
+        }
         let Some(doc) = docs.iter().find(|d| Some(&d.path) == ep.config.as_ref()) else {
             continue;
         };

@@ -11,6 +11,7 @@
 //! no password or `Authorization` header is ever sent; a client certificate only from
 //! the files `--client-cert`/`--client-key` name.
 
+pub mod certs;
 pub mod compare;
 pub mod dcs;
 pub mod endpoints;
@@ -66,6 +67,18 @@ pub const CODES: &[Code] = &[
         severity: Severity::High,
         summary: "the live dynamic configuration (`GET /config`, the DCS) differs from the YAML's `bootstrap.dcs`: a key changed or added at run time (a command-bearing key such as `archive_command` is code execution as postgres)",
         help: "Someone changed the DCS (`patronictl edit-config`, `PATCH /config`, a DCS write): review the live value, then put it back (`patronictl edit-config`) or into the YAML so that the files say what runs.",
+    },
+    Code {
+        code: "drift-cert",
+        severity: Severity::Medium,
+        summary: "the live REST API serves another certificate than the file `restapi.certfile` names (rotated on one side only)",
+        help: "Deploy the checked certificate (and reload Patroni), or check in the one that runs; the message names both by subject, serial and expiry.",
+    },
+    Code {
+        code: "served-cert",
+        severity: Severity::High,
+        summary: "the certificate the live REST API serves is outside its validity period (high) or does not name the address it is reached at (medium)",
+        help: "Issue a certificate for the connect address (IP SAN for an address, DNS SAN for a name) with a current validity period, and reload Patroni.",
     },
     Code {
         code: "unexpected-answer",
@@ -149,6 +162,8 @@ pub struct Verification {
     pub endpoints: Vec<Endpoint>,
     pub skipped: Vec<Skipped>,
     pub probes: Vec<ProbeRecord>,
+    /// What could not be compared, and why (a configured certificate not found, …).
+    pub notes: Vec<String>,
     pub summary: Summary,
 }
 
@@ -331,6 +346,7 @@ pub fn summarize(
         endpoints,
         skipped,
         probes,
+        notes: Vec::new(),
         summary,
     }
 }
