@@ -193,3 +193,64 @@ fn fake_servers_make_drift_fire_at_the_deciding_line() {
         "{rules}"
     );
 }
+
+#[test]
+fn tls_mismatch_and_unexpected_answers_are_findings() {
+    let dir = tmp("tls-unexpected");
+    // The file says TLS; the server speaks plain HTTP: every handshake fails.
+    let api = fake(b"HTTP/1.0 200 OK\r\n\r\n{}", 12);
+    config(&dir, api, closed_port());
+    let yml = std::fs::read_to_string(dir.join("patroni.yml")).unwrap();
+    std::fs::write(
+        dir.join("patroni.yml"),
+        yml.replace(
+            "  allowlist:",
+            "  certfile: /etc/patroni/server.crt\n  allowlist:",
+        ),
+    )
+    .unwrap();
+    let out = patrol(&dir)
+        .args(["patroni.yml", "--format", "json", "--no-delete"])
+        .output()
+        .unwrap();
+    let v = json(&out);
+    let count = |code: &str| {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"] == code)
+            .count()
+    };
+    assert_eq!(count("drift-tls"), 12, "{v:#}");
+    // The PostgreSQL port is closed: exit 3 wins over the drift's 1.
+    assert_eq!(count("unreachable"), 1, "{v:#}");
+    assert_eq!(out.status.code(), Some(3), "{v:#}");
+
+    // A server that answers 200 to everything: the protected handlers' documented
+    // rejections (400, 422, 502 …) are not what came back.
+    let api = fake(b"HTTP/1.0 200 OK\r\n\r\n{}", 12);
+    let pg = fake(b"R\0\0\0\x17\0\0\0\x0aSCRAM-SHA-256\0\0", 1);
+    config(&dir, api, pg);
+    let out = patrol(&dir)
+        .args(["patroni.yml", "--format", "json", "--no-delete"])
+        .output()
+        .unwrap();
+    let v = json(&out);
+    let unexpected: Vec<_> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "unexpected-answer")
+        .collect();
+    // switchover, failover, PATCH and PUT /config, restart, citus, mpp, failsafe.
+    assert_eq!(unexpected.len(), 8, "{v:#}");
+    assert!(
+        unexpected[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("answered 200")
+    );
+    assert_eq!(v["verify"]["summary"]["drift"], 0, "{v:#}");
+    assert_eq!(out.status.code(), Some(1), "{v:#}");
+}

@@ -106,12 +106,12 @@ fn verify_finds_live_drift_and_changes_nothing() {
     let certs_dir = work.path().join("certs");
     std::fs::create_dir_all(&certs_dir).unwrap();
     // A CA with the server and client certificates Patroni uses (patroni::certs), and a
-    // server certificate of another CA for the swap.
+    // server certificate of another CA, which does not name 127.0.0.1, for the swap.
     let certs = patroni::certs(&certs_dir).json;
     let other = support::Pki::new(&certs_dir, "other").server(
         "other-server",
         "127.0.0.1",
-        &["IP:127.0.0.1"],
+        &["DNS:elsewhere.example"],
     );
     let plan = json!({
         "workdir": work.path(),
@@ -317,15 +317,23 @@ fn verify_finds_live_drift_and_changes_nothing() {
     assert_eq!(code, 1);
     let cert = findings(&report, "drift-cert");
     assert_eq!(cert.len(), 1, "{report:#}");
+    let certfile = line_of(&config, "\"certfile\"");
+    assert_eq!(cert[0]["line"], certfile, "{:#}", cert[0]);
+    let served = findings(&report, "served-cert");
+    assert_eq!(served.len(), 1, "{report:#}");
     assert_eq!(
-        cert[0]["line"],
-        line_of(&config, "\"certfile\""),
-        "{:#}",
-        cert[0]
+        (served[0]["line"].as_u64(), served[0]["severity"].as_str()),
+        (Some(certfile), Some("medium"))
+    );
+    assert!(
+        served[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("do not name `127.0.0.1`")
     );
     assert_eq!(
         report["findings"].as_array().unwrap().len(),
-        1,
+        2,
         "{report:#}"
     );
 

@@ -220,6 +220,17 @@ def main():
     cluster.patroni_bin = patroni_bin
     try:
         cluster.start(patroni_bin)
+        cluster.restapi = dict(cluster.restapi)
+        # The member key gets its timeline a loop after the primary is up: wait for it, so
+        # that snapshots compare a settled state.
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            _, members = get(cluster, '/cluster')
+            if members.get('members') and all(m.get('timeline') for m in members['members']):
+                break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError('the member key shows no timeline')
         print(json.dumps({'ready': True}), flush=True)
         for line in sys.stdin:
             if not line.strip():
