@@ -188,7 +188,10 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
         let text = crate::report::escape::workflow_commands(lines.join("\n") + "\n", |_| false);
         std::io::stdout().lock().write_all(text.as_bytes())?;
     }
-    eprintln!("patrol: {}", verify::summary_line(&verification.summary));
+    if args.output.format != Format::Text {
+        // The text format ends its probe table with this line already.
+        eprintln!("patrol: {}", verify::summary_line(&verification.summary));
+    }
     common::print(&outcome, args.output.format, Mode::Verify, false)?;
     Ok(if !outcome.errors.is_empty() {
         Exit::PolicyFailed
