@@ -304,8 +304,15 @@ fn fix_reaches_a_fixpoint_and_diff_agrees_with_it() {
         .args(["check", "insecure", "--fix"])
         .output()
         .unwrap();
+    // pg_hba.conf's fixes wait for TLS and SCRAM (`ssl = off`, `password_encryption =
+    // md5` in postgresql.conf): withheld by the policy, the file stays as it is.
     assert!(
-        stderr(&out).contains("patrol: fixed insecure/pg_hba.conf"),
+        stderr(&out).contains("patrol: fixed insecure/consul.hcl"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("patrol: fixed insecure/pg_hba.conf"),
         "{}",
         stderr(&out)
     );
@@ -410,7 +417,9 @@ fn patroni_pg_hba_lists_are_checked_simulated_and_fixed() {
         .output()
         .unwrap();
     let v = json(&out);
-    // An `md5` line asks a role with a SCRAM password (the default) for SCRAM, as the server does.
+    // An `md5` line asks a role with a SCRAM password for SCRAM, as the server does; the
+    // context does not say how `app`'s password is stored, so the answer says it depends
+    // on that.
     let d = &v["decisions"]
         .as_array()
         .unwrap()
@@ -423,28 +432,55 @@ fn patroni_pg_hba_lists_are_checked_simulated_and_fixed() {
         (Some("patroni.yml"), Some(7), Some("scram-sha-256")),
         "{d:#}"
     );
+    assert!(d.to_string().contains("password_types"), "{d:#}");
 
+    // Nothing says whether the server runs TLS or how passwords are stored: the findings
+    // come without fixes, saying why.
     let out = patrol(&cache)
         .current_dir(&work)
         .args(["check", "patroni.yml", "--format", "json"])
         .output()
         .unwrap();
     let v = json(&out);
-    let codes: Vec<(&str, u64)> = v["findings"]
+    let found: Vec<(&str, u64, bool, &str)> = v["findings"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|f| f["policy"] == "pg-hba")
-        .map(|f| (f["code"].as_str().unwrap(), f["line"].as_u64().unwrap()))
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap(),
+                f["line"].as_u64().unwrap(),
+                f["patch"].is_null(),
+                f["message"].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert!(
-        codes.contains(&("plain-tcp-allowed", 7)) && codes.contains(&("md5-auth", 7)),
-        "{codes:?}"
-    );
+    for code in ["plain-tcp-allowed", "md5-auth"] {
+        assert!(
+            found.iter().any(|(c, l, none, m)| *c == code
+                && *l == 7
+                && *none
+                && m.contains("no automatic fix")),
+            "{found:#?}"
+        );
+    }
 
+    // With `ssl` on and SCRAM password storage in Patroni's parameters, and every role
+    // known to have a SCRAM secret, both fixes are offered.
+    let yaml = yaml.replace(
+        "  pg_hba:\n",
+        "  parameters:\n    ssl: 'on'\n    password_encryption: scram-sha-256\n  pg_hba:\n",
+    );
+    std::fs::write(work.join("patroni.yml"), &yaml).unwrap();
+    std::fs::write(
+        work.join("context.yaml"),
+        "context:\n  postgres_version: 15\n  roles: {app: []}\n  password_types: {app: scram-sha-256}\n",
+    )
+    .unwrap();
     let out = patrol(&cache)
         .current_dir(&work)
-        .args(["check", "patroni.yml", "--fix"])
+        .args(["check", "patroni.yml", "--samples", "context.yaml", "--fix"])
         .output()
         .unwrap();
     assert!(
@@ -457,7 +493,7 @@ fn patroni_pg_hba_lists_are_checked_simulated_and_fixed() {
         fixed.contains("\n    - hostssl all all 10.0.0.0/8 scram-sha-256   # apps\n"),
         "{fixed}"
     );
-    assert!(fixed.starts_with("scope: demo\nname: node1\npostgresql:\n  data_dir: /var/lib/postgresql/15/main\n  pg_hba:\n    - local all all peer\n"), "{fixed}");
+    assert!(fixed.starts_with("scope: demo\nname: node1\npostgresql:\n  data_dir: /var/lib/postgresql/15/main\n  parameters:\n    ssl: 'on'\n    password_encryption: scram-sha-256\n  pg_hba:\n    - local all all peer\n"), "{fixed}");
 }
 
 #[test]

@@ -400,7 +400,7 @@ fn secrets_are_scrubbed_where_they_stand_not_out_of_names() {
         "scope: demo\nname: node1\nrestapi:\n  listen: 0.0.0.0:8008\n  connect_address: 10.0.0.1:8008\n  authentication:\n    username: admin\n    password: patroni\npostgresql:\n  listen: 0.0.0.0:5432\n  connect_address: 10.0.0.1:5432\n  data_dir: /var/lib/postgresql/data\n  authentication:\n    superuser:\n      username: postgres\n      password: Leak-Names-Super-1\n    replication:\n      username: replicator\n      password: replicator\n",
     )
     .unwrap();
-    std::fs::write(site.join("pg_hba.conf"), "local all all peer\nhost replication replicator 10.0.0.0/8 md5\nhost all all 0.0.0.0/0 trust\n").unwrap();
+    std::fs::write(site.join("pg_hba.conf"), "local all all peer\nhost replication replicator 10.0.0.0/8 md5\nhost all all 0.0.0.0/0 trust\n# a line no connection reaches: its deletion needs no fact of the deployment\nhost all all 10.1.0.0/16 md5\n").unwrap();
     let probe = probe();
     let run = |args: &[&str]| {
         let mut c = patrol();

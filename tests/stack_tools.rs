@@ -277,12 +277,14 @@ fn insecure_and_half_done_show_each_finding() {
         &tmp.path().join("mistakes"),
     );
     let mistakes = stack_findings(&check(tmp.path(), "mistakes", &[]));
+    // No input names the CA file Patroni should verify etcd with: no invented path, the
+    // fix is withheld.
     assert!(
         mismatch
             .iter()
             .any(|f| f.code == "etcd/patroni-protocol-mismatch"
                 && f.severity == "critical"
-                && f.patch),
+                && !f.patch),
         "{mismatch:#?}"
     );
     let seen: BTreeSet<String> = codes(&insecure)
@@ -458,7 +460,15 @@ fn haproxy_fixes_pass_haproxy_c() {
         for f in ["haproxy.cfg", "patroni.yml"] {
             std::fs::copy(root().join(from).join(f), dir.join(f)).expect("copy");
         }
-        let before = stack_findings(&check(tmp.path(), name, &[]));
+        // The CA and client certificate on the HAProxy host: no path is invented.
+        let paths = write_settings(
+            tmp.path(),
+            "haproxy.yaml",
+            "ca_file: /etc/haproxy/ssl/ca.crt\nclient_cert: /etc/haproxy/ssl/haproxy-client.pem\n",
+        );
+        let settings = format!("haproxy={}", paths.display());
+        let with = ["--settings", settings.as_str()];
+        let before = stack_findings(&check(tmp.path(), name, &with));
         assert!(
             before
                 .iter()
@@ -466,7 +476,17 @@ fn haproxy_fixes_pass_haproxy_c() {
             "{name}: {before:#?}"
         );
         let original = std::fs::read_to_string(dir.join("haproxy.cfg")).expect("read");
-        let out = patrol(tmp.path(), &["check", name, "--fix", "--no-config"]);
+        let out = patrol(
+            tmp.path(),
+            &[
+                "check",
+                name,
+                "--fix",
+                "--no-config",
+                "--settings",
+                &settings,
+            ],
+        );
         assert!(
             matches!(out.status.code(), Some(0 | 1)),
             "{}",
@@ -484,7 +504,7 @@ fn haproxy_fixes_pass_haproxy_c() {
         }
         haproxy_check(&fixed, &tls, tmp.path())
             .unwrap_or_else(|e| panic!("{name}: haproxy -c refuses the fixed file:\n{e}"));
-        let after = stack_findings(&check(tmp.path(), name, &[]));
+        let after = stack_findings(&check(tmp.path(), name, &with));
         let left: Vec<&Found> = after
             .iter()
             .filter(|f| f.code.starts_with("haproxy/") && f.patch)
@@ -617,7 +637,24 @@ fn etcd_fix_starts_with_tls_and_client_certificates() {
         std::fs::copy(root().join("examples/insecure").join(f), dir.join(f)).expect("copy");
     }
     let original = std::fs::read_to_string(dir.join("etcd.conf.yml")).expect("read");
-    let out = patrol(tmp.path(), &["check", "insecure", "--fix", "--no-config"]);
+    // The certificate files the fixes may name: no path is invented without them.
+    let paths = write_settings(
+        tmp.path(),
+        "etcd.yaml",
+        "cert_file: /etc/etcd/ssl/server.crt\nkey_file: /etc/etcd/ssl/server.key\ntrusted_ca_file: /etc/etcd/ssl/ca.crt\npeer_cert_file: /etc/etcd/ssl/peer.crt\npeer_key_file: /etc/etcd/ssl/peer.key\npeer_trusted_ca_file: /etc/etcd/ssl/ca.crt\npatroni_cacert: /etc/patroni/ssl/etcd-ca.crt\npatroni_cert: /etc/patroni/ssl/etcd-client.crt\npatroni_key: /etc/patroni/ssl/etcd-client.key\n",
+    );
+    let settings = format!("etcd={}", paths.display());
+    let out = patrol(
+        tmp.path(),
+        &[
+            "check",
+            "insecure",
+            "--fix",
+            "--no-config",
+            "--settings",
+            &settings,
+        ],
+    );
     assert!(
         matches!(out.status.code(), Some(0 | 1)),
         "{}",
@@ -633,10 +670,12 @@ fn etcd_fix_starts_with_tls_and_client_certificates() {
         "{fixed}"
     );
     assert!(fixed.contains("client-cert-auth: true"), "{fixed}");
-    let after = stack_findings(&check(tmp.path(), "insecure", &[]));
+    let after = stack_findings(&check(tmp.path(), "insecure", &["--settings", &settings]));
+    // The peer side waits for the other members (etcd2, etcd3), whose configs are not
+    // among the inputs: withheld, no patch. Everything else is fixed.
     let left: Vec<&Found> = after
         .iter()
-        .filter(|f| f.code.starts_with("etcd/"))
+        .filter(|f| f.code.starts_with("etcd/") && (f.patch || !f.code.starts_with("etcd/peer-")))
         .collect();
     assert!(
         left.is_empty(),
@@ -755,14 +794,38 @@ fn etcd_environment_file_fix_starts_etcd() {
         dir.join("etcd"),
     )
     .expect("copy");
-    let before = stack_findings(&check(tmp.path(), "default", &[]));
+    // etcd's client side changes only with its client among the inputs, and with the
+    // certificate files named (no path is invented).
+    std::fs::write(
+        dir.join("patroni.yml"),
+        "scope: c\nname: n1\netcd3:\n  hosts: 10.0.1.22:2379\n",
+    )
+    .expect("patroni.yml");
+    let paths = write_settings(
+        tmp.path(),
+        "etcd.yaml",
+        "cert_file: /etc/etcd/ssl/server.crt\nkey_file: /etc/etcd/ssl/server.key\ntrusted_ca_file: /etc/etcd/ssl/ca.crt\npeer_cert_file: /etc/etcd/ssl/peer.crt\npeer_key_file: /etc/etcd/ssl/peer.key\npeer_trusted_ca_file: /etc/etcd/ssl/ca.crt\npatroni_cacert: /etc/patroni/ssl/etcd-ca.crt\npatroni_cert: /etc/patroni/ssl/etcd-client.crt\npatroni_key: /etc/patroni/ssl/etcd-client.key\n",
+    );
+    let settings = format!("etcd={}", paths.display());
+    let with = ["--settings", settings.as_str()];
+    let before = stack_findings(&check(tmp.path(), "default", &with));
     assert!(
         before
             .iter()
             .any(|f| f.code == "etcd/client-plain-http" && f.file == "default/etcd" && f.line == 5),
         "{before:#?}"
     );
-    let out = patrol(tmp.path(), &["check", "default", "--fix", "--no-config"]);
+    let out = patrol(
+        tmp.path(),
+        &[
+            "check",
+            "default",
+            "--fix",
+            "--no-config",
+            "--settings",
+            &settings,
+        ],
+    );
     assert!(
         matches!(out.status.code(), Some(0 | 1)),
         "{}",
@@ -778,7 +841,7 @@ fn etcd_environment_file_fix_starts_etcd() {
         "{fixed}"
     );
     assert!(fixed.contains("\nETCD_CLIENT_CERT_AUTH=true\n"), "{fixed}");
-    let after = stack_findings(&check(tmp.path(), "default", &[]));
+    let after = stack_findings(&check(tmp.path(), "default", &with));
     assert!(
         after.iter().all(|f| !f.code.starts_with("etcd/")),
         "{after:#?}"

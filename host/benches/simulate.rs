@@ -84,6 +84,7 @@ fn host_input(n: usize) -> wit::Input {
         context,
         requests: requests(n),
         connections: Vec::new(),
+        deployment: patrol::deployment::empty(),
         settings: "{}".into(),
     }
 }
@@ -150,6 +151,7 @@ fn guest_input(n: usize) -> policy_guest::Input {
         context,
         requests,
         connections: Vec::new(),
+        deployment: policy_guest::testing::deployment(),
         settings: "{}".into(),
     }
 }

@@ -170,6 +170,7 @@ mod tests {
             pointer: None,
             remediation: String::new(),
             patch: None,
+            fix_withheld: None,
         }
     }
 

@@ -271,6 +271,7 @@ impl Bundle {
                 pointer: None,
                 remediation: "Fix what the exception waived, or renew it with a new `expires` date and an up-to-date `reason`.".to_string(),
                 patch: None,
+                fix_withheld: None,
             });
         }
         outcome.findings = kept;

@@ -144,6 +144,7 @@ mod tests {
             pointer: pointer.map(str::to_string),
             remediation: String::new(),
             patch: None,
+            fix_withheld: None,
         }
     }
 

@@ -15,9 +15,11 @@ pub mod certs;
 pub mod changed;
 pub mod cli;
 pub mod confine;
+pub mod deployment;
 pub mod discover;
 pub mod engine;
 pub mod fingerprint;
+pub mod fix;
 pub mod formats;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -67,7 +67,7 @@ pub struct PolicyRun {
 }
 
 /// Everything a run needs.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Plan {
     pub files: Vec<InputFile>,
     pub policies: Vec<PolicyRun>,
@@ -108,6 +108,9 @@ pub struct Finding {
     pub remediation: String,
     /// Index in `Outcome::patches`.
     pub patch: Option<usize>,
+    /// Why the fix a policy proposed is not offered (it would break a required flow, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix_withheld: Option<crate::fix::Withheld>,
 }
 
 /// A decision as patrol reports it.
@@ -216,6 +219,9 @@ pub struct Outcome {
     /// The input files (display name, text), for showing source lines.
     #[serde(skip)]
     pub files: Vec<(String, String)>,
+    /// The deployment model the policies read (see [`crate::deployment`]).
+    #[serde(skip)]
+    pub deployment: Option<wit::Deployment>,
     /// Every file the run met: read as a kind, or skipped with the reason (JSON `files`).
     #[serde(skip)]
     pub inputs: Vec<FileEntry>,
@@ -346,27 +352,26 @@ pub const HOST_CODES: &[HostCode] = &[
     },
 ];
 
-/// Runs every policy over the inputs.
-pub fn run(plan: &Plan) -> anyhow::Result<Outcome> {
-    run_observed(plan, &|_| {})
-}
-
-/// [`run`], calling `done` with each policy's label when its evaluation ends (for the
-/// progress bar of long simulations).
-pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result<Outcome> {
-    // Included files are read only inside the checked paths and `--root` (and the
-    // directories of the files themselves, all inside those unless a plan was built
-    // without paths, as `patrol test` does).
+/// Where included files may be read: inside the checked paths and `--root` (and the
+/// directories of the files themselves, all inside those unless a plan was built without
+/// paths, as `patrol test` does).
+pub fn include_tree(plan: &Plan) -> crate::confine::Tree {
     let dirs: std::collections::BTreeSet<&std::path::Path> =
         plan.files.iter().filter_map(|f| f.path.parent()).collect();
-    let tree = crate::confine::Tree::new(
+    crate::confine::Tree::new(
         plan.certs
             .trees
             .iter()
             .chain(plan.certs.root.iter())
             .map(PathBuf::as_path)
             .chain(dirs),
-    );
+    )
+}
+
+/// The documents the policies read: every input parsed, plus the documents the host
+/// derives (certificate facts, port matrices, the pg_hba.conf Patroni writes).
+pub fn documents(plan: &Plan) -> Vec<wit::Document> {
+    let tree = include_tree(plan);
     let ctx = ParseContext {
         postgres_version: plan.samples.context.postgres_version,
         tree: Some(tree),
@@ -383,6 +388,20 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
     documents.extend(crate::ports::derived_documents(&documents));
     // The pg_hba.conf Patroni writes from its `pg_hba` lists (kind `patroni-pg-hba`).
     documents.extend(formats::patroni_hba::derived(&documents, &ctx));
+    documents
+}
+
+/// Runs every policy over the inputs.
+pub fn run(plan: &Plan) -> anyhow::Result<Outcome> {
+    run_observed(plan, &|_| {})
+}
+
+/// [`run`], calling `done` with each policy's label when its evaluation ends (for the
+/// progress bar of long simulations).
+pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result<Outcome> {
+    let documents = documents(plan);
+    // One picture of the deployment, for every policy.
+    let deployment = crate::deployment::build(&documents, &plan.samples.context);
 
     let mut outcome = Outcome::default();
     for doc in &documents {
@@ -398,6 +417,7 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
                 pointer: d.location.pointer.clone(),
                 remediation: String::new(),
                 patch: None,
+                fix_withheld: None,
             });
         }
     }
@@ -428,8 +448,9 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
             .map(|(p, load)| {
                 let engine = &engine;
                 let documents = &documents;
+                let deployment = &deployment;
                 scope.spawn(move || {
-                    let result = evaluate_one(engine, p, load, plan, documents);
+                    let result = evaluate_one(engine, p, load, plan, documents, deployment);
                     done(&p.source.label());
                     result
                 })
@@ -493,6 +514,7 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
                         pointer: f.location.pointer,
                         remediation: f.remediation,
                         patch: f.patch.map(|i| base + i as usize),
+                        fix_withheld: None,
                     });
                 }
                 // `check_evaluation` made sure every index is in range.
@@ -658,6 +680,7 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
         }))
         .collect();
     outcome.inputs.sort_by(|a, b| a.path.cmp(&b.path));
+    outcome.deployment = Some(deployment);
     Ok(outcome)
 }
 
@@ -726,6 +749,7 @@ fn evaluate_one(
     load: Result<Loaded, Failure>,
     plan: &Plan,
     documents: &[wit::Document],
+    deployment: &wit::Deployment,
 ) -> PolicyResult {
     let loaded: Loaded = match load {
         Ok(l) => l,
@@ -774,6 +798,7 @@ fn evaluate_one(
             } else {
                 Vec::new()
             },
+            deployment: deployment.clone(),
             settings: settings.clone(),
         };
         let evaluation = session.evaluate(&input)?;

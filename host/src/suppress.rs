@@ -332,6 +332,7 @@ fn host_finding(code: &str, file: &str, line: u32, message: String) -> Finding {
         pointer: None,
         remediation,
         patch: None,
+        fix_withheld: None,
     }
 }
 

@@ -194,6 +194,7 @@ fn finding(line: u32, code: &str) -> Finding {
         pointer: None,
         remediation: String::new(),
         patch: None,
+        fix_withheld: None,
     }
 }
 

@@ -33,28 +33,33 @@ use rule::{Address, ClientCert, LOCAL, Method, Net, PLAIN, Rule, SSL};
 /// The PostgreSQL major whose behaviour applies when the context names none.
 pub const NEWEST_VERSION: u32 = 17;
 
-/// What postgresql.conf says about TLS and passwords.
-#[derive(Debug, Clone)]
+/// What the server's effective settings say about TLS and passwords. Each fact is
+/// `None` when no input gives it: the simulation then answers as if the fact allowed the
+/// connection and names it in the outcome's `depends_on`, and nothing is fixed on it.
+#[derive(Debug, Clone, Default)]
 pub struct ServerFacts {
-    /// `ssl = on`.
-    pub ssl: bool,
+    /// The effective `ssl`.
+    pub ssl: Option<bool>,
     /// `ssl_ca_file` is set: the server asks for and verifies client certificates.
-    pub ca: bool,
+    pub ca: Option<bool>,
     /// `password_encryption = md5` (what a role without a usable password is "tried"
     /// with on an `md5` record).
-    pub password_encryption_md5: bool,
-    /// Whether these facts come from a postgresql.conf (otherwise they are assumed).
-    pub known: bool,
+    pub password_encryption_md5: Option<bool>,
 }
 
 impl ServerFacts {
-    /// Without a postgresql.conf: assume TLS with a CA, so the samples' TLS facts hold.
-    pub fn assumed(version: u32) -> Self {
+    /// No setting known (no postgresql.conf, no Patroni parameters): nothing assumed.
+    pub fn unknown() -> Self {
+        ServerFacts::default()
+    }
+
+    /// A server known to run TLS with a client CA and SCRAM passwords (for tests and
+    /// benchmarks whose samples use TLS).
+    pub fn tls_with_ca() -> Self {
         ServerFacts {
-            ssl: true,
-            ca: true,
-            password_encryption_md5: version < 14,
-            known: false,
+            ssl: Some(true),
+            ca: Some(true),
+            password_encryption_md5: Some(false),
         }
     }
 }
@@ -227,8 +232,9 @@ impl Matcher {
         Scratch::new(&self.index)
     }
 
-    /// The stored password type of an existing role (default SCRAM); None when the role
-    /// does not exist.
+    /// The stored password type of an existing role; None when the role does not exist.
+    /// A role the context's `password_types` does not name is simulated as SCRAM, and
+    /// the decision names `password_types` in `depends_on` (see [`Matcher::known_password_type`]).
     pub fn password_type(&self, role: &str) -> Option<PasswordType> {
         if !self.roles.exists(role) {
             return None;
@@ -239,6 +245,12 @@ impl Matcher {
                 .copied()
                 .unwrap_or(PasswordType::Scram),
         )
+    }
+
+    /// The stored password type the context gives for `role`; None when it says nothing
+    /// (unknown: not SCRAM).
+    pub fn known_password_type(&self, role: &str) -> Option<PasswordType> {
+        self.password_types.get(role).copied()
     }
 
     /// The records no connection can reach, and the redundant ones (see [`shadow`]).
@@ -267,14 +279,19 @@ impl Matcher {
         };
         // libpq never negotiates TLS over a Unix socket.
         let ssl = !local && c.ssl;
-        if ssl && !self.server.ssl {
-            return deny(Stage::Tls, None, None, "TLS requested but postgresql.conf has `ssl = off`: the server refuses the SSL request".into());
+        if ssl && self.server.ssl == Some(false) {
+            return deny(
+                Stage::Tls,
+                None,
+                None,
+                "TLS requested but the server has `ssl = off`: it refuses the SSL request".into(),
+            );
         }
         let mut cert: Option<&ClientCertificate> = None;
         // Without ssl_ca_file the server never asks for a certificate.
         if ssl
             && let Some(cc) = &c.client_cert
-            && self.server.ca
+            && self.server.ca != Some(false)
         {
             if !cc.trusted {
                 return deny(Stage::Tls, None, None, "client certificate untrusted: the TLS handshake fails (certificate verify failed) before pg_hba.conf is consulted".into());
@@ -344,8 +361,15 @@ impl Matcher {
         };
         let mut o = self.authenticate(&self.rules[i], c, user, db, cert);
         o.depends_on.extend(depends_on);
-        if !self.server.known && (ssl || c.client_cert.is_some()) {
-            o.depends_on.push("postgresql-conf");
+        // An unknown setting is not assumed: the answer names it.
+        if ssl && self.server.ssl.is_none() {
+            o.depends_on.push("ssl");
+        }
+        if ssl
+            && self.server.ca.is_none()
+            && (c.client_cert.is_some() || self.rules[i].clientcert != ClientCert::Off)
+        {
+            o.depends_on.push("ssl_ca_file");
         }
         o
     }
@@ -377,7 +401,7 @@ impl Matcher {
                     }
                 )
             };
-            if !self.server.ca {
+            if self.server.ca == Some(false) {
                 return deny(
                     Stage::Auth,
                     Some(r.index),
@@ -419,12 +443,21 @@ impl Matcher {
             Method::Trust => format!("line {line} trusts the connection"),
             Method::Scram | Method::Md5 | Method::Password => {
                 let pw = self.password_type(user);
+                if exists && !self.password_types.contains_key(user) {
+                    // How the role's password is stored decides md5 against SCRAM.
+                    depends_on.push("password_types");
+                }
                 let asks_md5 = r.method == Method::Md5
                     && match pw {
                         Some(PasswordType::Md5) => true,
                         // No usable password: the server goes through the motions with
                         // password_encryption's type.
-                        Some(PasswordType::None) | None => self.server.password_encryption_md5,
+                        Some(PasswordType::None) | None => {
+                            if self.server.password_encryption_md5.is_none() {
+                                depends_on.push("password_encryption");
+                            }
+                            self.server.password_encryption_md5 == Some(true)
+                        }
                         Some(PasswordType::Scram) => false,
                     };
                 method = match r.method {

@@ -14,6 +14,7 @@
 
 pub mod consul;
 pub mod credentials;
+pub mod deployment;
 pub mod doc;
 pub mod hba;
 pub mod ini;
@@ -25,6 +26,7 @@ pub mod report;
 pub mod sample;
 pub mod template;
 pub mod testing;
+pub mod withheld;
 
 #[doc(hidden)]
 pub mod bindings {
@@ -38,16 +40,19 @@ pub mod bindings {
 }
 
 pub use bindings::patrol::policy::types::{
-    Answers, Body, ClientCertificate, CodeInfo, Connection, Context, Credentials, DecisionDetail,
-    Diagnostic, Document, Edit, Evaluation, Finding, HbaAddress, HbaName, HbaNetwork, HbaRule,
-    IdentRule, Input, IpAddress, LineEdit, Location, Patch, PointerValue, PolicyError,
-    PolicyMetadata, ReplicationMode, RequestBatch, Setting, Severity, Span, Structured, Verdict,
+    Answers, Body, ClientCertificate, Cluster, CodeInfo, Connection, Context, Credentials,
+    DecisionDetail, Deployment, Diagnostic, Document, Edit, EffectiveSetting, Endpoint, Evaluation,
+    Finding, FlowCall, FlowKind, FlowRequest, HbaAddress, HbaName, HbaNetwork, HbaRule, IdentRule,
+    Input, IpAddress, LineEdit, Link, LinkKind, Location, Member, PasswordStorage, Patch,
+    PointerValue, PolicyError, PolicyMetadata, ReplicationMode, RequestBatch, RequiredFlow, Role,
+    RolePurpose, Setting, SettingOrigin, Severity, Span, Structured, Verdict, VersionFact,
 };
 pub use report::{Code, Decision, DetailId, Report, SampleKind};
 pub use sample::{CertPresence, HttpRequest, RequestAuth, RequestSample, Scheme};
 pub use schemars;
 pub use serde;
 pub use serde_json;
+pub use withheld::Withheld;
 
 /// A patrol policy.
 ///

@@ -168,6 +168,13 @@ impl Report {
         }
     }
 
+    /// Appends `text` to the message of finding `index` (a withheld fix's reason).
+    pub fn append_message(&mut self, index: usize, text: &str) {
+        if let Some(f) = self.evaluation.findings.get_mut(index) {
+            f.message.push_str(text);
+        }
+    }
+
     /// Attaches a patch to finding `index`. Patches with the same file and edits are
     /// shared between findings.
     pub fn fix(&mut self, index: usize, patch: Patch) {

@@ -1,8 +1,18 @@
-//! Helpers for a policy's native tests: an input context with no facts, and the line
+//! Helpers for a policy's native tests: an input context with no facts, an empty
+//! deployment model, and the line
 //! edits of an evaluation applied to a file's text (as the host applies them), so that a
 //! test can check the fixed text and evaluate it again.
 
-use crate::{Context, Edit, Evaluation};
+use crate::{Context, Deployment, Edit, Evaluation};
+
+/// A deployment model with nothing in it (no clusters, links or flows).
+pub fn deployment() -> Deployment {
+    Deployment {
+        clusters: Vec::new(),
+        links: Vec::new(),
+        flows: Vec::new(),
+    }
+}
 
 /// A context that gives no facts: every version the newest, members unknown, no names
 /// resolved, no server addresses, every role existing.

@@ -24,6 +24,7 @@ fn finding(policy: &str, code: &str, file: &str, line: u32) -> Finding {
         pointer: None,
         remediation: String::new(),
         patch: None,
+        fix_withheld: None,
     }
 }
 

@@ -1,15 +1,15 @@
 //! `patrol check`: findings for config files, optionally a diff or the fix.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
 
 use super::Exit;
 use super::common::{self, InputArgs, OutputArgs, PolicyArgs};
+use crate::fix;
 use crate::patch;
 use crate::report::{Format, Mode};
-use crate::run::{self, Outcome, Plan, Severity};
+use crate::run::{self, Outcome, Severity};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -69,21 +69,27 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
         args.changed_since.as_deref(),
         near,
     )?;
-    let outcome = run::run(&plan)?;
+    let mut outcome = run::run(&plan)?;
     common::log_policies(&outcome, verbose);
 
     if args.diff || args.fix {
-        let (plan, after, changes) = fix_passes(plan, outcome.clone(), args.fail_on)?;
+        let options = fix::Options {
+            fail_on: Some(args.fail_on),
+            max_rounds: fix::MAX_ROUNDS,
+            prove: true,
+        };
+        let converged = fix::converge(plan, outcome.clone(), options)?;
         let secrets = crate::report::redact::Secrets::collect(
             outcome
                 .files
                 .iter()
-                .chain(after.files.iter())
+                .chain(converged.outcome.files.iter())
                 .map(|(_, t)| t.as_str()),
         );
+        summarize(&converged, &secrets);
         if args.diff {
             let mut diff = String::new();
-            for c in &changes {
+            for c in &converged.changes {
                 let (hunks, hidden) = patch::unified_diff(c, &secrets);
                 if hidden {
                     eprintln!(
@@ -95,17 +101,21 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
             }
             print!("{diff}");
             // The report is of the files as they are, on stderr.
+            fix::mark_withheld(&mut outcome, &converged.withheld);
             common::print(&outcome, Format::Text, Mode::Check, true)?;
-            crate::adopt::note(&plan.adopt, &outcome);
+            crate::adopt::note(&converged.plan.adopt, &outcome);
             return Ok(exit_code(&outcome, args.fail_on));
         }
         // Fixes are written only inside the checked paths (not `--root`), symlinks
         // resolved; when one file may not be written, none is.
         let tree = crate::confine::Tree::new(args.inputs.paths.iter().map(PathBuf::as_path));
-        let targets: Vec<(&patch::FileChange, &std::path::Path)> = changes
+        let targets: Vec<(&patch::FileChange, &std::path::Path)> = converged
+            .changes
             .iter()
             .filter_map(|c| {
-                plan.files
+                converged
+                    .plan
+                    .files
                     .iter()
                     .find(|f| f.display == c.file)
                     .map(|f| (c, f.path.as_path()))
@@ -127,90 +137,46 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
             );
         }
         // The report and the exit code say what is left after the fix.
-        common::print(&after, args.output.format, Mode::Check, false)?;
-        crate::adopt::note(&plan.adopt, &after);
-        return Ok(exit_code(&after, args.fail_on));
+        common::print(&converged.outcome, args.output.format, Mode::Check, false)?;
+        crate::adopt::note(&converged.plan.adopt, &converged.outcome);
+        return Ok(exit_code(&converged.outcome, args.fail_on));
     }
 
+    // "An automatic fix is available" only of fixes that pass the proof.
+    fix::annotate(&plan, &mut outcome, Some(args.fail_on))?;
     common::print(&outcome, args.output.format, Mode::Check, false)?;
     crate::adopt::note(&plan.adopt, &outcome);
     Ok(exit_code(&outcome, args.fail_on))
 }
 
-/// At most this many rounds of fixes: as `eslint --fix`, a fix that only applies once
-/// another is in (two policies editing one line; `md5` → `scram-sha-256` once
-/// `password_encryption` is SCRAM) is taken in the next round.
-const MAX_PASSES: usize = 10;
-
-/// Applies the fixes in memory, checks the fixed texts again and repeats until no fix
-/// applies. Returns the plan over the fixed texts, its outcome, and each changed file from
-/// its original text to its final one. Fixes that never applied are reported on stderr.
-fn fix_passes(
-    mut plan: Plan,
-    mut outcome: Outcome,
-    fail_on: Severity,
-) -> Result<(Plan, Outcome, Vec<patch::FileChange>)> {
-    let mut changed: BTreeMap<String, patch::FileChange> = BTreeMap::new();
-    let secrets =
-        crate::report::redact::Secrets::collect(outcome.files.iter().map(|(_, t)| t.as_str()));
-    for pass in 1..=MAX_PASSES {
-        let fixable = fixable_patches(&outcome, fail_on);
-        let (changes, skipped) = patch::apply_all(&fixable, &outcome.files);
-        let last = changes.is_empty() || pass == MAX_PASSES;
-        if last {
-            for s in &skipped {
-                eprintln!("patrol: fix not applied: {}", secrets.scrub(s));
-            }
-        }
-        if changes.is_empty() {
-            break;
-        }
-        for c in changes {
-            let Some(file) = plan.files.iter_mut().find(|f| f.display == c.file) else {
-                eprintln!(
-                    "patrol: fix not applied: {}: not one of the checked files",
-                    c.file
-                );
-                continue;
-            };
-            file.text = c.after.clone();
-            let entry = changed
-                .entry(c.file.clone())
-                .or_insert_with(|| patch::FileChange {
-                    file: c.file.clone(),
-                    before: c.before.clone(),
-                    after: String::new(),
-                    applied: Vec::new(),
-                });
-            entry.after = c.after;
-            entry.applied.extend(c.applied);
-        }
-        outcome = run::run(&plan)?;
-        if last && !fixable_patches(&outcome, fail_on).is_empty() {
-            eprintln!("patrol: stopped after {MAX_PASSES} rounds of fixes; some fixes undo others");
-        }
+/// On stderr: patches not applied, fixes withheld with what they would break, and the
+/// count of fixes applied and required flows still passing.
+fn summarize(c: &fix::Converged, secrets: &crate::report::redact::Secrets) {
+    for s in &c.skipped {
+        eprintln!("patrol: fix not applied: {}", secrets.scrub(s));
     }
-    let changes = changed
-        .into_values()
-        .filter(|c| c.after != c.before)
-        .collect();
-    Ok((plan, outcome, changes))
-}
-
-/// The patches of findings at or above the threshold.
-fn fixable_patches(outcome: &Outcome, fail_on: Severity) -> Vec<&run::Patch> {
-    let mut indexes: Vec<usize> = outcome
-        .findings
-        .iter()
-        .filter(|f| f.severity >= fail_on)
-        .filter_map(|f| f.patch)
-        .collect();
-    indexes.sort_unstable();
-    indexes.dedup();
-    indexes
-        .into_iter()
-        .filter_map(|i| outcome.patches.get(i))
-        .collect()
+    for w in &c.withheld {
+        eprintln!(
+            "patrol: fix withheld: {} ({}, {}): {}",
+            secrets.scrub(&w.description),
+            w.policy,
+            w.file,
+            w.message
+        );
+    }
+    if c.unfinished {
+        eprintln!(
+            "patrol: stopped after {} rounds of fixes; some fixes undo others",
+            fix::MAX_ROUNDS
+        );
+    }
+    let applied: usize = c.changes.iter().map(|ch| ch.applied.len()).sum();
+    eprintln!(
+        "patrol: {applied} fixes applied; {} required flows still pass (of {} checked); {} fixes withheld",
+        c.flows.allowed,
+        c.flows.total,
+        c.withheld.len()
+    );
 }
 
 pub fn exit_code(outcome: &Outcome, fail_on: Severity) -> Exit {

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod common;
 pub mod completions;
+pub mod flows;
 pub mod man;
 pub mod policy;
 pub mod policy_build;
@@ -57,6 +58,11 @@ pub enum Command {
     /// Answer simulated requests and connections as the real servers would.
     #[command(after_help = EXIT_CODES)]
     Simulate(simulate::Args),
+    /// List the connections and calls the deployment itself needs (replication, Patroni's
+    /// own connection, HAProxy checks, REST calls, DCS, PgBouncer auth_user…) with today's
+    /// decision on each.
+    #[command(after_help = flows::EXIT_CODES)]
+    Flows(flows::Args),
     /// Create, build, inspect or list policies.
     #[command(subcommand)]
     Policy(policy::Command),
@@ -80,6 +86,7 @@ pub fn run(cli: Cli) -> Exit {
     let result = match cli.command {
         Command::Check(args) => check::run(args, cli.verbose),
         Command::Simulate(args) => simulate::run(args, cli.verbose),
+        Command::Flows(args) => flows::run(args, cli.verbose),
         Command::Policy(cmd) => policy::run(cmd, cli.verbose),
         Command::Ports(args) => ports::run(args),
         Command::Test(args) => test::run(args, cli.verbose),

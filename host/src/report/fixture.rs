@@ -67,6 +67,7 @@ fn finding(
         pointer: pointer.map(str::to_string),
         remediation: remediation.to_string(),
         patch,
+        fix_withheld: None,
     }
 }
 

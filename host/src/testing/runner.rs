@@ -1,7 +1,7 @@
 //! Runs the cases of a test file through the real host: the case's files are written to a
 //! temporary directory and read back like `patrol check` reads them (kind detection,
 //! parsers, includes), the policy runs in the sandbox via [`crate::run::run`], the patches
-//! are applied by [`crate::patch`]; then the outcome is compared with the expectations.
+//! are applied by [`crate::fix::converge`] (as `check --fix` applies them); then the outcome is compared with the expectations.
 //! A case that expects patches also runs on the patched files, and every finding that
 //! had a fix must be gone (the fix is a fixpoint).
 
@@ -13,7 +13,6 @@ use super::{Case, ExpectedDecision, ExpectedFinding, SampleRef};
 use crate::discover::InputFile;
 use crate::engine::Limits;
 use crate::formats::kind::{self, Detected, KNOWN};
-use crate::patch;
 use crate::run::{self, Decision, Finding, Outcome, Plan, PolicyRun, PolicySource};
 
 /// The result of one case.
@@ -52,7 +51,7 @@ pub enum Failure {
     /// Patches that could not be applied.
     PatchSkipped(String),
     /// A finding that has a fix is still there after the fixes are applied.
-    NotFixed(Finding),
+    NotFixed(Box<Finding>),
 }
 
 /// Runs one case with `policy`; `name` is the policy's metadata name.
@@ -72,10 +71,10 @@ pub fn run_case(
         .map(str::to_string)
         .collect();
     let failures = match execute(case, policy, limits, verbose) {
-        Ok(outcome) => {
+        Ok((plan, outcome, _dir)) => {
             let mut failures = compare(case, name, &outcome);
-            if failures.is_empty() && case.expect.patches.as_ref().is_some_and(|p| !p.is_empty()) {
-                failures.extend(fixpoint(case, policy, limits, verbose, &outcome));
+            if outcome.errors.is_empty() {
+                failures.extend(fixes(case, plan, &outcome));
             }
             failures
         }
@@ -89,35 +88,76 @@ pub fn run_case(
     }
 }
 
-/// Runs the case again on the patched files: a fix must make its finding go away (as
-/// `patrol check --fix` promises, a second check is clean of what was fixed).
-fn fixpoint(
-    case: &Case,
-    policy: &PolicySource,
-    limits: &Limits,
-    verbose: bool,
-    before: &Outcome,
-) -> Vec<Failure> {
-    let patches: Vec<&run::Patch> = before.patches.iter().collect();
-    let (changes, _) = patch::apply_all(&patches, &before.files);
-    let mut fixed = case.clone();
-    for f in &mut fixed.files {
-        if let Some(c) = changes.iter().find(|c| c.file == f.name) {
-            f.text = c.after.clone();
-        }
+/// The fixes, through the same [`crate::fix::converge`] as `check --fix` (one round, every
+/// patch, proven against the required flows): the patched files must be the expected
+/// ones, and, when the case expects patches, every finding that had a fix must be gone
+/// from the patched files (the fix is a fixpoint, as `check --fix` promises).
+fn fixes(case: &Case, plan: Plan, before: &Outcome) -> Vec<Failure> {
+    if case.expect.error.is_some() {
+        return Vec::new();
     }
-    let after = match execute(&fixed, policy, limits, verbose) {
-        Ok(o) => o,
-        Err(e) => return vec![Failure::Setup(format!("after the fixes: {e:#}"))],
+    let options = crate::fix::Options {
+        fail_on: None,
+        max_rounds: 1,
+        prove: true,
     };
-    let mut failures = Vec::new();
-    for f in before.findings.iter().filter(|f| f.patch.is_some()) {
-        if let Some(again) = after
-            .findings
-            .iter()
-            .find(|a| a.policy == f.policy && a.code == f.code && a.file == f.file)
-        {
-            failures.push(Failure::NotFixed(again.clone()));
+    let converged = match crate::fix::converge(plan, before.clone(), options) {
+        Ok(c) => c,
+        Err(e) => return vec![Failure::Setup(format!("fixing: {e:#}"))],
+    };
+    let mut failures: Vec<Failure> = converged
+        .skipped
+        .iter()
+        .cloned()
+        .map(Failure::PatchSkipped)
+        .collect();
+    failures.extend(converged.withheld.iter().map(|w| {
+        Failure::PatchSkipped(format!(
+            "{}: {}: withheld: {}",
+            w.file, w.description, w.message
+        ))
+    }));
+    let changes = &converged.changes;
+    if let Some(expected) = &case.expect.patches {
+        for want in expected {
+            let after = changes
+                .iter()
+                .find(|c| c.file == want.file)
+                .map(|c| c.after.as_str())
+                .or_else(|| {
+                    before
+                        .files
+                        .iter()
+                        .find(|(f, _)| f == &want.file)
+                        .map(|(_, t)| t.as_str())
+                })
+                .unwrap_or("");
+            if after != want.after {
+                failures.push(Failure::Patch {
+                    file: want.file.clone(),
+                    diff: diff(&want.after, after),
+                });
+            }
+        }
+        for c in changes {
+            if !expected.iter().any(|w| w.file == c.file) {
+                failures.push(Failure::Patch {
+                    file: c.file.clone(),
+                    diff: format!("(no change expected)\n{}", diff(&c.before, &c.after)),
+                });
+            }
+        }
+        if failures.is_empty() && !expected.is_empty() {
+            let after = &converged.outcome;
+            for f in before.findings.iter().filter(|f| f.patch.is_some()) {
+                if let Some(again) = after
+                    .findings
+                    .iter()
+                    .find(|a| a.policy == f.policy && a.code == f.code && a.file == f.file)
+                {
+                    failures.push(Failure::NotFixed(Box::new(again.clone())));
+                }
+            }
         }
     }
     failures
@@ -131,7 +171,12 @@ fn own_code<'a>(code: &'a str, policy: &str) -> Option<&'a str> {
     }
 }
 
-fn execute(case: &Case, policy: &PolicySource, limits: &Limits, verbose: bool) -> Result<Outcome> {
+fn execute(
+    case: &Case,
+    policy: &PolicySource,
+    limits: &Limits,
+    verbose: bool,
+) -> Result<(Plan, Outcome, tempfile::TempDir)> {
     let dir = tempfile::Builder::new()
         .prefix("patrol-test-")
         .tempdir()
@@ -184,7 +229,9 @@ fn execute(case: &Case, policy: &PolicySource, limits: &Limits, verbose: bool) -
         skipped: Vec::new(),
         adopt: Default::default(),
     };
-    run::run(&plan)
+    let outcome = run::run(&plan)?;
+    // The directory lives as long as the plan that names its files.
+    Ok((plan, outcome, dir))
 }
 
 fn compare(case: &Case, name: &str, outcome: &Outcome) -> Vec<Failure> {
@@ -250,39 +297,6 @@ fn compare(case: &Case, name: &str, outcome: &Outcome) -> Vec<Failure> {
         }
     }
 
-    let patches: Vec<&run::Patch> = outcome.patches.iter().collect();
-    let (changes, skipped) = patch::apply_all(&patches, &outcome.files);
-    failures.extend(skipped.into_iter().map(Failure::PatchSkipped));
-    if let Some(expected) = &case.expect.patches {
-        for want in expected {
-            let after = changes
-                .iter()
-                .find(|c| c.file == want.file)
-                .map(|c| c.after.as_str())
-                .or_else(|| {
-                    outcome
-                        .files
-                        .iter()
-                        .find(|(f, _)| f == &want.file)
-                        .map(|(_, t)| t.as_str())
-                })
-                .unwrap_or("");
-            if after != want.after {
-                failures.push(Failure::Patch {
-                    file: want.file.clone(),
-                    diff: diff(&want.after, after),
-                });
-            }
-        }
-        for c in &changes {
-            if !expected.iter().any(|w| w.file == c.file) {
-                failures.push(Failure::Patch {
-                    file: c.file.clone(),
-                    diff: format!("(no change expected)\n{}", diff(&c.before, &c.after)),
-                });
-            }
-        }
-    }
     failures
 }
 
@@ -450,6 +464,7 @@ mod tests {
             pointer: None,
             remediation: String::new(),
             patch: None,
+            fix_withheld: None,
         }
     }
 

@@ -32,6 +32,7 @@ fn finding(code: &str, severity: Severity, file: &str, line: u32, message: Strin
         pointer: Some("/restapi/certfile".into()),
         remediation: help.into(),
         patch: None,
+        fix_withheld: None,
     }
 }
 

@@ -223,6 +223,7 @@ fn finding(code: &str, severity: Severity, at: (String, u32), message: String) -
         pointer: None,
         remediation: help.into(),
         patch: None,
+        fix_withheld: None,
     }
 }
 

@@ -110,6 +110,7 @@ pub fn compare(
             pointer: Some(format!("/bootstrap/dcs{pointer}")),
             remediation: code.map_or("", |c| c.help).into(),
             patch: None,
+            fix_withheld: None,
         });
     };
     for (pointer, value) in &now {

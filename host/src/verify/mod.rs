@@ -311,6 +311,7 @@ pub fn record_findings(
             pointer: None,
             remediation: c.help.into(),
             patch: None,
+            fix_withheld: None,
         });
     }
     out

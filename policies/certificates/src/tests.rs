@@ -76,6 +76,7 @@ fn run(docs: Vec<Document>, patroni_version: Option<&str>) -> Evaluation {
         context,
         requests: Default::default(),
         connections: vec![],
+        deployment: policy_guest::testing::deployment(),
         settings: "{}".into(),
     };
     policy_guest::run::<Certificates>(&input).expect("evaluates")

@@ -98,6 +98,14 @@ impl<'a> Changes<'a> {
         }
     }
 
+    /// Takes over every change of `other` (of the same document).
+    pub fn merge(&mut self, other: Changes<'_>) {
+        self.set.extend(other.set);
+        for w in other.what {
+            self.describe(&w);
+        }
+    }
+
     pub fn describe(&mut self, what: &str) {
         if !self.what.iter().any(|w| w == what) {
             self.what.push(what.to_string());

@@ -18,7 +18,7 @@ pub mod patroni;
 pub mod urls;
 
 use policy_guest::doc::{Structured, documents};
-use policy_guest::{Code, Input, Policy, Report, Severity};
+use policy_guest::{Code, Input, Policy, Report, Severity, Withheld};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -27,39 +27,25 @@ use urls::Url;
 
 pub struct Etcd;
 
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
+/// The certificate files the fixes may name. None (the default): only a path the inputs
+/// already name is used, and a fix that needs another is withheld — a path that exists in
+/// no input would keep etcd from starting or Patroni from reaching it.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Report listeners on etcd's default ports 2379/2380 (`default-port`).
     pub forbid_default_ports: bool,
     /// Files the fixes name on the etcd side.
-    pub cert_file: String,
-    pub key_file: String,
-    pub trusted_ca_file: String,
-    pub peer_cert_file: String,
-    pub peer_key_file: String,
-    pub peer_trusted_ca_file: String,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    pub trusted_ca_file: Option<String>,
+    pub peer_cert_file: Option<String>,
+    pub peer_key_file: Option<String>,
+    pub peer_trusted_ca_file: Option<String>,
     /// Files the fixes name on the Patroni side (`etcd3.cacert`, `cert`, `key`).
-    pub patroni_cacert: String,
-    pub patroni_cert: String,
-    pub patroni_key: String,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            forbid_default_ports: false,
-            cert_file: "/etc/etcd/ssl/server.crt".into(),
-            key_file: "/etc/etcd/ssl/server.key".into(),
-            trusted_ca_file: "/etc/etcd/ssl/ca.crt".into(),
-            peer_cert_file: "/etc/etcd/ssl/peer.crt".into(),
-            peer_key_file: "/etc/etcd/ssl/peer.key".into(),
-            peer_trusted_ca_file: "/etc/etcd/ssl/ca.crt".into(),
-            patroni_cacert: "/etc/patroni/ssl/etcd-ca.crt".into(),
-            patroni_cert: "/etc/patroni/ssl/etcd-client.crt".into(),
-            patroni_key: "/etc/patroni/ssl/etcd-client.key".into(),
-        }
-    }
+    pub patroni_cacert: Option<String>,
+    pub patroni_cert: Option<String>,
+    pub patroni_key: Option<String>,
 }
 
 pub const CODES: &[Code] = &[
@@ -158,7 +144,7 @@ impl Policy for Etcd {
         ];
         fields
             .iter()
-            .filter(|(_, v)| v.trim().is_empty())
+            .filter(|(_, v)| v.as_ref().is_some_and(|v| v.trim().is_empty()))
             .map(|(k, _)| format!("`{k}` is empty"))
             .collect()
     }
@@ -167,11 +153,21 @@ impl Policy for Etcd {
         let etcds: Vec<Structured> = documents(input, "etcd")
             .filter_map(Structured::new)
             .collect();
-        for y in &etcds {
-            check_etcd(y, settings, report);
-        }
-        for y in documents(input, "patroni").filter_map(Structured::new) {
-            patroni::check(&y, &etcds, settings, report);
+        let patronis: Vec<Structured> = documents(input, "patroni")
+            .filter_map(Structured::new)
+            .collect();
+        let sections: Vec<patroni::Section> = patronis.iter().flat_map(patroni::sections).collect();
+        // etcd first: what each serves after this run decides whether Patroni may follow.
+        let served: Vec<patroni::Served> = etcds
+            .iter()
+            .map(|y| {
+                let clients: Vec<&patroni::Section> =
+                    sections.iter().filter(|c| c.reaches(y)).collect();
+                check_etcd(y, &etcds, &clients, settings, report)
+            })
+            .collect();
+        for sec in &sections {
+            patroni::check_section(sec, &etcds, &served, settings, report);
         }
         Ok(())
     }
@@ -228,16 +224,50 @@ const PEER: Side = Side {
     plain_code: "peer-plain-http",
 };
 
-fn check_etcd(y: &Structured, s: &Settings, report: &mut Report) {
-    let mut changes = Changes::new(y);
-    let mut fixed = Vec::new();
+/// The manual steps when an etcd side cannot be fixed automatically.
+const ETCD_STEPS: &[&str] = &[
+    "issue a certificate and key for this etcd member from your CA and install them (with the CA file) on its host",
+    "set `cert-file`, `key-file` and `trusted-ca-file` of its `client-transport-security`/`peer-transport-security` to them — or name them in the etcd policy's settings and run `patrol check --fix` again",
+    "give every client (Patroni's `etcd3` section: `protocol: https`, `cacert`, `cert`/`key`) and every other member the same change, with all their configs among the inputs",
+    "restart the etcd members and reload Patroni together",
+];
+
+/// Checks one etcd config; returns what it serves its clients after this run's fixes.
+/// `clients`: the Patroni sections that reach it.
+fn check_etcd(
+    y: &Structured,
+    etcds: &[Structured],
+    clients: &[&patroni::Section],
+    s: &Settings,
+    report: &mut Report,
+) -> patroni::Served {
+    let mut file_changes = Changes::new(y);
+    let mut file_fixed = Vec::new();
+    let mut served = patroni::Served::default();
     for side in [&CLIENT, &PEER] {
+        // Each side is fixed or withheld on its own; the fixed ones form one patch.
+        let mut side_changes = Changes::new(y);
+        let mut side_fixed = Vec::new();
         let (cert, key, ca) = if side.prefix.is_empty() {
             (&s.cert_file, &s.key_file, &s.trusted_ca_file)
         } else {
             (&s.peer_cert_file, &s.peer_key_file, &s.peer_trusted_ca_file)
         };
+        let changes = &mut side_changes;
+        let fixed = &mut side_fixed;
+        let mut unnamed: Vec<String> = Vec::new();
         let ptr = |k: &str| format!("{}/{k}", side.group);
+        // A file the fix needs: the one written, else the settings' one, else none.
+        let mut need = |changes: &mut Changes, k: &str, value: &Option<String>| {
+            let p = ptr(k);
+            if has(y, &p) || changes.sets(&p) {
+                return;
+            }
+            match value {
+                Some(v) => changes.set_missing(&p, v),
+                None => unnamed.push(format!("{}.{k}", side.group.trim_start_matches('/'))),
+            }
+        };
         let who = if side.prefix.is_empty() {
             "clients"
         } else {
@@ -254,6 +284,7 @@ fn check_etcd(y: &Structured, s: &Settings, report: &mut Report) {
         };
         let mut networked = false;
         let mut https = false;
+        let mut plain_fixed = false;
         for key in side.keys {
             let list = urls_of(y, key);
             networked |= list.iter().any(|u| !u.is_local());
@@ -274,6 +305,7 @@ fn check_etcd(y: &Structured, s: &Settings, report: &mut Report) {
                 changes.set(&format!("/{key}"), Value::String(urls::to_https(value)));
                 changes.describe(&format!("https for {who}"));
                 https = true;
+                plain_fixed = true;
             }
             if s.forbid_default_ports && !key.starts_with("initial-cluster") {
                 let default = if side.prefix.is_empty() { 2379 } else { 2380 };
@@ -311,30 +343,101 @@ fn check_etcd(y: &Structured, s: &Settings, report: &mut Report) {
                 "etcd serves {who} over https without `{}cert-file`/`{}key-file`: it refuses to start", side.prefix, side.prefix)));
         }
         if https || auto {
-            changes.set_missing(&ptr("cert-file"), cert);
-            changes.set_missing(&ptr("key-file"), key);
+            need(changes, "cert-file", cert);
+            need(changes, "key-file", key);
         }
+        let demanded = on(y, &ptr("client-cert-auth"));
         if networked {
-            let demanded = on(y, &ptr("client-cert-auth"));
             if !demanded {
                 fixed.push(report.finding(side.auth_code, at("client-cert-auth"), format!(
                     "etcd does not demand certificates from its {who} (`{}client-cert-auth` is not true)", side.prefix)));
                 changes.set(&ptr("client-cert-auth"), Value::Bool(true));
-                changes.set_missing(&ptr("trusted-ca-file"), ca);
+                need(changes, "trusted-ca-file", ca);
                 changes.describe(&format!("certificates demanded from {who}"));
             } else if !has(y, &ptr("trusted-ca-file")) {
                 fixed.push(report.finding("cert-auth-without-ca", y.loc(&ptr("client-cert-auth")), format!(
                     "`{}client-cert-auth` without `{}trusted-ca-file`: {who} certificates from any public CA are accepted", side.prefix, side.prefix)));
-                changes.set_missing(&ptr("trusted-ca-file"), ca);
+                need(changes, "trusted-ca-file", ca);
                 changes.describe(&format!("a trusted CA for {who}"));
             }
         }
+        let demands_after = changes.sets(&ptr("client-cert-auth"));
+        let blocked = if !unnamed.is_empty() {
+            Some(format!(
+                "no input names the file(s) for `{}`, and a path that exists nowhere keeps etcd from starting",
+                unnamed.join("`, `")
+            ))
+        } else if !changes_link(changes, side) {
+            // Only files added to what this side already does: nobody else is affected.
+            None
+        } else if side.prefix.is_empty() {
+            clients_blocked(clients, s, demands_after || demanded)
+        } else {
+            peers_blocked(y, etcds)
+        };
+        let fixes = blocked.is_none();
+        if side.prefix.is_empty() {
+            // Plain URLs stay plain when the fix is withheld.
+            served.tls = https && (fixes || !plain_fixed);
+            served.demands_certs = demanded || (fixes && demands_after);
+        }
+        match blocked {
+            Some(reason) => {
+                let w = Withheld::new(reason, ETCD_STEPS);
+                for i in side_fixed {
+                    w.attach(report, i);
+                }
+            }
+            None => {
+                file_changes.merge(side_changes);
+                file_fixed.extend(side_fixed);
+            }
+        }
     }
-    if let Some(patch) = changes.patch() {
-        for i in fixed {
+    if let Some(patch) = file_changes.patch() {
+        for i in file_fixed {
             report.fix(i, patch.clone());
         }
     }
+    served
+}
+
+/// Whether the changes of a side change what the other end of its links must do: URLs
+/// to https, certificates demanded, auto-TLS certificates replaced.
+fn changes_link(changes: &Changes, side: &Side) -> bool {
+    side.keys.iter().any(|k| changes.sets(&format!("/{k}")))
+        || changes.sets(&format!("{}/client-cert-auth", side.group))
+        || changes.sets(&format!("{}/auto-tls", side.group))
+}
+
+/// Why etcd's clients cannot follow a change of its client side (TLS, demanded
+/// certificates) in the same run; None when they all can.
+fn clients_blocked(clients: &[&patroni::Section], s: &Settings, certs: bool) -> Option<String> {
+    if clients.is_empty() {
+        return Some("none of this etcd's clients (Patroni's `etcd3` sections) is among the inputs, and a client left on plain HTTP or without a certificate loses the DCS".into());
+    }
+    clients.iter().find_map(|c| c.can_follow(s, certs).err())
+}
+
+/// Why the other members cannot follow a change of this member's peer side; None when
+/// every member `initial-cluster` names is among the inputs.
+fn peers_blocked(y: &Structured, etcds: &[Structured]) -> Option<String> {
+    let me = y.str("/name").unwrap_or("default");
+    let known: Vec<&str> = etcds.iter().filter_map(|e| e.str("/name")).collect();
+    let missing: Vec<String> = y
+        .str("/initial-cluster")
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|item| item.split_once('=').map(|(n, _)| n.trim()))
+        .filter(|n| !n.is_empty() && *n != me && !known.contains(n))
+        .map(|n| format!("`{n}`"))
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "the other member(s) {} of `initial-cluster` are not among the inputs, and a member left on the old peer settings loses its peers",
+            missing.join(", ")
+        )
+    })
 }
 
 fn host_port(u: &Url) -> String {

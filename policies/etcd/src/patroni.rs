@@ -6,24 +6,103 @@
 //! urllib3 2.x verifies against the system store); `cert` and `key` form the client
 //! certificate. A Patroni section is matched to the etcd configs whose client URLs
 //! (`advertise-client-urls`, else `listen-client-urls`) share a host and port with its
-//! endpoints — or to all of them when it names none (`srv`), or when nothing matches.
+//! endpoints; when none does (or it names none: `srv`), the etcd it talks to is not among
+//! the inputs — an unknown end, never "any etcd of the run".
+//!
+//! A fix changes both ends of the link or neither: Patroni is switched to `https` only
+//! when every etcd it reaches serves TLS once this run's fixes are in, and a `cacert`,
+//! `cert` or `key` path is written only when the inputs (or the settings) name it.
 
 use policy_guest::doc::Structured;
 use policy_guest::report::set_value;
-use policy_guest::{Edit, Patch, PointerValue, Report};
+use policy_guest::{Edit, Patch, PointerValue, Report, Withheld};
 use serde_json::Value;
 
 use crate::urls::{self, Url, split_host_port};
 use crate::{Settings, on, urls_of};
 
-/// Checks the DCS sections of one Patroni config.
-pub fn check(y: &Structured, etcds: &[Structured], s: &Settings, report: &mut Report) {
-    for section in ["etcd3", "etcd"] {
-        let base = format!("/{section}");
-        if !matches!(y.get(&base), Some(Value::Object(_))) {
-            continue;
+/// One `etcd`/`etcd3` section of a Patroni config.
+pub struct Section<'a> {
+    pub y: &'a Structured<'a>,
+    /// `/etcd3` or `/etcd`.
+    pub base: String,
+    eps: Vec<Endpoint>,
+    scheme: String,
+    scheme_from: Option<&'static str>,
+}
+
+/// What an etcd of the input serves its clients once this run's fixes are in.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Served {
+    /// Every networked client URL is `https://`.
+    pub tls: bool,
+    /// `client-cert-auth: true`.
+    pub demands_certs: bool,
+}
+
+/// The DCS sections of one Patroni config.
+pub fn sections<'a>(y: &'a Structured<'a>) -> Vec<Section<'a>> {
+    ["etcd3", "etcd"]
+        .iter()
+        .filter(|section| matches!(y.get(&format!("/{section}")), Some(Value::Object(_))))
+        .map(|section| {
+            let base = format!("/{section}");
+            let (eps, scheme, scheme_from) = endpoints(y, &base);
+            Section {
+                y,
+                base,
+                eps,
+                scheme,
+                scheme_from,
+            }
+        })
+        .collect()
+}
+
+impl Section<'_> {
+    /// Whether the section's endpoints reach etcd config `e` (host and port).
+    pub fn reaches(&self, e: &Structured) -> bool {
+        let urls = offered(e);
+        self.eps.iter().any(|(h, p)| {
+            urls.iter()
+                .any(|u| (u.host == *h || wildcard(&u.host)) && (p.is_none() || u.port == *p))
+        })
+    }
+
+    fn has(&self, k: &str) -> bool {
+        self.y
+            .str(&format!("{}/{k}", self.base))
+            .is_some_and(|v| !v.trim().is_empty())
+    }
+
+    /// Whether Patroni can follow etcd to TLS (and client certificates when `certs`) in
+    /// the same run: the paths it needs are written already or named by the settings.
+    pub fn can_follow(&self, s: &Settings, certs: bool) -> Result<(), String> {
+        let section = self.base.trim_start_matches('/');
+        let file = &self.y.doc.path;
+        if !self.has("cacert") && s.patroni_cacert.is_none() {
+            return Err(format!(
+                "Patroni's `{section}` ({file}) names no `cacert` and no input names the CA file it should use"
+            ));
         }
-        check_section(y, &base, etcds, s, report);
+        if certs
+            && !(self.has("cert") && self.has("key"))
+            && (s.patroni_cert.is_none() || s.patroni_key.is_none())
+        {
+            return Err(format!(
+                "Patroni's `{section}` ({file}) has no client `cert`/`key` and no input names the files it should use"
+            ));
+        }
+        Ok(())
+    }
+
+    fn is_local(&self) -> bool {
+        !self.eps.is_empty() && self.eps.iter().all(|(h, _)| urls::is_loopback(h))
+    }
+
+    /// Whether the section speaks plain HTTP to a networked etcd.
+    pub fn plain_over_network(&self) -> bool {
+        self.scheme == "http" && !self.is_local()
     }
 }
 
@@ -92,25 +171,31 @@ fn wildcard(host: &str) -> bool {
     matches!(host, "" | "0.0.0.0" | "::" | "[::]" | "*")
 }
 
-fn check_section(
-    y: &Structured,
-    base: &str,
+/// The manual steps when Patroni's side cannot be fixed automatically.
+const PATRONI_STEPS: &[&str] = &[
+    "make etcd serve its clients over https with a certificate from your CA (`client-transport-security.cert-file`/`key-file`) and have that config among the inputs",
+    "install the CA file (and a client certificate and key, if etcd demands them) on every Patroni host",
+    "set `protocol: https`, `cacert` (and `cert`/`key`) in Patroni's section to those paths — or name them in the etcd policy's settings (`patroni_cacert`, `patroni_cert`, `patroni_key`) and run `patrol check --fix` again",
+    "reload Patroni on every node together with the etcd change",
+];
+
+/// Checks one DCS section against the etcd configs of the input (`served[k]`: what
+/// `etcds[k]` serves after this run's fixes).
+pub fn check_section(
+    sec: &Section,
     etcds: &[Structured],
+    served: &[Served],
     s: &Settings,
     report: &mut Report,
 ) {
-    let (eps, scheme, scheme_from) = endpoints(y, base);
-    let matches = |e: &Structured| {
-        let urls = offered(e);
-        eps.iter().any(|(h, p)| {
-            urls.iter()
-                .any(|u| (u.host == *h || wildcard(&u.host)) && (p.is_none() || u.port == *p))
-        })
-    };
-    let mut paired: Vec<&Structured> = etcds.iter().filter(|e| matches(e)).collect();
-    if paired.is_empty() {
-        paired = etcds.iter().collect();
-    }
+    let y = sec.y;
+    let base = sec.base.as_str();
+    let eps = &sec.eps;
+    let scheme = sec.scheme.as_str();
+    let scheme_from = sec.scheme_from;
+    let paired: Vec<usize> = (0..etcds.len())
+        .filter(|k| sec.reaches(&etcds[*k]))
+        .collect();
     // The schemes of the URLs Patroni's endpoints reach (loopback ones included), else of
     // everything the matched etcd configs offer.
     let hit = |u: &Url| {
@@ -119,6 +204,7 @@ fn check_section(
     };
     let reached: Vec<String> = paired
         .iter()
+        .map(|k| &etcds[*k])
         .flat_map(|e| {
             [
                 urls_of(e, "listen-client-urls"),
@@ -132,7 +218,7 @@ fn check_section(
     let schemes: Vec<String> = if reached.is_empty() {
         paired
             .iter()
-            .flat_map(|e| offered(e))
+            .flat_map(|k| offered(&etcds[*k]))
             .map(|u| u.scheme)
             .collect()
     } else {
@@ -142,8 +228,8 @@ fn check_section(
     let http_only = !schemes.is_empty() && schemes.iter().all(|s| s == "http");
     let demands_now = paired
         .iter()
-        .any(|e| on(e, "/client-transport-security/client-cert-auth"));
-    let will_demand = !paired.is_empty();
+        .any(|k| on(&etcds[*k], "/client-transport-security/client-cert-auth"));
+    let will_demand = paired.iter().any(|k| served[*k].demands_certs);
     let section = base.trim_start_matches('/');
     let has = |k: &str| {
         y.str(&format!("{base}/{k}"))
@@ -152,11 +238,13 @@ fn check_section(
 
     let mut set: Vec<(String, Value)> = Vec::new();
     let mut fixed = Vec::new();
+    let mut blocked: Option<String> = None;
     let scheme_ptr = match scheme_from {
         Some(k) => format!("{base}/{k}"),
         None => format!("{base}/protocol"),
     };
-    let local = !eps.is_empty() && eps.iter().all(|(h, _)| urls::is_loopback(h));
+    let local = sec.is_local();
+    let _ = eps;
     if scheme == "http" && local && !https_only {
         return; // loopback traffic never crosses a network
     }
@@ -187,17 +275,22 @@ fn check_section(
             None => set.push((format!("{base}/protocol"), Value::String("https".into()))),
         }
         if !has("cacert") {
-            set.push((
-                format!("{base}/cacert"),
-                Value::String(s.patroni_cacert.clone()),
-            ));
+            set.push((format!("{base}/cacert"), path(&s.patroni_cacert)));
         }
         if will_demand && !(has("cert") && has("key")) {
-            set.push((
-                format!("{base}/cert"),
-                Value::String(s.patroni_cert.clone()),
+            set.push((format!("{base}/cert"), path(&s.patroni_cert)));
+            set.push((format!("{base}/key"), path(&s.patroni_key)));
+        }
+        // Switched only together with the etcd it reaches.
+        if paired.is_empty() {
+            blocked = Some(format!(
+                "the etcd Patroni's `{section}` talks to is not among the inputs, so whether it serves https is unknown"
             ));
-            set.push((format!("{base}/key"), Value::String(s.patroni_key.clone())));
+        } else if let Some(k) = paired.iter().find(|k| !served[**k].tls) {
+            blocked = Some(format!(
+                "etcd `{}` keeps serving its clients over plain HTTP in this run (its own fix is withheld or not needed), so Patroni would lose the DCS",
+                etcds[*k].doc.path
+            ));
         }
     } else {
         if http_only {
@@ -207,10 +300,7 @@ fn check_section(
         if !has("cacert") {
             fixed.push(report.finding("patroni-no-cacert", y.loc(&format!("{base}/cacert")), format!(
                 "Patroni's `{section}` has no `cacert`: etcd's certificate is checked against the system CA store, which lacks a private CA")));
-            set.push((
-                format!("{base}/cacert"),
-                Value::String(s.patroni_cacert.clone()),
-            ));
+            set.push((format!("{base}/cacert"), path(&s.patroni_cacert)));
         }
         if will_demand && !(has("cert") && has("key")) {
             let i = report.finding("patroni-no-client-cert", y.loc(&format!("{base}/cert")), if demands_now {
@@ -223,17 +313,30 @@ fn check_section(
             }
             fixed.push(i);
             if !has("cert") {
-                set.push((
-                    format!("{base}/cert"),
-                    Value::String(s.patroni_cert.clone()),
-                ));
+                set.push((format!("{base}/cert"), path(&s.patroni_cert)));
             }
             if !has("key") {
-                set.push((format!("{base}/key"), Value::String(s.patroni_key.clone())));
+                set.push((format!("{base}/key"), path(&s.patroni_key)));
             }
         }
     }
     if set.is_empty() {
+        return;
+    }
+    // A path no input names is never written: the fix waits for one.
+    if blocked.is_none()
+        && let Some((p, _)) = set.iter().find(|(_, v)| v.is_null())
+    {
+        blocked = Some(format!(
+            "no input names the file for `{}` (a path that exists nowhere would keep Patroni from reaching etcd)",
+            p.trim_start_matches('/').replace('/', ".")
+        ));
+    }
+    if let Some(reason) = blocked {
+        let w = Withheld::new(reason, PATRONI_STEPS);
+        for i in fixed {
+            w.attach(report, i);
+        }
         return;
     }
     let mut patch: Patch = set_value(
@@ -251,4 +354,9 @@ fn check_section(
     for i in fixed {
         report.fix(i, patch.clone());
     }
+}
+
+/// A path from the settings as a JSON value; null when none is named.
+fn path(p: &Option<String>) -> Value {
+    p.as_ref().map_or(Value::Null, |p| Value::String(p.clone()))
 }

@@ -72,6 +72,7 @@ pub fn run(docs: Vec<Document>, settings: &str) -> Evaluation {
         context: context(),
         requests: Default::default(),
         connections: vec![],
+        deployment: policy_guest::testing::deployment(),
         settings: settings.into(),
     };
     policy_guest::run::<Etcd>(&input).expect("evaluates")
@@ -146,6 +147,10 @@ fn apply(docs: &[Document], e: &Evaluation) -> Vec<Document> {
         .collect()
 }
 
+/// Settings naming every certificate file the fixes may write (by default none is named,
+/// and fixes that need a file are withheld).
+pub const PATHS: &str = r#"{"cert_file": "/etc/etcd/ssl/server.crt", "key_file": "/etc/etcd/ssl/server.key", "trusted_ca_file": "/etc/etcd/ssl/ca.crt", "peer_cert_file": "/etc/etcd/ssl/peer.crt", "peer_key_file": "/etc/etcd/ssl/peer.key", "peer_trusted_ca_file": "/etc/etcd/ssl/ca.crt", "patroni_cacert": "/etc/patroni/ssl/etcd-ca.crt", "patroni_cert": "/etc/patroni/ssl/etcd-client.crt", "patroni_key": "/etc/patroni/ssl/etcd-client.key"}"#;
+
 const INSECURE: &str = "\
 name: etcd1
 data-dir: /var/lib/etcd
@@ -171,7 +176,7 @@ fn insecure_etcd_and_patroni_are_reported_and_fixed_together() {
         yaml_doc("etcd", "etcd.conf.yml", INSECURE),
         yaml_doc("patroni", "patroni.yml", PATRONI_PLAIN),
     ];
-    let e = run(docs.clone(), "{}");
+    let e = run(docs.clone(), PATHS);
     let got = codes(&e);
     let want = [
         ("client-plain-http", Severity::High, "etcd.conf.yml", 4),
@@ -199,7 +204,23 @@ fn insecure_etcd_and_patroni_are_reported_and_fixed_together() {
             .map(|(c, s, f, l)| (c.to_string(), *s, f.to_string(), *l))
             .collect::<Vec<_>>()
     );
-    assert!(e.findings.iter().all(|f| f.patch.is_some()));
+    // The client side and Patroni change together; the peer side waits for the other
+    // members (`etcd2` is not among the inputs).
+    for f in &e.findings {
+        assert_eq!(
+            f.patch.is_some(),
+            !f.code.starts_with("peer-"),
+            "{}: {}",
+            f.code,
+            f.message
+        );
+    }
+    let peer = e
+        .findings
+        .iter()
+        .find(|f| f.code == "peer-plain-http")
+        .unwrap();
+    assert!(peer.message.contains("`etcd2`"), "{}", peer.message);
     assert_eq!(e.patches.len(), 2, "one patch per file");
     let etcd_patch = &e.patches[0];
     let set = |p: &str| {
@@ -212,27 +233,134 @@ fn insecure_etcd_and_patroni_are_reported_and_fixed_together() {
         set("/listen-client-urls").as_deref(),
         Some("\"https://0.0.0.0:2379,http://127.0.0.1:2379\"")
     );
-    assert_eq!(
-        set("/initial-cluster").as_deref(),
-        Some("\"etcd1=https://10.0.1.21:2380,etcd2=https://10.0.1.22:2380\"")
-    );
+    assert_eq!(set("/initial-cluster"), None);
     assert_eq!(
         set("/client-transport-security/client-cert-auth").as_deref(),
         Some("true")
     );
     assert_eq!(
-        set("/peer-transport-security/cert-file").as_deref(),
-        Some("\"/etc/etcd/ssl/peer.crt\"")
+        set("/client-transport-security/cert-file").as_deref(),
+        Some("\"/etc/etcd/ssl/server.crt\"")
     );
     let after = apply(&docs, &e);
-    let again = run(after, "{}");
-    assert!(again.findings.is_empty(), "{:?}", codes(&again));
+    let again = run(after, PATHS);
+    assert!(
+        again
+            .findings
+            .iter()
+            .all(|f| f.code.starts_with("peer-") && f.patch.is_none()),
+        "{:?}",
+        codes(&again)
+    );
+}
+
+#[test]
+fn no_certificate_path_is_invented() {
+    let docs = vec![
+        yaml_doc("etcd", "etcd.conf.yml", INSECURE),
+        yaml_doc("patroni", "patroni.yml", PATRONI_PLAIN),
+    ];
+    let e = run(docs, "{}");
+    assert!(e.patches.is_empty(), "{:?}", e.patches);
+    let f = e
+        .findings
+        .iter()
+        .find(|f| f.code == "client-plain-http")
+        .unwrap();
+    assert!(
+        f.message.contains(
+            "no automatic fix: no input names the file(s) for `client-transport-security.cert-file`"
+        ),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.remediation.contains("1. issue a certificate"),
+        "{}",
+        f.remediation
+    );
+    // Patroni follows only an etcd that serves TLS after this run.
+    let p = e
+        .findings
+        .iter()
+        .find(|f| f.code == "patroni-plain-http")
+        .unwrap();
+    assert!(
+        p.message
+            .contains("keeps serving its clients over plain HTTP"),
+        "{}",
+        p.message
+    );
+}
+
+#[test]
+fn patroni_switches_to_https_only_with_its_etcd_among_the_inputs() {
+    let e = run(
+        vec![yaml_doc("patroni", "patroni.yml", PATRONI_PLAIN)],
+        PATHS,
+    );
+    let p = e
+        .findings
+        .iter()
+        .find(|f| f.code == "patroni-plain-http")
+        .unwrap();
+    assert_eq!(p.patch, None);
+    assert!(
+        p.message.contains("is not among the inputs"),
+        "{}",
+        p.message
+    );
+    // An etcd of another cluster (other address) is not its etcd.
+    let other = INSECURE.replace("10.0.1.21", "10.9.9.9");
+    let e = run(
+        vec![
+            yaml_doc("etcd", "other-etcd.yml", &other),
+            yaml_doc("patroni", "patroni.yml", PATRONI_PLAIN),
+        ],
+        PATHS,
+    );
+    let p = e
+        .findings
+        .iter()
+        .find(|f| f.code == "patroni-plain-http")
+        .unwrap();
+    assert_eq!(p.patch, None, "{}", p.message);
+    let c = e
+        .findings
+        .iter()
+        .find(|f| f.code == "client-plain-http")
+        .unwrap();
+    assert!(
+        c.message.contains("none of this etcd's clients"),
+        "{}",
+        c.message
+    );
+}
+
+#[test]
+fn hardened_example_is_quiet() {
+    let docs = vec![
+        yaml_doc(
+            "etcd",
+            "etcd.conf.yml",
+            include_str!("../../../examples/hardened/etcd.conf.yml"),
+        ),
+        yaml_doc(
+            "patroni",
+            "patroni.yml",
+            include_str!("../../../examples/hardened/patroni.yml"),
+        ),
+    ];
+    let e = run(docs, "{}");
+    assert!(e.findings.is_empty(), "{:?}", codes(&e));
 }
 
 #[test]
 fn auto_tls_missing_ca_and_certificates() {
     let text = "name: a\nlisten-client-urls: https://10.0.0.1:2379\nlisten-peer-urls: https://10.0.0.1:2380\nclient-transport-security:\n  client-cert-auth: true\npeer-transport-security:\n  auto-tls: true\n  client-cert-auth: true\n  trusted-ca-file: /ca.crt\n";
-    let e = run(vec![yaml_doc("etcd", "etcd.yml", text)], "{}");
+    let withheld = run(vec![yaml_doc("etcd", "etcd.yml", text)], "{}");
+    assert!(withheld.patches.is_empty());
+    let e = run(vec![yaml_doc("etcd", "etcd.yml", text)], PATHS);
     let got: Vec<(String, u32)> = e
         .findings
         .iter()
@@ -248,7 +376,7 @@ fn auto_tls_missing_ca_and_certificates() {
     );
     assert_eq!(e.findings[0].severity, Severity::Critical);
     let docs = vec![yaml_doc("etcd", "etcd.yml", text)];
-    assert!(run(apply(&docs, &e), "{}").findings.is_empty());
+    assert!(run(apply(&docs, &e), PATHS).findings.is_empty());
 }
 
 #[test]
@@ -285,7 +413,7 @@ fn patroni_side_mismatches() {
             yaml_doc("etcd", "etcd.yml", etcd),
             yaml_doc("patroni", "patroni.yml", patroni),
         ];
-        let e = run(docs.clone(), "{}");
+        let e = run(docs.clone(), PATHS);
         let got: Vec<(&str, Severity)> = e
             .findings
             .iter()
@@ -293,7 +421,10 @@ fn patroni_side_mismatches() {
             .collect();
         assert_eq!(&got, want, "{patroni}");
         if !got.is_empty() {
-            assert!(run(apply(&docs, &e), "{}").findings.is_empty(), "{patroni}");
+            assert!(
+                run(apply(&docs, &e), PATHS).findings.is_empty(),
+                "{patroni}"
+            );
         }
     }
     // https Patroni against plain etcd: the etcd side is what to fix.
@@ -306,13 +437,13 @@ fn patroni_side_mismatches() {
             "scope: c\netcd3:\n  hosts: 10.0.1.21:2379\n  protocol: https\n  cacert: /c\n  cert: /x\n  key: /y\n",
         ),
     ];
-    let e = run(docs.clone(), "{}");
+    let e = run(docs.clone(), PATHS);
     assert!(
         e.findings
             .iter()
             .any(|f| f.code == "patroni-protocol-mismatch" && f.patch.is_none())
     );
-    assert!(run(apply(&docs, &e), "{}").findings.is_empty());
+    assert!(run(apply(&docs, &e), PATHS).findings.is_empty());
 }
 
 #[test]
@@ -375,7 +506,16 @@ fn environment_files_get_line_patches() {
         }),
         diagnostics: vec![],
     };
-    let e = run(vec![doc], "{}");
+    let patroni = yaml_doc(
+        "patroni",
+        "patroni.yml",
+        "scope: c\netcd3:\n  hosts: 10.0.1.21:2379\n",
+    );
+    let e = run(vec![doc, patroni], PATHS);
+    let e = Evaluation {
+        patches: e.patches.into_iter().filter(|p| p.file == "etcd").collect(),
+        ..e
+    };
     assert_eq!(e.patches.len(), 1);
     let lines: Vec<(u32, u32, String)> = e.patches[0]
         .edits

@@ -14,7 +14,7 @@
 //! hashes, so they add to the hash rather than replace it.
 
 use policy_guest::pgbouncer::{Config, Wants};
-use policy_guest::{Patch, Report, consul, pgbouncer};
+use policy_guest::{Patch, Report, Withheld, consul, pgbouncer};
 use serde_json::{Map, Value, json};
 
 use crate::rb::Rb;
@@ -116,6 +116,13 @@ pub fn pgbouncer(rb: &Rb, settings: &PgBouncerSettings, report: &mut Report) {
             report.severity(i, sev);
         }
         if let Some(value) = issue.fix {
+            if issue.key == "auth_type"
+                && value == "scram-sha-256"
+                && let Some(w) = scram_blocked(rb)
+            {
+                w.attach(report, i);
+                continue;
+            }
             let value = if matches!(issue.key, "admin_users" | "stats_users") {
                 json!(pgbouncer::list(&value))
             } else {
@@ -124,6 +131,42 @@ pub fn pgbouncer(rb: &Rb, settings: &PgBouncerSettings, report: &mut Report) {
             report.fix(i, rb.patch(&["pgbouncer", issue.key], &value, "PgBouncer"));
         }
     }
+}
+
+/// Why `auth_type = scram-sha-256` would lock users out: the userlist Omnibus renders
+/// from `pgbouncer['users']` must hold a SCRAM secret (or a plain password) for every
+/// user, and GitLab's documented setup stores MD5 hashes (`gitlab-ctl pg-password-md5`).
+/// None when every user's `password` there is a SCRAM secret.
+fn scram_blocked(rb: &Rb) -> Option<Withheld> {
+    let steps: &[&str] = &[
+        "set each PgBouncer user's password again with `password_encryption = scram-sha-256` and put its SCRAM secret (`rolpassword` from `pg_authid`) in `pgbouncer['users'][…]['password']`",
+        "run `gitlab-ctl reconfigure`",
+        "then set `pgbouncer['auth_type'] = 'scram-sha-256'` and reconfigure again",
+    ];
+    let Some(Value::Object(users)) = rb.get(&["pgbouncer", "users"]) else {
+        return Some(Withheld::new(
+            "`pgbouncer['users']` is not set, so which secrets PgBouncer's userlist holds is unknown",
+            steps,
+        ));
+    };
+    let bad: Vec<String> = users
+        .iter()
+        .filter(|(_, u)| {
+            !u.get("password")
+                .and_then(Value::as_str)
+                .is_some_and(|p| p.starts_with("SCRAM-SHA-256$"))
+        })
+        .map(|(name, _)| format!("`{name}`"))
+        .collect();
+    (!bad.is_empty() || users.is_empty()).then(|| {
+        Withheld::new(
+            format!(
+                "the userlist Omnibus renders from `pgbouncer['users']` has no SCRAM secret for {}, and `scram-sha-256` cannot verify an MD5 hash",
+                if bad.is_empty() { "any user".to_string() } else { bad.join(", ") }
+            ),
+            steps,
+        )
+    })
 }
 
 /// The Consul config `ConsulHelper#configuration` renders.

@@ -76,6 +76,7 @@ fn run(text: &str, settings: &str) -> Evaluation {
         context: context(15),
         requests: Default::default(),
         connections: Vec::new(),
+        deployment: policy_guest::testing::deployment(),
         settings: settings.into(),
     };
     policy_guest::run::<GitlabOmnibus>(&input).expect("the policy runs")
@@ -136,9 +137,22 @@ fn database_node_findings() {
         fixed.contains("pgbouncer['admin_users'] = %w(pgbouncer)\n"),
         "{fixed}"
     );
+    // No `pgbouncer['users']` secrets: whether they can do SCRAM is unknown, no switch.
     assert!(
-        fixed.contains("pgbouncer['auth_type'] = 'scram-sha-256'"),
+        !fixed.contains("pgbouncer['auth_type'] = 'scram-sha-256'"),
         "{fixed}"
+    );
+    let auth = e
+        .findings
+        .iter()
+        .find(|f| f.code == "pgbouncer-auth-type-weak")
+        .unwrap();
+    assert_eq!(auth.patch, None);
+    assert!(
+        auth.message
+            .contains("no automatic fix: `pgbouncer['users']` is not set"),
+        "{}",
+        auth.message
     );
     assert!(
         fixed.contains("consul['configuration']['client_addr'] = '127.0.0.1'"),
@@ -152,10 +166,34 @@ fn database_node_findings() {
     assert!(
         !left.iter().any(|c| c.contains("allowlist")
             || c == "patroni-ctl-insecure"
-            || c == "pgbouncer-auth-type-weak"
             || c == "consul-http-api-exposed"),
         "{left:?}"
     );
+}
+
+#[test]
+fn pgbouncer_scram_only_with_scram_secrets() {
+    let node = "roles(['pgbouncer_role'])\npgbouncer['users'] = {'gitlab-consul': {'password': 'md5aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'}}\n";
+    let e = run(node, "{}");
+    let auth = e
+        .findings
+        .iter()
+        .find(|f| f.code == "pgbouncer-auth-type-weak")
+        .unwrap();
+    assert_eq!(auth.patch, None);
+    assert!(
+        auth.message.contains("no SCRAM secret for `gitlab-consul`"),
+        "{}",
+        auth.message
+    );
+    let node = "roles(['pgbouncer_role'])\npgbouncer['users'] = {'gitlab-consul': {'password': 'SCRAM-SHA-256$4096:c2FsdA==$a:b'}}\n";
+    let e = run(node, "{}");
+    let auth = e
+        .findings
+        .iter()
+        .find(|f| f.code == "pgbouncer-auth-type-weak")
+        .unwrap();
+    assert!(auth.patch.is_some(), "{}", auth.message);
 }
 
 #[test]

@@ -6,8 +6,8 @@
 //! API has a `certfile`, a client certificate when `verify_client: required`, a verified
 //! server certificate (`verify required` + `ca-file`) so that nobody can fake a primary.
 //! [`model`] reads the effective check of every server; each check is then put to the
-//! Patroni config it targets (matched by address, or the cluster's config when all Patroni
-//! documents share one scope) through `policy_guest::patroni`, the same access algorithm
+//! Patroni config it targets (matched by address, or by the address of another server of
+//! the same backend; never a Patroni of another cluster) through `policy_guest::patroni`, the same access algorithm
 //! `patrol simulate` uses. Fixes rewrite the `server` line in place: a server's own
 //! options override `default-server` and `ssl-server-verify`, so one line carries the
 //! whole fix.
@@ -19,7 +19,9 @@ pub mod model;
 use policy_guest::doc::{Structured, documents};
 use policy_guest::patroni::{Cause, CertMode, Facts, RestApi, member_host};
 use policy_guest::report::{at, replace_lines};
-use policy_guest::{CertPresence, Code, HttpRequest, Input, Policy, Report, RequestAuth, Severity};
+use policy_guest::{
+    CertPresence, Code, HttpRequest, Input, Policy, Report, RequestAuth, Severity, Withheld,
+};
 use serde::Deserialize;
 
 use model::{Config, HealthCheck, Proxy, Server, split_addr};
@@ -31,12 +33,13 @@ pub struct Haproxy;
 pub struct Settings {
     /// Ports of the Patroni REST API, besides those the Patroni configs give.
     pub patroni_ports: Vec<u16>,
-    /// CA file HAProxy verifies Patroni's certificate with, used by fixes when the config
-    /// names none.
-    pub ca_file: String,
+    /// CA file HAProxy verifies Patroni's certificate with, used by fixes when neither
+    /// the config nor the Patroni side (`ctl.cacert`, `restapi.cafile`) names one. None:
+    /// no path is invented, and such a fix is withheld.
+    pub ca_file: Option<String>,
     /// Client certificate (certificate and key in one PEM) HAProxy presents, used by
-    /// fixes.
-    pub client_cert: String,
+    /// fixes when the config names none. None: no path is invented.
+    pub client_cert: Option<String>,
     /// HAProxy's own addresses (the source of its checks), when neither a `source`
     /// directive nor a single `bind` address says.
     pub source_addresses: Vec<String>,
@@ -46,8 +49,8 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             patroni_ports: vec![8008],
-            ca_file: "/etc/haproxy/ssl/ca.crt".into(),
-            client_cert: "/etc/haproxy/ssl/haproxy-client.pem".into(),
+            ca_file: None,
+            client_cert: None,
             source_addresses: Vec::new(),
         }
     }
@@ -125,10 +128,18 @@ impl Policy for Haproxy {
 
     fn validate(settings: &Settings) -> Vec<String> {
         let mut problems = Vec::new();
-        if settings.ca_file.trim().is_empty() {
+        if settings
+            .ca_file
+            .as_ref()
+            .is_some_and(|v| v.trim().is_empty())
+        {
             problems.push("`ca_file` is empty".to_string());
         }
-        if settings.client_cert.trim().is_empty() {
+        if settings
+            .client_cert
+            .as_ref()
+            .is_some_and(|v| v.trim().is_empty())
+        {
             problems.push("`client_cert` is empty".to_string());
         }
         for a in &settings.source_addresses {
@@ -162,7 +173,7 @@ impl Policy for Haproxy {
                     if !hc.port.is_some_and(|p| ports.contains(&p)) {
                         continue;
                     }
-                    let target = pick(&patronis, &hc.host);
+                    let target = pick(&patronis, &hc.host, proxy);
                     check_server(
                         Ctx {
                             doc_text: &doc.text,
@@ -188,7 +199,9 @@ struct Patroni {
     api: RestApi,
     hosts: Vec<String>,
     ports: Vec<u16>,
-    scope: Option<String>,
+    /// The CA of the REST API's certificate as the Patroni side names it (`ctl.cacert`,
+    /// else `restapi.cafile`), with where: a path the fix may use.
+    ca: Option<(String, String)>,
 }
 
 impl Patroni {
@@ -212,27 +225,41 @@ impl Patroni {
                 }
             }
         }
+        let ca = ["/ctl/cacert", "/restapi/cafile"].iter().find_map(|p| {
+            y.str(p)
+                .map(str::trim)
+                .filter(|v| v.starts_with('/'))
+                .map(|v| {
+                    let l = y.loc(p);
+                    (
+                        v.to_string(),
+                        format!("`{}` ({}:{})", &p[1..].replace('/', "."), l.file, l.line),
+                    )
+                })
+        });
         Patroni {
             file: y.doc.path.clone(),
             api,
             hosts,
             ports,
-            scope: y.str("/scope").map(str::to_string),
+            ca,
         }
     }
 }
 
-/// The Patroni config a check targets: the one at its address, else the cluster's when
-/// every config in the input has the same scope (one node's file stands for its peers).
-fn pick<'a>(patronis: &'a [Patroni], host: &str) -> Option<&'a Patroni> {
-    if let Some(p) = patronis.iter().find(|p| p.hosts.iter().any(|h| h == host)) {
-        return Some(p);
-    }
-    let first = patronis.first()?;
-    patronis
-        .iter()
-        .all(|p| p.scope == first.scope)
-        .then_some(first)
+/// The Patroni config a check targets: the one at its address, else the one at the
+/// address of another server of the same proxy (a backend balances over one cluster's
+/// members, so one node's file stands for its peers). A proxy none of whose servers is a
+/// Patroni of the input belongs to a cluster that is not among the inputs: no target —
+/// never "any Patroni of the run", which may be another deployment's.
+fn pick<'a>(patronis: &'a [Patroni], host: &str, proxy: &Proxy) -> Option<&'a Patroni> {
+    let at = |host: &str| patronis.iter().find(|p| p.hosts.iter().any(|h| h == host));
+    at(host).or_else(|| {
+        proxy
+            .servers
+            .iter()
+            .find_map(|s| proxy.health_check(s).and_then(|hc| at(&hc.host)))
+    })
 }
 
 #[derive(Clone, Copy)]
@@ -272,6 +299,7 @@ fn check_server(ctx: Ctx, hc: &HealthCheck, target: Option<&Patroni>, report: &m
     let loc = at(&cfg.file, server.line);
     let mut fix = Fix::default();
     let mut findings = Vec::new();
+    let mut withheld: Option<Withheld> = None;
 
     let api = target.map(|p| &p.api);
     let api_tls = api.map(|a| a.https);
@@ -308,16 +336,47 @@ fn check_server(ctx: Ctx, hc: &HealthCheck, target: Option<&Patroni>, report: &m
             fix.verify_required = true;
         }
         if (verifies || fix.verify_required) && server.opts.ca_file.is_none() {
-            let ca = existing_ca(cfg).unwrap_or_else(|| settings.ca_file.clone());
+            // A CA path only from the inputs: HAProxy's own, the settings' (a path on the
+            // HAProxy host), or the Patroni side's. An invented one makes `haproxy -c`
+            // refuse the file.
+            let ca = existing_ca(cfg)
+                .or_else(|| settings.ca_file.clone())
+                .or_else(|| {
+                    target
+                        .and_then(|p| p.ca.as_ref())
+                        .map(|(path, _)| path.clone())
+                });
             if hc.tls && verifies {
                 findings.push(report.finding("check-no-ca-file", loc.clone(), format!("{what} verifies Patroni's certificate but names no `ca-file`: HAProxy refuses this configuration")));
             }
-            fix.ca_file = Some(ca);
+            match ca {
+                Some(ca) => fix.ca_file = Some(ca),
+                None => {
+                    withheld = Some(Withheld::new(
+                        "no input names the CA file that signed Patroni's certificate (no `ca-file` in the HAProxy config, no `ctl.cacert`/`restapi.cafile` in the Patroni config it checks), and `verify required` without one makes HAProxy refuse the file",
+                        &[
+                            "copy the CA that signed the REST API's certificate to the HAProxy host",
+                            "add `check-ssl verify required ca-file <that file>` to the `server` line (or name it in the haproxy policy's setting `ca_file` and run `patrol check --fix` again)",
+                            "check the file with `haproxy -c -f <file>`, then reload HAProxy",
+                        ],
+                    ))
+                }
+            }
         }
         if requires_cert && server.opts.crt.is_none() {
             let p = target.map_or("", |p| p.file.as_str());
             findings.push(report.finding("check-without-client-cert", loc.clone(), format!("{what} presents no client certificate (`crt`), but `{p}` has `verify_client: required`: every check fails the handshake, every server is marked down and no primary is routed")));
-            fix.crt = Some(existing_crt(cfg).unwrap_or_else(|| settings.client_cert.clone()));
+            match existing_crt(cfg).or_else(|| settings.client_cert.clone()) {
+                Some(crt) => fix.crt = Some(crt),
+                None => withheld = withheld.or(Some(Withheld::new(
+                    "no input names a client certificate for HAProxy (no `crt` in the config, no setting `client_cert`), and a path that exists nowhere makes HAProxy refuse the file",
+                    &[
+                        "issue a client certificate from the CA in Patroni's `restapi.cafile` and put it with its key in one PEM on the HAProxy host",
+                        "add `crt <that file>` to the `server` line (or name it in the haproxy policy's setting `client_cert` and run `patrol check --fix` again)",
+                        "check the file with `haproxy -c -f <file>`, then reload HAProxy",
+                    ],
+                ))),
+            }
         }
     }
 
@@ -332,7 +391,13 @@ fn check_server(ctx: Ctx, hc: &HealthCheck, target: Option<&Patroni>, report: &m
         allowlist(ctx, &sent, p, report);
     }
 
-    if let Some(patch) = rewrite(ctx.doc_text, &cfg.file, server, &fix) {
+    // One line carries the whole fix: without every part of it, none is offered (TLS
+    // with `verify required` and no CA is a file HAProxy refuses).
+    if let Some(w) = withheld {
+        for i in findings {
+            w.attach(report, i);
+        }
+    } else if let Some(patch) = rewrite(ctx.doc_text, &cfg.file, server, &fix) {
         for i in findings {
             report.fix(i, patch.clone());
         }

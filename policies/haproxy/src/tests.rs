@@ -82,6 +82,7 @@ pub fn run(docs: Vec<Document>, settings: &str) -> Evaluation {
         context: context(),
         requests: Default::default(),
         connections: vec![],
+        deployment: policy_guest::testing::deployment(),
         settings: settings.into(),
     };
     policy_guest::run::<Haproxy>(&input).expect("evaluates")
@@ -134,11 +135,13 @@ fn tls_patroni(verify: &str) -> Document {
     }))
 }
 
+const CLIENT_CERT: &str = r#"{"client_cert": "/etc/haproxy/ssl/haproxy-client.pem"}"#;
+
 #[test]
 fn plain_checks_against_tls_api_are_critical_and_fixed() {
     let e = run(
         vec![haproxy_doc("haproxy.cfg", PLAIN), tls_patroni("required")],
-        "{}",
+        CLIENT_CERT,
     );
     assert_eq!(
         codes(&e),
@@ -149,14 +152,70 @@ fn plain_checks_against_tls_api_are_critical_and_fixed() {
             ("check-without-client-cert".into(), Severity::Critical, 10),
         ]
     );
+    // The CA is the one the Patroni side names (`restapi.cafile`), not an invented one.
     let after = patched(&e, PLAIN);
-    assert!(after.contains("    server pg1 10.0.1.11:5432 maxconn 100 check port 8008 check-ssl ca-file /etc/haproxy/ssl/ca.crt crt /etc/haproxy/ssl/haproxy-client.pem # node 1\n"), "{after}");
+    assert!(after.contains("    server pg1 10.0.1.11:5432 maxconn 100 check port 8008 check-ssl ca-file /etc/patroni/ssl/ca.crt crt /etc/haproxy/ssl/haproxy-client.pem # node 1\n"), "{after}");
     // The fix is a fixpoint.
     let again = run(
         vec![haproxy_doc("haproxy.cfg", &after), tls_patroni("required")],
-        "{}",
+        CLIENT_CERT,
     );
     assert!(again.findings.is_empty(), "{:?}", again.findings);
+}
+
+#[test]
+fn no_certificate_path_is_invented() {
+    // No client certificate named anywhere: the whole line's fix is withheld.
+    let e = run(
+        vec![haproxy_doc("haproxy.cfg", PLAIN), tls_patroni("required")],
+        "{}",
+    );
+    assert!(e.patches.is_empty(), "{:?}", e.patches);
+    let f = &e.findings[0];
+    assert!(
+        f.message
+            .contains("no automatic fix: no input names a client certificate"),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.remediation.contains("1. issue a client certificate"),
+        "{}",
+        f.remediation
+    );
+    // No CA on either side: withheld too.
+    let patroni = patroni_doc(serde_json::json!({
+        "scope": "c", "restapi": {
+            "listen": "10.0.1.11:8008", "certfile": "/etc/patroni/ssl/server.crt"
+        }
+    }));
+    let e = run(vec![haproxy_doc("haproxy.cfg", PLAIN), patroni], "{}");
+    assert!(e.patches.is_empty(), "{:?}", e.patches);
+    assert!(
+        e.findings[0].message.contains("no input names the CA file"),
+        "{}",
+        e.findings[0].message
+    );
+}
+
+#[test]
+fn another_clusters_patroni_is_not_the_target() {
+    // The HAProxy of cluster A (10.0.1.x) and the Patroni of cluster B (10.9.0.x): the
+    // checks are not judged against B's TLS API.
+    let b = patroni_doc(serde_json::json!({
+        "scope": "b", "restapi": {
+            "listen": "10.9.0.11:8008", "certfile": "/etc/patroni/ssl/server.crt",
+            "cafile": "/etc/patroni/ssl/ca.crt", "verify_client": "required"
+        }
+    }));
+    let e = run(vec![haproxy_doc("haproxy.cfg", PLAIN), b], CLIENT_CERT);
+    assert!(
+        e.findings.iter().all(|f| f.code == "check-plain-http"
+            && f.severity == Severity::Medium
+            && f.patch.is_none()),
+        "{:?}",
+        codes(&e)
+    );
 }
 
 #[test]
@@ -204,13 +263,21 @@ listen other
         ]
     );
     let after = patched(&e, cfg);
-    assert!(after.contains("server pg1 10.0.1.11:5432 check port 8008 check-ssl verify required crt /etc/haproxy/c.pem ca-file /etc/haproxy/ssl/ca.crt\n"), "{after}");
-    assert!(after.contains("server pg2 10.0.1.12:5432 check port 8008 check-ssl crt /etc/haproxy/c.pem verify required ca-file /etc/haproxy/ssl/ca.crt\n"), "{after}");
+    assert!(after.contains("server pg1 10.0.1.11:5432 check port 8008 check-ssl verify required crt /etc/haproxy/c.pem ca-file /etc/patroni/ssl/ca.crt\n"), "{after}");
+    assert!(after.contains("server pg2 10.0.1.12:5432 check port 8008 check-ssl crt /etc/haproxy/c.pem verify required ca-file /etc/patroni/ssl/ca.crt\n"), "{after}");
+    // pg3's backend has no Patroni of the input and names no CA: nothing to copy yet.
+    let pg3 = e.findings.iter().find(|f| f.location.line == 11).unwrap();
+    assert_eq!(pg3.patch, None);
+    // Once the file names a CA, the other backend's check takes it (one CA per file).
     let again = run(
         vec![haproxy_doc("haproxy.cfg", &after), tls_patroni("required")],
         "{}",
     );
-    assert!(again.findings.is_empty(), "{:?}", again.findings);
+    assert_eq!(
+        codes(&again),
+        vec![("check-no-ca-file".into(), Severity::High, 11)]
+    );
+    assert!(again.findings[0].patch.is_some());
 }
 
 #[test]
@@ -347,6 +414,7 @@ fn quoting_and_settings_validation() {
         context: context(),
         requests: Default::default(),
         connections: vec![],
+        deployment: policy_guest::testing::deployment(),
         settings: r#"{"source_addresses": ["x"]}"#.into(),
     };
     assert!(policy_guest::run::<Haproxy>(&input).is_err());
@@ -367,6 +435,24 @@ fn codes_are_unique_and_documented() {
             c.code
         );
     }
+}
+
+#[test]
+fn hardened_example_is_quiet() {
+    // The Patroni side of examples/hardened/patroni.yml (the keys this policy reads).
+    let patroni = patroni_doc(serde_json::json!({
+        "scope": "pg-cluster", "restapi": {
+            "listen": "10.0.1.11:8008", "connect_address": "10.0.1.11:8008",
+            "certfile": "/etc/patroni/ssl/server.crt", "keyfile": "/etc/patroni/ssl/server.key",
+            "cafile": "/etc/patroni/ssl/ca.crt", "verify_client": "optional",
+            "allowlist": ["10.0.1.11/32", "10.0.1.12/32", "10.0.1.13/32", "10.0.2.5/32", "127.0.0.1/32"],
+            "allowlist_include_members": true
+        },
+        "ctl": {"cacert": "/etc/patroni/ssl/ca.crt"}
+    }));
+    let cfg = include_str!("../../../examples/hardened/haproxy.cfg");
+    let e = run(vec![haproxy_doc("haproxy.cfg", cfg), patroni], "{}");
+    assert!(e.findings.is_empty(), "{:?}", codes(&e));
 }
 
 /// Regression tests from real-world files (issue 13): statistics pages, the REST API

@@ -57,6 +57,7 @@ fn run_with(config: &Value, settings: Value, version: Option<&str>) -> Evaluatio
         },
         requests: Default::default(),
         connections: Vec::new(),
+        deployment: policy_guest::testing::deployment(),
         settings: settings.to_string(),
     };
     policy_guest::run::<PatroniDcs>(&input).unwrap_or_else(|e| panic!("{}", e.message))

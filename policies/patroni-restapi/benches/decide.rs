@@ -203,6 +203,7 @@ fn bench(c: &mut Criterion) {
         context: ctx.clone(),
         requests,
         connections: Vec::new(),
+        deployment: policy_guest::testing::deployment(),
         settings: "{}".into(),
     };
     g.bench_function("evaluate", |b| {

@@ -238,22 +238,33 @@ impl Policy for PatroniRestapi {
     fn evaluate(input: &Input, settings: &Settings, report: &mut Report) -> Result<(), String> {
         let facts = Facts::from_context(&input.context)?;
         let checks = lockout::haproxy_checks(input);
+        let configs: Vec<Structured> = documents(input, "patroni")
+            .filter_map(Structured::new)
+            .collect();
+        let hosts: Vec<Vec<String>> = configs
+            .iter()
+            .map(|y| lockout::node_hosts(y, &facts))
+            .collect();
         // Requests are decided by the first node config (one with a `restapi` section, else
         // the first document at all).
         let mut first: Option<(bool, RestApi)> = None;
-        for doc in documents(input, "patroni") {
-            let Some(y) = Structured::new(doc) else {
-                continue;
-            };
-            let api = RestApi::compile(&y, &facts);
+        for (k, y) in configs.iter().enumerate() {
+            let api = RestApi::compile(y, &facts);
             let node = y.get("/restapi").is_some();
             // A patronictl-only file (`ctl` and the DCS, no `restapi`, no `postgresql`) runs
             // no REST API.
             if node || y.get("/postgresql").is_some() {
-                exposure::check(&y, &api, settings, report);
-                credentials::check(&y, report);
+                exposure::check(y, &api, settings, report);
+                credentials::check(y, report);
                 if settings.check_lockout {
-                    lockout::check(&y, &api, &facts, &checks, report);
+                    let others: Vec<String> = hosts
+                        .iter()
+                        .enumerate()
+                        .filter(|(o, _)| *o != k)
+                        .flat_map(|(_, h)| h.iter().filter(|h| !hosts[k].contains(h)).cloned())
+                        .collect();
+                    let mine = lockout::checks_of_cluster(&checks, &hosts[k], &others);
+                    lockout::check(y, &api, &facts, &mine, report);
                 }
             }
             if first.as_ref().is_none_or(|(has, _)| !has && node) {

@@ -2,7 +2,8 @@
 //! itself are simulated against the config, and every refused one is reported.
 //!
 //! The callers (reference §6):
-//! - HAProxy health checks, from haproxy.cfg (servers whose check port is the REST API's);
+//! - HAProxy health checks, from haproxy.cfg (servers whose check port is the REST API's,
+//!   in a backend that balances over this node: [`checks_of_cluster`]);
 //! - patronictl: `GET /patroni`, `POST /restart|/reload|/reinitialize|/switchover|
 //!   /failover`, `DELETE /restart|/switchover`, `PATCH /config`, from the members' hosts;
 //! - the members themselves: `GET /patroni` in the leader race, `POST /failsafe` with
@@ -202,7 +203,7 @@ pub fn check(
     y: &Structured,
     api: &RestApi,
     facts: &Facts,
-    checks: &[HealthCheck],
+    checks: &[&HealthCheck],
     report: &mut Report,
 ) {
     if api.fatal.is_some() {
@@ -250,8 +251,60 @@ pub fn check(
     server_verification(y, api, report);
 }
 
+/// The hosts a Patroni config is reached at: its REST API's and PostgreSQL's
+/// `connect_address`/`listen` (wildcards say nothing), and the context's members.
+pub fn node_hosts(y: &Structured, facts: &Facts) -> Vec<String> {
+    let mut out: Vec<String> = facts
+        .members
+        .map(|m| m.iter().map(|h| member_host(h).to_string()).collect())
+        .unwrap_or_default();
+    for p in [
+        "/restapi/connect_address",
+        "/restapi/listen",
+        "/postgresql/connect_address",
+        "/postgresql/listen",
+    ] {
+        for item in y.str(p).unwrap_or("").split(',') {
+            let item = item.trim();
+            let host = item
+                .rsplit_once(':')
+                .map_or(item, |(h, _)| h)
+                .trim_matches(['[', ']']);
+            if !matches!(host, "" | "0.0.0.0" | "::" | "*") {
+                out.push(host.to_string());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The checks of the backends that balance over this node: a backend with a server at
+/// one of `ours` is this cluster's (its other servers are this node's peers), except
+/// servers that are another Patroni config's of the input (judged by that one). A
+/// backend with none is another deployment's, or one whose Patroni is not among the
+/// inputs: never judged against this node.
+pub fn checks_of_cluster<'a>(
+    checks: &'a [HealthCheck],
+    ours: &[String],
+    others: &[String],
+) -> Vec<&'a HealthCheck> {
+    let ours_at = |hc: &HealthCheck| ours.contains(&hc.host);
+    checks
+        .iter()
+        .filter(|hc| {
+            ours_at(hc)
+                || (!others.contains(&hc.host)
+                    && checks
+                        .iter()
+                        .any(|o| o.file == hc.file && o.section == hc.section && ours_at(o)))
+        })
+        .collect()
+}
+
 /// HAProxy checks aimed at this REST API's port.
-fn haproxy(api: &RestApi, checks: &[HealthCheck], report: &mut Report) {
+fn haproxy(api: &RestApi, checks: &[&HealthCheck], report: &mut Report) {
     let port = api.listen.as_ref().map(|l| l.port);
     let mut refusals = Refusals::new("lockout-haproxy-check");
     for hc in checks {

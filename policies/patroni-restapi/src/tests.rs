@@ -64,6 +64,7 @@ fn input(config: &Value, settings: Value) -> Input {
         context: context(),
         requests: Default::default(),
         connections: Vec::new(),
+        deployment: policy_guest::testing::deployment(),
         settings: settings.to_string(),
     }
 }
@@ -471,6 +472,31 @@ fn keys_patroni_never_reads() {
         .map(|f| f.location.pointer.clone())
         .collect();
     assert_eq!(ignored.len(), 3, "{:#?}", e.findings);
+}
+
+#[test]
+fn another_clusters_haproxy_is_not_judged_against_this_node() {
+    let config = json!({ "restapi": { "listen": "10.0.0.11:8008", "connect_address": "10.0.0.11:8008",
+        "certfile": "/c", "cafile": "/ca", "verify_client": "required",
+        "authentication": { "username": "u", "password": "pw-3" } },
+        "ctl": { "certfile": "/ctl.crt", "keyfile": "/ctl.key" } });
+    // Cluster B's HAProxy: plain checks that would fail against this TLS API, but they
+    // go to B's nodes.
+    let cfg = "listen b\n    option httpchk OPTIONS /primary\n    server b1 10.9.0.11:5432 check port 8008\n    server b2 10.9.0.12:5432 check port 8008\n";
+    let mut inp = input(&config, json!({}));
+    inp.documents.push(Document {
+        kind: "haproxy".into(),
+        path: "b/haproxy.cfg".into(),
+        text: cfg.into(),
+        body: Body::Text,
+        diagnostics: vec![],
+    });
+    let e = run(&inp);
+    assert!(
+        e.findings.iter().all(|f| f.code != "lockout-haproxy-check"),
+        "{:#?}",
+        e.findings
+    );
 }
 
 /// Regression tests from real-world Patroni files (issue 13).

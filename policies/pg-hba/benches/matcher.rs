@@ -157,7 +157,7 @@ fn bench(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(10));
     group.bench_function("simulate 100k connections", |b| {
         b.iter(|| {
-            let m = Matcher::new(&rules, &[], &ctx, ServerFacts::assumed(15));
+            let m = Matcher::new(&rules, &[], &ctx, ServerFacts::tls_with_ca());
             let mut s = m.scratch();
             let mut allowed = 0usize;
             for conn in &conns {
@@ -169,7 +169,7 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("shadowed and redundant lines", |b| {
         b.iter(|| {
-            let m = Matcher::new(&rules, &[], &ctx, ServerFacts::assumed(15));
+            let m = Matcher::new(&rules, &[], &ctx, ServerFacts::tls_with_ca());
             let same = |a: usize, b: usize| {
                 rules[a].method == rules[b].method && rules[a].options == rules[b].options
             };

@@ -11,9 +11,10 @@ use policy_guest::hba::rule::{Address, ClientCert, DbToken, Method, Net, PLAIN, 
 use policy_guest::net::{IpNet, Reach, by_reach, reach};
 use policy_guest::pgconf::Effective;
 use policy_guest::report::at;
-use policy_guest::{Context, Document, HbaRule, IdentRule, Report, Severity};
+use policy_guest::{Context, Document, HbaRule, IdentRule, Report, Severity, Withheld};
 
 use crate::Settings;
+use crate::facts::{self, Facts};
 
 /// Everything the checks of one pg_hba.conf need.
 pub struct Env<'a> {
@@ -29,14 +30,12 @@ pub struct Env<'a> {
     pub version: u32,
     /// Whether the server refuses the file (invalid lines).
     pub refused: bool,
-    /// Whether the server speaks TLS once the fixes of this run are applied: `ssl` is on,
-    /// or postgresql.conf names a certificate and key so that its own fix turns it on, or
-    /// postgresql.conf is not among the inputs. A `host` → `hostssl` fix without it would
-    /// turn the line into one no connection can match.
-    pub tls_after_fix: bool,
     /// The file's records that name a superuser (settings `superusers`), compiled: an
     /// earlier one of them may take a superuser's connections before an `all` line does.
     pub superuser_lines: &'a [Rule],
+    /// The deployment facts the fixes depend on (TLS, password storage, version, OS
+    /// user); a fix that needs an unknown one is withheld.
+    pub facts: &'a Facts,
 }
 
 /// A finding about a record before its patch is known.
@@ -47,6 +46,8 @@ pub struct Pending {
     pub severity: Option<Severity>,
     /// Whether the record's [`LineFix`] fixes it.
     pub fixable: bool,
+    /// Why a fix is not offered, and the manual steps.
+    pub withheld: Option<Withheld>,
 }
 
 /// A change to a record's columns.
@@ -225,13 +226,16 @@ pub fn check_rule(
     let tcp = r.connection_type != "local";
     let reject = compiled.method == Method::Reject;
     let local_only = !tcp || loopback_only(&compiled.address);
+    let mut withheld: Vec<(usize, Withheld)> = Vec::new();
     let mut push = |code, message: String, severity, fixable| {
         out.push(Pending {
             code,
             message,
             severity,
             fixable,
-        })
+            withheld: None,
+        });
+        out.len() - 1
     };
 
     // What the line's TLS type will be after the fix decides which TLS checks apply.
@@ -242,27 +246,29 @@ pub fn check_rule(
             r.connection_type,
             describe_address(&compiled.address)
         );
-        if env.tls_after_fix {
-            fix.connection_type = Some("hostssl");
-            push("plain-tcp-allowed", message, None, true);
-        } else {
-            // `hostssl` on a server without TLS matches nothing: the fix would lock every
-            // client of this line out. TLS on the server comes first.
-            push(
-                "plain-tcp-allowed",
-                format!(
-                    "{message}; no fix is offered while the server has no TLS (`ssl` off and no `ssl_cert_file`/`ssl_key_file`): a `hostssl` line would match no connection"
-                ),
-                None,
-                false,
-            );
+        // `hostssl` on a server without TLS matches nothing: the fix would lock every
+        // client of this line out. TLS on the server comes first.
+        match facts::hostssl(env.facts) {
+            Ok(()) => {
+                fix.connection_type = Some("hostssl");
+                push("plain-tcp-allowed", message, None, true);
+            }
+            Err(w) => withheld.push((push("plain-tcp-allowed", message, None, false), w)),
         }
     }
     let will_be_ssl = r.connection_type == "hostssl" || fix.connection_type == Some("hostssl");
 
+    // A method fix to `scram-sha-256` only when no role of the line is locked out.
+    let to_scram = |passwordless_ok: bool| {
+        facts::scram(
+            env.facts,
+            facts::admitted_roles(compiled, roles),
+            env.ctx,
+            passwordless_ok,
+        )
+    };
     match compiled.method {
         Method::Trust if tcp && compiled.clientcert != ClientCert::VerifyFull => {
-            fix.method = Some("scram-sha-256");
             // Loopback only: the same exposure as `trust` on a `local` line (every user and
             // process of the machine), not the network's.
             // On private networks the reach is the cluster's networks, not anyone's
@@ -280,66 +286,70 @@ pub fn check_rule(
                     format!("anyone who reaches {}", describe_address(&compiled.address)),
                 )
             };
-            push(
-                "trust-over-tcp",
-                format!(
-                    "`trust` on a `{}` line: {who} can connect as any of its users without a password",
-                    r.connection_type,
-                ),
-                sev,
-                true,
+            let message = format!(
+                "`trust` on a `{}` line: {who} can connect as any of its users without a password",
+                r.connection_type,
             );
+            match to_scram(false) {
+                Ok(()) => {
+                    fix.method = Some("scram-sha-256");
+                    push("trust-over-tcp", message, sev, true);
+                }
+                Err(w) => withheld.push((push("trust-over-tcp", message, sev, false), w)),
+            }
         }
         Method::Trust if !tcp => {
-            fix.method = Some("peer");
-            push(
-                "trust-local",
-                "`trust` on a `local` line: every OS user of the machine can connect as any of its roles, superusers included".to_string(),
-                None,
-                true,
-            );
+            let message = "`trust` on a `local` line: every OS user of the machine can connect as any of its roles, superusers included".to_string();
+            match facts::peer(env.facts, compiled) {
+                Ok(()) => {
+                    fix.method = Some("peer");
+                    push("trust-local", message, None, true);
+                }
+                Err(w) => withheld.push((push("trust-local", message, None, false), w)),
+            }
         }
         Method::Password => {
-            let md5_roles = md5_roles_on_line(env, compiled, roles);
-            let mut message =
+            let message =
                 "`password` asks the client to send its password in clear text".to_string();
-            let fixable = md5_roles.is_empty() && !env.server.password_encryption_md5;
-            if fixable {
-                fix.method = Some("scram-sha-256");
-            } else {
-                message.push_str(&md5_blocker(env, &md5_roles));
+            match to_scram(true) {
+                Ok(()) => {
+                    fix.method = Some("scram-sha-256");
+                    push("password-cleartext", message, None, true);
+                }
+                Err(w) => withheld.push((push("password-cleartext", message, None, false), w)),
             }
-            push("password-cleartext", message, None, fixable);
         }
         Method::Md5 if env.version >= 10 => {
-            let md5_roles = md5_roles_on_line(env, compiled, roles);
             let scram_conf = scram_required(env);
             let code = if scram_conf.is_some() || s.require_scram {
                 "scram-required-weak-method"
             } else {
                 "md5-auth"
             };
-            let mut message = match &scram_conf {
+            let message = match &scram_conf {
                 Some(where_) => format!("`md5` on this line while {where_} stores passwords as SCRAM"),
                 None => "`md5` where `scram-sha-256` is possible: MD5 password hashes are weak and replayable within a server".to_string(),
             };
-            if md5_roles.is_empty() && !env.server.password_encryption_md5 {
-                fix.method = Some("scram-sha-256");
-                push(code, message, None, true);
-            } else {
-                message.push_str(&md5_blocker(env, &md5_roles));
-                push(code, message, None, false);
+            match to_scram(true) {
+                Ok(()) => {
+                    fix.method = Some("scram-sha-256");
+                    push(code, message, None, true);
+                }
+                Err(w) => withheld.push((push(code, message, None, false), w)),
             }
         }
         Method::Ident if tcp => {
-            fix.method = Some("scram-sha-256");
-            fix.remove_options.push("map");
-            push(
-                "ident-over-tcp",
-                "`ident` over TCP believes whatever the client machine's ident server says".into(),
-                None,
-                true,
-            );
+            let message =
+                "`ident` over TCP believes whatever the client machine's ident server says"
+                    .to_string();
+            match to_scram(false) {
+                Ok(()) => {
+                    fix.method = Some("scram-sha-256");
+                    fix.remove_options.push("map");
+                    push("ident-over-tcp", message, None, true);
+                }
+                Err(w) => withheld.push((push("ident-over-tcp", message, None, false), w)),
+            }
         }
         _ => {}
     }
@@ -448,9 +458,17 @@ pub fn check_rule(
         && tcp
         && compiled.clientcert != ClientCert::VerifyFull
     {
+        let message = "the client certificate's name is not checked (`clientcert=verify-full` or `cert` needed)".to_string();
         if will_be_ssl {
-            fix.set_options.push(("clientcert", "verify-full"));
-            push("clientcert-not-verify-full", "the client certificate's name is not checked (`clientcert=verify-full` or `cert` needed)".into(), None, true);
+            match facts::clientcert(env.facts) {
+                Ok(()) => {
+                    fix.set_options.push(("clientcert", "verify-full"));
+                    push("clientcert-not-verify-full", message, None, true);
+                }
+                Err(w) => {
+                    withheld.push((push("clientcert-not-verify-full", message, None, false), w))
+                }
+            }
         } else {
             push(
                 "clientcert-not-verify-full",
@@ -476,22 +494,24 @@ pub fn check_rule(
         );
     }
 
-    if r.connection_type == "hostssl" && env.server.known && !env.server.ssl {
-        let at_ = env.conf.and_then(|c| c.get("ssl")).map_or(
-            "postgresql.conf leaves `ssl` off".to_string(),
-            |s| {
-                format!(
-                    "{}:{} sets `ssl = {}`",
-                    s.location.file, s.location.line, s.value
-                )
-            },
-        );
+    // Reasoned from the effective `ssl`, wherever it was set (postgresql.conf, Patroni's
+    // parameters, the DCS, the environment).
+    if r.connection_type == "hostssl"
+        && let Some(k) = &env.facts.ssl
+        && !k.value
+    {
         push(
             "hostssl-without-ssl",
-            format!("this `hostssl` line can never match: {at_}"),
+            format!(
+                "this `hostssl` line can never match: the server runs with `ssl` off ({})",
+                k.source
+            ),
             None,
             false,
         );
+    }
+    for (i, w) in withheld {
+        out[i].withheld = Some(w);
     }
     (out, fix)
 }
@@ -553,7 +573,7 @@ fn takes_user_connections(e: &Rule, line: &Rule, su: &str) -> bool {
 }
 
 fn broad(
-    push: &mut impl FnMut(&'static str, String, Option<Severity>, bool),
+    push: &mut impl FnMut(&'static str, String, Option<Severity>, bool) -> usize,
     fix: &mut LineFix,
     orgs: &[IpNet],
     v6: Option<bool>,
@@ -587,7 +607,7 @@ fn broad(
             None,
             fixable,
         ),
-    }
+    };
 }
 
 /// The address as written when it has host bits under a zero-length mask
@@ -606,47 +626,11 @@ fn host_under_zero_mask(r: &HbaRule) -> Option<String> {
     })
 }
 
-/// Why switching the line to SCRAM would lock roles out (no patch then): roles known to
-/// have MD5 hashes, or a server that stores new passwords as MD5 (so most are).
-fn md5_blocker(env: &Env<'_>, md5_roles: &[String]) -> String {
-    if !md5_roles.is_empty() {
-        format!(
-            "; roles {} still have MD5 passwords: set their passwords again (with `password_encryption = scram-sha-256`) before switching to `scram-sha-256`",
-            md5_roles.join(", ")
-        )
-    } else if env.conf.is_some() {
-        "; postgresql.conf stores passwords as MD5 (`password_encryption`), so switching to `scram-sha-256` now would lock roles out: set `password_encryption = scram-sha-256` and the passwords again first".to_string()
-    } else {
-        format!(
-            "; PostgreSQL {} stores passwords as MD5 by default, so switching to `scram-sha-256` now would lock roles out: set `password_encryption = scram-sha-256` and the passwords again first",
-            env.version
-        )
-    }
-}
-
 /// Where postgresql.conf asks for SCRAM passwords, if it does explicitly.
 fn scram_required(env: &Env<'_>) -> Option<String> {
     let s = env.conf?.get("password_encryption")?;
     (s.value.eq_ignore_ascii_case("scram-sha-256"))
         .then(|| format!("{}:{}", s.location.file, s.location.line))
-}
-
-/// Roles with an MD5 password (per the context) that the record's user column accepts.
-fn md5_roles_on_line(env: &Env<'_>, r: &Rule, roles: &Roles) -> Vec<String> {
-    env.ctx
-        .password_types
-        .iter()
-        .filter(|(_, t)| t.eq_ignore_ascii_case("md5"))
-        .filter(|(role, _)| {
-            r.users.iter().any(|u| match u {
-                UserToken::All => true,
-                UserToken::Name(n) => n == role,
-                UserToken::Group(g) => roles.is_member(role, g),
-                UserToken::Regex(p) => p.is_match(role),
-            })
-        })
-        .map(|(role, _)| format!("`{role}`"))
-        .collect()
 }
 
 pub fn describe_address(a: &Option<Address>) -> String {

@@ -205,10 +205,10 @@ pub fn check_file(env: &Env<'_>, report: &mut Report) {
             if let Some(sev) = p.severity {
                 report.severity(f, sev);
             }
-            if let Some(patch) = &patch
-                && (p.fixable || deleting)
-            {
-                report.fix(f, patch.clone());
+            match (&patch, &p.withheld) {
+                (Some(patch), _) if p.fixable || deleting => report.fix(f, patch.clone()),
+                (_, Some(w)) => w.attach(report, f),
+                _ => {}
             }
         }
     }

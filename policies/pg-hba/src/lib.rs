@@ -13,10 +13,11 @@
 
 pub mod checks;
 pub mod decide;
+pub mod facts;
 pub mod fixes;
 pub mod text;
 
-use policy_guest::hba::{NEWEST_VERSION, ServerFacts};
+use policy_guest::hba::NEWEST_VERSION;
 use policy_guest::pgconf::Effective;
 use policy_guest::{Body, Code, IdentRule, Input, Policy, Report, Severity};
 use serde::Deserialize;
@@ -104,7 +105,7 @@ pub const CODES: &[Code] = &[
         "md5-auth",
         Severity::Low,
         "`md5` where SCRAM is possible",
-        "Use `scram-sha-256`. Roles whose stored password is an MD5 hash must set their password again (with `password_encryption = scram-sha-256`) first.",
+        "Use `scram-sha-256` once every role of the line has a SCRAM secret: set `password_encryption = scram-sha-256`, reload, set the passwords again, then switch the line. The patch is offered only when the context's `password_types` says SCRAM for every role the line admits and `password_encryption` is known to be SCRAM.",
     ),
     Code::new(
         "scram-required-weak-method",
@@ -169,7 +170,7 @@ pub const CODES: &[Code] = &[
     Code::new(
         "hostssl-without-ssl",
         Severity::High,
-        "`hostssl` lines can never match: postgresql.conf has `ssl = off`",
+        "`hostssl` lines can never match: the server runs with `ssl = off`",
         "Turn `ssl = on` (with `ssl_cert_file` and `ssl_key_file`) or those clients cannot connect.",
     ),
     Code::new(
@@ -194,6 +195,8 @@ impl Policy for PgHba {
     const READS: &'static [&'static str] = &[
         "pg-hba",
         PATRONI_HBA,
+        "patroni",
+        "pgbouncer",
         "pg-ident",
         "postgresql-conf",
         "connections",
@@ -211,7 +214,9 @@ impl Policy for PgHba {
     fn evaluate(input: &Input, settings: &Settings, report: &mut Report) -> Result<(), String> {
         let version = input.context.postgres_version.unwrap_or(NEWEST_VERSION);
         let conf = Effective::from_input(input);
-        let server = server_facts(conf.as_ref(), version);
+        let mut facts = facts::Facts::from_inputs(conf.as_ref(), &input.context);
+        facts.socket_logins = facts::pgbouncer_logins(input);
+        let server = facts.server();
         let ident_doc = input.documents.iter().find(|d| d.kind == "pg-ident");
         let ident: &[IdentRule] = match ident_doc.map(|d| &d.body) {
             Some(Body::Ident(rules)) => rules,
@@ -239,6 +244,22 @@ impl Policy for PgHba {
                 })
                 .map(|(i, r)| policy_guest::hba::rule::Rule::compile(i, r, version))
                 .collect();
+            // The pg_hba list of a Patroni config runs with that config's parameters.
+            let patroni = (doc.kind == PATRONI_HBA)
+                .then(|| {
+                    input
+                        .documents
+                        .iter()
+                        .find(|d| d.kind == "patroni" && d.path == doc.path)
+                        .and_then(policy_guest::doc::Structured::new)
+                })
+                .flatten();
+            let facts = match &patroni {
+                Some(y) => facts.clone().with_patroni(y),
+                None => facts.clone(),
+            }
+            .with_model(&input.deployment, &doc.path);
+            let server = facts.server();
             let env = checks::Env {
                 doc,
                 rules,
@@ -250,7 +271,7 @@ impl Policy for PgHba {
                 ident_given: ident_doc.is_some(),
                 version,
                 refused,
-                tls_after_fix: tls_after_fix(conf.as_ref()),
+                facts: &facts,
                 superuser_lines: &superuser_lines,
             };
             fixes::check_file(&env, report);
@@ -264,43 +285,11 @@ impl Policy for PgHba {
 /// lines of their list items, and the document's text is the YAML's.
 pub const PATRONI_HBA: &str = "patroni-pg-hba";
 
-/// Whether the server speaks TLS once this run's fixes are in: `ssl` is on, or the
-/// certificate and key are configured so that the postgresql-conf policy's `ssl-off` fix
-/// turns it on. Without a postgresql.conf nothing says it is off.
-fn tls_after_fix(conf: Option<&Effective<'_>>) -> bool {
-    let Some(conf) = conf else {
-        return true;
-    };
-    conf.bool("ssl").unwrap_or(false)
-        || ["ssl_cert_file", "ssl_key_file"]
-            .iter()
-            .all(|n| conf.value(n).is_some_and(|v| !v.trim().is_empty()))
-}
-
-/// TLS and password facts from postgresql.conf (assumed when there is none).
-pub fn server_facts(conf: Option<&Effective<'_>>, version: u32) -> ServerFacts {
-    let Some(conf) = conf else {
-        return ServerFacts::assumed(version);
-    };
-    let password_encryption_md5 = match conf.value("password_encryption") {
-        Some(v) => {
-            let v = v.to_ascii_lowercase();
-            v == "md5" || policy_guest::pgconf::parse_bool(&v) == Some(true)
-        }
-        None => version < 14,
-    };
-    ServerFacts {
-        ssl: conf.bool("ssl").unwrap_or(false),
-        ca: conf
-            .value("ssl_ca_file")
-            .is_some_and(|v| !v.trim().is_empty()),
-        password_encryption_md5,
-        known: true,
-    }
-}
-
 #[cfg(target_arch = "wasm32")]
 policy_guest::policy!(PgHba);
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod facts_tests;

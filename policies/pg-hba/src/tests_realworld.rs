@@ -98,7 +98,8 @@ hostssl all alice 10.0.0.0/8 password
 hostssl all all 10.0.0.0/8 md5
 ";
     let settings = r#"{"superusers": []}"#;
-    let e = run(&input(vec![hba(text)], settings));
+    // TLS on and every role's secret known to be SCRAM: the SCRAM fixes are offered.
+    let e = run(&known(vec![hba(text)], settings));
     assert!(
         finding(&e, 1, "redundant-line").is_none(),
         "{:?}",
@@ -111,7 +112,7 @@ hostssl all all 10.0.0.0/8 md5
         "line 1 is fixed in place, not deleted"
     );
     // Once both say the same, line 1 is redundant (info), and deleting it changes nothing.
-    let again = run(&input(vec![hba(&fixed)], settings));
+    let again = run(&known(vec![hba(&fixed)], settings));
     assert_eq!(codes(&again), [(1, "redundant-line".to_string())]);
     // Same method as written: redundant as before.
     let same = "local all postgres peer\nlocal all all peer\n";

@@ -87,6 +87,7 @@ fn run(docs: Vec<Document>, settings: &str) -> Evaluation {
         context,
         requests: Default::default(),
         connections: vec![],
+        deployment: policy_guest::testing::deployment(),
         settings: settings.into(),
     };
     policy_guest::run::<Pgbackrest>(&input).expect("evaluates")

@@ -10,6 +10,7 @@
 //! `hba.c` follows); it is the `pg-hba` document whose file name is the `auth_hba_file`'s,
 //! preferring one in the same directory as the ini file.
 
+mod auth_file;
 mod hba;
 #[cfg(test)]
 mod tests;
@@ -72,7 +73,7 @@ impl Policy for PgBouncer {
     const NAME: &'static str = "pgbouncer";
     const DESCRIPTION: &'static str = "PgBouncer: auth_type, client and server TLS, listen_addr, admin/stats users, auth_hba_file";
     const CODES: &'static [Code] = CODES;
-    const READS: &'static [&'static str] = &["pgbouncer", "pg-hba"];
+    const READS: &'static [&'static str] = &["pgbouncer", "pg-hba", auth_file::KIND];
 
     fn validate(s: &Settings) -> Vec<String> {
         let mut problems = Vec::new();
@@ -116,7 +117,21 @@ impl Policy for PgBouncer {
                     report.severity(i, sev);
                 }
                 if let Some(value) = issue.fix {
-                    report.fix(i, ini.set_patch("pgbouncer", issue.key, &value));
+                    // SCRAM only when every user's secret in the auth_file can do it.
+                    let blocked = (issue.key == "auth_type" && value == "scram-sha-256")
+                        .then(|| {
+                            auth_file::scram_switch(
+                                input,
+                                ini.value("pgbouncer", "auth_file"),
+                                ini.value("pgbouncer", "auth_user"),
+                            )
+                            .err()
+                        })
+                        .flatten();
+                    match blocked {
+                        Some(w) => w.attach(report, i),
+                        None => report.fix(i, ini.set_patch("pgbouncer", issue.key, &value)),
+                    }
                 }
             }
             passwords(&ini, report);

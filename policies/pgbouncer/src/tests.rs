@@ -63,6 +63,7 @@ fn run(docs: Vec<Document>, settings: &str) -> Evaluation {
         context: context(15),
         requests: Default::default(),
         connections: Vec::new(),
+        deployment: policy_guest::testing::deployment(),
         settings: settings.into(),
     };
     policy_guest::run::<PgBouncer>(&input).expect("the policy runs")
@@ -96,10 +97,23 @@ client_tls_protocols = all
 server_tls_ca_file = /etc/pgbouncer/ca.crt
 ";
 
+/// The auth_file as `--kind pgbouncer-auth-file=PATH` hands it over.
+fn userlist(text: &str) -> Document {
+    Document {
+        kind: auth_file::KIND.into(),
+        path: "userlist.txt".into(),
+        text: text.into(),
+        body: Body::Text,
+        diagnostics: Vec::new(),
+    }
+}
+
+const USERLIST_SCRAM: &str = "\"gitlab\" \"SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy\"\n\"pgbouncer\" \"plain-Secret-2\"\n";
+
 #[test]
 fn weak_file_and_its_fix() {
     let e = run(
-        vec![ini("pgbouncer.ini", WEAK)],
+        vec![ini("pgbouncer.ini", WEAK), userlist(USERLIST_SCRAM)],
         r#"{"listen_addr": "10.0.1.11", "allowed_admin_users": ["pgbouncer"]}"#,
     );
     assert_eq!(
@@ -126,7 +140,7 @@ fn weak_file_and_its_fix() {
     assert!(fixed.contains("listen_addr = 10.0.1.11"), "{fixed}");
     assert!(fixed.contains("admin_users = pgbouncer\n"), "{fixed}");
     let again = run(
-        vec![ini("pgbouncer.ini", &fixed)],
+        vec![ini("pgbouncer.ini", &fixed), userlist(USERLIST_SCRAM)],
         r#"{"listen_addr": "10.0.1.11", "allowed_admin_users": ["pgbouncer"]}"#,
     );
     // What has no fix stays: the password in the connection string.
@@ -208,6 +222,7 @@ fn settings_are_validated() {
         context: context(15),
         requests: Default::default(),
         connections: Vec::new(),
+        deployment: policy_guest::testing::deployment(),
         settings: r#"{"min_client_tls_sslmode": "always", "allowed_auth_types": ["kerberos"]}"#
             .into(),
     };
@@ -231,6 +246,62 @@ fn codes_are_unique_and_documented() {
             c.code
         );
     }
+}
+
+#[test]
+fn scram_only_when_the_auth_file_can_do_it() {
+    let settings = r#"{"listen_addr": "10.0.1.11"}"#;
+    let auth = |e: &Evaluation| {
+        e.findings
+            .iter()
+            .find(|f| f.code == "auth-type-weak")
+            .cloned()
+            .unwrap()
+    };
+    // Not among the inputs: unknown secrets, no switch.
+    let f = auth(&run(vec![ini("pgbouncer.ini", WEAK)], settings));
+    assert_eq!(f.patch, None);
+    assert!(
+        f.message
+            .contains("the auth_file `/etc/pgbouncer/userlist.txt` is not among the inputs"),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.remediation
+            .contains("3. then set `auth_type = scram-sha-256`"),
+        "{}",
+        f.remediation
+    );
+    // An MD5 hash and an empty secret would be locked out.
+    let md5 = "\"gitlab\" \"md50123456789abcdef0123456789abcdef\"\n\"app\" \"\"\n";
+    let f = auth(&run(
+        vec![ini("pgbouncer.ini", WEAK), userlist(md5)],
+        settings,
+    ));
+    assert_eq!(f.patch, None);
+    assert!(
+        f.message
+            .contains("`gitlab` has an MD5 hash, `app` has an empty secret"),
+        "{}",
+        f.message
+    );
+    // auth_user: other users' storage is PostgreSQL's, unknown.
+    let with_auth_user = WEAK.replace("auth_file =", "auth_user = pgbouncer\nauth_file =");
+    let f = auth(&run(
+        vec![
+            ini("pgbouncer.ini", &with_auth_user),
+            userlist(USERLIST_SCRAM),
+        ],
+        settings,
+    ));
+    assert_eq!(f.patch, None);
+    // Every secret usable: offered.
+    let f = auth(&run(
+        vec![ini("pgbouncer.ini", WEAK), userlist(USERLIST_SCRAM)],
+        settings,
+    ));
+    assert!(f.patch.is_some());
 }
 
 /// Regression tests from real-world pgbouncer.ini files (issue 13).

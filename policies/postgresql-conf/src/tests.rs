@@ -46,6 +46,7 @@ fn run(docs: Vec<Document>, settings: &str) -> Evaluation {
         context: context(15),
         requests: Default::default(),
         connections: Vec::new(),
+        deployment: policy_guest::testing::deployment(),
         settings: settings.into(),
     };
     policy_guest::run::<PostgresqlConf>(&input).expect("the policy runs")

@@ -135,6 +135,7 @@ fn run(docs: Vec<Document>) -> Evaluation {
         context: context(15),
         requests: Default::default(),
         connections: Vec::new(),
+        deployment: policy_guest::testing::deployment(),
         settings: "{}".into(),
     };
     policy_guest::run::<Topology>(&input).expect("the policy runs")

@@ -82,6 +82,11 @@ impl Roles {
         self.known.is_some()
     }
 
+    /// Every role the context lists; None when it gives no roles.
+    pub fn names(&self) -> Option<&[String]> {
+        self.known.as_ref().map(|k| k.names.as_slice())
+    }
+
     pub fn exists(&self, role: &str) -> bool {
         self.known.as_ref().is_none_or(|k| k.ids.contains_key(role))
     }

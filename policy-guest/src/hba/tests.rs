@@ -52,7 +52,7 @@ fn first_match_over_columns() {
         ("postgres", &[]),
     ]);
     ctx.password_types = vec![("bob".into(), "md5".into())];
-    let m = Matcher::new(&rules(FILE), &[], &ctx, ServerFacts::assumed(15));
+    let m = Matcher::new(&rules(FILE), &[], &ctx, ServerFacts::tls_with_ca());
     let cases: &[(&str, u32, &str, Verdict)] = &[
         ("local postgres@x", 1, "peer", Verdict::Allow),
         ("local alice@x", 2, "peer", Verdict::Allow),
@@ -119,7 +119,7 @@ fn roles_absent_means_each_role_is_only_itself() {
         &rules("host samerole +admins 10.0.0.0/8 trust\nhost all all 10.0.0.0/8 reject\n"),
         &[],
         &context(15),
-        ServerFacts::assumed(15),
+        ServerFacts::tls_with_ca(),
     );
     assert_eq!(answer(&m, "10.0.0.1 admins@admins").0, 1);
     assert_eq!(answer(&m, "10.0.0.1 alice@admins").0, 2);
@@ -134,7 +134,7 @@ fn nonexistent_role_is_a_member_of_nothing() {
         &rules("host all +carol 10.0.0.0/8 trust\nhost all carol 10.0.0.0/8 md5\n"),
         &[],
         &ctx,
-        ServerFacts::assumed(15),
+        ServerFacts::tls_with_ca(),
     );
     // The name still matches; the method asks for SCRAM (mock authentication) and fails.
     let mut s = m.scratch();
@@ -153,7 +153,7 @@ fn families_never_cross_and_masks_apply_bitwise() {
         ),
         &[],
         &context(15),
-        ServerFacts::assumed(15),
+        ServerFacts::tls_with_ca(),
     );
     assert_eq!(answer(&m, "127.0.0.1 a@b").0, 3);
     assert_eq!(answer(&m, "10.77.5.1 a@b").0, 2);
@@ -165,23 +165,23 @@ fn families_never_cross_and_masks_apply_bitwise() {
 fn tls_stage() {
     let file =
         rules("hostssl all all all trust clientcert=verify-ca\nhost all all all scram-sha-256\n");
-    let mut no_ca = ServerFacts::assumed(15);
-    no_ca.ca = false;
+    let mut no_ca = ServerFacts::tls_with_ca();
+    no_ca.ca = Some(false);
     let m = Matcher::new(&file, &[], &context(15), no_ca);
     let mut s = m.scratch();
     // No CA: the certificate is never asked for; clientcert cannot be checked.
     let o = m.decide(&conn("10.0.0.1 a@b ssl cert=!x"), &mut s);
     assert_eq!((o.stage, o.rule), (Stage::Auth, Some(0)));
     assert!(o.reason.contains("certificate"), "{}", o.reason);
-    let mut off = ServerFacts::assumed(15);
-    off.ssl = false;
+    let mut off = ServerFacts::tls_with_ca();
+    off.ssl = Some(false);
     let m = Matcher::new(&file, &[], &context(15), off);
     let o = m.decide(&conn("10.0.0.1 a@b ssl"), &mut s);
     assert_eq!(
         (o.stage, o.rule, o.verdict),
         (Stage::Tls, None, Verdict::Deny)
     );
-    let m = Matcher::new(&file, &[], &context(15), ServerFacts::assumed(15));
+    let m = Matcher::new(&file, &[], &context(15), ServerFacts::tls_with_ca());
     let o = m.decide(&conn("10.0.0.1 a@b ssl cert=!x"), &mut s);
     assert_eq!((o.stage, o.method), (Stage::Tls, None));
     assert!(o.reason.contains("certificate"));
@@ -216,7 +216,7 @@ fn cert_with_ident_map() {
         &rules("hostssl all all all cert map=m\n"),
         &ident,
         &context(15),
-        ServerFacts::assumed(15),
+        ServerFacts::tls_with_ca(),
     );
     assert_eq!(
         answer(&m, "10.0.0.1 alice@x ssl cert=alice.example.com").2,
@@ -230,7 +230,7 @@ fn cert_with_ident_map() {
         &rules("hostssl all all all cert map=missing\n"),
         &ident,
         &context(15),
-        ServerFacts::assumed(15),
+        ServerFacts::tls_with_ca(),
     );
     let mut s = m.scratch();
     let o = m.decide(&conn("10.0.0.1 alice@x ssl cert=alice"), &mut s);
@@ -240,8 +240,8 @@ fn cert_with_ident_map() {
 #[test]
 fn regex_names_from_16_only() {
     let file = rules("host /^app all 10.0.0.0/8 trust\nhost all /^adm 10.0.0.0/8 md5\n");
-    let m15 = Matcher::new(&file, &[], &context(15), ServerFacts::assumed(15));
-    let m16 = Matcher::new(&file, &[], &context(16), ServerFacts::assumed(16));
+    let m15 = Matcher::new(&file, &[], &context(15), ServerFacts::tls_with_ca());
+    let m16 = Matcher::new(&file, &[], &context(16), ServerFacts::tls_with_ca());
     assert_eq!(answer(&m15, "10.0.0.1 x@appdb").0, 0);
     assert_eq!(answer(&m15, "10.0.0.1 x@/^app").0, 1);
     assert_eq!(answer(&m16, "10.0.0.1 x@appdb").0, 1);
@@ -256,7 +256,7 @@ fn hostnames_use_resolve() {
         &rules("host all all .example.com trust\nhost all all app1.example.com md5\n"),
         &[],
         &ctx,
-        ServerFacts::assumed(15),
+        ServerFacts::tls_with_ca(),
     );
     assert_eq!(answer(&m, "10.0.0.7 a@b").0, 1);
     let mut s = m.scratch();
@@ -268,8 +268,8 @@ fn hostnames_use_resolve() {
 fn md5_follows_password_encryption_for_missing_passwords() {
     let mut ctx = context(15);
     ctx.password_types = vec![("nopw".into(), "none".into())];
-    let mut md5 = ServerFacts::assumed(15);
-    md5.password_encryption_md5 = true;
+    let mut md5 = ServerFacts::tls_with_ca();
+    md5.password_encryption_md5 = Some(true);
     let m = Matcher::new(&rules("host all all all md5\n"), &[], &ctx, md5);
     assert_eq!(
         answer(&m, "10.0.0.1 nopw@x"),
@@ -285,7 +285,7 @@ fn md5_follows_password_encryption_for_missing_passwords() {
 
 fn unreachable(text: &str) -> Vec<(String, u32, Vec<u32>)> {
     let file = rules(text);
-    let m = Matcher::new(&file, &[], &context(15), ServerFacts::assumed(15));
+    let m = Matcher::new(&file, &[], &context(15), ServerFacts::tls_with_ca());
     let same =
         |a: usize, b: usize| file[a].method == file[b].method && file[a].options == file[b].options;
     let line = |i: usize| file[i].location.line;
@@ -400,7 +400,7 @@ fn clientcert_is_checked_before_reject() {
         &rules("hostssl all all all reject clientcert=verify-ca\n"),
         &[],
         &context(15),
-        ServerFacts::assumed(15),
+        ServerFacts::tls_with_ca(),
     );
     let mut s = m.scratch();
     let o = m.decide(&conn("10.0.0.1 a@b ssl"), &mut s);

@@ -14,7 +14,7 @@ pub mod checks;
 pub mod matrix;
 
 use policy_guest::doc::{Structured, documents};
-use policy_guest::hba::{Matcher, ServerFacts, NEWEST_VERSION};
+use policy_guest::hba::{Matcher, ServerFacts};
 use policy_guest::patroni::{Facts, RestApi};
 use policy_guest::report::decision;
 use policy_guest::{Body, Code, HbaRule, Input, Location, Policy, Report, SampleKind, Severity, Verdict};
@@ -128,11 +128,10 @@ fn requests(input: &Input, rows: &[Row], report: &mut Report) -> Result<(), Stri
 
 /// The same for connections, against every pg_hba.conf.
 fn connections(input: &Input, rows: &[Row], report: &mut Report) {
-    let version = input.context.postgres_version.unwrap_or(NEWEST_VERSION);
     let matchers: Vec<(&str, &[HbaRule], Matcher)> = documents(input, "pg-hba")
         .filter_map(|d| match &d.body {
             Body::Hba(rules) => {
-                Some((d.path.as_str(), rules.as_slice(), Matcher::new(rules, &[], &input.context, ServerFacts::assumed(version))))
+                Some((d.path.as_str(), rules.as_slice(), Matcher::new(rules, &[], &input.context, ServerFacts::unknown())))
             }
             _ => None,
         })

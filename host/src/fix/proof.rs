@@ -1,0 +1,479 @@
+//! The proof of a round of fixes: which candidate patches may be offered.
+//!
+//! Cheap checks first, patch by patch, on the texts alone: the changed file must not gain
+//! parse diagnostics (`invalid-line`, `invalid-yaml`…), the lines it adds must not name
+//! a certificate, key or CA path that no input names, and no link may change at one end only (or at
+//! its end when the other end is unknown). Then the flows: the patches that passed are
+//! applied together to an in-memory copy, the model is rebuilt and every required flow
+//! decided again; if one that was allowed is now refused or undecidable, the patches
+//! that touch the flows' files are tried one by one to find those to withhold.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::FlowCount;
+use crate::deployment::decide::{self, FlowDecision, FlowVerdict};
+use crate::deployment::endpoint;
+use crate::formats::{self, ParseContext};
+use crate::patch;
+use crate::run::{Outcome, Patch, Plan};
+use crate::wit;
+
+/// Why a fix is withheld.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WithheldReason {
+    /// It turns a required flow from allowed into refused or undecidable.
+    BreaksFlow,
+    /// The file it leaves is one its parser (and server) reports invalid.
+    InvalidFile,
+    /// It names a certificate, key or CA path that no input names.
+    InventedPath,
+    /// It changes one end of a link only, or a link whose other end is unknown.
+    OneLinkEnd,
+}
+
+/// The required flow a withheld fix would break.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowRef {
+    pub kind: String,
+    pub description: String,
+    /// Where the deployment makes the flow needed.
+    pub file: String,
+    pub line: u32,
+    /// Its decision after the fix.
+    pub after: String,
+    pub reason: String,
+}
+
+/// A fix that is not offered, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Withheld {
+    pub policy: String,
+    /// The patch's file and description.
+    pub file: String,
+    pub description: String,
+    pub reason: WithheldReason,
+    /// One line: "would refuse replication from 10.0.1.12 as `replicator` (patroni.yml:48)".
+    pub message: String,
+    pub flow: Option<FlowRef>,
+}
+
+impl Withheld {
+    pub fn same_patch(&self, p: &Patch) -> bool {
+        self.policy == p.policy && self.file == p.file && self.description == p.description
+    }
+
+    fn of(p: &Patch, reason: WithheldReason, message: String, flow: Option<FlowRef>) -> Withheld {
+        Withheld {
+            policy: p.policy.clone(),
+            file: p.file.clone(),
+            description: p.description.clone(),
+            reason,
+            message,
+            flow,
+        }
+    }
+}
+
+/// The patches a round may apply, and those it withholds.
+#[derive(Debug, Default)]
+pub struct Proven {
+    pub accepted: Vec<usize>,
+    pub withheld: Vec<Withheld>,
+    pub flows: FlowCount,
+}
+
+impl Proven {
+    /// Every candidate, unproven (`patrol test` of a policy without a deployment).
+    pub fn unproven(candidates: Vec<usize>) -> Proven {
+        Proven {
+            accepted: candidates,
+            ..Proven::default()
+        }
+    }
+}
+
+/// The number of flows and allowed flows.
+pub fn count(decided: &[FlowDecision]) -> FlowCount {
+    FlowCount {
+        total: decided.len(),
+        allowed: decided
+            .iter()
+            .filter(|d| d.verdict == FlowVerdict::Allow)
+            .count(),
+    }
+}
+
+/// Proves the candidate patches (indexes into `outcome.patches`) of the run of `plan`.
+pub fn prove(plan: &Plan, outcome: &Outcome, candidates: &[usize]) -> Result<Proven> {
+    let before_dep = outcome
+        .deployment
+        .clone()
+        .unwrap_or_else(crate::deployment::empty);
+    let mut proven = Proven::default();
+    let mut passed = Vec::new();
+    for &i in candidates {
+        let Some(p) = outcome.patches.get(i) else {
+            continue;
+        };
+        match static_check(plan, outcome, &before_dep, p) {
+            Some(w) => proven.withheld.push(w),
+            None => passed.push(i),
+        }
+    }
+    if before_dep.flows.is_empty() {
+        proven.accepted = passed;
+        return Ok(proven);
+    }
+    let before = decide::decide(plan, outcome, &before_dep)?;
+    proven.flows = count(&before);
+    let relevant = flow_files(&before_dep);
+    let (touching, rest): (Vec<usize>, Vec<usize>) = passed.into_iter().partition(|&i| {
+        outcome
+            .patches
+            .get(i)
+            .is_some_and(|p| relevant.contains(&p.file))
+    });
+    proven.accepted.extend(rest);
+    if touching.is_empty() {
+        return Ok(proven);
+    }
+    if broken(plan, outcome, &before_dep, &before, &touching)?.is_none() {
+        proven.accepted.extend(touching);
+        return Ok(proven);
+    }
+    // Something breaks: take the patches one by one, each on top of those already
+    // taken (two patches can break a flow only together: one deletes the line a flow
+    // falls through to, the other changes the line it then meets).
+    let mut taken: Vec<usize> = Vec::new();
+    for i in touching {
+        let Some(p) = outcome.patches.get(i) else {
+            continue;
+        };
+        let mut with = taken.clone();
+        with.push(i);
+        match broken(plan, outcome, &before_dep, &before, &with)? {
+            None => taken.push(i),
+            Some((flow, after)) => {
+                let place = format!("{}:{}", flow.source.file, flow.source.line);
+                let message = if after.verdict == FlowVerdict::Deny {
+                    format!("would refuse {} ({place})", flow.description)
+                } else {
+                    // The host's reason for "unknown" is its last clause.
+                    let why = after.reason.rsplit("; ").next().unwrap_or(&after.reason);
+                    format!(
+                        "cannot show that {} ({place}) still works: {why}",
+                        flow.description
+                    )
+                };
+                let r = FlowRef {
+                    kind: crate::cli::flows::kind_name(flow.kind).to_string(),
+                    description: flow.description.clone(),
+                    file: flow.source.file.clone(),
+                    line: flow.source.line,
+                    after: after.verdict.as_str().to_string(),
+                    reason: after.reason.clone(),
+                };
+                proven.withheld.push(Withheld::of(
+                    p,
+                    WithheldReason::BreaksFlow,
+                    message,
+                    Some(r),
+                ));
+            }
+        }
+    }
+    proven.accepted.extend(taken);
+    Ok(proven)
+}
+
+/// Files whose text decides a flow: the files of the members that answer flows, where
+/// flows and links are written, and the other ends of links.
+fn flow_files(dep: &wit::Deployment) -> Vec<String> {
+    let mut files: Vec<String> = dep.flows.iter().map(|f| f.source.file.clone()).collect();
+    for c in &dep.clusters {
+        for m in c.members.iter().filter(|m| {
+            dep.flows
+                .iter()
+                .any(|f| f.cluster == c.name && f.target.as_deref() == Some(m.name.as_str()))
+        }) {
+            files.extend(m.files.iter().cloned());
+        }
+    }
+    for l in &dep.links {
+        files.push(l.from.file.clone());
+        files.extend(l.to.as_ref().map(|t| t.file.clone()));
+    }
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// The first flow allowed before and not after applying `patches`, with its decision.
+fn broken(
+    plan: &Plan,
+    outcome: &Outcome,
+    before_dep: &wit::Deployment,
+    before: &[FlowDecision],
+    patches: &[usize],
+) -> Result<Option<(wit::RequiredFlow, FlowDecision)>> {
+    let list: Vec<&Patch> = patches
+        .iter()
+        .filter_map(|&i| outcome.patches.get(i))
+        .collect();
+    let (changes, _) = patch::apply_all(&list, &outcome.files);
+    if changes.is_empty() {
+        return Ok(None);
+    }
+    let mut after_plan = Plan {
+        files: plan.files.clone(),
+        policies: plan.policies.clone(),
+        settings_by_name: plan.settings_by_name.clone(),
+        samples: plan.samples.clone(),
+        limits: plan.limits.clone(),
+        verbose: plan.verbose,
+        bundle: None,
+        certs: plan.certs.clone(),
+        reserve_builtin_names: plan.reserve_builtin_names,
+        skipped: Vec::new(),
+        adopt: Default::default(),
+    };
+    for c in changes {
+        if let Some(f) = after_plan.files.iter_mut().find(|f| f.display == c.file) {
+            f.text = c.after;
+        }
+    }
+    let docs = crate::run::documents(&after_plan);
+    let after_dep = crate::deployment::build(&docs, &after_plan.samples.context);
+    let after = decide::decide(&after_plan, outcome, &after_dep)?;
+    let key = |f: &wit::RequiredFlow| {
+        (
+            f.cluster.clone(),
+            f.description.clone(),
+            f.source.file.clone(),
+        )
+    };
+    let now: HashMap<_, _> = after_dep.flows.iter().map(key).zip(after.iter()).collect();
+    for (f, d) in before_dep.flows.iter().zip(before) {
+        if d.verdict != FlowVerdict::Allow {
+            continue;
+        }
+        if let Some(a) = now.get(&key(f))
+            && a.verdict != FlowVerdict::Allow
+        {
+            return Ok(Some((f.clone(), (*a).clone())));
+        }
+    }
+    Ok(None)
+}
+
+/// The checks on the patch's text alone.
+fn static_check(
+    plan: &Plan,
+    outcome: &Outcome,
+    before_dep: &wit::Deployment,
+    p: &Patch,
+) -> Option<Withheld> {
+    let (changes, _) = patch::apply_all(&[p], &outcome.files);
+    let change = changes.into_iter().next()?;
+    let file = plan.files.iter().find(|f| f.display == change.file)?;
+    // (b) the file must not gain parse problems.
+    let ctx = ParseContext {
+        postgres_version: plan.samples.context.postgres_version,
+        tree: Some(crate::run::include_tree(plan)),
+    };
+    let diagnostics = |text: &str| -> HashMap<String, usize> {
+        let doc = formats::document(
+            file.kind.clone(),
+            &file.display,
+            &file.path,
+            text.to_string(),
+            &ctx,
+        );
+        let mut all = doc.diagnostics.clone();
+        for d in formats::patroni_hba::derived(std::slice::from_ref(&doc), &ctx) {
+            all.extend(d.diagnostics);
+        }
+        let mut counts = HashMap::new();
+        for d in all {
+            *counts.entry(d.code).or_insert(0) += 1;
+        }
+        counts
+    };
+    let (old, new) = (diagnostics(&change.before), diagnostics(&change.after));
+    if let Some((code, _)) = new
+        .iter()
+        .find(|(code, n)| **n > old.get(*code).copied().unwrap_or(0))
+    {
+        return Some(Withheld::of(
+            p,
+            WithheldReason::InvalidFile,
+            format!(
+                "it would leave `{}` with a new `{code}` problem that its server refuses",
+                change.file
+            ),
+            None,
+        ));
+    }
+    // (c) no invented certificate, key or CA paths.
+    let before_lines: std::collections::HashSet<&str> = change.before.lines().collect();
+    for line in change.after.lines().filter(|l| !before_lines.contains(l)) {
+        for path in absolute_paths(line) {
+            let named = change.before.contains(path.as_str())
+                || outcome.files.iter().any(|(_, t)| t.contains(path.as_str()))
+                || plan
+                    .files
+                    .iter()
+                    .any(|f| f.path.ends_with(path.trim_start_matches('/')));
+            if !named {
+                return Some(Withheld::of(
+                    p,
+                    WithheldReason::InventedPath,
+                    format!(
+                        "it names `{path}`, a certificate or key path no input names; give the real path by hand"
+                    ),
+                    None,
+                ));
+            }
+        }
+    }
+    // (d) both ends of a link, or none.
+    let mut after_files = plan.files.clone();
+    if let Some(f) = after_files.iter_mut().find(|f| f.display == change.file) {
+        f.text = change.after.clone();
+    }
+    let after_plan = Plan {
+        files: after_files,
+        policies: Vec::new(),
+        settings_by_name: Default::default(),
+        samples: plan.samples.clone(),
+        limits: plan.limits.clone(),
+        verbose: false,
+        bundle: None,
+        certs: plan.certs.clone(),
+        reserve_builtin_names: plan.reserve_builtin_names,
+        skipped: Vec::new(),
+        adopt: Default::default(),
+    };
+    let after_dep =
+        crate::deployment::build(&crate::run::documents(&after_plan), &plan.samples.context);
+    one_link_end(before_dep, &after_dep)
+        .map(|message| Withheld::of(p, WithheldReason::OneLinkEnd, message, None))
+}
+
+/// A link the patch changes at one end so that its ends no longer agree, or at its end
+/// when the other end is not among the inputs.
+fn one_link_end(before: &wit::Deployment, after: &wit::Deployment) -> Option<String> {
+    let same = |a: &wit::Endpoint, b: &wit::Endpoint| {
+        a.host == b.host && a.port == b.port && a.scheme == b.scheme
+    };
+    // Both ends name the same port and, when both say it, the same scheme.
+    let agree = |l: &wit::Link| {
+        l.listener.as_ref().is_some_and(|s| {
+            l.target.port == s.port
+                && (l.target.scheme.is_none() || s.scheme.is_none() || l.target.scheme == s.scheme)
+        })
+    };
+    for (b, a) in before.links.iter().zip(&after.links) {
+        if b.kind != a.kind || b.from.file != a.from.file || b.from.line != a.from.line {
+            continue;
+        }
+        let changed = !same(&b.target, &a.target)
+            || match (&b.listener, &a.listener) {
+                (Some(x), Some(y)) => !same(x, y),
+                (None, None) => false,
+                _ => true,
+            };
+        if !changed {
+            continue;
+        }
+        if b.to.is_none() {
+            return Some(format!(
+                "it changes the link at {}:{} to {}, whose other end is not among the inputs",
+                b.from.file,
+                b.from.line,
+                show(&b.target)
+            ));
+        }
+        if agree(b) && !agree(a) {
+            let (to_file, to_line) =
+                b.to.as_ref()
+                    .map_or((String::new(), 0), |t| (t.file.clone(), t.line));
+            return Some(format!(
+                "it changes one end of the link {}:{} → {to_file}:{to_line} ({} → {}) and not the other",
+                b.from.file,
+                b.from.line,
+                show(&b.target),
+                show(&a.target)
+            ));
+        }
+    }
+    None
+}
+
+fn show(e: &wit::Endpoint) -> String {
+    match &e.scheme {
+        Some(s) => format!("{s}://{}", endpoint::show(e)),
+        None => endpoint::show(e),
+    }
+}
+
+/// Certificate, key and CA file paths in a line: absolute paths (words starting with `/`
+/// with a second component) whose file name has a certificate or key extension. A URI's
+/// query (`sslrootcert=/a/root.crt&sslcrl=…`) is split at `&` and `?`. Other paths
+/// (`/bin/kill` in a command) are left alone: what must never be invented is the TLS
+/// material a server would refuse to start without.
+fn absolute_paths(line: &str) -> Vec<String> {
+    const EXTENSIONS: &[&str] = &[
+        "crt", "pem", "key", "cert", "cer", "der", "p12", "pfx", "crl", "csr", "jks", "ca",
+    ];
+    line.split(|c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '"' | '\'' | '=' | ',' | '`' | '(' | ')' | '[' | ']' | '{' | '}' | '&' | '?'
+            )
+    })
+    .map(|w| w.trim_end_matches([';', ':', '.']))
+    .filter(|w| w.starts_with('/') && w[1..].contains('/') && !w.starts_with("//"))
+    .filter(|w| {
+        let name = w.rsplit('/').next().unwrap_or("");
+        name.rsplit_once('.')
+            .is_some_and(|(_, ext)| EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()))
+    })
+    .map(str::to_string)
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::absolute_paths;
+
+    #[test]
+    fn finds_absolute_paths() {
+        assert_eq!(
+            absolute_paths(
+                "    server pg1 10.0.0.1:5432 check-ssl verify required ca-file /etc/haproxy/ca.crt"
+            ),
+            vec!["/etc/haproxy/ca.crt"]
+        );
+        assert_eq!(
+            absolute_paths("  cacert: '/etc/etcd/ssl/ca.crt'"),
+            vec!["/etc/etcd/ssl/ca.crt"]
+        );
+        assert!(absolute_paths("host all all 10.0.0.0/8 scram-sha-256").is_empty());
+        assert!(absolute_paths("  protocol: https").is_empty());
+        // Commands are not certificate material.
+        assert!(absolute_paths("  on_role_change: /bin/kill -HUP 1").is_empty());
+        // A URI's query is split into its parameters.
+        assert_eq!(
+            absolute_paths(
+                "url: postgres://h/db?sslrootcert=/etc/ssl/root.crt&sslcrl=/etc/ssl/x.crl"
+            ),
+            vec!["/etc/ssl/root.crt", "/etc/ssl/x.crl"]
+        );
+    }
+}
