@@ -125,12 +125,12 @@ pub fn classify(live: &Live) -> Option<(bool, Option<u16>, &'static str)> {
         Live::Http(a) => {
             let access = match a.status {
                 401 => {
-                    a.body.contains("no auth header received")
-                        || a.body.contains("not authenticated")
+                    a.body_full.contains("no auth header received")
+                        || a.body_full.contains("not authenticated")
                 }
                 403 => {
-                    a.body.contains("Access is denied")
-                        || a.body.contains("client certificate required")
+                    a.body_full.contains("Access is denied")
+                        || a.body_full.contains("client certificate required")
                 }
                 501 => true,
                 _ => false,
@@ -209,6 +209,16 @@ pub fn run(
                     ));
                 }
             }
+            // The safe GETs answer with the cluster's state and dynamic configuration,
+            // which may hold secrets the files do not (so the reports cannot scrub them):
+            // their bodies stay out of the reports; GET /config is compared, not shown.
+            let live = match live {
+                Live::Http(mut a) if probe.method == "GET" => {
+                    a.body = format!("({} bytes, not shown)", a.body_full.len());
+                    Live::Http(a)
+                }
+                other => other,
+            };
             record.live = live;
             out.push(record);
         }
