@@ -446,3 +446,71 @@ fn fifos_and_devices_named_on_the_command_line_are_input_errors() {
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("larger than 16 MiB"), "{stderr}");
 }
+
+// ---- files named outside the walk ----------------------------------------------------
+
+/// The samples, settings, `patrol.yaml`, baseline, test case and policy files a user
+/// names are bounded and refused when not regular files, as walked files are, with an
+/// error naming the file (before: read whole, a 16 MiB file of NULs parsed as YAML, a
+/// device read as empty).
+#[test]
+fn files_named_outside_the_walk_are_bounded_and_regular() {
+    let d = workdir("named-outside");
+    std::fs::write(d.join("tree/pg_hba.conf"), MD5_HBA).unwrap();
+    let sparse = |name: &str, len: u64| {
+        std::fs::File::create(d.join(name))
+            .unwrap()
+            .set_len(len)
+            .unwrap();
+        name.to_string()
+    };
+    let big = sparse("big.yaml", (16 << 20) + 1);
+    let big_wasm = sparse("big.wasm", (64 << 20) + 1);
+    let cases: &[(&[&str], &str)] = &[
+        (&["simulate", "--samples", "F", "tree"], "cannot read `F`"),
+        (
+            &["check", "--settings", "pg-hba=F", "tree"],
+            "cannot read `F`",
+        ),
+        (&["check", "--settings", "F", "tree"], "cannot read `F`"),
+        (&["check", "--config", "F", "tree"], "F"),
+        (
+            &["check", "--baseline", "F", "tree"],
+            "cannot read baseline `F`",
+        ),
+        (&["test", "F"], "F"),
+    ];
+    for (args, names) in cases {
+        for (file, why) in [
+            (big.as_str(), "larger than 16 MiB, the most patrol reads"),
+            ("/dev/null", "a character device, not a regular file"),
+        ] {
+            let owned: Vec<String> = args.iter().map(|a| a.replace('F', file)).collect();
+            let args: Vec<&str> = owned.iter().map(String::as_str).collect();
+            // `patrol test` takes what is not a file for a directory of cases.
+            let why = if args[0] == "test" && file == "/dev/null" {
+                "not a directory"
+            } else {
+                why
+            };
+            let (out, _, stderr) = run(&d, &args);
+            assert_eq!(out.status.code(), Some(3), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains(&names.replace('F', file)) && stderr.contains(why),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+    for args in [
+        ["check", "--policy", big_wasm.as_str(), "tree"],
+        ["policy", "inspect", big_wasm.as_str(), ""],
+    ] {
+        let args: Vec<&str> = args.into_iter().filter(|a| !a.is_empty()).collect();
+        let (out, _, stderr) = run(&d, &args);
+        assert_ne!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("cannot read policy `big.wasm`: larger than 64 MiB"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

@@ -699,6 +699,7 @@ fn write_hostile_configs(dir: &Path) -> Vec<&'static str> {
     let names = vec![
         "::add-mask::leak",
         "x ##[add-mask]leak2",
+        "y ##vso[task.setvariable variable=v]leak3",
         "\u{1b}[1mbold.conf",
     ];
     for name in &names {
@@ -741,10 +742,12 @@ fn assert_inert(format: &str, bytes: &[u8]) {
             || c == '\u{ffff}';
         assert!(!control, "{format}: raw {c:?} in the output:\n{text}");
     }
-    assert!(
-        !text.contains("##["),
-        "{format}: `##[` (a legacy workflow command) in the output:\n{text}"
-    );
+    for command in ["##[", "##vso["] {
+        assert!(
+            !text.contains(command),
+            "{format}: `{command}` (a workflow or logging command) in the output:\n{text}"
+        );
+    }
     let command = Regex::new(r"^::(error|warning|notice) [^:]*::").unwrap();
     for line in text.lines() {
         let start = line.trim_start();
@@ -772,6 +775,46 @@ fn config_values_cannot_drive_the_terminal_or_the_ci_runner() {
         text.contains("\\u{202e}") && text.contains("\\u{9b}"),
         "{text}"
     );
+}
+
+/// The machine-read formats hold no command in their bytes either (a CI step may print
+/// them), and still read back the same data; nor do patrol's own messages on stderr.
+#[test]
+fn no_output_of_patrol_carries_a_command_from_data() {
+    for format in ["json", "sarif", "junit"] {
+        let out = check_hostile(format);
+        assert_eq!(out.status.code(), Some(1), "{format}: {}", stderr(&out));
+        assert_inert(format, &out.stdout);
+        if format == "json" {
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert!(v.to_string().contains("##vso[task"), "{v:#}");
+        }
+    }
+    let dir = tmp("hostile-messages");
+    std::fs::write(
+        dir.join("s.yaml"),
+        "requests:\n- \"a\\n::add-mask::x\\n##vso[task.setvariable variable=a]b\\e]0;t\\a\": 1\n",
+    )
+    .unwrap();
+    let out = patrol()
+        .current_dir(&dir)
+        .args(["simulate", "--samples", "s.yaml", "."])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_inert("stderr", &out.stderr);
+    assert!(
+        stderr(&out).contains("\\u{3a}:add-mask::x"),
+        "{}",
+        stderr(&out)
+    );
+    let out = patrol()
+        .current_dir(&dir)
+        .args(["check", "--baseline", "b\n::error::base", "."])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_inert("stderr", &out.stderr);
 }
 
 #[test]

@@ -182,7 +182,7 @@ pub fn note(options: &Options, outcome: &Outcome) {
     let s = |n: usize| if n == 1 { "" } else { "s" };
     if let Some(path) = &options.write_baseline {
         let n = report.baselined.len();
-        eprintln!(
+        crate::say!(
             "patrol: wrote {n} finding{} to the baseline `{}`",
             s(n),
             path.display()
@@ -190,14 +190,14 @@ pub fn note(options: &Options, outcome: &Outcome) {
     }
     if let Some(since) = &report.changed_since {
         let n = report.left_out;
-        eprintln!(
+        crate::say!(
             "patrol: {n} finding{} left out: they touch no line changed since `{since}`",
             s(n)
         );
     }
     if !report.absent.is_empty() && options.write_baseline.is_none() {
         let n = report.absent.len();
-        eprintln!(
+        crate::say!(
             "patrol: {n} baselined finding{} no longer reported; write the baseline again to drop {} (`--write-baseline`)",
             s(n),
             if n == 1 { "it" } else { "them" }

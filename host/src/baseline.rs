@@ -73,13 +73,8 @@ impl Baseline {
 
     /// Reads and checks a baseline file; an error names the file and line.
     pub fn load(path: &Path) -> Result<Baseline> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot read baseline `{}`: {}",
-                path.display(),
-                crate::discover::io_reason(&e)
-            )
-        })?;
+        let text = crate::confine::read_text(path)
+            .map_err(|e| anyhow::anyhow!("cannot read baseline `{}`: {e}", path.display()))?;
         let baseline: Baseline = serde_json::from_str(&text).map_err(|e| {
             anyhow::anyhow!(
                 "{}:{}: not a patrol baseline: {e}",

@@ -133,13 +133,8 @@ impl Bundle {
                 message,
             }]
         };
-        let bytes = std::fs::read(path).map_err(|e| {
-            one(format!(
-                "cannot read it: {}",
-                crate::discover::io_reason(&e)
-            ))
-        })?;
-        let text = String::from_utf8(bytes).map_err(|_| one("it is not UTF-8 text".to_string()))?;
+        let text =
+            crate::confine::read_text(path).map_err(|e| one(format!("cannot read it: {e}")))?;
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())

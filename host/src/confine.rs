@@ -16,6 +16,11 @@ use std::path::{Path, PathBuf};
 /// than any real config, small enough to keep a hostile tree from exhausting memory.
 pub const MAX_FILE_BYTES: u64 = 16 << 20;
 
+/// The largest policy component patrol reads (`--policy`, a `path:` policy of
+/// `patrol.yaml`): the built-in ones are under 2 MiB; a debug build with its symbols can be
+/// ten times that.
+pub const MAX_POLICY_BYTES: u64 = 64 << 20;
+
 /// The directories a check may touch, canonical (symlinks resolved).
 #[derive(Debug, Clone, Default)]
 pub struct Tree {
@@ -70,6 +75,26 @@ impl Tree {
     }
 }
 
+/// A file the user named (samples, settings, `patrol.yaml`, a baseline, a test case) as
+/// UTF-8 text, bounded and refused when not a regular file as walked files are; the error
+/// says why, without the file's name (callers put it in their own words).
+pub fn read_text(path: &Path) -> Result<String, String> {
+    let bytes = read_regular(path).map_err(|e| e.to_string())?;
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// A policy component (`.wasm`) the user named, bounded by [`MAX_POLICY_BYTES`]; the error
+/// names the file.
+pub fn read_policy(path: &Path) -> Result<Vec<u8>, String> {
+    read_regular_up_to(path, MAX_POLICY_BYTES)
+        .map_err(|e| format!("cannot read policy `{}`: {e}", path.display()))
+}
+
 /// Why a file was not read.
 #[derive(Debug)]
 pub enum ReadError {
@@ -118,6 +143,11 @@ pub fn not_regular(meta: &std::fs::Metadata) -> Option<String> {
 /// refused without waiting on it (opened non-blocking, checked on the open handle); a
 /// directory is the operating system's `IsADirectory` error.
 pub fn read_regular(path: &Path) -> Result<Vec<u8>, ReadError> {
+    read_regular_up_to(path, MAX_FILE_BYTES)
+}
+
+/// [`read_regular`] with another bound than [`MAX_FILE_BYTES`] (policy components).
+pub fn read_regular_up_to(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
     let meta = std::fs::metadata(path).map_err(ReadError::Io)?;
     if meta.is_dir() {
         return Err(ReadError::Io(std::io::Error::from(
@@ -143,17 +173,17 @@ pub fn read_regular(path: &Path) -> Result<Vec<u8>, ReadError> {
     let too_large = || {
         ReadError::Refused(format!(
             "larger than {} MiB, the most patrol reads",
-            MAX_FILE_BYTES >> 20
+            max >> 20
         ))
     };
-    if meta.len() > MAX_FILE_BYTES {
+    if meta.len() > max {
         return Err(too_large());
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_FILE_BYTES + 1)
+    file.take(max + 1)
         .read_to_end(&mut bytes)
         .map_err(ReadError::Io)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
+    if bytes.len() as u64 > max {
         return Err(too_large());
     }
     Ok(bytes)

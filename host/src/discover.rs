@@ -224,7 +224,7 @@ fn walk(
         }
         match entry(&path, &w.tree, walked) {
             Entry::Skip(why) => {
-                eprintln!("patrol: skipped `{}`: {why}", display(&path));
+                crate::say!("patrol: skipped `{}`: {why}", display(&path));
                 skip(out, &why);
                 continue;
             }

@@ -577,7 +577,7 @@ pub fn firewall_files(files: &mut Vec<InputFile>, tree: &crate::confine::Tree) {
                 .resolve(&path)
                 .and_then(|p| crate::confine::read_regular(&p));
             if let Err(crate::confine::ReadError::Refused(why)) = &read {
-                eprintln!(
+                crate::say!(
                     "patrol: skipped `{display}` (a firewall of `{}`): {why}",
                     f.display
                 );

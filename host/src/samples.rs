@@ -687,4 +687,14 @@ mod tests {
         assert_eq!(postgres_major(&serde_json::json!(150004)), Some(15));
         assert_eq!(postgres_major(&serde_json::json!("x")), None);
     }
+
+    /// An error names a line of the file as editors count them, also when bare `\r`
+    /// break its YAML lines (fuzz seed `yaml-bare-cr-error-past-last-line`).
+    #[test]
+    fn errors_name_a_line_of_the_file_with_bare_cr() {
+        let e = parse("\r\rM", "s.yaml").expect_err("not samples");
+        assert!(e.starts_with("s.yaml:1: "), "{e}");
+        let e = parse("requests:\n- {}\r\r\r- bogus: 1\n", "s.yaml").expect_err("bad key");
+        assert!(e.starts_with("s.yaml:2: "), "{e}");
+    }
 }

@@ -92,7 +92,7 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
             for c in &converged.changes {
                 let (hunks, hidden) = patch::unified_diff(c, &secrets);
                 if hidden {
-                    eprintln!(
+                    crate::say!(
                         "patrol: the diff of `{}` hides a secret on a changed line: `patch` cannot apply that hunk; `--fix` can",
                         c.file
                     );
@@ -130,7 +130,7 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
         }
         for (c, path) in targets {
             patch::write_atomic(path, &c.after, &tree).map_err(anyhow::Error::msg)?;
-            eprintln!(
+            crate::say!(
                 "patrol: fixed {} ({})",
                 c.file,
                 secrets.scrub(&c.applied.join("; "))
@@ -153,10 +153,10 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
 /// count of fixes applied and required flows still passing.
 fn summarize(c: &fix::Converged, secrets: &crate::report::redact::Secrets) {
     for s in &c.skipped {
-        eprintln!("patrol: fix not applied: {}", secrets.scrub(s));
+        crate::say!("patrol: fix not applied: {}", secrets.scrub(s));
     }
     for w in &c.withheld {
-        eprintln!(
+        crate::say!(
             "patrol: fix withheld: {} ({}, {}): {}",
             secrets.scrub(&w.description),
             w.policy,
@@ -165,13 +165,13 @@ fn summarize(c: &fix::Converged, secrets: &crate::report::redact::Secrets) {
         );
     }
     if c.unfinished {
-        eprintln!(
+        crate::say!(
             "patrol: stopped after {} rounds of fixes; some fixes undo others",
             fix::MAX_ROUNDS
         );
     }
     let applied: usize = c.changes.iter().map(|ch| ch.applied.len()).sum();
-    eprintln!(
+    crate::say!(
         "patrol: {applied} fixes applied; {} required flows still pass (of {} checked); {} fixes withheld",
         c.flows.allowed,
         c.flows.total,

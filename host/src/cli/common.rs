@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use crate::bundle::{self, Bundle};
 use crate::discover::{self, KindOverrides};
@@ -123,13 +123,7 @@ pub fn plan(
         }
     }
     for path in &policies.policies {
-        let bytes = std::fs::read(path).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot read policy `{}`: {}",
-                path.display(),
-                discover::io_reason(&e)
-            )
-        })?;
+        let bytes = crate::confine::read_policy(path).map_err(anyhow::Error::msg)?;
         runs.push(PolicyRun {
             source: PolicySource::File(path.clone(), bytes),
             settings: for_org.clone(),
@@ -216,13 +210,7 @@ pub fn bundle_runs(bundle: Option<&Bundle>, no_builtin: bool) -> Result<Vec<Poli
             }
             bundle::Source::Builtin(name) => add_builtin(&mut runs, name, entry.settings.clone()),
             bundle::Source::Path(path) => {
-                let bytes = std::fs::read(path).map_err(|e| {
-                    anyhow::anyhow!(
-                        "cannot read policy `{}`: {}",
-                        path.display(),
-                        discover::io_reason(&e)
-                    )
-                })?;
+                let bytes = crate::confine::read_policy(path).map_err(anyhow::Error::msg)?;
                 runs.push(PolicyRun {
                     source: PolicySource::File(path.clone(), bytes),
                     settings: entry.settings.clone(),
@@ -253,15 +241,10 @@ pub fn read_settings(path: &Path) -> Result<String> {
     Ok(json)
 }
 
+/// A samples or settings file: bounded and checked as walked files are.
 fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot read `{}`: {}",
-            path.display(),
-            discover::io_reason(&e)
-        )
-    })?;
-    String::from_utf8(bytes).with_context(|| format!("`{}` is not UTF-8 text", path.display()))
+    crate::confine::read_text(path)
+        .map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", path.display()))
 }
 
 /// Renders the outcome to stdout (or `to_stderr`), secrets scrubbed.
@@ -279,7 +262,7 @@ pub fn print(outcome: &Outcome, format: Format, mode: Mode, to_stderr: bool) -> 
     if matches!(format, Format::Sarif | Format::Junit | Format::Github)
         && !outcome.inputs.is_empty()
     {
-        eprintln!("patrol: {}", outcome.files_summary());
+        crate::say!("patrol: {}", outcome.files_summary());
     }
     if to_stderr {
         std::io::stderr().write_all(text.as_bytes())?;
@@ -299,7 +282,7 @@ pub fn print(outcome: &Outcome, format: Format, mode: Mode, to_stderr: bool) -> 
 pub fn log_policies(outcome: &Outcome, verbose: bool) {
     if verbose {
         for p in &outcome.policies {
-            eprintln!("patrol: policy `{}` {} ({:?})", p.name, p.source, p.cache);
+            crate::say!("patrol: policy `{}` {} ({:?})", p.name, p.source, p.cache);
         }
     }
 }

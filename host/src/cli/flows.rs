@@ -116,7 +116,7 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
         FlowFormat::Text => write!(out, "{}", text(&flows))?,
     }
     for e in &outcome.errors {
-        eprintln!("patrol: {e}");
+        crate::say!("patrol: {e}");
     }
     Ok(if !outcome.errors.is_empty() {
         Exit::PolicyFailed

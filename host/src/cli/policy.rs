@@ -7,7 +7,6 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::Exit;
-use crate::discover::io_reason;
 use crate::engine::{self, Engine, Limits};
 use crate::report::DataFormat as Format;
 use crate::run::{PolicySource, Severity};
@@ -58,8 +57,7 @@ pub fn run(cmd: Command, verbose: bool) -> Result<Exit> {
 }
 
 fn inspect(file: PathBuf, format: Format, verbose: bool) -> Result<Exit> {
-    let bytes = std::fs::read(&file)
-        .map_err(|e| anyhow::anyhow!("cannot read `{}`: {}", file.display(), io_reason(&e)))?;
+    let bytes = crate::confine::read_policy(&file).map_err(anyhow::Error::msg)?;
     let (imports, exports) = match Engine::inspect_imports(&bytes) {
         Ok(x) => x,
         Err(e) => anyhow::bail!("`{}` is not a policy component: {e:#}", file.display()),
@@ -81,25 +79,28 @@ fn inspect(file: PathBuf, format: Format, verbose: bool) -> Result<Exit> {
                 "metadata": loaded.as_ref().ok().map(|l| metadata_json(&l.metadata)),
                 "error": loaded.as_ref().err().map(|e| e.message.clone()),
             });
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            println!(
+                "{}",
+                crate::report::escape::json_commands(serde_json::to_string_pretty(&value)?)
+            );
         }
         Format::Text => {
-            println!("file: {} ({} bytes)", file.display(), bytes.len());
-            println!("imports:");
+            crate::show!("file: {} ({} bytes)", file.display(), bytes.len());
+            crate::show!("imports:");
             for i in &imports {
                 let mark = if engine::ALLOWED_IMPORTS.contains(&i.as_str()) {
                     ""
                 } else {
                     "   <- not allowed"
                 };
-                println!("  {i}{mark}");
+                crate::show!("  {i}{mark}");
             }
             if imports.is_empty() {
-                println!("  (none)");
+                crate::show!("  (none)");
             }
-            println!("exports:");
+            crate::show!("exports:");
             for e in &exports {
-                println!("  {e}");
+                crate::show!("  {e}");
             }
             match &loaded {
                 Ok(l) => print_metadata(&l.metadata),
@@ -132,8 +133,7 @@ fn list(
             .map(|r| r.source),
     );
     for p in paths {
-        let bytes = std::fs::read(&p)
-            .map_err(|e| anyhow::anyhow!("cannot read `{}`: {}", p.display(), io_reason(&e)))?;
+        let bytes = crate::confine::read_policy(&p).map_err(anyhow::Error::msg)?;
         sources.push(PolicySource::File(p, bytes));
     }
     let mut all = Vec::new();
@@ -147,7 +147,7 @@ fn list(
             Ok(l) => all.push((source.label(), l.metadata.clone())),
             Err(e) => {
                 failed = true;
-                eprintln!("error: {e}");
+                crate::say!("error: {e}");
             }
         }
     }
@@ -163,15 +163,17 @@ fn list(
                 .collect();
             println!(
                 "{}",
-                serde_json::to_string_pretty(&json!({ "policies": v }))?
+                crate::report::escape::json_commands(serde_json::to_string_pretty(
+                    &json!({ "policies": v })
+                )?)
             );
         }
         Format::Text => {
             for (src, m) in &all {
-                println!("{} {} ({src})", m.name, m.version);
-                println!("  {}", m.description);
+                crate::show!("{} {} ({src})", m.name, m.version);
+                crate::show!("  {}", m.description);
                 for c in &m.codes {
-                    println!(
+                    crate::show!(
                         "  {:<40} {:<8} {}",
                         format!("{}/{}", m.name, c.code),
                         Severity::from(c.severity).as_str(),
@@ -205,17 +207,17 @@ fn metadata_json(m: &crate::wit::PolicyMetadata) -> serde_json::Value {
 }
 
 fn print_metadata(m: &crate::wit::PolicyMetadata) {
-    println!("policy: {} {}", m.name, m.version);
-    println!("  {}", m.description);
-    println!("reads: {}", m.reads.join(", "));
-    println!("codes:");
+    crate::show!("policy: {} {}", m.name, m.version);
+    crate::show!("  {}", m.description);
+    crate::show!("reads: {}", m.reads.join(", "));
+    crate::show!("codes:");
     for c in &m.codes {
-        println!(
+        crate::show!(
             "  {:<36} {:<8} {}",
             c.code,
             Severity::from(c.severity).as_str(),
             c.summary
         );
     }
-    println!("settings schema: {}", m.settings_schema);
+    crate::show!("settings schema: {}", m.settings_schema);
 }

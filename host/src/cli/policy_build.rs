@@ -36,7 +36,7 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
     let built = match build::build(&args.dir, &options) {
         Ok(b) => b,
         Err(e) if e.downcast_ref::<Refused>().is_some() => {
-            eprintln!("error: {e:#}");
+            crate::say!("error: {e:#}");
             return Ok(Exit::PolicyFailed);
         }
         Err(e) => return Err(e),
@@ -53,7 +53,9 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
                 "exports": built.exports,
                 "codes": m.codes.iter().map(|c| format!("{}/{}", m.name, c.code)).collect::<Vec<_>>(),
             });
-            super::test::stdout(&(serde_json::to_string_pretty(&value)? + "\n"))?;
+            super::test::stdout(&crate::report::escape::json_commands(
+                serde_json::to_string_pretty(&value)? + "\n",
+            ))?;
         }
         Format::Text => {
             let mut out = format!(
@@ -78,7 +80,7 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
                     Severity::from(c.severity).as_str()
                 );
             }
-            super::test::stdout(&out)?;
+            super::test::stdout(&crate::report::escape::log(&out))?;
         }
     }
     Ok(Exit::Clean)

@@ -77,11 +77,13 @@ pub fn run(args: Args) -> Result<Exit> {
     }
     let only = args.host.as_deref();
     let out = match args.format {
-        PortsFormat::Text => matrices
-            .iter()
-            .map(|m| render::text(m, only))
-            .collect::<Vec<_>>()
-            .join("\n"),
+        PortsFormat::Text => crate::report::escape::log(
+            &matrices
+                .iter()
+                .map(|m| render::text(m, only))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
         PortsFormat::Nftables => matrices
             .iter()
             .map(|m| render::nftables(m, only))
@@ -100,7 +102,10 @@ pub fn run(args: Args) -> Result<Exit> {
                     m
                 })
                 .collect();
-            format!("{}\n", serde_json::to_string_pretty(&filtered)?)
+            crate::report::escape::json_commands(format!(
+                "{}\n",
+                serde_json::to_string_pretty(&filtered)?
+            ))
         }
     };
     print!("{out}");

@@ -10,7 +10,6 @@ use anyhow::{Result, anyhow, bail};
 
 use super::Exit;
 use crate::authoring::build::{self, Options};
-use crate::discover::io_reason;
 use crate::engine::{Engine, Limits};
 use crate::report::DataFormat as Format;
 use crate::run::PolicySource;
@@ -66,10 +65,10 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
                 invalid = true;
                 // Every problem, but not a screenful per file for a YAML that is no test file.
                 for problem in problems.iter().take(MAX_PROBLEMS) {
-                    eprintln!("error: {problem}");
+                    crate::say!("error: {problem}");
                 }
                 if problems.len() > MAX_PROBLEMS {
-                    eprintln!(
+                    crate::say!(
                         "error: … and {} more problems in `{}`",
                         problems.len() - MAX_PROBLEMS,
                         path.display()
@@ -86,7 +85,7 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
         Ok(s) => s,
         Err(Failed::Usage(e)) => return Err(e),
         Err(Failed::Policy(e)) => {
-            eprintln!("error: {e:#}");
+            crate::say!("error: {e:#}");
             return Ok(Exit::PolicyFailed);
         }
     };
@@ -102,7 +101,7 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
     let loaded = match engine.load(&source.label(), bytes) {
         Ok(l) => l,
         Err(f) => {
-            eprintln!("error: {f}");
+            crate::say!("error: {f}");
             return Ok(Exit::PolicyFailed);
         }
     };
@@ -135,9 +134,12 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
         });
     }
     let coverage = Coverage::new(&meta, &results);
+    // Case names, messages and policies' words are data: inert in either format.
     let text = match args.format {
-        Format::Text => render::text(&results, &coverage),
-        Format::Json => serde_json::to_string_pretty(&render::json(&results, &coverage))? + "\n",
+        Format::Text => crate::report::escape::log(&render::text(&results, &coverage)),
+        Format::Json => crate::report::escape::json_commands(
+            serde_json::to_string_pretty(&render::json(&results, &coverage))? + "\n",
+        ),
     };
     stdout(&text)?;
     let failed = results
@@ -159,13 +161,7 @@ enum Failed {
 
 fn policy_source(args: &Args, verbose: bool) -> Result<PolicySource, Failed> {
     if let Some(file) = &args.policy {
-        let bytes = std::fs::read(file).map_err(|e| {
-            Failed::Usage(anyhow!(
-                "cannot read policy `{}`: {}",
-                file.display(),
-                io_reason(&e)
-            ))
-        })?;
+        let bytes = crate::confine::read_policy(file).map_err(|e| Failed::Usage(anyhow!(e)))?;
         return Ok(PolicySource::File(file.clone(), bytes));
     }
     if let Some(name) = &args.builtin {
@@ -205,13 +201,13 @@ fn policy_source(args: &Args, verbose: bool) -> Result<PolicySource, Failed> {
     )
     .map_err(Failed::Policy)?;
     if verbose {
-        eprintln!(
+        crate::say!(
             "patrol: built {} ({} bytes)",
             built.path.display(),
             built.size
         );
     }
-    let bytes = std::fs::read(&built.path).map_err(|e| Failed::Usage(e.into()))?;
+    let bytes = crate::confine::read_policy(&built.path).map_err(|e| Failed::Usage(anyhow!(e)))?;
     Ok(PolicySource::File(built.path, bytes))
 }
 

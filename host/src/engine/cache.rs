@@ -62,7 +62,7 @@ impl Cache {
         };
         create_private_dir(&dir).ok()?;
         if let Err(why) = trust::check_dir(&dir, dirs::home_dir().as_deref()) {
-            eprintln!(
+            crate::say!(
                 "warning: not using the compile cache `{}`: {why}; compiling in memory (make it yours and private: `chmod 700`, or set PATROL_CACHE_DIR)",
                 dir.display()
             );
@@ -71,7 +71,7 @@ impl Cache {
         let key = match read_or_create_key(&dir) {
             Ok(k) => k,
             Err(why) => {
-                eprintln!(
+                crate::say!(
                     "warning: not using the compile cache `{}`: {why}; compiling in memory",
                     dir.display()
                 );

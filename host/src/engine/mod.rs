@@ -116,7 +116,7 @@ impl bindings::patrol::policy::log::Host for State {
         if self.verbose {
             let (lines, bytes) = self.printed;
             if lines < LOG_LINES_PER_CALL && bytes + message.len() <= LOG_BYTES_PER_CALL {
-                eprintln!("[{}] {:?}: {message}", self.policy, level);
+                crate::say!("[{}] {:?}: {message}", self.policy, level);
                 self.printed = (lines + 1, bytes + message.len());
             } else {
                 self.suppressed += 1;
@@ -130,7 +130,7 @@ impl State {
     /// Ends a call's log: says how many lines were suppressed, and resets the budget.
     fn end_call(&mut self) {
         if self.suppressed > 0 {
-            eprintln!(
+            crate::say!(
                 "[{}] … {} more log lines suppressed (at most {LOG_LINES_PER_CALL} lines, {} KiB per call)",
                 self.policy,
                 self.suppressed,

@@ -62,25 +62,42 @@ pub fn looks_like(text: &str) -> bool {
     })
 }
 
-/// The YAML pointer for a flag name.
-pub fn pointer_for_flag(flag: &str) -> String {
-    let nested = |group: &str, key: &str| format!("/{group}/{key}");
+/// Where a flag's value sits in etcd's YAML: a section (`client-transport-security`,
+/// `peer-transport-security`) or the top level, and the key.
+fn key_for_flag(flag: &str) -> (Option<&'static str>, &str) {
+    const CLIENT: Option<&str> = Some("client-transport-security");
+    const PEER: Option<&str> = Some("peer-transport-security");
     match flag {
         "cert-file" | "key-file" | "client-cert-auth" | "trusted-ca-file" | "auto-tls" => {
-            nested("client-transport-security", flag)
+            (CLIENT, flag)
         }
-        "client-crl-file" => nested("client-transport-security", "crl-file"),
-        "client-cert-allowed-hostname" => nested("client-transport-security", "allowed-hostname"),
+        "client-crl-file" => (CLIENT, "crl-file"),
+        "client-cert-allowed-hostname" => (CLIENT, "allowed-hostname"),
         "peer-cert-file"
         | "peer-key-file"
         | "peer-client-cert-auth"
         | "peer-trusted-ca-file"
         | "peer-auto-tls"
-        | "peer-crl-file" => nested("peer-transport-security", &flag["peer-".len()..]),
-        "peer-cert-allowed-cn" => nested("peer-transport-security", "allowed-cn"),
-        "peer-cert-allowed-hostname" => nested("peer-transport-security", "allowed-hostname"),
-        // A JSON pointer token: `~` and `/` escaped (RFC 6901), whatever the name holds.
-        _ => format!("/{}", flag.replace('~', "~0").replace('/', "~1")),
+        | "peer-crl-file" => (PEER, &flag["peer-".len()..]),
+        "peer-cert-allowed-cn" => (PEER, "allowed-cn"),
+        "peer-cert-allowed-hostname" => (PEER, "allowed-hostname"),
+        _ => (None, flag),
+    }
+}
+
+/// The sections of etcd's YAML that flags are nested into.
+const SECTIONS: &[&str] = &["client-transport-security", "peer-transport-security"];
+
+/// A JSON pointer token (RFC 6901: `~` and `/` escaped, whatever the name holds).
+fn token(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
+}
+
+/// The YAML pointer for a flag name.
+pub fn pointer_for_flag(flag: &str) -> String {
+    match key_for_flag(flag) {
+        (Some(section), key) => format!("/{}/{}", token(section), token(key)),
+        (None, key) => format!("/{}", token(key)),
     }
 }
 
@@ -178,8 +195,10 @@ pub fn parse(src: &str, file: &str) -> Parsed<wit::Structured> {
     let end = u32::try_from(src.lines().count())
         .unwrap_or(u32::MAX)
         .max(1);
+    let mut parsed = values.into_structured(end, file);
+    diagnostics.append(&mut parsed.diagnostics);
     Parsed {
-        value: values.into_structured(end),
+        value: parsed.value,
         diagnostics,
     }
 }
@@ -232,10 +251,12 @@ fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
-/// Values by pointer, with their lines; later settings replace earlier ones.
+/// Values by where they sit in etcd's YAML (section, key), with their lines; later
+/// settings replace earlier ones. The JSON and the spans' pointers are both made from
+/// these keys, so every pointer names a value of the JSON.
 #[derive(Default)]
 struct Values {
-    by_pointer: BTreeMap<String, (Value, u32)>,
+    by_key: BTreeMap<(Option<&'static str>, String), (Value, u32)>,
 }
 
 impl Values {
@@ -248,48 +269,66 @@ impl Values {
             Some(b) => Value::Bool(b),
             None => Value::String(value.to_string()),
         };
-        self.by_pointer.insert(pointer_for_flag(flag), (json, line));
+        let (section, key) = key_for_flag(flag);
+        self.by_key.insert((section, key.to_string()), (json, line));
     }
 
-    fn into_structured(self, end: u32) -> wit::Structured {
+    /// The document; a top-level value named like a section (`--client-transport-security`,
+    /// which is no etcd flag) gives way to the section, with a diagnostic.
+    fn into_structured(self, end: u32, file: &str) -> Parsed<wit::Structured> {
         let mut root = Map::new();
         let mut spans = vec![wit::Span {
             pointer: String::new(),
             line: 1,
             end_line: end,
         }];
-        let mut groups: BTreeMap<String, (u32, u32)> = BTreeMap::new();
-        for (pointer, (value, line)) in self.by_pointer {
-            let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
-            if let [group, key] = parts.as_slice() {
-                let entry = root
-                    .entry(group.to_string())
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if let Value::Object(map) = entry {
-                    map.insert(key.to_string(), value);
+        let mut diagnostics = Vec::new();
+        let mut sections: BTreeMap<&str, (Map<String, Value>, u32, u32)> = BTreeMap::new();
+        for ((section, key), (value, line)) in self.by_key {
+            match section {
+                Some(section) => {
+                    spans.push(wit::Span {
+                        pointer: format!("/{}/{}", token(section), token(&key)),
+                        line,
+                        end_line: line,
+                    });
+                    let entry = sections.entry(section).or_insert((Map::new(), line, line));
+                    entry.0.insert(key, value);
+                    entry.1 = entry.1.min(line);
+                    entry.2 = entry.2.max(line);
                 }
-                let span = groups.entry(format!("/{group}")).or_insert((line, line));
-                span.0 = span.0.min(line);
-                span.1 = span.1.max(line);
-            } else {
-                root.insert(parts.join("/"), value);
+                None if SECTIONS.contains(&key.as_str()) => diagnostics.push(diagnostic(
+                    "invalid-line",
+                    file,
+                    line,
+                    format!(
+                        "`{key}` is a section of etcd's configuration, not a flag; etcd ignores such a variable and refuses such a flag"
+                    ),
+                )),
+                None => {
+                    spans.push(wit::Span {
+                        pointer: format!("/{}", token(&key)),
+                        line,
+                        end_line: line,
+                    });
+                    root.insert(key, value);
+                }
             }
-            spans.push(wit::Span {
-                pointer,
-                line,
-                end_line: line,
-            });
         }
-        for (pointer, (line, end_line)) in groups {
+        for (section, (map, line, end_line)) in sections {
             spans.push(wit::Span {
-                pointer,
+                pointer: format!("/{}", token(section)),
                 line,
                 end_line,
             });
+            root.insert(section.to_string(), Value::Object(map));
         }
-        wit::Structured {
-            json: Value::Object(root).to_string(),
-            spans,
+        Parsed {
+            value: wit::Structured {
+                json: Value::Object(root).to_string(),
+                spans,
+            },
+            diagnostics,
         }
     }
 }
@@ -399,6 +438,27 @@ mod tests {
             let _ = parse(&src, "etcd");
             let _ = looks_like(&src);
         }
+    }
+
+    /// Every span's pointer names a value of the JSON: names with `/` and `~` are escaped
+    /// in the pointer only (fuzz seed `etcd-env-span-pointer-not-in-json`), and a value
+    /// named like a section does not hide the section's values.
+    #[test]
+    fn every_pointer_is_in_the_json() {
+        let src = "ETCD_A/B~C=1\nDAEMON_ARGS=\"--x//y=2 --client-transport-security=3 --cert-file=/c\"\nETCD_PEER_TRANSPORT_SECURITY=4\n";
+        let parsed = parse(src, "etcd");
+        let v = json(&parsed);
+        assert_eq!(v["a/b~c"], "1");
+        assert_eq!(v["x//y"], "2");
+        assert_eq!(v["client-transport-security"]["cert-file"], "/c");
+        assert!(v.get("peer-transport-security").is_none(), "{v}");
+        for span in &parsed.value.spans {
+            assert!(v.pointer(&span.pointer).is_some(), "{span:?} not in {v}");
+        }
+        assert_eq!(line(&parsed, "/a~1b~0c"), 1);
+        assert_eq!(line(&parsed, "/x~1~1y"), 2);
+        let lines: Vec<u32> = parsed.diagnostics.iter().map(|d| d.location.line).collect();
+        assert_eq!(lines, [2, 3], "{:?}", parsed.diagnostics);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! `selector / FORMATS.len()` picks the PostgreSQL version for pg_hba/pg_ident syntax.
 //! The last format is PEM (certificates and keys, read as bytes).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -45,9 +46,69 @@ const VERSIONS: &[Option<u32>] = &[
     Some(18),
 ];
 
-/// Where the fuzzed file claims to live: a directory that does not exist, so that a
-/// relative include names nothing.
-const DIR: &str = "/nonexistent/patrol-fuzz";
+/// Text of a file outside the checked tree that a symlink in it points to: it must never
+/// appear in what a parser returns (includes are confined to the tree).
+const OUTSIDE: &str = "PATROL_FUZZ_OUTSIDE_TOKEN";
+
+/// The files in the checked tree (a directory made once per process under the system's
+/// temporary directory), for the fuzzed file to include: pg_hba/pg_ident/postgresql.conf
+/// lines, a file that includes itself, a directory for `include_dir`, and symlinks that
+/// resolve outside the tree (a file, `/dev/zero`) or loop.
+const TREE_FILES: &[(&str, &str)] = &[
+    (
+        "included.conf",
+        "host all all 10.0.0.0/8 scram-sha-256\nlisten_addresses = '*'\nmap alice bob\n@users\n",
+    ),
+    (
+        "self.conf",
+        "include self.conf\n@self.conf\ninclude 'self.conf'\nhost all +users ::1/128 md5\n",
+    ),
+    ("users", "alice\nbob, \"carol\" @self.conf\n"),
+    ("conf.d/a.conf", "port = 5433\ninclude '../self.conf'\n"),
+    ("conf.d/b.conf", "ssl = on\ninclude_dir '..'\n"),
+];
+const TREE_LINKS: &[(&str, &str)] = &[
+    ("outside.conf", "../outside.conf"),
+    ("zero", "/dev/zero"),
+    ("loop", "."),
+];
+
+/// The checked tree's directory, where the fuzzed file claims to live.
+fn tree_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let base = std::env::temp_dir().join("patrol-fuzz-includes-1");
+        let dir = base.join("tree");
+        make_tree(&base, &dir)
+            .unwrap_or_else(|e| panic!("cannot make the include tree {}: {e}", dir.display()));
+        dir
+    })
+}
+
+fn make_tree(base: &Path, dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir.join("conf.d"))?;
+    let write = |path: PathBuf, text: &str| {
+        // Several fuzzing processes may make it at once: write aside, then rename.
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, &path)
+    };
+    write(
+        base.join("outside.conf"),
+        &format!("host all all 0.0.0.0/0 trust {OUTSIDE}\n"),
+    )?;
+    for (name, text) in TREE_FILES {
+        write(dir.join(name), text)?;
+    }
+    #[cfg(unix)]
+    for (name, target) in TREE_LINKS {
+        match std::os::unix::fs::symlink(target, dir.join(name)) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
 
 /// Parses `data` as the format its first byte selects and checks the result.
 pub fn run(data: &[u8]) {
@@ -56,7 +117,8 @@ pub fn run(data: &[u8]) {
     };
     let (kind_name, file) = FORMATS[selector as usize % FORMATS.len()];
     let version = VERSIONS[selector as usize / FORMATS.len() % VERSIONS.len()];
-    let path = Path::new(DIR).join(file);
+    let dir = tree_dir();
+    let path = dir.join(file);
     if kind_name == "pem" {
         let (_facts, parsed) = certs::pem::read(rest);
         let _ = certs::pem::verify_chain(&parsed, &parsed);
@@ -64,12 +126,20 @@ pub fn run(data: &[u8]) {
     }
     let text = super::text(rest);
     let _ = kind::detect(&path, &text);
+    // As a check builds it: includes are read only inside the checked tree.
     let ctx = ParseContext {
         postgres_version: version,
-        ..ParseContext::default()
+        tree: Some(crate::confine::Tree::new([dir])),
     };
+    let check_outside = !text.contains(OUTSIDE);
     let doc = formats::document(Kind::from_name(kind_name), file, &path, text, &ctx);
     check_document(&doc, file);
+    if check_outside {
+        assert!(
+            !format!("{doc:?}").contains(OUTSIDE),
+            "text of a file outside the checked tree in the document: {doc:?}"
+        );
+    }
     let _ = certs::refs::collect(std::slice::from_ref(&doc));
     if kind_name == "patroni" {
         for derived in patroni_hba::derived(std::slice::from_ref(&doc), &ctx) {
@@ -141,5 +211,39 @@ fn check_structured(s: &wit::Structured, lines: usize) {
             span.pointer,
             s.json
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The confinement check can fail: unconfined, an include of the tree's symlink to a
+    /// file outside it echoes that file; confined (as `run` parses), nothing of it shows.
+    #[test]
+    fn an_include_outside_the_tree_would_be_caught() {
+        let dir = tree_dir();
+        let text = "include outside.conf\n@outside.conf\ninclude loop/loop/included.conf\n";
+        let parse = |tree| {
+            let ctx = ParseContext {
+                postgres_version: None,
+                tree,
+            };
+            let doc = formats::document(
+                Kind::from_name("pg-hba"),
+                "pg_hba.conf",
+                &dir.join("pg_hba.conf"),
+                text.into(),
+                &ctx,
+            );
+            format!("{doc:?}")
+        };
+        assert!(parse(None).contains(OUTSIDE));
+        let confined = parse(Some(crate::confine::Tree::new([dir])));
+        assert!(!confined.contains(OUTSIDE), "{confined}");
+        assert!(confined.contains("included.conf"), "{confined}");
+        let mut data = vec![4];
+        data.extend_from_slice(text.as_bytes());
+        run(&data);
     }
 }

@@ -5,10 +5,15 @@
 //! - control characters (C0 but newline and tab, DEL, C1), bidirectional controls, line
 //!   and paragraph separators and Unicode noncharacters (U+FFFE, U+FFFF…, which XML also
 //!   forbids) are written as `\u{1b}`, visibly ([`text`], [`outcome`]);
-//! - in the formats a CI log shows line by line (text, github), no line of data may start
-//!   a GitHub Actions workflow command: the runner reads `::command::` at the start of a
-//!   line (after leading whitespace) and the legacy `##[command]` anywhere in a line
-//!   ([`workflow_commands`]).
+//! - in the formats a CI log shows line by line (text, github) and in every message patrol
+//!   prints itself (stderr, `policy inspect`, `ports`, `test`: [`log`], [`say!`]), no line
+//!   of data may start a workflow command: GitHub Actions reads `::command::` at the start
+//!   of a line (after leading whitespace) and the legacy `##[command]` anywhere in a line,
+//!   Azure Pipelines `##vso[command]` anywhere ([`workflow_commands`]);
+//! - the machine-read formats (JSON, SARIF, JUnit XML), which a CI step may still print,
+//!   hold neither `##[` nor `##vso[` nor a line starting with `::` in their bytes: the
+//!   character is written as the format's own escape (`\u005b`, `&#91;`), so the data
+//!   read back is unchanged ([`json_commands`], [`xml_commands`]).
 
 use std::borrow::Cow;
 
@@ -179,17 +184,84 @@ pub fn outcome(outcome: &mut Outcome) {
     }
 }
 
+/// Whether `s` holds a command that a runner reads anywhere in a line.
+fn has_bracket_command(s: &str) -> bool {
+    s.contains("##[") || s.contains("##vso[")
+}
+
+/// A message patrol prints (to stderr, or a text listing on stdout) with data in it:
+/// control characters escaped, no line starting a workflow command.
+pub fn log(message: &str) -> String {
+    workflow_commands(text(message).into_owned(), |_| false)
+}
+
+/// `eprintln!` for a message that holds data (file names, values, policies' words): see
+/// [`log`].
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        ::std::eprintln!("{}", $crate::report::escape::log(&::std::format!($($arg)*)))
+    };
+}
+
+/// `println!` for a text listing that holds data: see [`log`].
+#[macro_export]
+macro_rules! show {
+    ($($arg:tt)*) => {
+        ::std::println!("{}", $crate::report::escape::log(&::std::format!($($arg)*)))
+    };
+}
+
+/// Rendered JSON (or SARIF) whose bytes start no workflow command: `[` after `##` or
+/// `##vso` is written `\u005b` (only strings can hold it; JSON escapes every newline in a
+/// string, so no line starts with data).
+pub fn json_commands(rendered: String) -> String {
+    if !has_bracket_command(&rendered) {
+        return rendered;
+    }
+    rendered
+        .replace("##[", "##\\u005b")
+        .replace("##vso[", "##vso\\u005b")
+}
+
+/// Rendered XML (JUnit) whose bytes start no workflow command: `[` after `##` or `##vso`
+/// is written `&#91;`, the first `:` of a line starting with `::` `&#58;` (character
+/// references, read back as the same text; the writer uses no CDATA).
+pub fn xml_commands(rendered: String) -> String {
+    let starts = |l: &str| l.trim_start().starts_with("::");
+    if !has_bracket_command(&rendered) && !rendered.lines().any(starts) {
+        return rendered;
+    }
+    let mut out = String::with_capacity(rendered.len() + 64);
+    for line in rendered.split_inclusive('\n') {
+        let line = line
+            .replace("##[", "##&#91;")
+            .replace("##vso[", "##vso&#91;");
+        if starts(&line) {
+            let at = line.len() - line.trim_start().len();
+            out.push_str(&line[..at]);
+            out.push_str("&#58;");
+            out.push_str(&line[at + 1..]);
+        } else {
+            out.push_str(&line);
+        }
+    }
+    out
+}
+
 /// Rendered output in which no line starts a workflow command: a line that starts with
 /// `::` (after whitespace, as the runner trims it) gets its first colon escaped, unless
 /// `ours` says it is one of patrol's own commands; `##[` is escaped wherever it stands.
 pub fn workflow_commands(rendered: String, ours: impl Fn(&str) -> bool) -> String {
     let starts = |l: &str| l.trim_start().starts_with("::") && !ours(l);
-    if !rendered.contains("##[") && !rendered.lines().any(starts) {
+    if !has_bracket_command(&rendered) && !rendered.lines().any(starts) {
         return rendered;
     }
     let mut out = String::with_capacity(rendered.len() + 64);
     for line in rendered.split_inclusive('\n') {
-        let line = line.replace("##[", "##\\u{5b}");
+        let line = line
+            .replace("##[", "##\\u{5b}")
+            .replace("##vso[", "##vso\\u{5b}");
         if starts(&line) {
             let at = line.len() - line.trim_start().len();
             out.push_str(&line[..at]);
@@ -226,6 +298,24 @@ mod tests {
             assert_eq!(text(input), *want, "{input:?}");
         }
         assert!(matches!(text("clean"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn no_command_in_machine_read_formats_and_messages() {
+        let json = r#"{"a":"x ##[error]y ##vso[task.setvariable variable=v]z"}"#.to_string();
+        let got = json_commands(json);
+        assert!(!got.contains("##[") && !got.contains("##vso["), "{got}");
+        let v: serde_json::Value = serde_json::from_str(&got).unwrap();
+        assert_eq!(v["a"], "x ##[error]y ##vso[task.setvariable variable=v]z");
+        let xml = "<a b=\"##vso[x]\">\n::add-mask::s\n  ::error::e ##[group]\n</a>\n".to_string();
+        assert_eq!(
+            xml_commands(xml),
+            "<a b=\"##vso&#91;x]\">\n&#58;:add-mask::s\n  &#58;:error::e ##&#91;group]\n</a>\n"
+        );
+        assert_eq!(
+            log("unknown `a\n::add-mask::x\n##vso[y]\x1b]0;t\x07`"),
+            "unknown `a\n\\u{3a}:add-mask::x\n##vso\\u{5b}y]\\u{1b}]0;t\\u{7}`"
+        );
     }
 
     #[test]

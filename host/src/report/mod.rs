@@ -110,7 +110,8 @@ pub fn render(outcome: &Outcome, format: Format, mode: Mode, color: bool) -> io:
     Ok(match format {
         Format::Text => escape::workflow_commands(text, |_| false),
         Format::Github => escape::workflow_commands(text, github::is_command),
-        Format::Json | Format::Sarif | Format::Junit => text,
+        Format::Json | Format::Sarif => escape::json_commands(text),
+        Format::Junit => escape::xml_commands(text),
     })
 }
 

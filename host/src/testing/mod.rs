@@ -167,13 +167,7 @@ pub fn parse(path: &Path) -> Result<TestFile, Vec<Problem>> {
             message,
         }]
     };
-    let bytes = std::fs::read(path).map_err(|e| {
-        one(format!(
-            "cannot read it: {}",
-            crate::discover::io_reason(&e)
-        ))
-    })?;
-    let text = String::from_utf8(bytes).map_err(|_| one("it is not UTF-8 text".to_string()))?;
+    let text = crate::confine::read_text(path).map_err(|e| one(format!("cannot read it: {e}")))?;
     let doc = SpannedDoc::parse(&text, &display).map_err(|p| vec![p])?;
     let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let mut problems = Problems::default();
@@ -407,20 +401,10 @@ impl Reader<'_> {
     ) -> Option<(String, String)> {
         let path = self.base.join(from);
         let display = path.to_string_lossy().replace('\\', "/");
-        match std::fs::read(&path).map(String::from_utf8) {
-            Ok(Ok(text)) => Some((text, display)),
-            Ok(Err(_)) => {
-                problems.at(node, format!("`{display}` is not UTF-8 text"));
-                None
-            }
+        match crate::confine::read_text(&path) {
+            Ok(text) => Some((text, display)),
             Err(e) => {
-                problems.at(
-                    node,
-                    format!(
-                        "cannot read `{display}`: {}",
-                        crate::discover::io_reason(&e)
-                    ),
-                );
+                problems.at(node, format!("cannot read `{display}`: {e}"));
                 None
             }
         }

@@ -22,13 +22,12 @@ impl<'a> Source<'a> {
                 .chain([src.len()])
                 .collect()
         });
-        let bytes = src.as_bytes();
-        let mut line_starts = vec![0];
-        for (i, &c) in bytes.iter().enumerate() {
-            if c == b'\n' || (c == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
-                line_starts.push(i + 1);
-            }
-        }
+        // Lines as patrol counts them everywhere (reports, edits, diffs, the editors'
+        // "line N"): ended by `\n` only. YAML also breaks a line at a bare `\r` (saphyr's
+        // markers count it), but no editor or diff shows it as a line of its own, and
+        // PostgreSQL's own files take it for a blank; so saphyr's line numbers are never
+        // used, only its char index, mapped onto these lines.
+        let line_starts = std::iter::once(0).chain(newline_ends(src)).collect();
         Source {
             src,
             char_bytes,
@@ -49,20 +48,29 @@ impl<'a> Source<'a> {
         u32::try_from(self.line_starts.partition_point(|&s| s <= byte)).unwrap_or(u32::MAX)
     }
 
+    /// 1-based column (in chars) of a byte offset, on the line `line_of` gives it.
+    fn column_of(&self, byte: usize) -> u32 {
+        let line = self.line_of(byte) as usize;
+        let start = self.line_starts.get(line - 1).copied().unwrap_or(0);
+        let chars = self
+            .src
+            .get(start..byte.min(self.src.len()))
+            .map_or(0, |s| s.chars().count());
+        u32::try_from(chars + 1).unwrap_or(u32::MAX)
+    }
+
     /// A load error at the line (1-based, within the file) where saphyr stopped.
     pub(super) fn error(&self, e: &ScanError) -> LoadError {
         let mark = e.marker();
         let mut error = LoadError {
             at: self.byte(mark.index()),
-            // Lines as the file's own `\n` count them: saphyr also breaks lines at a bare
-            // `\r`, which no editor or diff shows as a line of its own.
             line: self.line_of(self.byte(mark.index())),
-            column: u32::try_from(mark.col() + 1).unwrap_or(u32::MAX),
+            column: self.column_of(self.byte(mark.index())),
             message: e.info().to_string(),
         };
         // An error at the end of the input is reported past the last line; keep it on a
         // line the file has.
-        let last_line = self.line_starts.len() - usize::from(self.src.ends_with(['\n', '\r']));
+        let last_line = self.line_starts.len() - usize::from(self.src.ends_with('\n'));
         error.line = error
             .line
             .min(u32::try_from(last_line.max(1)).unwrap_or(u32::MAX));
@@ -87,6 +95,14 @@ impl<'a> Source<'a> {
         }
         error
     }
+}
+
+/// The byte offsets just after each `\n` of `src`.
+fn newline_ends(src: &str) -> impl Iterator<Item = usize> + '_ {
+    src.bytes()
+        .enumerate()
+        .filter(|&(_, b)| b == b'\n')
+        .map(|(i, _)| i + 1)
 }
 
 /// The `-` that introduces a block sequence item starting at byte `start`: on the item's

@@ -470,3 +470,29 @@ fn deep_nesting_is_a_diagnostic_not_a_stack_overflow() {
     assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
     assert!(serde_json::from_str::<Value>(&p.value.json).is_ok());
 }
+
+/// Lines are the file's `\n` lines, as reports, edits and diffs count them: a bare `\r`
+/// breaks a YAML line (saphyr reads `b` as a key of its own) but starts no line of the
+/// file (fuzz seed `yaml-bare-cr-*`).
+#[test]
+fn a_bare_cr_starts_no_line() {
+    let src = "a: 1\rb: 2\nc: 3\r\r\rd: 4\n";
+    assert_eq!(json_of(src), json!({"a": 1, "b": 2, "c": 3, "d": 4}));
+    let s = spans(src);
+    for want in [("", 1, 2), ("/b", 1, 1), ("/c", 2, 2), ("/d", 2, 2)] {
+        let want = (want.0.to_string(), want.1, want.2);
+        assert!(s.contains(&want), "{want:?} not in {s:?}");
+    }
+    // Errors: on a line of the file, even when saphyr stops past many bare `\r`.
+    assert_eq!(
+        codes("a: 1\r\r\r\rb: [x\r\r\r\r"),
+        [("invalid-yaml".into(), 1)]
+    );
+    assert_eq!(
+        codes("a: 1\nb: 2\r\r\r\r\r\rb: 3\n"),
+        [("duplicate-key".into(), 2)]
+    );
+    let d = &parse("x: 1\ny: [\r\r\r", "t.yml").diagnostics[0];
+    assert_eq!(d.location.line, 2, "{d:?}");
+    assert!(d.message.contains("(line 2, column"), "{d:?}");
+}
