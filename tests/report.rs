@@ -647,6 +647,17 @@ fn every_code_is_documented() {
             cell(c.help)
         ));
     }
+    doc.push_str("\n## verify (`patrol verify`: the live servers against the files)\n\n| code | severity | meaning | remediation |\n|---|---|---|---|\n");
+    for c in patrol::verify::CODES {
+        let sev = serde_json::to_value(c.severity).unwrap();
+        doc.push_str(&format!(
+            "| `verify/{}` | {} | {} | {} |\n",
+            c.code,
+            sev.as_str().unwrap(),
+            cell(c.summary),
+            cell(c.help)
+        ));
+    }
     for p in list["policies"].as_array().unwrap() {
         let name = p["name"].as_str().unwrap();
         doc.push_str(&format!(

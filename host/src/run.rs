@@ -229,6 +229,9 @@ pub struct Outcome {
     /// The PostgreSQL and Patroni versions the answers assume, and why (JSON `versions`).
     #[serde(skip)]
     pub versions: Vec<versions::Assumed>,
+    /// What `patrol verify` probed and saw (JSON `verify`); none for other commands.
+    #[serde(skip)]
+    pub verify: Option<serde_json::Value>,
 }
 
 /// A file the run met: read as `kind`, or skipped and why.

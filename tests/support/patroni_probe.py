@@ -183,10 +183,15 @@ class Cluster:
                 'parameters': {'unix_socket_directories': work},
             },
         }
+        # Extra keys a caller needs (tests/support/verify_cluster.py: pg_hba, an allowlist).
+        self.base['postgresql'].update(self.plan.get('postgresql_extra', {}))
+        self.base['bootstrap']['dcs'].update(self.plan.get('dcs_extra', {}))
         self.config_path = os.path.join(work, 'patroni.yml')
         self.port = free_port()
         first = {'listen': '127.0.0.1:{}'.format(self.port), 'connect_address': '127.0.0.1:{}'.format(self.port)}
+        first.update(self.plan.get('restapi_extra', {}))
         self.listen_host = '127.0.0.1'
+        self.restapi = first
         write_file(self.config_path, yaml_text(dict(self.base, restapi=first)), self.pw)
         self.patroni_log = open(os.path.join(work, 'patroni.log'), 'w')
         env = dict(os.environ, HOME=work if self.pw else os.environ.get('HOME', work))

@@ -13,6 +13,7 @@ pub mod ports;
 pub mod progress;
 pub mod simulate;
 pub mod test;
+pub mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -68,6 +69,10 @@ pub enum Command {
     /// Print the port matrix of a topology: which host accepts which port from whom, as a
     /// table, nftables or firewalld rules, or JSON.
     Ports(ports::Args),
+    /// Probe the live servers the configs name with requests that change nothing, and
+    /// report where they disagree with the simulation.
+    #[command(after_help = verify::AFTER_HELP)]
+    Verify(verify::Args),
     /// Run a policy's YAML test cases (tests/*.yaml) and report the coverage of its codes.
     Test(test::Args),
     /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
@@ -85,6 +90,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Policy(cmd) => policy::run(cmd, cli.verbose),
         Command::Ports(args) => ports::run(args),
         Command::Test(args) => test::run(args, cli.verbose),
+        Command::Verify(args) => verify::run(args, cli.verbose),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
     };

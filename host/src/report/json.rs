@@ -41,6 +41,10 @@ struct Document<'a> {
     /// Baseline entries no finding matches any more.
     absent: &'a [crate::baseline::Entry],
     summary: Summary,
+    /// `patrol verify`: the endpoints, every probe with the server's answer and the
+    /// simulation's, and the counts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verify: Option<&'a serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -68,6 +72,7 @@ impl Render for Json {
             mode: match mode {
                 Mode::Check => "check",
                 Mode::Simulate => "simulate",
+                Mode::Verify => "verify",
             },
             findings: &outcome.findings,
             decisions: &outcome.decisions,
@@ -91,6 +96,7 @@ impl Render for Json {
                 absent: outcome.adopt.absent.len(),
                 left_out: outcome.adopt.left_out,
             },
+            verify: outcome.verify.as_ref(),
         };
         let mut out = io::BufWriter::new(out);
         serde_json::to_writer_pretty(&mut out, &document)?;

@@ -30,6 +30,8 @@ use crate::run::{Outcome, Severity};
 pub enum Mode {
     Check,
     Simulate,
+    /// `patrol verify`: shown as `check` is, with its probes in JSON's `verify`.
+    Verify,
 }
 
 /// One output format.

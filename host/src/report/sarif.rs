@@ -392,9 +392,17 @@ fn rules(outcome: &Outcome) -> Vec<Rule> {
         if !ids.insert(id.clone()) {
             continue;
         }
-        let (summary, help) = match (f.policy.as_str(), host_code(&f.code)) {
-            (HOST_POLICY, Some((summary, help))) => (summary.to_string(), help.to_string()),
-            _ => (
+        let known = match f.policy.as_str() {
+            HOST_POLICY => host_code(&f.code),
+            crate::verify::POLICY => crate::verify::CODES
+                .iter()
+                .find(|c| c.code == f.code)
+                .map(|c| (c.summary, c.help)),
+            _ => None,
+        };
+        let (summary, help) = match known {
+            Some((summary, help)) => (summary.to_string(), help.to_string()),
+            None => (
                 format!("`{}` finding of policy `{}`", f.code, f.policy),
                 f.remediation.clone(),
             ),
