@@ -165,6 +165,13 @@ fn lines(text: &str, edits: Vec<(usize, wit::LineEdit)>) {
         .enumerate()
         .filter(|(i, _)| !touched.contains(&(i + 1)))
     {
+        // An empty line that becomes the last one that way is gone with its newline.
+        if !text.ends_with('\n')
+            && line.trim_end_matches(['\r', '\n']).is_empty()
+            && rest.clone().next().is_none()
+        {
+            continue;
+        }
         let last_without_newline = i + 1 == before.len() && !line.ends_with('\n');
         let kept = |o: &&&str| {
             **o == *line
