@@ -526,3 +526,37 @@ fn limits_out_of_range_are_usage_errors() {
         );
     }
 }
+
+/// The output says which PostgreSQL and Patroni versions the answers assume, and why.
+#[test]
+fn simulate_names_the_versions_it_assumes() {
+    let dir = tmp("versions");
+    let cache = tmp("versions-cache");
+    std::fs::write(dir.join("pg_hba.conf"), "local all all peer\n").unwrap();
+    let run = |samples: &str, format: &str| {
+        std::fs::write(dir.join("samples.json"), samples).unwrap();
+        patrol(&cache)
+            .args(["simulate", "--format", format, "--samples"])
+            .arg(dir.join("samples.json"))
+            .arg(dir.join("pg_hba.conf"))
+            .output()
+            .unwrap()
+    };
+    let given = json(&run(
+        r#"{"context": {"postgres_version": 13}, "connections": [{"source": "local", "user": "a", "database": "a"}]}"#,
+        "json",
+    ));
+    assert_eq!(
+        given["versions"],
+        serde_json::json!([{"software": "postgresql", "version": "13", "source": "samples context `postgres_version`"}])
+    );
+    let out = run(
+        r#"{"connections": [{"source": "local", "user": "a", "database": "a"}]}"#,
+        "text",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("assumed PostgreSQL 17 (the newest behaviour: no `postgres_version` in the samples context)"),
+        "{text}"
+    );
+}

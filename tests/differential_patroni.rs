@@ -1,7 +1,9 @@
-//! Differential test of `patrol simulate` against a real Patroni 4.1.5.
+//! Differential test of `patrol simulate` against real Patroni 3.3.11, 4.0.11 and 4.1.5.
 //!
-//! `tests/support/patroni_probe.py` starts etcd (Debian) and a single-node Patroni (PyPI,
-//! in a venv under /var/tmp) with PostgreSQL 15 (Debian) on loopback, then loads each
+//! For each release (`support::servers::PATRONI`, each in its own virtualenv under
+//! `target/patrol-servers/`, made on first use and cached; `PATROL_DIFF_JOBS` of them
+//! at a time, default 2), `tests/support/patroni_probe.py` starts etcd (Debian) and a
+//! single-node Patroni (PyPI) with PostgreSQL 15 (Debian) on loopback, then loads each
 //! `restapi` variant below with SIGHUP (on a fresh port) and sends every request of the
 //! matrix: sources across 127.0.0.0/8 (sockets bound to them) or ::1, http and https,
 //! client certificates none / trusted / from another CA, Authorization none / valid /
@@ -11,13 +13,14 @@
 //! failure (deny, no status, stage `tls`), 401/403 from `check_access` or 501 (deny with
 //! that status, stage `access`), anything else (the handler ran: allow, `passed`).
 //!
-//! Agreement must be 100%. Every variant is simulated with the YAML the server ran, with
-//! context `patroni_version: 4.1.5` and `members: [127.0.0.1]` (the member's
+//! Agreement must be 100%, and the output has one row per release (requests agreed /
+//! compared). Every variant is simulated with the YAML the server ran, with context
+//! `patroni_version` the release's and `members: [127.0.0.1]` (the member's
 //! `connect_address`); `dual_stack` is left to patrol to derive from `restapi.listen`.
 //!
 //! `PATROL_PATRONI_ONLY` / `PATROL_PATRONI_SKIP` (comma-separated variant names) narrow
-//! the matrix when debugging; `PATROL_PATRONI_VERSION` and `PATROL_PATRONI_VENV` pick
-//! another Patroni release or venv.
+//! the matrix when debugging; `PATROL_PATRONI_VERSION` (comma-separated) and
+//! `PATROL_PATRONI_VENV` pick other Patroni releases or a venv.
 
 // Tests state their assumptions with `unwrap`/`expect`: a failure is the test failing.
 #![allow(clippy::unwrap_used)]
@@ -26,6 +29,9 @@ mod support;
 
 #[path = "support/patroni.rs"]
 mod patroni;
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 
@@ -306,10 +312,88 @@ fn real(answer: &Value) -> Result<(String, Option<u64>, String), String> {
     }
 }
 
+/// What one Patroni release answered.
+struct Outcome {
+    version: String,
+    python: String,
+    agree: usize,
+    total: usize,
+    variants: Vec<String>,
+    failures: Vec<String>,
+    secs: f64,
+}
+
 #[test]
-fn simulate_agrees_with_patroni() {
-    let version = std::env::var("PATROL_PATRONI_VERSION")
-        .unwrap_or_else(|_| patroni::PATRONI_VERSION.to_string());
+fn simulate_agrees_with_every_patroni() {
+    let versions: Vec<String> = match std::env::var("PATROL_PATRONI_VERSION") {
+        Ok(list) => list.split(',').map(|v| v.trim().to_string()).collect(),
+        Err(_) => support::servers::PATRONI
+            .iter()
+            .map(|v| v.to_string())
+            .collect(),
+    };
+    let jobs: usize = std::env::var("PATROL_DIFF_JOBS")
+        .ok()
+        .and_then(|j| j.parse().ok())
+        .unwrap_or(2)
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let outcomes: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(versions.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(version) = versions.get(i) else {
+                        break;
+                    };
+                    let outcome = one_version(version);
+                    outcomes.lock().unwrap().push(outcome);
+                }
+            });
+        }
+    });
+    let mut outcomes = outcomes.into_inner().unwrap();
+    outcomes.sort_by_key(|o| versions.iter().position(|v| *v == o.version));
+    println!("\nPatroni REST API differential: requests agreed / compared");
+    println!("{:<10} {:>13} {:>7}  python", "Patroni", "requests", "secs");
+    for o in &outcomes {
+        println!(
+            "{:<10} {:>13} {:>7.1}  {}",
+            o.version,
+            format!("{}/{}", o.agree, o.total),
+            o.secs,
+            o.python
+        );
+    }
+    for o in &outcomes {
+        println!(
+            "Patroni {} per restapi variant:\n{}",
+            o.version,
+            o.variants.join("\n")
+        );
+    }
+    let failures: Vec<String> = outcomes
+        .iter()
+        .flat_map(|o| {
+            o.failures
+                .iter()
+                .map(move |f| format!("[Patroni {}] {f}", o.version))
+        })
+        .collect();
+    if !failures.is_empty() {
+        let shown: Vec<&str> = failures.iter().take(40).map(String::as_str).collect();
+        panic!(
+            "{} disagreements with the real Patroni:\n{}",
+            failures.len(),
+            shown.join("\n")
+        );
+    }
+}
+
+fn one_version(version: &str) -> Outcome {
+    let started = std::time::Instant::now();
+    let version = version.to_string();
     let pg_bindir = patroni::packages();
     let work = support::postgres_tempdir();
     let scratch = tempfile::Builder::new()
@@ -336,7 +420,7 @@ fn simulate_agrees_with_patroni() {
         .collect();
     let plan = json!({
         "workdir": work.path(),
-        "venv": std::env::var("PATROL_PATRONI_VENV").unwrap_or_else(|_| "/var/tmp/patrol-venv".into()),
+        "venv": std::env::var("PATROL_PATRONI_VENV").map(std::path::PathBuf::from).unwrap_or_else(|_| support::servers::patroni_venv(&version)),
         "patroni_version": version,
         "pg_bindir": pg_bindir,
         "certs": certs.json,
@@ -412,20 +496,14 @@ fn simulate_agrees_with_patroni() {
         agree += ok;
         lines.push(format!("  {:<32} {ok}/{}", var.name, reqs.len()));
     }
-    println!(
-        "Patroni REST API differential (Patroni {}, {}): {agree}/{total} requests agree across {} restapi variants\n{}",
+    Outcome {
+        python: answers["python"].as_str().unwrap_or("python ?").to_string(),
         version,
-        answers["python"].as_str().unwrap_or("python ?"),
-        variants.len(),
-        lines.join("\n")
-    );
-    if !failures.is_empty() {
-        let shown: Vec<&str> = failures.iter().take(40).map(String::as_str).collect();
-        panic!(
-            "{} disagreements with the real Patroni:\n{}",
-            failures.len(),
-            shown.join("\n")
-        );
+        agree,
+        total,
+        variants: lines,
+        failures,
+        secs: started.elapsed().as_secs_f64(),
     }
 }
 

@@ -230,3 +230,60 @@ fn a_hostssl_fix_with_ssl_off_is_withheld_naming_the_replication_flow() {
         }
     }
 }
+
+#[test]
+fn ssl_off_in_patroni_parameters_is_the_same_finding_as_in_postgresql_conf() {
+    let cache = tmp("effective-cache");
+    let dir = tmp("effective");
+    std::fs::create_dir_all(dir.join("conf")).unwrap();
+    std::fs::create_dir_all(dir.join("patroni")).unwrap();
+    std::fs::write(
+        dir.join("conf/postgresql.conf"),
+        "ssl = off\npassword_encryption = md5\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("patroni/patroni.yml"),
+        "scope: s\nname: n1\nrestapi:\n  listen: 127.0.0.1:8008\n  connect_address: 127.0.0.1:8008\npostgresql:\n  data_dir: /var/lib/postgresql/15/main\n  parameters:\n    ssl: 'off'\n    password_encryption: md5\n",
+    )
+    .unwrap();
+    let found = |sub: &str| -> Vec<(String, u64)> {
+        let out = patrol(&cache)
+            .arg("check")
+            .arg(dir.join(sub))
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        let v = json(&out);
+        let mut codes: Vec<(String, u64)> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["policy"] == "postgresql-conf")
+            .filter(|f| f["code"] == "ssl-off" || f["code"] == "password-encryption-not-scram")
+            .map(|f| {
+                (
+                    f["code"].as_str().unwrap().to_string(),
+                    f["line"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        codes.sort();
+        codes
+    };
+    assert_eq!(
+        found("conf"),
+        [
+            ("password-encryption-not-scram".to_string(), 2),
+            ("ssl-off".to_string(), 1)
+        ]
+    );
+    assert_eq!(
+        found("patroni"),
+        [
+            ("password-encryption-not-scram".to_string(), 10),
+            ("ssl-off".to_string(), 9)
+        ],
+        "the same findings at Patroni's parameters"
+    );
+}

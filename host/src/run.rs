@@ -11,6 +11,7 @@
 //! policy's error is referred to, not copied, in the decisions it denies.
 
 mod checks;
+pub mod versions;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -225,6 +226,9 @@ pub struct Outcome {
     /// Every file the run met: read as a kind, or skipped with the reason (JSON `files`).
     #[serde(skip)]
     pub inputs: Vec<FileEntry>,
+    /// The PostgreSQL and Patroni versions the answers assume, and why (JSON `versions`).
+    #[serde(skip)]
+    pub versions: Vec<versions::Assumed>,
 }
 
 /// A file the run met: read as `kind`, or skipped and why.
@@ -677,6 +681,8 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
         }))
         .collect();
     outcome.inputs.sort_by(|a, b| a.path.cmp(&b.path));
+    let kinds: Vec<&crate::formats::Kind> = plan.files.iter().map(|f| &f.kind).collect();
+    outcome.versions = versions::assumed(&plan.samples.context, &kinds);
     outcome.deployment = Some(deployment);
     Ok(outcome)
 }

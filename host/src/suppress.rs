@@ -104,7 +104,9 @@ fn style(kind: &Kind, file: &str, text: &str) -> Option<Style> {
         // KEY=VALUE lines, as etcd's environment file: whole-line comments only.
         Kind::PatroniEnv => s(HASH, false, &[], false, false),
         Kind::Consul if file.ends_with(".json") => None,
-        Kind::Patroni | Kind::Etcd | Kind::Topology => s(HASH, true, &['"', '\''], true, true),
+        Kind::Patroni | Kind::Etcd | Kind::Topology | Kind::DockerCompose => {
+            s(HASH, true, &['"', '\''], true, true)
+        }
         Kind::PgHba | Kind::PgIdent => s(HASH, true, &['"'], false, false),
         Kind::PostgresqlConf => s(HASH, true, &['\''], true, false),
         Kind::Haproxy | Kind::GitlabRb => s(HASH, true, &['"', '\''], true, false),

@@ -43,7 +43,8 @@ pub enum Line {
         options: Vec<String>,
         comment: bool,
     },
-    /// A line the server refuses (with what it is meant to exercise).
+    /// A line kept as written in the `password` variant too: lines some versions refuse,
+    /// directives (`include`), continuations.
     Invalid(String),
 }
 
@@ -251,6 +252,7 @@ pub fn render(lines: &[Line], sentinel: &str, password_everywhere: bool) -> Stri
         match line {
             Line::Comment(c) => out.push_str(c),
             Line::Blank => {}
+            Line::Invalid(text) if password_everywhere => out.push_str(&password_line(text)),
             Line::Invalid(text) => out.push_str(text),
             Line::Rule {
                 kind,
@@ -283,8 +285,20 @@ pub fn render(lines: &[Line], sentinel: &str, password_everywhere: bool) -> Stri
     out
 }
 
-pub fn has_invalid(lines: &[Line]) -> bool {
-    lines.iter().any(|l| matches!(l, Line::Invalid(_)))
+/// A rule line with its method `password` and no options (a line that some versions
+/// accept, such as `clientcert=1` on 13, is then decidable too); other lines as they are.
+/// Lines use the one-column address form.
+pub fn password_line(line: &str) -> String {
+    let tokens: Vec<&str> = line.split_whitespace().collect();
+    let keep = match tokens.first() {
+        Some(&"local") => 3,
+        Some(t) if t.starts_with("host") => 4,
+        _ => return line.to_string(),
+    };
+    if tokens.len() <= keep {
+        return line.to_string();
+    }
+    format!("{} password", tokens[..keep].join(" "))
 }
 
 /// One connection attempt.

@@ -1,11 +1,13 @@
-//! A real PostgreSQL 15 for the differential test: its own data directory and port on
-//! loopback (IPv4 and ::1), TLS with a test CA (and a second, untrusted CA for rogue
-//! client certificates), `log_connections`, roles and group roles with SCRAM, MD5 and no
+//! A real PostgreSQL of one major version for the differential test (from
+//! `support::servers`): its own data directory and port on loopback (IPv4 and ::1), TLS
+//! with a test CA (and a second, untrusted CA for rogue client certificates) when the
+//! build has SSL, `log_connections`, roles and group roles with SCRAM, MD5 and no
 //! passwords. Stopped when dropped.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::support::servers::{self, Postgres};
 use crate::support::{self, Cert, Guard, Pki};
 
 pub struct Server {
@@ -14,6 +16,12 @@ pub struct Server {
     pub port: u16,
     pub log: PathBuf,
     pub bindir: PathBuf,
+    pub psql: PathBuf,
+    pub pg: Postgres,
+    /// Whether the build has SSL (without, TLS probes and `hostssl` lines are left out).
+    pub ssl: bool,
+    /// Whether the build has GSSAPI (without, `hostgssenc` and `gss` lines are left out).
+    pub gss: bool,
     /// Client certificates by the names of `cases::CERTS`.
     pub certs: Vec<(String, Cert)>,
     _guard: Guard,
@@ -68,9 +76,9 @@ othermap   root                       alice
 ";
 
 impl Server {
-    pub fn start() -> Server {
+    pub fn start(pg: &Postgres) -> Server {
         support::ensure_packages(&[("openssl", "openssl"), ("python3", "python3")]);
-        let bindir = support::pg_bindir(15);
+        let bindir = pg.bindir.clone();
         let dir = support::postgres_tempdir();
         let root = dir.path().to_path_buf();
         let data = root.join("data");
@@ -93,28 +101,36 @@ impl Server {
             .collect();
 
         let initdb = bindir.join("initdb");
-        support::run_as_postgres(
-            &initdb,
-            [
-                "-D",
-                path(&data),
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "--no-sync",
-                "--no-instructions",
-            ],
-        );
+        let mut args = vec![
+            "-D",
+            path(&data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+        ];
+        // `--no-instructions` is 14+.
+        if pg.major >= 14 {
+            args.push("--no-instructions");
+        }
+        support::run_as_postgres(&initdb, args);
+        let ssl = servers::has_ssl(pg, &data);
+        let tls = if ssl {
+            format!(
+                "ssl = on\nssl_cert_file = '{cert}'\nssl_key_file = '{key}'\nssl_ca_file = '{ca}'\n",
+                cert = server_cert.cert.display(),
+                key = server_cert.key.display(),
+                ca = pki.ca.cert.display(),
+            )
+        } else {
+            String::new()
+        };
         let conf = format!(
             "\n# patrol differential test\nlisten_addresses = '127.0.0.1,::1'\nport = {port}\n\
-             unix_socket_directories = '{root}'\nssl = on\nssl_cert_file = '{cert}'\nssl_key_file = '{key}'\n\
-             ssl_ca_file = '{ca}'\nlog_connections = on\nlog_line_prefix = '%m [%p] '\n\
+             unix_socket_directories = '{root}'\n{tls}log_connections = on\nlog_line_prefix = '%m [%p] '\n\
              password_encryption = 'scram-sha-256'\nfsync = off\nmax_connections = 20\nshared_buffers = 16MB\n",
             root = root.display(),
-            cert = server_cert.cert.display(),
-            key = server_cert.key.display(),
-            ca = pki.ca.cert.display(),
         );
         let conf_path = data.join("postgresql.conf");
         let mut text = std::fs::read_to_string(&conf_path).expect("read postgresql.conf");
@@ -153,7 +169,7 @@ impl Server {
             support::wait_for_port(port, Duration::from_secs(30)),
             "PostgreSQL did not listen on {port}"
         );
-        let psql = bindir.join("psql");
+        let psql = pg.psql.clone();
         support::run_as_postgres(
             &psql,
             [
@@ -173,15 +189,25 @@ impl Server {
                 SETUP_SQL,
             ],
         );
-        Server {
+        let mut server = Server {
             dir,
             data,
             port,
             log,
             bindir,
+            psql,
+            pg: pg.clone(),
+            ssl,
+            gss: true,
             certs,
             _guard: guard,
-        }
+        };
+        // A build without GSSAPI logs "hostgssenc record cannot match because GSSAPI is
+        // not supported by this build" for such a line (and refuses the `gss` method).
+        server.gss = !server
+            .hba_errors("hostgssenc all all 127.0.0.1/32 trust\n")
+            .contains("not supported by this build");
+        server
     }
 
     /// Installs a new pg_hba.conf and signals the server to reload it.
@@ -210,7 +236,7 @@ impl Server {
         self.reload("local all postgres trust\n");
         let query = |sql: &str| {
             support::as_postgres(
-                self.bindir.join("psql"),
+                &self.psql,
                 [
                     "-X",
                     "-q",

@@ -16,9 +16,6 @@ use serde_json::{Value, json};
 
 use crate::support::{self, Pki};
 
-/// The Patroni release the test installs from PyPI (`PATROL_PATRONI_VERSION` overrides).
-pub const PATRONI_VERSION: &str = "4.1.5";
-
 /// The certificates the probe's clients and server use, as the plan's `certs`.
 pub struct Certs {
     pub json: Value,

@@ -4,7 +4,7 @@
 Used by tests/differential_pg.rs. Reads one JSON object on stdin:
 
   {"port": 5433, "socket_dir": "/tmp/x", "log": "/tmp/x/server.log",
-   "await": {probe} | absent,
+   "await": {probe} | absent, "refused_since": <log offset> | absent,
    "probes": [{"source": "127.0.0.5" | "::1" | "local", "ssl": true,
                "cert": {"cert": "a.crt", "key": "a.key"} | null,
                "user": "alice", "database": "app", "replication": "false"|"true"|"database",
@@ -21,9 +21,13 @@ log before it answers the client, so the log text appended during the probe hold
 line. After AuthenticationOk the prober reads on to ReadyForQuery or the start-up error
 (role missing, not permitted to log in, no such database).
 
+With `refused_since`, the wait for the `await` probe also ends when the log written
+since that offset says "pg_hba.conf was not reloaded" (the server refused the new pg_hba.conf and
+keeps the old rules): then the only output is {"answer": "refused"}.
+
 Writes one JSON object per probe on stdout (one line each):
   {"answer": "ok"|"cleartext"|"md5"|"sasl"|"gss"|"sspi"|"error"|"ssl-refused"|"tls-failed"|"io-error",
-   "message": "...", "line": 7 | null, "cert_method": true|false,
+   "message": "...", "line": 7 | null, "line_file": "pg_hba.conf" | null, "cert_method": true|false,
    "auth": "ok"|"failed"|"io-error" (when the server asked for a password or said Ok),
    "auth_message": "...", "after": "ready" | "<start-up error>"}
 """
@@ -223,9 +227,12 @@ def read_from(path, offset):
 
 def await_rules(job):
     """Polls with the `await` probe until the server asks it for a password: the
-    postmaster has then loaded the pg_hba.conf that holds the sentinel line."""
+    postmaster has then loaded the pg_hba.conf that holds the sentinel line. Returns
+    True, False (timed out) or "refused" (see `refused_since`)."""
     deadline = time.time() + 20
     while time.time() < deadline:
+        if job.get("refused_since") is not None and "pg_hba.conf was not reloaded" in read_from(job["log"], job["refused_since"]):
+            return "refused"
         try:
             result = probe_once(job["await"], job["port"], job.get("socket_dir", "/tmp"))
         except (EOFError, OSError):
@@ -239,7 +246,11 @@ def await_rules(job):
 def main():
     job = json.load(sys.stdin)
     port = job["port"]
-    if job.get("await") and not await_rules(job):
+    awaited = await_rules(job) if job.get("await") else True
+    if awaited == "refused":
+        print(json.dumps({"answer": "refused"}), flush=True)
+        return
+    if not awaited:
         print(json.dumps({"answer": "io-error", "message": "the new pg_hba.conf never took effect"}), flush=True)
         return
     for probe in job["probes"]:
@@ -252,11 +263,23 @@ def main():
         # the log already holds what this probe caused.
         text = read_from(job["log"], before)
         line = None
-        marker = "Connection matched pg_hba.conf line "
-        at = text.find(marker)
+        line_file = None
+        # 13-15: "Connection matched pg_hba.conf line N: ...";
+        # 16+: "Connection matched file "/path/pg_hba.conf" line N: ...".
+        at = text.find("Connection matched pg_hba.conf line ")
         if at >= 0:
+            at += len("Connection matched pg_hba.conf line ")
+            line_file = "pg_hba.conf"
+        else:
+            at = text.find("Connection matched file \"")
+            if at >= 0:
+                at += len("Connection matched file \"")
+                end = text.find("\" line ", at)
+                line_file = os.path.basename(text[at:end])
+                at = end + len("\" line ")
+        if line_file is not None:
             digits = ""
-            for ch in text[at + len(marker):]:
+            for ch in text[at:]:
                 if not ch.isdigit():
                     break
                 digits += ch
@@ -267,10 +290,13 @@ def main():
             at = text.find("connection authenticated:")
             if at >= 0:
                 rest = text[at:].split("\n", 1)[0]
-                tail = rest.rsplit(":", 1)[-1].rstrip(")")
+                site = rest.rsplit("(", 1)[-1].rstrip(")")
+                tail = site.rsplit(":", 1)[-1]
                 if tail.isdigit():
                     line = int(tail)
+                    line_file = os.path.basename(site.rsplit(":", 1)[0])
         result["line"] = line
+        result["line_file"] = line_file
         result["cert_method"] = "method=cert" in text
         print(json.dumps(result), flush=True)
 

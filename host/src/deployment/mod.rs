@@ -10,6 +10,7 @@
 //! ([`patroni`]). What the inputs do not say stays unknown: no value here is a guess.
 
 pub mod cluster;
+pub mod compose;
 pub mod decide;
 pub mod endpoint;
 pub mod flows;

@@ -6,7 +6,7 @@
 
 use crate::wit;
 
-use super::{Tree, dir_of, loc};
+use super::{Tree, compose, dir_of, loc};
 
 /// A value and where it is written.
 #[derive(Debug, Clone)]
@@ -78,20 +78,29 @@ impl Node {
 /// Every Patroni document of the inputs, with the environment of the systemd units in
 /// its directory applied.
 pub fn read_all(documents: &[wit::Document]) -> Vec<Node> {
-    documents
+    let composed = compose::nodes(documents);
+    let mut nodes: Vec<Node> = documents
         .iter()
-        .filter(|d| d.kind == "patroni")
+        .filter(|d| d.kind == "patroni" && !composed.mounted.contains(&d.path))
         .filter_map(|d| {
             let tree = Tree::of(d)?;
             let env = environment(documents, dir_of(&d.path));
             Some(read(&tree, &env))
         })
-        .collect()
+        .collect();
+    nodes.extend(composed.nodes);
+    nodes
 }
 
-/// `PATRONI_*` variables of the systemd units next to a Patroni YAML.
+/// `PATRONI_*` variables of the systemd units next to a Patroni YAML: their
+/// `Environment=` lines, then the env files their `EnvironmentFile=` lines name (found
+/// among the inputs by file name, the unit's own directory first). As in systemd, a
+/// variable from an `EnvironmentFile=` wins over one from `Environment=`, and within
+/// each the last assignment wins; an env file no unit names is not applied (Patroni
+/// reads none by itself).
 fn environment(documents: &[wit::Document], dir: &str) -> Vec<(String, String, wit::Location)> {
     let mut out = Vec::new();
+    let mut files = Vec::new();
     for doc in documents
         .iter()
         .filter(|d| d.kind == "systemd" && dir_of(&d.path) == dir)
@@ -108,11 +117,45 @@ fn environment(documents: &[wit::Document], dir: &str) -> Vec<(String, String, w
                 }
             }
         }
+        for s in settings.iter().filter(|s| s.name == "EnvironmentFile") {
+            // `-` before the path: a missing file is not an error.
+            let named = s.value.trim().trim_start_matches('-');
+            if let Some(env) = env_file(documents, named, dir) {
+                files.push(env);
+            }
+        }
+    }
+    for doc in files {
+        let wit::Body::Settings(settings) = &doc.body else {
+            continue;
+        };
+        for s in settings.iter().filter(|s| s.name.starts_with("PATRONI_")) {
+            out.push((s.name.clone(), s.value.clone(), s.location.clone()));
+        }
     }
     out
 }
 
-fn read(t: &Tree<'_>, env: &[(String, String, wit::Location)]) -> Node {
+/// The env file among the inputs that a unit's `EnvironmentFile=` names: the
+/// `patroni-env` document with that file name, in the unit's directory when there is one.
+fn env_file<'a>(
+    documents: &'a [wit::Document],
+    named: &str,
+    dir: &str,
+) -> Option<&'a wit::Document> {
+    let name = named.rsplit('/').next().filter(|n| !n.is_empty())?;
+    let candidates: Vec<&wit::Document> = documents
+        .iter()
+        .filter(|d| d.kind == "patroni-env" && d.path.rsplit('/').next() == Some(name))
+        .collect();
+    candidates
+        .iter()
+        .find(|d| dir_of(&d.path) == dir)
+        .or_else(|| (candidates.len() == 1).then(|| &candidates[0]))
+        .copied()
+}
+
+pub(super) fn read(t: &Tree<'_>, env: &[(String, String, wit::Location)]) -> Node {
     let yaml = |pointer: &str| {
         t.text(pointer).map(|value| Valued {
             value,
@@ -133,9 +176,14 @@ fn read(t: &Tree<'_>, env: &[(String, String, wit::Location)]) -> Node {
     };
     let both = |name: &str, pointer: &str| var(name).or_else(|| yaml(pointer));
     let truthy = |pointer: &str| t.root.pointer(pointer).is_some_and(python_truthy);
+    let empty = serde_json::Value::Object(Default::default());
     let dcs = ["etcd3", "etcd", "consul"].iter().find_map(|kind| {
-        let section = t.root.get(*kind)?;
         let upper = kind.to_ascii_uppercase();
+        // Patroni builds the section from `PATRONI_<DCS>_*` variables alone, too.
+        let from_env = ["HOSTS", "HOST", "URL", "URLS", "PROTOCOL"]
+            .iter()
+            .any(|k| var(&format!("PATRONI_{upper}_{k}")).is_some());
+        let section = t.root.get(*kind).or(from_env.then_some(&empty))?;
         let mut hosts = Vec::new();
         if let Some(v) =
             var(&format!("PATRONI_{upper}_HOSTS")).or_else(|| var(&format!("PATRONI_{upper}_HOST")))
@@ -242,8 +290,10 @@ fn read(t: &Tree<'_>, env: &[(String, String, wit::Location)]) -> Node {
 
 /// `10.0.1.21:2379,10.0.1.22:2379` (Patroni splits on commas).
 fn split_hosts(text: &str) -> Vec<String> {
+    // Patroni reads a `PATRONI_*_HOSTS` value as a YAML list without its brackets:
+    // `'etcd1:2379','etcd2:2379'` names two hosts, without the quotes.
     text.split(',')
-        .map(str::trim)
+        .map(|h| h.trim().trim_matches(['\'', '"']).trim())
         .filter(|h| !h.is_empty())
         .map(str::to_string)
         .collect()

@@ -193,6 +193,94 @@ fn an_absent_setting_is_unknown_and_the_environment_wins() {
 }
 
 #[test]
+fn an_environment_file_a_unit_names_wins_over_its_environment_lines() {
+    let yml = patroni("pg", "n1", "10.0.1.11", "");
+    let unit = "[Service]\nUser=postgres\nEnvironment=PATRONI_SCOPE=fromunit PATRONI_POSTGRESQL_LISTEN=10.9.9.9:6543\nEnvironmentFile=-/etc/patroni/patroni.env\nExecStart=/usr/bin/patroni /etc/patroni.yml\n";
+    let env = "# set by the deployment\nPATRONI_SCOPE=fromfile\n";
+    let d = docs(&[
+        ("n1/patroni.yml", Kind::Patroni, &yml),
+        ("n1/patroni.service", Kind::Systemd, unit),
+        ("n1/patroni.env", Kind::PatroniEnv, env),
+    ]);
+    let dep = super::build(&d, &empty_context());
+    assert_eq!(
+        dep.clusters[0].name, "fromfile",
+        "EnvironmentFile= wins over Environment="
+    );
+    let m = &dep.clusters[0].members[0];
+    assert_eq!(
+        setting(m, "port"),
+        Some(("6543", 3, wit::SettingOrigin::Environment))
+    );
+    // An env file that no unit names is not applied: Patroni reads none by itself.
+    let d = docs(&[
+        ("n1/patroni.yml", Kind::Patroni, &yml),
+        ("n1/patroni.env", Kind::PatroniEnv, env),
+    ]);
+    let dep = super::build(&d, &empty_context());
+    assert_eq!(dep.clusters[0].name, "pg");
+}
+
+#[test]
+fn compose_services_run_patroni_nodes_from_their_environment() {
+    let compose = "services:\n  etcd1:\n    image: patroni\n    environment:\n      ETCD_LISTEN_CLIENT_URLS: http://0.0.0.0:2379\n  haproxy:\n    image: patroni\n    environment: &env\n      PATRONI_ETCD3_HOSTS: \"'etcd1:2379','etcd2:2379'\"\n      PATRONI_SCOPE: demo\n    command: haproxy\n  patroni1:\n    image: patroni\n    env_file: docker/patroni.env\n    environment:\n      <<: *env\n      PATRONI_NAME: patroni1\n  patroni2:\n    image: patroni\n    env_file: docker/patroni.env\n    environment:\n      - PATRONI_SCOPE=demo\n      - PATRONI_NAME=patroni2\n      - PATRONI_REPLICATION_USERNAME=fromlist\n";
+    let env = "PATRONI_REPLICATION_USERNAME=replicator\nPATRONI_SUPERUSER_USERNAME=postgres\n";
+    let d = docs(&[
+        ("site/docker-compose.yml", Kind::DockerCompose, compose),
+        ("site/docker/patroni.env", Kind::PatroniEnv, env),
+    ]);
+    let nodes = super::patroni::read_all(&d);
+    let names: Vec<String> = nodes
+        .iter()
+        .filter_map(|n| n.name.as_ref().map(|v| v.value.clone()))
+        .collect();
+    // The HAProxy service sets PATRONI_* too (for its templates) but runs `haproxy`.
+    assert_eq!(nodes.len(), 2, "{nodes:#?}");
+    assert_eq!(names, ["patroni1", "patroni2"]);
+    let p1 = &nodes[0];
+    assert_eq!(
+        p1.scope.as_ref().unwrap().value,
+        "demo",
+        "from the merge key"
+    );
+    assert_eq!(p1.replication_user.as_ref().unwrap().value, "replicator");
+    assert_eq!(
+        p1.replication_user.as_ref().unwrap().at.file,
+        "site/docker/patroni.env"
+    );
+    let hosts: Vec<&str> = p1
+        .dcs
+        .as_ref()
+        .unwrap()
+        .hosts
+        .iter()
+        .map(|h| h.value.as_str())
+        .collect();
+    assert_eq!(
+        hosts,
+        ["etcd1:2379", "etcd2:2379"],
+        "Patroni's list, quotes removed"
+    );
+    let p2 = &nodes[1];
+    assert_eq!(
+        p2.replication_user.as_ref().unwrap().value,
+        "fromlist",
+        "`environment` wins over `env_file`"
+    );
+    assert_eq!(p2.replication_user.as_ref().unwrap().at.line, 24);
+    let dep = super::build(&d, &empty_context());
+    let demo = dep
+        .clusters
+        .iter()
+        .find(|c| c.name == "demo")
+        .expect("cluster demo");
+    assert!(
+        demo.members.iter().any(|m| m.name == "patroni1"),
+        "{demo:#?}"
+    );
+}
+
+#[test]
 fn dcs_links_match_the_etcd_that_listens_there() {
     let yml = patroni("pg", "n1", "10.0.1.11", "");
     let etcd = "name: e1\nlisten-client-urls: http://0.0.0.0:2379\nadvertise-client-urls: http://10.0.1.21:2379\n";

@@ -3,7 +3,7 @@
 //! This is a port of `src/backend/libpq/hba.c` of PostgreSQL 15, 16 and 17 (read from
 //! the 15.18 and 17.11 sources, checked against real 15.18 and 16.2 servers):
 //! [`tokenize`] is `tokenize_auth_file` (fields, quoting, comments, `@file`, backslash
-//! continuation from 15, `include*` directives from 16), [`line`] is `parse_hba_line`,
+//! continuation from 14, `include*` directives from 16), [`line`] is `parse_hba_line`,
 //! [`options`] is `parse_hba_auth_opt`, [`address`] is glibc's numeric `getaddrinfo`,
 //! and [`regex`] checks the `/regex` tokens of 16+. The version comes from
 //! `ParseContext::postgres_version` (none: 17).
@@ -29,7 +29,7 @@
 //!   quotes, nested, empty, missing) and include directives: the same rows on 15 and 16;
 //! - the fixtures in `tests/fixtures/pg-hba` (`includes/` on 16);
 //! - about 6900 random regular expressions against `regexp_like` on 15 (see [`regex`]);
-//! - 15's 10239-byte token limit (gone in 16), continuation on 15, `include` read as a
+//! - 15's 10239-byte token limit (gone in 16), continuation on 15 (and on 14: `tests/differential_pg.rs` runs every major 13–18), `include` read as a
 //!   connection type on 15.
 //!
 //! The unit tests hold those answers.

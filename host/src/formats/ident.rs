@@ -41,12 +41,15 @@ pub fn parse(
             None => parse_line(&line, version, path),
         };
         match result {
-            Ok((map_name, system_user, database_user)) => parsed.value.push(wit::IdentRule {
-                location: super::location(&line.source.shown, line.line),
-                map_name,
-                system_user,
-                database_user,
-            }),
+            Ok((map_name, system_user, (database_user, database_user_quoted))) => {
+                parsed.value.push(wit::IdentRule {
+                    location: super::location(&line.source.shown, line.line),
+                    map_name,
+                    system_user,
+                    database_user,
+                    database_user_quoted,
+                })
+            }
             Err(message) => {
                 let message = with_site(message, &line, &top, &|n| n);
                 parsed
@@ -63,7 +66,7 @@ fn parse_line(
     line: &AuthLine,
     version: u32,
     path: &Path,
-) -> Result<(String, String, String), String> {
+) -> Result<(String, String, (String, bool)), String> {
     let missing = || {
         if version <= 15 {
             format!(
@@ -76,12 +79,14 @@ fn parse_line(
         }
     };
     let mut values = Vec::with_capacity(3);
+    let mut quoted = false;
     for k in 0..3 {
         let field = line.fields.get(k).ok_or_else(missing)?;
         if field.len() > 1 {
             return Err("multiple values in ident field".into());
         }
         values.push(field[0].text.clone());
+        quoted = field[0].quoted;
     }
     let checked: &[&String] = if version >= 16 {
         &[&values[1], &values[2]]
@@ -96,7 +101,7 @@ fn parse_line(
     }
     let mut values = values.into_iter();
     let mut next = || values.next().unwrap_or_default();
-    Ok((next(), next(), next()))
+    Ok((next(), next(), (next(), quoted)))
 }
 
 #[cfg(test)]

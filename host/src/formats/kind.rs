@@ -24,6 +24,8 @@ pub enum Kind {
     Nftables,
     /// An env file setting `PATRONI_*` variables (Patroni applies them over its YAML).
     PatroniEnv,
+    /// A Docker Compose file: the services that run Patroni, with their environment.
+    DockerCompose,
     /// A kind only an org policy knows; handed over as text.
     Other(String),
 }
@@ -45,6 +47,7 @@ pub const KNOWN: &[&str] = &[
     "systemd",
     "nftables",
     "patroni-env",
+    "docker-compose",
 ];
 
 impl Kind {
@@ -65,6 +68,7 @@ impl Kind {
             Kind::Systemd => "systemd",
             Kind::Nftables => "nftables",
             Kind::PatroniEnv => "patroni-env",
+            Kind::DockerCompose => "docker-compose",
             Kind::Other(name) => name,
         }
     }
@@ -87,6 +91,7 @@ impl Kind {
             "systemd" => Kind::Systemd,
             "nftables" => Kind::Nftables,
             "patroni-env" => Kind::PatroniEnv,
+            "docker-compose" => Kind::DockerCompose,
             other => Kind::Other(other.to_string()),
         }
     }
@@ -133,6 +138,12 @@ pub fn detect(path: &Path, text: &str) -> Detected {
         "gitlab.rb" => Some(Kind::GitlabRb),
         "topology.yaml" | "topology.yml" => Some(Kind::Topology),
         "nftables.conf" | "nftables.rules" => Some(Kind::Nftables),
+        "docker-compose.yml" | "docker-compose.yaml" | "compose.yml" | "compose.yaml" => {
+            Some(Kind::DockerCompose)
+        }
+        _ if name.starts_with("docker-compose.") && matches!(ext, "yml" | "yaml") => {
+            Some(Kind::DockerCompose)
+        }
         _ if name.ends_with(".nft") => Some(Kind::Nftables),
         _ if name.ends_with("hba.conf") => Some(Kind::PgHba),
         _ if name.ends_with("ident.conf") => Some(Kind::PgIdent),

@@ -95,7 +95,7 @@ pub fn document(
         Kind::Etcd if etcd_env::looks_like(&text) => {
             map(etcd_env::parse(&text, file), wit::Body::Structured)
         }
-        Kind::Patroni | Kind::Etcd | Kind::Topology => {
+        Kind::Patroni | Kind::Etcd | Kind::Topology | Kind::DockerCompose => {
             map(yaml::parse(&text, file), wit::Body::Structured)
         }
         Kind::Systemd => map(systemd::parse(&text, file), wit::Body::Settings),

@@ -31,6 +31,9 @@ struct Document<'a> {
     /// Every file the run met: `path`, the `kind` it was read as (null when skipped) and
     /// why it was `skipped` (null when read).
     files: &'a [FileEntry],
+    /// The PostgreSQL and Patroni versions the answers assume: `software`, `version` and
+    /// `source` (the samples context, or the newest behaviour when it names none).
+    versions: &'a [crate::run::versions::Assumed],
     /// Findings an inline `patrol:ignore` comment covers, each with the comment.
     suppressed: &'a [crate::suppress::Suppressed],
     /// Findings the `--baseline` file holds, each with its fingerprint.
@@ -73,6 +76,7 @@ impl Render for Json {
             policies: &outcome.policies,
             waived: &outcome.waived,
             files: &outcome.inputs,
+            versions: &outcome.versions,
             suppressed: &outcome.adopt.suppressed,
             baselined: &outcome.adopt.baselined,
             absent: &outcome.adopt.absent,

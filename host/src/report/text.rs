@@ -195,6 +195,9 @@ impl Render for Text {
         if !outcome.inputs.is_empty() {
             writeln!(out, "{}", outcome.files_summary())?;
         }
+        for v in &outcome.versions {
+            writeln!(out, "{v}")?;
+        }
         let mut counts: BTreeMap<Severity, usize> = BTreeMap::new();
         for f in &outcome.findings {
             *counts.entry(f.severity).or_default() += 1;

@@ -71,6 +71,7 @@ fn ident(path: &str, text: &str) -> Document {
                 map_name: f[0].into(),
                 system_user: f[1].into(),
                 database_user: f[2].into(),
+                database_user_quoted: false,
             }
         })
         .collect();

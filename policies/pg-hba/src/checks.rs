@@ -326,10 +326,16 @@ pub fn check_rule(
             } else {
                 "md5-auth"
             };
-            let message = match &scram_conf {
+            let mut message = match &scram_conf {
                 Some(where_) => format!("`md5` on this line while {where_} stores passwords as SCRAM"),
                 None => "`md5` where `scram-sha-256` is possible: MD5 password hashes are weak and replayable within a server".to_string(),
             };
+            if env.version >= 18 {
+                message.push_str(&format!(
+                    " (on PostgreSQL {}, MD5 passwords are deprecated: setting one warns, and a later release removes them)",
+                    env.version
+                ));
+            }
             match to_scram(true) {
                 Ok(()) => {
                     fix.method = Some("scram-sha-256");

@@ -4,13 +4,21 @@
 //! The first pg_hba.conf of the input is the server's (else the one Patroni writes from
 //! the first `pg_hba` list of patroni.yml). A file the server refuses
 //! (invalid lines, no entries) denies every connection: at start-up the server does not
-//! start, and on reload it keeps rules patrol cannot see.
+//! start, and on reload it keeps rules patrol cannot see. Likewise a refused pg_ident.conf:
+//! a connection whose line uses a `map=` is denied, with `pg_ident.conf` in `depends_on`
+//! (the server keeps the maps it had, which patrol cannot see).
 
 use policy_guest::hba::{Matcher, ServerFacts};
 use policy_guest::report::decision;
 use policy_guest::{Body, Decision, IdentRule, Input, Location, Report, SampleKind, Verdict};
 
-pub fn decide_all(input: &Input, server: &ServerFacts, ident: &[IdentRule], report: &mut Report) {
+pub fn decide_all(
+    input: &Input,
+    server: &ServerFacts,
+    ident: &[IdentRule],
+    ident_refused: bool,
+    report: &mut Report,
+) {
     if input.connections.is_empty() {
         return;
     }
@@ -73,7 +81,18 @@ pub fn decide_all(input: &Input, server: &ServerFacts, ident: &[IdentRule], repo
     let matcher = Matcher::new(rules, ident, &input.context, server.clone());
     let mut scratch = matcher.scratch();
     for (i, c) in input.connections.iter().enumerate() {
-        let o = matcher.decide(c, &mut scratch);
+        let mut o = matcher.decide(c, &mut scratch);
+        let mapped = o
+            .rule
+            .is_some_and(|r| rules[r].options.iter().any(|(k, _)| k == "map"));
+        if ident_refused && mapped {
+            o.verdict = Verdict::Deny;
+            o.reason = format!(
+                "pg_ident.conf has invalid lines, so the server refuses it and keeps the maps it had (none at start-up), which patrol cannot see; with this file: {}",
+                o.reason
+            );
+            o.depends_on.push("pg_ident.conf");
+        }
         let location = o.rule.map(|r| {
             let l = &rules[r].location;
             Location {

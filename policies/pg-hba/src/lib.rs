@@ -15,6 +15,7 @@ pub mod checks;
 pub mod decide;
 pub mod facts;
 pub mod fixes;
+pub mod load;
 pub mod text;
 
 use policy_guest::hba::NEWEST_VERSION;
@@ -213,6 +214,27 @@ impl Policy for PgHba {
 
     fn evaluate(input: &Input, settings: &Settings, report: &mut Report) -> Result<(), String> {
         let version = input.context.postgres_version.unwrap_or(NEWEST_VERSION);
+        // Load-time checks that need postgresql.conf (the parser sees pg_hba.conf alone):
+        // the server refuses such lines as it refuses any invalid one.
+        let extra = load::oauth_without_validator(input, version);
+        if !extra.is_empty() {
+            let mut owned = input.clone();
+            for (i, d) in extra {
+                owned.documents[i].diagnostics.push(d);
+            }
+            return evaluate_loaded(&owned, settings, version, report);
+        }
+        evaluate_loaded(input, settings, version, report)
+    }
+}
+
+fn evaluate_loaded(
+    input: &Input,
+    settings: &Settings,
+    version: u32,
+    report: &mut Report,
+) -> Result<(), String> {
+    {
         let conf = Effective::from_input(input);
         let mut facts = facts::Facts::from_inputs(conf.as_ref(), &input.context);
         facts.socket_logins = facts::pgbouncer_logins(input);
@@ -225,6 +247,9 @@ impl Policy for PgHba {
         if let Some(doc) = ident_doc {
             checks::ident_diagnostics(doc, report);
         }
+        // A refused pg_ident.conf leaves the server with the maps it had (none at start).
+        let ident_refused =
+            ident_doc.is_some_and(|d| d.diagnostics.iter().any(|g| g.location.line > 0));
         for doc in input
             .documents
             .iter()
@@ -276,7 +301,7 @@ impl Policy for PgHba {
             };
             fixes::check_file(&env, report);
         }
-        decide::decide_all(input, &server, ident, report);
+        decide::decide_all(input, &server, ident, ident_refused, report);
         Ok(())
     }
 }

@@ -66,6 +66,7 @@ fn ident(lines: &[(&str, &str, &str)]) -> Document {
             map_name: m.to_string(),
             system_user: s.to_string(),
             database_user: d.to_string(),
+            database_user_quoted: false,
         })
         .collect();
     Document {
@@ -481,3 +482,50 @@ fn trust_on_the_socket_becomes_peer_for_the_os_user() {
 /// Regression tests from real-world files (issue 13): missed exposures and noise.
 #[path = "tests_realworld.rs"]
 mod realworld;
+
+#[test]
+fn md5_says_it_is_deprecated_on_18_only() {
+    let text = "hostssl all all 10.0.0.0/8 md5\n";
+    let message = |version| {
+        let mut i = input(vec![hba(text)], "");
+        i.context.postgres_version = Some(version);
+        let e = run(&i);
+        e.findings
+            .iter()
+            .find(|f| f.code == "md5-auth")
+            .map(|f| f.message.clone())
+            .unwrap()
+    };
+    assert!(
+        message(18).contains("on PostgreSQL 18, MD5 passwords are deprecated"),
+        "{}",
+        message(18)
+    );
+    assert!(!message(17).contains("deprecated"), "{}", message(17));
+}
+
+#[test]
+fn oauth_without_a_validator_library_is_refused_on_18() {
+    let text = "host all all 10.0.0.0/8 oauth issuer=https://example.com scope=openid\n";
+    let invalid = |pgconf: Option<&str>| {
+        let mut docs = vec![hba(text)];
+        if let Some(c) = pgconf {
+            docs.push(conf("postgresql.conf", c));
+        }
+        let mut i = input(docs, "");
+        i.context.postgres_version = Some(18);
+        let e = run(&i);
+        e.findings
+            .iter()
+            .filter(|f| f.code == "invalid-line")
+            .map(|f| f.message.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        invalid(Some("ssl = on\n")),
+        ["oauth_validator_libraries must be set for authentication method oauth"]
+    );
+    assert!(invalid(Some("oauth_validator_libraries = 'my_validator'\n")).is_empty());
+    // Without postgresql.conf the setting is unknown: no claim either way.
+    assert!(invalid(None).is_empty());
+}

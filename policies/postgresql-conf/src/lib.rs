@@ -5,8 +5,15 @@
 //! assignment wins, postgresql.auto.conf after postgresql.conf), with PostgreSQL's
 //! defaults when a setting is absent. A fix changes the deciding assignment in place —
 //! in whichever file holds it — or adds the setting at the end of postgresql.conf.
+//!
+//! The same checks apply to the settings Patroni gives the server (its local
+//! `postgresql.parameters`, `bootstrap.dcs.postgresql.parameters`, `PATRONI_*`
+//! variables), read from the host's deployment model where a member's effective setting
+//! comes from Patroni: an `ssl: 'off'` there is the same finding, at its own line, as in
+//! postgresql.conf. Only values Patroni sets are judged: an absent one is not assumed.
 
 pub mod edit;
+mod patroni;
 
 use policy_guest::hba::NEWEST_VERSION;
 use policy_guest::pgconf::{Effective, KIND, parse_bool};
@@ -129,6 +136,7 @@ impl Policy for PostgresqlConf {
     }
 
     fn evaluate(input: &Input, settings: &Settings, report: &mut Report) -> Result<(), String> {
+        patroni::check(input, settings, report);
         let Some(conf) = Effective::from_input(input) else {
             return Ok(());
         };
@@ -256,7 +264,7 @@ impl Policy for PostgresqlConf {
 }
 
 /// `*`, `0.0.0.0` or `::` among the addresses.
-fn is_listen_all(value: &str) -> bool {
+pub(crate) fn is_listen_all(value: &str) -> bool {
     value
         .split(',')
         .map(str::trim)
@@ -264,7 +272,7 @@ fn is_listen_all(value: &str) -> bool {
 }
 
 /// Whether a `log_connections` value logs (a boolean; from 18 also a list of aspects).
-fn logs(value: Option<&str>) -> bool {
+pub(crate) fn logs(value: Option<&str>) -> bool {
     match value {
         None => false,
         Some(v) => parse_bool(v).unwrap_or_else(|| !v.trim().is_empty()),

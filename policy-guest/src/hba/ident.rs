@@ -25,6 +25,8 @@ struct Line {
     map: String,
     system: SystemUser,
     pg_role: String,
+    /// The database user was quoted: from 16 on, `"all"` and `"+group"` are names.
+    quoted: bool,
 }
 
 /// The compiled lines of a pg_ident.conf.
@@ -54,6 +56,7 @@ impl IdentMaps {
                     None => SystemUser::Exact(r.system_user.clone()),
                 },
                 pg_role: r.database_user.clone(),
+                quoted: r.database_user_quoted,
             })
             .collect();
         IdentMaps { lines, version }
@@ -96,6 +99,8 @@ impl IdentMaps {
         auth_user: &str,
         roles: &Roles,
     ) -> MapResult {
+        // 16+ marks a name made by `\1` substitution as quoted: compared literally.
+        let mut literal = line.quoted;
         let wanted: std::borrow::Cow<'_, str> = match &line.system {
             SystemUser::Exact(name) => {
                 if name != auth_user {
@@ -112,6 +117,7 @@ impl IdentMaps {
                         let Some(group) = caps.get(1) else {
                             return MapResult::Error;
                         };
+                        literal = true;
                         format!(
                             "{}{}{}",
                             &line.pg_role[..at],
@@ -124,18 +130,22 @@ impl IdentMaps {
                 }
             }
         };
+        // 16+: `all` and `+group` unquoted; a `/regex` quoted or not, but not one made
+        // by `\1` substitution (checked against real 16.14, 17.10, 18.4 servers:
+        // tests/differential_pg).
+        let substituted = literal && !line.quoted;
         if self.version >= 16 {
-            if wanted == "all" {
+            if wanted == "all" && !literal {
                 return MapResult::Match;
             }
-            if let Some(group) = wanted.strip_prefix('+') {
+            if let Some(group) = wanted.strip_prefix('+').filter(|_| !literal) {
                 return if roles.is_member(pg_role, group) {
                     MapResult::Match
                 } else {
                     MapResult::NoMatch
                 };
             }
-            if let Some(re) = wanted.strip_prefix('/') {
+            if let Some(re) = wanted.strip_prefix('/').filter(|_| !substituted) {
                 let hit = Regex::new(re).is_ok_and(|re| re.is_match(pg_role));
                 return if hit {
                     MapResult::Match
@@ -168,6 +178,7 @@ mod tests {
             map_name: map.into(),
             system_user: sys.into(),
             database_user: db.into(),
+            database_user_quoted: false,
         }
     }
 
@@ -206,5 +217,44 @@ mod tests {
             MapResult::Error
         );
         assert!(maps.has_map("certs") && !maps.has_map("missing"));
+    }
+
+    #[test]
+    fn quoted_keywords_are_names_from_16() {
+        let mut quoted_all = rule("m", "bob", "all");
+        quoted_all.database_user_quoted = true;
+        let mut quoted_group = rule("m", "alice", "+admins");
+        quoted_group.database_user_quoted = true;
+        let lines = [
+            quoted_all,
+            quoted_group,
+            rule("m", "/^(.*)$", r"\1"),
+            rule("k", "bob", "all"),
+        ];
+        let roles = Roles::new(None);
+        for version in [15, 16, 18] {
+            let maps = IdentMaps::new(&lines, version);
+            // Quoted: a role named `all`, on every version.
+            assert_eq!(
+                maps.check(Some("m"), "dave", "bob", &roles),
+                MapResult::NoMatch
+            );
+            assert_eq!(
+                maps.check(Some("m"), "all", "bob", &roles),
+                MapResult::Match
+            );
+            assert_eq!(
+                maps.check(Some("m"), "+admins", "alice", &roles),
+                MapResult::Match
+            );
+            // `\1` makes a name compared literally.
+            assert_eq!(
+                maps.check(Some("m"), "all", "all", &roles),
+                MapResult::Match
+            );
+            // Unquoted `all`: the keyword from 16 on.
+            let any = maps.check(Some("k"), "dave", "bob", &roles);
+            assert_eq!(any == MapResult::Match, version >= 16, "{version}");
+        }
     }
 }

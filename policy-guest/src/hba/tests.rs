@@ -211,6 +211,7 @@ fn cert_with_ident_map() {
         map_name: "m".into(),
         system_user: r"/^(.*)\.example\.com$".into(),
         database_user: r"\1".into(),
+        database_user_quoted: false,
     }];
     let m = Matcher::new(
         &rules("hostssl all all all cert map=m\n"),
