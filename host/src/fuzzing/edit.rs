@@ -156,15 +156,28 @@ fn lines(text: &str, edits: Vec<(usize, wit::LineEdit)>) {
         .iter()
         .flat_map(|e| e.start as usize..=(e.end as usize).min(before.len()))
         .collect();
+    // When the last line lacked a newline and an edit removes it, the line that becomes
+    // last loses its newline: the file keeps lacking a final one.
+    let last_out = out.last().copied().filter(|_| !after.ends_with('\n'));
     let mut rest = out.iter();
     for (i, line) in before
         .iter()
         .enumerate()
         .filter(|(i, _)| !touched.contains(&(i + 1)))
     {
+        // An empty line that becomes the last one that way is gone with its newline.
+        if !text.ends_with('\n')
+            && line.trim_end_matches(['\r', '\n']).is_empty()
+            && rest.clone().next().is_none()
+        {
+            continue;
+        }
         let last_without_newline = i + 1 == before.len() && !line.ends_with('\n');
         let kept = |o: &&&str| {
             **o == *line
+                || (last_out == Some(**o)
+                    && !text.ends_with('\n')
+                    && line.trim_end_matches(['\r', '\n']) == **o)
                 || (last_without_newline
                     && o.strip_prefix(*line)
                         .is_some_and(|n| n == "\n" || n == "\r\n"))

@@ -1,4 +1,8 @@
 //! Line arithmetic on the source text (byte offsets; `\n` or `\r\n` line breaks).
+//!
+//! A position may be any byte offset, also one inside a multi-byte character (`end - 1`
+//! for "the line of the last byte"): lines are found by searching bytes for `\n`, which is
+//! never part of another character, so what they return is always a character boundary.
 
 /// The comment in `text`, when `text` is only whitespace and a comment.
 pub(super) fn comment(text: &str) -> Option<&str> {
@@ -7,12 +11,20 @@ pub(super) fn comment(text: &str) -> Option<&str> {
 }
 
 pub(super) fn line_start(src: &str, pos: usize) -> usize {
-    src[..pos].rfind('\n').map_or(0, |i| i + 1)
+    let pos = pos.min(src.len());
+    src.as_bytes()[..pos]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1)
 }
 
 /// The end of the line holding `pos`, before its `\n` or `\r\n`.
 pub(super) fn line_end(src: &str, pos: usize) -> usize {
-    let end = src[pos..].find('\n').map_or(src.len(), |i| pos + i);
+    let pos = pos.min(src.len());
+    let end = src.as_bytes()[pos..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(src.len(), |i| pos + i);
     if end > pos && src.as_bytes()[end - 1] == b'\r' {
         end - 1
     } else {

@@ -583,3 +583,23 @@ fn pointers_deeper_than_the_nesting_limit_are_refused() {
     let ok = "/a".repeat(crate::formats::MAX_NESTING - 1);
     assert!(apply("b: 1\n", &[set(&ok, json!(1))]).is_ok());
 }
+
+/// A value ending in a multi-byte character: the editor finds "the line of the last byte"
+/// one byte before the end, inside that character (fuzz seed
+/// `pointer-set-after-multibyte-value`; it panicked on a char boundary).
+#[test]
+fn values_ending_in_multibyte_characters() {
+    let deep = json!({"x": {"y": [1, 2]}});
+    for src in [
+        "a: \u{e9}\u{e9}\n",
+        "a: \u{fffd}\u{fffd}",
+        "a: |\n  \u{e9}\nb: 1\n",
+        "- \u{e9}\u{e9}\n- b\n",
+        "a:\n  b: \u{1f600}\r\n",
+    ] {
+        let pointer = if src.starts_with('-') { "/0" } else { "/a" };
+        check(src, &set(pointer, deep.clone()));
+        check(src, &set(pointer, json!("plain")));
+        check(src, &remove(pointer));
+    }
+}
