@@ -95,6 +95,9 @@ fn findings<'a>(report: &'a Value, code: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// The Patroni release the live cluster runs (its venv cached by `support::servers`).
+const PATRONI_VERSION: &str = "4.1.5";
+
 #[test]
 fn verify_finds_live_drift_and_changes_nothing() {
     let pg_bindir = patroni::packages();
@@ -115,8 +118,10 @@ fn verify_finds_live_drift_and_changes_nothing() {
     );
     let plan = json!({
         "workdir": work.path(),
-        "venv": std::env::var("PATROL_PATRONI_VENV").unwrap_or_else(|_| "/var/tmp/patrol-venv".into()),
-        "patroni_version": patroni::PATRONI_VERSION,
+        "venv": std::env::var("PATROL_PATRONI_VENV")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| support::servers::patroni_venv(PATRONI_VERSION)),
+        "patroni_version": PATRONI_VERSION,
         "pg_bindir": pg_bindir,
         "certs": certs,
         "postgresql_extra": {"pg_hba": [
@@ -150,7 +155,7 @@ fn verify_finds_live_drift_and_changes_nothing() {
 
     // The repository: the YAML the cluster started with, and what to probe PostgreSQL with.
     let info = cluster.call(json!({"cmd": "info"}));
-    assert_eq!(info["version"], patroni::PATRONI_VERSION);
+    assert_eq!(info["version"], PATRONI_VERSION);
     let config = info["config_text"].as_str().unwrap().to_string();
     let repo = scratch.path().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
