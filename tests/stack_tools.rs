@@ -469,6 +469,17 @@ fn haproxy_fixes_pass_haproxy_c() {
         let settings = format!("haproxy={}", paths.display());
         let with = ["--settings", settings.as_str()];
         let before = stack_findings(&check(tmp.path(), name, &with));
+        if name == "insecure" {
+            // Patroni's REST API is plain HTTP there: `check-ssl` would fail every check,
+            // so HAProxy gets no TLS fix (issue 11) and the file stays as it is.
+            assert!(
+                !before
+                    .iter()
+                    .any(|f| f.code == "haproxy/check-plain-http" && f.patch),
+                "{before:#?}"
+            );
+            continue;
+        }
         assert!(
             before
                 .iter()
@@ -514,12 +525,21 @@ fn haproxy_fixes_pass_haproxy_c() {
             "{name}: fixes that did not settle: {left:#?}"
         );
         if name == "half" {
-            assert!(fixed.contains("server pg-node2 10.0.1.12:5432 maxconn 100 check port 8008 check-ssl ca-file /etc/haproxy/ssl/ca.crt crt "), "{fixed}");
+            // pg-node2's Patroni is not among the inputs: its check is a link whose other
+            // end is unknown, so its TLS fix is withheld (issue 11) and the line stays.
+            assert!(
+                fixed.contains("server pg-node2 10.0.1.12:5432 maxconn 100 check port 8008\n"),
+                "{fixed}"
+            );
             let critical: Vec<&Found> = after
                 .iter()
                 .filter(|f| f.code.starts_with("haproxy/") && f.severity == "critical")
                 .collect();
-            assert!(critical.is_empty(), "{critical:#?}");
+            // Only the withheld pg-node2 line is left critical, with no patch.
+            assert!(
+                critical.iter().all(|f| f.line == 19 && !f.patch),
+                "{critical:#?}"
+            );
         }
     }
 }
@@ -636,6 +656,18 @@ fn etcd_fix_starts_with_tls_and_client_certificates() {
     for f in ["etcd.conf.yml", "patroni.yml"] {
         std::fs::copy(root().join("examples/insecure").join(f), dir.join(f)).expect("copy");
     }
+    // Patroni names only the etcd among the inputs: both ends of every DCS link are
+    // known, so the two ends may change together (issue 11; with etcd2 and etcd3 not
+    // among the inputs the switch is withheld).
+    let yml = std::fs::read_to_string(dir.join("patroni.yml")).expect("read");
+    std::fs::write(
+        dir.join("patroni.yml"),
+        yml.replace(
+            "hosts: 10.0.1.21:2379,10.0.1.22:2379,10.0.1.23:2379",
+            "hosts: 10.0.1.21:2379",
+        ),
+    )
+    .expect("write");
     let original = std::fs::read_to_string(dir.join("etcd.conf.yml")).expect("read");
     // The certificate files the fixes may name: no path is invented without them.
     let paths = write_settings(

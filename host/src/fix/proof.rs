@@ -119,11 +119,12 @@ pub fn prove(plan: &Plan, outcome: &Outcome, candidates: &[usize]) -> Result<Pro
         let Some(p) = outcome.patches.get(i) else {
             continue;
         };
-        match static_check(plan, outcome, &before_dep, p) {
+        match static_check(plan, outcome, p) {
             Some(w) => proven.withheld.push(w),
             None => passed.push(i),
         }
     }
+    let passed = link_check(plan, outcome, &before_dep, passed, &mut proven.withheld);
     if before_dep.flows.is_empty() {
         proven.accepted = passed;
         return Ok(proven);
@@ -271,12 +272,7 @@ fn broken(
 }
 
 /// The checks on the patch's text alone.
-fn static_check(
-    plan: &Plan,
-    outcome: &Outcome,
-    before_dep: &wit::Deployment,
-    p: &Patch,
-) -> Option<Withheld> {
+fn static_check(plan: &Plan, outcome: &Outcome, p: &Patch) -> Option<Withheld> {
     let (changes, _) = patch::apply_all(&[p], &outcome.files);
     let change = changes.into_iter().next()?;
     let file = plan.files.iter().find(|f| f.display == change.file)?;
@@ -322,8 +318,16 @@ fn static_check(
     let before_lines: std::collections::HashSet<&str> = change.before.lines().collect();
     for line in change.after.lines().filter(|l| !before_lines.contains(l)) {
         for path in absolute_paths(line) {
+            // Named by an input, or by a policy's settings (the user's own word for
+            // where a certificate lives on the host).
             let named = change.before.contains(path.as_str())
                 || outcome.files.iter().any(|(_, t)| t.contains(path.as_str()))
+                || plan
+                    .policies
+                    .iter()
+                    .filter_map(|p| p.settings.as_deref())
+                    .chain(plan.settings_by_name.values().map(String::as_str))
+                    .any(|t| t.contains(path.as_str()))
                 || plan
                     .files
                     .iter()
@@ -340,10 +344,21 @@ fn static_check(
             }
         }
     }
-    // (d) both ends of a link, or none.
+    None
+}
+
+/// The deployment model after applying `patches` (indexes into `outcome.patches`).
+fn model_after(plan: &Plan, outcome: &Outcome, patches: &[usize]) -> wit::Deployment {
+    let list: Vec<&Patch> = patches
+        .iter()
+        .filter_map(|&i| outcome.patches.get(i))
+        .collect();
+    let (changes, _) = patch::apply_all(&list, &outcome.files);
     let mut after_files = plan.files.clone();
-    if let Some(f) = after_files.iter_mut().find(|f| f.display == change.file) {
-        f.text = change.after.clone();
+    for c in changes {
+        if let Some(f) = after_files.iter_mut().find(|f| f.display == c.file) {
+            f.text = c.after;
+        }
     }
     let after_plan = Plan {
         files: after_files,
@@ -358,15 +373,62 @@ fn static_check(
         skipped: Vec::new(),
         adopt: Default::default(),
     };
-    let after_dep =
-        crate::deployment::build(&crate::run::documents(&after_plan), &plan.samples.context);
-    one_link_end(before_dep, &after_dep)
-        .map(|message| Withheld::of(p, WithheldReason::OneLinkEnd, message, None))
+    crate::deployment::build(&crate::run::documents(&after_plan), &plan.samples.context)
 }
 
-/// A link the patch changes at one end so that its ends no longer agree, or at its end
-/// when the other end is not among the inputs.
-fn one_link_end(before: &wit::Deployment, after: &wit::Deployment) -> Option<String> {
+/// (d) both ends of a link, or none: judged on the round's patches together (the two
+/// ends of a link are two patches, often of one policy, in the same round). When they
+/// leave a link whose ends disagree, each patch that does so on its own is withheld.
+fn link_check(
+    plan: &Plan,
+    outcome: &Outcome,
+    before_dep: &wit::Deployment,
+    passed: Vec<usize>,
+    withheld: &mut Vec<Withheld>,
+) -> Vec<usize> {
+    if before_dep.links.is_empty() {
+        return passed;
+    }
+    let mut kept = passed;
+    // Each pass withholds the patches of the files of a link left disagreeing, until
+    // every link's ends agree (the patches that change the two ends of a link together
+    // stay together).
+    loop {
+        let bad = disagreements(before_dep, &model_after(plan, outcome, &kept));
+        if bad.is_empty() {
+            return kept;
+        }
+        // Of the patches of the disagreeing links' files, those that leave a link
+        // disagreeing on their own.
+        let (out, rest): (Vec<usize>, Vec<usize>) = kept.into_iter().partition(|&i| {
+            outcome
+                .patches
+                .get(i)
+                .is_some_and(|p| bad.iter().any(|(_, files)| files.contains(&p.file)))
+                && !disagreements(before_dep, &model_after(plan, outcome, &[i])).is_empty()
+        });
+        if out.is_empty() {
+            return rest;
+        }
+        for i in out {
+            let Some(p) = outcome.patches.get(i) else {
+                continue;
+            };
+            let message = bad
+                .iter()
+                .find(|(_, files)| files.contains(&p.file))
+                .map(|(m, _)| m.clone())
+                .unwrap_or_default();
+            withheld.push(Withheld::of(p, WithheldReason::OneLinkEnd, message, None));
+        }
+        kept = rest;
+    }
+}
+
+/// Every link whose ends the change leaves disagreeing (or changed at its end while the
+/// other end is unknown), with the files of its ends.
+fn disagreements(before: &wit::Deployment, after: &wit::Deployment) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
     let same = |a: &wit::Endpoint, b: &wit::Endpoint| {
         a.host == b.host && a.port == b.port && a.scheme == b.scheme
     };
@@ -391,27 +453,34 @@ fn one_link_end(before: &wit::Deployment, after: &wit::Deployment) -> Option<Str
             continue;
         }
         if b.to.is_none() {
-            return Some(format!(
-                "it changes the link at {}:{} to {}, whose other end is not among the inputs",
-                b.from.file,
-                b.from.line,
-                show(&b.target)
+            out.push((
+                format!(
+                    "it changes the link at {}:{} to {}, whose other end is not among the inputs",
+                    b.from.file,
+                    b.from.line,
+                    show(&b.target)
+                ),
+                vec![b.from.file.clone()],
             ));
+            continue;
         }
         if agree(b) && !agree(a) {
             let (to_file, to_line) =
                 b.to.as_ref()
                     .map_or((String::new(), 0), |t| (t.file.clone(), t.line));
-            return Some(format!(
+            out.push((
+                format!(
                 "it changes one end of the link {}:{} → {to_file}:{to_line} ({} → {}) and not the other",
                 b.from.file,
                 b.from.line,
                 show(&b.target),
                 show(&a.target)
+            ),
+                vec![b.from.file.clone(), to_file.clone()],
             ));
         }
     }
-    None
+    out
 }
 
 fn show(e: &wit::Endpoint) -> String {
