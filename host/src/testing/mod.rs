@@ -131,6 +131,13 @@ pub fn discover(path: &Path) -> Result<Vec<PathBuf>, String> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
+    // A device, FIFO or socket is neither a case file nor a directory of them.
+    if path.exists() && !path.is_dir() {
+        return Err(format!(
+            "`{}` is neither a YAML case file nor a directory: it is not a regular file",
+            path.display()
+        ));
+    }
     let tests = path.join("tests");
     if !tests.is_dir() && path.join("Cargo.toml").is_file() {
         // A crate without tests/: its other YAML files are not test cases.
