@@ -209,10 +209,16 @@ fn execute(
         }
         std::fs::write(&path, &f.text)
             .with_context(|| format!("cannot write `{}`", path.display()))?;
+        if let Some(mode) = f.mode {
+            set_mode(&path, mode)?;
+        }
         let kind = match &f.kind {
             Some(k) => k.clone(),
             None => match kind::detect(Path::new(&f.name), &f.text) {
                 Detected::Document(k) => k,
+                // A certificate or key is no document: `patrol check` finds it in the
+                // checked tree when a config names it, and so does the case.
+                Detected::Unknown if is_pem(&f.text) => continue,
                 Detected::Samples => anyhow::bail!(
                     "file `{}` looks like a samples file; put samples under `samples:`",
                     f.name
@@ -252,6 +258,28 @@ fn execute(
     let outcome = run::run(&plan)?;
     // The directory lives as long as the plan that names its files.
     Ok((plan, outcome, dir))
+}
+
+/// Whether `text` is a PEM file (certificates, keys): it has a PEM block.
+fn is_pem(text: &str) -> bool {
+    text.lines().any(|l| {
+        l.trim()
+            .strip_prefix("-----BEGIN ")
+            .is_some_and(|rest| rest.ends_with("-----"))
+    })
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot set the mode of `{}`", path.display()))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) -> Result<()> {
+    // No permission bits to set: the key-permission checks see what the platform reports.
+    Ok(())
 }
 
 fn compare(case: &Case, name: &str, outcome: &Outcome) -> Vec<Failure> {
@@ -544,6 +572,16 @@ mod tests {
         // Only the fixed one existed: any finding of the group left is a failure.
         let before = outcome(vec![fixed]);
         assert_eq!(not_fixed(&before, &outcome(vec![finding("a", 5)])).len(), 1);
+    }
+
+    #[test]
+    fn pem_files_are_recognised_by_their_blocks() {
+        assert!(is_pem(
+            "subject=x\n-----BEGIN CERTIFICATE-----\nMII=\n-----END CERTIFICATE-----\n"
+        ));
+        assert!(is_pem("-----BEGIN PRIVATE KEY-----\n"));
+        assert!(!is_pem("ssl_cert_file = '/etc/x.pem'\n"));
+        assert!(!is_pem("# -----BEGIN nothing\n"));
     }
 
     #[test]
