@@ -68,6 +68,8 @@ pub struct CaseFile {
     /// Forced kind; otherwise detected from the name and content like `patrol check` does.
     pub kind: Option<Kind>,
     pub text: String,
+    /// Permission bits the file gets (`mode: "0600"`), for the certificate checks.
+    pub mode: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -130,6 +132,16 @@ pub struct ExpectedPatch {
 pub fn discover(path: &Path) -> Result<Vec<PathBuf>, String> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);
+    }
+    // A device, FIFO or socket is neither a case file nor a directory of them.
+    if let Some(why) = std::fs::metadata(path)
+        .ok()
+        .and_then(|m| crate::confine::not_regular(&m))
+    {
+        return Err(format!(
+            "cannot read `{}`: {why}; give a YAML case file or a directory of them",
+            path.display()
+        ));
     }
     let tests = path.join("tests");
     if !tests.is_dir() && path.join("Cargo.toml").is_file() {
@@ -317,9 +329,26 @@ impl Reader<'_> {
                 );
                 continue;
             }
+            let mut mode = None;
             let (kind, text) = if value.value.is_string() {
                 (None, value.str(problems).map(str::to_string))
-            } else if value.mapping(&["from", "text", "kind"], problems) {
+            } else if value.mapping(&["from", "text", "kind", "mode"], problems) {
+                mode = value.get("mode").and_then(|m| {
+                    let parsed = m
+                        .str(problems)
+                        .filter(|t| (3..=4).contains(&t.len()))
+                        .and_then(|t| u32::from_str_radix(t, 8).ok())
+                        .filter(|bits| *bits <= 0o7777);
+                    if parsed.is_none() {
+                        problems.at(
+                            &m,
+                            format!(
+                                "the mode of `{name}` must be octal permission bits in quotes, such as \"0600\""
+                            ),
+                        );
+                    }
+                    parsed
+                });
                 let kind = value
                     .get("kind")
                     .and_then(|k| k.str(problems))
@@ -358,7 +387,12 @@ impl Reader<'_> {
                 continue;
             };
             if let Some(text) = text {
-                out.push(CaseFile { name, kind, text });
+                out.push(CaseFile {
+                    name,
+                    kind,
+                    text,
+                    mode,
+                });
             }
         }
         out

@@ -148,16 +148,36 @@ fn fixes(case: &Case, plan: Plan, before: &Outcome) -> Vec<Failure> {
             }
         }
         if failures.is_empty() && !expected.is_empty() {
-            let after = &converged.outcome;
-            for f in before.findings.iter().filter(|f| f.patch.is_some()) {
-                if let Some(again) = after
-                    .findings
-                    .iter()
-                    .find(|a| a.policy == f.policy && a.code == f.code && a.file == f.file)
-                {
-                    failures.push(Failure::NotFixed(Box::new(again.clone())));
-                }
-            }
+            failures.extend(not_fixed(before, &converged.outcome));
+        }
+    }
+    failures
+}
+
+/// Findings that had a fix and are still there after it. Lines move when patches add or
+/// delete lines, so findings pair by policy, code and file: for each such group, the
+/// patched files may keep at most as many findings as had no fix before.
+fn not_fixed(before: &Outcome, after: &Outcome) -> Vec<Failure> {
+    let key = |f: &Finding| (f.policy.clone(), f.code.clone(), f.file.clone());
+    let mut groups: Vec<(String, String, String)> = before
+        .findings
+        .iter()
+        .filter(|f| f.patch.is_some())
+        .map(key)
+        .collect();
+    groups.sort();
+    groups.dedup();
+    let mut failures = Vec::new();
+    for group in groups {
+        let unfixable = before
+            .findings
+            .iter()
+            .filter(|f| f.patch.is_none() && key(f) == group)
+            .count();
+        let left: Vec<&Finding> = after.findings.iter().filter(|f| key(f) == group).collect();
+        if left.len() > unfixable {
+            // Which one of the group is the unfixed one cannot be told; the first is shown.
+            failures.push(Failure::NotFixed(Box::new(left[0].clone())));
         }
     }
     failures
@@ -189,10 +209,16 @@ fn execute(
         }
         std::fs::write(&path, &f.text)
             .with_context(|| format!("cannot write `{}`", path.display()))?;
+        if let Some(mode) = f.mode {
+            set_mode(&path, mode)?;
+        }
         let kind = match &f.kind {
             Some(k) => k.clone(),
             None => match kind::detect(Path::new(&f.name), &f.text) {
                 Detected::Document(k) => k,
+                // A certificate or key is no document: `patrol check` finds it in the
+                // checked tree when a config names it, and so does the case.
+                Detected::Unknown if is_pem(&f.text) => continue,
                 Detected::Samples => anyhow::bail!(
                     "file `{}` looks like a samples file; put samples under `samples:`",
                     f.name
@@ -232,6 +258,28 @@ fn execute(
     let outcome = run::run(&plan)?;
     // The directory lives as long as the plan that names its files.
     Ok((plan, outcome, dir))
+}
+
+/// Whether `text` is a PEM file (certificates, keys): it has a PEM block.
+fn is_pem(text: &str) -> bool {
+    text.lines().any(|l| {
+        l.trim()
+            .strip_prefix("-----BEGIN ")
+            .is_some_and(|rest| rest.ends_with("-----"))
+    })
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot set the mode of `{}`", path.display()))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) -> Result<()> {
+    // No permission bits to set: the key-permission checks see what the platform reports.
+    Ok(())
 }
 
 fn compare(case: &Case, name: &str, outcome: &Outcome) -> Vec<Failure> {
@@ -502,6 +550,38 @@ mod tests {
         assert_eq!(unexpected[0].line, 3);
         let (_, unexpected) = match_findings(&[want("b", None)], &actual, "p", false);
         assert!(unexpected.is_empty());
+    }
+
+    fn outcome(findings: Vec<Finding>) -> Outcome {
+        Outcome {
+            findings,
+            ..Outcome::default()
+        }
+    }
+
+    #[test]
+    fn a_finding_without_a_fix_is_not_taken_for_an_unfixed_one() {
+        let mut fixed = finding("a", 2);
+        fixed.patch = Some(Default::default());
+        // Line 1 had no fix and stays; line 2 had one and is gone.
+        let before = outcome(vec![finding("a", 1), fixed.clone()]);
+        assert!(not_fixed(&before, &outcome(vec![finding("a", 1)])).is_empty());
+        // Both still there: the fix did not hold.
+        let left = not_fixed(&before, &outcome(vec![finding("a", 1), finding("a", 2)]));
+        assert_eq!(left.len(), 1);
+        // Only the fixed one existed: any finding of the group left is a failure.
+        let before = outcome(vec![fixed]);
+        assert_eq!(not_fixed(&before, &outcome(vec![finding("a", 5)])).len(), 1);
+    }
+
+    #[test]
+    fn pem_files_are_recognised_by_their_blocks() {
+        assert!(is_pem(
+            "subject=x\n-----BEGIN CERTIFICATE-----\nMII=\n-----END CERTIFICATE-----\n"
+        ));
+        assert!(is_pem("-----BEGIN PRIVATE KEY-----\n"));
+        assert!(!is_pem("ssl_cert_file = '/etc/x.pem'\n"));
+        assert!(!is_pem("# -----BEGIN nothing\n"));
     }
 
     #[test]

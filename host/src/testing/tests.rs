@@ -130,3 +130,38 @@ fn test_files_are_found_in_tests() {
         "a crate's other YAML files are not cases"
     );
 }
+
+#[test]
+fn a_file_mode_is_octal_bits_in_quotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "t.yaml",
+        r#"cases:
+  - name: keys
+    files:
+      ssl/server.key: {text: "-----BEGIN PRIVATE KEY-----\n", mode: "0600"}
+      ssl/other.key: {text: "-----BEGIN PRIVATE KEY-----\n", mode: "640"}
+    expect: {findings: []}
+"#,
+    );
+    let f = parse(&path).unwrap();
+    let modes: Vec<Option<u32>> = f.cases[0].files.iter().map(|f| f.mode).collect();
+    assert_eq!(modes, [Some(0o600), Some(0o640)]);
+    for bad in ["0600x", "9", "\"0800\"", "0600", "\"77777\""] {
+        let path = write(
+            dir.path(),
+            "bad.yaml",
+            &format!(
+                "cases:\n  - name: k\n    files:\n      k.key: {{text: x, mode: {bad}}}\n    expect: {{findings: []}}\n"
+            ),
+        );
+        let problems = parse(&path).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.line == 4 && p.message.contains("octal permission bits")),
+            "{bad}: {problems:?}"
+        );
+    }
+}
