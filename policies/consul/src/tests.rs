@@ -1,7 +1,7 @@
 //! Policy tests over hand-built inputs; fixes are applied and the result checked again.
 
 use policy_guest::hba::testing::context;
-use policy_guest::testing::apply_line_edits;
+use policy_guest::testing::fix_in_rounds;
 use policy_guest::{Body, Document, Evaluation, Input, Span, Structured as Body_};
 use serde_json::{Map, json};
 
@@ -113,10 +113,11 @@ fn weak_agent_and_its_fix() {
             ("script-checks-enabled".into(), 5),
         ]
     );
-    let fixed = apply_line_edits(WEAK, &e, None);
+    // Two keys are appended at the end of the file: one per round, as `check --fix` does.
+    let fixed = fix_in_rounds(WEAK, None, |t| run(vec![hcl("consul.hcl", t)]));
     assert_eq!(
         fixed,
-        "datacenter = \"dc1\"\nclient_addr = \"127.0.0.1\"\nca_file = \"/etc/consul.d/ca.pem\"\nverify_outgoing = true\nenable_script_checks = false\nacl {\n  enabled = true\n  default_policy = \"deny\"\n}\n\nverify_server_hostname = true\n\nverify_incoming = true\n"
+        "datacenter = \"dc1\"\nclient_addr = \"127.0.0.1\"\nca_file = \"/etc/consul.d/ca.pem\"\nverify_outgoing = true\nenable_script_checks = false\nacl {\n  enabled = true\n  default_policy = \"deny\"\n}\n\nverify_incoming = true\n\nverify_server_hostname = true\n"
     );
     let again = run(vec![hcl("consul.hcl", &fixed)]);
     assert_eq!(codes(&again), vec![("gossip-unencrypted".into(), 1)]);
@@ -125,11 +126,10 @@ fn weak_agent_and_its_fix() {
 #[test]
 fn tls_stanza_is_where_new_keys_go() {
     let text = "encrypt = \"k\"\ntls {\n  defaults {\n    ca_file = \"/ca\"\n  }\n}\nacl {\n  enabled = true\n  default_policy = \"deny\"\n}\n";
-    let e = run(vec![hcl("consul.hcl", text)]);
-    let fixed = apply_line_edits(text, &e, None);
+    let fixed = fix_in_rounds(text, None, |t| run(vec![hcl("consul.hcl", t)]));
     assert_eq!(
         fixed,
-        "encrypt = \"k\"\ntls {\n  defaults {\n    ca_file = \"/ca\"\n    verify_outgoing = true\n    verify_incoming = true\n  }\n  internal_rpc {\n    verify_server_hostname = true\n  }\n}\nacl {\n  enabled = true\n  default_policy = \"deny\"\n}\n"
+        "encrypt = \"k\"\ntls {\n  defaults {\n    ca_file = \"/ca\"\n    verify_incoming = true\n    verify_outgoing = true\n  }\n  internal_rpc {\n    verify_server_hostname = true\n  }\n}\nacl {\n  enabled = true\n  default_policy = \"deny\"\n}\n"
     );
     assert!(run(vec![hcl("consul.hcl", &fixed)]).findings.is_empty());
 }
@@ -167,4 +167,22 @@ fn codes_are_unique_and_documented() {
             c.code
         );
     }
+}
+
+/// The `http-api-exposed` fix writes `client_addr`: an address the check flags again
+/// would never clear, so such a setting is refused up front.
+#[test]
+fn client_addr_beyond_loopback_is_refused() {
+    let with = |a: &str| {
+        Consul::validate(&Settings {
+            client_addr: a.into(),
+        })
+    };
+    assert!(with("127.0.0.1").is_empty());
+    assert!(with("127.0.0.1 ::1 unix:///run/consul.sock").is_empty());
+    assert_eq!(with(" ").len(), 1);
+    let problems = with("127.0.0.1 10.0.0.5");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("`10.0.0.5`"), "{problems:?}");
+    assert!(with("0.0.0.0")[0].contains("not a loopback address"));
 }

@@ -1,7 +1,7 @@
 //! Policy tests over hand-built inputs; fixes are applied and the result checked again.
 
 use policy_guest::hba::testing::{context, rules};
-use policy_guest::testing::apply_line_edits;
+use policy_guest::testing::{apply_line_edits, fix_in_rounds};
 use policy_guest::{Body, Document, Evaluation, Input, Location, Setting};
 
 use super::*;
@@ -129,7 +129,13 @@ fn weak_file_and_its_fix() {
             ("tls-protocols-legacy".into(), 14),
         ]
     );
-    let fixed = apply_line_edits(WEAK, &e, Some("pgbouncer.ini"));
+    // Two settings are added at the end of `[pgbouncer]`: one per round, as `check --fix`.
+    let fixed = fix_in_rounds(WEAK, Some("pgbouncer.ini"), |t| {
+        run(
+            vec![ini("pgbouncer.ini", t), userlist(USERLIST_SCRAM)],
+            r#"{"listen_addr": "10.0.1.11", "allowed_admin_users": ["pgbouncer"]}"#,
+        )
+    });
     assert!(fixed.contains("auth_type = scram-sha-256\n"), "{fixed}");
     assert!(fixed.contains("[pgbouncer]\n"), "{fixed}");
     assert!(
