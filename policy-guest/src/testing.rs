@@ -1,7 +1,8 @@
 //! Helpers for a policy's native tests: an input context with no facts, an empty
-//! deployment model, and the line
-//! edits of an evaluation applied to a file's text (as the host applies them), so that a
-//! test can check the fixed text and evaluate it again.
+//! deployment model, and the line edits of an evaluation applied to a file's text as one
+//! round of the host's fixer applies them, so that a test can check the fixed text and
+//! evaluate it again. The rounds of `check --fix` are the host's: `patrol test` case
+//! files show them.
 
 use crate::{Context, Deployment, Edit, Evaluation};
 
@@ -35,9 +36,10 @@ pub fn context() -> Context {
 /// `file`, when given, in the order the policy returned them. As on the host, a patch
 /// whose edits touch the lines of a patch taken before it, or insert at the same place,
 /// is left out of this round: `check --fix` and `patrol test` run the policy again on the
-/// fixed text and take it then, if it is still needed (see [`fix_in_rounds`]). Line
-/// endings are kept (CRLF stays CRLF, a missing final newline stays missing). An edit
-/// outside the text panics: the host refuses such a patch as the policy's error.
+/// fixed text and take it then, if it is still needed (a `patrol test` case file shows
+/// that whole result, through the host's own fix loop). Line endings are kept (CRLF stays
+/// CRLF, a missing final newline stays missing). An edit outside the text panics: the
+/// host refuses such a patch as the policy's error.
 pub fn apply_line_edits(text: &str, e: &Evaluation, file: Option<&str>) -> String {
     let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
     let final_newline = text.is_empty() || text.ends_with('\n');
@@ -115,27 +117,6 @@ fn conflict(a: (u32, u32), b: (u32, u32)) -> bool {
     }
 }
 
-/// `text` fixed as `check --fix` fixes one file: `evaluate` runs the policy on a text,
-/// and its line edits of `file` are applied round after round ([`apply_line_edits`])
-/// until a round changes nothing, at most 10 rounds (the host's limit). Panics when
-/// fixes are still left after the last round (fixes that undo each other).
-pub fn fix_in_rounds(
-    text: &str,
-    file: Option<&str>,
-    mut evaluate: impl FnMut(&str) -> Evaluation,
-) -> String {
-    const MAX_ROUNDS: usize = 10;
-    let mut text = text.to_string();
-    for _ in 0..MAX_ROUNDS {
-        let next = apply_line_edits(&text, &evaluate(&text), file);
-        if next == text {
-            return text;
-        }
-        text = next;
-    }
-    panic!("fixes still left after {MAX_ROUNDS} rounds:\n{text}");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,15 +159,6 @@ mod tests {
         // Overlapping replacements: the first patch wins, as on the host.
         let e = eval_of(&[&[(1, 2, "one")], &[(2, 2, "two")]]);
         assert_eq!(apply_line_edits("a\nb\n", &e, Some("f")), "one\n");
-        // In rounds, as `check --fix`: each round asks for what is still missing.
-        let fixed = fix_in_rounds("a\nb\n", Some("f"), |t| {
-            let wanted: Vec<&[(u32, u32, &str)]> = [&[(2, 1, "x")][..], &[(2, 1, "y")][..]]
-                .into_iter()
-                .filter(|p| !t.contains(p[0].2))
-                .collect();
-            eval_of(&wanted)
-        });
-        assert_eq!(fixed, "a\ny\nx\nb\n");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Policy tests over hand-built inputs; fixes are applied and the result checked again.
 
 use policy_guest::hba::testing::context;
-use policy_guest::testing::fix_in_rounds;
+use policy_guest::testing::apply_line_edits;
 use policy_guest::{Body, Document, Evaluation, Input, Span, Structured as Body_};
 use serde_json::{Map, json};
 
@@ -113,25 +113,38 @@ fn weak_agent_and_its_fix() {
             ("script-checks-enabled".into(), 5),
         ]
     );
-    // Two keys are appended at the end of the file: one per round, as `check --fix` does.
-    let fixed = fix_in_rounds(WEAK, None, |t| run(vec![hcl("consul.hcl", t)]));
+    // Two keys go at the end of the file: the host takes one per round, so one round
+    // leaves the other for the next (tests/agent.yaml has `check --fix`'s whole result).
+    let fixed = apply_line_edits(WEAK, &e, None);
     assert_eq!(
         fixed,
-        "datacenter = \"dc1\"\nclient_addr = \"127.0.0.1\"\nca_file = \"/etc/consul.d/ca.pem\"\nverify_outgoing = true\nenable_script_checks = false\nacl {\n  enabled = true\n  default_policy = \"deny\"\n}\n\nverify_incoming = true\n\nverify_server_hostname = true\n"
+        "datacenter = \"dc1\"\nclient_addr = \"127.0.0.1\"\nca_file = \"/etc/consul.d/ca.pem\"\nverify_outgoing = true\nenable_script_checks = false\nacl {\n  enabled = true\n  default_policy = \"deny\"\n}\n\nverify_incoming = true\n"
     );
     let again = run(vec![hcl("consul.hcl", &fixed)]);
-    assert_eq!(codes(&again), vec![("gossip-unencrypted".into(), 1)]);
+    assert_eq!(
+        codes(&again),
+        vec![
+            ("gossip-unencrypted".into(), 1),
+            ("tls-verify-server-hostname-off".into(), 1)
+        ]
+    );
+    assert!(again.findings[1].patch.is_some(), "the next round's fix");
 }
 
 #[test]
 fn tls_stanza_is_where_new_keys_go() {
     let text = "encrypt = \"k\"\ntls {\n  defaults {\n    ca_file = \"/ca\"\n  }\n}\nacl {\n  enabled = true\n  default_policy = \"deny\"\n}\n";
-    let fixed = fix_in_rounds(text, None, |t| run(vec![hcl("consul.hcl", t)]));
+    let e = run(vec![hcl("consul.hcl", text)]);
+    // Both switches go at the end of `tls.defaults`: one per round (the case
+    // "a tls.defaults block …" in tests/agent.yaml has the next round).
+    let fixed = apply_line_edits(text, &e, None);
     assert_eq!(
         fixed,
-        "encrypt = \"k\"\ntls {\n  defaults {\n    ca_file = \"/ca\"\n    verify_incoming = true\n    verify_outgoing = true\n  }\n  internal_rpc {\n    verify_server_hostname = true\n  }\n}\nacl {\n  enabled = true\n  default_policy = \"deny\"\n}\n"
+        "encrypt = \"k\"\ntls {\n  defaults {\n    ca_file = \"/ca\"\n    verify_incoming = true\n  }\n  internal_rpc {\n    verify_server_hostname = true\n  }\n}\nacl {\n  enabled = true\n  default_policy = \"deny\"\n}\n"
     );
-    assert!(run(vec![hcl("consul.hcl", &fixed)]).findings.is_empty());
+    let again = run(vec![hcl("consul.hcl", &fixed)]);
+    assert_eq!(codes(&again), vec![("tls-verify-outgoing-off".into(), 3)]);
+    assert!(again.findings[0].patch.is_some(), "the next round's fix");
 }
 
 #[test]
