@@ -9,17 +9,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-// TODO(lead): remove when h/cases2 merges. The policies whose case files another branch
-// writes: skipped here only while they have no tests/ directory.
-const CASES_ELSEWHERE: &[&str] = &[
-    "gitlab-omnibus",
-    "pgbouncer",
-    "pg-auto-failover",
-    "pgbackrest",
-    "haproxy",
-    "consul",
-];
-
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -71,9 +60,6 @@ fn every_builtin_policy_passes_its_cases_with_full_coverage() {
     for name in builtin_policies() {
         let dir = format!("policies/{name}");
         if !root().join(&dir).join("tests").is_dir() {
-            if CASES_ELSEWHERE.contains(&name.as_str()) {
-                continue;
-            }
             failed.push(format!(
                 "== {name}: no {dir}/tests/ directory: a built-in policy keeps `patrol test` case files there"
             ));

@@ -1,15 +1,16 @@
 //! Runs the cases of a test file through the real host: the case's files are written to a
 //! temporary directory and read back like `patrol check` reads them (kind detection,
 //! parsers, includes), the policy runs in the sandbox via [`crate::run::run`], the patches
-//! are applied by [`crate::fix::converge`] (as `check --fix` applies them); then the outcome is compared with the expectations.
-//! A case that expects patches also runs on the patched files, and every finding that
-//! had a fix must be gone (the fix is a fixpoint).
+//! are applied by [`crate::fix::converge`] in rounds, exactly as `check --fix` applies
+//! them; then the outcome is compared with the expectations. A case that expects patches
+//! also checks the patched files, where every finding that had a fix must be gone (the
+//! fix is a fixpoint).
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::{Case, ExpectedDecision, ExpectedFinding, SampleRef};
+use super::{Case, ExpectedDecision, ExpectedFinding, ExpectedWithheld, SampleRef};
 use crate::discover::InputFile;
 use crate::engine::Limits;
 use crate::formats::kind::{self, Detected, KNOWN};
@@ -50,6 +51,12 @@ pub enum Failure {
     Patch { file: String, diff: String },
     /// Patches that could not be applied.
     PatchSkipped(String),
+    /// Held-back fixes: the expected ones not held back, and the ones held back but not
+    /// expected.
+    Withheld {
+        missing: Vec<ExpectedWithheld>,
+        unexpected: Vec<crate::fix::Withheld>,
+    },
     /// A finding that has a fix is still there after the fixes are applied.
     NotFixed(Box<Finding>),
 }
@@ -74,7 +81,7 @@ pub fn run_case(
         Ok((plan, outcome, _dir)) => {
             let mut failures = compare(case, name, &outcome);
             if outcome.errors.is_empty() {
-                failures.extend(fixes(case, plan, &outcome));
+                failures.extend(fixes(case, name, plan, &outcome));
             }
             failures
         }
@@ -88,17 +95,17 @@ pub fn run_case(
     }
 }
 
-/// The fixes, through the same [`crate::fix::converge`] as `check --fix` (one round, every
-/// patch, proven against the required flows): the patched files must be the expected
-/// ones, and, when the case expects patches, every finding that had a fix must be gone
-/// from the patched files (the fix is a fixpoint, as `check --fix` promises).
-fn fixes(case: &Case, plan: Plan, before: &Outcome) -> Vec<Failure> {
+/// The fixes, through the same [`crate::fix::converge`] as `check --fix` (the same rounds,
+/// every patch, proven against the required flows): the patched files must be the
+/// expected ones, and, when the case expects patches, every finding that had a fix must
+/// be gone from the patched files (the fix is a fixpoint, as `check --fix` promises).
+fn fixes(case: &Case, name: &str, plan: Plan, before: &Outcome) -> Vec<Failure> {
     if case.expect.error.is_some() {
         return Vec::new();
     }
     let options = crate::fix::Options {
         fail_on: None,
-        max_rounds: 1,
+        max_rounds: crate::fix::MAX_ROUNDS,
         prove: true,
     };
     let converged = match crate::fix::converge(plan, before.clone(), options) {
@@ -111,12 +118,13 @@ fn fixes(case: &Case, plan: Plan, before: &Outcome) -> Vec<Failure> {
         .cloned()
         .map(Failure::PatchSkipped)
         .collect();
-    failures.extend(converged.withheld.iter().map(|w| {
-        Failure::PatchSkipped(format!(
-            "{}: {}: withheld: {}",
-            w.file, w.description, w.message
-        ))
-    }));
+    failures.extend(withheld(case, name, &converged));
+    if converged.unfinished {
+        failures.push(Failure::PatchSkipped(format!(
+            "fixes still left after {} rounds (fixes that undo each other)",
+            crate::fix::MAX_ROUNDS
+        )));
+    }
     let changes = &converged.changes;
     if let Some(expected) = &case.expect.patches {
         for want in expected {
@@ -174,13 +182,65 @@ fn not_fixed(before: &Outcome, after: &Outcome) -> Vec<Failure> {
             .iter()
             .filter(|f| f.patch.is_none() && key(f) == group)
             .count();
-        let left: Vec<&Finding> = after.findings.iter().filter(|f| key(f) == group).collect();
+        // A fix held back (and expected so by `withheld`) leaves its finding, rightly.
+        let left: Vec<&Finding> = after
+            .findings
+            .iter()
+            .filter(|f| key(f) == group && f.fix_withheld.is_none())
+            .collect();
         if left.len() > unfixable {
             // Which one of the group is the unfixed one cannot be told; the first is shown.
             failures.push(Failure::NotFixed(Box::new(left[0].clone())));
         }
     }
     failures
+}
+
+/// The held-back fixes against `expect.withheld`: each expected one must be the held-back
+/// fix of a finding with its code (and file), for a reason containing its text; a fix held
+/// back that no expectation names fails the case too.
+fn withheld(case: &Case, policy: &str, converged: &crate::fix::Converged) -> Option<Failure> {
+    // The findings left after the fixes, each with the fix the proof held back.
+    let held: Vec<(&Finding, &crate::fix::Withheld)> = converged
+        .outcome
+        .findings
+        .iter()
+        .filter_map(|f| f.fix_withheld.as_ref().map(|w| (f, w)))
+        .collect();
+    let matches = |want: &ExpectedWithheld, f: &Finding, w: &crate::fix::Withheld| {
+        let (p, code) = want.code.split_once('/').unwrap_or((policy, &want.code));
+        f.policy == p
+            && f.code == code
+            && want.file.as_ref().is_none_or(|file| &f.file == file)
+            && want
+                .reason_contains
+                .as_ref()
+                .is_none_or(|r| w.message.contains(r.as_str()))
+    };
+    let missing: Vec<ExpectedWithheld> = case
+        .expect
+        .withheld
+        .iter()
+        .filter(|want| !held.iter().any(|(f, w)| matches(want, f, w)))
+        .cloned()
+        .collect();
+    let unexpected: Vec<crate::fix::Withheld> = converged
+        .withheld
+        .iter()
+        .filter(|w| {
+            !held.iter().any(|(f, h)| {
+                h.policy == w.policy
+                    && h.file == w.file
+                    && h.description == w.description
+                    && case.expect.withheld.iter().any(|want| matches(want, f, h))
+            })
+        })
+        .cloned()
+        .collect();
+    (!missing.is_empty() || !unexpected.is_empty()).then_some(Failure::Withheld {
+        missing,
+        unexpected,
+    })
 }
 
 /// The code of `policy` that an expected code names: `code`, or `policy/code`.

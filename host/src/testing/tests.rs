@@ -110,6 +110,51 @@ fn every_problem_is_reported_with_its_line() {
 }
 
 #[test]
+fn held_back_fixes_are_read_with_their_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "t.yaml",
+        r#"cases:
+  - name: a
+    expect:
+      withheld:
+        - {code: c, file: f.conf, reason_contains: "no input names"}
+        - {code: d}
+"#,
+    );
+    let f = parse(&path).unwrap();
+    let w = &f.cases[0].expect.withheld;
+    assert_eq!(w.len(), 2);
+    assert_eq!(
+        (
+            w[0].code.as_str(),
+            w[0].file.as_deref(),
+            w[0].reason_contains.as_deref(),
+            w[0].at
+        ),
+        ("c", Some("f.conf"), Some("no input names"), 5)
+    );
+    assert_eq!(
+        (w[1].file.as_deref(), w[1].reason_contains.as_deref()),
+        (None, None)
+    );
+
+    let path = write(
+        dir.path(),
+        "bad.yaml",
+        "cases:\n  - name: a\n    expect:\n      withheld:\n        - {file: f, reason: x}\n",
+    );
+    let all: Vec<String> = parse(&path)
+        .unwrap_err()
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    let all = all.join("\n");
+    assert!(all.contains(":5: unknown key `reason`"), "{all}");
+}
+
+#[test]
 fn test_files_are_found_in_tests() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("tests")).unwrap();
