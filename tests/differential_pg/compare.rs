@@ -157,8 +157,9 @@ fn base(name: &str) -> String {
     name.rsplit('/').next().unwrap_or(name).to_string()
 }
 
-/// patrol's `invalid-line` / `ident-invalid-line` findings, at the site their message
-/// names when the line is in an included file ("… (line N of configuration file "F")").
+/// patrol's `invalid-line` / `ident-invalid-line` findings, at their location (a bad line
+/// of an included file is reported in that file), or at the site their message names for
+/// a continuation or `@file` line ("… (line N of configuration file "F")").
 fn patrol_invalid(patrol: &Value) -> Invalid {
     let mut out = Invalid::new();
     for f in patrol["findings"].as_array().into_iter().flatten() {
@@ -171,6 +172,14 @@ fn patrol_invalid(patrol: &Value) -> Invalid {
             f["line"].as_u64().unwrap_or(0),
         );
         let mut text = message.clone();
+        // A bad line of an included file is reported where it stands; the message then
+        // names the line that includes it, which the server says in no message (its
+        // CONTEXT line names the included file's line, the finding's own location).
+        if let Some(at) = message.rfind(" (in a file included from line ")
+            && message.ends_with("\")")
+        {
+            text = message[..at].to_string();
+        }
         if let Some(at) = message.rfind(" (line ")
             && message.ends_with("\")")
         {

@@ -68,7 +68,6 @@ impl LineFix {
     }
 }
 
-/// Reports the pg_hba.conf parse problems; returns whether the server refuses the file.
 /// How a pg_hba document is named in messages.
 fn shown(doc: &Document) -> String {
     if doc.kind == crate::PATRONI_HBA {
@@ -81,8 +80,12 @@ fn shown(doc: &Document) -> String {
     }
 }
 
-pub fn hba_diagnostics(doc: &Document, report: &mut Report) -> bool {
-    let mut first_bad: Option<u32> = None;
+/// Reports the pg_hba.conf parse problems; returns whether the server refuses the file.
+/// Which lines are invalid depends on the major (`version`), which the messages name.
+pub fn hba_diagnostics(doc: &Document, version: u32, report: &mut Report) -> bool {
+    // The first bad line: of the file itself, else of a file it includes (the host
+    // reports a bad included line where it stands).
+    let mut first_bad: Option<policy_guest::Location> = None;
     let mut bad = 0;
     let mut empty = false;
     let text: Vec<&str> = doc.text.lines().collect();
@@ -90,7 +93,8 @@ pub fn hba_diagnostics(doc: &Document, report: &mut Report) -> bool {
     // pg_hba.conf.sample, `{{ var }}`): the file is rendered before a server reads it.
     let mut template: Option<(u32, String, usize)> = None;
     for d in &doc.diagnostics {
-        let placeholder = (d.location.line > 0)
+        let own = d.location.file == doc.path;
+        let placeholder = (own && d.location.line > 0)
             .then(|| text.get(d.location.line as usize - 1))
             .flatten()
             .and_then(|l| policy_guest::template::placeholder(l));
@@ -104,7 +108,10 @@ pub fn hba_diagnostics(doc: &Document, report: &mut Report) -> bool {
             _ => {
                 report.finding("invalid-line", d.location.clone(), d.message.clone());
                 bad += 1;
-                first_bad = Some(first_bad.map_or(d.location.line, |l| l.min(d.location.line)));
+                let key = |l: &policy_guest::Location| (l.file != doc.path, l.line);
+                if first_bad.as_ref().is_none_or(|f| key(&d.location) < key(f)) {
+                    first_bad = Some(d.location.clone());
+                }
             }
         }
     }
@@ -121,11 +128,11 @@ pub fn hba_diagnostics(doc: &Document, report: &mut Report) -> bool {
         empty = false;
     }
     if bad > 0 {
-        let line = first_bad.unwrap_or(0);
+        let location = first_bad.unwrap_or_else(|| at(&doc.path, 0));
         report.finding(
             "file-refused",
-            at(&doc.path, line),
-            format!("{bad} invalid line(s) in {}: PostgreSQL refuses the whole file (a reload keeps the previous rules, a start fails)", shown(doc)),
+            location,
+            format!("{bad} invalid line(s) in {} on PostgreSQL {version}: the server refuses the whole file (a reload keeps the previous rules, a start fails)", shown(doc)),
         );
     } else if empty {
         report.finding(

@@ -255,7 +255,7 @@ fn evaluate_loaded(
             .iter()
             .filter(|d| d.kind == "pg-hba" || d.kind == PATRONI_HBA)
         {
-            let refused = checks::hba_diagnostics(doc, report);
+            let refused = checks::hba_diagnostics(doc, version, report);
             let Body::Hba(rules) = &doc.body else {
                 continue;
             };
