@@ -556,7 +556,54 @@ fn simulate_names_the_versions_it_assumes() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("assumed PostgreSQL 17 (the newest behaviour: no `postgres_version` in the samples context)"),
+        text.contains("assumed PostgreSQL 18 (the newest behaviour: no `postgres_version` in the samples context, and no version in the files)"),
         "{text}"
     );
+}
+
+/// With no version in the samples context, the version the files show is the one the
+/// answers assume: a Debian `bin_dir` of PostgreSQL 14 makes a continuation line valid
+/// (13 refuses it) and the output names where the version was read.
+#[test]
+fn check_assumes_the_version_the_files_show() {
+    let dir = tmp("versions-inferred");
+    let cache = tmp("versions-inferred-cache");
+    let patroni = |major: u32| {
+        format!(
+            "scope: demo\nname: pg1\nrestapi:\n  listen: 127.0.0.1:8008\n  connect_address: 127.0.0.1:8008\npostgresql:\n  listen: 127.0.0.1:5432\n  connect_address: 127.0.0.1:5432\n  data_dir: /var/lib/postgresql/{major}/main\n  bin_dir: /usr/lib/postgresql/{major}/bin\n"
+        )
+    };
+    // A continuation line: valid from 14, refused by 13.
+    std::fs::write(dir.join("pg_hba.conf"), "local all all \\\n  peer\n").unwrap();
+    let run = |major: u32| {
+        std::fs::write(dir.join("patroni.yml"), patroni(major)).unwrap();
+        let out = patrol(&cache)
+            .args(["check", "--format", "json"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        json(&out)
+    };
+    let on14 = run(14);
+    let version = &on14["versions"][0];
+    assert_eq!(version["version"], "14", "{on14}");
+    assert!(
+        version["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("inferred from bin_dir /usr/lib/postgresql/14/bin at "),
+        "{on14}"
+    );
+    let invalid = |v: &serde_json::Value| {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"] == "invalid-line")
+            .count()
+    };
+    assert_eq!(invalid(&on14), 0, "{on14}");
+    let on13 = run(13);
+    assert_eq!(on13["versions"][0]["version"], "13", "{on13}");
+    assert!(invalid(&on13) > 0, "13 refuses a continuation line: {on13}");
 }

@@ -307,6 +307,12 @@ pub const HOST_CODES: &[HostCode] = &[
         help: "Add the records the deployment needs.",
     },
     HostCode {
+        code: "parameter-version",
+        severity: Severity::Low,
+        summary: "a postgresql.conf parameter only some PostgreSQL majors know, on a server whose version patrol does not know",
+        help: "Set `postgres_version` in the samples context (or keep the version in the files, e.g. Patroni's `bin_dir`); on a major that does not know the parameter, remove it or use its replacement, as the server refuses to start on an unknown name.",
+    },
+    HostCode {
         code: "duplicate-key",
         severity: Severity::Low,
         summary: "a key is set twice",
@@ -373,11 +379,17 @@ pub fn include_tree(plan: &Plan) -> crate::confine::Tree {
 }
 
 /// The documents the policies read: every input parsed, plus the documents the host
-/// derives (certificate facts, port matrices, the pg_hba.conf Patroni writes).
+/// derives (certificate facts, port matrices, the pg_hba.conf Patroni writes), for the
+/// PostgreSQL version the run assumes ([`prepare`]).
 pub fn documents(plan: &Plan) -> Vec<wit::Document> {
+    prepare(plan).documents
+}
+
+/// [`documents`], parsed for PostgreSQL `version` (none: the newest).
+fn documents_for(plan: &Plan, version: Option<u32>) -> Vec<wit::Document> {
     let tree = include_tree(plan);
     let ctx = ParseContext {
-        postgres_version: plan.samples.context.postgres_version,
+        postgres_version: version,
         tree: Some(tree),
     };
     let documents: Vec<wit::Document> = plan
@@ -395,6 +407,55 @@ pub fn documents(plan: &Plan) -> Vec<wit::Document> {
     documents
 }
 
+/// What every policy of a run reads: the documents, the deployment model, and the
+/// context the policies get.
+pub struct Prepared {
+    pub documents: Vec<wit::Document>,
+    pub deployment: wit::Deployment,
+    /// The samples context, with the PostgreSQL version the deployment model infers
+    /// when the context names none and every cluster that shows a version agrees.
+    pub context: wit::Context,
+    pub inference: versions::Inference,
+}
+
+/// Parses the inputs and builds the deployment model. When the samples context names no
+/// PostgreSQL version, the version the files show (Debian or RHEL paths of `bin_dir`,
+/// `data_dir`, `data_directory`, …) is the one the files are parsed for and the policies
+/// judge by; the model itself keeps saying it was inferred and where from.
+pub fn prepare(plan: &Plan) -> Prepared {
+    let given = &plan.samples.context;
+    let documents = documents_for(plan, given.postgres_version);
+    let deployment = crate::deployment::build(&documents, given);
+    let inference = if given.postgres_version.is_some() {
+        versions::Inference::None
+    } else {
+        versions::Inference::of(&deployment)
+    };
+    let Some(major) = inference.major() else {
+        return Prepared {
+            documents,
+            deployment,
+            context: given.clone(),
+            inference,
+        };
+    };
+    let mut context = given.clone();
+    context.postgres_version = Some(major);
+    let (documents, deployment) = if major == versions::NEWEST_POSTGRES {
+        (documents, deployment)
+    } else {
+        let documents = documents_for(plan, Some(major));
+        let deployment = crate::deployment::build(&documents, given);
+        (documents, deployment)
+    };
+    Prepared {
+        documents,
+        deployment,
+        context,
+        inference,
+    }
+}
+
 /// Runs every policy over the inputs.
 pub fn run(plan: &Plan) -> anyhow::Result<Outcome> {
     run_observed(plan, &|_| {})
@@ -403,12 +464,12 @@ pub fn run(plan: &Plan) -> anyhow::Result<Outcome> {
 /// [`run`], calling `done` with each policy's label when its evaluation ends (for the
 /// progress bar of long simulations).
 pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result<Outcome> {
-    let documents = documents(plan);
     // One picture of the deployment, for every policy.
-    let deployment = crate::deployment::build(&documents, &plan.samples.context);
+    let mut prepared = prepare(plan);
+    let documents = &prepared.documents;
 
     let mut outcome = Outcome::default();
-    for doc in &documents {
+    for doc in documents {
         for d in &doc.diagnostics {
             outcome.findings.push(Finding {
                 policy: HOST_POLICY.to_string(),
@@ -451,10 +512,9 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
             .zip(loads)
             .map(|(p, load)| {
                 let engine = &engine;
-                let documents = &documents;
-                let deployment = &deployment;
+                let prepared = &prepared;
                 scope.spawn(move || {
-                    let result = evaluate_one(engine, p, load, plan, documents, deployment);
+                    let result = evaluate_one(engine, p, load, plan, prepared);
                     done(&p.source.label());
                     result
                 })
@@ -644,7 +704,7 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
                 anyhow::anyhow!("invalid bundle:\n{}", lines.join("\n"))
             })?;
     }
-    crate::adopt::apply(&plan.adopt, &documents, &mut outcome)?;
+    crate::adopt::apply(&plan.adopt, documents, &mut outcome)?;
     outcome.decisions.sort_by_key(|d| sample_order(&d.sample));
     outcome.findings.sort_by(|a, b| {
         (
@@ -664,7 +724,7 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
     });
     // One text per file (a derived document shares its file's path and text).
     let mut seen = std::collections::HashSet::new();
-    outcome.files = documents
+    outcome.files = std::mem::take(&mut prepared.documents)
         .into_iter()
         .filter(|d| seen.insert(d.path.clone()))
         .map(|d| (d.path, d.text))
@@ -685,9 +745,20 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
         .collect();
     outcome.inputs.sort_by(|a, b| a.path.cmp(&b.path));
     let kinds: Vec<&crate::formats::Kind> = plan.files.iter().map(|f| &f.kind).collect();
-    outcome.versions = versions::assumed(&plan.samples.context, &kinds);
-    outcome.deployment = Some(deployment);
+    outcome.versions = versions::assumed(&plan.samples.context, &kinds, &prepared.inference);
+    outcome.deployment = Some(prepared.deployment);
     Ok(outcome)
+}
+
+impl Outcome {
+    /// The PostgreSQL major version the run's answers assume (given or inferred; none when
+    /// the run read no PostgreSQL file).
+    pub fn postgres_version(&self) -> Option<u32> {
+        self.versions
+            .iter()
+            .find(|a| a.software == "postgresql")
+            .and_then(|a| a.version.parse().ok())
+    }
 }
 
 /// Which list of the samples a decision is about.
@@ -754,8 +825,7 @@ fn evaluate_one(
     run: &PolicyRun,
     load: Result<Loaded, Failure>,
     plan: &Plan,
-    documents: &[wit::Document],
-    deployment: &wit::Deployment,
+    prepared: &Prepared,
 ) -> PolicyResult {
     let loaded: Loaded = match load {
         Ok(l) => l,
@@ -788,12 +858,13 @@ fn evaluate_one(
     let result = session.validate_settings(&settings).and_then(|()| {
         let wants = |what: &str| reads.iter().any(|r| r == what || r == "*");
         let input = wit::Input {
-            documents: documents
+            documents: prepared
+                .documents
                 .iter()
                 .filter(|d| wants(&d.kind))
                 .cloned()
                 .collect(),
-            context: plan.samples.context.clone(),
+            context: prepared.context.clone(),
             requests: if wants("requests") {
                 plan.samples.requests.clone()
             } else {
@@ -804,7 +875,7 @@ fn evaluate_one(
             } else {
                 Vec::new()
             },
-            deployment: deployment.clone(),
+            deployment: prepared.deployment.clone(),
             settings: settings.clone(),
         };
         let evaluation = session.evaluate(&input)?;

@@ -155,6 +155,22 @@ fn loopback(addr: &str) -> bool {
     a.starts_with("127.") || a == "::1" || a == "localhost" || a.starts_with("unix://")
 }
 
+/// Why a `client_addr` setting (the address the `http-api-exposed` fix writes) cannot be
+/// used, naming the setting `field`: empty, or an entry beyond loopback, which the check
+/// would flag again after the fix, so that the finding never clears.
+pub fn client_addr_problem(field: &str, value: &str) -> Option<String> {
+    if value.trim().is_empty() {
+        return Some(format!("`{field}` must not be empty"));
+    }
+    let outside: Vec<&str> = value.split_whitespace().filter(|a| !loopback(a)).collect();
+    (!outside.is_empty()).then(|| {
+        format!(
+            "`{field}`: `{}` is not a loopback address or unix socket (127.0.0.0/8, ::1, localhost, unix://…): the `http-api-exposed` fix binds the HTTP API to it and the check would flag it again",
+            outside.join(" ")
+        )
+    })
+}
+
 /// Runs every check on a Consul agent config.
 pub fn check(config: &Value) -> Vec<Issue> {
     let mut out = Vec::new();

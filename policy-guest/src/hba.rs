@@ -31,7 +31,7 @@ use roles::Roles;
 use rule::{Address, ClientCert, LOCAL, Method, Net, PLAIN, Rule, SSL};
 
 /// The PostgreSQL major whose behaviour applies when the context names none.
-pub const NEWEST_VERSION: u32 = 17;
+pub const NEWEST_VERSION: u32 = 18;
 
 /// What the server's effective settings say about TLS and passwords. Each fact is
 /// `None` when no input gives it: the simulation then answers as if the fact allowed the

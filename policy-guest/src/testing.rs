@@ -1,7 +1,8 @@
 //! Helpers for a policy's native tests: an input context with no facts, an empty
-//! deployment model, and the line
-//! edits of an evaluation applied to a file's text (as the host applies them), so that a
-//! test can check the fixed text and evaluate it again.
+//! deployment model, and the line edits of an evaluation applied to a file's text as one
+//! round of the host's fixer applies them, so that a test can check the fixed text and
+//! evaluate it again. The rounds of `check --fix` are the host's: `patrol test` case
+//! files show them.
 
 use crate::{Context, Deployment, Edit, Evaluation};
 
@@ -30,29 +31,90 @@ pub fn context() -> Context {
     }
 }
 
-/// `text` with every line edit of `e` applied, bottom-up (an insert has `end = start -
-/// 1`; an empty text deletes). Only the patches of `file`, when given; the same edit from
-/// two patches is applied once.
+/// `text` with the line edits of `e` applied as one round of the host's fixer applies
+/// them (an insert has `end = start - 1`; an empty text deletes). Only the patches of
+/// `file`, when given, in the order the policy returned them. As on the host, a patch
+/// whose edits touch the lines of a patch taken before it, or insert at the same place,
+/// is left out of this round: `check --fix` and `patrol test` run the policy again on the
+/// fixed text and take it then, if it is still needed (a `patrol test` case file shows
+/// that whole result, through the host's own fix loop). Line endings are kept (CRLF stays
+/// CRLF, a missing final newline stays missing). An edit outside the text panics: the
+/// host refuses such a patch as the policy's error.
 pub fn apply_line_edits(text: &str, e: &Evaluation, file: Option<&str>) -> String {
-    let mut edits: Vec<(u32, u32, &str)> = e
+    let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let final_newline = text.is_empty() || text.ends_with('\n');
+    let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_string).collect();
+    if let Some(last) = lines.last_mut().filter(|l| !l.ends_with('\n')) {
+        last.push_str(newline);
+    }
+    let mut taken: Vec<(u32, u32, &str)> = Vec::new();
+    for p in e
         .patches
         .iter()
         .filter(|p| file.is_none_or(|f| p.file == f))
-        .flat_map(|p| p.edits.iter())
-        .filter_map(|ed| match ed {
-            Edit::Lines(l) => Some((l.start, l.end, l.text.as_str())),
-            _ => None,
-        })
-        .collect();
-    edits.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
-    edits.dedup();
-    let mut lines: Vec<&str> = text.lines().collect();
-    for (start, end, new) in edits {
+    {
+        let edits: Vec<(u32, u32, &str)> = p
+            .edits
+            .iter()
+            .filter_map(|ed| match ed {
+                Edit::Lines(l) => Some((l.start, l.end, l.text.as_str())),
+                _ => None,
+            })
+            .collect();
+        for (i, &(start, end, _)) in edits.iter().enumerate() {
+            assert!(
+                start >= 1 && u64::from(end) + 1 >= u64::from(start) && end as usize <= lines.len(),
+                "patch `{}`: line edit {start}..{end} is outside the file ({} lines)",
+                p.description,
+                lines.len()
+            );
+            assert!(
+                !edits[..i]
+                    .iter()
+                    .any(|o| conflict((o.0, o.1), (start, end))),
+                "patch `{}`: its line edits overlap",
+                p.description
+            );
+        }
+        let overlaps = edits
+            .iter()
+            .any(|e| taken.iter().any(|t| conflict((t.0, t.1), (e.0, e.1))));
+        if !overlaps {
+            taken.extend(edits);
+        }
+    }
+    // Bottom-up, inserts before replacements at the same line.
+    taken.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+    for (start, end, new) in taken {
+        let new_lines: Vec<String> = if new.is_empty() {
+            Vec::new()
+        } else {
+            let body = new.strip_suffix('\n').unwrap_or(new);
+            body.split('\n')
+                .map(|l| format!("{}{newline}", l.strip_suffix('\r').unwrap_or(l)))
+                .collect()
+        };
         let s = start as usize - 1;
         let e = (end as usize).max(s);
-        lines.splice(s..e, new.lines());
+        lines.splice(s..e, new_lines);
     }
-    lines.join("\n") + "\n"
+    if !final_newline && let Some(last) = lines.last_mut() {
+        let kept = last.trim_end_matches(['\r', '\n']).len();
+        last.truncate(kept);
+    }
+    lines.concat()
+}
+
+/// Whether two line edits (`start..=end`, an insert when `end` = `start - 1`) touch the
+/// same lines or insert at the same place: the host's rule for patches of one round.
+fn conflict(a: (u32, u32), b: (u32, u32)) -> bool {
+    let insert = |(s, e): (u32, u32)| u64::from(e) + 1 == u64::from(s);
+    match (insert(a), insert(b)) {
+        (true, true) => a.0 == b.0,
+        (true, false) => a.0 > b.0 && a.0 <= b.1,
+        (false, true) => b.0 > a.0 && b.0 <= a.1,
+        (false, false) => a.0 <= b.1 && b.0 <= a.1,
+    }
 }
 
 #[cfg(test)]
@@ -77,6 +139,38 @@ mod tests {
                 .collect(),
         });
         e
+    }
+
+    fn eval_of(patches: &[&[(u32, u32, &str)]]) -> Evaluation {
+        let mut e = eval(&[]);
+        e.patches.clear();
+        for edits in patches {
+            e.patches.extend(eval(edits).patches);
+        }
+        e
+    }
+
+    /// Two fixes inserting at the same place: the host takes the first in this round and
+    /// leaves the second to the next one (the policy asks again if it is still needed).
+    #[test]
+    fn a_second_insert_at_the_same_place_waits_for_the_next_round() {
+        let e = eval_of(&[&[(2, 1, "x")], &[(2, 1, "y")], &[(1, 1, "A")]]);
+        assert_eq!(apply_line_edits("a\nb\n", &e, Some("f")), "A\nx\nb\n");
+        // Overlapping replacements: the first patch wins, as on the host.
+        let e = eval_of(&[&[(1, 2, "one")], &[(2, 2, "two")]]);
+        assert_eq!(apply_line_edits("a\nb\n", &e, Some("f")), "one\n");
+    }
+
+    #[test]
+    fn line_endings_are_kept() {
+        let e = eval(&[(2, 1, "new"), (2, 2, "B")]);
+        assert_eq!(apply_line_edits("a\r\nb", &e, Some("f")), "a\r\nnew\r\nB");
+    }
+
+    #[test]
+    #[should_panic(expected = "outside the file")]
+    fn an_edit_past_the_end_is_the_policy_s_error() {
+        apply_line_edits("a\n", &eval(&[(3, 3, "x")]), Some("f"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod ports;
 pub mod progress;
 pub mod simulate;
 pub mod test;
+mod test_all;
 pub mod verify;
 
 use clap::{Parser, Subcommand};

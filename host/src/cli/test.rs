@@ -2,13 +2,16 @@
 //! host and reports failures as diffs and the coverage of its finding codes.
 //!
 //! The policy is the crate at PATH, built first (as `patrol policy build` does), or a
-//! component (`--policy FILE.wasm`), or a built-in policy (`--builtin NAME`).
+//! component (`--policy FILE.wasm`), or a built-in policy (`--builtin NAME`). PATH that
+//! holds `policies/NAME/` directories of built-in policies (a patrol checkout) runs each
+//! one's cases against its built-in component instead ([`super::test_all`]).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, anyhow, bail};
 
 use super::Exit;
+use super::test_all as all;
 use crate::authoring::build::{self, Options};
 use crate::engine::{Engine, Limits};
 use crate::report::DataFormat as Format;
@@ -23,7 +26,8 @@ use crate::testing::{self, runner};
   2  the policy does not build or load
   3  usage error, or a test file that cannot be read or understood")]
 pub struct Args {
-    /// A policy crate (its tests/*.yaml run), a directory of test files, or one test file.
+    /// A policy crate (its tests/*.yaml run), a directory of test files, or one test file;
+    /// a patrol checkout (policies/NAME/ of built-in policies) runs every built-in's cases.
     #[arg(value_name = "PATH", default_value = ".")]
     pub path: PathBuf,
     /// Test this component instead of building the crate.
@@ -49,11 +53,59 @@ pub struct Args {
 const MAX_PROBLEMS: usize = 50;
 
 pub fn run(args: Args, verbose: bool) -> Result<Exit> {
-    let paths = testing::discover(&args.path).map_err(anyhow::Error::msg)?;
+    if args.policy.is_none()
+        && args.builtin.is_none()
+        && let Some(dirs) = all::builtin_dirs(&args.path)
+    {
+        return all::run(&args, &dirs, verbose);
+    }
+    let tested = test_policy(&args.path, args.builtin.as_deref(), &args, verbose)?;
+    if let Some(results) = &tested.results {
+        // Case names, messages and policies' words are data: inert in either format.
+        let text = match args.format {
+            Format::Text => {
+                crate::report::escape::log(&render::text(&results.files, &results.coverage))
+            }
+            Format::Json => crate::report::escape::json_commands(
+                serde_json::to_string_pretty(&render::json(&results.files, &results.coverage))?
+                    + "\n",
+            ),
+        };
+        stdout(&text)?;
+    }
+    Ok(tested.exit)
+}
+
+/// The outcome of testing one policy: its exit code and, when its cases ran, their results.
+pub(super) struct Tested {
+    pub exit: Exit,
+    pub results: Option<Results>,
+}
+
+pub(super) struct Results {
+    pub files: Vec<FileResults>,
+    pub coverage: Coverage,
+}
+
+/// Runs the cases at `path` against the policy `args` names (or the built-in `builtin`);
+/// problems that stop the run before any case are printed to stderr.
+pub(super) fn test_policy(
+    path: &Path,
+    builtin: Option<&str>,
+    args: &Args,
+    verbose: bool,
+) -> Result<Tested> {
+    let stopped = |exit| {
+        Ok(Tested {
+            exit,
+            results: None,
+        })
+    };
+    let paths = testing::discover(path).map_err(anyhow::Error::msg)?;
     if paths.is_empty() {
         bail!(
             "no test files in `{}`: put YAML case files in its tests/ directory (see `patrol policy new` for an example)",
-            args.path.display()
+            path.display()
         );
     }
     let mut files = Vec::new();
@@ -78,15 +130,15 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
         }
     }
     if invalid {
-        return Ok(Exit::Usage);
+        return stopped(Exit::Usage);
     }
 
-    let source = match policy_source(&args, verbose) {
+    let source = match policy_source(path, args.policy.as_deref(), builtin, verbose) {
         Ok(s) => s,
         Err(Failed::Usage(e)) => return Err(e),
         Err(Failed::Policy(e)) => {
             crate::say!("error: {e:#}");
-            return Ok(Exit::PolicyFailed);
+            return stopped(Exit::PolicyFailed);
         }
     };
     let limits = Limits {
@@ -102,7 +154,7 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
         Ok(l) => l,
         Err(f) => {
             crate::say!("error: {f}");
-            return Ok(Exit::PolicyFailed);
+            return stopped(Exit::PolicyFailed);
         }
     };
     let meta = loaded.metadata.clone();
@@ -134,23 +186,21 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
         });
     }
     let coverage = Coverage::new(&meta, &results);
-    // Case names, messages and policies' words are data: inert in either format.
-    let text = match args.format {
-        Format::Text => crate::report::escape::log(&render::text(&results, &coverage)),
-        Format::Json => crate::report::escape::json_commands(
-            serde_json::to_string_pretty(&render::json(&results, &coverage))? + "\n",
-        ),
-    };
-    stdout(&text)?;
     let failed = results
         .iter()
         .flat_map(|f| &f.cases)
         .any(|c| !c.failures.is_empty());
     let uncovered = args.require_coverage && !coverage.uncovered().is_empty();
-    Ok(if failed || uncovered {
-        Exit::Findings
-    } else {
-        Exit::Clean
+    Ok(Tested {
+        exit: if failed || uncovered {
+            Exit::Findings
+        } else {
+            Exit::Clean
+        },
+        results: Some(Results {
+            files: results,
+            coverage,
+        }),
     })
 }
 
@@ -159,15 +209,20 @@ enum Failed {
     Policy(anyhow::Error),
 }
 
-fn policy_source(args: &Args, verbose: bool) -> Result<PolicySource, Failed> {
-    if let Some(file) = &args.policy {
+fn policy_source(
+    path: &Path,
+    policy: Option<&Path>,
+    builtin: Option<&str>,
+    verbose: bool,
+) -> Result<PolicySource, Failed> {
+    if let Some(file) = policy {
         let bytes = crate::confine::read_policy(file).map_err(|e| Failed::Usage(anyhow!(e)))?;
-        return Ok(PolicySource::File(file.clone(), bytes));
+        return Ok(PolicySource::File(file.to_path_buf(), bytes));
     }
-    if let Some(name) = &args.builtin {
+    if let Some(name) = builtin {
         return PolicySource::builtins()
             .into_iter()
-            .find(|s| matches!(s, PolicySource::Builtin(n, _) if n == name))
+            .find(|s| matches!(s, PolicySource::Builtin(n, _) if *n == name))
             .ok_or_else(|| {
                 let names: Vec<String> = PolicySource::builtins()
                     .iter()
@@ -185,10 +240,10 @@ fn policy_source(args: &Args, verbose: bool) -> Result<PolicySource, Failed> {
                 ))
             });
     }
-    let dir = crate_dir(&args.path).ok_or_else(|| {
+    let dir = crate_dir(path).ok_or_else(|| {
         Failed::Usage(anyhow!(
             "`{}` is not inside a policy crate (no Cargo.toml); name the policy with `--policy FILE.wasm` or `--builtin NAME`",
-            args.path.display()
+            path.display()
         ))
     })?;
     // Building is part of testing: the cases always run against the current source.

@@ -210,12 +210,29 @@ fn decide_member(
             wit::FlowCall::Link(_) => {}
         }
     }
+    // The member's cluster's version (given or inferred) is the one its flows are
+    // decided on, as the run's own answers are.
+    let mut context = plan.samples.context.clone();
+    if context.postgres_version.is_none() {
+        context.postgres_version = deployment
+            .clusters
+            .iter()
+            .find(|c| {
+                c.members.iter().any(|m| {
+                    m.name == member.name
+                        && m.source.file == member.source.file
+                        && m.source.line == member.source.line
+                })
+            })
+            .and_then(|c| c.postgres_version.as_ref())
+            .map(|f| f.major);
+    }
     let sub = Plan {
         files,
         policies: policies.to_vec(),
         settings_by_name: plan.settings_by_name.clone(),
         samples: Samples {
-            context: plan.samples.context.clone(),
+            context,
             requests: batch.finish(),
             request_names: Vec::new(),
             connections,

@@ -278,7 +278,7 @@ fn static_check(plan: &Plan, outcome: &Outcome, p: &Patch) -> Option<Withheld> {
     let file = plan.files.iter().find(|f| f.display == change.file)?;
     // (b) the file must not gain parse problems.
     let ctx = ParseContext {
-        postgres_version: plan.samples.context.postgres_version,
+        postgres_version: outcome.postgres_version(),
         tree: Some(crate::run::include_tree(plan)),
     };
     let diagnostics = |text: &str| -> HashMap<String, usize> {

@@ -6,14 +6,14 @@
 //! continuation from 14, `include*` directives from 16), [`line`] is `parse_hba_line`,
 //! [`options`] is `parse_hba_auth_opt`, [`address`] is glibc's numeric `getaddrinfo`,
 //! and [`regex`] checks the `/regex` tokens of 16+. The version comes from
-//! `ParseContext::postgres_version` (none: 17).
+//! `ParseContext::postgres_version` (none: 18, the newest).
 //!
 //! Each valid record becomes a [`wit::HbaRule`] (databases and users after `@file`
 //! expansion, the method as the server keeps it: `ident` on a `local` line is `peer`).
 //! Each invalid record becomes one `invalid-line` diagnostic with the server's message
 //! (its `errmsg`), at the record's first line; a record that comes from an included file
-//! is reported at the line of the top-level file that pulls it in, and the message says
-//! where it really is. The server refuses the whole file when any record is invalid, and
+//! is reported in that file at its line, and the message names the top-level line that
+//! pulls it in. The server refuses the whole file when any record is invalid, and
 //! also when no record is left (`no-entries`); policies decide what to make of that.
 //!
 //! What was checked against real servers on this machine (PostgreSQL 15.18 from Debian,
@@ -52,7 +52,7 @@ use files::{IncludeReader, Source};
 use tokenize::{AuthLine, Tokenizer};
 
 /// The major version whose behaviour applies when the context names none.
-pub(crate) const NEWEST: u32 = 17;
+pub(crate) const NEWEST: u32 = 18;
 
 /// Parses a pg_hba.conf file (`src`, the contents of `path`, shown as `file`).
 pub fn parse(src: &str, file: &str, path: &Path, ctx: &ParseContext) -> Parsed<Vec<wit::HbaRule>> {
@@ -155,36 +155,43 @@ fn rules(
                 });
             }
             Err(message) => {
-                let message = with_site(message, &auth_line, top, &line_of);
-                parsed.diagnostics.push(diagnostic(
-                    "invalid-line",
-                    &top.shown,
-                    line_of(auth_line.anchor),
-                    message,
-                ));
+                let (file, line, message) = invalid_at(message, &auth_line, top, &line_of);
+                parsed
+                    .diagnostics
+                    .push(diagnostic("invalid-line", &file, line, message));
             }
         }
     }
     parsed
 }
 
-/// The message, plus where the problem really is when that is not the top-level line
-/// the diagnostic points at (a record of an included file, a line of an `@file`).
-pub(crate) fn with_site(
+/// Where an invalid record is reported, and its message: at the bad line itself. A
+/// record of an included file (or a bad line of an `@file`) is reported in that file, at
+/// its line, and the message names the top-level line that pulls it in (the server
+/// refuses the whole top-level file); a record of the top-level file is reported at its
+/// first line, and the message names the physical line the server blames when that is
+/// another one (a continuation line).
+pub(crate) fn invalid_at(
     message: String,
     line: &AuthLine,
     top: &Source,
     line_of: &impl Fn(u32) -> u32,
-) -> String {
+) -> (String, u32, String) {
     let (file, number) = line.error_site();
+    let anchor = line_of(line.anchor);
     if file == top.shown {
         let shown = line_of(number);
-        if shown == line_of(line.anchor) {
-            return message;
+        if shown == anchor {
+            return (file, anchor, message);
         }
-        return format!("{message} (line {shown} of configuration file \"{file}\")");
+        let message = format!("{message} (line {shown} of configuration file \"{file}\")");
+        return (top.shown.clone(), anchor, message);
     }
-    format!("{message} (line {number} of configuration file \"{file}\")")
+    let message = format!(
+        "{message} (in a file included from line {anchor} of \"{}\")",
+        top.shown
+    );
+    (file, number, message)
 }
 
 fn names(tokens: Vec<tokenize::Token>) -> Vec<wit::HbaName> {

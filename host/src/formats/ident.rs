@@ -12,7 +12,7 @@ use std::path::Path;
 
 use super::hba::files::Source;
 use super::hba::tokenize::{AuthLine, Tokenizer};
-use super::hba::{NEWEST, regex, with_site};
+use super::hba::{NEWEST, invalid_at, regex};
 use super::{ParseContext, Parsed, diagnostic};
 use crate::wit;
 
@@ -51,10 +51,10 @@ pub fn parse(
                 })
             }
             Err(message) => {
-                let message = with_site(message, &line, &top, &|n| n);
+                let (file, line, message) = invalid_at(message, &line, &top, &|n| n);
                 parsed
                     .diagnostics
-                    .push(diagnostic("invalid-line", file, line.anchor, message));
+                    .push(diagnostic("invalid-line", &file, line, message));
             }
         }
     }

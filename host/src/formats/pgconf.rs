@@ -15,9 +15,13 @@
 //! so "the last one wins" is "the last in the list". Names are lowercased (the server
 //! compares them case-insensitively); values are unquoted and kept as written. Each
 //! syntax error is an `invalid-line` diagnostic with the server's message; an error in
-//! an included file is reported at the top-level line that includes it (the message
-//! names the file). Unknown parameter names and bad values are checked by the server
-//! after parsing and are not reported here.
+//! an included file is reported in that file at its line (the message names the
+//! top-level line that includes it). When the file parses, a parameter name the
+//! PostgreSQL version does not know is an `invalid-line` too, as the server refuses to
+//! start on it ([`gucs`]); with the version unknown, a name only some majors know is a
+//! `parameter-version` note. Bad values are checked by the server and not reported here.
+
+pub mod gucs;
 
 use std::path::Path;
 
@@ -29,9 +33,26 @@ use crate::wit;
 /// PostgreSQL's `CONF_FILE_MAX_DEPTH`.
 const MAX_DEPTH: u32 = 10;
 
-/// Parses a postgresql.conf file (`src`, the contents of `path`, shown as `file`).
-/// Included files are read as `ctx.tree` allows (see `hba::files`).
+/// Parses a postgresql.conf file (`src`, the contents of `path`, shown as `file`) and
+/// checks its names against the PostgreSQL version of `ctx`. Included files are read as
+/// `ctx.tree` allows (see `hba::files`).
 pub fn parse(src: &str, file: &str, path: &Path, ctx: &ParseContext) -> Parsed<Vec<wit::Setting>> {
+    let mut parsed = scan(src, file, path, ctx);
+    // The server checks the names only once every file parsed.
+    if parsed.diagnostics.is_empty() {
+        let unknown = unknown_names(&parsed.value, ctx.postgres_version);
+        parsed.diagnostics.extend(unknown);
+    }
+    parsed
+}
+
+/// The scanner alone: the assignments, includes expanded, and the syntax errors.
+pub(crate) fn scan(
+    src: &str,
+    file: &str,
+    path: &Path,
+    ctx: &ParseContext,
+) -> Parsed<Vec<wit::Setting>> {
     let top = Source {
         shown: file.to_string(),
         path: path.to_path_buf(),
@@ -45,6 +66,55 @@ pub fn parse(src: &str, file: &str, path: &Path, ctx: &ParseContext) -> Parsed<V
     reader.parsed
 }
 
+/// `ProcessConfigFileInternal`'s name check: a name the server does not know (and no
+/// extension's dotted placeholder) makes the whole file refused.
+fn unknown_names(settings: &[wit::Setting], major: Option<u32>) -> Vec<wit::Diagnostic> {
+    let mut out = Vec::new();
+    for s in settings {
+        let file = &s.location.file;
+        let line = s.location.line;
+        let server = format!(
+            "unrecognized configuration parameter \"{}\" in file \"{file}\" line {line}",
+            s.name
+        );
+        match (gucs::known(&s.name, major), major) {
+            (gucs::Known::Yes, _) => {}
+            (gucs::Known::Never, Some(m)) => out.push(diagnostic(
+                "invalid-line",
+                file,
+                line,
+                format!("{server} (PostgreSQL {m} refuses to start, and a reload applies nothing)"),
+            )),
+            (gucs::Known::Never, None) => out.push(diagnostic(
+                "invalid-line",
+                file,
+                line,
+                format!("{server} (no PostgreSQL 13–18 knows it: the server refuses to start, and a reload applies nothing)"),
+            )),
+            (gucs::Known::Only(majors), Some(m)) => out.push(diagnostic(
+                "invalid-line",
+                file,
+                line,
+                format!(
+                    "{server} (PostgreSQL {m} does not know it, only {}: the server refuses to start, and a reload applies nothing)",
+                    gucs::span(&majors)
+                ),
+            )),
+            (gucs::Known::Only(majors), None) => out.push(diagnostic(
+                "parameter-version",
+                file,
+                line,
+                format!(
+                    "`{}` is a parameter of PostgreSQL {} only: a server of another major refuses to start on it; the version is unknown (set `postgres_version` in the samples context)",
+                    s.name,
+                    gucs::span(&majors)
+                ),
+            )),
+        }
+    }
+    out
+}
+
 struct Reader<'a> {
     top: Source,
     parsed: Parsed<Vec<wit::Setting>>,
@@ -55,19 +125,20 @@ impl Reader<'_> {
     /// A diagnostic at the top-level line `anchor` (or `line` for the top-level file);
     /// the message says which file when the problem is in an included one.
     fn report(&mut self, source: &Source, line: u32, anchor: Option<u32>, message: String) {
-        let message =
-            if *source != self.top && !message.contains(&source.path.display().to_string()) {
+        let (file, message) = if *source == self.top {
+            (&self.top.shown, message)
+        } else {
+            let from = anchor.unwrap_or(line);
+            (
+                &source.shown,
                 format!(
-                    "{message} (line {line} of configuration file \"{}\")",
-                    source.shown
-                )
-            } else {
-                message
-            };
-        let at = anchor.unwrap_or(line).max(1);
-        self.parsed
-            .diagnostics
-            .push(diagnostic("invalid-line", &self.top.shown, at, message));
+                    "{message} (in a file included from line {from} of \"{}\")",
+                    self.top.shown
+                ),
+            )
+        };
+        let diagnostic = diagnostic("invalid-line", file, line.max(1), message);
+        self.parsed.diagnostics.push(diagnostic);
     }
 
     /// `ParseConfigFp`: one file's assignments and directives. False if anything failed.

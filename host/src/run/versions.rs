@@ -1,6 +1,8 @@
 //! Which PostgreSQL and Patroni version the policies' answers assume, and why: the
-//! samples context's `postgres_version` / `patroni_version`, else the newest behaviour
-//! patrol knows (the answers of some checks and simulations change between versions).
+//! samples context's `postgres_version` / `patroni_version`, else (PostgreSQL) the version
+//! the deployment model infers from the files when every cluster that shows one agrees,
+//! else the newest behaviour patrol knows (the answers of some checks and simulations
+//! change between versions).
 
 use serde::Serialize;
 
@@ -33,8 +35,58 @@ impl std::fmt::Display for Assumed {
     }
 }
 
+/// What the deployment model says about the PostgreSQL version when the samples context
+/// names none.
+#[derive(Debug, Clone, Default)]
+pub enum Inference {
+    /// No cluster shows its version (or the context names one).
+    #[default]
+    None,
+    /// Every cluster that shows a version shows this one.
+    One(wit::VersionFact),
+    /// Clusters show different versions: which one a rule is for is unknown, so the
+    /// newest behaviour applies and the output says why.
+    Disagree(Vec<wit::VersionFact>),
+}
+
+impl Inference {
+    /// The inferred versions of the deployment's clusters.
+    pub fn of(deployment: &wit::Deployment) -> Inference {
+        let facts: Vec<&wit::VersionFact> = deployment
+            .clusters
+            .iter()
+            .filter_map(|c| c.postgres_version.as_ref())
+            .filter(|f| f.inferred)
+            .collect();
+        let Some(first) = facts.first() else {
+            return Inference::None;
+        };
+        if facts.iter().all(|f| f.major == first.major) {
+            Inference::One((*first).clone())
+        } else {
+            Inference::Disagree(facts.into_iter().cloned().collect())
+        }
+    }
+
+    /// The major version it gives.
+    pub fn major(&self) -> Option<u32> {
+        match self {
+            Inference::One(f) => Some(f.major),
+            _ => None,
+        }
+    }
+}
+
+/// Where a version fact was read, for the output (`patroni.yml:12`).
+fn site(f: &wit::VersionFact) -> String {
+    match &f.source {
+        Some(at) => format!("{} at {}:{}", f.reason, at.file, at.line),
+        None => f.reason.clone(),
+    }
+}
+
 /// The versions that matter for the kinds of files read.
-pub fn assumed(context: &wit::Context, kinds: &[&Kind]) -> Vec<Assumed> {
+pub fn assumed(context: &wit::Context, kinds: &[&Kind], inference: &Inference) -> Vec<Assumed> {
     let mut out = Vec::new();
     let postgres = kinds.iter().any(|k| {
         matches!(
@@ -49,10 +101,29 @@ pub fn assumed(context: &wit::Context, kinds: &[&Kind]) -> Vec<Assumed> {
                 version: v.to_string(),
                 source: "samples context `postgres_version`".into(),
             },
-            None => Assumed {
-                software: "postgresql",
-                version: NEWEST_POSTGRES.to_string(),
-                source: "the newest behaviour: no `postgres_version` in the samples context".into(),
+            None => match inference {
+                Inference::One(f) => Assumed {
+                    software: "postgresql",
+                    version: f.major.to_string(),
+                    source: format!("inferred from {}", site(f)),
+                },
+                Inference::Disagree(facts) => Assumed {
+                    software: "postgresql",
+                    version: NEWEST_POSTGRES.to_string(),
+                    source: format!(
+                        "the newest behaviour: the clusters' versions disagree ({}); set `postgres_version` in the samples context",
+                        facts
+                            .iter()
+                            .map(|f| format!("{}: {}", f.major, site(f)))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                },
+                Inference::None => Assumed {
+                    software: "postgresql",
+                    version: NEWEST_POSTGRES.to_string(),
+                    source: "the newest behaviour: no `postgres_version` in the samples context, and no version in the files".into(),
+                },
             },
         });
     }
@@ -85,7 +156,7 @@ mod tests {
         let mut ctx = crate::samples::Samples::default().context;
         let hba = Kind::PgHba;
         let patroni = Kind::Patroni;
-        let got = assumed(&ctx, &[&hba]);
+        let got = assumed(&ctx, &[&hba], &Inference::None);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].version, NEWEST_POSTGRES.to_string());
         assert!(
@@ -95,7 +166,7 @@ mod tests {
         );
         ctx.postgres_version = Some(13);
         ctx.patroni_version = Some("3.3.11".into());
-        let got = assumed(&ctx, &[&hba, &patroni]);
+        let got = assumed(&ctx, &[&hba, &patroni], &Inference::None);
         assert_eq!(
             got.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
             [
@@ -103,6 +174,39 @@ mod tests {
                 "assumed Patroni 3.3.11 (samples context `patroni_version`)"
             ]
         );
-        assert!(assumed(&ctx, &[&Kind::Haproxy]).is_empty());
+        assert!(assumed(&ctx, &[&Kind::Haproxy], &Inference::None).is_empty());
+    }
+
+    fn fact(major: u32, file: &str) -> wit::VersionFact {
+        wit::VersionFact {
+            major,
+            inferred: true,
+            reason: format!("bin_dir /usr/lib/postgresql/{major}/bin"),
+            source: Some(crate::formats::location(file, 7)),
+        }
+    }
+
+    #[test]
+    fn names_the_inferred_version_and_where_it_was_read() {
+        let ctx = crate::samples::Samples::default().context;
+        let got = assumed(&ctx, &[&Kind::PgHba], &Inference::One(fact(15, "a.yml")));
+        assert_eq!(got[0].version, "15");
+        assert_eq!(
+            got[0].to_string(),
+            "assumed PostgreSQL 15 (inferred from bin_dir /usr/lib/postgresql/15/bin at a.yml:7)"
+        );
+        let both = Inference::Disagree(vec![fact(15, "a.yml"), fact(16, "b.yml")]);
+        let got = assumed(&ctx, &[&Kind::PgHba], &both);
+        assert_eq!(got[0].version, NEWEST_POSTGRES.to_string());
+        assert!(
+            got[0].source.contains("disagree (15: bin_dir"),
+            "{}",
+            got[0]
+        );
+        assert!(
+            got[0]
+                .source
+                .contains("16: bin_dir /usr/lib/postgresql/16/bin at b.yml:7")
+        );
     }
 }

@@ -5,7 +5,8 @@
 //! settings, input files (inline text, or `{from: path}` relative to the test file),
 //! samples (the samples-file shape, inline or `{from: path}`) and what to expect: findings
 //! (code, file, line, severity, message), decisions (verdict, status, stage, deciding
-//! line, reason), the files' text after the patches, or the policy's error. Top-level
+//! line, reason), the files' text after the patches, the fixes the proof holds back, or
+//! the policy's error. Top-level
 //! `settings`, `files` and `samples` are defaults for every case. [`parse`] reads a file
 //! reporting every problem with its line; [`runner`] runs the cases through the real
 //! host (parsers, sandbox, patcher) and compares; [`render`] prints the results and the
@@ -25,6 +26,7 @@
 //!         - {code: allowlist-outside-admin-networks, file: patroni.yml, line: 2}
 //! ```
 
+mod expect;
 pub mod render;
 pub mod runner;
 
@@ -68,6 +70,8 @@ pub struct CaseFile {
     /// Forced kind; otherwise detected from the name and content like `patrol check` does.
     pub kind: Option<Kind>,
     pub text: String,
+    /// Permission bits the file gets (`mode: "0600"`), for the certificate checks.
+    pub mode: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -81,6 +85,8 @@ pub struct Expect {
     pub patches: Option<Vec<ExpectedPatch>>,
     /// The policy must fail with a message containing this.
     pub error: Option<String>,
+    /// Fixes the proof must hold back; any other held-back fix fails the case.
+    pub withheld: Vec<ExpectedWithheld>,
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +123,16 @@ pub struct ExpectedDecision {
     pub at: u32,
 }
 
+/// A fix that must be held back: the finding with this `code` (and `file`) keeps no
+/// patch, for a reason whose message contains `reason_contains`.
+#[derive(Debug, Clone)]
+pub struct ExpectedWithheld {
+    pub code: String,
+    pub file: Option<String>,
+    pub reason_contains: Option<String>,
+    pub at: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct ExpectedPatch {
     pub file: String,
@@ -130,6 +146,16 @@ pub struct ExpectedPatch {
 pub fn discover(path: &Path) -> Result<Vec<PathBuf>, String> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);
+    }
+    // A device, FIFO or socket is neither a case file nor a directory of them.
+    if let Some(why) = std::fs::metadata(path)
+        .ok()
+        .and_then(|m| crate::confine::not_regular(&m))
+    {
+        return Err(format!(
+            "cannot read `{}`: {why}; give a YAML case file or a directory of them",
+            path.display()
+        ));
     }
     let tests = path.join("tests");
     if !tests.is_dir() && path.join("Cargo.toml").is_file() {
@@ -259,7 +285,7 @@ impl Reader<'_> {
             None => defaults.samples.clone(),
         };
         let expect = match node.require("expect", problems) {
-            Some(n) => expect(&n, problems),
+            Some(n) => expect::expect(&n, problems),
             None => Expect::default(),
         };
         Some(Case {
@@ -317,9 +343,26 @@ impl Reader<'_> {
                 );
                 continue;
             }
+            let mut mode = None;
             let (kind, text) = if value.value.is_string() {
                 (None, value.str(problems).map(str::to_string))
-            } else if value.mapping(&["from", "text", "kind"], problems) {
+            } else if value.mapping(&["from", "text", "kind", "mode"], problems) {
+                mode = value.get("mode").and_then(|m| {
+                    let parsed = m
+                        .str(problems)
+                        .filter(|t| (3..=4).contains(&t.len()))
+                        .and_then(|t| u32::from_str_radix(t, 8).ok())
+                        .filter(|bits| *bits <= 0o7777);
+                    if parsed.is_none() {
+                        problems.at(
+                            &m,
+                            format!(
+                                "the mode of `{name}` must be octal permission bits in quotes, such as \"0600\""
+                            ),
+                        );
+                    }
+                    parsed
+                });
                 let kind = value
                     .get("kind")
                     .and_then(|k| k.str(problems))
@@ -358,7 +401,12 @@ impl Reader<'_> {
                 continue;
             };
             if let Some(text) = text {
-                out.push(CaseFile { name, kind, text });
+                out.push(CaseFile {
+                    name,
+                    kind,
+                    text,
+                    mode,
+                });
             }
         }
         out
@@ -428,184 +476,6 @@ fn problem_from_text(text: &str, file: &str) -> Problem {
         line: 0,
         message: text.to_string(),
     }
-}
-
-fn expect(node: &Node<'_>, problems: &mut Problems) -> Expect {
-    let mut e = Expect::default();
-    if !node.mapping(
-        &[
-            "findings",
-            "no_other_findings",
-            "decisions",
-            "patches",
-            "error",
-        ],
-        problems,
-    ) {
-        return e;
-    }
-    if let Some(list) = node.get("findings") {
-        let items = if list.value.is_null() {
-            Vec::new()
-        } else {
-            list.items(problems)
-        };
-        e.findings = Some(items.iter().filter_map(|n| finding(n, problems)).collect());
-    }
-    e.no_other_findings = node
-        .get("no_other_findings")
-        .and_then(|n| n.bool(problems))
-        .unwrap_or(true);
-    if let Some(list) = node.get("decisions") {
-        e.decisions = list
-            .items(problems)
-            .iter()
-            .filter_map(|n| decision(n, problems))
-            .collect();
-    }
-    if let Some(list) = node.get("patches") {
-        let items = if list.value.is_null() {
-            Vec::new()
-        } else {
-            list.items(problems)
-        };
-        e.patches = Some(items.iter().filter_map(|n| patch(n, problems)).collect());
-    }
-    e.error = node
-        .get("error")
-        .and_then(|n| n.str(problems))
-        .map(str::to_string);
-    if e.error.is_some()
-        && (e.findings.as_ref().is_some_and(|f| !f.is_empty()) || !e.decisions.is_empty())
-    {
-        problems.at(node, "`error` cannot be combined with expected findings or decisions: a failed policy returns neither");
-    }
-    e
-}
-
-fn finding(node: &Node<'_>, problems: &mut Problems) -> Option<ExpectedFinding> {
-    if !node.mapping(
-        &["code", "file", "line", "severity", "message_contains"],
-        problems,
-    ) {
-        return None;
-    }
-    let code = node.require("code", problems).and_then(|n| n.str(problems));
-    let severity = node.get("severity").and_then(|n| {
-        let text = n.str(problems)?;
-        let s = severity(text);
-        if s.is_none() {
-            problems.at(
-                &n,
-                format!("`{text}` is not a severity; use info, low, medium, high or critical"),
-            );
-        }
-        s
-    });
-    Some(ExpectedFinding {
-        code: code?.to_string(),
-        file: node
-            .get("file")
-            .and_then(|n| n.str(problems))
-            .map(str::to_string),
-        line: node.get("line").and_then(|n| n.u32(problems)),
-        severity,
-        message_contains: node
-            .get("message_contains")
-            .and_then(|n| n.str(problems))
-            .map(str::to_string),
-        at: node.line(),
-    })
-}
-
-fn decision(node: &Node<'_>, problems: &mut Problems) -> Option<ExpectedDecision> {
-    let keys = [
-        "sample",
-        "verdict",
-        "status",
-        "stage",
-        "file",
-        "line",
-        "method",
-        "reason_contains",
-    ];
-    if !node.mapping(&keys, problems) {
-        return None;
-    }
-    let sample = node
-        .require("sample", problems)
-        .and_then(|n| n.text(problems))
-        .map(|s| {
-            let indexed = |prefix: &str| {
-                s.strip_prefix(prefix)
-                    .and_then(|r| r.strip_prefix('['))
-                    .and_then(|r| r.strip_suffix(']'))
-                    .is_some_and(|i| i.parse::<usize>().is_ok())
-            };
-            if indexed("requests") || indexed("connections") {
-                SampleRef::Label(s)
-            } else {
-                SampleRef::Name(s)
-            }
-        });
-    let verdict = node
-        .require("verdict", problems)
-        .and_then(|n| match n.str(problems)? {
-            "allow" => Some(Verdict::Allow),
-            "deny" => Some(Verdict::Deny),
-            other => {
-                problems.at(&n, format!("`{other}` is not a verdict; use allow or deny"));
-                None
-            }
-        });
-    let status = node.get("status").and_then(|n| {
-        let s = n.u32(problems)?;
-        u16::try_from(s)
-            .ok()
-            .filter(|s| (100..600).contains(s))
-            .or_else(|| {
-                problems.at(&n, format!("`{s}` is not an HTTP status"));
-                None
-            })
-    });
-    Some(ExpectedDecision {
-        sample: sample?,
-        verdict: verdict?,
-        status,
-        stage: node
-            .get("stage")
-            .and_then(|n| n.str(problems))
-            .map(str::to_string),
-        file: node
-            .get("file")
-            .and_then(|n| n.str(problems))
-            .map(str::to_string),
-        line: node.get("line").and_then(|n| n.u32(problems)),
-        method: node
-            .get("method")
-            .and_then(|n| n.str(problems))
-            .map(str::to_string),
-        reason_contains: node
-            .get("reason_contains")
-            .and_then(|n| n.str(problems))
-            .map(str::to_string),
-        at: node.line(),
-    })
-}
-
-fn patch(node: &Node<'_>, problems: &mut Problems) -> Option<ExpectedPatch> {
-    if !node.mapping(&["file", "after"], problems) {
-        return None;
-    }
-    let file = node.require("file", problems).and_then(|n| n.str(problems));
-    let after = node
-        .require("after", problems)
-        .and_then(|n| n.str(problems));
-    Some(ExpectedPatch {
-        file: file?.to_string(),
-        after: after?.to_string(),
-        at: node.line(),
-    })
 }
 
 pub fn severity(text: &str) -> Option<Severity> {

@@ -178,6 +178,33 @@ fn failure(out: &mut String, f: &Failure) {
         Failure::PatchSkipped(m) => {
             let _ = writeln!(out, "     a patch does not apply: {m}");
         }
+        Failure::Withheld {
+            missing,
+            unexpected,
+        } => {
+            let _ = writeln!(out, "     fixes held back:");
+            for m in missing {
+                let mut extra = String::new();
+                if let Some(file) = &m.file {
+                    let _ = write!(extra, " in {file}");
+                }
+                if let Some(r) = &m.reason_contains {
+                    let _ = write!(extra, ", the reason containing `{r}`");
+                }
+                let _ = writeln!(
+                    out,
+                    "       - expected  the fix of {} held back{extra}   (test line {})",
+                    m.code, m.at
+                );
+            }
+            for w in unexpected {
+                let _ = writeln!(
+                    out,
+                    "       + got       `{}` of {} ({}) held back: {}",
+                    w.description, w.file, w.policy, w.message
+                );
+            }
+        }
         Failure::NotFixed(f) => {
             let _ = writeln!(
                 out,

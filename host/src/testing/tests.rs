@@ -110,6 +110,51 @@ fn every_problem_is_reported_with_its_line() {
 }
 
 #[test]
+fn held_back_fixes_are_read_with_their_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "t.yaml",
+        r#"cases:
+  - name: a
+    expect:
+      withheld:
+        - {code: c, file: f.conf, reason_contains: "no input names"}
+        - {code: d}
+"#,
+    );
+    let f = parse(&path).unwrap();
+    let w = &f.cases[0].expect.withheld;
+    assert_eq!(w.len(), 2);
+    assert_eq!(
+        (
+            w[0].code.as_str(),
+            w[0].file.as_deref(),
+            w[0].reason_contains.as_deref(),
+            w[0].at
+        ),
+        ("c", Some("f.conf"), Some("no input names"), 5)
+    );
+    assert_eq!(
+        (w[1].file.as_deref(), w[1].reason_contains.as_deref()),
+        (None, None)
+    );
+
+    let path = write(
+        dir.path(),
+        "bad.yaml",
+        "cases:\n  - name: a\n    expect:\n      withheld:\n        - {file: f, reason: x}\n",
+    );
+    let all: Vec<String> = parse(&path)
+        .unwrap_err()
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    let all = all.join("\n");
+    assert!(all.contains(":5: unknown key `reason`"), "{all}");
+}
+
+#[test]
 fn test_files_are_found_in_tests() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("tests")).unwrap();
@@ -129,4 +174,39 @@ fn test_files_are_found_in_tests() {
         discover(dir.path()).unwrap().is_empty(),
         "a crate's other YAML files are not cases"
     );
+}
+
+#[test]
+fn a_file_mode_is_octal_bits_in_quotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "t.yaml",
+        r#"cases:
+  - name: keys
+    files:
+      ssl/server.key: {text: "-----BEGIN PRIVATE KEY-----\n", mode: "0600"}
+      ssl/other.key: {text: "-----BEGIN PRIVATE KEY-----\n", mode: "640"}
+    expect: {findings: []}
+"#,
+    );
+    let f = parse(&path).unwrap();
+    let modes: Vec<Option<u32>> = f.cases[0].files.iter().map(|f| f.mode).collect();
+    assert_eq!(modes, [Some(0o600), Some(0o640)]);
+    for bad in ["0600x", "9", "\"0800\"", "0600", "\"77777\""] {
+        let path = write(
+            dir.path(),
+            "bad.yaml",
+            &format!(
+                "cases:\n  - name: k\n    files:\n      k.key: {{text: x, mode: {bad}}}\n    expect: {{findings: []}}\n"
+            ),
+        );
+        let problems = parse(&path).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.line == 4 && p.message.contains("octal permission bits")),
+            "{bad}: {problems:?}"
+        );
+    }
 }

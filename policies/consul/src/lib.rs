@@ -22,7 +22,8 @@ pub struct Consul;
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
-    /// The address the `http-api-exposed` fix binds the HTTP API to.
+    /// The address the `http-api-exposed` fix binds the HTTP API to: loopback or a unix
+    /// socket (several separated by spaces), as the check wants it.
     pub client_addr: String,
 }
 
@@ -42,11 +43,9 @@ impl Policy for Consul {
     const READS: &'static [&'static str] = &["consul"];
 
     fn validate(s: &Settings) -> Vec<String> {
-        if s.client_addr.trim().is_empty() {
-            vec!["`client_addr` must not be empty".into()]
-        } else {
-            Vec::new()
-        }
+        consul::client_addr_problem("client_addr", &s.client_addr)
+            .into_iter()
+            .collect()
     }
 
     fn evaluate(input: &Input, settings: &Settings, report: &mut Report) -> Result<(), String> {

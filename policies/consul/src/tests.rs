@@ -113,25 +113,38 @@ fn weak_agent_and_its_fix() {
             ("script-checks-enabled".into(), 5),
         ]
     );
+    // Two keys go at the end of the file: the host takes one per round, so one round
+    // leaves the other for the next (tests/agent.yaml has `check --fix`'s whole result).
     let fixed = apply_line_edits(WEAK, &e, None);
     assert_eq!(
         fixed,
-        "datacenter = \"dc1\"\nclient_addr = \"127.0.0.1\"\nca_file = \"/etc/consul.d/ca.pem\"\nverify_outgoing = true\nenable_script_checks = false\nacl {\n  enabled = true\n  default_policy = \"deny\"\n}\n\nverify_server_hostname = true\n\nverify_incoming = true\n"
+        "datacenter = \"dc1\"\nclient_addr = \"127.0.0.1\"\nca_file = \"/etc/consul.d/ca.pem\"\nverify_outgoing = true\nenable_script_checks = false\nacl {\n  enabled = true\n  default_policy = \"deny\"\n}\n\nverify_incoming = true\n"
     );
     let again = run(vec![hcl("consul.hcl", &fixed)]);
-    assert_eq!(codes(&again), vec![("gossip-unencrypted".into(), 1)]);
+    assert_eq!(
+        codes(&again),
+        vec![
+            ("gossip-unencrypted".into(), 1),
+            ("tls-verify-server-hostname-off".into(), 1)
+        ]
+    );
+    assert!(again.findings[1].patch.is_some(), "the next round's fix");
 }
 
 #[test]
 fn tls_stanza_is_where_new_keys_go() {
     let text = "encrypt = \"k\"\ntls {\n  defaults {\n    ca_file = \"/ca\"\n  }\n}\nacl {\n  enabled = true\n  default_policy = \"deny\"\n}\n";
     let e = run(vec![hcl("consul.hcl", text)]);
+    // Both switches go at the end of `tls.defaults`: one per round (the case
+    // "a tls.defaults block …" in tests/agent.yaml has the next round).
     let fixed = apply_line_edits(text, &e, None);
     assert_eq!(
         fixed,
-        "encrypt = \"k\"\ntls {\n  defaults {\n    ca_file = \"/ca\"\n    verify_outgoing = true\n    verify_incoming = true\n  }\n  internal_rpc {\n    verify_server_hostname = true\n  }\n}\nacl {\n  enabled = true\n  default_policy = \"deny\"\n}\n"
+        "encrypt = \"k\"\ntls {\n  defaults {\n    ca_file = \"/ca\"\n    verify_incoming = true\n  }\n  internal_rpc {\n    verify_server_hostname = true\n  }\n}\nacl {\n  enabled = true\n  default_policy = \"deny\"\n}\n"
     );
-    assert!(run(vec![hcl("consul.hcl", &fixed)]).findings.is_empty());
+    let again = run(vec![hcl("consul.hcl", &fixed)]);
+    assert_eq!(codes(&again), vec![("tls-verify-outgoing-off".into(), 3)]);
+    assert!(again.findings[0].patch.is_some(), "the next round's fix");
 }
 
 #[test]
@@ -167,4 +180,22 @@ fn codes_are_unique_and_documented() {
             c.code
         );
     }
+}
+
+/// The `http-api-exposed` fix writes `client_addr`: an address the check flags again
+/// would never clear, so such a setting is refused up front.
+#[test]
+fn client_addr_beyond_loopback_is_refused() {
+    let with = |a: &str| {
+        Consul::validate(&Settings {
+            client_addr: a.into(),
+        })
+    };
+    assert!(with("127.0.0.1").is_empty());
+    assert!(with("127.0.0.1 ::1 unix:///run/consul.sock").is_empty());
+    assert_eq!(with(" ").len(), 1);
+    let problems = with("127.0.0.1 10.0.0.5");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("`10.0.0.5`"), "{problems:?}");
+    assert!(with("0.0.0.0")[0].contains("not a loopback address"));
 }

@@ -355,6 +355,10 @@ impl Policy for GitlabOmnibus {
                 ));
             }
         }
+        problems.extend(policy_guest::consul::client_addr_problem(
+            "consul.client_addr",
+            &s.consul.client_addr,
+        ));
         problems
     }
 

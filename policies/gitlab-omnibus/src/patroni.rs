@@ -367,6 +367,17 @@ fn allowlist(
             }
         }
     }
+    // gitlab-ctl calls the API from loopback: narrowing an entry that admitted it must not
+    // lock it out (its `patroni` commands would get 403).
+    if let Some(lo) = Net::parse_python("127.0.0.1/32")
+        && broad.iter().any(|(_, n)| n.covers(&lo))
+        && !fixed
+            .iter()
+            .filter_map(|t| Net::parse_python(t))
+            .any(|n| n.covers(&lo))
+    {
+        fixed.push("127.0.0.1/32".into());
+    }
     if api.dual_stack {
         let mapped: Vec<String> = fixed
             .iter()

@@ -127,9 +127,10 @@ key_file = /etc/ssl/server.key
 password = h4ckm3m0r3
 ";
 
+/// Rules PostgreSQL loads (`cert` only on `hostssl`): weak, not invalid.
 const NODE_HBA: &str = "\
 local all postgres peer
-host replication \"pgautofailover_replicator\" 10.0.0.0/8 cert
+hostssl replication \"pgautofailover_replicator\" 10.0.0.0/8 cert
 host \"postgres\" \"pgautofailover_replicator\" 10.0.0.0/8 trust   # pg_rewind
 hostssl all app 10.0.3.0/24 scram-sha-256
 ";
@@ -153,7 +154,6 @@ fn node_with_a_ca_but_weak_modes_and_rules() {
             (cfg.clone(), "replication-password-in-config".into(), 18),
             (cfg, "sslmode-unverified".into(), 12),
             (h.clone(), "hba-cert-without-map".into(), 2),
-            (h.clone(), "hba-not-hostssl".into(), 2),
             (h.clone(), "hba-not-hostssl".into(), 3),
             (h.clone(), "hba-trust".into(), 3),
             (h, "ident-map-missing".into(), 2),

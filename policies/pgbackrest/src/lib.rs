@@ -86,8 +86,14 @@ pub const CODES: &[Code] = &[
     Code::new(
         "tls-server-incomplete",
         Severity::High,
-        "a TLS server without certificate, key or authorizations",
-        "A host that runs `pgbackrest server` (any `tls-server-*` option) needs `tls-server-cert-file`, `tls-server-key-file` and `tls-server-auth` (`client-cn=stanza`), or the server does not start / serves nobody. The patch adds the certificate and key; `tls-server-auth` names your clients.",
+        "a TLS server without certificate or key",
+        "A host that runs `pgbackrest server` (any `tls-server-*` option) needs `tls-server-cert-file` and `tls-server-key-file`, or the server does not start. The patch adds them.",
+    ),
+    Code::new(
+        "tls-server-no-auth",
+        Severity::High,
+        "a TLS server that authorizes no client",
+        "A host that runs `pgbackrest server` (any `tls-server-*` option) needs `tls-server-auth` (`client-cn=stanza`, one per client), or it serves nobody. No patch: it names your clients.",
     ),
     Code::new(
         "tls-server-no-ca",
@@ -369,14 +375,21 @@ fn tls_server(cfg: &Config, s: &Settings, report: &mut Report) {
             add.push(new_line(like, k, v));
         }
     }
+    let first = server[0].setting.location.line;
+    // Its own finding: no patch can name the clients, and a finding that keeps standing
+    // after its own fix would break "a second check is clean".
     if !has("tls-server-auth") {
-        missing.push("tls-server-auth");
+        report.finding(
+            "tls-server-no-auth",
+            at(&cfg.file, first),
+            "this host runs `pgbackrest server` without `tls-server-auth`: no client is authorized",
+        );
     }
     let mut fixed = Vec::new();
     if !missing.is_empty() {
         fixed.push(report.finding(
             "tls-server-incomplete",
-            at(&cfg.file, server[0].setting.location.line),
+            at(&cfg.file, first),
             format!(
                     "this host runs `pgbackrest server` without {}",
                     missing
@@ -388,7 +401,7 @@ fn tls_server(cfg: &Config, s: &Settings, report: &mut Report) {
         ));
     }
     if !has("tls-server-ca-file") {
-        fixed.push(report.finding("tls-server-no-ca", at(&cfg.file, server[0].setting.location.line),
+        fixed.push(report.finding("tls-server-no-ca", at(&cfg.file, first),
             "the TLS server has no `tls-server-ca-file`: client certificates from any CA in the system store are accepted"));
         add.push(new_line(like, "tls-server-ca-file", &s.ca_file));
     }

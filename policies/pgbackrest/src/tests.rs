@@ -148,6 +148,7 @@ fn insecure_config() {
             ("storage-verify-tls-disabled".into(), Severity::High, 8),
             ("repo-unencrypted".into(), Severity::High, 4),
             ("host-type-ssh".into(), Severity::Low, 2),
+            ("tls-server-no-auth".into(), Severity::High, 10),
             ("tls-server-incomplete".into(), Severity::High, 10),
             ("tls-server-no-ca".into(), Severity::Medium, 10),
         ]
@@ -163,7 +164,7 @@ fn insecure_config() {
     // What needs a human: encryption at stanza creation, SSH → TLS, the authorizations.
     assert_eq!(
         again,
-        vec!["repo-unencrypted", "host-type-ssh", "tls-server-incomplete"]
+        vec!["repo-unencrypted", "host-type-ssh", "tls-server-no-auth"]
     );
 }
 

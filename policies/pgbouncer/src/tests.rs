@@ -129,22 +129,37 @@ fn weak_file_and_its_fix() {
             ("tls-protocols-legacy".into(), 14),
         ]
     );
+    // Both sslmodes are added at the top of `[pgbouncer]`: the host takes one per round,
+    // this is the first (tests/tls.yaml has `check --fix`'s whole result).
     let fixed = apply_line_edits(WEAK, &e, Some("pgbouncer.ini"));
     assert!(fixed.contains("auth_type = scram-sha-256\n"), "{fixed}");
-    assert!(fixed.contains("[pgbouncer]\n"), "{fixed}");
     assert!(
-        fixed.contains("server_tls_sslmode = verify-full"),
+        fixed.contains("[pgbouncer]\nclient_tls_sslmode = require\n"),
         "{fixed}"
     );
-    assert!(fixed.contains("client_tls_sslmode = require"), "{fixed}");
+    assert!(!fixed.contains("server_tls_sslmode"), "{fixed}");
     assert!(fixed.contains("listen_addr = 10.0.1.11"), "{fixed}");
     assert!(fixed.contains("admin_users = pgbouncer\n"), "{fixed}");
     let again = run(
         vec![ini("pgbouncer.ini", &fixed), userlist(USERLIST_SCRAM)],
         r#"{"listen_addr": "10.0.1.11", "allowed_admin_users": ["pgbouncer"]}"#,
     );
-    // What has no fix stays: the password in the connection string.
-    assert_eq!(codes(&again), vec![("password-in-config".into(), 3)]);
+    // What has no fix stays: the password in the connection string; server TLS has its
+    // fix for the next round.
+    assert_eq!(
+        codes(&again),
+        vec![
+            ("password-in-config".into(), 3),
+            ("server-tls-weak".into(), 5)
+        ]
+    );
+    assert!(
+        again
+            .findings
+            .iter()
+            .any(|f| f.code == "server-tls-weak" && f.patch.is_some()),
+        "the next round's fix"
+    );
 }
 
 #[test]

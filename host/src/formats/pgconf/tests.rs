@@ -6,7 +6,7 @@ use std::path::Path;
 use super::*;
 
 fn run(src: &str) -> Parsed<Vec<wit::Setting>> {
-    parse(
+    scan(
         src,
         "postgresql.conf",
         Path::new("/etc/pg/postgresql.conf"),
@@ -256,7 +256,7 @@ fn includes_in_place() {
     write("conf.d/05.txt", "g = 7\n");
     let path = dir.path().join("postgresql.conf");
     let src = std::fs::read_to_string(&path).expect("read");
-    let p = parse(&src, "postgresql.conf", &path, &ParseContext::default());
+    let p = scan(&src, "postgresql.conf", &path, &ParseContext::default());
     let got: Vec<_> = p
         .value
         .iter()
@@ -282,10 +282,13 @@ fn includes_in_place() {
     assert_eq!(
         errors,
         [
+            // The bad line itself, in the included file.
             (
-                "postgresql.conf",
-                4,
-                format!("syntax error in file \"{inc}\" line 2, near token \"=\"")
+                "conf.d/01.conf",
+                2,
+                format!(
+                    "syntax error in file \"{inc}\" line 2, near token \"=\" (in a file included from line 4 of \"postgresql.conf\")"
+                )
             ),
             (
                 "postgresql.conf",
@@ -308,7 +311,7 @@ fn include_errors() {
     )
     .expect("write");
     let src = std::fs::read_to_string(&path).expect("read");
-    let p = parse(&src, "postgresql.conf", &path, &ParseContext::default());
+    let p = scan(&src, "postgresql.conf", &path, &ParseContext::default());
     let got: Vec<_> = p
         .diagnostics
         .iter()
@@ -335,7 +338,7 @@ fn fixtures() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/postgresql-conf");
     let path = dir.join("errors.conf");
     let src = std::fs::read_to_string(&path).expect("errors.conf");
-    let p = parse(&src, "errors.conf", &path, &ParseContext::default());
+    let p = scan(&src, "errors.conf", &path, &ParseContext::default());
     let expected: Vec<(u32, String)> = src
         .lines()
         .enumerate()
@@ -357,7 +360,7 @@ fn fixtures() {
 
     let path = dir.join("postgresql.conf");
     let src = std::fs::read_to_string(&path).expect("postgresql.conf");
-    let p = parse(&src, "postgresql.conf", &path, &ParseContext::default());
+    let p = scan(&src, "postgresql.conf", &path, &ParseContext::default());
     assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
     let last = |name: &str| {
         p.value
@@ -389,11 +392,62 @@ fn dump_conf() {
         return;
     };
     let src = std::fs::read_to_string(&file).unwrap_or_default();
-    let p = parse(&src, &file, Path::new(&file), &ParseContext::default());
+    let p = scan(&src, &file, Path::new(&file), &ParseContext::default());
     for d in p.diagnostics {
         println!("DIAG {}", d.message);
     }
     for s in p.value {
         println!("SET {} = {}", s.name, s.value);
     }
+}
+
+/// Names the PostgreSQL version does not know: the server refuses to start on them
+/// (checked on a real 15: `unrecognized configuration parameter "wal_keep_segments" in
+/// file … line 816`, then FATAL; `tests/gucs.rs` checks the tables on every major).
+#[test]
+fn names_the_version_does_not_know() {
+    let on = |src: &str, major: Option<u32>| -> Vec<(String, u32, String)> {
+        let ctx = ParseContext {
+            postgres_version: major,
+            tree: None,
+        };
+        parse(
+            src,
+            "postgresql.conf",
+            Path::new("/etc/pg/postgresql.conf"),
+            &ctx,
+        )
+        .diagnostics
+        .into_iter()
+        .map(|d| (d.code, d.location.line, d.message))
+        .collect()
+    };
+    let src =
+        "shared_buffers = 128MB\nvacuum_defer_cleanup_age = 0\npg_stat_statements.max = 100\n";
+    assert!(on(src, Some(15)).is_empty());
+    assert_eq!(
+        on(src, Some(16)),
+        [(
+            "invalid-line".to_string(),
+            2,
+            "unrecognized configuration parameter \"vacuum_defer_cleanup_age\" in file \"postgresql.conf\" line 2 (PostgreSQL 16 does not know it, only 15 and earlier: the server refuses to start, and a reload applies nothing)".to_string()
+        )]
+    );
+    // The version unknown: a note, not an error.
+    let unknown = on(src, None);
+    assert_eq!(unknown.len(), 1);
+    assert_eq!(unknown[0].0, "parameter-version");
+    assert!(
+        unknown[0].2.contains("PostgreSQL 15 and earlier only"),
+        "{unknown:?}"
+    );
+    // Known to no major: an error whatever the version.
+    let typo = on("Shared_Buffer = 1\n", None);
+    assert_eq!(typo[0].0, "invalid-line");
+    assert!(
+        typo[0].2.contains("no PostgreSQL 13–18 knows it"),
+        "{typo:?}"
+    );
+    // A syntax error first: the server stops before it checks names.
+    assert_eq!(on("wal_keep_segments = = 1\n", Some(15)).len(), 1);
 }

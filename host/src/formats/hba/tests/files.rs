@@ -143,10 +143,12 @@ fn include_directives_from_16() {
     assert_eq!(
         errors,
         [
+            // The bad line itself, in the included file; the message names the line
+            // of pg_hba.conf that includes it.
             (
-                "pg_hba.conf".to_string(),
+                "extra.conf".to_string(),
                 2,
-                "invalid connection type \"bad\" (line 2 of configuration file \"extra.conf\")"
+                "invalid connection type \"bad\" (in a file included from line 2 of \"pg_hba.conf\")"
                     .to_string()
             ),
             (
