@@ -12,6 +12,10 @@ CARGO_FUZZ_VERSION=0.13.2
 # through `-Cpasses=sancov-module`) and libFuzzer itself work on stable.
 FUZZ_FLAGS=(--sanitizer none --debug-assertions)
 
+# Coverage instrumentation only for the crates the targets run through (see rustc-wrapper):
+# instrumenting wasmtime and cranelift as well made the build several times slower.
+export RUSTC_WRAPPER="$FUZZ_DIR/rustc-wrapper"
+
 ensure_cargo_fuzz() {
     if ! cargo fuzz --version 2>/dev/null | grep -qF "$CARGO_FUZZ_VERSION"; then
         echo "fuzz: installing cargo-fuzz $CARGO_FUZZ_VERSION" >&2

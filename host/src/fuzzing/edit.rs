@@ -173,11 +173,13 @@ fn lines(text: &str, edits: Vec<(usize, wit::LineEdit)>) {
             continue;
         }
         let last_without_newline = i + 1 == before.len() && !line.ends_with('\n');
+        // Such a line loses exactly one line ending, `\n` or `\r\n`.
+        let without_ending = line
+            .strip_suffix('\n')
+            .map(|l| l.strip_suffix('\r').unwrap_or(l));
         let kept = |o: &&&str| {
             **o == *line
-                || (last_out == Some(**o)
-                    && !text.ends_with('\n')
-                    && line.trim_end_matches(['\r', '\n']) == **o)
+                || (last_out == Some(**o) && !text.ends_with('\n') && without_ending == Some(**o))
                 || (last_without_newline
                     && o.strip_prefix(*line)
                         .is_some_and(|n| n == "\n" || n == "\r\n"))

@@ -234,9 +234,14 @@ fn apply_line_patches(text: &str, patches: &[&&Patch]) -> (String, Vec<String>, 
             out.splice(s..e, new_lines);
         }
     }
+    // Exactly one line ending goes: a last line ending in a bare `\r` keeps it.
     if !final_newline && let Some(last) = out.last_mut() {
-        let kept = last.trim_end_matches(['\r', '\n']).len();
-        last.truncate(kept);
+        let ending = if last.ends_with(newline) {
+            newline.len()
+        } else {
+            usize::from(last.ends_with('\n'))
+        };
+        last.truncate(last.len() - ending);
     }
     (out.concat(), applied, skipped)
 }
@@ -456,6 +461,34 @@ mod tests {
             &[("f".into(), "a\r\nb\r\n".into())],
         );
         assert_eq!(changes[0].after, "z\r\na\r\nb\r\n");
+    }
+
+    #[test]
+    fn a_last_line_ending_in_a_bare_cr_keeps_it() {
+        // Found by the `edit` fuzz target: the final `\r` went with the newline added
+        // while editing, so even a run whose patches were all skipped rewrote the file.
+        let (changes, skipped) = apply_all(
+            &[&patch(vec![lines(5, 5, "x")])],
+            &[("f".into(), "\r".into())],
+        );
+        assert!(changes.is_empty(), "{changes:?}");
+        assert_eq!(skipped.len(), 1);
+        let (changes, _) = apply_all(
+            &[&patch(vec![lines(1, 1, "A")])],
+            &[("f".into(), "a\nb\r".into())],
+        );
+        assert_eq!(changes[0].after, "A\nb\r");
+        let (changes, _) = apply_all(
+            &[&patch(vec![lines(1, 1, "A")])],
+            &[("f".into(), "a\r\nb\r".into())],
+        );
+        assert_eq!(changes[0].after, "A\r\nb\r");
+        // The line that becomes last loses exactly its own ending.
+        let (changes, _) = apply_all(
+            &[&patch(vec![lines(2, 2, "")])],
+            &[("f".into(), "a\r\r\nb".into())],
+        );
+        assert_eq!(changes[0].after, "a\r");
     }
 
     #[test]
