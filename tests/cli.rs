@@ -606,4 +606,48 @@ fn check_assumes_the_version_the_files_show() {
     let on13 = run(13);
     assert_eq!(on13["versions"][0]["version"], "13", "{on13}");
     assert!(invalid(&on13) > 0, "13 refuses a continuation line: {on13}");
+
+    // postgresql.conf names per major: `vacuum_defer_cleanup_age` exists up to 15.
+    std::fs::remove_file(dir.join("pg_hba.conf")).unwrap();
+    std::fs::write(
+        dir.join("postgresql.conf"),
+        "vacuum_defer_cleanup_age = 0\n",
+    )
+    .unwrap();
+    let codes = |v: &serde_json::Value| -> Vec<String> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| {
+                f["policy"] == "patrol" && f["file"].as_str().unwrap().ends_with("postgresql.conf")
+            })
+            .map(|f| format!("{}:{}", f["code"].as_str().unwrap(), f["line"]))
+            .collect()
+    };
+    assert!(codes(&run(15)).is_empty(), "15 knows it");
+    assert_eq!(codes(&run(16)), ["invalid-line:1"]);
+    // No version anywhere: a note naming the majors that know it.
+    std::fs::remove_file(dir.join("patroni.yml")).unwrap();
+    let out = patrol(&cache)
+        .args(["check", "--format", "json"])
+        .arg(dir.join("postgresql.conf"))
+        .output()
+        .unwrap();
+    let unknown = json(&out);
+    let note: Vec<_> = unknown["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "parameter-version")
+        .collect();
+    assert_eq!(note.len(), 1, "{unknown}");
+    assert_eq!(note[0]["line"], 1);
+    assert!(
+        note[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("15 and earlier"),
+        "{unknown}"
+    );
 }

@@ -235,6 +235,13 @@ impl<'a> Node<'a> {
         node
     }
 
+    /// The string at optional key `key` (none when absent; a problem when not a string).
+    pub fn string(&self, key: &str, problems: &mut Problems) -> Option<String> {
+        self.get(key)
+            .and_then(|n| n.str(problems))
+            .map(str::to_string)
+    }
+
     pub fn str(&self, problems: &mut Problems) -> Option<&'a str> {
         match self.value {
             Value::String(s) => Some(s),

@@ -57,10 +57,7 @@ pub(super) fn expect(node: &Node<'_>, problems: &mut Problems) -> Expect {
         };
         e.withheld = items.iter().filter_map(|n| withheld(n, problems)).collect();
     }
-    e.error = node
-        .get("error")
-        .and_then(|n| n.str(problems))
-        .map(str::to_string);
+    e.error = node.string("error", problems);
     if e.error.is_some()
         && (e.findings.as_ref().is_some_and(|f| !f.is_empty()) || !e.decisions.is_empty())
     {
@@ -90,16 +87,10 @@ fn finding(node: &Node<'_>, problems: &mut Problems) -> Option<ExpectedFinding> 
     });
     Some(ExpectedFinding {
         code: code?.to_string(),
-        file: node
-            .get("file")
-            .and_then(|n| n.str(problems))
-            .map(str::to_string),
+        file: node.string("file", problems),
         line: node.get("line").and_then(|n| n.u32(problems)),
         severity,
-        message_contains: node
-            .get("message_contains")
-            .and_then(|n| n.str(problems))
-            .map(str::to_string),
+        message_contains: node.string("message_contains", problems),
         at: node.line(),
     })
 }
@@ -158,23 +149,11 @@ fn decision(node: &Node<'_>, problems: &mut Problems) -> Option<ExpectedDecision
         sample: sample?,
         verdict: verdict?,
         status,
-        stage: node
-            .get("stage")
-            .and_then(|n| n.str(problems))
-            .map(str::to_string),
-        file: node
-            .get("file")
-            .and_then(|n| n.str(problems))
-            .map(str::to_string),
+        stage: node.string("stage", problems),
+        file: node.string("file", problems),
         line: node.get("line").and_then(|n| n.u32(problems)),
-        method: node
-            .get("method")
-            .and_then(|n| n.str(problems))
-            .map(str::to_string),
-        reason_contains: node
-            .get("reason_contains")
-            .and_then(|n| n.str(problems))
-            .map(str::to_string),
+        method: node.string("method", problems),
+        reason_contains: node.string("reason_contains", problems),
         at: node.line(),
     })
 }
@@ -201,14 +180,8 @@ fn withheld(node: &Node<'_>, problems: &mut Problems) -> Option<ExpectedWithheld
     let code = node.require("code", problems).and_then(|n| n.str(problems));
     Some(ExpectedWithheld {
         code: code?.to_string(),
-        file: node
-            .get("file")
-            .and_then(|n| n.str(problems))
-            .map(str::to_string),
-        reason_contains: node
-            .get("reason_contains")
-            .and_then(|n| n.str(problems))
-            .map(str::to_string),
+        file: node.string("file", problems),
+        reason_contains: node.string("reason_contains", problems),
         at: node.line(),
     })
 }
