@@ -83,7 +83,6 @@ impl Server {
         let root = dir.path().to_path_buf();
         let data = root.join("data");
         let log = root.join("server.log");
-        let port = support::free_port();
 
         let pki = Pki::new(&root, "test");
         let rogue = Pki::new(&root, "rogue");
@@ -126,49 +125,73 @@ impl Server {
         } else {
             String::new()
         };
-        let conf = format!(
-            "\n# patrol differential test\nlisten_addresses = '127.0.0.1,::1'\nport = {port}\n\
-             unix_socket_directories = '{root}'\n{tls}log_connections = on\nlog_line_prefix = '%m [%p] '\n\
-             password_encryption = 'scram-sha-256'\nfsync = off\nmax_connections = 20\nshared_buffers = 16MB\n",
-            root = root.display(),
-        );
         let conf_path = data.join("postgresql.conf");
-        let mut text = std::fs::read_to_string(&conf_path).expect("read postgresql.conf");
-        text.push_str(&conf);
-        support::write_postgres_file(&conf_path, &text);
+        let initial = std::fs::read_to_string(&conf_path).expect("read postgresql.conf");
         support::write_postgres_file(&data.join("pg_ident.conf"), IDENT);
         support::write_postgres_file(&data.join("dbs.txt"), "app\nadmins\n");
         support::write_postgres_file(&data.join("users.txt"), "alice bob\n");
 
         let pg_ctl = bindir.join("pg_ctl");
-        support::run_as_postgres(
-            &pg_ctl,
-            [
-                "-D",
-                path(&data),
-                "-l",
-                path(&log),
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ],
-        );
-        let stop_ctl = pg_ctl.clone();
-        let stop_data = data.clone();
-        let guard = Guard::new(move || {
-            let _ = support::as_postgres(
-                &stop_ctl,
-                ["-D", path(&stop_data), "-m", "immediate", "-w", "stop"],
-            )
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
-        });
-        assert!(
-            support::wait_for_port(port, Duration::from_secs(30)),
-            "PostgreSQL did not listen on {port}"
-        );
+        let stop = {
+            let (pg_ctl, data) = (pg_ctl.clone(), data.clone());
+            move || {
+                let _ = support::as_postgres(
+                    &pg_ctl,
+                    ["-D", path(&data), "-m", "immediate", "-w", "stop"],
+                )
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+            }
+        };
+        // The probes come from ::1 as well as 127.x: a server that could not bind one of
+        // its listeners (the port taken there meanwhile) would answer "connection
+        // refused" to every probe of that family, which is no verdict on pg_hba. Such a
+        // start is stopped and retried on another port.
+        let mut attempt = 0;
+        let (port, guard) = loop {
+            attempt += 1;
+            let port = support::free_port();
+            let conf = format!(
+                "\n# patrol differential test\nlisten_addresses = '127.0.0.1,::1'\nport = {port}\n\
+                 unix_socket_directories = '{root}'\n{tls}log_connections = on\nlog_line_prefix = '%m [%p] '\n\
+                 password_encryption = 'scram-sha-256'\nfsync = off\nmax_connections = 20\nshared_buffers = 16MB\n",
+                root = root.display(),
+            );
+            support::write_postgres_file(&conf_path, &format!("{initial}{conf}"));
+            support::run_as_postgres(
+                &pg_ctl,
+                [
+                    "-D",
+                    path(&data),
+                    "-l",
+                    path(&log),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ],
+            );
+            let guard = Guard::new(stop.clone());
+            let v4 = support::wait_for_port(port, Duration::from_secs(30));
+            let v6 = v4
+                && support::wait_for_address(
+                    (std::net::Ipv6Addr::LOCALHOST, port).into(),
+                    Duration::from_secs(5),
+                );
+            if v4 && v6 {
+                break (port, guard);
+            }
+            drop(guard);
+            let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(
+                attempt < 3,
+                "PostgreSQL {} did not listen on 127.0.0.1:{port} and [::1]:{port} after {attempt} \
+                 starts on fresh ports; its log {}:\n{log_text}",
+                pg.version,
+                log.display()
+            );
+        };
         let psql = pg.psql.clone();
         support::run_as_postgres(
             &psql,

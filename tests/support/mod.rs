@@ -94,22 +94,55 @@ pub fn pg_bindir(major: u32) -> PathBuf {
     dir
 }
 
-/// A TCP port on 127.0.0.1 that nothing listens on right now. The OS picks it; the
-/// listener is closed before returning, so a server started right after can bind it.
+/// A TCP port that nothing holds right now on 127.0.0.1 nor on ::1, from below the
+/// kernel's ephemeral range (32768-60999 by default): a port the OS hands out for `:0`
+/// is one every client socket of the tests (the probes bind `::1` and `127.x` sources)
+/// may take at any moment, and a server then fails to bind its `::1` listener and runs
+/// on IPv4 only. Ports handed out once are never handed out again by this process, so
+/// two threads of one test binary never race for one. Test binaries run one after the
+/// other, and each starts from its own offset (its pid).
 pub fn free_port() -> u16 {
-    let listener =
-        TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local address").port()
+    use std::collections::HashSet;
+    use std::net::{Ipv6Addr, SocketAddrV6};
+    use std::sync::Mutex;
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    let given = given.get_or_insert_with(HashSet::new);
+    let start = std::process::id().wrapping_mul(7919) % SPAN;
+    for i in 0..SPAN {
+        let port = (LOW + (start + i * 7) % SPAN) as u16;
+        if given.contains(&port) {
+            continue;
+        }
+        let v4 = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+        let v6 = TcpListener::bind(SocketAddrV6::new(Ipv6Addr::LOCALHOST, port, 0, 0));
+        // ::1 may be missing on a host without IPv6; only "in use" rules the port out.
+        let v6_free = match &v6 {
+            Ok(_) => true,
+            Err(e) => e.kind() != std::io::ErrorKind::AddrInUse,
+        };
+        if v4.is_ok() && v6_free {
+            given.insert(port);
+            return port;
+        }
+    }
+    panic!(
+        "no free TCP port between {LOW} and {} on 127.0.0.1 and ::1",
+        LOW + SPAN
+    )
 }
 
 /// Waits until something accepts TCP connections on `127.0.0.1:port`.
 pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
+    wait_for_address(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port).into(), timeout)
+}
+
+/// Waits until something accepts TCP connections on `address`.
+pub fn wait_for_address(address: std::net::SocketAddr, timeout: Duration) -> bool {
     wait_until(timeout, || {
-        TcpStream::connect_timeout(
-            &SocketAddrV4::new(Ipv4Addr::LOCALHOST, port).into(),
-            Duration::from_millis(200),
-        )
-        .is_ok()
+        TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
     })
 }
 
