@@ -3,7 +3,8 @@
 //!
 //! This module is the one source of truth for the matrix. `patrol ports` prints it (a
 //! table, nftables or firewalld rules, JSON: [`render`]); `patrol check` hands it to the
-//! `topology` policy as a derived document of kind `port-matrix` ([`derived_documents`]),
+//! `topology` policy as a derived document of kind `port-matrix`, a typed WIT record
+//! ([`derived_documents`]),
 //! and the policy simulates connections through each host's nftables ruleset against it
 //! (a port open to hosts that do not need it, or closed to ones that do). Policies have
 //! no filesystem, so the rulesets a topology names are read here too
@@ -33,6 +34,7 @@
 //! ports it reaches on which host. The configs are not tied to hosts: a port a config
 //! sets applies to every host of that role (the example configs describe one node each).
 
+mod document;
 pub mod render;
 mod sources;
 #[cfg(test)]
@@ -41,7 +43,9 @@ mod tests;
 use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+
+pub use document::derived_documents;
 
 use crate::discover::InputFile;
 use crate::formats::{self, Kind};
@@ -226,6 +230,9 @@ pub struct Host {
     pub firewall: Option<String>,
     /// The topology line of the host's entry.
     pub line: u32,
+    /// The index of the host's entry in the topology's `hosts`.
+    #[serde(skip)]
+    pub entry: usize,
     pub services: Vec<Service>,
     pub admin_networks: Vec<String>,
     /// The nftables rules `patrol ports` prints for this host.
@@ -309,6 +316,7 @@ pub fn derive(topology: &wit::Document, docs: &[wit::Document]) -> Option<Matrix
         roles: Vec<String>,
         firewall: Option<String>,
         line: u32,
+        index: usize,
     }
     let entries: Vec<Entry> = match root.get("hosts") {
         Some(Value::Array(hosts)) => hosts
@@ -331,6 +339,7 @@ pub fn derive(topology: &wit::Document, docs: &[wit::Document]) -> Option<Matrix
                     roles: strings(h.get("roles")),
                     firewall,
                     line: line_of(&format!("/hosts/{i}")),
+                    index: i,
                 })
             })
             .collect(),
@@ -496,6 +505,7 @@ pub fn derive(topology: &wit::Document, docs: &[wit::Document]) -> Option<Matrix
             roles: e.roles.clone(),
             firewall: e.firewall.clone(),
             line: e.line,
+            entry: e.index,
             services,
             admin_networks: admin.clone(),
             nftables: String::new(),
@@ -508,39 +518,6 @@ pub fn derive(topology: &wit::Document, docs: &[wit::Document]) -> Option<Matrix
         hosts,
         outside,
     })
-}
-
-/// The `port-matrix` document of every topology among `docs`.
-pub fn derived_documents(docs: &[wit::Document]) -> Vec<wit::Document> {
-    let mut out = Vec::new();
-    for topo in docs.iter().filter(|d| d.kind == Kind::Topology.name()) {
-        let Some(m) = derive(topo, docs) else {
-            continue;
-        };
-        let mut spans = vec![wit::Span {
-            pointer: String::new(),
-            line: 1,
-            end_line: topo.text.lines().count().max(1) as u32,
-        }];
-        for (i, h) in m.hosts.iter().enumerate() {
-            spans.push(wit::Span {
-                pointer: format!("/hosts/{i}"),
-                line: h.line,
-                end_line: h.line,
-            });
-        }
-        out.push(wit::Document {
-            kind: "port-matrix".into(),
-            path: topo.path.clone(),
-            text: topo.text.clone(),
-            body: wit::Body::Structured(wit::Structured {
-                json: json!(m).to_string(),
-                spans,
-            }),
-            diagnostics: Vec::new(),
-        });
-    }
-    out
 }
 
 /// Adds the nftables rulesets the topology files among `files` name and that are not

@@ -2,17 +2,35 @@
 //!
 //! Structured documents (YAML/JSON) arrive as JSON text plus a pointer→line map;
 //! [`Structured`] parses the JSON once and answers "what is at this pointer, and on which
-//! line". [`documents`] picks the documents of one kind.
+//! line". [`documents`] picks the documents of one kind. The documents the host derives
+//! or reads into records of their own are typed: [`nftables`] (kind `nftables`) and
+//! [`port_matrix`] (kind `port-matrix`).
 
 use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::{Body, Document, Input, Location};
+use crate::{Body, Document, Input, Location, NftTable, PortMatrix};
 
 /// The documents of `kind` in the input.
 pub fn documents<'a>(input: &'a Input, kind: &'a str) -> impl Iterator<Item = &'a Document> + 'a {
     input.documents.iter().filter(move |d| d.kind == kind)
+}
+
+/// The tables of an `nftables` document; `None` for a document of another body.
+pub fn nftables(doc: &Document) -> Option<&[NftTable]> {
+    match &doc.body {
+        Body::Nftables(tables) => Some(tables),
+        _ => None,
+    }
+}
+
+/// The matrix of a `port-matrix` document; `None` for a document of another body.
+pub fn port_matrix(doc: &Document) -> Option<&PortMatrix> {
+    match &doc.body {
+        Body::PortMatrix(m) => Some(m),
+        _ => None,
+    }
 }
 
 /// A parsed structured document with line lookups.

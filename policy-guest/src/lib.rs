@@ -43,8 +43,10 @@ pub use bindings::patrol::policy::types::{
     Answers, Body, ClientCertificate, Cluster, CodeInfo, Connection, Context, Credentials,
     DecisionDetail, Deployment, Diagnostic, Document, Edit, EffectiveSetting, Endpoint, Evaluation,
     Finding, FlowCall, FlowKind, FlowRequest, HbaAddress, HbaName, HbaNetwork, HbaRule, IdentRule,
-    Input, IpAddress, LineEdit, Link, LinkKind, Location, Member, PasswordStorage, Patch,
-    PointerValue, PolicyError, PolicyMetadata, ReplicationMode, RequestBatch, RequiredFlow, Role,
+    Input, IpAddress, LineEdit, Link, LinkKind, Location, Member, NftChain, NftChainType,
+    NftFamily, NftHook, NftMapEntry, NftMatch, NftOp, NftPolicy, NftRule, NftSet, NftTable,
+    NftVerdict, PasswordStorage, Patch, PointerValue, PolicyError, PolicyMetadata, PortHost,
+    PortMatrix, PortService, PortSource, ReplicationMode, RequestBatch, RequiredFlow, Role,
     RolePurpose, Setting, SettingOrigin, Severity, Span, Structured, Verdict, VersionFact,
 };
 pub use report::{Code, Decision, DetailId, Report, SampleKind};

@@ -113,7 +113,7 @@ pub fn document(
             map(yaml::parse(&text, file), wit::Body::Structured)
         }
         Kind::Consul => map(hcl::parse(&text, file), wit::Body::Structured),
-        Kind::Nftables => map(nftables::parse(&text, file), wit::Body::Structured),
+        Kind::Nftables => map(nftables::parse(&text, file), wit::Body::Nftables),
         // A kind only an org policy knows reaches it as text.
         Kind::Other(_) => Parsed::new(wit::Body::Text),
     };

@@ -1,6 +1,7 @@
 //! nftables rulesets (`nft list ruleset` output, `/etc/nftables.conf`, `*.nft` files) as
-//! a structured document: JSON text plus a pointer→line map, so that the topology policy
-//! can simulate connections through a host's firewall and patch it by line.
+//! typed WIT records (`nft-table`, `nft-chain`, `nft-rule`… in `wit/policy.wit`) with the
+//! line of each table, set, chain and rule, so that the topology policy can simulate
+//! connections through a host's firewall and patch it by line.
 //!
 //! Read: `table FAMILY NAME { … }` with its `chain`s (`type T hook H priority P; policy
 //! V;`), named `set`s and `map`s (`type`, `flags`, `elements = { … }`); the command forms
@@ -10,27 +11,15 @@
 //! anonymous sets `{ … }` spanning lines, quoted strings.
 //!
 //! Each rule is split into matches and a verdict, the way nft reads them:
-//! `ip saddr != { 10.0.0.0/8, 192.168.1.1 }` is `{"left": "ip saddr", "op": "!=",
-//! "right": ["10.0.0.0/8", "192.168.1.1"]}`; `ct state established,related` gives two
-//! values; `tcp dport vmap { 22 : accept }` is a `vmap` list of `[value, verdict]`;
+//! `ip saddr != { 10.0.0.0/8, 192.168.1.1 }` is the match left `ip saddr`, op `ne`,
+//! right `["10.0.0.0/8", "192.168.1.1"]`; `ct state established,related` gives two
+//! values; `tcp dport vmap { 22 : accept }` is a `vmap` list of value and verdict;
 //! `counter`, `log …`, `comment "…"` and `limit rate …` are statements that do not decide
 //! anything; what is left over is kept in `unknown` (the policy treats those rules with
 //! care). Values are kept as written (`@set` names, port names, ranges `1-5`, prefixes);
 //! the policy gives them meaning.
 //!
-//! The document (pointers in brackets):
-//! ```text
-//! { "tables": [                                   /tables/T
-//!     { "family": "inet", "name": "filter",
-//!       "sets": [ { "name", "type", "flags": [], "elements": [] } ],      /tables/T/sets/S
-//!       "chains": [                                                      /tables/T/chains/C
-//!         { "name", "type", "hook", "priority", "policy",
-//!           "rules": [ { "text", "matches": [ {left, op, right} ],      /…/rules/R
-//!                        "vmap": [[value, verdict]] | null,
-//!                        "verdict": "accept" | "drop" | "reject" | "jump X" | … | null,
-//!                        "unknown": [] } ] } ] } ] }
-//! ```
-//! A chain's span runs from its `chain NAME {` line to its closing `}`. A statement nft
+//! A table's, set's and chain's lines run from its opening line to its closing `}`. A statement nft
 //! would refuse is an `invalid-line` diagnostic; `include` is not followed (an
 //! `unsupported-include` diagnostic names it).
 
@@ -42,15 +31,13 @@ mod tests;
 
 use std::collections::HashMap;
 
-use serde_json::json;
-
 use super::{Parsed, diagnostic};
 use crate::wit;
 use lex::{Tok, Token, lex, text};
 use model::{Table, chain_index, set_index};
 
 /// Parses an nftables ruleset.
-pub fn parse(src: &str, file: &str) -> Parsed<wit::Structured> {
+pub fn parse(src: &str, file: &str) -> Parsed<Vec<wit::NftTable>> {
     let mut r = Reader {
         toks: lex(src),
         pos: 0,
@@ -60,26 +47,8 @@ pub fn parse(src: &str, file: &str) -> Parsed<wit::Structured> {
         tables: Vec::new(),
     };
     r.top();
-    let mut spans = vec![wit::Span {
-        pointer: String::new(),
-        line: 1,
-        end_line: src.lines().count().max(1) as u32,
-    }];
-    let mut tables = Vec::new();
-    for (t, table) in r.tables.iter().enumerate() {
-        tables.push(table.emit(&format!("/tables/{t}"), &mut spans));
-    }
-    spans.push(wit::Span {
-        pointer: "/tables".into(),
-        line: 1,
-        end_line: src.lines().count().max(1) as u32,
-    });
-    let json = json!({ "tables": tables });
     Parsed {
-        value: wit::Structured {
-            json: json.to_string(),
-            spans,
-        },
+        value: r.tables.into_iter().map(Table::emit).collect(),
         diagnostics: r.diagnostics,
     }
 }
@@ -266,12 +235,12 @@ impl Reader<'_> {
                     let t = self.table_index(&family, rest[0], line);
                     let c = chain_index(&mut self.tables[t], rest[1], line);
                     let skip = 2 + if FAMILIES.contains(&w[2]) { 3 } else { 2 };
-                    let value = rule::parse(&stmt[skip.min(stmt.len())..]);
+                    let value = rule::parse(&stmt[skip.min(stmt.len())..], line);
                     let chain = &mut self.tables[t].chains[c];
                     if insert {
-                        chain.rules.insert(0, (line, value));
+                        chain.rules.insert(0, value);
                     } else {
-                        chain.rules.push((line, value));
+                        chain.rules.push(value);
                     }
                 }
                 ["add" | "create", "set" | "map", rest @ ..] => {
@@ -438,7 +407,8 @@ impl Reader<'_> {
                     }
                 }
                 Some("policy") => match words.get(1).map(String::as_str) {
-                    Some(p @ ("accept" | "drop")) => chain.policy = Some(p.to_string()),
+                    Some("accept") => chain.policy = Some(wit::NftPolicy::Accept),
+                    Some("drop") => chain.policy = Some(wit::NftPolicy::Drop),
                     _ => self.error(
                         line,
                         format!("`{}`: the policy is `accept` or `drop`", words.join(" ")),
@@ -446,8 +416,7 @@ impl Reader<'_> {
                 },
                 Some("comment" | "devices" | "device" | "flags") => {}
                 Some(_) => {
-                    let value = rule::parse(&stmt);
-                    chain.rules.push((line, value));
+                    chain.rules.push(rule::parse(&stmt, line));
                 }
                 None => {}
             }

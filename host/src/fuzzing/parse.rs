@@ -188,6 +188,30 @@ fn check_locations(doc: &wit::Document, file: &str, lines: usize) {
         wit::Body::Settings(settings) => {
             settings.iter().for_each(|s| check(&s.location, "setting"))
         }
+        wit::Body::Nftables(tables) => {
+            let at = |line: u32, end: u32| wit::Location {
+                file: file.to_string(),
+                line,
+                end_line: Some(end),
+                pointer: None,
+            };
+            for t in tables {
+                check(&at(t.line, t.end_line), "nftables table");
+                for s in &t.sets {
+                    check(&at(s.line, s.end_line), "nftables set");
+                }
+                for c in &t.chains {
+                    check(&at(c.line, c.end_line), "nftables chain");
+                    for r in &c.rules {
+                        check(&at(r.line, r.line), "nftables rule");
+                    }
+                }
+            }
+        }
+        wit::Body::PortMatrix(m) => m
+            .hosts
+            .iter()
+            .for_each(|h| check(&h.location, "port matrix host")),
         wit::Body::Structured(_) | wit::Body::Text => {}
     }
 }

@@ -130,14 +130,16 @@ fn the_matrix_document_and_paths() {
     let derived = derived_documents(&docs);
     assert_eq!(derived.len(), 1);
     assert_eq!(derived[0].kind, "port-matrix");
-    let wit::Body::Structured(s) = &derived[0].body else {
-        panic!("structured")
+    let wit::Body::PortMatrix(m) = &derived[0].body else {
+        panic!("a port matrix")
     };
-    assert!(
-        s.spans
-            .iter()
-            .any(|sp| sp.pointer == "/hosts/1" && sp.line == 11)
+    let h = &m.hosts[1];
+    assert_eq!(
+        (h.location.line, h.location.pointer.as_deref()),
+        (11, Some("/hosts/1"))
     );
+    assert_eq!(h.location.file, "a/topology.yaml");
+    assert_eq!(m.topology, "a/topology.yaml");
     assert_eq!(resolve("a/b/topology.yaml", "../fw/x.nft"), "a/fw/x.nft");
     assert_eq!(resolve("topology.yaml", "./fw/x.nft"), "fw/x.nft");
     assert_eq!(

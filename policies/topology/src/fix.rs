@@ -12,8 +12,8 @@ use std::net::IpAddr;
 
 use policy_guest::{Document, Edit, LineEdit, Location, Patch, Report};
 
-use crate::MSource;
 use crate::nft::{Decider, Ruleset};
+use policy_guest::PortSource;
 
 /// Where a decision is made, as a finding location.
 pub fn location(rules: &Ruleset, doc: &Document, d: Decider) -> Location {
@@ -64,7 +64,7 @@ fn indent_of(line: &str) -> String {
 }
 
 /// `ip saddr { a, b } tcp dport 5432 accept` lines (one per family).
-fn accepts(port: u16, proto: &str, from: &[MSource]) -> Vec<String> {
+fn accepts(port: u16, proto: &str, from: &[PortSource]) -> Vec<String> {
     let mut v4 = Vec::new();
     let mut v6 = Vec::new();
     for s in from {
@@ -130,7 +130,7 @@ impl Fixes {
         d: Decider,
         port: u16,
         proto: &str,
-        from: &[MSource],
+        from: &[PortSource],
         finding: usize,
     ) {
         let Some(p) = self.point(rules, doc, d) else {
@@ -153,7 +153,7 @@ impl Fixes {
         d: Decider,
         port: u16,
         proto: &str,
-        from: &[MSource],
+        from: &[PortSource],
         finding: usize,
     ) {
         let Some(p) = self.point(rules, doc, d) else {

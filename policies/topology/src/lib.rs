@@ -1,9 +1,10 @@
 //! Checks each host's firewall against the port matrix of the topology.
 //!
 //! The host derives the matrix (`patrol ports` prints the same one) and hands it over as
-//! a `port-matrix` document: per host, its address, its nftables ruleset's path, and each
-//! port it serves with the hosts and networks that must reach it. The host also reads the
-//! rulesets (`nftables` documents). This policy simulates, through each ruleset
+//! a `port-matrix` document (the typed `port-matrix` record): per host, its address, its
+//! nftables ruleset's path, and each port it serves with the hosts and networks that must
+//! reach it. The host also reads the rulesets (`nftables` documents, typed `nft-table`
+//! records). This policy simulates, through each ruleset
 //! ([`nft`]), a new connection to every served port from every host that needs it (it
 //! must get through: else `port-blocked`), and from every other host of the topology,
 //! the `clients` networks that do not need it and the `outside` addresses (they must
@@ -18,8 +19,8 @@ mod tests;
 
 use std::net::IpAddr;
 
-use policy_guest::doc::{Structured, documents};
-use policy_guest::{Code, Input, Location, Policy, Report, Severity};
+use policy_guest::doc::{Structured, documents, nftables, port_matrix};
+use policy_guest::{Code, Input, Location, Policy, PortHost, PortMatrix, Report, Severity};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -112,10 +113,10 @@ impl Policy for Topology {
             }
         }
         for doc in documents(input, "port-matrix") {
-            let Some(m) = Structured::new(doc) else {
+            let Some(m) = port_matrix(doc) else {
                 continue;
             };
-            check_matrix(input, &m, settings, report);
+            check_matrix(input, m, settings, report);
         }
         Ok(())
     }
@@ -165,44 +166,11 @@ fn validate(y: &Structured, report: &mut Report) {
     }
 }
 
-/// One host of the matrix, as the host wrote it.
-#[derive(Debug, Deserialize)]
-pub struct MHost {
-    pub name: String,
-    pub address: String,
-    pub firewall: Option<String>,
-    pub services: Vec<MService>,
-    pub nftables: String,
-}
-
-/// One port a host serves, and who must reach it.
-#[derive(Debug, Deserialize)]
-pub struct MService {
-    pub service: String,
-    pub port: u16,
-    pub proto: String,
-    pub from: Vec<MSource>,
-}
-
-/// A host or network of the matrix.
-#[derive(Debug, Deserialize, Clone)]
-pub struct MSource {
-    pub name: String,
-    pub address: String,
-}
-
-fn check_matrix(input: &Input, m: &Structured, settings: &Settings, report: &mut Report) {
-    let hosts: Vec<MHost> = m
-        .get("/hosts")
-        .and_then(|h| serde_json::from_value(h.clone()).ok())
-        .unwrap_or_default();
-    let outside: Vec<String> = m
-        .get("/outside")
-        .and_then(|o| serde_json::from_value(o.clone()).ok())
-        .unwrap_or_default();
+fn check_matrix(input: &Input, m: &PortMatrix, settings: &Settings, report: &mut Report) {
+    let hosts: &[PortHost] = &m.hosts;
     let mut fixes = Fixes::default();
-    for (hi, host) in hosts.iter().enumerate() {
-        let here = m.loc(&format!("/hosts/{hi}"));
+    for host in hosts {
+        let here = host.location.clone();
         let Ok(dst) = host.address.parse::<IpAddr>() else {
             continue;
         };
@@ -218,11 +186,10 @@ fn check_matrix(input: &Input, m: &Structured, settings: &Settings, report: &mut
             report.finding("firewall-missing", here, format!("`{}`'s firewall `{path}` was not read (missing, or not among the checked files)", host.name));
             continue;
         };
-        let Some(fw) = Structured::new(doc) else {
+        let Some(tables) = nftables(doc) else {
             continue;
         };
-        let lines = |p: &str| (fw.line(p), fw.loc(p).end_line.unwrap_or(fw.line(p)));
-        let rules = Ruleset::new(&fw.value, &lines);
+        let rules = Ruleset::new(tables);
         let v6 = dst.is_ipv6();
         if !rules.filters(v6) {
             let i = report.finding(
@@ -233,7 +200,12 @@ fn check_matrix(input: &Input, m: &Structured, settings: &Settings, report: &mut
             report.fix(i, fix::append(doc, &host.nftables));
             continue;
         }
-        let verdicts = simulate::run(&rules, host, dst, &simulate::probes(host, &hosts, &outside));
+        let verdicts = simulate::run(
+            &rules,
+            host,
+            dst,
+            &simulate::probes(host, hosts, &m.outside),
+        );
         for (k, items) in &verdicts.blocked {
             let list: Vec<String> = items
                 .iter()

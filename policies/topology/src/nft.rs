@@ -1,5 +1,5 @@
-//! An nftables ruleset (the host's `nftables` document) and what it does to a new
-//! connection arriving at the host.
+//! An nftables ruleset (the host's `nftables` document, typed `nft-table` records) and
+//! what it does to a new connection arriving at the host.
 //!
 //! The packet is the first of a new connection from another host: `ct state new`, not on
 //! loopback, ephemeral source port. Base chains hooked on `prerouting` and `input` of the
@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use serde_json::Value;
+use policy_guest::{NftFamily, NftHook, NftOp, NftPolicy, NftRule, NftTable, NftVerdict};
 
 /// A connection attempt.
 #[derive(Debug, Clone, Copy)]
@@ -26,31 +26,22 @@ pub struct Packet {
     pub dport: u16,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-struct Rule {
-    matches: Vec<(String, String, Vec<String>)>,
-    vmap: Option<Vec<(String, String)>>,
-    verdict: Option<String>,
-    unknown: bool,
-    line: u32,
-}
-
 #[derive(Debug, Clone)]
 pub struct Chain {
     pub name: String,
-    pub hook: Option<String>,
+    pub hook: Option<NftHook>,
     pub priority: i64,
     pub policy_drop: bool,
     pub line: u32,
     pub end: u32,
-    rules: Vec<Rule>,
+    rules: Vec<NftRule>,
     /// The lines of the chain's rules, for placing new ones.
     pub rule_lines: Vec<u32>,
 }
 
 #[derive(Debug, Clone)]
 struct Table {
-    family: String,
+    family: NftFamily,
     sets: HashMap<String, Vec<String>>,
     chains: Vec<Chain>,
 }
@@ -108,128 +99,34 @@ fn priority(text: &str) -> i64 {
     value
 }
 
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 impl Ruleset {
-    /// Reads the host's `nftables` document JSON with the line of each rule.
-    pub fn new(json: &Value, line_of: &dyn Fn(&str) -> (u32, u32)) -> Ruleset {
-        let mut tables = Vec::new();
-        for (ti, t) in json
-            .get("tables")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let mut sets = HashMap::new();
-            for s in t
-                .get("sets")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(name) = s.get("name").and_then(Value::as_str) {
-                    sets.insert(
-                        name.to_string(),
-                        strings(s.get("elements").unwrap_or(&Value::Null)),
-                    );
-                }
-            }
-            let mut chains = Vec::new();
-            for (ci, c) in t
-                .get("chains")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                let pointer = format!("/tables/{ti}/chains/{ci}");
-                let (line, end) = line_of(&pointer);
-                let mut rules = Vec::new();
-                let mut rule_lines = Vec::new();
-                for (ri, r) in c
-                    .get("rules")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                {
-                    let (rline, _) = line_of(&format!("{pointer}/rules/{ri}"));
-                    let matches = r
-                        .get("matches")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .map(|m| {
-                            let s = |k: &str| {
-                                m.get(k).and_then(Value::as_str).unwrap_or("").to_string()
-                            };
-                            (
-                                s("left"),
-                                s("op"),
-                                strings(m.get("right").unwrap_or(&Value::Null)),
-                            )
-                        })
-                        .collect();
-                    let vmap = r.get("vmap").and_then(Value::as_array).map(|v| {
-                        v.iter()
-                            .filter_map(|p| {
-                                Some((
-                                    p.get(0)?.as_str()?.to_string(),
-                                    p.get(1)?.as_str()?.to_string(),
-                                ))
-                            })
-                            .collect()
-                    });
-                    let unknown = r
-                        .get("unknown")
-                        .and_then(Value::as_array)
-                        .is_some_and(|u| !u.is_empty());
-                    rules.push(Rule {
-                        matches,
-                        vmap,
-                        verdict: r.get("verdict").and_then(Value::as_str).map(str::to_string),
-                        unknown,
-                        line: rline,
-                    });
-                    rule_lines.push(rline);
-                }
-                chains.push(Chain {
-                    name: c
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string(),
-                    hook: c.get("hook").and_then(Value::as_str).map(str::to_string),
-                    priority: c
-                        .get("priority")
-                        .and_then(Value::as_str)
-                        .map_or(0, priority),
-                    policy_drop: c.get("policy").and_then(Value::as_str) == Some("drop"),
-                    line,
-                    end,
-                    rules,
-                    rule_lines,
-                });
-            }
-            tables.push(Table {
-                family: t
-                    .get("family")
-                    .and_then(Value::as_str)
-                    .unwrap_or("ip")
-                    .to_string(),
-                sets,
-                chains,
-            });
-        }
+    /// The ruleset of a host's `nftables` document.
+    pub fn new(tables: &[NftTable]) -> Ruleset {
+        let tables = tables
+            .iter()
+            .map(|t| Table {
+                family: t.family,
+                sets: t
+                    .sets
+                    .iter()
+                    .map(|s| (s.name.clone(), s.elements.clone()))
+                    .collect(),
+                chains: t
+                    .chains
+                    .iter()
+                    .map(|c| Chain {
+                        name: c.name.clone(),
+                        hook: c.hook.clone(),
+                        priority: c.priority.as_deref().map_or(0, priority),
+                        policy_drop: c.policy == Some(NftPolicy::Drop),
+                        line: c.line,
+                        end: c.end_line,
+                        rules: c.rules.clone(),
+                        rule_lines: c.rules.iter().map(|r| r.line).collect(),
+                    })
+                    .collect(),
+            })
+            .collect();
         Ruleset { tables }
     }
 
@@ -240,19 +137,19 @@ impl Ruleset {
     fn base_chains(&self, v6: bool) -> Vec<(usize, usize)> {
         let mut out: Vec<(usize, usize, u8, i64)> = Vec::new();
         for (ti, t) in self.tables.iter().enumerate() {
-            let family = match t.family.as_str() {
-                "inet" => true,
-                "ip" => !v6,
-                "ip6" => v6,
+            let family = match t.family {
+                NftFamily::Inet => true,
+                NftFamily::Ip => !v6,
+                NftFamily::Ip6 => v6,
                 _ => false,
             };
             if !family {
                 continue;
             }
             for (ci, c) in t.chains.iter().enumerate() {
-                let order = match c.hook.as_deref() {
-                    Some("prerouting") => 0,
-                    Some("input") => 1,
+                let order = match c.hook {
+                    Some(NftHook::Prerouting) => 0,
+                    Some(NftHook::Input) => 1,
                     _ => continue,
                 };
                 out.push((ti, ci, order, c.priority));
@@ -266,7 +163,7 @@ impl Ruleset {
     pub fn filters(&self, v6: bool) -> bool {
         self.base_chains(v6)
             .iter()
-            .any(|(t, c)| self.tables[*t].chains[*c].hook.as_deref() == Some("input"))
+            .any(|(t, c)| is_input(&self.tables[*t].chains[*c]))
     }
 
     /// What the ruleset does with `p`. The decider of an accept is the last base chain's.
@@ -283,9 +180,7 @@ impl Ruleset {
                     };
                 }
                 Flow::Accept(d) => {
-                    if self.tables[t].chains[c].hook.as_deref() == Some("input")
-                        || decider == Decider::NoChain
-                    {
+                    if is_input(&self.tables[t].chains[c]) || decider == Decider::NoChain {
                         decider = d;
                     }
                 }
@@ -298,7 +193,7 @@ impl Ruleset {
                             uncertain,
                         };
                     }
-                    if chain.hook.as_deref() == Some("input") || decider == Decider::NoChain {
+                    if is_input(chain) || decider == Decider::NoChain {
                         decider = Decider::Policy(t, c);
                     }
                 }
@@ -329,39 +224,38 @@ impl Ruleset {
                 let left = rule
                     .matches
                     .iter()
-                    .find(|m| m.1 == "vmap")
-                    .map(|m| m.0.clone())
+                    .find(|m| m.op == NftOp::Vmap)
+                    .map(|m| m.left.clone())
                     .unwrap_or_default();
                 verdict = vmap
                     .iter()
-                    .find(|(k, _)| {
-                        value_matches(table, &left, std::slice::from_ref(k), p) == Some(true)
+                    .find(|e| {
+                        value_matches(table, &left, std::slice::from_ref(&e.value), p) == Some(true)
                     })
-                    .map(|(_, v)| v.clone());
+                    .and_then(|e| e.verdict.clone());
             }
             let Some(v) = verdict else { continue };
             let here = Decider::Rule(t, c, rule.line);
-            let mut words = v.split_whitespace();
-            match words.next().unwrap_or("") {
-                "accept" => return Flow::Accept(here),
-                "drop" | "reject" => return Flow::Drop(here),
-                "queue" => {
+            let jump = matches!(v, NftVerdict::Jump(_));
+            match v {
+                NftVerdict::Accept => return Flow::Accept(here),
+                NftVerdict::Drop | NftVerdict::Reject => return Flow::Drop(here),
+                NftVerdict::Queue => {
                     uncertain.push(rule.line);
                     return Flow::Accept(here);
                 }
-                "return" => return Flow::End,
-                verb @ ("jump" | "goto") => {
-                    let target = words.next().unwrap_or("");
+                NftVerdict::Return => return Flow::End,
+                NftVerdict::Jump(target) | NftVerdict::Goto(target) => {
                     let Some(ci) = table.chains.iter().position(|x| x.name == target) else {
                         continue;
                     };
                     match self.run(t, ci, p, depth + 1, uncertain) {
-                        Flow::End if verb == "jump" => continue,
+                        Flow::End if jump => continue,
                         Flow::End => return Flow::End,
                         other => return other,
                     }
                 }
-                _ => continue,
+                NftVerdict::Continue => continue,
             }
         }
         Flow::End
@@ -369,15 +263,15 @@ impl Ruleset {
 
     /// `Some(true)` when every condition holds, `Some(false)` when one fails, `None` when
     /// one cannot be decided (and none fails).
-    fn rule_matches(&self, table: &Table, rule: &Rule, p: &Packet) -> Option<bool> {
-        let mut certain = !rule.unknown;
-        for (left, op, right) in &rule.matches {
-            if op == "vmap" {
+    fn rule_matches(&self, table: &Table, rule: &NftRule, p: &Packet) -> Option<bool> {
+        let mut certain = rule.unknown.is_empty();
+        for m in &rule.matches {
+            if m.op == NftOp::Vmap {
                 continue;
             }
-            match value_matches(table, left, right, p) {
+            match value_matches(table, &m.left, &m.right, p) {
                 Some(hit) => {
-                    let hit = if op == "!=" { !hit } else { hit };
+                    let hit = if m.op == NftOp::Ne { !hit } else { hit };
                     if !hit {
                         return Some(false);
                     }
@@ -387,6 +281,10 @@ impl Ruleset {
         }
         certain.then_some(true)
     }
+}
+
+fn is_input(chain: &Chain) -> bool {
+    matches!(chain.hook, Some(NftHook::Input))
 }
 
 /// Whether the packet's field named `left` is one of `values` (`None`: unknowable).

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use crate::nft::{Decider, Packet, Ruleset};
-use crate::{MHost, MSource};
+use policy_guest::{PortHost, PortSource};
 
 /// Who probes a host: another host of the topology, a client network, the outside.
 pub struct Probe {
@@ -19,7 +19,7 @@ pub struct Blocked {
     pub service: String,
     pub port: u16,
     pub proto: String,
-    pub sources: Vec<MSource>,
+    pub sources: Vec<PortSource>,
 }
 
 /// Unneeded connections to one port that a rule lets in.
@@ -28,7 +28,7 @@ pub struct Admitted {
     pub port: u16,
     pub proto: String,
     /// Who must reach the port (what the fix keeps).
-    pub needed: Vec<MSource>,
+    pub needed: Vec<PortSource>,
     pub who: Vec<String>,
 }
 
@@ -57,7 +57,7 @@ pub fn ip_of(address: &str) -> Option<IpAddr> {
     net.hosts().next().or(Some(net.addr()))
 }
 
-fn covered(ip: IpAddr, from: &[MSource]) -> bool {
+fn covered(ip: IpAddr, from: &[PortSource]) -> bool {
     from.iter()
         .any(|s| match s.address.parse::<ipnet::IpNet>() {
             Ok(n) => n.contains(&ip),
@@ -66,7 +66,7 @@ fn covered(ip: IpAddr, from: &[MSource]) -> bool {
 }
 
 /// The other hosts, every `clients` network of the topology, and the outside addresses.
-pub fn probes(host: &MHost, hosts: &[MHost], outside: &[String]) -> Vec<Probe> {
+pub fn probes(host: &PortHost, hosts: &[PortHost], outside: &[String]) -> Vec<Probe> {
     let mut out: Vec<Probe> = hosts
         .iter()
         .filter(|h| h.name != host.name)
@@ -104,7 +104,7 @@ pub fn probes(host: &MHost, hosts: &[MHost], outside: &[String]) -> Vec<Probe> {
 }
 
 /// Simulates every needed connection and every probe to each port `host` serves.
-pub fn run(rules: &Ruleset, host: &MHost, dst: IpAddr, probes: &[Probe]) -> Verdicts {
+pub fn run(rules: &Ruleset, host: &PortHost, dst: IpAddr, probes: &[Probe]) -> Verdicts {
     let mut v = Verdicts::default();
     let v6 = dst.is_ipv6();
     for s in &host.services {
@@ -115,7 +115,7 @@ pub fn run(rules: &Ruleset, host: &MHost, dst: IpAddr, probes: &[Probe]) -> Verd
             proto,
             dport: s.port,
         };
-        let mut denied: BTreeMap<DeciderKey, Vec<MSource>> = BTreeMap::new();
+        let mut denied: BTreeMap<DeciderKey, Vec<PortSource>> = BTreeMap::new();
         for src in &s.from {
             let Some(ip) = ip_of(&src.address).filter(|ip| ip.is_ipv6() == v6) else {
                 continue;

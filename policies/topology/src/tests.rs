@@ -1,8 +1,12 @@
-//! Policy tests over hand-built matrices and rulesets (the host builds both for real; the
-//! integration tests run them through the binary).
+//! Policy tests over hand-built matrices and rulesets, typed as the host hands them over
+//! (the host builds both for real; `tests/firewalls.yaml` runs the policy on real files).
 
 use policy_guest::hba::testing::context;
-use policy_guest::{Body, Document, Edit, Evaluation, Input, Span, Structured as Body_};
+use policy_guest::{
+    Body, Document, Edit, Evaluation, Input, NftChain, NftChainType, NftFamily, NftHook, NftMatch,
+    NftOp, NftPolicy, NftRule, NftTable, NftVerdict, PortService, PortSource, Span,
+    Structured as Body_,
+};
 use serde_json::{Value, json};
 
 use super::*;
@@ -22,49 +26,99 @@ fn structured(
             end_line: e,
         })
         .collect();
+    document(
+        kind,
+        path,
+        text,
+        Body::Structured(Body_ {
+            json: json.to_string(),
+            spans,
+        }),
+    )
+}
+
+fn document(kind: &str, path: &str, text: &str, body: Body) -> Document {
     Document {
         kind: kind.into(),
         path: path.into(),
         text: text.into(),
-        body: Body::Structured(Body_ {
-            json: json.to_string(),
-            spans,
-        }),
+        body,
         diagnostics: Vec::new(),
     }
 }
 
-fn source(name: &str, address: &str) -> Value {
-    json!({"name": name, "address": address})
+fn source(name: &str, address: &str) -> PortSource {
+    PortSource {
+        name: name.into(),
+        address: address.into(),
+    }
+}
+
+fn service(name: &str, port: u16, from: Vec<PortSource>) -> PortService {
+    PortService {
+        service: name.into(),
+        port,
+        proto: "tcp".into(),
+        from,
+        why: String::new(),
+        port_from: None,
+    }
+}
+
+fn host(
+    name: &str,
+    address: &str,
+    line: u32,
+    firewall: Option<&str>,
+    services: Vec<PortService>,
+) -> PortHost {
+    PortHost {
+        name: name.into(),
+        address: address.into(),
+        roles: Vec::new(),
+        firewall: firewall.map(str::to_string),
+        location: Location {
+            file: "topology.yaml".into(),
+            line,
+            end_line: None,
+            pointer: None,
+        },
+        services,
+        admin_networks: Vec::new(),
+        nftables: if firewall.is_some() {
+            "table inet patrol_cluster {}\n".into()
+        } else {
+            String::new()
+        },
+    }
 }
 
 /// pg1 serves PostgreSQL to pg2 and Patroni to pg2 and lb; pg2 and lb have no firewall.
 fn matrix() -> Document {
-    let m = json!({
-        "topology": "topology.yaml",
-        "outside": ["203.0.113.10"],
-        "hosts": [
-            {"name": "pg1", "address": "10.0.1.11", "firewall": "fw/pg1.nft", "nftables": "table inet patrol_cluster {}\n", "services": [
-                {"service": "postgresql", "port": 5432, "proto": "tcp", "from": [source("pg2", "10.0.1.12")]},
-                {"service": "patroni", "port": 8008, "proto": "tcp", "from": [source("pg2", "10.0.1.12"), source("lb", "10.0.2.5")]},
-                {"service": "consul-http", "port": 8500, "proto": "tcp", "from": []},
-            ]},
-            {"name": "pg2", "address": "10.0.1.12", "firewall": null, "nftables": "", "services": []},
-            {"name": "lb", "address": "10.0.2.5", "firewall": null, "nftables": "", "services": []},
-        ]
-    });
-    structured(
-        "port-matrix",
-        "topology.yaml",
-        "",
-        m,
-        vec![
-            ("", 1, 9),
-            ("/hosts/0", 3, 3),
-            ("/hosts/1", 6, 6),
-            ("/hosts/2", 8, 8),
+    let m = PortMatrix {
+        topology: "topology.yaml".into(),
+        outside: vec!["203.0.113.10".into()],
+        hosts: vec![
+            host(
+                "pg1",
+                "10.0.1.11",
+                3,
+                Some("fw/pg1.nft"),
+                vec![
+                    service("postgresql", 5432, vec![source("pg2", "10.0.1.12")]),
+                    service(
+                        "patroni",
+                        8008,
+                        vec![source("pg2", "10.0.1.12"), source("lb", "10.0.2.5")],
+                    ),
+                    service("consul-http", 8500, Vec::new()),
+                ],
+            ),
+            host("pg2", "10.0.1.12", 6, None, Vec::new()),
+            host("lb", "10.0.2.5", 8, None, Vec::new()),
         ],
-    )
+    };
+    document("port-matrix", "topology.yaml", "", Body::PortMatrix(m))
 }
 
 const FW: &str = "table inet filter {
@@ -78,55 +132,64 @@ const FW: &str = "table inet filter {
 }
 ";
 
-fn rule(m: Value, verdict: &str) -> Value {
-    json!({"text": "", "matches": m, "vmap": null, "verdict": verdict, "unknown": []})
+fn rule(matches: &[(&str, &[&str])]) -> NftRule {
+    NftRule {
+        line: 0,
+        text: String::new(),
+        matches: matches
+            .iter()
+            .map(|(left, right)| NftMatch {
+                left: left.to_string(),
+                op: NftOp::Eq,
+                right: right.iter().map(|r| r.to_string()).collect(),
+            })
+            .collect(),
+        vmap: None,
+        verdict: Some(NftVerdict::Accept),
+        unknown: Vec::new(),
+    }
 }
 
 fn firewall(extra_accept_8008_from_pg2: bool) -> Document {
     let mut rules = vec![
-        rule(
-            json!([{"left": "ct state", "op": "==", "right": ["established", "related"]}]),
-            "accept",
-        ),
-        rule(
-            json!([{"left": "iifname", "op": "==", "right": ["lo"]}]),
-            "accept",
-        ),
-        rule(
-            json!([{"left": "ip saddr", "op": "==", "right": ["10.0.0.0/8"]}, {"left": "tcp dport", "op": "==", "right": ["5432", "8500"]}]),
-            "accept",
-        ),
-        rule(
-            json!([{"left": "tcp dport", "op": "==", "right": ["8008"]}]),
-            "accept",
-        ),
+        rule(&[("ct state", &["established", "related"])]),
+        rule(&[("iifname", &["lo"])]),
+        rule(&[
+            ("ip saddr", &["10.0.0.0/8"]),
+            ("tcp dport", &["5432", "8500"]),
+        ]),
+        rule(&[("tcp dport", &["8008"])]),
     ];
     if !extra_accept_8008_from_pg2 {
         rules.pop();
     }
-    let n = rules.len();
-    let json = json!({"tables": [{"family": "inet", "name": "filter", "sets": [], "chains": [
-        {"name": "input", "type": "filter", "hook": "input", "priority": "filter", "policy": "drop", "rules": rules}
-    ]}]});
-    let end = if extra_accept_8008_from_pg2 { 8 } else { 7 };
-    let mut spans = vec![
-        ("", 1, end + 1),
-        ("/tables/0", 1, end + 1),
-        ("/tables/0/chains/0", 2, end),
-    ];
-    let ptrs: Vec<String> = (0..n)
-        .map(|i| format!("/tables/0/chains/0/rules/{i}"))
-        .collect();
-    for (i, p) in ptrs.iter().enumerate() {
-        spans.push((p.as_str(), 4 + i as u32, 4 + i as u32));
+    for (i, r) in rules.iter_mut().enumerate() {
+        r.line = 4 + i as u32;
     }
+    let end = if extra_accept_8008_from_pg2 { 8 } else { 7 };
+    let table = NftTable {
+        family: NftFamily::Inet,
+        name: "filter".into(),
+        line: 1,
+        end_line: end + 1,
+        sets: Vec::new(),
+        chains: vec![NftChain {
+            name: "input".into(),
+            chain_type: Some(NftChainType::Filter),
+            hook: Some(NftHook::Input),
+            priority: Some("filter".into()),
+            policy: Some(NftPolicy::Drop),
+            line: 2,
+            end_line: end,
+            rules,
+        }],
+    };
     let text = if extra_accept_8008_from_pg2 {
         FW.to_string()
     } else {
         FW.replace("\t\ttcp dport 8008 accept\n", "")
     };
-    let spans: Vec<(&str, u32, u32)> = spans.iter().map(|(p, l, e)| (*p, *l, *e)).collect();
-    structured("nftables", "fw/pg1.nft", &text, json, spans)
+    document("nftables", "fw/pg1.nft", &text, Body::Nftables(vec![table]))
 }
 
 fn run(docs: Vec<Document>) -> Evaluation {
@@ -226,12 +289,11 @@ fn too_open_and_blocked() {
 
 #[test]
 fn no_input_chain_and_missing_files() {
-    let empty = structured(
+    let empty = document(
         "nftables",
         "fw/pg1.nft",
         "flush ruleset\n",
-        json!({"tables": []}),
-        vec![("", 1, 1)],
+        Body::Nftables(Vec::new()),
     );
     let e = run(vec![matrix(), empty]);
     let f = e

@@ -1,6 +1,4 @@
-//! The tables, sets and chains read from a ruleset, and their JSON with spans.
-
-use serde_json::{Value, json};
+//! The tables, sets and chains read from a ruleset, and their WIT form.
 
 use crate::wit;
 
@@ -30,52 +28,74 @@ pub(super) struct Chain {
     pub(super) kind: Option<String>,
     pub(super) hook: Option<String>,
     pub(super) priority: Option<String>,
-    pub(super) policy: Option<String>,
+    pub(super) policy: Option<wit::NftPolicy>,
     pub(super) line: u32,
     pub(super) end: u32,
-    pub(super) rules: Vec<(u32, Value)>,
+    pub(super) rules: Vec<wit::NftRule>,
 }
 
 impl Table {
-    pub(super) fn emit(&self, pointer: &str, spans: &mut Vec<wit::Span>) -> Value {
-        spans.push(wit::Span {
-            pointer: pointer.to_string(),
+    /// The table as the WIT hands it to policies (only families of `FAMILIES` are read).
+    pub(super) fn emit(self) -> wit::NftTable {
+        use wit::NftFamily as F;
+        let family = match self.family.as_str() {
+            "ip6" => F::Ip6,
+            "inet" => F::Inet,
+            "arp" => F::Arp,
+            "bridge" => F::Bridge,
+            "netdev" => F::Netdev,
+            _ => F::Ip,
+        };
+        wit::NftTable {
+            family,
+            name: self.name,
             line: self.line,
             end_line: self.end.max(self.line),
-        });
-        let sets: Vec<Value> = self
-            .sets
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                spans.push(wit::Span {
-                    pointer: format!("{pointer}/sets/{i}"),
+            sets: self
+                .sets
+                .into_iter()
+                .map(|s| wit::NftSet {
+                    name: s.name,
+                    key_type: s.kind,
+                    flags: s.flags,
+                    elements: s.elements,
                     line: s.line,
                     end_line: s.end.max(s.line),
-                });
-                json!({ "name": s.name, "type": s.kind, "flags": s.flags, "elements": s.elements })
-            })
-            .collect();
-        let chains: Vec<Value> = self
-            .chains
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let cp = format!("{pointer}/chains/{i}");
-                spans.push(wit::Span { pointer: cp.clone(), line: c.line, end_line: c.end.max(c.line) });
-                let rules: Vec<Value> = c
-                    .rules
-                    .iter()
-                    .enumerate()
-                    .map(|(r, (line, v))| {
-                        spans.push(wit::Span { pointer: format!("{cp}/rules/{r}"), line: *line, end_line: *line });
-                        v.clone()
-                    })
-                    .collect();
-                json!({ "name": c.name, "type": c.kind, "hook": c.hook, "priority": c.priority, "policy": c.policy, "rules": rules })
-            })
-            .collect();
-        json!({ "family": self.family, "name": self.name, "sets": sets, "chains": chains })
+                })
+                .collect(),
+            chains: self.chains.into_iter().map(Chain::emit).collect(),
+        }
+    }
+}
+
+impl Chain {
+    fn emit(self) -> wit::NftChain {
+        let chain_type = self.kind.map(|k| match k.as_str() {
+            "filter" => wit::NftChainType::Filter,
+            "nat" => wit::NftChainType::Nat,
+            "route" => wit::NftChainType::Route,
+            _ => wit::NftChainType::Other(k),
+        });
+        let hook = self.hook.map(|h| match h.as_str() {
+            "prerouting" => wit::NftHook::Prerouting,
+            "input" => wit::NftHook::Input,
+            "forward" => wit::NftHook::Forward,
+            "output" => wit::NftHook::Output,
+            "postrouting" => wit::NftHook::Postrouting,
+            "ingress" => wit::NftHook::Ingress,
+            "egress" => wit::NftHook::Egress,
+            _ => wit::NftHook::Other(h),
+        });
+        wit::NftChain {
+            name: self.name,
+            chain_type,
+            hook,
+            priority: self.priority,
+            policy: self.policy,
+            line: self.line,
+            end_line: self.end.max(self.line),
+            rules: self.rules,
+        }
     }
 }
 

@@ -1,9 +1,8 @@
 //! One nftables rule split into matches, a verdict map and a verdict (see the module
 //! header of `nftables`).
 
-use serde_json::{Value, json};
-
 use super::{Tok, Token, text};
+use crate::wit::{self, NftMapEntry, NftMatch, NftOp, NftVerdict};
 
 /// Selectors written as two words (`ip saddr`, `tcp dport`, `ct state`…).
 const TWO_WORD: &[&str] = &[
@@ -23,12 +22,12 @@ const VERDICTS: &[&str] = &[
     "accept", "drop", "reject", "queue", "continue", "return", "jump", "goto",
 ];
 
-/// A rule's tokens as `{text, matches, vmap, verdict, unknown}`.
-pub fn parse(toks: &[Token]) -> Value {
+/// A rule's tokens as matches, a verdict map and a verdict; `line` is the rule's line.
+pub fn parse(toks: &[Token], line: u32) -> wit::NftRule {
     let mut matches = Vec::new();
     let mut unknown: Vec<String> = Vec::new();
-    let mut verdict: Option<String> = None;
-    let mut vmap: Option<Vec<Value>> = None;
+    let mut verdict: Option<NftVerdict> = None;
+    let mut vmap: Option<Vec<NftMapEntry>> = None;
     let mut i = 0;
     let word = |i: usize| toks.get(i).map(text).unwrap_or_default();
     while i < toks.len() {
@@ -37,11 +36,11 @@ pub fn parse(toks: &[Token]) -> Value {
         if VERDICTS.contains(&w.as_str()) {
             match w.as_str() {
                 "jump" | "goto" => {
-                    verdict = Some(format!("{w} {}", word(i + 1)));
+                    verdict = verdict_of(&format!("{w} {}", word(i + 1)));
                     i += 2;
                 }
                 _ => {
-                    verdict = Some(w.clone());
+                    verdict = verdict_of(&w);
                     i += 1;
                     // `reject with tcp reset`, `queue num 1 bypass`: arguments.
                     while i < toks.len() && !VERDICTS.contains(&word(i).as_str()) {
@@ -136,11 +135,18 @@ pub fn parse(toks: &[Token]) -> Value {
                     .iter()
                     .map(|e| {
                         let (value, verdict) = e.split_once(" : ").unwrap_or((e.as_str(), ""));
-                        json!([value.trim(), verdict.trim()])
+                        NftMapEntry {
+                            value: value.trim().to_string(),
+                            verdict: verdict_of(verdict.trim()),
+                        }
                     })
                     .collect(),
             );
-            matches.push(json!({ "left": left, "op": "vmap", "right": [] }));
+            matches.push(NftMatch {
+                left,
+                op: NftOp::Vmap,
+                right: Vec::new(),
+            });
             i = next;
             continue;
         }
@@ -149,7 +155,7 @@ pub fn parse(toks: &[Token]) -> Value {
             i += 1;
             op
         } else {
-            "=="
+            NftOp::Eq
         };
         let right = if toks.get(i).is_some_and(|t| t.tok == Tok::Open) {
             let (group, next) = group(toks, i);
@@ -176,26 +182,45 @@ pub fn parse(toks: &[Token]) -> Value {
         } else {
             right
         };
-        matches.push(json!({ "left": left, "op": op, "right": right }));
+        matches.push(NftMatch { left, op, right });
     }
-    json!({
-        "text": render(toks),
-        "matches": matches,
-        "vmap": vmap,
-        "verdict": verdict,
-        "unknown": unknown,
-    })
+    wit::NftRule {
+        line,
+        text: render(toks),
+        matches,
+        vmap,
+        verdict,
+        unknown,
+    }
 }
 
-fn normalize_op(op: &str) -> &'static str {
+fn normalize_op(op: &str) -> NftOp {
     match op {
-        "==" | "eq" => "==",
-        "!=" | "ne" => "!=",
-        "<" | "lt" => "<",
-        ">" | "gt" => ">",
-        "<=" | "le" => "<=",
-        _ => ">=",
+        "==" | "eq" => NftOp::Eq,
+        "!=" | "ne" => NftOp::Ne,
+        "<" | "lt" => NftOp::Lt,
+        ">" | "gt" => NftOp::Gt,
+        "<=" | "le" => NftOp::Le,
+        _ => NftOp::Ge,
     }
+}
+
+/// `accept`, `jump NAME`…; `None` for words that are not a verdict.
+fn verdict_of(words: &str) -> Option<NftVerdict> {
+    let mut w = words.split_whitespace();
+    let verb = w.next()?;
+    let target = || w.clone().next().unwrap_or("").to_string();
+    Some(match verb {
+        "accept" => NftVerdict::Accept,
+        "drop" => NftVerdict::Drop,
+        "reject" => NftVerdict::Reject,
+        "queue" => NftVerdict::Queue,
+        "continue" => NftVerdict::Continue,
+        "return" => NftVerdict::Return,
+        "jump" => NftVerdict::Jump(target()),
+        "goto" => NftVerdict::Goto(target()),
+        _ => return None,
+    })
 }
 
 /// The elements of the `{ … }` starting at `i`: each element's words joined by spaces

@@ -1,22 +1,49 @@
 use super::*;
-use serde_json::Value;
+use wit::{NftOp, NftRule, NftVerdict};
 
-fn doc(src: &str) -> (Value, Vec<wit::Span>, Vec<(String, u32)>) {
+fn doc(src: &str) -> (Vec<wit::NftTable>, Vec<(String, u32)>) {
     let p = parse(src, "fw.nft");
-    let v: Value = serde_json::from_str(&p.value.json).expect("valid JSON");
     let d = p
         .diagnostics
         .into_iter()
         .map(|d| (d.code, d.location.line))
         .collect();
-    (v, p.value.spans, d)
+    (p.value, d)
 }
 
-fn span(spans: &[wit::Span], pointer: &str) -> Option<(u32, u32)> {
-    spans
+/// A match as (left, op, right).
+fn m(left: &str, op: NftOp, right: &[&str]) -> (String, NftOp, Vec<String>) {
+    (
+        left.to_string(),
+        op,
+        right.iter().map(|r| r.to_string()).collect(),
+    )
+}
+
+fn matches(r: &NftRule) -> Vec<(String, NftOp, Vec<String>)> {
+    r.matches
         .iter()
-        .find(|s| s.pointer == pointer)
-        .map(|s| (s.line, s.end_line))
+        .map(|x| (x.left.clone(), x.op, x.right.clone()))
+        .collect()
+}
+
+/// A verdict as nft writes it.
+fn verdict(v: &Option<NftVerdict>) -> String {
+    match v {
+        None => "-".into(),
+        Some(NftVerdict::Accept) => "accept".into(),
+        Some(NftVerdict::Drop) => "drop".into(),
+        Some(NftVerdict::Reject) => "reject".into(),
+        Some(NftVerdict::Queue) => "queue".into(),
+        Some(NftVerdict::Continue) => "continue".into(),
+        Some(NftVerdict::Return) => "return".into(),
+        Some(NftVerdict::Jump(c)) => format!("jump {c}"),
+        Some(NftVerdict::Goto(c)) => format!("goto {c}"),
+    }
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
 }
 
 /// `nft list ruleset` output of a real nft 1.0.6 (loaded in a network namespace).
@@ -39,48 +66,55 @@ const LISTED: &str = "table inet filter {
 
 #[test]
 fn listed_ruleset() {
-    let (v, spans, diags) = doc(LISTED);
+    let (v, diags) = doc(LISTED);
     assert!(diags.is_empty(), "{diags:?}");
-    let t = &v["tables"][0];
-    assert_eq!(t["family"], "inet");
+    let t = &v[0];
+    assert_eq!(t.family, wit::NftFamily::Inet);
+    assert_eq!(t.sets[0].elements, strings(&["10.0.1.0/24", "10.0.2.11"]));
+    assert_eq!(t.sets[0].flags, strings(&["interval"]));
+    assert_eq!(t.sets[0].key_type, "ipv4_addr");
+    let c = &t.chains[0];
+    assert!(matches!(c.chain_type, Some(wit::NftChainType::Filter)));
+    assert!(matches!(c.hook, Some(wit::NftHook::Input)));
+    assert_eq!(c.priority.as_deref(), Some("filter"));
+    assert_eq!(c.policy, Some(wit::NftPolicy::Drop));
+    let r = &c.rules;
     assert_eq!(
-        t["sets"][0]["elements"],
-        json!(["10.0.1.0/24", "10.0.2.11"])
+        matches(&r[0]),
+        vec![m("ct state", NftOp::Eq, &["established", "related"])]
     );
-    assert_eq!(t["sets"][0]["flags"], json!(["interval"]));
-    let c = &t["chains"][0];
+    assert_eq!(verdict(&r[0].verdict), "accept");
+    assert_eq!(matches(&r[1]), vec![m("iifname", NftOp::Eq, &["lo"])]);
     assert_eq!(
-        (
-            c["type"].as_str(),
-            c["hook"].as_str(),
-            c["priority"].as_str(),
-            c["policy"].as_str()
-        ),
-        (Some("filter"), Some("input"), Some("filter"), Some("drop"))
-    );
-    let r = &c["rules"];
-    assert_eq!(
-        r[0]["matches"][0],
-        json!({"left": "ct state", "op": "==", "right": ["established", "related"]})
-    );
-    assert_eq!(r[0]["verdict"], "accept");
-    assert_eq!(
-        r[1]["matches"][0],
-        json!({"left": "iifname", "op": "==", "right": ["lo"]})
+        matches(&r[2]),
+        vec![
+            m("ip saddr", NftOp::Eq, &["@cluster"]),
+            m("tcp dport", NftOp::Eq, &["5432", "8008"])
+        ]
     );
     assert_eq!(
-        r[2]["matches"],
-        json!([
-            {"left": "ip saddr", "op": "==", "right": ["@cluster"]},
-            {"left": "tcp dport", "op": "==", "right": ["5432", "8008"]}
-        ])
+        r[2].text,
+        "ip saddr @cluster tcp dport { 5432, 8008 } accept"
     );
-    assert_eq!(r[3]["vmap"], json!([["22", "accept"], ["8009", "drop"]]));
-    assert_eq!(r[3]["verdict"], Value::Null);
-    assert_eq!(span(&spans, "/tables/0/chains/0"), Some((8, 14)));
-    assert_eq!(span(&spans, "/tables/0/chains/0/rules/2"), Some((12, 12)));
-    assert_eq!(span(&spans, "/tables/0/sets/0"), Some((2, 6)));
-    assert_eq!(span(&spans, "/tables/0"), Some((1, 15)));
+    let vmap: Vec<(String, String)> = r[3]
+        .vmap
+        .iter()
+        .flatten()
+        .map(|e| (e.value.clone(), verdict(&e.verdict)))
+        .collect();
+    assert_eq!(
+        vmap,
+        vec![
+            ("22".into(), "accept".into()),
+            ("8009".into(), "drop".into())
+        ]
+    );
+    assert_eq!(matches(&r[3]), vec![m("tcp dport", NftOp::Vmap, &[])]);
+    assert_eq!(verdict(&r[3].verdict), "-");
+    assert_eq!((c.line, c.end_line), (8, 14));
+    assert_eq!(r[2].line, 12);
+    assert_eq!((t.sets[0].line, t.sets[0].end_line), (2, 6));
+    assert_eq!((t.line, t.end_line), (1, 15));
 }
 
 #[test]
@@ -107,57 +141,59 @@ add set ip6 t6 peers { type ipv6_addr ; }
 add element ip6 t6 peers { fd00::1, fd00::2 }
 include \"/etc/nftables.d/*.nft\"
 ";
-    let (v, _, diags) = doc(src);
+    let (v, diags) = doc(src);
     assert_eq!(diags, vec![("unsupported-include".to_string(), 21)]);
-    let (nested, _, _) = doc(
+    let (nested, _) = doc(
         "define A = { 10.0.0.1, 10.0.0.2 }\ntable t {\n chain c {\n  ip saddr { $A, 10.0.0.3 } accept\n }\n}\n",
     );
     assert_eq!(
-        nested["tables"][0]["chains"][0]["rules"][0]["matches"][0]["right"],
-        json!(["10.0.0.1", "10.0.0.2", "10.0.0.3"])
+        nested[0].chains[0].rules[0].matches[0].right,
+        strings(&["10.0.0.1", "10.0.0.2", "10.0.0.3"])
     );
-    let f = &v["tables"][0];
-    let input = &f["chains"][0];
-    assert_eq!(input["policy"], "accept");
-    assert_eq!(input["priority"], "0");
-    assert_eq!(input["rules"][0]["matches"][0]["right"], json!(["invalid"]));
-    assert_eq!(input["rules"][1]["verdict"], "jump api");
-    let api = &f["chains"][1]["rules"];
+    let f = &v[0];
+    let input = &f.chains[0];
+    assert_eq!(input.policy, Some(wit::NftPolicy::Accept));
+    assert_eq!(input.priority.as_deref(), Some("0"));
+    assert_eq!(input.rules[0].matches[0].right, strings(&["invalid"]));
+    assert_eq!(input.rules[0].line, 16);
+    assert_eq!(verdict(&input.rules[1].verdict), "jump api");
+    let api = &f.chains[1].rules;
     assert_eq!(
-        api[0]["matches"],
-        json!([
-            {"left": "ip saddr", "op": "==", "right": ["10.0.1.11", "10.0.1.12"]},
-            {"left": "tcp dport", "op": "==", "right": ["8008"]}
-        ])
+        matches(&api[0]),
+        vec![
+            m("ip saddr", NftOp::Eq, &["10.0.1.11", "10.0.1.12"]),
+            m("tcp dport", NftOp::Eq, &["8008"])
+        ]
     );
-    assert_eq!(api[0]["verdict"], "accept");
-    assert_eq!(api[0]["unknown"], json!([]));
-    assert_eq!(api[1]["matches"][0]["op"], "!=");
-    assert_eq!(api[1]["verdict"], "drop");
+    assert_eq!(verdict(&api[0].verdict), "accept");
+    assert!(api[0].unknown.is_empty());
+    assert_eq!(api[1].matches[0].op, NftOp::Ne);
+    assert_eq!(verdict(&api[1].verdict), "drop");
     assert_eq!(
-        api[2]["matches"][1],
-        json!({"left": "l4proto", "op": "==", "right": ["tcp", "udp"]})
+        matches(&api[2])[1],
+        m("l4proto", NftOp::Eq, &["tcp", "udp"])
     );
-    assert_eq!(api[2]["verdict"], "reject");
-    assert_eq!(api[3]["verdict"], "jump other");
-    let t6 = &v["tables"][1];
-    assert_eq!(t6["family"], "ip6");
-    assert_eq!(t6["chains"][0]["priority"], "-10");
-    assert_eq!(t6["sets"][0]["elements"], json!(["fd00::1", "fd00::2"]));
+    assert_eq!(verdict(&api[2].verdict), "reject");
+    assert_eq!(verdict(&api[3].verdict), "jump other");
+    let t6 = &v[1];
+    assert_eq!(t6.family, wit::NftFamily::Ip6);
+    assert_eq!(t6.chains[0].priority.as_deref(), Some("-10"));
+    assert_eq!(t6.sets[0].elements, strings(&["fd00::1", "fd00::2"]));
 }
 
 #[test]
 fn bad_statements_are_reported_and_skipped() {
     let src = "table inet f {\n  chain c {\n    type filter hook input;\n    policy maybe;\n    tcp dport 22 accept\n  }\n  bogus thing\n}\nnonsense here\n}\ntable inet g {\n  chain d {\n";
-    let (v, _, diags) = doc(src);
+    let (v, diags) = doc(src);
     for line in [3, 4, 7, 9, 10, 11, 12] {
         assert!(
             diags.iter().any(|(c, l)| c == "invalid-line" && *l == line),
             "line {line}: {diags:?}"
         );
     }
-    assert_eq!(v["tables"][0]["chains"][0]["rules"][0]["verdict"], "accept");
-    assert_eq!(v["tables"][1]["name"], "g");
+    assert_eq!(verdict(&v[0].chains[0].rules[0].verdict), "accept");
+    assert_eq!(v[0].chains[0].policy, None);
+    assert_eq!(v[1].name, "g");
 }
 
 #[test]
@@ -188,9 +224,13 @@ fn never_panics() {
     ];
     for src in inputs {
         let p = parse(src, "x.nft");
-        assert!(
-            serde_json::from_str::<Value>(&p.value.json).is_ok(),
-            "{src}"
-        );
+        // Every line named is a line of the input (or one past its end).
+        let last = src.lines().count() as u32 + 1;
+        for t in &p.value {
+            assert!(t.line <= last && t.end_line <= last, "{src}");
+            for c in &t.chains {
+                assert!(c.rules.iter().all(|r| r.line <= last), "{src}");
+            }
+        }
     }
 }
