@@ -4,13 +4,13 @@
 //! [`Structured`] parses the JSON once and answers "what is at this pointer, and on which
 //! line". [`documents`] picks the documents of one kind. The documents the host derives
 //! or reads into records of their own are typed: [`nftables`] (kind `nftables`) and
-//! [`port_matrix`] (kind `port-matrix`).
+//! [`port_matrix`] (kind `port-matrix`), [`certificates`] (kind `certificates`).
 
 use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::{Body, Document, Input, Location, NftTable, PortMatrix};
+use crate::{Body, CertificateFacts, Document, Input, Location, NftTable, PortMatrix};
 
 /// The documents of `kind` in the input.
 pub fn documents<'a>(input: &'a Input, kind: &'a str) -> impl Iterator<Item = &'a Document> + 'a {
@@ -29,6 +29,14 @@ pub fn nftables(doc: &Document) -> Option<&[NftTable]> {
 pub fn port_matrix(doc: &Document) -> Option<&PortMatrix> {
     match &doc.body {
         Body::PortMatrix(m) => Some(m),
+        _ => None,
+    }
+}
+
+/// The facts of a `certificates` document; `None` for a document of another body.
+pub fn certificates(doc: &Document) -> Option<&CertificateFacts> {
+    match &doc.body {
+        Body::Certificates(c) => Some(c),
         _ => None,
     }
 }

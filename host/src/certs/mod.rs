@@ -5,29 +5,18 @@
 //! [`locate`] finds each file in the tree being checked (`--root DIR`, else by name, with
 //! a directory to tell apart files of the same name),
 //! [`pem`] reads it with `x509-parser`. The result is one more document, of kind
-//! `certificates`, whose body is structured JSON:
-//!
-//! ```text
-//! { "now": <unix seconds>, "now_text": "<RFC 3339>", "root": "<DIR>" | null,
-//!   "references": [ { "path", "role": cert|key|ca|cert-key, "kind", "key", "group",
-//!                     "file", "line", "pointer" } ],
-//!   "files": { "<path as named>": {
-//!       "found": bool, "location": "<where it was found>", "how": root|name|relative,
-//!       "reason": "<why not found>", "candidates": [..],
-//!       "mode": <st_mode & 0o7777>, "world_readable": bool, "errors": [..],
-//!       "certificates": [ { subject, subject_cn, issuer, serial, not_before, not_after,
-//!                           not_before_text, not_after_text, dns_names, ip_addresses, is_ca, self_signed,
-//!                           key_type, key_bits, key_id, signature_algorithm,
-//!                           ext_key_usage, fingerprint_sha256 } ],
-//!       "keys": [ { key_type, encrypted, key_id } ],
-//!       "chains": { "<CA path as named>": "ok" | "<why not>" } } } }
-//! ```
+//! `certificates`, whose body is the typed `certificate-facts` record of
+//! `wit/policy.wit` (built from [`facts::Facts`]; its `text` is the same facts as JSON,
+//! for people): every reference (path, role, config key, where it is written), and per
+//! named file whether and how it was found, its mode, the certificates and keys it
+//! holds, and the chains.
 //!
 //! `chains` holds, for a file with certificates, the verification of its first
 //! certificate (with the file's other certificates as intermediates) against every file
 //! the configs name as a CA. A key matches a certificate when their `key_id`s are equal.
 //! Policies have no clock, so `now` is the time of the run.
 
+pub mod facts;
 pub mod locate;
 pub mod pem;
 pub mod refs;
@@ -36,8 +25,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::{Value, json};
-
+pub use facts::{Facts, File};
 pub use locate::Search;
 
 use crate::discover::InputFile;
@@ -106,7 +94,7 @@ pub fn document(
             .is_some_and(|s| s.len() > 1)
     };
 
-    let mut facts: BTreeMap<String, Value> = BTreeMap::new();
+    let mut facts: BTreeMap<String, File> = BTreeMap::new();
     let mut ders: BTreeMap<String, Vec<pem::Parsed>> = BTreeMap::new();
     for r in &references {
         if facts.contains_key(&r.path) {
@@ -133,7 +121,7 @@ pub fn document(
         if chain.is_empty() {
             continue;
         }
-        let mut chains = serde_json::Map::new();
+        let mut chains = BTreeMap::new();
         for ca in &cas {
             let Some(anchors) = ders.get(*ca).filter(|a| !a.is_empty()) else {
                 continue;
@@ -142,10 +130,10 @@ pub fn document(
                 Ok(()) => "ok".to_string(),
                 Err(e) => e,
             };
-            chains.insert((*ca).clone(), Value::String(result));
+            chains.insert((*ca).clone(), result);
         }
-        if let Some(Value::Object(f)) = facts.get_mut(path) {
-            f.insert("chains".into(), Value::Object(chains));
+        if let Some(f) = facts.get_mut(path) {
+            f.chains = Some(chains);
         }
     }
 
@@ -153,25 +141,18 @@ pub fn document(
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     let now_text = rfc3339(secs);
-    let body = json!({
-        "now": secs,
-        "now_text": now_text,
-        "root": search.root.as_ref().map(|r| locate::display(r)),
-        "references": references,
-        "files": facts,
-    });
-    let text = serde_json::to_string_pretty(&body).unwrap_or_default();
+    let facts = Facts {
+        now: secs,
+        now_text,
+        root: search.root.as_ref().map(|r| locate::display(r)),
+        references,
+        files: facts,
+    };
+    let text = serde_json::to_string_pretty(&facts).unwrap_or_default();
     Some(wit::Document {
         kind: KIND.to_string(),
         path: "<certificates>".to_string(),
-        body: wit::Body::Structured(wit::Structured {
-            json: body.to_string(),
-            spans: vec![wit::Span {
-                pointer: String::new(),
-                line: 0,
-                end_line: 0,
-            }],
-        }),
+        body: wit::Body::Certificates(facts.to_wit()),
         text,
         diagnostics: Vec::new(),
     })
@@ -195,24 +176,31 @@ fn file_facts(
     search: &Search,
     index: &locate::Index,
     shared: bool,
-) -> (Value, Vec<pem::Parsed>) {
+) -> (File, Vec<pem::Parsed>) {
     let (path, how) = match locate::find(named, config_dir, search, index, shared) {
         locate::Found::At { path, how } => (path, how),
         locate::Found::Missing { reason, candidates } => {
-            let candidates: Vec<String> = candidates.iter().map(|c| locate::display(c)).collect();
-            return (
-                json!({ "found": false, "reason": reason, "candidates": candidates }),
-                Vec::new(),
-            );
+            let candidates = candidates.iter().map(|c| locate::display(c)).collect();
+            let file = File {
+                reason: Some(reason),
+                candidates,
+                ..File::default()
+            };
+            return (file, Vec::new());
         }
     };
-    let mut value = json!({ "found": true, "location": locate::display(&path), "how": how });
+    let mut file = File {
+        found: true,
+        location: Some(locate::display(&path)),
+        how: Some(how),
+        ..File::default()
+    };
     let meta = std::fs::metadata(&path);
     if let Ok(m) = &meta {
         use std::os::unix::fs::PermissionsExt as _;
         let mode = m.permissions().mode() & 0o7777;
-        value["mode"] = json!(mode);
-        value["world_readable"] = json!(mode & 0o004 != 0);
+        file.mode = Some(mode);
+        file.world_readable = Some(mode & 0o004 != 0);
     }
     let bytes = match meta {
         Ok(m) if m.len() > MAX_BYTES => Err(format!("larger than {MAX_BYTES} bytes")),
@@ -235,16 +223,12 @@ fn file_facts(
     match bytes {
         Ok(bytes) => {
             let (facts, parsed) = pem::read(&bytes);
-            if let (Value::Object(v), Ok(Value::Object(f))) =
-                (&mut value, serde_json::to_value(&facts))
-            {
-                v.extend(f);
-            }
-            (value, parsed)
+            file.facts = Some(facts);
+            (file, parsed)
         }
         Err(e) => {
-            value["errors"] = json!([format!("cannot read `{}`: {e}", locate::display(&path))]);
-            (value, Vec::new())
+            file.errors = vec![format!("cannot read `{}`: {e}", locate::display(&path))];
+            (file, Vec::new())
         }
     }
 }

@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use serde_json::Value;
+
 use super::*;
 use crate::formats::{self, Kind, ParseContext};
 
@@ -287,26 +289,27 @@ fn builds_the_certificates_document() {
     let doc =
         document(&docs, &[file], &search, SystemTime::now()).expect("a certificates document");
     assert_eq!(doc.kind, "certificates");
-    let wit::Body::Structured(s) = &doc.body else {
-        panic!("structured")
+    let wit::Body::Certificates(c) = &doc.body else {
+        panic!("certificate facts")
     };
-    let v: Value = serde_json::from_str(&s.json).expect("json");
-    let f = &v["files"]["/etc/patroni/ssl/ec-chain.crt"];
-    assert_eq!(f["found"], true);
-    assert_eq!(f["how"], "name");
-    assert_eq!(f["chains"]["/etc/patroni/ssl/ca.crt"], "ok");
-    assert_eq!(
-        v["files"]["/etc/patroni/ssl/ec.key"]["world_readable"],
-        true
-    );
-    assert_eq!(
-        v["files"]["/etc/patroni/ssl/ec.key"]["keys"][0]["key_id"],
-        f["certificates"][0]["key_id"]
-    );
-    assert_eq!(v["files"]["/etc/patroni/ssl/missing.crt"]["found"], false);
-    assert_eq!(v["references"][0]["key"], "restapi.certfile");
-    assert_eq!(v["references"][0]["line"], 3);
-    assert!(v["now"].as_i64().is_some_and(|n| n > 1_700_000_000));
+    let file = |p: &str| c.files.iter().find(|f| f.path == p).expect(p);
+    let f = file("/etc/patroni/ssl/ec-chain.crt");
+    assert!(f.found);
+    assert_eq!(f.how, Some(wit::CertLookup::Name));
+    let chain = f.chains.iter().find(|x| x.ca == "/etc/patroni/ssl/ca.crt");
+    assert_eq!(chain.map(|x| x.error.clone()), Some(None));
+    let key = file("/etc/patroni/ssl/ec.key");
+    assert!(key.world_readable);
+    assert!(key.keys[0].key_id.is_some());
+    assert_eq!(key.keys[0].key_id, f.certificates[0].key_id);
+    assert!(!file("/etc/patroni/ssl/missing.crt").found);
+    assert_eq!(c.references[0].key, "restapi.certfile");
+    assert_eq!(c.references[0].role, wit::CertRole::Cert);
+    assert_eq!(c.references[0].location.line, 3);
+    assert!(c.now > 1_700_000_000);
+    // The text shows the same facts as JSON.
+    let v: Value = serde_json::from_str(&doc.text).expect("json");
+    assert_eq!(v["files"]["/etc/patroni/ssl/ec-chain.crt"]["how"], "name");
 
     // No references: no document.
     let plain = vec![formats::document(

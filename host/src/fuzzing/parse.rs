@@ -212,7 +212,7 @@ fn check_locations(doc: &wit::Document, file: &str, lines: usize) {
             .hosts
             .iter()
             .for_each(|h| check(&h.location, "port matrix host")),
-        wit::Body::Structured(_) | wit::Body::Text => {}
+        wit::Body::Structured(_) | wit::Body::Certificates(_) | wit::Body::Text => {}
     }
 }
 

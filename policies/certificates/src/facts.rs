@@ -1,21 +1,29 @@
-//! The `certificates` document the host builds (see `host/src/certs/mod.rs` for its
-//! shape), read into types.
+//! The `certificates` document the host builds (the typed `certificate-facts` record of
+//! `wit/policy.wit`), read into the policy's own view: files by path, roles as words.
 
 use std::collections::BTreeMap;
 
-use policy_guest::{Body, Document, Location};
+use std::net::IpAddr;
+
+use policy_guest::{
+    Body, CertFile, CertLookup, CertReference, CertRole, CertificateFacts, Document, Location,
+    X509Certificate,
+};
+#[cfg(test)]
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
+#[cfg_attr(test, derive(Deserialize))]
 pub struct Facts {
     pub now: i64,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub references: Vec<Ref>,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub files: BTreeMap<String, File>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
+#[cfg_attr(test, derive(Deserialize))]
 pub struct Ref {
     pub path: String,
     pub role: String,
@@ -24,7 +32,7 @@ pub struct Ref {
     pub group: String,
     pub file: String,
     pub line: u32,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub pointer: Option<String>,
 }
 
@@ -44,75 +52,90 @@ impl Ref {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default)]
+#[cfg_attr(test, derive(Deserialize))]
 pub struct File {
     pub found: bool,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub location: Option<String>,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub how: Option<String>,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub reason: Option<String>,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub candidates: Vec<String>,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub mode: Option<u32>,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub world_readable: bool,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub errors: Vec<String>,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub certificates: Vec<Cert>,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub keys: Vec<Key>,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub chains: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
+#[cfg_attr(test, derive(Deserialize))]
 pub struct Cert {
     pub subject: String,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub subject_cn: Vec<String>,
     pub issuer: String,
     pub not_before: i64,
     pub not_after: i64,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub not_before_text: String,
     pub not_after_text: String,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub dns_names: Vec<String>,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub ip_addresses: Vec<String>,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub is_ca: bool,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub self_signed: bool,
     pub key_type: String,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub key_bits: usize,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub key_id: Option<String>,
     pub signature_algorithm: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
+#[cfg_attr(test, derive(Deserialize))]
 pub struct Key {
     pub key_type: String,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub encrypted: bool,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub key_id: Option<String>,
 }
 
 impl Facts {
-    /// Reads the input's `certificates` document; `None` when there is none.
+    /// Reads the input's `certificates` document (the typed `certificate-facts` record).
     pub fn read(doc: &Document) -> Result<Facts, String> {
-        let Body::Structured(s) = &doc.body else {
-            return Err("the certificates document is not structured".into());
+        let Body::Certificates(c) = &doc.body else {
+            return Err("the certificates document carries no certificate facts".into());
         };
-        serde_json::from_str(&s.json)
-            .map_err(|e| format!("the certificates document does not read: {e}"))
+        Ok(Facts::from_record(c))
+    }
+
+    /// The policy's view of the host's record.
+    pub fn from_record(c: &CertificateFacts) -> Facts {
+        Facts {
+            now: c.now,
+            references: c.references.iter().map(Ref::from_record).collect(),
+            files: c
+                .files
+                .iter()
+                .map(|f| (f.path.clone(), File::from_record(f)))
+                .collect(),
+        }
     }
 
     pub fn file(&self, path: &str) -> Option<&File> {
@@ -134,6 +157,93 @@ impl Facts {
         self.references
             .iter()
             .find(|r| r.file == file && r.group == group && r.role == role)
+    }
+}
+
+impl Ref {
+    fn from_record(r: &CertReference) -> Ref {
+        let role = match r.role {
+            CertRole::Cert => "cert",
+            CertRole::Key => "key",
+            CertRole::Ca => "ca",
+            CertRole::CertKey => "cert-key",
+        };
+        Ref {
+            path: r.path.clone(),
+            role: role.to_string(),
+            kind: r.kind.clone(),
+            key: r.key.clone(),
+            group: r.group.clone(),
+            file: r.location.file.clone(),
+            line: r.location.line,
+            pointer: r.location.pointer.clone(),
+        }
+    }
+}
+
+impl File {
+    fn from_record(f: &CertFile) -> File {
+        File {
+            found: f.found,
+            location: f.location.clone(),
+            how: f.how.map(|h| {
+                match h {
+                    CertLookup::Root => "root",
+                    CertLookup::Name => "name",
+                    CertLookup::Relative => "relative",
+                }
+                .to_string()
+            }),
+            reason: f.reason.clone(),
+            candidates: f.candidates.clone(),
+            mode: f.mode,
+            world_readable: f.world_readable,
+            errors: f.errors.clone(),
+            certificates: f.certificates.iter().map(Cert::from_record).collect(),
+            keys: f
+                .keys
+                .iter()
+                .map(|k| Key {
+                    key_type: k.key_type.clone(),
+                    encrypted: k.encrypted,
+                    key_id: k.key_id.clone(),
+                })
+                .collect(),
+            chains: f
+                .chains
+                .iter()
+                .map(|c| {
+                    let result = c.error.clone().unwrap_or_else(|| "ok".to_string());
+                    (c.ca.clone(), result)
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Cert {
+    fn from_record(c: &X509Certificate) -> Cert {
+        Cert {
+            subject: c.subject.clone(),
+            subject_cn: c.subject_cn.clone(),
+            issuer: c.issuer.clone(),
+            not_before: c.not_before,
+            not_after: c.not_after,
+            not_before_text: c.not_before_text.clone(),
+            not_after_text: c.not_after_text.clone(),
+            dns_names: c.dns_names.clone(),
+            ip_addresses: c
+                .ip_addresses
+                .iter()
+                .map(|a| IpAddr::from(a.clone()).to_string())
+                .collect(),
+            is_ca: c.is_ca,
+            self_signed: c.self_signed,
+            key_type: c.key_type.clone(),
+            key_bits: c.key_bits as usize,
+            key_id: c.key_id.clone(),
+            signature_algorithm: c.signature_algorithm.clone(),
+        }
     }
 }
 

@@ -2,7 +2,9 @@
 //! files produce them).
 
 use policy_guest::{
-    Body, Context, Document, Edit, Evaluation, Input, Location, Setting, Severity, Span, Structured,
+    Body, CertChain, CertFile, CertReference, CertRole, CertificateFacts, Context, Document, Edit,
+    Evaluation, Input, IpAddress, Location, PrivateKey, Setting, Severity, Span, Structured,
+    X509Certificate,
 };
 use serde_json::{Value, json};
 
@@ -156,11 +158,109 @@ fn facts(files: Value) -> Document {
             21
         ),
     ]);
-    structured(
-        "certificates",
-        "<certificates>",
-        json!({"now": NOW, "references": refs, "files": files}),
-    )
+    Document {
+        kind: "certificates".into(),
+        path: "<certificates>".into(),
+        text: String::new(),
+        body: Body::Certificates(record(
+            json!({"now": NOW, "references": refs, "files": files}),
+        )),
+        diagnostics: vec![],
+    }
+}
+
+/// The host's record for facts written as JSON in the policy's own field names (the
+/// shape the tests mutate), as the host would hand it over.
+fn record(v: Value) -> CertificateFacts {
+    let f: Facts = serde_json::from_value(v).expect("test facts");
+    let ip = |a: &String| -> IpAddress {
+        match a.parse::<std::net::IpAddr>().expect("an IP address") {
+            std::net::IpAddr::V4(a) => IpAddress::V4(a.into()),
+            std::net::IpAddr::V6(a) => {
+                let bits = u128::from(a);
+                IpAddress::V6(((bits >> 64) as u64, bits as u64))
+            }
+        }
+    };
+    let role = |r: &str| match r {
+        "key" => CertRole::Key,
+        "ca" => CertRole::Ca,
+        "cert-key" => CertRole::CertKey,
+        _ => CertRole::Cert,
+    };
+    CertificateFacts {
+        now: f.now,
+        now_text: String::new(),
+        root: None,
+        references: f
+            .references
+            .iter()
+            .map(|r| CertReference {
+                path: r.path.clone(),
+                role: role(&r.role),
+                kind: r.kind.clone(),
+                key: r.key.clone(),
+                group: r.group.clone(),
+                location: r.loc(),
+            })
+            .collect(),
+        files: f
+            .files
+            .iter()
+            .map(|(path, x)| CertFile {
+                path: path.clone(),
+                found: x.found,
+                location: x.location.clone(),
+                how: None,
+                reason: x.reason.clone(),
+                candidates: x.candidates.clone(),
+                mode: x.mode,
+                world_readable: x.world_readable,
+                errors: x.errors.clone(),
+                certificates: x
+                    .certificates
+                    .iter()
+                    .map(|c| X509Certificate {
+                        subject: c.subject.clone(),
+                        subject_cn: c.subject_cn.clone(),
+                        issuer: c.issuer.clone(),
+                        serial: String::new(),
+                        not_before: c.not_before,
+                        not_after: c.not_after,
+                        not_before_text: c.not_before_text.clone(),
+                        not_after_text: c.not_after_text.clone(),
+                        dns_names: c.dns_names.clone(),
+                        ip_addresses: c.ip_addresses.iter().map(ip).collect(),
+                        is_ca: c.is_ca,
+                        self_signed: c.self_signed,
+                        key_type: c.key_type.clone(),
+                        key_bits: c.key_bits as u32,
+                        key_id: c.key_id.clone(),
+                        signature_algorithm: c.signature_algorithm.clone(),
+                        ext_key_usage: Vec::new(),
+                        fingerprint_sha256: String::new(),
+                    })
+                    .collect(),
+                keys: x
+                    .keys
+                    .iter()
+                    .map(|k| PrivateKey {
+                        key_type: k.key_type.clone(),
+                        encrypted: k.encrypted,
+                        key_id: k.key_id.clone(),
+                    })
+                    .collect(),
+                chains: x
+                    .chains
+                    .iter()
+                    .map(|(ca, result)| CertChain {
+                        ca: ca.clone(),
+                        error: (result != "ok").then(|| result.clone()),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
 }
 
 fn good_files() -> Value {
