@@ -235,7 +235,7 @@ impl Cert {
             ip_addresses: c
                 .ip_addresses
                 .iter()
-                .map(|a| IpAddr::from(a.clone()).to_string())
+                .map(|a| IpAddr::from(*a).to_string())
                 .collect(),
             is_ca: c.is_ca,
             self_signed: c.self_signed,
