@@ -11,6 +11,7 @@
 //! policy's error is referred to, not copied, in the decisions it denies.
 
 mod checks;
+mod skip;
 pub mod versions;
 
 use std::collections::{BTreeMap, HashMap};
@@ -23,6 +24,7 @@ use crate::engine::{CacheOutcome, Engine, Failure, FailureKind, Limits, Loaded, 
 use crate::formats::{self, ParseContext};
 use crate::samples::Samples;
 use crate::wit;
+use skip::{Entry, present_kinds, skippable, skipped};
 
 /// The built-in policies, compiled to components by `build.rs`.
 pub mod builtin {
@@ -57,6 +59,18 @@ impl PolicySource {
             PolicySource::Builtin(_, b) => b,
             PolicySource::File(_, b) => b,
         }
+    }
+
+    /// The SHA-256 of a built-in component, computed by `build.rs`.
+    fn digest(&self) -> Option<&'static [u8; 32]> {
+        let PolicySource::Builtin(name, bytes) = self else {
+            return None;
+        };
+        builtin::BUILTIN_POLICIES
+            .iter()
+            .zip(builtin::BUILTIN_DIGESTS)
+            .find(|((n, b), _)| n == name && std::ptr::eq(*b, *bytes))
+            .map(|(_, d)| d)
     }
 }
 
@@ -201,6 +215,10 @@ pub struct PolicyInfo {
     pub version: String,
     pub source: String,
     pub cache: CacheOutcome,
+    /// Why the policy was not instantiated nor evaluated (it reads nothing the inputs
+    /// hold; see [`skippable`]); none when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
     #[serde(skip)]
     pub metadata: Option<std::sync::Arc<wit::PolicyMetadata>>,
 }
@@ -488,14 +506,24 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
     }
 
     let engine = Engine::new(plan.limits.clone(), plan.verbose)?;
+    let present = present_kinds(documents, &plan.samples);
     // Load (compile) every policy in parallel, check their names together, then evaluate.
-    let loads: Vec<Result<Loaded, Failure>> = std::thread::scope(|scope| {
+    let loads: Vec<Result<Entry, Failure>> = std::thread::scope(|scope| {
         let handles: Vec<_> = plan
             .policies
             .iter()
             .map(|p| {
                 let engine = &engine;
-                scope.spawn(move || engine.load(&p.source.label(), p.source.bytes()))
+                let present = &present;
+                scope.spawn(move || match skippable(engine, p, plan, present) {
+                    Some(metadata) => Ok(Entry::Skipped {
+                        source: p.source.label(),
+                        metadata,
+                    }),
+                    None => engine
+                        .load_hashed(&p.source.label(), p.source.bytes(), p.source.digest())
+                        .map(Entry::Loaded),
+                })
             })
             .collect();
         handles
@@ -796,7 +824,7 @@ fn panicked(p: &PolicyRun) -> Failure {
 
 /// Refuses a loaded policy whose name is not its to take (see [`checks::check_name`]) or
 /// is taken by a policy before it (the built-in ones come first).
-fn check_names(plan: &Plan, loads: Vec<Result<Loaded, Failure>>) -> Vec<Result<Loaded, Failure>> {
+fn check_names(plan: &Plan, loads: Vec<Result<Entry, Failure>>) -> Vec<Result<Entry, Failure>> {
     let builtins: Vec<&str> = builtin::BUILTIN_POLICIES.iter().map(|(n, _)| *n).collect();
     let mut seen: HashMap<String, String> = HashMap::new();
     loads
@@ -804,8 +832,8 @@ fn check_names(plan: &Plan, loads: Vec<Result<Loaded, Failure>>) -> Vec<Result<L
         .zip(&plan.policies)
         .map(|(load, run)| {
             let loaded = load?;
-            let name = loaded.metadata.name.clone();
-            let refuse = |message: String| Failure { policy: loaded.source.clone(), kind: FailureKind::Load, message };
+            let name = loaded.metadata().name.clone();
+            let refuse = |message: String| Failure { policy: loaded.source().to_string(), kind: FailureKind::Load, message };
             let origin = match &run.source {
                 PolicySource::Builtin(n, _) => checks::Origin::Builtin(n),
                 PolicySource::File(..) => checks::Origin::Org,
@@ -814,7 +842,7 @@ fn check_names(plan: &Plan, loads: Vec<Result<Loaded, Failure>>) -> Vec<Result<L
             if let Some(other) = seen.get(&name) {
                 return Err(refuse(format!("another policy is also called `{name}` ({other}); a policy's name must be unique")));
             }
-            seen.insert(name, loaded.source.clone());
+            seen.insert(name, loaded.source().to_string());
             Ok(loaded)
         })
         .collect()
@@ -823,12 +851,13 @@ fn check_names(plan: &Plan, loads: Vec<Result<Loaded, Failure>>) -> Vec<Result<L
 fn evaluate_one(
     engine: &Engine,
     run: &PolicyRun,
-    load: Result<Loaded, Failure>,
+    load: Result<Entry, Failure>,
     plan: &Plan,
     prepared: &Prepared,
 ) -> PolicyResult {
     let loaded: Loaded = match load {
-        Ok(l) => l,
+        Ok(Entry::Loaded(l)) => l,
+        Ok(Entry::Skipped { source, metadata }) => return skipped(source, metadata),
         Err(failure) => {
             return PolicyResult {
                 info: None,
@@ -843,6 +872,7 @@ fn evaluate_one(
         version: meta.version.clone(),
         source: loaded.source.clone(),
         cache: loaded.cache,
+        skipped: None,
         metadata: Some(meta.clone()),
     };
     let reads = meta.reads.clone();

@@ -282,7 +282,12 @@ pub fn print(outcome: &Outcome, format: Format, mode: Mode, to_stderr: bool) -> 
 pub fn log_policies(outcome: &Outcome, verbose: bool) {
     if verbose {
         for p in &outcome.policies {
-            crate::say!("patrol: policy `{}` {} ({:?})", p.name, p.source, p.cache);
+            match &p.skipped {
+                Some(why) => {
+                    crate::say!("patrol: policy `{}` {} (skipped: {why})", p.name, p.source)
+                }
+                None => crate::say!("patrol: policy `{}` {} ({:?})", p.name, p.source, p.cache),
+            }
         }
     }
 }
