@@ -11,6 +11,7 @@
 //! policy's error is referred to, not copied, in the decisions it denies.
 
 mod checks;
+mod pool;
 mod skip;
 pub mod versions;
 
@@ -507,59 +508,43 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
 
     let engine = Engine::new(plan.limits.clone(), plan.verbose)?;
     let present = present_kinds(documents, &plan.samples);
-    // Load (compile) every policy in parallel, check their names together, then evaluate.
-    let loads: Vec<Result<Entry, Failure>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = plan
-            .policies
-            .iter()
-            .map(|p| {
-                let engine = &engine;
-                let present = &present;
-                scope.spawn(move || match skippable(engine, p, plan, present) {
-                    Some(metadata) => Ok(Entry::Skipped {
-                        source: p.source.label(),
-                        metadata,
-                    }),
-                    None => engine
-                        .load_hashed(&p.source.label(), p.source.bytes(), p.source.digest())
-                        .map(Entry::Loaded),
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .zip(&plan.policies)
-            .map(|(h, p)| h.join().unwrap_or_else(|_| Err(panicked(p))))
-            .collect()
-    });
+    // Load (compile) the policies on `--jobs` threads, or only read the metadata of one
+    // that reads nothing present; check their names together, then evaluate.
+    let jobs = plan.limits.jobs();
+    let loads: Vec<Result<Entry, Failure>> = pool::map(
+        plan.policies.iter().collect(),
+        jobs,
+        |_, p| match skippable(&engine, p, plan, &present) {
+            Some(metadata) => Ok(Entry::Skipped {
+                source: p.source.label(),
+                metadata,
+            }),
+            None => engine
+                .load_hashed(&p.source.label(), p.source.bytes(), p.source.digest())
+                .map(Entry::Loaded),
+        },
+    )
+    .into_iter()
+    .zip(&plan.policies)
+    .map(|(load, p)| load.unwrap_or_else(|| Err(panicked(p))))
+    .collect();
     let loads = check_names(plan, loads);
-    let results: Vec<PolicyResult> = std::thread::scope(|scope| {
-        let handles: Vec<_> = plan
-            .policies
-            .iter()
-            .zip(loads)
-            .map(|(p, load)| {
-                let engine = &engine;
-                let prepared = &prepared;
-                scope.spawn(move || {
-                    let result = evaluate_one(engine, p, load, plan, prepared);
-                    done(&p.source.label());
-                    result
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .zip(&plan.policies)
-            .map(|(h, p)| {
-                h.join().unwrap_or_else(|_| PolicyResult {
-                    info: None,
-                    result: Err(panicked(p)),
-                    reads: None,
-                })
-            })
-            .collect()
-    });
+    let work: Vec<(&PolicyRun, Result<Entry, Failure>)> = plan.policies.iter().zip(loads).collect();
+    let results: Vec<PolicyResult> = pool::map(work, jobs, |_, (p, load)| {
+        let result = evaluate_one(&engine, p, load, plan, &prepared);
+        done(&p.source.label());
+        result
+    })
+    .into_iter()
+    .zip(&plan.policies)
+    .map(|(result, p)| {
+        result.unwrap_or_else(|| PolicyResult {
+            info: None,
+            result: Err(panicked(p)),
+            reads: None,
+        })
+    })
+    .collect();
 
     let mut answered = vec![false; plan.samples.requests.len() + plan.samples.connections.len()];
     let label = |kind: SampleKind, index: usize| match kind {
