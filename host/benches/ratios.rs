@@ -89,35 +89,72 @@ fn samples(n: usize) -> String {
     out
 }
 
-/// The I/O floor: read the samples, write a decision per request, decide nothing.
+#[derive(serde::Deserialize)]
+struct FloorSample {
+    name: Option<String>,
+    method: String,
+}
+
+#[derive(serde::Deserialize)]
+struct FloorSamples {
+    requests: Vec<FloorSample>,
+}
+
+#[derive(serde::Serialize)]
+struct FloorDecision<'a> {
+    sample: String,
+    name: Option<&'a str>,
+    verdict: &'static str,
+    status: Option<u16>,
+    stage: &'static str,
+    file: &'static str,
+    line: u32,
+    method: &'a str,
+    reason: &'static str,
+    policy: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct FloorOutput<'a> {
+    decisions: Vec<FloorDecision<'a>>,
+    findings: [(); 0],
+    errors: [(); 0],
+}
+
+/// The I/O floor, as `../shared/peers/io-floor` does it: read the samples into structs
+/// with serde_json, write a decision per request, decide nothing.
 fn floor(samples: &Path) -> std::io::Result<()> {
     let text = std::fs::read_to_string(samples)?;
-    let doc: serde_json::Value = serde_json::from_str(&text)?;
-    let requests = doc["requests"].as_array().cloned().unwrap_or_default();
-    let decisions: Vec<serde_json::Value> = requests
+    let doc: FloorSamples = serde_json::from_str(&text)?;
+    let decisions = doc
+        .requests
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let allow = r["method"] == "GET";
-            serde_json::json!({
-                "sample": format!("requests[{i}]"),
-                "name": r.get("name"),
-                "verdict": if allow { "allow" } else { "deny" },
-                "status": if allow { None } else { Some(403) },
-                "stage": if allow { "passed" } else { "access" },
-                "file": "patroni.yml",
-                "line": 12,
-                "method": r["method"],
-                "reason": "restapi.allowlist (patroni.yml:12): source not in the allowlist",
-                "policy": "patroni-restapi",
-            })
+            let allow = r.method == "GET";
+            FloorDecision {
+                sample: format!("requests[{i}]"),
+                name: r.name.as_deref(),
+                verdict: if allow { "allow" } else { "deny" },
+                status: if allow { None } else { Some(403) },
+                stage: if allow { "passed" } else { "access" },
+                file: "patroni.yml",
+                line: 12,
+                method: &r.method,
+                reason: "restapi.allowlist (patroni.yml:12): source not in the allowlist",
+                policy: "patroni-restapi",
+            }
         })
         .collect();
     let out = std::io::stdout().lock();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
     serde_json::to_writer(
         &mut out,
-        &serde_json::json!({"decisions": decisions, "findings": [], "errors": []}),
+        &FloorOutput {
+            decisions,
+            findings: [],
+            errors: [],
+        },
     )?;
     out.write_all(b"\n")
 }
