@@ -44,8 +44,9 @@ pub use bindings::patrol::policy::types::{
     DecisionDetail, Deployment, Diagnostic, Document, Edit, EffectiveSetting, Endpoint, Evaluation,
     Finding, FlowCall, FlowKind, FlowRequest, HbaAddress, HbaName, HbaNetwork, HbaRule, IdentRule,
     Input, IpAddress, LineEdit, Link, LinkKind, Location, Member, PasswordStorage, Patch,
-    PointerValue, PolicyError, PolicyMetadata, ReplicationMode, RequestBatch, RequiredFlow, Role,
-    RolePurpose, Setting, SettingOrigin, Severity, Span, Structured, Verdict, VersionFact,
+    PgbouncerPasswordKind, PgbouncerUser, PointerValue, PolicyError, PolicyMetadata,
+    ReplicationMode, RequestBatch, RequiredFlow, Role, RolePurpose, Setting, SettingOrigin,
+    Severity, Span, Structured, Verdict, VersionFact,
 };
 pub use report::{Code, Decision, DetailId, Report, SampleKind};
 pub use sample::{CertPresence, HttpRequest, RequestAuth, RequestSample, Scheme};

@@ -188,6 +188,9 @@ fn check_locations(doc: &wit::Document, file: &str, lines: usize) {
         wit::Body::Settings(settings) => {
             settings.iter().for_each(|s| check(&s.location, "setting"))
         }
+        wit::Body::PgbouncerUsers(users) => users
+            .iter()
+            .for_each(|u| check(&u.location, "auth_file user")),
         wit::Body::Structured(_) | wit::Body::Text => {}
     }
 }
