@@ -224,26 +224,45 @@ fn second_run_compiles_nothing() {
 #[test]
 fn malformed_yaml_is_a_finding_with_its_line() {
     let cache = tmp("malformed-cache");
-    let dir = tmp("malformed");
-    std::fs::write(
-        dir.join("patroni.yml"),
-        "scope: x\nrestapi:\n  listen: [1, 2\n  certfile: a\n",
-    )
-    .unwrap();
-    let out = patrol(&cache)
-        .args(["check", "--format", "json"])
-        .arg(dir.join("patroni.yml"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let v = json(&out);
-    let f = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["code"] == "invalid-yaml")
-        .unwrap_or_else(|| panic!("{v:#}"));
-    assert!(f["line"].as_u64().unwrap() >= 3, "{f}");
+    // A Patroni YAML named on the command line, and a Compose file met in a directory
+    // walk (its services would tell which Patroni nodes run: a broken one must say so,
+    // not drop the nodes in silence).
+    let cases = [
+        (
+            "patroni.yml",
+            "scope: x\nrestapi:\n  listen: [1, 2\n  certfile: a\n",
+            3,
+            false,
+        ),
+        (
+            "docker-compose.yml",
+            "services:\n  pg1:\n    image: patroni\n    environment:\n      PATRONI_NAME: pg1\n   bad: [\n",
+            6,
+            true,
+        ),
+    ];
+    for (name, text, line, walk) in cases {
+        let dir = tmp(&format!("malformed-{name}"));
+        std::fs::write(dir.join(name), text).unwrap();
+        let mut cmd = patrol(&cache);
+        cmd.args(["check", "--format", "json"]);
+        if walk {
+            cmd.arg(&dir);
+        } else {
+            cmd.arg(dir.join(name));
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
+        let v = json(&out);
+        let f = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == "invalid-yaml")
+            .unwrap_or_else(|| panic!("{name}: {v:#}"));
+        assert!(f["line"].as_u64().unwrap() >= line, "{name}: {f}");
+        assert!(f["file"].as_str().unwrap().ends_with(name), "{name}: {f}");
+    }
 }
 
 /// Copies a directory tree (the examples have no links).

@@ -221,32 +221,9 @@ fn broken(
     before: &[FlowDecision],
     patches: &[usize],
 ) -> Result<Option<(wit::RequiredFlow, FlowDecision)>> {
-    let list: Vec<&Patch> = patches
-        .iter()
-        .filter_map(|&i| outcome.patches.get(i))
-        .collect();
-    let (changes, _) = patch::apply_all(&list, &outcome.files);
-    if changes.is_empty() {
+    let Some(after_plan) = patched_plan(plan, outcome, patches) else {
         return Ok(None);
-    }
-    let mut after_plan = Plan {
-        files: plan.files.clone(),
-        policies: plan.policies.clone(),
-        settings_by_name: plan.settings_by_name.clone(),
-        samples: plan.samples.clone(),
-        limits: plan.limits.clone(),
-        verbose: plan.verbose,
-        bundle: None,
-        certs: plan.certs.clone(),
-        reserve_builtin_names: plan.reserve_builtin_names,
-        skipped: Vec::new(),
-        adopt: Default::default(),
     };
-    for c in changes {
-        if let Some(f) = after_plan.files.iter_mut().find(|f| f.display == c.file) {
-            f.text = c.after;
-        }
-    }
     let docs = crate::run::documents(&after_plan);
     let after_dep = crate::deployment::build(&docs, &after_plan.samples.context);
     let after = decide::decide(&after_plan, outcome, &after_dep)?;
@@ -347,33 +324,40 @@ fn static_check(plan: &Plan, outcome: &Outcome, p: &Patch) -> Option<Withheld> {
     None
 }
 
-/// The deployment model after applying `patches` (indexes into `outcome.patches`).
-fn model_after(plan: &Plan, outcome: &Outcome, patches: &[usize]) -> wit::Deployment {
+/// The plan with `patches` (indexes into `outcome.patches`) applied to its files, for a
+/// second run of the same policies on the same samples; `None` when they change nothing.
+/// No bundle, skip list or adoption options: the second run is compared, not reported.
+fn patched_plan(plan: &Plan, outcome: &Outcome, patches: &[usize]) -> Option<Plan> {
     let list: Vec<&Patch> = patches
         .iter()
         .filter_map(|&i| outcome.patches.get(i))
         .collect();
     let (changes, _) = patch::apply_all(&list, &outcome.files);
-    let mut after_files = plan.files.clone();
+    if changes.is_empty() {
+        return None;
+    }
+    let mut after = Plan {
+        bundle: None,
+        skipped: Vec::new(),
+        adopt: Default::default(),
+        ..plan.clone()
+    };
     for c in changes {
-        if let Some(f) = after_files.iter_mut().find(|f| f.display == c.file) {
+        if let Some(f) = after.files.iter_mut().find(|f| f.display == c.file) {
             f.text = c.after;
         }
     }
-    let after_plan = Plan {
-        files: after_files,
-        policies: Vec::new(),
-        settings_by_name: Default::default(),
-        samples: plan.samples.clone(),
-        limits: plan.limits.clone(),
-        verbose: false,
-        bundle: None,
-        certs: plan.certs.clone(),
-        reserve_builtin_names: plan.reserve_builtin_names,
-        skipped: Vec::new(),
-        adopt: Default::default(),
-    };
-    crate::deployment::build(&crate::run::documents(&after_plan), &plan.samples.context)
+    Some(after)
+}
+
+/// The deployment model after applying `patches` (indexes into `outcome.patches`).
+fn model_after(plan: &Plan, outcome: &Outcome, patches: &[usize]) -> wit::Deployment {
+    match patched_plan(plan, outcome, patches) {
+        Some(after) => {
+            crate::deployment::build(&crate::run::documents(&after), &plan.samples.context)
+        }
+        None => crate::deployment::build(&crate::run::documents(plan), &plan.samples.context),
+    }
 }
 
 /// (d) both ends of a link, or none: judged on the round's patches together (the two

@@ -67,16 +67,30 @@ pub fn decide_all(
             ),
         );
     }
-    let mut invalid: Vec<u32> = doc
+    // An invalid line of an included file is named with its file: the server refuses
+    // the top file for it all the same.
+    let mut invalid: Vec<(bool, &str, u32)> = doc
         .diagnostics
         .iter()
         .filter(|d| d.code != "no-entries")
-        .map(|d| d.location.line)
+        .map(|d| {
+            let own = d.location.file == doc.path;
+            (!own, d.location.file.as_str(), d.location.line)
+        })
         .collect();
     invalid.sort_unstable();
     invalid.dedup();
     if !invalid.is_empty() {
-        let lines: Vec<String> = invalid.iter().map(|l| l.to_string()).collect();
+        let lines: Vec<String> = invalid
+            .iter()
+            .map(|&(included, file, line)| {
+                if included {
+                    format!("{file}:{line}")
+                } else {
+                    line.to_string()
+                }
+            })
+            .collect();
         return deny_all(
             report,
             format!(

@@ -284,6 +284,23 @@ fn invalid_lines_refuse_the_file() {
 }
 
 #[test]
+fn an_invalid_line_of_an_included_file_is_named_with_its_file() {
+    // The host read `extra.conf` through an `include` line and found line 3 of it bad.
+    let mut doc = hba("host all all 10.0.0.0/8 scram-sha-256\n");
+    doc.diagnostics.push(Diagnostic {
+        code: "invalid-line".into(),
+        message: "invalid connection type \"hots\"".into(),
+        location: loc("extra.conf", 3),
+    });
+    let mut i = input(vec![doc], r#"{"require_tls": false}"#);
+    i.connections.push(conn("10.0.0.1 a@b"));
+    let e = run(&i);
+    let reason = &e.full_decisions()[0].reason;
+    assert_eq!(e.full_decisions()[0].verdict, Verdict::Deny);
+    assert!(reason.contains("invalid lines (extra.conf:3)"), "{reason}");
+}
+
+#[test]
 fn cross_file_checks() {
     let text = "hostssl all all 10.0.0.0/8 cert map=certs\nhostssl all all 192.168.0.0/16 md5\n";
     let pgconf = conf(
