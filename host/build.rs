@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
 
 // Shared with `patrol policy build`, which builds org policies the same way.
 #[path = "src/authoring/toolchain.rs"]
@@ -82,6 +83,11 @@ fn main() -> Result<()> {
         "/// The built-in policies, as WebAssembly components: (name, bytes).\n\
          pub const BUILTIN_POLICIES: &[(&str, &[u8])] = &[\n",
     );
+    // Their SHA-256, which keys the compile cache: hashed here once, not at every start.
+    let mut digests = String::from(
+        "/// The SHA-256 of each built-in component, in the order of [`BUILTIN_POLICIES`].\n\
+         pub const BUILTIN_DIGESTS: &[[u8; 32]] = &[\n",
+    );
     for name in &builtin {
         let path = componentize(&core_dir, name, &out_dir)?;
         writeln!(
@@ -89,8 +95,12 @@ fn main() -> Result<()> {
             "    ({name:?}, include_bytes!({:?})),",
             path.display()
         )?;
+        let digest: [u8; 32] = Sha256::digest(std::fs::read(&path)?).into();
+        writeln!(digests, "    {digest:?},")?;
     }
     generated.push_str("];\n");
+    digests.push_str("];\n");
+    generated.push_str(&digests);
     for name in &test_only {
         componentize(&core_dir, name, &out_dir)?;
     }

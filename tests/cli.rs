@@ -762,3 +762,106 @@ fn a_pgbouncer_auth_file_is_read_typed_and_its_passwords_never_shown() {
         .count();
     assert_eq!(on_it, 0, "{v:#}");
 }
+
+/// `--jobs` changes how many policies run at once, never the output.
+#[test]
+fn jobs_1_and_jobs_2_give_byte_identical_output() {
+    let cache = tmp("jobs-cache");
+    for (path, format, samples) in [
+        ("examples/insecure", "json", None),
+        ("examples/insecure", "sarif", None),
+        ("examples/hardened", "text", None),
+        ("examples/insecure", "json", Some("examples/samples.yaml")),
+    ] {
+        let run = |jobs: &str| {
+            let mut c = patrol(&cache);
+            match samples {
+                Some(s) => c.args(["simulate", "--samples", s]),
+                None => c.arg("check"),
+            };
+            c.args([path, "--format", format, "--jobs", jobs])
+                .output()
+                .unwrap()
+        };
+        // A first run fills the compile cache (`policies[].cache` says `compiled` once).
+        let _ = run("2");
+        let (one, two) = (run("1"), run("2"));
+        assert_eq!(one.status.code(), two.status.code(), "{path} {format}");
+        assert!(
+            !one.stdout.is_empty(),
+            "{path} {format}: no output: {}",
+            stderr(&one)
+        );
+        assert!(
+            one.stdout == two.stdout,
+            "{path} {format}: --jobs 1 and --jobs 2 differ"
+        );
+    }
+    let bad = patrol(&cache)
+        .args(["check", "examples/hardened", "--jobs", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(3), "{}", stderr(&bad));
+}
+
+/// A built-in policy that reads nothing the inputs hold is not run once its metadata is
+/// in the cache; the findings and exit code are those of the run that ran every policy.
+#[test]
+fn a_policy_that_reads_nothing_present_is_skipped_without_changing_the_output() {
+    let cache = tmp("skip-cache");
+    let run = |path: &str| {
+        patrol(&cache)
+            .args(["check", path, "--format", "json"])
+            .output()
+            .unwrap()
+    };
+    // Each file, and policies that must run on it (`postgresql-conf` reports what
+    // Patroni sets, through the deployment model).
+    for (path, runs) in [
+        (
+            "examples/insecure/patroni.yml",
+            &["patroni-restapi", "pg-hba", "postgresql-conf"][..],
+        ),
+        ("examples/insecure/pg_hba.conf", &["pg-hba"][..]),
+        (
+            "examples/insecure/postgresql.conf",
+            &["postgresql-conf"][..],
+        ),
+    ] {
+        let _ = std::fs::remove_dir_all(&cache);
+        let (cold, warm) = (run(path), run(path));
+        assert_eq!(cold.status.code(), warm.status.code(), "{path}");
+        let (mut cold, mut warm) = (json(&cold), json(&warm));
+        let skipped = |v: &serde_json::Value| -> Vec<String> {
+            v["policies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["skipped"].is_string())
+                .map(|p| p["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        // The cold run has no cached metadata: it runs every policy.
+        assert!(skipped(&cold).is_empty(), "{path}: {:?}", skipped(&cold));
+        let names = skipped(&warm);
+        for name in ["consul", "gitlab-omnibus", "topology"] {
+            assert!(
+                names.iter().any(|n| n == name),
+                "{path}: {name} ran: {names:?}"
+            );
+        }
+        for name in runs {
+            assert!(!names.iter().any(|n| n == name), "{path}: {name} skipped");
+        }
+        for v in [&mut cold, &mut warm] {
+            for p in v["policies"].as_array_mut().unwrap() {
+                // `compiled` on the cold run, `hit` on the warm one.
+                let p = p.as_object_mut().unwrap();
+                p.remove("skipped");
+                p.remove("cache");
+            }
+        }
+        assert_eq!(cold, warm, "{path}");
+        assert!(!cold["findings"].as_array().unwrap().is_empty(), "{path}");
+    }
+}

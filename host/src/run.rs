@@ -11,6 +11,8 @@
 //! policy's error is referred to, not copied, in the decisions it denies.
 
 mod checks;
+mod pool;
+mod skip;
 pub mod versions;
 
 use std::collections::{BTreeMap, HashMap};
@@ -23,6 +25,7 @@ use crate::engine::{CacheOutcome, Engine, Failure, FailureKind, Limits, Loaded, 
 use crate::formats::{self, ParseContext};
 use crate::samples::Samples;
 use crate::wit;
+use skip::{Entry, present_kinds, skippable, skipped};
 
 /// The built-in policies, compiled to components by `build.rs`.
 pub mod builtin {
@@ -57,6 +60,18 @@ impl PolicySource {
             PolicySource::Builtin(_, b) => b,
             PolicySource::File(_, b) => b,
         }
+    }
+
+    /// The SHA-256 of a built-in component, computed by `build.rs`.
+    fn digest(&self) -> Option<&'static [u8; 32]> {
+        let PolicySource::Builtin(name, bytes) = self else {
+            return None;
+        };
+        builtin::BUILTIN_POLICIES
+            .iter()
+            .zip(builtin::BUILTIN_DIGESTS)
+            .find(|((n, b), _)| n == name && std::ptr::eq(*b, *bytes))
+            .map(|(_, d)| d)
     }
 }
 
@@ -201,6 +216,10 @@ pub struct PolicyInfo {
     pub version: String,
     pub source: String,
     pub cache: CacheOutcome,
+    /// Why the policy was not instantiated nor evaluated (it reads nothing the inputs
+    /// hold; see [`skippable`]); none when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
     #[serde(skip)]
     pub metadata: Option<std::sync::Arc<wit::PolicyMetadata>>,
 }
@@ -506,50 +525,44 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
     }
 
     let engine = Engine::new(plan.limits.clone(), plan.verbose)?;
-    // Load (compile) every policy in parallel, check their names together, then evaluate.
-    let loads: Vec<Result<Loaded, Failure>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = plan
-            .policies
-            .iter()
-            .map(|p| {
-                let engine = &engine;
-                scope.spawn(move || engine.load(&p.source.label(), p.source.bytes()))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .zip(&plan.policies)
-            .map(|(h, p)| h.join().unwrap_or_else(|_| Err(panicked(p))))
-            .collect()
-    });
+    let present = present_kinds(documents, &plan.samples);
+    // Load (compile) the policies on `--jobs` threads, or only read the metadata of one
+    // that reads nothing present; check their names together, then evaluate.
+    let jobs = plan.limits.jobs();
+    let loads: Vec<Result<Entry, Failure>> = pool::map(
+        plan.policies.iter().collect(),
+        jobs,
+        |_, p| match skippable(&engine, p, plan, &present) {
+            Some(metadata) => Ok(Entry::Skipped {
+                source: p.source.label(),
+                metadata,
+            }),
+            None => engine
+                .load_hashed(&p.source.label(), p.source.bytes(), p.source.digest())
+                .map(Entry::Loaded),
+        },
+    )
+    .into_iter()
+    .zip(&plan.policies)
+    .map(|(load, p)| load.unwrap_or_else(|| Err(panicked(p))))
+    .collect();
     let loads = check_names(plan, loads);
-    let results: Vec<PolicyResult> = std::thread::scope(|scope| {
-        let handles: Vec<_> = plan
-            .policies
-            .iter()
-            .zip(loads)
-            .map(|(p, load)| {
-                let engine = &engine;
-                let prepared = &prepared;
-                scope.spawn(move || {
-                    let result = evaluate_one(engine, p, load, plan, prepared);
-                    done(&p.source.label());
-                    result
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .zip(&plan.policies)
-            .map(|(h, p)| {
-                h.join().unwrap_or_else(|_| PolicyResult {
-                    info: None,
-                    result: Err(panicked(p)),
-                    reads: None,
-                })
-            })
-            .collect()
-    });
+    let work: Vec<(&PolicyRun, Result<Entry, Failure>)> = plan.policies.iter().zip(loads).collect();
+    let results: Vec<PolicyResult> = pool::map(work, jobs, |_, (p, load)| {
+        let result = evaluate_one(&engine, p, load, plan, &prepared);
+        done(&p.source.label());
+        result
+    })
+    .into_iter()
+    .zip(&plan.policies)
+    .map(|(result, p)| {
+        result.unwrap_or_else(|| PolicyResult {
+            info: None,
+            result: Err(panicked(p)),
+            reads: None,
+        })
+    })
+    .collect();
 
     let mut answered = vec![false; plan.samples.requests.len() + plan.samples.connections.len()];
     let label = |kind: SampleKind, index: usize| match kind {
@@ -814,7 +827,7 @@ fn panicked(p: &PolicyRun) -> Failure {
 
 /// Refuses a loaded policy whose name is not its to take (see [`checks::check_name`]) or
 /// is taken by a policy before it (the built-in ones come first).
-fn check_names(plan: &Plan, loads: Vec<Result<Loaded, Failure>>) -> Vec<Result<Loaded, Failure>> {
+fn check_names(plan: &Plan, loads: Vec<Result<Entry, Failure>>) -> Vec<Result<Entry, Failure>> {
     let builtins: Vec<&str> = builtin::BUILTIN_POLICIES.iter().map(|(n, _)| *n).collect();
     let mut seen: HashMap<String, String> = HashMap::new();
     loads
@@ -822,8 +835,8 @@ fn check_names(plan: &Plan, loads: Vec<Result<Loaded, Failure>>) -> Vec<Result<L
         .zip(&plan.policies)
         .map(|(load, run)| {
             let loaded = load?;
-            let name = loaded.metadata.name.clone();
-            let refuse = |message: String| Failure { policy: loaded.source.clone(), kind: FailureKind::Load, message };
+            let name = loaded.metadata().name.clone();
+            let refuse = |message: String| Failure { policy: loaded.source().to_string(), kind: FailureKind::Load, message };
             let origin = match &run.source {
                 PolicySource::Builtin(n, _) => checks::Origin::Builtin(n),
                 PolicySource::File(..) => checks::Origin::Org,
@@ -832,7 +845,7 @@ fn check_names(plan: &Plan, loads: Vec<Result<Loaded, Failure>>) -> Vec<Result<L
             if let Some(other) = seen.get(&name) {
                 return Err(refuse(format!("another policy is also called `{name}` ({other}); a policy's name must be unique")));
             }
-            seen.insert(name, loaded.source.clone());
+            seen.insert(name, loaded.source().to_string());
             Ok(loaded)
         })
         .collect()
@@ -841,12 +854,13 @@ fn check_names(plan: &Plan, loads: Vec<Result<Loaded, Failure>>) -> Vec<Result<L
 fn evaluate_one(
     engine: &Engine,
     run: &PolicyRun,
-    load: Result<Loaded, Failure>,
+    load: Result<Entry, Failure>,
     plan: &Plan,
     prepared: &Prepared,
 ) -> PolicyResult {
     let loaded: Loaded = match load {
-        Ok(l) => l,
+        Ok(Entry::Loaded(l)) => l,
+        Ok(Entry::Skipped { source, metadata }) => return skipped(source, metadata),
         Err(failure) => {
             return PolicyResult {
                 info: None,
@@ -861,6 +875,7 @@ fn evaluate_one(
         version: meta.version.clone(),
         source: loaded.source.clone(),
         cache: loaded.cache,
+        skipped: None,
         metadata: Some(meta.clone()),
     };
     let reads = meta.reads.clone();

@@ -405,10 +405,11 @@ impl TryFrom<Value> for ReplicationIn {
 pub fn parse(src: &str, file: &str) -> Result<Samples, String> {
     // A JSON file (a generated matrix, an access log turned into samples) is read with
     // serde_json, many times faster than the positioned YAML reader; positions are only
-    // needed for a message, so a file with a problem is read again the slow way.
+    // needed for a message, so a file with a problem is read again the slow way. Straight
+    // into the typed samples, with no tree of values in between.
     if src.trim_start().starts_with('{')
-        && let Ok(value) = serde_json::from_str::<Value>(src)
-        && let Ok(samples) = from_value(&value, file, &|_| 1)
+        && let Ok(file_in) = serde_json::from_str::<File>(src)
+        && let Ok(samples) = from_file(file_in, file, &|_| 1)
     {
         return Ok(samples);
     }
@@ -448,6 +449,12 @@ pub fn from_value(
         let line = line_of(&pointer);
         format!("{file}:{line}: {}{}", at_key(e.path()), e.inner())
     })?;
+    from_file(file_in, file, line_of)
+}
+
+/// The samples of a deserialized file: addresses, methods and credentials checked and
+/// put into the columns that cross the boundary.
+fn from_file(file_in: File, file: &str, line_of: &dyn Fn(&str) -> u32) -> Result<Samples, String> {
     let check =
         |pointer: String, message: String| format!("{file}:{}: {message}", line_of(&pointer));
 

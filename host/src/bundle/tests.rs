@@ -52,6 +52,7 @@ fn outcome(findings: Vec<Finding>) -> Outcome {
             version: "1".into(),
             source: "builtin:patroni-restapi".into(),
             cache: CacheOutcome::Disabled,
+            skipped: None,
             metadata: Some(Arc::new(meta)),
         }],
         ..Outcome::default()

@@ -63,6 +63,10 @@ pub struct PolicyArgs {
     /// Output limit of one policy call, in MiB (1 to 4096).
     #[arg(long, value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(OUTPUT_MIB))]
     pub output_mib: u64,
+    /// How many policies are evaluated at once (1 to 256; default: one per available
+    /// core). The output is the same whatever the number.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub jobs: Option<u64>,
     /// The policy bundle: which policies run, their settings, severity overrides and
     /// exceptions (default: patrol.yaml in the working directory, if there is one).
     #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
@@ -144,6 +148,7 @@ pub fn plan(
             timeout: Duration::from_millis(policies.timeout_ms),
             memory: (policies.memory_mib as usize) << 20,
             output: (policies.output_mib as usize) << 20,
+            jobs: policies.jobs.map_or(0, |j| j as usize),
         },
         verbose,
         bundle,
@@ -282,7 +287,12 @@ pub fn print(outcome: &Outcome, format: Format, mode: Mode, to_stderr: bool) -> 
 pub fn log_policies(outcome: &Outcome, verbose: bool) {
     if verbose {
         for p in &outcome.policies {
-            crate::say!("patrol: policy `{}` {} ({:?})", p.name, p.source, p.cache);
+            match &p.skipped {
+                Some(why) => {
+                    crate::say!("patrol: policy `{}` {} (skipped: {why})", p.name, p.source)
+                }
+                None => crate::say!("patrol: policy `{}` {} ({:?})", p.name, p.source, p.cache),
+            }
         }
     }
 }

@@ -16,6 +16,10 @@
 //! artifact that fails any check is recompiled and replaced, never loaded: a planted file,
 //! or patrol's own artifact of another component copied under this one's name, is not
 //! code patrol runs.
+//!
+//! Beside each artifact, the component's metadata (`<hash>-<engine>.meta`, same header and
+//! checks): a run that needs a policy's `reads` and nothing else takes them from there
+//! instead of instantiating the policy ([`super::Engine::known_metadata`]).
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Read as _;
@@ -39,6 +43,9 @@ pub enum CacheOutcome {
 
 /// The first bytes of every artifact file patrol writes.
 const MAGIC: &[u8; 16] = b"patrol-cwasm-v1\n";
+/// The first bytes of every metadata file patrol writes (another magic: an artifact's
+/// signature never verifies a metadata file, nor the reverse).
+const META_MAGIC: &[u8; 16] = b"patrol-meta-v1\n\0";
 /// Magic, the component's SHA-256, the HMAC.
 const HEADER: usize = 16 + 32 + 32;
 /// The key file's name in the cache directory.
@@ -92,11 +99,10 @@ impl Cache {
         &self,
         engine: &wasmtime::Engine,
         bytes: &[u8],
+        digest: &[u8; 32],
     ) -> Result<(Component, CacheOutcome)> {
-        let digest: [u8; 32] = Sha256::digest(bytes).into();
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        let path = self.dir.join(format!("{hex}-{}.cwasm", self.engine_key));
-        if let Some(artifact) = self.read_verified(&path, &digest)
+        let path = self.path(digest, "cwasm");
+        if let Some(artifact) = self.read_verified(&path, digest, MAGIC)
             && let Ok(component) = deserialize(engine, &artifact)
         {
             return Ok((component, CacheOutcome::Hit));
@@ -105,15 +111,35 @@ impl Cache {
         let artifact = engine.precompile_component(bytes)?;
         let component = deserialize(engine, &artifact)?;
         // A failed write only costs the next run a compile.
-        let _ = self.store(&path, &digest, &artifact);
+        let _ = self.store(&path, digest, MAGIC, &artifact);
         Ok((component, CacheOutcome::Compiled))
+    }
+
+    /// The metadata stored for the component with SHA-256 `digest` (see
+    /// [`super::meta`]), if there is one and it passes every check an artifact passes.
+    pub fn metadata(&self, digest: &[u8; 32]) -> Option<Vec<u8>> {
+        self.read_verified(&self.path(digest, "meta"), digest, META_MAGIC)
+    }
+
+    /// Stores a component's metadata beside its artifact; a failed write only costs the
+    /// next run an instance.
+    pub fn store_metadata(&self, digest: &[u8; 32], metadata: &[u8]) {
+        let path = self.path(digest, "meta");
+        if self.metadata(digest).as_deref() != Some(metadata) {
+            let _ = self.store(&path, digest, META_MAGIC, metadata);
+        }
+    }
+
+    fn path(&self, digest: &[u8; 32], ext: &str) -> PathBuf {
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        self.dir.join(format!("{hex}-{}.{ext}", self.engine_key))
     }
 
     /// The HMAC of an artifact: over the magic, the component's hash, the engine key and
     /// the artifact's own SHA-256.
-    fn signed(&self, digest: &[u8; 32], artifact: &[u8]) -> Vec<u8> {
+    fn signed(&self, digest: &[u8; 32], magic: &[u8; 16], artifact: &[u8]) -> Vec<u8> {
         let mut message = Vec::with_capacity(16 + 32 + self.engine_key.len() + 32);
-        message.extend_from_slice(MAGIC);
+        message.extend_from_slice(magic);
         message.extend_from_slice(digest);
         message.extend_from_slice(self.engine_key.as_bytes());
         message.extend_from_slice(&Sha256::digest(artifact));
@@ -121,17 +147,17 @@ impl Cache {
     }
 
     /// The artifact of the component with SHA-256 `digest`, if the file passes every check.
-    fn read_verified(&self, path: &Path, digest: &[u8; 32]) -> Option<Vec<u8>> {
+    fn read_verified(&self, path: &Path, digest: &[u8; 32], magic: &[u8; 16]) -> Option<Vec<u8>> {
         let (mut file, meta) = trust::open_checked(path).ok()?;
         let mut data = Vec::with_capacity(meta.len() as usize);
         file.read_to_end(&mut data).ok()?;
-        if data.len() < HEADER || &data[..16] != MAGIC || &data[16..48] != digest {
+        if data.len() < HEADER || &data[..16] != magic || &data[16..48] != digest {
             return None;
         }
         // Constant time: `verify` recomputes the tag and compares.
         hmac::verify(
             &self.key,
-            &self.signed(digest, &data[HEADER..]),
+            &self.signed(digest, magic, &data[HEADER..]),
             &data[48..HEADER],
         )
         .ok()?;
@@ -139,12 +165,18 @@ impl Cache {
         Some(data)
     }
 
-    fn store(&self, path: &Path, digest: &[u8; 32], artifact: &[u8]) -> std::io::Result<()> {
+    fn store(
+        &self,
+        path: &Path,
+        digest: &[u8; 32],
+        magic: &[u8; 16],
+        artifact: &[u8],
+    ) -> std::io::Result<()> {
         use std::io::Write;
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
-        tmp.write_all(MAGIC)?;
+        tmp.write_all(magic)?;
         tmp.write_all(digest)?;
-        tmp.write_all(hmac::sign(&self.key, &self.signed(digest, artifact)).as_ref())?;
+        tmp.write_all(hmac::sign(&self.key, &self.signed(digest, magic, artifact)).as_ref())?;
         tmp.write_all(artifact)?;
         tmp.as_file().sync_all()?;
         tmp.persist(path).map_err(|e| e.error)?;

@@ -17,6 +17,18 @@ pub struct Limits {
     pub memory: usize,
     /// Output of one call (findings, decisions, patches), in bytes.
     pub output: usize,
+    /// How many policies are loaded and evaluated at once; 0: one per available core.
+    pub jobs: usize,
+}
+
+impl Limits {
+    /// [`Limits::jobs`], with 0 resolved to the number of available cores.
+    pub fn jobs(&self) -> usize {
+        match self.jobs {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -25,6 +37,7 @@ impl Default for Limits {
             timeout: Duration::from_secs(10),
             memory: 512 << 20,
             output: 256 << 20,
+            jobs: 0,
         }
     }
 }

@@ -11,6 +11,7 @@
 mod bindings;
 mod cache;
 mod limits;
+mod meta;
 mod trust;
 
 use std::sync::Arc;
@@ -224,6 +225,17 @@ impl Engine {
 
     /// Validates, compiles (or loads from the cache) and pre-links a policy.
     pub fn load(&self, source: &str, bytes: &[u8]) -> Result<Loaded, Failure> {
+        self.load_hashed(source, bytes, None)
+    }
+
+    /// [`Engine::load`] of a component whose SHA-256 is known (the built-in ones, hashed
+    /// by `build.rs`), so that it is not hashed again to key the cache.
+    pub fn load_hashed(
+        &self,
+        source: &str,
+        bytes: &[u8],
+        digest: Option<&[u8; 32]>,
+    ) -> Result<Loaded, Failure> {
         let fail = |message: String| Failure {
             policy: source.to_string(),
             kind: FailureKind::Load,
@@ -245,7 +257,10 @@ impl Engine {
                 "it does not export `{REQUIRED_EXPORT}`; is it a patrol policy?"
             )));
         }
-        let (component, cache) = self.compile(bytes).map_err(|e| fail(format!("{e:#}")))?;
+        let digest = self.cache.as_ref().map(|_| digest_of(bytes, digest));
+        let (component, cache) = self
+            .compile(bytes, digest.as_ref())
+            .map_err(|e| fail(format!("{e:#}")))?;
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -259,14 +274,37 @@ impl Engine {
         };
         let mut session = self.session(&loaded);
         let metadata = session.metadata()?;
+        if let (Some(cache), Some(digest)) = (&self.cache, &digest) {
+            cache.store_metadata(digest, &meta::encode(&metadata));
+        }
         loaded.metadata = Arc::new(inert_metadata(metadata));
         Ok(loaded)
     }
 
-    fn compile(&self, bytes: &[u8]) -> Result<(Component, CacheOutcome)> {
-        match &self.cache {
-            Some(cache) => cache.get_or_compile(&self.engine, bytes),
-            None => Ok((Component::new(&self.engine, bytes)?, CacheOutcome::Disabled)),
+    /// The metadata a policy returned when it was last loaded with this engine's cache,
+    /// without instantiating it; none when the cache is off or does not have it.
+    pub fn known_metadata(
+        &self,
+        bytes: &[u8],
+        digest: Option<&[u8; 32]>,
+    ) -> Option<Arc<wit::PolicyMetadata>> {
+        let cache = self.cache.as_ref()?;
+        let metadata = meta::decode(&cache.metadata(&digest_of(bytes, digest))?)?;
+        // The bound a live `metadata` call has.
+        if metadata_size(&metadata) > self.limits.output {
+            return None;
+        }
+        Some(Arc::new(inert_metadata(metadata)))
+    }
+
+    fn compile(
+        &self,
+        bytes: &[u8],
+        digest: Option<&[u8; 32]>,
+    ) -> Result<(Component, CacheOutcome)> {
+        match (&self.cache, digest) {
+            (Some(cache), Some(digest)) => cache.get_or_compile(&self.engine, bytes, digest),
+            _ => Ok((Component::new(&self.engine, bytes)?, CacheOutcome::Disabled)),
         }
     }
 
@@ -298,6 +336,14 @@ impl Engine {
             policy: name,
         }
     }
+}
+
+/// The SHA-256 of a component: the one given, else computed.
+fn digest_of(bytes: &[u8], known: Option<&[u8; 32]>) -> [u8; 32] {
+    use sha2::Digest as _;
+    known
+        .copied()
+        .unwrap_or_else(|| sha2::Sha256::digest(bytes).into())
 }
 
 /// The metadata with its texts escaped (see [`escape`]): `policy list`, `policy inspect`

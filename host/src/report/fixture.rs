@@ -41,6 +41,7 @@ fn info(name: &str, codes: &[(&str, wit::Severity, &str, &str)], reads: &[&str])
         version: "0.1.0".to_string(),
         source: format!("builtin:{name}"),
         cache: CacheOutcome::Hit,
+        skipped: None,
         metadata: Some(Arc::new(meta)),
     }
 }

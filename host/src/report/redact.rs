@@ -269,7 +269,14 @@ impl Secrets {
                 .waived
                 .iter()
                 .any(|w| self.found_in(&w.exception.reason))
-            || outcome.decisions.iter().any(|d| self.found_in(&d.reason))
+            || {
+                // 100,000 decisions share a few reasons: each distinct one is looked at once.
+                let mut seen = std::collections::HashSet::new();
+                outcome
+                    .decisions
+                    .iter()
+                    .any(|d| seen.insert(d.reason.as_str()) && self.found_in(&d.reason))
+            }
             || outcome.patches.iter().any(|p| {
                 self.found_in(&p.description) || p.edits.iter().any(|e| self.found_in(edit_text(e)))
             })

@@ -116,7 +116,9 @@ impl Policy for PostgresqlConf {
     const NAME: &'static str = "postgresql-conf";
     const DESCRIPTION: &'static str = "postgresql.conf: TLS, password encryption, listen addresses, port, connection logging, pgaudit";
     const CODES: &'static [Code] = CODES;
-    const READS: &'static [&'static str] = &["postgresql-conf"];
+    // `deployment`: `patroni::check` reports what Patroni sets, with or without a
+    // postgresql.conf among the inputs (patrol skips a policy that reads nothing present).
+    const READS: &'static [&'static str] = &["postgresql-conf", "deployment"];
 
     fn validate(settings: &Settings) -> Vec<String> {
         let mut problems = Vec::new();
