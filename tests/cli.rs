@@ -671,6 +671,98 @@ fn check_assumes_the_version_the_files_show() {
     );
 }
 
+#[test]
+fn a_pgbouncer_auth_file_is_read_typed_and_its_passwords_never_shown() {
+    let cache = tmp("auth-file-cache");
+    let dir = tmp("auth-file");
+    std::fs::write(
+        dir.join("pgbouncer.ini"),
+        "[databases]\napp = dbname=app\n[pgbouncer]\nauth_type = scram-sha-256\nauth_file = /etc/pgbouncer/users.txt\n",
+    )
+    .unwrap();
+    // Not named userlist.txt: found as the ini's `auth_file`. PgBouncer stops at the `#`
+    // line, so `late` is never loaded.
+    std::fs::write(
+        dir.join("users.txt"),
+        "\"app\" \"Secret-Pw-1\"\n# \"old\" \"Secret-Pw-2\"\n\"late\" \"Secret-Pw-3\"\n",
+    )
+    .unwrap();
+    for format in ["json", "text", "sarif"] {
+        let out = patrol(&cache)
+            .args(["check", dir.to_str().unwrap(), "--format", format])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert!(!all.contains("Secret-Pw"), "{format}: {all}");
+        if format != "json" {
+            continue;
+        }
+        let v = json(&out);
+        let kinds: Vec<(String, String)> = v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let path = f["path"].as_str().unwrap();
+                let name = path.rsplit('/').next().unwrap().to_string();
+                (name, f["kind"].as_str().unwrap_or("-").to_string())
+            })
+            .collect();
+        assert!(
+            kinds.contains(&("users.txt".into(), "pgbouncer-auth-file".into())),
+            "{kinds:?}"
+        );
+        let found: Vec<(String, String, u64, String)> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["file"].as_str().unwrap().ends_with("users.txt"))
+            .map(|f| {
+                (
+                    f["policy"].as_str().unwrap().to_string(),
+                    f["code"].as_str().unwrap().to_string(),
+                    f["line"].as_u64().unwrap(),
+                    f["severity"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        // One finding: the policy's, which takes the host's diagnostic over.
+        assert_eq!(
+            found,
+            [(
+                "pgbouncer".to_string(),
+                "auth-file-broken".to_string(),
+                2,
+                "high".to_string()
+            )]
+        );
+    }
+    // The hardened example's userlist.txt (SCRAM secrets only) is read and quiet.
+    let out = patrol(&cache)
+        .args(["check", "examples/hardened", "--format", "json"])
+        .output()
+        .unwrap();
+    let v = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{v:#}");
+    assert!(
+        v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"] == "examples/hardened/userlist.txt"
+                && f["kind"] == "pgbouncer-auth-file"),
+        "{v:#}"
+    );
+    let on_it = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["file"] == "examples/hardened/userlist.txt")
+        .count();
+    assert_eq!(on_it, 0, "{v:#}");
+}
+
 /// `--jobs` changes how many policies run at once, never the output.
 #[test]
 fn jobs_1_and_jobs_2_give_byte_identical_output() {

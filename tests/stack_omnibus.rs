@@ -479,3 +479,75 @@ fn bad_lines_are_reported_with_their_line() {
         .expect("unsupported-ruby");
     assert_eq!(sev["severity"], "info");
 }
+
+/// The auth_file shapes patrol's reader (host/src/formats/pgbouncer_auth.rs) must read as
+/// the real PgBouncer does: for each file, the users patrol says are loaded are exactly
+/// the users that can log in to PgBouncer's console with their password.
+#[test]
+fn auth_files_load_the_users_patrol_says() {
+    support::ensure_packages(&[("pgbouncer", "pgbouncer"), ("psql", "postgresql-client")]);
+    let cases: &[&str] = &[
+        // `;` comments, junk between the fields, the rest of the line ignored.
+        "; c\n\"app\" junk \"pw-app\" rest\n\"late\" \"pw-late\"\n",
+        // A `#` line is a broken file: `late` after it is never loaded.
+        "\"app\" \"pw-app\"\n# \"old\" \"pw-old\"\n\"late\" \"pw-late\"\n",
+        // The password on the next line is still the entry's.
+        "\"app\"\n\"pw-app\"\n\"late\" pw-late\n",
+        // `""` is a quote inside a name.
+        "\"q\"\"x\" \"pw-q\"\n\"app\" \"pw-app\"\n",
+    ];
+    let users = ["app", "late", "q\"x"];
+    for (i, text) in cases.iter().enumerate() {
+        let said: BTreeSet<String> = patrol::formats::pgbouncer_auth::parse(text, "userlist.txt")
+            .value
+            .into_iter()
+            .map(|u| u.user)
+            .collect();
+        let dir = support::postgres_tempdir();
+        let d = dir.path();
+        std::fs::write(d.join("userlist.txt"), text).expect("userlist");
+        let port = support::free_port();
+        let ini = format!(
+            "[databases]\napp = host=127.0.0.1 port=1 dbname=app\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nauth_type = md5\nauth_file = {0}/userlist.txt\nadmin_users = app, late, q\"x\nunix_socket_dir = {0}\npidfile = {0}/pgbouncer.pid\nlogfile = {0}/pgbouncer.log\n",
+            d.display()
+        );
+        support::write_postgres_file(&d.join("pgbouncer.ini"), &ini);
+        support::chown_postgres(d);
+        let mut cmd = support::as_postgres("pgbouncer", [d.join("pgbouncer.ini")]);
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let child = support::spawn_in_group(&mut cmd);
+        let _guard = support::Guard::child(child);
+        assert!(
+            support::wait_for_port(port, Duration::from_secs(10)),
+            "pgbouncer did not start for case {i}"
+        );
+        let mut loaded = BTreeSet::new();
+        for user in users {
+            let password = match user {
+                "q\"x" => "pw-q".to_string(),
+                u => format!("pw-{u}"),
+            };
+            let out = Command::new("psql")
+                .env("PGPASSWORD", password)
+                .env("PGCONNECT_TIMEOUT", "5")
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &port.to_string(),
+                    "-U",
+                    user,
+                    "-d",
+                    "pgbouncer",
+                    "-tAc",
+                    "SHOW VERSION",
+                ])
+                .output()
+                .expect("run psql");
+            if out.status.success() {
+                loaded.insert(user.to_string());
+            }
+        }
+        assert_eq!(said, loaded, "case {i}: {text:?}");
+    }
+}

@@ -38,6 +38,9 @@ pub struct Skipped {
 pub struct Discovery {
     pub files: Vec<InputFile>,
     pub skipped: Vec<Skipped>,
+    /// Files a walk read and could not classify, kept until every file is found: a
+    /// pgbouncer.ini may name one as its `auth_file` ([`auth_files`]).
+    unclassified: Vec<InputFile>,
 }
 
 /// `--kind` overrides: `KIND=PATH` for one file, or a bare `KIND` for every file named on
@@ -170,6 +173,7 @@ pub fn discover_all(
             .map(PathBuf::as_path),
     );
     crate::ports::firewall_files(&mut found.files, &tree);
+    auth_files(&mut found);
     found.files.sort_by(|a, b| a.display.cmp(&b.display));
     found.files.dedup_by(|a, b| a.path == b.path);
     let read: Vec<&str> = found.files.iter().map(|f| f.display.as_str()).collect();
@@ -258,10 +262,51 @@ fn walk(
                 text,
             }),
             Detected::Samples => skip(out, "a samples file (pass it with `--samples`)"),
-            Detected::Unknown => skip(out, kind::unknown_reason(&path, &text)),
+            Detected::Unknown => {
+                skip(out, kind::unknown_reason(&path, &text));
+                out.unclassified.push(InputFile {
+                    kind: Kind::Other(String::new()),
+                    display: display(&path),
+                    path: path.clone(),
+                    text,
+                });
+            }
         }
     }
     Ok(())
+}
+
+/// Reads as PgBouncer auth_files the files a walk skipped that a pgbouncer.ini in the
+/// same directory names as its `auth_file` (by file name: the ini names the path on the
+/// server, `/etc/pgbouncer/users.txt`, and the repository keeps the file beside it).
+fn auth_files(found: &mut Discovery) {
+    let mut named = Vec::new();
+    for f in found.files.iter().filter(|f| f.kind == Kind::Pgbouncer) {
+        let settings = crate::formats::ini::parse(&f.text, &f.display).value;
+        // The last `auth_file` of `[pgbouncer]` wins, as in PgBouncer.
+        let Some(auth_file) = settings
+            .iter()
+            .rev()
+            .find(|s| {
+                s.section.as_deref() == Some("pgbouncer")
+                    && s.name.eq_ignore_ascii_case("auth_file")
+            })
+            .map(|s| s.value.trim())
+        else {
+            continue;
+        };
+        if let (Some(dir), Some(name)) = (f.path.parent(), Path::new(auth_file).file_name()) {
+            named.push(dir.join(name));
+        }
+    }
+    let (auth, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut found.unclassified)
+        .into_iter()
+        .partition(|f| named.contains(&f.path));
+    found.unclassified = rest;
+    found.files.extend(auth.into_iter().map(|f| InputFile {
+        kind: Kind::PgbouncerAuthFile,
+        ..f
+    }));
 }
 
 /// One line for people: how many files were read, of which kind, and which were skipped
@@ -457,5 +502,38 @@ mod tests {
             ),
             "{line}"
         );
+    }
+
+    #[test]
+    fn the_auth_file_a_pgbouncer_ini_names_is_read_as_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("a")).unwrap();
+        std::fs::create_dir_all(d.join("b")).unwrap();
+        let ini = "[pgbouncer]\nauth_file = /etc/pgbouncer/users.txt\n";
+        std::fs::write(d.join("a/pgbouncer.ini"), ini).unwrap();
+        std::fs::write(d.join("a/users.txt"), "\"app\" \"pw-1\"\n").unwrap();
+        // Not beside the ini that names it: still skipped, with its line.
+        std::fs::write(d.join("b/users.txt"), "\"app\" \"pw-2\"\n").unwrap();
+        std::fs::write(d.join("b/userlist.txt"), "\"app\" \"pw-3\"\n").unwrap();
+        let found = discover_all(&[d.to_path_buf()], &KindOverrides::default(), &[]).unwrap();
+        let kinds: Vec<(String, &str)> = found
+            .files
+            .iter()
+            .map(|f| {
+                let rel = f.path.strip_prefix(d).unwrap().to_string_lossy();
+                (rel.into_owned(), f.kind.name())
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("a/pgbouncer.ini".to_string(), "pgbouncer"),
+                ("a/users.txt".to_string(), "pgbouncer-auth-file"),
+                ("b/userlist.txt".to_string(), "pgbouncer-auth-file"),
+            ]
+        );
+        assert_eq!(found.skipped.len(), 1, "{:?}", found.skipped);
+        assert!(found.skipped[0].path.ends_with("b/users.txt"));
     }
 }

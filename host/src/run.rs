@@ -320,6 +320,24 @@ pub const HOST_CODES: &[HostCode] = &[
         help: "Fix or remove the line; the message says what the server says about it (for pg_hba.conf, the server refuses the whole file).",
     },
     HostCode {
+        code: "auth-file-broken",
+        severity: Severity::High,
+        summary: "a line of a PgBouncer auth_file PgBouncer stops reading at: the users on it and after it are not loaded",
+        help: "Write every entry as `\"user\" \"password\"` (a `\"` inside doubled) and comment lines with `;` only (PgBouncer reads `#` as a broken line). The `pgbouncer` policy reports it as `pgbouncer/auth-file-broken`, low when no entry follows.",
+    },
+    HostCode {
+        code: "template-placeholders",
+        severity: Severity::Info,
+        summary: "an unrendered template: lines with placeholders (`@authmethodhost@`, `{{ var }}`) a tool fills in",
+        help: "The file is rendered (by initdb, Ansible, …) before the server reads it; its placeholder lines are not checked. Check the rendered file.",
+    },
+    HostCode {
+        code: "include-not-seen",
+        severity: Severity::Info,
+        summary: "a postgresql.conf `include_dir` names a directory that is not among the checked files: its settings are unknown",
+        help: "Add the directory (or its files) to the checked paths so that its settings are read; on the server it must exist, or PostgreSQL refuses to start. Debian's stock `include_dir = 'conf.d'` names a directory the package creates empty.",
+    },
+    HostCode {
         code: "no-entries",
         severity: Severity::Medium,
         summary: "a pg_hba.conf with no record: the server refuses the file (it does not start; a reload keeps the old rules)",

@@ -115,6 +115,8 @@ fn style(kind: &Kind, file: &str, text: &str) -> Option<Style> {
         Kind::Pgbackrest | Kind::PgAutoctl | Kind::Pgbouncer | Kind::Systemd => {
             s(&["#", ";"], false, &[], false, false)
         }
+        // PgBouncer's auth_file: whole `;` lines only (`#` breaks the file).
+        Kind::PgbouncerAuthFile => s(&[";"], false, &[], false, false),
         Kind::Other(_) => None,
     }
 }

@@ -46,10 +46,10 @@ pub use bindings::patrol::policy::types::{
     FlowCall, FlowKind, FlowRequest, HbaAddress, HbaName, HbaNetwork, HbaRule, IdentRule, Input,
     IpAddress, LineEdit, Link, LinkKind, Location, Member, NftChain, NftChainType, NftFamily,
     NftHook, NftMapEntry, NftMatch, NftOp, NftPolicy, NftRule, NftSet, NftTable, NftVerdict,
-    PasswordStorage, Patch, PointerValue, PolicyError, PolicyMetadata, PortHost, PortMatrix,
-    PortService, PortSource, PrivateKey, ReplicationMode, RequestBatch, RequiredFlow, Role,
-    RolePurpose, Setting, SettingOrigin, Severity, Span, Structured, Verdict, VersionFact,
-    X509Certificate,
+    PasswordStorage, Patch, PgbouncerPasswordKind, PgbouncerUser, PointerValue, PolicyError,
+    PolicyMetadata, PortHost, PortMatrix, PortService, PortSource, PrivateKey, ReplicationMode,
+    RequestBatch, RequiredFlow, Role, RolePurpose, Setting, SettingOrigin, Severity, Span,
+    Structured, Verdict, VersionFact, X509Certificate,
 };
 pub use report::{Code, Decision, DetailId, Report, SampleKind};
 pub use sample::{CertPresence, HttpRequest, RequestAuth, RequestSample, Scheme};

@@ -271,6 +271,12 @@ pub const CODES: &[Code] = &[
         "a password is written in a `[databases]` connection string",
         "Move passwords to the `auth_file` (or use `auth_user`/`auth_query`); the ini file is read by more people than the secrets should be.",
     ),
+    Code::new(
+        "auth-file-broken",
+        Severity::High,
+        "PgBouncer stops reading its auth_file at a line that is not `\"user\" \"password\"`: the users on it and after it cannot log in",
+        "Write every entry as `\"user\" \"password\"` (a `\"` inside doubled) and comment lines with `;` only: PgBouncer reads `#` as a broken line. Low when no entry follows the line (PgBouncer then only logs `broken auth file`).",
+    ),
 ];
 
 /// Runs every check that needs only the settings.

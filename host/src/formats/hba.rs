@@ -68,6 +68,8 @@ pub fn parse(src: &str, file: &str, path: &Path, ctx: &ParseContext) -> Parsed<V
     }
     .tokenize(src, &top);
     let mut parsed = rules(lines, &top, version, |line| line);
+    // An unrendered template (`@authmethodhost@`) is one note, not a refused file.
+    super::template::collapse(src, file, &mut parsed.diagnostics);
     if parsed.value.is_empty() && parsed.diagnostics.is_empty() {
         let message = format!(
             "configuration file \"{}\" contains no entries",

@@ -15,6 +15,8 @@ pub enum Kind {
     Pgbackrest,
     PgAutoctl,
     Pgbouncer,
+    /// PgBouncer's auth_file (`userlist.txt`): users and their passwords.
+    PgbouncerAuthFile,
     Consul,
     GitlabRb,
     Topology,
@@ -41,6 +43,7 @@ pub const KNOWN: &[&str] = &[
     "pgbackrest",
     "pg-autoctl",
     "pgbouncer",
+    "pgbouncer-auth-file",
     "consul",
     "gitlab-rb",
     "topology",
@@ -62,6 +65,7 @@ impl Kind {
             Kind::Pgbackrest => "pgbackrest",
             Kind::PgAutoctl => "pg-autoctl",
             Kind::Pgbouncer => "pgbouncer",
+            Kind::PgbouncerAuthFile => "pgbouncer-auth-file",
             Kind::Consul => "consul",
             Kind::GitlabRb => "gitlab-rb",
             Kind::Topology => "topology",
@@ -85,6 +89,7 @@ impl Kind {
             "pgbackrest" => Kind::Pgbackrest,
             "pg-autoctl" => Kind::PgAutoctl,
             "pgbouncer" => Kind::Pgbouncer,
+            "pgbouncer-auth-file" => Kind::PgbouncerAuthFile,
             "consul" => Kind::Consul,
             "gitlab-rb" => Kind::GitlabRb,
             "topology" => Kind::Topology,
@@ -134,6 +139,9 @@ pub fn detect(path: &Path, text: &str) -> Detected {
         "haproxy.cfg" => Some(Kind::Haproxy),
         "pgbackrest.conf" => Some(Kind::Pgbackrest),
         "pgbouncer.ini" => Some(Kind::Pgbouncer),
+        // The name PgBouncer's docs and packages give the auth_file; another name is
+        // found through the `auth_file` of a pgbouncer.ini beside it (discover.rs).
+        "userlist.txt" => Some(Kind::PgbouncerAuthFile),
         "pg_autoctl.cfg" => Some(Kind::PgAutoctl),
         "gitlab.rb" => Some(Kind::GitlabRb),
         "topology.yaml" | "topology.yml" => Some(Kind::Topology),

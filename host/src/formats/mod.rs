@@ -14,8 +14,10 @@ pub mod ini;
 pub mod kind;
 pub mod nftables;
 pub mod patroni_hba;
+pub mod pgbouncer_auth;
 pub mod pgconf;
 pub mod systemd;
+pub mod template;
 pub mod yaml;
 
 use std::path::Path;
@@ -106,6 +108,20 @@ pub fn document(
         Kind::Haproxy => map(haproxy::parse(&text, file), wit::Body::Settings),
         Kind::Pgbackrest | Kind::PgAutoctl | Kind::Pgbouncer => {
             map(ini::parse(&text, file), wit::Body::Settings)
+        }
+        // The passwords stay with the host: policies see how each is stored.
+        Kind::PgbouncerAuthFile => {
+            let parsed = map(
+                pgbouncer_auth::parse(&text, file),
+                wit::Body::PgbouncerUsers,
+            );
+            return wit::Document {
+                kind: kind.name().to_string(),
+                path: file.to_string(),
+                text: pgbouncer_auth::redacted(&text),
+                body: parsed.value,
+                diagnostics: parsed.diagnostics,
+            };
         }
         Kind::GitlabRb => map(gitlab_rb::parse(&text, file), wit::Body::Settings),
         // Consul agent configs are HCL or JSON; both become a structured document.

@@ -25,7 +25,7 @@ pub mod gucs;
 
 use std::path::Path;
 
-use super::hba::files::{IncludeReader, Source, conf_files_in_dir, strerror};
+use super::hba::files::{IncludeReader, Source, conf_files_in_dir, dir_not_seen, strerror};
 use super::{ParseContext, Parsed, diagnostic};
 use crate::confine::ReadError;
 use crate::wit;
@@ -39,7 +39,7 @@ const MAX_DEPTH: u32 = 10;
 pub fn parse(src: &str, file: &str, path: &Path, ctx: &ParseContext) -> Parsed<Vec<wit::Setting>> {
     let mut parsed = scan(src, file, path, ctx);
     // The server checks the names only once every file parsed.
-    if parsed.diagnostics.is_empty() {
+    if !parsed.diagnostics.iter().any(|d| d.code == "invalid-line") {
         let unknown = unknown_names(&parsed.value, ctx.postgres_version);
         parsed.diagnostics.extend(unknown);
     }
@@ -125,6 +125,18 @@ impl Reader<'_> {
     /// A diagnostic at the top-level line `anchor` (or `line` for the top-level file);
     /// the message says which file when the problem is in an included one.
     fn report(&mut self, source: &Source, line: u32, anchor: Option<u32>, message: String) {
+        self.report_as("invalid-line", source, line, anchor, message);
+    }
+
+    /// [`Reader::report`] with another diagnostic code.
+    fn report_as(
+        &mut self,
+        code: &str,
+        source: &Source,
+        line: u32,
+        anchor: Option<u32>,
+        message: String,
+    ) {
         let (file, message) = if *source == self.top {
             (&self.top.shown, message)
         } else {
@@ -137,7 +149,7 @@ impl Reader<'_> {
                 ),
             )
         };
-        let diagnostic = diagnostic("invalid-line", file, line.max(1), message);
+        let diagnostic = diagnostic(code, file, line.max(1), message);
         self.parsed.diagnostics.push(diagnostic);
     }
 
@@ -341,6 +353,17 @@ impl Reader<'_> {
         depth: u32,
         anchor: Option<u32>,
     ) -> bool {
+        // Absent from the checked files: unknown, not broken (a repository cannot keep
+        // the empty `conf.d` Debian's stock file names). The rest of the file is read.
+        if dir_not_seen(calling, name, &self.includes) {
+            let dir = calling.resolve(name);
+            let message = format!(
+                "the directory `{}` that `include_dir` names is not among the checked files: the settings it holds on the server are unknown (PostgreSQL refuses to start if it does not exist there; Debian creates it empty)",
+                dir.shown
+            );
+            self.report_as("include-not-seen", calling, line, anchor, message);
+            return true;
+        }
         let files = match conf_files_in_dir(calling, name, &self.includes) {
             Ok(files) => files,
             Err(message) => {

@@ -212,6 +212,9 @@ fn check_locations(doc: &wit::Document, file: &str, lines: usize) {
             .hosts
             .iter()
             .for_each(|h| check(&h.location, "port matrix host")),
+        wit::Body::PgbouncerUsers(users) => users
+            .iter()
+            .for_each(|u| check(&u.location, "auth_file user")),
         wit::Body::Structured(_) | wit::Body::Certificates(_) | wit::Body::Text => {}
     }
 }

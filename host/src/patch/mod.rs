@@ -106,6 +106,17 @@ fn to_yaml_edit(e: &wit::Edit) -> Option<YamlEdit> {
 /// they edit (a file not among the documents is refused later, when the fix is applied).
 pub fn check_patches(patches: &[wit::Patch], documents: &[wit::Document]) -> Result<(), String> {
     for p in patches {
+        // Policies see an auth_file with its passwords redacted: a fix written from that
+        // text would overwrite them.
+        let redacted = documents
+            .iter()
+            .any(|d| d.path == p.file && d.kind == "pgbouncer-auth-file");
+        if redacted {
+            return Err(format!(
+                "its patch `{}` edits `{}`, a PgBouncer auth_file whose passwords patrol keeps from policies; patrol does not write it",
+                p.description, p.file
+            ));
+        }
         let edits: Vec<&wit::LineEdit> = p
             .edits
             .iter()
@@ -365,6 +376,25 @@ mod tests {
             end,
             text: text.into(),
         })
+    }
+
+    #[test]
+    fn an_auth_file_is_never_patched() {
+        let doc = crate::formats::document(
+            crate::formats::Kind::PgbouncerAuthFile,
+            "f",
+            std::path::Path::new("f"),
+            "\"app\" \"pw-1\"\n".into(),
+            &crate::formats::ParseContext::default(),
+        );
+        assert_eq!(doc.text, "\"app\" \"<redacted>\"\n");
+        let p = wit::Patch {
+            file: "f".into(),
+            description: "d".into(),
+            edits: vec![lines(1, 1, "x\n")],
+        };
+        let err = check_patches(&[p], &[doc]).unwrap_err();
+        assert!(err.contains("patrol does not write it"), "{err}");
     }
 
     #[test]

@@ -105,6 +105,16 @@ pub fn hba_diagnostics(doc: &Document, version: u32, report: &mut Report) -> boo
         }
         match d.code.as_str() {
             "no-entries" => empty = true,
+            // The host's one note for a template's placeholder lines.
+            "template-placeholders" => {
+                report.finding(
+                    "template-placeholders",
+                    d.location.clone(),
+                    d.message.clone(),
+                );
+                empty = false;
+                continue;
+            }
             _ => {
                 report.finding("invalid-line", d.location.clone(), d.message.clone());
                 bad += 1;
@@ -591,7 +601,7 @@ fn broad(
     orgs: &[IpNet],
     v6: Option<bool>,
     what: &str,
-    host_address: Option<String>,
+    host_address: Option<(String, String)>,
 ) {
     let wanted: Vec<IpNet> = orgs
         .iter()
@@ -606,10 +616,10 @@ fn broad(
         // `192.0.2.11/0` reads as one host but the mask keeps no bit of it: PostgreSQL
         // masks the address and the line admits every client. Said as its own mistake,
         // since the writer meant the host (`/32`, `/128`), not the whole network.
-        Some(written) => push(
+        Some((written, meant)) => push(
             "zero-mask-address",
             format!(
-                "address `{written}` has a zero-length mask: PostgreSQL ignores the address and the line accepts clients from anywhere ({what}); a single host is written with `/32` (IPv4) or `/128` (IPv6)"
+                "address `{written}` has a zero-length mask: PostgreSQL ignores the address and the line accepts clients from anywhere ({what}); probably meant as the single host `{meant}`"
             ),
             None,
             fixable,
@@ -624,8 +634,9 @@ fn broad(
 }
 
 /// The address as written when it has host bits under a zero-length mask
-/// (`192.0.2.11/0`, or `192.0.2.11 0.0.0.0` in two columns).
-fn host_under_zero_mask(r: &HbaRule) -> Option<String> {
+/// (`192.0.2.11/0`, or `192.0.2.11 0.0.0.0` in two columns), and the single host it
+/// probably means (`192.0.2.11/32`).
+fn host_under_zero_mask(r: &HbaRule) -> Option<(String, String)> {
     let Some(policy_guest::HbaAddress::Network(n)) = &r.address else {
         return None;
     };
@@ -633,10 +644,12 @@ fn host_under_zero_mask(r: &HbaRule) -> Option<String> {
     if ip.is_unspecified() {
         return None;
     }
-    Some(match n.prefix {
+    let written = match n.prefix {
         Some(p) => format!("{}/{p}", n.address),
         None => format!("{} {}", n.address, n.mask),
-    })
+    };
+    let host = if ip.is_ipv4() { 32 } else { 128 };
+    Some((written, format!("{}/{host}", n.address)))
 }
 
 /// Where postgresql.conf asks for SCRAM passwords, if it does explicitly.

@@ -53,6 +53,20 @@ pub fn decide_all(
     let Body::Hba(rules) = &doc.body else {
         return deny_all(report, format!("{} is not a parsed pg_hba.conf", doc.path));
     };
+    // A template's placeholder lines are not the server's rules: nothing to answer with.
+    if let Some(d) = doc
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "template-placeholders")
+    {
+        return deny_all(
+            report,
+            format!(
+                "{} is an unrendered template (line {}): simulate against the rendered pg_hba.conf",
+                doc.path, d.location.line
+            ),
+        );
+    }
     // An invalid line of an included file is named with its file: the server refuses
     // the top file for it all the same.
     let mut invalid: Vec<(bool, &str, u32)> = doc

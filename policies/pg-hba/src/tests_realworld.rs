@@ -73,17 +73,20 @@ hostssl all app 192.0.2.12 0.0.0.0 scram-sha-256
     assert_eq!(f.severity, Severity::High);
     assert!(f.message.contains("`192.0.2.11/0`"), "{}", f.message);
     assert!(
+        f.message
+            .contains("probably meant as the single host `192.0.2.11/32`"),
+        "{}",
+        f.message
+    );
+    assert!(
         finding(&e, 1, "broad-address").is_none(),
         "one finding, not two"
     );
     // `0.0.0.0/0` says what it means: broad, not a mistake.
     assert!(finding(&e, 2, "zero-mask-address").is_none());
     assert!(finding(&e, 2, "broad-address").is_some());
-    assert!(
-        finding(&e, 3, "zero-mask-address").is_some(),
-        "{:?}",
-        codes(&e)
-    );
+    let v6 = finding(&e, 3, "zero-mask-address").expect("2001:db8::5/0 is every address");
+    assert!(v6.message.contains("`2001:db8::5/128`"), "{}", v6.message);
     let two_columns = finding(&e, 4, "zero-mask-address").expect("two-column mask");
     assert!(two_columns.message.contains("`192.0.2.12 0.0.0.0`"));
 }
@@ -174,6 +177,31 @@ host    all             all             ::1/128                 @authmethodhost@
             (2, "file-refused".into()),
             (2, "invalid-line".into())
         ]
+    );
+}
+
+#[test]
+fn the_hosts_template_note_is_reported_once_and_answers_nothing() {
+    // The host turns a template's placeholder lines into one `template-placeholders`
+    // diagnostic (host/src/formats/template.rs); the other lines are rules as usual.
+    let mut doc = hba("host all all 127.0.0.1/32 scram-sha-256\n");
+    doc.diagnostics.push(Diagnostic {
+        code: "template-placeholders".into(),
+        message: "`pg_hba.conf` is a template: 2 line(s) hold placeholders".into(),
+        location: loc("pg_hba.conf", 3),
+    });
+    let mut i = input(vec![doc], "");
+    i.connections
+        .push(policy_guest::hba::testing::conn("127.0.0.1 a@b ssl"));
+    let e = run(&i);
+    assert_eq!(codes(&e), [(3, "template-placeholders".to_string())]);
+    assert_eq!(e.findings[0].severity, Severity::Info);
+    let d = &e.full_decisions()[0];
+    assert_eq!(d.verdict, policy_guest::Verdict::Deny);
+    assert!(
+        d.reason.contains("unrendered template (line 3)"),
+        "{}",
+        d.reason
     );
 }
 

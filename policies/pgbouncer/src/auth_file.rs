@@ -1,14 +1,18 @@
-//! Whether `auth_type = scram-sha-256` would lock users out.
+//! The auth_file (`userlist.txt`): whether `auth_type = scram-sha-256` would lock users
+//! out, and the lines PgBouncer stops reading at.
 //!
 //! With `scram-sha-256` PgBouncer verifies a client against the user's secret in the
 //! `auth_file`: a SCRAM secret or a plain password works, an MD5 hash or an empty
 //! secret does not (the login fails). So the fix is offered only when the auth_file is
-//! among the inputs (a document of kind `pgbouncer-auth-file`, given with `--kind
-//! pgbouncer-auth-file=PATH`, whose file name is the `auth_file`'s) and every user in it
-//! has a usable secret, and no `auth_user` looks other users up in PostgreSQL (whose
-//! password storage the files do not show).
+//! among the inputs (a document of kind `pgbouncer-auth-file`: the host reads
+//! `userlist.txt`, or the file a pgbouncer.ini beside it names, and hands over each
+//! user with how its password is stored, never the password) whose file name is the
+//! `auth_file`'s, every user in it has a usable secret, and no `auth_user` looks other
+//! users up in PostgreSQL (whose password storage the files do not show).
 
-use policy_guest::{Document, Input, Withheld};
+use policy_guest::{
+    Body, Document, Input, PgbouncerPasswordKind as Kind, PgbouncerUser, Report, Severity, Withheld,
+};
 
 /// The document kind of a PgBouncer auth_file (`userlist.txt`).
 pub const KIND: &str = "pgbouncer-auth-file";
@@ -16,59 +20,48 @@ pub const KIND: &str = "pgbouncer-auth-file";
 /// The steps when the switch is withheld.
 const STEPS: &[&str] = &[
     "give every user of the auth_file a SCRAM secret (copy `rolpassword` from `pg_authid` after setting the password with `password_encryption = scram-sha-256`) or a plain password",
-    "pass the auth_file to patrol (`--kind pgbouncer-auth-file=<path>`) so that it is checked",
+    "keep the auth_file beside pgbouncer.ini (or pass it with `--kind pgbouncer-auth-file=<path>`) so that it is checked",
     "then set `auth_type = scram-sha-256` and reload PgBouncer",
 ];
 
-/// The user names and secrets of an auth_file: `"user" "secret"` per line, `""` inside a
-/// quoted string for a quote, `;`/`#` lines comments. None for a line that is not one.
-fn entries(text: &str) -> Vec<Option<(String, String)>> {
-    text.lines()
-        .filter(|l| {
-            let t = l.trim();
-            !t.is_empty() && !t.starts_with(';') && !t.starts_with('#')
-        })
-        .map(|l| {
-            let mut rest = l.trim();
-            let mut fields = Vec::new();
-            while fields.len() < 2 {
-                rest = rest.trim_start().strip_prefix('"')?;
-                let mut value = String::new();
-                let mut chars = rest.char_indices().peekable();
-                let mut end = None;
-                while let Some((i, c)) = chars.next() {
-                    if c == '"' {
-                        if chars.peek().is_some_and(|(_, n)| *n == '"') {
-                            value.push('"');
-                            chars.next();
-                        } else {
-                            end = Some(i + 1);
-                            break;
-                        }
-                    } else {
-                        value.push(c);
-                    }
-                }
-                rest = &rest[end?..];
-                fields.push(value);
-            }
-            let secret = fields.pop()?;
-            Some((fields.pop()?, secret))
-        })
-        .collect()
+/// The users the host read from an auth_file document.
+fn users(doc: &Document) -> &[PgbouncerUser] {
+    match &doc.body {
+        Body::PgbouncerUsers(users) => users,
+        _ => &[],
+    }
 }
 
 /// Why a secret cannot be verified with SCRAM; None when it can.
-fn unusable(secret: &str) -> Option<&'static str> {
-    let md5 = secret.len() == 35
-        && secret.starts_with("md5")
-        && secret[3..].chars().all(|c| c.is_ascii_hexdigit());
-    if secret.is_empty() {
-        Some("an empty secret")
-    } else if md5 {
-        Some("an MD5 hash")
-    } else {
-        None
+fn unusable(kind: Kind) -> Option<&'static str> {
+    match kind {
+        Kind::Empty => Some("an empty secret"),
+        Kind::Md5 => Some("an MD5 hash"),
+        Kind::Plain | Kind::Scram => None,
+    }
+}
+
+/// `auth-file-broken` for every line the host says PgBouncer stops reading at: high
+/// when an entry follows it (those users are not loaded), low when only blanks and `;`
+/// comments do.
+pub fn check(input: &Input, report: &mut Report) {
+    for doc in input.documents.iter().filter(|d| d.kind == KIND) {
+        for d in doc
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "auth-file-broken")
+        {
+            let lines: Vec<&str> = doc.text.lines().collect();
+            let after = usize::try_from(d.location.line).unwrap_or(usize::MAX);
+            let lost = lines.iter().skip(after).any(|l| {
+                let t = l.trim();
+                !t.is_empty() && !t.starts_with(';')
+            });
+            let i = report.finding("auth-file-broken", d.location.clone(), d.message.clone());
+            if !lost {
+                report.severity(i, Severity::Low);
+            }
+        }
     }
 }
 
@@ -110,15 +103,23 @@ pub fn scram_switch(
             STEPS,
         ));
     }
+    if let Some(d) = doc
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "auth-file-broken")
+    {
+        return Err(Withheld::new(
+            format!(
+                "PgBouncer stops reading {} at line {}, so which users it loads is not what the file shows",
+                doc.path, d.location.line
+            ),
+            STEPS,
+        ));
+    }
     let mut bad = Vec::new();
-    for (i, e) in entries(&doc.text).into_iter().enumerate() {
-        match e {
-            None => bad.push(format!("entry {} is not `\"user\" \"secret\"`", i + 1)),
-            Some((user, secret)) => {
-                if let Some(why) = unusable(&secret) {
-                    bad.push(format!("`{user}` has {why}"));
-                }
-            }
+    for u in users(doc) {
+        if let Some(why) = unusable(u.password_kind) {
+            bad.push(format!("`{}` has {why}", u.user));
         }
     }
     if bad.is_empty() {
@@ -140,21 +141,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_quoted_entries() {
-        let e = entries(
-            "; c\n\"a\" \"SCRAM-SHA-256$4096:x\"\n\"b\"\"q\" \"md5aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\nbad\n",
-        );
-        assert_eq!(e.len(), 3);
-        assert_eq!(
-            e[1],
-            Some(("b\"q".into(), "md5aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".into()))
-        );
-        assert_eq!(e[2], None);
-        assert_eq!(
-            unusable("md5aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
-            Some("an MD5 hash")
-        );
-        assert_eq!(unusable(""), Some("an empty secret"));
-        assert_eq!(unusable("plain-pw"), None);
+    fn scram_can_verify_plain_and_scram_only() {
+        assert_eq!(unusable(Kind::Md5), Some("an MD5 hash"));
+        assert_eq!(unusable(Kind::Empty), Some("an empty secret"));
+        assert_eq!(unusable(Kind::Plain), None);
+        assert_eq!(unusable(Kind::Scram), None);
     }
 }

@@ -137,6 +137,7 @@ impl Policy for PgBouncer {
             passwords(&ini, report);
             hba::check(input, &ini, &cfg, report);
         }
+        auth_file::check(input, report);
         Ok(())
     }
 }

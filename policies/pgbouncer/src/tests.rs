@@ -2,7 +2,10 @@
 
 use policy_guest::hba::testing::{context, rules};
 use policy_guest::testing::apply_line_edits;
-use policy_guest::{Body, Document, Evaluation, Input, Location, Setting};
+use policy_guest::{
+    Body, Diagnostic, Document, Evaluation, Input, Location, PgbouncerPasswordKind as Kind,
+    PgbouncerUser, Setting, Severity,
+};
 
 use super::*;
 
@@ -97,23 +100,57 @@ client_tls_protocols = all
 server_tls_ca_file = /etc/pgbouncer/ca.crt
 ";
 
-/// The auth_file as `--kind pgbouncer-auth-file=PATH` hands it over.
-fn userlist(text: &str) -> Document {
+/// The auth_file as the host hands it over: each user with how its password is stored,
+/// the text with the passwords redacted, a `auth-file-broken` diagnostic per `broken` line.
+fn userlist(users: &[(&str, Kind)], broken: Option<u32>) -> Document {
+    let mut text: String = users
+        .iter()
+        .map(|(u, k)| {
+            let pw = if *k == Kind::Empty { "" } else { "<redacted>" };
+            format!("\"{u}\" \"{pw}\"\n")
+        })
+        .collect();
+    if broken.is_some() {
+        text.push_str("# \"old\" <redacted>\n\"late\" \"<redacted>\"\n");
+    }
+    let at = |line| Location {
+        file: "userlist.txt".into(),
+        line,
+        end_line: None,
+        pointer: None,
+    };
     Document {
         kind: auth_file::KIND.into(),
         path: "userlist.txt".into(),
-        text: text.into(),
-        body: Body::Text,
-        diagnostics: Vec::new(),
+        text,
+        body: Body::PgbouncerUsers(
+            users
+                .iter()
+                .zip(1..)
+                .map(|((u, k), line)| PgbouncerUser {
+                    user: (*u).into(),
+                    password_kind: *k,
+                    location: at(line),
+                })
+                .collect(),
+        ),
+        diagnostics: broken
+            .map(|line| Diagnostic {
+                code: "auth-file-broken".into(),
+                message: "PgBouncer logs `broken auth file` and stops reading here".into(),
+                location: at(line),
+            })
+            .into_iter()
+            .collect(),
     }
 }
 
-const USERLIST_SCRAM: &str = "\"gitlab\" \"SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy\"\n\"pgbouncer\" \"plain-Secret-2\"\n";
+const USERLIST_SCRAM: &[(&str, Kind)] = &[("gitlab", Kind::Scram), ("pgbouncer", Kind::Plain)];
 
 #[test]
 fn weak_file_and_its_fix() {
     let e = run(
-        vec![ini("pgbouncer.ini", WEAK), userlist(USERLIST_SCRAM)],
+        vec![ini("pgbouncer.ini", WEAK), userlist(USERLIST_SCRAM, None)],
         r#"{"listen_addr": "10.0.1.11", "allowed_admin_users": ["pgbouncer"]}"#,
     );
     assert_eq!(
@@ -141,7 +178,7 @@ fn weak_file_and_its_fix() {
     assert!(fixed.contains("listen_addr = 10.0.1.11"), "{fixed}");
     assert!(fixed.contains("admin_users = pgbouncer\n"), "{fixed}");
     let again = run(
-        vec![ini("pgbouncer.ini", &fixed), userlist(USERLIST_SCRAM)],
+        vec![ini("pgbouncer.ini", &fixed), userlist(USERLIST_SCRAM, None)],
         r#"{"listen_addr": "10.0.1.11", "allowed_admin_users": ["pgbouncer"]}"#,
     );
     // What has no fix stays: the password in the connection string; server TLS has its
@@ -289,9 +326,9 @@ fn scram_only_when_the_auth_file_can_do_it() {
         f.remediation
     );
     // An MD5 hash and an empty secret would be locked out.
-    let md5 = "\"gitlab\" \"md50123456789abcdef0123456789abcdef\"\n\"app\" \"\"\n";
+    let md5 = &[("gitlab", Kind::Md5), ("app", Kind::Empty)];
     let f = auth(&run(
-        vec![ini("pgbouncer.ini", WEAK), userlist(md5)],
+        vec![ini("pgbouncer.ini", WEAK), userlist(md5, None)],
         settings,
     ));
     assert_eq!(f.patch, None);
@@ -306,17 +343,57 @@ fn scram_only_when_the_auth_file_can_do_it() {
     let f = auth(&run(
         vec![
             ini("pgbouncer.ini", &with_auth_user),
-            userlist(USERLIST_SCRAM),
+            userlist(USERLIST_SCRAM, None),
         ],
         settings,
     ));
     assert_eq!(f.patch, None);
     // Every secret usable: offered.
     let f = auth(&run(
-        vec![ini("pgbouncer.ini", WEAK), userlist(USERLIST_SCRAM)],
+        vec![ini("pgbouncer.ini", WEAK), userlist(USERLIST_SCRAM, None)],
         settings,
     ));
     assert!(f.patch.is_some());
+    // A broken line: the users PgBouncer loads are not the file's, no switch.
+    let f = auth(&run(
+        vec![
+            ini("pgbouncer.ini", WEAK),
+            userlist(USERLIST_SCRAM, Some(3)),
+        ],
+        settings,
+    ));
+    assert_eq!(f.patch, None);
+    assert!(
+        f.message.contains("stops reading userlist.txt at line 3"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn a_broken_auth_file_line_is_reported() {
+    let found = |e: &Evaluation| -> Vec<(String, u32, Severity)> {
+        e.findings
+            .iter()
+            .filter(|f| f.code == "auth-file-broken")
+            .map(|f| (f.code.clone(), f.location.line, f.severity))
+            .collect()
+    };
+    // An entry after the broken line is lost: high.
+    let e = run(vec![userlist(USERLIST_SCRAM, Some(3))], "{}");
+    assert_eq!(
+        found(&e),
+        vec![("auth-file-broken".into(), 3, Severity::High)]
+    );
+    // Only the last line: PgBouncer loads every user, low.
+    let e = run(vec![userlist(USERLIST_SCRAM, Some(4))], "{}");
+    assert_eq!(
+        found(&e),
+        vec![("auth-file-broken".into(), 4, Severity::Low)]
+    );
+    // A clean file: nothing.
+    let e = run(vec![userlist(USERLIST_SCRAM, None)], "{}");
+    assert!(found(&e).is_empty());
 }
 
 /// Regression tests from real-world pgbouncer.ini files (issue 13).

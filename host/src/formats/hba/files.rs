@@ -116,6 +116,17 @@ pub(crate) fn clean(path: &Path) -> PathBuf {
 
 /// `GetConfFilesInDir`: the `*.conf` files (not starting with `.`, not directories) of
 /// a directory relative to `outer`, sorted by name. Shared with postgresql.conf.
+/// Whether the directory `name` (relative to `outer`) is absent from what patrol reads:
+/// a repository cannot keep an empty directory (Debian's stock `include_dir = 'conf.d'`),
+/// so its absence says nothing about the server.
+pub(crate) fn dir_not_seen(outer: &Source, name: &str, reader: &IncludeReader) -> bool {
+    let dir = outer.resolve(name);
+    let found = reader
+        .confined(&dir.path)
+        .and_then(|p| std::fs::metadata(p).map_err(ReadError::Io));
+    matches!(found, Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound)
+}
+
 pub(crate) fn conf_files_in_dir(
     outer: &Source,
     name: &str,

@@ -451,3 +451,33 @@ fn names_the_version_does_not_know() {
     // A syntax error first: the server stops before it checks names.
     assert_eq!(on("wal_keep_segments = = 1\n", Some(15)).len(), 1);
 }
+
+#[test]
+fn an_include_dir_not_in_the_checked_files_is_unknown_not_broken() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("postgresql.conf");
+    // Debian's stock file: `include_dir = 'conf.d'`, the directory absent from the
+    // repository; the settings after it are still read and the names still checked.
+    let src = "ssl = on\ninclude_dir = 'conf.d'\nnot_a_parameter = 1\n";
+    std::fs::write(&path, src).expect("write");
+    let p = parse(src, "postgresql.conf", &path, &ParseContext::default());
+    let got: Vec<_> = p
+        .diagnostics
+        .iter()
+        .map(|d| (d.code.as_str(), d.location.line))
+        .collect();
+    assert_eq!(got, [("include-not-seen", 2), ("invalid-line", 3)]);
+    assert!(
+        p.diagnostics[0]
+            .message
+            .contains("`conf.d` that `include_dir` names"),
+        "{}",
+        p.diagnostics[0].message
+    );
+    assert_eq!(p.value.len(), 2);
+    // An empty directory is what Debian ships: nothing to say.
+    std::fs::create_dir(dir.path().join("conf.d")).expect("mkdir");
+    let p = parse(src, "postgresql.conf", &path, &ParseContext::default());
+    let got: Vec<_> = p.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(got, ["invalid-line"]);
+}
