@@ -207,9 +207,9 @@ pub const CODES: &[Code] = &[
     ),
     Code::new(
         "auth-hba-hostssl-without-tls",
-        Severity::Low,
+        Severity::High,
         "the auth_hba_file has `hostssl` lines but client TLS is off",
-        "Set `client_tls_sslmode`, `client_tls_key_file` and `client_tls_cert_file`; until then `hostssl` lines never match.",
+        "Set `client_tls_sslmode`, `client_tls_key_file` and `client_tls_cert_file`; until then `hostssl` lines never match and the clients they were written for cannot connect. High, as `pg-hba/hostssl-without-ssl` for the same mistake on the server (docs/severity.md: breaks now).",
     ),
     Code::new(
         "client-tls-weak",
