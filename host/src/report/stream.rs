@@ -118,7 +118,8 @@ mod tests {
     #[test]
     fn streaming_equals_the_whole_text() {
         let text = "{\n  \"a\": \"x ##[error] y\",\n  \"b\": \"##vso[task]\"\n}\n::warning::hi\n  ::x\nplain ## line\n::error file=a::ours\nend without newline ##[z";
-        let cases: [(Guard, fn(String) -> String); 4] = [
+        type Whole = fn(String) -> String;
+        let cases: [(Guard, Whole); 4] = [
             (Guard::Json, escape::json_commands),
             (Guard::Xml, escape::xml_commands),
             (Guard::Workflow(|_| false), |t| {
