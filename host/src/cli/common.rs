@@ -261,7 +261,6 @@ pub fn print(outcome: &Outcome, format: Format, mode: Mode, to_stderr: bool) -> 
         } else {
             std::io::stdout().is_terminal()
         };
-    let text = crate::report::render(outcome, format, mode, color)?;
     // The text report ends with which files were read and skipped, and JSON lists them in
     // `files`; the CI formats have no place for it, so it goes to stderr.
     if matches!(format, Format::Sarif | Format::Junit | Format::Github)
@@ -269,18 +268,19 @@ pub fn print(outcome: &Outcome, format: Format, mode: Mode, to_stderr: bool) -> 
     {
         crate::say!("patrol: {}", outcome.files_summary());
     }
-    if to_stderr {
-        std::io::stderr().write_all(text.as_bytes())?;
+    // Streamed: the report is written as it is rendered, never held whole in memory.
+    let written = if to_stderr {
+        let mut err = std::io::BufWriter::with_capacity(1 << 16, std::io::stderr().lock());
+        crate::report::render_to(outcome, format, mode, color, &mut err).and_then(|()| err.flush())
     } else {
-        let mut out = std::io::stdout().lock();
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        crate::report::render_to(outcome, format, mode, color, &mut out).and_then(|()| out.flush())
+    };
+    match written {
         // A closed pipe (`patrol … | head`) is not an error worth a message.
-        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
-            && e.kind() != std::io::ErrorKind::BrokenPipe
-        {
-            return Err(e.into());
-        }
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Logs what the engine did, with `-v`.

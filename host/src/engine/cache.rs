@@ -10,12 +10,19 @@
 //! An artifact is native code, so the cache is trusted only as far as it is checked
 //! ([`super::trust`]): a directory another user can write to (or one above it) is not
 //! used at all (a warning, and policies are compiled in memory); an artifact file must be
-//! ours and writable by nobody else; and each artifact carries a header patrol wrote, an
-//! HMAC-SHA-256 (keyed by a random key kept in the cache, mode 0600) over the component's
-//! hash, the engine key and the artifact bytes, verified before `deserialize`. An
-//! artifact that fails any check is recompiled and replaced, never loaded: a planted file,
-//! or patrol's own artifact of another component copied under this one's name, is not
-//! code patrol runs.
+//! ours and writable by nobody else; and each artifact has a signature file patrol wrote
+//! beside it (`<hash>-<engine>-2.sig`), an HMAC-SHA-256 (keyed by a random key kept in the
+//! cache, mode 0600) over the component's hash, the engine key and the artifact bytes,
+//! verified before `deserialize`. An artifact that fails any check is recompiled and
+//! replaced, never loaded: a planted file, or patrol's own artifact of another component
+//! copied under this one's name, is not code patrol runs.
+//!
+//! The artifact file holds wasmtime's bytes alone, so that wasmtime maps it into memory
+//! (`deserialize_file`) instead of copying it: a run touches only the pages of the code it
+//! calls. The bytes are checked through a read-only mapping of the same open file, and
+//! wasmtime maps that same file again (by `/proc/self/fd` on Linux), so what was checked
+//! is what runs. A writer able to change the file in place afterwards is the user
+//! themselves (the file and its directory are theirs alone).
 //!
 //! Beside each artifact, the component's metadata (`<hash>-<engine>.meta`, same header and
 //! checks): a run that needs a policy's `reads` and nothing else takes them from there
@@ -23,6 +30,7 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Read as _;
+use std::os::fd::AsRawFd as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -41,8 +49,12 @@ pub enum CacheOutcome {
     Disabled,
 }
 
-/// The first bytes of every artifact file patrol writes.
+/// What an artifact's HMAC is computed under (the artifact file itself holds wasmtime's
+/// bytes alone).
 const MAGIC: &[u8; 16] = b"patrol-cwasm-v1\n";
+/// The first bytes of every signature file patrol writes: it signs the artifact of the
+/// same name, its body is that artifact's HMAC.
+const SIG_MAGIC: &[u8; 16] = b"patrol-csig-v2\n\0";
 /// The first bytes of every metadata file patrol writes (another magic: an artifact's
 /// signature never verifies a metadata file, nor the reverse).
 const META_MAGIC: &[u8; 16] = b"patrol-meta-v1\n\0";
@@ -101,18 +113,66 @@ impl Cache {
         bytes: &[u8],
         digest: &[u8; 32],
     ) -> Result<(Component, CacheOutcome)> {
-        let path = self.path(digest, "cwasm");
-        if let Some(artifact) = self.read_verified(&path, digest, MAGIC)
-            && let Ok(component) = deserialize(engine, &artifact)
-        {
+        let (code, sig) = (self.path(digest, "cwasm"), self.path(digest, "sig"));
+        if let Some(component) = self.load_verified(engine, &code, &sig, digest) {
             return Ok((component, CacheOutcome::Hit));
         }
         // Missing, damaged, foreign or unsafe: compiled, and replaced below.
         let artifact = engine.precompile_component(bytes)?;
         let component = deserialize(engine, &artifact)?;
         // A failed write only costs the next run a compile.
-        let _ = self.store(&path, digest, MAGIC, &artifact);
+        let _ = self.store_artifact(&code, &sig, digest, &artifact);
         Ok((component, CacheOutcome::Compiled))
+    }
+
+    /// The cached component with SHA-256 `digest`, if its artifact and signature pass
+    /// every check; mapped from the file, not copied.
+    fn load_verified(
+        &self,
+        engine: &wasmtime::Engine,
+        code: &Path,
+        sig: &Path,
+        digest: &[u8; 32],
+    ) -> Option<Component> {
+        let header = self.read_verified(sig, digest, SIG_MAGIC)?;
+        let (file, _) = trust::open_checked(code).ok()?;
+        // SAFETY: a read-only private mapping of a file only this user can write (checked
+        // by `open_checked`); its bytes are only read, and checked before any use.
+        #[allow(unsafe_code)]
+        let mapped = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+        if header.len() != 32
+            || hmac::verify(&self.key, &self.signed(digest, MAGIC, &mapped), &header).is_err()
+        {
+            return None;
+        }
+        drop(mapped);
+        // The very file checked above, reopened through its descriptor where the system
+        // allows (no window for another file to take the name); else by its name.
+        let proc_fd = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+        let path = if proc_fd.exists() { &proc_fd } else { code };
+        // SAFETY: as in `deserialize`: the bytes are patrol's own artifact of this
+        // component, checked by the HMAC just now.
+        #[allow(unsafe_code)]
+        let component = unsafe { Component::deserialize_file(engine, path) }.ok()?;
+        Some(component)
+    }
+
+    /// Writes an artifact, then its signature (a reader finds the signature only once the
+    /// artifact it signs is whole in place).
+    fn store_artifact(
+        &self,
+        code: &Path,
+        sig: &Path,
+        digest: &[u8; 32],
+        artifact: &[u8],
+    ) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+        tmp.write_all(artifact)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(code).map_err(|e| e.error)?;
+        let tag = hmac::sign(&self.key, &self.signed(digest, MAGIC, artifact));
+        self.store(sig, digest, SIG_MAGIC, tag.as_ref())
     }
 
     /// The metadata stored for the component with SHA-256 `digest` (see
@@ -130,9 +190,14 @@ impl Cache {
         }
     }
 
+    /// Artifacts and their signatures carry a format number: the artifacts of earlier
+    /// patrols (a header before the code) keep their names, so two versions sharing a
+    /// cache do not replace each other's files on every run.
     fn path(&self, digest: &[u8; 32], ext: &str) -> PathBuf {
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        self.dir.join(format!("{hex}-{}.{ext}", self.engine_key))
+        let format = if ext == "meta" { "" } else { "-2" };
+        self.dir
+            .join(format!("{hex}-{}{format}.{ext}", self.engine_key))
     }
 
     /// The HMAC of an artifact: over the magic, the component's hash, the engine key and
@@ -146,7 +211,8 @@ impl Cache {
         message
     }
 
-    /// The artifact of the component with SHA-256 `digest`, if the file passes every check.
+    /// The body of a signature or metadata file of the component with SHA-256 `digest`, if
+    /// the file passes every check.
     fn read_verified(&self, path: &Path, digest: &[u8; 32], magic: &[u8; 16]) -> Option<Vec<u8>> {
         let (mut file, meta) = trust::open_checked(path).ok()?;
         let mut data = Vec::with_capacity(meta.len() as usize);

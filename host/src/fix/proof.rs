@@ -115,11 +115,18 @@ pub fn prove(plan: &Plan, outcome: &Outcome, candidates: &[usize]) -> Result<Pro
         .unwrap_or_else(crate::deployment::empty);
     let mut proven = Proven::default();
     let mut passed = Vec::new();
+    let mut texts = Texts {
+        ctx: ParseContext {
+            postgres_version: outcome.postgres_version(),
+            tree: Some(crate::run::include_tree(plan)),
+        },
+        before: HashMap::new(),
+    };
     for &i in candidates {
         let Some(p) = outcome.patches.get(i) else {
             continue;
         };
-        match static_check(plan, outcome, p) {
+        match static_check(plan, outcome, p, &mut texts) {
             Some(w) => proven.withheld.push(w),
             None => passed.push(i),
         }
@@ -249,34 +256,50 @@ fn broken(
 }
 
 /// The checks on the patch's text alone.
-fn static_check(plan: &Plan, outcome: &Outcome, p: &Patch) -> Option<Withheld> {
+/// What every patch's static check of one round shares: the parse context (the include
+/// tree is resolved on disk), and each file's diagnostics before any patch, counted once
+/// per file rather than once per patch (a 10,000-line pg_hba.conf with thousands of
+/// patches was parsed twice per patch).
+struct Texts {
+    ctx: ParseContext,
+    before: HashMap<String, HashMap<String, usize>>,
+}
+
+/// Each diagnostic code of `text` parsed as `file`, and how many times it occurs.
+fn diagnostics(
+    file: &crate::discover::InputFile,
+    text: &str,
+    ctx: &ParseContext,
+) -> HashMap<String, usize> {
+    let doc = formats::document(
+        file.kind.clone(),
+        &file.display,
+        &file.path,
+        text.to_string(),
+        ctx,
+    );
+    let mut all = doc.diagnostics.clone();
+    for d in formats::patroni_hba::derived(std::slice::from_ref(&doc), ctx) {
+        all.extend(d.diagnostics);
+    }
+    let mut counts = HashMap::new();
+    for d in all {
+        *counts.entry(d.code).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn static_check(plan: &Plan, outcome: &Outcome, p: &Patch, texts: &mut Texts) -> Option<Withheld> {
     let (changes, _) = patch::apply_all(&[p], &outcome.files);
     let change = changes.into_iter().next()?;
     let file = plan.files.iter().find(|f| f.display == change.file)?;
     // (b) the file must not gain parse problems.
-    let ctx = ParseContext {
-        postgres_version: outcome.postgres_version(),
-        tree: Some(crate::run::include_tree(plan)),
-    };
-    let diagnostics = |text: &str| -> HashMap<String, usize> {
-        let doc = formats::document(
-            file.kind.clone(),
-            &file.display,
-            &file.path,
-            text.to_string(),
-            &ctx,
-        );
-        let mut all = doc.diagnostics.clone();
-        for d in formats::patroni_hba::derived(std::slice::from_ref(&doc), &ctx) {
-            all.extend(d.diagnostics);
-        }
-        let mut counts = HashMap::new();
-        for d in all {
-            *counts.entry(d.code).or_insert(0) += 1;
-        }
-        counts
-    };
-    let (old, new) = (diagnostics(&change.before), diagnostics(&change.after));
+    let ctx = &texts.ctx;
+    let old = texts
+        .before
+        .entry(change.file.clone())
+        .or_insert_with(|| diagnostics(file, &change.before, ctx));
+    let new = diagnostics(file, &change.after, ctx);
     if let Some((code, _)) = new
         .iter()
         .find(|(code, n)| **n > old.get(*code).copied().unwrap_or(0))

@@ -15,6 +15,7 @@ pub mod junit;
 pub mod paths;
 pub mod redact;
 pub mod sarif;
+pub mod stream;
 pub mod text;
 
 #[cfg(test)]
@@ -83,6 +84,20 @@ impl Format {
 /// In the formats a CI log shows line by line, no line of data can start a workflow
 /// command.
 pub fn render(outcome: &Outcome, format: Format, mode: Mode, color: bool) -> io::Result<String> {
+    let mut buf = Vec::new();
+    render_to(outcome, format, mode, color, &mut buf)?;
+    Ok(String::from_utf8(buf)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+/// [`render`], written to `out` as it is produced (see [`stream`]); the same bytes.
+pub fn render_to(
+    outcome: &Outcome,
+    format: Format,
+    mode: Mode,
+    color: bool,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
     let secrets = redact::Secrets::collect(outcome.files.iter().map(|(_, t)| t.as_str()));
     // A copy only when a policy quoted a secret or a text holds a control character (the
     // common case needs none).
@@ -101,18 +116,17 @@ pub fn render(outcome: &Outcome, format: Format, mode: Mode, color: bool) -> io:
     } else {
         outcome
     };
-    let mut buf = Vec::new();
+    let guard = match format {
+        Format::Text => stream::Guard::Workflow(|_| false),
+        Format::Github => stream::Guard::Workflow(github::is_command),
+        Format::Json | Format::Sarif => stream::Guard::Json,
+        Format::Junit => stream::Guard::Xml,
+    };
+    let mut lines = stream::Lines::new(out, guard);
     format
         .renderer(color, &secrets)
-        .render(clean, mode, &mut buf)?;
-    let text = String::from_utf8(buf)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    Ok(match format {
-        Format::Text => escape::workflow_commands(text, |_| false),
-        Format::Github => escape::workflow_commands(text, github::is_command),
-        Format::Json | Format::Sarif => escape::json_commands(text),
-        Format::Junit => escape::xml_commands(text),
-    })
+        .render(clean, mode, &mut lines)?;
+    lines.finish()
 }
 
 /// The formats of commands that print data rather than an outcome (`policy inspect`,
