@@ -374,6 +374,25 @@ fn yaml_scalar(record: &str, quote: Option<char>) -> Result<(), String> {
     }
 }
 
+/// `prefix`, the new record and the `suffix` of a YAML item (its closing quote, blanks
+/// and comment), the comment back at its column of `old` (the item's line) when there is
+/// room, as in a file.
+fn with_suffix(prefix: &str, new: &str, suffix: &str, old: &str) -> String {
+    let close = suffix.len() - suffix.trim_start_matches(['\'', '"']).len();
+    let (close, rest) = suffix.split_at(close.min(1));
+    let gap = &rest[..rest.len() - rest.trim_start_matches([' ', '\t']).len()];
+    let comment = &rest[gap.len()..];
+    let mut out = format!("{prefix}{new}{close}");
+    if comment.starts_with('#') {
+        let target = column(old, old.len() - comment.len());
+        out.push_str(&fill(gap, column(&out, out.len()), target));
+        out.push_str(comment);
+    } else {
+        out.push_str(rest);
+    }
+    out
+}
+
 /// What happens around one record line.
 #[derive(Default)]
 struct Slot {
@@ -425,7 +444,12 @@ pub(crate) fn lower<'t>(
                 if slot.replaced.is_some() || slot.deleted {
                     return Err(format!("two edits change the record at line {}", c.line));
                 }
-                slot.replaced = Some(format!("{}{new}{}", rec.prefix, rec.suffix));
+                slot.replaced = Some(with_suffix(
+                    rec.prefix,
+                    &new,
+                    rec.suffix,
+                    all[c.line as usize - 1],
+                ));
             }
             wit::HbaEdit::Delete(line) => {
                 let rec = record(&all, *line, style)?;

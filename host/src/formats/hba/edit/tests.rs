@@ -221,7 +221,7 @@ fn inserts_take_the_neighbours_columns_and_deletes_go() {
 
 #[test]
 fn yaml_list_items_are_edited_inside_their_scalar() {
-    let src = "postgresql:\n  pg_hba:\n    - host all all 0.0.0.0/0 md5  # app\n    - 'host all all 10.0.0.0/8 md5'\n    - [flow]\n";
+    let src = "postgresql:\n  pg_hba:\n    - host all all 0.0.0.0/0 trust          # app\n    - 'host all all 10.0.0.0/8 md5'\n    - [flow]\n";
     let yaml = |edits| edited(src, Style::PatroniYaml, edits);
     let mut c = change(3);
     c.connection_type = Some("hostssl".into());
@@ -238,7 +238,7 @@ fn yaml_list_items_are_edited_inside_their_scalar() {
     .unwrap();
     assert_eq!(
         after,
-        "postgresql:\n  pg_hba:\n    - hostssl all all 0.0.0.0/0 scram-sha-256  # app\n    - 'host all all 10.0.0.0/8 md5'\n    - 'host all all 10.1.0.0/16 md5'\n    - [flow]\n"
+        "postgresql:\n  pg_hba:\n    - hostssl all all 0.0.0.0/0 scram-sha-256 # app\n    - 'host all all 10.0.0.0/8 md5'\n    - 'host all all 10.1.0.0/16 md5'\n    - [flow]\n"
     );
     // The edited document still reads as the same list with the new records.
     let parsed = crate::formats::yaml::parse(&after, "f");
@@ -246,6 +246,18 @@ fn yaml_list_items_are_edited_inside_their_scalar() {
     assert_eq!(
         json["postgresql"]["pg_hba"][2],
         serde_json::json!("host all all 10.1.0.0/16 md5")
+    );
+    // A comment after the item stays at its column when there is room.
+    let mut c = change(2);
+    c.method = Some("peer".into());
+    assert_eq!(
+        edited(
+            "pg_hba:\n  - 'local all all trust'   # x\n",
+            Style::PatroniYaml,
+            vec![wit::HbaEdit::Set(c)]
+        )
+        .unwrap(),
+        "pg_hba:\n  - 'local all all peer'    # x\n"
     );
     let err = yaml(vec![wit::HbaEdit::Delete(5)]).unwrap_err();
     assert!(err.contains("one-line item"), "{err}");
