@@ -238,7 +238,7 @@ fn yaml_list_items_are_edited_inside_their_scalar() {
     .unwrap();
     assert_eq!(
         after,
-        "postgresql:\n  pg_hba:\n    - hostssl all all 0.0.0.0/0 scram-sha-256 # app\n    - 'host all all 10.0.0.0/8 md5'\n    - 'host all all 10.1.0.0/16 md5'\n    - [flow]\n"
+        "postgresql:\n  pg_hba:\n    - hostssl all all 0.0.0.0/0 scram-sha-256          # app\n    - 'host all all 10.0.0.0/8 md5'\n    - 'host all all 10.1.0.0/16 md5'\n    - [flow]\n"
     );
     // The edited document still reads as the same list with the new records.
     let parsed = crate::formats::yaml::parse(&after, "f");
@@ -247,7 +247,8 @@ fn yaml_list_items_are_edited_inside_their_scalar() {
         json["postgresql"]["pg_hba"][2],
         serde_json::json!("host all all 10.1.0.0/16 md5")
     );
-    // A comment after the item stays at its column when there is room.
+    // A comment after the item stays at its column when there is room (above: after the
+    // same blanks).
     let mut c = change(2);
     c.method = Some("peer".into());
     assert_eq!(
