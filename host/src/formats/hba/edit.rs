@@ -39,14 +39,10 @@ pub(crate) enum Style {
     PatroniYaml,
 }
 
-const TYPES: &[&str] = &[
-    "local",
-    "host",
-    "hostssl",
-    "hostnossl",
-    "hostgssenc",
-    "hostnogssenc",
-];
+/// Whether `word` is a connection type (the parser's list: one place to add one).
+fn is_type(word: &str) -> bool {
+    super::line::ConnType::from_word(word).is_some()
+}
 
 /// One line of the text, without its line ending.
 fn lines(text: &str) -> Vec<&str> {
@@ -108,7 +104,7 @@ fn record<'a>(all: &[&'a str], line: u32, style: Style) -> Result<Record<'a>, St
         }
     };
     let first = Line::parse(rec.text).field(0).map(str::to_string);
-    if !first.is_some_and(|f| TYPES.contains(&f.as_str())) {
+    if !first.is_some_and(|f| is_type(&f)) {
         return Err(not_record());
     }
     Ok(rec)

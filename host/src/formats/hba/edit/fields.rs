@@ -2,8 +2,8 @@
 //! PostgreSQL needs it, a record's fields changed in their columns, a new record in the
 //! columns of a neighbour.
 
-use super::TYPES;
 use super::columns::{self, Change, Line, column, fill};
+use super::is_type;
 use crate::wit;
 
 /// Whether a token must be quoted for PostgreSQL to read it as one token.
@@ -73,7 +73,7 @@ pub(super) fn change_record(
     let mut changes = Vec::new();
     if let Some(t) = &c.connection_type {
         let t = word("connection type", t)?;
-        if !TYPES.contains(&t) {
+        if !is_type(t) {
             return Err(format!("`{t}` is not a pg_hba connection type"));
         }
         if (t == "local") != local {
@@ -162,7 +162,7 @@ fn comment_start(text: &str) -> Option<usize> {
 /// (a neighbouring record) when there is room, in its blanks' style.
 pub(super) fn new_record(r: &wit::HbaRecord, template: Option<&str>) -> Result<String, String> {
     let t = word("connection type", &r.connection_type)?;
-    if !TYPES.contains(&t) {
+    if !is_type(t) {
         return Err(format!("`{t}` is not a pg_hba connection type"));
     }
     let mut fields = vec![t.to_string(), names(&r.databases)?, names(&r.users)?];
