@@ -117,73 +117,6 @@ fn conflict(a: (u32, u32), b: (u32, u32)) -> bool {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{LineEdit, Patch};
-
-    fn eval(edits: &[(u32, u32, &str)]) -> Evaluation {
-        let mut e = crate::Report::new(&[]).finish();
-        e.patches.push(Patch {
-            file: "f".into(),
-            description: "d".into(),
-            edits: edits
-                .iter()
-                .map(|(start, end, text)| {
-                    Edit::Lines(LineEdit {
-                        start: *start,
-                        end: *end,
-                        text: text.to_string(),
-                    })
-                })
-                .collect(),
-        });
-        e
-    }
-
-    fn eval_of(patches: &[&[(u32, u32, &str)]]) -> Evaluation {
-        let mut e = eval(&[]);
-        e.patches.clear();
-        for edits in patches {
-            e.patches.extend(eval(edits).patches);
-        }
-        e
-    }
-
-    /// Two fixes inserting at the same place: the host takes the first in this round and
-    /// leaves the second to the next one (the policy asks again if it is still needed).
-    #[test]
-    fn a_second_insert_at_the_same_place_waits_for_the_next_round() {
-        let e = eval_of(&[&[(2, 1, "x")], &[(2, 1, "y")], &[(1, 1, "A")]]);
-        assert_eq!(apply_line_edits("a\nb\n", &e, Some("f")), "A\nx\nb\n");
-        // Overlapping replacements: the first patch wins, as on the host.
-        let e = eval_of(&[&[(1, 2, "one")], &[(2, 2, "two")]]);
-        assert_eq!(apply_line_edits("a\nb\n", &e, Some("f")), "one\n");
-    }
-
-    #[test]
-    fn line_endings_are_kept() {
-        let e = eval(&[(2, 1, "new"), (2, 2, "B")]);
-        assert_eq!(apply_line_edits("a\r\nb", &e, Some("f")), "a\r\nnew\r\nB");
-    }
-
-    #[test]
-    #[should_panic(expected = "outside the file")]
-    fn an_edit_past_the_end_is_the_policy_s_error() {
-        apply_line_edits("a\n", &eval(&[(3, 3, "x")]), Some("f"));
-    }
-
-    #[test]
-    fn replaces_inserts_and_deletes_bottom_up() {
-        let e = eval(&[(1, 1, "A"), (3, 2, "new"), (4, 4, "")]);
-        assert_eq!(
-            apply_line_edits("a\nb\nc\nd\n", &e, Some("f")),
-            "A\nb\nnew\nc\n"
-        );
-        assert_eq!(apply_line_edits("a\n", &e, Some("other")), "a\n");
-    }
-}
-
 /// The pg_hba edits of the patches of `file` in `e`, one line each as a test reads them
 /// (`set 4: type=hostssl method=scram-sha-256 +clientcert=verify-full -map`, `delete 6`,
 /// `insert after 4: copy of 4 address=10.2.0.0/16`). The host renders them in the file's
@@ -252,4 +185,71 @@ pub fn hba_edits(e: &Evaluation, file: &str) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{LineEdit, Patch};
+
+    fn eval(edits: &[(u32, u32, &str)]) -> Evaluation {
+        let mut e = crate::Report::new(&[]).finish();
+        e.patches.push(Patch {
+            file: "f".into(),
+            description: "d".into(),
+            edits: edits
+                .iter()
+                .map(|(start, end, text)| {
+                    Edit::Lines(LineEdit {
+                        start: *start,
+                        end: *end,
+                        text: text.to_string(),
+                    })
+                })
+                .collect(),
+        });
+        e
+    }
+
+    fn eval_of(patches: &[&[(u32, u32, &str)]]) -> Evaluation {
+        let mut e = eval(&[]);
+        e.patches.clear();
+        for edits in patches {
+            e.patches.extend(eval(edits).patches);
+        }
+        e
+    }
+
+    /// Two fixes inserting at the same place: the host takes the first in this round and
+    /// leaves the second to the next one (the policy asks again if it is still needed).
+    #[test]
+    fn a_second_insert_at_the_same_place_waits_for_the_next_round() {
+        let e = eval_of(&[&[(2, 1, "x")], &[(2, 1, "y")], &[(1, 1, "A")]]);
+        assert_eq!(apply_line_edits("a\nb\n", &e, Some("f")), "A\nx\nb\n");
+        // Overlapping replacements: the first patch wins, as on the host.
+        let e = eval_of(&[&[(1, 2, "one")], &[(2, 2, "two")]]);
+        assert_eq!(apply_line_edits("a\nb\n", &e, Some("f")), "one\n");
+    }
+
+    #[test]
+    fn line_endings_are_kept() {
+        let e = eval(&[(2, 1, "new"), (2, 2, "B")]);
+        assert_eq!(apply_line_edits("a\r\nb", &e, Some("f")), "a\r\nnew\r\nB");
+    }
+
+    #[test]
+    #[should_panic(expected = "outside the file")]
+    fn an_edit_past_the_end_is_the_policy_s_error() {
+        apply_line_edits("a\n", &eval(&[(3, 3, "x")]), Some("f"));
+    }
+
+    #[test]
+    fn replaces_inserts_and_deletes_bottom_up() {
+        let e = eval(&[(1, 1, "A"), (3, 2, "new"), (4, 4, "")]);
+        assert_eq!(
+            apply_line_edits("a\nb\nc\nd\n", &e, Some("f")),
+            "A\nb\nnew\nc\n"
+        );
+        assert_eq!(apply_line_edits("a\n", &e, Some("other")), "a\n");
+    }
 }

@@ -430,7 +430,7 @@ fn clientcert_verify_full_when_required() {
         ]
     );
     let fixed = "hostssl all all 10.0.0.0/8 scram-sha-256 clientcert=verify-full\nhostssl all all 192.168.0.0/16\tscram-sha-256 clientcert=verify-full # lan\n";
-    let again = run(&known(vec![hba(&fixed)], settings));
+    let again = run(&known(vec![hba(fixed)], settings));
     assert!(again.patches.is_empty());
     assert!(
         codes(&again).iter().all(|(_, c)| c == "superuser-remote"),

@@ -118,7 +118,7 @@ hostssl all all 10.0.0.0/8 md5
     let fixed =
         "hostssl all alice 10.0.0.0/8 scram-sha-256\nhostssl all all 10.0.0.0/8 scram-sha-256\n";
     // Once both say the same, line 1 is redundant (info), and deleting it changes nothing.
-    let again = run(&known(vec![hba(&fixed)], settings));
+    let again = run(&known(vec![hba(fixed)], settings));
     assert_eq!(codes(&again), [(1, "redundant-line".to_string())]);
     // Same method as written: redundant as before.
     let same = "local all postgres peer\nlocal all all peer\n";
