@@ -207,6 +207,10 @@ pub struct Patch {
     pub description: String,
     #[serde(skip)]
     pub edits: Vec<wit::Edit>,
+    /// Why the patch cannot be applied as the policy wrote it (a pg_hba edit the host
+    /// cannot render safely); the applier reports it as skipped with this reason.
+    #[serde(skip)]
+    pub refused: Option<String>,
 }
 
 /// What a policy was, for reports (SARIF rules, `policy list`).
@@ -590,11 +594,16 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
             Ok((name, evaluation)) => {
                 let base = outcome.patches.len();
                 for p in evaluation.patches {
+                    // pg_hba edits become line edits of their document here, where its
+                    // kind and text are known.
+                    let (edits, refused) =
+                        crate::patch::render_hba(p.edits, &p.file, &prepared.documents);
                     outcome.patches.push(Patch {
                         policy: name.clone(),
                         file: p.file,
                         description: p.description,
-                        edits: p.edits,
+                        edits,
+                        refused,
                     });
                 }
                 for f in evaluation.findings {

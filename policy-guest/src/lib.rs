@@ -43,13 +43,14 @@ pub use bindings::patrol::policy::types::{
     Answers, Body, CertChain, CertFile, CertLookup, CertReference, CertRole, CertificateFacts,
     ClientCertificate, Cluster, CodeInfo, Connection, Context, Credentials, DecisionDetail,
     Deployment, Diagnostic, Document, Edit, EffectiveSetting, Endpoint, Evaluation, Finding,
-    FlowCall, FlowKind, FlowRequest, HbaAddress, HbaName, HbaNetwork, HbaRule, IdentRule, Input,
-    IpAddress, LineEdit, Link, LinkKind, Location, Member, NftChain, NftChainType, NftFamily,
-    NftHook, NftMapEntry, NftMatch, NftOp, NftPolicy, NftRule, NftSet, NftTable, NftVerdict,
-    PasswordStorage, Patch, PgbouncerPasswordKind, PgbouncerUser, PointerValue, PolicyError,
-    PolicyMetadata, PortHost, PortMatrix, PortService, PortSource, PrivateKey, ReplicationMode,
-    RequestBatch, RequiredFlow, Role, RolePurpose, Setting, SettingOrigin, Severity, Span,
-    Structured, Verdict, VersionFact, X509Certificate,
+    FlowCall, FlowKind, FlowRequest, HbaAddress, HbaChange, HbaEdit, HbaInsert, HbaName,
+    HbaNetwork, HbaNew, HbaPlace, HbaRecord, HbaRule, IdentRule, Input, IpAddress, LineEdit, Link,
+    LinkKind, Location, Member, NftChain, NftChainType, NftFamily, NftHook, NftMapEntry, NftMatch,
+    NftOp, NftPolicy, NftRule, NftSet, NftTable, NftVerdict, PasswordStorage, Patch,
+    PgbouncerPasswordKind, PgbouncerUser, PointerValue, PolicyError, PolicyMetadata, PortHost,
+    PortMatrix, PortService, PortSource, PrivateKey, ReplicationMode, RequestBatch, RequiredFlow,
+    Role, RolePurpose, Setting, SettingOrigin, Severity, Span, Structured, Verdict, VersionFact,
+    X509Certificate,
 };
 pub use report::{Code, Decision, DetailId, Report, SampleKind};
 pub use sample::{CertPresence, HttpRequest, RequestAuth, RequestSample, Scheme};

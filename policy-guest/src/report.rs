@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use crate::{
-    Answers, CodeInfo, DecisionDetail, Edit, Evaluation, Finding, LineEdit, Location, Patch,
-    PointerValue, Severity, Verdict,
+    Answers, CodeInfo, DecisionDetail, Edit, Evaluation, Finding, HbaChange, HbaEdit, LineEdit,
+    Location, Patch, PointerValue, Severity, Verdict,
 };
 
 /// Which list of the input a sample comes from.
@@ -309,6 +309,31 @@ pub fn remove_value(file: &str, description: impl Into<String>, pointer: &str) -
     }
 }
 
+/// A patch of pg_hba records: the host renders each edit in the file's own style (a
+/// `pg-hba` document, or the `pg_hba` list items of a `patroni` one).
+pub fn hba_patch(file: &str, description: impl Into<String>, edits: Vec<HbaEdit>) -> Patch {
+    Patch {
+        file: file.to_string(),
+        description: description.into(),
+        edits: edits.into_iter().map(Edit::Hba).collect(),
+    }
+}
+
+/// A change of the record that starts at `line` that changes nothing yet: set the fields
+/// that change.
+pub fn hba_change(line: u32) -> HbaChange {
+    HbaChange {
+        line,
+        connection_type: None,
+        databases: None,
+        users: None,
+        address: None,
+        method: None,
+        set_options: Vec::new(),
+        remove_options: Vec::new(),
+    }
+}
+
 /// A patch that replaces lines `start..=end` of a file with `text`.
 pub fn replace_lines(
     file: &str,
@@ -449,6 +474,8 @@ impl PartialEq for Edit {
             }
             (Edit::Set(a), Edit::Set(b)) => a.pointer == b.pointer && a.value == b.value,
             (Edit::Remove(a), Edit::Remove(b)) => a == b,
+            // The generated pg_hba types have no `PartialEq`; their debug text says all.
+            (Edit::Hba(a), Edit::Hba(b)) => format!("{a:?}") == format!("{b:?}"),
             _ => false,
         }
     }
@@ -470,6 +497,10 @@ fn hash_patch(p: &Patch, h: &mut impl Hasher) {
             Edit::Remove(pointer) => {
                 2u8.hash(h);
                 pointer.hash(h);
+            }
+            Edit::Hba(e) => {
+                3u8.hash(h);
+                format!("{e:?}").hash(h);
             }
         }
     }

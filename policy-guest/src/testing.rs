@@ -117,6 +117,76 @@ fn conflict(a: (u32, u32), b: (u32, u32)) -> bool {
     }
 }
 
+/// The pg_hba edits of the patches of `file` in `e`, one line each as a test reads them
+/// (`set 4: type=hostssl method=scram-sha-256 +clientcert=verify-full -map`, `delete 6`,
+/// `insert after 4: copy of 4 address=10.2.0.0/16`). The host renders them in the file's
+/// text (`patrol test` case files show that result); a native test checks what the
+/// policy asked for.
+pub fn hba_edits(e: &Evaluation, file: &str) -> Vec<String> {
+    use crate::{HbaChange, HbaEdit, HbaName, HbaNew, HbaPlace};
+    let names = |l: &[HbaName]| {
+        l.iter()
+            .map(|n| {
+                if n.quoted {
+                    format!("\"{}\"", n.text)
+                } else {
+                    n.text.clone()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let change = |c: &HbaChange| {
+        let mut out: Vec<String> = Vec::new();
+        let mut field = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                out.push(format!("{k}={v}"));
+            }
+        };
+        field("type", c.connection_type.clone());
+        field("databases", c.databases.as_deref().map(names));
+        field("users", c.users.as_deref().map(names));
+        field("address", c.address.clone());
+        field("method", c.method.clone());
+        out.extend(c.set_options.iter().map(|(k, v)| format!("+{k}={v}")));
+        out.extend(c.remove_options.iter().map(|k| format!("-{k}")));
+        out.join(" ")
+    };
+    let mut out = Vec::new();
+    for p in e.patches.iter().filter(|p| p.file == file) {
+        for ed in &p.edits {
+            let Edit::Hba(h) = ed else { continue };
+            out.push(match h {
+                HbaEdit::Delete(l) => format!("delete {l}"),
+                HbaEdit::Set(c) => format!("set {}: {}", c.line, change(c)),
+                HbaEdit::Insert(i) => {
+                    let place = match i.place {
+                        HbaPlace::Before(l) => format!("before {l}"),
+                        HbaPlace::After(l) => format!("after {l}"),
+                        HbaPlace::End => "at the end".into(),
+                    };
+                    let new = match &i.new {
+                        HbaNew::Copy(c) => format!("copy of {} {}", c.line, change(c)),
+                        HbaNew::Fields(r) => {
+                            let mut f = vec![
+                                r.connection_type.clone(),
+                                names(&r.databases),
+                                names(&r.users),
+                            ];
+                            f.extend(r.address.clone());
+                            f.push(r.method.clone());
+                            f.extend(r.options.iter().map(|(k, v)| format!("{k}={v}")));
+                            f.join(" ")
+                        }
+                    };
+                    format!("insert {place}: {new}")
+                }
+            });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

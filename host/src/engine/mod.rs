@@ -621,9 +621,46 @@ fn evaluation_size(e: &wit::Evaluation) -> usize {
                         wit::Edit::Lines(l) => 8 + l.text.len(),
                         wit::Edit::Set(s) => s.pointer.len() + s.value.len(),
                         wit::Edit::Remove(p) => p.len(),
+                        wit::Edit::Hba(h) => hba_edit_size(h),
                     })
                     .sum::<usize>()
         })
         .sum();
     findings + decisions + patches
+}
+
+/// What one pg_hba edit costs to keep: its words.
+fn hba_edit_size(h: &wit::HbaEdit) -> usize {
+    let names = |l: &[wit::HbaName]| l.iter().map(|n| 1 + n.text.len()).sum::<usize>();
+    let change = |c: &wit::HbaChange| {
+        8 + [&c.connection_type, &c.address, &c.method]
+            .iter()
+            .map(|s| s.as_ref().map_or(0, String::len))
+            .sum::<usize>()
+            + c.databases.as_deref().map_or(0, names)
+            + c.users.as_deref().map_or(0, names)
+            + c.set_options
+                .iter()
+                .map(|(k, v)| 2 + k.len() + v.len())
+                .sum::<usize>()
+            + c.remove_options.iter().map(|k| 1 + k.len()).sum::<usize>()
+    };
+    match h {
+        wit::HbaEdit::Delete(_) => 8,
+        wit::HbaEdit::Set(c) => change(c),
+        wit::HbaEdit::Insert(i) => match &i.new {
+            wit::HbaNew::Copy(c) => 8 + change(c),
+            wit::HbaNew::Fields(r) => {
+                8 + r.connection_type.len()
+                    + r.method.len()
+                    + r.address.as_ref().map_or(0, String::len)
+                    + names(&r.databases)
+                    + names(&r.users)
+                    + r.options
+                        .iter()
+                        .map(|(k, v)| 2 + k.len() + v.len())
+                        .sum::<usize>()
+            }
+        },
+    }
 }

@@ -5,7 +5,8 @@
 //! [`tokenize`] is `tokenize_auth_file` (fields, quoting, comments, `@file`, backslash
 //! continuation from 14, `include*` directives from 16), [`line`] is `parse_hba_line`,
 //! [`options`] is `parse_hba_auth_opt`, [`address`] is glibc's numeric `getaddrinfo`,
-//! and [`regex`] checks the `/regex` tokens of 16+. The version comes from
+//! and [`regex`] checks the `/regex` tokens of 16+; [`edit`] renders the record edits
+//! policies ask for. The version comes from
 //! `ParseContext::postgres_version` (none: 18, the newest).
 //!
 //! Each valid record becomes a [`wit::HbaRule`] (databases and users after `@file`
@@ -35,6 +36,7 @@
 //! The unit tests hold those answers.
 
 pub(crate) mod address;
+pub(crate) mod edit;
 pub(crate) mod files;
 pub(crate) mod ldap_url;
 pub(crate) mod line;

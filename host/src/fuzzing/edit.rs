@@ -83,6 +83,7 @@ fn patch(n: usize, edits: Vec<wit::Edit>) -> Patch {
         file: FILE.into(),
         description: format!("patch {n}"),
         edits,
+        refused: None,
     }
 }
 
@@ -220,7 +221,9 @@ fn pointers(text: &str, edits: Vec<wit::Edit>) {
                 )
             }
             wit::Edit::Remove(p) => (YamlEdit::Remove { pointer: p.clone() }, p),
-            wit::Edit::Lines(_) => continue,
+            // Only pointer edits are generated here; pg_hba edits have their own tests
+            // (`formats::hba::edit`).
+            wit::Edit::Lines(_) | wit::Edit::Hba(_) => continue,
         };
         let Ok(after) = yaml_edit::apply(&current, std::slice::from_ref(&edit)) else {
             continue;

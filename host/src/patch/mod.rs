@@ -1,7 +1,9 @@
 //! Applies the patches policies return, in the files' own text.
 //!
 //! Line edits replace whole lines and leave every other byte alone; pointer edits on
-//! YAML/JSON documents go through [`yaml_edit`], which keeps comments and layout. Patches
+//! YAML/JSON documents go through [`yaml_edit`], which keeps comments and layout; pg_hba
+//! record edits are rendered as line edits by `formats::hba::edit` when the policy's
+//! patches are collected ([`render_hba`]), where the document's kind is known. Patches
 //! for one file are applied together (line edits bottom-up so that earlier line numbers
 //! stay valid); a patch that overlaps one already taken is skipped and reported. The
 //! result is shown as a unified diff (`--diff`, applies with `patch -p1`) or written back
@@ -43,6 +45,18 @@ pub fn apply_all(patches: &[&Patch], files: &[(String, String)]) -> (Vec<FileCha
         };
         let mut text = before.clone();
         let mut applied = Vec::new();
+        // pg_hba edits are rendered as line edits when the policy's patches are collected
+        // (`render_hba`, which knows the document's kind); one left here was refused.
+        let (hba, patches): (Vec<&Patch>, Vec<&Patch>) = patches.into_iter().partition(|p| {
+            p.refused.is_some() || p.edits.iter().any(|e| matches!(e, wit::Edit::Hba(_)))
+        });
+        for p in hba {
+            let why = p
+                .refused
+                .as_deref()
+                .unwrap_or("its pg_hba edits were not rendered for the file");
+            skipped.push(format!("{file}: {}: {why}", p.description));
+        }
         // Structured edits first (they work on pointers, not line numbers)…
         for p in patches
             .iter()
@@ -98,12 +112,13 @@ fn to_yaml_edit(e: &wit::Edit) -> Option<YamlEdit> {
                 .unwrap_or(serde_json::Value::String(s.value.clone())),
         }),
         wit::Edit::Remove(p) => Some(YamlEdit::Remove { pointer: p.clone() }),
-        wit::Edit::Lines(_) => None,
+        wit::Edit::Lines(_) | wit::Edit::Hba(_) => None,
     }
 }
 
 /// Checks the line edits of every patch a policy returned against the text of the file
 /// they edit (a file not among the documents is refused later, when the fix is applied).
+/// pg_hba edits are rendered, and refused if they cannot be, by [`render_hba`].
 pub fn check_patches(patches: &[wit::Patch], documents: &[wit::Document]) -> Result<(), String> {
     for p in patches {
         // Policies see an auth_file with its passwords redacted: a fix written from that
@@ -142,6 +157,76 @@ pub fn check_patches(patches: &[wit::Patch], documents: &[wit::Document]) -> Res
         }
     }
     Ok(())
+}
+
+/// The edits of a patch with its pg_hba edits rendered as line edits of the document
+/// they edit ([`crate::formats::hba::edit`]), or the edits as they were and why they
+/// cannot be applied: a file that is not a checked `pg-hba` or `patroni` document, a
+/// record the host cannot rewrite safely, pg_hba edits mixed with other edits.
+pub fn render_hba(
+    edits: Vec<wit::Edit>,
+    file: &str,
+    documents: &[wit::Document],
+) -> (Vec<wit::Edit>, Option<String>) {
+    match lower_hba(&edits, file, documents) {
+        Ok(Some(lines)) => (lines, None),
+        Ok(None) => (edits, None),
+        Err(why) => (edits, Some(why)),
+    }
+}
+
+fn lower_hba(
+    edits: &[wit::Edit],
+    file: &str,
+    documents: &[wit::Document],
+) -> Result<Option<Vec<wit::Edit>>, String> {
+    use crate::formats::hba::edit::{Style, lower};
+    let hba: Vec<&wit::HbaEdit> = edits
+        .iter()
+        .filter_map(|e| match e {
+            wit::Edit::Hba(h) => Some(h),
+            wit::Edit::Lines(_) | wit::Edit::Set(_) | wit::Edit::Remove(_) => None,
+        })
+        .collect();
+    if hba.is_empty() {
+        return Ok(None);
+    }
+    if hba.len() != edits.len() {
+        return Err("it mixes pg_hba edits with other edits; a patch holds one kind".into());
+    }
+    // A patroni.yml is both a `patroni` document and, for its `pg_hba` lists, a
+    // `patroni-pg-hba` one, with the same path and text.
+    let mut kinds = documents.iter().filter(|d| d.path == file).peekable();
+    if kinds.peek().is_none() {
+        return Err("pg_hba edits apply to a checked `pg-hba` or `patroni` document only".into());
+    }
+    let (doc, style) = [
+        ("pg-hba", Style::File),
+        ("patroni-pg-hba", Style::PatroniYaml),
+        ("patroni", Style::PatroniYaml),
+    ]
+    .into_iter()
+    .find_map(|(kind, style)| kinds.clone().find(|d| d.kind == kind).map(|d| (d, style)))
+    .ok_or_else(|| {
+        let names: Vec<String> = kinds.map(|d| format!("`{}`", d.kind)).collect();
+        format!(
+            "it is a {} document; pg_hba edits apply to `pg-hba` and `patroni` documents",
+            names.join(", ")
+        )
+    })?;
+    // The records as the host parsed them (none for a plain `patroni` document): an
+    // edit must name a line where one starts, and its fields must stand where written.
+    let rules: Option<Vec<&wit::HbaRule>> = match &doc.body {
+        wit::Body::Hba(rules) => Some(
+            rules
+                .iter()
+                .filter(|r| r.location.file == doc.path)
+                .collect(),
+        ),
+        _ => None,
+    };
+    let lines = lower(&hba, &doc.text, style, rules.as_deref())?;
+    Ok(Some(lines.into_iter().map(wit::Edit::Lines).collect()))
 }
 
 /// Why the line edits of one patch cannot be applied to a text of `line_count` lines:
@@ -367,6 +452,7 @@ mod tests {
             file: "f".into(),
             description: "d".into(),
             edits,
+            refused: None,
         }
     }
 

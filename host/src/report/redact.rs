@@ -278,7 +278,10 @@ impl Secrets {
                     .any(|d| seen.insert(d.reason.as_str()) && self.found_in(&d.reason))
             }
             || outcome.patches.iter().any(|p| {
-                self.found_in(&p.description) || p.edits.iter().any(|e| self.found_in(edit_text(e)))
+                self.found_in(&p.description)
+                    || p.edits
+                        .iter()
+                        .any(|e| edit_words(e).into_iter().any(|w| self.found_in(w)))
             })
             || outcome.errors.iter().any(|e| self.found_in(&e.message))
     }
@@ -314,6 +317,7 @@ impl Secrets {
                     crate::wit::Edit::Lines(l) => scrub(&mut l.text),
                     crate::wit::Edit::Set(pv) => scrub(&mut pv.value),
                     crate::wit::Edit::Remove(_) => {}
+                    crate::wit::Edit::Hba(h) => scrub_hba(h, &scrub),
                 }
             }
         }
@@ -323,12 +327,80 @@ impl Secrets {
     }
 }
 
-/// The new text an edit writes.
-fn edit_text(e: &crate::wit::Edit) -> &str {
+/// The new text an edit writes (every word of a pg_hba edit).
+fn edit_words(e: &crate::wit::Edit) -> Vec<&str> {
+    use crate::wit::{Edit, HbaChange, HbaEdit, HbaNew};
+    fn change(c: &HbaChange) -> Vec<&str> {
+        let mut out: Vec<&str> = [&c.connection_type, &c.address, &c.method]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        out.extend(
+            c.databases
+                .iter()
+                .chain(c.users.iter())
+                .flatten()
+                .map(|n| n.text.as_str()),
+        );
+        out.extend(c.set_options.iter().map(|(_, v)| v.as_str()));
+        out
+    }
     match e {
-        crate::wit::Edit::Lines(l) => &l.text,
-        crate::wit::Edit::Set(pv) => &pv.value,
-        crate::wit::Edit::Remove(_) => "",
+        Edit::Lines(l) => vec![&l.text],
+        Edit::Set(pv) => vec![&pv.value],
+        Edit::Remove(_) => Vec::new(),
+        Edit::Hba(HbaEdit::Delete(_)) => Vec::new(),
+        Edit::Hba(HbaEdit::Set(c)) => change(c),
+        Edit::Hba(HbaEdit::Insert(i)) => match &i.new {
+            HbaNew::Copy(c) => change(c),
+            HbaNew::Fields(r) => {
+                let mut out = vec![r.connection_type.as_str(), r.method.as_str()];
+                out.extend(r.address.as_deref());
+                out.extend(r.databases.iter().chain(&r.users).map(|n| n.text.as_str()));
+                out.extend(r.options.iter().map(|(_, v)| v.as_str()));
+                out
+            }
+        },
+    }
+}
+
+/// Scrubs every word a pg_hba edit would write.
+fn scrub_hba(h: &mut crate::wit::HbaEdit, scrub: &dyn Fn(&mut String)) {
+    use crate::wit::{HbaChange, HbaEdit, HbaNew};
+    let change = |c: &mut HbaChange| {
+        for s in [&mut c.connection_type, &mut c.address, &mut c.method]
+            .into_iter()
+            .flatten()
+        {
+            scrub(s);
+        }
+        for n in c.databases.iter_mut().chain(c.users.iter_mut()).flatten() {
+            scrub(&mut n.text);
+        }
+        for (_, v) in &mut c.set_options {
+            scrub(v);
+        }
+    };
+    match h {
+        HbaEdit::Delete(_) => {}
+        HbaEdit::Set(c) => change(c),
+        HbaEdit::Insert(i) => match &mut i.new {
+            HbaNew::Copy(c) => change(c),
+            HbaNew::Fields(r) => {
+                scrub(&mut r.connection_type);
+                scrub(&mut r.method);
+                if let Some(a) = &mut r.address {
+                    scrub(a);
+                }
+                for n in r.databases.iter_mut().chain(r.users.iter_mut()) {
+                    scrub(&mut n.text);
+                }
+                for (_, v) in &mut r.options {
+                    scrub(v);
+                }
+            }
+        },
     }
 }
 

@@ -6,12 +6,13 @@
 //! database, and `host(ssl) … "pgautofailover_monitor" <monitor> trust` for the health
 //! checks (that one is `trust` by design). With `cert`, the replication rules carry
 //! `map=pgautofailover`, since the client certificate is not named after the replication
-//! user. All fixes of one rule are made in one rewrite of its line, so that they do not
-//! collide.
+//! user. All fixes of one rule are one change of its record (rendered by the host), so
+//! that they do not collide.
 
 use policy_guest::doc::documents;
+use policy_guest::report::{hba_change, hba_patch};
 use policy_guest::{
-    Body, Document, Edit, HbaRule, IdentRule, Input, LineEdit, Location, Patch, Report,
+    Body, Document, Edit, HbaEdit, HbaRule, IdentRule, Input, LineEdit, Location, Patch, Report,
 };
 use regex::Regex;
 
@@ -211,8 +212,8 @@ fn matches_anything(system_user: &str) -> bool {
         .all(|s| re.is_match(s))
 }
 
-/// The rule's first line with the connection type and/or the method (and its options)
-/// replaced.
+/// The change of the rule's connection type and/or method: options the new method does
+/// not take go (only `clientcert` stays with a password method; `cert` gets `map=`).
 fn rewrite(
     doc: &Document,
     rule: &HbaRule,
@@ -220,65 +221,37 @@ fn rewrite(
     new_method: Option<&str>,
 ) -> Option<Patch> {
     let line = rule.location.line;
-    if rule.location.end_line.is_some_and(|e| e > line) {
-        return None; // continued records are left alone
+    if rule.location.end_line.is_some_and(|e| e > line) || rule.location.file != doc.path {
+        return None; // continued records, and records of other files, are left alone
     }
-    let text = doc.text.lines().nth(line.checked_sub(1)? as usize)?;
-    let (body, comment) = match text.find('#') {
-        Some(i) => (&text[..i], &text[i..]),
-        None => (text, ""),
-    };
-    // Fields with the white space before each, so the columns stay where they were.
-    let mut fields: Vec<(String, String)> = Vec::new();
-    let mut rest = body;
-    while !rest.trim().is_empty() {
-        let ws = rest.len() - rest.trim_start().len();
-        let after = &rest[ws..];
-        let len = after.find(char::is_whitespace).unwrap_or(after.len());
-        fields.push((rest[..ws].to_string(), after[..len].to_string()));
-        rest = &after[len..];
-    }
-    let tail = rest;
-    if let Some(t) = new_type {
-        let grow = t.len().saturating_sub(fields.first()?.1.len());
-        fields.first_mut()?.1 = t.to_string();
-        // Keep the next column where it was when the padding allows.
-        if let Some((ws, _)) = fields.get_mut(1) {
-            let keep = ws.len().saturating_sub(grow).max(1);
-            if ws.chars().all(|c| c == ' ') {
-                ws.truncate(keep);
-            }
+    let mut change = hba_change(line);
+    change.connection_type = new_type.map(str::to_string);
+    if let Some(m) = new_method {
+        let (method, map) = match m.split_once(" map=") {
+            Some((method, map)) => (method, Some(map)),
+            None => (m, None),
+        };
+        change.method = Some(method.to_string());
+        change.remove_options = rule
+            .options
+            .iter()
+            .map(|(k, _)| k.clone())
+            .filter(|k| {
+                if method == "cert" {
+                    k == "map"
+                } else {
+                    k != "clientcert"
+                }
+            })
+            .collect();
+        if let Some(map) = map {
+            change.remove_options.retain(|k| k != "map");
+            change.set_options = vec![("map".into(), map.to_string())];
         }
     }
-    if let Some(m) = new_method {
-        let at = fields
-            .iter()
-            .position(|(_, f)| f.eq_ignore_ascii_case(&rule.method))?;
-        // The method replaces itself; options that the new method does not take go.
-        let keep: Vec<(String, String)> = fields[at + 1..]
-            .iter()
-            .filter(|(_, f)| !m.starts_with("cert") || !f.starts_with("map="))
-            .filter(|(_, f)| m.starts_with("cert") || f.starts_with("clientcert="))
-            .cloned()
-            .collect();
-        fields.truncate(at + 1);
-        fields[at].1 = m.to_string();
-        fields.extend(keep);
-    }
-    let mut new: String = fields.iter().map(|(ws, f)| format!("{ws}{f}")).collect();
-    new.push_str(if comment.is_empty() {
-        tail.trim_end()
-    } else {
-        tail
-    });
-    new.push_str(comment);
-    Some(Patch {
-        file: doc.path.clone(),
-        description: format!("rewrite pg_auto_failover rule on line {line}"),
-        edits: vec![Edit::Lines(LineEdit {
-            start: line,
-            end: line,
-            text: new,
-        })],
-    })
+    Some(hba_patch(
+        &doc.path,
+        format!("rewrite pg_auto_failover rule on line {line}"),
+        vec![HbaEdit::Set(change)],
+    ))
 }

@@ -1,7 +1,7 @@
 //! Policy tests over hand-built inputs; fixes are applied and the result checked again.
 
 use policy_guest::hba::testing::{context, rules};
-use policy_guest::testing::apply_line_edits;
+use policy_guest::testing::{apply_line_edits, hba_edits};
 use policy_guest::{Body, Document, Evaluation, IdentRule, Input, Location, Setting};
 
 use super::*;
@@ -165,11 +165,15 @@ fn node_with_a_ca_but_weak_modes_and_rules() {
         fixed_cfg.contains("sslmode = verify-full\n")
             && fixed_cfg.contains("auth_method = scram-sha-256\n")
     );
-    let fixed_hba = apply_line_edits(NODE_HBA, &e, Some("node/pg_hba.conf"));
+    // The host renders these (`tests/hba.yaml` shows the text).
     assert_eq!(
-        fixed_hba,
-        "local all postgres peer\nhostssl replication \"pgautofailover_replicator\" 10.0.0.0/8 cert map=pgautofailover\nhostssl \"postgres\" \"pgautofailover_replicator\" 10.0.0.0/8 scram-sha-256   # pg_rewind\nhostssl all app 10.0.3.0/24 scram-sha-256\n"
+        hba_edits(&e, "node/pg_hba.conf"),
+        [
+            "set 2: method=cert +map=pgautofailover",
+            "set 3: type=hostssl method=scram-sha-256"
+        ]
     );
+    let fixed_hba = "local all postgres peer\nhostssl replication \"pgautofailover_replicator\" 10.0.0.0/8 cert map=pgautofailover\nhostssl \"postgres\" \"pgautofailover_replicator\" 10.0.0.0/8 scram-sha-256   # pg_rewind\nhostssl all app 10.0.3.0/24 scram-sha-256\n";
     let fixed_ident = apply_line_edits("# empty\n", &e, Some("node/pg_ident.conf"));
     assert_eq!(
         fixed_ident,
@@ -177,7 +181,7 @@ fn node_with_a_ca_but_weak_modes_and_rules() {
     );
     let again = run(vec![
         ini("node/pg_autoctl.cfg", &fixed_cfg),
-        hba("node/pg_hba.conf", &fixed_hba),
+        hba("node/pg_hba.conf", fixed_hba),
         ident("node/pg_ident.conf", &fixed_ident),
     ]);
     // What has no fix stays: the passwords written in the file.
@@ -189,7 +193,7 @@ fn node_with_a_ca_but_weak_modes_and_rules() {
 }
 
 #[test]
-fn rewrites_keep_the_columns() {
+fn a_cert_rule_gets_hostssl_and_its_map() {
     let text =
         "host    replication  pgautofailover_replicator  10.0.1.12/32  cert   # from node2\n";
     let cfg = "[ssl]\nactive = 1\nsslmode = verify-full\nca_file = /ca\n[postgresql]\nauth_method = cert\n";
@@ -202,8 +206,8 @@ fn rewrites_keep_the_columns() {
         ),
     ]);
     assert_eq!(
-        apply_line_edits(text, &e, Some("pg_hba.conf")),
-        "hostssl replication  pgautofailover_replicator  10.0.1.12/32  cert map=pgautofailover   # from node2\n"
+        hba_edits(&e, "pg_hba.conf"),
+        ["set 1: type=hostssl method=cert +map=pgautofailover"]
     );
 }
 

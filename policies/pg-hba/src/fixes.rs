@@ -8,8 +8,8 @@
 //! 3. the file *as it will be after those fixes* (a `host` turned `hostssl` may now be
 //!    covered by an earlier `hostssl`) is analysed again; records shadowed or redundant
 //!    there are deleted too;
-//! 4. each line's fixes are rendered once, in the line's own text with its alignment
-//!    ([`crate::text`]), and every finding of the line points at that one patch.
+//! 4. each record's fixes become one structured patch (the host renders it in the line's
+//!    own text, alignment and comment kept), and every finding of the line points at it.
 
 use std::collections::BTreeMap;
 
@@ -18,11 +18,13 @@ use policy_guest::hba::rule::{Method, Rule};
 use policy_guest::hba::shadow::Unreachable;
 use policy_guest::hba::{Matcher, ServerFacts};
 use policy_guest::net::IpNet;
-use policy_guest::report::replace_lines;
-use policy_guest::{HbaAddress, HbaNetwork, HbaRule, Report, Severity};
+use policy_guest::report::{hba_change, hba_patch};
+use policy_guest::{
+    HbaAddress, HbaChange, HbaEdit, HbaInsert, HbaNetwork, HbaNew, HbaPlace, HbaRule, Report,
+    Severity,
+};
 
 use crate::checks::{Env, LineFix, Pending, check_rule};
-use crate::text::{Change, Line, render};
 
 /// Why a record goes away.
 #[derive(Debug, Clone)]
@@ -112,7 +114,6 @@ pub fn check_file(env: &Env<'_>, report: &mut Report) {
     }
 
     // 4. Findings with their patches.
-    let lines: Vec<&str> = env.doc.text.lines().collect();
     for (i, r) in rules.iter().enumerate() {
         let (findings, fix) = &pending[i];
         let loc = r.location.clone();
@@ -123,50 +124,29 @@ pub fn check_file(env: &Env<'_>, report: &mut Report) {
             Some(Gone::Redundant(_)) => true,
             None => false,
         };
-        let patchable = loc.file == env.doc.path && loc.end_line.is_none_or(|e| e == loc.line);
-        let text = lines
-            .get(loc.line.saturating_sub(1) as usize)
-            .copied()
-            .filter(|_| patchable && loc.line > 0);
-        let patch = text.and_then(|text| {
-            if deleting {
-                if env.doc.kind == crate::PATRONI_HBA && yaml_item(text).is_none() {
-                    return None;
-                }
-                return Some(replace_lines(
-                    &env.doc.path,
-                    format!("delete unreachable line {}", loc.line),
-                    loc.line,
-                    loc.line,
-                    "",
-                ));
-            }
-            let unreachable: Vec<usize> = dropped.get(&i).cloned().unwrap_or_default();
-            if env.doc.kind == crate::PATRONI_HBA {
-                // The record is a list item of patroni.yml: fix it inside its line.
-                let (prefix, record, suffix) = yaml_item(text)?;
-                let new = render_fix(record, r, fix, &unreachable)?;
-                return (new != record).then(|| {
-                    replace_lines(
+        // A record continued over several lines, or read from an included file, is not
+        // patched.
+        let patchable =
+            loc.file == env.doc.path && loc.end_line.is_none_or(|e| e == loc.line) && loc.line > 0;
+        let patch = patchable
+            .then(|| {
+                if deleting {
+                    return Some(hba_patch(
                         &env.doc.path,
-                        format!("fix the pg_hba item on line {}", loc.line),
-                        loc.line,
-                        loc.line,
-                        format!("{prefix}{new}{suffix}"),
-                    )
-                });
-            }
-            let new = render_fix(text, r, fix, &unreachable)?;
-            (new != text).then(|| {
-                replace_lines(
-                    &env.doc.path,
-                    format!("fix line {}", loc.line),
-                    loc.line,
-                    loc.line,
-                    new,
-                )
+                        format!("delete unreachable line {}", loc.line),
+                        vec![HbaEdit::Delete(loc.line)],
+                    ));
+                }
+                let unreachable: Vec<usize> = dropped.get(&i).cloned().unwrap_or_default();
+                let edits = fix_edits(loc.line, fix, &unreachable)?;
+                let description = if env.doc.kind == crate::PATRONI_HBA {
+                    format!("fix the pg_hba item on line {}", loc.line)
+                } else {
+                    format!("fix line {}", loc.line)
+                };
+                Some(hba_patch(&env.doc.path, description, edits))
             })
-        });
+            .flatten();
         if let Some(g) = gone.get(&i) {
             let (code, message) = match g {
                 Gone::Shadowed(by) => (
@@ -272,81 +252,25 @@ fn apply(r: &HbaRule, fix: &LineFix) -> Vec<HbaRule> {
     }
 }
 
-/// The line's text with its fix, keeping alignment; `dropped` are address expansions
-/// that turned out unreachable. None when the text does not read as the record
-/// (continuations, `@file` fields shifting columns): no patch then.
-/// Splits a block-sequence item of patroni.yml, `  - host all all 10.0.0.0/8 md5  # x`
-/// (or with the record in quotes), into what comes before the record, the record, and
-/// what follows it. None for any other shape (a flow list, a multi-line scalar, a quote
-/// inside the record), which is then not patched.
-fn yaml_item(line: &str) -> Option<(&str, &str, &str)> {
-    let dash = line.len() - line.trim_start().len();
-    let rest = line[dash..].strip_prefix('-')?;
-    let start = dash + 1 + (rest.len() - rest.trim_start().len());
-    if start == dash + 1 {
-        return None; // `-x` is not a sequence item
-    }
-    let body = &line[start..];
-    match body.chars().next()? {
-        q @ ('"' | '\'') => {
-            let end = body[1..].find(q)? + 1;
-            let record = &body[1..end];
-            (!record.contains('\\')).then_some((&line[..start + 1], record, &line[start + end..]))
-        }
-        '[' | '{' | '|' | '>' | '&' | '*' | '!' => None,
-        _ => {
-            // A plain scalar ends at ` #` (a comment) or at the end of the line.
-            let end = body.find(" #").unwrap_or(body.len());
-            let record = body[..end].trim_end();
-            Some((&line[..start], record, &line[start + record.len()..]))
-        }
-    }
-}
-
-fn render_fix(text: &str, r: &HbaRule, fix: &LineFix, dropped: &[usize]) -> Option<String> {
-    let line = Line::parse(text);
-    let local = r.connection_type == "local";
-    if line.field(0)? != r.connection_type {
-        return None;
-    }
-    let mut method_at = if local { 3 } else { 4 };
-    if !local {
-        let addr = line.field(3)?;
-        if !addr.contains('/') && addr.parse::<std::net::IpAddr>().is_ok() {
-            method_at = 5;
-        }
-    }
-    let written = line.field(method_at)?;
-    if written != r.method && !(r.method == "peer" && written == "ident") {
-        return None;
-    }
-    let mut changes = Vec::new();
-    if let Some(t) = fix.connection_type {
-        changes.push(Change::Replace(0, t.to_string()));
-    }
-    if let Some(m) = fix.method {
-        changes.push(Change::Replace(method_at, m.to_string()));
-    }
-    let mut append = Vec::new();
-    for k in method_at + 1..line.fields.len() {
-        let opt = line.field(k)?;
-        let name = opt.split('=').next().unwrap_or(opt);
-        if fix.remove_options.contains(&name) {
-            changes.push(Change::Delete(k));
-        }
-    }
-    for (name, value) in &fix.set_options {
-        let existing = (method_at + 1..line.fields.len()).find(|k| {
-            line.field(*k)
-                .is_some_and(|o| o.split('=').next() == Some(name))
-        });
-        match existing {
-            Some(k) => changes.push(Change::Replace(k, format!("{name}={value}"))),
-            None => append.push(format!("{name}={value}")),
-        }
-    }
+/// The structured edits of a record's fix (none when it changes nothing): a change of
+/// its fields, and for an address list one copy of the record per further network
+/// (`dropped` are the networks that turned out unreachable).
+fn fix_edits(line: u32, fix: &LineFix, dropped: &[usize]) -> Option<Vec<HbaEdit>> {
+    let mut change: HbaChange = hba_change(line);
+    change.connection_type = fix.connection_type.map(str::to_string);
+    change.method = fix.method.map(str::to_string);
+    change.remove_options = fix.remove_options.iter().map(|o| o.to_string()).collect();
+    change.set_options = fix
+        .set_options
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let Some(nets) = &fix.addresses else {
-        return Some(render(&line, &changes, &append));
+        let empty = change.connection_type.is_none()
+            && change.method.is_none()
+            && change.remove_options.is_empty()
+            && change.set_options.is_empty();
+        return (!empty).then(|| vec![HbaEdit::Set(change)]);
     };
     let kept: Vec<&IpNet> = nets
         .iter()
@@ -354,54 +278,20 @@ fn render_fix(text: &str, r: &HbaRule, fix: &LineFix, dropped: &[usize]) -> Opti
         .filter(|(k, _)| !dropped.contains(k))
         .map(|(_, n)| n)
         .collect();
-    let mut out = Vec::new();
-    for (k, net) in kept.iter().enumerate() {
-        let mut c = changes.clone();
-        c.push(Change::Replace(3, net.to_string()));
-        if method_at == 5 {
-            c.push(Change::Delete(4));
-        }
-        let mut rendered = render(&line, &c, &append);
-        if k > 0 {
-            // The comment stays on the first line only.
-            if let Some(cut) = comment_start(&rendered) {
-                rendered.truncate(cut);
-                rendered.truncate(rendered.trim_end().len());
-            }
-        }
-        out.push(rendered);
+    let Some((first, rest)) = kept.split_first() else {
+        return Some(vec![HbaEdit::Delete(line)]);
+    };
+    let mut edits = Vec::new();
+    // The copies go after the record in order; each is the record with its own network.
+    for net in rest {
+        let mut copy = change.clone();
+        copy.address = Some(net.to_string());
+        edits.push(HbaEdit::Insert(HbaInsert {
+            place: HbaPlace::After(line),
+            new: HbaNew::Copy(copy),
+        }));
     }
-    Some(out.join("\n"))
-}
-
-fn comment_start(text: &str) -> Option<usize> {
-    let mut quoted = false;
-    for (i, c) in text.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            '#' if !quoted => return Some(i),
-            _ => {}
-        }
-    }
-    None
-}
-
-#[cfg(test)]
-mod yaml_item_tests {
-    use super::yaml_item;
-
-    #[test]
-    fn splits_block_items() {
-        assert_eq!(
-            yaml_item("    - host all all 10.0.0.0/8 md5  # app"),
-            Some(("    - ", "host all all 10.0.0.0/8 md5", "  # app"))
-        );
-        assert_eq!(
-            yaml_item("  - 'host all all 10.0.0.0/8 md5'"),
-            Some(("  - '", "host all all 10.0.0.0/8 md5", "'"))
-        );
-        assert_eq!(yaml_item("  -x"), None);
-        assert_eq!(yaml_item("  pg_hba: [host all all 0/0 md5]"), None);
-        assert_eq!(yaml_item("  - [a]"), None);
-    }
+    change.address = Some(first.to_string());
+    edits.insert(0, HbaEdit::Set(change));
+    Some(edits)
 }

@@ -16,7 +16,6 @@ pub mod decide;
 pub mod facts;
 pub mod fixes;
 pub mod load;
-pub mod text;
 
 use policy_guest::hba::NEWEST_VERSION;
 use policy_guest::pgconf::Effective;

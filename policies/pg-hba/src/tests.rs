@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::type_complexity)]
 
 use policy_guest::hba::testing::{conn, context, rules};
-use policy_guest::testing::apply_line_edits;
+use policy_guest::testing::hba_edits;
 use policy_guest::{
     Body, Context, Diagnostic, Document, Evaluation, IdentRule, Input, Location, Setting, Severity,
     Verdict,
@@ -161,17 +161,25 @@ fn insecure_file_findings_and_patches() {
         Severity::Medium,
         "loopback-only trust is the exposure of `trust` on `local` (medium), not the network's (critical)"
     );
-    let fixed = apply_line_edits(INSECURE, &e, Some("pg_hba.conf"));
+    // What the policy asks for; the host renders it (`tests/rendering.yaml` checks
+    // the text through the real host).
     assert_eq!(
-        fixed,
-        "\
+        hba_edits(&e, "pg_hba.conf"),
+        [
+            "set 3: method=scram-sha-256",
+            "set 4: type=hostssl method=scram-sha-256",
+            "set 5: type=hostssl method=scram-sha-256",
+            "delete 6"
+        ]
+    );
+    let fixed: String = "\
 # TYPE  DATABASE        USER            ADDRESS                 METHOD
 local   all             postgres                                peer
 host    all             all             127.0.0.1/32            scram-sha-256
 hostssl all             all             0.0.0.0/0               scram-sha-256 # remote
 hostssl replication     replicator      0.0.0.0/0               scram-sha-256
 "
-    );
+    .into();
     // A second check proposes no further patch; what is left needs a human (addresses).
     let again = run(&known(vec![hba(&fixed)], ""));
     assert!(again.patches.is_empty(), "{:?}", again.patches);
@@ -202,11 +210,16 @@ fn org_cidrs_narrow_broad_addresses() {
         ]
     );
     assert_eq!(e.findings[0].severity, Severity::Medium);
-    let fixed = apply_line_edits(text, &e, Some("pg_hba.conf"));
+    // What the policy asks for; the host renders it (`tests/rendering.yaml` checks
+    // the text through the real host).
     assert_eq!(
-        fixed,
-        "hostssl all all 192.168.0.0/16 scram-sha-256\nhost all all 10.1.0.0/16 scram-sha-256 # everyone\nhost all all 10.2.0.0/16 scram-sha-256\n"
+        hba_edits(&e, "pg_hba.conf"),
+        [
+            "set 2: address=10.1.0.0/16",
+            "insert after 2: copy of 2 address=10.2.0.0/16"
+        ]
     );
+    let fixed: String = "hostssl all all 192.168.0.0/16 scram-sha-256\nhost all all 10.1.0.0/16 scram-sha-256 # everyone\nhost all all 10.2.0.0/16 scram-sha-256\n".into();
     let again = run(&input(vec![hba(&fixed)], settings));
     assert!(again.patches.is_empty());
 }
@@ -225,11 +238,11 @@ fn shadowed_lines_are_deleted_and_fixes_stay_fixpoints() {
             (4, "shadowed-line".into())
         ]
     );
-    let fixed = apply_line_edits(text, &e, Some("pg_hba.conf"));
-    assert_eq!(
-        fixed,
-        "hostssl all all 10.0.0.0/8 scram-sha-256\nhost all all 10.0.0.0/8 reject\n"
-    );
+    // What the policy asks for; the host renders it (`tests/rendering.yaml` checks
+    // the text through the real host).
+    assert_eq!(hba_edits(&e, "pg_hba.conf"), ["delete 2", "delete 4"]);
+    let fixed: String =
+        "hostssl all all 10.0.0.0/8 scram-sha-256\nhost all all 10.0.0.0/8 reject\n".into();
     // What is left is the superuser reaching the server through the all-users line,
     // which has no automatic fix.
     let again = run(&known(vec![hba(&fixed)], ""));
@@ -395,12 +408,13 @@ fn clientcert_verify_full_when_required() {
     let text = "hostssl all all 10.0.0.0/8 scram-sha-256 clientcert=verify-ca\nhost all all 10.0.0.0/8\tscram-sha-256\n";
     let settings = r#"{"require_clientcert_verify_full": true}"#;
     let e = run(&known(vec![hba(text)], settings));
-    let fixed = apply_line_edits(text, &e, Some("pg_hba.conf"));
-    // The second line then repeats the first: shadowed once fixed, so deleted.
+    // What the policy asks for; the host renders it (`tests/rendering.yaml` checks
+    // the text through the real host).
     assert_eq!(
-        fixed,
-        "hostssl all all 10.0.0.0/8 scram-sha-256 clientcert=verify-full\n"
+        hba_edits(&e, "pg_hba.conf"),
+        ["set 1: +clientcert=verify-full", "delete 2"]
     );
+    // The second line then repeats the first: shadowed once fixed, so deleted.
     assert!(
         codes(&e).contains(&(2, "shadowed-line".to_string())),
         "{:?}",
@@ -408,12 +422,15 @@ fn clientcert_verify_full_when_required() {
     );
     let text = "hostssl all all 10.0.0.0/8 scram-sha-256 clientcert=verify-ca\nhost all all 192.168.0.0/16\tscram-sha-256 # lan\n";
     let e = run(&known(vec![hba(text)], settings));
-    let fixed = apply_line_edits(text, &e, Some("pg_hba.conf"));
     assert_eq!(
-        fixed,
-        "hostssl all all 10.0.0.0/8 scram-sha-256 clientcert=verify-full\nhostssl all all 192.168.0.0/16\tscram-sha-256 clientcert=verify-full # lan\n"
+        hba_edits(&e, "pg_hba.conf"),
+        [
+            "set 1: +clientcert=verify-full",
+            "set 2: type=hostssl +clientcert=verify-full"
+        ]
     );
-    let again = run(&known(vec![hba(&fixed)], settings));
+    let fixed = "hostssl all all 10.0.0.0/8 scram-sha-256 clientcert=verify-full\nhostssl all all 192.168.0.0/16\tscram-sha-256 clientcert=verify-full # lan\n";
+    let again = run(&known(vec![hba(fixed)], settings));
     assert!(again.patches.is_empty());
     assert!(
         codes(&again).iter().all(|(_, c)| c == "superuser-remote"),
@@ -491,8 +508,10 @@ fn trust_on_the_socket_becomes_peer_for_the_os_user() {
     let text = "local   all   postgres   trust   # admin\n";
     let e = run(&input(vec![hba(text)], ""));
     assert_eq!(codes(&e), [(1, "trust-local".to_string())]);
-    let fixed = apply_line_edits(text, &e, Some("pg_hba.conf"));
-    assert_eq!(fixed, "local   all   postgres   peer    # admin\n");
+    // What the policy asks for; the host renders it (`tests/rendering.yaml` checks
+    // the text through the real host).
+    assert_eq!(hba_edits(&e, "pg_hba.conf"), ["set 1: method=peer"]);
+    let fixed: String = "local   all   postgres   peer    # admin\n".into();
     assert!(run(&input(vec![hba(&fixed)], "")).findings.is_empty());
 }
 

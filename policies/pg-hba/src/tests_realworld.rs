@@ -108,14 +108,17 @@ hostssl all all 10.0.0.0/8 md5
         "{:?}",
         codes(&e)
     );
-    let fixed = apply_line_edits(text, &e, Some("pg_hba.conf"));
+    // What the policy asks for; the host renders it (`tests/rendering.yaml` checks
+    // the text through the real host).
     assert_eq!(
-        fixed,
-        "hostssl all alice 10.0.0.0/8 scram-sha-256\nhostssl all all 10.0.0.0/8 scram-sha-256\n",
+        hba_edits(&e, "pg_hba.conf"),
+        ["set 1: method=scram-sha-256", "set 2: method=scram-sha-256"],
         "line 1 is fixed in place, not deleted"
     );
+    let fixed =
+        "hostssl all alice 10.0.0.0/8 scram-sha-256\nhostssl all all 10.0.0.0/8 scram-sha-256\n";
     // Once both say the same, line 1 is redundant (info), and deleting it changes nothing.
-    let again = run(&known(vec![hba(&fixed)], settings));
+    let again = run(&known(vec![hba(fixed)], settings));
     assert_eq!(codes(&again), [(1, "redundant-line".to_string())]);
     // Same method as written: redundant as before.
     let same = "local all postgres peer\nlocal all all peer\n";

@@ -10,7 +10,8 @@
 use policy_guest::doc::documents;
 use policy_guest::ini::Ini;
 use policy_guest::pgbouncer::{Config, sslmode_rank};
-use policy_guest::{Body, Document, Edit, HbaRule, Input, LineEdit, Location, Patch, Report};
+use policy_guest::report::{hba_change, hba_patch};
+use policy_guest::{Body, Document, HbaEdit, HbaRule, Input, Location, Patch, Report};
 
 /// The `pg-hba` document that is the auth_hba_file `name`, preferring the ini file's
 /// directory.
@@ -67,7 +68,9 @@ pub fn check(input: &Input, ini: &Ini, cfg: &Config, report: &mut Report) {
                     rule.raw.trim()
                 ),
             );
-            if let Some(p) = replace_word(doc, rule, "trust", "scram-sha-256") {
+            let mut change = hba_change(rule.location.line);
+            change.method = Some("scram-sha-256".into());
+            if let Some(p) = fix(doc, rule, change, "`trust` → `scram-sha-256`") {
                 report.fix(i, p);
             }
             continue;
@@ -97,7 +100,7 @@ pub fn check(input: &Input, ini: &Ini, cfg: &Config, report: &mut Report) {
             if rule.connection_type == "host"
                 && rank >= 1
                 && tls_files
-                && let Some(p) = replace_word(doc, rule, "host", "hostssl")
+                && let Some(p) = fix(doc, rule, hostssl(rule), "`host` → `hostssl`")
             {
                 report.fix(i, p);
             }
@@ -117,40 +120,29 @@ pub fn check(input: &Input, ini: &Ini, cfg: &Config, report: &mut Report) {
     }
 }
 
-/// Replaces the whole word `from` (its first occurrence at or after the record's start)
-/// on the record's first line.
-fn replace_word(doc: &Document, rule: &HbaRule, from: &str, to: &str) -> Option<Patch> {
+/// A change of the record to `hostssl`.
+fn hostssl(rule: &HbaRule) -> policy_guest::HbaChange {
+    let mut change = hba_change(rule.location.line);
+    change.connection_type = Some("hostssl".into());
+    change
+}
+
+/// The patch that makes `change` to the record (the host renders it in the file's own
+/// text); none for a record continued over several lines or read from another file.
+fn fix(
+    doc: &Document,
+    rule: &HbaRule,
+    change: policy_guest::HbaChange,
+    what: &str,
+) -> Option<Patch> {
     let line = rule.location.line;
-    let text = doc.text.lines().nth(line.checked_sub(1)? as usize)?;
-    let mut start = 0;
-    while let Some(i) = text[start..].find(from) {
-        let at = start + i;
-        let before = text[..at].chars().last();
-        let after = text[at + from.len()..].chars().next();
-        let word = before.is_none_or(char::is_whitespace)
-            && after.is_none_or(|c| c.is_whitespace() || c == '#');
-        if word {
-            // Take the extra length out of the padding after the word, so the columns stay.
-            let after = &text[at + from.len()..];
-            let pad = after.len() - after.trim_start_matches(' ').len();
-            let grow = to.len().saturating_sub(from.len());
-            let cut = if pad > 1 && !after.trim().is_empty() {
-                grow.min(pad - 1)
-            } else {
-                0
-            };
-            let new = format!("{}{to}{}", &text[..at], &after[cut..]);
-            return Some(Patch {
-                file: doc.path.clone(),
-                description: format!("`{from}` → `{to}` on line {line}"),
-                edits: vec![Edit::Lines(LineEdit {
-                    start: line,
-                    end: line,
-                    text: new,
-                })],
-            });
-        }
-        start = at + from.len();
+    let continued = rule.location.end_line.is_some_and(|e| e != line);
+    if continued || rule.location.file != doc.path || line == 0 {
+        return None;
     }
-    None
+    Some(hba_patch(
+        &doc.path,
+        format!("{what} on line {line}"),
+        vec![HbaEdit::Set(change)],
+    ))
 }

@@ -19,6 +19,21 @@ pub(crate) enum ConnType {
     HostNoGss,
 }
 
+impl ConnType {
+    /// The connection type a record's first field names; none for any other word.
+    pub(crate) fn from_word(word: &str) -> Option<ConnType> {
+        Some(match word {
+            "local" => ConnType::Local,
+            "host" => ConnType::Host,
+            "hostssl" => ConnType::HostSsl,
+            "hostnossl" => ConnType::HostNoSsl,
+            "hostgssenc" => ConnType::HostGss,
+            "hostnogssenc" => ConnType::HostNoGss,
+            _ => return None,
+        })
+    }
+}
+
 /// An authentication method the server knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Method {
@@ -104,15 +119,8 @@ pub(crate) fn parse(line: &AuthLine, version: u32) -> Result<Record, String> {
         return Err("multiple values specified for connection type".into());
     }
     let conn_text = first[0].text.clone();
-    let conn = match conn_text.as_str() {
-        "local" => ConnType::Local,
-        "host" => ConnType::Host,
-        "hostssl" => ConnType::HostSsl,
-        "hostnossl" => ConnType::HostNoSsl,
-        "hostgssenc" => ConnType::HostGss,
-        "hostnogssenc" => ConnType::HostNoGss,
-        other => return Err(format!("invalid connection type \"{other}\"")),
-    };
+    let conn = ConnType::from_word(&conn_text)
+        .ok_or_else(|| format!("invalid connection type \"{conn_text}\""))?;
     let databases = fields
         .next()
         .ok_or("end-of-line before database specification")?

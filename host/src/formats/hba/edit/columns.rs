@@ -1,5 +1,6 @@
 //! The fields of a pg_hba line in its own text, and re-rendering a line with some fields
-//! changed while keeping its column alignment.
+//! changed while keeping its column alignment (moved here from the `pg-hba` policy, so
+//! that one module owns pg_hba text).
 //!
 //! Fields are found as PostgreSQL's `next_field_expand` reads them: blanks (space, tab,
 //! CR) separate tokens, double quotes protect blanks and commas, a token ending in an
@@ -11,24 +12,24 @@
 
 /// A field: byte range in the line and its raw text (quotes kept).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Field {
-    pub start: usize,
-    pub end: usize,
+pub(crate) struct Field {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
 }
 
 /// A line split into fields.
 #[derive(Debug, Clone)]
-pub struct Line<'a> {
-    pub text: &'a str,
-    pub fields: Vec<Field>,
+pub(crate) struct Line<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) fields: Vec<Field>,
 }
 
-fn blank(c: u8) -> bool {
+pub(crate) fn blank(c: u8) -> bool {
     c == b' ' || c == b'\t' || c == b'\r'
 }
 
 impl<'a> Line<'a> {
-    pub fn parse(text: &'a str) -> Line<'a> {
+    pub(crate) fn parse(text: &'a str) -> Line<'a> {
         let b = text.as_bytes();
         let mut i = 0;
         let mut fields = Vec::new();
@@ -80,20 +81,20 @@ impl<'a> Line<'a> {
         Line { text, fields }
     }
 
-    pub fn field(&self, k: usize) -> Option<&'a str> {
+    pub(crate) fn field(&self, k: usize) -> Option<&'a str> {
         self.fields.get(k).map(|f| &self.text[f.start..f.end])
     }
 }
 
 /// A change to one field.
 #[derive(Debug, Clone)]
-pub enum Change {
+pub(crate) enum Change {
     Replace(usize, String),
     Delete(usize),
 }
 
 /// Visual width up to byte `end` of `text` (tabs to multiples of 8).
-fn column(text: &str, end: usize) -> usize {
+pub(crate) fn column(text: &str, end: usize) -> usize {
     let mut col = 0;
     for c in text[..end].chars() {
         col = if c == '\t' {
@@ -106,7 +107,7 @@ fn column(text: &str, end: usize) -> usize {
 }
 
 /// Blanks taking `from` to `to` (visual columns), in the style of `gap`; at least one.
-fn fill(gap: &str, from: usize, to: usize) -> String {
+pub(crate) fn fill(gap: &str, from: usize, to: usize) -> String {
     let tabs = gap.contains('\t');
     if to <= from {
         return if tabs && !gap.contains(' ') {
@@ -133,7 +134,7 @@ fn fill(gap: &str, from: usize, to: usize) -> String {
 /// Renders `line` with `changes` applied and `append` (options) added after the last
 /// field, each field at its old column when there is room. The text after the last field
 /// (blanks, comment) is kept.
-pub fn render(line: &Line<'_>, changes: &[Change], append: &[String]) -> String {
+pub(crate) fn render(line: &Line<'_>, changes: &[Change], append: &[String]) -> String {
     let text = line.text;
     let Some(first) = line.fields.first() else {
         return text.to_string();
