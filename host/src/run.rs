@@ -207,6 +207,10 @@ pub struct Patch {
     pub description: String,
     #[serde(skip)]
     pub edits: Vec<wit::Edit>,
+    /// The kind of the document the patch edits (none when no checked document has its
+    /// path): whose format renders its settings edits.
+    #[serde(skip)]
+    pub kind: Option<crate::formats::Kind>,
 }
 
 /// What a policy was, for reports (SARIF rules, `policy list`).
@@ -590,11 +594,17 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
             Ok((name, evaluation)) => {
                 let base = outcome.patches.len();
                 for p in evaluation.patches {
+                    let kind = prepared
+                        .documents
+                        .iter()
+                        .find(|d| d.path == p.file)
+                        .map(|d| crate::formats::Kind::from_name(&d.kind));
                     outcome.patches.push(Patch {
                         policy: name.clone(),
                         file: p.file,
                         description: p.description,
                         edits: p.edits,
+                        kind,
                     });
                 }
                 for f in evaluation.findings {

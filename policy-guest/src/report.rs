@@ -17,7 +17,7 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use crate::{
     Answers, CodeInfo, DecisionDetail, Edit, Evaluation, Finding, LineEdit, Location, Patch,
-    PointerValue, Severity, Verdict,
+    PointerValue, SettingKey, SettingValue, Severity, Verdict,
 };
 
 /// Which list of the input a sample comes from.
@@ -309,6 +309,45 @@ pub fn remove_value(file: &str, description: impl Into<String>, pointer: &str) -
     }
 }
 
+/// A patch that makes `key = value` in `section` of a settings file (postgresql.conf:
+/// no section, `value` unquoted; INI files: the `[section]`, `value` as written after
+/// `=`). The host writes it in the file's own style: in place on the assignment the
+/// server reads, else as a new line at the end of the section (or file).
+pub fn set_setting(
+    file: &str,
+    description: impl Into<String>,
+    section: Option<&str>,
+    key: &str,
+    value: &str,
+) -> Patch {
+    Patch {
+        file: file.to_string(),
+        description: description.into(),
+        edits: vec![Edit::SetSetting(SettingValue {
+            section: section.map(str::to_string),
+            key: key.to_string(),
+            value: value.to_string(),
+        })],
+    }
+}
+
+/// A patch that removes every assignment of `key` in `section` of a settings file.
+pub fn remove_setting(
+    file: &str,
+    description: impl Into<String>,
+    section: Option<&str>,
+    key: &str,
+) -> Patch {
+    Patch {
+        file: file.to_string(),
+        description: description.into(),
+        edits: vec![Edit::RemoveSetting(SettingKey {
+            section: section.map(str::to_string),
+            key: key.to_string(),
+        })],
+    }
+}
+
 /// A patch that replaces lines `start..=end` of a file with `text`.
 pub fn replace_lines(
     file: &str,
@@ -449,6 +488,12 @@ impl PartialEq for Edit {
             }
             (Edit::Set(a), Edit::Set(b)) => a.pointer == b.pointer && a.value == b.value,
             (Edit::Remove(a), Edit::Remove(b)) => a == b,
+            (Edit::SetSetting(a), Edit::SetSetting(b)) => {
+                a.section == b.section && a.key == b.key && a.value == b.value
+            }
+            (Edit::RemoveSetting(a), Edit::RemoveSetting(b)) => {
+                a.section == b.section && a.key == b.key
+            }
             _ => false,
         }
     }
@@ -470,6 +515,14 @@ fn hash_patch(p: &Patch, h: &mut impl Hasher) {
             Edit::Remove(pointer) => {
                 2u8.hash(h);
                 pointer.hash(h);
+            }
+            Edit::SetSetting(v) => {
+                3u8.hash(h);
+                (&v.section, &v.key, &v.value).hash(h);
+            }
+            Edit::RemoveSetting(k) => {
+                4u8.hash(h);
+                (&k.section, &k.key).hash(h);
             }
         }
     }

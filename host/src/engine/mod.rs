@@ -621,6 +621,12 @@ fn evaluation_size(e: &wit::Evaluation) -> usize {
                         wit::Edit::Lines(l) => 8 + l.text.len(),
                         wit::Edit::Set(s) => s.pointer.len() + s.value.len(),
                         wit::Edit::Remove(p) => p.len(),
+                        wit::Edit::SetSetting(s) => {
+                            s.section.as_ref().map_or(0, String::len) + s.key.len() + s.value.len()
+                        }
+                        wit::Edit::RemoveSetting(s) => {
+                            s.section.as_ref().map_or(0, String::len) + s.key.len()
+                        }
                     })
                     .sum::<usize>()
         })

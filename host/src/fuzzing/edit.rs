@@ -83,6 +83,7 @@ fn patch(n: usize, edits: Vec<wit::Edit>) -> Patch {
         file: FILE.into(),
         description: format!("patch {n}"),
         edits,
+        kind: None,
     }
 }
 
@@ -220,7 +221,9 @@ fn pointers(text: &str, edits: Vec<wit::Edit>) {
                 )
             }
             wit::Edit::Remove(p) => (YamlEdit::Remove { pointer: p.clone() }, p),
-            wit::Edit::Lines(_) => continue,
+            wit::Edit::Lines(_) | wit::Edit::SetSetting(_) | wit::Edit::RemoveSetting(_) => {
+                continue;
+            }
         };
         let Ok(after) = yaml_edit::apply(&current, std::slice::from_ref(&edit)) else {
             continue;

@@ -163,6 +163,7 @@ pub fn outcome(dir: &str) -> Outcome {
                     end: 3,
                     text: "  listen: 10.0.0.1:8008".to_string(),
                 })],
+                kind: None,
             },
             Patch {
                 policy: "pg-hba".to_string(),
@@ -173,6 +174,7 @@ pub fn outcome(dir: &str) -> Outcome {
                     end: 2,
                     text: "local all all peer".to_string(),
                 })],
+                kind: None,
             },
             Patch {
                 policy: "pg-hba".to_string(),
@@ -183,6 +185,7 @@ pub fn outcome(dir: &str) -> Outcome {
                     end: 3,
                     text: String::new(),
                 })],
+                kind: None,
             },
         ],
         errors: vec![Failure {

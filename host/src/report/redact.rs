@@ -313,7 +313,8 @@ impl Secrets {
                 match e {
                     crate::wit::Edit::Lines(l) => scrub(&mut l.text),
                     crate::wit::Edit::Set(pv) => scrub(&mut pv.value),
-                    crate::wit::Edit::Remove(_) => {}
+                    crate::wit::Edit::SetSetting(sv) => scrub(&mut sv.value),
+                    crate::wit::Edit::Remove(_) | crate::wit::Edit::RemoveSetting(_) => {}
                 }
             }
         }
@@ -328,7 +329,8 @@ fn edit_text(e: &crate::wit::Edit) -> &str {
     match e {
         crate::wit::Edit::Lines(l) => &l.text,
         crate::wit::Edit::Set(pv) => &pv.value,
-        crate::wit::Edit::Remove(_) => "",
+        crate::wit::Edit::SetSetting(sv) => &sv.value,
+        crate::wit::Edit::Remove(_) | crate::wit::Edit::RemoveSetting(_) => "",
     }
 }
 
