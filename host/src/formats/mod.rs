@@ -170,6 +170,13 @@ pub fn edit_setting(kind: &Kind, text: &str, edit: &wit::Edit) -> Result<String,
             (Some(section), Some(value)) => ini::edit::set(text, section, key, value),
             (Some(section), None) => ini::edit::remove(text, section, key),
         },
+        Kind::GitlabRb => match (section, value) {
+            (Some(section), _) => Err(format!(
+                "a gitlab.rb key is its JSON pointer, with no section (`[{section}]`, `{key}`)"
+            )),
+            (None, Some(value)) => gitlab_rb::edit::set(text, key, value),
+            (None, None) => gitlab_rb::edit::remove(text, key),
+        },
         other => Err(format!(
             "a `{}` document takes no settings edits (`{key}`)",
             other.name()
