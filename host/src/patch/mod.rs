@@ -644,11 +644,11 @@ mod tests {
             description: "d".into(),
             edits,
         };
-        let err =
-            check_patches(&[p(vec![setting(None, "ssl", "on")])], &[doc.clone()]).unwrap_err();
+        let docs = std::slice::from_ref(&doc);
+        let err = check_patches(&[p(vec![setting(None, "ssl", "on")])], docs).unwrap_err();
         assert!(err.contains("takes no settings edits"), "{err}");
         let mixed = vec![lines(1, 1, "a: 2"), wit::Edit::Remove("/a".into())];
-        let err = check_patches(&[p(mixed)], &[doc]).unwrap_err();
+        let err = check_patches(&[p(mixed)], docs).unwrap_err();
         assert!(err.contains("mixes line edits"), "{err}");
     }
 
