@@ -167,7 +167,9 @@ pub fn check_patches(patches: &[wit::Patch], documents: &[wit::Document]) -> Res
             ));
         }
         // A settings edit its document's format cannot write is the policy's error.
-        if let Some(doc) = documents.iter().find(|d| d.path == p.file) {
+        if p.edits.iter().any(is_setting)
+            && let Some(doc) = documents.iter().find(|d| d.path == p.file)
+        {
             let kind = crate::formats::Kind::from_name(&doc.kind);
             let mut text = doc.text.clone();
             for e in p.edits.iter().filter(|e| is_setting(e)) {
