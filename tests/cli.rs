@@ -265,6 +265,69 @@ fn malformed_yaml_is_a_finding_with_its_line() {
     }
 }
 
+#[test]
+fn an_unrendered_template_is_skipped_with_its_reason_never_checked_as_live() {
+    let cache = tmp("template-cache");
+    let dir = tmp("template");
+    // An Ansible template kept under the live name: its values are unknown, so
+    // `ssl = {{ postgresql_ssl }}` must not turn into `ssl-off` or a broken line.
+    std::fs::write(
+        dir.join("postgresql.conf"),
+        "# managed by Ansible\nssl = {{ postgresql_ssl }}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("patroni.yml"),
+        "scope: {{ cluster }}\nrestapi:\n  listen: 0.0.0.0:8008\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("pg_ident.conf"), "omicron bryanh bryanh\n").unwrap();
+    let out = patrol(&cache)
+        .args(["check", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["findings"], serde_json::json!([]), "{v:#}");
+    let files = v["files"].as_array().unwrap();
+    let reason = |name: &str| {
+        files
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with(name))
+            .map(|f| f["skipped"].clone())
+            .unwrap_or_else(|| panic!("{name} not listed: {v:#}"))
+    };
+    let conf = reason("postgresql.conf");
+    assert!(
+        conf.as_str()
+            .unwrap()
+            .contains("a template (`{{ postgresql_ssl }}` at line 2"),
+        "{conf}"
+    );
+    assert!(
+        reason("patroni.yml")
+            .as_str()
+            .unwrap()
+            .contains("at line 1")
+    );
+    assert!(reason("pg_ident.conf").is_null(), "a live file is read");
+    // Named on the command line, it is a usage error that says how to force it.
+    let out = patrol(&cache)
+        .args(["check"])
+        .arg(dir.join("patroni.yml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("--kind patroni="), "{}", stderr(&out));
+    let out = patrol(&cache)
+        .args(["check", "--format", "json", "--kind"])
+        .arg(format!("patroni={}", dir.join("patroni.yml").display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
 /// Copies a directory tree (the examples have no links).
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

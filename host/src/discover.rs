@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::confine::Tree;
 use crate::formats::Kind;
 use crate::formats::kind::{self, Detected};
+use crate::formats::template;
 
 /// One config file to check.
 #[derive(Debug, Clone)]
@@ -140,7 +141,18 @@ pub fn discover_all(
             {
                 Some(kind) => kind,
                 None => match kind::detect(path, &text) {
-                    Detected::Document(kind) => kind,
+                    Detected::Document(kind) => {
+                        if let Some((line, placeholder)) = template::in_file(&kind, &text) {
+                            return Err(format!(
+                                "`{}` is {}; to check it as it is, name its kind with `--kind {}={}`",
+                                path.display(),
+                                template::skip_reason(line, placeholder),
+                                kind.name(),
+                                path.display()
+                            ));
+                        }
+                        kind
+                    }
                     Detected::Samples => {
                         return Err(format!(
                             "`{}` is a samples file; pass it with `--samples`",
@@ -255,12 +267,15 @@ fn walk(
             continue;
         };
         match kind::detect(&path, &text) {
-            Detected::Document(kind) => out.files.push(InputFile {
-                kind,
-                display: display(&path),
-                path: path.clone(),
-                text,
-            }),
+            Detected::Document(kind) => match template::in_file(&kind, &text) {
+                Some((line, placeholder)) => skip(out, &template::skip_reason(line, placeholder)),
+                None => out.files.push(InputFile {
+                    kind,
+                    display: display(&path),
+                    path: path.clone(),
+                    text,
+                }),
+            },
             Detected::Samples => skip(out, "a samples file (pass it with `--samples`)"),
             Detected::Unknown => {
                 skip(out, kind::unknown_reason(&path, &text));

@@ -338,14 +338,14 @@ pub const HOST_CODES: &[HostCode] = &[
     HostCode {
         code: "include-not-seen",
         severity: Severity::Info,
-        summary: "a postgresql.conf `include_dir` names a directory that is not among the checked files: its settings are unknown",
-        help: "Add the directory (or its files) to the checked paths so that its settings are read; on the server it must exist, or PostgreSQL refuses to start. Debian's stock `include_dir = 'conf.d'` names a directory the package creates empty.",
+        summary: "a postgresql.conf `include` or `include_dir` names a file or directory that is not among the checked files: its settings are unknown",
+        help: "Add the file or directory to the checked paths so that its settings are read; on the server it must exist, or PostgreSQL refuses to start (`include_if_exists` tolerates a missing file). Debian's stock `include_dir = 'conf.d'` names a directory the package creates empty.",
     },
     HostCode {
         code: "no-entries",
-        severity: Severity::Medium,
+        severity: Severity::High,
         summary: "a pg_hba.conf with no record: the server refuses the file (it does not start; a reload keeps the old rules)",
-        help: "Add the records the deployment needs.",
+        help: "Add the records the deployment needs. High whatever the reach: a deployment that breaks at its next start (docs/severity.md).",
     },
     HostCode {
         code: "parameter-version",

@@ -325,6 +325,17 @@ impl Reader<'_> {
                 false
             }
             Err(ReadError::Io(_)) if !strict => true,
+            // Absent from the checked files: unknown, not broken, as for `include_dir`
+            // (a repository often keeps only the main file; the server's copy may have
+            // it). patrol's refusals above stay errors.
+            Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                let message = format!(
+                    "the file `{}` that `include` names is not among the checked files: the settings it holds on the server are unknown (PostgreSQL refuses to start if it does not exist there; add it to the checked paths, or use `include_if_exists` if it is optional)",
+                    file.shown
+                );
+                self.report_as("include-not-seen", calling, line, anchor, message);
+                true
+            }
             Err(ReadError::Io(e)) => {
                 let message = if e.kind() == std::io::ErrorKind::IsADirectory {
                     // fopen succeeds on a directory; flex then fails to read it.

@@ -6,7 +6,51 @@
 //! recognition as `policy_guest::template`, which policies use on values.)
 
 use super::diagnostic;
+use super::kind::Kind;
 use crate::wit;
+
+/// For a whole file of `kind`: the first line (1-based) holding a Jinja or ERB
+/// placeholder (`{{ var }}`, `{% if %}`, `<%= x %>`) outside a comment, with the
+/// placeholder. Such a file is a template a tool renders before the program reads it:
+/// its values are unknown, so it is not checked as a live file. Only for kinds where
+/// those brackets are not the program's own syntax: Consul evaluates `{{ GetPrivateIP }}`
+/// itself, Compose and env files interpolate `${VAR}`, and pg_hba.conf templates keep
+/// their other lines checked ([`collapse`]).
+pub fn in_file<'a>(kind: &Kind, text: &'a str) -> Option<(u32, &'a str)> {
+    let comment: &[char] = match kind {
+        Kind::Patroni
+        | Kind::Etcd
+        | Kind::PostgresqlConf
+        | Kind::PgIdent
+        | Kind::Haproxy
+        | Kind::GitlabRb
+        | Kind::Systemd
+        | Kind::PatroniEnv => &['#'],
+        Kind::Pgbouncer | Kind::Pgbackrest | Kind::PgAutoctl => &['#', ';'],
+        _ => return None,
+    };
+    text.lines().enumerate().find_map(|(i, line)| {
+        if line.trim_start().starts_with(comment) {
+            return None;
+        }
+        [
+            between(line, "{{", "}}"),
+            between(line, "{%", "%}"),
+            between(line, "<%", "%>"),
+        ]
+        .into_iter()
+        .flatten()
+        .min_by_key(|(start, _)| *start)
+        .map(|(start, end)| (i as u32 + 1, &line[start..end]))
+    })
+}
+
+/// Why a walk skips a template found by [`in_file`].
+pub fn skip_reason(line: u32, placeholder: &str) -> String {
+    format!(
+        "a template (`{placeholder}` at line {line}, filled in by a tool before the program reads the file): check the rendered file"
+    )
+}
 
 /// The first placeholder in `line`, as written (`@authmethodhost@`, `{{ port }}`,
 /// `<%= x %>`), or None.
@@ -107,5 +151,35 @@ mod tests {
         ] {
             assert_eq!(placeholder(line), p, "{line}");
         }
+    }
+
+    #[test]
+    fn jinja_and_erb_placeholders_make_a_file_a_template() {
+        let yaml = "scope: demo\n# name: {{ not_this }}\nname: {{ inventory_hostname }}\n";
+        assert_eq!(
+            in_file(&Kind::Patroni, yaml),
+            Some((3, "{{ inventory_hostname }}"))
+        );
+        let conf = "ssl = on\nlisten_addresses = '<%= @listen %>'\n";
+        assert_eq!(
+            in_file(&Kind::PostgresqlConf, conf),
+            Some((2, "<%= @listen %>"))
+        );
+        let ini = "; {{ commented }}\n[pgbouncer]\n{% if tls %}\n";
+        assert_eq!(in_file(&Kind::Pgbouncer, ini), Some((3, "{% if tls %}")));
+    }
+
+    #[test]
+    fn live_syntax_and_plain_files_are_not_templates() {
+        // Consul renders go-sockaddr templates itself.
+        let hcl = "bind_addr = \"{{ GetPrivateIP }}\"\n";
+        assert_eq!(in_file(&Kind::Consul, hcl), None);
+        // Compose interpolates `${VAR}`; a lone brace is no placeholder.
+        let compose = "services:\n  db:\n    image: ${IMAGE}\n";
+        assert_eq!(in_file(&Kind::DockerCompose, compose), None);
+        let conf = "log_line_prefix = '%m [%p] {'\nssl = on\n";
+        assert_eq!(in_file(&Kind::PostgresqlConf, conf), None);
+        // pg_hba.conf templates are handled line by line.
+        assert_eq!(in_file(&Kind::PgHba, "host all all {{ net }} md5\n"), None);
     }
 }

@@ -61,7 +61,7 @@ pub const CODES: &[Code] = &[
     ),
     Code::new(
         "expired",
-        Severity::Critical,
+        Severity::High,
         "an expired certificate",
         "Every TLS handshake that presents or trusts it fails: REST API calls, health checks, DCS access. Renew it (and reload: see `no-reload`).",
     ),
@@ -79,7 +79,7 @@ pub const CODES: &[Code] = &[
     ),
     Code::new(
         "key-mismatch",
-        Severity::Critical,
+        Severity::High,
         "a private key that does not belong to its certificate",
         "The key's public half differs from the certificate's: the service refuses to load the pair (`load_cert_chain`, etcd, HAProxy all fail). Pair the certificate with its own key.",
     ),

@@ -301,12 +301,12 @@ fn every_file_problem() {
     let e = run(vec![patroni(), facts(files)], None);
     let got = codes(&e);
     let want: Vec<(&str, Severity, u32)> = vec![
-        ("expired", Severity::Critical, 12),
+        ("expired", Severity::High, 12),
         ("key-world-readable", Severity::High, 13),
         ("expiring-soon", Severity::Medium, 14),
         ("file-not-found", Severity::Info, 20),
         ("unreadable", Severity::High, 21),
-        ("key-mismatch", Severity::Critical, 13),
+        ("key-mismatch", Severity::High, 13),
         ("chain-untrusted", Severity::High, 14),
         ("name-mismatch", Severity::High, 12),
     ];

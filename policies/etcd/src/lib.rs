@@ -63,7 +63,7 @@ pub const CODES: &[Code] = &[
     ),
     Code::new(
         "tls-without-certificate",
-        Severity::Critical,
+        Severity::High,
         "an https:// listener without a certificate",
         "etcd refuses to start with an `https://` client or peer URL and neither `cert-file`/`key-file` nor `auto-tls`. Set the certificate and key; the patch does.",
     ),
@@ -105,7 +105,7 @@ pub const CODES: &[Code] = &[
     ),
     Code::new(
         "patroni-protocol-mismatch",
-        Severity::Critical,
+        Severity::High,
         "Patroni and etcd speak different protocols",
         "etcd serves clients only over https while Patroni uses http, or the reverse: Patroni cannot reach the DCS, and a cluster without its DCS demotes its primary. Make both https; the patch fixes the Patroni side when etcd is already https.",
     ),
@@ -117,9 +117,9 @@ pub const CODES: &[Code] = &[
     ),
     Code::new(
         "patroni-no-client-cert",
-        Severity::Critical,
+        Severity::High,
         "Patroni has no client certificate for etcd",
-        "etcd demands client certificates (`client-cert-auth`), and Patroni's `etcd`/`etcd3` section has no `cert`/`key`: the TLS handshake fails and Patroni loses the DCS. High (not critical) when etcd does not demand them yet but is about to (`client-cert-auth-disabled`). The patch sets `cert` and `key`.",
+        "etcd demands client certificates (`client-cert-auth`), and Patroni's `etcd`/`etcd3` section has no `cert`/`key`: the TLS handshake fails and Patroni loses the DCS (high: a cluster that breaks, docs/severity.md). Also high when etcd does not demand them yet but is about to (`client-cert-auth-disabled`). The patch sets `cert` and `key`.",
     ),
 ];
 

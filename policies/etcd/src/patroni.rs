@@ -308,9 +308,6 @@ pub fn check_section(
             } else {
                 format!("Patroni's `{section}` has no `cert`/`key`; etcd must demand client certificates (`client-cert-auth-disabled`), and then Patroni needs them")
             });
-            if !demands_now {
-                report.severity(i, policy_guest::Severity::High);
-            }
             fixed.push(i);
             if !has("cert") {
                 set.push((format!("{base}/cert"), path(&s.patroni_cert)));

@@ -374,7 +374,7 @@ fn auto_tls_missing_ca_and_certificates() {
             ("auto-tls".to_string(), 7),
         ]
     );
-    assert_eq!(e.findings[0].severity, Severity::Critical);
+    assert_eq!(e.findings[0].severity, Severity::High);
     let docs = vec![yaml_doc("etcd", "etcd.yml", text)];
     assert!(run(apply(&docs, &e), PATHS).findings.is_empty());
 }
@@ -385,18 +385,18 @@ fn patroni_side_mismatches() {
     let cases: &[(&str, &[(&str, Severity)])] = &[
         (
             "scope: c\netcd3:\n  hosts: 10.0.1.21:2379\n",
-            &[("patroni-protocol-mismatch", Severity::Critical)],
+            &[("patroni-protocol-mismatch", Severity::High)],
         ),
         (
             "scope: c\netcd3:\n  hosts: 10.0.1.21:2379\n  protocol: https\n",
             &[
                 ("patroni-no-cacert", Severity::High),
-                ("patroni-no-client-cert", Severity::Critical),
+                ("patroni-no-client-cert", Severity::High),
             ],
         ),
         (
             "scope: c\netcd:\n  url: http://10.0.1.21:2379\n  cacert: /ca\n",
-            &[("patroni-protocol-mismatch", Severity::Critical)],
+            &[("patroni-protocol-mismatch", Severity::High)],
         ),
         (
             "scope: c\netcd3:\n  hosts: 10.0.1.21:2379\n  protocol: https\n  cacert: /c\n  cert: /x\n  key: /y\n",

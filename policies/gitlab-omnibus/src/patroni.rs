@@ -161,7 +161,9 @@ pub fn check(rb: &Rb, facts: &Facts, settings: &PatroniSettings, report: &mut Re
     let mode = rb.str(&key("tls_client_mode")).map(str::to_ascii_lowercase);
     let certs = api.https && api.demands_cert && api.cafile.is_some();
     if api.auth.is_none() && !certs {
-        let restricted = api.allowlist.restricts() || api.include_members;
+        // An allowlist entry for every address (`0.0.0.0/0`) restricts no one.
+        let restricted = (api.allowlist.restricts() || api.include_members)
+            && !api.allowlist.admits_all(api.dual_stack);
         let i = report.finding(
             "patroni-unsafe-endpoints-unauthenticated",
             anchor.clone(),

@@ -59,13 +59,13 @@ impl Default for Settings {
 pub const CODES: &[Code] = &[
     Code::new(
         "check-plain-http",
-        Severity::Critical,
+        Severity::High,
         "a health check of the Patroni REST API in plain HTTP",
-        "Critical when the API uses TLS (`restapi.certfile`): the check fails the TLS handshake, every server is marked down and no primary is routed. Add `check-ssl verify required ca-file <CA>` (and `crt` when Patroni demands client certificates) to the `server` line; the patch does. Medium when no Patroni config is in the input; low when the API itself is plain HTTP (enable TLS on Patroni first, then on the checks).",
+        "High when the API uses TLS (`restapi.certfile`): the check fails the TLS handshake, every server is marked down and no primary is routed. Add `check-ssl verify required ca-file <CA>` (and `crt` when Patroni demands client certificates) to the `server` line; the patch does. Medium when no Patroni config is in the input; low when the API itself is plain HTTP (enable TLS on Patroni first, then on the checks).",
     ),
     Code::new(
         "check-tls-to-plain-api",
-        Severity::Critical,
+        Severity::High,
         "a TLS health check of a plain-HTTP Patroni REST API",
         "The API has no `certfile`, so the TLS handshake fails and every server is marked down. Enable TLS on Patroni (`restapi.certfile`/`keyfile`), or drop `check-ssl`; no patch (patrol does not downgrade TLS).",
     ),
@@ -83,15 +83,15 @@ pub const CODES: &[Code] = &[
     ),
     Code::new(
         "check-without-client-cert",
-        Severity::Critical,
+        Severity::High,
         "a health check without a client certificate while Patroni requires one",
         "With `restapi.verify_client: required` Patroni refuses any TLS handshake without a client certificate, so every check fails, every server is marked down and no primary is routed. Add `crt <PEM with certificate and key>` signed by the CA in `restapi.cafile`; the patch does.",
     ),
     Code::new(
         "check-source-outside-allowlist",
-        Severity::Critical,
+        Severity::High,
         "HAProxy's checks come from an address outside Patroni's allowlist",
-        "Critical when the check reaches an endpoint `check_access` protects: Patroni answers 403 and every server is marked down. Info for the usual GET/OPTIONS checks, which the allowlist does not cover (they pass), noted because a firewall built from the allowlist would drop them. Add HAProxy's address to `restapi.allowlist`.",
+        "High when the check reaches an endpoint `check_access` protects: Patroni answers 403 and every server is marked down. Info for the usual GET/OPTIONS checks, which the allowlist does not cover (they pass), noted because a firewall built from the allowlist would drop them. Add HAProxy's address to `restapi.allowlist`.",
     ),
     Code::new(
         "stats-admin-unauthenticated",

@@ -146,10 +146,10 @@ fn plain_checks_against_tls_api_are_critical_and_fixed() {
     assert_eq!(
         codes(&e),
         vec![
-            ("check-plain-http".into(), Severity::Critical, 9),
-            ("check-without-client-cert".into(), Severity::Critical, 9),
-            ("check-plain-http".into(), Severity::Critical, 10),
-            ("check-without-client-cert".into(), Severity::Critical, 10),
+            ("check-plain-http".into(), Severity::High, 9),
+            ("check-without-client-cert".into(), Severity::High, 9),
+            ("check-plain-http".into(), Severity::High, 10),
+            ("check-without-client-cert".into(), Severity::High, 10),
         ]
     );
     // The CA is the one the Patroni side names (`restapi.cafile`), not an invented one.
@@ -293,7 +293,7 @@ fn optional_client_certificates_need_no_crt_and_tls_to_plain_is_reported() {
     let e = run(vec![haproxy_doc("haproxy.cfg", cfg), plain], "{}");
     assert_eq!(
         codes(&e),
-        vec![("check-tls-to-plain-api".into(), Severity::Critical, 3)]
+        vec![("check-tls-to-plain-api".into(), Severity::High, 3)]
     );
     assert!(e.patches.is_empty());
 }
@@ -320,11 +320,7 @@ fn source_outside_the_allowlist() {
     );
     assert_eq!(
         codes(&e),
-        vec![(
-            "check-source-outside-allowlist".into(),
-            Severity::Critical,
-            4
-        )]
+        vec![("check-source-outside-allowlist".into(), Severity::High, 4)]
     );
     // An address in the allowlist passes; so does an unknown source.
     let inside = cfg.replace("10.9.9.9", "10.0.2.5");

@@ -77,12 +77,15 @@ fn ignored_keys(y: &Structured, api: &RestApi, report: &mut Report) {
 fn authentication(y: &Structured, api: &RestApi, report: &mut Report) {
     let certs = api.https && api.demands_cert && api.cafile.is_some();
     if api.auth.is_none() && !certs {
-        let restricted = api.allowlist.restricts() || api.include_members;
+        let admits_all = api.allowlist.admits_all(api.dual_stack);
+        let restricted = (api.allowlist.restricts() || api.include_members) && !admits_all;
         let mut msg = String::from(
             "`restapi` has neither `authentication` nor a client-certificate demand: unsafe endpoints (restart, failover, reinitialize, PATCH /config) answer",
         );
         msg.push_str(if restricted {
             " every host the allowlist admits"
+        } else if admits_all {
+            " anyone who reaches the port (the allowlist has an entry for every address)"
         } else {
             " anyone who reaches the port"
         });

@@ -180,7 +180,7 @@ pub const CODES: &[Code] = &[
     ),
     Code::new(
         "lockout-haproxy-check",
-        Severity::Critical,
+        Severity::High,
         "an HAProxy health check the config refuses",
         "HAProxy marks every server down when its health check fails, and the cluster goes dark. Make the check match the API: `check-ssl` (and `crt` with a client certificate from `restapi.cafile`'s CA when `verify_client: required`) for a TLS API, plain checks for plain HTTP.",
     ),

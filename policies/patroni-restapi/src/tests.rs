@@ -247,6 +247,36 @@ fn broad_and_missing_allowlists() {
         .find(|f| f.code == "allowlist-too-broad")
         .unwrap();
     assert_eq!(f.severity, policy_guest::Severity::Critical);
+    // An allowlist with a /0 entry restricts no one: no credential is as open as no
+    // allowlist (critical), while a narrow allowlist makes it high.
+    let severity_of_unauthenticated = |config: &serde_json::Value| {
+        run(&input(config, json!({})))
+            .findings
+            .iter()
+            .find(|f| f.code == "unsafe-endpoints-unauthenticated")
+            .map(|f| (f.severity, f.message.clone()))
+            .unwrap()
+    };
+    let (severity, message) = severity_of_unauthenticated(&wide);
+    assert_eq!(severity, policy_guest::Severity::Critical, "{message}");
+    assert!(message.contains("every address"), "{message}");
+    // On a dual-stack listener IPv4 clients arrive mapped: the mapped /96 admits them
+    // all, while `0.0.0.0/0` matches no client (high, as any restricting list).
+    let mapped = json!({ "restapi": { "listen": "[::]:8008", "allowlist": ["::ffff:0:0/96"] } });
+    assert_eq!(
+        severity_of_unauthenticated(&mapped).0,
+        policy_guest::Severity::Critical
+    );
+    let v4_on_dual = json!({ "restapi": { "listen": "[::]:8008", "allowlist": ["0.0.0.0/0"] } });
+    assert_eq!(
+        severity_of_unauthenticated(&v4_on_dual).0,
+        policy_guest::Severity::High
+    );
+    let narrow = json!({ "restapi": { "listen": "10.0.0.11:8008", "allowlist": ["10.0.0.0/24"] } });
+    assert_eq!(
+        severity_of_unauthenticated(&narrow).0,
+        policy_guest::Severity::High
+    );
     let e = run(&input(&wide, json!({ "allowed_cidrs": ["10.0.0.0/16"] })));
     assert_eq!(
         apply(&wide, &e)["restapi"]["allowlist"],

@@ -68,7 +68,7 @@ pub const CODES: &[Code] = &[
     ),
     Code::new(
         "file-refused",
-        Severity::Critical,
+        Severity::High,
         "PostgreSQL refuses this pg_hba.conf as a whole",
         "A pg_hba.conf with any invalid line (or no line at all) is not loaded: a reload keeps the previous rules and a start fails. Fix every `invalid-line` finding.",
     ),

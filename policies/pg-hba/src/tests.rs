@@ -277,7 +277,7 @@ fn invalid_lines_refuse_the_file() {
             .find(|f| f.code == "file-refused")
             .unwrap()
             .severity,
-        Severity::Critical
+        Severity::High
     );
     assert_eq!(e.full_decisions()[0].verdict, Verdict::Deny);
     assert!(e.full_decisions()[0].reason.contains("invalid lines (2)"));

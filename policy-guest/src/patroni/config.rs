@@ -135,6 +135,16 @@ impl Allowlist {
     pub fn restricts(&self) -> bool {
         !self.nets.is_empty() || !self.unknown_names.is_empty()
     }
+
+    /// Whether an entry admits every client (`0.0.0.0/0`, `::/0`, or the IPv4-mapped
+    /// `::ffff:0:0/96`): the check then runs but refuses no one. On a dual-stack
+    /// listener every client arrives as IPv6, so only an IPv6 entry can do that.
+    pub fn admits_all(&self, dual_stack: bool) -> bool {
+        self.nets.iter().any(|(_, n)| {
+            let mapped_all = n.v6 && n.prefix == 96 && n.bits >> 32 == 0xffff;
+            (n.prefix == 0 && (n.v6 || !dual_stack)) || (mapped_all && dual_stack)
+        })
+    }
 }
 
 /// The members `allowlist_include_members` admits.

@@ -275,27 +275,35 @@ fn includes_in_place() {
     let errors: Vec<_> = p
         .diagnostics
         .iter()
-        .map(|d| (d.location.file.as_str(), d.location.line, d.message.clone()))
+        .map(|d| {
+            (
+                d.code.as_str(),
+                d.location.file.as_str(),
+                d.location.line,
+                d.message.clone(),
+            )
+        })
         .collect();
     let inc = dir.path().join("conf.d/01.conf").display().to_string();
-    let missing = dir.path().join("missing.conf").display().to_string();
     assert_eq!(
         errors,
         [
             // The bad line itself, in the included file.
             (
+                "invalid-line",
                 "conf.d/01.conf",
                 2,
                 format!(
                     "syntax error in file \"{inc}\" line 2, near token \"=\" (in a file included from line 4 of \"postgresql.conf\")"
                 )
             ),
+            // A strict `include` of a file absent from the checked files: its settings
+            // are unknown (the server's copy may have it), as for `include_dir`.
             (
+                "include-not-seen",
                 "postgresql.conf",
                 6,
-                format!(
-                    "could not open configuration file \"{missing}\": No such file or directory"
-                )
+                "the file `missing.conf` that `include` names is not among the checked files: the settings it holds on the server are unknown (PostgreSQL refuses to start if it does not exist there; add it to the checked paths, or use `include_if_exists` if it is optional)".to_string()
             ),
         ]
     );
