@@ -211,6 +211,10 @@ pub struct Patch {
     /// cannot render safely); the applier reports it as skipped with this reason.
     #[serde(skip)]
     pub refused: Option<String>,
+    /// The kind of the document the patch edits (none when no checked document has its
+    /// path): whose format renders its settings edits.
+    #[serde(skip)]
+    pub kind: Option<crate::formats::Kind>,
 }
 
 /// What a policy was, for reports (SARIF rules, `policy list`).
@@ -598,12 +602,18 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
                     // kind and text are known.
                     let (edits, refused) =
                         crate::patch::render_hba(p.edits, &p.file, &prepared.documents);
+                    let kind = prepared
+                        .documents
+                        .iter()
+                        .find(|d| d.path == p.file)
+                        .map(|d| crate::formats::Kind::from_name(&d.kind));
                     outcome.patches.push(Patch {
                         policy: name.clone(),
                         file: p.file,
                         description: p.description,
                         edits,
                         refused,
+                        kind,
                     });
                 }
                 for f in evaluation.findings {

@@ -1,11 +1,9 @@
 //! INI-like documents (pgbouncer.ini, pg_autoctl.cfg, pgbackrest.conf) as the host hands
 //! them over: settings with their section and line. [`Ini`] answers "the last value of
-//! `section.key`, and where", and writes fixes as line edits that keep the rest of the
-//! file byte for byte: a value replaced in place (the key, spacing and `=` as written), or
-//! a `key = value` line inserted right after the section's header (the section is added
-//! at the end of the file when it is missing).
+//! `section.key`, and where", and builds the `set-setting` patches that fix one (the
+//! host's INI module writes them in the file's own style).
 
-use crate::{Body, Document, Edit, LineEdit, Location, Patch, Setting};
+use crate::{Body, Document, Location, Patch, Setting};
 
 /// An INI document with lookups.
 #[derive(Debug, Clone, Copy)]
@@ -78,55 +76,17 @@ impl<'a> Ini<'a> {
             .unwrap_or("")
     }
 
-    /// The edit that makes `section.key` equal `value`: in place when written, else a
-    /// new line after the header.
-    pub fn set(&self, section: &str, key: &str, value: &str) -> Edit {
-        if let Some(s) = self.get(section, key) {
-            let line = s.location.line;
-            return Edit::Lines(LineEdit {
-                start: line,
-                end: line,
-                text: replace_value(self.line_text(line), value),
-            });
-        }
-        match self.header_line(section) {
-            Some(h) => Edit::Lines(LineEdit {
-                start: h + 1,
-                end: h,
-                text: format!("{key} = {value}"),
-            }),
-            None => {
-                let n = self.doc.text.lines().count() as u32;
-                Edit::Lines(LineEdit {
-                    start: n + 1,
-                    end: n,
-                    text: format!("\n[{section}]\n{key} = {value}"),
-                })
-            }
-        }
-    }
-
-    /// A patch of one [`Ini::set`].
+    /// A patch that makes `section.key` equal `value`, written by the host in the
+    /// file's own style (in place when the key is written, else a new line at the end of
+    /// the section, the section added when missing).
     pub fn set_patch(&self, section: &str, key: &str, value: &str) -> Patch {
-        Patch {
-            file: self.doc.path.clone(),
-            description: format!("set `{key} = {value}` in [{section}]"),
-            edits: vec![self.set(section, key, value)],
-        }
-    }
-}
-
-/// `line` with the text after `=` replaced by `value` (spacing after `=` kept).
-pub fn replace_value(line: &str, value: &str) -> String {
-    match line.split_once('=') {
-        Some((key, rest)) => {
-            let spaces = &rest[..rest.len() - rest.trim_start().len()];
-            format!(
-                "{key}={}{value}",
-                if spaces.is_empty() { " " } else { spaces }
-            )
-        }
-        None => format!("{line} = {value}"),
+        crate::report::set_setting(
+            &self.doc.path,
+            format!("set `{key} = {value}` in [{section}]"),
+            Some(section),
+            key,
+            value,
+        )
     }
 }
 
@@ -161,36 +121,22 @@ mod tests {
     }
 
     #[test]
-    fn set_in_place_or_after_header() {
+    fn set_builds_a_settings_edit() {
         let d = doc(
             "[pgbouncer]\nauth_type=md5\n",
             vec![("pgbouncer", "auth_type", "md5", 2)],
         );
         let ini = Ini::new(&d).expect("settings");
+        assert_eq!(ini.value("PgBouncer", "AUTH_TYPE"), Some("md5"));
+        let p = ini.set_patch("pgbouncer", "auth_type", "scram-sha-256");
+        assert_eq!(p.file, "pgbouncer.ini");
         assert_eq!(
-            ini.set("PgBouncer", "AUTH_TYPE", "scram-sha-256"),
-            Edit::Lines(LineEdit {
-                start: 2,
-                end: 2,
-                text: "auth_type= scram-sha-256".into()
-            })
+            p.edits,
+            vec![crate::Edit::SetSetting(crate::SettingValue {
+                section: Some("pgbouncer".into()),
+                key: "auth_type".into(),
+                value: "scram-sha-256".into(),
+            })]
         );
-        assert_eq!(
-            ini.set("pgbouncer", "listen_addr", "10.0.0.1"),
-            Edit::Lines(LineEdit {
-                start: 2,
-                end: 1,
-                text: "listen_addr = 10.0.0.1".into()
-            })
-        );
-        assert_eq!(
-            ini.set("ssl", "sslmode", "verify-full"),
-            Edit::Lines(LineEdit {
-                start: 3,
-                end: 2,
-                text: "\n[ssl]\nsslmode = verify-full".into()
-            })
-        );
-        assert_eq!(replace_value("  key  =   old # x", "new"), "  key  =   new");
     }
 }

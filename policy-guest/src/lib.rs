@@ -49,8 +49,8 @@ pub use bindings::patrol::policy::types::{
     NftOp, NftPolicy, NftRule, NftSet, NftTable, NftVerdict, PasswordStorage, Patch,
     PgbouncerPasswordKind, PgbouncerUser, PointerValue, PolicyError, PolicyMetadata, PortHost,
     PortMatrix, PortService, PortSource, PrivateKey, ReplicationMode, RequestBatch, RequiredFlow,
-    Role, RolePurpose, Setting, SettingOrigin, Severity, Span, Structured, Verdict, VersionFact,
-    X509Certificate,
+    Role, RolePurpose, Setting, SettingKey, SettingOrigin, SettingValue, Severity, Span,
+    Structured, Verdict, VersionFact, X509Certificate,
 };
 pub use report::{Code, Decision, DetailId, Report, SampleKind};
 pub use sample::{CertPresence, HttpRequest, RequestAuth, RequestSample, Scheme};

@@ -17,7 +17,7 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use crate::{
     Answers, CodeInfo, DecisionDetail, Edit, Evaluation, Finding, HbaChange, HbaEdit, LineEdit,
-    Location, Patch, PointerValue, Severity, Verdict,
+    Location, Patch, PointerValue, SettingKey, SettingValue, Severity, Verdict,
 };
 
 /// Which list of the input a sample comes from.
@@ -334,6 +334,45 @@ pub fn hba_change(line: u32) -> HbaChange {
     }
 }
 
+/// A patch that makes `key = value` in `section` of a settings file (postgresql.conf:
+/// no section, `value` unquoted; INI files: the `[section]`, `value` as written after
+/// `=`). The host writes it in the file's own style: in place on the assignment the
+/// server reads, else as a new line at the end of the section (or file).
+pub fn set_setting(
+    file: &str,
+    description: impl Into<String>,
+    section: Option<&str>,
+    key: &str,
+    value: &str,
+) -> Patch {
+    Patch {
+        file: file.to_string(),
+        description: description.into(),
+        edits: vec![Edit::SetSetting(SettingValue {
+            section: section.map(str::to_string),
+            key: key.to_string(),
+            value: value.to_string(),
+        })],
+    }
+}
+
+/// A patch that removes every assignment of `key` in `section` of a settings file.
+pub fn remove_setting(
+    file: &str,
+    description: impl Into<String>,
+    section: Option<&str>,
+    key: &str,
+) -> Patch {
+    Patch {
+        file: file.to_string(),
+        description: description.into(),
+        edits: vec![Edit::RemoveSetting(SettingKey {
+            section: section.map(str::to_string),
+            key: key.to_string(),
+        })],
+    }
+}
+
 /// A patch that replaces lines `start..=end` of a file with `text`.
 pub fn replace_lines(
     file: &str,
@@ -476,6 +515,12 @@ impl PartialEq for Edit {
             (Edit::Remove(a), Edit::Remove(b)) => a == b,
             // The generated pg_hba types have no `PartialEq`; their debug text says all.
             (Edit::Hba(a), Edit::Hba(b)) => format!("{a:?}") == format!("{b:?}"),
+            (Edit::SetSetting(a), Edit::SetSetting(b)) => {
+                a.section == b.section && a.key == b.key && a.value == b.value
+            }
+            (Edit::RemoveSetting(a), Edit::RemoveSetting(b)) => {
+                a.section == b.section && a.key == b.key
+            }
             _ => false,
         }
     }
@@ -501,6 +546,14 @@ fn hash_patch(p: &Patch, h: &mut impl Hasher) {
             Edit::Hba(e) => {
                 3u8.hash(h);
                 format!("{e:?}").hash(h);
+            }
+            Edit::SetSetting(v) => {
+                4u8.hash(h);
+                (&v.section, &v.key, &v.value).hash(h);
+            }
+            Edit::RemoveSetting(k) => {
+                5u8.hash(h);
+                (&k.section, &k.key).hash(h);
             }
         }
     }

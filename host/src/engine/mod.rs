@@ -622,6 +622,12 @@ fn evaluation_size(e: &wit::Evaluation) -> usize {
                         wit::Edit::Set(s) => s.pointer.len() + s.value.len(),
                         wit::Edit::Remove(p) => p.len(),
                         wit::Edit::Hba(h) => hba_edit_size(h),
+                        wit::Edit::SetSetting(s) => {
+                            s.section.as_ref().map_or(0, String::len) + s.key.len() + s.value.len()
+                        }
+                        wit::Edit::RemoveSetting(s) => {
+                            s.section.as_ref().map_or(0, String::len) + s.key.len()
+                        }
                     })
                     .sum::<usize>()
         })

@@ -37,6 +37,7 @@
 //! (`a = = b`, an unbalanced bracket, an unterminated string) is an `invalid-line`
 //! diagnostic with its line; parsing goes on at the next statement.
 
+pub mod edit;
 mod lex;
 mod literal;
 #[cfg(test)]

@@ -19,6 +19,8 @@
 //! refuses such a file, the policy that owns the format says so). Each setting has `args`
 //! empty and `pointer` `section/key` (or `key`).
 
+pub mod edit;
+
 use super::{Parsed, diagnostic};
 use crate::wit;
 

@@ -1,7 +1,8 @@
 //! One module per input format. Each has the same shape: `parse(src, file, …)` returns a
 //! [`Parsed`] value (every item carrying its line) and the diagnostics met on the way,
 //! going past bad lines rather than stopping at the first. [`document`] turns a file of a
-//! known [`Kind`] into the `document` record the policies receive.
+//! known [`Kind`] into the `document` record the policies receive, and [`edit_setting`]
+//! hands a policy's settings edit to the owner of the file's format.
 
 pub mod env_file;
 pub mod etcd_env;
@@ -12,6 +13,7 @@ pub mod hcl;
 pub mod ident;
 pub mod ini;
 pub mod kind;
+mod lines;
 pub mod nftables;
 pub mod patroni_hba;
 pub mod pgbouncer_auth;
@@ -139,6 +141,46 @@ pub fn document(
         text,
         body: parsed.value,
         diagnostics: parsed.diagnostics,
+    }
+}
+
+/// `text`, a document of `kind`, with a `set-setting` or `remove-setting` edit applied
+/// by the owner of its format (see `edit.set-setting` in the WIT for what section and
+/// value mean per kind); why not, for a kind that takes no settings edits or an edit it
+/// cannot write. Other edits are not settings edits: an error.
+pub fn edit_setting(kind: &Kind, text: &str, edit: &wit::Edit) -> Result<String, String> {
+    let (section, key, value) = match edit {
+        wit::Edit::SetSetting(s) => (s.section.as_deref(), s.key.as_str(), Some(&s.value)),
+        wit::Edit::RemoveSetting(s) => (s.section.as_deref(), s.key.as_str(), None),
+        _ => return Err("not a settings edit".to_string()),
+    };
+    match kind {
+        Kind::PostgresqlConf => match (section, value) {
+            (Some(section), _) => Err(format!(
+                "postgresql.conf has no sections, so no `[{section}]` to set `{key}` in"
+            )),
+            (None, Some(value)) => pgconf::edit::set(text, key, value),
+            (None, None) => pgconf::edit::remove(text, key),
+        },
+        Kind::Pgbackrest | Kind::PgAutoctl | Kind::Pgbouncer => match (section, value) {
+            (None, _) => Err(format!(
+                "a `{}` setting needs a section: `{key}` has none",
+                kind.name()
+            )),
+            (Some(section), Some(value)) => ini::edit::set(text, section, key, value),
+            (Some(section), None) => ini::edit::remove(text, section, key),
+        },
+        Kind::GitlabRb => match (section, value) {
+            (Some(section), _) => Err(format!(
+                "a gitlab.rb key is its JSON pointer, with no section (`[{section}]`, `{key}`)"
+            )),
+            (None, Some(value)) => gitlab_rb::edit::set(text, key, value),
+            (None, None) => gitlab_rb::edit::remove(text, key),
+        },
+        other => Err(format!(
+            "a `{}` document takes no settings edits (`{key}`)",
+            other.name()
+        )),
     }
 }
 

@@ -21,6 +21,7 @@
 //! start on it ([`gucs`]); with the version unknown, a name only some majors know is a
 //! `parameter-version` note. Bad values are checked by the server and not reported here.
 
+pub mod edit;
 pub mod gucs;
 
 use std::path::Path;

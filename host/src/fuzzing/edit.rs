@@ -84,6 +84,7 @@ fn patch(n: usize, edits: Vec<wit::Edit>) -> Patch {
         description: format!("patch {n}"),
         edits,
         refused: None,
+        kind: None,
     }
 }
 
@@ -221,9 +222,12 @@ fn pointers(text: &str, edits: Vec<wit::Edit>) {
                 )
             }
             wit::Edit::Remove(p) => (YamlEdit::Remove { pointer: p.clone() }, p),
-            // Only pointer edits are generated here; pg_hba edits have their own tests
-            // (`formats::hba::edit`).
-            wit::Edit::Lines(_) | wit::Edit::Hba(_) => continue,
+            // Only pointer edits are generated here; pg_hba and settings edits have
+            // their own tests (`formats::hba::edit`, `formats::*::edit`).
+            wit::Edit::Lines(_)
+            | wit::Edit::Hba(_)
+            | wit::Edit::SetSetting(_)
+            | wit::Edit::RemoveSetting(_) => continue,
         };
         let Ok(after) = yaml_edit::apply(&current, std::slice::from_ref(&edit)) else {
             continue;

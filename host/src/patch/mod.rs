@@ -3,7 +3,10 @@
 //! Line edits replace whole lines and leave every other byte alone; pointer edits on
 //! YAML/JSON documents go through [`yaml_edit`], which keeps comments and layout; pg_hba
 //! record edits are rendered as line edits by `formats::hba::edit` when the policy's
-//! patches are collected ([`render_hba`]), where the document's kind is known. Patches
+//! patches are collected ([`render_hba`]), where the document's kind is known; settings
+//! edits (`set-setting`, `remove-setting`) go to the owner of the file's format
+//! ([`crate::formats::edit_setting`]), and a file whose kind takes none is the patch's
+//! error. Patches
 //! for one file are applied together (line edits bottom-up so that earlier line numbers
 //! stay valid); a patch that overlaps one already taken is skipped and reported. The
 //! result is shown as a unified diff (`--diff`, applies with `patch -p1`) or written back
@@ -62,8 +65,7 @@ pub fn apply_all(patches: &[&Patch], files: &[(String, String)]) -> (Vec<FileCha
             .iter()
             .filter(|p| p.edits.iter().all(|e| !matches!(e, wit::Edit::Lines(_))))
         {
-            let edits: Vec<YamlEdit> = p.edits.iter().filter_map(to_yaml_edit).collect();
-            match yaml_edit::apply(&text, &edits) {
+            match apply_structured(p, &text) {
                 Ok(new) => {
                     text = new;
                     applied.push(p.description.clone());
@@ -104,6 +106,30 @@ pub fn apply_all(patches: &[&Patch], files: &[(String, String)]) -> (Vec<FileCha
     (changes, skipped)
 }
 
+/// `text` with the structured edits of `p`: its pointer edits together, then its
+/// settings edits in order; the first that cannot be written is the patch's error.
+fn apply_structured(p: &Patch, text: &str) -> Result<String, String> {
+    let pointer: Vec<YamlEdit> = p.edits.iter().filter_map(to_yaml_edit).collect();
+    let mut text = if pointer.is_empty() {
+        text.to_string()
+    } else {
+        yaml_edit::apply(text, &pointer).map_err(|e| e.to_string())?
+    };
+    for e in p.edits.iter().filter(|e| is_setting(e)) {
+        let Some(kind) = &p.kind else {
+            return Err(
+                "its file is not a checked document: no format to write a setting in".into(),
+            );
+        };
+        text = crate::formats::edit_setting(kind, &text, e)?;
+    }
+    Ok(text)
+}
+
+fn is_setting(e: &wit::Edit) -> bool {
+    matches!(e, wit::Edit::SetSetting(_) | wit::Edit::RemoveSetting(_))
+}
+
 fn to_yaml_edit(e: &wit::Edit) -> Option<YamlEdit> {
     match e {
         wit::Edit::Set(s) => Some(YamlEdit::Set {
@@ -112,7 +138,10 @@ fn to_yaml_edit(e: &wit::Edit) -> Option<YamlEdit> {
                 .unwrap_or(serde_json::Value::String(s.value.clone())),
         }),
         wit::Edit::Remove(p) => Some(YamlEdit::Remove { pointer: p.clone() }),
-        wit::Edit::Lines(_) | wit::Edit::Hba(_) => None,
+        wit::Edit::Lines(_)
+        | wit::Edit::Hba(_)
+        | wit::Edit::SetSetting(_)
+        | wit::Edit::RemoveSetting(_) => None,
     }
 }
 
@@ -143,6 +172,28 @@ pub fn check_patches(patches: &[wit::Patch], documents: &[wit::Document]) -> Res
                 }
             })
             .collect();
+        let invalid = |why: String| {
+            format!(
+                "its patch `{}` of `{}` is invalid: {why}",
+                p.description, p.file
+            )
+        };
+        // Line numbers and keys do not mix: line edits would shift under the others.
+        if !edits.is_empty() && edits.len() != p.edits.len() {
+            return Err(invalid(
+                "it mixes line edits with pointer or settings edits".to_string(),
+            ));
+        }
+        // A settings edit its document's format cannot write is the policy's error.
+        if p.edits.iter().any(is_setting)
+            && let Some(doc) = documents.iter().find(|d| d.path == p.file)
+        {
+            let kind = crate::formats::Kind::from_name(&doc.kind);
+            let mut text = doc.text.clone();
+            for e in p.edits.iter().filter(|e| is_setting(e)) {
+                text = crate::formats::edit_setting(&kind, &text, e).map_err(invalid)?;
+            }
+        }
         if edits.is_empty() {
             continue;
         }
@@ -185,7 +236,11 @@ fn lower_hba(
         .iter()
         .filter_map(|e| match e {
             wit::Edit::Hba(h) => Some(h),
-            wit::Edit::Lines(_) | wit::Edit::Set(_) | wit::Edit::Remove(_) => None,
+            wit::Edit::Lines(_)
+            | wit::Edit::Set(_)
+            | wit::Edit::Remove(_)
+            | wit::Edit::SetSetting(_)
+            | wit::Edit::RemoveSetting(_) => None,
         })
         .collect();
     if hba.is_empty() {
@@ -453,6 +508,7 @@ mod tests {
             description: "d".into(),
             edits,
             refused: None,
+            kind: None,
         }
     }
 
@@ -605,6 +661,90 @@ mod tests {
             &[("f".into(), "a\r\r\nb".into())],
         );
         assert_eq!(changes[0].after, "a\r");
+    }
+
+    fn setting(section: Option<&str>, key: &str, value: &str) -> wit::Edit {
+        wit::Edit::SetSetting(wit::SettingValue {
+            section: section.map(str::to_string),
+            key: key.into(),
+            value: value.into(),
+        })
+    }
+
+    #[test]
+    fn settings_edits_are_written_by_the_files_format() {
+        use crate::formats::Kind;
+        let conf = "ssl = off # no\nport = 5432\n";
+        let mut p = patch(vec![
+            setting(None, "ssl", "on"),
+            setting(None, "listen_addresses", "10.0.0.1"),
+        ]);
+        p.kind = Some(Kind::PostgresqlConf);
+        let (changes, skipped) = apply_all(&[&p], &[("f".into(), conf.into())]);
+        assert!(skipped.is_empty(), "{skipped:?}");
+        assert_eq!(
+            changes[0].after,
+            "ssl = on # no\nport = 5432\nlisten_addresses = '10.0.0.1'\n"
+        );
+        // Two patches setting keys of one INI file both apply in one round.
+        let mut a = patch(vec![setting(
+            Some("pgbouncer"),
+            "auth_type",
+            "scram-sha-256",
+        )]);
+        let mut b = patch(vec![setting(
+            Some("pgbouncer"),
+            "client_tls_sslmode",
+            "require",
+        )]);
+        a.kind = Some(Kind::Pgbouncer);
+        b.kind = Some(Kind::Pgbouncer);
+        let ini = "[pgbouncer]\nauth_type = md5\n";
+        let (changes, skipped) = apply_all(&[&a, &b], &[("f".into(), ini.into())]);
+        assert!(skipped.is_empty(), "{skipped:?}");
+        assert_eq!(
+            changes[0].after,
+            "[pgbouncer]\nauth_type = scram-sha-256\nclient_tls_sslmode = require\n"
+        );
+    }
+
+    #[test]
+    fn a_settings_edit_a_format_cannot_take_is_the_patchs_error() {
+        use crate::formats::Kind;
+        for (kind, edit) in [
+            (Some(Kind::Patroni), setting(None, "ssl", "on")),
+            (None, setting(None, "ssl", "on")),
+            (
+                Some(Kind::PostgresqlConf),
+                setting(Some("main"), "ssl", "on"),
+            ),
+            (Some(Kind::Pgbouncer), setting(None, "auth_type", "md5")),
+        ] {
+            let mut p = patch(vec![edit]);
+            p.kind = kind.clone();
+            let (changes, skipped) = apply_all(&[&p], &[("f".into(), "a: 1\n".into())]);
+            assert!(changes.is_empty(), "{kind:?}: {changes:?}");
+            assert_eq!(skipped.len(), 1, "{kind:?}");
+        }
+        // The host refuses it as the policy's error as soon as the policy returns it.
+        let doc = crate::formats::document(
+            Kind::Patroni,
+            "f",
+            std::path::Path::new("f"),
+            "a: 1\n".into(),
+            &crate::formats::ParseContext::default(),
+        );
+        let p = |edits| wit::Patch {
+            file: "f".into(),
+            description: "d".into(),
+            edits,
+        };
+        let docs = std::slice::from_ref(&doc);
+        let err = check_patches(&[p(vec![setting(None, "ssl", "on")])], docs).unwrap_err();
+        assert!(err.contains("takes no settings edits"), "{err}");
+        let mixed = vec![lines(1, 1, "a: 2"), wit::Edit::Remove("/a".into())];
+        let err = check_patches(&[p(mixed)], docs).unwrap_err();
+        assert!(err.contains("mixes line edits"), "{err}");
     }
 
     #[test]

@@ -164,6 +164,7 @@ pub fn outcome(dir: &str) -> Outcome {
                     text: "  listen: 10.0.0.1:8008".to_string(),
                 })],
                 refused: None,
+                kind: None,
             },
             Patch {
                 policy: "pg-hba".to_string(),
@@ -175,6 +176,7 @@ pub fn outcome(dir: &str) -> Outcome {
                     text: "local all all peer".to_string(),
                 })],
                 refused: None,
+                kind: None,
             },
             Patch {
                 policy: "pg-hba".to_string(),
@@ -186,6 +188,7 @@ pub fn outcome(dir: &str) -> Outcome {
                     text: String::new(),
                 })],
                 refused: None,
+                kind: None,
             },
         ],
         errors: vec![Failure {

@@ -316,8 +316,9 @@ impl Secrets {
                 match e {
                     crate::wit::Edit::Lines(l) => scrub(&mut l.text),
                     crate::wit::Edit::Set(pv) => scrub(&mut pv.value),
-                    crate::wit::Edit::Remove(_) => {}
                     crate::wit::Edit::Hba(h) => scrub_hba(h, &scrub),
+                    crate::wit::Edit::SetSetting(sv) => scrub(&mut sv.value),
+                    crate::wit::Edit::Remove(_) | crate::wit::Edit::RemoveSetting(_) => {}
                 }
             }
         }
@@ -349,7 +350,8 @@ fn edit_words(e: &crate::wit::Edit) -> Vec<&str> {
     match e {
         Edit::Lines(l) => vec![&l.text],
         Edit::Set(pv) => vec![&pv.value],
-        Edit::Remove(_) => Vec::new(),
+        Edit::SetSetting(sv) => vec![&sv.value],
+        Edit::Remove(_) | Edit::RemoveSetting(_) => Vec::new(),
         Edit::Hba(HbaEdit::Delete(_)) => Vec::new(),
         Edit::Hba(HbaEdit::Set(c)) => change(c),
         Edit::Hba(HbaEdit::Insert(i)) => match &i.new {

@@ -2,11 +2,10 @@
 //! way Ruby runs the file: statements in order, a later assignment replacing the value
 //! (a nested `consul['configuration']['x'] = …` writes into the hash that is there, or
 //! into a new one: gitlab.rb is evaluated with auto-vivifying hashes). Each key keeps
-//! the statement that set it, for locations; fixes are written back as gitlab.rb lines.
+//! the statement that set it, for locations; fixes are `set-setting` edits of a key's
+//! JSON pointer that the host's gitlab.rb module writes as Ruby.
 
-use std::collections::BTreeMap;
-
-use policy_guest::{Body, Document, Edit, LineEdit, Location, Patch, Setting};
+use policy_guest::{Body, Document, Edit, Location, Patch, Setting, SettingValue};
 use serde_json::{Map, Value};
 
 /// One assignment: its key path (`["patroni", "allowlist"]`), lines, and whether its
@@ -192,80 +191,31 @@ impl<'a> Rb<'a> {
         }
     }
 
-    /// The edit that makes `path` hold `value`: the statement that sets exactly this
-    /// path is replaced (all its lines), otherwise a new line goes after the last
-    /// statement of the section (or after `roles`, or at the end).
+    /// The edit that makes `path` hold `value`; the host's gitlab.rb module writes it
+    /// (the last statement that sets exactly this path rewritten, else a new line after
+    /// the section's last statement, or after `roles`, or at the end).
     pub fn set(&self, path: &[&str], value: &Value) -> Edit {
-        let text = format!("{} = {}", ruby_key(path), ruby(value));
-        if let Some(s) = self
-            .stmts
-            .iter()
-            .rev()
-            .find(|s| s.path.iter().map(String::as_str).eq(path.iter().copied()))
-        {
-            let indent: String = self
-                .line_text(s.line)
-                .chars()
-                .take_while(|c| c.is_whitespace())
-                .collect();
-            return Edit::Lines(LineEdit {
-                start: s.line,
-                end: s.end,
-                text: format!("{indent}{text}"),
-            });
-        }
-        let after = self
-            .stmts
-            .iter()
-            .filter(|s| s.path[0] == path[0])
-            .map(|s| s.end)
-            .max()
-            .or(self.roles_line)
-            .unwrap_or_else(|| self.doc.text.lines().count() as u32);
-        Edit::Lines(LineEdit {
-            start: after + 1,
-            end: after,
-            text,
+        Edit::SetSetting(SettingValue {
+            section: None,
+            key: pointer(path),
+            value: value.to_string(),
         })
     }
 
-    /// Edits that set several keys: each written one in place, the others as new lines
-    /// together (inserts at one place would otherwise come out in reverse order).
+    /// Edits that set several keys, in order.
     pub fn set_many(&self, pairs: &[(&[&str], Value)]) -> Vec<Edit> {
-        let mut edits = Vec::new();
-        let mut inserts: Vec<LineEdit> = Vec::new();
-        for (path, value) in pairs {
-            match self.set(path, value) {
-                Edit::Lines(l) if l.end < l.start => {
-                    match inserts.iter_mut().find(|i| i.start == l.start) {
-                        Some(i) => {
-                            i.text.push('\n');
-                            i.text.push_str(&l.text);
-                        }
-                        None => inserts.push(l),
-                    }
-                }
-                e => edits.push(e),
-            }
-        }
-        edits.extend(inserts.into_iter().map(Edit::Lines));
-        edits
+        pairs
+            .iter()
+            .map(|(path, value)| self.set(path, value))
+            .collect()
     }
 
     pub fn patch(&self, path: &[&str], value: &Value, why: &str) -> Patch {
         Patch {
             file: self.doc.path.clone(),
-            description: format!("{why}: `{} = {}` in gitlab.rb", ruby_key(path), ruby(value)),
+            description: format!("{why}: `{}` set to `{value}` in gitlab.rb", ruby_key(path)),
             edits: vec![self.set(path, value)],
         }
-    }
-
-    fn line_text(&self, n: u32) -> &str {
-        self.doc
-            .text
-            .lines()
-            .nth(n.saturating_sub(1) as usize)
-            .unwrap_or("")
     }
 }
 
@@ -341,48 +291,9 @@ pub fn ruby_key(path: &[&str]) -> String {
     out
 }
 
-/// A JSON value as a Ruby literal: `%w()` for lists of plain words, `'…'` strings.
-pub fn ruby(v: &Value) -> String {
-    match v {
-        Value::Null => "nil".into(),
-        Value::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
-        Value::Array(a)
-            if !a.is_empty()
-                && a.iter().all(|x| {
-                    x.as_str().is_some_and(|s| {
-                        !s.is_empty()
-                            && !s.contains(|c: char| c.is_whitespace() || "()\\".contains(c))
-                    })
-                }) =>
-        {
-            format!(
-                "%w({})",
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            )
-        }
-        Value::Array(a) => format!("[{}]", a.iter().map(ruby).collect::<Vec<_>>().join(", ")),
-        Value::Object(m) => {
-            let sorted: BTreeMap<&String, &Value> = m.iter().collect();
-            format!(
-                "{{ {} }}",
-                sorted
-                    .iter()
-                    .map(|(k, v)| format!("'{k}' => {}", ruby(v)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }
-        other => other.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn keys_and_literals() {
@@ -399,14 +310,6 @@ mod tests {
             Some(vec!["x".into(), "it's".into()])
         );
         assert_eq!(key_path("roles"), None);
-        assert_eq!(
-            ruby(&json!(["10.0.0.0/8", "127.0.0.1/32"])),
-            "%w(10.0.0.0/8 127.0.0.1/32)"
-        );
-        assert_eq!(
-            ruby(&json!({"b": true, "a": "x'y"})),
-            "{ 'a' => 'x\\'y', 'b' => true }"
-        );
         assert_eq!(
             ruby_key(&["consul", "configuration", "client_addr"]),
             "consul['configuration']['client_addr']"

@@ -1,12 +1,27 @@
-//! Policy tests over hand-built gitlab.rb inputs; fixes are applied and the result
-//! checked again (a fix must survive as gitlab.rb lines).
+//! Policy tests over hand-built gitlab.rb inputs; fixes are checked as the settings
+//! edits they ask for (the host writes them as Ruby: `tests/*.yaml` show the fixed text
+//! and that a second check is clean).
 
 use policy_guest::hba::testing::context;
-use policy_guest::testing::apply_line_edits;
-use policy_guest::{Body, Document, Evaluation, Input, Location, Setting};
+use policy_guest::{Body, Document, Edit, Evaluation, Input, Location, Setting};
 use serde_json::{Value, json};
 
 use super::*;
+
+/// Every settings edit of the patches: (JSON pointer, value).
+fn sets(e: &Evaluation) -> Vec<(String, Value)> {
+    e.patches
+        .iter()
+        .flat_map(|p| p.edits.iter())
+        .map(|ed| match ed {
+            Edit::SetSetting(s) => {
+                assert_eq!(s.section, None);
+                (s.key.clone(), serde_json::from_str(&s.value).unwrap())
+            }
+            other => panic!("not a settings edit: {other:?}"),
+        })
+        .collect()
+}
 
 /// A one-line-per-statement gitlab.rb reader for tests (the real one is the host's).
 fn gitlab_rb(text: &str) -> Document {
@@ -129,18 +144,27 @@ fn database_node_findings() {
             ("pgbouncer-tls-protocols-legacy".into(), 1),
         ]
     );
-    let fixed = apply_line_edits(NODE, &e, None);
-    // The allowlist goes after the last patroni line, with the trusted network, loopback
-    // and their IPv4-mapped forms (the listener is `:8008`, dual-stack).
-    assert!(fixed.contains("patroni['tls_verify'] = true\npatroni['allowlist'] = %w(10.6.0.0/24 127.0.0.1/32 ::ffff:10.6.0.0/120 ::ffff:127.0.0.1/128)\n"), "{fixed}");
+    let sets = sets(&e);
+    // The allowlist with the trusted network, loopback and their IPv4-mapped forms (the
+    // listener is `:8008`, dual-stack).
+    let allowlist = json!([
+        "10.6.0.0/24",
+        "127.0.0.1/32",
+        "::ffff:10.6.0.0/120",
+        "::ffff:127.0.0.1/128"
+    ]);
     assert!(
-        fixed.contains("pgbouncer['admin_users'] = %w(pgbouncer)\n"),
-        "{fixed}"
+        sets.contains(&("/patroni/allowlist".into(), allowlist)),
+        "{sets:?}"
+    );
+    assert!(
+        sets.contains(&("/pgbouncer/admin_users".into(), json!(["pgbouncer"]))),
+        "{sets:?}"
     );
     // No `pgbouncer['users']` secrets: whether they can do SCRAM is unknown, no switch.
     assert!(
-        !fixed.contains("pgbouncer['auth_type'] = 'scram-sha-256'"),
-        "{fixed}"
+        !sets.iter().any(|(k, _)| k == "/pgbouncer/auth_type"),
+        "{sets:?}"
     );
     let auth = e
         .findings
@@ -155,19 +179,11 @@ fn database_node_findings() {
         auth.message
     );
     assert!(
-        fixed.contains("consul['configuration']['client_addr'] = '127.0.0.1'"),
-        "{fixed}"
-    );
-    let again = run(
-        &fixed,
-        r#"{"pgbouncer": {"allowed_admin_users": ["pgbouncer"]}}"#,
-    );
-    let left: Vec<String> = codes(&again).into_iter().map(|(c, _)| c).collect();
-    assert!(
-        !left.iter().any(|c| c.contains("allowlist")
-            || c == "patroni-ctl-insecure"
-            || c == "consul-http-api-exposed"),
-        "{left:?}"
+        sets.contains(&(
+            "/consul/configuration/client_addr".into(),
+            json!("127.0.0.1")
+        )),
+        "{sets:?}"
     );
 }
 
@@ -256,18 +272,10 @@ patroni['tls_client_mode'] = 'optional'
             ("patroni-verify-client-without-cafile".into(), 8),
         ]
     );
-    let fixed = apply_line_edits(text, &e, None);
     assert!(
-        fixed.contains("patroni['listen_address'] = '10.6.0.22'\n"),
-        "{fixed}"
-    );
-    let again = run(&fixed, strict);
-    assert!(
-        !codes(&again)
-            .iter()
-            .any(|(c, _)| c == "patroni-listen-all-interfaces"),
+        sets(&e).contains(&("/patroni/listen_address".into(), json!("10.6.0.22"))),
         "{:?}",
-        codes(&again)
+        sets(&e)
     );
 }
 

@@ -104,7 +104,7 @@ fn apply(config: &Value, e: &Evaluation) -> Value {
                         m.remove(key);
                     }
                 }
-                Edit::Lines(_) | Edit::Hba(_) => panic!("no line edits expected"),
+                other => panic!("only pointer edits expected: {other:?}"),
             }
         }
     }

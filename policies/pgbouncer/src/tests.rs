@@ -1,9 +1,9 @@
 //! Policy tests over hand-built inputs; fixes are applied and the result checked again.
 
 use policy_guest::hba::testing::{context, rules};
-use policy_guest::testing::{apply_line_edits, hba_edits};
+use policy_guest::testing::hba_edits;
 use policy_guest::{
-    Body, Diagnostic, Document, Evaluation, Input, Location, PgbouncerPasswordKind as Kind,
+    Body, Diagnostic, Document, Edit, Evaluation, Input, Location, PgbouncerPasswordKind as Kind,
     PgbouncerUser, Setting, Severity,
 };
 
@@ -166,37 +166,36 @@ fn weak_file_and_its_fix() {
             ("tls-protocols-legacy".into(), 14),
         ]
     );
-    // Both sslmodes are added at the top of `[pgbouncer]`: the host takes one per round,
-    // this is the first (tests/tls.yaml has `check --fix`'s whole result).
-    let fixed = apply_line_edits(WEAK, &e, Some("pgbouncer.ini"));
-    assert!(fixed.contains("auth_type = scram-sha-256\n"), "{fixed}");
-    assert!(
-        fixed.contains("[pgbouncer]\nclient_tls_sslmode = require\n"),
-        "{fixed}"
-    );
-    assert!(!fixed.contains("server_tls_sslmode"), "{fixed}");
-    assert!(fixed.contains("listen_addr = 10.0.1.11"), "{fixed}");
-    assert!(fixed.contains("admin_users = pgbouncer\n"), "{fixed}");
-    let again = run(
-        vec![ini("pgbouncer.ini", &fixed), userlist(USERLIST_SCRAM, None)],
-        r#"{"listen_addr": "10.0.1.11", "allowed_admin_users": ["pgbouncer"]}"#,
-    );
-    // What has no fix stays: the password in the connection string; server TLS has its
-    // fix for the next round.
-    assert_eq!(
-        codes(&again),
-        vec![
-            ("password-in-config".into(), 3),
-            ("server-tls-weak".into(), 5)
-        ]
-    );
-    assert!(
-        again
-            .findings
-            .iter()
-            .any(|f| f.code == "server-tls-weak" && f.patch.is_some()),
-        "the next round's fix"
-    );
+    // Every fix is a settings edit of `[pgbouncer]`, written by the host
+    // (tests/tls.yaml and tests/auth.yaml show the fixed text).
+    let mut sets: Vec<(String, String)> = e
+        .patches
+        .iter()
+        .flat_map(|p| {
+            assert_eq!(p.file, "pgbouncer.ini");
+            p.edits.iter()
+        })
+        .map(|ed| match ed {
+            Edit::SetSetting(s) => {
+                assert_eq!(s.section.as_deref(), Some("pgbouncer"));
+                (s.key.clone(), s.value.clone())
+            }
+            other => panic!("not a settings edit: {other:?}"),
+        })
+        .collect();
+    sets.sort();
+    let want: Vec<(String, String)> = [
+        ("admin_users", "pgbouncer"),
+        ("auth_type", "scram-sha-256"),
+        ("client_tls_protocols", "secure"),
+        ("client_tls_sslmode", "require"),
+        ("listen_addr", "10.0.1.11"),
+        ("server_tls_sslmode", "verify-full"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(sets, want);
 }
 
 #[test]

@@ -12,11 +12,10 @@
 //! comes from Patroni: an `ssl: 'off'` there is the same finding, at its own line, as in
 //! postgresql.conf. Only values Patroni sets are judged: an absent one is not assumed.
 
-pub mod edit;
 mod patroni;
 
 use policy_guest::hba::NEWEST_VERSION;
-use policy_guest::pgconf::{Effective, KIND, parse_bool};
+use policy_guest::pgconf::{Effective, parse_bool};
 use policy_guest::report::at;
 use policy_guest::{Code, Input, Location, Patch, Policy, Report, Severity};
 use serde::Deserialize;
@@ -143,12 +142,6 @@ impl Policy for PostgresqlConf {
             return Ok(());
         };
         let version = input.context.postgres_version.unwrap_or(NEWEST_VERSION);
-        let texts: Vec<(&str, &str)> = input
-            .documents
-            .iter()
-            .filter(|d| d.kind == KIND)
-            .map(|d| (d.path.as_str(), d.text.as_str()))
-            .collect();
         let mut c = Checker {
             conf: &conf,
             report,
@@ -160,7 +153,7 @@ impl Policy for PostgresqlConf {
             let has_cert = ["ssl_cert_file", "ssl_key_file"]
                 .iter()
                 .all(|n| conf.value(n).is_some_and(|v| !v.is_empty()));
-            let patch = has_cert.then(|| edit::set(&conf, &texts, "ssl", "on"));
+            let patch = has_cert.then(|| set(&conf, "ssl", "on"));
             c.finding(
                 "ssl-off",
                 "ssl",
@@ -171,7 +164,7 @@ impl Policy for PostgresqlConf {
         if let Some(v) = conf.value("ssl_min_protocol_version")
             && matches!(v.to_ascii_lowercase().as_str(), "tlsv1" | "tlsv1.1")
         {
-            let patch = edit::set(&conf, &texts, "ssl_min_protocol_version", "TLSv1.2");
+            let patch = set(&conf, "ssl_min_protocol_version", "TLSv1.2");
             c.finding(
                 "ssl-min-protocol-below-tls12",
                 "ssl_min_protocol_version",
@@ -184,7 +177,7 @@ impl Policy for PostgresqlConf {
             None => version < 14,
         };
         if md5 {
-            let patch = edit::set(&conf, &texts, "password_encryption", "scram-sha-256");
+            let patch = set(&conf, "password_encryption", "scram-sha-256");
             let what = conf.value("password_encryption").map_or(
                 format!("absent (PostgreSQL {version} defaults to md5)"),
                 |v| format!("`{v}`"),
@@ -203,7 +196,7 @@ impl Policy for PostgresqlConf {
             let patch = settings
                 .listen_addresses
                 .as_ref()
-                .map(|l| edit::set(&conf, &texts, "listen_addresses", l));
+                .map(|l| set(&conf, "listen_addresses", l));
             c.finding(
                 "listen-all",
                 "listen_addresses",
@@ -214,9 +207,7 @@ impl Policy for PostgresqlConf {
         if settings.forbid_default_port {
             let port = conf.value("port").unwrap_or("5432");
             if port.trim() == "5432" {
-                let patch = settings
-                    .port
-                    .map(|p| edit::set(&conf, &texts, "port", &p.to_string()));
+                let patch = settings.port.map(|p| set(&conf, "port", &p.to_string()));
                 c.finding(
                     "default-port",
                     "port",
@@ -238,7 +229,7 @@ impl Policy for PostgresqlConf {
             ),
         ] {
             if on && !logs(conf.value(name)) {
-                let patch = edit::set(&conf, &texts, name, "on");
+                let patch = set(&conf, name, "on");
                 c.finding(code, name, &format!("`{name}` is off"), Some(patch));
             }
         }
@@ -252,7 +243,7 @@ impl Policy for PostgresqlConf {
             if !list.contains(&"pgaudit") {
                 let mut new = list.clone();
                 new.push("pgaudit");
-                let patch = edit::set(&conf, &texts, "shared_preload_libraries", &new.join(","));
+                let patch = set(&conf, "shared_preload_libraries", &new.join(","));
                 c.finding(
                     "pgaudit-not-loaded",
                     "shared_preload_libraries",
@@ -279,6 +270,23 @@ pub(crate) fn logs(value: Option<&str>) -> bool {
         None => false,
         Some(v) => parse_bool(v).unwrap_or_else(|| !v.trim().is_empty()),
     }
+}
+
+/// A patch that gives `name` the value `value` (unquoted: the host quotes it as
+/// PostgreSQL needs): the host changes the deciding assignment in place, in whichever
+/// file holds it, or adds the setting at the end of the main postgresql.conf.
+fn set(conf: &Effective<'_>, name: &str, value: &str) -> Patch {
+    let (file, verb) = match conf.get(name) {
+        Some(s) => (s.location.file.as_str(), "set"),
+        None => (conf.main_path, "add"),
+    };
+    policy_guest::report::set_setting(
+        file,
+        format!("{verb} `{name} = {value}`"),
+        None,
+        name,
+        value,
+    )
 }
 
 struct Checker<'a, 'r> {

@@ -35,6 +35,7 @@ fn edited(text: &str, style: Style, edits: Vec<wit::HbaEdit>) -> Result<String, 
         description: "d".into(),
         edits: lines.into_iter().map(wit::Edit::Lines).collect(),
         refused: None,
+        kind: None,
     };
     let (changes, skipped) = crate::patch::apply_all(&[&patch], &[("f".into(), text.into())]);
     assert!(skipped.is_empty(), "{skipped:?}");
