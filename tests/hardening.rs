@@ -452,7 +452,7 @@ fn fifos_and_devices_named_on_the_command_line_are_input_errors() {
 /// The samples, settings, `patrol.yaml`, baseline, test case and policy files a user
 /// names are bounded and refused when not regular files, as walked files are, with an
 /// error naming the file (before: read whole, a 16 MiB file of NULs parsed as YAML, a
-/// device read as empty).
+/// device read as empty): 16 MiB for all but a JSON samples file, streamed up to 1 GiB.
 #[test]
 fn files_named_outside_the_walk_are_bounded_and_regular() {
     let d = workdir("named-outside");
@@ -495,6 +495,46 @@ fn files_named_outside_the_walk_are_bounded_and_regular() {
             );
         }
     }
+    // A JSON samples file is streamed into the columns and has its own, larger bound
+    // (1 GiB); a YAML one is read whole and keeps 16 MiB.
+    let huge = sparse("huge.json", (1 << 30) + 1);
+    let (out, _, stderr) = run(&d, &["simulate", "--samples", &huge, "tree"]);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("cannot read `huge.json`: larger than 1024 MiB, the most patrol reads"),
+        "{stderr}"
+    );
+    let mut json = String::from("{\"requests\": [");
+    let one = "{\"source\": \"10.0.0.1\", \"method\": \"GET\", \"path\": \"/patroni\"},\n";
+    while json.len() < (16 << 20) + 4096 {
+        json.push_str(one);
+    }
+    json.push_str("{\"source\": \"10.0.0.2\", \"path\": \"/patroni\"}]}\n");
+    std::fs::write(d.join("big-ok.json"), &json).unwrap();
+    let (out, stdout, stderr) = run(
+        &d,
+        &[
+            "simulate",
+            "--format",
+            "json",
+            "--samples",
+            "big-ok.json",
+            "tree",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let n = json.matches("\"source\"").count();
+    assert_eq!(doc["summary"]["decisions"], n, "{stderr}");
+    let yaml = json.replace("{\"requests\": [", "requests: [");
+    std::fs::write(d.join("big.yml"), yaml).unwrap();
+    let (out, _, stderr) = run(&d, &["simulate", "--samples", "big.yml", "tree"]);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("cannot read `big.yml`: larger than 16 MiB, the most patrol reads")
+            && stderr.contains("must be JSON"),
+        "{stderr}"
+    );
     for args in [
         ["check", "--policy", big_wasm.as_str(), "tree"],
         ["policy", "inspect", big_wasm.as_str(), ""],

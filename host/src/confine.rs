@@ -16,6 +16,11 @@ use std::path::{Path, PathBuf};
 /// than any real config, small enough to keep a hostile tree from exhausting memory.
 pub const MAX_FILE_BYTES: u64 = 16 << 20;
 
+/// The largest JSON samples file patrol reads (`simulate --samples`): it is read as a
+/// stream straight into the request columns, never held whole, so it may be larger than
+/// a config; a YAML samples file is read whole and keeps [`MAX_FILE_BYTES`].
+pub const MAX_SAMPLES_BYTES: u64 = 1 << 30;
+
 /// The largest policy component patrol reads (`--policy`, a `path:` policy of
 /// `patrol.yaml`): the built-in ones are under 2 MiB; a debug build with its symbols can be
 /// ten times that.
@@ -148,6 +153,28 @@ pub fn read_regular(path: &Path) -> Result<Vec<u8>, ReadError> {
 
 /// [`read_regular`] with another bound than [`MAX_FILE_BYTES`] (policy components).
 pub fn read_regular_up_to(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
+    let (file, len) = open_regular_up_to(path, max)?;
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() as u64 > max {
+        return Err(too_large(max));
+    }
+    Ok(bytes)
+}
+
+fn too_large(max: u64) -> ReadError {
+    ReadError::Refused(format!(
+        "larger than {} MiB, the most patrol reads",
+        max >> 20
+    ))
+}
+
+/// Opens a regular file of at most `max` bytes for reading, checked as [`read_regular`]
+/// checks it, with its length; a reader of it should still stop past `max` (the file may
+/// grow), as [`Bounded`] does.
+pub fn open_regular_up_to(path: &Path, max: u64) -> Result<(std::fs::File, u64), ReadError> {
     let meta = std::fs::metadata(path).map_err(ReadError::Io)?;
     if meta.is_dir() {
         return Err(ReadError::Io(std::io::Error::from(
@@ -170,28 +197,61 @@ pub fn read_regular_up_to(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
     if let Some(why) = not_regular(&meta) {
         return Err(ReadError::Refused(why));
     }
-    let too_large = || {
-        ReadError::Refused(format!(
-            "larger than {} MiB, the most patrol reads",
-            max >> 20
-        ))
-    };
     if meta.len() > max {
-        return Err(too_large());
+        return Err(too_large(max));
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(max + 1)
-        .read_to_end(&mut bytes)
-        .map_err(ReadError::Io)?;
-    if bytes.len() as u64 > max {
-        return Err(too_large());
+    Ok((file, meta.len()))
+}
+
+/// A reader that fails once more than `max` bytes came through (a file that grew after
+/// its size was checked), with the same words as the size check.
+pub struct Bounded<R> {
+    inner: R,
+    left: u64,
+    max: u64,
+}
+
+impl<R: Read> Bounded<R> {
+    pub fn new(inner: R, max: u64) -> Self {
+        Bounded {
+            inner,
+            left: max,
+            max,
+        }
     }
-    Ok(bytes)
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // One byte more than allowed may be read, to tell "exactly max" from "more".
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left + 1).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n as u64 > self.left {
+            return Err(std::io::Error::other(too_large(self.max).to_string()));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounded_reads_up_to_its_bound_and_fails_past_it() {
+        let mut out = Vec::new();
+        Bounded::new(&b"12345"[..], 5)
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, b"12345");
+        let e = Bounded::new(&b"123456"[..], 5)
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert!(e.to_string().contains("larger than"), "{e}");
+    }
 
     #[test]
     fn devices_and_fifos_are_refused_without_blocking() {

@@ -226,9 +226,9 @@ pub fn bundle_runs(bundle: Option<&Bundle>, no_builtin: bool) -> Result<Vec<Poli
     Ok(runs)
 }
 
+/// The samples file: JSON streamed into the columns (a larger bound), YAML read whole.
 pub fn read_samples(path: &Path) -> Result<Samples> {
-    let text = read_text(path)?;
-    samples::parse(&text, &path.display().to_string()).map_err(anyhow::Error::msg)
+    samples::stream::read_file(path).map_err(anyhow::Error::msg)
 }
 
 /// Reads a settings file (YAML or JSON) into JSON text.

@@ -16,6 +16,8 @@ use serde_json::Value;
 use crate::formats::yaml;
 use crate::wit;
 
+pub mod stream;
+
 /// The samples of one file, ready for the policies.
 #[derive(Debug, Clone)]
 pub struct Samples {
