@@ -11,6 +11,7 @@
 //! policy's error is referred to, not copied, in the decisions it denies.
 
 mod checks;
+pub mod decision;
 mod pool;
 mod skip;
 pub mod versions;
@@ -129,23 +130,7 @@ pub struct Finding {
     pub fix_withheld: Option<crate::fix::Withheld>,
 }
 
-/// A decision as patrol reports it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Decision {
-    /// `requests[3]` or `connections[0]`.
-    pub sample: String,
-    pub name: Option<String>,
-    pub verdict: Verdict,
-    pub status: Option<u16>,
-    pub stage: String,
-    pub file: Option<String>,
-    pub line: Option<u32>,
-    pub method: Option<String>,
-    pub reason: String,
-    /// The policy that answered; none when no policy answers the sample.
-    pub policy: Option<String>,
-    pub depends_on: Vec<String>,
-}
+pub use decision::{Decision, Detail, SampleId, SampleKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -573,17 +558,23 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
     .collect();
 
     let mut answered = vec![false; plan.samples.requests.len() + plan.samples.connections.len()];
-    let label = |kind: SampleKind, index: usize| match kind {
-        SampleKind::Request => format!("requests[{index}]"),
-        SampleKind::Connection => format!("connections[{index}]"),
-    };
-    let sample_name = |kind: SampleKind, index: usize| match kind {
-        SampleKind::Request => plan.samples.request_names.get(index).cloned().flatten(),
-        SampleKind::Connection => plan
-            .samples
-            .connections
-            .get(index)
-            .and_then(|c| c.name.clone()),
+    let label = SampleId::new;
+    // Named samples are few in a large batch: a name is shared text, not a copy per policy.
+    let sample_name = |kind: SampleKind, index: usize| -> Option<std::sync::Arc<str>> {
+        match kind {
+            SampleKind::Request => plan
+                .samples
+                .request_names
+                .get(index)
+                .and_then(|n| n.as_deref())
+                .map(Into::into),
+            SampleKind::Connection => plan
+                .samples
+                .connections
+                .get(index)
+                .and_then(|c| c.name.as_deref())
+                .map(Into::into),
+        }
     };
     let slot = |kind: SampleKind, index: usize| match kind {
         SampleKind::Request => index,
@@ -636,39 +627,48 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
                 outcome.decisions.reserve(
                     evaluation.requests.samples.len() + evaluation.connections.samples.len(),
                 );
+                // Each distinct detail is built once, when first used, and shared.
+                let mut shared: Vec<Option<std::sync::Arc<Detail>>> = vec![None; details.len()];
                 for (kind, answers) in [
                     (SampleKind::Request, &evaluation.requests),
                     (SampleKind::Connection, &evaluation.connections),
                 ] {
-                    for (&index, &detail) in answers.samples.iter().zip(&answers.details) {
-                        let Some(detail) = details.get(detail as usize) else {
+                    for (&index, &at) in answers.samples.iter().zip(&answers.details) {
+                        let (Some(detail), Some(slot_of)) =
+                            (details.get(at as usize), shared.get_mut(at as usize))
+                        else {
                             continue;
                         };
+                        let detail = slot_of.get_or_insert_with(|| {
+                            std::sync::Arc::new(Detail {
+                                verdict: match detail.verdict {
+                                    wit::Verdict::Allow => Verdict::Allow,
+                                    wit::Verdict::Deny => Verdict::Deny,
+                                },
+                                status: detail.status,
+                                stage: clip(&detail.stage, 64).into_owned(),
+                                file: detail
+                                    .location
+                                    .as_ref()
+                                    .map(|l| clip(&l.file, MAX_REASON).into_owned()),
+                                line: detail.location.as_ref().map(|l| l.line),
+                                method: detail.method.as_deref().map(|m| clip(m, 64).into_owned()),
+                                reason: clip(&detail.reason, MAX_REASON).into_owned(),
+                                policy: Some(name.clone()),
+                                depends_on: detail
+                                    .depends_on
+                                    .iter()
+                                    .take(16)
+                                    .map(|d| clip(d, 128).into_owned())
+                                    .collect(),
+                            })
+                        });
                         let index = index as usize;
                         answered[slot(kind, index)] = true;
                         outcome.decisions.push(Decision {
                             sample: label(kind, index),
                             name: sample_name(kind, index),
-                            verdict: match detail.verdict {
-                                wit::Verdict::Allow => Verdict::Allow,
-                                wit::Verdict::Deny => Verdict::Deny,
-                            },
-                            status: detail.status,
-                            stage: clip(&detail.stage, 64).into_owned(),
-                            file: detail
-                                .location
-                                .as_ref()
-                                .map(|l| clip(&l.file, MAX_REASON).into_owned()),
-                            line: detail.location.as_ref().map(|l| l.line),
-                            method: detail.method.as_deref().map(|m| clip(m, 64).into_owned()),
-                            reason: clip(&detail.reason, MAX_REASON).into_owned(),
-                            policy: Some(name.clone()),
-                            depends_on: detail
-                                .depends_on
-                                .iter()
-                                .take(16)
-                                .map(|d| clip(d, 128).into_owned())
-                                .collect(),
+                            detail: std::sync::Arc::clone(detail),
                         });
                     }
                 }
@@ -682,21 +682,24 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
                     failure.policy,
                     failure.kind.as_str()
                 );
+                let denied = std::sync::Arc::new(Detail {
+                    verdict: Verdict::Deny,
+                    status: None,
+                    stage: "policy-error".to_string(),
+                    file: None,
+                    line: None,
+                    method: None,
+                    reason,
+                    policy: Some(failure.policy.clone()),
+                    depends_on: Vec::new(),
+                });
                 let mut deny = |kind: SampleKind, count: usize| {
                     for index in 0..count {
                         answered[slot(kind, index)] = true;
                         outcome.decisions.push(Decision {
                             sample: label(kind, index),
                             name: sample_name(kind, index),
-                            verdict: Verdict::Deny,
-                            status: None,
-                            stage: "policy-error".to_string(),
-                            file: None,
-                            line: None,
-                            method: None,
-                            reason: reason.clone(),
-                            policy: Some(failure.policy.clone()),
-                            depends_on: Vec::new(),
+                            detail: std::sync::Arc::clone(&denied),
                         });
                     }
                 };
@@ -711,6 +714,17 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
         }
     }
 
+    let unanswered = std::sync::Arc::new(Detail {
+        verdict: Verdict::Deny,
+        status: None,
+        stage: "none".to_string(),
+        file: None,
+        line: None,
+        method: None,
+        reason: "no policy answers this sample".to_string(),
+        policy: None,
+        depends_on: Vec::new(),
+    });
     for (kind, count) in [
         (SampleKind::Request, plan.samples.requests.len()),
         (SampleKind::Connection, plan.samples.connections.len()),
@@ -720,15 +734,7 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
                 outcome.decisions.push(Decision {
                     sample: label(kind, index),
                     name: sample_name(kind, index),
-                    verdict: Verdict::Deny,
-                    status: None,
-                    stage: "none".to_string(),
-                    file: None,
-                    line: None,
-                    method: None,
-                    reason: "no policy answers this sample".to_string(),
-                    policy: None,
-                    depends_on: Vec::new(),
+                    detail: std::sync::Arc::clone(&unanswered),
                 });
             }
         }
@@ -755,7 +761,7 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
             })?;
     }
     crate::adopt::apply(&plan.adopt, documents, &mut outcome)?;
-    outcome.decisions.sort_by_key(|d| sample_order(&d.sample));
+    outcome.decisions.sort_by_key(|d| d.sample);
     outcome.findings.sort_by(|a, b| {
         (
             a.file.as_str(),
@@ -809,23 +815,6 @@ impl Outcome {
             .find(|a| a.software == "postgresql")
             .and_then(|a| a.version.parse().ok())
     }
-}
-
-/// Which list of the samples a decision is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SampleKind {
-    Request,
-    Connection,
-}
-
-/// Sorts `requests[..]` before `connections[..]`, each by index.
-fn sample_order(label: &str) -> (u8, usize) {
-    let kind = if label.starts_with("requests") { 0 } else { 1 };
-    let index = label
-        .split_once('[')
-        .and_then(|(_, rest)| rest.trim_end_matches(']').parse().ok())
-        .unwrap_or(usize::MAX);
-    (kind, index)
 }
 
 struct PolicyResult {

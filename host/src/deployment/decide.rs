@@ -248,7 +248,7 @@ fn decide_member(
     let outcome = run::run(&sub)?;
     let mut out: Vec<Option<FlowDecision>> = vec![None; indexes.len()];
     for d in &outcome.decisions {
-        let Some(&k) = labels.get(&d.sample) else {
+        let Some(&k) = labels.get(&d.sample.to_string()) else {
             continue;
         };
         let this = FlowDecision {

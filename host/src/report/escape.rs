@@ -87,21 +87,23 @@ fn strings(outcome: &Outcome) -> impl Iterator<Item = &str> {
             &w.exception.expires,
         ]
     });
-    let decisions = outcome.decisions.iter().flat_map(|d| {
-        [
-            d.sample.as_str(),
-            &d.stage,
-            &d.reason,
-            d.name.as_deref().unwrap_or(""),
-            d.file.as_deref().unwrap_or(""),
-        ]
+    // The sample labels are patrol's own (`requests[3]`); a shared detail is looked at
+    // once, not once per decision it answers.
+    let names = outcome.decisions.iter().filter_map(|d| d.name.as_deref());
+    let details = crate::run::decision::distinct_details(&outcome.decisions)
         .into_iter()
-        .chain([
-            d.method.as_deref().unwrap_or(""),
-            d.policy.as_deref().unwrap_or(""),
-        ])
-        .chain(d.depends_on.iter().map(String::as_str))
-    });
+        .flat_map(|d| {
+            [
+                d.stage.as_str(),
+                &d.reason,
+                d.file.as_deref().unwrap_or(""),
+                d.method.as_deref().unwrap_or(""),
+                d.policy.as_deref().unwrap_or(""),
+            ]
+            .into_iter()
+            .chain(d.depends_on.iter().map(String::as_str))
+        });
+    let decisions = names.chain(details);
     let patches = outcome
         .patches
         .iter()
@@ -157,14 +159,23 @@ pub fn outcome(outcome: &mut Outcome) {
         }
     }
     for d in &mut outcome.decisions {
-        for s in [&mut d.sample, &mut d.stage, &mut d.reason] {
+        if let Some(name) = &d.name
+            && name.chars().any(is_unsafe)
+        {
+            let mut owned = name.to_string();
+            field(&mut owned);
+            d.name = Some(owned.into());
+        }
+    }
+    crate::run::decision::edit_details(&mut outcome.decisions, |d| {
+        for s in [&mut d.stage, &mut d.reason] {
             field(s);
         }
-        for s in [&mut d.name, &mut d.file, &mut d.method, &mut d.policy] {
+        for s in [&mut d.file, &mut d.method, &mut d.policy] {
             optional(s);
         }
         d.depends_on.iter_mut().for_each(field);
-    }
+    });
     for p in &mut outcome.patches {
         for s in [&mut p.policy, &mut p.file, &mut p.description] {
             field(s);

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use crate::engine::{CacheOutcome, Failure, FailureKind};
-use crate::run::{Decision, Finding, Outcome, Patch, PolicyInfo, Severity, Verdict};
+use crate::run::{
+    Decision, Detail, Finding, Outcome, Patch, PolicyInfo, SampleId, SampleKind, Severity, Verdict,
+};
 use crate::wit;
 
 pub const PATRONI: &str = "\
@@ -141,17 +143,19 @@ pub fn outcome(dir: &str) -> Outcome {
             ),
         ],
         decisions: vec![Decision {
-            sample: "requests[0]".to_string(),
-            name: Some("restart".to_string()),
-            verdict: Verdict::Deny,
-            status: Some(401),
-            stage: "access".to_string(),
-            file: Some(patroni.clone()),
-            line: Some(4),
-            method: None,
-            reason: "no credentials".to_string(),
-            policy: Some("patroni-restapi".to_string()),
-            depends_on: Vec::new(),
+            sample: SampleId::new(SampleKind::Request, 0),
+            name: Some("restart".into()),
+            detail: std::sync::Arc::new(Detail {
+                verdict: Verdict::Deny,
+                status: Some(401),
+                stage: "access".to_string(),
+                file: Some(patroni.clone()),
+                line: Some(4),
+                method: None,
+                reason: "no credentials".to_string(),
+                policy: Some("patroni-restapi".to_string()),
+                depends_on: Vec::new(),
+            }),
         }],
         patches: vec![
             Patch {

@@ -12,17 +12,22 @@ use serde::Serialize;
 use super::{Mode, Render};
 use crate::bundle::Waived;
 use crate::engine::Failure;
-use crate::run::{Decision, FileEntry, Finding, Outcome, Patch, PolicyInfo, Verdict};
+use crate::run::{FileEntry, Finding, Outcome, Patch, PolicyInfo, Verdict};
 
 pub struct Json;
 
-/// The object printed, borrowing the outcome (a 100k-decision simulation is serialized
-/// straight to the output, without a `serde_json::Value` tree in between).
+/// The object printed, borrowing the outcome, in three parts: these keys, then
+/// `decisions` ([`super::decisions_json`]: a 100k-decision simulation renders each distinct
+/// detail once), then [`Rest`]; the bytes are those of one `to_writer_pretty`.
 #[derive(Serialize)]
-struct Document<'a> {
+struct Head<'a> {
     mode: &'static str,
     findings: &'a [Finding],
-    decisions: &'a [Decision],
+}
+
+/// The keys after `decisions`.
+#[derive(Serialize)]
+struct Rest<'a> {
     patches: &'a [Patch],
     errors: &'a [Failure],
     policies: &'a [PolicyInfo],
@@ -68,14 +73,15 @@ impl Render for Json {
             .iter()
             .filter(|d| d.verdict == Verdict::Allow)
             .count();
-        let document = Document {
+        let head = Head {
             mode: match mode {
                 Mode::Check => "check",
                 Mode::Simulate => "simulate",
                 Mode::Verify => "verify",
             },
             findings: &outcome.findings,
-            decisions: &outcome.decisions,
+        };
+        let rest = Rest {
             patches: &outcome.patches,
             errors: &outcome.errors,
             policies: &outcome.policies,
@@ -98,8 +104,19 @@ impl Render for Json {
             },
             verify: outcome.verify.as_ref(),
         };
-        let mut out = io::BufWriter::new(out);
-        serde_json::to_writer_pretty(&mut out, &document)?;
+        let mut out = io::BufWriter::with_capacity(1 << 16, out);
+        // `{\n  "mode": …,\n  "findings": […]\n}` without its closing `\n}`, and
+        // `{\n  "patches": …\n}` without its opening `{`: no string holds a raw newline.
+        let head = serde_json::to_vec_pretty(&head)?;
+        let rest = serde_json::to_vec_pretty(&rest)?;
+        let (Some(head), Some(rest)) = (head.strip_suffix(b"\n}"), rest.strip_prefix(b"{")) else {
+            return Err(io::Error::other("unexpected layout of the JSON document"));
+        };
+        out.write_all(head)?;
+        out.write_all(b",\n  \"decisions\": ")?;
+        super::decisions_json::write(&outcome.decisions, &mut out)?;
+        out.write_all(b",")?;
+        out.write_all(rest)?;
         writeln!(out)?;
         out.flush()
     }

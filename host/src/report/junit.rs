@@ -265,7 +265,7 @@ fn decisions_suite(outcome: &Outcome) -> TestSuite {
         };
         let name = match &d.name {
             Some(n) => format!("{} ({n})", d.sample),
-            None => d.sample.clone(),
+            None => d.sample.to_string(),
         };
         let mut case = TestCase::new(name, status);
         case.set_classname(format!(

@@ -8,6 +8,7 @@
 //! relative to the repository root ([`paths`]) and map severities the same way
 //! ([`Severity::ci_level`]).
 
+pub mod decisions_json;
 pub mod escape;
 pub mod github;
 pub mod json;
@@ -123,9 +124,13 @@ pub fn render_to(
         Format::Junit => stream::Guard::Xml,
     };
     let mut lines = stream::Lines::new(out, guard);
+    // The guard looks at blocks, not at each small write of a renderer.
+    let mut buffered = io::BufWriter::with_capacity(1 << 16, &mut lines);
     format
         .renderer(color, &secrets)
-        .render(clean, mode, &mut lines)?;
+        .render(clean, mode, &mut buffered)?;
+    io::Write::flush(&mut buffered)?;
+    drop(buffered);
     lines.finish()
 }
 

@@ -307,9 +307,7 @@ impl Secrets {
         for w in &mut outcome.waived {
             scrub(&mut w.exception.reason);
         }
-        for d in &mut outcome.decisions {
-            scrub(&mut d.reason);
-        }
+        crate::run::decision::edit_details(&mut outcome.decisions, |d| scrub(&mut d.reason));
         for p in &mut outcome.patches {
             scrub(&mut p.description);
             for e in &mut p.edits {

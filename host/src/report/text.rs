@@ -2,11 +2,11 @@
 //! (secrets redacted) and remediation; decisions one per line; a summary with counts by
 //! severity. Colour only when asked (the CLI decides: a terminal and no `NO_COLOR`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 
 use super::{Mode, Render, escape, redact};
-use crate::run::{Decision, Finding, Outcome, Severity, Verdict};
+use crate::run::{Decision, Detail, Finding, Outcome, Severity, Verdict};
 
 pub struct Text {
     pub color: bool,
@@ -88,16 +88,27 @@ impl Text {
         Ok(())
     }
 
-    fn decision(&self, d: &Decision, out: &mut dyn io::Write) -> io::Result<()> {
+    /// Every decision, one per line; the parts a shared detail decides (all but the
+    /// sample and its name) are formatted once per detail.
+    fn decisions(&self, decisions: &[Decision], out: &mut dyn io::Write) -> io::Result<()> {
+        let mut cache: HashMap<*const Detail, (String, String)> = HashMap::new();
+        for d in decisions {
+            let key = std::sync::Arc::as_ptr(&d.detail);
+            let (before, after) = cache.entry(key).or_insert_with(|| self.detail_parts(d));
+            match d.name.as_deref() {
+                Some(n) => writeln!(out, "{}{before} ({n}){after}", d.sample)?,
+                None => writeln!(out, "{}{before}{after}", d.sample)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// What a decision's line shows between its sample and its name, and after the name.
+    fn detail_parts(&self, d: &Detail) -> (String, String) {
         let verdict = match d.verdict {
             Verdict::Allow => self.paint("32", "allow"),
             Verdict::Deny => self.paint("31", "deny "),
         };
-        let name = d
-            .name
-            .as_deref()
-            .map(|n| format!(" ({n})"))
-            .unwrap_or_default();
         let status = d.status.map(|s| format!(" {s}")).unwrap_or_default();
         let method = d
             .method
@@ -108,10 +119,9 @@ impl Text {
             (Some(f), Some(l)) => format!(" at {f}:{l}"),
             _ => String::new(),
         };
-        writeln!(
-            out,
-            "{} {verdict}{status} [{}]{method}{at}{name}: {}",
-            d.sample, d.stage, d.reason
+        (
+            format!(" {verdict}{status} [{}]{method}{at}", d.stage),
+            format!(": {}", d.reason),
         )
     }
 }
@@ -167,9 +177,7 @@ impl Render for Text {
             .map(|(n, t)| (n.as_str(), t.lines().collect()))
             .collect();
         if mode == Mode::Simulate {
-            for d in &outcome.decisions {
-                self.decision(d, out)?;
-            }
+            self.decisions(&outcome.decisions, out)?;
         }
         let mut last_file: Option<&str> = None;
         for f in &outcome.findings {
@@ -185,9 +193,7 @@ impl Render for Text {
         }
         if mode == Mode::Check && !outcome.decisions.is_empty() {
             writeln!(out)?;
-            for d in &outcome.decisions {
-                self.decision(d, out)?;
-            }
+            self.decisions(&outcome.decisions, out)?;
         }
         for e in &outcome.errors {
             writeln!(out, "{}: {e}", self.paint("1;31", "error"))?;

@@ -381,7 +381,7 @@ fn compare(case: &Case, name: &str, outcome: &Outcome) -> Vec<Failure> {
 
     for want in &case.expect.decisions {
         let found = outcome.decisions.iter().filter(|d| match &want.sample {
-            SampleRef::Label(l) => &d.sample == l,
+            SampleRef::Label(l) => d.sample == *l.as_str(),
             SampleRef::Name(n) => d.name.as_deref() == Some(n.as_str()),
         });
         // The tested policy's answer; else whatever answered (the "no policy" deny).

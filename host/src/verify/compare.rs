@@ -95,7 +95,11 @@ pub fn compare(
                 conn += 1;
                 format!("connections[{}]", conn - 1)
             };
-            let Some(d) = outcome.decisions.iter().find(|d| d.sample == label) else {
+            let Some(d) = outcome
+                .decisions
+                .iter()
+                .find(|d| d.sample == *label.as_str())
+            else {
                 continue;
             };
             let ep = &endpoints[records[i].endpoint];
