@@ -63,7 +63,11 @@ impl<W: Write> Lines<W> {
 
     /// Complete lines (`bytes` ends with a newline, or is the end of the output).
     fn emit(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let text = String::from_utf8_lossy(bytes);
+        // Valid UTF-8 (the rule) is checked by the fast validator and borrowed.
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(bytes),
+        };
         // The common case: nothing to rewrite anywhere in the block.
         if !text.contains("##") && (matches!(self.guard, Guard::Json) || !text.contains("::")) {
             return self.inner.write_all(text.as_bytes());

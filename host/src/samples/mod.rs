@@ -171,7 +171,15 @@ impl Batch {
         });
     }
 
-    pub fn finish(self) -> wit::RequestBatch {
+    /// The columns, without the room their growth left (a million requests held until
+    /// the policies are done).
+    pub fn finish(mut self) -> wit::RequestBatch {
+        let b = &mut self.batch;
+        for column in [&mut b.sources, &mut b.methods, &mut b.paths, &mut b.auths] {
+            column.shrink_to_fit();
+        }
+        b.schemes.shrink_to_fit();
+        b.client_certs.shrink_to_fit();
         self.batch
     }
 }
