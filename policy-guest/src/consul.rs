@@ -19,6 +19,7 @@
 use serde_json::Value;
 
 use crate::Severity;
+use crate::net::{IpNet, Reach, by_reach, reach};
 use crate::report::Code;
 
 pub const CODES: &[Code] = &[
@@ -66,8 +67,8 @@ pub const CODES: &[Code] = &[
     ),
     Code::new(
         "http-api-exposed",
-        Severity::High,
-        "the HTTP API listens beyond loopback without TLS",
+        Severity::Critical,
+        "the HTTP API listens beyond loopback without TLS (critical on a wildcard or public address with ACLs allowing by default, high on private addresses only; medium and low when ACLs deny by default)",
         "Bind the HTTP API to loopback (`client_addr = \"127.0.0.1\"`), or serve only HTTPS (`ports { http = -1 https = 8501 }`) with client certificates.",
     ),
     Code::new(
@@ -153,6 +154,40 @@ fn tls_field(
 fn loopback(addr: &str) -> bool {
     let a = addr.trim().trim_matches(['[', ']']);
     a.starts_with("127.") || a == "::1" || a == "localhost" || a.starts_with("unix://")
+}
+
+/// The entries of a `client_addr`: each go-sockaddr template (`{{ … }}`, which Consul
+/// expands first) whole, and the space-separated addresses around them.
+fn listener_entries(value: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("{{") {
+        out.extend(rest[..start].split_whitespace());
+        let end = rest[start..]
+            .find("}}")
+            .map_or(rest.len(), |e| start + e + 2);
+        out.push(&rest[start..end]);
+        rest = &rest[end..];
+    }
+    out.extend(rest.split_whitespace());
+    out
+}
+
+/// Who reaches an HTTP API bound to `addr` (one entry of `client_addr` or
+/// `addresses.http`, not loopback): a private address the cluster's networks; a
+/// wildcard, a public address, a name, or a go-sockaddr template other than the
+/// private-address ones (what it picks is not in the file) anyone.
+fn listener_reach(addr: &str) -> Reach {
+    let a = addr.trim().trim_matches(['[', ']']);
+    if a.contains("{{") {
+        return if a.contains("GetPrivateIP") || a.contains("GetPrivateInterfaces") {
+            Reach::Private
+        } else {
+            Reach::Anyone
+        };
+    }
+    a.parse::<std::net::IpAddr>()
+        .map_or(Reach::Anyone, |ip| reach(&IpNet::from(ip)))
 }
 
 /// Why a `client_addr` setting (the address the `http-api-exposed` fix writes) cannot be
@@ -339,7 +374,7 @@ pub fn check(config: &Value) -> Vec<Issue> {
             Some((v, p)) => (v.as_str().unwrap_or("").to_string(), Some(p)),
             None => ("127.0.0.1".into(), None),
         };
-        let exposed = addr.split_whitespace().any(|a| !loopback(a));
+        let exposed = listener_entries(&addr).into_iter().any(|a| !loopback(a));
         if exposed {
             let pointer = pointer.unwrap_or_else(|| "/client_addr".into());
             let mut i = issue(
@@ -356,8 +391,25 @@ pub fn check(config: &Value) -> Vec<Issue> {
                 true,
                 Some(Value::String("127.0.0.1".into())),
             );
-            if acl_deny {
-                i.severity = Some(Severity::Medium);
+            // docs/severity.md: with ACLs allowing by default, whoever reaches the API
+            // writes the KV store and the catalog (redirects clients, Patroni's keys
+            // when Consul is its DCS): data or more, critical for anyone on the
+            // network; with ACLs denying, an anonymous caller learns little (medium).
+            let reach = listener_entries(&addr)
+                .into_iter()
+                .filter(|a| !loopback(a))
+                .map(listener_reach)
+                .max()
+                .unwrap_or(Reach::Host);
+            let top = if acl_deny {
+                Severity::Medium
+            } else {
+                Severity::Critical
+            };
+            i.severity = Some(by_reach(reach, top));
+            if reach == Reach::Private {
+                i.message
+                    .push_str(" (private addresses only: the cluster's networks)");
             }
             out.push(i);
         }
@@ -451,6 +503,48 @@ mod tests {
 
     fn codes(v: &Value) -> Vec<&'static str> {
         check(v).iter().map(|i| i.code).collect()
+    }
+
+    #[test]
+    fn api_severity_follows_its_reach() {
+        let sev = |addr: &str, policy: &str| {
+            let v =
+                json!({"client_addr": addr, "acl": {"enabled": true, "default_policy": policy}});
+            check(&v)
+                .into_iter()
+                .find(|i| i.code == "http-api-exposed")
+                .map(|i| i.severity)
+        };
+        assert_eq!(sev("127.0.0.1 ::1", "allow"), None);
+        assert_eq!(sev("0.0.0.0", "allow"), Some(Some(Severity::Critical)));
+        assert_eq!(sev("[::]", "allow"), Some(Some(Severity::Critical)));
+        assert_eq!(sev("203.0.113.5", "allow"), Some(Some(Severity::Critical)));
+        assert_eq!(
+            sev("consul.internal", "allow"),
+            Some(Some(Severity::Critical))
+        );
+        assert_eq!(
+            sev("10.0.1.11 127.0.0.1", "allow"),
+            Some(Some(Severity::High))
+        );
+        assert_eq!(
+            sev("{{ GetPrivateIP }} 192.168.1.4", "allow"),
+            Some(Some(Severity::High))
+        );
+        assert_eq!(
+            sev("{{ GetAllInterfaces | attr \"address\" }}", "allow"),
+            Some(Some(Severity::Critical))
+        );
+        assert_eq!(sev("0.0.0.0", "deny"), Some(Some(Severity::Medium)));
+        assert_eq!(sev("10.0.1.11", "deny"), Some(Some(Severity::Low)));
+        assert_eq!(
+            listener_entries("10.0.0.1 {{ GetPrivateInterfaces | attr \"address\" }} ::1"),
+            vec![
+                "10.0.0.1",
+                "{{ GetPrivateInterfaces | attr \"address\" }}",
+                "::1"
+            ]
+        );
     }
 
     #[test]

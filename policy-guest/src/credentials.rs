@@ -67,6 +67,15 @@ pub fn weak(user: Option<&str>, password: &str) -> Option<String> {
         .map(|(_, why)| format!("it is {why}"))
 }
 
+/// Every password [`weak`] calls weak for `user`, with its reason: the user name, then
+/// the known list (as written here, lowercase). For a store that keeps only a hash of
+/// the password (PgBouncer's and PostgreSQL's `md5…`), the host hashes each guess.
+pub fn guesses(user: &str) -> impl Iterator<Item = (&str, String)> {
+    let own = (!user.trim().is_empty()).then(|| (user, "it is the user name".to_string()));
+    own.into_iter()
+        .chain(KNOWN.iter().map(|(k, why)| (*k, format!("it is {why}"))))
+}
+
 /// `<password>`, `XXXX`, `***`: a value written to be replaced.
 fn looks_like_placeholder(p: &str) -> bool {
     (p.starts_with('<') && p.ends_with('>')) || p.chars().all(|c| c == '*' || c == 'x' || c == 'X')
@@ -88,5 +97,16 @@ mod tests {
         assert_eq!(weak(Some("postgres"), "<password>"), None);
         assert_eq!(weak(Some("postgres"), ""), None);
         assert_eq!(weak(Some("postgres"), "xxxx"), None);
+    }
+
+    #[test]
+    fn every_guess_is_weak_for_its_user() {
+        let all: Vec<_> = super::guesses("app").collect();
+        assert_eq!(all[0].0, "app");
+        assert!(all.len() > 20);
+        for (guess, why) in all {
+            assert_eq!(weak(Some("app"), guess), Some(why), "{guess}");
+        }
+        assert!(super::guesses(" ").all(|(g, _)| g != " "));
     }
 }

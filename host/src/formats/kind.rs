@@ -177,6 +177,11 @@ pub fn detect(path: &Path, text: &str) -> Detected {
     if ext == "service" || (ext == "conf" && text.lines().any(|l| l.trim() == "[Service]")) {
         return Detected::Document(Kind::Systemd);
     }
+    // A drop-in ruleset (`/etc/nftables.d/10-firewall.conf`, `rules.v4`-style names):
+    // nft's own first statement says so.
+    if matches!(ext, "" | "conf" | "rules") && looks_like_nftables(text) {
+        return Detected::Document(Kind::Nftables);
+    }
     match ext {
         "yml" | "yaml" if name.starts_with("patroni") && !is_other_yaml(text) => {
             Detected::Document(Kind::Patroni)
@@ -407,6 +412,39 @@ fn is_postgresql_conf(text: &str) -> bool {
     known >= 1
 }
 
+/// Whether `text` reads as an nftables ruleset: the `nft -f` shebang, or a first
+/// statement (after comments and blank lines) that only nft writes: `flush ruleset`,
+/// `table FAMILY NAME {`, or `add|create table|chain|set|map|rule|element FAMILY …`.
+fn looks_like_nftables(text: &str) -> bool {
+    const FAMILIES: &[&str] = &["ip", "ip6", "inet", "arp", "bridge", "netdev"];
+    if let Some(first) = text.lines().next()
+        && first.starts_with("#!")
+        && first.contains("nft")
+        && first.contains("-f")
+    {
+        return true;
+    }
+    let Some(first) = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+    else {
+        return false;
+    };
+    let words: Vec<&str> = first.split_whitespace().collect();
+    match words.as_slice() {
+        ["flush", "ruleset", ..] => true,
+        ["table", family, _, ..] => FAMILIES.contains(family) && first.contains('{'),
+        ["add" | "create", object, family, ..] => {
+            matches!(
+                *object,
+                "table" | "chain" | "set" | "map" | "rule" | "element"
+            ) && FAMILIES.contains(family)
+        }
+        _ => false,
+    }
+}
+
 /// Settings only pgpool-II has.
 fn is_pgpool_conf(text: &str) -> bool {
     const PGPOOL: &[&str] = &[
@@ -493,6 +531,24 @@ mod tests {
                 "flush ruleset\n",
                 Detected::Document(Kind::Nftables),
             ),
+            (
+                "10-firewall.conf",
+                "#\n# Ansible managed\n#\n\nadd table inet host\nadd chain inet host INPUT\n",
+                Detected::Document(Kind::Nftables),
+            ),
+            (
+                "filter.conf",
+                "#!/usr/sbin/nft -f\n",
+                Detected::Document(Kind::Nftables),
+            ),
+            (
+                "firewall.rules",
+                "# host firewall\ntable inet filter {\n}\n",
+                Detected::Document(Kind::Nftables),
+            ),
+            // `table` alone is no proof: an INI or a postgresql.conf never starts so, but
+            // a word list might.
+            ("words.conf", "table of contents\n", Detected::Unknown),
             ("notes.txt", "hello", Detected::Unknown),
             (
                 "etcd",

@@ -152,6 +152,28 @@ pub fn password_kind(password: &str) -> wit::PgbouncerPasswordKind {
     }
 }
 
+/// Why `password` of `user` is weak by the SDK's rule: as written when PgBouncer keeps
+/// it in clear; for an MD5 hash (`md5` + hex MD5 of password then user name, as
+/// `pg_md5_encrypt` makes it), the guess whose hash it is. A SCRAM secret is salted and
+/// costs thousands of hashes per guess by design: not judged.
+fn weak(user: &str, password: &str, kind: wit::PgbouncerPasswordKind) -> Option<String> {
+    use md5::{Digest, Md5};
+    match kind {
+        wit::PgbouncerPasswordKind::Plain => policy_guest::credentials::weak(Some(user), password),
+        wit::PgbouncerPasswordKind::Md5 => policy_guest::credentials::guesses(user)
+            .find(|(guess, _)| {
+                let digest = Md5::new()
+                    .chain_update(guess.as_bytes())
+                    .chain_update(user.as_bytes())
+                    .finalize();
+                let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+                password[3..] == hex
+            })
+            .map(|(_, why)| format!("{why} (found by its MD5 hash)")),
+        wit::PgbouncerPasswordKind::Scram | wit::PgbouncerPasswordKind::Empty => None,
+    }
+}
+
 /// `parse_scram_secret`: `SCRAM-SHA-256$<iterations>:<salt>$<storedkey>:<serverkey>`
 /// split as its `strtok` calls split it, the iterations a number, the salt base64 and
 /// both keys base64 of 32 bytes.
@@ -229,10 +251,16 @@ pub fn parse(src: &str, file: &str) -> Parsed<Vec<wit::PgbouncerUser>> {
     let mut parsed = Parsed::new(
         entries
             .iter()
-            .map(|e| wit::PgbouncerUser {
-                user: unquote(&src[e.user.clone()]),
-                password_kind: password_kind(&unquote(&src[e.password.clone()])),
-                location: location(file, e.line),
+            .map(|e| {
+                let user = unquote(&src[e.user.clone()]);
+                let password = unquote(&src[e.password.clone()]);
+                let kind = password_kind(&password);
+                wit::PgbouncerUser {
+                    weak: weak(&user, &password, kind),
+                    user,
+                    password_kind: kind,
+                    location: location(file, e.line),
+                }
             })
             .collect(),
     );

@@ -110,3 +110,31 @@ fn the_text_policies_see_has_no_password() {
     let nul = "\"a\" \"p\"\n\0\"b\" \"Hidden-3\"\n";
     assert!(!redacted(nul).contains("Hidden-3"), "{:?}", redacted(nul));
 }
+
+#[test]
+fn weak_passwords_in_clear_and_as_md5_hashes() {
+    // `md5` + MD5("postgres" + "postgres"), as `pg_md5_encrypt` writes it.
+    let src = format!(
+        "\"postgres\" \"md53175bce1d3201d16594cebf9d7eb3f9d\"\n\"app\" \"App\"\n\"admin\" \"changeme\"\n\"svc\" \"k8Jq-2vLp-93xZ\"\n\"report\" \"md52cd6dadb42fa4cf0922c81c739b4d605\"\n\"s\" \"{SCRAM}\"\n\"e\" \"\"\n"
+    );
+    let weak: Vec<(String, Option<String>)> = parse(&src, "userlist.txt")
+        .value
+        .into_iter()
+        .map(|u| (u.user, u.weak))
+        .collect();
+    let why = |u: &str| {
+        weak.iter()
+            .find(|(n, _)| n == u)
+            .and_then(|(_, w)| w.clone())
+    };
+    assert_eq!(
+        why("postgres").as_deref(),
+        Some("it is the user name (found by its MD5 hash)")
+    );
+    assert_eq!(why("app").as_deref(), Some("it is the user name"));
+    assert_eq!(why("admin").as_deref(), Some("it is a default password"));
+    // A strong password, in clear or hashed, a SCRAM secret and an empty one: not judged weak.
+    for u in ["svc", "report", "s", "e"] {
+        assert_eq!(why(u), None, "{u}");
+    }
+}

@@ -305,7 +305,7 @@ pub const CODES: &[Code] = &[
     ),
     Code::new(
         "consul-http-api-exposed",
-        High,
+        Critical,
         "Consul's HTTP API listens beyond loopback without TLS",
         "Remove `client_addr`/`addresses.http` from `consul['configuration']` (or set them to 127.0.0.1), or use HTTPS only.",
     ),

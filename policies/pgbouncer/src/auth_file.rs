@@ -9,6 +9,10 @@
 //! user with how its password is stored, never the password) whose file name is the
 //! `auth_file`'s, every user in it has a usable secret, and no `auth_user` looks other
 //! users up in PostgreSQL (whose password storage the files do not show).
+//!
+//! A user whose password the host found weak (`weak`: a known default or the user's
+//! name, in clear or as an MD5 hash) is `weak-credentials`, as a weak `password=` in
+//! pgbouncer.ini is.
 
 use policy_guest::{
     Body, Document, Input, PgbouncerPasswordKind as Kind, PgbouncerUser, Report, Severity, Withheld,
@@ -60,6 +64,18 @@ pub fn check(input: &Input, report: &mut Report) {
             let i = report.finding("auth-file-broken", d.location.clone(), d.message.clone());
             if !lost {
                 report.severity(i, Severity::Low);
+            }
+        }
+        for u in users(doc) {
+            if let Some(why) = &u.weak {
+                report.finding(
+                    "weak-credentials",
+                    u.location.clone(),
+                    format!(
+                        "the auth_file password of user `{}` is a known default or weak password: {why}",
+                        u.user
+                    ),
+                );
             }
         }
     }

@@ -130,6 +130,7 @@ fn userlist(users: &[(&str, Kind)], broken: Option<u32>) -> Document {
                 .map(|((u, k), line)| PgbouncerUser {
                     user: (*u).into(),
                     password_kind: *k,
+                    weak: None,
                     location: at(line),
                 })
                 .collect(),
