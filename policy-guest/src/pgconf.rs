@@ -20,6 +20,17 @@ pub struct Effective<'a> {
     pub main_path: &'a str,
     /// Its text, for line edits.
     pub main_text: &'a str,
+    /// Whether a main config (`postgresql.conf`, `postgresql.base.conf`, or their
+    /// `.sample`) is among the documents. When only fragments are (a `conf.d/*.conf`,
+    /// an auto file), a setting none of them sets is unknown: the main file may set it.
+    pub complete: bool,
+}
+
+/// Whether a document path names a main config rather than a fragment.
+pub fn is_main(path: &str) -> bool {
+    let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    let name = name.strip_suffix(".sample").unwrap_or(name);
+    matches!(name, "postgresql.conf" | "postgresql.base.conf")
 }
 
 /// Whether a document path is a postgresql.auto.conf.
@@ -51,7 +62,19 @@ impl<'a> Effective<'a> {
             values,
             main_path: &main.path,
             main_text: &main.text,
+            complete: docs.iter().any(|d| is_main(&d.path)),
         })
+    }
+
+    /// Whether `name` is known to be at the server's default: no document sets it and a
+    /// main config is among them.
+    pub fn at_default(&self, name: &str) -> bool {
+        self.complete && self.get(name).is_none()
+    }
+
+    /// Whether the value of `name` is known: set in a document, or at its default.
+    pub fn known(&self, name: &str) -> bool {
+        self.complete || self.get(name).is_some()
     }
 
     /// The deciding assignment of `name`.

@@ -133,7 +133,7 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
             crate::say!(
                 "patrol: fixed {} ({})",
                 c.file,
-                secrets.scrub(&c.applied.join("; "))
+                secrets.scrub_prose(&c.applied.join("; "))
             );
         }
         // The report and the exit code say what is left after the fix.
@@ -153,15 +153,15 @@ pub fn run(args: Args, verbose: bool) -> Result<Exit> {
 /// count of fixes applied and required flows still passing.
 fn summarize(c: &fix::Converged, secrets: &crate::report::redact::Secrets) {
     for s in &c.skipped {
-        crate::say!("patrol: fix not applied: {}", secrets.scrub(s));
+        crate::say!("patrol: fix not applied: {}", secrets.scrub_prose(s));
     }
     for w in &c.withheld {
         crate::say!(
             "patrol: fix withheld: {} ({}, {}): {}",
-            secrets.scrub(&w.description),
+            secrets.scrub_prose(&w.description),
             w.policy,
             w.file,
-            w.message
+            secrets.scrub_prose(&w.message)
         );
     }
     if c.unfinished {

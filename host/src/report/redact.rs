@@ -255,6 +255,33 @@ impl Secrets {
         out
     }
 
+    /// Scrubs prose the policies wrote (a message, a remediation, a reason, a patch's
+    /// description): a config line it quotes between backticks that assigns a secret
+    /// keeps its key only, and a secret value is replaced where it stands as a word. The
+    /// prose itself is never read as an assignment: "a known default or weak password:
+    /// it is the user name" keeps its reason.
+    pub fn scrub_prose(&self, text: &str) -> String {
+        if !self.found_in(text) {
+            return text.to_string();
+        }
+        let mut out = String::with_capacity(text.len());
+        for (i, segment) in text.split('`').enumerate() {
+            if i > 0 {
+                out.push('`');
+            }
+            // Odd segments are the quoted ones.
+            if i % 2 == 1 && is_secret_line(segment) {
+                out.push_str(&line(segment));
+            } else {
+                out.push_str(segment);
+            }
+        }
+        for v in &self.values {
+            out = replace_words(&out, v);
+        }
+        out
+    }
+
     /// Whether any text the policies put in `outcome` holds a secret (then it must be
     /// scrubbed with [`Secrets::scrub_outcome`] before rendering).
     pub fn found_in_outcome(&self, outcome: &crate::run::Outcome) -> bool {
@@ -291,6 +318,13 @@ impl Secrets {
     /// in XML: no longer found in the rendered output). Paths, codes, policy names and
     /// locations are identifiers and stay as they are.
     pub fn scrub_outcome(&self, outcome: &mut crate::run::Outcome) {
+        // Prose (messages, reasons, descriptions) and the new text of edits, which is
+        // file content: a line of it that assigns a secret keeps its key only.
+        let prose = |s: &mut String| {
+            if self.found_in(s) {
+                *s = self.scrub_prose(s);
+            }
+        };
         let scrub = |s: &mut String| {
             if self.found_in(s) {
                 *s = self.scrub(s);
@@ -301,15 +335,15 @@ impl Secrets {
             .iter_mut()
             .chain(outcome.waived.iter_mut().map(|w| &mut w.finding))
         {
-            scrub(&mut f.message);
-            scrub(&mut f.remediation);
+            prose(&mut f.message);
+            prose(&mut f.remediation);
         }
         for w in &mut outcome.waived {
-            scrub(&mut w.exception.reason);
+            prose(&mut w.exception.reason);
         }
-        crate::run::decision::edit_details(&mut outcome.decisions, |d| scrub(&mut d.reason));
+        crate::run::decision::edit_details(&mut outcome.decisions, |d| prose(&mut d.reason));
         for p in &mut outcome.patches {
-            scrub(&mut p.description);
+            prose(&mut p.description);
             for e in &mut p.edits {
                 match e {
                     crate::wit::Edit::Lines(l) => scrub(&mut l.text),
@@ -321,7 +355,7 @@ impl Secrets {
             }
         }
         for e in &mut outcome.errors {
-            scrub(&mut e.message);
+            prose(&mut e.message);
         }
     }
 }
@@ -600,6 +634,28 @@ mod where_it_stands_tests {
             "line 5 reads `password: <redacted>"
         );
         assert!(secrets.found_in("it is patroni") && !secrets.found_in("patroni-restapi/no-tls"));
+    }
+
+    #[test]
+    fn prose_is_never_read_as_an_assignment() {
+        let secrets = Secrets::collect([
+            "restapi:\n  authentication:\n    username: admin\n    password: Rest-Pw-1\n",
+        ]);
+        let reason = "`restapi.authentication.password` is a known default or weak password: it is the user name";
+        assert_eq!(secrets.scrub_prose(reason), reason);
+        assert_eq!(
+            secrets.scrub_prose("line 5 reads `password: Rest-Pw-1`, see the docs"),
+            "line 5 reads `password: <redacted>`, see the docs"
+        );
+        assert_eq!(
+            secrets.scrub_prose("the password: Rest-Pw-1 is weak"),
+            "the password: <redacted> is weak"
+        );
+        // File content keeps the line rule.
+        assert_eq!(
+            secrets.scrub("    password: hunter"),
+            "    password: <redacted>"
+        );
     }
 
     #[test]

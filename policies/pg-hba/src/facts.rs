@@ -99,23 +99,29 @@ impl Facts {
             return facts;
         };
         let at = |s: &policy_guest::Setting| format!("{}:{}", s.location.file, s.location.line);
-        facts.ssl = Some(match conf.get("ssl") {
-            Some(s) => Known::new(parse_bool(&s.value).unwrap_or(false), at(s)),
-            None => Known::new(
-                false,
-                format!(
-                    "PostgreSQL's default (`ssl` is not set in {})",
-                    conf.main_path
-                ),
-            ),
-        });
-        facts.ssl_ca = Some(match conf.get("ssl_ca_file") {
-            Some(s) => Known::new(!s.value.trim().is_empty(), at(s)),
-            None => Known::new(
-                false,
-                format!("`ssl_ca_file` is not set in {}", conf.main_path),
-            ),
-        });
+        // Only fragments among the inputs (`conf.d/*.conf`): what they leave unset is
+        // unknown, not the default.
+        facts.ssl = match conf.get("ssl") {
+            Some(s) => Some(Known::new(parse_bool(&s.value).unwrap_or(false), at(s))),
+            None => conf.complete.then(|| {
+                Known::new(
+                    false,
+                    format!(
+                        "PostgreSQL's default (`ssl` is not set in {})",
+                        conf.main_path
+                    ),
+                )
+            }),
+        };
+        facts.ssl_ca = match conf.get("ssl_ca_file") {
+            Some(s) => Some(Known::new(!s.value.trim().is_empty(), at(s))),
+            None => conf.complete.then(|| {
+                Known::new(
+                    false,
+                    format!("`ssl_ca_file` is not set in {}", conf.main_path),
+                )
+            }),
+        };
         facts.password_encryption = match conf.get("password_encryption") {
             Some(s) => {
                 let v = s.value.trim().to_ascii_lowercase();
@@ -129,6 +135,7 @@ impl Facts {
                     at(s),
                 ))
             }
+            None if !conf.complete => None,
             None => facts.version.as_ref().map(|v| {
                 Known::new(
                     if v.value < 14 {
@@ -334,7 +341,7 @@ pub fn hostssl(f: &Facts) -> Result<(), Withheld> {
             &steps,
         )),
         None => Err(Withheld::new(
-            "no input says whether the server runs with `ssl` on (no postgresql.conf, no `ssl` in Patroni's `postgresql.parameters`), and a `hostssl` line on a server without TLS matches no connection",
+            "no input says whether the server runs with `ssl` on (no postgresql.conf, or only fragments of it that do not set `ssl`; no `ssl` in Patroni's `postgresql.parameters`), and a `hostssl` line on a server without TLS matches no connection",
             &steps,
         )),
     }

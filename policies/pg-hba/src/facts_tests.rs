@@ -415,3 +415,26 @@ fn effective_settings_of_the_deployment_model_decide() {
     let e = run(&i);
     assert!(finding(&e, "plain-tcp-allowed").patch.is_some());
 }
+
+#[test]
+fn a_fragment_alone_leaves_ssl_unknown() {
+    let text = "host all app 10.0.0.0/8 scram-sha-256\n";
+    // A conf.d file that does not set `ssl`: the main postgresql.conf may.
+    let fragment = conf("conf.d/10-memory.conf", "shared_buffers = 1GB\n");
+    let e = run(&input(vec![hba(text), fragment], ""));
+    withheld(
+        finding(&e, "plain-tcp-allowed"),
+        "no input says whether the server runs with `ssl` on",
+        "1. turn `ssl` on",
+    );
+    // The same line in the main file: the server's default, and it says so.
+    let main = conf("postgresql.conf", "shared_buffers = 1GB\n");
+    let e = run(&input(vec![hba(text), main], ""));
+    assert!(
+        finding(&e, "plain-tcp-allowed")
+            .message
+            .contains("PostgreSQL's default"),
+        "{:?}",
+        codes(&e)
+    );
+}

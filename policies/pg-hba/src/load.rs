@@ -19,6 +19,9 @@ pub fn oauth_without_validator(input: &Input, version: u32) -> Vec<(usize, Diagn
     };
     // Only the case checked against the real server: no library at all. (With several,
     // a line must also name its `validator=`; not compared yet.)
+    if !conf.known("oauth_validator_libraries") {
+        return Vec::new();
+    }
     let none = conf
         .value("oauth_validator_libraries")
         .is_none_or(|v| v.trim().trim_matches(['\'', '"']).trim().is_empty());

@@ -147,7 +147,9 @@ impl Policy for PostgresqlConf {
             report,
         };
 
-        if settings.require_ssl && !conf.bool("ssl").unwrap_or(false) {
+        // A setting only fragments leave unset is unknown (the main postgresql.conf may
+        // set it): no finding rests on its default then.
+        if settings.require_ssl && conf.known("ssl") && !conf.bool("ssl").unwrap_or(false) {
             // Turning TLS on without a certificate stops the server from starting: the
             // fix is only offered when the certificate and key are configured.
             let has_cert = ["ssl_cert_file", "ssl_key_file"]
@@ -174,7 +176,7 @@ impl Policy for PostgresqlConf {
         }
         let md5 = match conf.value("password_encryption") {
             Some(v) => v.eq_ignore_ascii_case("md5") || parse_bool(v) == Some(true),
-            None => version < 14,
+            None => conf.at_default("password_encryption") && version < 14,
         };
         if md5 {
             let patch = set(&conf, "password_encryption", "scram-sha-256");
@@ -204,7 +206,7 @@ impl Policy for PostgresqlConf {
                 patch,
             );
         }
-        if settings.forbid_default_port {
+        if settings.forbid_default_port && conf.known("port") {
             let port = conf.value("port").unwrap_or("5432");
             if port.trim() == "5432" {
                 let patch = settings.port.map(|p| set(&conf, "port", &p.to_string()));
@@ -228,12 +230,12 @@ impl Policy for PostgresqlConf {
                 "log-disconnections-off",
             ),
         ] {
-            if on && !logs(conf.value(name)) {
+            if on && conf.known(name) && !logs(conf.value(name)) {
                 let patch = set(&conf, name, "on");
                 c.finding(code, name, &format!("`{name}` is off"), Some(patch));
             }
         }
-        if settings.require_pgaudit {
+        if settings.require_pgaudit && conf.known("shared_preload_libraries") {
             let libs = conf.value("shared_preload_libraries").unwrap_or("");
             let list: Vec<&str> = libs
                 .split(',')
