@@ -12,6 +12,7 @@
 //! --fix`, a fix that only applies once another is in is taken in the next round.
 
 pub mod proof;
+mod window;
 
 use std::collections::BTreeMap;
 
