@@ -14,6 +14,9 @@
 pub mod proof;
 mod window;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 
 use anyhow::Result;

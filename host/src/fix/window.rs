@@ -38,7 +38,10 @@ pub(super) enum Window {
     Unchanged,
     /// Check the whole patched file instead.
     Whole,
-    Changed { before: String, after: String },
+    Changed {
+        before: String,
+        after: String,
+    },
 }
 
 impl<'a> HbaFile<'a> {
