@@ -213,6 +213,37 @@ fn a_planted_artifact_is_not_loaded() {
     );
 }
 
+/// The cache outcome (`hit`, `compiled`) of the built-in pg-hba in a check's JSON.
+fn pg_hba_cache(v: &serde_json::Value) -> String {
+    v["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "pg-hba")
+        .map(|p| p["cache"].as_str().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn an_artifact_changed_in_place_is_not_loaded() {
+    let artifact = compiled("changed-in-place", "pg-hba");
+    let cache = artifact.parent().unwrap().to_path_buf();
+    let dir = workdir("changed-in-place-run");
+    assert_eq!(pg_hba_cache(&json(&check(&cache, &dir, &[], &[]))), "hit");
+    // One bit of the code, same file, same name, same size: the signature no longer
+    // verifies, so the artifact is compiled again and replaced, never loaded.
+    let mut bytes = std::fs::read(&artifact).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(&artifact, &bytes).unwrap();
+    assert_eq!(
+        pg_hba_cache(&json(&check(&cache, &dir, &[], &[]))),
+        "compiled"
+    );
+    assert_ne!(std::fs::read(&artifact).unwrap(), bytes);
+    assert_eq!(pg_hba_cache(&json(&check(&cache, &dir, &[], &[]))), "hit");
+}
+
 #[test]
 fn an_artifact_others_can_write_is_not_loaded() {
     let cache = compiled("writable-artifact", "pg-hba")

@@ -581,6 +581,7 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
         SampleKind::Connection => plan.samples.requests.len() + index,
     };
 
+    let mut hba_targets = crate::patch::HbaTargets::new(&prepared.documents);
     for result in results {
         if let Some(info) = &result.info {
             outcome.policies.push(info.clone());
@@ -591,8 +592,7 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
                 for p in evaluation.patches {
                     // pg_hba edits become line edits of their document here, where its
                     // kind and text are known.
-                    let (edits, refused) =
-                        crate::patch::render_hba(p.edits, &p.file, &prepared.documents);
+                    let (edits, refused) = hba_targets.render(p.edits, &p.file);
                     let kind = prepared
                         .documents
                         .iter()

@@ -12,6 +12,10 @@
 //! --fix`, a fix that only applies once another is in is taken in the next round.
 
 pub mod proof;
+mod window;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 

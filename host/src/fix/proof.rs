@@ -8,12 +8,13 @@
 //! decided again; if one that was allowed is now refused or undecidable, the patches
 //! that touch the flows' files are tried one by one to find those to withhold.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anyhow::Result;
 use serde::Serialize;
 
 use super::FlowCount;
+use super::window::{self, Window};
 use crate::deployment::decide::{self, FlowDecision, FlowVerdict};
 use crate::deployment::endpoint;
 use crate::formats::{self, ParseContext};
@@ -120,7 +121,8 @@ pub fn prove(plan: &Plan, outcome: &Outcome, candidates: &[usize]) -> Result<Pro
             postgres_version: outcome.postgres_version(),
             tree: Some(crate::run::include_tree(plan)),
         },
-        before: HashMap::new(),
+        files: HashMap::new(),
+        named: HashMap::new(),
     };
     for &i in candidates {
         let Some(p) = outcome.patches.get(i) else {
@@ -255,83 +257,130 @@ fn broken(
     Ok(None)
 }
 
-/// The checks on the patch's text alone.
 /// What every patch's static check of one round shares: the parse context (the include
-/// tree is resolved on disk), and each file's diagnostics before any patch, counted once
-/// per file rather than once per patch (a 10,000-line pg_hba.conf with thousands of
-/// patches was parsed twice per patch).
-struct Texts {
+/// tree is resolved on disk), and per file what its text was before any patch (its
+/// diagnostics, its lines, for a pg_hba.conf its records), computed once per file, not
+/// once per patch; and whether each certificate path is named by an input.
+struct Texts<'a> {
     ctx: ParseContext,
-    before: HashMap<String, HashMap<String, usize>>,
+    files: HashMap<&'a str, Before<'a>>,
+    named: HashMap<String, bool>,
 }
 
-/// Each diagnostic code of `text` parsed as `file`, and how many times it occurs.
-fn diagnostics(
-    file: &crate::discover::InputFile,
-    text: &str,
-    ctx: &ParseContext,
-) -> HashMap<String, usize> {
-    let doc = formats::document(
+/// A file before the round's patches.
+struct Before<'a> {
+    counts: BTreeMap<String, usize>,
+    lines: HashSet<&'a str>,
+    /// A pg_hba.conf whose patches are checked on their windows ([`window`]).
+    hba: Option<window::HbaFile<'a>>,
+}
+
+impl<'a> Before<'a> {
+    fn new(file: &crate::discover::InputFile, text: &'a str, ctx: &ParseContext) -> Before<'a> {
+        let doc = parse(file, text, ctx);
+        let counts = diagnostics(&doc, ctx);
+        let hba = match (&file.kind, &doc.body) {
+            (formats::Kind::PgHba, wit::Body::Hba(rules)) => {
+                let others = doc
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.code != NO_ENTRIES)
+                    .count();
+                window::HbaFile::new(text, rules.len(), others)
+            }
+            _ => None,
+        };
+        Before {
+            counts,
+            lines: text.lines().collect(),
+            hba,
+        }
+    }
+}
+
+/// The diagnostic a pg_hba.conf with no rule and no other diagnostic gets.
+const NO_ENTRIES: &str = "no-entries";
+
+fn parse(file: &crate::discover::InputFile, text: &str, ctx: &ParseContext) -> wit::Document {
+    formats::document(
         file.kind.clone(),
         &file.display,
         &file.path,
         text.to_string(),
         ctx,
-    );
-    let mut all = doc.diagnostics.clone();
-    for d in formats::patroni_hba::derived(std::slice::from_ref(&doc), ctx) {
-        all.extend(d.diagnostics);
-    }
-    let mut counts = HashMap::new();
-    for d in all {
-        *counts.entry(d.code).or_insert(0) += 1;
+    )
+}
+
+/// Each diagnostic code of `doc` (and of the documents derived from it), and how many
+/// times it occurs.
+fn diagnostics(doc: &wit::Document, ctx: &ParseContext) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    let derived = formats::patroni_hba::derived(std::slice::from_ref(doc), ctx);
+    for d in doc
+        .diagnostics
+        .iter()
+        .chain(derived.iter().flat_map(|d| &d.diagnostics))
+    {
+        *counts.entry(d.code.clone()).or_insert(0) += 1;
     }
     counts
 }
 
-fn static_check(plan: &Plan, outcome: &Outcome, p: &Patch, texts: &mut Texts) -> Option<Withheld> {
-    let (changes, _) = patch::apply_all(&[p], &outcome.files);
-    let change = changes.into_iter().next()?;
-    let file = plan.files.iter().find(|f| f.display == change.file)?;
-    // (b) the file must not gain parse problems.
+/// The checks on the patch's text alone.
+fn static_check<'a>(
+    plan: &Plan,
+    outcome: &'a Outcome,
+    p: &Patch,
+    texts: &mut Texts<'a>,
+) -> Option<Withheld> {
+    let (name, text) = outcome.files.iter().find(|(name, _)| *name == p.file)?;
+    let file = plan.files.iter().find(|f| f.display == p.file)?;
     let ctx = &texts.ctx;
-    let old = texts
-        .before
-        .entry(change.file.clone())
-        .or_insert_with(|| diagnostics(file, &change.before, ctx));
-    let new = diagnostics(file, &change.after, ctx);
-    if let Some((code, _)) = new
-        .iter()
-        .find(|(code, n)| **n > old.get(*code).copied().unwrap_or(0))
-    {
+    let before = texts
+        .files
+        .entry(name.as_str())
+        .or_insert_with(|| Before::new(file, text, ctx));
+    // (b) the file must not gain parse problems: the first code (by name) that occurs
+    // more often after the patch than before.
+    let (gained, after) = match hba_window(before, p) {
+        Some(Window::Unchanged) => return None,
+        Some(Window::Changed { before: old, after }) => {
+            let Some(hba) = &before.hba else {
+                return None;
+            };
+            let old = parse(file, &old, ctx);
+            let new = parse(file, &after, ctx);
+            (window_gain(hba, &before.counts, &old, &new), after)
+        }
+        Some(Window::Whole) | None => {
+            let (changes, _) = patch::apply_all(&[p], &outcome.files);
+            let change = changes.into_iter().next()?;
+            let new = diagnostics(&parse(file, &change.after, ctx), ctx);
+            let gained = new
+                .into_iter()
+                .find(|(code, n)| *n > before.counts.get(code).copied().unwrap_or(0))
+                .map(|(code, _)| code);
+            (gained, change.after)
+        }
+    };
+    if let Some(code) = gained {
         return Some(Withheld::of(
             p,
             WithheldReason::InvalidFile,
             format!(
                 "it would leave `{}` with a new `{code}` problem that its server refuses",
-                change.file
+                p.file
             ),
             None,
         ));
     }
     // (c) no invented certificate, key or CA paths.
-    let before_lines: std::collections::HashSet<&str> = change.before.lines().collect();
-    for line in change.after.lines().filter(|l| !before_lines.contains(l)) {
+    for line in after.lines().filter(|l| !before.lines.contains(l)) {
         for path in absolute_paths(line) {
-            // Named by an input, or by a policy's settings (the user's own word for
-            // where a certificate lives on the host).
-            let named = change.before.contains(path.as_str())
-                || outcome.files.iter().any(|(_, t)| t.contains(path.as_str()))
-                || plan
-                    .policies
-                    .iter()
-                    .filter_map(|p| p.settings.as_deref())
-                    .chain(plan.settings_by_name.values().map(String::as_str))
-                    .any(|t| t.contains(path.as_str()))
-                || plan
-                    .files
-                    .iter()
-                    .any(|f| f.path.ends_with(path.trim_start_matches('/')));
+            let named = *texts
+                .named
+                .entry(path.clone())
+                .or_insert_with(|| named(plan, outcome, &path));
             if !named {
                 return Some(Withheld::of(
                     p,
@@ -345,6 +394,79 @@ fn static_check(plan: &Plan, outcome: &Outcome, p: &Patch, texts: &mut Texts) ->
         }
     }
     None
+}
+
+/// The window of a pg_hba.conf patch made of line edits only; none for any other patch
+/// (a file of another kind, or a patch the applier refuses or renders otherwise).
+fn hba_window(before: &Before<'_>, p: &Patch) -> Option<Window> {
+    let hba = before.hba.as_ref()?;
+    if p.refused.is_some() || p.edits.is_empty() {
+        return None;
+    }
+    let edits: Option<Vec<&wit::LineEdit>> = p
+        .edits
+        .iter()
+        .map(|e| match e {
+            wit::Edit::Lines(l) => Some(l),
+            _ => None,
+        })
+        .collect();
+    Some(hba.window(&edits?))
+}
+
+/// The first code (by name) that the file has more often with the window's new text
+/// than without: the file's own count, minus the old window's, plus the new window's.
+/// `no-entries` is the whole file's: the file has none of its rules and other
+/// diagnostics left.
+fn window_gain(
+    hba: &window::HbaFile<'_>,
+    counts: &BTreeMap<String, usize>,
+    old: &wit::Document,
+    new: &wit::Document,
+) -> Option<String> {
+    let ((was, old_rules), (now, new_rules)) = (tally(old), tally(new));
+    let mut gained: Vec<&str> = now
+        .iter()
+        .filter(|(code, n)| **n > was.get(*code).copied().unwrap_or(0))
+        .map(|(code, _)| *code)
+        .collect();
+    let total = |all: usize, out: usize, into: usize| (all + into).saturating_sub(out);
+    let rules = total(hba.rules, old_rules, new_rules);
+    let others = total(hba.diagnostics, was.values().sum(), now.values().sum());
+    if rules == 0 && others == 0 && counts.get(NO_ENTRIES).copied().unwrap_or(0) == 0 {
+        gained.push(NO_ENTRIES);
+    }
+    gained.into_iter().min().map(str::to_string)
+}
+
+/// Each diagnostic code of a window but `no-entries`, how many times it occurs, and the
+/// window's number of rules.
+fn tally(doc: &wit::Document) -> (BTreeMap<&str, usize>, usize) {
+    let mut by_code: BTreeMap<&str, usize> = BTreeMap::new();
+    for d in doc.diagnostics.iter().filter(|d| d.code != NO_ENTRIES) {
+        *by_code.entry(d.code.as_str()).or_insert(0) += 1;
+    }
+    let rules = match &doc.body {
+        wit::Body::Hba(rules) => rules.len(),
+        _ => 0,
+    };
+    (by_code, rules)
+}
+
+/// Whether a certificate path is named by an input, or by a policy's settings (the
+/// user's own word for where a certificate lives on the host).
+fn named(plan: &Plan, outcome: &Outcome, path: &str) -> bool {
+    outcome.files.iter().any(|(_, t)| t.contains(path))
+        || plan
+            .policies
+            .iter()
+            .filter_map(|p| p.settings.as_deref())
+            .chain(plan.settings_by_name.values().map(String::as_str))
+            .any(|t| t.contains(path))
+        || plan
+            .files
+            .iter()
+            .any(|f| f.path.ends_with(path.trim_start_matches('/')))
 }
 
 /// The plan with `patches` (indexes into `outcome.patches`) applied to its files, for a

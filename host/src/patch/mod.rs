@@ -15,7 +15,7 @@
 
 pub mod yaml_edit;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crate::run::Patch;
@@ -219,69 +219,116 @@ pub fn render_hba(
     file: &str,
     documents: &[wit::Document],
 ) -> (Vec<wit::Edit>, Option<String>) {
-    match lower_hba(&edits, file, documents) {
-        Ok(Some(lines)) => (lines, None),
-        Ok(None) => (edits, None),
-        Err(why) => (edits, Some(why)),
+    HbaTargets::new(documents).render(edits, file)
+}
+
+/// The documents pg_hba edits may target, each split into lines and records once, for
+/// the patches of a whole run (per patch, a 10,000-line file with thousands of fixes
+/// was split thousands of times).
+pub struct HbaTargets<'d> {
+    documents: &'d [wit::Document],
+    by_file: HashMap<String, Result<Target<'d>, String>>,
+}
+
+/// One file's document to render pg_hba edits in.
+struct Target<'d> {
+    style: crate::formats::hba::edit::Style,
+    lines: Vec<&'d str>,
+    /// The records as the host parsed them (none for a plain `patroni` document).
+    rules: Option<crate::formats::hba::edit::RulesByLine<'d>>,
+}
+
+impl<'d> HbaTargets<'d> {
+    pub fn new(documents: &'d [wit::Document]) -> Self {
+        HbaTargets {
+            documents,
+            by_file: HashMap::new(),
+        }
+    }
+
+    /// [`render_hba`] with this run's documents.
+    pub fn render(
+        &mut self,
+        edits: Vec<wit::Edit>,
+        file: &str,
+    ) -> (Vec<wit::Edit>, Option<String>) {
+        match self.lower(&edits, file) {
+            Ok(Some(lines)) => (lines, None),
+            Ok(None) => (edits, None),
+            Err(why) => (edits, Some(why)),
+        }
+    }
+
+    fn lower(&mut self, edits: &[wit::Edit], file: &str) -> Result<Option<Vec<wit::Edit>>, String> {
+        use crate::formats::hba::edit::lower;
+        let hba: Vec<&wit::HbaEdit> = edits
+            .iter()
+            .filter_map(|e| match e {
+                wit::Edit::Hba(h) => Some(h),
+                wit::Edit::Lines(_)
+                | wit::Edit::Set(_)
+                | wit::Edit::Remove(_)
+                | wit::Edit::SetSetting(_)
+                | wit::Edit::RemoveSetting(_) => None,
+            })
+            .collect();
+        if hba.is_empty() {
+            return Ok(None);
+        }
+        if hba.len() != edits.len() {
+            return Err("it mixes pg_hba edits with other edits; a patch holds one kind".into());
+        }
+        let documents = self.documents;
+        let target = self
+            .by_file
+            .entry(file.to_string())
+            .or_insert_with(|| Target::of(file, documents))
+            .as_ref()
+            .map_err(Clone::clone)?;
+        let lines = lower(&hba, &target.lines, target.style, target.rules.as_ref())?;
+        Ok(Some(lines.into_iter().map(wit::Edit::Lines).collect()))
     }
 }
 
-fn lower_hba(
-    edits: &[wit::Edit],
-    file: &str,
-    documents: &[wit::Document],
-) -> Result<Option<Vec<wit::Edit>>, String> {
-    use crate::formats::hba::edit::{Style, lower};
-    let hba: Vec<&wit::HbaEdit> = edits
-        .iter()
-        .filter_map(|e| match e {
-            wit::Edit::Hba(h) => Some(h),
-            wit::Edit::Lines(_)
-            | wit::Edit::Set(_)
-            | wit::Edit::Remove(_)
-            | wit::Edit::SetSetting(_)
-            | wit::Edit::RemoveSetting(_) => None,
+impl<'d> Target<'d> {
+    fn of(file: &str, documents: &'d [wit::Document]) -> Result<Target<'d>, String> {
+        use crate::formats::hba::edit::{Style, lines, rules_by_line};
+        // A patroni.yml is both a `patroni` document and, for its `pg_hba` lists, a
+        // `patroni-pg-hba` one, with the same path and text.
+        let mut kinds = documents.iter().filter(|d| d.path == file).peekable();
+        if kinds.peek().is_none() {
+            return Err(
+                "pg_hba edits apply to a checked `pg-hba` or `patroni` document only".into(),
+            );
+        }
+        let (doc, style) = [
+            ("pg-hba", Style::File),
+            ("patroni-pg-hba", Style::PatroniYaml),
+            ("patroni", Style::PatroniYaml),
+        ]
+        .into_iter()
+        .find_map(|(kind, style)| kinds.clone().find(|d| d.kind == kind).map(|d| (d, style)))
+        .ok_or_else(|| {
+            let names: Vec<String> = kinds.map(|d| format!("`{}`", d.kind)).collect();
+            format!(
+                "it is a {} document; pg_hba edits apply to `pg-hba` and `patroni` documents",
+                names.join(", ")
+            )
+        })?;
+        // The records as the host parsed them: an edit must name a line where one
+        // starts, and its fields must stand where written.
+        let rules = match &doc.body {
+            wit::Body::Hba(rules) => Some(rules_by_line(
+                rules.iter().filter(|r| r.location.file == doc.path),
+            )),
+            _ => None,
+        };
+        Ok(Target {
+            style,
+            lines: lines(&doc.text),
+            rules,
         })
-        .collect();
-    if hba.is_empty() {
-        return Ok(None);
     }
-    if hba.len() != edits.len() {
-        return Err("it mixes pg_hba edits with other edits; a patch holds one kind".into());
-    }
-    // A patroni.yml is both a `patroni` document and, for its `pg_hba` lists, a
-    // `patroni-pg-hba` one, with the same path and text.
-    let mut kinds = documents.iter().filter(|d| d.path == file).peekable();
-    if kinds.peek().is_none() {
-        return Err("pg_hba edits apply to a checked `pg-hba` or `patroni` document only".into());
-    }
-    let (doc, style) = [
-        ("pg-hba", Style::File),
-        ("patroni-pg-hba", Style::PatroniYaml),
-        ("patroni", Style::PatroniYaml),
-    ]
-    .into_iter()
-    .find_map(|(kind, style)| kinds.clone().find(|d| d.kind == kind).map(|d| (d, style)))
-    .ok_or_else(|| {
-        let names: Vec<String> = kinds.map(|d| format!("`{}`", d.kind)).collect();
-        format!(
-            "it is a {} document; pg_hba edits apply to `pg-hba` and `patroni` documents",
-            names.join(", ")
-        )
-    })?;
-    // The records as the host parsed them (none for a plain `patroni` document): an
-    // edit must name a line where one starts, and its fields must stand where written.
-    let rules: Option<Vec<&wit::HbaRule>> = match &doc.body {
-        wit::Body::Hba(rules) => Some(
-            rules
-                .iter()
-                .filter(|r| r.location.file == doc.path)
-                .collect(),
-        ),
-        _ => None,
-    };
-    let lines = lower(&hba, &doc.text, style, rules.as_deref())?;
-    Ok(Some(lines.into_iter().map(wit::Edit::Lines).collect()))
 }
 
 /// Why the line edits of one patch cannot be applied to a text of `line_count` lines:

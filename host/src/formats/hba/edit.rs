@@ -45,8 +45,23 @@ fn is_type(word: &str) -> bool {
 }
 
 /// One line of the text, without its line ending.
-fn lines(text: &str) -> Vec<&str> {
+pub(crate) fn lines(text: &str) -> Vec<&str> {
     text.lines().collect()
+}
+
+/// The records the host parsed in a document, by the line each starts on (the first
+/// when two share one), for [`lower`]: a lookup per edit, not a scan.
+pub(crate) type RulesByLine<'a> = std::collections::HashMap<u32, &'a wit::HbaRule>;
+
+/// [`RulesByLine`] of `rules`.
+pub(crate) fn rules_by_line<'a>(
+    rules: impl IntoIterator<Item = &'a wit::HbaRule>,
+) -> RulesByLine<'a> {
+    let mut by_line = RulesByLine::new();
+    for r in rules {
+        by_line.entry(r.location.line).or_insert(r);
+    }
+    by_line
 }
 
 /// A record's text on its line: the whole line in a file, the item's scalar in YAML,
@@ -116,13 +131,12 @@ fn checked<'a>(
     all: &[&'a str],
     line: u32,
     style: Style,
-    rules: Option<&[&wit::HbaRule]>,
+    rules: Option<&RulesByLine<'_>>,
 ) -> Result<Record<'a>, String> {
     let rec = record(all, line, style)?;
     if let Some(rules) = rules {
         let rule = rules
-            .iter()
-            .find(|r| r.location.line == line)
+            .get(&line)
             .ok_or_else(|| format!("line {line} holds no valid pg_hba record"))?;
         let fields = Line::parse(rec.text);
         let written = fields.field(method_column(&fields)).unwrap_or_default();
@@ -146,15 +160,16 @@ struct Slot {
     after: Vec<String>,
 }
 
-/// Turns the hba edits of one patch into line edits of `text`, one per record touched
-/// (several edits of one record are merged, in order). Errors name the line.
+/// Turns the hba edits of one patch into line edits of the text whose [`lines`] are
+/// `all`, one per record touched (several edits of one record are merged, in order).
+/// Errors name the line. The lines and records are split once per document by the
+/// caller, not once per patch (thousands of patches of one file were quadratic).
 pub(crate) fn lower<'t>(
     edits: &[&wit::HbaEdit],
-    text: &'t str,
+    all: &[&'t str],
     style: Style,
-    rules: Option<&[&wit::HbaRule]>,
+    rules: Option<&RulesByLine<'_>>,
 ) -> Result<Vec<wit::LineEdit>, String> {
-    let all = lines(text);
     let record = |all: &[&'t str], line: u32, style: Style| checked(all, line, style, rules);
     let mut slots: BTreeMap<u32, Slot> = BTreeMap::new();
     let mut at_end: Vec<String> = Vec::new();
@@ -172,7 +187,7 @@ pub(crate) fn lower<'t>(
     for edit in edits {
         match edit {
             wit::HbaEdit::Set(c) => {
-                let rec = record(&all, c.line, style)?;
+                let rec = record(all, c.line, style)?;
                 if rec.end != c.line {
                     return Err(format!(
                         "the record at line {} continues on the next line; patrol does not rewrite a continued record",
@@ -195,7 +210,7 @@ pub(crate) fn lower<'t>(
                 ));
             }
             wit::HbaEdit::Delete(line) => {
-                let rec = record(&all, *line, style)?;
+                let rec = record(all, *line, style)?;
                 if rec.end != *line {
                     return Err(format!(
                         "the record at line {line} continues on the next line; patrol does not rewrite a continued record"
@@ -213,16 +228,16 @@ pub(crate) fn lower<'t>(
                     wit::HbaPlace::End => None,
                 };
                 let rec = match anchor {
-                    Some(l) => Some(record(&all, l, style)?),
+                    Some(l) => Some(record(all, l, style)?),
                     None if style == Style::PatroniYaml => {
                         return Err("a record added to a Patroni `pg_hba` list needs a neighbouring record to go before or after".into());
                     }
-                    None => last_record(&all),
+                    None => last_record(all),
                 };
                 let new = match &ins.new {
                     wit::HbaNew::Fields(r) => new_record(r, rec.as_ref().map(|r| r.text))?,
                     wit::HbaNew::Copy(c) => {
-                        let from = record(&all, c.line, style)?;
+                        let from = record(all, c.line, style)?;
                         if from.end != c.line {
                             return Err(format!(
                                 "the record at line {} continues on the next line; patrol does not copy a continued record",

@@ -28,7 +28,7 @@ fn name(text: &str, quoted: bool) -> wit::HbaName {
 /// The text after the edits (applied as the patcher applies line edits), or the error.
 fn edited(text: &str, style: Style, edits: Vec<wit::HbaEdit>) -> Result<String, String> {
     let refs: Vec<&wit::HbaEdit> = edits.iter().collect();
-    let lines = lower(&refs, text, style, None)?;
+    let lines = lower(&refs, &super::lines(text), style, None)?;
     let patch = crate::run::Patch {
         policy: "p".into(),
         file: "f".into(),
