@@ -67,8 +67,8 @@ fn hba_text(plan: &Plan) -> String {
     let docs = run::documents(plan);
     let rules = docs
         .iter()
-        .find(|d| d.kind == patrol::formats::patroni_hba::KIND)
-        .or_else(|| docs.iter().find(|d| d.kind == "pg-hba"))
+        .find(|d| d.kind == patrol::formats::Kind::PatroniPgHba)
+        .or_else(|| docs.iter().find(|d| d.kind == patrol::formats::Kind::PgHba))
         .map(|d| match &d.body {
             wit::Body::Hba(rules) => rules.iter().map(|r| r.raw.clone()).collect::<Vec<_>>(),
             _ => Vec::new(),
@@ -588,9 +588,9 @@ fn prove_case(case: &Case, servers: &mut [Option<Server>; 2]) -> Tally {
 
     // PostgreSQL: the flows the server accepts before, after the fix.
     let docs = run::documents(&plan);
-    let has_hba = docs
-        .iter()
-        .any(|d| d.kind == patrol::formats::patroni_hba::KIND || d.kind == "pg-hba");
+    let has_hba = docs.iter().any(|d| {
+        d.kind == patrol::formats::Kind::PatroniPgHba || d.kind == patrol::formats::Kind::PgHba
+    });
     if has_hba && !required.is_empty() {
         let ssl = ssl_on(&dep);
         let server = servers[usize::from(ssl)].get_or_insert_with(|| Server::start(ssl));

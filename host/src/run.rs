@@ -597,7 +597,7 @@ pub fn run_observed(plan: &Plan, done: &(dyn Fn(&str) + Sync)) -> anyhow::Result
                         .documents
                         .iter()
                         .find(|d| d.path == p.file)
-                        .map(|d| crate::formats::Kind::from_name(&d.kind));
+                        .map(|d| d.kind.clone());
                     outcome.patches.push(Patch {
                         policy: name.clone(),
                         file: p.file,
@@ -902,7 +902,7 @@ fn evaluate_one(
             documents: prepared
                 .documents
                 .iter()
-                .filter(|d| wants(&d.kind))
+                .filter(|d| wants(d.kind.name()))
                 .cloned()
                 .collect(),
             context: prepared.context.clone(),

@@ -117,7 +117,8 @@ fn style(kind: &Kind, file: &str, text: &str) -> Option<Style> {
         }
         // PgBouncer's auth_file: whole `;` lines only (`#` breaks the file).
         Kind::PgbouncerAuthFile => s(&[";"], false, &[], false, false),
-        Kind::Other(_) => None,
+        // Derived documents share their source's path; org kinds have no known syntax.
+        Kind::PatroniPgHba | Kind::PortMatrix | Kind::Certificates | Kind::Other(_) => None,
     }
 }
 
@@ -346,7 +347,7 @@ pub fn apply(documents: &[wit::Document], outcome: &mut Outcome, today: Date) ->
     let mut all = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for d in documents.iter().filter(|d| seen.insert(d.path.as_str())) {
-        let (found, invalid) = scan(&Kind::from_name(&d.kind), &d.path, &d.text);
+        let (found, invalid) = scan(&d.kind, &d.path, &d.text);
         all.extend(found);
         outcome.findings.extend(invalid);
     }

@@ -206,7 +206,7 @@ local all x trust # patrol:ignore pg-hba/trust-local reason=\"old\" until=2020-0
 host all all 0.0.0.0/0 md5 # patrol:ignore pg-hba/trust-local reason=\"wrong code\"
 ";
     let doc = wit::Document {
-        kind: "pg-hba".into(),
+        kind: Kind::PgHba,
         path: "h".into(),
         text: text.into(),
         body: wit::Body::Text,

@@ -2,7 +2,8 @@
 //!
 //! Structured documents (YAML/JSON) arrive as JSON text plus a pointer→line map;
 //! [`Structured`] parses the JSON once and answers "what is at this pointer, and on which
-//! line". [`documents`] picks the documents of one kind. The documents the host derives
+//! line". [`documents`] picks the documents of one [`DocumentKind`] (the WIT's
+//! `document-kind`: a typo in a kind fails to compile). The documents the host derives
 //! or reads into records of their own are typed: [`nftables`] (kind `nftables`) and
 //! [`port_matrix`] (kind `port-matrix`), [`certificates`] (kind `certificates`).
 
@@ -10,11 +11,94 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::{Body, CertificateFacts, Document, Input, Location, NftTable, PortMatrix};
+use crate::{
+    Body, CertificateFacts, Document, DocumentKind, Input, Location, NftTable, PortMatrix,
+};
 
 /// The documents of `kind` in the input.
-pub fn documents<'a>(input: &'a Input, kind: &'a str) -> impl Iterator<Item = &'a Document> + 'a {
+pub fn documents(input: &Input, kind: DocumentKind) -> impl Iterator<Item = &Document> + '_ {
     input.documents.iter().filter(move |d| d.kind == kind)
+}
+
+impl DocumentKind {
+    /// The kind's name as patrol prints it and `--kind` takes it (the WIT case name).
+    pub fn name(&self) -> &str {
+        use DocumentKind as K;
+        match self {
+            K::Patroni => "patroni",
+            K::PgHba => "pg-hba",
+            K::PgIdent => "pg-ident",
+            K::PostgresqlConf => "postgresql-conf",
+            K::Haproxy => "haproxy",
+            K::Etcd => "etcd",
+            K::Pgbackrest => "pgbackrest",
+            K::PgAutoctl => "pg-autoctl",
+            K::Pgbouncer => "pgbouncer",
+            K::PgbouncerAuthFile => "pgbouncer-auth-file",
+            K::Consul => "consul",
+            K::GitlabRb => "gitlab-rb",
+            K::Topology => "topology",
+            K::Systemd => "systemd",
+            K::Nftables => "nftables",
+            K::PatroniEnv => "patroni-env",
+            K::DockerCompose => "docker-compose",
+            K::PatroniPgHba => "patroni-pg-hba",
+            K::PortMatrix => "port-matrix",
+            K::Certificates => "certificates",
+            K::Other(name) => name,
+        }
+    }
+
+    /// The kind called `name` (an org policy's settings may name kinds); a name that is
+    /// none of the host's kinds is `other`.
+    pub fn from_name(name: &str) -> DocumentKind {
+        use DocumentKind as K;
+        match name {
+            "patroni" => K::Patroni,
+            "pg-hba" => K::PgHba,
+            "pg-ident" => K::PgIdent,
+            "postgresql-conf" => K::PostgresqlConf,
+            "haproxy" => K::Haproxy,
+            "etcd" => K::Etcd,
+            "pgbackrest" => K::Pgbackrest,
+            "pg-autoctl" => K::PgAutoctl,
+            "pgbouncer" => K::Pgbouncer,
+            "pgbouncer-auth-file" => K::PgbouncerAuthFile,
+            "consul" => K::Consul,
+            "gitlab-rb" => K::GitlabRb,
+            "topology" => K::Topology,
+            "systemd" => K::Systemd,
+            "nftables" => K::Nftables,
+            "patroni-env" => K::PatroniEnv,
+            "docker-compose" => K::DockerCompose,
+            "patroni-pg-hba" => K::PatroniPgHba,
+            "port-matrix" => K::PortMatrix,
+            "certificates" => K::Certificates,
+            other => K::Other(other.to_string()),
+        }
+    }
+}
+
+// The generated type derives only `Clone`. Kinds are equal when their names are (the
+// host never sends `other` with a known name).
+impl PartialEq for DocumentKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for DocumentKind {}
+
+impl std::hash::Hash for DocumentKind {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name().hash(state);
+    }
+}
+
+impl std::fmt::Display for DocumentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// The tables of an `nftables` document; `None` for a document of another body.

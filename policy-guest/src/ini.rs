@@ -96,7 +96,7 @@ mod tests {
 
     fn doc(text: &str, settings: Vec<(&str, &str, &str, u32)>) -> Document {
         Document {
-            kind: "pgbouncer".into(),
+            kind: crate::DocumentKind::Pgbouncer,
             path: "pgbouncer.ini".into(),
             text: text.into(),
             body: Body::Settings(

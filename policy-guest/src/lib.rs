@@ -42,8 +42,8 @@ pub mod bindings {
 pub use bindings::patrol::policy::types::{
     Answers, Body, CertChain, CertFile, CertLookup, CertReference, CertRole, CertificateFacts,
     ClientCertificate, Cluster, CodeInfo, Connection, Context, Credentials, DecisionDetail,
-    Deployment, Diagnostic, Document, Edit, EffectiveSetting, Endpoint, Evaluation, Finding,
-    FlowCall, FlowKind, FlowRequest, HbaAddress, HbaChange, HbaEdit, HbaInsert, HbaName,
+    Deployment, Diagnostic, Document, DocumentKind, Edit, EffectiveSetting, Endpoint, Evaluation,
+    Finding, FlowCall, FlowKind, FlowRequest, HbaAddress, HbaChange, HbaEdit, HbaInsert, HbaName,
     HbaNetwork, HbaNew, HbaPlace, HbaRecord, HbaRule, IdentRule, Input, IpAddress, LineEdit, Link,
     LinkKind, Location, Member, NftChain, NftChainType, NftFamily, NftHook, NftMapEntry, NftMatch,
     NftOp, NftPolicy, NftRule, NftSet, NftTable, NftVerdict, PasswordStorage, Patch,

@@ -7,10 +7,7 @@
 
 use std::collections::HashMap;
 
-use crate::{Body, Input, Setting};
-
-/// The document kind of postgresql.conf files.
-pub const KIND: &str = "postgresql-conf";
+use crate::{Body, DocumentKind, Input, Setting};
 
 /// The last assignment of every setting across the postgresql.conf documents.
 #[derive(Debug, Clone)]
@@ -41,7 +38,11 @@ pub fn is_auto(path: &str) -> bool {
 impl<'a> Effective<'a> {
     /// None when the input holds no postgresql.conf.
     pub fn from_input(input: &'a Input) -> Option<Self> {
-        let docs: Vec<_> = input.documents.iter().filter(|d| d.kind == KIND).collect();
+        let docs: Vec<_> = input
+            .documents
+            .iter()
+            .filter(|d| d.kind == DocumentKind::PostgresqlConf)
+            .collect();
         if docs.is_empty() {
             return None;
         }

@@ -31,9 +31,6 @@ pub use locate::Search;
 use crate::discover::InputFile;
 use crate::wit;
 
-/// The kind of the document this module builds.
-pub const KIND: &str = "certificates";
-
 /// The largest PEM file read.
 const MAX_BYTES: u64 = 4 << 20;
 
@@ -150,7 +147,7 @@ pub fn document(
     };
     let text = serde_json::to_string_pretty(&facts).unwrap_or_default();
     Some(wit::Document {
-        kind: KIND.to_string(),
+        kind: crate::formats::Kind::Certificates,
         path: "<certificates>".to_string(),
         body: wit::Body::Certificates(facts.to_wit()),
         text,

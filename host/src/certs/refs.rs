@@ -17,6 +17,7 @@
 //! `pgN-host-{cert,key,ca}-file`, `repoN-storage-ca-file`; `pgbouncer` —
 //! `{client,server}_tls_{cert,key,ca}_file`; `pg-autoctl` — `ssl.{cert,key,ca}_file`.
 
+use crate::formats::Kind;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -28,8 +29,8 @@ pub struct Ref {
     /// The path as the config writes it.
     pub path: String,
     pub role: &'static str,
-    /// The document kind (`patroni`).
-    pub kind: String,
+    /// The kind of the document that names it.
+    pub kind: crate::formats::Kind,
     /// The key as users write it (`restapi.certfile`, `repo1-host-cert-file`).
     pub key: String,
     pub group: String,
@@ -79,8 +80,8 @@ fn structured(doc: &wit::Document, s: &wit::Structured, out: &mut Vec<Ref>) {
             });
         }
     };
-    match doc.kind.as_str() {
-        "patroni" => {
+    match &doc.kind {
+        Kind::Patroni => {
             for (key, role) in [("certfile", "cert"), ("keyfile", "key"), ("cafile", "ca")] {
                 add(&format!("/restapi/{key}"), role, "restapi");
             }
@@ -100,7 +101,7 @@ fn structured(doc: &wit::Document, s: &wit::Structured, out: &mut Vec<Ref>) {
                 add(&format!("/postgresql/parameters/{key}"), role, "postgresql");
             }
         }
-        "etcd" => {
+        Kind::Etcd => {
             for group in ["client-transport-security", "peer-transport-security"] {
                 for (key, role) in [
                     ("cert-file", "cert"),
@@ -131,8 +132,8 @@ fn flat(doc: &wit::Document, settings: &[wit::Setting], out: &mut Vec<Ref>) {
             pointer: s.location.pointer.clone(),
         });
     };
-    match doc.kind.as_str() {
-        "postgresql-conf" => {
+    match &doc.kind {
+        Kind::PostgresqlConf => {
             for s in settings {
                 let role = match s.name.as_str() {
                     "ssl_cert_file" => "cert",
@@ -143,7 +144,7 @@ fn flat(doc: &wit::Document, settings: &[wit::Setting], out: &mut Vec<Ref>) {
                 add(s, &s.value, role, s.name.clone(), "postgresql".into());
             }
         }
-        "haproxy" => {
+        Kind::Haproxy => {
             let base = |name: &str| {
                 settings
                     .iter()
@@ -201,7 +202,7 @@ fn flat(doc: &wit::Document, settings: &[wit::Setting], out: &mut Vec<Ref>) {
                 }
             }
         }
-        "pgbackrest" => {
+        Kind::Pgbackrest => {
             for s in settings {
                 let name = s.name.as_str();
                 let role = if name.ends_with("-cert-file") {
@@ -221,7 +222,7 @@ fn flat(doc: &wit::Document, settings: &[wit::Setting], out: &mut Vec<Ref>) {
                 add(s, &s.value, role, s.name.clone(), group.trim().to_string());
             }
         }
-        "pgbouncer" | "pg-autoctl" => {
+        Kind::Pgbouncer | Kind::PgAutoctl => {
             for s in settings {
                 let name = s.name.as_str();
                 let role = match name.rsplit('_').nth(1) {

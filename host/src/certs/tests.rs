@@ -288,7 +288,7 @@ fn builds_the_certificates_document() {
     };
     let doc =
         document(&docs, &[file], &search, SystemTime::now()).expect("a certificates document");
-    assert_eq!(doc.kind, "certificates");
+    assert_eq!(doc.kind, crate::formats::Kind::Certificates);
     let wit::Body::Certificates(c) = &doc.body else {
         panic!("certificate facts")
     };

@@ -53,7 +53,7 @@ pub fn run(args: Args) -> Result<Exit> {
         .collect();
     let matrices: Vec<ports::Matrix> = documents
         .iter()
-        .filter(|d| d.kind == Kind::Topology.name())
+        .filter(|d| d.kind == Kind::Topology)
         .filter_map(|t| ports::derive(t, &documents))
         .collect();
     if matrices.is_empty() {

@@ -6,6 +6,7 @@
 //! the one cluster anchored below it; a file that could belong to two clusters, or to
 //! none, makes a cluster of its directory. Two clusters are never linked to each other.
 
+use crate::formats::Kind;
 use std::collections::BTreeMap;
 
 use crate::wit;
@@ -14,11 +15,12 @@ use super::patroni::Node;
 use super::{dir_of, endpoint, loc, settings};
 
 /// Kinds the host derives from other documents: they follow their source file.
-const DERIVED: &[&str] = &[
-    "certificates",
-    "port-matrix",
-    crate::formats::patroni_hba::KIND,
-];
+fn derived(kind: &Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Certificates | Kind::PortMatrix | Kind::PatroniPgHba
+    )
+}
 
 /// A cluster being formed.
 #[derive(Debug, Clone)]
@@ -79,7 +81,7 @@ pub fn group(documents: &[wit::Document], nodes: &[Node]) -> Vec<Group> {
             .map_or_else(|| format!("{} (no scope)", n.file), |s| s.value.clone());
         add(name, "patroni-scope", &n.file, Some(i), &mut groups);
     }
-    for d in documents.iter().filter(|d| d.kind == "pg-autoctl") {
+    for d in documents.iter().filter(|d| d.kind == Kind::PgAutoctl) {
         let formation = dir_of(dir_of(&d.path));
         let name = if formation.is_empty() {
             "pg_auto_failover".to_string()
@@ -90,7 +92,7 @@ pub fn group(documents: &[wit::Document], nodes: &[Node]) -> Vec<Group> {
     }
     let anchored: Vec<String> = groups.iter().flat_map(|g| g.files.clone()).collect();
     for d in documents {
-        if DERIVED.contains(&d.kind.as_str()) || anchored.contains(&d.path) {
+        if derived(&d.kind) || anchored.contains(&d.path) {
             continue;
         }
         let dir = dir_of(&d.path);
@@ -236,12 +238,12 @@ pub fn members(
         for d in documents
             .iter()
             .filter(in_group)
-            .filter(|d| server_kind(&d.kind) || d.kind == "pg-autoctl")
+            .filter(|d| server_kind(&d.kind) || d.kind == Kind::PgAutoctl)
         {
             dirs.entry(dir_of(&d.path)).or_default().push(d);
         }
         for (dir, docs) in dirs {
-            let autoctl = docs.iter().find(|d| d.kind == "pg-autoctl");
+            let autoctl = docs.iter().find(|d| d.kind == Kind::PgAutoctl);
             let setting = |section: &str, name: &str| {
                 autoctl.and_then(|d| match &d.body {
                     wit::Body::Settings(s) => s
@@ -303,7 +305,7 @@ fn named_members(
     let mut out: Vec<wit::Member> = Vec::new();
     for d in documents
         .iter()
-        .filter(|d| d.kind == "haproxy" && g.has(&d.path))
+        .filter(|d| d.kind == Kind::Haproxy && g.has(&d.path))
     {
         for server in super::links::haproxy_servers(d, context) {
             let Some(check) = &server.check else { continue };
@@ -333,8 +335,8 @@ fn named_members(
 }
 
 /// Files that configure a PostgreSQL server itself.
-fn server_kind(kind: &str) -> bool {
-    matches!(kind, "pg-hba" | "pg-ident" | "postgresql-conf")
+fn server_kind(kind: &Kind) -> bool {
+    matches!(kind, Kind::PgHba | Kind::PgIdent | Kind::PostgresqlConf)
 }
 
 /// An endpoint from a Patroni `listen`/`connect_address` (`0.0.0.0:8008`,

@@ -10,6 +10,7 @@
 //! environment through: unknown, so not applied. A service whose `command` starts another
 //! program (`haproxy`, `etcd`) runs no Patroni, whatever its variables.
 
+use crate::formats::Kind;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -29,7 +30,7 @@ type Env = Vec<(String, String, wit::Location)>;
 
 pub fn nodes(documents: &[wit::Document]) -> Composed {
     let mut out = Composed::default();
-    for doc in documents.iter().filter(|d| d.kind == "docker-compose") {
+    for doc in documents.iter().filter(|d| d.kind == Kind::DockerCompose) {
         let Some(t) = Tree::of(doc) else {
             continue;
         };
@@ -43,7 +44,7 @@ pub fn nodes(documents: &[wit::Document]) -> Composed {
             for file in env_files(service) {
                 let Some(env_doc) = documents
                     .iter()
-                    .find(|d| d.kind == "patroni-env" && d.path == join(dir, &file))
+                    .find(|d| d.kind == Kind::PatroniEnv && d.path == join(dir, &file))
                 else {
                     continue;
                 };
@@ -178,7 +179,7 @@ fn mounted_yaml<'a>(
         let path = join(dir, &source);
         documents
             .iter()
-            .find(|d| d.kind == "patroni" && d.path == path)
+            .find(|d| d.kind == Kind::Patroni && d.path == path)
     })
 }
 

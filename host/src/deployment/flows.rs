@@ -11,6 +11,7 @@
 //! serving end is not among the inputs is listed all the same, with an empty source or
 //! no target: it is decided as unknown.
 
+use crate::formats::Kind;
 use std::net::IpAddr;
 
 use crate::wit;
@@ -69,7 +70,7 @@ pub fn required(
         // HAProxy checks, to the member whose REST API they name.
         for d in documents
             .iter()
-            .filter(|d| d.kind == "haproxy" && g.has(&d.path))
+            .filter(|d| d.kind == Kind::Haproxy && g.has(&d.path))
         {
             for s in haproxy_servers(d, context) {
                 let Some(check) = &s.check else { continue };
@@ -188,7 +189,7 @@ fn os_user(documents: &[wit::Document], file: &str, program: &str) -> Option<Str
     let dir = super::dir_of(file);
     documents
         .iter()
-        .filter(|d| d.kind == "systemd" && super::dir_of(&d.path) == dir)
+        .filter(|d| d.kind == Kind::Systemd && super::dir_of(&d.path) == dir)
         .find_map(|d| {
             let wit::Body::Settings(s) = &d.body else {
                 return None;
@@ -368,7 +369,7 @@ fn pgbouncer_flows(
 ) {
     for d in documents
         .iter()
-        .filter(|d| d.kind == "pgbouncer" && g.has(&d.path))
+        .filter(|d| d.kind == Kind::Pgbouncer && g.has(&d.path))
     {
         let wit::Body::Settings(settings) = &d.body else {
             continue;

@@ -2,6 +2,7 @@
 //! configuration by host:port within one cluster. A link whose other end is not among
 //! the inputs keeps `to: none` (an unknown end), with the address it names.
 
+use crate::formats::Kind;
 use crate::wit;
 
 use super::cluster::Group;
@@ -118,7 +119,7 @@ pub fn collect(
                 listener,
             });
         };
-        for d in docs.iter().filter(|d| d.kind == "haproxy") {
+        for d in docs.iter().filter(|d| d.kind == Kind::Haproxy) {
             for s in haproxy_servers(d, context) {
                 let Some(check) = s.check else { continue };
                 let to = c
@@ -144,7 +145,7 @@ pub fn collect(
                 link(wit::LinkKind::PatroniDcs, h.at.clone(), target, to);
             }
         }
-        for d in docs.iter().filter(|d| d.kind == "pgbouncer") {
+        for d in docs.iter().filter(|d| d.kind == Kind::Pgbouncer) {
             let wit::Body::Settings(settings) = &d.body else {
                 continue;
             };
@@ -193,7 +194,7 @@ pub fn collect(
         }
         let monitors: Vec<wit::Endpoint> = docs
             .iter()
-            .filter(|d| d.kind == "pg-autoctl")
+            .filter(|d| d.kind == Kind::PgAutoctl)
             .filter_map(|d| {
                 let wit::Body::Settings(s) = &d.body else {
                     return None;
@@ -217,7 +218,7 @@ pub fn collect(
                 ))
             })
             .collect();
-        for d in docs.iter().filter(|d| d.kind == "pg-autoctl") {
+        for d in docs.iter().filter(|d| d.kind == Kind::PgAutoctl) {
             let wit::Body::Settings(s) = &d.body else {
                 continue;
             };
@@ -242,7 +243,7 @@ pub fn collect(
                 );
             }
         }
-        for d in docs.iter().filter(|d| d.kind == "pgbackrest") {
+        for d in docs.iter().filter(|d| d.kind == Kind::Pgbackrest) {
             let wit::Body::Settings(s) = &d.body else {
                 continue;
             };
@@ -275,7 +276,7 @@ fn is_pg_host(name: &str) -> bool {
 /// The client URLs of the etcd and Consul servers among `docs`.
 pub fn dcs_listeners(docs: &[&wit::Document], context: &wit::Context) -> Vec<wit::Endpoint> {
     let mut out = Vec::new();
-    for d in docs.iter().filter(|d| d.kind == "etcd") {
+    for d in docs.iter().filter(|d| d.kind == Kind::Etcd) {
         let Some(t) = Tree::of(d) else { continue };
         for key in ["/advertise-client-urls", "/listen-client-urls"] {
             if let Some(text) = t.text(key) {

@@ -4,6 +4,7 @@
 //!
 //! Every value keeps where it is written: the YAML key, or the `Environment=` line.
 
+use crate::formats::Kind;
 use crate::wit;
 
 use super::{Tree, compose, dir_of, loc};
@@ -81,7 +82,7 @@ pub fn read_all(documents: &[wit::Document]) -> Vec<Node> {
     let composed = compose::nodes(documents);
     let mut nodes: Vec<Node> = documents
         .iter()
-        .filter(|d| d.kind == "patroni" && !composed.mounted.contains(&d.path))
+        .filter(|d| d.kind == Kind::Patroni && !composed.mounted.contains(&d.path))
         .filter_map(|d| {
             let tree = Tree::of(d)?;
             let env = environment(documents, dir_of(&d.path));
@@ -103,7 +104,7 @@ fn environment(documents: &[wit::Document], dir: &str) -> Vec<(String, String, w
     let mut files = Vec::new();
     for doc in documents
         .iter()
-        .filter(|d| d.kind == "systemd" && dir_of(&d.path) == dir)
+        .filter(|d| d.kind == Kind::Systemd && dir_of(&d.path) == dir)
     {
         let wit::Body::Settings(settings) = &doc.body else {
             continue;
@@ -146,7 +147,7 @@ fn env_file<'a>(
     let name = named.rsplit('/').next().filter(|n| !n.is_empty())?;
     let candidates: Vec<&wit::Document> = documents
         .iter()
-        .filter(|d| d.kind == "patroni-env" && d.path.rsplit('/').next() == Some(name))
+        .filter(|d| d.kind == Kind::PatroniEnv && d.path.rsplit('/').next() == Some(name))
         .collect();
     candidates
         .iter()

@@ -3,6 +3,7 @@
 //! own roles. How each password is stored comes from the context's `password_types`;
 //! a role it does not name is `unknown` (never assumed SCRAM).
 
+use crate::formats::Kind;
 use crate::wit;
 
 use super::cluster::Group;
@@ -56,8 +57,8 @@ pub fn collect(
         let wit::Body::Settings(settings) = &d.body else {
             continue;
         };
-        match d.kind.as_str() {
-            "pgbouncer" => {
+        match &d.kind {
+            Kind::Pgbouncer => {
                 for s in settings {
                     match (s.section.as_deref(), s.name.as_str()) {
                         (Some("pgbouncer"), "auth_user") => {
@@ -72,7 +73,7 @@ pub fn collect(
                     }
                 }
             }
-            "pg-autoctl" => {
+            Kind::PgAutoctl => {
                 let role = settings
                     .iter()
                     .find(|s| s.section.as_deref() == Some("pg_autoctl") && s.name == "role");

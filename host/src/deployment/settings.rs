@@ -13,6 +13,7 @@
 //!
 //! A parameter none of these sets is absent: unknown, never a default.
 
+use crate::formats::Kind;
 use std::collections::BTreeMap;
 
 use crate::wit;
@@ -56,7 +57,7 @@ pub fn effective(node: Option<&Node>, docs: &[&wit::Document]) -> Vec<wit::Effec
     let is_auto = |d: &wit::Document| d.path.ends_with("postgresql.auto.conf");
     for d in docs
         .iter()
-        .filter(|d| d.kind == "postgresql-conf" && !is_auto(d))
+        .filter(|d| d.kind == Kind::PostgresqlConf && !is_auto(d))
     {
         for s in settings_of(d) {
             put(
@@ -69,7 +70,7 @@ pub fn effective(node: Option<&Node>, docs: &[&wit::Document]) -> Vec<wit::Effec
     }
     let tree = docs
         .iter()
-        .find(|d| d.kind == "patroni")
+        .find(|d| d.kind == Kind::Patroni)
         .and_then(|d| Tree::of(d));
     let layer = |pointer: &str| -> Vec<(String, String, wit::Location)> {
         let Some(t) = &tree else { return Vec::new() };
@@ -98,7 +99,7 @@ pub fn effective(node: Option<&Node>, docs: &[&wit::Document]) -> Vec<wit::Effec
     }
     for d in docs
         .iter()
-        .filter(|d| d.kind == "postgresql-conf" && is_auto(d))
+        .filter(|d| d.kind == Kind::PostgresqlConf && is_auto(d))
     {
         for s in settings_of(d) {
             put(

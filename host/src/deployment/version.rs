@@ -4,6 +4,7 @@
 //! `/var/lib/pgsql/15/data`), else none. An inferred version says so and where from;
 //! members that disagree leave it unknown.
 
+use crate::formats::Kind;
 use crate::wit;
 
 use super::cluster::Group;
@@ -47,7 +48,7 @@ pub fn infer(
     ];
     for d in documents.iter().filter(|d| g.has(&d.path)) {
         if let wit::Body::Settings(settings) = &d.body
-            && matches!(d.kind.as_str(), "postgresql-conf" | "pg-autoctl")
+            && matches!(d.kind, Kind::PostgresqlConf | Kind::PgAutoctl)
         {
             for s in settings
                 .iter()

@@ -3,36 +3,13 @@
 
 use std::path::Path;
 
-/// What a file is. `--kind` names these with [`Kind::name`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Patroni,
-    PgHba,
-    PgIdent,
-    PostgresqlConf,
-    Haproxy,
-    Etcd,
-    Pgbackrest,
-    PgAutoctl,
-    Pgbouncer,
-    /// PgBouncer's auth_file (`userlist.txt`): users and their passwords.
-    PgbouncerAuthFile,
-    Consul,
-    GitlabRb,
-    Topology,
-    /// A systemd unit (`patroni.service`), for how services are started and reloaded.
-    Systemd,
-    /// An nftables ruleset (a host firewall the topology names).
-    Nftables,
-    /// An env file setting `PATRONI_*` variables (Patroni applies them over its YAML).
-    PatroniEnv,
-    /// A Docker Compose file: the services that run Patroni, with their environment.
-    DockerCompose,
-    /// A kind only an org policy knows; handed over as text.
-    Other(String),
-}
+/// What a document is: the WIT's `document-kind`, so that the host and the policies
+/// name kinds with one type. `--kind` names these with [`Kind::name`].
+pub use crate::wit::DocumentKind as Kind;
 
-/// Every kind the host knows, for `--kind` and error messages.
+/// Every kind of file the host reads, for `--kind` and error messages (the kinds the
+/// host derives from these, `patroni-pg-hba`, `port-matrix` and `certificates`, are
+/// never files).
 pub const KNOWN: &[&str] = &[
     "patroni",
     "pg-hba",
@@ -54,6 +31,7 @@ pub const KNOWN: &[&str] = &[
 ];
 
 impl Kind {
+    /// The kind's name, as patrol prints it and `--kind` takes it (the WIT case name).
     pub fn name(&self) -> &str {
         match self {
             Kind::Patroni => "patroni",
@@ -73,6 +51,9 @@ impl Kind {
             Kind::Nftables => "nftables",
             Kind::PatroniEnv => "patroni-env",
             Kind::DockerCompose => "docker-compose",
+            Kind::PatroniPgHba => "patroni-pg-hba",
+            Kind::PortMatrix => "port-matrix",
+            Kind::Certificates => "certificates",
             Kind::Other(name) => name,
         }
     }
@@ -97,8 +78,40 @@ impl Kind {
             "nftables" => Kind::Nftables,
             "patroni-env" => Kind::PatroniEnv,
             "docker-compose" => Kind::DockerCompose,
+            "patroni-pg-hba" => Kind::PatroniPgHba,
+            "port-matrix" => Kind::PortMatrix,
+            "certificates" => Kind::Certificates,
             other => Kind::Other(other.to_string()),
         }
+    }
+}
+
+// The generated type derives only `Clone`. Kinds are equal when their names are: an
+// `other` that a guest filled with a known name is that kind.
+impl PartialEq for Kind {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for Kind {}
+
+impl std::hash::Hash for Kind {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name().hash(state);
+    }
+}
+
+/// A kind is written by its name (the certificates facts in a document's text).
+impl serde::Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

@@ -94,7 +94,7 @@ pub fn document(
     text: String,
     ctx: &ParseContext,
 ) -> wit::Document {
-    let parsed: Parsed<wit::Body> = match kind {
+    let parsed: Parsed<wit::Body> = match &kind {
         // etcd also comes as `ETCD_*` variables or `etcd --flags`: the same document.
         Kind::Etcd if etcd_env::looks_like(&text) => {
             map(etcd_env::parse(&text, file), wit::Body::Structured)
@@ -118,7 +118,7 @@ pub fn document(
                 wit::Body::PgbouncerUsers,
             );
             return wit::Document {
-                kind: kind.name().to_string(),
+                kind,
                 path: file.to_string(),
                 text: pgbouncer_auth::redacted(&text),
                 body: parsed.value,
@@ -132,11 +132,14 @@ pub fn document(
         }
         Kind::Consul => map(hcl::parse(&text, file), wit::Body::Structured),
         Kind::Nftables => map(nftables::parse(&text, file), wit::Body::Nftables),
-        // A kind only an org policy knows reaches it as text.
-        Kind::Other(_) => Parsed::new(wit::Body::Text),
+        // A kind only an org policy knows reaches it as text; so does a file forced to
+        // a kind the host derives (`--kind port-matrix=FILE`), which has no parser.
+        Kind::Other(_) | Kind::PatroniPgHba | Kind::PortMatrix | Kind::Certificates => {
+            Parsed::new(wit::Body::Text)
+        }
     };
     wit::Document {
-        kind: kind.name().to_string(),
+        kind,
         path: file.to_string(),
         text,
         body: parsed.value,

@@ -9,15 +9,13 @@
 //! pg_hba.conf and its findings point into patroni.yml. The document's text is the YAML's
 //! own, so that a fix is a line edit of the list item (see the pg-hba policy).
 
+use crate::formats::Kind;
 use std::path::Path;
 
 use serde_json::Value;
 
 use super::{ParseContext, hba};
 use crate::wit;
-
-/// The kind of the derived documents.
-pub const KIND: &str = "patroni-pg-hba";
 
 /// The lists, in the order Patroni prefers them.
 const LISTS: &[&str] = &[
@@ -29,7 +27,7 @@ const LISTS: &[&str] = &[
 /// One document per `pg_hba` list of each Patroni document.
 pub fn derived(documents: &[wit::Document], ctx: &ParseContext) -> Vec<wit::Document> {
     let mut out = Vec::new();
-    for doc in documents.iter().filter(|d| d.kind == "patroni") {
+    for doc in documents.iter().filter(|d| d.kind == Kind::Patroni) {
         let wit::Body::Structured(s) = &doc.body else {
             continue;
         };
@@ -111,7 +109,7 @@ fn document(
     diagnostics: Vec<wit::Diagnostic>,
 ) -> wit::Document {
     wit::Document {
-        kind: KIND.to_string(),
+        kind: Kind::PatroniPgHba,
         path: doc.path.clone(),
         text: doc.text.clone(),
         body: wit::Body::Hba(rules),
@@ -150,7 +148,7 @@ mod tests {
         assert_eq!(lines(&docs[2]), vec![7]);
         assert!(
             docs.iter()
-                .all(|d| d.kind == KIND && d.path == "patroni.yml")
+                .all(|d| d.kind == Kind::PatroniPgHba && d.path == "patroni.yml")
         );
     }
 

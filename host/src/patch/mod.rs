@@ -15,6 +15,7 @@
 
 pub mod yaml_edit;
 
+use crate::formats::Kind;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -154,7 +155,7 @@ pub fn check_patches(patches: &[wit::Patch], documents: &[wit::Document]) -> Res
         // text would overwrite them.
         let redacted = documents
             .iter()
-            .any(|d| d.path == p.file && d.kind == "pgbouncer-auth-file");
+            .any(|d| d.path == p.file && d.kind == Kind::PgbouncerAuthFile);
         if redacted {
             return Err(format!(
                 "its patch `{}` edits `{}`, a PgBouncer auth_file whose passwords patrol keeps from policies; patrol does not write it",
@@ -188,10 +189,9 @@ pub fn check_patches(patches: &[wit::Patch], documents: &[wit::Document]) -> Res
         if p.edits.iter().any(is_setting)
             && let Some(doc) = documents.iter().find(|d| d.path == p.file)
         {
-            let kind = crate::formats::Kind::from_name(&doc.kind);
             let mut text = doc.text.clone();
             for e in p.edits.iter().filter(|e| is_setting(e)) {
-                text = crate::formats::edit_setting(&kind, &text, e).map_err(invalid)?;
+                text = crate::formats::edit_setting(&doc.kind, &text, e).map_err(invalid)?;
             }
         }
         if edits.is_empty() {
@@ -302,9 +302,9 @@ impl<'d> Target<'d> {
             );
         }
         let (doc, style) = [
-            ("pg-hba", Style::File),
-            ("patroni-pg-hba", Style::PatroniYaml),
-            ("patroni", Style::PatroniYaml),
+            (Kind::PgHba, Style::File),
+            (Kind::PatroniPgHba, Style::PatroniYaml),
+            (Kind::Patroni, Style::PatroniYaml),
         ]
         .into_iter()
         .find_map(|(kind, style)| kinds.clone().find(|d| d.kind == kind).map(|d| (d, style)))

@@ -9,12 +9,12 @@ use crate::wit;
 /// topology's, so that a finding on a host's entry shows the topology line.
 pub fn derived_documents(docs: &[wit::Document]) -> Vec<wit::Document> {
     let mut out = Vec::new();
-    for topo in docs.iter().filter(|d| d.kind == Kind::Topology.name()) {
+    for topo in docs.iter().filter(|d| d.kind == Kind::Topology) {
         let Some(m) = derive(topo, docs) else {
             continue;
         };
         out.push(wit::Document {
-            kind: "port-matrix".into(),
+            kind: Kind::PortMatrix,
             path: topo.path.clone(),
             text: topo.text.clone(),
             body: wit::Body::PortMatrix(matrix(m)),

@@ -1,5 +1,6 @@
 //! The ports the deployment's configs set, and the backends HAProxy reaches.
 
+use crate::formats::Kind;
 use std::collections::HashMap;
 
 use serde_json::Value;
@@ -80,8 +81,8 @@ fn here(s: &wit::Setting) -> String {
 pub fn ports(docs: &[wit::Document], overrides: Option<&Value>) -> Ports {
     let mut p = Ports::default();
     for doc in docs {
-        match doc.kind.as_str() {
-            "patroni" => {
+        match &doc.kind {
+            Kind::Patroni => {
                 let Some((v, spans)) = structured(doc) else {
                     continue;
                 };
@@ -95,28 +96,28 @@ pub fn ports(docs: &[wit::Document], overrides: Option<&Value>) -> Ports {
                     }
                 }
             }
-            "postgresql-conf" => {
+            Kind::PostgresqlConf => {
                 if let Some(s) = last(doc, None, "port")
                     && let Ok(port) = s.value.trim().trim_matches('\'').parse()
                 {
                     p.set("postgresql", vec![port], here(s), false);
                 }
             }
-            "pg-autoctl" => {
+            Kind::PgAutoctl => {
                 if let Some(s) = last(doc, Some("postgresql"), "port")
                     && let Ok(port) = s.value.trim().parse()
                 {
                     p.set("postgresql", vec![port], here(s), false);
                 }
             }
-            "pgbouncer" => {
+            Kind::Pgbouncer => {
                 if let Some(s) = last(doc, Some("pgbouncer"), "listen_port")
                     && let Ok(port) = s.value.trim().parse()
                 {
                     p.set("pgbouncer", vec![port], here(s), false);
                 }
             }
-            "pgbackrest" => {
+            Kind::Pgbackrest => {
                 if let Some(s) = last(doc, None, "tls-server-port")
                     && let Ok(port) = s.value.trim().parse::<u16>()
                 {
@@ -124,7 +125,7 @@ pub fn ports(docs: &[wit::Document], overrides: Option<&Value>) -> Ports {
                     p.set("pgbackrest-repository", vec![port], here(s), false);
                 }
             }
-            "haproxy" => {
+            Kind::Haproxy => {
                 let mut binds: Vec<u16> = Vec::new();
                 let mut first = None;
                 for s in settings(doc).iter().filter(|s| s.name == "bind") {
@@ -152,7 +153,7 @@ pub fn ports(docs: &[wit::Document], overrides: Option<&Value>) -> Ports {
                     p.set("haproxy", binds, from, false);
                 }
             }
-            "etcd" => {
+            Kind::Etcd => {
                 let Some((v, spans)) = structured(doc) else {
                     continue;
                 };
@@ -168,7 +169,7 @@ pub fn ports(docs: &[wit::Document], overrides: Option<&Value>) -> Ports {
                     }
                 }
             }
-            "consul" => {
+            Kind::Consul => {
                 let Some((v, spans)) = structured(doc) else {
                     continue;
                 };
@@ -190,7 +191,7 @@ pub fn ports(docs: &[wit::Document], overrides: Option<&Value>) -> Ports {
                     }
                 }
             }
-            "gitlab-rb" => {
+            Kind::GitlabRb => {
                 for (service, name) in [
                     ("patroni", "patroni['port']"),
                     ("postgresql", "postgresql['port']"),
@@ -245,7 +246,7 @@ pub struct Backend {
 /// check port (`port N` on the line or on the section's `default-server`).
 pub fn haproxy_backends(docs: &[wit::Document]) -> Vec<Backend> {
     let mut out: Vec<Backend> = Vec::new();
-    for doc in docs.iter().filter(|d| d.kind == "haproxy") {
+    for doc in docs.iter().filter(|d| d.kind == Kind::Haproxy) {
         let all = settings(doc);
         for s in all.iter().filter(|s| s.name == "server") {
             let section = s.section.clone().unwrap_or_default();

@@ -129,7 +129,7 @@ fn the_matrix_document_and_paths() {
     let docs = vec![doc(Kind::Topology, "a/topology.yaml", TOPOLOGY)];
     let derived = derived_documents(&docs);
     assert_eq!(derived.len(), 1);
-    assert_eq!(derived[0].kind, "port-matrix");
+    assert_eq!(derived[0].kind, Kind::PortMatrix);
     let wit::Body::PortMatrix(m) = &derived[0].body else {
         panic!("a port matrix")
     };

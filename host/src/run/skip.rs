@@ -51,7 +51,10 @@ impl Entry {
 /// What the inputs hold, in the words of `reads`: the document kinds, `requests` and
 /// `connections` when there are any, and [`DEPLOYMENT`] when there is any document.
 pub fn present_kinds(documents: &[wit::Document], samples: &Samples) -> HashSet<String> {
-    let mut present: HashSet<String> = documents.iter().map(|d| d.kind.clone()).collect();
+    let mut present: HashSet<String> = documents
+        .iter()
+        .map(|d| d.kind.name().to_string())
+        .collect();
     if !documents.is_empty() {
         present.insert(DEPLOYMENT.to_string());
     }

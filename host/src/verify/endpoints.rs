@@ -10,6 +10,7 @@
 
 use serde_json::Value;
 
+use crate::formats::Kind;
 use crate::wit;
 
 /// What listens at an endpoint.
@@ -147,16 +148,18 @@ pub fn derive(docs: &[wit::Document], targets: &[Target]) -> (Vec<Endpoint>, Vec
     let mut out = Vec::new();
     let mut skipped = Vec::new();
     for doc in docs {
-        match (&doc.kind[..], &doc.body) {
-            ("patroni", wit::Body::Structured(s)) => patroni(doc, s, &mut out, &mut skipped),
-            ("etcd", wit::Body::Structured(s)) => etcd(doc, s, &mut out, &mut skipped),
-            ("pgbouncer", wit::Body::Settings(list)) => {
+        match (&doc.kind, &doc.body) {
+            (Kind::Patroni, wit::Body::Structured(s)) => patroni(doc, s, &mut out, &mut skipped),
+            (Kind::Etcd, wit::Body::Structured(s)) => etcd(doc, s, &mut out, &mut skipped),
+            (Kind::Pgbouncer, wit::Body::Settings(list)) => {
                 pgbouncer(doc, list, &mut out, &mut skipped)
             }
-            ("postgresql-conf", wit::Body::Settings(list)) => {
+            (Kind::PostgresqlConf, wit::Body::Settings(list)) => {
                 postgresql_conf(doc, list, &mut out, &mut skipped)
             }
-            ("haproxy", wit::Body::Settings(list)) => haproxy(doc, list, &mut out, &mut skipped),
+            (Kind::Haproxy, wit::Body::Settings(list)) => {
+                haproxy(doc, list, &mut out, &mut skipped)
+            }
             _ => {}
         }
     }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use policy_guest::{
-    Body, CertFile, CertLookup, CertReference, CertRole, CertificateFacts, Document, Location,
-    X509Certificate,
+    Body, CertFile, CertLookup, CertReference, CertRole, CertificateFacts, Document, DocumentKind,
+    Location, X509Certificate,
 };
 #[cfg(test)]
 use serde::Deserialize;
@@ -27,13 +27,21 @@ pub struct Facts {
 pub struct Ref {
     pub path: String,
     pub role: String,
-    pub kind: String,
+    #[cfg_attr(test, serde(deserialize_with = "kind_from_name"))]
+    pub kind: DocumentKind,
     pub key: String,
     pub group: String,
     pub file: String,
     pub line: u32,
     #[cfg_attr(test, serde(default))]
     pub pointer: Option<String>,
+}
+
+/// A kind written by name in a test's JSON facts.
+#[cfg(test)]
+fn kind_from_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DocumentKind, D::Error> {
+    let name = <String as Deserialize>::deserialize(d)?;
+    Ok(DocumentKind::from_name(&name))
 }
 
 impl Ref {

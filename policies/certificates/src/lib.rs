@@ -15,6 +15,7 @@ pub mod facts;
 pub mod relations;
 pub mod reload;
 
+use policy_guest::DocumentKind;
 use std::collections::BTreeSet;
 
 use policy_guest::doc::documents;
@@ -162,7 +163,7 @@ impl Policy for Certificates {
     }
 
     fn evaluate(input: &Input, settings: &Settings, report: &mut Report) -> Result<(), String> {
-        let facts = match documents(input, "certificates").next() {
+        let facts = match documents(input, DocumentKind::Certificates).next() {
             Some(doc) => Some(Facts::read(doc)?),
             None => None,
         };

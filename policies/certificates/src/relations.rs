@@ -19,6 +19,7 @@
 //! Each finding sits at the client side's reference (the key that names the CA or the
 //! certificate that fails), so that it points into the config that breaks.
 
+use policy_guest::DocumentKind;
 use std::collections::BTreeSet;
 
 use policy_guest::doc::{Structured, documents};
@@ -190,16 +191,16 @@ pub fn check(input: &Input, f: &Facts, report: &mut Report) {
         seen: BTreeSet::new(),
     };
     key_pairs(&mut c);
-    let patronis: Vec<Structured> = documents(input, "patroni")
+    let patronis: Vec<Structured> = documents(input, DocumentKind::Patroni)
         .filter_map(Structured::new)
         .collect();
-    let etcds: Vec<Structured> = documents(input, "etcd")
+    let etcds: Vec<Structured> = documents(input, DocumentKind::Etcd)
         .filter_map(Structured::new)
         .collect();
     for y in &patronis {
         patroni(&mut c, y, &etcds);
     }
-    for doc in documents(input, "haproxy") {
+    for doc in documents(input, DocumentKind::Haproxy) {
         haproxy(&mut c, doc, &patronis);
     }
     for e in &etcds {
@@ -222,7 +223,8 @@ fn key_pairs(c: &mut Checker) {
             .iter()
             .filter(|r| r.role == "cert" || r.role == "cert-key")
         {
-            let needed = r.role == "cert-key" || (r.kind == "patroni" && group != "postgresql");
+            let needed =
+                r.role == "cert-key" || (r.kind == DocumentKind::Patroni && group != "postgresql");
             c.key_pair(r, key, needed);
         }
     }
@@ -418,7 +420,7 @@ fn etcd(c: &mut Checker, e: &Structured) {
 
 fn postgres(c: &mut Checker, input: &Input, patronis: &[Structured]) {
     let f = c.f;
-    for doc in documents(input, "postgresql-conf") {
+    for doc in documents(input, DocumentKind::PostgresqlConf) {
         let Body::Settings(settings) = &doc.body else {
             continue;
         };
@@ -459,7 +461,7 @@ fn postgres(c: &mut Checker, input: &Input, patronis: &[Structured]) {
 
 fn pgbackrest(c: &mut Checker, input: &Input) {
     let f = c.f;
-    for doc in documents(input, "pgbackrest") {
+    for doc in documents(input, DocumentKind::Pgbackrest) {
         let Body::Settings(settings) = &doc.body else {
             continue;
         };

@@ -7,6 +7,7 @@
 //! `--signal=HUP`), or call `patronictl reload`. A unit without one is reported whether or
 //! not TLS is on yet (a restart of the primary is a switchover either way).
 
+use policy_guest::DocumentKind;
 use policy_guest::doc::{Structured, documents};
 use policy_guest::patroni::Version;
 use policy_guest::report::at;
@@ -63,10 +64,10 @@ fn runs_patroni(settings: &[Setting]) -> Option<&Setting> {
 
 /// Whether any Patroni config uses TLS files (its own or the DCS's).
 fn patroni_uses_tls(input: &Input, facts: Option<&Facts>) -> bool {
-    if facts.is_some_and(|f| f.references.iter().any(|r| r.kind == "patroni")) {
+    if facts.is_some_and(|f| f.references.iter().any(|r| r.kind == DocumentKind::Patroni)) {
         return true;
     }
-    documents(input, "patroni")
+    documents(input, DocumentKind::Patroni)
         .filter_map(Structured::new)
         .any(|y| {
             [
@@ -90,12 +91,12 @@ pub fn check(input: &Input, facts: Option<&Facts>, report: &mut Report) {
             .and_then(Version::parse)
         && v < Version(2, 1, 0)
     {
-        let loc = documents(input, "patroni")
+        let loc = documents(input, DocumentKind::Patroni)
             .next()
             .map_or_else(|| at("", 0), |d| at(&d.path, 0));
         report.finding("reload-needs-restart", loc, format!("Patroni {v} reads its TLS files only at start: every certificate renewal is a restart"));
     }
-    for doc in documents(input, "systemd") {
+    for doc in documents(input, DocumentKind::Systemd) {
         let Body::Settings(settings) = &doc.body else {
             continue;
         };

@@ -13,7 +13,7 @@ use super::*;
 const NOW: i64 = 1_800_000_000;
 const DAY: i64 = 86_400;
 
-fn structured(kind: &str, path: &str, v: Value) -> Document {
+fn structured(kind: policy_guest::DocumentKind, path: &str, v: Value) -> Document {
     let mut spans = Vec::new();
     fn walk(v: &Value, p: String, spans: &mut Vec<Span>) {
         spans.push(Span {
@@ -29,7 +29,7 @@ fn structured(kind: &str, path: &str, v: Value) -> Document {
     }
     walk(&v, String::new(), &mut spans);
     Document {
-        kind: kind.into(),
+        kind,
         path: path.into(),
         text: String::new(),
         body: Body::Structured(Structured {
@@ -100,7 +100,7 @@ fn codes(e: &Evaluation) -> Vec<(String, Severity, String, u32)> {
 
 fn patroni() -> Document {
     structured(
-        "patroni",
+        policy_guest::DocumentKind::Patroni,
         "patroni.yml",
         json!({
             "scope": "c",
@@ -159,7 +159,7 @@ fn facts(files: Value) -> Document {
         ),
     ]);
     Document {
-        kind: "certificates".into(),
+        kind: policy_guest::DocumentKind::Certificates,
         path: "<certificates>".into(),
         text: String::new(),
         body: Body::Certificates(record(
@@ -364,7 +364,7 @@ fn unit(text: &str) -> Document {
         });
     }
     Document {
-        kind: "systemd".into(),
+        kind: policy_guest::DocumentKind::Systemd,
         path: "patroni.service".into(),
         text: text.into(),
         body: Body::Settings(settings),
@@ -406,7 +406,7 @@ fn patroni_reload_readiness() {
             .is_empty()
     );
     let plain = structured(
-        "patroni",
+        policy_guest::DocumentKind::Patroni,
         "patroni.yml",
         json!({"restapi": {"listen": ":8008"}}),
     );

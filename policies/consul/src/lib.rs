@@ -11,6 +11,7 @@ mod hcl_edit;
 #[cfg(test)]
 mod tests;
 
+use policy_guest::DocumentKind;
 use policy_guest::consul::{self, CODES};
 use policy_guest::doc::{Structured, documents};
 use policy_guest::{Code, Edit, Input, Patch, PointerValue, Policy, Report};
@@ -49,7 +50,7 @@ impl Policy for Consul {
     }
 
     fn evaluate(input: &Input, settings: &Settings, report: &mut Report) -> Result<(), String> {
-        for doc in documents(input, "consul") {
+        for doc in documents(input, DocumentKind::Consul) {
             let Some(y) = Structured::new(doc) else {
                 continue;
             };

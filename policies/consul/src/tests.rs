@@ -57,7 +57,7 @@ fn hcl(path: &str, text: &str) -> Document {
         end_line: text.lines().count() as u32,
     });
     Document {
-        kind: "consul".into(),
+        kind: policy_guest::DocumentKind::Consul,
         path: path.into(),
         text: text.into(),
         body: Body::Structured(Body_ {

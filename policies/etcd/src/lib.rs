@@ -17,6 +17,7 @@ pub mod edits;
 pub mod patroni;
 pub mod urls;
 
+use policy_guest::DocumentKind;
 use policy_guest::doc::{Structured, documents};
 use policy_guest::{Code, Input, Policy, Report, Severity, Withheld};
 use serde::Deserialize;
@@ -150,10 +151,10 @@ impl Policy for Etcd {
     }
 
     fn evaluate(input: &Input, settings: &Settings, report: &mut Report) -> Result<(), String> {
-        let etcds: Vec<Structured> = documents(input, "etcd")
+        let etcds: Vec<Structured> = documents(input, DocumentKind::Etcd)
             .filter_map(Structured::new)
             .collect();
-        let patronis: Vec<Structured> = documents(input, "patroni")
+        let patronis: Vec<Structured> = documents(input, DocumentKind::Patroni)
             .filter_map(Structured::new)
             .collect();
         let sections: Vec<patroni::Section> = patronis.iter().flat_map(patroni::sections).collect();

@@ -8,7 +8,7 @@ use super::*;
 
 /// A two-level YAML (as etcd and Patroni configs here are) to a structured document: the
 /// JSON plus a span per key, as the host's YAML parser gives them.
-pub fn yaml_doc(kind: &str, path: &str, text: &str) -> Document {
+pub fn yaml_doc(kind: policy_guest::DocumentKind, path: &str, text: &str) -> Document {
     let mut root = Map::new();
     let mut spans = vec![Span {
         pointer: String::new(),
@@ -55,7 +55,7 @@ pub fn yaml_doc(kind: &str, path: &str, text: &str) -> Document {
         }
     }
     Document {
-        kind: kind.into(),
+        kind,
         path: path.into(),
         text: text.into(),
         body: Body::Structured(Body2 {
@@ -173,8 +173,12 @@ etcd3:
 #[test]
 fn insecure_etcd_and_patroni_are_reported_and_fixed_together() {
     let docs = vec![
-        yaml_doc("etcd", "etcd.conf.yml", INSECURE),
-        yaml_doc("patroni", "patroni.yml", PATRONI_PLAIN),
+        yaml_doc(policy_guest::DocumentKind::Etcd, "etcd.conf.yml", INSECURE),
+        yaml_doc(
+            policy_guest::DocumentKind::Patroni,
+            "patroni.yml",
+            PATRONI_PLAIN,
+        ),
     ];
     let e = run(docs.clone(), PATHS);
     let got = codes(&e);
@@ -257,8 +261,12 @@ fn insecure_etcd_and_patroni_are_reported_and_fixed_together() {
 #[test]
 fn no_certificate_path_is_invented() {
     let docs = vec![
-        yaml_doc("etcd", "etcd.conf.yml", INSECURE),
-        yaml_doc("patroni", "patroni.yml", PATRONI_PLAIN),
+        yaml_doc(policy_guest::DocumentKind::Etcd, "etcd.conf.yml", INSECURE),
+        yaml_doc(
+            policy_guest::DocumentKind::Patroni,
+            "patroni.yml",
+            PATRONI_PLAIN,
+        ),
     ];
     let e = run(docs, "{}");
     assert!(e.patches.is_empty(), "{:?}", e.patches);
@@ -296,7 +304,11 @@ fn no_certificate_path_is_invented() {
 #[test]
 fn patroni_switches_to_https_only_with_its_etcd_among_the_inputs() {
     let e = run(
-        vec![yaml_doc("patroni", "patroni.yml", PATRONI_PLAIN)],
+        vec![yaml_doc(
+            policy_guest::DocumentKind::Patroni,
+            "patroni.yml",
+            PATRONI_PLAIN,
+        )],
         PATHS,
     );
     let p = e
@@ -314,8 +326,12 @@ fn patroni_switches_to_https_only_with_its_etcd_among_the_inputs() {
     let other = INSECURE.replace("10.0.1.21", "10.9.9.9");
     let e = run(
         vec![
-            yaml_doc("etcd", "other-etcd.yml", &other),
-            yaml_doc("patroni", "patroni.yml", PATRONI_PLAIN),
+            yaml_doc(policy_guest::DocumentKind::Etcd, "other-etcd.yml", &other),
+            yaml_doc(
+                policy_guest::DocumentKind::Patroni,
+                "patroni.yml",
+                PATRONI_PLAIN,
+            ),
         ],
         PATHS,
     );
@@ -341,12 +357,12 @@ fn patroni_switches_to_https_only_with_its_etcd_among_the_inputs() {
 fn hardened_example_is_quiet() {
     let docs = vec![
         yaml_doc(
-            "etcd",
+            policy_guest::DocumentKind::Etcd,
             "etcd.conf.yml",
             include_str!("../../../examples/hardened/etcd.conf.yml"),
         ),
         yaml_doc(
-            "patroni",
+            policy_guest::DocumentKind::Patroni,
             "patroni.yml",
             include_str!("../../../examples/hardened/patroni.yml"),
         ),
@@ -358,9 +374,15 @@ fn hardened_example_is_quiet() {
 #[test]
 fn auto_tls_missing_ca_and_certificates() {
     let text = "name: a\nlisten-client-urls: https://10.0.0.1:2379\nlisten-peer-urls: https://10.0.0.1:2380\nclient-transport-security:\n  client-cert-auth: true\npeer-transport-security:\n  auto-tls: true\n  client-cert-auth: true\n  trusted-ca-file: /ca.crt\n";
-    let withheld = run(vec![yaml_doc("etcd", "etcd.yml", text)], "{}");
+    let withheld = run(
+        vec![yaml_doc(policy_guest::DocumentKind::Etcd, "etcd.yml", text)],
+        "{}",
+    );
     assert!(withheld.patches.is_empty());
-    let e = run(vec![yaml_doc("etcd", "etcd.yml", text)], PATHS);
+    let e = run(
+        vec![yaml_doc(policy_guest::DocumentKind::Etcd, "etcd.yml", text)],
+        PATHS,
+    );
     let got: Vec<(String, u32)> = e
         .findings
         .iter()
@@ -375,7 +397,7 @@ fn auto_tls_missing_ca_and_certificates() {
         ]
     );
     assert_eq!(e.findings[0].severity, Severity::High);
-    let docs = vec![yaml_doc("etcd", "etcd.yml", text)];
+    let docs = vec![yaml_doc(policy_guest::DocumentKind::Etcd, "etcd.yml", text)];
     assert!(run(apply(&docs, &e), PATHS).findings.is_empty());
 }
 
@@ -410,8 +432,8 @@ fn patroni_side_mismatches() {
     );
     for (patroni, want) in cases {
         let docs = vec![
-            yaml_doc("etcd", "etcd.yml", etcd),
-            yaml_doc("patroni", "patroni.yml", patroni),
+            yaml_doc(policy_guest::DocumentKind::Etcd, "etcd.yml", etcd),
+            yaml_doc(policy_guest::DocumentKind::Patroni, "patroni.yml", patroni),
         ];
         let e = run(docs.clone(), PATHS);
         let got: Vec<(&str, Severity)> = e
@@ -430,9 +452,9 @@ fn patroni_side_mismatches() {
     // https Patroni against plain etcd: the etcd side is what to fix.
     let plain_etcd = "name: a\nlisten-client-urls: http://10.0.1.21:2379\n";
     let docs = vec![
-        yaml_doc("etcd", "etcd.yml", plain_etcd),
+        yaml_doc(policy_guest::DocumentKind::Etcd, "etcd.yml", plain_etcd),
         yaml_doc(
-            "patroni",
+            policy_guest::DocumentKind::Patroni,
             "patroni.yml",
             "scope: c\netcd3:\n  hosts: 10.0.1.21:2379\n  protocol: https\n  cacert: /c\n  cert: /x\n  key: /y\n",
         ),
@@ -450,12 +472,15 @@ fn patroni_side_mismatches() {
 fn default_ports_only_when_forbidden() {
     let text = "name: a\nlisten-client-urls: https://10.0.0.1:2379\nclient-transport-security:\n  cert-file: /a\n  key-file: /b\n  trusted-ca-file: /c\n  client-cert-auth: true\n";
     assert!(
-        run(vec![yaml_doc("etcd", "e.yml", text)], "{}")
-            .findings
-            .is_empty()
+        run(
+            vec![yaml_doc(policy_guest::DocumentKind::Etcd, "e.yml", text)],
+            "{}"
+        )
+        .findings
+        .is_empty()
     );
     let e = run(
-        vec![yaml_doc("etcd", "e.yml", text)],
+        vec![yaml_doc(policy_guest::DocumentKind::Etcd, "e.yml", text)],
         r#"{"forbid_default_ports": true}"#,
     );
     assert_eq!(
@@ -497,7 +522,7 @@ fn environment_files_get_line_patches() {
         },
     ];
     let doc = Document {
-        kind: "etcd".into(),
+        kind: policy_guest::DocumentKind::Etcd,
         path: "etcd".into(),
         text: text.into(),
         body: Body::Structured(Body2 {
@@ -507,7 +532,7 @@ fn environment_files_get_line_patches() {
         diagnostics: vec![],
     };
     let patroni = yaml_doc(
-        "patroni",
+        policy_guest::DocumentKind::Patroni,
         "patroni.yml",
         "scope: c\netcd3:\n  hosts: 10.0.1.21:2379\n",
     );

@@ -26,6 +26,7 @@ pub mod stack;
 #[cfg(test)]
 mod tests;
 
+use policy_guest::DocumentKind;
 use policy_guest::doc::documents;
 use policy_guest::patroni::{Facts, Net};
 use policy_guest::pgbouncer::{SSLMODES, sslmode_rank};
@@ -364,7 +365,7 @@ impl Policy for GitlabOmnibus {
 
     fn evaluate(input: &Input, settings: &Settings, report: &mut Report) -> Result<(), String> {
         let facts = Facts::from_context(&input.context)?;
-        for doc in documents(input, "gitlab-rb") {
+        for doc in documents(input, DocumentKind::GitlabRb) {
             let Some(rb) = rb::Rb::new(doc) else { continue };
             patroni::check(&rb, &facts, &settings.patroni, report);
             stack::pgbouncer(&rb, &settings.pgbouncer, report);

@@ -133,7 +133,7 @@ fn render(rb: &Rb) -> Document {
         spans,
     });
     Document {
-        kind: "patroni".into(),
+        kind: policy_guest::DocumentKind::Patroni,
         path: rb.doc.path.clone(),
         text: rb.doc.text.clone(),
         body,

@@ -63,7 +63,7 @@ fn gitlab_rb(text: &str) -> Document {
         });
     }
     Document {
-        kind: "gitlab-rb".into(),
+        kind: policy_guest::DocumentKind::GitlabRb,
         path: "gitlab.rb".into(),
         text: text.into(),
         body: Body::Settings(settings),

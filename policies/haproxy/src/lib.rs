@@ -16,6 +16,7 @@ pub mod exposure;
 pub mod keywords;
 pub mod model;
 
+use policy_guest::DocumentKind;
 use policy_guest::doc::{Structured, documents};
 use policy_guest::patroni::{Cause, CertMode, Facts, RestApi, member_host};
 use policy_guest::report::{at, replace_lines};
@@ -154,13 +155,13 @@ impl Policy for Haproxy {
 
     fn evaluate(input: &Input, settings: &Settings, report: &mut Report) -> Result<(), String> {
         let facts = Facts::from_context(&input.context)?;
-        let patronis: Vec<Patroni> = documents(input, "patroni")
+        let patronis: Vec<Patroni> = documents(input, DocumentKind::Patroni)
             .filter_map(Structured::new)
             .map(|y| Patroni::read(&y, &facts))
             .collect();
         let mut ports: Vec<u16> = settings.patroni_ports.clone();
         ports.extend(patronis.iter().flat_map(|p| p.ports.iter().copied()));
-        for doc in documents(input, "haproxy") {
+        for doc in documents(input, DocumentKind::Haproxy) {
             exposure::check(doc, &ports, report);
             let Some(cfg) = Config::read(doc) else {
                 continue;

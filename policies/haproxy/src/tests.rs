@@ -40,7 +40,7 @@ pub fn haproxy_doc(path: &str, text: &str) -> Document {
         });
     }
     Document {
-        kind: "haproxy".into(),
+        kind: policy_guest::DocumentKind::Haproxy,
         path: path.into(),
         text: text.into(),
         body: Body::Settings(settings),
@@ -65,7 +65,7 @@ pub fn patroni_doc(json: serde_json::Value) -> Document {
     }
     walk(&json, String::new(), &mut spans);
     Document {
-        kind: "patroni".into(),
+        kind: policy_guest::DocumentKind::Patroni,
         path: "patroni.yml".into(),
         text: String::new(),
         body: Body::Structured(Structured {

@@ -16,6 +16,7 @@
 pub mod dcs;
 pub mod rce;
 
+use policy_guest::DocumentKind;
 use policy_guest::doc::{Structured, documents};
 use policy_guest::patroni::Version;
 use policy_guest::{Code, Input, Policy, Report, Severity};
@@ -148,7 +149,7 @@ impl Policy for PatroniDcs {
             })?),
             None => None,
         };
-        for doc in documents(input, "patroni") {
+        for doc in documents(input, DocumentKind::Patroni) {
             let Some(y) = Structured::new(doc) else {
                 continue;
             };

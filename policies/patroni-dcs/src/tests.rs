@@ -30,7 +30,7 @@ fn doc(config: &Value) -> Document {
     let mut spans = Vec::new();
     walk(config, String::new(), &mut spans);
     Document {
-        kind: "patroni".into(),
+        kind: policy_guest::DocumentKind::Patroni,
         path: "patroni.yml".into(),
         text: String::new(),
         body: Body::Structured(Structured {

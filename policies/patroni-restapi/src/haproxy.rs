@@ -273,7 +273,7 @@ mod tests {
 
     fn doc(text: &str) -> Document {
         Document {
-            kind: "haproxy".into(),
+            kind: policy_guest::DocumentKind::Haproxy,
             path: "haproxy.cfg".into(),
             text: text.into(),
             body: Body::Text,

@@ -17,6 +17,7 @@ pub mod exposure;
 pub mod haproxy;
 pub mod lockout;
 
+use policy_guest::DocumentKind;
 use policy_guest::doc::{Structured, documents};
 use policy_guest::patroni::{Facts, Net, RestApi};
 use policy_guest::{Code, Input, Policy, Report, Severity};
@@ -238,7 +239,7 @@ impl Policy for PatroniRestapi {
     fn evaluate(input: &Input, settings: &Settings, report: &mut Report) -> Result<(), String> {
         let facts = Facts::from_context(&input.context)?;
         let checks = lockout::haproxy_checks(input);
-        let configs: Vec<Structured> = documents(input, "patroni")
+        let configs: Vec<Structured> = documents(input, DocumentKind::Patroni)
             .filter_map(Structured::new)
             .collect();
         let hosts: Vec<Vec<String>> = configs

@@ -15,6 +15,7 @@
 //! overrides), with `ctl.cacert` else `restapi.cafile`. Their source is each member
 //! (the context's `members`, else this node's `connect_address`).
 
+use policy_guest::DocumentKind;
 use policy_guest::doc::Structured;
 use policy_guest::patroni::{Facts, Ip, RestApi, member_host, python_str, truthy};
 use policy_guest::report::at;
@@ -27,7 +28,7 @@ use crate::haproxy::{self, HealthCheck};
 
 /// The HTTP health checks of every haproxy document.
 pub fn haproxy_checks(input: &Input) -> Vec<HealthCheck> {
-    policy_guest::doc::documents(input, "haproxy")
+    policy_guest::doc::documents(input, DocumentKind::Haproxy)
         .flat_map(haproxy::checks)
         .collect()
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::{CODES, PatroniRestapi};
 
-pub fn doc(kind: &str, path: &str, config: &Value) -> Document {
+pub fn doc(kind: policy_guest::DocumentKind, path: &str, config: &Value) -> Document {
     fn walk(v: &Value, pointer: String, spans: &mut Vec<Span>) {
         let line = spans.len() as u32 + 1;
         spans.push(Span {
@@ -33,7 +33,7 @@ pub fn doc(kind: &str, path: &str, config: &Value) -> Document {
     let mut spans = Vec::new();
     walk(config, String::new(), &mut spans);
     Document {
-        kind: kind.into(),
+        kind,
         path: path.into(),
         text: String::new(),
         body: Body::Structured(Structured {
@@ -60,7 +60,11 @@ pub fn context() -> Context {
 
 fn input(config: &Value, settings: Value) -> Input {
     Input {
-        documents: vec![doc("patroni", "patroni.yml", config)],
+        documents: vec![doc(
+            policy_guest::DocumentKind::Patroni,
+            "patroni.yml",
+            config,
+        )],
         context: context(),
         requests: Default::default(),
         connections: Vec::new(),
@@ -378,7 +382,7 @@ listen primary
 ";
     let mut inp = input(&config, json!({}));
     inp.documents.push(Document {
-        kind: "haproxy".into(),
+        kind: policy_guest::DocumentKind::Haproxy,
         path: "haproxy.cfg".into(),
         text: cfg.into(),
         body: Body::Text,
@@ -515,7 +519,7 @@ fn another_clusters_haproxy_is_not_judged_against_this_node() {
     let cfg = "listen b\n    option httpchk OPTIONS /primary\n    server b1 10.9.0.11:5432 check port 8008\n    server b2 10.9.0.12:5432 check port 8008\n";
     let mut inp = input(&config, json!({}));
     inp.documents.push(Document {
-        kind: "haproxy".into(),
+        kind: policy_guest::DocumentKind::Haproxy,
         path: "b/haproxy.cfg".into(),
         text: cfg.into(),
         body: Body::Text,

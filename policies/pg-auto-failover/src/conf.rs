@@ -5,6 +5,7 @@
 //! before SSL support); `[pg_autoctl] monitor` is a libpq connection string (URI or
 //! `key=value` form) whose `sslmode`, when absent, is libpq's `prefer`.
 
+use policy_guest::DocumentKind;
 use policy_guest::doc::documents;
 use policy_guest::ini::Ini;
 use policy_guest::pgbouncer::sslmode_rank;
@@ -24,7 +25,7 @@ pub fn dir_of(path: &str) -> String {
 
 pub fn check(input: &Input, report: &mut Report) -> Vec<Node> {
     let mut nodes = Vec::new();
-    for doc in documents(input, "pg-autoctl") {
+    for doc in documents(input, DocumentKind::PgAutoctl) {
         let Some(ini) = Ini::new(doc) else { continue };
         let at = |section: &str, key: &str| -> Location {
             match ini.get(section, key) {

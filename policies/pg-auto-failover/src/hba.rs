@@ -9,6 +9,7 @@
 //! user. All fixes of one rule are one change of its record (rendered by the host), so
 //! that they do not collide.
 
+use policy_guest::DocumentKind;
 use policy_guest::doc::documents;
 use policy_guest::report::{hba_change, hba_patch};
 use policy_guest::{
@@ -40,9 +41,9 @@ fn ours(rule: &HbaRule) -> Option<String> {
 }
 
 pub fn check(input: &Input, settings: &Settings, nodes: &[Node], report: &mut Report) {
-    let idents: Vec<&Document> = documents(input, "pg-ident").collect();
+    let idents: Vec<&Document> = documents(input, DocumentKind::PgIdent).collect();
     let mut reported: Vec<(String, u32)> = Vec::new();
-    for doc in documents(input, "pg-hba") {
+    for doc in documents(input, DocumentKind::PgHba) {
         let Body::Hba(rules) = &doc.body else {
             continue;
         };

@@ -55,7 +55,7 @@ fn ini(path: &str, text: &str) -> Document {
         }
     }
     Document {
-        kind: "pg-autoctl".into(),
+        kind: policy_guest::DocumentKind::PgAutoctl,
         path: path.into(),
         text: text.into(),
         body: Body::Settings(settings),
@@ -69,7 +69,7 @@ fn hba(path: &str, text: &str) -> Document {
         rule.location.file = path.into();
     }
     Document {
-        kind: "pg-hba".into(),
+        kind: policy_guest::DocumentKind::PgHba,
         path: path.into(),
         text: text.into(),
         body: Body::Hba(r),
@@ -99,7 +99,7 @@ fn ident(path: &str, text: &str) -> Document {
         })
         .collect();
     Document {
-        kind: "pg-ident".into(),
+        kind: policy_guest::DocumentKind::PgIdent,
         path: path.into(),
         text: text.into(),
         body: Body::Ident(entries),

@@ -70,7 +70,7 @@ impl LineFix {
 
 /// How a pg_hba document is named in messages.
 fn shown(doc: &Document) -> String {
-    if doc.kind == crate::PATRONI_HBA {
+    if doc.kind == policy_guest::DocumentKind::PatroniPgHba {
         format!(
             "the pg_hba.conf Patroni writes from a `pg_hba` list of {}",
             doc.path

@@ -8,6 +8,7 @@
 //! a connection whose line uses a `map=` is denied, with `pg_ident.conf` in `depends_on`
 //! (the server keeps the maps it had, which patrol cannot see).
 
+use policy_guest::DocumentKind;
 use policy_guest::hba::{Matcher, ServerFacts};
 use policy_guest::report::decision;
 use policy_guest::{Body, Decision, IdentRule, Input, Location, Report, SampleKind, Verdict};
@@ -26,12 +27,12 @@ pub fn decide_all(
     let doc = input
         .documents
         .iter()
-        .find(|d| d.kind == "pg-hba")
+        .find(|d| d.kind == DocumentKind::PgHba)
         .or_else(|| {
             input
                 .documents
                 .iter()
-                .find(|d| d.kind == crate::PATRONI_HBA)
+                .find(|d| d.kind == policy_guest::DocumentKind::PatroniPgHba)
         });
     let deny_all = |report: &mut Report, reason: String| {
         for i in 0..input.connections.len() {

@@ -10,6 +10,7 @@
 //! `PATRONI_*` variables) alike. A withheld fix comes with its reason and the manual
 //! steps ([`Withheld`]).
 
+use policy_guest::DocumentKind;
 use policy_guest::Withheld;
 use policy_guest::deployment::{self as model, Known as Known2};
 use policy_guest::doc::Structured;
@@ -290,7 +291,7 @@ pub fn pgbouncer_logins(input: &Input) -> Vec<SocketLogin> {
     for ini in input
         .documents
         .iter()
-        .filter(|d| d.kind == "pgbouncer")
+        .filter(|d| d.kind == DocumentKind::Pgbouncer)
         .filter_map(Ini::new)
     {
         let at = |s: &policy_guest::Setting| format!("{}:{}", s.location.file, s.location.line);

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use policy_guest::DocumentKind;
 use policy_guest::hba::rule::Rule;
 use policy_guest::hba::testing::{conn, rules};
 use policy_guest::testing::hba_edits;
@@ -158,7 +159,8 @@ fn no_scram_in_the_run_that_changes_password_encryption() {
     // set again.
     let text = "hostssl all app 10.0.0.0/8 md5\n";
     let mut i = known(vec![hba(text)], "");
-    i.documents.retain(|d| d.kind != "postgresql-conf");
+    i.documents
+        .retain(|d| d.kind != DocumentKind::PostgresqlConf);
     i.documents.push(conf("postgresql.conf", "ssl = on\n"));
     i.context.postgres_version = Some(13);
     let e = run(&i);
@@ -273,7 +275,7 @@ fn patroni(pointer: &str, ssl: &str) -> Vec<policy_guest::Document> {
     }
     cur[parts[parts.len() - 1]] = serde_json::Value::String(ssl.into());
     let yaml = Document {
-        kind: "patroni".into(),
+        kind: policy_guest::DocumentKind::Patroni,
         path: "patroni.yml".into(),
         text: text.into(),
         body: Body::Structured(Structured {
@@ -287,7 +289,7 @@ fn patroni(pointer: &str, ssl: &str) -> Vec<policy_guest::Document> {
         diagnostics: Vec::new(),
     };
     let list = Document {
-        kind: crate::PATRONI_HBA.into(),
+        kind: DocumentKind::PatroniPgHba,
         path: "patroni.yml".into(),
         text: text.into(),
         body: Body::Hba(records),
@@ -339,7 +341,7 @@ fn peer_not_for_pgbouncers_auth_user() {
         },
     };
     let ini = Document {
-        kind: "pgbouncer".into(),
+        kind: policy_guest::DocumentKind::Pgbouncer,
         path: "pgbouncer.ini".into(),
         text: String::new(),
         body: Body::Settings(vec![

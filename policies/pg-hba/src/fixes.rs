@@ -139,7 +139,7 @@ pub fn check_file(env: &Env<'_>, report: &mut Report) {
                 }
                 let unreachable: Vec<usize> = dropped.get(&i).cloned().unwrap_or_default();
                 let edits = fix_edits(loc.line, fix, &unreachable)?;
-                let description = if env.doc.kind == crate::PATRONI_HBA {
+                let description = if env.doc.kind == policy_guest::DocumentKind::PatroniPgHba {
                     format!("fix the pg_hba item on line {}", loc.line)
                 } else {
                     format!("fix line {}", loc.line)

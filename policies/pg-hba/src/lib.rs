@@ -17,6 +17,7 @@ pub mod facts;
 pub mod fixes;
 pub mod load;
 
+use policy_guest::DocumentKind;
 use policy_guest::hba::NEWEST_VERSION;
 use policy_guest::pgconf::Effective;
 use policy_guest::{Body, Code, IdentRule, Input, Policy, Report, Severity};
@@ -238,7 +239,10 @@ fn evaluate_loaded(
         let mut facts = facts::Facts::from_inputs(conf.as_ref(), &input.context);
         facts.socket_logins = facts::pgbouncer_logins(input);
         let server = facts.server();
-        let ident_doc = input.documents.iter().find(|d| d.kind == "pg-ident");
+        let ident_doc = input
+            .documents
+            .iter()
+            .find(|d| d.kind == DocumentKind::PgIdent);
         let ident: &[IdentRule] = match ident_doc.map(|d| &d.body) {
             Some(Body::Ident(rules)) => rules,
             _ => &[],
@@ -252,7 +256,7 @@ fn evaluate_loaded(
         for doc in input
             .documents
             .iter()
-            .filter(|d| d.kind == "pg-hba" || d.kind == PATRONI_HBA)
+            .filter(|d| d.kind == DocumentKind::PgHba || d.kind == DocumentKind::PatroniPgHba)
         {
             let refused = checks::hba_diagnostics(doc, version, report);
             let Body::Hba(rules) = &doc.body else {
@@ -269,12 +273,12 @@ fn evaluate_loaded(
                 .map(|(i, r)| policy_guest::hba::rule::Rule::compile(i, r, version))
                 .collect();
             // The pg_hba list of a Patroni config runs with that config's parameters.
-            let patroni = (doc.kind == PATRONI_HBA)
+            let patroni = (doc.kind == DocumentKind::PatroniPgHba)
                 .then(|| {
                     input
                         .documents
                         .iter()
-                        .find(|d| d.kind == "patroni" && d.path == doc.path)
+                        .find(|d| d.kind == DocumentKind::Patroni && d.path == doc.path)
                         .and_then(policy_guest::doc::Structured::new)
                 })
                 .flatten();

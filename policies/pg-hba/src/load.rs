@@ -4,6 +4,7 @@
 //! Checked against a real 18.4 (`tests/differential_pg`): "oauth_validator_libraries
 //! must be set for authentication method oauth".
 
+use policy_guest::DocumentKind;
 use policy_guest::pgconf::Effective;
 use policy_guest::{Body, Diagnostic, Input, Location};
 
@@ -30,7 +31,7 @@ pub fn oauth_without_validator(input: &Input, version: u32) -> Vec<(usize, Diagn
     }
     let mut out = Vec::new();
     for (i, doc) in input.documents.iter().enumerate() {
-        if doc.kind != "pg-hba" {
+        if doc.kind != DocumentKind::PgHba {
             continue;
         }
         let Body::Hba(rules) = &doc.body else {

@@ -14,7 +14,7 @@ use super::*;
 
 pub(crate) fn hba(text: &str) -> Document {
     Document {
-        kind: "pg-hba".into(),
+        kind: policy_guest::DocumentKind::PgHba,
         path: "pg_hba.conf".into(),
         text: text.into(),
         body: Body::Hba(rules(text)),
@@ -49,7 +49,7 @@ pub(crate) fn conf(path: &str, text: &str) -> Document {
         })
         .collect();
     Document {
-        kind: "postgresql-conf".into(),
+        kind: policy_guest::DocumentKind::PostgresqlConf,
         path: path.into(),
         text: text.into(),
         body: Body::Settings(settings),
@@ -70,7 +70,7 @@ fn ident(lines: &[(&str, &str, &str)]) -> Document {
         })
         .collect();
     Document {
-        kind: "pg-ident".into(),
+        kind: policy_guest::DocumentKind::PgIdent,
         path: "pg_ident.conf".into(),
         text: String::new(),
         body: Body::Ident(rules),

@@ -16,6 +16,7 @@ pub mod config;
 pub mod patroni;
 pub mod secrets;
 
+use policy_guest::DocumentKind;
 use policy_guest::doc::documents;
 use policy_guest::report::{at, replace_lines};
 use policy_guest::{Code, Input, Policy, Report, Severity};
@@ -141,7 +142,7 @@ impl Policy for Pgbackrest {
     const READS: &'static [&'static str] = &["pgbackrest", "patroni"];
 
     fn evaluate(input: &Input, settings: &Settings, report: &mut Report) -> Result<(), String> {
-        let configs: Vec<Config> = documents(input, "pgbackrest")
+        let configs: Vec<Config> = documents(input, DocumentKind::Pgbackrest)
             .filter_map(Config::read)
             .collect();
         for cfg in &configs {

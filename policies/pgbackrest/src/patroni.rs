@@ -7,6 +7,7 @@
 //! `postgresql.parameters.{archive_command,restore_command}` pins a command. A command
 //! counts as pgBackRest's when its first word is `pgbackrest` (or a path ending so).
 
+use policy_guest::DocumentKind;
 use policy_guest::doc::{Structured, documents};
 use policy_guest::report::set_value;
 use policy_guest::{Input, Report};
@@ -37,7 +38,7 @@ pub fn check(input: &Input, configs: &[Config], report: &mut Report) {
         .iter()
         .flat_map(|c| c.stanzas.iter().map(String::as_str))
         .collect();
-    for y in documents(input, "patroni").filter_map(Structured::new) {
+    for y in documents(input, DocumentKind::Patroni).filter_map(Structured::new) {
         for name in COMMANDS {
             let local = format!("/postgresql/parameters/{name}");
             if let Some(cmd) = y.str(&local) {

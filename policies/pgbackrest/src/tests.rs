@@ -34,7 +34,7 @@ fn ini_doc(path: &str, text: &str) -> Document {
         });
     }
     Document {
-        kind: "pgbackrest".into(),
+        kind: policy_guest::DocumentKind::Pgbackrest,
         path: path.into(),
         text: text.into(),
         body: Body::Settings(settings),
@@ -59,7 +59,7 @@ fn patroni_doc(json: serde_json::Value) -> Document {
     }
     walk(&json, String::new(), &mut 1, &mut spans);
     Document {
-        kind: "patroni".into(),
+        kind: policy_guest::DocumentKind::Patroni,
         path: "patroni.yml".into(),
         text: String::new(),
         body: Body::Structured(Structured {

@@ -18,7 +18,7 @@ use policy_guest::{
     Body, Document, Input, PgbouncerPasswordKind as Kind, PgbouncerUser, Report, Severity, Withheld,
 };
 
-/// The document kind of a PgBouncer auth_file (`userlist.txt`).
+/// The document kind of a PgBouncer auth_file (`userlist.txt`), for `READS`.
 pub const KIND: &str = "pgbouncer-auth-file";
 
 /// The steps when the switch is withheld.
@@ -49,7 +49,11 @@ fn unusable(kind: Kind) -> Option<&'static str> {
 /// when an entry follows it (those users are not loaded), low when only blanks and `;`
 /// comments do.
 pub fn check(input: &Input, report: &mut Report) {
-    for doc in input.documents.iter().filter(|d| d.kind == KIND) {
+    for doc in input
+        .documents
+        .iter()
+        .filter(|d| d.kind == policy_guest::DocumentKind::PgbouncerAuthFile)
+    {
         for d in doc
             .diagnostics
             .iter()
@@ -87,7 +91,7 @@ fn find<'a>(input: &'a Input, auth_file: &str) -> Option<&'a Document> {
     input
         .documents
         .iter()
-        .filter(|d| d.kind == KIND)
+        .filter(|d| d.kind == policy_guest::DocumentKind::PgbouncerAuthFile)
         .find(|d| d.path.rsplit('/').next() == Some(name))
 }
 

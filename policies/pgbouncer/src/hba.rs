@@ -7,6 +7,7 @@
 //! `client_tls_sslmode` requires it, and `hostssl` lines never match while client TLS is
 //! off.
 
+use policy_guest::DocumentKind;
 use policy_guest::doc::documents;
 use policy_guest::ini::Ini;
 use policy_guest::pgbouncer::{Config, sslmode_rank};
@@ -18,7 +19,7 @@ use policy_guest::{Body, Document, HbaEdit, HbaRule, Input, Location, Patch, Rep
 fn find<'a>(input: &'a Input, ini_path: &str, name: &str) -> Option<&'a Document> {
     let base = name.rsplit('/').next().unwrap_or(name);
     let dir = |p: &str| p.rsplit_once('/').map_or("", |(d, _)| d).to_string();
-    let candidates: Vec<&Document> = documents(input, "pg-hba")
+    let candidates: Vec<&Document> = documents(input, DocumentKind::PgHba)
         .filter(|d| d.path.rsplit('/').next().unwrap_or(&d.path) == base)
         .collect();
     candidates

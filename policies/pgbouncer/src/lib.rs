@@ -15,6 +15,7 @@ mod hba;
 #[cfg(test)]
 mod tests;
 
+use policy_guest::DocumentKind;
 use policy_guest::doc::documents;
 use policy_guest::ini::Ini;
 use policy_guest::pgbouncer::{self as pgb, CODES, Config, Wants};
@@ -108,7 +109,7 @@ impl Policy for PgBouncer {
             admin_users: settings.allowed_admin_users.as_deref(),
             stats_users: settings.allowed_stats_users.as_deref(),
         };
-        for doc in documents(input, "pgbouncer") {
+        for doc in documents(input, DocumentKind::Pgbouncer) {
             let Some(ini) = Ini::new(doc) else { continue };
             let cfg = config(&ini);
             for issue in pgb::check(&cfg, &wants) {

@@ -38,7 +38,7 @@ fn ini(path: &str, text: &str) -> Document {
         }
     }
     Document {
-        kind: "pgbouncer".into(),
+        kind: policy_guest::DocumentKind::Pgbouncer,
         path: path.into(),
         text: text.into(),
         body: Body::Settings(settings),
@@ -52,7 +52,7 @@ fn hba(path: &str, text: &str) -> Document {
         rule.location.file = path.into();
     }
     Document {
-        kind: "pg-hba".into(),
+        kind: policy_guest::DocumentKind::PgHba,
         path: path.into(),
         text: text.into(),
         body: Body::Hba(r),
@@ -120,7 +120,7 @@ fn userlist(users: &[(&str, Kind)], broken: Option<u32>) -> Document {
         pointer: None,
     };
     Document {
-        kind: auth_file::KIND.into(),
+        kind: policy_guest::DocumentKind::PgbouncerAuthFile,
         path: "userlist.txt".into(),
         text,
         body: Body::PgbouncerUsers(

@@ -32,7 +32,7 @@ fn conf(path: &str, text: &str) -> Document {
         })
         .collect();
     Document {
-        kind: "postgresql-conf".into(),
+        kind: policy_guest::DocumentKind::PostgresqlConf,
         path: path.into(),
         text: text.into(),
         body: Body::Settings(settings),

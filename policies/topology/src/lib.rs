@@ -17,6 +17,7 @@ mod simulate;
 #[cfg(test)]
 mod tests;
 
+use policy_guest::DocumentKind;
 use std::net::IpAddr;
 
 use policy_guest::doc::{Structured, documents, nftables, port_matrix};
@@ -107,12 +108,12 @@ impl Policy for Topology {
     const READS: &'static [&'static str] = &["topology", "port-matrix", "nftables"];
 
     fn evaluate(input: &Input, settings: &Settings, report: &mut Report) -> Result<(), String> {
-        for doc in documents(input, "topology") {
+        for doc in documents(input, DocumentKind::Topology) {
             if let Some(y) = Structured::new(doc) {
                 validate(&y, report);
             }
         }
-        for doc in documents(input, "port-matrix") {
+        for doc in documents(input, DocumentKind::PortMatrix) {
             let Some(m) = port_matrix(doc) else {
                 continue;
             };
@@ -180,7 +181,7 @@ fn check_matrix(input: &Input, m: &PortMatrix, settings: &Settings, report: &mut
             }
             continue;
         };
-        let Some(doc) = documents(input, "nftables")
+        let Some(doc) = documents(input, DocumentKind::Nftables)
             .find(|d| &d.path == path || d.path.ends_with(&format!("/{path}")))
         else {
             report.finding("firewall-missing", here, format!("`{}`'s firewall `{path}` was not read (missing, or not among the checked files)", host.name));

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::*;
 
 fn structured(
-    kind: &str,
+    kind: policy_guest::DocumentKind,
     path: &str,
     text: &str,
     json: Value,
@@ -37,9 +37,9 @@ fn structured(
     )
 }
 
-fn document(kind: &str, path: &str, text: &str, body: Body) -> Document {
+fn document(kind: policy_guest::DocumentKind, path: &str, text: &str, body: Body) -> Document {
     Document {
-        kind: kind.into(),
+        kind,
         path: path.into(),
         text: text.into(),
         body,
@@ -118,7 +118,12 @@ fn matrix() -> Document {
             host("lb", "10.0.2.5", 8, None, Vec::new()),
         ],
     };
-    document("port-matrix", "topology.yaml", "", Body::PortMatrix(m))
+    document(
+        policy_guest::DocumentKind::PortMatrix,
+        "topology.yaml",
+        "",
+        Body::PortMatrix(m),
+    )
 }
 
 const FW: &str = "table inet filter {
@@ -189,7 +194,12 @@ fn firewall(extra_accept_8008_from_pg2: bool) -> Document {
     } else {
         FW.replace("\t\ttcp dport 8008 accept\n", "")
     };
-    document("nftables", "fw/pg1.nft", &text, Body::Nftables(vec![table]))
+    document(
+        policy_guest::DocumentKind::Nftables,
+        "fw/pg1.nft",
+        &text,
+        Body::Nftables(vec![table]),
+    )
 }
 
 fn run(docs: Vec<Document>) -> Evaluation {
@@ -290,7 +300,7 @@ fn too_open_and_blocked() {
 #[test]
 fn no_input_chain_and_missing_files() {
     let empty = document(
-        "nftables",
+        policy_guest::DocumentKind::Nftables,
         "fw/pg1.nft",
         "flush ruleset\n",
         Body::Nftables(Vec::new()),
@@ -317,7 +327,7 @@ fn no_input_chain_and_missing_files() {
 fn topology_entries_are_validated() {
     let t = json!({"hosts": [{"name": "a", "address": "db.example", "roles": ["patroni", "ldap"]}, {"name": "a", "address": "10.0.0.1"}]});
     let doc = structured(
-        "topology",
+        policy_guest::DocumentKind::Topology,
         "topology.yaml",
         "",
         t,

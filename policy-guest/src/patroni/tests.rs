@@ -32,7 +32,7 @@ fn doc(config: Value) -> Document {
     let mut spans = Vec::new();
     walk(&config, String::new(), &mut spans);
     Document {
-        kind: "patroni".into(),
+        kind: crate::DocumentKind::Patroni,
         path: "patroni.yml".into(),
         text: String::new(),
         body: Body::Structured(crate::Structured {

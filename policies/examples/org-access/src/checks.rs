@@ -7,6 +7,7 @@
 //!   `clientcert=verify-full` (or the `cert` method), fixed by rewriting the line;
 //! - no listener may use its default port.
 
+use policy_guest::DocumentKind;
 use policy_guest::doc::{Structured, documents};
 use policy_guest::net::{IpNet, parse_net, within_any};
 use policy_guest::report::replace_lines;
@@ -20,7 +21,7 @@ pub fn allowlist(input: &Input, settings: &Settings, report: &mut Report) {
     if settings.matrix.is_empty() {
         return;
     }
-    for doc in documents(input, "patroni") {
+    for doc in documents(input, DocumentKind::Patroni) {
         let Some(y) = Structured::new(doc) else { continue };
         if y.get("/restapi").is_none() {
             continue;
@@ -48,7 +49,7 @@ pub fn allowlist(input: &Input, settings: &Settings, report: &mut Report) {
 }
 
 fn hba_rules(input: &Input) -> impl Iterator<Item = &HbaRule> {
-    documents(input, "pg-hba").flat_map(|d| match &d.body {
+    documents(input, DocumentKind::PgHba).flat_map(|d| match &d.body {
         Body::Hba(rules) => rules.as_slice(),
         _ => &[],
     })
@@ -149,7 +150,7 @@ pub fn default_ports(input: &Input, settings: &Settings, report: &mut Report) {
     if !settings.forbid_default_ports {
         return;
     }
-    for doc in documents(input, "patroni") {
+    for doc in documents(input, DocumentKind::Patroni) {
         let Some(y) = Structured::new(doc) else { continue };
         for (pointer, default, what) in [("/restapi/listen", 8008, "the Patroni REST API"), ("/postgresql/listen", 5432, "PostgreSQL")] {
             let Some(listen) = y.str(pointer) else { continue };
@@ -158,7 +159,7 @@ pub fn default_ports(input: &Input, settings: &Settings, report: &mut Report) {
             }
         }
     }
-    for doc in documents(input, "postgresql-conf") {
+    for doc in documents(input, DocumentKind::PostgresqlConf) {
         let Body::Settings(settings) = &doc.body else { continue };
         for s in settings.iter().filter(|s| s.name == "port" && s.value.trim() == "5432") {
             report.finding("default-port", s.location.clone(), "PostgreSQL listens on its default port 5432 (`port = 5432`)");

@@ -13,6 +13,7 @@
 pub mod checks;
 pub mod matrix;
 
+use policy_guest::DocumentKind;
 use policy_guest::doc::{Structured, documents};
 use policy_guest::hba::{Matcher, ServerFacts};
 use policy_guest::patroni::{Facts, RestApi};
@@ -98,7 +99,7 @@ impl Policy for OrgAccess {
 /// The matrix's answer to each request, checked against every Patroni config's.
 fn requests(input: &Input, rows: &[Row], report: &mut Report) -> Result<(), String> {
     let facts = Facts::from_context(&input.context)?;
-    let apis: Vec<RestApi> = documents(input, "patroni")
+    let apis: Vec<RestApi> = documents(input, DocumentKind::Patroni)
         .filter_map(Structured::new)
         .filter(|y| y.get("/restapi").is_some())
         .map(|y| RestApi::compile(&y, &facts))
@@ -128,7 +129,7 @@ fn requests(input: &Input, rows: &[Row], report: &mut Report) -> Result<(), Stri
 
 /// The same for connections, against every pg_hba.conf.
 fn connections(input: &Input, rows: &[Row], report: &mut Report) {
-    let matchers: Vec<(&str, &[HbaRule], Matcher)> = documents(input, "pg-hba")
+    let matchers: Vec<(&str, &[HbaRule], Matcher)> = documents(input, DocumentKind::PgHba)
         .filter_map(|d| match &d.body {
             Body::Hba(rules) => {
                 Some((d.path.as_str(), rules.as_slice(), Matcher::new(rules, &[], &input.context, ServerFacts::unknown())))

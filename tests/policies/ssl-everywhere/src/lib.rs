@@ -5,6 +5,7 @@
 //! (tests/flows.rs): the built-in policies withhold such fixes themselves, so only a
 //! policy like this one reaches the host's proof.
 
+use policy_guest::DocumentKind;
 use policy_guest::{Body, Code, Edit, Input, LineEdit, Patch, Policy, Report, Severity};
 
 pub struct SslEverywhere;
@@ -28,7 +29,11 @@ impl Policy for SslEverywhere {
     const READS: &'static [&'static str] = &["pg-hba"];
 
     fn evaluate(input: &Input, _settings: &Settings, report: &mut Report) -> Result<(), String> {
-        for doc in input.documents.iter().filter(|d| d.kind == "pg-hba") {
+        for doc in input
+            .documents
+            .iter()
+            .filter(|d| d.kind == DocumentKind::PgHba)
+        {
             let Body::Hba(rules) = &doc.body else {
                 continue;
             };
