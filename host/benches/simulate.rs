@@ -67,7 +67,7 @@ fn requests(n: usize) -> wit::RequestBatch {
 fn host_input(n: usize) -> wit::Input {
     let parsed = yaml::parse(CONFIG, "patroni.yml");
     let doc = wit::Document {
-        kind: "patroni".into(),
+        kind: wit::DocumentKind::Patroni,
         path: "patroni.yml".into(),
         text: CONFIG.into(),
         body: wit::Body::Structured(parsed.value),
@@ -103,7 +103,7 @@ fn guest_input(n: usize) -> policy_guest::Input {
         })
         .collect();
     let doc = policy_guest::Document {
-        kind: "patroni".into(),
+        kind: policy_guest::DocumentKind::Patroni,
         path: "patroni.yml".into(),
         text: CONFIG.into(),
         body: policy_guest::Body::Structured(policy_guest::Structured {
